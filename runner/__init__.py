@@ -1,0 +1,1 @@
+"""The imperative shell: simulator, traces, adapters to real systems and the command line."""

@@ -1,0 +1,1 @@
+"""One module per CLI verb; each exposes ``register(verbs)`` (see :mod:`runner.cli`)."""
