@@ -30,10 +30,10 @@ NO_LEASE = 0
 class KeyValue(msgspec.Struct, frozen=True, kw_only=True):
     """One key's state at a revision (``mvccpb.KeyValue``)."""
 
-    key: bytes
-    create_revision: int
-    mod_revision: int
-    version: int
+    key: bytes = b""
+    create_revision: int = 0
+    mod_revision: int = 0
+    version: int = 0
     value: bytes = b""
     lease: int = NO_LEASE
 
@@ -41,7 +41,7 @@ class KeyValue(msgspec.Struct, frozen=True, kw_only=True):
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """A change to one key (``mvccpb.Event``); a DELETE's ``kv`` has only key and mod_revision."""
 
-    type: EventType
+    type: EventType = "PUT"
     kv: KeyValue
     prev_kv: KeyValue | None = None
 
@@ -112,7 +112,7 @@ ERROR_REQUEST_TIMEOUT = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: re
 class RangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
     """Read one key, a range [key, range_end), a prefix, or all keys >= key (range_end b"\\0")."""
 
-    key: bytes
+    key: bytes = b""
     range_end: bytes = b""
     limit: int = 0
     revision: int = 0
@@ -130,7 +130,7 @@ class RangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
 class PutRequest(msgspec.Struct, frozen=True, kw_only=True, tag="put"):
     """Write one key, optionally attached to a lease."""
 
-    key: bytes
+    key: bytes = b""
     value: bytes = b""
     lease: int = NO_LEASE
     prev_kv: bool = False
@@ -141,7 +141,7 @@ class PutRequest(msgspec.Struct, frozen=True, kw_only=True, tag="put"):
 class DeleteRangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="delete_range"):
     """Delete one key or a range, with the same range conventions as :class:`RangeRequest`."""
 
-    key: bytes
+    key: bytes = b""
     range_end: bytes = b""
     prev_kv: bool = False
 
@@ -149,7 +149,7 @@ class DeleteRangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="delete_
 class Compare(msgspec.Struct, frozen=True, kw_only=True):
     """One txn guard: ``target(key) result operand`` over every key of the range."""
 
-    key: bytes
+    key: bytes = b""
     range_end: bytes = b""
     target: CompareTarget = "VERSION"
     result: CompareResult = "EQUAL"
@@ -175,7 +175,7 @@ RequestOp = RangeRequest | PutRequest | DeleteRangeRequest | TxnRequest
 class CompactionRequest(msgspec.Struct, frozen=True, kw_only=True, tag="compaction"):
     """Discard history below ``revision``."""
 
-    revision: int
+    revision: int = 0
     physical: bool = False
 
 
@@ -185,26 +185,26 @@ class CompactionRequest(msgspec.Struct, frozen=True, kw_only=True, tag="compacti
 class LeaseGrantRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_grant"):
     """Create a lease; ``ID`` is chosen by the proposer (etcd's leader) when the client sent 0."""
 
-    TTL: int
+    TTL: int = 0
     ID: int = 0
 
 
 class LeaseRevokeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_revoke"):
     """Delete a lease and every key attached to it (also how expiry is applied)."""
 
-    ID: int
+    ID: int = 0
 
 
 class LeaseKeepAliveRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_keepalive"):
     """Renew a lease: its deadline becomes now + its granted TTL."""
 
-    ID: int
+    ID: int = 0
 
 
 class LeaseTimeToLiveRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_timetolive"):
     """Remaining TTL of a lease, optionally with its keys."""
 
-    ID: int
+    ID: int = 0
     keys: bool = False
 
 
@@ -276,8 +276,8 @@ class LeaseGrantResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_g
     """The granted lease's ID and TTL (raised to the minimum TTL)."""
 
     header: ResponseHeader
-    ID: int
-    TTL: int
+    ID: int = 0
+    TTL: int = 0
 
 
 class LeaseRevokeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_revoke"):
@@ -290,7 +290,7 @@ class LeaseKeepAliveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lea
     """The renewed TTL; 0 when the lease does not exist (etcd replies so instead of an error)."""
 
     header: ResponseHeader
-    ID: int
+    ID: int = 0
     TTL: int = 0
 
 
@@ -298,8 +298,8 @@ class LeaseTimeToLiveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="le
     """Remaining TTL (-1 for an unknown lease), granted TTL and attached keys."""
 
     header: ResponseHeader
-    ID: int
-    TTL: int
+    ID: int = 0
+    TTL: int = 0
     grantedTTL: int = 0  # noqa: N815 (etcd's field name)
     keys: tuple[bytes, ...] = ()
 
@@ -331,7 +331,7 @@ EtcdResponse = (
 class WatchCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Start a watch on a key or range from ``start_revision`` (0: from the next revision)."""
 
-    key: bytes
+    key: bytes = b""
     range_end: bytes = b""
     start_revision: int = 0
     progress_notify: bool = False

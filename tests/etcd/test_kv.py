@@ -1,0 +1,209 @@
+"""impl/etcd KV semantics against etcd's documented behaviour (revisions, ranges, txns)."""
+
+from impl.etcd.apply import ApplyContext, apply
+from impl.etcd.store import EtcdState
+from models.etcd import (
+    ERROR_COMPACTED,
+    ERROR_DUPLICATE_KEY,
+    ERROR_FUTURE_REVISION,
+    ERROR_KEY_NOT_FOUND,
+    ERROR_KEY_NOT_PROVIDED,
+    ERROR_LEASE_NOT_FOUND,
+    ERROR_LEASE_PROVIDED,
+    ERROR_TOO_MANY_OPS,
+    Compare,
+    CompactionRequest,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    EtcdError,
+    EtcdRequest,
+    EtcdResponse,
+    KeyValue,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+    TxnResponse,
+    prefix_range_end,
+)
+
+NOW = ApplyContext(now_ms=0)
+
+
+def run(
+    state: EtcdState, *requests: EtcdRequest
+) -> tuple[EtcdState, list[EtcdResponse | EtcdError]]:
+    responses = []
+    for request in requests:
+        state, response = apply(state, request, NOW)
+        responses.append(response)
+    return state, responses
+
+
+def get(state: EtcdState, request: RangeRequest) -> RangeResponse:
+    response = apply(state, request, NOW)[1]
+    assert isinstance(response, RangeResponse)
+    return response
+
+
+def test_each_write_gets_the_next_revision_and_versions_count_modifications() -> None:
+    state, responses = run(
+        EtcdState(),
+        PutRequest(key=b"foo", value=b"bar"),
+        PutRequest(key=b"foo", value=b"baz", prev_kv=True),
+    )
+    assert [r.header.revision for r in responses if isinstance(r, PutResponse)] == [2, 3]
+    second = responses[1]
+    assert isinstance(second, PutResponse)
+    assert second.prev_kv == KeyValue(
+        key=b"foo", create_revision=2, mod_revision=2, version=1, value=b"bar"
+    )
+    assert get(state, RangeRequest(key=b"foo")).kvs == (
+        KeyValue(key=b"foo", create_revision=2, mod_revision=3, version=2, value=b"baz"),
+    )
+
+
+def test_delete_resets_version_and_recreation_gets_a_new_create_revision() -> None:
+    state, responses = run(
+        EtcdState(),
+        PutRequest(key=b"k", value=b"1"),
+        DeleteRangeRequest(key=b"k", prev_kv=True),
+        DeleteRangeRequest(key=b"k"),
+        PutRequest(key=b"k", value=b"2"),
+    )
+    deleted, nothing = responses[1], responses[2]
+    assert isinstance(deleted, DeleteRangeResponse)
+    assert isinstance(nothing, DeleteRangeResponse)
+    assert (deleted.deleted, deleted.header.revision, len(deleted.prev_kvs)) == (1, 3, 1)
+    assert (nothing.deleted, nothing.header.revision) == (0, 3)
+    assert get(state, RangeRequest(key=b"k")).kvs[0].create_revision == 4
+    assert get(state, RangeRequest(key=b"k")).kvs[0].version == 1
+    assert get(state, RangeRequest(key=b"k", revision=3)).kvs == ()
+    assert get(state, RangeRequest(key=b"k", revision=2)).kvs[0].value == b"1"
+
+
+def test_ranges_prefixes_all_keys_limit_and_count() -> None:
+    keys = [b"a", b"b/1", b"b/2", b"b0", b"c"]
+    state, _ = run(EtcdState(), *(PutRequest(key=k, value=k) for k in keys))
+    prefix = get(state, RangeRequest(key=b"b/", range_end=prefix_range_end(b"b/")))
+    assert [kv.key for kv in prefix.kvs] == [b"b/1", b"b/2"]
+    from_b = get(state, RangeRequest(key=b"b", range_end=b"\x00"))
+    assert [kv.key for kv in from_b.kvs] == [b"b/1", b"b/2", b"b0", b"c"]
+    everything = get(state, RangeRequest(key=b"\x00", range_end=b"\x00", limit=2))
+    assert ([kv.key for kv in everything.kvs], everything.more, everything.count) == (
+        [b"a", b"b/1"],
+        True,
+        5,
+    )
+    counted = get(state, RangeRequest(key=b"\x00", range_end=b"\x00", count_only=True))
+    assert (counted.kvs, counted.count) == ((), 5)
+    keys_only = get(state, RangeRequest(key=b"a", keys_only=True))
+    assert keys_only.kvs[0].value == b""
+    newest = get(
+        state, RangeRequest(key=b"\x00", range_end=b"\x00", sort_target="MOD", sort_order="DESCEND")
+    )
+    assert newest.kvs[0].key == b"c"
+
+
+def test_revision_errors_future_and_compacted() -> None:
+    state, responses = run(
+        EtcdState(),
+        PutRequest(key=b"k", value=b"1"),
+        PutRequest(key=b"k", value=b"2"),
+        CompactionRequest(revision=3),
+        CompactionRequest(revision=3),
+        CompactionRequest(revision=9),
+        RangeRequest(key=b"k", revision=2),
+        RangeRequest(key=b"k", revision=4),
+    )
+    assert responses[3:] == [
+        ERROR_COMPACTED,
+        ERROR_FUTURE_REVISION,
+        ERROR_COMPACTED,
+        ERROR_FUTURE_REVISION,
+    ]
+    assert get(state, RangeRequest(key=b"k", revision=3)).kvs[0].value == b"2"
+
+
+def test_txn_compare_chooses_branch_and_one_revision_for_all_writes() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"))
+    txn = TxnRequest(
+        compare=(Compare(key=b"a", target="VALUE", result="EQUAL", value=b"1"),),
+        success=(
+            PutRequest(key=b"a", value=b"2"),
+            PutRequest(key=b"b", value=b"2"),
+            RangeRequest(key=b"a"),
+        ),
+        failure=(DeleteRangeRequest(key=b"a"),),
+    )
+    state, responses = run(state, txn, txn)
+    first, second = responses
+    assert isinstance(first, TxnResponse)
+    assert isinstance(second, TxnResponse)
+    assert (first.succeeded, first.header.revision) == (True, 3)
+    read = first.responses[2]
+    assert isinstance(read, RangeResponse)
+    assert read.kvs[0].value == b"2"
+    assert (second.succeeded, second.header.revision) == (False, 4)
+    assert get(state, RangeRequest(key=b"a")).kvs == ()
+    assert get(state, RangeRequest(key=b"b")).kvs[0].mod_revision == 3
+
+
+def test_txn_compares_on_missing_keys_and_every_operator() -> None:
+    def holds(compare: Compare) -> bool:
+        response = apply(EtcdState(), TxnRequest(compare=(compare,)), NOW)[1]
+        assert isinstance(response, TxnResponse)
+        return response.succeeded
+
+    assert holds(Compare(key=b"x", target="VERSION", result="EQUAL", version=0))
+    assert holds(Compare(key=b"x", target="MOD", result="LESS", mod_revision=1))
+    assert not holds(Compare(key=b"x", target="CREATE", result="GREATER", create_revision=0))
+    assert holds(Compare(key=b"x", target="LEASE", result="NOT_EQUAL", lease=5))
+    assert not holds(Compare(key=b"x", target="VALUE", result="NOT_EQUAL", value=b"v"))
+
+
+def test_txn_validation_errors() -> None:
+    duplicate = TxnRequest(success=(PutRequest(key=b"a"), PutRequest(key=b"a")))
+    put_in_deleted_range = TxnRequest(
+        success=(DeleteRangeRequest(key=b"a", range_end=b"c"), PutRequest(key=b"b"))
+    )
+    both_branches = TxnRequest(
+        success=(TxnRequest(success=(PutRequest(key=b"a"),), failure=(PutRequest(key=b"a"),)),)
+    )
+    too_many = TxnRequest(success=tuple(RangeRequest(key=b"a") for _ in range(129)))
+    _, responses = run(
+        EtcdState(),
+        duplicate,
+        put_in_deleted_range,
+        too_many,
+        PutRequest(key=b""),
+        PutRequest(key=b"a", ignore_value=True),
+        PutRequest(key=b"a", ignore_lease=True, lease=5),
+        PutRequest(key=b"a", lease=5),
+    )
+    assert responses == [
+        ERROR_DUPLICATE_KEY,
+        ERROR_DUPLICATE_KEY,
+        ERROR_TOO_MANY_OPS,
+        ERROR_KEY_NOT_PROVIDED,
+        ERROR_KEY_NOT_FOUND,
+        ERROR_LEASE_PROVIDED,
+        ERROR_LEASE_NOT_FOUND,
+    ]
+    assert isinstance(apply(EtcdState(), both_branches, NOW)[1], TxnResponse)
+
+
+def test_nested_txn_compares_see_the_state_before_the_txn() -> None:
+    nested = TxnRequest(
+        success=(
+            PutRequest(key=b"a", value=b"1"),
+            TxnRequest(
+                compare=(Compare(key=b"a", target="VERSION", result="EQUAL", version=0),),
+                success=(PutRequest(key=b"b", value=b"seen-before"),),
+            ),
+        )
+    )
+    state, _ = run(EtcdState(), nested)
+    assert get(state, RangeRequest(key=b"b")).kvs[0].value == b"seen-before"
+    assert state.revision == 2
