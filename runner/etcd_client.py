@@ -8,6 +8,7 @@ applied). Watches are read line by line from the streaming ``/v3/watch`` respons
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -217,8 +218,6 @@ class WatchStreamReader:
             self._closed = True
             connection = self._connection
         if connection is not None and connection.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 connection.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             connection.close()
