@@ -91,6 +91,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
     """One HTTP/1.1 connection to the gateway."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: GatewayServer
 
     def log_message(self, format: str, *args: Any) -> None:
