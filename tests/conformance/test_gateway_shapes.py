@@ -139,7 +139,7 @@ def test_watch_streams_match_real_etcd(real_etcd_member: str, reference_gateway:
     for base in (real_etcd_member, reference_gateway):
         for path, body in SCRIPT[:13]:
             post(base, path, body)
-    watches = (
+    watches: tuple[tuple[dict[str, Any], int], ...] = (
         ({"create_request": {"key": "Zm9v", "start_revision": "2", "prev_kv": True}}, 2),
         ({"create_request": {"key": "Zm9v", "start_revision": "1"}}, 2),
         ({"create_request": {"key": "AA==", "range_end": "AA==", "start_revision": "3"}}, 2),
