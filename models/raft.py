@@ -56,6 +56,7 @@ class RaftConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_entries_per_append: int = 64
     max_inflight_appends: int = 512
     max_pending_read_index: int = 1024
+    max_uncommitted_entries: int = 4096
     mutant: RaftMutant | None = None
 
 
@@ -86,12 +87,16 @@ class ConfChangeV2(msgspec.Struct, frozen=True, kw_only=True):
     context: bytes = b""
 
     def leaves_joint(self) -> bool:
-        """True for the empty change that leaves a joint configuration."""
-        return len(self.changes) == 0
+        """True for the empty change that leaves a joint configuration (etcd ``LeaveJoint``)."""
+        return self.transition == "auto" and len(self.changes) == 0
 
     def enters_joint(self) -> bool:
         """True when applying this change enters a joint configuration (etcd ``EnterJoint``)."""
         return self.transition != "auto" or len(self.changes) > 1
+
+    def auto_leave(self) -> bool:
+        """Whether a joint configuration entered by this change is left automatically."""
+        return self.transition in ("auto", "implicit")
 
 
 class Entry(msgspec.Struct, frozen=True, kw_only=True):
@@ -448,16 +453,12 @@ class TransferLeadership(_Event, frozen=True, kw_only=True, tag="TransferLeaders
 
 
 class CreateSnapshot(_Event, frozen=True, kw_only=True, tag="CreateSnapshot"):
-    """The application has applied up to ``index`` and hands its state as ``data``."""
+    """The application has applied up to ``index`` and hands its state as ``data``: the node
+    stores the snapshot and discards the log entries it covers (log compaction, paper
+    section 7). Ignored unless snapshot index < ``index`` <= applied index."""
 
     index: int
     data: bytes
-
-
-class CompactLog(_Event, frozen=True, kw_only=True, tag="CompactLog"):
-    """Discard log entries up to ``index`` (must be covered by the stored snapshot)."""
-
-    index: int
 
 
 class Campaign(_Event, frozen=True, kw_only=True, tag="Campaign"):
@@ -487,7 +488,6 @@ Event = (
     | ReadIndexRequested
     | TransferLeadership
     | CreateSnapshot
-    | CompactLog
     | Campaign
     | SnapshotStatusReported
     | UnreachableReported
@@ -521,18 +521,16 @@ class PersistEntries(_Command, frozen=True, kw_only=True, tag="PersistEntries"):
 
 
 class PersistSnapshot(_Command, frozen=True, kw_only=True, tag="PersistSnapshot"):
-    """Store ``snapshot``; the log keeps only entries after it (all of it on install)."""
+    """Store ``snapshot``. ``discard_log``: delete every stored entry (a snapshot installed from
+    the leader); otherwise delete only the entries up to the snapshot index (compaction)."""
 
     snapshot: Snapshot
+    discard_log: bool
 
 
-class PersistCompaction(_Command, frozen=True, kw_only=True, tag="PersistCompaction"):
-    """Delete stored entries up to ``index``."""
-
-    index: int
-
-
-ProposalRejectedReason = Literal["not_leader", "leadership_transfer_in_progress", "queue_full"]
+ProposalRejectedReason = Literal[
+    "not_leader", "leadership_transfer_in_progress", "too_many_uncommitted_entries"
+]
 
 
 class ProposalAccepted(_Command, frozen=True, kw_only=True, tag="ProposalAccepted"):
@@ -609,7 +607,6 @@ Command = (
     | PersistHardState
     | PersistEntries
     | PersistSnapshot
-    | PersistCompaction
     | ProposalAccepted
     | ProposalRejected
     | RequestRandom
