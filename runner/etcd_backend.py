@@ -125,6 +125,9 @@ class SingleMemberBackend:
 
 
 def make_backend(members: int) -> Backend:
-    """The backend for ``--members``: one member applies proposals directly."""
-    assert members >= 1
-    return SingleMemberBackend()
+    """``--members N``: N members simulated with impl/raft (0: apply directly, no Raft)."""
+    if members == 0:
+        return SingleMemberBackend()
+    from runner.etcd_raft_backend import RaftBackend
+
+    return RaftBackend(members)

@@ -32,7 +32,10 @@ def register(verbs: VerbParsers) -> None:
         help="HOST:PORT to listen on (default 127.0.0.1:2379; port 0 picks a free port)",
     )
     etcd.add_argument(
-        "--members", type=int, default=1, help="Raft members simulated in the process (default 1)"
+        "--members",
+        type=int,
+        default=3,
+        help="Raft members simulated in the process (default 3; 0: one member without Raft)",
     )
     etcd.add_argument(
         "--progress-notify-interval",
@@ -58,8 +61,8 @@ def serve_etcd(args: argparse.Namespace) -> ExitCode:
     from runner.etcd_gateway import GatewayServer
 
     address = parse_listen(args.listen)
-    if args.members < 1:
-        raise InputError("--members must be at least 1", field="--members")
+    if not 0 <= args.members <= 9:
+        raise InputError("--members must be between 0 and 9", field="--members")
     backend = make_backend(args.members)
     try:
         server = GatewayServer(address, backend, args.progress_notify_interval)
