@@ -1,0 +1,80 @@
+"""Print etcd throughput figures: impl/etcd apply, and the gateway (reference and real etcd).
+
+Run: ``python -m benchmarks.etcd_throughput``. Prints requests per second for the pure state
+machine, for ``serve etcd`` without Raft and with 3 simulated Raft members, and for a real
+3-member etcd cluster, each driven by 4 client threads doing puts and gets for 2 seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from impl.etcd.apply import ApplyContext, apply
+from impl.etcd.store import EtcdState
+from models.etcd import PutRequest, RangeRequest
+from runner.etcd_backend import make_backend
+from runner.etcd_client import EtcdGatewayClient
+from runner.etcd_cluster import LocalEtcdCluster
+from runner.etcd_gateway import GatewayServer
+
+SECONDS = 2.0
+CLIENTS = 4
+
+
+def apply_rate(count: int = 20_000) -> float:
+    state = EtcdState()
+    rng = random.Random(1)
+    start = time.perf_counter()
+    for index in range(count):
+        key = b"key%d" % rng.randrange(100)
+        request = PutRequest(key=key, value=b"%d" % index) if index % 2 else RangeRequest(key=key)
+        state, _ = apply(state, request, ApplyContext())
+    return count / (time.perf_counter() - start)
+
+
+def gateway_rate(endpoints: tuple[str, ...]) -> float:
+    done = [0] * CLIENTS
+    stop = time.monotonic() + SECONDS
+
+    def client(index: int) -> None:
+        connection = EtcdGatewayClient(endpoints[index % len(endpoints)])
+        while time.monotonic() < stop:
+            key = b"key%d" % (done[index] % 10)
+            if done[index] % 2:
+                connection.put(PutRequest(key=key, value=b"v"))
+            else:
+                connection.range(RangeRequest(key=key))
+            done[index] += 1
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / SECONDS
+
+
+def served_rate(members: int) -> float:
+    server = GatewayServer(("127.0.0.1", 0), make_backend(members))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        return gateway_rate((server.url,))
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def main() -> None:
+    print(f"impl/etcd apply: {apply_rate():,.0f} requests/s")
+    print(f"serve etcd --members 0: {served_rate(0):,.0f} requests/s ({CLIENTS} clients)")
+    print(f"serve etcd --members 3: {served_rate(3):,.0f} requests/s ({CLIENTS} clients)")
+    with LocalEtcdCluster(3) as cluster:
+        print(f"real etcd, 3 members: {gateway_rate(cluster.endpoints):,.0f} requests/s")
+
+
+if __name__ == "__main__":
+    main()
