@@ -59,6 +59,7 @@ class ResponseHeader(msgspec.Struct, frozen=True, kw_only=True):
 
 GRPC_INVALID_ARGUMENT = 3
 GRPC_NOT_FOUND = 5
+GRPC_RESOURCE_EXHAUSTED = 8
 GRPC_FAILED_PRECONDITION = 9
 GRPC_OUT_OF_RANGE = 11
 GRPC_UNAVAILABLE = 14
@@ -103,6 +104,9 @@ ERROR_LEASE_TTL_TOO_LARGE = EtcdError(
     code=GRPC_OUT_OF_RANGE, message="etcdserver: too large lease TTL"
 )
 ERROR_NO_LEADER = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: no leader")
+ERROR_TOO_MANY_REQUESTS = EtcdError(
+    code=GRPC_RESOURCE_EXHAUSTED, message="etcdserver: too many requests"
+)
 ERROR_REQUEST_TIMEOUT = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: request timed out")
 
 

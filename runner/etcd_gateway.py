@@ -299,7 +299,9 @@ class GatewayServer(ThreadingHTTPServer):
         self._ticker.start()
 
     def _tick(self) -> None:
-        while not self.closing.wait(0.1):
+        for _ in range(MAX_STREAM_WAITS):
+            if self.closing.wait(0.1):
+                return
             self.backend.tick()
 
     @property

@@ -27,6 +27,7 @@ from impl.etcd.kv import range_read
 from impl.etcd.store import EtcdState
 from models.etcd import (
     ERROR_REQUEST_TIMEOUT,
+    ERROR_TOO_MANY_REQUESTS,
     EtcdError,
     EtcdRequest,
     EtcdResponse,
@@ -52,6 +53,8 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 COMPACT_EVERY_ENTRIES = 500
 MAX_MESSAGES_PER_ROUND = 4096
 READ_MEMBER = 1
+MAX_PUMP_ROUNDS = 10**12
+MAX_PENDING_PROPOSALS = 10_000
 
 
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +101,8 @@ class RaftBackend:
     def propose(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
         deadline = time.monotonic() + REQUEST_TIMEOUT_SECONDS
         with self.changed:
+            if len(self._pending) >= MAX_PENDING_PROPOSALS:
+                return ERROR_TOO_MANY_REQUESTS
             if isinstance(request, LeaseGrantRequest) and request.ID == 0:
                 request = msgspec.structs.replace(request, ID=self._lease_id())
             request_id = self._enqueue(request)
@@ -241,7 +246,9 @@ class RaftBackend:
 
     def _pump(self) -> None:
         next_tick = time.monotonic()
-        while not self._closing.is_set():
+        for _ in range(MAX_PUMP_ROUNDS):
+            if self._closing.is_set():
+                return
             with self.changed:
                 if time.monotonic() >= next_tick:
                     for node_id in sorted(self._cluster.nodes.keys()):
