@@ -297,9 +297,15 @@ class WatchWorker:
                         responses=tuple(responses),
                     )
                 )
-            if self.closing or stop.is_set() or any(r.canceled for r in responses):
+            if self.closing or stop.is_set():
                 return
-            if last_event_revision:
+            compacted = [r.compact_revision for r in responses if r.canceled]
+            if compacted and compacted[-1] > 0:
+                # Resume inside the history window: from the compaction revision on.
+                request = msgspec.structs.replace(request, start_revision=compacted[-1])
+            elif compacted:
+                return
+            elif last_event_revision:
                 request = msgspec.structs.replace(request, start_revision=last_event_revision + 1)
             time.sleep(0.1)
 
