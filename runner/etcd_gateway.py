@@ -11,12 +11,14 @@ transfer encoding, as grpc-gateway does. Errors use grpc-gateway's body
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from io import BufferedIOBase
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -71,6 +73,8 @@ ETCD_VERSION = "3.4.23"
 MAX_BODY_BYTES = 3 * 1024 * 1024
 WATCH_POLL_SECONDS = 0.05
 MAX_STREAM_WAITS = 10**9
+MAX_QUEUED_WATCH_REQUESTS = 1000
+MAX_BODY_CHUNKS = 10**7
 
 
 def _json_objects(body: bytes) -> Iterator[Any]:
@@ -85,6 +89,39 @@ def _json_objects(body: bytes) -> Iterator[Any]:
             return
         value, position = decoder.raw_decode(text, position)
         yield value
+
+
+def _chunks(rfile: BufferedIOBase | BinaryIO) -> Iterator[bytes]:
+    """The chunks of a chunked request body, until the last chunk or end of input."""
+    for _ in range(MAX_BODY_CHUNKS):
+        size_line = rfile.readline(1024)
+        if not size_line:
+            return
+        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            rfile.readline(1024)
+            return
+        yield rfile.read(size)
+        rfile.readline(1024)
+
+
+def _feed(rfile: BufferedIOBase | BinaryIO, incoming: queue.Queue[Any]) -> None:
+    """Parse JSON requests from a streaming body into ``incoming`` as they arrive."""
+    buffer = ""
+    decoder = json.JSONDecoder()
+    try:
+        for chunk in _chunks(rfile):
+            buffer += chunk.decode("utf-8")
+            for _ in range(MAX_QUEUED_WATCH_REQUESTS):
+                buffer = buffer.lstrip()
+                try:
+                    value, end = decoder.raw_decode(buffer)
+                except ValueError:
+                    break
+                incoming.put(value, timeout=10)
+                buffer = buffer[end:]
+    except (OSError, ValueError, queue.Full):
+        return
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -136,11 +173,18 @@ class GatewayHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith("/v3beta/"):
             path = "/v3/" + path.removeprefix("/v3beta/")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        if chunked and path == "/v3/watch":
+            self._watch_streaming_body()
+            return
+        if chunked:
+            body = b"".join(_chunks(self.rfile))
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, MAX_BODY_BYTES + 1))
+        if len(body) > MAX_BODY_BYTES:
             self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message="request too large"))
             return
-        body = self.rfile.read(length)
         handlers: dict[str, Callable[[bytes], None]] = {
             "/v3/watch": self._watch,
             "/v3/lease/keepalive": self._keepalive,
@@ -220,9 +264,23 @@ class GatewayHandler(BaseHTTPRequestHandler):
         except ValueError as error:
             self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message=str(error)))
             return
+        incoming: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUED_WATCH_REQUESTS)
+        for request in requests[:MAX_QUEUED_WATCH_REQUESTS]:
+            incoming.put(request)
         self._start_stream()
         try:
-            WatchSession(self, requests).run()
+            WatchSession(self, incoming, body_open=lambda: False).run()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return
+
+    def _watch_streaming_body(self) -> None:
+        """A watch whose request body stays open: requests arrive while events flow."""
+        incoming: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUED_WATCH_REQUESTS)
+        reader = threading.Thread(target=_feed, args=(self.rfile, incoming), daemon=True)
+        reader.start()
+        self._start_stream()
+        try:
+            WatchSession(self, incoming, body_open=reader.is_alive).run()
         except (BrokenPipeError, ConnectionResetError, OSError):
             return
 
@@ -230,10 +288,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
 class WatchSession:
     """One watch stream: applies the body's requests, then follows the store until closed."""
 
-    def __init__(self, handler: GatewayHandler, requests: list[Any]) -> None:
+    def __init__(
+        self, handler: GatewayHandler, incoming: queue.Queue[Any], body_open: Callable[[], bool]
+    ) -> None:
         self.handler = handler
         self.backend = handler.server.backend
-        self.requests = requests
+        self.incoming = incoming
+        self.body_open = body_open
         self.stream = WatchStream()
 
     def send(self, responses: tuple[WatchResponse, ...]) -> None:
@@ -258,14 +319,22 @@ class WatchSession:
             return
         self.send(responses)
 
-    def run(self) -> None:
-        for request in self.requests:
+    def drain_requests(self) -> None:
+        for _ in range(MAX_QUEUED_WATCH_REQUESTS):
+            try:
+                request = self.incoming.get_nowait()
+            except queue.Empty:
+                return
             self.apply_request(request)
+
+    def run(self) -> None:
+        self.drain_requests()
         interval = self.handler.server.progress_notify_interval_seconds
         next_progress = time.monotonic() + interval
         for _ in range(MAX_STREAM_WAITS):
             if self.handler.server.closing.is_set():
                 return
+            self.drain_requests()
             with self.backend.changed:
                 self.backend.changed.wait(WATCH_POLL_SECONDS)
             state = self.backend.state()
@@ -274,7 +343,7 @@ class WatchSession:
             if time.monotonic() >= next_progress:
                 self.send(progress_notifications(state, self.stream))
                 next_progress = time.monotonic() + interval
-            if not self.stream.watchers and not self.requests:
+            if not self.stream.watchers and self.incoming.empty() and not self.body_open():
                 return
             self.handler.wfile.flush()
 
