@@ -3,8 +3,14 @@
 etcd issue #18089 (fixed in 3.4.34): compacting at the revision of a delete removes the
 tombstone, so a watch created at the compaction revision (allowed: it is not compacted) never
 sees that DELETE event, breaking the Reliable and Resumable watch guarantees.
+
+etcd issue #15220 (fixed in 3.4.25): a requested progress notification is sent on the stream's
+control channel without waiting for the watcher to catch up, so it can overtake events: a watch
+created from revision 1 and asked for progress at once gets "everything up to revision R was
+delivered" before the events of revisions 2..R, breaking the Bookmarkable guarantee.
 """
 
+import base64
 import json
 import urllib.request
 from typing import Any
@@ -48,3 +54,45 @@ def test_watch_at_the_compaction_revision_misses_the_delete_in_etcd_3_4_23(
     expected_delete = {"type": "DELETE", "kv": {"key": "YQ==", "mod_revision": "4"}}
     assert events_after_creation(reference_gateway) == [expected_delete]
     assert events_after_creation(real_etcd_member) == []
+
+
+def watch_summaries(base: str, body: str) -> list[tuple[str, int, int]]:
+    """(watch_id, header revision, lowest event revision or 0) per message, until quiet."""
+    request = urllib.request.Request(base + "/v3/watch", data=body.encode())
+    summaries = []
+    with urllib.request.urlopen(request, timeout=1) as response:
+        try:
+            for _ in range(50):
+                result = json.loads(response.readline())["result"]
+                events = result.get("events", [])
+                lowest = int(events[0]["kv"]["mod_revision"]) if events else 0
+                summaries.append(
+                    (result.get("watch_id", "0"), int(result["header"]["revision"]), lowest)
+                )
+        except TimeoutError:
+            pass
+    return summaries
+
+
+def test_requested_progress_overtakes_catch_up_events_in_etcd_3_4_23(
+    real_etcd_member: str, reference_gateway: str
+) -> None:
+    writes = {
+        "success": [
+            {"request_put": {"key": base64.b64encode(b"a%d" % index).decode(), "value": "MQ=="}}
+            for index in range(50)
+        ]
+    }
+    for base in (real_etcd_member, reference_gateway):
+        for _ in range(20):
+            post(base, "/v3/kv/txn", writes)
+    body = json.dumps(
+        {"create_request": {"key": "AA==", "range_end": "AA==", "start_revision": "1"}}
+    ) + json.dumps({"progress_request": {}})
+    # Reference: created, then every event (revisions 2..21), then progress at 21.
+    assert watch_summaries(reference_gateway, body) == [("0", 21, 0), ("0", 21, 2), ("-1", 21, 0)]
+    real = watch_summaries(real_etcd_member, body)
+    progress_position = [message[0] for message in real].index("-1")
+    first_events_position = next(index for index, message in enumerate(real) if message[2])
+    assert (real[progress_position][1], real[first_events_position][2]) == (21, 2)
+    assert progress_position < first_events_position
