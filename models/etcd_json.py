@@ -82,11 +82,11 @@ def _encode_value(name: str, value: Any) -> Any:
 def to_gateway(record: msgspec.Struct) -> dict[str, Any]:
     """A record as the gateway's JSON object (zero values omitted)."""
     encoded: dict[str, Any] = {}
-    for field in msgspec.structs.fields(record):
-        value = getattr(record, field.name)
-        if value in (0, b"", "", False, (), None) or ENUM_ZERO_VALUES.get(field.name) == value:
+    for name in record.__struct_fields__:
+        value = getattr(record, name)
+        if value in (0, b"", "", False, (), None) or ENUM_ZERO_VALUES.get(name) == value:
             continue
-        encoded[field.name] = _encode_value(field.name, value)
+        encoded[name] = _encode_value(name, value)
     return encoded
 
 

@@ -56,21 +56,18 @@ def test_watch_at_the_compaction_revision_misses_the_delete_in_etcd_3_4_23(
     assert events_after_creation(real_etcd_member) == []
 
 
-def watch_summaries(base: str, body: str) -> list[tuple[str, int, int]]:
-    """(watch_id, header revision, lowest event revision or 0) per message, until quiet."""
+def watch_summaries(base: str, body: str, count: int) -> list[tuple[str, int, int]]:
+    """(watch_id, header revision, lowest event revision or 0) of the first ``count`` messages."""
     request = urllib.request.Request(base + "/v3/watch", data=body.encode())
     summaries = []
-    with urllib.request.urlopen(request, timeout=1) as response:
-        try:
-            for _ in range(50):
-                result = json.loads(response.readline())["result"]
-                events = result.get("events", [])
-                lowest = int(events[0]["kv"]["mod_revision"]) if events else 0
-                summaries.append(
-                    (result.get("watch_id", "0"), int(result["header"]["revision"]), lowest)
-                )
-        except TimeoutError:
-            pass
+    with urllib.request.urlopen(request, timeout=20) as response:
+        for _ in range(count):
+            result = json.loads(response.readline())["result"]
+            events = result.get("events", [])
+            lowest = int(events[0]["kv"]["mod_revision"]) if events else 0
+            summaries.append(
+                (result.get("watch_id", "0"), int(result["header"]["revision"]), lowest)
+            )
     return summaries
 
 
@@ -90,8 +87,12 @@ def test_requested_progress_overtakes_catch_up_events_in_etcd_3_4_23(
         {"create_request": {"key": "AA==", "range_end": "AA==", "start_revision": "1"}}
     ) + json.dumps({"progress_request": {}})
     # Reference: created, then every event (revisions 2..21), then progress at 21.
-    assert watch_summaries(reference_gateway, body) == [("0", 21, 0), ("0", 21, 2), ("-1", 21, 0)]
-    real = watch_summaries(real_etcd_member, body)
+    assert watch_summaries(reference_gateway, body, 3) == [
+        ("0", 21, 0),
+        ("0", 21, 2),
+        ("-1", 21, 0),
+    ]
+    real = watch_summaries(real_etcd_member, body, 3)
     progress_position = [message[0] for message in real].index("-1")
     first_events_position = next(index for index, message in enumerate(real) if message[2])
     assert (real[progress_position][1], real[first_events_position][2]) == (21, 2)
