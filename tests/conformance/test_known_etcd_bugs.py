@@ -8,12 +8,33 @@ etcd issue #15220 (fixed in 3.4.25): a requested progress notification is sent o
 control channel without waiting for the watcher to catch up, so it can overtake events: a watch
 created from revision 1 and asked for progress at once gets "everything up to revision R was
 delivered" before the events of revisions 2..R, breaking the Bookmarkable guarantee.
+
+etcd issue #18667 (open upstream, affects 3.4.23): a txn that writes and also ranges at a
+compacted revision fails with ErrCompacted on the member that received it, but the other members
+apply it without the range and so apply the write: the members diverge for good, and the client
+was told the write failed.
 """
 
 import base64
 import json
+import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+
+from models.etcd import (
+    ERROR_COMPACTED,
+    CompactionRequest,
+    PutRequest,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+)
+from runner.etcd_client import EtcdGatewayClient
+from runner.etcd_cluster import LocalEtcdCluster
+from runner.etcd_raft_backend import RaftBackend
 
 SETUP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("/v3/kv/put", {"key": "YQ==", "value": "MQ=="}),  # a = 1 at revision 2
@@ -97,3 +118,54 @@ def test_requested_progress_overtakes_catch_up_events_in_etcd_3_4_23(
     first_events_position = next(index for index, message in enumerate(real) if message[2])
     assert (real[progress_position][1], real[first_events_position][2]) == (21, 2)
     assert progress_position < first_events_position
+
+
+@pytest.fixture
+def three_real_members() -> Iterator[tuple[str, ...]]:
+    cluster = LocalEtcdCluster(3)
+    try:
+        cluster.start()
+        yield cluster.endpoints
+    finally:
+        cluster.stop()
+
+
+COMPACTED_RANGE_THEN_WRITE = TxnRequest(
+    success=(RangeRequest(key=b"a", revision=2), PutRequest(key=b"x", value=b"1"))
+)
+
+
+def test_txn_with_a_compacted_range_splits_the_members_in_etcd_3_4_23(
+    three_real_members: tuple[str, ...],
+) -> None:
+    clients = [EtcdGatewayClient(endpoint) for endpoint in three_real_members]
+    try:
+        for value in range(5):
+            clients[0].put(PutRequest(key=b"a", value=b"%d" % value))
+        clients[0].compact(CompactionRequest(revision=5))
+        assert clients[0].txn(COMPACTED_RANGE_THEN_WRITE) == ERROR_COMPACTED
+        time.sleep(1)  # let the followers apply the entry
+        seen = []
+        for client in clients:
+            read = client.range(RangeRequest(key=b"x", serializable=True))
+            assert isinstance(read, RangeResponse)
+            seen.append((read.header.revision, [kv.value for kv in read.kvs]))
+    finally:
+        for client in clients:
+            client.close()
+    assert seen == [(6, []), (7, [b"1"]), (7, [b"1"])]
+
+
+def test_the_reference_members_agree_on_that_txn() -> None:
+    backend = RaftBackend(3, seed=1)
+    try:
+        for value in range(5):
+            backend.propose(PutRequest(key=b"a", value=b"%d" % value))
+        backend.propose(CompactionRequest(revision=5))
+        assert backend.propose(COMPACTED_RANGE_THEN_WRITE) == ERROR_COMPACTED
+        assert backend.propose(RangeRequest(key=b"a")) is not None
+        with backend.changed:
+            members = list(backend._etcd.values())
+    finally:
+        backend.close()
+    assert [(member.revision, b"x" in member.history) for member in members] == [(6, False)] * 3
