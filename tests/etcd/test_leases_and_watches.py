@@ -155,3 +155,18 @@ def test_progress_follows_pending_events_and_cancel_stops_delivery() -> None:
     stream, cancelled = on_cancel(state, stream, 0)
     assert cancelled[0].canceled
     assert deliver(at(state, 0, PutRequest(key=b"a")), stream)[1] == ()
+
+
+def test_progress_notifications_only_for_synced_watchers_not_future_ones() -> None:
+    from impl.etcd.watch import progress_notifications
+
+    state = written(PutRequest(key=b"a"))
+    stream, _ = on_create(state, WatchStream(), WatchCreateRequest(key=b"a", progress_notify=True))
+    stream, _ = on_create(
+        state,
+        stream,
+        WatchCreateRequest(key=b"a", start_revision=1000, progress_notify=True),
+    )
+    stream, _ = on_create(state, stream, WatchCreateRequest(key=b"b"))
+    notified = progress_notifications(state, stream)
+    assert [(r.watch_id, r.header.revision) for r in notified] == [(0, 2)]
