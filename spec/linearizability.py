@@ -228,6 +228,7 @@ def run_searches(
     def finished() -> list[SearchResult]:
         return [result or SearchResult(verdict="unknown") for result in results]
 
+    spent = [0] * len(searches)
     running = list(range(len(searches)))
     while running:
         next_round: list[int] = []
@@ -236,10 +237,12 @@ def run_searches(
                 next(searches[number])
             except StopIteration as done:
                 results[number] = done.value
+                budget.spend(max(0, done.value.steps - spent[number]))
                 if stop_at_violation and done.value.verdict == "not_linearizable":
                     return finished()
                 continue
             next_round.append(number)
+            spent[number] += Budget.CHUNK_STEPS
             if not budget.spend(Budget.CHUNK_STEPS):
                 return finished()
         running = next_round
