@@ -20,6 +20,7 @@ LANE_HEIGHT_PIXELS = 34
 BAR_HEIGHT_PIXELS = 22
 LEFT_MARGIN_PIXELS = 90
 WIDTH_PIXELS = 1400
+CHARACTER_WIDTH_PIXELS = 6.2
 
 
 def _order_numbers(report: CheckReport) -> dict[int, int]:
@@ -46,7 +47,11 @@ def _bar(
     top = 20 + lane * LANE_HEIGHT_PIXELS
     dashed = ' stroke-dasharray="4 3"' if record.return_time is None or "relaxed" in style else ""
     tag = f"#{number} " if number is not None else ""
-    text = html.escape(tag + label)
+    fits = max(int(width / CHARACTER_WIDTH_PIXELS) - 1, 0)
+    full = tag + label
+    if len(full) > fits:
+        full = tag.strip() if len(tag.strip()) <= fits else ""
+    text = html.escape(full)
     return (
         f'<g class="{style}"><title>{html.escape(label)} (operation {index})</title>'
         f'<rect x="{start:.1f}" y="{top}" width="{width:.1f}" height="{BAR_HEIGHT_PIXELS}" '
@@ -60,8 +65,10 @@ def render_history_html(
     records: Sequence[OperationRecord],
     report: CheckReport,
     describe: Callable[[OperationRecord], str],
+    partition_of: Callable[[OperationRecord], str | None],
 ) -> str:
-    """The page for ``records`` judged by ``report``; ``describe`` labels an operation."""
+    """The page for ``records`` judged by ``report``; ``describe`` labels an operation and
+    ``partition_of`` names its partition (None: the model does not split histories)."""
     times = [record.call_time for record in records] + [
         record.return_time for record in records if record.return_time is not None
     ]
@@ -84,7 +91,9 @@ def render_history_html(
     for index, record in enumerate(records):
         style = "op"
         if violation is not None:
-            if index == violation.culprit:
+            if partition_of(record) != violation.partition:
+                style = "op after"
+            elif index == violation.culprit:
                 style = "op culprit"
             elif index in needed:
                 style = "op needed"
@@ -138,7 +147,7 @@ verdict <b>{html.escape(report.verdict.replace("_", " "))}</b>.</p>
 <span style="background:#ffb3b3">culprit</span>
 <span style="background:#ffd9a8">needed for the violation</span>
 <span style="background:#fff4e0">may take effect or not</span>
-<span style="background:#eeeeee">after the prefix</span></p>
+<span style="background:#eeeeee">after the prefix, or another partition</span></p>
 <pre>{summary}</pre>
 <svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PIXELS}" height="{height}">
 {"".join(parts)}

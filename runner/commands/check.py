@@ -154,7 +154,10 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
                 result = model.describe_result(record.result)
             return f"{model.describe_operation(record.operation)} -> {result}"
 
-        page = render_history_html(args.file, history.operations, report, describe)
+        def partition_of(record: OperationRecord) -> str | None:
+            return model.partition_key(record.operation)
+
+        page = render_history_html(args.file, history.operations, report, describe, partition_of)
         Path(args.html).write_text(page, encoding="utf-8")
         document["html"] = args.html
     emit(document, args.output, render_text)
