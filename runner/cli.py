@@ -19,6 +19,7 @@ from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "runner.commands.check",
     "runner.commands.conform",
     "runner.commands.replay",
     "runner.commands.serve",
