@@ -289,6 +289,10 @@ class WatchWorker:
                     last_event_revision = message.events[-1].kv.mod_revision
                 if not isinstance(message, str) and message.canceled:
                     break
+            if not responses or not responses[0].created:
+                # The stream never opened (member down): nothing was watched.
+                time.sleep(0.1)
+                continue
             with self.recorder.lock:
                 self.recorder.watches.append(
                     h.WatchRecord(
