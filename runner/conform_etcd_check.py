@@ -11,6 +11,7 @@ results.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from models.history import History, OperationRecord
@@ -82,6 +83,7 @@ def check_recorded(
         }
     order = report.orders[0][1] if report.orders else ()
     problems = check_watches(history.operations, history.watches, order)
+    known = known_etcd_issues(history, order, [problem.watch for problem in problems])
     watch_summary = {"streams": len(history.watches), "problems": len(problems)}
     if problems:
         described = [
@@ -92,6 +94,7 @@ def check_recorded(
                 "revision": problem.revision,
                 "explanation": problem.message,
                 "request": _watch_request(history, problem.watch),
+                **({"known_issue": known[problem.watch]} if problem.watch in known else {}),
             }
             for problem in problems[:MAX_REPORTED_WATCH_PROBLEMS]
         ]
@@ -101,6 +104,7 @@ def check_recorded(
             "explanation": [
                 f"watch {item['watch']} (client {item['client_id']}) at revision "
                 f"{item['revision']}: {item['explanation']}"
+                + (f" [{item['known_issue']}]" if "known_issue" in item else "")
                 for item in described
             ],
             "violations": described,
@@ -125,3 +129,43 @@ def _watch_request(history: History, watch: int) -> dict[str, Any]:
         "prev_kv": request.prev_kv,
         "filters": list(request.filters),
     }
+
+
+ISSUE_18089 = (
+    "etcd issue #18089 (3.4.23 affected, fixed in 3.4.34): compacting at a delete's revision "
+    "drops the tombstone, so a watch started at the compaction revision misses that DELETE"
+)
+
+
+def known_etcd_issues(
+    history: History, order: Sequence[int], watches: Sequence[int]
+) -> dict[int, str]:
+    """Watches whose problem is a known etcd bug: started at a compaction revision where a
+    matching DELETE happened that the stream never delivered (#18089)."""
+    from spec.etcd.keyspace import in_range
+    from spec.etcd.watch import replay
+
+    history_replay = replay(history.operations, order)
+    known: dict[int, str] = {}
+    for number in sorted(set(watches)):
+        watch = history.watches[number]
+        request = watch.request
+        start = request.start_revision
+        if start <= 0 or start not in history_replay.compactions:
+            continue
+        received = {
+            (event.kv.key, event.kv.mod_revision)
+            for response in watch.responses
+            for event in response.events
+        }
+        missed_deletes = [
+            event
+            for event in history_replay.events.get(start, ())
+            if event.type == "delete"
+            and "nodelete" not in request.filters
+            and in_range(event.kv.key, request.key, request.range_end)
+            and (event.kv.key, start) not in received
+        ]
+        if missed_deletes:
+            known[number] = ISSUE_18089
+    return known
