@@ -196,19 +196,32 @@ def _choose_path(state: EtcdState, request: TxnRequest) -> _Path:
     return _Path(succeeded=succeeded, nested=nested)
 
 
-def _check_branch(state: EtcdState, ops: tuple[RequestOp, ...], path: _Path) -> EtcdError | None:
+def _chosen_ops(ops: tuple[RequestOp, ...], path: _Path) -> list[RequestOp]:
+    """Every operation the chosen branches will run, nested txns flattened, in order."""
+    chosen: list[RequestOp] = []
     nested_paths = iter(path.nested)
     for op in ops:
-        error: EtcdError | None = None
+        if isinstance(op, TxnRequest):
+            inner = next(nested_paths)
+            chosen.extend(_chosen_ops(op.success if inner.succeeded else op.failure, inner))
+        else:
+            chosen.append(op)
+    return chosen
+
+
+def _check_branch(state: EtcdState, ops: tuple[RequestOp, ...], path: _Path) -> EtcdError | None:
+    """etcd's order: puts are checked first (``checkPut``), then ranges (``checkRange``)."""
+    chosen = _chosen_ops(ops, path)
+    for op in chosen:
+        if isinstance(op, PutRequest):
+            error = check_put_against_state(state, op)
+            if error is not None:
+                return error
+    for op in chosen:
         if isinstance(op, RangeRequest):
             error = check_range_request(op, state.revision, state.compact_revision)
-        elif isinstance(op, PutRequest):
-            error = check_put_against_state(state, op)
-        elif isinstance(op, TxnRequest):
-            inner = next(nested_paths)
-            error = _check_branch(state, op.success if inner.succeeded else op.failure, inner)
-        if error is not None:
-            return error
+            if error is not None:
+                return error
     return None
 
 

@@ -66,6 +66,10 @@ def range_response(
 ) -> RangeResponse:
     """etcd's response for ``request`` given the live key-values ``found`` (ascending by key)."""
     count = len(found)
+    header = ResponseHeader(revision=header_revision)
+    if request.count_only:
+        # etcd counts the range and returns no key-values, so nothing is cut by the limit.
+        return RangeResponse(header=header, count=count)
     kvs = [kv for kv in found if _passes_filters(kv, request)]
     order = request.sort_order
     if order == "NONE" and request.sort_target != "KEY":
@@ -89,8 +93,4 @@ def range_response(
             )
             for kv in kvs
         ]
-    if request.count_only:
-        kvs = []
-    return RangeResponse(
-        header=ResponseHeader(revision=header_revision), kvs=tuple(kvs), more=more, count=count
-    )
+    return RangeResponse(header=header, kvs=tuple(kvs), more=more, count=count)

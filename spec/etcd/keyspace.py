@@ -215,6 +215,12 @@ def _txn_problem(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str 
     return None
 
 
+def _without_lease(operation: TxnOperation) -> TxnOperation:
+    if isinstance(operation, EtcdPut):
+        return msgspec.structs.replace(operation, lease=0)
+    return operation
+
+
 def _keys_at(state: EtcdState, revision: int) -> Keys:
     """The keys as they were after ``revision`` (at most the current revision)."""
     if revision >= state.revision:
@@ -255,6 +261,11 @@ def apply(state: EtcdState, operation: Operation) -> tuple[OperationResult, Etcd
 
 
 def _apply_txn(state: EtcdState, operation: EtcdTxn) -> tuple[OperationResult, EtcdState]:
+    # etcd rejects a key written twice in either branch before evaluating anything.
+    for checked in (operation.success, operation.failure):
+        duplicate = _txn_problem(state, tuple(_without_lease(op) for op in checked))
+        if duplicate is not None:
+            return ErrorResult(message=duplicate), state
     succeeded = all(_compare_holds(state.keys, compare) for compare in operation.compare)
     branch = operation.success if succeeded else operation.failure
     problem = _txn_problem(state, branch)

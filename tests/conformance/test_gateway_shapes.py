@@ -89,6 +89,21 @@ SCRIPT: tuple[tuple[str, dict[str, Any]], ...] = (
     ("/v3/kv/range", {"key": "YS8=", "range_end": "YTA=", "keys_only": True, "limit": "1"}),
     ("/v3/kv/range", {"key": "YS8=", "range_end": "YTA=", "min_mod_revision": "13"}),
     ("/v3/kv/range", {"key": "AA==", "range_end": "AA==", "revision": "12"}),
+    ("/v3/kv/range", {"key": "YS8=", "range_end": "YTA=", "limit": "1", "count_only": True}),
+    (
+        "/v3/kv/txn",
+        {"failure": [{"request_put": {"key": "cQ=="}}, {"request_put": {"key": "cQ=="}}]},
+    ),
+    ("/v3/kv/txn", {"failure": [{"request_range": {"key": "cQ==", "revision": "99"}}]}),
+    (
+        "/v3/kv/txn",
+        {
+            "success": [
+                {"request_range": {"key": "cQ==", "revision": "99"}},
+                {"request_put": {"key": "cQ==", "lease": "99"}},
+            ]
+        },
+    ),
     ("/v3/kv/deleterange", {"key": "YS8=", "range_end": "AA==", "prev_kv": True}),
     ("/v3/kv/put", {"key": "Zm9v", "ignore_value": True}),
     ("/v3/maintenance/status", {}),
