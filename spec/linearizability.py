@@ -277,53 +277,68 @@ def _relink(next_node: list[int], previous_node: list[int], node: int) -> None:
     previous_node[next_node[node]] = node
 
 
+class _Nodes:
+    """The search's nodes: the calls and returns in time order (calls first on ties), with
+    per-node arrays (None / False / 0 for returns and the sentinels ``size`` (head) and
+    ``size + 1`` (tail)) and two linked lists sharing the returns: one of the read-only calls,
+    one of the calls that may change the state."""
+
+    def __init__(self, prepared: Prepared[Any]) -> None:
+        operations = prepared.operations
+        entries: list[tuple[int, int, int]] = []  # (time, 0 call / 1 return, position)
+        for position, operation in enumerate(operations):
+            entries.append((operation.call_time, 0, position))
+            if operation.return_time is not None:
+                entries.append((operation.return_time, 1, position))
+        entries.sort()
+        size = len(entries)
+        self.size = size
+        self.entries = entries
+        self.match = [-1] * (size + 2)
+        call_node = [0] * len(operations)
+        for node, (_, kind, position) in enumerate(entries):
+            if kind == 0:
+                call_node[position] = node
+            else:
+                self.match[call_node[position]] = node
+        # States are opaque here (hashable values of the model's state type).
+        self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
+        self.reads_of = [False] * (size + 2)
+        self.unknown_of = [False] * (size + 2)
+        self.bit_of = [0] * (size + 2)
+        self.twin_bit_of = [0] * (size + 2)
+        twin = _earlier_twins(operations)
+        for position, node in enumerate(call_node):
+            self.transition_of[node] = prepared.transitions[position]
+            self.reads_of[node] = prepared.read_only[position]
+            self.unknown_of[node] = operations[position].return_time is None
+            self.bit_of[node] = 1 << position
+            self.twin_bit_of[node] = 1 << twin[position] if twin[position] >= 0 else 0
+        is_return = [kind == 1 for _, kind, _ in entries]
+        self.next_read, self.previous_read = _linked(
+            [is_return[node] or self.reads_of[node] for node in range(size)], size
+        )
+        self.next_write, self.previous_write = _linked(
+            [is_return[node] or not self.reads_of[node] for node in range(size)], size
+        )
+
+
 def search_steps(prepared: Prepared[StateT], chunk_steps: int) -> SearchSteps:
     """The search itself, pausing (``yield``) every ``chunk_steps`` steps; see the module
     docstring.
 
     Nodes are the calls and returns in time order. Two linked lists share the return nodes:
     one holds the read-only calls, the other the calls that may change the state, so each scan
-    walks only its own kind until the first return not yet linearized.
+    walks only its own kind until the first return not yet linearized. The loop stays in one
+    function on purpose: it is the checker's hot path, and a call per step would double it.
     """
     operations = prepared.operations
-    count = len(operations)
-    # Entries: (time, 0 for a call / 1 for a return, position); calls first on ties.
-    entries: list[tuple[int, int, int]] = []
-    for position, operation in enumerate(operations):
-        entries.append((operation.call_time, 0, position))
-        if operation.return_time is not None:
-            entries.append((operation.return_time, 1, position))
-    entries.sort()
-    size = len(entries)
-    head = size
-    match = [-1] * (size + 2)
-    call_node = [0] * count
-    for node, (_, kind, position) in enumerate(entries):
-        if kind == 0:
-            call_node[position] = node
-        else:
-            match[call_node[position]] = node
-    # Per node (None / False / 0 for returns and sentinels), to save lookups in the loop.
-    # States are opaque here (hashable values of the model's state type).
-    transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
-    reads_of = [False] * (size + 2)
-    unknown_of = [False] * (size + 2)
-    bit_of = [0] * (size + 2)
-    twin_bit_of = [0] * (size + 2)
-    twin = _earlier_twins(operations)
-    for position, node in enumerate(call_node):
-        transition_of[node] = prepared.transitions[position]
-        reads_of[node] = prepared.read_only[position]
-        unknown_of[node] = operations[position].return_time is None
-        bit_of[node] = 1 << position
-        twin_bit_of[node] = 1 << twin[position] if twin[position] >= 0 else 0
-    is_return = [kind == 1 for _, kind, _ in entries]
-    next_read, previous_read = _linked(
-        [is_return[node] or reads_of[node] for node in range(size)], size
-    )
-    next_write, previous_write = _linked(
-        [is_return[node] or not reads_of[node] for node in range(size)], size
-    )
+    nodes = _Nodes(prepared)
+    head, entries, match = nodes.size, nodes.entries, nodes.match
+    transition_of, reads_of, unknown_of = nodes.transition_of, nodes.reads_of, nodes.unknown_of
+    bit_of, twin_bit_of = nodes.bit_of, nodes.twin_bit_of
+    next_read, previous_read = nodes.next_read, nodes.previous_read
+    next_write, previous_write = nodes.next_write, nodes.previous_write
     remaining = sum(1 for operation in operations if operation.return_time is not None)
     state: Any = prepared.initial
     linearized = 0
