@@ -53,15 +53,15 @@ def test_stream_from_the_replay_passes_and_a_gap_breaks_reliable(
     assume(revisions)
     responses = [WatchResponse(time=0, revision=1, created=True)]
     for revision in revisions:
-        events = tuple(
+        batch: tuple[WatchEvent, ...] = tuple(
             WatchEvent(type=event.type, kv=event.kv, prev_kv=event.prev_kv)
             for event in history.events[revision]
         )
-        if responses[-1].events and data.draw(st.booleans()):
+        merge: bool = data.draw(st.booleans())
+        if responses[-1].events and merge:
             # Several whole revisions in one response are allowed.
-            last = responses.pop()
-            events = last.events + events
-        responses.append(WatchResponse(time=revision, revision=revision, events=events))
+            batch = responses.pop().events + batch
+        responses.append(WatchResponse(time=revision, revision=revision, events=batch))
     request = WatchRequest(key="\0", range_end="\0", start_revision=2, prev_kv=True)
     good = WatchRecord(client_id=2, request=request, responses=tuple(responses))
     assert check_watches(records, [good], order) == []
@@ -71,12 +71,12 @@ def test_stream_from_the_replay_passes_and_a_gap_breaks_reliable(
     assume(len(flat) >= 2)
     dropped_response, dropped_event = data.draw(st.sampled_from(flat[:-1]))
     broken = list(responses)
-    events = list(broken[dropped_response].events)
-    del events[dropped_event]
+    kept = list(broken[dropped_response].events)
+    del kept[dropped_event]
     broken[dropped_response] = WatchResponse(
         time=broken[dropped_response].time,
         revision=broken[dropped_response].revision,
-        events=tuple(events),
+        events=tuple(kept),
     )
     broken_record = WatchRecord(client_id=2, request=request, responses=tuple(broken))
     found = {problem.guarantee for problem in check_watches(records, [broken_record], order)}
