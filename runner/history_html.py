@@ -60,25 +60,16 @@ def _bar(
     )
 
 
-def render_history_html(
-    title: str,
+def _lanes(
     records: Sequence[OperationRecord],
     report: CheckReport,
     describe: Callable[[OperationRecord], str],
     partition_of: Callable[[OperationRecord], str | None],
-) -> str:
-    """The page for ``records`` judged by ``report``; ``describe`` labels an operation and
-    ``partition_of`` names its partition (None: the model does not split histories)."""
-    times = [record.call_time for record in records] + [
-        record.return_time for record in records if record.return_time is not None
-    ]
-    first, last = (min(times), max(times)) if times else (0, 1)
-    span = max(last - first, 1)
-
-    def x(time: int) -> float:
-        return LEFT_MARGIN_PIXELS + (time - first) * (WIDTH_PIXELS - LEFT_MARGIN_PIXELS - 10) / span
-
-    clients = sorted({record.client_id for record in records})
+    clients: Sequence[int],
+    x: Callable[[int], float],
+    last: int,
+) -> list[str]:
+    """The lane labels and one bar per operation, styled by its part in the verdict."""
     lane_of = {client: lane for lane, client in enumerate(clients)}
     numbers = _order_numbers(report)
     violation = report.violation
@@ -101,19 +92,34 @@ def render_history_html(
                 style = "op relaxed"
             elif record.call_time > violation.prefix_end_time:
                 style = "op after"
-        parts.append(
-            _bar(
-                record,
-                index,
-                x,
-                last,
-                lane_of[record.client_id],
-                style,
-                numbers.get(index),
-                describe(record),
-            )
-        )
+        label = describe(record)
+        number = numbers.get(index)
+        parts.append(_bar(record, index, x, last, lane_of[record.client_id], style, number, label))
+    return parts
+
+
+def render_history_html(
+    title: str,
+    records: Sequence[OperationRecord],
+    report: CheckReport,
+    describe: Callable[[OperationRecord], str],
+    partition_of: Callable[[OperationRecord], str | None],
+) -> str:
+    """The page for ``records`` judged by ``report``; ``describe`` labels an operation and
+    ``partition_of`` names its partition (None: the model does not split histories)."""
+    times = [record.call_time for record in records] + [
+        record.return_time for record in records if record.return_time is not None
+    ]
+    first, last = (min(times), max(times)) if times else (0, 1)
+    span = max(last - first, 1)
+
+    def x(time: int) -> float:
+        return LEFT_MARGIN_PIXELS + (time - first) * (WIDTH_PIXELS - LEFT_MARGIN_PIXELS - 10) / span
+
+    clients = sorted({record.client_id for record in records})
+    parts = _lanes(records, report, describe, partition_of, clients, x, last)
     height = 40 + len(clients) * LANE_HEIGHT_PIXELS
+    violation = report.violation
     if violation is not None:
         cut = x(violation.prefix_end_time)
         parts.append(

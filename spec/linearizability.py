@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Generator, Hashable, Sequence
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -249,123 +249,201 @@ def run_searches(
     return finished()
 
 
+def _linked(members: Sequence[bool], size: int) -> tuple[list[int], list[int]]:
+    """A doubly linked list (next, previous) over the nodes with ``members`` true, in node
+    order, between the sentinels ``size`` (head) and ``size + 1`` (tail)."""
+    head, tail = size, size + 1
+    next_node = [-1] * (size + 2)
+    previous_node = [-1] * (size + 2)
+    last = head
+    for node in range(size):
+        if members[node]:
+            next_node[last] = node
+            previous_node[node] = last
+            last = node
+    next_node[last] = tail
+    previous_node[tail] = last
+    return next_node, previous_node
+
+
+def _unlink(next_node: list[int], previous_node: list[int], node: int) -> None:
+    after, before = next_node[node], previous_node[node]
+    next_node[before] = after
+    previous_node[after] = before
+
+
+def _relink(next_node: list[int], previous_node: list[int], node: int) -> None:
+    next_node[previous_node[node]] = node
+    previous_node[next_node[node]] = node
+
+
+class _Nodes:
+    """The search's nodes: the calls and returns in time order (calls first on ties), with
+    per-node arrays (None / False / 0 for returns and the sentinels ``size`` (head) and
+    ``size + 1`` (tail)) and two linked lists sharing the returns: one of the read-only calls,
+    one of the calls that may change the state."""
+
+    def __init__(self, prepared: Prepared[Any]) -> None:
+        operations = prepared.operations
+        entries: list[tuple[int, int, int]] = []  # (time, 0 call / 1 return, position)
+        for position, operation in enumerate(operations):
+            entries.append((operation.call_time, 0, position))
+            if operation.return_time is not None:
+                entries.append((operation.return_time, 1, position))
+        entries.sort()
+        size = len(entries)
+        self.size = size
+        self.entries = entries
+        self.match = [-1] * (size + 2)
+        call_node = [0] * len(operations)
+        for node, (_, kind, position) in enumerate(entries):
+            if kind == 0:
+                call_node[position] = node
+            else:
+                self.match[call_node[position]] = node
+        # States are opaque here (hashable values of the model's state type).
+        self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
+        self.reads_of = [False] * (size + 2)
+        self.unknown_of = [False] * (size + 2)
+        self.bit_of = [0] * (size + 2)
+        self.twin_bit_of = [0] * (size + 2)
+        twin = _earlier_twins(operations)
+        for position, node in enumerate(call_node):
+            self.transition_of[node] = prepared.transitions[position]
+            self.reads_of[node] = prepared.read_only[position]
+            self.unknown_of[node] = operations[position].return_time is None
+            self.bit_of[node] = 1 << position
+            self.twin_bit_of[node] = 1 << twin[position] if twin[position] >= 0 else 0
+        is_return = [kind == 1 for _, kind, _ in entries]
+        self.next_read, self.previous_read = _linked(
+            [is_return[node] or self.reads_of[node] for node in range(size)], size
+        )
+        self.next_write, self.previous_write = _linked(
+            [is_return[node] or not self.reads_of[node] for node in range(size)], size
+        )
+
+
 def search_steps(prepared: Prepared[StateT], chunk_steps: int) -> SearchSteps:
     """The search itself, pausing (``yield``) every ``chunk_steps`` steps; see the module
-    docstring."""
+    docstring.
+
+    Nodes are the calls and returns in time order. Two linked lists share the return nodes:
+    one holds the read-only calls, the other the calls that may change the state, so each scan
+    walks only its own kind until the first return not yet linearized. The loop stays in one
+    function on purpose: it is the checker's hot path, and a call per step would double it.
+    """
     operations = prepared.operations
-    count = len(operations)
-    # Entries: (time, 0 for a call / 1 for a return, position); calls first on ties.
-    entries: list[tuple[int, int, int]] = []
-    for position, operation in enumerate(operations):
-        entries.append((operation.call_time, 0, position))
-        if operation.return_time is not None:
-            entries.append((operation.return_time, 1, position))
-    entries.sort()
-    size = len(entries)
-    head = size
-    tail = size + 1
-    # Nodes 0..size-1 are the entries in order; ``head`` and ``tail`` are sentinels.
-    next_node = [*range(1, size + 1), 0, -1]
-    previous_node = [*range(-1, size - 1), -1, size - 1]
-    if size:
-        next_node[size - 1] = tail
-        previous_node[0] = head
-    else:
-        next_node[head] = tail
-        previous_node[tail] = head
-    is_call = [kind == 0 for _, kind, _ in entries] + [False, False]
-    position_of = [position for _, _, position in entries] + [-1, -1]
-    match = [-1] * (size + 2)
-    call_node = [0] * count
-    for node, (_, kind, position) in enumerate(entries):
-        if kind == 0:
-            call_node[position] = node
-        else:
-            match[call_node[position]] = node
-    transitions = prepared.transitions
-    read_only = prepared.read_only
-    definite = [operation.return_time is not None for operation in operations]
-    twin = _earlier_twins(operations)
-    remaining = sum(definite)
-    state: Hashable = prepared.initial
+    nodes = _Nodes(prepared)
+    head, entries, match = nodes.size, nodes.entries, nodes.match
+    transition_of, reads_of, unknown_of = nodes.transition_of, nodes.reads_of, nodes.unknown_of
+    bit_of, twin_bit_of = nodes.bit_of, nodes.twin_bit_of
+    next_read, previous_read = nodes.next_read, nodes.previous_read
+    next_write, previous_write = nodes.next_write, nodes.previous_write
+    remaining = sum(1 for operation in operations if operation.return_time is not None)
+    state: Any = prepared.initial
     linearized = 0
     cache: set[tuple[int, Hashable]] = set()
     stack_nodes: list[int] = []
-    stack_states: list[Hashable] = []
-    stack_forced: list[bool] = []
-    entry = next_node[head]
+    stack_states: list[Any] = []
+    entry = head
+    resume = head
+    fresh = True  # just entered a node: look for a legal read-only operation first
     steps = 0
     total_steps = 0
+    new_state: Any = state
     while remaining:
         steps += 1
         if steps >= chunk_steps:
             total_steps += steps
             steps = 0
             yield
-        if is_call[entry]:
-            position = position_of[entry]
-            new_state = transitions[position](state)
-            if new_state is ILLEGAL or (
-                # Unknown outcome: skip it when it would change nothing, or when an identical
-                # unknown operation called earlier is still unused (that one can stand in).
-                not definite[position]
-                and (
-                    new_state == state
-                    or (twin[position] >= 0 and not (linearized >> twin[position]) & 1)
-                )
-            ):
-                entry = next_node[entry]
-                continue
-            new_linearized = linearized | (1 << position)
-            key = (new_linearized, new_state)
-            if key not in cache:
-                cache.add(key)
-                stack_nodes.append(entry)
-                stack_states.append(state)
-                stack_forced.append(read_only[position])
-                state = new_state
-                linearized = new_linearized
-                if definite[position]:
-                    remaining -= 1
-                # Unlink the call and its return (dancing links).
-                after = next_node[entry]
-                before = previous_node[entry]
-                next_node[before] = after
-                previous_node[after] = before
-                returned = match[entry]
-                if returned >= 0:
-                    after = next_node[returned]
-                    before = previous_node[returned]
-                    next_node[before] = after
-                    previous_node[after] = before
-                entry = next_node[head]
-                continue
-            if not read_only[position]:
-                entry = next_node[entry]
-                continue
-            # A read-only operation that is legal here leads to an explored dead end: since a
-            # read-only operation can always move to the earliest point where it is legal,
-            # this whole node is a dead end.
-        # Backtrack: undo choices up to and including the last one that was not forced.
+        forced = False
+        if fresh:
+            # A read-only operation that is legal here can move to this point in any
+            # linearization (it changes nothing, its call has passed, its return has not):
+            # linearize it first, as the node's only child.
+            fresh = False
+            node = next_read[resume]
+            transition = transition_of[node]
+            while transition is not None:
+                if transition(state) is not ILLEGAL:
+                    break
+                node = next_read[node]
+                transition = transition_of[node]
+            if transition is not None:
+                key = (linearized | bit_of[node], state)
+                if key in cache:
+                    entry = -1  # explored before from here: a dead end
+                else:
+                    cache.add(key)
+                    entry = node
+                    new_state = state
+                    forced = True
+            else:
+                entry = next_write[head]
+        if entry >= 0 and not forced:
+            # Candidates that change the state (read-only ones are not legal at this node).
+            transition = transition_of[entry]
+            while transition is not None:
+                new_state = transition(state)
+                if new_state is not ILLEGAL and not (
+                    # Unknown outcome: skip it when it would change nothing, or when an
+                    # identical unknown one called earlier is unused (it can stand in).
+                    unknown_of[entry]
+                    and (
+                        new_state == state
+                        or (twin_bit_of[entry] and not linearized & twin_bit_of[entry])
+                    )
+                ):
+                    key = (linearized | bit_of[entry], new_state)
+                    if key not in cache:
+                        cache.add(key)
+                        break
+                entry = next_write[entry]
+                transition = transition_of[entry]
+            if transition is None:
+                entry = -1
+        if entry >= 0:
+            stack_nodes.append(entry)
+            stack_states.append(state)
+            state = new_state
+            linearized |= bit_of[entry]
+            if forced:
+                # The state stays: read-only calls before this one stay illegal, so the next
+                # look starts from its predecessor (linked while later ones are forced).
+                resume = previous_read[entry]
+                _unlink(next_read, previous_read, entry)
+            else:
+                resume = head
+                _unlink(next_write, previous_write, entry)
+            returned = match[entry]
+            if returned >= 0:
+                remaining -= 1
+                _unlink(next_read, previous_read, returned)
+                _unlink(next_write, previous_write, returned)
+            fresh = True
+            continue
+        # Backtrack: undo forced (read-only) choices, then the last choice that changed the
+        # state, and try the next candidate after it.
         forced = True
         while forced:
             if not stack_nodes:
                 return SearchResult(verdict="not_linearizable", steps=total_steps + steps)
             entry = stack_nodes.pop()
             state = stack_states.pop()
-            forced = stack_forced.pop()
-            position = position_of[entry]
-            linearized &= ~(1 << position)
-            if definite[position]:
-                remaining += 1
+            forced = reads_of[entry]
+            linearized &= ~bit_of[entry]
             returned = match[entry]
             if returned >= 0:
-                next_node[previous_node[returned]] = returned
-                previous_node[next_node[returned]] = returned
-            next_node[previous_node[entry]] = entry
-            previous_node[next_node[entry]] = entry
-        entry = next_node[entry]
-    order = tuple(operations[position_of[node]].index for node in stack_nodes)
+                remaining += 1
+                _relink(next_write, previous_write, returned)
+                _relink(next_read, previous_read, returned)
+            if forced:
+                _relink(next_read, previous_read, entry)
+            else:
+                _relink(next_write, previous_write, entry)
+        entry = next_write[entry]
+    order = tuple(operations[entries[node][2]].index for node in stack_nodes)
     return SearchResult(verdict="linearizable", order=order, steps=total_steps + steps)
 
 

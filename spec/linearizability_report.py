@@ -8,13 +8,17 @@ history (round robin, stopping at the first violation). When a partition is not 
    (they may or may not take effect). Linearizability is prefix-closed, so the verdict is
    monotone in the cut. The operation whose return ends that prefix is the *culprit*; everything
    before its return is the **longest linearizable prefix**, reported with a linearization;
-2. the failing prefix is **shrunk** (delta debugging, chunks halving down to single operations)
-   to a small set of operations containing the culprit that on its own cannot be linearized;
-   when every single removal has been tried the set is 1-minimal (removing any one operation
-   makes it linearizable);
-3. every order of that small set that respects real time is enumerated with the culprit's
-   result left open, giving the results the culprit could have returned; the explanation says
-   which result it returned and which ones every order would have produced.
+2. the failing prefix is **shrunk** by *relaxing* operations: a relaxed operation keeps only
+   its call (it may take effect at any time after it, or never; a relaxed read is dropped).
+   Relaxing is a weakening, so if the relaxed history still cannot be linearized, neither can
+   the original, and the relaxed operations' results are not part of the reason. First the
+   longest run of earliest-returning operations is relaxed (by bisection: relaxing more is
+   weaker, so this is monotone), then chunks of the rest, halving down to single operations
+   (delta debugging). When every single relaxation was decided, the set of operations still
+   definite is 1-minimal: relaxing any one more makes the history linearizable;
+3. the culprit's result is left open and the search asked, repeatedly, for an order that gives
+   it a result not seen yet: the explanation says what it returned and what every order of the
+   shrunk history would have made it return.
 
 Every search draws on one :class:`spec.linearizability.Budget`; the analysis stops early
 (saying so) when the budget runs out.
@@ -40,7 +44,7 @@ from spec.linearizability import (
     run_searches,
 )
 
-SHRINK_CHECK_STEPS = 100_000
+SHRINK_CHECK_STEPS = 30_000
 ANALYSIS_STEPS = 3_000_000
 POSSIBLE_RESULTS_LIMIT = 6
 
@@ -157,7 +161,24 @@ def _shrink(
         for position, operation in enumerate(prepared.operations)
         if position != culprit and operation.return_time is not None
     ]
-    relaxed: set[int] = set()
+    # First relax the longest run of the earliest-returning operations that keeps the
+    # violation (relaxing more is weaker, so this is monotone: bisect it).
+    candidates.sort(key=lambda position: prepared.operations[position].return_time or 0)
+    low, high = 0, len(candidates)
+    for _ in range(64):
+        if low >= high or budget.exhausted:
+            break
+        middle = (low + high + 1) // 2
+        trial_set = set(candidates[:middle])
+        verdict = _not_linearizable(
+            _relax(model, records, prepared, trial_set), budget, SHRINK_CHECK_STEPS
+        )
+        if verdict:
+            low = middle
+        else:
+            high = middle - 1
+    relaxed = set(candidates[:low])
+    candidates = candidates[low:]
     chunk = max(1, len(candidates) // 2)
     exact = True
     for _ in range(64):

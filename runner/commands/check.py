@@ -192,7 +192,10 @@ def render_text(report: Mapping[str, Any]) -> str:
             "linearized)."
         )
         if not violation["minimal_is_one_minimal"]:
-            lines.append("(The set was not shrunk to the end: the search budget ran out.)")
+            lines.append(
+                "(Not shown to be minimal: some attempts to relax one more operation hit their "
+                "step limit.)"
+            )
     elif report.get("note"):
         lines.append(str(report["note"]))
     if report["verdict"] == "unknown":

@@ -109,3 +109,11 @@ def test_schema_names_every_record_kind() -> None:
     schema_text = str(history_json_schema())
     for kind in ("header", "operation", "watch"):
         assert f"'{kind}'" in schema_text
+
+
+def test_checked_in_schema_is_generated_from_the_types() -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "history-format.schema.json"
+    assert json.loads(path.read_text()) == json.loads(json.dumps(history_json_schema()))
