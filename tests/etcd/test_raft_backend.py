@@ -71,3 +71,24 @@ def test_txn_and_lease_through_the_log(backend: RaftBackend) -> None:
     read = backend.propose(RangeRequest(key=b"a"))
     assert isinstance(read, RangeResponse)
     assert read.kvs[0].lease == granted.ID
+
+
+def test_an_expired_lease_is_revoked_through_the_log_with_its_keys(backend: RaftBackend) -> None:
+    import time
+
+    granted = backend.propose(LeaseGrantRequest(TTL=1))
+    assert isinstance(granted, LeaseGrantResponse)
+    assert granted.TTL == 2  # raised to the minimum TTL
+    backend.propose(PutRequest(key=b"ephemeral", value=b"1", lease=granted.ID))
+    deadline = time.monotonic() + 10
+    found: RangeResponse | None = None
+    while time.monotonic() < deadline:
+        read = backend.propose(RangeRequest(key=b"ephemeral"))
+        assert isinstance(read, RangeResponse)
+        found = read
+        if not read.kvs:
+            break
+        time.sleep(0.2)
+    assert found is not None
+    assert found.kvs == ()
+    assert found.header.revision == 3  # grant: no revision; put: 2; the revoke deletes at 3
