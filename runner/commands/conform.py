@@ -138,7 +138,10 @@ def conform_etcd(args: argparse.Namespace) -> ExitCode:
     cluster = None if endpoints else LocalEtcdCluster(3)
     try:
         if cluster is not None:
-            cluster.start()
+            try:
+                cluster.start()
+            except RuntimeError as error:
+                raise InputError(f"could not start a local etcd cluster: {error}") from error
             endpoints = cluster.endpoints
         _check_fresh(endpoints)
         recorder = run_workload(
@@ -156,7 +159,10 @@ def conform_etcd(args: argparse.Namespace) -> ExitCode:
     if args.history:
         from models.history import encode_history
 
-        Path(args.history).write_text(encode_history(history), encoding="utf-8")
+        try:
+            Path(args.history).write_text(encode_history(history), encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"cannot write the history: {error}", source=args.history) from error
     verdict, details = check_recorded(history)
     report: dict[str, Any] = {
         "target": "etcd",
