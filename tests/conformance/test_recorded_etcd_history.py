@@ -25,3 +25,33 @@ def test_the_recorded_etcd_history_shows_issue_18089() -> None:
     ]
     assert problems == [("watch Resumable", 288, 287), ("watch Reliable", 287, 287)]
     assert all("#18089" in v["known_issue"] for v in details["violations"])
+
+
+def test_a_stale_read_planted_in_the_recorded_history_is_caught_with_its_operations() -> None:
+    import msgspec
+
+    from models.history import RangeResult
+
+    history = parse_history(gzip.decompress(HISTORY.read_bytes()).decode()).unwrap()
+    # A prefix in real time (every operation called before the 40th call) keeps the
+    # violation analysis short.
+    cutoff = sorted(record.call_time for record in history.operations)[40]
+    operations = [record for record in history.operations if record.call_time < cutoff]
+    index = next(
+        i
+        for i, record in enumerate(operations)
+        if isinstance(record.result, RangeResult) and record.result.kvs and i > 20
+    )
+    record = operations[index]
+    assert isinstance(record.result, RangeResult)
+    stale = msgspec.structs.replace(
+        record.result,
+        kvs=tuple(msgspec.structs.replace(kv, value="never-written") for kv in record.result.kvs),
+    )
+    operations[index] = msgspec.structs.replace(record, result=stale)
+    planted = msgspec.structs.replace(history, operations=tuple(operations), watches=())
+    verdict, details = check_recorded(planted)
+    assert verdict == ExitCode.VIOLATION
+    violation = details["violations"][0]
+    assert violation["check"] == "linearizability"
+    assert index in [operation["index"] for operation in violation["operations"]]
