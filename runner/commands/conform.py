@@ -53,6 +53,13 @@ def register(verbs: VerbParsers) -> None:
     etcd.add_argument(
         "--history", default="", help="also write the recorded history (JSON Lines) to this file"
     )
+    etcd.add_argument(
+        "--check-timeout",
+        type=float,
+        default=120.0,
+        help="seconds the linearizability search may take before the verdict is inconclusive "
+        "(default 120)",
+    )
     add_output_option(etcd)
     etcd.set_defaults(handler=conform_etcd)
 
@@ -163,7 +170,7 @@ def conform_etcd(args: argparse.Namespace) -> ExitCode:
             Path(args.history).write_text(encode_history(history), encoding="utf-8")
         except OSError as error:
             raise InputError(f"cannot write the history: {error}", source=args.history) from error
-    verdict, details = check_recorded(history)
+    verdict, details = check_recorded(history, args.check_timeout)
     if recorder.errors and verdict == ExitCode.PASS:
         verdict = ExitCode.INCONCLUSIVE  # a fault could not be carried out as planned
     report: dict[str, Any] = {
