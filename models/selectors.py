@@ -437,8 +437,8 @@ class LabelSelectorRequirement(ApiStruct, frozen=True, kw_only=True):
     """``metav1.LabelSelectorRequirement``. ``operator`` is kept as written so that an invalid
     one can be reported rather than refused while decoding."""
 
-    key: str = ""
-    operator: str = ""
+    key: str | None = None
+    operator: str | None = None
     values: tuple[str, ...] | None = None
 
 
@@ -463,18 +463,19 @@ def validate_label_selector(selector: LabelSelector, path: str) -> tuple[FieldEr
     for index, expression in enumerate(selector.match_expressions or ()):
         place = f"{path}.matchExpressions[{index}]"
         values = expression.values or ()
-        if expression.operator in ("In", "NotIn") and not values:
+        operator_name = expression.operator or ""
+        key = expression.key or ""
+        if operator_name in ("In", "NotIn") and not values:
             detail = "must be specified when `operator` is 'In' or 'NotIn'"
             errors.append(required(f"{place}.values", detail))
-        elif expression.operator in ("Exists", "DoesNotExist") and values:
+        elif operator_name in ("Exists", "DoesNotExist") and values:
             detail = "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
             errors.append(forbidden(f"{place}.values", detail))
-        elif expression.operator not in _STRUCT_OPERATORS:
+        elif operator_name not in _STRUCT_OPERATORS:
             detail = "not a valid selector operator"
-            errors.append(invalid(f"{place}.operator", expression.operator, detail))
-        key_problems = label_key_errors(expression.key)
-        for problem in key_problems:
-            errors.append(invalid(f"{place}.key", expression.key, problem))
+            errors.append(invalid(f"{place}.operator", operator_name, detail))
+        for problem in label_key_errors(key):
+            errors.append(invalid(f"{place}.key", key, problem))
         for value_index, value in enumerate(values):
             for problem in label_value_errors(value):
                 errors.append(invalid(f"{place}.values[{value_index}]", value, problem))
@@ -498,17 +499,18 @@ def label_selector_as_selector(
             return Failure(SelectorError(message=aggregate_message(errors)))
         requirements.append(Requirement(key=key, operator=Operator.EQUALS, values=(labels[key],)))
     for expression in expressions:
-        operator = _STRUCT_OPERATORS.get(expression.operator)
+        operator = _STRUCT_OPERATORS.get(expression.operator or "")
         if operator is None:
-            quoted = msgspec.json.encode(expression.operator).decode()
+            quoted = msgspec.json.encode(expression.operator or "").decode()
             return Failure(
                 SelectorError(message=f"{quoted} is not a valid label selector operator")
             )
         values = tuple(expression.values or ())
-        errors = _requirement_errors(expression.key, operator, values, "")
+        key = expression.key or ""
+        errors = _requirement_errors(key, operator, values, "")
         if errors:
             return Failure(SelectorError(message=aggregate_message(errors)))
-        requirements.append(Requirement(key=expression.key, operator=operator, values=values))
+        requirements.append(Requirement(key=key, operator=operator, values=values))
     return Success(Selector().with_requirements(*requirements))
 
 

@@ -125,11 +125,25 @@ def decode_hook(target: type, raw: object) -> object:
     if target is Opaque:
         return Opaque(freeze_json(raw))
     if typing.get_origin(target) in _MAP_ORIGINS:
-        arguments = typing.get_args(target)
-        plain_type: object = dict.__class_getitem__(arguments)
-        plain: dict[Any, Any] = msgspec.convert(raw, plain_type, dec_hook=decode_hook)
-        return immutables.Map(plain)
+        return _decode_map(target, raw)
     raise NotImplementedError(f"no decoder for {target!r}")
+
+
+def _decode_map(target: type, raw: object) -> immutables.Map[Any, Any]:
+    """A JSON object as a FrozenMap, each value decoded to the map's value type. A bad value
+    is reported with its key as `` (at map key <key>)`` so the codec can name the field."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"Expected `object`, got `{type(raw).__name__}`")
+    _, value_type = typing.get_args(target)
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            raise ValueError(f"Expected `str` keys, got `{type(key).__name__}`")
+        try:
+            decoded[key] = msgspec.convert(value, value_type, dec_hook=decode_hook)
+        except (msgspec.ValidationError, ValueError) as error:
+            raise ValueError(f"{error} (at map key {key})") from None
+    return immutables.Map(decoded)
 
 
 def encode_hook(value: object) -> object:

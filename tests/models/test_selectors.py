@@ -221,11 +221,12 @@ def oracle(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
         if labels.get(key) != value:
             return False
     for expression in selector.match_expressions or ():
-        present = expression.key in labels
+        key = expression.key or ""
+        present = key in labels
         values = expression.values or ()
-        if expression.operator == "In" and not (present and labels[expression.key] in values):
+        if expression.operator == "In" and not (present and labels[key] in values):
             return False
-        if expression.operator == "NotIn" and present and labels[expression.key] in values:
+        if expression.operator == "NotIn" and present and labels[key] in values:
             return False
         if expression.operator == "Exists" and not present:
             return False
