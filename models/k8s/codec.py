@@ -27,18 +27,64 @@ import msgspec
 import yaml
 from returns.result import Failure, Result, Success
 
+from models.k8s import lists
+from models.k8s.apps import Deployment, ReplicaSet
 from models.k8s.base import decode_hook, encode_hook
+from models.k8s.coordination import Lease
+from models.k8s.core.namespace import Binding, Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
-from models.k8s.lists import List, NodeList, PodList
+from models.k8s.core.service import Endpoints, Service
+from models.k8s.discovery import EndpointSlice
+from models.k8s.lists import List
 
-KubernetesObject: TypeAlias = Pod | Node | PodList | NodeList | List
+KubernetesObject: TypeAlias = (
+    Pod
+    | Node
+    | Service
+    | Endpoints
+    | Namespace
+    | Event
+    | Binding
+    | ReplicaSet
+    | Deployment
+    | EndpointSlice
+    | Lease
+    | List
+    | lists.PodList
+    | lists.NodeList
+    | lists.ServiceList
+    | lists.EndpointsList
+    | lists.NamespaceList
+    | lists.EventList
+    | lists.ReplicaSetList
+    | lists.DeploymentList
+    | lists.EndpointSliceList
+    | lists.LeaseList
+)
 
 KINDS: Final[dict[tuple[str, str], type[Any]]] = {
     ("v1", "Pod"): Pod,
     ("v1", "Node"): Node,
-    ("v1", "PodList"): PodList,
-    ("v1", "NodeList"): NodeList,
+    ("v1", "Service"): Service,
+    ("v1", "Endpoints"): Endpoints,
+    ("v1", "Namespace"): Namespace,
+    ("v1", "Event"): Event,
+    ("v1", "Binding"): Binding,
+    ("apps/v1", "ReplicaSet"): ReplicaSet,
+    ("apps/v1", "Deployment"): Deployment,
+    ("discovery.k8s.io/v1", "EndpointSlice"): EndpointSlice,
+    ("coordination.k8s.io/v1", "Lease"): Lease,
+    ("v1", "PodList"): lists.PodList,
+    ("v1", "NodeList"): lists.NodeList,
+    ("v1", "ServiceList"): lists.ServiceList,
+    ("v1", "EndpointsList"): lists.EndpointsList,
+    ("v1", "NamespaceList"): lists.NamespaceList,
+    ("v1", "EventList"): lists.EventList,
+    ("apps/v1", "ReplicaSetList"): lists.ReplicaSetList,
+    ("apps/v1", "DeploymentList"): lists.DeploymentList,
+    ("discovery.k8s.io/v1", "EndpointSliceList"): lists.EndpointSliceList,
+    ("coordination.k8s.io/v1", "LeaseList"): lists.LeaseList,
 }
 MAX_DOCUMENTS: Final = 100_000
 MAX_LIST_ITEMS: Final = 1_000_000

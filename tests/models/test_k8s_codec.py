@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.pipeline import is_successful
 
+from models.k8s.apps import Deployment, ReplicaSet
 from models.k8s.codec import (
     KINDS,
     decode_data,
@@ -21,8 +22,13 @@ from models.k8s.codec import (
     encode_yaml,
     to_builtins,
 )
+from models.k8s.coordination import Lease
+from models.k8s.core.namespace import Binding, Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
+from models.k8s.core.service import Endpoints, Service
+from models.k8s.discovery import EndpointSlice
+from models.k8s.lists import List
 from models.quantity import QuantityFormat
 from tests.models.strategies import struct_data
 
@@ -161,7 +167,7 @@ def test_objects_are_hashable_and_immutable() -> None:
 
 
 @pytest.mark.parametrize("key", sorted(KINDS), ids=lambda key: f"{key[0]}/{key[1]}")
-@settings(max_examples=25)
+@settings(max_examples=12)
 @given(data=st.data())
 def test_every_kind_round_trips_generated_json(key: tuple[str, str], data: st.DataObject) -> None:
     api_version, kind = key
@@ -170,3 +176,71 @@ def test_every_kind_round_trips_generated_json(key: tuple[str, str], data: st.Da
     assert is_successful(decoded), decoded
     assert to_builtins(decoded.unwrap()) == document
     assert decode_data(to_builtins(decoded.unwrap())).unwrap() == decoded.unwrap()
+
+
+def test_deployment_and_replicaset_fixture_values() -> None:
+    (deployment,) = load("deployment.yaml")
+    assert isinstance(deployment, Deployment)
+    assert deployment.spec is not None
+    assert deployment.spec.strategy is not None
+    rolling = deployment.spec.strategy.rolling_update
+    assert rolling is not None
+    assert rolling.max_surge == "25%"
+    assert rolling.max_unavailable == 1
+    assert deployment.spec.template is not None
+    assert deployment.spec.template.metadata is not None
+    assert deployment.spec.template.metadata.creation_timestamp is None
+    (replica_set,) = load("replicaset.yaml")
+    assert isinstance(replica_set, ReplicaSet)
+    owner = replica_set.metadata.controller_reference() if replica_set.metadata else None
+    assert owner is not None
+    assert owner.kind == "Deployment"
+
+
+def test_service_types_and_endpoints() -> None:
+    services = load("services.yaml")
+    assert all(isinstance(service, Service) for service in services)
+    types = [
+        service.spec.type for service in services if isinstance(service, Service) and service.spec
+    ]
+    assert types == ["ClusterIP", "NodePort", "LoadBalancer"]
+    node_port = services[1]
+    assert isinstance(node_port, Service)
+    assert node_port.spec is not None
+    assert node_port.spec.ports is not None
+    assert node_port.spec.ports[0].target_port == "http"
+    endpoints, endpoint_slice = load("endpoints.yaml")
+    assert isinstance(endpoints, Endpoints)
+    assert isinstance(endpoint_slice, EndpointSlice)
+    assert endpoint_slice.endpoints is not None
+    conditions = endpoint_slice.endpoints[1].conditions
+    assert conditions is not None
+    assert conditions.ready is False
+
+
+def test_list_items_decode_by_kind() -> None:
+    (listing,) = load("list_nodes_pods.yaml")
+    assert isinstance(listing, List)
+    assert listing.items is not None
+    assert [type(item) for item in listing.items] == [Node, Pod, Pod]
+    assert listing.metadata is not None
+    assert listing.metadata.resource_version == ""
+    text = (FIXTURES / "list_nodes_pods.yaml").read_text()
+    bad = text.replace("  - ip: 10.244.0.3", "  - ipp: 10.244.0.3")
+    error = decode_yaml(bad).failure()
+    assert error.field == "items[1].status.podIPs[0].ipp"
+    assert bad.splitlines()[error.line - 1].strip() == "- ipp: 10.244.0.3"
+
+
+def test_misc_kinds() -> None:
+    namespace, event, lease, binding = load("cluster_misc.yaml")
+    assert isinstance(namespace, Namespace)
+    assert isinstance(event, Event)
+    assert event.event_time is None
+    assert event.reporting_instance == ""
+    assert isinstance(lease, Lease)
+    assert lease.spec is not None
+    assert lease.spec.lease_duration_seconds == 40
+    assert isinstance(binding, Binding)
+    assert binding.target is not None
+    assert binding.target.name == "kind-worker"
