@@ -155,3 +155,11 @@ def encode_hook(value: object) -> object:
     if isinstance(value, Opaque):
         return value.to_builtins()
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def canonical_encode_hook(value: object) -> object:
+    """Like ``encode_hook`` but every Quantity as Kubernetes prints it (``String()``), as the
+    API server would store it, whatever spelling it was decoded from."""
+    if isinstance(value, Quantity):
+        return value.string()
+    return encode_hook(value)

@@ -29,7 +29,7 @@ from returns.result import Failure, Result, Success
 
 from models.k8s import lists
 from models.k8s.apps import Deployment, ReplicaSet
-from models.k8s.base import decode_hook, encode_hook
+from models.k8s.base import canonical_encode_hook, decode_hook, encode_hook
 from models.k8s.coordination import Lease
 from models.k8s.core.namespace import Binding, Event, Namespace
 from models.k8s.core.node import Node
@@ -329,10 +329,32 @@ def decode_data(
     return _decode_object(data, _Document(number=0, data=data), (), kinds)
 
 
+def decode_numbered(
+    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[tuple[tuple[int, object], ...], DecodeError]:
+    """(document number, object) for every non-empty document: JSON when the text starts with
+    ``{`` (one object, document 1), YAML otherwise."""
+    source = text.decode() if isinstance(text, bytes) else text
+    if source.lstrip().startswith("{"):
+        return decode_json(source, kinds).map(lambda decoded: ((1, decoded),))
+    parsed = _yaml_documents(source)
+    if not isinstance(parsed, Success):
+        return Failure(parsed.failure())
+    objects: list[tuple[int, object]] = []
+    for document in parsed.unwrap():
+        if document.data is None:
+            continue
+        decoded = _decode_object(document.data, document, (), kinds)
+        if not isinstance(decoded, Success):
+            return Failure(decoded.failure())
+        objects.append((document.number, decoded.unwrap()))
+    return Success(tuple(objects))
+
+
 def decode_yaml(
     text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
 ) -> Result[tuple[object, ...], DecodeError]:
-    """Every non-empty document of a YAML (or JSON) text, in order."""
+    """Every non-empty document of a YAML text, in order."""
     source = text.decode() if isinstance(text, bytes) else text
     parsed = _yaml_documents(source)
     if not isinstance(parsed, Success):
@@ -363,25 +385,25 @@ def decode_text(
     text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
 ) -> Result[tuple[object, ...], DecodeError]:
     """JSON when the text starts with ``{`` (one object), YAML otherwise (any documents)."""
-    stripped = text.lstrip() if isinstance(text, str) else text.lstrip().decode()
-    if stripped.startswith("{"):
-        return decode_json(stripped, kinds).map(lambda decoded: (decoded,))
-    return decode_yaml(text, kinds)
+    return decode_numbered(text, kinds).map(lambda pairs: tuple(value for _, value in pairs))
 
 
-def to_builtins(value: object) -> object:
-    """Plain JSON data (dicts, lists, scalars) for an object, map keys sorted."""
-    encoded = msgspec.json.encode(value, enc_hook=encode_hook, order="deterministic")
+def to_builtins(value: object, *, canonical_quantities: bool = False) -> object:
+    """Plain JSON data (dicts, lists, scalars) for an object, map keys sorted. Quantities keep
+    the spelling they were decoded from unless ``canonical_quantities``."""
+    hook = canonical_encode_hook if canonical_quantities else encode_hook
+    encoded = msgspec.json.encode(value, enc_hook=hook, order="deterministic")
     plain: object = msgspec.json.decode(encoded)
     return plain
 
 
-def encode_json(value: object) -> bytes:
+def encode_json(value: object, *, canonical_quantities: bool = False) -> bytes:
     """Compact JSON with every object's keys sorted: the same object gives the same bytes."""
-    return msgspec.json.encode(value, enc_hook=encode_hook, order="sorted")
+    hook = canonical_encode_hook if canonical_quantities else encode_hook
+    return msgspec.json.encode(value, enc_hook=hook, order="sorted")
 
 
-def encode_yaml(values: Sequence[object]) -> str:
+def encode_yaml(values: Sequence[object], *, canonical_quantities: bool = False) -> str:
     """One YAML document per object, fields in Kubernetes' order, map keys sorted."""
-    documents = [to_builtins(value) for value in values]
+    documents = [to_builtins(value, canonical_quantities=canonical_quantities) for value in values]
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
