@@ -244,3 +244,23 @@ def test_misc_kinds() -> None:
     assert isinstance(binding, Binding)
     assert binding.target is not None
     assert binding.target.name == "kind-worker"
+
+
+def test_null_is_kept_in_opaque_subtrees_and_timestamps_and_absent_elsewhere() -> None:
+    document = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"creationTimestamp": None},
+        "spec": {"volumes": None, "containers": [{"name": "a", "env": None, "resources": {}}]},
+        "status": {"startTime": None, "conditions": [{"type": "Ready", "lastProbeTime": None}]},
+    }
+    decoded = decode_data(document).unwrap()
+    expected = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"creationTimestamp": None},
+        "spec": {"volumes": None, "containers": [{"name": "a", "env": None, "resources": {}}]},
+        # startTime is a pointer in Go: null decodes to nil and is omitted, as here
+        "status": {"conditions": [{"type": "Ready", "lastProbeTime": None}]},
+    }
+    assert to_builtins(decoded) == expected
