@@ -586,8 +586,13 @@ def parse_quantity_or_raise(text: str) -> Quantity:
 
 
 def quantity_from_json(raw: object) -> Result[Quantity, QuantityError]:
-    """``Quantity.UnmarshalJSON``: a JSON string or number, remembered for re-encoding."""
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+    """``Quantity.UnmarshalJSON``: a JSON string (trimmed) or number, remembered for
+    re-encoding; ``null`` is the zero quantity, as in Go."""
+    if raw is None:
+        return Success(Quantity.zero())
+    if isinstance(raw, bool):
+        return Failure(QuantityError(text="true" if raw else "false", reason=FORMAT_WRONG))
+    if not isinstance(raw, str | int | float):
         return Failure(QuantityError(text=repr(raw), reason=FORMAT_WRONG))
     text = raw.strip() if isinstance(raw, str) else repr(raw)
     return parse_quantity(text).map(lambda quantity: quantity._replace(source=raw))
