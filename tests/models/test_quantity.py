@@ -284,14 +284,15 @@ def test_parse_gives_the_value_rounded_up_to_nano(case: tuple[str, Fraction]) ->
 
 @given(quantity_texts())
 def test_canonical_form_round_trips_and_is_idempotent(case: tuple[str, Fraction]) -> None:
-    text, _ = case
+    text, value = case
     quantity = parse(text)
     canonical = quantity.canonical()
     again = parse(canonical)
-    if quantity.exact.denominator == 1 or quantity.format is not BINARY or abs(quantity.exact) < 1:
-        assert again == quantity
+    # Decimal SI has no suffix beyond E (10^18): from 10^21 apimachinery prints a bare mantissa.
+    if quantity.format is EXPONENT or abs(value) < 10**21:
+        assert again.exact == value
     assert again.canonical() == canonical
-    assert parse(again.string()).string() == again.string()
+    assert parse(quantity.string()).string() == quantity.string()
 
 
 @given(quantity_texts(), quantity_texts())
