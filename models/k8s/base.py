@@ -46,7 +46,9 @@ class ApiStruct(
 
 def freeze_json(value: object) -> JsonFrozen:
     """A plain JSON value (dicts, lists, scalars) as nested ``FrozenMap`` and tuples."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, float):
+        return float(value)  # drop a JsonNumber's text: opaque numbers compare by value
+    if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Mapping):
         return immutables.Map({str(key): freeze_json(item) for key, item in value.items()})

@@ -37,6 +37,7 @@ from models.k8s.core.pod import Pod
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.discovery import EndpointSlice
 from models.k8s.lists import List
+from models.quantity import JsonNumber
 
 KubernetesObject: TypeAlias = (
     Pod
@@ -87,6 +88,7 @@ KINDS: Final[dict[tuple[str, str], type[Any]]] = {
     ("coordination.k8s.io/v1", "LeaseList"): lists.LeaseList,
 }
 MAX_DOCUMENTS: Final = 100_000
+_JSON_DECODER: Final = msgspec.json.Decoder(float_hook=JsonNumber.of)
 MAX_LIST_ITEMS: Final = 1_000_000
 
 
@@ -124,10 +126,37 @@ class _KubernetesLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """SafeLoader without the timestamp resolver (set once, below, at class creation)."""
 
 
-_KubernetesLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_FLOAT_TAG: Final = "tag:yaml.org,2002:float"
+# go-yaml v2 (what kubectl and the API server read YAML with) resolves a plain scalar as a float
+# when, underscores removed, it matches [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? and
+# is not an integer: so ``1e6`` is a float there, where YAML 1.1 (and PyYAML) read a string.
+_GO_YAML_FLOAT: Final = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*|[0-9][0-9_]*)[eE][-+]?[0-9]+
+    |[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*)
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+
+
+def _kubernetes_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """SafeLoader's implicit resolvers without timestamps, with go-yaml's float rule."""
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = [
+            (tag, pattern) for tag, pattern in entries if tag not in (_TIMESTAMP_TAG, _FLOAT_TAG)
+        ]
+        if first is not None and first in "+-.0123456789":
+            kept.insert(0, (_FLOAT_TAG, _GO_YAML_FLOAT))
+        resolvers[first] = kept
+    return resolvers
+
+
+_KubernetesLoader.yaml_implicit_resolvers = _kubernetes_resolvers()
+
+
+def load_yaml_documents(text: str) -> Result[list[object], DecodeError]:
+    """Every document of a YAML text as plain data, read as Kubernetes reads YAML."""
+    return _yaml_documents(text).map(lambda documents: [item.data for item in documents])
 
 
 class _Document(msgspec.Struct, frozen=True, kw_only=True):
@@ -375,7 +404,7 @@ def decode_json(
 ) -> Result[object, DecodeError]:
     """One object from JSON text."""
     try:
-        data = msgspec.json.decode(text)
+        data = _JSON_DECODER.decode(text)
     except msgspec.DecodeError as error:
         return Failure(DecodeError(reason=f"invalid JSON: {error}", document=1))
     return _decode_object(data, _Document(number=1, data=data), (), kinds)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.pipeline import is_successful
@@ -20,6 +19,7 @@ from models.k8s.codec import (
     decode_yaml,
     encode_json,
     encode_yaml,
+    load_yaml_documents,
     to_builtins,
 )
 from models.k8s.coordination import Lease
@@ -43,7 +43,7 @@ def load(name: str) -> tuple[object, ...]:
 @pytest.mark.parametrize("name", FIXTURE_FILES)
 def test_fixture_round_trips_to_equal_json(name: str) -> None:
     text = (FIXTURES / name).read_text()
-    expected = [document for document in yaml.safe_load_all(text) if document is not None]
+    expected = [document for document in load_yaml_documents(text).unwrap() if document is not None]
     objects = decode_yaml(text).unwrap()
     assert [to_builtins(value) for value in objects] == expected
     assert [msgspec.json.decode(encode_json(value)) for value in objects] == expected
