@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from models.k8s.base import ApiStruct
-from models.k8s.meta import ObjectMeta
+from models.k8s.meta import ObjectMeta, Time
 
 
 class LeaseSpec(ApiStruct, frozen=True, kw_only=True):
@@ -13,8 +13,8 @@ class LeaseSpec(ApiStruct, frozen=True, kw_only=True):
 
     holder_identity: str | None = None
     lease_duration_seconds: int | None = None
-    acquire_time: str | None = None
-    renew_time: str | None = None
+    acquire_time: Time | None = None
+    renew_time: Time | None = None
     lease_transitions: int | None = None
     strategy: str | None = None
     preferred_holder: str | None = None

@@ -13,7 +13,7 @@ time (a string).
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -22,6 +22,7 @@ from models.k8s.base import ApiStruct, FrozenMap, Opaque
 from models.selectors import LabelSelector, LabelSelectorRequirement
 
 __all__ = [
+    "RFC3339_PATTERN",
     "UNSET",
     "Condition",
     "LabelSelector",
@@ -29,11 +30,20 @@ __all__ = [
     "ListMeta",
     "ObjectMeta",
     "OwnerReference",
+    "Time",
     "Timestamp",
     "UnsetType",
 ]
 
-Timestamp: TypeAlias = str | UnsetType | None
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 as Go's ``time.Parse(time.RFC3339, ...)`` reads it (fractional seconds allowed)."""
+
+Time: TypeAlias = Annotated[str, msgspec.Meta(pattern=RFC3339_PATTERN)]
+"""A ``metav1.Time``/``MicroTime`` text: Go refuses any other text when decoding."""
+
+Timestamp: TypeAlias = Time | UnsetType | None
 """A ``metav1.Time`` value field: ``UNSET`` when absent, ``None`` for ``null``, else RFC 3339."""
 
 
@@ -59,7 +69,7 @@ class ObjectMeta(ApiStruct, frozen=True, kw_only=True):
     resource_version: str | None = None
     generation: int | None = None
     creation_timestamp: Timestamp = UNSET
-    deletion_timestamp: str | None = None
+    deletion_timestamp: Time | None = None
     deletion_grace_period_seconds: int | None = None
     labels: FrozenMap[str, str] | None = None
     annotations: FrozenMap[str, str] | None = None

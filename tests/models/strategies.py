@@ -21,6 +21,7 @@ QUANTITY_SPELLINGS = st.sampled_from(
     ["1", "100m", "1.5Gi", "0.1", "1e3", "2Ki", "512Mi", "1000m", "+3", "7.5", "0", "12E"]
 ) | st.integers(min_value=0, max_value=10**6)
 
+TIMES = ["2024-05-14T13:41:07Z", "2024-05-14T13:41:07.123456Z", "2024-05-14T15:41:07+02:00"]
 NAMES = st.text(alphabet="abcxyz-./0123", min_size=1, max_size=8)
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=6)
 JSON_VALUES = st.recursive(
@@ -37,6 +38,8 @@ def _is_unset(tp: object) -> bool:
 def data_for(tp: Any, depth: int = 0) -> st.SearchStrategy[object]:
     """JSON data that decodes as ``tp`` (a field annotation), None excluded."""
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:  # the only annotated type is an RFC 3339 time
+        return st.sampled_from(TIMES)
     if origin in (typing.Union, types.UnionType):
         options = [
             arg for arg in typing.get_args(tp) if arg is not type(None) and not _is_unset(arg)
@@ -74,7 +77,7 @@ def data_for(tp: Any, depth: int = 0) -> st.SearchStrategy[object]:
 
 def struct_data(cls: type[msgspec.Struct], depth: int = 0) -> st.SearchStrategy[dict[str, object]]:
     """A JSON object for ``cls``: every field optional, absent beyond a nesting depth."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = msgspec.structs.fields(cls)
     if depth > 5:
         return st.just({})

@@ -264,3 +264,11 @@ def test_null_is_kept_in_opaque_subtrees_and_timestamps_and_absent_elsewhere() -
         "status": {"conditions": [{"type": "Ready", "lastProbeTime": None}]},
     }
     assert to_builtins(decoded) == expected
+
+
+def test_timestamps_must_be_rfc3339() -> None:
+    text = "apiVersion: v1\nkind: Pod\nstatus:\n  startTime: yesterday\n"
+    error = decode_yaml(text).failure()
+    assert error.field == "status.startTime"
+    assert error.line == 4
+    assert error.reason.startswith("Expected `str` matching regex")

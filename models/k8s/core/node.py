@@ -10,7 +10,7 @@ from msgspec import UNSET, UnsetType
 
 from models.k8s.base import ApiStruct, FrozenMap, Opaque
 from models.k8s.core.pod import ResourceList
-from models.k8s.meta import ObjectMeta, Timestamp
+from models.k8s.meta import ObjectMeta, Time, Timestamp
 
 
 class Taint(ApiStruct, frozen=True, kw_only=True):
@@ -19,7 +19,7 @@ class Taint(ApiStruct, frozen=True, kw_only=True):
     key: str | None = None
     value: str | None = None
     effect: str | None = None
-    time_added: str | None = None
+    time_added: Time | None = None
 
 
 class NodeSpec(ApiStruct, frozen=True, kw_only=True):

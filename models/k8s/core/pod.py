@@ -15,7 +15,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from models.k8s.base import ApiStruct, FrozenMap, Opaque
-from models.k8s.meta import LabelSelector, ObjectMeta, Timestamp
+from models.k8s.meta import LabelSelector, ObjectMeta, Time, Timestamp
 from models.quantity import Quantity
 
 ResourceList = FrozenMap[str, Quantity]
@@ -307,7 +307,7 @@ class PodStatus(ApiStruct, frozen=True, kw_only=True):
     host_ips: tuple[PodIP, ...] | None = msgspec.field(default=None, name="hostIPs")
     pod_ip: str | None = msgspec.field(default=None, name="podIP")
     pod_ips: tuple[PodIP, ...] | None = msgspec.field(default=None, name="podIPs")
-    start_time: str | None = None
+    start_time: Time | None = None
     init_container_statuses: tuple[ContainerStatus, ...] | None = None
     container_statuses: tuple[ContainerStatus, ...] | None = None
     qos_class: str | None = None
