@@ -6,12 +6,9 @@ from typing import Literal
 
 from msgspec import UNSET
 
-from models.k8s.base import ApiStruct
+from models.k8s.base import ApiStruct, Int32, Int64, IntOrString
 from models.k8s.core.pod import PodTemplateSpec
 from models.k8s.meta import LabelSelector, ObjectMeta, Timestamp
-
-IntOrString = int | str
-"""A number, or a string such as ``"25%"`` (``intstr.IntOrString``)."""
 
 
 class ReplicaSetCondition(ApiStruct, frozen=True, kw_only=True):
@@ -25,19 +22,19 @@ class ReplicaSetCondition(ApiStruct, frozen=True, kw_only=True):
 class ReplicaSetSpec(ApiStruct, frozen=True, kw_only=True):
     """``replicas`` defaults to 1 when absent."""
 
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
 
 
 class ReplicaSetStatus(ApiStruct, frozen=True, kw_only=True):
-    replicas: int | None = None
-    fully_labeled_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    terminating_replicas: int | None = None
-    observed_generation: int | None = None
+    replicas: Int32 | None = None
+    fully_labeled_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
+    observed_generation: Int64 | None = None
     conditions: tuple[ReplicaSetCondition, ...] | None = None
 
 
@@ -73,26 +70,26 @@ class DeploymentCondition(ApiStruct, frozen=True, kw_only=True):
 
 
 class DeploymentSpec(ApiStruct, frozen=True, kw_only=True):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
     strategy: DeploymentStrategy | None = None
-    min_ready_seconds: int | None = None
-    revision_history_limit: int | None = None
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 | None = None
     paused: bool | None = None
-    progress_deadline_seconds: int | None = None
+    progress_deadline_seconds: Int32 | None = None
 
 
 class DeploymentStatus(ApiStruct, frozen=True, kw_only=True):
-    observed_generation: int | None = None
-    replicas: int | None = None
-    updated_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    unavailable_replicas: int | None = None
-    terminating_replicas: int | None = None
+    observed_generation: Int64 | None = None
+    replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    unavailable_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
     conditions: tuple[DeploymentCondition, ...] | None = None
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
 
 
 class Deployment(ApiStruct, frozen=True, kw_only=True):

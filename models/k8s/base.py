@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import Any, Final, TypeAlias, final
+from typing import Annotated, Any, Final, TypeAlias, final
 
 import immutables
 import msgspec
@@ -27,6 +27,15 @@ from returns.pipeline import is_successful
 from models.quantity import Quantity, quantity_from_json
 
 FrozenMap = immutables.Map
+
+Int32: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+"""A Go ``int32`` field: Kubernetes refuses numbers outside its range when decoding."""
+
+Int64: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""A Go ``int64`` field."""
+
+IntOrString: TypeAlias = Int32 | str
+"""``intstr.IntOrString``: an int32 or a string such as ``"25%"`` or a port name."""
 
 JsonFrozen: TypeAlias = (
     "bool | int | float | str | tuple[JsonFrozen, ...] | immutables.Map[str, JsonFrozen] | None"

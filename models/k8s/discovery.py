@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from models.k8s.base import ApiStruct, FrozenMap
+from models.k8s.base import ApiStruct, FrozenMap, Int32
 from models.k8s.core.reference import ObjectReference
 from models.k8s.meta import ObjectMeta
 
@@ -42,7 +42,7 @@ class Endpoint(ApiStruct, frozen=True, kw_only=True):
 class EndpointSlicePort(ApiStruct, frozen=True, kw_only=True):
     name: str | None = None
     protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     app_protocol: str | None = None
 
 

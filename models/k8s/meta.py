@@ -18,7 +18,7 @@ from typing import Annotated, TypeAlias
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from models.k8s.base import ApiStruct, FrozenMap, Opaque
+from models.k8s.base import ApiStruct, FrozenMap, Int64, Opaque
 from models.selectors import LabelSelector, LabelSelectorRequirement
 
 __all__ = [
@@ -67,10 +67,10 @@ class ObjectMeta(ApiStruct, frozen=True, kw_only=True):
     self_link: str | None = None
     uid: str | None = None
     resource_version: str | None = None
-    generation: int | None = None
+    generation: Int64 | None = None
     creation_timestamp: Timestamp = UNSET
     deletion_timestamp: Time | None = None
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     labels: FrozenMap[str, str] | None = None
     annotations: FrozenMap[str, str] | None = None
     owner_references: tuple[OwnerReference, ...] | None = None
@@ -99,7 +99,7 @@ class ListMeta(ApiStruct, frozen=True, kw_only=True):
     self_link: str | None = None
     resource_version: str | None = None
     continue_: str | None = msgspec.field(default=None, name="continue")
-    remaining_item_count: int | None = None
+    remaining_item_count: Int64 | None = None
     shard_info: Opaque | UnsetType = UNSET
 
 
@@ -108,7 +108,7 @@ class Condition(ApiStruct, frozen=True, kw_only=True):
 
     type: str | None = None
     status: str | None = None
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     last_transition_time: Timestamp = UNSET
     reason: str | None = None
     message: str | None = None

@@ -38,8 +38,12 @@ def _is_unset(tp: object) -> bool:
 def data_for(tp: Any, depth: int = 0) -> st.SearchStrategy[object]:
     """JSON data that decodes as ``tp`` (a field annotation), None excluded."""
     origin = typing.get_origin(tp)
-    if origin is typing.Annotated:  # the only annotated type is an RFC 3339 time
-        return st.sampled_from(TIMES)
+    if origin is typing.Annotated:
+        base, *metadata = typing.get_args(tp)
+        if base is int:  # Int32 / Int64: within the bounds the annotation states
+            meta = metadata[0]
+            return st.integers(min_value=meta.ge, max_value=meta.le)
+        return st.sampled_from(TIMES)  # the only annotated string is an RFC 3339 time
     if origin in (typing.Union, types.UnionType):
         options = [
             arg for arg in typing.get_args(tp) if arg is not type(None) and not _is_unset(arg)

@@ -272,3 +272,13 @@ def test_timestamps_must_be_rfc3339() -> None:
     assert error.field == "status.startTime"
     assert error.line == 4
     assert error.reason.startswith("Expected `str` matching regex")
+
+
+def test_integers_outside_go_int32_are_refused() -> None:
+    document = {"apiVersion": "v1", "kind": "Pod", "spec": {"priority": 2**31}}
+    error = decode_data(document).failure()
+    assert error.field == "spec.priority"
+    assert error.reason == "Expected `int` <= 2147483647"
+    assert is_successful(decode_data({**document, "spec": {"priority": 2**31 - 1}}))
+    generation = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generation": 2**40}}
+    assert is_successful(decode_data(generation))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from msgspec import UNSET
 
-from models.k8s.base import ApiStruct
+from models.k8s.base import ApiStruct, Int32
 from models.k8s.core.reference import ObjectReference
 from models.k8s.meta import ObjectMeta, Timestamp
 
@@ -45,7 +45,7 @@ class EventSource(ApiStruct, frozen=True, kw_only=True):
 
 
 class EventSeries(ApiStruct, frozen=True, kw_only=True):
-    count: int | None = None
+    count: Int32 | None = None
     last_observed_time: Timestamp = UNSET
 
 
@@ -62,7 +62,7 @@ class Event(ApiStruct, frozen=True, kw_only=True):
     source: EventSource | None = None
     first_timestamp: Timestamp = UNSET
     last_timestamp: Timestamp = UNSET
-    count: int | None = None
+    count: Int32 | None = None
     type: str | None = None
     event_time: Timestamp = UNSET
     series: EventSeries | None = None

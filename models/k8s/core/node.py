@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from models.k8s.base import ApiStruct, FrozenMap, Opaque
+from models.k8s.base import ApiStruct, FrozenMap, Int32, Int64, Opaque
 from models.k8s.core.pod import ResourceList
 from models.k8s.meta import ObjectMeta, Time, Timestamp
 
@@ -52,7 +52,7 @@ class NodeAddress(ApiStruct, frozen=True, kw_only=True):
 
 
 class DaemonEndpoint(ApiStruct, frozen=True, kw_only=True):
-    port: int | None = msgspec.field(default=None, name="Port")
+    port: Int32 | None = msgspec.field(default=None, name="Port")
 
 
 class NodeDaemonEndpoints(ApiStruct, frozen=True, kw_only=True):
@@ -75,7 +75,7 @@ class NodeSystemInfo(ApiStruct, frozen=True, kw_only=True):
 
 class ContainerImage(ApiStruct, frozen=True, kw_only=True):
     names: tuple[str, ...] | None = None
-    size_bytes: int | None = None
+    size_bytes: Int64 | None = None
 
 
 class NodeStatus(ApiStruct, frozen=True, kw_only=True):

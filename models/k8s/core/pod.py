@@ -14,12 +14,12 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from models.k8s.base import ApiStruct, FrozenMap, Opaque
+from models.k8s.base import ApiStruct, FrozenMap, Int32, Int64, Opaque
+from models.k8s.base import IntOrString as IntOrString  # re-exported, as before
 from models.k8s.meta import LabelSelector, ObjectMeta, Time, Timestamp
 from models.quantity import Quantity
 
 ResourceList = FrozenMap[str, Quantity]
-IntOrString = int | str
 
 
 class ResourceRequirements(ApiStruct, frozen=True, kw_only=True):
@@ -32,8 +32,8 @@ class ResourceRequirements(ApiStruct, frozen=True, kw_only=True):
 
 class ContainerPort(ApiStruct, frozen=True, kw_only=True):
     name: str | None = None
-    host_port: int | None = None
-    container_port: int | None = None
+    host_port: Int32 | None = None
+    container_port: Int32 | None = None
     protocol: str | None = None
     host_ip: str | None = msgspec.field(default=None, name="hostIP")
 
@@ -45,12 +45,12 @@ class Probe(ApiStruct, frozen=True, kw_only=True):
     http_get: Opaque | UnsetType = UNSET
     tcp_socket: Opaque | UnsetType = UNSET
     grpc: Opaque | UnsetType = UNSET
-    initial_delay_seconds: int | None = None
-    timeout_seconds: int | None = None
-    period_seconds: int | None = None
-    success_threshold: int | None = None
-    failure_threshold: int | None = None
-    termination_grace_period_seconds: int | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 | None = None
+    period_seconds: Int32 | None = None
+    success_threshold: Int32 | None = None
+    failure_threshold: Int32 | None = None
+    termination_grace_period_seconds: Int64 | None = None
 
 
 class Container(ApiStruct, frozen=True, kw_only=True):
@@ -115,7 +115,7 @@ class NodeSelector(ApiStruct, frozen=True, kw_only=True):
 
 
 class PreferredSchedulingTerm(ApiStruct, frozen=True, kw_only=True):
-    weight: int | None = None
+    weight: Int32 | None = None
     preference: NodeSelectorTerm | None = None
 
 
@@ -136,7 +136,7 @@ class PodAffinityTerm(ApiStruct, frozen=True, kw_only=True):
 
 
 class WeightedPodAffinityTerm(ApiStruct, frozen=True, kw_only=True):
-    weight: int | None = None
+    weight: Int32 | None = None
     pod_affinity_term: PodAffinityTerm | None = None
 
 
@@ -167,15 +167,15 @@ class Toleration(ApiStruct, frozen=True, kw_only=True):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
 
 
 class TopologySpreadConstraint(ApiStruct, frozen=True, kw_only=True):
-    max_skew: int | None = None
+    max_skew: Int32 | None = None
     topology_key: str | None = None
     when_unsatisfiable: str | None = None
     label_selector: LabelSelector | None = None
-    min_domains: int | None = None
+    min_domains: Int32 | None = None
     node_affinity_policy: str | None = None
     node_taints_policy: str | None = None
     match_label_keys: tuple[str, ...] | None = None
@@ -193,8 +193,8 @@ class PodSpec(ApiStruct, frozen=True, kw_only=True):
     containers: tuple[Container, ...] | None = None
     ephemeral_containers: Opaque | UnsetType = UNSET
     restart_policy: str | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
+    active_deadline_seconds: Int64 | None = None
     dns_policy: str | None = None
     node_selector: FrozenMap[str, str] | None = None
     service_account_name: str | None = None
@@ -214,7 +214,7 @@ class PodSpec(ApiStruct, frozen=True, kw_only=True):
     tolerations: tuple[Toleration, ...] | None = None
     host_aliases: Opaque | UnsetType = UNSET
     priority_class_name: str | None = None
-    priority: int | None = None
+    priority: Int32 | None = None
     dns_config: Opaque | UnsetType = UNSET
     readiness_gates: Opaque | UnsetType = UNSET
     runtime_class_name: str | None = None
@@ -237,7 +237,7 @@ class PodCondition(ApiStruct, frozen=True, kw_only=True):
     """Types: PodScheduled, Initialized, ContainersReady, Ready, DisruptionTarget, ..."""
 
     type: str | None = None
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     status: str | None = None
     last_probe_time: Timestamp = UNSET
     last_transition_time: Timestamp = UNSET
@@ -255,8 +255,8 @@ class ContainerStateRunning(ApiStruct, frozen=True, kw_only=True):
 
 
 class ContainerStateTerminated(ApiStruct, frozen=True, kw_only=True):
-    exit_code: int | None = None
-    signal: int | None = None
+    exit_code: Int32 | None = None
+    signal: Int32 | None = None
     reason: str | None = None
     message: str | None = None
     started_at: Timestamp = UNSET
@@ -277,7 +277,7 @@ class ContainerStatus(ApiStruct, frozen=True, kw_only=True):
     state: ContainerState | None = None
     last_state: ContainerState | None = None
     ready: bool | None = None
-    restart_count: int | None = None
+    restart_count: Int32 | None = None
     image: str | None = None
     image_id: str | None = msgspec.field(default=None, name="imageID")
     container_id: str | None = msgspec.field(default=None, name="containerID")
@@ -297,7 +297,7 @@ class PodIP(ApiStruct, frozen=True, kw_only=True):
 class PodStatus(ApiStruct, frozen=True, kw_only=True):
     """``core/v1 PodStatus``. Phases: Pending, Running, Succeeded, Failed, Unknown."""
 
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     phase: str | None = None
     conditions: tuple[PodCondition, ...] | None = None
     message: str | None = None

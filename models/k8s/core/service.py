@@ -6,11 +6,9 @@ from typing import Literal
 
 import msgspec
 
-from models.k8s.base import ApiStruct, FrozenMap
+from models.k8s.base import ApiStruct, FrozenMap, Int32, IntOrString
 from models.k8s.core.reference import ObjectReference
 from models.k8s.meta import Condition, ObjectMeta
-
-IntOrString = int | str
 
 
 class ServicePort(ApiStruct, frozen=True, kw_only=True):
@@ -19,13 +17,13 @@ class ServicePort(ApiStruct, frozen=True, kw_only=True):
     name: str | None = None
     protocol: str | None = None
     app_protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     target_port: IntOrString | None = None
-    node_port: int | None = None
+    node_port: Int32 | None = None
 
 
 class ClientIPConfig(ApiStruct, frozen=True, kw_only=True):
-    timeout_seconds: int | None = None
+    timeout_seconds: Int32 | None = None
 
 
 class SessionAffinityConfig(ApiStruct, frozen=True, kw_only=True):
@@ -46,7 +44,7 @@ class ServiceSpec(ApiStruct, frozen=True, kw_only=True):
     load_balancer_source_ranges: tuple[str, ...] | None = None
     external_name: str | None = None
     external_traffic_policy: str | None = None
-    health_check_node_port: int | None = None
+    health_check_node_port: Int32 | None = None
     publish_not_ready_addresses: bool | None = None
     session_affinity_config: SessionAffinityConfig | None = None
     ip_families: tuple[str, ...] | None = None
@@ -58,7 +56,7 @@ class ServiceSpec(ApiStruct, frozen=True, kw_only=True):
 
 
 class PortStatus(ApiStruct, frozen=True, kw_only=True):
-    port: int | None = None
+    port: Int32 | None = None
     protocol: str | None = None
     error: str | None = None
 
@@ -96,7 +94,7 @@ class EndpointAddress(ApiStruct, frozen=True, kw_only=True):
 
 class EndpointPort(ApiStruct, frozen=True, kw_only=True):
     name: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     protocol: str | None = None
     app_protocol: str | None = None
 
