@@ -37,6 +37,7 @@ from models.k8s.core.pod import Pod
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.discovery import EndpointSlice
 from models.k8s.lists import List
+from models.k8s.yaml_rules import KubernetesYamlLoader
 from models.quantity import JsonNumber
 
 KubernetesObject: TypeAlias = (
@@ -118,41 +119,6 @@ class DecodeError(msgspec.Struct, frozen=True, kw_only=True):
 
 # YAML ----------------------------------------------------------------------------------------
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
-
-
-class _KubernetesLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader without the timestamp resolver (set once, below, at class creation)."""
-
-
-_FLOAT_TAG: Final = "tag:yaml.org,2002:float"
-# go-yaml v2 (what kubectl and the API server read YAML with) resolves a plain scalar as a float
-# when, underscores removed, it matches [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? and
-# is not an integer: so ``1e6`` is a float there, where YAML 1.1 (and PyYAML) read a string.
-_GO_YAML_FLOAT: Final = re.compile(
-    r"""^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*|[0-9][0-9_]*)[eE][-+]?[0-9]+
-    |[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*)
-    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
-    re.VERBOSE,
-)
-
-
-def _kubernetes_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
-    """SafeLoader's implicit resolvers without timestamps, with go-yaml's float rule."""
-    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
-    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
-        kept = [
-            (tag, pattern) for tag, pattern in entries if tag not in (_TIMESTAMP_TAG, _FLOAT_TAG)
-        ]
-        if first is not None and first in "+-.0123456789":
-            kept.insert(0, (_FLOAT_TAG, _GO_YAML_FLOAT))
-        resolvers[first] = kept
-    return resolvers
-
-
-_KubernetesLoader.yaml_implicit_resolvers = _kubernetes_resolvers()
-
 
 def load_yaml_documents(text: str) -> Result[list[object], DecodeError]:
     """Every document of a YAML text as plain data, read as Kubernetes reads YAML."""
@@ -166,7 +132,7 @@ class _Document(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _yaml_documents(text: str) -> Result[list[_Document], DecodeError]:
-    loader = _KubernetesLoader(text)
+    loader = KubernetesYamlLoader(text)
     documents: list[_Document] = []
     try:
         for number in range(1, MAX_DOCUMENTS + 1):

@@ -282,3 +282,38 @@ def test_integers_outside_go_int32_are_refused() -> None:
     assert is_successful(decode_data({**document, "spec": {"priority": 2**31 - 1}}))
     generation = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generation": 2**40}}
     assert is_successful(decode_data(generation))
+
+
+# What kubectl v1.32 made of each plain scalar (as an annotation value, which must be a
+# string): "bool" and "number" mean it refused the document with "cannot unmarshal bool/number".
+GO_YAML_SCALARS = [
+    ("y", True),
+    ("Y", True),
+    ("n", False),
+    ("on", True),
+    ("yes", True),
+    ("0x1F", 31),
+    ("012", 10),
+    ("1_000", 1000),
+    ("0o17", 15),
+    ("0b101", 5),
+    (".5", 0.5),
+    ("+1", 1),
+    ("1:20", "1:20"),
+    ("09", 9.0),
+    ("0_9", 9.0),
+    ("1e6", 1e6),
+    ("1.0e+3", 1000.0),
+    ("10.0.0.1", "10.0.0.1"),
+    ("100Mi", "100Mi"),
+]
+
+
+@pytest.mark.parametrize(("scalar", "value"), GO_YAML_SCALARS)
+def test_plain_scalars_resolve_as_go_yaml_resolves_them(scalar: str, value: object) -> None:
+    (document,) = load_yaml_documents(f"x: {scalar}\n").unwrap()
+    assert isinstance(document, dict)
+    assert document["x"] == value
+    assert type(document["x"]) is type(value)
+    text = f"apiVersion: v1\nkind: Pod\nmetadata:\n  annotations:\n    x: {scalar}\n"
+    assert is_successful(decode_yaml(text)) == isinstance(value, str)
