@@ -54,10 +54,14 @@ class Cluster:
         node_ids: Iterable[int],
         voters: Iterable[int] | None = None,
         learners: Iterable[int] = (),
+        confs: dict[int, ConfState] | None = None,
+        persisted: dict[int, PersistedState] | None = None,
         **config: object,
     ) -> Cluster:
         """Start fresh nodes; ``config`` holds RaftConfig overrides for every node. Node n
-        draws election timeout ``election_timeout + n - 1`` unless ``random_values`` says."""
+        draws election timeout ``election_timeout + n - 1`` unless ``random_values`` says.
+        ``confs`` overrides a node's initial configuration, ``persisted`` starts a node from
+        stored state (a restart)."""
         ids = sorted(node_ids)
         conf = ConfState(
             voters=tuple(sorted(voters if voters is not None else ids)),
@@ -66,7 +70,8 @@ class Cluster:
         configs = {node_id: RaftConfig(node_id=node_id, **config) for node_id in ids}  # type: ignore[arg-type]
         cluster = cls(configs=configs)
         for node_id in ids:
-            cluster.start(node_id, None, conf)
+            stored = (persisted or {}).get(node_id)
+            cluster.start(node_id, stored, (confs or {}).get(node_id, conf))
         return cluster
 
     # -- running nodes ------------------------------------------------------------------------
