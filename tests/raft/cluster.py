@@ -150,6 +150,20 @@ class Cluster:
                 return count
         raise AssertionError("message storm: queue did not drain")
 
+    def pump(self, limit: int) -> None:
+        """Deliver at most ``limit`` messages, without requiring the queue to drain (a broken
+        mutant may make two nodes argue forever)."""
+        for _ in range(limit):
+            if self.deliver_one() is None:
+                return
+
+    def deliver_all_until(self, done: Callable[[], bool], limit: int = 10_000) -> None:
+        """Deliver one message at a time until ``done()`` or the queue is empty."""
+        for _ in range(limit):
+            if done() or self.deliver_one() is None:
+                return
+        raise AssertionError("message storm: queue did not drain")
+
     def take(self, predicate: Callable[[Message], bool]) -> list[Message]:
         """Remove and return the queued messages matching ``predicate`` (undelivered)."""
         taken = [message for message in self.queue if predicate(message)]
