@@ -4,6 +4,8 @@ Figure 8 of the Raft paper is the scenario of ``commit_previous_term_by_counting
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from impl.raft import on_event
@@ -41,7 +43,7 @@ class Checker:
 
 
 def checked_cluster(
-    node_ids: list[int], mutant: RaftMutant | None, **config: object
+    node_ids: list[int], mutant: RaftMutant | None, **config: Any
 ) -> tuple[Cluster, Checker]:
     cluster = Cluster.create(node_ids, mutant=mutant, **config)
     checker = Checker()
