@@ -133,6 +133,8 @@ class Cluster:
     def crash(self, node_id: int) -> None:
         """Drop volatile state; messages to the node are lost while it is down."""
         self.states[node_id] = None
+        if self.observer is not None:
+            self.observer(self.observation())
 
     def restart(self, node_id: int) -> None:
         self.start(node_id, self.persisted[node_id], ConfState())
