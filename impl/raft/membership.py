@@ -101,9 +101,12 @@ def apply_conf_change(conf: ConfState, change: ConfChangeV2) -> Result[ConfState
 
 
 def switch_to_config(transition: Transition, conf_state: ConfState) -> None:
-    """Adopt ``conf_state``: keep progress of continuing members, add fresh progress for new
-    ones (probing from the leader's last index + 1), drop removed ones."""
+    """Adopt ``conf_state``; a leader also keeps the progress of continuing members, adds
+    fresh progress for new ones (probing from its last index) and drops removed ones."""
     state = transition.state
+    if state.role != "leader":
+        transition.update(conf_state=conf_state)  # only a leader tracks progress
+        return
     last_index = state.persisted.last_index()
     # learners_next are still voters of the outgoing half: they replicate as voters.
     learners = set(conf_state.learners)
