@@ -3,8 +3,11 @@ heartbeat answers, unreachable reports, pre-vote terms, misrouted messages, non-
 
 from __future__ import annotations
 
+import msgspec
+
 from models.raft import (
     Campaign,
+    ConfState,
     MsgApp,
     MsgAppResp,
     MsgHeartbeat,
@@ -17,6 +20,8 @@ from models.raft import (
     ProposalRejected,
     Propose,
     RaftNodeState,
+    Snapshot,
+    SnapshotMetadata,
     Tick,
     UnreachableReported,
 )
@@ -139,3 +144,18 @@ def test_stale_vote_response_is_ignored() -> None:
     state = run(config, state, Campaign()).state  # candidate in term 2
     stale = MsgVoteResp(from_id=2, to_id=1, term=1, reject=False)
     assert deliver(config, state, stale).state == state
+
+
+def test_learner_can_vote() -> None:
+    """etcd-io/raft TestLearnerCanVote: a learner answers a vote request like a voter (its
+    vote counts only where it is a voter, e.g. in the other half of a joint config)."""
+    conf = ConfState(voters=(1, 2, 3), learners=(4,))
+    persisted = stored([1], term=1)
+    persisted = msgspec.structs.replace(
+        persisted, snapshot=Snapshot(metadata=SnapshotMetadata(conf_state=conf))
+    )
+    config, learner = node(4, persisted)
+    assert learner.conf_state.learners == (4,)
+    request = MsgVote(from_id=1, to_id=4, term=2, last_log_index=1, last_log_term=1)
+    step = deliver(config, learner, request)
+    assert sent(step) == [MsgVoteResp(from_id=4, to_id=1, term=2, reject=False)]
