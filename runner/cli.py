@@ -21,6 +21,7 @@ from runner.exit_codes import ExitCode
 COMMAND_MODULES: tuple[str, ...] = (
     "runner.commands.check",
     "runner.commands.conform",
+    "runner.commands.decode",
     "runner.commands.replay",
     "runner.commands.serve",
     "runner.commands.simulate",

@@ -45,7 +45,31 @@ from spec.linearizability import (
 )
 
 SHRINK_CHECK_STEPS = 30_000
+SHRINK_CHECKS_LIMIT = 80
 ANALYSIS_STEPS = 3_000_000
+ANALYSIS_STEPS_PER_VERDICT_STEP = 100
+CHECK_STEPS_PER_VERDICT_STEP = 20
+MINIMUM_CHECK_STEPS = 2_000
+
+
+class AnalysisBudget(Budget):
+    """The analysis's budget, scaled to what the verdict cost: each attempt (a relaxation, a
+    prefix) may take ``check_steps``, the whole analysis ``max_steps``."""
+
+    def __init__(self, verdict_steps: int, interrupted: Callable[[], bool] | None) -> None:
+        super().__init__(
+            max_steps=min(
+                ANALYSIS_STEPS, max(100_000, ANALYSIS_STEPS_PER_VERDICT_STEP * verdict_steps)
+            ),
+            interrupted=interrupted,
+        )
+        self.check_steps = min(
+            SHRINK_CHECK_STEPS,
+            max(MINIMUM_CHECK_STEPS, CHECK_STEPS_PER_VERDICT_STEP * verdict_steps),
+        )
+
+
+LISTED_OPERATIONS_LIMIT = 20
 POSSIBLE_RESULTS_LIMIT = 6
 
 
@@ -89,7 +113,7 @@ def _not_linearizable(prepared: Prepared[StateT], budget: Budget, limit: int) ->
 
 
 def _shortest_failing_cut(
-    prepared: Prepared[StateT], budget: Budget
+    prepared: Prepared[StateT], budget: AnalysisBudget
 ) -> tuple[int, tuple[int, ...]] | None:
     """The position of the culprit and a linearization of the prefix before its return."""
     returns = sorted(
@@ -103,7 +127,7 @@ def _shortest_failing_cut(
         if high - low <= 1 or budget.exhausted:
             break
         middle = (low + high) // 2
-        local = Budget(max_steps=SHRINK_CHECK_STEPS * 5, interrupted=budget.interrupted)
+        local = Budget(max_steps=budget.check_steps * 5, interrupted=budget.interrupted)
         result = run_searches([prepared.cut_at(returns[middle - 1][0], True)], local)[0]
         budget.spend(local.steps_used)
         if result.verdict == "unknown":
@@ -151,7 +175,7 @@ def _shrink(
     records: Sequence[OperationRecord],
     prepared: Prepared[StateT],
     culprit: int,
-    budget: Budget,
+    budget: AnalysisBudget,
 ) -> tuple[set[int], bool]:
     """Delta debugging: relax chunks of definite operations (see :func:`_relax`) while the
     history still cannot be linearized. Returns the positions that must stay definite and
@@ -164,14 +188,15 @@ def _shrink(
     # First relax the longest run of the earliest-returning operations that keeps the
     # violation (relaxing more is weaker, so this is monotone: bisect it).
     candidates.sort(key=lambda position: prepared.operations[position].return_time or 0)
+    checks = Budget(max_steps=SHRINK_CHECKS_LIMIT)  # one "step" per attempt
     low, high = 0, len(candidates)
     for _ in range(64):
-        if low >= high or budget.exhausted:
+        if low >= high or budget.exhausted or not checks.spend(1):
             break
         middle = (low + high + 1) // 2
         trial_set = set(candidates[:middle])
         verdict = _not_linearizable(
-            _relax(model, records, prepared, trial_set), budget, SHRINK_CHECK_STEPS
+            _relax(model, records, prepared, trial_set), budget, budget.check_steps
         )
         if verdict:
             low = middle
@@ -184,9 +209,11 @@ def _shrink(
     for _ in range(64):
         index = 0
         while index < len(candidates) and not budget.exhausted:
+            if not checks.spend(1):
+                return relaxed, False
             trial = candidates[index : index + chunk]
             verdict = _not_linearizable(
-                _relax(model, records, prepared, relaxed | set(trial)), budget, SHRINK_CHECK_STEPS
+                _relax(model, records, prepared, relaxed | set(trial)), budget, budget.check_steps
             )
             if verdict:
                 relaxed |= set(trial)
@@ -205,7 +232,7 @@ def _possible_results(
     records: Sequence[OperationRecord],
     prepared: Prepared[StateT],
     culprit: int,
-    budget: Budget,
+    budget: AnalysisBudget,
 ) -> tuple[str, ...] | None:
     """The results the culprit would return in orders of ``prepared`` that respect real time,
     its own result left open: each search finds one order and excludes its answer for the
@@ -225,7 +252,7 @@ def _possible_results(
         read_only = list(prepared.read_only)
         read_only[culprit] = False
         trial = Prepared(prepared.operations, transitions, read_only, prepared.initial)
-        local = Budget(max_steps=SHRINK_CHECK_STEPS, interrupted=budget.interrupted)
+        local = Budget(max_steps=budget.check_steps, interrupted=budget.interrupted)
         result = run_searches([trial], local)[0]
         budget.spend(local.steps_used)
         if result.verdict == "unknown":
@@ -280,6 +307,7 @@ def _explain(
     minimal: Sequence[int],
     relaxed: int,
     possible: tuple[str, ...] | None,
+    one_minimal: bool,
 ) -> str:
     record = records[culprit]
     assert record.result is not None
@@ -300,11 +328,14 @@ def _explain(
         if relaxed
         else ""
     )
-    lines = [
-        f"{head}{reason}.",
-        f"It needs only these {len(minimal)} results{others}:",
-    ]
-    lines.extend("  " + _describe(model, records[index]) for index in sorted(minimal))
+    shown = sorted(minimal)[-LISTED_OPERATIONS_LIMIT:]
+    if one_minimal:
+        intro = f"It needs only these {len(minimal)} results{others}:"
+    else:
+        intro = f"These {len(minimal)} results (not shown to be minimal) suffice{others}"
+        intro += ":" if len(shown) == len(minimal) else f"; the last {len(shown)}:"
+    lines = [f"{head}{reason}.", intro]
+    lines.extend("  " + _describe(model, records[index]) for index in shown)
     return "\n".join(lines)
 
 
@@ -313,7 +344,7 @@ def _analyse(
     records: Sequence[OperationRecord],
     key: str | None,
     prepared: Prepared[StateT],
-    budget: Budget,
+    budget: AnalysisBudget,
 ) -> Violation | None:
     cut = _shortest_failing_cut(prepared, budget)
     if cut is None:
@@ -350,7 +381,9 @@ def _analyse(
         ),
         minimal_is_one_minimal=one_minimal,
         possible_results=possible or (),
-        explanation=_explain(model, records, culprit_operation.index, minimal, relaxed, possible),
+        explanation=_explain(
+            model, records, culprit_operation.index, minimal, relaxed, possible, one_minimal
+        ),
     )
 
 
@@ -365,7 +398,8 @@ def check_history(
     verdicts = [result.verdict for result in results]
     if "not_linearizable" in verdicts:
         key = keys[verdicts.index("not_linearizable")]
-        analysis_budget = Budget(max_steps=ANALYSIS_STEPS, interrupted=budget.interrupted)
+        verdict_steps = results[verdicts.index("not_linearizable")].steps
+        analysis_budget = AnalysisBudget(verdict_steps, budget.interrupted)
         violation = _analyse(model, records, key, partitions[key], analysis_budget)
         return CheckReport(
             model=model.name,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from models.history import History, HistoryHeader, encode_history
+from models.history import History, HistoryHeader, WatchRecord, encode_history
 from runner.cli import main
 from tests.lincheck.builders import read, write
 from tests.lincheck.corpus import porcupine_corpus
@@ -81,3 +81,23 @@ def test_jepsen_corpus_file_with_html(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_porcupine_kv_ok_exits_0() -> None:
     path = CORPUS / "kv" / "c10-ok.txt"
     assert main(["check", "history", str(path), "--format", "porcupine-kv"]) == 0
+
+
+def test_etcd_history_with_a_broken_watch_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.lincheck.test_watch import EVERYTHING, GOOD, WRITES
+
+    good = WatchRecord(client_id=9, request=EVERYTHING, responses=GOOD)
+    gap = WatchRecord(client_id=9, request=EVERYTHING, responses=(GOOD[0], GOOD[1], *GOOD[3:]))
+    path = tmp_path / "etcd.jsonl"
+    header = HistoryHeader(model="etcd")
+    path.write_text(
+        encode_history(History(header=header, operations=tuple(WRITES), watches=(good,)))
+    )
+    assert main(["check", "history", str(path)]) == 0
+    path.write_text(
+        encode_history(History(header=header, operations=tuple(WRITES), watches=(gap,)))
+    )
+    assert main(["check", "history", str(path)]) == 1
+    assert "watch of client 9: broke Reliable" in capsys.readouterr().out

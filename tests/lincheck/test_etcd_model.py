@@ -173,6 +173,8 @@ def test_stale_read_in_an_etcd_history_is_a_violation() -> None:
     assert report.verdict == "not_linearizable"
     assert report.violation is not None
     assert report.violation.culprit == 2
+    # After the put returned, a range can only see a=1 at revision 2.
+    assert report.violation.possible_results == ("{'a': '1'@2} count=1 at revision 2",)
 
 
 def test_unknown_put_may_have_happened() -> None:
