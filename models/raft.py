@@ -661,9 +661,12 @@ class NodeObservation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ClusterObservation(msgspec.Struct, frozen=True, kw_only=True):
-    """Every node of a cluster at one instant, sorted by ``node_id``."""
+    """Every node of a cluster at one instant, sorted by ``node_id``. ``partitioned`` tells
+    whether the network currently loses messages between some up nodes (set by the runner;
+    used only by the "entry commits after a partition heals" companion)."""
 
     nodes: tuple[NodeObservation, ...]
+    partitioned: bool = False
 
 
 def observe_node(state: RaftNodeState) -> NodeObservation:

@@ -32,6 +32,23 @@ from models.raft import (
     observe_node,
 )
 from models.step import Step
+from spec.property import Violation
+from spec.raft import RaftHistory, check_step
+
+
+class Checker:
+    """Runs ``check_step`` on every observation a cluster makes."""
+
+    def __init__(self) -> None:
+        self.history = RaftHistory()
+        self.violations: list[Violation] = []
+
+    def __call__(self, observation: ClusterObservation) -> None:
+        self.history, violations = check_step(self.history, observation)
+        self.violations.extend(violations)
+
+    def broken(self) -> set[str]:
+        return {violation.property_name for violation in self.violations}
 
 
 @dataclass
@@ -54,10 +71,14 @@ class Cluster:
         node_ids: Iterable[int],
         voters: Iterable[int] | None = None,
         learners: Iterable[int] = (),
+        confs: dict[int, ConfState] | None = None,
+        persisted: dict[int, PersistedState] | None = None,
         **config: object,
     ) -> Cluster:
         """Start fresh nodes; ``config`` holds RaftConfig overrides for every node. Node n
-        draws election timeout ``election_timeout + n - 1`` unless ``random_values`` says."""
+        draws election timeout ``election_timeout + n - 1`` unless ``random_values`` says.
+        ``confs`` overrides a node's initial configuration, ``persisted`` starts a node from
+        stored state (a restart)."""
         ids = sorted(node_ids)
         conf = ConfState(
             voters=tuple(sorted(voters if voters is not None else ids)),
@@ -66,7 +87,8 @@ class Cluster:
         configs = {node_id: RaftConfig(node_id=node_id, **config) for node_id in ids}  # type: ignore[arg-type]
         cluster = cls(configs=configs)
         for node_id in ids:
-            cluster.start(node_id, None, conf)
+            stored = (persisted or {}).get(node_id)
+            cluster.start(node_id, stored, (confs or {}).get(node_id, conf))
         return cluster
 
     # -- running nodes ------------------------------------------------------------------------
@@ -102,9 +124,17 @@ class Cluster:
         if self.observer is not None:
             self.observer(self.observation())
 
+    def checked(self) -> Checker:
+        """Check every later observation against ``spec.raft``; returns the checker."""
+        checker = Checker()
+        self.observer = checker
+        return checker
+
     def crash(self, node_id: int) -> None:
         """Drop volatile state; messages to the node are lost while it is down."""
         self.states[node_id] = None
+        if self.observer is not None:
+            self.observer(self.observation())
 
     def restart(self, node_id: int) -> None:
         self.start(node_id, self.persisted[node_id], ConfState())
@@ -143,6 +173,20 @@ class Cluster:
         for count in range(limit):
             if self.deliver_one() is None:
                 return count
+        raise AssertionError("message storm: queue did not drain")
+
+    def pump(self, limit: int) -> None:
+        """Deliver at most ``limit`` messages, without requiring the queue to drain (a broken
+        mutant may make two nodes argue forever)."""
+        for _ in range(limit):
+            if self.deliver_one() is None:
+                return
+
+    def deliver_all_until(self, done: Callable[[], bool], limit: int = 10_000) -> None:
+        """Deliver one message at a time until ``done()`` or the queue is empty."""
+        for _ in range(limit):
+            if done() or self.deliver_one() is None:
+                return
         raise AssertionError("message storm: queue did not drain")
 
     def take(self, predicate: Callable[[Message], bool]) -> list[Message]:
