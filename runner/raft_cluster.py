@@ -147,6 +147,8 @@ def cluster_config(setup: RaftSetup, max_in_flight: int) -> ClusterConfig:
             heartbeat_interval_ticks=setup.heartbeat_interval_ticks,
             pre_vote=setup.pre_vote,
             check_quorum=setup.check_quorum,
+            max_entries_per_append=setup.max_entries_per_append,
+            max_inflight_appends=setup.max_inflight_appends,
             mutant=mutant,
         )
         for node_id in range(1, setup.nodes + setup.spare_nodes + 1)
