@@ -190,7 +190,7 @@ class ActionChooser:
         up = [n for n in sorted(state.nodes) if state.nodes[n].state is not None]
         down = [n for n in sorted(state.nodes) if state.nodes[n].state is None]
         in_flight = sorted(state.in_flight)
-        ready = [m for m in in_flight if deliverable(state, m)]
+        ready = _ready(state, in_flight, set(up))
         waiting = [n for n in up if state.nodes[n].random_request is not None]
         compactable = [
             n
@@ -339,6 +339,17 @@ def _repair(state: ClusterState, prng: random.Random) -> ClusterAction | None:
             request = slot.random_request
             return DrawRandom(node=node_id, value=prng.randrange(request.low, request.high))
     return None
+
+
+def _ready(state: ClusterState, in_flight: list[int], up: set[int]) -> list[int]:
+    """The in-flight messages that can arrive now (as ``deliverable``, for many at once)."""
+    cut = set(state.cut_links)
+    ready = []
+    for message_id in in_flight:
+        message = state.in_flight[message_id].message
+        if message.to_id in up and (message.from_id, message.to_id) not in cut:
+            ready.append(message_id)
+    return ready
 
 
 def _behind_configuration(state: ClusterState, split: Partition) -> bool:
