@@ -171,6 +171,9 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     restart_weight: int
     conf_change_weight: int
     asymmetric_partitions: bool
+    crash_leader_on_commit: bool
+    """Whether a leader is likely to crash right after its commit index advances (with
+    messages it has not yet delivered lost): the moment paper Figure 8 is about."""
     joint_swaps: bool
     """Whether membership changes favour swapping a voter for a new one through a joint
     configuration left explicitly (a long joint window, outgoing and incoming majorities

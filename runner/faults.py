@@ -140,6 +140,10 @@ def draw_swarm(
         restart_weight=max(weight("crash", 1, 8), raised.get("restart_weight", 0)),
         conf_change_weight=max(weight("membership", 1, 3), raised.get("conf_change_weight", 0)),
         asymmetric_partitions=prng.random() < 0.5,
+        crash_leader_on_commit=(
+            "crash" in chosen
+            and (prng.random() < 0.3 or mutant == "commit_previous_term_by_counting")
+        ),
         joint_swaps=prng.random() < 0.3 or mutant == "joint_counts_new_only",
         max_crashed=prng.randint(1, max(1, (nodes + 1) // 2)),
         max_in_flight=4 * (nodes + 2) ** 2,

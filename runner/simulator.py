@@ -171,6 +171,8 @@ class ActionChooser:
         self.node_ids = node_ids
         self.proposals = 0
         self.removed: set[int] = set()
+        self.leader_commit = (0, 0)
+        """(leader, commit index) at the previous choice."""
         self.voters_min = min(3, len(initial_voters))
 
     def choose(self, state: ClusterState) -> ClusterAction:
@@ -227,8 +229,27 @@ class ActionChooser:
             lambda: Crash(node=prng.choice(up)),
         )
         add(swarm.restart_weight, bool(down), lambda: Restart(node=prng.choice(down)))
+        self._add_leader_crash(state, len(down), options)
         self._add_membership(state, options)
         return options
+
+    def _add_leader_crash(
+        self,
+        state: ClusterState,
+        down: int,
+        options: list[tuple[int, Callable[[], ClusterAction]]],
+    ) -> None:
+        """With ``crash_leader_on_commit``: right after a leader's commit index advanced, a
+        crash of that leader is likely."""
+        leader = _leader(state)
+        if leader is None or leader.state is None:
+            return
+        previous = self.leader_commit
+        self.leader_commit = (leader.node_id, leader.state.commit_index)
+        advanced = previous[0] == leader.node_id and leader.state.commit_index > previous[1]
+        if self.swarm.crash_leader_on_commit and advanced and down < self.swarm.max_crashed:
+            crash = Crash(node=leader.node_id)
+            options.append((20 * max(1, self.swarm.crash_weight), lambda: crash))
 
     def _add_membership(
         self, state: ClusterState, options: list[tuple[int, Callable[[], ClusterAction]]]

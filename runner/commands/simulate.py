@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 DEFAULT_STEPS: Final = 2500
 DEFAULT_LIVENESS_STEPS: Final = 4000
 MUTANT_SEEDS: Final[dict[str, int | None]] = {
-    "vote_twice": 2,
-    "vote_not_persisted": 2,
+    "vote_twice": 3,
+    "vote_not_persisted": 3,
     "skip_consistency_check": 4,
-    "commit_previous_term_by_counting": None,
+    "commit_previous_term_by_counting": 10,
     "joint_counts_new_only": None,
 }
 """The number of seeds (from seed 1 on, default options) within which the simulator catches

@@ -90,7 +90,7 @@ def test_an_edited_step_diverges_at_that_step(recorded: SimulationResult, change
     report = replay(parse_trace(content, "t.jsonl"))
     assert report.divergence is not None
     assert (report.divergence.step, report.divergence.line) == (index, line)
-    assert report.steps_replayed == index
+    assert report.steps_replayed == index - 1
 
 
 def test_an_edited_action_names_the_fields_that_differ(recorded: SimulationResult) -> None:
