@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runner.simulator import SimulationResult
 
 DEFAULT_STEPS: Final = 2500
-DEFAULT_LIVENESS_STEPS: Final = 4000
+DEFAULT_LIVENESS_STEPS: Final = 10000
 MUTANT_SEEDS: Final[dict[str, int | None]] = {
     "vote_twice": 3,
     "vote_not_persisted": 3,
