@@ -30,7 +30,7 @@ MUTANT_SEEDS: Final[dict[str, int | None]] = {
     "vote_not_persisted": 3,
     "skip_consistency_check": 4,
     "commit_previous_term_by_counting": 10,
-    "joint_counts_new_only": None,
+    "joint_counts_new_only": 25,
 }
 """The number of seeds (from seed 1 on, default options) within which the simulator catches
 each mutant; ``None``: random simulation has not caught it (see ``MUTANT_SEARCHED_SEEDS``)."""
