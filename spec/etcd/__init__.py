@@ -1,0 +1,1 @@
+"""etcd reference models: the keyspace with revisions, registers and kv, and the watch checker."""
