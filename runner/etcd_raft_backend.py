@@ -71,7 +71,8 @@ class RaftBackend:
     def __init__(self, members: int, seed: int = 0) -> None:
         setup = RaftSetup(
             nodes=members, spare_nodes=0, election_timeout_ticks=10, heartbeat_interval_ticks=1,
-            pre_vote=False, check_quorum=True, mutant="none", safety_steps=0, liveness_steps=0,
+            pre_vote=False, check_quorum=True, max_entries_per_append=64,
+            max_inflight_appends=512, mutant="none", safety_steps=0, liveness_steps=0,
         )  # fmt: skip
         self.config = cluster_config(setup, max_in_flight=MAX_MESSAGES_PER_ROUND)
         self.changed = threading.Condition()
