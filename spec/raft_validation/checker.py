@@ -44,6 +44,7 @@ from spec.raft_validation.node_view import (
     Entry,
     Failure,
     NodeView,
+    describe_state,
     describe_view,
     term_at,
     with_unknown_tail,
@@ -83,6 +84,7 @@ class Violation(msgspec.Struct, frozen=True, kw_only=True):
     expected: str
     reported: str
     reference_state: str
+    reported_state: str
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,6 +122,7 @@ class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
     commit_advances: int = 0
     received: int = 0
     open_choices: int = 0
+    terms: frozenset[int] = frozenset()
 
 
 def initial_view(node: str, state: NodeState | msgspec.UnsetType) -> NodeView:
@@ -381,6 +384,7 @@ def violation_at(
         expected=failure.expected,
         reported=failure.reported,
         reference_state=describe_view(view),
+        reported_state=describe_state(located.event.state),
     )
 
 
@@ -425,6 +429,7 @@ def step(
         views=state.views.set(event.node, advanced),
         events=position + 1,
         open_choices=state.open_choices + (len(advanced) > 1),
+        terms=state.terms if primary.term in state.terms else state.terms | {primary.term},
     )
     if isinstance(event, Send):
         state = record_send(state, primary, event.message)
@@ -449,8 +454,7 @@ def record_send(state: ValidatorState, sender: NodeView, message: Message) -> Va
 
 def summarize(state: ValidatorState) -> Summary:
     """Counts for a trace that validated."""
-    terms = {view.term for views in state.views.values() for view in views[:1]}
-    terms |= set(state.leaders.keys())
+    terms = state.terms | {view.term for views in state.views.values() for view in views[:1]}
     return Summary(
         events=state.events,
         nodes=tuple(sorted(state.views.keys())),

@@ -15,8 +15,9 @@ from typing import Literal, TypeAlias
 
 import msgspec
 from immutables import Map
+from msgspec import UNSET, UnsetType
 
-from models.raft_events import ConfigChange, Role
+from models.raft_events import ConfigChange, NodeState, Role
 from spec.raft_validation.rules import Rule
 
 UNKNOWN_TERM = -1
@@ -193,3 +194,27 @@ def describe_view(view: NodeView) -> str:
         f"term={view.term} vote={vote} role={view.role} commit={view.commit} "
         f"last_log={view.last_index}/term {shown_term} voters={{{config}}}"
     )
+
+
+def describe_state(state: NodeState | UnsetType) -> str:
+    """A reported state in words; fields not reported are left out."""
+    if state is UNSET:
+        return "(no state reported)"
+    parts: list[str] = []
+    if state.term is not UNSET:
+        parts.append(f"term={state.term}")
+    if state.vote is not UNSET:
+        parts.append(f"vote={state.vote if state.vote is not None else 'none'}")
+    if state.role is not UNSET:
+        parts.append(f"role={state.role}")
+    if state.commit_index is not UNSET:
+        parts.append(f"commit={state.commit_index}")
+    if state.last_log_index is not UNSET:
+        last_term = "" if state.last_log_term is UNSET else f"/term {state.last_log_term}"
+        parts.append(f"last_log={state.last_log_index}{last_term}")
+    if state.config is not UNSET:
+        config = ",".join(sorted(state.config.voters))
+        if state.config.outgoing_voters:
+            config += " & " + ",".join(sorted(state.config.outgoing_voters))
+        parts.append(f"voters={{{config}}}")
+    return " ".join(parts) or "(no state reported)"
