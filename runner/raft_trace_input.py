@@ -16,6 +16,7 @@ InitState, its restart): together they give the state the node starts from.
 
 from __future__ import annotations
 
+import gzip
 import heapq
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -266,8 +267,12 @@ def read_file(path: Path, trace_format: TraceFormat) -> tuple[str, list[RawRecor
     """One file's records and its format."""
     try:
         data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
     except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
+        raise InputError(f"cannot read: {error}", source=str(path)) from error
+    except EOFError as error:
+        raise InputError(f"truncated gzip data: {error}", source=str(path)) from error
     lines = data.split(b"\n")
     chosen = detect_format(path, lines) if trace_format == "auto" else trace_format
     parser = parse_etcd_lines if chosen == "etcd-raft" else parse_kubeoracle_lines
