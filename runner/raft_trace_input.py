@@ -16,6 +16,7 @@ InitState, its restart): together they give the state the node starts from.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import heapq
 from collections.abc import Iterator, Sequence
@@ -295,10 +296,17 @@ def merge(per_file: Sequence[list[RawRecord]]) -> list[RawRecord]:
     return [record for records in per_file for record in records]
 
 
-def read_traces(
-    paths: Sequence[Path], trace_format: TraceFormat
-) -> tuple[list[LocatedEvent], Options]:
-    """The merged events of ``paths`` and what the trace logs."""
+class TraceInput(msgspec.Struct, frozen=True, kw_only=True):
+    """The merged events of some trace files, what they log, and how many records they held."""
+
+    events: list[LocatedEvent]
+    options: Options
+    records: int
+    format: str
+
+
+def read_traces(paths: Sequence[Path], trace_format: TraceFormat) -> TraceInput:
+    """The merged events of ``paths``, what the trace logs, and how many records it held."""
     formats: set[str] = set()
     per_file: list[list[RawRecord]] = []
     for path in paths:
@@ -316,7 +324,12 @@ def read_traces(
             for record in records
             if record.event is not None
         ]
-    return events, logging_options(events)
+    return TraceInput(
+        events=events,
+        options=logging_options(events),
+        records=len(records),
+        format=formats.pop() if formats else "kubeoracle",
+    )
 
 
 def logging_options(events: Sequence[LocatedEvent]) -> Options:
@@ -329,14 +342,21 @@ def logging_options(events: Sequence[LocatedEvent]) -> Options:
 def etcd_state(event: EtcdEvent, *, log: bool = True, vote: bool = True) -> NodeState:
     """The node state an etcd event reports (optionally without the log length or vote)."""
     role = ETCD_ROLES.get(event.role)
+    config = configuration_of(event.conf)
     return NodeState(
         term=event.state.term,
         vote=(None if event.state.vote == "0" else event.state.vote) if vote else UNSET,
         role=role if role is not None else UNSET,
         commit_index=event.state.commit,
         last_log_index=event.log if log else UNSET,
-        config=Configuration(voters=tuple(event.conf[0]), outgoing_voters=tuple(event.conf[1])),
+        config=config,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def configuration_of(conf: tuple[tuple[str, ...], tuple[str, ...]]) -> Configuration:
+    """The configuration of an etcd ``conf`` value (traces repeat a handful of them)."""
+    return Configuration(voters=conf[0], outgoing_voters=conf[1])
 
 
 def etcd_message(message: EtcdMessage, source: str, line: int) -> Message:

@@ -59,20 +59,22 @@ def validate_raft(args: argparse.Namespace) -> ExitCode:
     from spec.raft_validation import Violation, validate
 
     files: list[Path] = args.files
-    events, options = read_traces(files, args.format)
-    verdict = validate(events, options)
+    trace = read_traces(files, args.format)
+    verdict = validate(trace.events, trace.options)
     if isinstance(verdict, Violation):
         emit(violation_report(verdict, files), args.output, render_text)
         return ExitCode.VIOLATION
-    records = len({(located.source, located.line) for located in events})
-    emit(pass_report(verdict, files, records), args.output, render_text)
+    emit(pass_report(verdict, files, trace.records, trace.format), args.output, render_text)
     return ExitCode.PASS
 
 
-def pass_report(summary: Summary, files: list[Path], records: int) -> dict[str, Any]:
-    """The report of a consistent trace (``records``: trace lines that produced events)."""
+def pass_report(
+    summary: Summary, files: list[Path], records: int, trace_format: str
+) -> dict[str, Any]:
+    """The report of a consistent trace (``records``: the trace's event records)."""
     return {
         "verdict": "pass",
+        "format": trace_format,
         "files": [str(path) for path in files],
         "events": records,
         "reference_steps": summary.events,
@@ -114,7 +116,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     """The verdict for people."""
     if report["verdict"] == "pass":
         return (
-            f"PASS: {report['events']} events from {len(report['files'])} file(s) are "
+            f"PASS: {report['events']} events ({report['format']} format) from "
+            f"{len(report['files'])} file(s) are "
             f"consistent with Raft ({report['reference_steps']} reference steps)\n"
             f"  nodes: {report['node_count']} ({', '.join(report['nodes'])})\n"
             f"  terms: {report['terms']} (highest {report['highest_term']}), leaders elected: "

@@ -117,6 +117,7 @@ class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
     leaders: Map[int, str] = msgspec.field(default_factory=Map)
     committed: Map[int, tuple[int, int]] = msgspec.field(default_factory=Map)
     committed_max: int = 0
+    committed_by_term: Map[int, int] = msgspec.field(default_factory=Map)
     grants: Map[tuple[int, str], frozenset[str]] = msgspec.field(default_factory=Map)
     events: int = 0
     commit_advances: int = 0
@@ -229,6 +230,10 @@ def advance_views(
     """All views the node may be in after ``event``, or the first view's failure."""
     node = event.node
     report = reported_state(event)
+    if len(views) == 1:
+        single = advance_single(state, views[0], event, report, options)
+        if single is not None:
+            return single
     first_failure: Failure | None = None
     survivors: dict[tuple[object, ...], NodeView] = {}
     for view in views:
@@ -264,6 +269,37 @@ def advance_views(
     return tuple(survivors.values())[:MAX_VIEWS_PER_NODE]
 
 
+def advance_single(
+    state: ValidatorState,
+    view: NodeView,
+    event: RaftEvent,
+    report: NodeState | None,
+    options: Options,
+) -> tuple[NodeView, ...] | Failure | None:
+    """The common case of one view and one outcome; None when the general path is needed."""
+    outcome = transition(state, view, event, options)
+    if isinstance(outcome, Failure):
+        return outcome
+    if len(outcome) != 1 or isinstance(event, Persist):
+        return None
+    checked = outcome[0]
+    if report is not None:
+        observed = observe(
+            checked,
+            report,
+            receives_logged=event.node in options.receives_logged,
+            sends_logged=event.node in options.sends_logged,
+        )
+        if isinstance(observed, Failure):
+            return observed
+        checked = observed
+    if isinstance(event, BecomeLeader | Receive) or checked.commit > view.commit:
+        failure = cluster_failure(state, view, checked, event)
+        if failure is not None:
+            return failure
+    return (checked,)
+
+
 def cluster_failure(
     state: ValidatorState, before: NodeView, after: NodeView, event: RaftEvent
 ) -> Failure | None:
@@ -293,21 +329,31 @@ def cluster_failure(
 
 
 def completeness_gap(state: ValidatorState, leader: NodeView) -> Failure | None:
-    """Leader Completeness: the new leader holds every entry committed in an earlier term."""
-    for index, (entry_term, commit_term) in state.committed.items():
-        if commit_term >= leader.term:
-            continue
-        own = term_at(leader, index)
-        if index > leader.last_index or own not in (entry_term, UNKNOWN_TERM):
-            return Failure(
-                rule=rules.LEADER_COMPLETENESS,
-                detail=f"node {leader.node} became leader of term {leader.term} without the "
-                f"entry at index {index} (term {entry_term}) committed in term {commit_term}; "
-                f"its log ends at {leader.last_index}",
-                expected=f"entry {index} with term {entry_term}",
-                reported=f"entry {index} " + (f"with term {own}" if own >= 0 else "missing"),
-            )
-    return None
+    """Leader Completeness: the new leader holds the entries committed in earlier terms.
+
+    Checked at the highest index committed before the leader's term: the reference builds every
+    follower log by the AppendEntries consistency check, so holding that entry (same index and
+    term) means holding the whole committed prefix (Log Matching).
+    """
+    index = max(
+        (highest for term, highest in state.committed_by_term.items() if term < leader.term),
+        default=0,
+    )
+    if index == 0:
+        return None
+    entry_term = state.committed[index][0]
+    own = term_at(leader, index)
+    if index <= leader.last_index and own in (entry_term, UNKNOWN_TERM):
+        return None
+    commit_term = state.committed[index][1]
+    return Failure(
+        rule=rules.LEADER_COMPLETENESS,
+        detail=f"node {leader.node} became leader of term {leader.term} without the entry at "
+        f"index {index} (term {entry_term}) committed in term {commit_term}; its log ends at "
+        f"{leader.last_index}",
+        expected=f"entry {index} with term {entry_term}",
+        reported=f"entry {index} " + (f"with term {own}" if own >= 0 else "missing"),
+    )
 
 
 def overwrite_of_committed(
@@ -355,15 +401,21 @@ def record_commits(state: ValidatorState, old_commit: int, view: NodeView) -> Va
     if view.commit <= old_commit:
         return state
     committed = state.committed
+    highest = 0
     with committed.mutate() as mutable:
         for index in range(old_commit + 1, view.commit + 1):
             term = term_at(view, index)
             if term != UNKNOWN_TERM and index not in mutable:
                 mutable[index] = (term, view.term)
+                highest = index
         committed = mutable.finish()
+    by_term = state.committed_by_term
+    if highest > by_term.get(view.term, 0):
+        by_term = by_term.set(view.term, highest)
     return msgspec.structs.replace(
         state,
         committed=committed,
+        committed_by_term=by_term,
         committed_max=max(state.committed_max, view.commit),
         commit_advances=state.commit_advances + 1,
     )

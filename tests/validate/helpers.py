@@ -22,8 +22,8 @@ def etcd_example_lines() -> list[str]:
 
 def validate_files(paths: list[Path], trace_format: TraceFormat = "auto") -> Summary | Violation:
     """The validator's verdict on ``paths``."""
-    events, options = read_traces(paths, trace_format)
-    return validate(events, options)
+    trace = read_traces(paths, trace_format)
+    return validate(trace.events, trace.options)
 
 
 def validate_lines(

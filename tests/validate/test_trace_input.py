@@ -79,7 +79,8 @@ def test_etcd_receive_becomes_observation_then_receive(tmp_path: Path) -> None:
         '"entries":0,"logTerm":0,"index":0,"commit":0,"vote":"0","reject":false,"rejectHint":0}}}'
     )
     path = write(tmp_path, "t.ndjson", ETCD_LINE, '{"level": "info", "msg": "other"}', receive)
-    events, options = read_traces([path], "auto")
+    trace = read_traces([path], "auto")
+    events, options = trace.events, trace.options
     kinds = [type(located.event) for located in events]
     assert kinds == [Init, Observe, Receive]
     assert [located.line for located in events] == [1, 3, 3]
@@ -90,7 +91,7 @@ def test_etcd_receive_becomes_observation_then_receive(tmp_path: Path) -> None:
 def test_files_without_timestamps_are_concatenated(tmp_path: Path) -> None:
     first = write(tmp_path, "a.jsonl", '{"kind": "init", "node": "1"}')
     second = write(tmp_path, "b.jsonl", '{"kind": "init", "node": "2"}')
-    events, _ = read_traces([second, first], "kubeoracle")
+    events = read_traces([second, first], "kubeoracle").events
     assert [located.event.node for located in events] == ["2", "1"]
 
 
@@ -102,7 +103,7 @@ def test_files_with_timestamps_are_merged_by_time(tmp_path: Path) -> None:
         '{"kind": "persist", "node": "1", "time": 3}',
     )
     second = write(tmp_path, "b.jsonl", '{"kind": "init", "node": "2", "time": 2}')
-    events, _ = read_traces([first, second], "kubeoracle")
+    events = read_traces([first, second], "kubeoracle").events
     assert [(located.event.node, located.line) for located in events] == [
         ("1", 1),
         ("2", 1),
