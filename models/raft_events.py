@@ -215,13 +215,15 @@ class TraceHeader(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     description: str = ""
 
 
-def events_schema() -> dict[str, object]:
-    """JSON Schema of one event line (the tagged union), for ``docs/``."""
-    schema: dict[str, object] = msgspec.json.schema(RaftEvent)
-    return schema
-
-
-def header_schema() -> dict[str, object]:
-    """JSON Schema of the optional header line."""
-    schema: dict[str, object] = msgspec.json.schema(TraceHeader)
-    return schema
+def line_schema() -> dict[str, object]:
+    """JSON Schema (2020-12) of one line of a kubeoracle Raft event file: the optional header
+    or an event (the tagged union on ``kind``), for ``docs/raft-events.schema.json``."""
+    (header, event), components = msgspec.json.schema_components(
+        [TraceHeader, RaftEvent], ref_template="#/$defs/{name}"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{FORMAT_NAME} version {FORMAT_VERSION}: one line",
+        "anyOf": [header, event],
+        "$defs": components,
+    }
