@@ -20,6 +20,7 @@ from spec.raft_validation.node_view import (
     Failure,
     NodeView,
     entries_between,
+    term_at,
     with_appended,
     with_term_pinned,
 )
@@ -140,6 +141,8 @@ def on_send(view: NodeView, message: Message) -> NodeView | Failure:
                 f"snapshot_index={message.snapshot_index}",
             )
         return check_commit_argument(view, message)
+    if kind == "append_response" and message.success is True and view.append_refusal is not None:
+        return view.append_refusal
     if kind == "append_response" and message.success is True and message.match_index is not UNSET:
         return check_log_position(view, message, message.match_index, None, "match index")
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
@@ -272,6 +275,8 @@ def on_receive_append(
     prev = message.prev_log_index
     if prev is UNSET:
         return (view,)
+    if view.append_refusal is not None:
+        view = msgspec.structs.replace(view, append_refusal=None)
     carried: tuple[Entry, ...]
     if entries is not None:
         carried = entries
@@ -280,12 +285,14 @@ def on_receive_append(
     else:
         carried = (UNKNOWN_ENTRY,) * sent_entry_count(message)
     if prev > view.last_index:
-        return (view,)
+        return (refuse_append(view, message, f"its log ends at {view.last_index}"),)
     matching = view
     if message.prev_log_term is not UNSET:
         pinned = with_term_pinned(view, prev, message.prev_log_term)
         if pinned is None:
-            return (view,)
+            return (
+                refuse_append(view, message, f"its entry {prev} has term {term_at(view, prev)}"),
+            )
         matching = pinned
     accepted = append_outcomes(matching, message, carried)
     if prev < view.commit:
@@ -294,6 +301,19 @@ def on_receive_append(
             return (view,)
         return (*accepted, view)
     return accepted
+
+
+def refuse_append(view: NodeView, message: Message, reason: str) -> NodeView:
+    """The view after an AppendEntries that fails the consistency check: unchanged, but it must
+    answer with a rejection and keep its log."""
+    refusal = Failure(
+        rule=rules.LOG_MATCHING,
+        detail=f"node {view.node} accepted entries from {message.source} after prevLogIndex "
+        f"{message.prev_log_index} with prevLogTerm {message.prev_log_term}, but {reason}",
+        expected="the AppendEntries is rejected and the log is unchanged",
+        reported="the entries were accepted",
+    )
+    return msgspec.structs.replace(view, append_refusal=refusal)
 
 
 def on_receive_snapshot(

@@ -75,6 +75,7 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     vote_requests: Map[str, VoteRequestSeen] = msgspec.field(default_factory=Map)
     durable: Durable | None = None
     config_unknown: bool = False
+    append_refusal: Failure | None = None
 
     def key(self) -> tuple[object, ...]:
         """What distinguishes two candidate views for de-duplication."""

@@ -128,6 +128,8 @@ def observe_log_length(
         return with_appended(view, ((view.term, ()),), view.last_index)
     if last_index > view.last_index and not receives_logged:
         return with_unknown_tail(view, last_index)
+    if last_index > view.last_index and view.append_refusal is not None:
+        return view.append_refusal
     changed = "grew" if last_index > view.last_index else "shrank"
     rule = rules.STATE_MATCHES_REFERENCE
     if last_index < view.commit:
