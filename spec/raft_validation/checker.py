@@ -36,7 +36,9 @@ from models.raft_events import (
     Receive,
     Send,
 )
+from spec.raft import RaftHistory
 from spec.raft_validation import rules
+from spec.raft_validation.cluster import check_cluster
 from spec.raft_validation.messages import entries_of, on_receive, on_send
 from spec.raft_validation.node_view import (
     UNKNOWN_TERM,
@@ -107,6 +109,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
 
     receives_logged: frozenset[str]
     sends_logged: frozenset[str]
+    cluster_checks: bool = True
 
 
 class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
@@ -524,9 +527,47 @@ def summarize(state: ValidatorState) -> Summary:
 def validate(events: Iterable[LocatedEvent], options: Options) -> Summary | Violation:
     """Check a whole trace: the first violation, or the summary of a consistent trace."""
     state = ValidatorState()
+    history = RaftHistory()
+    next_checkpoint = CHECKPOINT_EVENTS
+    last: LocatedEvent | None = None
     for located in events:
         stepped = step(state, located, options)
         if isinstance(stepped, Violation):
             return stepped
-        state = stepped
+        state, last = stepped, located
+        if options.cluster_checks and state.events >= next_checkpoint:
+            history, failed = cluster_checkpoint(history, state, located)
+            if failed is not None:
+                return failed
+            total_log = sum(views[0].last_index for views in state.views.values())
+            next_checkpoint = state.events + max(CHECKPOINT_EVENTS, total_log)
+    if options.cluster_checks and last is not None:
+        _, failed = cluster_checkpoint(history, state, last)
+        if failed is not None:
+            return failed
     return summarize(state)
+
+
+CHECKPOINT_EVENTS = 256
+
+
+def cluster_checkpoint(
+    history: RaftHistory, state: ValidatorState, located: LocatedEvent
+) -> tuple[RaftHistory, Violation | None]:
+    """``spec.raft``'s invariants on the reconstructed cluster after ``located``."""
+    history, violations = check_cluster(history, state.views)
+    if not violations:
+        return history, None
+    first = violations[0]
+    rule = rules.Rule(
+        name=f"spec.raft/{first.property_name}",
+        statement=f"spec.raft property {first.property_name} on the reconstructed cluster",
+        source="spec/raft (the invariants the simulator checks)",
+    )
+    views = state.views.get(located.event.node)
+    failure = Failure(
+        rule=rule,
+        detail=f"{first.reason} (nodes {list(first.nodes)}; checked at or before this event)",
+    )
+    assert views is not None
+    return history, violation_at(located, state.events - 1, views[0], failure)
