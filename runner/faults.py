@@ -1,0 +1,171 @@
+"""The fault model: which faults a run may inject, drawn from its seed (swarm testing).
+
+Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012; TigerBeetle's VOPR) gives each run a
+different mix rather than every fault at a fixed rate: a run without crashes reaches deep
+replication states that constant crashing would never let it reach, and a run with many
+partitions stresses elections. :func:`draw_swarm` draws, from the run's PRNG, the set of fault
+kinds and the relative weight of every action kind. Every option it draws goes into the trace
+header, so a run is reproduced by its seed alone or by its header.
+
+This module also builds the fault actions themselves (partitions, membership changes) from
+the PRNG; the simulator decides when.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Final
+
+from models.raft import ConfChangeTransition, ConfState, NodeId
+from models.trace import ChangeMembership, ConfChangeItem, Link, Partition, SwarmOptions
+
+FAULT_KINDS: Final = ("crash", "drop", "duplicate", "membership", "partition")
+"""``crash``: nodes crash and restart; ``drop``: messages are lost; ``duplicate``: messages are
+delivered twice; ``membership``: members are added, removed, demoted and promoted, through
+joint configurations too; ``partition``: links are cut, symmetrically or in one direction.
+Reordering and delay are always on: any in-flight message may arrive next."""
+
+MUTANT_DESCRIPTIONS: Final[dict[str, str]] = {
+    "vote_twice": "a node grants a second vote in a term it already voted in",
+    "commit_previous_term_by_counting": (
+        "a leader commits entries of earlier terms by counting replicas (paper Figure 8)"
+    ),
+    "skip_consistency_check": (
+        "followers accept AppendEntries without checking (prev_log_index, prev_log_term)"
+    ),
+    "vote_not_persisted": "the vote is not written to stable storage, so a restart forgets it",
+    "joint_counts_new_only": (
+        "a joint configuration counts only the incoming majority (commit and elections)"
+    ),
+}
+"""One line per ``models.raft.RaftMutant``, for ``--list-mutants``."""
+
+MUTANT_FAULTS: Final[dict[str, tuple[str, ...]]] = {
+    "vote_twice": (),
+    "commit_previous_term_by_counting": ("crash", "partition"),
+    "skip_consistency_check": ("drop",),
+    "vote_not_persisted": ("crash",),
+    "joint_counts_new_only": ("membership", "partition"),
+}
+"""Faults a mutant's runs always include: those without which its bug cannot show."""
+
+
+TRANSITIONS: Final[tuple[ConfChangeTransition, ...]] = ("auto", "implicit", "explicit")
+
+
+def parse_faults(text: str) -> tuple[str, ...] | str:
+    """``--faults`` value: comma-separated kinds, ``all`` or ``none``; an error message if
+    a kind is unknown."""
+    if text == "all":
+        return FAULT_KINDS
+    if text in ("none", ""):
+        return ()
+    kinds = tuple(sorted({kind.strip() for kind in text.split(",") if kind.strip()}))
+    unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
+    if unknown:
+        return f"unknown fault kind {', '.join(unknown)} (known: {', '.join(FAULT_KINDS)})"
+    return kinds
+
+
+def draw_swarm(
+    prng: random.Random, nodes: int, faults: tuple[str, ...] | None, mutant: str
+) -> SwarmOptions:
+    """The run's fault mix and action weights. ``faults=None``: each kind is on with
+    probability 1/2 (plus those the mutant needs); otherwise exactly ``faults``."""
+    if faults is None:
+        drawn = {kind for kind in FAULT_KINDS if prng.random() < 0.5}
+        chosen = tuple(sorted(drawn | set(MUTANT_FAULTS.get(mutant, ()))))
+    else:
+        chosen = tuple(sorted(faults))
+    assert set(chosen) <= set(FAULT_KINDS)
+
+    def weight(kind: str, low: int, high: int) -> int:
+        draw = prng.randint(low, high)
+        return draw if kind == "" or kind in chosen else 0
+
+    return SwarmOptions(
+        faults=chosen,
+        deliver_weight=weight("", 30, 80),
+        tick_weight=weight("", 10, 30),
+        propose_weight=weight("", 1, 8),
+        compact_weight=weight("", 0, 3),
+        drop_weight=weight("drop", 1, 10),
+        duplicate_weight=weight("duplicate", 1, 6),
+        partition_weight=weight("partition", 1, 3),
+        heal_weight=weight("partition", 1, 6),
+        crash_weight=weight("crash", 1, 3),
+        restart_weight=weight("crash", 1, 8),
+        conf_change_weight=weight("membership", 1, 3),
+        asymmetric_partitions=prng.random() < 0.5,
+        max_crashed=prng.randint(1, max(1, (nodes + 1) // 2)),
+        max_in_flight=4 * (nodes + 2) ** 2,
+    )
+
+
+def random_partition(
+    prng: random.Random, node_ids: tuple[NodeId, ...], asymmetric: bool
+) -> Partition:
+    """Cut the cluster in two (one side may be a single node); with ``asymmetric``, possibly
+    only one direction of the cut links."""
+    assert len(node_ids) >= 2
+    if prng.random() < 0.4:
+        side = {prng.choice(node_ids)}
+    else:
+        side = {node for node in node_ids if prng.random() < 0.5}
+        if not side or len(side) == len(node_ids):
+            side = {node_ids[0]}
+    rest = [node for node in node_ids if node not in side]
+    links: set[Link] = set()
+    direction = prng.choice(("both", "out", "in")) if asymmetric else "both"
+    for inside in sorted(side):
+        for outside in rest:
+            if direction in ("both", "out"):
+                links.add((inside, outside))
+            if direction in ("both", "in"):
+                links.add((outside, inside))
+    return Partition(links=tuple(sorted(links)))
+
+
+def _single_change(
+    prng: random.Random, conf: ConfState, node_ids: tuple[NodeId, ...]
+) -> ConfChangeItem | None:
+    voters = set(conf.voters)
+    learners = set(conf.learners)
+    candidates: list[ConfChangeItem] = []
+    for node in node_ids:
+        if node not in voters:
+            candidates.append(ConfChangeItem(type="add_node", node=node))
+        if node not in learners and (node not in voters or len(voters) > 1):
+            candidates.append(ConfChangeItem(type="add_learner_node", node=node))
+        if (node in voters and len(voters) > 1) or node in learners:
+            candidates.append(ConfChangeItem(type="remove_node", node=node))
+    return prng.choice(candidates) if candidates else None
+
+
+def random_conf_change(
+    prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
+) -> ChangeMembership | None:
+    """A membership change for ``leader`` to propose against its configuration ``conf``: a
+    simple change, or two changes through a joint configuration (left automatically, or
+    explicitly by a later ``leave_joint``). Never removes the last voter."""
+    first = _single_change(prng, conf, node_ids)
+    if first is None:
+        return None
+    if prng.random() < 0.5:
+        return ChangeMembership(node=leader, changes=(first,), transition="auto")
+    rest = tuple(node for node in node_ids if node != first.node)
+    second = _single_change(prng, _after(conf, first), rest)
+    changes = (first,) if second is None else (first, second)
+    transition = prng.choice(TRANSITIONS)
+    return ChangeMembership(node=leader, changes=changes, transition=transition)
+
+
+def _after(conf: ConfState, change: ConfChangeItem) -> ConfState:
+    """The voters and learners after one change (only what ``_single_change`` looks at)."""
+    voters = set(conf.voters) - {change.node}
+    learners = set(conf.learners) - {change.node}
+    if change.type == "add_node":
+        voters.add(change.node)
+    elif change.type == "add_learner_node":
+        learners.add(change.node)
+    return ConfState(voters=tuple(sorted(voters)), learners=tuple(sorted(learners)))
