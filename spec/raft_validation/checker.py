@@ -41,6 +41,7 @@ from spec.raft_validation import rules
 from spec.raft_validation.cluster import check_cluster
 from spec.raft_validation.messages import entries_of, on_receive, on_send
 from spec.raft_validation.node_view import (
+    RESTARTED,
     UNKNOWN_TERM,
     Durable,
     Entry,
@@ -175,8 +176,14 @@ def restart(view: NodeView, event: Init) -> Outcome:
     commit = view.commit
     if state.commit_index is not UNSET and state.commit_index <= view.commit:
         commit = state.commit_index
+    config = state.config
     restarted = msgspec.structs.replace(
         view,
+        voters=frozenset(config.voters) if config is not UNSET else view.voters,
+        outgoing_voters=(
+            frozenset(config.outgoing_voters) if config is not UNSET else view.outgoing_voters
+        ),
+        applied_config_index=RESTARTED,
         term=term if state.term is UNSET else state.term,
         vote=vote if state.vote is UNSET else state.vote,
         role="follower",

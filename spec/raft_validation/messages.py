@@ -215,6 +215,8 @@ def grant_vote(view: NodeView, message: Message) -> NodeView | Failure:
 def on_receive(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) -> Outcome:
     """Apply ``message`` to the receiver's view; ``entries`` are the entries it carries."""
     outcomes: list[NodeView] = []
+    if view.append_refusal is not None:
+        view = msgspec.structs.replace(view, append_refusal=None)
     current = view
     if message.term > view.term and not (
         message.type == "pre_vote_request"

@@ -28,6 +28,10 @@ Entry: TypeAlias = tuple[int, EntryKind]
 
 UNKNOWN_ENTRY: Entry = (UNKNOWN_TERM, "unknown")
 
+RESTARTED = -1
+"""``applied_config_index`` after a restart: the node re-applies committed configuration entries
+from its snapshot on, and the reference does not know where that is."""
+
 
 class Failure(msgspec.Struct, frozen=True, kw_only=True):
     """Why a claimed transition is not allowed from a view: the rule and the details."""

@@ -10,7 +10,7 @@ reported state is compared afterwards (:mod:`spec.raft_validation.observe`).
 from __future__ import annotations
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from models.raft_events import (
     Append,
@@ -20,10 +20,12 @@ from models.raft_events import (
     BecomeLeader,
     BecomePreCandidate,
     ConfigChange,
+    Configuration,
     Message,
 )
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
+    RESTARTED,
     UNKNOWN_TERM,
     Entry,
     Failure,
@@ -204,6 +206,22 @@ def next_config_entry(view: NodeView) -> tuple[int, Entry] | None:
     return None
 
 
+def reapplied_config_entry(
+    view: NodeView, reported: Configuration | UnsetType
+) -> tuple[int, Entry] | None:
+    """After a restart: the first committed entry whose change gives the reported voters."""
+    for index in range(1, view.commit + 1):
+        entry = entry_at(view, index)
+        kind = entry[1]
+        if kind == "unknown" or reported is UNSET:
+            return index, entry
+        if isinstance(kind, tuple):
+            result = apply_changes(view.voters, kind) if kind else view.voters
+            if result == frozenset(reported.voters):
+                return index, entry
+    return None
+
+
 def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
     """Apply the next committed configuration entry (or the configuration of a snapshot)."""
     reported = event.config
@@ -218,7 +236,11 @@ def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
                 config_unknown=False,
             ),
         )
-    found = next_config_entry(view)
+    found = (
+        reapplied_config_entry(view, reported)
+        if view.applied_config_index == RESTARTED
+        else next_config_entry(view)
+    )
     if found is None:
         return Failure(
             rule=rules.CONFIG_FROM_COMMITTED_ENTRY,

@@ -1,0 +1,515 @@
+"""Exporting simulator runs as per-node Raft event traces, in kubeoracle's format and etcd's.
+
+``node_events(parsed)`` re-runs a simulator trace's actions on the cluster (the same
+``apply_action`` the simulator used) and turns each action into what the nodes would log:
+a delivered message is a receive at its destination, each ``SendMessage`` a send, each
+``RoleChanged`` a become-* event, new entries of a leader's own term appends, ``CommitAdvanced``
+a commit, ``ConfChangeApplied`` an apply-config, ``Persist*`` a persist, a restart an init.
+The node's state is tracked through the action the way etcd-io/raft reports it (a receive shows
+the state before handling it, a granted vote shows the vote before it is recorded, ...), so the
+same events serve both writers:
+
+- ``kubeoracle_lines``: kubeoracle's event format; the state is attached to the last event of
+  each node in each action (exactly the node's state after the action), messages carry every
+  field (entry terms included);
+- ``etcd_lines``: etcd-io/raft's trace NDJSON, every line with the state etcd would show.
+
+Messages etcd-io/raft does not trace (ReadIndex, TimeoutNow, TransferLeader) are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import msgspec
+
+from models.raft import (
+    CommitAdvanced,
+    ConfChangeApplied,
+    ConfState,
+    Entry,
+    Message,
+    MsgApp,
+    MsgAppResp,
+    MsgHeartbeat,
+    MsgHeartbeatResp,
+    MsgPreVote,
+    MsgPreVoteResp,
+    MsgSnap,
+    MsgVote,
+    MsgVoteResp,
+    PersistEntries,
+    PersistHardState,
+    PersistSnapshot,
+    RaftNodeState,
+    RoleChanged,
+    SendMessage,
+)
+from models.trace import Deliver, Restart
+from runner.raft_cluster import (
+    Applied,
+    ClusterState,
+    apply_action,
+    cluster_config,
+    initial_state,
+)
+from runner.trace import ParsedTrace
+
+ETCD_ROLE = {
+    "follower": "StateFollower",
+    "pre_candidate": "StatePreCandidate",
+    "candidate": "StateCandidate",
+    "leader": "StateLeader",
+}
+BECOME = {
+    "follower": "BecomeFollower",
+    "pre_candidate": "BecomePreCandidate",
+    "candidate": "BecomeCandidate",
+    "leader": "BecomeLeader",
+}
+CHANGE_ACTIONS = {
+    "add_node": "add_voter",
+    "remove_node": "remove",
+    "add_learner_node": "add_learner",
+}
+ETCD_CHANGE_ACTIONS = {
+    "add_node": "AddNewServer",
+    "remove_node": "RemoveServer",
+    "add_learner_node": "AddLearner",
+}
+TRACED_MESSAGES = (
+    MsgApp,
+    MsgAppResp,
+    MsgHeartbeat,
+    MsgHeartbeatResp,
+    MsgPreVote,
+    MsgPreVoteResp,
+    MsgSnap,
+    MsgVote,
+    MsgVoteResp,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A node's state as one trace line shows it."""
+
+    term: int
+    vote: int
+    role: str
+    commit: int
+    last_index: int
+    last_term: int
+    voters: tuple[int, ...]
+    outgoing: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEvent:
+    """One thing one node did, with the state etcd would show on its line and whether this is
+    the node's last event in the action (then ``shown`` is exactly its state afterwards)."""
+
+    step: int
+    node: int
+    kind: str
+    shown: Shown
+    last_in_action: bool = False
+    message: Message | None = None
+    entry: Entry | None = None
+    voters_after: tuple[int, ...] = ()
+
+
+def shown_state(state: RaftNodeState) -> Shown:
+    """The whole state of an up node."""
+    persisted = state.persisted
+    return Shown(
+        term=persisted.term,
+        vote=persisted.vote,
+        role=state.role,
+        commit=persisted.commit_index,
+        last_index=persisted.last_index(),
+        last_term=persisted.last_term(),
+        voters=state.conf_state.voters,
+        outgoing=state.conf_state.voters_outgoing,
+    )
+
+
+class ActionEvents:
+    """Builds the events of one action, tracking each node's shown state through it."""
+
+    def __init__(self, step: int, before: ClusterState, after: ClusterState) -> None:
+        self.step = step
+        self.before = before
+        self.after = after
+        self.events: list[NodeEvent] = []
+        self.shown: dict[int, Shown] = {}
+        self.appends_done: set[int] = set()
+
+    def current(self, node: int) -> Shown:
+        if node not in self.shown:
+            state = self.before.nodes[node].state
+            if state is None:
+                state = self.after.nodes[node].state
+            assert state is not None
+            self.shown[node] = shown_state(state)
+        return self.shown[node]
+
+    def final(self, node: int) -> Shown | None:
+        state = self.after.nodes[node].state
+        return None if state is None else shown_state(state)
+
+    def add(self, node: int, kind: str, shown: Shown, **fields: object) -> None:
+        self.events.append(NodeEvent(self.step, node, kind, shown, **fields))  # type: ignore[arg-type]
+
+    def receive(self, message: Message) -> None:
+        node = message.to_id
+        before = self.current(node)
+        if isinstance(message, TRACED_MESSAGES):
+            self.add(node, "receive", before, message=message)
+        final = self.final(node)
+        if final is not None and final.role != "leader":
+            self.shown[node] = replace(
+                before, commit=final.commit, last_index=final.last_index, last_term=final.last_term
+            )
+
+    def appends(self, node: int, up_to: int | None = None) -> None:
+        """The entries a leader created in this action (up to ``up_to``), once, as appends."""
+        if node in self.appends_done:
+            return
+        final_state = self.after.nodes[node].state
+        if final_state is None or final_state.role != "leader":
+            return
+        if up_to is None:
+            self.appends_done.add(node)
+        start = self.current(node).last_index
+        persisted = final_state.persisted
+        last = persisted.last_index() if up_to is None else min(up_to, persisted.last_index())
+        for index in range(start + 1, last + 1):
+            entry = persisted.entry_at(index)
+            if entry is None or entry.term != final_state.term:
+                continue
+            shown = self.current(node)
+            self.add(node, "append", shown, entry=entry)
+            self.shown[node] = replace(shown, last_index=index, last_term=entry.term)
+
+    def command(self, node: int, command: object) -> None:
+        if isinstance(command, SendMessage | PersistHardState | PersistEntries | PersistSnapshot):
+            self.appends(node)
+        elif isinstance(command, CommitAdvanced):
+            self.appends(node, command.commit_index)
+        shown = self.current(node)
+        if isinstance(command, RoleChanged):
+            vote = shown.vote if command.term == shown.term else 0
+            if command.role == "candidate":
+                vote = node
+            shown = replace(shown, role=command.role, term=command.term, vote=vote)
+            self.shown[node] = shown
+            self.add(node, f"become_{command.role}", shown)
+            if command.role == "leader":
+                self.appends(node)
+        elif isinstance(command, SendMessage):
+            message = command.message
+            if isinstance(message, TRACED_MESSAGES):
+                self.add(node, "send", shown, message=message)
+            if isinstance(message, MsgVoteResp) and not message.reject and message.to_id != node:
+                self.shown[node] = replace(shown, vote=message.to_id)
+        elif isinstance(command, CommitAdvanced):
+            shown = replace(shown, commit=command.commit_index)
+            self.shown[node] = shown
+            self.add(node, "commit", shown)
+        elif isinstance(command, ConfChangeApplied):
+            self.add(node, "apply_config", shown, voters_after=command.conf_state.voters)
+            self.shown[node] = apply_conf(shown, command.conf_state)
+        elif isinstance(command, PersistHardState | PersistEntries | PersistSnapshot):
+            if isinstance(command, PersistHardState):
+                shown = replace(shown, vote=command.vote, term=command.term)
+                self.shown[node] = shown
+            self.add(node, "persist", shown)
+
+    def finish(self) -> list[NodeEvent]:
+        """Mark each node's last event and give it the node's exact final state."""
+        seen: set[int] = set()
+        for position in range(len(self.events) - 1, -1, -1):
+            event = self.events[position]
+            if event.node in seen:
+                continue
+            seen.add(event.node)
+            final = self.final(event.node)
+            if final is not None:
+                self.events[position] = replace(event, last_in_action=True, shown=final)
+        return self.events
+
+
+def apply_conf(shown: Shown, conf: ConfState) -> Shown:
+    return replace(shown, voters=conf.voters, outgoing=conf.voters_outgoing)
+
+
+def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
+    """Every node event of the run recorded in ``parsed``, in order."""
+    config = cluster_config(parsed.header.setup, parsed.header.swarm.max_in_flight)
+    start = initial_state(config)
+    events = [
+        NodeEvent(0, node, "init", shown_state(slot.state), last_in_action=True)
+        for node, slot in sorted(start.state.nodes.items())
+        if slot.state is not None
+    ]
+    state = start.state
+    for number, (_, record) in enumerate(parsed.steps, start=1):
+        applied = apply_action(config, state, record.action)
+        assert isinstance(applied, Applied), "the simulator's own trace replays"
+        builder = ActionEvents(number, state, applied.state)
+        action = record.action
+        if isinstance(action, Deliver):
+            builder.receive(state.in_flight[action.message].message)
+        if isinstance(action, Restart):
+            restarted = applied.state.nodes[action.node].state
+            assert restarted is not None
+            builder.shown[action.node] = shown_state(restarted)
+            builder.add(action.node, "init", shown_state(restarted))
+        persists: list[tuple[int, object]] = []
+        for node, command in commit_first(applied.commands):
+            if applied.state.nodes[node].state is None:
+                continue
+            if isinstance(command, PersistHardState | PersistEntries | PersistSnapshot):
+                persists.append((node, command))  # what was persisted reflects the whole step
+            else:
+                builder.command(node, command)
+        for node, command in persists:
+            builder.command(node, command)
+        for node in sorted(applied.state.nodes.keys()):
+            if builder.shown.get(node) is not None:
+                builder.appends(node)
+        events.extend(builder.finish())
+        state = applied.state
+    return events
+
+
+def commit_first(commands: tuple[tuple[int, object], ...]) -> list[tuple[int, object]]:
+    """The commands with each ``CommitAdvanced`` moved before the node's sends of the same
+    handling: the node advanced its commit index before sending (its messages carry it)."""
+    ordered = list(commands)
+    for position in range(len(ordered)):
+        node, command = ordered[position]
+        if not isinstance(command, CommitAdvanced):
+            continue
+        target = position
+        for earlier in range(position - 1, -1, -1):
+            other_node, other = ordered[earlier]
+            if other_node != node:
+                continue
+            if isinstance(other, RoleChanged):
+                break
+            if isinstance(other, SendMessage):
+                target = earlier
+        if target < position:
+            ordered.insert(target, ordered.pop(position))
+    return ordered
+
+
+# ---------------------------------------------------------------------------------------------
+# kubeoracle format
+
+
+def kubeoracle_message(message: Message) -> dict[str, object]:
+    """A message in kubeoracle's vocabulary, with every field the simulator knows."""
+    base: dict[str, object] = {
+        "source": str(message.from_id),
+        "destination": str(message.to_id),
+        "term": message.term,
+    }
+    if isinstance(message, MsgVote | MsgPreVote):
+        kind = "vote_request" if isinstance(message, MsgVote) else "pre_vote_request"
+        base |= {"last_log_index": message.last_log_index, "last_log_term": message.last_log_term}
+    elif isinstance(message, MsgVoteResp | MsgPreVoteResp):
+        kind = "vote_response" if isinstance(message, MsgVoteResp) else "pre_vote_response"
+        base["granted"] = not message.reject
+    elif isinstance(message, MsgApp):
+        kind = "append_request"
+        base |= {
+            "prev_log_index": message.prev_log_index,
+            "prev_log_term": message.prev_log_term,
+            "entry_terms": [entry.term for entry in message.entries],
+            "leader_commit": message.commit_index,
+        }
+    elif isinstance(message, MsgAppResp):
+        kind = "append_response"
+        base["success"] = not message.reject
+        if not message.reject:
+            base["match_index"] = message.index
+    elif isinstance(message, MsgHeartbeat):
+        kind = "heartbeat"
+        base["leader_commit"] = message.commit_index
+    elif isinstance(message, MsgHeartbeatResp):
+        kind = "heartbeat_response"
+    else:
+        assert isinstance(message, MsgSnap)
+        kind = "snapshot"
+        metadata = message.snapshot.metadata
+        base |= {"snapshot_index": metadata.index, "snapshot_term": metadata.term}
+    return {"type": kind, **base}
+
+
+def kubeoracle_state(shown: Shown) -> dict[str, object]:
+    config: dict[str, object] = {"voters": [str(node) for node in shown.voters]}
+    if shown.outgoing:
+        config["outgoing_voters"] = [str(node) for node in shown.outgoing]
+    return {
+        "term": shown.term,
+        "vote": str(shown.vote) if shown.vote else None,
+        "role": shown.role,
+        "commit_index": shown.commit,
+        "last_log_index": shown.last_index,
+        "last_log_term": shown.last_term,
+        "config": config,
+    }
+
+
+def kubeoracle_record(event: NodeEvent) -> dict[str, object]:
+    """One event line of kubeoracle's format."""
+    record: dict[str, object] = {"kind": event.kind, "node": str(event.node), "time": event.step}
+    if event.message is not None:
+        record["message"] = kubeoracle_message(event.message)
+    if event.entry is not None and event.entry.kind == "conf_change":
+        change = event.entry.conf_change
+        record["config_entry"] = True
+        if change is not None:
+            record["changes"] = [
+                {"action": CHANGE_ACTIONS[item.type], "node": str(item.node_id)}
+                for item in change.changes
+            ]
+    if event.kind == "commit":
+        record["commit_index"] = event.shown.commit
+    if event.kind == "apply_config":
+        record["config"] = {"voters": [str(node) for node in event.voters_after]}
+    if event.last_in_action or event.kind == "init":
+        record["state"] = kubeoracle_state(event.shown)
+    return record
+
+
+def kubeoracle_lines(events: list[NodeEvent], description: str) -> list[str]:
+    """The run as a kubeoracle Raft event file (header line first)."""
+    nodes = sorted({str(event.node) for event in events}, key=int)
+    header = {
+        "format": "kubeoracle-raft-events",
+        "version": 1,
+        "nodes": nodes,
+        "description": description,
+    }
+    lines = [json.dumps(header, sort_keys=True)]
+    lines.extend(json.dumps(kubeoracle_record(event), sort_keys=True) for event in events)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# etcd-io/raft format
+
+ETCD_NAMES = {
+    ("receive", "MsgApp"): "ReceiveAppendEntriesRequest",
+    ("receive", "MsgHeartbeat"): "ReceiveAppendEntriesRequest",
+    ("receive", "MsgSnap"): "ReceiveAppendEntriesRequest",
+    ("receive", "MsgAppResp"): "ReceiveAppendEntriesResponse",
+    ("receive", "MsgHeartbeatResp"): "ReceiveAppendEntriesResponse",
+    ("receive", "MsgVote"): "ReceiveRequestVoteRequest",
+    ("receive", "MsgPreVote"): "ReceiveRequestVoteRequest",
+    ("receive", "MsgVoteResp"): "ReceiveRequestVoteResponse",
+    ("receive", "MsgPreVoteResp"): "ReceiveRequestVoteResponse",
+    ("send", "MsgApp"): "SendAppendEntriesRequest",
+    ("send", "MsgHeartbeat"): "SendAppendEntriesRequest",
+    ("send", "MsgSnap"): "SendAppendEntriesRequest",
+    ("send", "MsgAppResp"): "SendAppendEntriesResponse",
+    ("send", "MsgHeartbeatResp"): "SendAppendEntriesResponse",
+    ("send", "MsgVote"): "SendRequestVoteRequest",
+    ("send", "MsgPreVote"): "SendRequestVoteRequest",
+    ("send", "MsgVoteResp"): "SendRequestVoteResponse",
+    ("send", "MsgPreVoteResp"): "SendRequestVoteResponse",
+}
+
+
+def etcd_message(message: Message) -> dict[str, object]:
+    """A message as etcd-io/raft's trace logger writes it."""
+    body: dict[str, object] = {
+        "type": type(message).__name__,
+        "term": message.term,
+        "from": str(message.from_id),
+        "to": str(message.to_id),
+        "entries": 0,
+        "logTerm": 0,
+        "index": 0,
+        "commit": 0,
+        "vote": "0",
+        "reject": False,
+        "rejectHint": 0,
+    }
+    if isinstance(message, MsgVote | MsgPreVote):
+        body |= {"index": message.last_log_index, "logTerm": message.last_log_term}
+    elif isinstance(message, MsgVoteResp | MsgPreVoteResp):
+        body["reject"] = message.reject
+    elif isinstance(message, MsgApp):
+        body |= {
+            "index": message.prev_log_index,
+            "logTerm": message.prev_log_term,
+            "entries": len(message.entries),
+            "commit": message.commit_index,
+        }
+    elif isinstance(message, MsgAppResp):
+        body |= {
+            "index": message.index,
+            "reject": message.reject,
+            "rejectHint": message.reject_hint,
+            "logTerm": message.log_term,
+        }
+    elif isinstance(message, MsgHeartbeat):
+        body["commit"] = message.commit_index
+    elif isinstance(message, MsgSnap):
+        body["entries"] = message.snapshot.metadata.index
+    return body
+
+
+def etcd_record(event: NodeEvent, time: float) -> dict[str, object] | None:
+    """One etcd-io/raft trace line, or None for an event etcd does not trace."""
+    shown = event.shown
+    body: dict[str, object] = {
+        "nid": str(event.node),
+        "state": {"term": shown.term, "vote": str(shown.vote), "commit": shown.commit},
+        "role": ETCD_ROLE[shown.role],
+        "log": shown.last_index,
+        "conf": [[str(node) for node in shown.voters], [str(node) for node in shown.outgoing]],
+    }
+    if event.kind in ("send", "receive"):
+        assert event.message is not None
+        body["name"] = ETCD_NAMES[(event.kind, type(event.message).__name__)]
+        body["msg"] = etcd_message(event.message)
+    elif event.kind == "append":
+        entry = event.entry
+        assert entry is not None
+        if entry.kind == "conf_change" and entry.conf_change is not None:
+            changes = [
+                {"nid": str(item.node_id), "action": ETCD_CHANGE_ACTIONS[item.type]}
+                for item in entry.conf_change.changes
+            ]
+            if not changes:
+                return None  # etcd-io/raft traces neither Replicate nor ChangeConf for it
+            body["name"] = "ChangeConf"
+            body["prop"] = {"cc": {"changes": changes}}
+        else:
+            body["name"] = "Replicate"
+    elif event.kind == "apply_config":
+        body["name"] = "ApplyConfChange"
+        body["prop"] = {"cc": {"newconf": [str(node) for node in event.voters_after]}}
+    else:
+        names = {"init": "InitState", "commit": "Commit", "persist": "Ready"}
+        body["name"] = names.get(event.kind) or BECOME[event.kind.removeprefix("become_")]
+    if body.get("prop") is None:
+        body.pop("prop", None)
+    return {"level": "debug", "ts": time, "msg": "trace", "tag": "trace", "event": body}
+
+
+def etcd_lines(events: list[NodeEvent]) -> list[str]:
+    """The run as etcd-io/raft trace NDJSON."""
+    lines = []
+    for position, event in enumerate(events):
+        record = etcd_record(event, round(1.0 + position * 1e-4, 4))
+        if record is not None:
+            lines.append(msgspec.json.encode(record).decode())
+    return lines
