@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import msgspec
 
 from models.raft import (
+    ApplySnapshot,
     CommitAdvanced,
     ConfChangeApplied,
     ConfState,
@@ -115,6 +116,7 @@ class NodeEvent:
     kind: str
     shown: Shown
     last_in_action: bool = False
+    final: Shown | None = None
     message: Message | None = None
     entry: Entry | None = None
     voters_after: tuple[int, ...] = ()
@@ -145,6 +147,7 @@ class ActionEvents:
         self.events: list[NodeEvent] = []
         self.shown: dict[int, Shown] = {}
         self.appends_done: set[int] = set()
+        self.restarting = False
 
     def current(self, node: int) -> Shown:
         if node not in self.shown:
@@ -194,8 +197,11 @@ class ActionEvents:
             self.shown[node] = replace(shown, last_index=index, last_term=entry.term)
 
     def command(self, node: int, command: object) -> None:
-        if isinstance(command, SendMessage | PersistHardState | PersistEntries | PersistSnapshot):
+        if isinstance(command, PersistHardState | PersistEntries | PersistSnapshot):
             self.appends(node)
+        elif isinstance(command, SendMessage) and isinstance(command.message, MsgApp):
+            carried = command.message
+            self.appends(node, carried.prev_log_index + len(carried.entries))
         elif isinstance(command, CommitAdvanced):
             self.appends(node, command.commit_index)
         shown = self.current(node)
@@ -218,6 +224,10 @@ class ActionEvents:
             shown = replace(shown, commit=command.commit_index)
             self.shown[node] = shown
             self.add(node, "commit", shown)
+        elif isinstance(command, ApplySnapshot) and not self.restarting:
+            conf = command.snapshot.metadata.conf_state
+            self.add(node, "apply_config", shown, voters_after=conf.voters)
+            self.shown[node] = apply_conf(shown, conf)
         elif isinstance(command, ConfChangeApplied):
             self.add(node, "apply_config", shown, voters_after=command.conf_state.voters)
             self.shown[node] = apply_conf(shown, command.conf_state)
@@ -237,8 +247,27 @@ class ActionEvents:
             seen.add(event.node)
             final = self.final(event.node)
             if final is not None:
-                self.events[position] = replace(event, last_in_action=True, shown=final)
+                self.events[position] = replace(event, last_in_action=True, final=final)
         return self.events
+
+
+def restart_state(before: ClusterState, after: ClusterState, node: int) -> Shown:
+    """A restarted node's state as it starts: its storage, with the configuration of its
+    snapshot (committed configuration entries after it are applied again afterwards)."""
+    storage = before.nodes[node].storage
+    restarted = after.nodes[node].state
+    assert restarted is not None
+    conf = storage.snapshot.metadata.conf_state
+    return Shown(
+        term=restarted.term,
+        vote=restarted.vote,
+        role="follower",
+        commit=storage.commit_index,
+        last_index=storage.last_index(),
+        last_term=storage.last_term(),
+        voters=conf.voters,
+        outgoing=conf.voters_outgoing,
+    )
 
 
 def apply_conf(shown: Shown, conf: ConfState) -> Shown:
@@ -250,7 +279,7 @@ def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
     config = cluster_config(parsed.header.setup, parsed.header.swarm.max_in_flight)
     start = initial_state(config)
     events = [
-        NodeEvent(0, node, "init", shown_state(slot.state), last_in_action=True)
+        NodeEvent(0, node, "init", shown_state(slot.state))
         for node, slot in sorted(start.state.nodes.items())
         if slot.state is not None
     ]
@@ -263,10 +292,10 @@ def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
         if isinstance(action, Deliver):
             builder.receive(state.in_flight[action.message].message)
         if isinstance(action, Restart):
-            restarted = applied.state.nodes[action.node].state
-            assert restarted is not None
-            builder.shown[action.node] = shown_state(restarted)
-            builder.add(action.node, "init", shown_state(restarted))
+            started = restart_state(state, applied.state, action.node)
+            builder.shown[action.node] = started
+            builder.restarting = True
+            builder.add(action.node, "init", started)
         persists: list[tuple[int, object]] = []
         for node, command in commit_first(applied.commands):
             if applied.state.nodes[node].state is None:
@@ -298,7 +327,7 @@ def commit_first(commands: tuple[tuple[int, object], ...]) -> list[tuple[int, ob
             other_node, other = ordered[earlier]
             if other_node != node:
                 continue
-            if isinstance(other, RoleChanged):
+            if isinstance(other, RoleChanged | ConfChangeApplied | CommitAdvanced):
                 break
             if isinstance(other, SendMessage):
                 target = earlier
@@ -382,7 +411,9 @@ def kubeoracle_record(event: NodeEvent) -> dict[str, object]:
         record["commit_index"] = event.shown.commit
     if event.kind == "apply_config":
         record["config"] = {"voters": [str(node) for node in event.voters_after]}
-    if event.last_in_action or event.kind == "init":
+    if event.final is not None:
+        record["state"] = kubeoracle_state(event.final)
+    elif event.kind == "init":
         record["state"] = kubeoracle_state(event.shown)
     return record
 

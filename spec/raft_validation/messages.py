@@ -22,6 +22,7 @@ from spec.raft_validation.node_view import (
     entries_between,
     term_at,
     with_appended,
+    with_leader_entry,
     with_term_pinned,
 )
 from spec.raft_validation.transitions import (
@@ -115,6 +116,7 @@ def on_send(view: NodeView, message: Message) -> NodeView | Failure:
             )
         return check_log_position(view, message, view.last_index, last_term, "last log index")
     if kind == "append_request" and message.prev_log_index is not UNSET:
+        view = with_leave_joint_entry(view, message.prev_log_index + sent_entry_count(message))
         prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
         count = sent_entry_count(message)
         checked = check_log_position(
@@ -147,6 +149,14 @@ def on_send(view: NodeView, message: Message) -> NodeView | Failure:
         return check_log_position(view, message, message.match_index, None, "match index")
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
         return grant_vote(view, message)
+    return view
+
+
+def with_leave_joint_entry(view: NodeView, needed_last_index: int) -> NodeView:
+    """A joint leader's log may hold one entry more than the trace showed: etcd-io/raft traces
+    neither Replicate nor ChangeConf for the entry that leaves a joint configuration."""
+    if view.outgoing_voters and needed_last_index == view.last_index + 1:
+        return with_leader_entry(view, (view.term, ()))
     return view
 
 
@@ -334,7 +344,7 @@ def on_receive_snapshot(
         applied_config_index=index,
         config_unknown=True,
     )
-    outcomes = [restored]
+    outcomes = [restored, view]  # a snapshot may also be ignored (etcd restore() refusing it)
     if index <= view.last_index:
         fast_forward = msgspec.structs.replace(view, commit_ceiling=max(view.commit_ceiling, index))
         outcomes.append(fast_forward)

@@ -223,3 +223,11 @@ def describe_state(state: NodeState | UnsetType) -> str:
             config += " & " + ",".join(sorted(state.config.outgoing_voters))
         parts.append(f"voters={{{config}}}")
     return " ".join(parts) or "(no state reported)"
+
+
+def with_leader_entry(view: NodeView, entry: Entry) -> NodeView:
+    """A leader's view after it appends ``entry``: its own match index follows its log."""
+    appended = with_appended(view, (entry,), view.last_index)
+    return msgspec.structs.replace(
+        appended, match=appended.match.set(view.node, appended.last_index)
+    )

@@ -19,7 +19,7 @@ from spec.raft_validation.node_view import (
     NodeView,
     quorum_index,
     term_at,
-    with_appended,
+    with_leader_entry,
     with_term_pinned,
     with_unknown_tail,
 )
@@ -77,7 +77,11 @@ def observe(
     if state.config is not UNSET:
         voters = frozenset(state.config.voters)
         outgoing = frozenset(state.config.outgoing_voters)
-        if current.config_unknown:
+        if current.config_unknown and (voters, outgoing) != (
+            current.voters,
+            current.outgoing_voters,
+        ):
+            # After a snapshot the configuration is the snapshot's, which the trace may not show.
             current = msgspec.structs.replace(
                 current, voters=voters, outgoing_voters=outgoing, config_unknown=False
             )
@@ -125,7 +129,7 @@ def observe_log_length(
     """A reported last log index that differs from the view's."""
     if view.role == "leader" and view.outgoing_voters and last_index == view.last_index + 1:
         # Leaving a joint configuration appends an entry that etcd-style traces do not show.
-        return with_appended(view, ((view.term, ()),), view.last_index)
+        return with_leader_entry(view, (view.term, ()))
     if last_index > view.last_index and not receives_logged:
         return with_unknown_tail(view, last_index)
     if last_index > view.last_index and view.append_refusal is not None:

@@ -88,7 +88,9 @@ def campaign_refusal(view: NodeView, action: str) -> Failure | None:
             reported=f"node={view.node}",
         )
     unapplied = [
-        index for index in view.config_indexes if view.applied_config_index < index <= view.commit
+        index
+        for index in view.config_indexes
+        if RESTARTED < view.applied_config_index < index <= view.commit
     ]
     if unapplied:
         return Failure(
@@ -206,26 +208,35 @@ def next_config_entry(view: NodeView) -> tuple[int, Entry] | None:
     return None
 
 
-def reapplied_config_entry(
+def reapplied_config_entries(
     view: NodeView, reported: Configuration | UnsetType
-) -> tuple[int, Entry] | None:
-    """After a restart: the first committed entry whose change gives the reported voters."""
-    for index in range(1, view.commit + 1):
+) -> list[tuple[int, Entry]]:
+    """After a restart: the committed entries whose change gives the reported voters (the
+    node re-applies from its snapshot on, which the trace does not show), latest first."""
+    found: list[tuple[int, Entry]] = []
+    for index in range(view.commit, 0, -1):
         entry = entry_at(view, index)
         kind = entry[1]
         if kind == "unknown" or reported is UNSET:
-            return index, entry
-        if isinstance(kind, tuple):
+            found.append((index, entry))
+        elif isinstance(kind, tuple):
             result = apply_changes(view.voters, kind) if kind else view.voters
             if result == frozenset(reported.voters):
-                return index, entry
-    return None
+                found.append((index, entry))
+        if len(found) >= REAPPLY_CHOICES:
+            break
+    return found
+
+
+REAPPLY_CHOICES = 4
 
 
 def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
     """Apply the next committed configuration entry (or the configuration of a snapshot)."""
     reported = event.config
     if view.config_unknown:
+        # The configuration of a snapshot just installed: taken as reported (its outgoing half
+        # stays open until the node reports its configuration).
         if reported is UNSET:
             return (view,)
         return (
@@ -233,14 +244,20 @@ def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
                 view,
                 voters=frozenset(reported.voters),
                 outgoing_voters=frozenset(reported.outgoing_voters),
-                config_unknown=False,
             ),
         )
-    found = (
-        reapplied_config_entry(view, reported)
-        if view.applied_config_index == RESTARTED
-        else next_config_entry(view)
-    )
+    if view.applied_config_index == RESTARTED:
+        choices = reapplied_config_entries(view, reported)
+        outcomes: list[NodeView] = []
+        for choice in choices:
+            applied = apply_config_entry(view, reported, choice)
+            if not isinstance(applied, Failure):
+                outcomes.extend(applied)
+        if outcomes:
+            return tuple(outcomes)
+        found = None
+    else:
+        found = next_config_entry(view)
     if found is None:
         return Failure(
             rule=rules.CONFIG_FROM_COMMITTED_ENTRY,
@@ -250,6 +267,13 @@ def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
             expected="a committed, unapplied configuration entry",
             reported="apply_config",
         )
+    return apply_config_entry(view, reported, found)
+
+
+def apply_config_entry(
+    view: NodeView, reported: Configuration | UnsetType, found: tuple[int, Entry]
+) -> Outcome:
+    """The views after applying the configuration entry ``found``."""
     index, (_, kind) = found
     old = view.voters
     if isinstance(kind, tuple):
@@ -274,7 +298,7 @@ def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
         msgspec.structs.replace(
             view,
             voters=expected_voters,
-            outgoing_voters=outgoing if outgoing != expected_voters else frozenset(),
+            outgoing_voters=outgoing,
             applied_config_index=index,
         )
         for outgoing in dict.fromkeys(choices)
