@@ -120,6 +120,7 @@ class NodeEvent:
     message: Message | None = None
     entry: Entry | None = None
     voters_after: tuple[int, ...] = ()
+    outgoing_after: tuple[int, ...] = ()
 
 
 def shown_state(state: RaftNodeState) -> Shown:
@@ -226,10 +227,22 @@ class ActionEvents:
             self.add(node, "commit", shown)
         elif isinstance(command, ApplySnapshot) and not self.restarting:
             conf = command.snapshot.metadata.conf_state
-            self.add(node, "apply_config", shown, voters_after=conf.voters)
+            self.add(
+                node,
+                "apply_config",
+                shown,
+                voters_after=conf.voters,
+                outgoing_after=conf.voters_outgoing,
+            )
             self.shown[node] = apply_conf(shown, conf)
         elif isinstance(command, ConfChangeApplied):
-            self.add(node, "apply_config", shown, voters_after=command.conf_state.voters)
+            self.add(
+                node,
+                "apply_config",
+                shown,
+                voters_after=command.conf_state.voters,
+                outgoing_after=command.conf_state.voters_outgoing,
+            )
             self.shown[node] = apply_conf(shown, command.conf_state)
         elif isinstance(command, PersistHardState | PersistEntries | PersistSnapshot):
             if isinstance(command, PersistHardState):
@@ -410,7 +423,10 @@ def kubeoracle_record(event: NodeEvent) -> dict[str, object]:
     if event.kind == "commit":
         record["commit_index"] = event.shown.commit
     if event.kind == "apply_config":
-        record["config"] = {"voters": [str(node) for node in event.voters_after]}
+        config: dict[str, object] = {"voters": [str(node) for node in event.voters_after]}
+        if event.outgoing_after:
+            config["outgoing_voters"] = [str(node) for node in event.outgoing_after]
+        record["config"] = config
     if event.final is not None:
         record["state"] = kubeoracle_state(event.final)
     elif event.kind == "init":

@@ -537,19 +537,29 @@ def validate(events: Iterable[LocatedEvent], options: Options) -> Summary | Viol
     history = RaftHistory()
     next_checkpoint = CHECKPOINT_EVENTS
     last: LocatedEvent | None = None
+    restarted: frozenset[str] = frozenset()
     for located in events:
+        if isinstance(located.event, Init) and located.event.node in state.views:
+            restarted |= {located.event.node}
         stepped = step(state, located, options)
         if isinstance(stepped, Violation):
             return stepped
         state, last = stepped, located
-        if options.cluster_checks and state.events >= next_checkpoint:
-            history, failed = cluster_checkpoint(history, state, located)
+        if (
+            options.cluster_checks
+            and state.events >= next_checkpoint
+            and all(len(views) == 1 for views in state.views.values())
+        ):
+            # Only when every node's state is settled: an open choice may still be undone.
+            history, failed = cluster_checkpoint(history, state, located, restarted)
+            restarted = frozenset()
             if failed is not None:
                 return failed
             total_log = sum(views[0].last_index for views in state.views.values())
             next_checkpoint = state.events + max(CHECKPOINT_EVENTS, total_log)
-    if options.cluster_checks and last is not None:
-        _, failed = cluster_checkpoint(history, state, last)
+    settled = all(len(views) == 1 for views in state.views.values())
+    if options.cluster_checks and last is not None and settled:
+        _, failed = cluster_checkpoint(history, state, last, restarted)
         if failed is not None:
             return failed
     return summarize(state)
@@ -559,10 +569,13 @@ CHECKPOINT_EVENTS = 256
 
 
 def cluster_checkpoint(
-    history: RaftHistory, state: ValidatorState, located: LocatedEvent
+    history: RaftHistory,
+    state: ValidatorState,
+    located: LocatedEvent,
+    restarted: frozenset[str],
 ) -> tuple[RaftHistory, Violation | None]:
     """``spec.raft``'s invariants on the reconstructed cluster after ``located``."""
-    history, violations = check_cluster(history, state.views)
+    history, violations = check_cluster(history, state.views, restarted)
     if not violations:
         return history, None
     first = violations[0]

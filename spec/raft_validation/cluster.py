@@ -11,6 +11,7 @@ checkpoints spaced by at least that many events (linear overall) and at the end 
 
 from __future__ import annotations
 
+import msgspec
 from immutables import Map
 
 from models.raft import (
@@ -50,7 +51,7 @@ def unknown_prefix(views: list[NodeView]) -> tuple[int, int]:
 
 
 def node_observation(
-    view: NodeView, numbers: dict[str, int], snapshot_index: int, snapshot_term: int
+    view: NodeView, numbers: dict[str, int], snapshot_index: int, snapshot_term: int, up: bool
 ) -> NodeObservation:
     """One node's view as ``spec.raft`` observes it."""
     base = min(snapshot_index, view.last_index)
@@ -63,13 +64,13 @@ def node_observation(
     outgoing = tuple(sorted(numbers[name] for name in view.outgoing_voters if name in numbers))
     return NodeObservation(
         node_id=numbers[view.node],
-        up=True,
+        up=up,
         term=view.term,
         vote=numbers.get(view.vote, 0) if view.vote is not None else 0,
         commit_index=view.commit,
         log=log,
         snapshot=SnapshotMetadata(index=base, term=base_term),
-        role=view.role,
+        role=view.role if up else None,
         lead=0,
         applied_index=view.commit,
         conf_state=ConfState(voters=voters, voters_outgoing=outgoing),
@@ -77,20 +78,40 @@ def node_observation(
     )
 
 
-def cluster_observation(views: Map[str, tuple[NodeView, ...]]) -> ClusterObservation:
-    """The primary view of every node, as one cluster observation."""
+def cluster_observation(
+    views: Map[str, tuple[NodeView, ...]], restarted: frozenset[str] = frozenset()
+) -> ClusterObservation:
+    """The primary view of every node, as one cluster observation; nodes that restarted since
+    the last observation are shown down (their volatile state, commit index included, may
+    have gone back to what they persisted)."""
     primary = [views[name][0] for name in sorted(views.keys())]
     numbers = node_numbers([view.node for view in primary])
     snapshot_index, snapshot_term = unknown_prefix(primary)
     nodes = sorted(
-        (node_observation(view, numbers, snapshot_index, snapshot_term) for view in primary),
+        (
+            node_observation(
+                view, numbers, snapshot_index, snapshot_term, view.node not in restarted
+            )
+            for view in primary
+        ),
         key=lambda node: node.node_id,
     )
     return ClusterObservation(nodes=tuple(nodes))
 
 
 def check_cluster(
-    history: RaftHistory, views: Map[str, tuple[NodeView, ...]]
+    history: RaftHistory,
+    views: Map[str, tuple[NodeView, ...]],
+    restarted: frozenset[str] = frozenset(),
 ) -> tuple[RaftHistory, tuple[PropertyViolation, ...]]:
-    """``spec.raft``'s safety properties on the reconstructed cluster."""
-    return check_step(history, cluster_observation(views))
+    """``spec.raft``'s safety properties on the reconstructed cluster. A restarted node is
+    compared afresh: its term and commit index may go back to what it had persisted."""
+    observation = cluster_observation(views, restarted)
+    numbers = node_numbers(sorted(views.keys()))
+    previous = history.previous
+    for name in sorted(restarted):
+        if numbers[name] in previous:
+            previous = previous.delete(numbers[name])
+    if previous is not history.previous:
+        history = msgspec.structs.replace(history, previous=previous)
+    return check_step(history, observation)

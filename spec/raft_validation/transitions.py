@@ -234,9 +234,8 @@ REAPPLY_CHOICES = 4
 def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
     """Apply the next committed configuration entry (or the configuration of a snapshot)."""
     reported = event.config
-    if view.config_unknown:
-        # The configuration of a snapshot just installed: taken as reported (its outgoing half
-        # stays open until the node reports its configuration).
+    if view.config_unknown and next_config_entry(view) is None:
+        # The configuration of a snapshot just installed, taken as reported.
         if reported is UNSET:
             return (view,)
         return (
@@ -244,6 +243,7 @@ def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
                 view,
                 voters=frozenset(reported.voters),
                 outgoing_voters=frozenset(reported.outgoing_voters),
+                config_unknown=not reported.outgoing_voters,  # the outgoing half may be unknown
             ),
         )
     if view.applied_config_index == RESTARTED:
@@ -300,6 +300,7 @@ def apply_config_entry(
             voters=expected_voters,
             outgoing_voters=outgoing,
             applied_config_index=index,
+            config_unknown=False,
         )
         for outgoing in dict.fromkeys(choices)
     )
