@@ -127,34 +127,47 @@ def random_partition(
 
 
 def _single_change(
-    prng: random.Random, conf: ConfState, node_ids: tuple[NodeId, ...]
+    prng: random.Random, conf: ConfState, node_ids: tuple[NodeId, ...], voters_min: int
 ) -> ConfChangeItem | None:
     voters = set(conf.voters)
     learners = set(conf.learners)
+    members = voters | learners | set(conf.voters_outgoing) | set(conf.learners_next)
     candidates: list[ConfChangeItem] = []
     for node in node_ids:
         if node not in voters:
             candidates.append(ConfChangeItem(type="add_node", node=node))
-        if node not in learners and (node not in voters or len(voters) > 1):
+        if node not in learners and (node not in voters or len(voters) > voters_min):
             candidates.append(ConfChangeItem(type="add_learner_node", node=node))
-        if (node in voters and len(voters) > 1) or node in learners:
+        if node in members and (node not in voters or len(voters) > voters_min):
             candidates.append(ConfChangeItem(type="remove_node", node=node))
     return prng.choice(candidates) if candidates else None
 
 
 def random_conf_change(
-    prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
+    prng: random.Random,
+    leader: NodeId,
+    conf: ConfState,
+    node_ids: tuple[NodeId, ...],
+    voters_min: int,
 ) -> ChangeMembership | None:
     """A membership change for ``leader`` to propose against its configuration ``conf``: a
     simple change, or two changes through a joint configuration (left automatically, or
-    explicitly by a later ``leave_joint``). Never removes the last voter."""
-    first = _single_change(prng, conf, node_ids)
+    explicitly by a later ``leave_joint``).
+
+    Like an etcd operator, it never takes the voters below ``voters_min``, never removes or
+    demotes the leader itself (leadership is moved away first: a leader that steps down on its
+    own removal can leave a lagging voter of the joint configuration unable to win an
+    election), and only offers ``node_ids`` that were never removed (etcd refuses to re-add a
+    removed member id; a re-added node would refuse snapshots whose configuration lacks it).
+    """
+    node_ids = tuple(node for node in node_ids if node != leader)
+    first = _single_change(prng, conf, node_ids, voters_min)
     if first is None:
         return None
     if prng.random() < 0.5:
         return ChangeMembership(node=leader, changes=(first,), transition="auto")
     rest = tuple(node for node in node_ids if node != first.node)
-    second = _single_change(prng, _after(conf, first), rest)
+    second = _single_change(prng, _after(conf, first), rest, voters_min)
     changes = (first,) if second is None else (first, second)
     transition = prng.choice(TRANSITIONS)
     return ChangeMembership(node=leader, changes=changes, transition=transition)

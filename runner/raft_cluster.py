@@ -15,8 +15,10 @@ enabled in the state (a message not in flight, a tick at a down node) gives
 Network semantics: a message sent on a cut link, to a down node or to a full network is lost;
 a partition also loses the messages in flight on the links it cuts; a crash loses the
 messages in flight to the crashed node. Anything else in flight can be delivered in any order
-(delay, reordering), dropped, or duplicated. A lost ``MsgSnap`` is reported to its sender
-(``SnapshotStatusReported``), as etcd's transport does.
+(delay, reordering), dropped, or duplicated. Whether a ``MsgSnap`` arrived or was lost is
+reported to its sender (``SnapshotStatusReported``), as etcd's transport does
+(``ReportSnapshot``): without the report a leader whose snapshot was refused or whose
+follower's answer was lost would wait for that follower forever.
 """
 
 from __future__ import annotations
@@ -284,7 +286,11 @@ def _deliver(work: _Work, message_id: int) -> str | None:
         return f"message {message_id} cannot arrive: node {flight.message.to_id} is down or cut off"
     in_flight = work.state.in_flight.delete(message_id)
     work.state = msgspec.structs.replace(work.state, in_flight=in_flight)
-    work.events.append((flight.message.to_id, MessageReceived(message=flight.message)))
+    message = flight.message
+    work.events.append((message.to_id, MessageReceived(message=message)))
+    if isinstance(message, MsgSnap) and _up_node(work, message.from_id) is None:
+        report = SnapshotStatusReported(node_id=message.to_id, failed=False)
+        work.events.append((message.from_id, report))
     return None
 
 

@@ -33,6 +33,7 @@ from models.raft import ProposalAccepted
 from models.trace import (
     TRACE_FORMAT,
     TRACE_VERSION,
+    ChangeMembership,
     ClusterAction,
     Compact,
     Crash,
@@ -146,11 +147,19 @@ def _leader(state: ClusterState) -> NodeSlot | None:
 class ActionChooser:
     """Picks the next safety-phase action from the PRNG, among the enabled ones."""
 
-    def __init__(self, prng: random.Random, swarm: SwarmOptions, node_ids: tuple[int, ...]):
+    def __init__(
+        self,
+        prng: random.Random,
+        swarm: SwarmOptions,
+        node_ids: tuple[int, ...],
+        initial_voters: tuple[int, ...],
+    ) -> None:
         self.prng = prng
         self.swarm = swarm
         self.node_ids = node_ids
         self.proposals = 0
+        self.removed: set[int] = set()
+        self.voters_min = min(3, len(initial_voters))
 
     def choose(self, state: ClusterState) -> ClusterAction:
         """One enabled action; there is always one (a tick at an up node, or a restart)."""
@@ -220,9 +229,15 @@ class ActionChooser:
         if conf.is_joint() and not conf.auto_leave:
             options.append((self.swarm.conf_change_weight, lambda: LeaveJoint(node=leader_id)))
             return
-        change = random_conf_change(self.prng, leader_id, conf, self.node_ids)
+        candidates = tuple(node for node in self.node_ids if node not in self.removed)
+        change = random_conf_change(self.prng, leader_id, conf, candidates, self.voters_min)
         if change is not None:
-            options.append((self.swarm.conf_change_weight, lambda: change))
+            options.append((self.swarm.conf_change_weight, lambda: self._retire(change)))
+
+    def _retire(self, change: ChangeMembership) -> ChangeMembership:
+        """Remember the nodes this change removes: their ids are never offered again."""
+        self.removed.update(item.node for item in change.changes if item.type == "remove_node")
+        return change
 
     def _draw(self, state: ClusterState, node_id: int) -> DrawRandom:
         request = state.nodes[node_id].random_request
@@ -253,10 +268,21 @@ def liveness_action(run: RaftRun, prng: random.Random, *, propose: bool) -> Clus
     if ready:
         return Deliver(message=ready[0])
     leader = _leader(state)
+    if leader is not None and _needs_fresh_snapshot(leader):
+        return Compact(node=leader.node_id)
     if leader is not None and propose:
         return Propose(node=leader.node_id, value=f"{LIVENESS_PREFIX}{run.steps}")
     node_ids = sorted(state.nodes)
     return Tick(node=node_ids[run.steps % len(node_ids)])
+
+
+def _needs_fresh_snapshot(leader: NodeSlot) -> bool:
+    """A follower waits for a snapshot and the leader has applied entries beyond its last one
+    (an old snapshot may predate the follower's membership, and the follower refuses it)."""
+    state = leader.state
+    assert state is not None
+    waiting = any(progress.state == "snapshot" for progress in state.progress)
+    return waiting and leader.applied_index > leader.storage.snapshot.metadata.index
 
 
 @final
@@ -320,7 +346,12 @@ class Simulation:
         """Run both phases to the end or to the first violation."""
         if self.run.initial_violations:
             return self._violation(self.run.initial_violations)
-        chooser = ActionChooser(self.prng, self.header.swarm, self.run.config.node_ids)
+        chooser = ActionChooser(
+            self.prng,
+            self.header.swarm,
+            self.run.config.node_ids,
+            self.run.config.initial_conf.voters,
+        )
         for _ in range(self.header.setup.safety_steps):
             outcome = self._advance(chooser.choose(self.run.state))
             if outcome.violations:

@@ -135,7 +135,7 @@ def _options_from(args: argparse.Namespace) -> tuple[list[int], Any]:
 
 def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
     """The ``simulate raft`` handler."""
-    import msgspec
+    import dataclasses
 
     from runner.faults import MUTANT_DESCRIPTIONS
     from runner.simulator import simulate
@@ -155,7 +155,7 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
     result: SimulationResult | None = None
     for seed in seeds:
         _progress(f"seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})")
-        result = simulate(msgspec.structs.replace(options, seed=seed), version)
+        result = simulate(dataclasses.replace(options, seed=seed), version)
         if result.result.status != "pass":
             break
     _progress("")

@@ -32,6 +32,23 @@ from models.raft import (
     observe_node,
 )
 from models.step import Step
+from spec.property import Violation
+from spec.raft import RaftHistory, check_step
+
+
+class Checker:
+    """Runs ``check_step`` on every observation a cluster makes."""
+
+    def __init__(self) -> None:
+        self.history = RaftHistory()
+        self.violations: list[Violation] = []
+
+    def __call__(self, observation: ClusterObservation) -> None:
+        self.history, violations = check_step(self.history, observation)
+        self.violations.extend(violations)
+
+    def broken(self) -> set[str]:
+        return {violation.property_name for violation in self.violations}
 
 
 @dataclass
@@ -107,9 +124,17 @@ class Cluster:
         if self.observer is not None:
             self.observer(self.observation())
 
+    def checked(self) -> Checker:
+        """Check every later observation against ``spec.raft``; returns the checker."""
+        checker = Checker()
+        self.observer = checker
+        return checker
+
     def crash(self, node_id: int) -> None:
         """Drop volatile state; messages to the node are lost while it is down."""
         self.states[node_id] = None
+        if self.observer is not None:
+            self.observer(self.observation())
 
     def restart(self, node_id: int) -> None:
         self.start(node_id, self.persisted[node_id], ConfState())

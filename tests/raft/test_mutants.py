@@ -20,26 +20,10 @@ from models.raft import (
     RaftMutant,
     observe_node,
 )
-from spec.property import Violation
 from spec.raft import RaftHistory, check_step
 from spec.raft import invariants as names
 from tests.raft.builders import node, stored
-from tests.raft.cluster import Cluster
-
-
-class Checker:
-    """Runs ``check_step`` on every observation a cluster makes."""
-
-    def __init__(self) -> None:
-        self.history = RaftHistory()
-        self.violations: list[Violation] = []
-
-    def __call__(self, observation: ClusterObservation) -> None:
-        self.history, violations = check_step(self.history, observation)
-        self.violations.extend(violations)
-
-    def broken(self) -> set[str]:
-        return {violation.property_name for violation in self.violations}
+from tests.raft.cluster import Checker, Cluster
 
 
 def checked_cluster(
