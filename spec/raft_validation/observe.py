@@ -184,6 +184,8 @@ def observe_commit(view: NodeView, commit: int, *, receives_logged: bool) -> Nod
                 f"entry of term {view.term}",
                 reported=f"commit={commit}",
             )
+    elif receives_logged and commit > view.commit_ceiling and view.append_refusal is not None:
+        return view.append_refusal
     elif receives_logged and commit > view.commit_ceiling:
         return Failure(
             rule=rules.FOLLOWER_COMMIT_RULE,

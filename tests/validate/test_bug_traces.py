@@ -27,6 +27,8 @@ CASES = [
     ("commit_backwards.jsonl", 20, "commit-index-monotonic", "2"),
     # Votes {1, 4} in configuration {1, 2, 3}: only 1 counts, a majority needs 2.
     ("votes_outside_config.jsonl", 11, "leader-needs-quorum", "1"),
+    # Figure 8: the leader of term 4 commits an entry of term 2 by counting replicas (5.4.2).
+    ("figure8_commit_previous_term.jsonl", 19, "leader-commit-rule", "1"),
 ]
 
 
