@@ -61,6 +61,7 @@ from spec.raft_validation.transitions import (
     on_become_follower,
     on_become_leader,
     on_become_pre_candidate,
+    reset_to_term,
 )
 
 MAX_VIEWS_PER_NODE = 16
@@ -206,7 +207,20 @@ def transition(
     if isinstance(event, Receive):
         return on_receive(view, event.message, state.sent.get(event.message))
     if isinstance(event, Send):
-        sent = on_send(view, event.message)
+        sender = view
+        message = event.message
+        if (
+            not receives_logged
+            and message.term > view.term
+            and message.type
+            not in (
+                "pre_vote_request",
+                "pre_vote_response",
+            )
+        ):
+            # The message that moved this node to a newer term is not in the trace.
+            sender = reset_to_term(view, message.term)
+        sent = on_send(sender, message, receives_logged=receives_logged)
         return sent if isinstance(sent, Failure) else (sent,)
     if isinstance(event, BecomeFollower):
         return on_become_follower(view, event, receives_logged=receives_logged)
@@ -220,7 +234,7 @@ def transition(
     if isinstance(event, Append):
         return on_append(view, event)
     if isinstance(event, ApplyConfig):
-        return on_apply_config(view, event)
+        return on_apply_config(view, event, receives_logged=receives_logged)
     if isinstance(event, Init):
         return restart(view, event)
     return (view,)

@@ -24,6 +24,7 @@ from spec.raft_validation.node_view import (
     with_appended,
     with_leader_entry,
     with_term_pinned,
+    with_unknown_tail,
 )
 from spec.raft_validation.transitions import (
     Outcome,
@@ -97,8 +98,11 @@ def check_sender_role(view: NodeView, message: Message) -> Failure | None:
     return None
 
 
-def on_send(view: NodeView, message: Message) -> NodeView | Failure:
-    """Check ``message`` against its sender's view; a granted vote is recorded."""
+def on_send(
+    view: NodeView, message: Message, *, receives_logged: bool = True
+) -> NodeView | Failure:
+    """Check ``message`` against its sender's view; a granted vote is recorded (when the
+    node's receives are not traced, the request it answers is unknown)."""
     refusal = check_sender_role(view, message)
     if refusal is not None:
         return refusal
@@ -146,9 +150,12 @@ def on_send(view: NodeView, message: Message) -> NodeView | Failure:
     if kind == "append_response" and message.success is True and view.append_refusal is not None:
         return view.append_refusal
     if kind == "append_response" and message.success is True and message.match_index is not UNSET:
+        if not receives_logged and message.match_index > view.last_index:
+            # The entries it acknowledges came in messages the trace does not show.
+            view = with_unknown_tail(view, message.match_index)
         return check_log_position(view, message, message.match_index, None, "match index")
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
-        return grant_vote(view, message)
+        return grant_vote(view, message, receives_logged=receives_logged)
     return view
 
 
@@ -184,7 +191,7 @@ def sent_entry_count(message: Message) -> int:
     return 0
 
 
-def grant_vote(view: NodeView, message: Message) -> NodeView | Failure:
+def grant_vote(view: NodeView, message: Message, *, receives_logged: bool) -> NodeView | Failure:
     """A granted (pre-)vote: allowed only for a request Raft lets the node grant."""
     candidate = message.destination
     pre_vote = message.type == "pre_vote_response"
@@ -208,6 +215,8 @@ def grant_vote(view: NodeView, message: Message) -> NodeView | Failure:
                 expected=f"vote for {view.vote} only",
                 reported=f"vote granted to {candidate}",
             )
+        if not receives_logged:
+            return view if pre_vote else msgspec.structs.replace(view, vote=candidate)
         return Failure(
             rule=rules.VOTE_NEEDS_REQUEST,
             detail=f"node {view.node} granted a {'pre-' if pre_vote else ''}vote to "

@@ -15,10 +15,12 @@ from models.raft_events import NodeState
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
     UNKNOWN_TERM,
+    Entry,
     Failure,
     NodeView,
     quorum_index,
     term_at,
+    with_appended,
     with_leader_entry,
     with_term_pinned,
     with_unknown_tail,
@@ -64,6 +66,10 @@ def observe(
         current = grown
     if state.last_log_term is not UNSET:
         pinned = with_term_pinned(current, current.last_index, state.last_log_term)
+        if pinned is None and not receives_logged and current.last_index > current.commit:
+            # Replaced by entries from a leader, in messages the trace does not show.
+            replaced: Entry = (state.last_log_term, "unknown")
+            pinned = with_appended(current, (replaced,), current.last_index - 1)
         if pinned is None:
             return Failure(
                 rule=rules.STATE_MATCHES_REFERENCE,
@@ -158,6 +164,8 @@ def observe_commit(view: NodeView, commit: int, *, receives_logged: bool) -> Nod
             expected=f"commit>={view.commit}",
             reported=f"commit={commit}",
         )
+    if commit > view.last_index and not receives_logged:
+        view = with_unknown_tail(view, commit)
     if commit > view.last_index:
         return Failure(
             rule=rules.STATE_MATCHES_REFERENCE,

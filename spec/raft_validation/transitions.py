@@ -231,10 +231,11 @@ def reapplied_config_entries(
 REAPPLY_CHOICES = 4
 
 
-def on_apply_config(view: NodeView, event: ApplyConfig) -> Outcome:
+def on_apply_config(view: NodeView, event: ApplyConfig, *, receives_logged: bool = True) -> Outcome:
     """Apply the next committed configuration entry (or the configuration of a snapshot)."""
     reported = event.config
-    if view.config_unknown and next_config_entry(view) is None:
+    unseen_snapshot = not receives_logged and next_config_entry(view) is None
+    if (view.config_unknown or unseen_snapshot) and next_config_entry(view) is None:
         # The configuration of a snapshot just installed, taken as reported.
         if reported is UNSET:
             return (view,)
