@@ -3,10 +3,12 @@
 Generates consistent etcd-raft-format traces of 25k, 50k and 100k events (a 3-node cluster with
 elections every few dozen rounds, see ``runner.raft_synthetic_trace``), validates each, and
 prints wall and CPU time (CPU time is steadier on a shared machine) and events per second,
-reading included; then the same for etcd-io/raft's own example.ndjson. Linear scaling shows as a
-constant events-per-second figure across sizes.
+reading included; then the same for etcd-io/raft's own example.ndjson and for a simulator run
+exported to both formats. Linear scaling shows as a constant events-per-second figure across
+sizes.
 
     python -m benchmarks.validate_raft [--sizes 25000 50000 100000] [--nodes 3]
+                                       [--simulator-steps 20000]
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000, 50_000, 100_000])
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--simulator-steps", type=int, default=20_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         for size in args.sizes:
@@ -53,6 +56,24 @@ def main() -> None:
             path.write_text("\n".join(synthetic_etcd_trace(size, args.nodes, seed=1)) + "\n")
             report(f"synthetic etcd-raft {size}", path)
     report("etcd-io/raft example.ndjson", EXAMPLE)
+    with tempfile.TemporaryDirectory() as directory:
+        for trace_format in ("kubeoracle", "etcd-raft"):
+            path = Path(directory) / f"simulated-{trace_format}.jsonl"
+            path.write_text("\n".join(simulated_lines(args.simulator_steps, trace_format)) + "\n")
+            report(f"simulator run, {trace_format}", path)
+
+
+def simulated_lines(steps: int, trace_format: str) -> list[str]:
+    """A simulator run (seed 1, 5 nodes, swarm faults) exported as Raft events."""
+    from runner.raft_trace_export import etcd_lines, kubeoracle_lines, node_events
+    from runner.simulator import SimulationOptions, simulate
+    from runner.trace import parse_trace
+
+    result = simulate(SimulationOptions(seed=1, safety_steps=steps, liveness_steps=2000))
+    events = node_events(parse_trace(result.trace.content(), "benchmark"))
+    if trace_format == "kubeoracle":
+        return kubeoracle_lines(events, "benchmark")
+    return etcd_lines(events)
 
 
 if __name__ == "__main__":

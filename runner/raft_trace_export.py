@@ -560,3 +560,44 @@ def etcd_lines(events: list[NodeEvent]) -> list[str]:
         if record is not None:
             lines.append(msgspec.json.encode(record).decode())
     return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runner.raft_trace_export SIMULATOR_TRACE [--format F] [-o OUT]``."""
+    import argparse
+    import sys
+    from pathlib import Path
+
+    from runner.errors import InputError
+    from runner.trace import read_trace
+
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.raft_trace_export",
+        description="Export a simulator trace as per-node Raft events, for kubeoracle "
+        "validate raft (or any tool reading etcd-io/raft's trace format).",
+    )
+    parser.add_argument("trace", type=Path, help="a trace written by kubeoracle simulate raft")
+    parser.add_argument("--format", choices=("kubeoracle", "etcd-raft"), default="kubeoracle")
+    parser.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    args = parser.parse_args(argv)
+    try:
+        parsed = read_trace(args.trace)
+    except InputError as error:
+        print(f"kubeoracle: {error.describe()}", file=sys.stderr)
+        return 2
+    events = node_events(parsed)
+    description = f"simulator run of {args.trace.name} (seed {parsed.header.seed})"
+    if args.format == "kubeoracle":
+        lines = kubeoracle_lines(events, description)
+    else:
+        lines = etcd_lines(events)
+    text = "\n".join(lines) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

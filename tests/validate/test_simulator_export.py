@@ -54,3 +54,17 @@ def test_forgotten_vote_is_rejected_at_the_restart(tmp_path: Path) -> None:
     etcd_verdict = validate_lines(etcd, tmp_path, "run.ndjson")
     assert isinstance(etcd_verdict, Violation)
     assert etcd_verdict.rule.name == "restart-from-persisted-state"
+
+
+def test_export_command_writes_both_formats(tmp_path: Path) -> None:
+    from runner.raft_trace_export import main as export_main
+
+    result = simulate(SimulationOptions(seed=4, nodes=3, safety_steps=300, liveness_steps=600))
+    trace = tmp_path / "run.trace.jsonl"
+    result.trace.write_to(trace)
+    ours, etcd = tmp_path / "events.jsonl", tmp_path / "events.ndjson"
+    assert export_main([str(trace), "-o", str(ours)]) == 0
+    assert export_main([str(trace), "--format", "etcd-raft", "-o", str(etcd)]) == 0
+    assert json.loads(ours.read_text().splitlines()[0])["format"] == "kubeoracle-raft-events"
+    assert json.loads(etcd.read_text().splitlines()[0])["tag"] == "trace"
+    assert export_main([str(tmp_path / "missing.jsonl")]) == 2
