@@ -19,14 +19,109 @@ from typing import Literal
 
 import msgspec
 
-NodeId = int
-NO_NODE: NodeId = 0
+from models.raft_log import (
+    NO_NODE,
+    ConfChangeSingle,
+    ConfChangeTransition,
+    ConfChangeType,
+    ConfChangeV2,
+    ConfState,
+    Entry,
+    EntryKind,
+    NodeId,
+    PersistedState,
+    Snapshot,
+    SnapshotMetadata,
+)
+from models.raft_messages import (
+    Message,
+    MsgApp,
+    MsgAppResp,
+    MsgHeartbeat,
+    MsgHeartbeatResp,
+    MsgPreVote,
+    MsgPreVoteResp,
+    MsgReadIndex,
+    MsgReadIndexResp,
+    MsgSnap,
+    MsgTimeoutNow,
+    MsgTransferLeader,
+    MsgVote,
+    MsgVoteResp,
+)
+
+__all__ = [
+    "NO_NODE",
+    "ApplyEntries",
+    "ApplySnapshot",
+    "Campaign",
+    "ClusterObservation",
+    "Command",
+    "CommitAdvanced",
+    "ConfChangeApplied",
+    "ConfChangeSingle",
+    "ConfChangeTransition",
+    "ConfChangeType",
+    "ConfChangeV2",
+    "ConfState",
+    "CreateSnapshot",
+    "Entry",
+    "EntryKind",
+    "Event",
+    "Message",
+    "MessageReceived",
+    "MsgApp",
+    "MsgAppResp",
+    "MsgHeartbeat",
+    "MsgHeartbeatResp",
+    "MsgPreVote",
+    "MsgPreVoteResp",
+    "MsgReadIndex",
+    "MsgReadIndexResp",
+    "MsgSnap",
+    "MsgTimeoutNow",
+    "MsgTransferLeader",
+    "MsgVote",
+    "MsgVoteResp",
+    "NodeId",
+    "NodeObservation",
+    "PendingReadIndex",
+    "PersistEntries",
+    "PersistHardState",
+    "PersistSnapshot",
+    "PersistedState",
+    "Progress",
+    "ProgressState",
+    "ProposalAccepted",
+    "ProposalRejected",
+    "ProposalRejectedReason",
+    "Propose",
+    "ProposeConfChange",
+    "RaftConfig",
+    "RaftMutant",
+    "RaftNodeState",
+    "RandomDrawn",
+    "ReadIndexDropped",
+    "ReadIndexReady",
+    "ReadIndexRequested",
+    "ReadIndexStatus",
+    "RequestRandom",
+    "Role",
+    "RoleChanged",
+    "SendMessage",
+    "Snapshot",
+    "SnapshotMetadata",
+    "SnapshotStatusReported",
+    "Tick",
+    "TransferLeadership",
+    "UnreachableReported",
+    "VoteReceived",
+    "observe_down_node",
+    "observe_node",
+]
 
 Role = Literal["follower", "pre_candidate", "candidate", "leader"]
 ProgressState = Literal["probe", "replicate", "snapshot"]
-EntryKind = Literal["normal", "conf_change"]
-ConfChangeType = Literal["add_node", "remove_node", "add_learner_node"]
-ConfChangeTransition = Literal["auto", "implicit", "explicit"]
 
 
 class RaftMutant(enum.Enum):
@@ -58,145 +153,6 @@ class RaftConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_pending_read_index: int = 1024
     max_uncommitted_entries: int = 4096
     mutant: RaftMutant | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Log, membership, snapshots
-
-
-class ConfChangeSingle(msgspec.Struct, frozen=True, kw_only=True):
-    """One membership change (etcd ``ConfChangeSingle``). Promoting a learner is ``add_node``
-    on a node that is currently a learner."""
-
-    type: ConfChangeType
-    node_id: NodeId
-
-
-class ConfChangeV2(msgspec.Struct, frozen=True, kw_only=True):
-    """A membership change (etcd ``ConfChangeV2``).
-
-    - One change with ``transition="auto"`` is a simple change (etcd ``ConfChange`` v1): it
-      takes effect directly, without a joint configuration.
-    - Several changes (or ``transition`` ``implicit``/``explicit``) enter a joint configuration.
-      ``auto``/``implicit`` leave it automatically once it is applied; ``explicit`` waits for a
-      ``ConfChangeV2`` with no changes, which leaves the joint configuration.
-    """
-
-    transition: ConfChangeTransition = "auto"
-    changes: tuple[ConfChangeSingle, ...] = ()
-    context: bytes = b""
-
-    def leaves_joint(self) -> bool:
-        """True for the empty change that leaves a joint configuration (etcd ``LeaveJoint``)."""
-        return self.transition == "auto" and len(self.changes) == 0
-
-    def enters_joint(self) -> bool:
-        """True when applying this change enters a joint configuration (etcd ``EnterJoint``)."""
-        return self.transition != "auto" or len(self.changes) > 1
-
-    def auto_leave(self) -> bool:
-        """Whether a joint configuration entered by this change is left automatically."""
-        return self.transition in ("auto", "implicit")
-
-
-class Entry(msgspec.Struct, frozen=True, kw_only=True):
-    """A log entry. ``kind="conf_change"`` entries carry ``conf_change``; an empty normal entry
-    (``data=b""``) is what a new leader appends at the start of its term."""
-
-    term: int
-    index: int
-    kind: EntryKind = "normal"
-    data: bytes = b""
-    conf_change: ConfChangeV2 | None = None
-
-
-class ConfState(msgspec.Struct, frozen=True, kw_only=True):
-    """A membership configuration (etcd ``ConfState``); all id tuples are sorted.
-
-    ``voters_outgoing`` is non-empty exactly in a joint configuration (C_old of C_old,new).
-    ``learners_next`` are voters of the outgoing half that become learners when the joint
-    configuration is left. ``auto_leave``: leave the joint configuration automatically.
-    """
-
-    voters: tuple[NodeId, ...] = ()
-    voters_outgoing: tuple[NodeId, ...] = ()
-    learners: tuple[NodeId, ...] = ()
-    learners_next: tuple[NodeId, ...] = ()
-    auto_leave: bool = False
-
-    def is_joint(self) -> bool:
-        return len(self.voters_outgoing) > 0
-
-    def all_voters(self) -> tuple[NodeId, ...]:
-        """Voters of either half, sorted."""
-        return tuple(sorted(set(self.voters) | set(self.voters_outgoing)))
-
-    def members(self) -> tuple[NodeId, ...]:
-        """Every node that receives replication: voters of either half and learners, sorted."""
-        return tuple(
-            sorted(
-                set(self.voters)
-                | set(self.voters_outgoing)
-                | set(self.learners)
-                | set(self.learners_next)
-            )
-        )
-
-
-class SnapshotMetadata(msgspec.Struct, frozen=True, kw_only=True):
-    """The last entry a snapshot covers and the configuration as of that entry."""
-
-    index: int = 0
-    term: int = 0
-    conf_state: ConfState = ConfState()
-
-
-class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """Application state up to ``metadata.index`` (opaque to Raft)."""
-
-    metadata: SnapshotMetadata = SnapshotMetadata()
-    data: bytes = b""
-
-
-class PersistedState(msgspec.Struct, frozen=True, kw_only=True):
-    """What a node keeps on stable storage (etcd ``HardState`` + log + snapshot).
-
-    ``log`` holds the entries after ``snapshot.metadata.index``, consecutive, ascending.
-    ``commit_index`` is persisted as etcd persists ``HardState.Commit``.
-    """
-
-    term: int = 0
-    vote: NodeId = NO_NODE
-    commit_index: int = 0
-    log: tuple[Entry, ...] = ()
-    snapshot: Snapshot = Snapshot()
-
-    def first_index(self) -> int:
-        """Index of the first entry that may be in ``log`` (snapshot index + 1)."""
-        return self.snapshot.metadata.index + 1
-
-    def last_index(self) -> int:
-        return self.log[-1].index if self.log else self.snapshot.metadata.index
-
-    def last_term(self) -> int:
-        return self.log[-1].term if self.log else self.snapshot.metadata.term
-
-    def term_at(self, index: int) -> int | None:
-        """Term of the entry at ``index``; the snapshot's term at its index; ``None`` when the
-        index is compacted away or beyond the log."""
-        snapshot_index = self.snapshot.metadata.index
-        if index == snapshot_index:
-            return self.snapshot.metadata.term
-        if index < snapshot_index or index > self.last_index():
-            return None
-        return self.log[index - snapshot_index - 1].term
-
-    def entry_at(self, index: int) -> Entry | None:
-        """The entry at ``index`` if it is in ``log`` (not compacted, not beyond the end)."""
-        offset = index - self.snapshot.metadata.index - 1
-        if offset < 0 or offset >= len(self.log):
-            return None
-        return self.log[offset]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,120 +246,6 @@ class RaftNodeState(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def commit_index(self) -> int:
         return self.persisted.commit_index
-
-
-# ---------------------------------------------------------------------------------------------
-# Messages (etcd raftpb.Message, one struct per type)
-
-
-class _Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    from_id: NodeId
-    to_id: NodeId
-    term: int
-
-
-class MsgApp(_Message, frozen=True, kw_only=True, tag="MsgApp"):
-    """AppendEntries (paper Figure 2): entries after (prev_log_index, prev_log_term)."""
-
-    prev_log_index: int
-    prev_log_term: int
-    entries: tuple[Entry, ...] = ()
-    commit_index: int = 0
-
-
-class MsgAppResp(_Message, frozen=True, kw_only=True, tag="MsgAppResp"):
-    """AppendEntries reply. Accept: ``index`` = last index now known to match. Reject:
-    ``index`` = the rejected ``prev_log_index``, ``reject_hint`` = a guess of the largest
-    index that may match, ``log_term`` = the follower's term at ``reject_hint`` (etcd fast
-    back-off)."""
-
-    index: int
-    reject: bool = False
-    reject_hint: int = 0
-    log_term: int = 0
-
-
-class MsgVote(_Message, frozen=True, kw_only=True, tag="MsgVote"):
-    """RequestVote (paper Figure 2). ``leader_transfer`` marks a campaign started by
-    MsgTimeoutNow, which voters grant even while they have a live leader (etcd
-    ``campaignTransfer``)."""
-
-    last_log_index: int
-    last_log_term: int
-    leader_transfer: bool = False
-
-
-class MsgVoteResp(_Message, frozen=True, kw_only=True, tag="MsgVoteResp"):
-    reject: bool
-
-
-class MsgPreVote(_Message, frozen=True, kw_only=True, tag="MsgPreVote"):
-    """PreVote (Ongaro thesis 9.6): ``term`` is the term the sender would campaign in; neither
-    side changes its term."""
-
-    last_log_index: int
-    last_log_term: int
-    leader_transfer: bool = False
-
-
-class MsgPreVoteResp(_Message, frozen=True, kw_only=True, tag="MsgPreVoteResp"):
-    reject: bool
-
-
-class MsgHeartbeat(_Message, frozen=True, kw_only=True, tag="MsgHeartbeat"):
-    """Heartbeat: ``commit_index`` is min(leader commit, follower match); ``context`` is the
-    ReadIndex round it confirms (empty if none)."""
-
-    commit_index: int = 0
-    context: bytes = b""
-
-
-class MsgHeartbeatResp(_Message, frozen=True, kw_only=True, tag="MsgHeartbeatResp"):
-    context: bytes = b""
-
-
-class MsgSnap(_Message, frozen=True, kw_only=True, tag="MsgSnap"):
-    """InstallSnapshot (paper section 7). Answered with MsgAppResp."""
-
-    snapshot: Snapshot
-
-
-class MsgTimeoutNow(_Message, frozen=True, kw_only=True, tag="MsgTimeoutNow"):
-    """Leadership transfer (Ongaro thesis 3.10): campaign now, bypassing the lease."""
-
-
-class MsgReadIndex(_Message, frozen=True, kw_only=True, tag="MsgReadIndex"):
-    """A follower forwards a ReadIndex request to its leader (term 0: a local message)."""
-
-    context: bytes
-
-
-class MsgReadIndexResp(_Message, frozen=True, kw_only=True, tag="MsgReadIndexResp"):
-    context: bytes
-    index: int
-
-
-class MsgTransferLeader(_Message, frozen=True, kw_only=True, tag="MsgTransferLeader"):
-    """Ask the leader to transfer leadership to ``transferee`` (term 0: a local message)."""
-
-    transferee: NodeId
-
-
-Message = (
-    MsgApp
-    | MsgAppResp
-    | MsgVote
-    | MsgVoteResp
-    | MsgPreVote
-    | MsgPreVoteResp
-    | MsgHeartbeat
-    | MsgHeartbeatResp
-    | MsgSnap
-    | MsgTimeoutNow
-    | MsgReadIndex
-    | MsgReadIndexResp
-    | MsgTransferLeader
-)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ or demote a voter; a voter still in the outgoing half becomes ``learners_next``)
 
 from __future__ import annotations
 
+import msgspec
 from returns.result import Failure, Result, Success
 
 from impl.raft.transition import Transition
@@ -100,11 +101,15 @@ def apply_conf_change(conf: ConfState, change: ConfChangeV2) -> Result[ConfState
 
 
 def switch_to_config(transition: Transition, conf_state: ConfState) -> None:
-    """Adopt ``conf_state``: keep progress of continuing members, add fresh progress for new
-    ones (probing from the leader's last index + 1), drop removed ones."""
+    """Adopt ``conf_state``; a leader also keeps the progress of continuing members, adds
+    fresh progress for new ones (probing from its last index) and drops removed ones."""
     state = transition.state
+    if state.role != "leader":
+        transition.update(conf_state=conf_state)  # only a leader tracks progress
+        return
     last_index = state.persisted.last_index()
-    learners = set(conf_state.learners) | set(conf_state.learners_next)
+    # learners_next are still voters of the outgoing half: they replicate as voters.
+    learners = set(conf_state.learners)
     existing = {progress.node_id: progress for progress in state.progress}
     members: list[Progress] = []
     for node_id in conf_state.members():
@@ -122,22 +127,8 @@ def switch_to_config(transition: Transition, conf_state: ConfState) -> None:
                     is_learner=is_learner,
                 )
             )
-        elif previous.is_learner != is_learner:
-            members.append(
-                Progress(
-                    node_id=previous.node_id,
-                    match_index=previous.match_index,
-                    next_index=previous.next_index,
-                    state=previous.state,
-                    probe_sent=previous.probe_sent,
-                    pending_snapshot_index=previous.pending_snapshot_index,
-                    recent_active=previous.recent_active,
-                    inflight=previous.inflight,
-                    is_learner=is_learner,
-                )
-            )
         else:
-            members.append(previous)
+            members.append(msgspec.structs.replace(previous, is_learner=is_learner))
     transition.update(conf_state=conf_state, progress=tuple(members))
 
 

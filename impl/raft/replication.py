@@ -253,7 +253,16 @@ def on_append_response(transition: Transition, message: MsgAppResp) -> None:
         return
     was_paused = progress_ops.is_paused(progress, transition.config.max_inflight_appends)
     updated, grew = progress_ops.maybe_update(progress, message.index)
-    if not grew and not (progress.match_index == message.index and progress.state == "probe"):
+    # etcd also lets an answer that repeats match_index move a probed member to replicate;
+    # not when the entries after match are compacted: the member needs a snapshot, and a
+    # member that refused one (it is not in the snapshot's configuration) answers exactly so,
+    # which would otherwise resend the snapshot at once, forever. It waits for a heartbeat.
+    recovers = (
+        progress.state == "probe"
+        and progress.match_index == message.index
+        and progress.match_index + 1 >= persisted.first_index()
+    )
+    if not grew and not recovers:
         transition.set_progress(updated)
         return
     if updated.state == "probe":

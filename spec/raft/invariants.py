@@ -46,10 +46,11 @@ JOINT_ENTERED_AND_LEFT = "joint_configuration_entered_and_left"
 class _Pass:
     """Accumulates one step's violations and companions; local to one ``check_step`` call."""
 
-    __slots__ = ("history", "seen", "violations")
+    __slots__ = ("history", "max_commit_now", "seen", "violations")
 
-    def __init__(self, history: RaftHistory) -> None:
+    def __init__(self, history: RaftHistory, max_commit_now: int) -> None:
         self.history = history
+        self.max_commit_now = max_commit_now
         self.violations: list[Violation] = []
         self.seen: set[str] = set()
 
@@ -286,16 +287,19 @@ def _check_leader_completeness(run: _Pass, node: NodeObservation) -> None:
     )
 
 
-def _unapplied_conf_changes(node: NodeObservation) -> list[Entry]:
-    start = max(node.applied_index, node.snapshot.index) - node.snapshot.index
+def _uncommitted_conf_changes(node: NodeObservation, committed: int) -> list[Entry]:
+    start = max(committed, node.applied_index, node.snapshot.index) - node.snapshot.index
     return [entry for entry in node.log[start:] if entry.kind == "conf_change"]
 
 
 def _check_configuration(
     run: _Pass, node: NodeObservation, previous: NodeObservation | None
 ) -> None:
-    """At most one conf change is pending at a leader (etcd raft; the single-server change rule
-    of the Ongaro thesis section 4.1 and the joint-consensus rule of paper section 6)."""
+    """At most one conf change is pending: a leader's log holds at most one conf change entry
+    beyond the highest commit index any node has reached (etcd raft proposes one only when the
+    previous one is applied; the single-server change rule of the Ongaro thesis section 4.1
+    and the joint-consensus rule of paper section 6). A new leader may not yet know that an
+    earlier change committed, so its own applied index is not the reference."""
     if previous is not None and previous.up and node.up and node.conf_state != previous.conf_state:
         run.seen.add(CONF_CHANGE_APPLIED)
     if node.up and node.conf_state.is_joint():
@@ -306,19 +310,16 @@ def _check_configuration(
         run.seen.add(JOINT_ENTERED_AND_LEFT)
     if node.role != "leader":
         return
-    if (
-        previous is not None
-        and previous.log is node.log
-        and previous.applied_index == node.applied_index
-    ):
-        return
-    pending = _unapplied_conf_changes(node)
+    if previous is not None and previous.log is node.log and previous.role == "leader":
+        return  # the committed point only grows, so an unchanged log cannot newly fail
+    committed = max(run.history.max_committed_index, run.max_commit_now)
+    pending = _uncommitted_conf_changes(node, committed)
     if len(pending) > 1:
         run.violate(
             SINGLE_PENDING_CONF_CHANGE,
             (node.node_id,),
-            f"leader {node.node_id} has {len(pending)} unapplied conf changes at indices "
-            f"{[entry.index for entry in pending]} (applied index {node.applied_index})",
+            f"leader {node.node_id} has {len(pending)} conf changes beyond the commit index "
+            f"{committed}, at indices {[entry.index for entry in pending]}",
         )
 
 
@@ -357,7 +358,7 @@ def check_step(
 ) -> tuple[RaftHistory, tuple[Violation, ...]]:
     """Check one observation against every safety property; return the new history (which
     also records every ``sometimes`` companion seen so far) and the violations, if any."""
-    run = _Pass(history)
+    run = _Pass(history, max((node.commit_index for node in observation.nodes), default=0))
     max_term = max((node.term for node in observation.nodes), default=0)
     previous_nodes = history.previous
     down: set[int] = set(history.down_since_seen)

@@ -158,11 +158,12 @@ class Cluster:
     def heal(self) -> None:
         self.cut.clear()
 
-    def deliver_one(self) -> Message | None:
-        """Deliver (or lose) the oldest message; None when the queue is empty."""
+    def deliver_one(self, position: int = 0) -> Message | None:
+        """Deliver (or lose) the message at ``position`` (default: the oldest); None when the
+        queue is empty. A position past the end means the newest."""
         if not self.queue:
             return None
-        message = self.queue.pop(0)
+        message = self.queue.pop(min(position, len(self.queue) - 1))
         if (message.from_id, message.to_id) in self.cut or self.states.get(message.to_id) is None:
             return message
         self.step(message.to_id, MessageReceived(message=message))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from models.raft import (
     ApplySnapshot,
+    ConfChangeSingle,
+    ConfChangeV2,
     ConfState,
     CreateSnapshot,
     MsgAppResp,
     MsgSnap,
     PersistSnapshot,
     Propose,
+    ProposeConfChange,
+    RaftConfig,
     Snapshot,
     SnapshotMetadata,
     SnapshotStatusReported,
@@ -150,4 +154,43 @@ def test_restart_from_snapshot() -> None:
     assert (state.applied_index, state.commit_index) == (6, 6)
     restart_commands = cluster.commands[1][-10:]
     assert ApplySnapshot(snapshot=state.persisted.snapshot) in restart_commands
+    assert checker.violations == []
+
+
+def test_member_missing_from_the_snapshot_waits_for_a_newer_one() -> None:
+    """A learner added after the leader's snapshot refuses that snapshot (it is not in its
+    configuration; etcd). The leader retries once per heartbeat, not in a hot loop, and the
+    next snapshot (which includes the learner) is installed."""
+    cluster, checker = leader_with_lagging_follower()
+    cluster.heal()
+    cluster.tick(1)
+    cluster.deliver_all()
+    learner = ConfChangeV2(changes=(ConfChangeSingle(type="add_learner_node", node_id=4),))
+    cluster.configs[4] = RaftConfig(node_id=4)
+    cluster.start(4, None, ConfState(voters=(1, 2, 3)))
+    cluster.step(1, ProposeConfChange(change=learner))
+
+    def snapshots_to_4() -> int:
+        return sum(1 for m in cluster.sent(1) if isinstance(m, MsgSnap) and m.to_id == 4)
+
+    cluster.deliver_all_until(lambda: snapshots_to_4() == 1)
+    # The transport delivers the MsgSnap and reports it sent, before the refusal arrives.
+    position = next(at for at, m in enumerate(cluster.queue) if isinstance(m, MsgSnap))
+    cluster.deliver_one(position)
+    cluster.step(1, SnapshotStatusReported(node_id=4, failed=False))
+    cluster.deliver_all()
+    assert cluster.state(4).persisted.snapshot.metadata.index == 0
+    assert snapshots_to_4() == 1  # the refusal does not trigger an immediate resend
+    cluster.tick(1)
+    cluster.deliver_all()
+    assert snapshots_to_4() == 2  # one retry per heartbeat round
+    # A newer snapshot includes the learner: it is installed.
+    leader = cluster.state(1)
+    cluster.step(1, CreateSnapshot(index=leader.applied_index, data=b"newer"))
+    cluster.step(1, SnapshotStatusReported(node_id=4, failed=False))
+    for _ in range(2):
+        cluster.tick(1)
+        cluster.deliver_all()
+    assert cluster.state(4).persisted.snapshot.data == b"newer"
+    assert cluster.state(4).conf_state.learners == (4,)
     assert checker.violations == []

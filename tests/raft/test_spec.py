@@ -149,6 +149,19 @@ def test_property_values_judge_a_step(prop: object) -> None:
         assert prop.holds(step) is expected
 
 
+def test_new_leader_may_inherit_a_committed_and_a_pending_conf_change() -> None:
+    """Node 1 committed the change at 1 and proposed another at 2; node 2, elected before it
+    learned of the commit, holds both with nothing applied: still one pending change."""
+    log = (conf_entry(1, 1), conf_entry(2, 1))
+    _, broken = run(
+        [
+            observed(1, term=1, log=log, commit_index=1),
+            observed(2, term=2, role="leader", log=log, commit_index=0),
+        ]
+    )
+    assert broken == set()
+
+
 def test_violation_names_nodes_and_reason() -> None:
     history = RaftHistory()
     observation = ClusterObservation(
