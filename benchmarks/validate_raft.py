@@ -65,7 +65,8 @@ def main() -> None:
 
 def simulated_lines(steps: int, trace_format: str) -> list[str]:
     """A simulator run (seed 1, 5 nodes, swarm faults) exported as Raft events."""
-    from runner.raft_trace_export import etcd_lines, kubeoracle_lines, node_events
+    from runner.raft_trace_export import node_events
+    from runner.raft_trace_writers import etcd_lines, kubeoracle_lines
     from runner.simulator import SimulationOptions, simulate
     from runner.trace import parse_trace
 

@@ -13,9 +13,9 @@ from spec.raft_validation.checker import (
     ValidatorState,
     Violation,
     step,
-    validate,
 )
 from spec.raft_validation.rules import ALL_RULES, Rule
+from spec.raft_validation.validator import validate
 
 __all__ = [
     "ALL_RULES",

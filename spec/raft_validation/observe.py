@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET
 
-from models.raft_events import NodeState
+from models.raft_events import Configuration, NodeState
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
     UNKNOWN_TERM,
@@ -81,29 +81,40 @@ def observe(
             )
         current = pinned
     if state.config is not UNSET:
-        voters = frozenset(state.config.voters)
-        outgoing = frozenset(state.config.outgoing_voters)
-        if current.config_unknown and (voters, outgoing) != (
-            current.voters,
-            current.outgoing_voters,
-        ):
-            # After a snapshot the configuration is the snapshot's, which the trace may not show.
-            current = msgspec.structs.replace(
-                current, voters=voters, outgoing_voters=outgoing, config_unknown=False
-            )
-        elif (voters, outgoing) != (current.voters, current.outgoing_voters):
-            return Failure(
-                rule=rules.CONFIG_FROM_COMMITTED_ENTRY,
-                detail=f"node {view.node} reports configuration {sorted(voters)}"
-                f"{' & ' + str(sorted(outgoing)) if outgoing else ''}; the reference holds "
-                f"{sorted(current.voters)}"
-                f"{' & ' + str(sorted(current.outgoing_voters)) if current.outgoing_voters else ''}"
-                " (configurations change only by applying a committed configuration entry)",
-                expected=f"voters={sorted(current.voters)}",
-                reported=f"voters={sorted(voters)}",
-            )
+        configured = observe_config(current, state.config)
+        if isinstance(configured, Failure):
+            return configured
+        current = configured
     if state.commit_index is not UNSET and state.commit_index != current.commit:
         return observe_commit(current, state.commit_index, receives_logged=receives_logged)
+    return current
+
+
+def observe_config(view: NodeView, config: Configuration) -> NodeView | Failure:
+    """A reported configuration: the view's, or a snapshot's not yet known."""
+    current = view
+    voters = frozenset(config.voters)
+    outgoing = frozenset(config.outgoing_voters)
+    if current.config_unknown and (voters, outgoing) != (
+        current.voters,
+        current.outgoing_voters,
+    ):
+        # After a snapshot the configuration is the snapshot's, which the trace may not show.
+        return msgspec.structs.replace(
+            current, voters=voters, outgoing_voters=outgoing, config_unknown=False
+        )
+    if (voters, outgoing) != (current.voters, current.outgoing_voters):
+        shown = f"{sorted(voters)}" + (f" & {sorted(outgoing)}" if outgoing else "")
+        held = f"{sorted(current.voters)}" + (
+            f" & {sorted(current.outgoing_voters)}" if current.outgoing_voters else ""
+        )
+        return Failure(
+            rule=rules.CONFIG_FROM_COMMITTED_ENTRY,
+            detail=f"node {view.node} reports configuration {shown}; the reference holds {held} "
+            "(configurations change only by applying a committed configuration entry)",
+            expected=f"voters={held}",
+            reported=f"voters={shown}",
+        )
     return current
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from runner.raft_trace_export import kubeoracle_lines, node_events
+from runner.raft_trace_export import node_events
+from runner.raft_trace_writers import kubeoracle_lines
 from runner.simulator import SimulationOptions, simulate
 from runner.trace import parse_trace
 from spec.raft_validation import Summary, Violation

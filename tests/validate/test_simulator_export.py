@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.raft_trace_export import etcd_lines, kubeoracle_lines, node_events
+from runner.raft_trace_export import node_events
+from runner.raft_trace_writers import etcd_lines, kubeoracle_lines
 from runner.simulator import SimulationOptions, simulate
 from runner.trace import parse_trace
 from spec.raft_validation import Summary, Violation
