@@ -422,6 +422,7 @@ def bootstrap_state(last: EtcdEvent) -> NodeState:
 def translate_etcd(records: Sequence[RawRecord]) -> Iterator[LocatedEvent]:
     """etcd-io/raft trace records as kubeoracle events (see the module docstring)."""
     starting: dict[str, RawRecord] = {}
+    roles: dict[str, str] = {}
     for record in records:
         event = record.etcd
         assert event is not None
@@ -431,7 +432,16 @@ def translate_etcd(records: Sequence[RawRecord]) -> Iterator[LocatedEvent]:
             continue
         pending = starting.pop(node, None)
         if pending is not None:
+            roles[node] = as_etcd(pending).role
             yield located_at(pending, Init(node=node, state=bootstrap_state(as_etcd(pending))))
+        if (
+            event.role == "StatePreCandidate"
+            and roles.get(node) != event.role
+            and event.name != "BecomePreCandidate"
+        ):
+            # etcd-io/raft does not trace becomePreCandidate; its role shows it happened.
+            yield located_at(record, BecomePreCandidate(node=node))
+        roles[node] = event.role
         for translated in translate_one(event, record):
             yield located_at(record, translated)
     for node in sorted(starting):

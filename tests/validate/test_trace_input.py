@@ -116,3 +116,19 @@ def test_mixed_formats_need_an_explicit_format(tmp_path: Path) -> None:
     ours = write(tmp_path, "b.jsonl", '{"kind": "init", "node": "2"}')
     with pytest.raises(InputError):
         read_traces([etcd, ours], "auto")
+
+
+def test_etcd_pre_candidate_role_implies_become_pre_candidate(tmp_path: Path) -> None:
+    send = (
+        '{"tag":"trace","ts":2.0,"event":{"name":"SendRequestVoteRequest","nid":"1",'
+        '"state":{"term":0,"vote":"0","commit":0},"role":"StatePreCandidate","log":0,'
+        '"conf":[["1"],[]],"msg":{"type":"MsgPreVote","term":1,"from":"1","to":"2",'
+        '"entries":0,"logTerm":0,"index":0,"commit":0,"vote":"0","reject":false,"rejectHint":0}}}'
+    )
+    path = write(tmp_path, "t.ndjson", ETCD_LINE, send)
+    events = read_traces([path], "etcd-raft").events
+    assert [type(located.event).__name__ for located in events] == [
+        "Init",
+        "BecomePreCandidate",
+        "Send",
+    ]
