@@ -382,7 +382,9 @@ def overwrite_of_committed(
     """A received AppendEntries or snapshot must not replace an entry committed anywhere."""
     if after.log is before.log and after.last_index == before.last_index:
         return None
-    highest = min(max(before.last_index, after.last_index), state.committed_max)
+    # Entries the node did not hold are not overwritten; holding a different entry at a
+    # committed index is caught when the node commits it (State Machine Safety).
+    highest = min(before.last_index, state.committed_max)
     for index in range(max(first_changed, 1), highest + 1):
         committed = state.committed.get(index)
         if committed is None:

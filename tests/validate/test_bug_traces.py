@@ -29,6 +29,20 @@ CASES = [
     ("votes_outside_config.jsonl", 11, "leader-needs-quorum", "1"),
     # Figure 8: the leader of term 4 commits an entry of term 2 by counting replicas (5.4.2).
     ("figure8_commit_previous_term.jsonl", 19, "leader-commit-rule", "1"),
+    # Entry 1 was committed in term 1; node 3 wins term 2 with an empty log.
+    ("leader_without_committed_entry.jsonl", 16, "leader-completeness", "3"),
+    # Index 1 committed with term 1 by leader 1, then with term 2 by node 2.
+    ("two_entries_committed_at_one_index.jsonl", 13, "state-machine-safety", "2"),
+    # Node 2 knows the configuration entry at 1 is committed but has not applied it.
+    ("campaign_with_unapplied_config.jsonl", 14, "no-campaign-with-unapplied-config", "2"),
+    # No configuration entry exists at all.
+    ("config_without_entry.jsonl", 4, "config-from-committed-entry", "1"),
+    # The leader's log goes from 2 entries back to 1.
+    ("leader_drops_entry.jsonl", 12, "leader-append-only", "1"),
+    # Persisted vote 1, restarted with none.
+    ("restart_forgets_vote.jsonl", 5, "restart-from-persisted-state", "1"),
+    # prevLogTerm 2 at index 1, where node 2 holds term 1: the append must be rejected.
+    ("append_without_matching_prev.jsonl", 5, "log-matching", "2"),
 ]
 
 
@@ -59,3 +73,13 @@ def test_vote_outside_configuration_is_named() -> None:
     verdict = validate_files([TRACES / "votes_outside_config.jsonl"])
     assert isinstance(verdict, Violation)
     assert "['4'] are outside the configuration" in verdict.detail
+
+
+def test_every_rule_is_broken_by_some_test_trace() -> None:
+    """No rule is vacuous: each one names the violation of a trace here or an edit of
+    etcd-io/raft's example (``test_etcd_example.EDITS``)."""
+    from spec.raft_validation import ALL_RULES
+    from tests.validate.test_etcd_example import EDITS
+
+    named = {rule for _, _, rule, _ in CASES} | {rule for _, _, _, rule in EDITS}
+    assert {rule.name for rule in ALL_RULES} == named
