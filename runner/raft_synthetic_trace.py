@@ -109,6 +109,8 @@ def elect(cluster: SyntheticCluster, candidate: SimulatedNode) -> None:
     cluster.emit("Ready", candidate)
     cluster.emit("ReceiveRequestVoteResponse", candidate, own)
     granted = 1
+    if 2 * granted > len(cluster.nodes):
+        become_leader(cluster, candidate)  # a single-node cluster elects itself
     for other in others:
         sent = message("MsgVote", candidate.term, candidate.node, other.node, **request)
         cluster.emit("ReceiveRequestVoteRequest", other, sent)
