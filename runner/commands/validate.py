@@ -63,7 +63,7 @@ def validate_raft(args: argparse.Namespace) -> ExitCode:
     verdict = validate(trace.events, trace.options)
     if isinstance(verdict, Violation):
         emit(violation_report(verdict, files), args.output, render_text)
-        return ExitCode.VIOLATION
+        return ExitCode.INCONCLUSIVE if verdict.choices_cut else ExitCode.VIOLATION
     emit(pass_report(verdict, files, trace.records, trace.format), args.output, render_text)
     return ExitCode.PASS
 
@@ -94,7 +94,8 @@ def pass_report(
 def violation_report(violation: Violation, files: list[Path]) -> dict[str, Any]:
     """The report of the first violation."""
     return {
-        "verdict": "violation",
+        "verdict": "inconclusive" if violation.choices_cut else "violation",
+        "choices_cut": violation.choices_cut,
         "files": [str(path) for path in files],
         "file": violation.source,
         "line": violation.line,
@@ -127,8 +128,17 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"  messages: {report['messages_sent']} distinct sent, "
             f"{report['messages_received']} received"
         )
+    heading = (
+        "VIOLATION" if report["verdict"] == "violation" else "INCONCLUSIVE (possible violation)"
+    )
+    caveat = ""
+    if report["choices_cut"]:
+        caveat = (
+            f"\n  note: after {report['choices_cut']} earlier event(s) a node had more possible "
+            "states than the validator keeps; the violation may come from a dropped one"
+        )
     return (
-        f"VIOLATION at {report['file']}:{report['line']} (node {report['node']}, "
+        f"{heading} at {report['file']}:{report['line']} (node {report['node']}, "
         f"{report['event']} event)\n"
         f"  {report['detail']}\n"
         f"  rule broken: {report['rule']}: {report['rule_statement']} "
@@ -137,5 +147,5 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"  implementation reported: {report['reported']}\n"
         f"  reference state of node {report['node']} before this event: "
         f"{report['reference_state']}\n"
-        f"  state reported by the event: {report['reported_state']}"
+        f"  state reported by the event: {report['reported_state']}" + caveat
     )

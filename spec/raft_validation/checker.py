@@ -85,6 +85,9 @@ class Violation(msgspec.Struct, frozen=True, kw_only=True):
     reported: str
     reference_state: str
     reported_state: str
+    choices_cut: int = 0
+    """Events before this one after which possible states were dropped (over the bound): the
+    violation may be due to a dropped possibility, so the verdict is inconclusive."""
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +127,7 @@ class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
     commit_advances: int = 0
     received: int = 0
     open_choices: int = 0
+    choices_cut: int = 0
     terms: frozenset[int] = frozenset()
 
 
@@ -286,7 +290,9 @@ def advance_views(
     if not survivors:
         assert first_failure is not None
         return first_failure
-    return tuple(survivors.values())[:MAX_VIEWS_PER_NODE]
+    # Beyond the bound the extra possibilities are dropped; a later violation is then
+    # inconclusive (``ValidatorState.choices_cut``).
+    return tuple(survivors.values())[: MAX_VIEWS_PER_NODE + 1]
 
 
 def advance_single(
@@ -495,7 +501,10 @@ def step(
             return violation_at(located, position, views[0], missing)
     advanced = advance_views(state, views, event, options)
     if isinstance(advanced, Failure):
-        return violation_at(located, position, views[0], advanced)
+        violation = violation_at(located, position, views[0], advanced)
+        return msgspec.structs.replace(violation, choices_cut=state.choices_cut)
+    cut = len(advanced) > MAX_VIEWS_PER_NODE
+    advanced = advanced[:MAX_VIEWS_PER_NODE]
     primary = advanced[0]
     state = record_commits(state, min(view.commit for view in views), primary)
     state = msgspec.structs.replace(
@@ -503,6 +512,7 @@ def step(
         views=state.views.set(event.node, advanced),
         events=position + 1,
         open_choices=state.open_choices + (len(advanced) > 1),
+        choices_cut=state.choices_cut + cut,
         terms=state.terms if primary.term in state.terms else state.terms | {primary.term},
     )
     if isinstance(event, Send):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
+
 from models.raft_events import Init
 from spec.raft import RaftHistory
 from spec.raft_validation import rules
@@ -103,4 +105,5 @@ def cluster_checkpoint(
         detail=f"{first.reason} (nodes {list(first.nodes)}; checked at or before this event)",
     )
     assert views is not None
-    return history, violation_at(located, state.events - 1, views[0], failure)
+    violation = violation_at(located, state.events - 1, views[0], failure)
+    return history, msgspec.structs.replace(violation, choices_cut=state.choices_cut)

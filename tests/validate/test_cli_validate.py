@@ -49,3 +49,29 @@ def test_malformed_input_exits_2_naming_file_and_line(
     path.write_text('{"kind": "init", "node": "1"}\n{"kind": "commit", "node": "1"}\n')
     assert main(["validate", "raft", str(path)]) == 2
     assert f"{path}:2" in capsys.readouterr().err
+
+
+def test_violation_after_dropped_choices_is_inconclusive() -> None:
+    from runner.commands.validate import render_text, violation_report
+    from spec.raft_validation import Violation
+    from spec.raft_validation.rules import ONE_VOTE_PER_TERM
+
+    violation = Violation(
+        source="t.jsonl",
+        line=9,
+        position=8,
+        node="3",
+        event_kind="Send",
+        rule=ONE_VOTE_PER_TERM,
+        detail="node 3 granted its vote twice",
+        expected="vote for 1 only",
+        reported="vote granted to 2",
+        reference_state="term=1",
+        reported_state="term=1",
+        choices_cut=2,
+    )
+    report = violation_report(violation, [Path("t.jsonl")])
+    assert report["verdict"] == "inconclusive"
+    text = render_text(report)
+    assert text.startswith("INCONCLUSIVE (possible violation) at t.jsonl:9")
+    assert "after 2 earlier event(s)" in text
