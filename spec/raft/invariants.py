@@ -119,6 +119,10 @@ def _check_new_entries(run: _Pass, node: NodeObservation, first_new: int) -> Non
 def _check_terms_and_votes(
     run: _Pass, node: NodeObservation, previous: NodeObservation | None
 ) -> None:
+    """Term monotonic and one vote per term (paper Figure 2: currentTerm and votedFor are
+    persistent state; section 5.2: "each server will vote for at most one candidate in a
+    given term"). Votes are remembered per (node, term), so a vote forgotten across a restart
+    and cast again for someone else is caught."""
     if previous is not None:
         if node.term < previous.term:
             run.violate(
