@@ -160,6 +160,9 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     tick_weight: int
     propose_weight: int
     compact_weight: int
+    random_weight: int
+    """Answering a node's request for a random value (its election timeout draw); while it
+    waits, the node uses the low end, so a low weight makes simultaneous candidates likely."""
     drop_weight: int
     duplicate_weight: int
     partition_weight: int
@@ -168,6 +171,13 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     restart_weight: int
     conf_change_weight: int
     asymmetric_partitions: bool
+    crash_leader_on_commit: bool
+    """Whether a leader is likely to crash right after its commit index advances (with
+    messages it has not yet delivered lost): the moment paper Figure 8 is about."""
+    joint_swaps: bool
+    """Whether membership changes favour swapping a voter for a new one through a joint
+    configuration left explicitly (a long joint window, outgoing and incoming majorities
+    differ)."""
     """Whether a partition may cut a link in one direction only."""
     max_crashed: int
     """How many nodes may be down at once."""
@@ -186,6 +196,8 @@ class RaftSetup(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     heartbeat_interval_ticks: int
     pre_vote: bool
     check_quorum: bool
+    max_entries_per_append: int
+    max_inflight_appends: int
     mutant: str
     """``none``, or the name of a deliberately broken Raft variant."""
     safety_steps: int

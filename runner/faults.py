@@ -43,11 +43,52 @@ MUTANT_DESCRIPTIONS: Final[dict[str, str]] = {
 MUTANT_FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "vote_twice": (),
     "commit_previous_term_by_counting": ("crash", "partition"),
-    "skip_consistency_check": ("drop",),
+    "skip_consistency_check": ("crash", "drop", "duplicate", "partition"),
     "vote_not_persisted": ("crash",),
     "joint_counts_new_only": ("membership", "partition"),
 }
 """Faults a mutant's runs always include: those without which its bug cannot show."""
+
+
+MUTANT_WEIGHTS: Final[dict[str, dict[str, int]]] = {
+    "commit_previous_term_by_counting": {"crash_weight": 6, "restart_weight": 6},
+    "joint_counts_new_only": {"conf_change_weight": 15, "partition_weight": 4},
+    "vote_twice": {"random_weight": 1},
+    "vote_not_persisted": {"random_weight": 1, "crash_weight": 6, "restart_weight": 12},
+}
+"""Weights a mutant's runs raise, to reach its bug's situation more often."""
+
+ENTRIES_PER_APPEND_CHOICES: Final = (1, 4, 64)
+
+
+def entries_per_append(prng: random.Random, mutant: str) -> int:
+    """How many entries one MsgApp may carry. One entry per message lets a new leader's
+    acknowledgements cover an earlier term's entry without its own (paper Figure 8)."""
+    drawn = prng.choice(ENTRIES_PER_APPEND_CHOICES)
+    return 1 if mutant == "commit_previous_term_by_counting" else drawn
+
+
+ELECTION_TIMEOUT_CHOICES: Final = (4, 6, 10)
+"""Election timeouts (ticks; heartbeats every tick): short ones give more elections per run,
+10 is etcd's default ratio."""
+
+
+def election_timeout(prng: random.Random, mutant: str) -> int:
+    """The election timeout; the shortest for the vote mutants (more concurrent candidates)."""
+    drawn = prng.choice(ELECTION_TIMEOUT_CHOICES)
+    return 4 if mutant in ("vote_twice", "vote_not_persisted") else drawn
+
+
+INFLIGHT_APPENDS_CHOICES: Final = (1, 4, 16)
+"""etcd's flow control (MaxInflightMsgs), kept small so that pipelined appends fit in the
+simulated network's capacity."""
+
+
+def inflight_appends(prng: random.Random, mutant: str) -> int:
+    """How many MsgApp a leader keeps unacknowledged per follower. With one, a new leader's
+    earlier-term entry is acknowledged before its own empty entry is even sent."""
+    drawn = prng.choice(INFLIGHT_APPENDS_CHOICES)
+    return 1 if mutant == "commit_previous_term_by_counting" else drawn
 
 
 TRANSITIONS: Final[tuple[ConfChangeTransition, ...]] = ("auto", "implicit", "explicit")
@@ -83,20 +124,27 @@ def draw_swarm(
         draw = prng.randint(low, high)
         return draw if kind == "" or kind in chosen else 0
 
+    raised = MUTANT_WEIGHTS.get(mutant, {})
     return SwarmOptions(
         faults=chosen,
         deliver_weight=weight("", 30, 80),
-        tick_weight=weight("", 10, 30),
+        tick_weight=weight("", 15, 45),
         propose_weight=weight("", 1, 8),
         compact_weight=weight("", 0, 3),
-        drop_weight=weight("drop", 1, 10),
+        random_weight=raised.get("random_weight", weight("", 5, 60)),
+        drop_weight=max(weight("drop", 1, 10), raised.get("drop_weight", 0)),
         duplicate_weight=weight("duplicate", 1, 6),
-        partition_weight=weight("partition", 1, 3),
-        heal_weight=weight("partition", 1, 6),
-        crash_weight=weight("crash", 1, 3),
-        restart_weight=weight("crash", 1, 8),
-        conf_change_weight=weight("membership", 1, 3),
+        partition_weight=max(weight("partition", 1, 3), raised.get("partition_weight", 0)),
+        heal_weight=max(weight("partition", 1, 3), raised.get("heal_weight", 0)),
+        crash_weight=max(weight("crash", 1, 3), raised.get("crash_weight", 0)),
+        restart_weight=max(weight("crash", 1, 8), raised.get("restart_weight", 0)),
+        conf_change_weight=max(weight("membership", 1, 3), raised.get("conf_change_weight", 0)),
         asymmetric_partitions=prng.random() < 0.5,
+        crash_leader_on_commit=(
+            "crash" in chosen
+            and (prng.random() < 0.3 or mutant == "commit_previous_term_by_counting")
+        ),
+        joint_swaps=prng.random() < 0.3 or mutant == "joint_counts_new_only",
         max_crashed=prng.randint(1, max(1, (nodes + 1) // 2)),
         max_in_flight=4 * (nodes + 2) ** 2,
     )
@@ -126,6 +174,28 @@ def random_partition(
     return Partition(links=tuple(sorted(links)))
 
 
+def configuration_split(
+    prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
+) -> Partition | None:
+    """A partition along a joint configuration (a nemesis that targets membership changes):
+    the leader's side holds a majority of the incoming voters, including the new ones; the
+    other side holds a majority of the outgoing voters. Only a correct joint quorum (both
+    majorities) keeps the two sides from both committing."""
+    incoming, outgoing = set(conf.voters), set(conf.voters_outgoing)
+    if not conf.is_joint() or leader not in incoming:
+        return None
+    side = {leader} | (incoming - outgoing)
+    shared = sorted((incoming & outgoing) - side)
+    prng.shuffle(shared)
+    while len(side & incoming) < len(incoming) // 2 + 1 and shared:
+        side.add(shared.pop())
+    other = [node for node in node_ids if node not in side]
+    if len(set(other) & outgoing) < len(outgoing) // 2 + 1:
+        return None
+    links = {(a, b) for a in side for b in other} | {(b, a) for a in side for b in other}
+    return Partition(links=tuple(sorted(links)))
+
+
 def _single_change(
     prng: random.Random, conf: ConfState, node_ids: tuple[NodeId, ...], voters_min: int
 ) -> ConfChangeItem | None:
@@ -149,6 +219,8 @@ def random_conf_change(
     conf: ConfState,
     node_ids: tuple[NodeId, ...],
     voters_min: int,
+    *,
+    swap: bool = False,
 ) -> ChangeMembership | None:
     """A membership change for ``leader`` to propose against its configuration ``conf``: a
     simple change, or two changes through a joint configuration (left automatically, or
@@ -161,6 +233,10 @@ def random_conf_change(
     removed member id; a re-added node would refuse snapshots whose configuration lacks it).
     """
     node_ids = tuple(node for node in node_ids if node != leader)
+    if swap and prng.random() < 0.7:
+        change = _swap(prng, leader, conf, node_ids)
+        if change is not None:
+            return change
     first = _single_change(prng, conf, node_ids, voters_min)
     if first is None:
         return None
@@ -171,6 +247,22 @@ def random_conf_change(
     changes = (first,) if second is None else (first, second)
     transition = prng.choice(TRANSITIONS)
     return ChangeMembership(node=leader, changes=changes, transition=transition)
+
+
+def _swap(
+    prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
+) -> ChangeMembership | None:
+    """Replace one voter by a node that is not a voter, through a joint configuration that a
+    later ``leave_joint`` ends (``explicit``)."""
+    leaving = [node for node in conf.voters if node in node_ids]
+    joining = [node for node in node_ids if node not in conf.voters]
+    if not leaving or not joining:
+        return None
+    changes = (
+        ConfChangeItem(type="remove_node", node=prng.choice(leaving)),
+        ConfChangeItem(type="add_node", node=prng.choice(joining)),
+    )
+    return ChangeMembership(node=leader, changes=changes, transition="explicit")
 
 
 def _after(conf: ConfState, change: ConfChangeItem) -> ConfState:

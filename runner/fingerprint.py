@@ -60,10 +60,10 @@ def _leaf_digest(encoded: bytes) -> bytes:
 
 
 def _inner_digest(type_name: str, children: list[tuple[str, bytes]]) -> bytes:
-    hasher = hashlib.blake2b(type_name.encode(), digest_size=DIGEST_BYTES)
+    parts = [type_name.encode()]
     for name, digest in children:
-        hasher.update(b"\x00" + name.encode() + b"=" + digest)
-    return hasher.digest()
+        parts.append(b"\x00" + name.encode() + b"=" + digest)
+    return hashlib.blake2b(b"".join(parts), digest_size=DIGEST_BYTES).digest()
 
 
 def _map_keys(value: immutables.Map[Any, Any]) -> list[Any]:
@@ -207,8 +207,14 @@ class Fingerprinter:
             del children[name]
             if report:
                 self._changes.append(FieldChange(path=prefix + name, digest=REMOVED_DIGEST))
-        items = [
-            (name, self._digest(children, name, prefix + name, value[key], report=report))
-            for name, key in zip(keys, ordered, strict=True)
-        ]
+        items: list[tuple[str, bytes]] = []
+        for name, key in zip(keys, ordered, strict=True):
+            item = value[key]
+            entry = children.get(name)
+            if entry is not None and entry.value is item:
+                items.append((name, entry.digest))
+            else:
+                items.append(
+                    (name, self._digest(children, name, prefix + name, item, report=report))
+                )
         return _inner_digest("Map", items)

@@ -14,21 +14,25 @@ from typing import final
 from models.raft import ClusterObservation, NodeObservation, observe_down_node, observe_node
 from runner.raft_cluster import ClusterState, NodeSlot
 from spec.property import Violation
+from spec.raft import COMPANIONS, SAFETY, RaftHistory, check_step
 
 __all__ = ["RaftChecker", "Violation", "observe_cluster"]
 
 
 @final
 class RaftChecker:
-    """Checks each state of a run against every invariant; remembers coverage."""
+    """Checks each state of a run against every safety property of ``spec.raft``; remembers
+    the first step each ``sometimes`` companion was seen."""
 
     def __init__(self) -> None:
         self._observed: dict[int, tuple[NodeSlot, NodeObservation]] = {}
-        self.coverage: dict[str, int | None] = {}
+        self.history = RaftHistory()
+        self.coverage: dict[str, int | None] = {prop.name: None for prop in COMPANIONS}
+        self.invariants: tuple[str, ...] = tuple(prop.name for prop in SAFETY)
 
     def observe(self, state: ClusterState) -> ClusterObservation:
         """The spec's view of ``state`` (node observations are reused while a slot is
-        unchanged)."""
+        unchanged). The network counts as partitioned while any link is cut."""
         nodes = []
         for node_id in sorted(state.nodes):
             slot = state.nodes[node_id]
@@ -43,33 +47,19 @@ class RaftChecker:
             )
             self._observed[node_id] = (slot, observation)
             nodes.append(observation)
-        return ClusterObservation(nodes=tuple(nodes))
+        return ClusterObservation(nodes=tuple(nodes), partitioned=bool(state.cut_links))
 
     def check(self, state: ClusterState, step: int) -> tuple[Violation, ...]:
-        """Every invariant broken in ``state`` (empty when all hold)."""
-        observation = self.observe(state)
-        if any(node.role == "leader" for node in observation.nodes):
-            self.coverage.setdefault("leader_elected", step)
-        return _election_safety(observation)
+        """Every safety property broken in ``state`` (empty when all hold). Call once per
+        step, in order: the spec keeps a history (votes cast, entries committed)."""
+        seen_before = self.history.sometimes_seen
+        self.history, violations = check_step(self.history, self.observe(state))
+        for name in self.history.sometimes_seen - seen_before:
+            if self.coverage.get(name) is None:
+                self.coverage[name] = step
+        return violations
 
 
 def observe_cluster(state: ClusterState) -> ClusterObservation:
     """The spec's view of ``state``."""
     return RaftChecker().observe(state)
-
-
-def _election_safety(observation: ClusterObservation) -> tuple[Violation, ...]:
-    """Provisional until spec.raft lands: at most one leader per term."""
-    leaders: dict[int, list[int]] = {}
-    for node in observation.nodes:
-        if node.role == "leader":
-            leaders.setdefault(node.term, []).append(node.node_id)
-    return tuple(
-        Violation(
-            property_name="election_safety",
-            nodes=tuple(ids),
-            reason=f"{len(ids)} leaders in term {term}",
-        )
-        for term, ids in sorted(leaders.items())
-        if len(ids) > 1
-    )

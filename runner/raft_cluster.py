@@ -13,12 +13,13 @@ enabled in the state (a message not in flight, a tick at a down node) gives
 :class:`NotEnabled`, so a replay of an edited trace reports it instead of crashing.
 
 Network semantics: a message sent on a cut link, to a down node or to a full network is lost;
-a partition also loses the messages in flight on the links it cuts; a crash loses the
-messages in flight to the crashed node. Anything else in flight can be delivered in any order
-(delay, reordering), dropped, or duplicated. Whether a ``MsgSnap`` arrived or was lost is
-reported to its sender (``SnapshotStatusReported``), as etcd's transport does
-(``ReportSnapshot``): without the report a leader whose snapshot was refused or whose
-follower's answer was lost would wait for that follower forever.
+a partition also loses the messages in flight on the links it cuts; a crash loses the messages
+in flight to and from the crashed node (a transport's queues live in the process). Anything
+else in flight can be delivered in any order (delay, reordering), dropped, or duplicated.
+Whether a ``MsgSnap`` arrived or was lost is reported to its sender
+(``SnapshotStatusReported``), as etcd's transport does (``ReportSnapshot``): without the report
+a leader whose snapshot was refused or whose follower's answer was lost would wait for that
+follower forever.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ def cluster_config(setup: RaftSetup, max_in_flight: int) -> ClusterConfig:
             heartbeat_interval_ticks=setup.heartbeat_interval_ticks,
             pre_vote=setup.pre_vote,
             check_quorum=setup.check_quorum,
+            max_entries_per_append=setup.max_entries_per_append,
+            max_inflight_appends=setup.max_inflight_appends,
             mutant=mutant,
         )
         for node_id in range(1, setup.nodes + setup.spare_nodes + 1)
@@ -337,7 +340,11 @@ def _crash(work: _Work, node_id: NodeId) -> str | None:
         return refusal
     slot = work.state.nodes[node_id]
     down = msgspec.structs.replace(slot, state=None, random_request=None)
-    lost = [mid for mid, f in work.state.in_flight.items() if f.message.to_id == node_id]
+    lost = [
+        mid
+        for mid, flight in work.state.in_flight.items()
+        if node_id in (flight.message.to_id, flight.message.from_id)
+    ]
     in_flight = work.state.in_flight
     for message_id in sorted(lost):
         in_flight = in_flight.delete(message_id)

@@ -72,6 +72,7 @@ class ReplayReport:
     """The outcome of a replay."""
 
     steps_replayed: int
+    """Steps re-executed and matched (before the divergence, if any)."""
     recorded: TraceResult
     divergence: Divergence | None
 
@@ -181,7 +182,7 @@ def replay(parsed: ParsedTrace) -> ReplayReport:
                 )
             divergence, violations = _check_step(run, line, record)
             if divergence is not None:
-                return ReplayReport(run.steps, parsed.result, divergence)
+                return ReplayReport(record.index - 1, parsed.result, divergence)
             if violations:
                 broken = violation_result(violations[0], run.steps)
         elif isinstance(record, TraceSnapshot):

@@ -43,6 +43,7 @@ from models.trace import (
     Duplicate,
     Heal,
     LeaveJoint,
+    Partition,
     Propose,
     RaftSetup,
     Restart,
@@ -55,18 +56,27 @@ from models.trace import (
     TraceSnapshot,
     TraceStep,
 )
-from runner.faults import draw_swarm, random_conf_change, random_partition
+from runner.faults import (
+    configuration_split,
+    draw_swarm,
+    election_timeout,
+    entries_per_append,
+    inflight_appends,
+    random_conf_change,
+    random_partition,
+)
 from runner.fingerprint import encode
 from runner.raft_checks import Violation
 from runner.raft_cluster import ClusterState, NodeSlot, deliverable
 from runner.raft_run import LIVENESS_PREFIX, RaftRun, StepOutcome
 from runner.trace import TraceWriter
 
-RANDOM_WEIGHT: Final = 60
-"""Nodes get their random draws soon (a local RNG), but not always before their next tick."""
 COMPACT_AFTER_ENTRIES: Final = 6
 """A node may compact once it applied this many entries beyond its snapshot."""
 STEPS_MAX: Final = 1_000_000
+DELIVERIES_PER_ROUND_MAX: Final = 200
+
+
 REPROPOSE_AFTER_STEPS: Final = 200
 """In the liveness phase, a value accepted but not committed after this many steps (its leader
 lost leadership) is proposed again."""
@@ -80,7 +90,7 @@ class SimulationOptions:
     seed: int
     nodes: int = 5
     safety_steps: int = 2500
-    liveness_steps: int = 2000
+    liveness_steps: int = 4000
     faults: tuple[str, ...] | None = None
     """``None``: the seed picks the fault mix (swarm testing)."""
     mutant: str = "none"
@@ -111,10 +121,12 @@ def make_header(options: SimulationOptions, prng: random.Random, code_version: s
     setup = RaftSetup(
         nodes=options.nodes,
         spare_nodes=spare if "membership" in swarm.faults else 0,
-        election_timeout_ticks=10,
+        election_timeout_ticks=election_timeout(prng, options.mutant),
         heartbeat_interval_ticks=1,
         pre_vote=prng.random() < 0.5,
         check_quorum=prng.random() < 0.5,
+        max_entries_per_append=entries_per_append(prng, options.mutant),
+        max_inflight_appends=inflight_appends(prng, options.mutant),
         mutant=options.mutant,
         safety_steps=options.safety_steps,
         liveness_steps=options.liveness_steps,
@@ -159,6 +171,8 @@ class ActionChooser:
         self.node_ids = node_ids
         self.proposals = 0
         self.removed: set[int] = set()
+        self.leader_commit = (0, 0)
+        """(leader, commit index) at the previous choice."""
         self.voters_min = min(3, len(initial_voters))
 
     def choose(self, state: ClusterState) -> ClusterAction:
@@ -178,7 +192,7 @@ class ActionChooser:
         up = [n for n in sorted(state.nodes) if state.nodes[n].state is not None]
         down = [n for n in sorted(state.nodes) if state.nodes[n].state is None]
         in_flight = sorted(state.in_flight)
-        ready = [m for m in in_flight if deliverable(state, m)]
+        ready = _ready(state, in_flight, set(up))
         waiting = [n for n in up if state.nodes[n].random_request is not None]
         compactable = [
             n
@@ -194,7 +208,7 @@ class ActionChooser:
 
         add(swarm.deliver_weight, bool(ready), lambda: Deliver(message=prng.choice(ready)))
         add(swarm.tick_weight, bool(up), lambda: Tick(node=prng.choice(up)))
-        add(RANDOM_WEIGHT, bool(waiting), lambda: self._draw(state, prng.choice(waiting)))
+        add(swarm.random_weight, bool(waiting), lambda: self._draw(state, prng.choice(waiting)))
         add(swarm.propose_weight, bool(up), lambda: self._propose(state, up))
         add(swarm.compact_weight, bool(compactable), lambda: Compact(node=prng.choice(compactable)))
         add(swarm.drop_weight, bool(in_flight), lambda: Drop(message=prng.choice(in_flight)))
@@ -215,8 +229,27 @@ class ActionChooser:
             lambda: Crash(node=prng.choice(up)),
         )
         add(swarm.restart_weight, bool(down), lambda: Restart(node=prng.choice(down)))
+        self._add_leader_crash(state, len(down), options)
         self._add_membership(state, options)
         return options
+
+    def _add_leader_crash(
+        self,
+        state: ClusterState,
+        down: int,
+        options: list[tuple[int, Callable[[], ClusterAction]]],
+    ) -> None:
+        """With ``crash_leader_on_commit``: right after a leader's commit index advanced, a
+        crash of that leader is likely."""
+        leader = _leader(state)
+        if leader is None or leader.state is None:
+            return
+        previous = self.leader_commit
+        self.leader_commit = (leader.node_id, leader.state.commit_index)
+        advanced = previous[0] == leader.node_id and leader.state.commit_index > previous[1]
+        if self.swarm.crash_leader_on_commit and advanced and down < self.swarm.max_crashed:
+            crash = Crash(node=leader.node_id)
+            options.append((20 * max(1, self.swarm.crash_weight), lambda: crash))
 
     def _add_membership(
         self, state: ClusterState, options: list[tuple[int, Callable[[], ClusterAction]]]
@@ -226,11 +259,25 @@ class ActionChooser:
             return
         leader_id = leader.node_id
         conf = leader.state.conf_state
+        split = (
+            configuration_split(self.prng, leader_id, conf, self.node_ids)
+            if self.swarm.joint_swaps and not state.cut_links and self.swarm.partition_weight
+            else None
+        )
+        if split is not None and _behind_configuration(state, split):
+            options.append((20 * self.swarm.partition_weight, lambda: split))
         if conf.is_joint() and not conf.auto_leave:
             options.append((self.swarm.conf_change_weight, lambda: LeaveJoint(node=leader_id)))
             return
         candidates = tuple(node for node in self.node_ids if node not in self.removed)
-        change = random_conf_change(self.prng, leader_id, conf, candidates, self.voters_min)
+        change = random_conf_change(
+            self.prng,
+            leader_id,
+            conf,
+            candidates,
+            self.voters_min,
+            swap=self.swarm.joint_swaps,
+        )
         if change is not None:
             options.append((self.swarm.conf_change_weight, lambda: self._retire(change)))
 
@@ -251,10 +298,58 @@ class ActionChooser:
         return Propose(node=target or self.prng.choice(up), value=f"v{self.proposals}")
 
 
-def liveness_action(run: RaftRun, prng: random.Random, *, propose: bool) -> ClusterAction:
-    """The next liveness-phase action: heal, restart, answer random requests, deliver in
-    order, propose to the leader (when ``propose``), else tick the nodes in turn."""
-    state = run.state
+@final
+class LivenessDriver:
+    """Chooses liveness-phase actions: a fair, fault-free schedule in rounds.
+
+    Before anything else: heal the network, restart crashed nodes, answer random requests.
+    Then each round ticks every node once and delivers messages, oldest first, until none is
+    ready or ``DELIVERIES_PER_ROUND_MAX`` were delivered (so a message ping-pong cannot stop
+    time). Once a leader is known it is asked to commit a value
+    starting with ``liveness:`` (again if a value it accepted stays uncommitted for
+    ``REPROPOSE_AFTER_STEPS``). A leader that must send a snapshot first takes a fresh one, as
+    an application would, so the snapshot holds the current configuration.
+    """
+
+    def __init__(self, prng: random.Random) -> None:
+        self.prng = prng
+        self.delivered = 0
+        self.ticked = 0
+        self.accepted_at: int | None = None
+
+    def observe(self, run: RaftRun, commands: tuple[tuple[int, object], ...]) -> None:
+        """Note a proposal the leader accepted."""
+        if any(isinstance(command, ProposalAccepted) for _, command in commands):
+            self.accepted_at = run.steps
+
+    def next_action(self, run: RaftRun) -> ClusterAction:
+        """The next action of the fair schedule."""
+        state = run.state
+        repair = _repair(state, self.prng)
+        if repair is not None:
+            return repair
+        node_ids = sorted(state.nodes)
+        if self.ticked >= len(node_ids) and self.delivered < DELIVERIES_PER_ROUND_MAX:
+            ready = [m for m in sorted(state.in_flight) if deliverable(state, m)]
+            if ready:
+                self.delivered += 1
+                return Deliver(message=ready[0])
+        leader = _leader(state)
+        if leader is not None and _needs_fresh_snapshot(leader):
+            return Compact(node=leader.node_id)
+        retry = self.accepted_at is None or run.steps - self.accepted_at > REPROPOSE_AFTER_STEPS
+        if leader is not None and retry:
+            self.accepted_at = run.steps
+            return Propose(node=leader.node_id, value=f"{LIVENESS_PREFIX}{run.steps}")
+        if self.ticked >= len(node_ids):
+            self.ticked = 0
+            self.delivered = 0
+        self.ticked += 1
+        return Tick(node=node_ids[self.ticked - 1])
+
+
+def _repair(state: ClusterState, prng: random.Random) -> ClusterAction | None:
+    """Heal, restart the lowest down node, or answer the lowest pending random request."""
     if state.cut_links:
         return Heal()
     for node_id in sorted(state.nodes):
@@ -264,16 +359,26 @@ def liveness_action(run: RaftRun, prng: random.Random, *, propose: bool) -> Clus
         if slot.random_request is not None:
             request = slot.random_request
             return DrawRandom(node=node_id, value=prng.randrange(request.low, request.high))
-    ready = [m for m in sorted(state.in_flight) if deliverable(state, m)]
-    if ready:
-        return Deliver(message=ready[0])
-    leader = _leader(state)
-    if leader is not None and _needs_fresh_snapshot(leader):
-        return Compact(node=leader.node_id)
-    if leader is not None and propose:
-        return Propose(node=leader.node_id, value=f"{LIVENESS_PREFIX}{run.steps}")
-    node_ids = sorted(state.nodes)
-    return Tick(node=node_ids[run.steps % len(node_ids)])
+    return None
+
+
+def _ready(state: ClusterState, in_flight: list[int], up: set[int]) -> list[int]:
+    """The in-flight messages that can arrive now (as ``deliverable``, for many at once)."""
+    cut = set(state.cut_links)
+    ready = []
+    for message_id in in_flight:
+        message = state.in_flight[message_id].message
+        if message.to_id in up and (message.from_id, message.to_id) not in cut:
+            ready.append(message_id)
+    return ready
+
+
+def _behind_configuration(state: ClusterState, split: Partition) -> bool:
+    """Whether every up node cut off from the leader's side still uses a configuration that
+    is not joint (it has not applied the joint configuration the leader applied)."""
+    cut_off = {destination for _, destination in split.links}
+    slots = [state.nodes[node] for node in sorted(cut_off)]
+    return all(slot.state is None or not slot.state.conf_state.is_joint() for slot in slots)
 
 
 def _needs_fresh_snapshot(leader: NodeSlot) -> bool:
@@ -358,17 +463,14 @@ class Simulation:
                 return self._violation(outcome.violations)
         self.run.start_liveness()
         self.trace.add(TracePhase(index=self.run.steps, phase="liveness"))
-        accepted_at: int | None = None
+        driver = LivenessDriver(self.prng)
         for _ in range(self.header.setup.liveness_steps):
-            retry = accepted_at is None or self.run.steps - accepted_at > REPROPOSE_AFTER_STEPS
-            action = liveness_action(self.run, self.prng, propose=retry)
-            outcome = self._advance(action)
+            outcome = self._advance(driver.next_action(self.run))
             if outcome.violations:
                 return self._violation(outcome.violations)
             if self.run.liveness_reached_at is not None:
                 return self._finish(TraceResult(status="pass", steps=self.run.steps))
-            if any(isinstance(command, ProposalAccepted) for _, command in outcome.commands):
-                accepted_at = self.run.steps
+            driver.observe(self.run, outcome.commands)
         return self._finish(liveness_failure(self.run))
 
 

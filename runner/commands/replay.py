@@ -9,6 +9,7 @@ file, the line and the reason.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,6 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"DIVERGED at step {divergence['step']} (line {divergence['line']}): {divergence['reason']}"
     )
     if divergence["action"] is not None:
-        lines.append(f"  action: {divergence['action']}")
+        lines.append(f"  action: {json.dumps(divergence['action'], sort_keys=True)}")
     lines.extend(f"  {difference['text']}" for difference in divergence["differences"])
     return "\n".join(lines)
