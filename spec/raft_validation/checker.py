@@ -398,6 +398,8 @@ def overwrite_of_committed(
         committed = state.committed.get(index)
         if committed is None:
             continue
+        if term_at(before, index) != committed[0]:
+            continue  # the node did not hold the committed entry: replacing it is repair
         own = term_at(after, index)
         if index > after.last_index or own not in (committed[0], UNKNOWN_TERM):
             return Failure(
