@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
-COMMAND_MODULES: tuple[str, ...] = ("runner.commands.check", "runner.commands.decode")
+COMMAND_MODULES: tuple[str, ...] = (
+    "runner.commands.check",
+    "runner.commands.decode",
+    "runner.commands.replay",
+    "runner.commands.simulate",
+    "runner.commands.validate",
+)
 
 Handler = Callable[[argparse.Namespace], ExitCode]
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""Simulation, trace and replay tests."""

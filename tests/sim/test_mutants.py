@@ -1,0 +1,39 @@
+"""Every mutant the simulator is stated to catch is caught within its stated number of seeds
+(from seed 1, default options), and its trace replays to the same violation at the same step."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.commands.simulate import MUTANT_SEEDS
+from runner.replay import replay
+from runner.simulator import SimulationOptions, simulate
+from runner.trace import parse_trace
+
+CAUGHT = sorted(name for name, bound in MUTANT_SEEDS.items() if bound is not None)
+
+
+def test_the_stated_bounds_cover_the_mutants_the_simulator_catches() -> None:
+    assert CAUGHT == [
+        "commit_previous_term_by_counting",
+        "skip_consistency_check",
+        "vote_not_persisted",
+        "vote_twice",
+    ]
+
+
+@pytest.mark.parametrize("mutant", CAUGHT)
+def test_the_mutant_is_caught_within_its_bound_and_replays(mutant: str) -> None:
+    bound = MUTANT_SEEDS[mutant]
+    assert bound is not None
+    for seed in range(1, bound + 1):
+        result = simulate(SimulationOptions(seed=seed, mutant=mutant), "test")
+        if result.result.status == "violation":
+            break
+    else:
+        pytest.fail(f"{mutant} survived seeds 1..{bound}")
+    assert result.result.property is not None
+    report = replay(parse_trace(result.trace.content(), "mutant.jsonl"))
+    assert report.divergence is None
+    assert report.recorded.property == result.result.property
+    assert report.steps_replayed == result.result.index
