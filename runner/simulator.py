@@ -90,7 +90,7 @@ class SimulationOptions:
     seed: int
     nodes: int = 5
     safety_steps: int = 2500
-    liveness_steps: int = 4000
+    liveness_steps: int = 10000
     faults: tuple[str, ...] | None = None
     """``None``: the seed picks the fault mix (swarm testing)."""
     mutant: str = "none"

@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from runner.simulator import SimulationResult
 
 DEFAULT_STEPS: Final = 2500
-DEFAULT_LIVENESS_STEPS: Final = 4000
+DEFAULT_LIVENESS_STEPS: Final = 10000
 MUTANT_SEEDS: Final[dict[str, int | None]] = {
     "vote_twice": 3,
     "vote_not_persisted": 3,
     "skip_consistency_check": 4,
     "commit_previous_term_by_counting": 10,
-    "joint_counts_new_only": None,
+    "joint_counts_new_only": 25,
 }
 """The number of seeds (from seed 1 on, default options) within which the simulator catches
 each mutant; ``None``: random simulation has not caught it (see ``MUTANT_SEARCHED_SEEDS``)."""
