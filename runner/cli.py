@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner.commands.replay",
     "runner.commands.serve",
     "runner.commands.simulate",
+    "runner.commands.validate",
 )
 
 Handler = Callable[[argparse.Namespace], ExitCode]
