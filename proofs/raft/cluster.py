@@ -90,27 +90,27 @@ class Shape(msgspec.Struct, frozen=True, kw_only=True):
     capacity: int
 
 
+def fresh_node(shape: Shape, node: int, name: str) -> NodeView:
+    """A node view whose every field is a fresh z3 integer named after ``name``."""
+    return NodeView(
+        node=node,
+        term=Int(f"{name}.term"),
+        vote=Int(f"{name}.vote"),
+        lead=Int(f"{name}.lead"),
+        role=Int(f"{name}.role"),
+        commit=Int(f"{name}.commit"),
+        log=BoundedLog(
+            terms=tuple(Int(f"{name}.log{i}") for i in range(1, shape.capacity + 1)),
+            last=Int(f"{name}.last"),
+        ),
+        responses=tuple(Int(f"{name}.resp{j}") for j in range(1, shape.voters + 1)),
+        match=tuple(Int(f"{name}.match{j}") for j in range(1, shape.voters + 1)),
+    )
+
+
 def fresh_state(shape: Shape, prefix: str) -> ClusterState:
     """A state whose every field is a fresh z3 integer named after ``prefix``."""
-    nodes = []
-    for node in range(1, shape.voters + 1):
-        name = f"{prefix}.n{node}"
-        nodes.append(
-            NodeView(
-                node=node,
-                term=Int(f"{name}.term"),
-                vote=Int(f"{name}.vote"),
-                lead=Int(f"{name}.lead"),
-                role=Int(f"{name}.role"),
-                commit=Int(f"{name}.commit"),
-                log=BoundedLog(
-                    terms=tuple(Int(f"{name}.log{i}") for i in range(1, shape.capacity + 1)),
-                    last=Int(f"{name}.last"),
-                ),
-                responses=tuple(Int(f"{name}.resp{j}") for j in range(1, shape.voters + 1)),
-                match=tuple(Int(f"{name}.match{j}") for j in range(1, shape.voters + 1)),
-            )
-        )
+    nodes = [fresh_node(shape, node, f"{prefix}.n{node}") for node in range(1, shape.voters + 1)]
     return ClusterState(
         nodes=tuple(nodes),
         applied=tuple(
@@ -319,6 +319,59 @@ def _append(
     return StepInstance(formula=formula, describe=describe, kind="append", nodes=(c, k))
 
 
+def _elect(
+    rules: Rules,
+    shape: Shape,
+    before: ClusterState,
+    after: ClusterState,
+    c: int,
+    voters: tuple[int, ...],
+    tag: str,
+) -> StepInstance:
+    """Atomic election: c campaigns, then ``voters`` grant in turn and c becomes leader."""
+    candidate = fresh_node(shape, c, f"{tag}.cand0")
+    parts = [conjoin(on_campaign(rules, before.nodes[c - 1], candidate))]
+    for number, k in enumerate(voters, start=1):
+        final = number == len(voters)
+        successor = after.nodes[c - 1] if final else fresh_node(shape, c, f"{tag}.cand{number}")
+        request = VoteRequest(
+            term=candidate.term,
+            candidate=c,
+            last_index=candidate.log.last_index,
+            last_term=candidate.last_term,
+        )
+        reply = VoteReply(sent=BoolVal(True), granted=BoolVal(True))
+        parts.append(
+            conjoin(
+                on_vote_request(
+                    rules,
+                    before.nodes[k - 1],
+                    request,
+                    after.nodes[k - 1],
+                    reply,
+                    in_lease=BoolVal(False),
+                )
+            )
+        )
+        response = VoteResponse(term=candidate.term, voter=k, granted=BoolVal(True))
+        parts.append(conjoin(on_vote_response(rules, candidate, response, successor)))
+        candidate = successor
+    parts.append(after.nodes[c - 1].role == LEADER)
+    touched = (c - 1, *(k - 1 for k in voters))
+    names = ", ".join(f"n{k}" for k in voters)
+
+    def describe(model: ModelRef) -> str:
+        term = model_int(model, after.nodes[c - 1].term)
+        return f"n{c} campaigns and wins term {term} with the votes of n{c}, {names}"
+
+    return StepInstance(
+        formula=And(*parts, _frame(before, after, touched)),
+        describe=describe,
+        kind="elect",
+        nodes=(c, *voters),
+    )
+
+
 def _single(
     kind: str,
     before: ClusterState,
@@ -336,16 +389,29 @@ def _single(
 
 
 def step_instances(
-    rules: Rules, shape: Shape, before: ClusterState, after: ClusterState, tag: str
+    rules: Rules,
+    shape: Shape,
+    before: ClusterState,
+    after: ClusterState,
+    tag: str,
+    *,
+    atomic_elections: bool = False,
 ) -> tuple[StepInstance, ...]:
-    """Every step the cluster can take from ``before`` to ``after``."""
+    """Every step the cluster can take from ``before`` to ``after``. With ``atomic_elections``
+    a campaign and the votes that win it are one step (for 3 voters: one other vote)."""
     nodes = range(1, shape.voters + 1)
     instances: list[StepInstance] = []
     for c in nodes:
-        instances.append(_campaign(rules, before, after, c))
+        if not atomic_elections:
+            instances.append(_campaign(rules, before, after, c))
         for k in nodes:
             if k != c:
-                instances.append(_vote(rules, before, after, c, k, f"{tag}.vote{c}{k}"))
+                if atomic_elections:
+                    instances.append(
+                        _elect(rules, shape, before, after, c, (k,), f"{tag}.elect{c}{k}")
+                    )
+                else:
+                    instances.append(_vote(rules, before, after, c, k, f"{tag}.vote{c}{k}"))
                 instances.append(_append(rules, before, after, c, k, f"{tag}.app{c}{k}"))
         pre, post = before.nodes[c - 1], after.nodes[c - 1]
         quorum = Int(f"{tag}.prop{c}.quorum_index")

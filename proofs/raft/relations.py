@@ -110,7 +110,8 @@ class BoundedLog(msgspec.Struct, frozen=True, kw_only=True):
 
 @final
 class ArrayLog(msgspec.Struct, frozen=True, kw_only=True):
-    """An unbounded log: a z3 array from index to term, with the last index."""
+    """An unbounded log: a z3 array from index to term (0 below 1 and beyond the last index,
+    which the proofs state as an invariant), with the last index."""
 
     array: ArrayRef
     last: ArithRef
@@ -124,7 +125,27 @@ class ArrayLog(msgspec.Struct, frozen=True, kw_only=True):
 
     def for_all_positions(self, predicate: Callable[[ArithRef], BoolRef]) -> BoolRef:
         position = Int("position")
-        return ForAll([position], Or(position < 1, predicate(position)))
+        return ForAll([position], predicate(position))
+
+
+@final
+class HavocLog(msgspec.Struct, frozen=True, kw_only=True):
+    """A log of which only the last index and the terms the relations read are known: every
+    constraint on its content holds vacuously. Models that do not depend on log contents
+    (elections) use it, which over-approximates what a handler may do to the log."""
+
+    array: ArrayRef
+    last: ArithRef
+
+    @property
+    def last_index(self) -> ArithRef:
+        return self.last
+
+    def term_at(self, index: Term) -> ArithRef:
+        return select_int(self.array, as_term(index))
+
+    def for_all_positions(self, predicate: Callable[[ArithRef], BoolRef]) -> BoolRef:  # noqa: ARG002
+        return BoolVal(True)
 
 
 def bounded_log(terms: Sequence[int], capacity: int) -> BoundedLog:
@@ -136,7 +157,12 @@ def bounded_log(terms: Sequence[int], capacity: int) -> BoundedLog:
 
 def array_log(name: str) -> ArrayLog:
     """A fresh unbounded symbolic log."""
-    return ArrayLog(array=Array(f"{name}_log", IntSort(), IntSort()), last=Int(f"{name}_last"))
+    return ArrayLog(array=Array(f"{name}.log", IntSort(), IntSort()), last=Int(f"{name}.last"))
+
+
+def havoc_log(name: str) -> HavocLog:
+    """A fresh log whose content no relation constrains."""
+    return HavocLog(array=Array(f"{name}.log", IntSort(), IntSort()), last=Int(f"{name}.last"))
 
 
 @final
