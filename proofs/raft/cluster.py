@@ -520,8 +520,14 @@ def bounded_check(
     safe: Sequence[tuple[str, Property]],
     *,
     timeout_ms: int = 120_000,
+    schedule: tuple[str, ...] = (),
+    atomic_elections: bool = False,
+    final_level_only: bool = False,
 ) -> Verdict:
     """Is every ``safe`` property true in every state reachable in at most ``depth`` steps?
+
+    A ``schedule`` (one step kind per level, as in etcd's scripted TLA+ scenarios) restricts
+    the search to executions whose steps have those kinds; z3 picks the nodes and messages.
 
     A counterexample is the shortest violating execution, one pair per step (the step taken and
     the state of the nodes it touched) and a last pair naming the broken property.
@@ -533,6 +539,18 @@ def bounded_check(
     chosen: list[tuple[ArithRef, tuple[StepInstance, ...]]] = []
     for level in range(depth + 1):
         state = states[-1]
+        if final_level_only and level < depth:
+            after = fresh_state(shape, f"s{level + 1}")
+            instances = step_instances(
+                rules, shape, state, after, f"s{level + 1}", atomic_elections=atomic_elections
+            )
+            if schedule:
+                instances = tuple(i for i in instances if i.kind == schedule[level])
+            choice = Int(f"s{level + 1}.choice")
+            solver.add(Or([And(choice == i, inst.formula) for i, inst in enumerate(instances)]))
+            chosen.append((choice, instances))
+            states.append(after)
+            continue
         solver.push()
         solver.add(Not(And([prop(shape, state) for _, prop in safe])))
         result = solver.check()
@@ -544,7 +562,11 @@ def bounded_check(
         if level == depth:
             break
         after = fresh_state(shape, f"s{level + 1}")
-        instances = step_instances(rules, shape, state, after, f"s{level + 1}")
+        instances = step_instances(
+            rules, shape, state, after, f"s{level + 1}", atomic_elections=atomic_elections
+        )
+        if schedule:
+            instances = tuple(i for i in instances if i.kind == schedule[level])
         choice = Int(f"s{level + 1}.choice")
         solver.add(Or([And(choice == i, inst.formula) for i, inst in enumerate(instances)]))
         chosen.append((choice, instances))

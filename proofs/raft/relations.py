@@ -47,6 +47,7 @@ from proofs.z3adapter import (
     Int,
     IntSort,
     IntVal,
+    Lambda,
     Or,
     Sum,
     select_int,
@@ -294,8 +295,13 @@ def same_control(after: NodeView, expected: Control) -> Conjuncts:
 
 def same_log(after: LogView, expected: Callable[[ArithRef], ArithRef], last: ArithRef) -> BoolRef:
     """``after`` has ``expected(i)`` at every index and ends at ``last``."""
+    if isinstance(after, ArrayLog):
+        # Array equality with a lambda: z3 decides it without instantiating a quantifier.
+        position = Int("position")
+        return And(after.last_index == last, after.array == Lambda([position], expected(position)))
     return And(
-        after.last_index == last, after.for_all_positions(lambda i: after.term_at(i) == expected(i))
+        after.last_index == last,
+        after.for_all_positions(lambda i: after.term_at(i) == expected(i)),
     )
 
 
