@@ -459,7 +459,7 @@ def describe_node(model: ModelRef, state: ClusterState, index: int) -> str:
 Property = Callable[[Shape, ClusterState], BoolRef]
 
 
-def election_safety(shape: Shape, state: ClusterState) -> BoolRef:
+def election_safety(shape: Shape, state: ClusterState) -> BoolRef:  # noqa: ARG001
     """No two leaders of the same term."""
     nodes = state.nodes
     return And(
@@ -487,7 +487,7 @@ def log_matching(shape: Shape, state: ClusterState) -> BoolRef:
     return And(facts)
 
 
-def state_machine_safety(shape: Shape, state: ClusterState) -> BoolRef:
+def state_machine_safety(shape: Shape, state: ClusterState) -> BoolRef:  # noqa: ARG001
     """No two nodes applied different entries at the same index."""
     facts = []
     for i, a in enumerate(state.applied):
@@ -496,7 +496,7 @@ def state_machine_safety(shape: Shape, state: ClusterState) -> BoolRef:
     return And(facts)
 
 
-def leader_completeness(shape: Shape, state: ClusterState) -> BoolRef:
+def leader_completeness(shape: Shape, state: ClusterState) -> BoolRef:  # noqa: ARG001
     """A leader of a term later than the one in which an entry was applied holds that entry."""
     facts = []
     for leader in state.nodes:

@@ -393,12 +393,9 @@ def _describe(
             for node in state.nodes:
                 role = ROLE_NAMES.get(model_int(model, node.role), "?")
                 vote = model_int(model, node.vote)
-                pairs.append(
-                    (
-                        f"{label} n{node.node}",
-                        f"{role} term {model_int(model, node.term)} vote {f'n{vote}' if vote else '-'}",
-                    )
-                )
+                term = model_int(model, node.term)
+                voted = f"n{vote}" if vote else "-"
+                pairs.append((f"{label} n{node.node}", f"{role} term {term} vote {voted}"))
         return tuple(pairs)
 
     return describe
