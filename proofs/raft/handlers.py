@@ -457,3 +457,39 @@ def on_check_quorum_lost(before: NodeView, after: NodeView) -> Conjuncts:
 def conjoin(conjuncts: Conjuncts) -> BoolRef:
     """All the conjuncts of a relation as one formula."""
     return And([formula for _, formula in conjuncts])
+
+
+@final
+class Heartbeat(msgspec.Struct, frozen=True, kw_only=True):
+    """MsgHeartbeat: the leader's term and ``commit`` (min of its commit and the match)."""
+
+    term: ArithRef
+    leader: int
+    commit: ArithRef
+
+
+def on_heartbeat(before: NodeView, message: Heartbeat, after: NodeView) -> Conjuncts:
+    """MsgHeartbeat: follow the leader of its term, ``commitTo(m.Commit)``; the log is kept."""
+    start = control_of(before)
+    stale = message.term < before.term
+    ignored = Or(stale, And(before.role == LEADER, message.term == before.term))
+    follower = become_follower(start, message.term, message.leader)
+    commit = If(message.commit > before.commit, message.commit, before.commit)
+    changed = And(Not(ignored), Or(message.term > before.term, before.role != FOLLOWER))
+    return (
+        *same_control(after, choose(ignored, start, follower)),
+        ("log", same_log(after.log, before.log.term_at, before.log.last_index)),
+        ("commit", after.commit == If(ignored, before.commit, commit)),
+        *_volatile_reset(before, after, changed),
+    )
+
+
+def on_other_response(before: NodeView, term: ArithRef, after: NodeView) -> Conjuncts:
+    """A response the proofs do not model further (MsgHeartbeatResp): only its term counts."""
+    higher = term > before.term
+    return (
+        *same_control(after, observe_term(control_of(before), term, NONE, from_leader=False)),
+        *unchanged_log(before, after),
+        ("responses", equal_all(after.responses, [If(higher, 0, r) for r in before.responses])),
+        ("match", equal_all(after.match, [If(higher, 0, m) for m in before.match])),
+    )

@@ -7,9 +7,9 @@ event stands for, and asks z3 whether every conjunct holds (choices the relation
 such as the leader lease, are free). A failure names the handler and the fields.
 
 Volatile bookkeeping is compared only where the proofs use it: the vote record while a node is
-a candidate, the match indexes while it is a leader. Events the proofs do not model (heartbeats,
-ticks that only count, ReadIndex, snapshots, membership) are reported as ``not modelled`` when
-they change no modelled field, and as a mismatch of the ``unchanged`` relation otherwise.
+a candidate, the match indexes while it is a leader. Other events (ticks that only count,
+ReadIndex, snapshots, membership) are checked against the ``unchanged`` relation: they must not
+change a modelled field.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from models.raft import (
     MessageReceived,
     MsgApp,
     MsgAppResp,
+    MsgHeartbeat,
+    MsgHeartbeatResp,
     MsgVote,
     MsgVoteResp,
     Propose,
@@ -34,6 +36,7 @@ from proofs.raft.handlers import (
     AppendReply,
     AppendRequest,
     AppendResponse,
+    Heartbeat,
     VoteReply,
     VoteRequest,
     VoteResponse,
@@ -41,6 +44,8 @@ from proofs.raft.handlers import (
     on_append_response,
     on_campaign,
     on_check_quorum_lost,
+    on_heartbeat,
+    on_other_response,
     on_propose,
     on_restart,
     on_vote_request,
@@ -195,6 +200,15 @@ def _relation(
                 ETCD_RULES, before, response_app, after, quorum_index=Int("quorum_index")
             )
             return "on MsgAppResp", relation
+        case MessageReceived(message=MsgHeartbeat() as message):
+            heartbeat = Heartbeat(
+                term=IntVal(message.term),
+                leader=message.from_id,
+                commit=IntVal(message.commit_index),
+            )
+            return "on MsgHeartbeat", on_heartbeat(before, heartbeat, after)
+        case MessageReceived(message=MsgHeartbeatResp() as message):
+            return "on MsgHeartbeatResp", on_other_response(before, IntVal(message.term), after)
         case Propose() if state_before.role == "leader":
             return "on Propose", on_propose(ETCD_RULES, before, after, quorum_index=Int("q"))
     persisted_before, persisted_after = state_before.persisted, state_after.persisted

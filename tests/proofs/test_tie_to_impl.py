@@ -145,6 +145,8 @@ def test_a_scripted_run_exercises_every_modelled_handler() -> None:
         "on MsgApp",
         "on MsgAppResp",
         "on Propose",
+        "on MsgHeartbeat",
+        "on MsgHeartbeatResp",
         "restart",
     ):
         assert seen[handler] > 0, f"{handler} never checked: {seen}"
