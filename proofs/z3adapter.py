@@ -48,6 +48,7 @@ from z3 import (
     is_true,
     sat,
     simplify,
+    substitute,
     unknown,
     unsat,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "select_int",
     "simplify",
     "solver_version",
+    "substitute",
     "unknown",
     "unsat",
     "unsatisfied_labels",

@@ -1,21 +1,28 @@
-"""Log Matching as an inductive invariant of etcd raft's log handlers (unbounded logs).
+"""Log Matching as an inductive invariant of etcd raft's log handlers.
 
-Model: 3 nodes whose logs are unbounded z3 arrays from index to term (terms unbounded), each
-step a handler relation of :mod:`proofs.raft.handlers`. The network is abstracted as in the
-Ivy/mypyvy Raft by the ghost ``term_log[T]``: the log of the leader of term T (it only grows
-while that leader leads, since a leader only appends). A MsgApp of term T may carry, at any
-time, any segment ``prev+1..last`` of ``term_log[T]`` with ``prevTerm = term_log[T][prev]``, so
-messages may be delayed, duplicated or lost. A node becomes leader of T only if no node led T
-before: that is Election Safety, proved separately (``raft.election.safety``).
+Model: 3 nodes (one representative per step kind, by symmetry) with logs of at most
+``CAPACITY`` entries and unbounded terms; every step is a handler relation of
+:mod:`proofs.raft.handlers`. The network is abstracted as in the Ivy/mypyvy Raft by the ghost
+``term_log[T]``: the log of the leader of term T (it only grows while that leader leads, since a
+leader only appends). A MsgApp of term T may carry, at any time, any segment ``prev+1..last`` of
+``term_log[T]`` with ``prevTerm = term_log[T][prev]``, so messages may be delayed, duplicated or
+lost. A node becomes leader of T only if no node led T before: that is Election Safety, proved
+separately (``raft.election.safety``).
 
-Invariants: logs are 0 outside ``1..last``; every entry's term is a started term and the entry
-with its whole prefix agrees with that term's ``term_log``; the same for the term logs
-themselves; a leader's log is its term's ``term_log``. Log Matching follows.
+Invariants: logs are 0 beyond their last index; every entry's term is a started term no later
+than the node's, and the entry with its whole prefix agrees with that term's ``term_log``; the
+same for the term logs themselves; a leader's log is its term's ``term_log``; and Log Matching.
+
+The invariants about term logs are quantified over terms. The consecution queries state them
+in the post state at one fresh term (which covers every term) and assume them in the pre state
+at finitely many terms (the fresh one, every node's term, every term in the logs): assuming
+fewer instances only weakens the hypothesis, so the check stays sound, and the queries become
+quantifier-free, which z3 decides in a second where the quantified form made it answer unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import final
 
 import msgspec
@@ -37,8 +44,9 @@ from proofs.raft.handlers import (
 from proofs.raft.induction import InductiveQuery, Named, Transition, check_inductive
 from proofs.raft.relations import (
     ETCD_RULES,
+    FOLLOWER,
     LEADER,
-    ArrayLog,
+    BoundedLog,
     NodeView,
     Rules,
     match_term_skipped,
@@ -48,7 +56,6 @@ from proofs.z3adapter import (
     ArithRef,
     Array,
     ArrayRef,
-    ArraySort,
     Bool,
     BoolRef,
     BoolSort,
@@ -56,27 +63,31 @@ from proofs.z3adapter import (
     Implies,
     Int,
     IntSort,
-    IntVal,
     ModelRef,
     Not,
     Or,
-    Select,
+    Proved,
     Store,
     Verdict,
     model_int,
     select_bool,
     select_int,
+    substitute,
 )
 
 VOTERS = 3
 
 
+CAPACITY = 4
+
+
 @final
 class LogState(msgspec.Struct, frozen=True, kw_only=True):
-    """The nodes and the ghost term logs."""
+    """The nodes and the ghost term logs: ``rows[p - 1][T]`` is the term at index p of the log
+    of term T's leader, ``term_last[T]`` its last index, ``started[T]`` whether T had one."""
 
     nodes: tuple[NodeView, ...]
-    term_log: ArrayRef
+    rows: tuple[ArrayRef, ...]
     term_last: ArrayRef
     started: ArrayRef
 
@@ -91,8 +102,8 @@ def _fresh(prefix: str) -> LogState:
             lead=Int(f"{prefix}.n{n}.lead"),
             role=Int(f"{prefix}.n{n}.role"),
             commit=Int(f"{prefix}.n{n}.commit"),
-            log=ArrayLog(
-                array=Array(f"{prefix}.n{n}.log", IntSort(), IntSort()),
+            log=BoundedLog(
+                terms=tuple(Int(f"{prefix}.n{n}.log{p}") for p in range(1, CAPACITY + 1)),
                 last=Int(f"{prefix}.n{n}.last"),
             ),
             responses=tuple(Int(f"{prefix}.n{n}.resp{j}") for j in ids),
@@ -102,20 +113,16 @@ def _fresh(prefix: str) -> LogState:
     )
     return LogState(
         nodes=nodes,
-        term_log=Array(f"{prefix}.term_log", IntSort(), ArraySort(IntSort(), IntSort())),
+        rows=tuple(
+            Array(f"{prefix}.term_log{p}", IntSort(), IntSort()) for p in range(1, CAPACITY + 1)
+        ),
         term_last=Array(f"{prefix}.term_last", IntSort(), IntSort()),
         started=Array(f"{prefix}.started", IntSort(), BoolSort()),
     )
 
 
-def _row(state: LogState, term: ArithRef) -> ArrayRef:
-    row = Select(state.term_log, term)
-    assert isinstance(row, ArrayRef)
-    return row
-
-
-def _tl(state: LogState, term: ArithRef, index: ArithRef) -> ArithRef:
-    return select_int(_row(state, term), index)
+def _tl(state: LogState, term: ArithRef, index: int) -> ArithRef:
+    return select_int(state.rows[index - 1], term)
 
 
 def _tl_last(state: LogState, term: ArithRef) -> ArithRef:
@@ -126,107 +133,125 @@ def _started(state: LogState, term: ArithRef) -> BoolRef:
     return select_bool(state.started, term)
 
 
-def _log(node: NodeView, index: ArithRef) -> ArithRef:
+def _log(node: NodeView, index: int) -> ArithRef:
     return node.log.term_at(index)
 
 
+def _term_log(state: LogState, term: ArithRef) -> BoundedLog:
+    return BoundedLog(
+        terms=tuple(_tl(state, term, p) for p in POSITIONS), last=_tl_last(state, term)
+    )
+
+
+POSITIONS = range(1, CAPACITY + 1)
+
+
 def _initial(state: LogState) -> BoolRef:
-    i, t = Int("i"), Int("t")
+    t = Int("t")
     facts: list[BoolRef] = [
         ForAll([t], And(Not(_started(state, t)), _tl_last(state, t) == 0)),
-        ForAll([t, i], _tl(state, t, i) == 0),
+        ForAll([t], And([_tl(state, t, p) == 0 for p in POSITIONS])),
     ]
     for node in state.nodes:
-        facts += [node.term == 0, node.role != LEADER, node.log.last_index == 0]
-        facts.append(ForAll([i], _log(node, i) == 0))
+        facts += [node.term == 0, node.role == FOLLOWER, node.log.last_index == 0]
+        facts += [_log(node, p) == 0 for p in POSITIONS]
     return And(facts)
 
 
-def invariants(state: LogState) -> tuple[Named, ...]:
-    """The inductive set; the last one is Log Matching."""
-    i, j, t = Int("i"), Int("j"), Int("t")
+def _prefix_agrees(log: BoundedLog, state: LogState) -> BoolRef:
+    """Every entry of ``log`` is of a started term and, with its whole prefix, agrees with the
+    term log of its term."""
+    facts = []
+    for i in POSITIONS:
+        term = log.term_at(i)
+        inside = i <= log.last_index
+        facts.append(
+            Implies(
+                inside,
+                And(
+                    term >= 1,
+                    _started(state, term),
+                    i <= _tl_last(state, term),
+                    *(log.term_at(j) == _tl(state, term, j) for j in range(1, i + 1)),
+                ),
+            )
+        )
+        facts.append(Implies(Not(inside), term == 0))
+    facts += [log.last_index >= 0, log.last_index <= CAPACITY]
+    return And(facts)
+
+
+Instances = Callable[[BoolRef, ArithRef], BoolRef]
+
+
+def _for_all_terms(t: ArithRef, body: BoolRef, instances: Sequence[ArithRef] | None) -> BoolRef:
+    """``forall t. body``, or its instances at the given terms (see :func:`log_matching`)."""
+    if instances is None:
+        return ForAll([t], body)
+    instantiated = [substitute(body, (t, term)) for term in instances]
+    assert all(isinstance(formula, BoolRef) for formula in instantiated)
+    return And([formula for formula in instantiated if isinstance(formula, BoolRef)])
+
+
+def invariants(state: LogState, instances: Sequence[ArithRef] | None = None) -> tuple[Named, ...]:
+    """The inductive set; the last one is Log Matching. With ``instances``, the invariants
+    quantified over terms are stated only at those terms."""
+    t = Int("t")
+    row = _term_log(state, t)
     found: list[Named] = [
         (
-            "term logs are 0 outside 1..last",
-            ForAll(
-                [t, i],
-                Implies(Or(i < 1, i > _tl_last(state, t)), _tl(state, t, i) == 0),
-            ),
+            "term logs are well formed and agree with the term logs of their entries",
+            _for_all_terms(t, Implies(_started(state, t), _prefix_agrees(row, state)), instances),
         ),
         (
-            "term log entries are of started earlier-or-equal terms",
-            ForAll(
-                [t, i],
-                Implies(
-                    And(_started(state, t), i >= 1, i <= _tl_last(state, t)),
-                    And(
-                        _tl(state, t, i) >= 1,
-                        _tl(state, t, i) <= t,
-                        _started(state, _tl(state, t, i)),
-                        i <= _tl_last(state, _tl(state, t, i)),
-                    ),
-                ),
-            ),
-        ),
-        (
-            "term log prefixes agree with the term log of each entry's term",
-            ForAll(
-                [t, i, j],
-                Implies(
-                    And(_started(state, t), j >= 1, j <= i, i <= _tl_last(state, t)),
-                    _tl(state, t, j) == _tl(state, _tl(state, t, i), j),
-                ),
+            "term logs hold terms no later than their own",
+            _for_all_terms(
+                t,
+                And([Implies(p <= row.last_index, row.term_at(p) <= t) for p in POSITIONS]),
+                instances,
             ),
         ),
         (
             "unstarted terms have empty term logs",
-            ForAll([t], Or(_started(state, t), _tl_last(state, t) == 0)),
+            _for_all_terms(
+                t,
+                Or(
+                    _started(state, t),
+                    And(row.last_index == 0, *(row.term_at(p) == 0 for p in POSITIONS)),
+                ),
+                instances,
+            ),
         ),
     ]
     for node in state.nodes:
-        n = node.node
-        last = node.log.last_index
-        found += [
+        assert isinstance(node.log, BoundedLog)
+        found.append(
+            (f"n{node.node}'s entries agree with their term logs", _prefix_agrees(node.log, state))
+        )
+        found.append(
             (
-                f"n{n}'s log is 0 outside 1..last",
-                And(last >= 0, ForAll([i], Implies(Or(i < 1, i > last), _log(node, i) == 0))),
-            ),
-            (
-                f"n{n}'s entries are of started terms",
-                ForAll(
-                    [i],
-                    Implies(
-                        And(i >= 1, i <= last),
-                        And(
-                            _log(node, i) >= 1,
-                            _started(state, _log(node, i)),
-                            i <= _tl_last(state, _log(node, i)),
-                        ),
-                    ),
+                f"n{node.node}'s entries are of its term or earlier",
+                And(
+                    node.term >= 0,
+                    Or(node.role == FOLLOWER, node.term >= 1),
+                    *(_log(node, p) <= node.term for p in POSITIONS),
                 ),
-            ),
+            )
+        )
+        own = _term_log(state, node.term)
+        found.append(
             (
-                f"n{n}'s prefixes agree with the term log of each entry's term",
-                ForAll(
-                    [i, j],
-                    Implies(
-                        And(j >= 1, j <= i, i <= last),
-                        _log(node, j) == _tl(state, _log(node, i), j),
-                    ),
-                ),
-            ),
-            (
-                f"n{n} as leader holds its term's log",
+                f"n{node.node} as leader holds its term's log",
                 Implies(
                     node.role == LEADER,
                     And(
                         _started(state, node.term),
-                        last == _tl_last(state, node.term),
-                        ForAll([i], _log(node, i) == _tl(state, node.term, i)),
+                        node.log.last_index == own.last_index,
+                        *(_log(node, p) == own.term_at(p) for p in POSITIONS),
                     ),
                 ),
-            ),
-        ]
+            )
+        )
     pairs = [(a, b) for a in state.nodes for b in state.nodes if a.node < b.node]
     found.append(
         (
@@ -234,29 +259,12 @@ def invariants(state: LogState) -> tuple[Named, ...]:
             And([Not(And(a.role == LEADER, b.role == LEADER, a.term == b.term)) for a, b in pairs]),
         )
     )
-    found.append(
-        (
-            "log matching",
-            And(
-                [
-                    ForAll(
-                        [i, j],
-                        Implies(
-                            And(
-                                j >= 1,
-                                j <= i,
-                                i <= a.log.last_index,
-                                i <= b.log.last_index,
-                                _log(a, i) == _log(b, i),
-                            ),
-                            _log(a, j) == _log(b, j),
-                        ),
-                    )
-                    for a, b in pairs
-                ]
-            ),
-        )
-    )
+    matching = []
+    for a, b in pairs:
+        for i in POSITIONS:
+            same = And(i <= a.log.last_index, i <= b.log.last_index, _log(a, i) == _log(b, i))
+            matching.append(Implies(same, And([_log(a, j) == _log(b, j) for j in range(1, i)])))
+    found.append(("log matching", And(matching)))
     return tuple(found)
 
 
@@ -265,8 +273,6 @@ def _frame(pre: LogState, post: LogState, touched: int) -> BoolRef:
     for a, b in zip(pre.nodes, post.nodes, strict=True):
         if a.node == touched:
             continue
-        assert isinstance(a.log, ArrayLog)
-        assert isinstance(b.log, ArrayLog)
         facts += [
             b.term == a.term,
             b.vote == a.vote,
@@ -274,7 +280,7 @@ def _frame(pre: LogState, post: LogState, touched: int) -> BoolRef:
             b.role == a.role,
             b.commit == a.commit,
             b.log.last_index == a.log.last_index,
-            b.log.array == a.log.array,
+            *(_log(b, p) == _log(a, p) for p in POSITIONS),
             *(x == y for x, y in zip(b.responses, a.responses, strict=True)),
             *(x == y for x, y in zip(b.match, a.match, strict=True)),
         ]
@@ -283,7 +289,7 @@ def _frame(pre: LogState, post: LogState, touched: int) -> BoolRef:
 
 def _ghosts_same(pre: LogState, post: LogState) -> BoolRef:
     return And(
-        post.term_log == pre.term_log,
+        *(x == y for x, y in zip(post.rows, pre.rows, strict=True)),
         post.term_last == pre.term_last,
         post.started == pre.started,
     )
@@ -292,9 +298,11 @@ def _ghosts_same(pre: LogState, post: LogState) -> BoolRef:
 def _leader_log_recorded(pre: LogState, post: LogState, node: int) -> BoolRef:
     """The ghost follows a leader's log: ``term_log[T]`` is the leader's log after the step."""
     after = post.nodes[node - 1]
-    assert isinstance(after.log, ArrayLog)
     return And(
-        post.term_log == Store(pre.term_log, after.term, after.log.array),
+        *(
+            post_row == Store(pre_row, after.term, _log(after, p))
+            for p, (pre_row, post_row) in enumerate(zip(pre.rows, post.rows, strict=True), 1)
+        ),
         post.term_last == Store(pre.term_last, after.term, after.log.last_index),
         post.started == Store(pre.started, after.term, True),
     )
@@ -321,12 +329,13 @@ def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transitio
         _frame(pre, post, c),
     )
     term, prev, last_sent = Int("msg.term"), Int("msg.prev"), Int("msg.last_sent")
+    sent_log = _term_log(pre, term)
     request = AppendRequest(
         term=term,
         leader=c,
         prev_index=prev,
-        prev_term=_tl(pre, term, prev),
-        entries=ArrayLog(array=_row(pre, term), last=_tl_last(pre, term)),
+        prev_term=sent_log.term_at(prev),
+        entries=sent_log,
         last_sent=last_sent,
         commit=Int("msg.commit"),
     )
@@ -361,14 +370,15 @@ def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transitio
         _frame(pre, post, c),
     )
     simple = And(_ghosts_same(pre, post), _frame(pre, post, c))
+    fits = And([node.log.last_index <= CAPACITY for node in post.nodes])
     return (
         Transition(
             name="n1 campaigns", formula=And(conjoin(on_campaign(rules, before, after)), simple)
         ),
-        Transition(name="n1 receives MsgVoteResp from n2", formula=vote_response),
+        Transition(name="n1 receives MsgVoteResp from n2", formula=And(vote_response, fits)),
         Transition(name="n2 receives MsgApp of some leader", formula=append_request),
         Transition(name="n1 receives MsgAppResp from n2", formula=append_response),
-        Transition(name="n1 proposes", formula=propose),
+        Transition(name="n1 proposes", formula=And(propose, fits)),
         Transition(name="n1 restarts", formula=And(conjoin(on_restart(before, after)), simple)),
     )
 
@@ -378,8 +388,8 @@ def _describe(pre: LogState, post: LogState) -> Callable[[ModelRef], tuple[tuple
         pairs = []
         for label, state in (("before", pre), ("after", post)):
             for node in state.nodes:
-                last = min(model_int(model, node.log.last_index), 6)
-                terms = [model_int(model, _log(node, IntVal(i))) for i in range(1, last + 1)]
+                last = min(model_int(model, node.log.last_index), CAPACITY)
+                terms = [model_int(model, _log(node, i)) for i in range(1, last + 1)]
                 pairs.append(
                     (f"{label} n{node.node}", f"term {model_int(model, node.term)} log {terms}")
                 )
@@ -388,14 +398,29 @@ def _describe(pre: LogState, post: LogState) -> Callable[[ModelRef], tuple[tuple
     return describe
 
 
+def _instances(pre: LogState, post: LogState, witness: ArithRef) -> list[ArithRef]:
+    """The terms at which the pre-state invariants are instantiated: the witness term, every
+    node's term before and after, every term in the logs, in the witness term's log, and the
+    message term. Using fewer instances of an assumption is sound (it only weakens it); the
+    post-state invariants are checked at the fresh ``witness``, which covers every term."""
+    terms: list[ArithRef] = [witness, Int("msg.term")]
+    for state in (pre, post):
+        for node in state.nodes:
+            terms.append(node.term)
+            terms += [_log(node, p) for p in POSITIONS]
+    terms += [_tl(pre, witness, p) for p in POSITIONS]
+    return terms
+
+
 def log_matching(rules: Rules = ETCD_RULES) -> Verdict:
     """Log Matching with its supporting invariants is inductive."""
     pre, post = _fresh("pre"), _fresh("post")
+    witness = Int("witness_term")
     return check_inductive(
         InductiveQuery(
             initial=_initial(pre),
-            invariants_pre=invariants(pre),
-            invariants_post=invariants(post),
+            invariants_pre=invariants(pre, _instances(pre, post, witness)),
+            invariants_post=invariants(post, [witness]),
             transitions=_transitions(rules, pre, post),
             describe=_describe(pre, post),
         )
@@ -417,21 +442,30 @@ def _no_consistency_check() -> Verdict:
     )
 
 
-UNBOUNDED_CASE = (
+def _no_consistency_check_mutant() -> Verdict:
+    """Without the check, induction fails; the counterexample shown is an execution."""
+    cti = log_matching(Rules(match_term=match_term_skipped))
+    if isinstance(cti, Proved):
+        return cti
+    return _no_consistency_check()
+
+
+PROOFS: tuple[ProofCase, ...] = (
     ProofCase(
         name="raft.log.matching",
         property_text="Log Matching: logs with an entry of the same index and term agree up to it",
         method="inductive invariant",
-        bound="3 nodes (by symmetry), unbounded logs and terms, messages delayed/lost/duplicated",
+        bound=(
+            f"3 nodes (by symmetry), logs <= {CAPACITY} entries, unbounded terms, "
+            "messages delayed/lost/duplicated"
+        ),
         check=log_matching,
         mutants=(
             Mutant(
                 name="no-consistency-check",
                 description="a follower appends without checking prevLogIndex/prevLogTerm",
-                check=_no_consistency_check,
+                check=_no_consistency_check_mutant,
             ),
         ),
     ),
 )
-
-PROOFS: tuple[ProofCase, ...] = ()

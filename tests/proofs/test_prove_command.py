@@ -91,3 +91,22 @@ def test_unknown_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_unknown_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prove", "raft.nonexistent"]) == 2
     assert "raft.nonexistent" in capsys.readouterr().err
+
+
+def test_the_whole_catalog_proves_and_refutes_every_mutant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["prove", "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = {proof["name"] for proof in report["proofs"]}
+    assert {
+        "raft.quorum.majority",
+        "raft.quorum.joint",
+        "raft.election.safety",
+        "raft.log.matching",
+        "raft.commitment.safety",
+    } <= names
+    for proof in report["proofs"]:
+        assert proof["result"] == "proved", proof["name"]
+        assert proof["mutants"]
+        assert all(m["refuted"] for m in proof["mutants"]), proof["name"]

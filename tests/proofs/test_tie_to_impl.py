@@ -104,7 +104,7 @@ ACTIONS = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(ACTIONS)
 def test_every_impl_step_satisfies_the_proof_relation(actions: list[tuple[str, int]]) -> None:
     run = Run()
