@@ -141,6 +141,70 @@ def _initial(state: ElectionState) -> BoolRef:
     return And(facts)
 
 
+def _node_invariants(state: ElectionState, node: NodeView) -> list[Named]:
+    """The supporting invariants about one node's votes, grants and elections."""
+    voters = len(state.nodes)
+    ids = range(1, voters + 1)
+    t = Int("t")
+    found: list[Named] = []
+    k = node.node
+    pairs = [(a, b) for a in ids for b in ids if a < b]
+    found.append(
+        (
+            f"n{k} votes once per term",
+            ForAll(
+                [t],
+                And([Not(And(_voted(state, k, t, a), _voted(state, k, t, b))) for a, b in pairs]),
+            ),
+        )
+    )
+    found.append(
+        (
+            f"n{k} has no vote in a future term",
+            ForAll([t], And([Implies(_voted(state, k, t, c), t <= node.term) for c in ids])),
+        )
+    )
+    found.append(
+        (
+            f"n{k}'s vote field is its vote of its term",
+            And([(node.vote == c) == _voted(state, k, node.term, c) for c in ids]),
+        )
+    )
+    found.append(
+        (
+            f"n{k}'s recorded grants are votes",
+            Implies(
+                Or(node.role == CANDIDATE, node.role == LEADER),
+                And(
+                    [
+                        Implies(node.responses[j - 1] == GRANTED, _voted(state, j, node.term, k))
+                        for j in ids
+                    ]
+                ),
+            ),
+        )
+    )
+    found.append(
+        (
+            f"n{k} holds a quorum of votes for each term it was elected in",
+            ForAll(
+                [t],
+                Implies(
+                    _elected(state, k, t),
+                    majority_reached([_voted(state, j, t, k) for j in ids], voters),
+                ),
+            ),
+        )
+    )
+    found.append(
+        (
+            f"n{k} leads only a term it was elected in",
+            Implies(node.role == LEADER, _elected(state, k, node.term)),
+        )
+    )
+    return found
+
+
 def invariants(state: ElectionState) -> tuple[Named, ...]:
     """The inductive set; the last one is Election Safety."""
     voters = len(state.nodes)
@@ -148,65 +212,7 @@ def invariants(state: ElectionState) -> tuple[Named, ...]:
     t = Int("t")
     found: list[Named] = []
     for node in state.nodes:
-        k = node.node
-        pairs = [(a, b) for a in ids for b in ids if a < b]
-        found.append(
-            (
-                f"n{k} votes once per term",
-                ForAll(
-                    [t],
-                    And(
-                        [Not(And(_voted(state, k, t, a), _voted(state, k, t, b))) for a, b in pairs]
-                    ),
-                ),
-            )
-        )
-        found.append(
-            (
-                f"n{k} has no vote in a future term",
-                ForAll([t], And([Implies(_voted(state, k, t, c), t <= node.term) for c in ids])),
-            )
-        )
-        found.append(
-            (
-                f"n{k}'s vote field is its vote of its term",
-                And([(node.vote == c) == _voted(state, k, node.term, c) for c in ids]),
-            )
-        )
-        found.append(
-            (
-                f"n{k}'s recorded grants are votes",
-                Implies(
-                    Or(node.role == CANDIDATE, node.role == LEADER),
-                    And(
-                        [
-                            Implies(
-                                node.responses[j - 1] == GRANTED, _voted(state, j, node.term, k)
-                            )
-                            for j in ids
-                        ]
-                    ),
-                ),
-            )
-        )
-        found.append(
-            (
-                f"n{k} holds a quorum of votes for each term it was elected in",
-                ForAll(
-                    [t],
-                    Implies(
-                        _elected(state, k, t),
-                        majority_reached([_voted(state, j, t, k) for j in ids], voters),
-                    ),
-                ),
-            )
-        )
-        found.append(
-            (
-                f"n{k} leads only a term it was elected in",
-                Implies(node.role == LEADER, _elected(state, k, node.term)),
-            )
-        )
+        found += _node_invariants(state, node)
     found.append(
         (
             "election safety",
@@ -341,6 +347,21 @@ def _message_transitions(
         _became_leader(pre, post, c),
         _frame(pre, post, (c,)),
     )
+    return [
+        Transition(name=f"n{k} receives MsgVote from n{c}", formula=vote_request),
+        Transition(name=f"n{c} receives MsgVoteResp from n{k}", formula=vote_response),
+        *_append_transitions(rules, pre, post, c, k),
+    ]
+
+
+def _append_transitions(
+    rules: Rules, pre: ElectionState, post: ElectionState, c: int, k: int
+) -> list[Transition]:
+    """MsgApp from leader c to k, and k's MsgAppResp back to c."""
+    tag = f"m{c}{k}"
+    term = Int(f"{tag}.term")
+    voter_before, voter_after = pre.nodes[k - 1], post.nodes[k - 1]
+    sender_before, sender_after = pre.nodes[c - 1], post.nodes[c - 1]
     append = AppendRequest(
         term=term,
         leader=c,
@@ -377,8 +398,6 @@ def _message_transitions(
         _frame(pre, post, (c,)),
     )
     return [
-        Transition(name=f"n{k} receives MsgVote from n{c}", formula=vote_request),
-        Transition(name=f"n{c} receives MsgVoteResp from n{k}", formula=vote_response),
         Transition(name=f"n{k} receives MsgApp from n{c}", formula=append_request),
         Transition(name=f"n{c} receives MsgAppResp from n{k}", formula=append_response),
     ]

@@ -193,6 +193,40 @@ def _for_all_terms(t: ArithRef, body: BoolRef, instances: Sequence[ArithRef] | N
     return And([formula for formula in instantiated if isinstance(formula, BoolRef)])
 
 
+def _node_invariants(state: LogState, node: NodeView) -> list[Named]:
+    """One node's log agrees with the term logs; as leader it holds its term's log."""
+    found: list[Named] = []
+    assert isinstance(node.log, BoundedLog)
+    found.append(
+        (f"n{node.node}'s entries agree with their term logs", _prefix_agrees(node.log, state))
+    )
+    found.append(
+        (
+            f"n{node.node}'s entries are of its term or earlier",
+            And(
+                node.term >= 0,
+                Or(node.role == FOLLOWER, node.term >= 1),
+                *(_log(node, p) <= node.term for p in POSITIONS),
+            ),
+        )
+    )
+    own = _term_log(state, node.term)
+    found.append(
+        (
+            f"n{node.node} as leader holds its term's log",
+            Implies(
+                node.role == LEADER,
+                And(
+                    _started(state, node.term),
+                    node.log.last_index == own.last_index,
+                    *(_log(node, p) == own.term_at(p) for p in POSITIONS),
+                ),
+            ),
+        )
+    )
+    return found
+
+
 def invariants(state: LogState, instances: Sequence[ArithRef] | None = None) -> tuple[Named, ...]:
     """The inductive set; the last one is Log Matching. With ``instances``, the invariants
     quantified over terms are stated only at those terms."""
@@ -224,34 +258,7 @@ def invariants(state: LogState, instances: Sequence[ArithRef] | None = None) -> 
         ),
     ]
     for node in state.nodes:
-        assert isinstance(node.log, BoundedLog)
-        found.append(
-            (f"n{node.node}'s entries agree with their term logs", _prefix_agrees(node.log, state))
-        )
-        found.append(
-            (
-                f"n{node.node}'s entries are of its term or earlier",
-                And(
-                    node.term >= 0,
-                    Or(node.role == FOLLOWER, node.term >= 1),
-                    *(_log(node, p) <= node.term for p in POSITIONS),
-                ),
-            )
-        )
-        own = _term_log(state, node.term)
-        found.append(
-            (
-                f"n{node.node} as leader holds its term's log",
-                Implies(
-                    node.role == LEADER,
-                    And(
-                        _started(state, node.term),
-                        node.log.last_index == own.last_index,
-                        *(_log(node, p) == own.term_at(p) for p in POSITIONS),
-                    ),
-                ),
-            )
-        )
+        found += _node_invariants(state, node)
     pairs = [(a, b) for a in state.nodes for b in state.nodes if a.node < b.node]
     found.append(
         (
@@ -308,26 +315,9 @@ def _leader_log_recorded(pre: LogState, post: LogState, node: int) -> BoolRef:
     )
 
 
-def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transition, ...]:
-    """By node symmetry, n1 acts and n2 is its peer (a counterexample for other nodes renames
-    into one for these)."""
-    c, k = 1, 2
-    before, after = pre.nodes[c - 1], post.nodes[c - 1]
+def _append_request(rules: Rules, pre: LogState, post: LogState, c: int, k: int) -> BoolRef:
+    """k receives a MsgApp of some term T carrying a segment of ``term_log[T]``."""
     peer_before, peer_after = pre.nodes[k - 1], post.nodes[k - 1]
-    won = VoteResponse(term=before.term, voter=k, granted=Bool("granted"))
-    becomes_leader = And(
-        before.role != LEADER,
-        after.role == LEADER,
-        Not(_started(pre, before.term)),  # Election Safety (raft.election.safety)
-    )
-    vote_response = And(
-        conjoin(on_vote_response(rules, before, won, after)),
-        Or(
-            And(becomes_leader, _leader_log_recorded(pre, post, c)),
-            And(after.role == before.role, _ghosts_same(pre, post)),
-        ),
-        _frame(pre, post, c),
-    )
     term, prev, last_sent = Int("msg.term"), Int("msg.prev"), Int("msg.last_sent")
     sent_log = _term_log(pre, term)
     request = AppendRequest(
@@ -345,7 +335,7 @@ def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transitio
         term=Int("reply.term"),
         index=Int("reply.index"),
     )
-    append_request = And(
+    return And(
         _started(pre, term),
         prev >= 0,
         prev <= last_sent,
@@ -354,6 +344,28 @@ def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transitio
         _ghosts_same(pre, post),
         _frame(pre, post, k),
     )
+
+
+def _transitions(rules: Rules, pre: LogState, post: LogState) -> tuple[Transition, ...]:
+    """By node symmetry, n1 acts and n2 is its peer (a counterexample for other nodes renames
+    into one for these)."""
+    c, k = 1, 2
+    before, after = pre.nodes[c - 1], post.nodes[c - 1]
+    won = VoteResponse(term=before.term, voter=k, granted=Bool("granted"))
+    becomes_leader = And(
+        before.role != LEADER,
+        after.role == LEADER,
+        Not(_started(pre, before.term)),  # Election Safety (raft.election.safety)
+    )
+    vote_response = And(
+        conjoin(on_vote_response(rules, before, won, after)),
+        Or(
+            And(becomes_leader, _leader_log_recorded(pre, post, c)),
+            And(after.role == before.role, _ghosts_same(pre, post)),
+        ),
+        _frame(pre, post, c),
+    )
+    append_request = _append_request(rules, pre, post, c, k)
     response = AppendResponse(
         term=Int("resp.term"), follower=k, accepted=Bool("resp.accepted"), index=Int("resp.index")
     )
