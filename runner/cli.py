@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner.commands.check",
     "runner.commands.conform",
     "runner.commands.decode",
+    "runner.commands.prove",
     "runner.commands.replay",
     "runner.commands.serve",
     "runner.commands.simulate",
