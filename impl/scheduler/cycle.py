@@ -1,0 +1,254 @@
+"""One scheduling cycle up to host selection: PreFilter, Filter over the nodes from the
+round-robin start index until ``numFeasibleNodesToFind`` feasible nodes are found, PreScore,
+Score, NormalizeScore, weights, and the set of top-scoring nodes.
+
+Theory of operation. kube-scheduler runs Filter on nodes in parallel and stops once enough
+feasible nodes are found; this model scans them sequentially in node-tree order starting at
+``start_index`` (one of the outcomes the parallel search allows). Which top-scoring node is
+chosen is not decided here: the result carries the whole top set, and the caller supplies the
+choice (kube-scheduler draws it at random).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import final
+
+import msgspec
+
+from impl.scheduler.arithmetic import num_feasible_nodes_to_find
+from impl.scheduler.framework import (
+    FILTER_OUT_BY_PRE_FILTER_RESULT,
+    SUCCESS,
+    Code,
+    CycleContext,
+    Status,
+    unresolvable,
+)
+from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.profile import Profile
+
+
+@final
+class PluginScore(msgspec.Struct, frozen=True, kw_only=True):
+    """One score plugin's result for one node."""
+
+    plugin: str
+    raw: int
+    normalized: int
+    weighted: int
+
+
+@final
+class CycleResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one cycle decided, per node and overall."""
+
+    pod: str
+    profile: str
+    node_count: int
+    pre_filter_status: Status | None
+    """A PreFilter rejection, which applies to every node."""
+    statuses: tuple[tuple[str, Status], ...]
+    """Failing nodes with the first failing filter's status, in evaluation order."""
+    feasible: tuple[str, ...]
+    scores: tuple[tuple[str, tuple[PluginScore, ...]], ...]
+    totals: tuple[tuple[str, int], ...]
+    top: tuple[str, ...]
+    """The nodes sharing the highest total, sorted by name (any one may be chosen)."""
+    next_start_index: int
+
+
+class PreFilterOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """PreFilter's overall result: a rejection, the allowed node names, skipped plugins."""
+
+    rejection: Status | None
+    allowed: frozenset[str] | None
+    allowed_by: str
+    skipped: frozenset[str]
+
+
+def run_pre_filter(profile: Profile, context: CycleContext) -> PreFilterOutcome:
+    """``RunPreFilterPlugins``: stop at the first rejection; intersect node-name results."""
+    skipped: set[str] = set()
+    allowed: frozenset[str] | None = None
+    allowed_by: list[str] = []
+    for plugin in profile.pre_filter:
+        result = plugin.pre_filter(context)
+        status = result.status
+        if status.code == Code.SKIP:
+            skipped.add(plugin.name)
+            continue
+        if status.code != Code.SUCCESS:
+            rejection = Status(code=status.code, reasons=status.reasons, plugin=plugin.name)
+            return PreFilterOutcome(
+                rejection=rejection, allowed=None, allowed_by="", skipped=frozenset(skipped)
+            )
+        if result.node_names is not None:
+            allowed = result.node_names if allowed is None else allowed & result.node_names
+            allowed_by.append(plugin.name)
+            if not allowed:
+                names = " ".join(allowed_by)
+                rejection = unresolvable(
+                    f"node(s) didn't satisfy plugin(s) [{names}] simultaneously"
+                )
+                return PreFilterOutcome(
+                    rejection=rejection, allowed=None, allowed_by="", skipped=frozenset(skipped)
+                )
+    return PreFilterOutcome(
+        rejection=None,
+        allowed=allowed,
+        allowed_by=" ".join(allowed_by),
+        skipped=frozenset(skipped),
+    )
+
+
+def run_filters(
+    profile: Profile, context: CycleContext, node: NodeInfo, skipped: frozenset[str]
+) -> Status:
+    """``RunFilterPlugins``: the first non-success status, with its plugin named."""
+    for plugin in profile.filter:
+        if plugin.name in skipped:
+            continue
+        status = plugin.filter(context, node)
+        if status.code is not Code.SUCCESS:
+            return Status(code=status.code, reasons=status.reasons, plugin=plugin.name)
+    return SUCCESS
+
+
+def find_feasible(
+    profile: Profile,
+    context: CycleContext,
+    nodes: Sequence[NodeInfo],
+    skipped: frozenset[str],
+    start_index: int,
+) -> tuple[list[NodeInfo], list[tuple[str, Status]], int]:
+    """Feasible nodes, failures, and the next start index (``findNodesThatPassFilters``)."""
+    if not nodes:
+        return [], [], start_index
+    wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
+    feasible: list[NodeInfo] = []
+    failures: list[tuple[str, Status]] = []
+    count = len(nodes)
+    for offset in range(count):
+        node = nodes[(start_index + offset) % count]
+        status = run_filters(profile, context, node, skipped)
+        if status.code is Code.SUCCESS:
+            feasible.append(node)
+            if len(feasible) >= wanted:
+                break
+        else:
+            failures.append((node.name, status))
+    processed = len(feasible) + len(failures)
+    return feasible, failures, (start_index + processed) % count
+
+
+def prioritize(
+    profile: Profile, context: CycleContext, feasible: Sequence[NodeInfo]
+) -> tuple[tuple[tuple[str, tuple[PluginScore, ...]], ...], tuple[tuple[str, int], ...]]:
+    """PreScore, Score, NormalizeScore and weights over the feasible nodes."""
+    skipped: set[str] = set()
+    for plugin in profile.pre_score:
+        if plugin.pre_score(context, feasible).code is Code.SKIP:
+            skipped.add(plugin.name)
+    per_node: list[list[PluginScore]] = [[] for _ in feasible]
+    for plugin, weight in profile.score:
+        if plugin.name in skipped:
+            continue
+        raw = [plugin.score(context, node) for node in feasible]
+        normalized = (
+            plugin.normalize_score(context, feasible, list(raw))
+            if plugin.implements("normalize_score")
+            else raw
+        )
+        for index, (raw_score, score) in enumerate(zip(raw, normalized, strict=True)):
+            per_node[index].append(
+                PluginScore(
+                    plugin=plugin.name, raw=raw_score, normalized=score, weighted=score * weight
+                )
+            )
+    scores = tuple(
+        (node.name, tuple(items)) for node, items in zip(feasible, per_node, strict=True)
+    )
+    totals = tuple((name, sum(item.weighted for item in items)) for name, items in scores)
+    return scores, totals
+
+
+def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """Every node whose total equals the maximum, sorted by name."""
+    if not totals:
+        return ()
+    best = max(total for _, total in totals)
+    return tuple(sorted(name for name, total in totals if total == best))
+
+
+def run_cycle(
+    profile: Profile, snapshot: Snapshot, pod: PodInfo, start_index: int = 0
+) -> tuple[CycleResult, CycleContext]:
+    """PreFilter through host selection for one pod (``schedulePod``)."""
+    context = CycleContext(pod, snapshot)
+    nodes = snapshot.in_order()
+    outcome = run_pre_filter(profile, context)
+    if outcome.rejection is not None:
+        result = CycleResult(
+            pod=pod.pod.key,
+            profile=profile.scheduler_name,
+            node_count=len(nodes),
+            pre_filter_status=outcome.rejection,
+            statuses=tuple((node.name, outcome.rejection) for node in nodes),
+            feasible=(),
+            scores=(),
+            totals=(),
+            top=(),
+            next_start_index=start_index,
+        )
+        return result, context
+    snapshot_size = len(nodes)
+    excluded: list[tuple[str, Status]] = []
+    if outcome.allowed is not None:
+        status = Status(
+            code=Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+            reasons=(FILTER_OUT_BY_PRE_FILTER_RESULT,),
+            plugin=outcome.allowed_by,
+        )
+        excluded = [(node.name, status) for node in nodes if node.name not in outcome.allowed]
+        nodes = [node for node in nodes if node.name in outcome.allowed]
+    feasible, failures, next_index = find_feasible(
+        profile, context, nodes, outcome.skipped, start_index
+    )
+    if len(feasible) == 1:
+        scores: tuple[tuple[str, tuple[PluginScore, ...]], ...] = ((feasible[0].name, ()),)
+        totals: tuple[tuple[str, int], ...] = ((feasible[0].name, 0),)
+    else:
+        scores, totals = prioritize(profile, context, feasible)
+    result = CycleResult(
+        pod=pod.pod.key,
+        profile=profile.scheduler_name,
+        node_count=snapshot_size,
+        pre_filter_status=None,
+        statuses=tuple(excluded + failures),
+        feasible=tuple(node.name for node in feasible),
+        scores=scores,
+        totals=totals,
+        top=top_scoring(totals),
+        next_start_index=next_index,
+    )
+    return result, context
+
+
+def fit_error_message(node_count: int, result: CycleResult, post_filter_message: str) -> str:
+    """``FitError.Error()``: ``0/N nodes are available: <sorted reason histogram>.`` plus the
+    PostFilter message."""
+    message = f"0/{node_count} nodes are available:"
+    if result.pre_filter_status is not None:
+        message += f" {', '.join(result.pre_filter_status.reasons)}."
+    else:
+        histogram: dict[str, int] = {}
+        for _, status in result.statuses:
+            for reason in status.reasons:
+                histogram[reason] = histogram.get(reason, 0) + 1
+        entries = sorted(f"{count} {reason}" for reason, count in histogram.items())
+        if entries:
+            message += f" {', '.join(entries)}."
+    if post_filter_message:
+        message += f" {post_filter_message}."
+    return message
