@@ -1,0 +1,341 @@
+"""Decoding Kubernetes objects from JSON or YAML text and encoding them back.
+
+Parsing is pure: it takes text (or bytes), never a file. YAML may hold several documents
+(``---``); empty documents are skipped as kubectl skips them. Each document names its kind with
+``apiVersion`` and ``kind``; a ``v1 List`` has its items decoded the same way, one by one.
+
+Errors are values (``DecodeError``) naming the document (1-based), the line when the text is
+YAML, and the field path in Kubernetes' notation (``spec.containers[0].imagePullPolicyy``).
+Unknown fields are refused, never dropped: ``unknown field "spec.containers[0].x"``.
+
+YAML is read with the YAML 1.1 rules kubectl's YAML library follows, except that timestamps stay
+text (Kubernetes reads them as strings and parses them itself).
+
+Encoding: ``encode_json`` writes compact JSON with keys sorted (deterministic, for hashing and
+comparing); ``to_builtins`` gives plain dicts and lists; ``encode_yaml`` writes one YAML
+document per object. Decoding then encoding gives JSON equal to the input as parsed values
+(with the exceptions noted in ``models.k8s.base``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeAlias
+
+import msgspec
+import yaml
+from returns.result import Failure, Result, Success
+
+from models.k8s.base import decode_hook, encode_hook
+from models.k8s.core.node import Node
+from models.k8s.core.pod import Pod
+from models.k8s.lists import List, NodeList, PodList
+
+KubernetesObject: TypeAlias = Pod | Node | PodList | NodeList | List
+
+KINDS: Final[dict[tuple[str, str], type[Any]]] = {
+    ("v1", "Pod"): Pod,
+    ("v1", "Node"): Node,
+    ("v1", "PodList"): PodList,
+    ("v1", "NodeList"): NodeList,
+}
+MAX_DOCUMENTS: Final = 100_000
+MAX_LIST_ITEMS: Final = 1_000_000
+
+
+def register_kinds(extra: Mapping[tuple[str, str], type[Any]]) -> dict[tuple[str, str], type[Any]]:
+    """The kind table with ``extra`` added (a new dict; ``KINDS`` itself never changes)."""
+    return {**KINDS, **extra}
+
+
+class DecodeError(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a document could not be decoded, and where."""
+
+    reason: str
+    document: int = 0
+    line: int = 0
+    field: str = ""
+
+    @property
+    def message(self) -> str:
+        place = []
+        if self.document:
+            place.append(f"document {self.document}")
+        if self.line:
+            place.append(f"line {self.line}")
+        prefix = ", ".join(place)
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+# YAML ----------------------------------------------------------------------------------------
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
+
+
+class _KubernetesLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader without the timestamp resolver (set once, below, at class creation)."""
+
+
+_KubernetesLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Document(msgspec.Struct, frozen=True, kw_only=True):
+    number: int
+    data: object
+    node: yaml.Node | None = None
+
+
+def _yaml_documents(text: str) -> Result[list[_Document], DecodeError]:
+    loader = _KubernetesLoader(text)
+    documents: list[_Document] = []
+    try:
+        for number in range(1, MAX_DOCUMENTS + 1):
+            if not loader.check_node():
+                break
+            node = loader.get_node()
+            duplicate = _duplicate_key(node)
+            if duplicate is not None:
+                key, line = duplicate
+                reason = f'mapping key "{key}" already defined'
+                return Failure(DecodeError(reason=reason, document=number, line=line))
+            data = loader.construct_document(node)
+            documents.append(_Document(number=number, data=data, node=node))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        reason = f"invalid YAML: {getattr(error, 'problem', None) or error}"
+        return Failure(DecodeError(reason=reason, document=len(documents) + 1, line=line))
+    finally:
+        loader.dispose()
+    return Success(documents)
+
+
+def _duplicate_key(root: yaml.Node) -> tuple[str, int] | None:
+    """The first key defined twice in one mapping (Kubernetes' strict YAML refuses those)."""
+    pending: list[yaml.Node] = [root]
+    for _ in range(10_000_000):
+        if not pending:
+            return None
+        node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                    if key_node.value in seen:
+                        return key_node.value, key_node.start_mark.line + 1
+                    seen.add(key_node.value)
+                pending.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return None
+
+
+def _line_of(node: yaml.Node | None, path: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest node on ``path`` that exists (0 without a node)."""
+    if node is None:
+        return 0
+    line = node.start_mark.line + 1
+    last = len(path) - 1
+    for position, step in enumerate(path):
+        found: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
+                    found = key_node if position == last else value_node
+                    line = key_node.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            found = node.value[step] if 0 <= step < len(node.value) else None
+            line = found.start_mark.line + 1 if found is not None else line
+        if found is None:
+            return line
+        node = found
+    return line
+
+
+# Paths and errors ----------------------------------------------------------------------------
+
+_AT_PATTERN: Final = re.compile(
+    r"^(?P<reason>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
+)
+_UNKNOWN_PATTERN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+_KEYED_PATTERN: Final = re.compile(r"^(?P<reason>.*) \(at map key (?P<key>.*)\)$", re.DOTALL)
+_STEP_PATTERN: Final = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+
+def _path_steps(path: str) -> list[str | int]:
+    steps: list[str | int] = []
+    for match in _STEP_PATTERN.finditer(path):
+        name, index = match.group(1), match.group(2)
+        if name is not None:
+            steps.append(name)
+        elif index is not None and index.isdigit():
+            steps.append(int(index))
+    return steps
+
+
+def _render_path(steps: Sequence[str | int]) -> str:
+    text = ""
+    for step in steps:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+    return text
+
+
+def _error_from_validation(
+    error: msgspec.ValidationError, document: _Document, prefix: Sequence[str | int]
+) -> DecodeError:
+    """msgspec's ``<reason> - at `$.a.b[0]``` as a Kubernetes-style field path and a line."""
+    match = _AT_PATTERN.match(str(error))
+    assert match is not None, "the pattern matches every text"
+    reason = match.group("reason")
+    steps = [*prefix, *_path_steps(match.group("path") or "")]
+    keyed = _KEYED_PATTERN.match(reason)
+    if keyed is not None:
+        reason = keyed.group("reason")
+        steps.append(keyed.group("key"))
+    unknown = _UNKNOWN_PATTERN.match(reason)
+    if unknown is not None:
+        steps.append(unknown.group("name"))
+        reason = f'strict decoding error: unknown field "{_render_path(steps)}"'
+    return DecodeError(
+        reason=reason,
+        document=document.number,
+        line=_line_of(document.node, steps),
+        field=_render_path(steps),
+    )
+
+
+# Objects -------------------------------------------------------------------------------------
+
+
+def _decode_object(
+    data: object,
+    document: _Document,
+    prefix: Sequence[str | int],
+    kinds: Mapping[tuple[str, str], type[Any]],
+) -> Result[object, DecodeError]:
+    def fail(reason: str, field: str = "") -> Result[object, DecodeError]:
+        steps = [*prefix, field] if field else list(prefix)
+        line = _line_of(document.node, steps)
+        return Failure(
+            DecodeError(
+                reason=reason, document=document.number, line=line, field=_render_path(steps)
+            )
+        )
+
+    if not isinstance(data, dict):
+        return fail(f"expected an object, found {type(data).__name__}")
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return fail("Object 'Kind' is missing", "kind")
+    if not isinstance(api_version, str) or not api_version:
+        return fail("Object 'apiVersion' is missing", "apiVersion")
+    if (api_version, kind) == ("v1", "List"):
+        return _decode_list(data, document, prefix, kinds)
+    target = kinds.get((api_version, kind))
+    if target is None:
+        return fail(f'no matches for kind "{kind}" in version "{api_version}"', "kind")
+    try:
+        return Success(msgspec.convert(data, target, dec_hook=decode_hook))
+    except msgspec.ValidationError as error:
+        return Failure(_error_from_validation(error, document, prefix))
+
+
+def _decode_list(
+    data: dict[str, Any],
+    document: _Document,
+    prefix: Sequence[str | int],
+    kinds: Mapping[tuple[str, str], type[Any]],
+) -> Result[object, DecodeError]:
+    shell = {key: value for key, value in data.items() if key != "items"}
+    try:
+        empty: List = msgspec.convert(shell, List, dec_hook=decode_hook)
+    except msgspec.ValidationError as error:
+        return Failure(_error_from_validation(error, document, prefix))
+    raw_items = data.get("items")
+    if raw_items is None:
+        return Success(empty)
+    if not isinstance(raw_items, list):
+        reason = f"Expected `array`, got `{type(raw_items).__name__}`"
+        steps = [*prefix, "items"]
+        line = _line_of(document.node, steps)
+        return Failure(
+            DecodeError(reason=reason, document=document.number, line=line, field="items")
+        )
+    items: list[object] = []
+    for index, raw in enumerate(raw_items[:MAX_LIST_ITEMS]):
+        decoded = _decode_object(raw, document, [*prefix, "items", index], kinds)
+        if not isinstance(decoded, Success):
+            return decoded
+        items.append(decoded.unwrap())
+    return Success(msgspec.structs.replace(empty, items=tuple(items)))
+
+
+def decode_data(
+    data: object, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[object, DecodeError]:
+    """One object from already-parsed JSON data (a dict)."""
+    return _decode_object(data, _Document(number=0, data=data), (), kinds)
+
+
+def decode_yaml(
+    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[tuple[object, ...], DecodeError]:
+    """Every non-empty document of a YAML (or JSON) text, in order."""
+    source = text.decode() if isinstance(text, bytes) else text
+    parsed = _yaml_documents(source)
+    if not isinstance(parsed, Success):
+        return Failure(parsed.failure())
+    objects: list[object] = []
+    for document in parsed.unwrap():
+        if document.data is None:
+            continue
+        decoded = _decode_object(document.data, document, (), kinds)
+        if not isinstance(decoded, Success):
+            return Failure(decoded.failure())
+        objects.append(decoded.unwrap())
+    return Success(tuple(objects))
+
+
+def decode_json(
+    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[object, DecodeError]:
+    """One object from JSON text."""
+    try:
+        data = msgspec.json.decode(text)
+    except msgspec.DecodeError as error:
+        return Failure(DecodeError(reason=f"invalid JSON: {error}", document=1))
+    return _decode_object(data, _Document(number=1, data=data), (), kinds)
+
+
+def decode_text(
+    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[tuple[object, ...], DecodeError]:
+    """JSON when the text starts with ``{`` (one object), YAML otherwise (any documents)."""
+    stripped = text.lstrip() if isinstance(text, str) else text.lstrip().decode()
+    if stripped.startswith("{"):
+        return decode_json(stripped, kinds).map(lambda decoded: (decoded,))
+    return decode_yaml(text, kinds)
+
+
+def to_builtins(value: object) -> object:
+    """Plain JSON data (dicts, lists, scalars) for an object, map keys sorted."""
+    encoded = msgspec.json.encode(value, enc_hook=encode_hook, order="deterministic")
+    plain: object = msgspec.json.decode(encoded)
+    return plain
+
+
+def encode_json(value: object) -> bytes:
+    """Compact JSON with every object's keys sorted: the same object gives the same bytes."""
+    return msgspec.json.encode(value, enc_hook=encode_hook, order="sorted")
+
+
+def encode_yaml(values: Sequence[object]) -> str:
+    """One YAML document per object, fields in Kubernetes' order, map keys sorted."""
+    documents = [to_builtins(value) for value in values]
+    return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,5 @@
+"""Placeholder."""
+
+from proofs.catalog import ProofCase
+
+PROOFS: tuple[ProofCase, ...] = ()

@@ -1,0 +1,198 @@
+"""``kubeoracle prove [NAME...]``: run the z3 proof catalog and the mutants of each proof.
+
+Exit 0 when every selected proof holds and z3 refutes every mutant; 1 when a proof fails (its
+counterexample is printed) or a mutant survives (the proof is vacuous); 3 when z3 answers
+unknown or times out. Progress goes to standard error when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from runner.cli import add_output_option
+from runner.errors import InputError
+from runner.exit_codes import ExitCode
+from runner.output import emit
+
+if TYPE_CHECKING:
+    from proofs.catalog import ProofCase
+    from proofs.z3adapter import Verdict
+    from runner.cli import VerbParsers
+
+
+def register(verbs: VerbParsers) -> None:
+    """Add the ``prove`` verb."""
+    parser = verbs.add_parser(
+        "prove",
+        help="prove the Raft (and scheduling) safety properties with z3, and refute their mutants",
+        description=(
+            "Run the proof catalog. Each proof is an inductive invariant, a bounded model check "
+            "to a stated depth, or an exhaustive check over a stated bound; each has mutants "
+            "(broken variants) that z3 must refute."
+        ),
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="run only the proofs whose name equals or starts with NAME (default: all)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the proof names and exit")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the counterexample z3 found for each mutant",
+    )
+    add_output_option(parser)
+    parser.set_defaults(handler=run_prove)
+
+
+def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    from proofs.z3adapter import Counterexample, Proved
+
+    if isinstance(verdict, Proved):
+        return {"result": "proved"}
+    if isinstance(verdict, Counterexample):
+        return {
+            "result": "counterexample",
+            "counterexample": [[name, value] for name, value in verdict.assignment],
+        }
+    return {"result": "unknown", "reason": verdict.reason}
+
+
+def _timed(check: Callable[[], Verdict]) -> tuple[Verdict, float]:
+    started = time.perf_counter()
+    verdict = check()
+    return verdict, round(time.perf_counter() - started, 3)
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[K{message}")
+        sys.stderr.flush()
+
+
+def _run_case(case: ProofCase) -> dict[str, Any]:
+    _progress(f"proving {case.name} ...")
+    verdict, seconds = _timed(case.check)
+    mutants = []
+    for mutant in case.mutants:
+        _progress(f"proving {case.name}: mutant {mutant.name} ...")
+        mutant_verdict, mutant_seconds = _timed(mutant.check)
+        fields = _verdict_fields(mutant_verdict)
+        mutants.append(
+            {
+                "name": mutant.name,
+                "description": mutant.description,
+                "refuted": fields["result"] == "counterexample",
+                "seconds": mutant_seconds,
+                **fields,
+            }
+        )
+    return {
+        "name": case.name,
+        "property": case.property_text,
+        "method": case.method,
+        "bound": case.bound,
+        "seconds": seconds,
+        "mutants": mutants,
+        **_verdict_fields(verdict),
+    }
+
+
+def _overall(proofs: list[dict[str, Any]]) -> str:
+    results = [proof["result"] for proof in proofs]
+    mutant_results = [m["result"] for proof in proofs for m in proof["mutants"]]
+    if "counterexample" in results or "proved" in mutant_results:
+        return "violation"
+    if "unknown" in results or "unknown" in mutant_results:
+        return "inconclusive"
+    return "pass"
+
+
+def run_prove(args: argparse.Namespace) -> ExitCode:
+    """Handler of ``kubeoracle prove``."""
+    from proofs.catalog import all_proofs, select
+    from proofs.z3adapter import solver_version
+
+    cases = all_proofs()
+    names: tuple[str, ...] = tuple(args.names)
+    chosen = select(cases, names)
+    for name in names:
+        if not select(cases, (name,)):
+            raise InputError(
+                f"no proof is named {name!r} or starts with it; "
+                "`kubeoracle prove --list` shows the names",
+                field="NAME",
+            )
+    if args.list:
+        for case in chosen:
+            sys.stdout.write(f"{case.name}\t{case.method}\t{case.property_text}\n")
+        return ExitCode.PASS
+    started = time.perf_counter()
+    proofs = [_run_case(case) for case in chosen]
+    _progress("")
+    verdict = _overall(proofs)
+    report = {
+        "verdict": verdict,
+        "solver": f"z3 {solver_version()}",
+        "seconds": round(time.perf_counter() - started, 3),
+        "proofs": proofs,
+    }
+    verbose: bool = args.verbose
+    emit(report, args.output, lambda r: render_text(r, show_mutant_counterexamples=verbose))
+    return {
+        "pass": ExitCode.PASS,
+        "violation": ExitCode.VIOLATION,
+        "inconclusive": ExitCode.INCONCLUSIVE,
+    }[verdict]
+
+
+def _indented_counterexample(pairs: list[list[str]], indent: str) -> list[str]:
+    width = max((len(name) for name, _ in pairs), default=0)
+    return [f"{indent}{name.ljust(width)}  {value}" for name, value in pairs]
+
+
+def render_text(report: Mapping[str, Any], *, show_mutant_counterexamples: bool = False) -> str:
+    """The table of proofs and, under each, its mutants; counterexamples as readable steps."""
+    proofs: list[dict[str, Any]] = report["proofs"]
+    header = ("property", "method", "bound", "result", "seconds")
+    rows = [
+        (p["name"], p["method"], p["bound"], p["result"], f"{p['seconds']:.2f}") for p in proofs
+    ]
+    widths = [max(len(row[col]) for row in (header, *rows)) for col in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    for proof, row in zip(proofs, rows, strict=True):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if proof["result"] == "counterexample":
+            lines.append(f"    COUNTEREXAMPLE to: {proof['property']}")
+            lines.extend(_indented_counterexample(proof["counterexample"], "      "))
+        elif proof["result"] == "unknown":
+            lines.append(f"    z3 answered unknown: {proof['reason']}")
+        for mutant in proof["mutants"]:
+            status = {
+                "counterexample": "refuted",
+                "proved": "SURVIVED (the proof is vacuous)",
+                "unknown": f"unknown ({mutant.get('reason', '')})",
+            }[mutant["result"]]
+            lines.append(
+                f"    mutant {mutant['name']}: {status} in {mutant['seconds']:.2f} s"
+                f" ({mutant['description']})"
+            )
+            if show_mutant_counterexamples and mutant["result"] == "counterexample":
+                lines.extend(_indented_counterexample(mutant["counterexample"], "      "))
+    lines.append("")
+    total_mutants = sum(len(p["mutants"]) for p in proofs)
+    refuted = sum(1 for p in proofs for m in p["mutants"] if m["refuted"])
+    proved = sum(1 for p in proofs if p["result"] == "proved")
+    lines.append(
+        f"{report['verdict']}: {proved}/{len(proofs)} proved, {refuted}/{total_mutants} mutants "
+        f"refuted, {report['seconds']:.2f} s ({report['solver']})"
+    )
+    return "\n".join(lines)
