@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Final, final
 
 import immutables
 import msgspec
+from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
+from models.quantity import quantity_from_json
 from models.scheduling import (
     EMPTY_LABELS,
     ClusterState,
@@ -58,51 +59,17 @@ class FieldError(Exception):
         self.reason = reason
 
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE]?)$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-    "": Fraction(1),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-}
 LABEL_VALUE: Final = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
-def parse_quantity(text: str) -> Fraction | None:
-    """A ``resource.Quantity`` string as an exact number, or None if malformed."""
-    match = _QUANTITY.match(text.strip())
-    if match is None or match.group(1) in ("", ".", "+", "-"):
-        return None
-    number_text, suffix = match.group(1), match.group(2)
-    if number_text.count(".") > 1:
-        return None
-    number = Fraction(number_text)
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * Fraction(10) ** int(suffix[1:])
-
-
-def _ceil(value: Fraction) -> int:
-    return -((-value.numerator) // value.denominator)
-
-
 def amount(resource: str, raw: object, field: str) -> int:
-    """A quantity as kube-scheduler reads it: millicores for cpu, ``Value()`` (rounded up)
-    otherwise."""
-    text = str(raw) if isinstance(raw, int | float | str) and not isinstance(raw, bool) else None
-    quantity = parse_quantity(text) if text is not None else None
-    if quantity is None:
-        raise FieldError(field, f"not a quantity: {raw!r}")
-    return _ceil(quantity * 1000) if resource == "cpu" else _ceil(quantity)
+    """A quantity as kube-scheduler reads it: ``MilliValue()`` for cpu, ``Value()`` otherwise
+    (both round up), parsed with apimachinery's rules (:mod:`models.quantity`)."""
+    parsed = quantity_from_json(raw)
+    if not is_successful(parsed):
+        raise FieldError(field, f"not a quantity: {raw!r} ({parsed.failure().message})")
+    quantity = parsed.unwrap()
+    return quantity.milli_value() if resource == "cpu" else quantity.value()
 
 
 def _mapping(raw: object, field: str) -> Mapping[str, object]:
@@ -526,5 +493,4 @@ __all__ = [
     "label_selector",
     "node_affinity",
     "node_selector_term",
-    "parse_quantity",
 ]
