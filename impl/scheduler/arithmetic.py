@@ -41,6 +41,7 @@ class Arithmetic(Protocol, Generic[N, B]):
     def less(self, left: N, right: N) -> B: ...
     def equal(self, left: N, right: N) -> B: ...
     def select(self, condition: B, then: N, otherwise: N) -> N: ...
+    def conjunction(self, left: B, right: B) -> B: ...
 
 
 @final
@@ -72,6 +73,9 @@ class IntegerArithmetic:
 
     def select(self, condition: bool, then: int, otherwise: int) -> int:
         return then if condition else otherwise
+
+    def conjunction(self, left: bool, right: bool) -> bool:
+        return left and right
 
 
 INTEGERS: Final = IntegerArithmetic()
@@ -119,26 +123,26 @@ def weighted_mean(ar: Arithmetic[N, B], scores: Sequence[tuple[N, N, B]]) -> N:
     return ar.select(ar.equal(weights, zero), zero, ar.quotient(total, safe_weights))
 
 
-def broken_linear(ar: Arithmetic[N, B], shape: Sequence[tuple[int, int]], utilization: N) -> N:
+def broken_linear(ar: Arithmetic[N, B], shape: Sequence[tuple[N, N]], utilization: N) -> N:
     """``helper.BuildBrokenLinearFunction``: shape points ``(utilization, score)`` with
     utilization increasing; linear interpolation with Go's truncating division."""
     assert shape, "a shape needs at least one point"
-    result = ar.constant(shape[-1][1])
+    result = shape[-1][1]
     for index in range(len(shape) - 1, -1, -1):
         point_utilization, point_score = shape[index]
         if index == 0:
-            value = ar.constant(point_score)
+            value = point_score
         else:
             previous_utilization, previous_score = shape[index - 1]
             rise = ar.multiply(
-                ar.constant(point_score - previous_score),
-                ar.subtract(utilization, ar.constant(previous_utilization)),
+                ar.subtract(point_score, previous_score),
+                ar.subtract(utilization, previous_utilization),
             )
             value = ar.add(
-                ar.constant(previous_score),
-                ar.quotient(rise, ar.constant(point_utilization - previous_utilization)),
+                previous_score,
+                ar.quotient(rise, ar.subtract(point_utilization, previous_utilization)),
             )
-        within = ar.less(utilization, ar.constant(point_utilization + 1))
+        within = ar.less(utilization, ar.add(point_utilization, ar.constant(1)))
         result = ar.select(within, value, result)
     return result
 
@@ -150,7 +154,7 @@ def scaled_shape(shape: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...
 
 
 def requested_to_capacity_ratio_score(
-    ar: Arithmetic[N, B], shape: Sequence[tuple[int, int]], requested: N, capacity: N
+    ar: Arithmetic[N, B], shape: Sequence[tuple[N, N]], requested: N, capacity: N
 ) -> N:
     """Per-resource RequestedToCapacityRatio score: f(requested * 100 / capacity), f(100) when
     capacity is 0 or requested exceeds it. ``shape`` is already scaled to 0-100."""
@@ -244,6 +248,27 @@ def image_locality_score(ar: Arithmetic[N, B], image_sum: N, containers: int) ->
     return ar.quotient(
         ar.multiply(ar.constant(MAX_NODE_SCORE), ar.subtract(clamped, low)), ar.constant(span)
     )
+
+
+def insufficient(ar: Arithmetic[N, B], wanted: N, allocatable: N, requested: N) -> B:
+    """NodeResourcesFit's per-resource check: a positive request above what is left."""
+    return ar.conjunction(
+        ar.less(ar.constant(0), wanted), ar.less(ar.subtract(allocatable, requested), wanted)
+    )
+
+
+def too_many_pods(ar: Arithmetic[N, B], pods: N, allowed: N) -> B:
+    """NodeResourcesFit's pod count check: ``pods + 1 > allowed``."""
+    return ar.less(allowed, ar.add(pods, ar.constant(1)))
+
+
+def top_scoring_flags(ar: Arithmetic[N, B], totals: Sequence[N]) -> list[B]:
+    """For each node, whether its total equals the highest total (host selection's set)."""
+    assert totals, "host selection needs at least one scored node"
+    best = totals[0]
+    for total in totals[1:]:
+        best = maximum(ar, best, total)
+    return [ar.equal(total, best) for total in totals]
 
 
 def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:

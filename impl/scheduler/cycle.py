@@ -16,7 +16,7 @@ from typing import final
 
 import msgspec
 
-from impl.scheduler.arithmetic import num_feasible_nodes_to_find
+from impl.scheduler.arithmetic import INTEGERS, num_feasible_nodes_to_find, top_scoring_flags
 from impl.scheduler.framework import (
     FILTER_OUT_BY_PRE_FILTER_RESULT,
     SUCCESS,
@@ -177,8 +177,8 @@ def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
     """Every node whose total equals the maximum, sorted by name."""
     if not totals:
         return ()
-    best = max(total for _, total in totals)
-    return tuple(sorted(name for name, total in totals if total == best))
+    flags = top_scoring_flags(INTEGERS, [total for _, total in totals])
+    return tuple(sorted(name for (name, _), top in zip(totals, flags, strict=True) if top))
 
 
 def run_cycle(

@@ -18,11 +18,13 @@ import msgspec
 
 from impl.scheduler.arithmetic import (
     INTEGERS,
+    insufficient,
     least_requested_score,
     most_requested_score,
     requested_to_capacity_ratio_score,
     rounded_weighted_mean_of_positive,
     scaled_shape,
+    too_many_pods,
     weighted_mean,
 )
 from impl.scheduler.framework import (
@@ -62,7 +64,7 @@ def insufficient_resources(
 ) -> list[str]:
     """``fitsRequest``: every reason the pod does not fit, in kube-scheduler's order."""
     reasons: list[str] = []
-    if len(node.pods) + 1 > node.allowed_pod_number():
+    if too_many_pods(INTEGERS, len(node.pods), node.allowed_pod_number()):
         reasons.append(REASON_TOO_MANY_PODS)
     requests = pod.requests
     if not requests:
@@ -70,7 +72,7 @@ def insufficient_resources(
     requested = node.requested
     for resource in (CPU, MEMORY, EPHEMERAL_STORAGE):
         wanted = requests.get(resource, 0)
-        if wanted > 0 and wanted > node.allocatable(resource) - requested.get(resource, 0):
+        if insufficient(INTEGERS, wanted, node.allocatable(resource), requested.get(resource, 0)):
             reasons.append(f"Insufficient {resource}")
     for resource in sorted(requests.keys()):
         wanted = requests[resource]
@@ -80,7 +82,7 @@ def insufficient_resources(
             resource in ignored_resources or resource.split("/")[0] in ignored_groups
         ):
             continue
-        if wanted > node.allocatable(resource) - requested.get(resource, 0):
+        if insufficient(INTEGERS, wanted, node.allocatable(resource), requested.get(resource, 0)):
             reasons.append(f"Insufficient {resource}")
     return reasons
 
