@@ -317,3 +317,24 @@ def namespace_labels(namespaces: tuple[Namespace, ...], name: str) -> StringMap:
         if namespace.name == name:
             return namespace.labels
     return immutables.Map({"kubernetes.io/metadata.name": name})
+
+
+@final
+class NodeVerdict(msgspec.Struct, frozen=True, kw_only=True):
+    """One node's outcome in a scheduling attempt: filter code and total (None: not scored)."""
+
+    node: str
+    code: str
+    total: int | None = None
+
+
+@final
+class SchedulingStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One binding as the spec judges it: the cluster before, the pod as bound
+    (``node_name`` = the chosen node), and the scheduler's per-node verdicts."""
+
+    nodes: tuple[Node, ...]
+    pods_before: tuple[Pod, ...]
+    pod: Pod
+    verdicts: tuple[NodeVerdict, ...]
+    namespaces: tuple[Namespace, ...] = ()

@@ -13,6 +13,7 @@ from impl.scheduler.framework import Code, Status
 from impl.scheduler.nodeinfo import PodInfo, Snapshot
 from impl.scheduler.preemption import PreemptionOutcome, preempt
 from impl.scheduler.profile import PREEMPTION, Profile
+from models.scheduling import NodeVerdict, SchedulingStep
 
 
 @final
@@ -94,3 +95,25 @@ def outcome_report(outcome: ScheduleOutcome) -> dict[str, Any]:
         "postFilter": post_filter,
         "message": outcome.message,
     }
+
+
+def binding_step(
+    snapshot: Snapshot, pod: PodInfo, outcome: ScheduleOutcome, node: str
+) -> SchedulingStep:
+    """The spec's view of binding ``pod`` to ``node`` after ``outcome``."""
+    totals = dict(outcome.cycle.totals)
+    verdicts = [
+        NodeVerdict(node=name, code=status.code.value) for name, status in outcome.cycle.statuses
+    ]
+    verdicts += [
+        NodeVerdict(node=name, code="Success", total=totals[name] if len(totals) > 1 else None)
+        for name in outcome.cycle.feasible
+    ]
+    infos = snapshot.in_order()
+    return SchedulingStep(
+        nodes=tuple(info.node for info in infos),
+        pods_before=tuple(p.pod for info in infos for p in info.pods),
+        pod=msgspec.structs.replace(pod.pod, node_name=node),
+        verdicts=tuple(verdicts),
+        namespaces=snapshot.namespaces,
+    )
