@@ -22,8 +22,18 @@ from impl.scheduler.framework import (
     SUCCESS,
     Code,
     CycleContext,
+    Plugin,
     Status,
     unresolvable,
+)
+from impl.scheduler.memo import (
+    IMAGE_LOCALITY,
+    NODE_LOCAL_FILTERS,
+    NODE_LOCAL_SCORES,
+    RAW_ONLY_NORMALIZE,
+    Memo,
+    Table,
+    pod_shape,
 )
 from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 from impl.scheduler.profile import Profile
@@ -106,13 +116,27 @@ def run_filters(
     profile: Profile, context: CycleContext, node: NodeInfo, skipped: frozenset[str]
 ) -> Status:
     """``RunFilterPlugins``: the first non-success status, with its plugin named."""
-    for plugin in profile.filter:
-        if plugin.name in skipped:
-            continue
+    return _run_active(_active_filters(profile, skipped), context, node)
+
+
+def _active_filters(profile: Profile, skipped: frozenset[str]) -> tuple[Plugin, ...]:
+    return tuple(plugin for plugin in profile.filter if plugin.name not in skipped)
+
+
+def _run_active(filters: tuple[Plugin, ...], context: CycleContext, node: NodeInfo) -> Status:
+    for plugin in filters:
         status = plugin.filter(context, node)
         if status.code is not Code.SUCCESS:
             return Status(code=status.code, reasons=status.reasons, plugin=plugin.name)
     return SUCCESS
+
+
+def _filter_table(
+    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...], memo: Memo | None
+) -> Table | None:
+    if memo is None or any(plugin.name not in NODE_LOCAL_FILTERS for plugin in filters):
+        return None
+    return memo.table(("filter", id(profile), pod_shape(context.pod.pod)))
 
 
 def find_feasible(
@@ -121,56 +145,146 @@ def find_feasible(
     nodes: Sequence[NodeInfo],
     skipped: frozenset[str],
     start_index: int,
+    memo: Memo | None = None,
 ) -> tuple[list[NodeInfo], list[tuple[str, Status]], int]:
     """Feasible nodes, failures, and the next start index (``findNodesThatPassFilters``)."""
     if not nodes:
         return [], [], start_index
     wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
+    filters = _active_filters(profile, skipped)
+    table = _filter_table(profile, context, filters, memo)
     feasible: list[NodeInfo] = []
     failures: list[tuple[str, Status]] = []
     count = len(nodes)
+    added = 0
     for offset in range(count):
         node = nodes[(start_index + offset) % count]
-        status = run_filters(profile, context, node, skipped)
+        known = table.get(id(node)) if table is not None else None
+        if known is not None and known[0] is node:
+            status = known[1]
+            assert isinstance(status, Status)
+        else:
+            status = _run_active(filters, context, node)
+            if table is not None:
+                table[id(node)] = (node, status)
+                added += 1
         if status.code is Code.SUCCESS:
             feasible.append(node)
             if len(feasible) >= wanted:
                 break
         else:
             failures.append((node.name, status))
+    if memo is not None:
+        memo.note_added(added)
     processed = len(feasible) + len(failures)
     return feasible, failures, (start_index + processed) % count
 
 
+def _raw_scores(
+    plugin: Plugin,
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    table: Table | None,
+    memo: Memo | None,
+) -> list[int]:
+    if table is None or memo is None:
+        return [plugin.score(context, node) for node in feasible]
+    raw: list[int] = []
+    added = 0
+    for node in feasible:
+        known = table.get(id(node))
+        if known is not None and known[0] is node:
+            value = known[1]
+            assert isinstance(value, int)
+        else:
+            value = plugin.score(context, node)
+            table[id(node)] = (node, value)
+            added += 1
+        raw.append(value)
+    memo.note_added(added)
+    return raw
+
+
+def _score_table(
+    memo: Memo | None, profile: Profile, plugin: Plugin, shape: object, context: CycleContext
+) -> Table | None:
+    if memo is None:
+        return None
+    if plugin.name in NODE_LOCAL_SCORES:
+        return memo.table(("score", id(profile), plugin.name, shape))
+    if plugin.name == IMAGE_LOCALITY:
+        # also reads how many nodes hold each image: key by that map, kept alive by the memo
+        images = memo.keep(context.snapshot.image_nodes)
+        count = len(context.snapshot.infos)
+        return memo.table(("score", id(profile), plugin.name, shape, id(images), count))
+    return None
+
+
+def _normalize(
+    plugin: Plugin,
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    raw: list[int],
+    memo: Memo | None,
+) -> list[int]:
+    if not plugin.implements("normalize_score"):
+        return raw
+    if memo is None or plugin.name not in RAW_ONLY_NORMALIZE:
+        return plugin.normalize_score(context, feasible, list(raw))
+    key = tuple(raw)
+    table = memo.normalized(plugin.name)
+    known = table.get(key)
+    if known is None:
+        known = tuple(plugin.normalize_score(context, feasible, list(raw)))
+        table[key] = known
+        memo.note_added(1)
+    return list(known)
+
+
 def prioritize(
-    profile: Profile, context: CycleContext, feasible: Sequence[NodeInfo]
+    profile: Profile,
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    memo: Memo | None = None,
+    *,
+    detailed: bool = True,
 ) -> tuple[tuple[tuple[str, tuple[PluginScore, ...]], ...], tuple[tuple[str, int], ...]]:
-    """PreScore, Score, NormalizeScore and weights over the feasible nodes."""
+    """PreScore, Score, NormalizeScore and weights over the feasible nodes; without
+    ``detailed`` only the totals are returned (the per-plugin scores stay empty)."""
     skipped: set[str] = set()
     for plugin in profile.pre_score:
         if plugin.pre_score(context, feasible).code is Code.SKIP:
             skipped.add(plugin.name)
-    per_node: list[list[PluginScore]] = [[] for _ in feasible]
+    totals = [0] * len(feasible)
+    per_plugin: list[tuple[str, int, list[int], list[int]]] = []
+    shape = pod_shape(context.pod.pod) if memo is not None else None
     for plugin, weight in profile.score:
         if plugin.name in skipped:
             continue
-        raw = [plugin.score(context, node) for node in feasible]
-        normalized = (
-            plugin.normalize_score(context, feasible, list(raw))
-            if plugin.implements("normalize_score")
-            else raw
-        )
-        for index, (raw_score, score) in enumerate(zip(raw, normalized, strict=True)):
-            per_node[index].append(
-                PluginScore(
-                    plugin=plugin.name, raw=raw_score, normalized=score, weighted=score * weight
-                )
-            )
+        table = _score_table(memo, profile, plugin, shape, context)
+        raw = _raw_scores(plugin, context, feasible, table, memo)
+        normalized = _normalize(plugin, context, feasible, raw, memo)
+        for index, score in enumerate(normalized):
+            totals[index] += score * weight
+        if detailed:
+            per_plugin.append((plugin.name, weight, raw, normalized))
+    names = [node.name for node in feasible]
     scores = tuple(
-        (node.name, tuple(items)) for node, items in zip(feasible, per_node, strict=True)
+        (
+            name,
+            tuple(
+                PluginScore(
+                    plugin=plugin_name,
+                    raw=raw[index],
+                    normalized=normalized[index],
+                    weighted=normalized[index] * weight,
+                )
+                for plugin_name, weight, raw, normalized in per_plugin
+            ),
+        )
+        for index, name in enumerate(names)
     )
-    totals = tuple((name, sum(item.weighted for item in items)) for name, items in scores)
-    return scores, totals
+    return scores, tuple(zip(names, totals, strict=True))
 
 
 def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
@@ -182,7 +296,13 @@ def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
 
 
 def run_cycle(
-    profile: Profile, snapshot: Snapshot, pod: PodInfo, start_index: int = 0
+    profile: Profile,
+    snapshot: Snapshot,
+    pod: PodInfo,
+    start_index: int = 0,
+    memo: Memo | None = None,
+    *,
+    detailed: bool = True,
 ) -> tuple[CycleResult, CycleContext]:
     """PreFilter through host selection for one pod (``schedulePod``)."""
     context = CycleContext(pod, snapshot)
@@ -211,15 +331,15 @@ def run_cycle(
             plugin=outcome.allowed_by,
         )
         excluded = [(node.name, status) for node in nodes if node.name not in outcome.allowed]
-        nodes = [node for node in nodes if node.name in outcome.allowed]
+        nodes = tuple(node for node in nodes if node.name in outcome.allowed)
     feasible, failures, next_index = find_feasible(
-        profile, context, nodes, outcome.skipped, start_index
+        profile, context, nodes, outcome.skipped, start_index, memo
     )
     if len(feasible) == 1:
         scores: tuple[tuple[str, tuple[PluginScore, ...]], ...] = ((feasible[0].name, ()),)
         totals: tuple[tuple[str, int], ...] = ((feasible[0].name, 0),)
     else:
-        scores, totals = prioritize(profile, context, feasible)
+        scores, totals = prioritize(profile, context, feasible, memo, detailed=detailed)
     result = CycleResult(
         pod=pod.pod.key,
         profile=profile.scheduler_name,

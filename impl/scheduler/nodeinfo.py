@@ -207,27 +207,53 @@ def node_tree_order(nodes: Iterable[Node]) -> tuple[str, ...]:
 
 @final
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """The cluster as one scheduling cycle sees it."""
+    """The cluster as one scheduling cycle sees it: nodes in node-tree order, their positions,
+    image spread, namespaces, and which nodes hold pods with (anti-)affinity."""
 
-    node_infos: immutables.Map[str, NodeInfo]
-    order: tuple[str, ...]
+    infos: tuple[NodeInfo, ...]
+    positions: immutables.Map[str, int]
     image_nodes: immutables.Map[str, int]
     """For each image name, the number of nodes that have it."""
     namespaces: tuple[Namespace, ...] = ()
+    affinity_nodes: frozenset[str] = frozenset()
+    """Nodes holding a pod with pod affinity or anti-affinity."""
+    anti_affinity_nodes: frozenset[str] = frozenset()
+    """Nodes holding a pod with required anti-affinity."""
 
-    def in_order(self) -> list[NodeInfo]:
+    def in_order(self) -> tuple[NodeInfo, ...]:
         """Every node in node-tree order."""
-        infos = self.node_infos
-        return [infos[name] for name in self.order]
+        return self.infos
+
+    def node(self, name: str) -> NodeInfo:
+        """One node by name."""
+        return self.infos[self.positions[name]]
 
     def with_node(self, info: NodeInfo) -> Snapshot:
         """The snapshot with one node's aggregates replaced."""
+        index = self.positions[info.name]
+        affinity = self.affinity_nodes
+        if (info.name in affinity) != (info.pods_with_affinity > 0):
+            affinity = affinity ^ {info.name}
+        anti = self.anti_affinity_nodes
+        if (info.name in anti) != (info.pods_with_required_anti_affinity > 0):
+            anti = anti ^ {info.name}
         return Snapshot(
-            node_infos=self.node_infos.set(info.name, info),
-            order=self.order,
+            infos=(*self.infos[:index], info, *self.infos[index + 1 :]),
+            positions=self.positions,
             image_nodes=self.image_nodes,
             namespaces=self.namespaces,
+            affinity_nodes=affinity,
+            anti_affinity_nodes=anti,
         )
+
+    def with_affinity(self) -> tuple[NodeInfo, ...]:
+        """Nodes holding pods with affinity, in node-tree order."""
+        return tuple(self.infos[i] for i in sorted(self.positions[n] for n in self.affinity_nodes))
+
+    def with_required_anti_affinity(self) -> tuple[NodeInfo, ...]:
+        """Nodes holding pods with required anti-affinity, in node-tree order."""
+        names = self.anti_affinity_nodes
+        return tuple(self.infos[i] for i in sorted(self.positions[n] for n in names))
 
 
 def build_snapshot(
@@ -250,9 +276,14 @@ def build_snapshot(
         names = {name for image in node.images for name in image.names}
         for name in names:
             image_nodes[name] = image_nodes.get(name, 0) + 1
+    order = node_tree_order(node_list)
     return Snapshot(
-        node_infos=immutables.Map(infos),
-        order=node_tree_order(node_list),
+        infos=tuple(infos[name] for name in order),
+        positions=immutables.Map({name: index for index, name in enumerate(order)}),
         image_nodes=immutables.Map(image_nodes),
         namespaces=namespaces,
+        affinity_nodes=frozenset(n for n, i in infos.items() if i.pods_with_affinity),
+        anti_affinity_nodes=frozenset(
+            n for n, i in infos.items() if i.pods_with_required_anti_affinity
+        ),
     )

@@ -16,6 +16,7 @@ from typing import Final, final
 
 import msgspec
 
+from impl.scheduler.memo import Memo
 from impl.scheduler.nodeinfo import PodInfo, Snapshot, pod_info
 from impl.scheduler.profile import Profile
 from impl.scheduler.schedule import ScheduleOutcome, schedule_one
@@ -156,6 +157,7 @@ def run_queue(
     now_ms = 0
     start_index = 0
     bindings: list[Binding] = []
+    memo = Memo()
     for _ in range(limit):
         queue = flush_backoff(queue, now_ms, less)
         if not queue.active:
@@ -165,13 +167,15 @@ def run_queue(
             continue
         item, queue = queue.active[0], msgspec.structs.replace(queue, active=queue.active[1:])
         profile = profiles[item.info.pod.scheduler_name]
-        outcome = schedule_one(profile, snapshot, item.info, start_index=start_index)
+        outcome = schedule_one(
+            profile, snapshot, item.info, start_index=start_index, memo=memo, detailed=False
+        )
         start_index = outcome.cycle.next_start_index
         attempt = item.attempts + 1
         if outcome.cycle.top:
             node = tie_break(outcome.cycle.top)
             bound = msgspec.structs.replace(item.info.pod, node_name=node)
-            snapshot = snapshot.with_node(snapshot.node_infos[node].with_pod(pod_info(bound)))
+            snapshot = snapshot.with_node(snapshot.node(node).with_pod(pod_info(bound)))
             bindings.append(
                 Binding(pod=item.info.pod.key, node=node, attempt=attempt, time_ms=now_ms)
             )
@@ -197,7 +201,7 @@ def run_queue(
             )
         )
         if post is not None and post.nominated_node:
-            target = snapshot.node_infos[post.nominated_node]
+            target = snapshot.node(post.nominated_node)
             snapshot = snapshot.with_node(target.without_pods(frozenset(post.victims)))
             queue = on_cluster_event(queue, POD_DELETE_PLUGINS, now_ms, less)
     return bindings, snapshot

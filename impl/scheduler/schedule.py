@@ -10,6 +10,7 @@ import msgspec
 
 from impl.scheduler.cycle import CycleResult, fit_error_message, run_cycle
 from impl.scheduler.framework import Code, Status
+from impl.scheduler.memo import Memo
 from impl.scheduler.nodeinfo import PodInfo, Snapshot
 from impl.scheduler.preemption import PreemptionOutcome, preempt
 from impl.scheduler.profile import PREEMPTION, Profile
@@ -33,9 +34,12 @@ def schedule_one(
     *,
     start_index: int = 0,
     preemption_offset: int = 0,
+    memo: Memo | None = None,
+    detailed: bool = True,
 ) -> ScheduleOutcome:
-    """Schedule ``pod`` against ``snapshot`` with ``profile``; no state changes here."""
-    cycle, _ = run_cycle(profile, snapshot, pod, start_index)
+    """Schedule ``pod`` against ``snapshot`` with ``profile``; no state changes here. ``memo``
+    (owned by the caller) only saves work; ``detailed`` keeps per-plugin scores."""
+    cycle, _ = run_cycle(profile, snapshot, pod, start_index, memo, detailed=detailed)
     if cycle.feasible:
         return ScheduleOutcome(cycle=cycle, post_filter=None, message="")
     post_filter: PreemptionOutcome | None = None

@@ -35,7 +35,7 @@ def _bind_all(
         chosen = outcome.cycle.top[pick]
         steps.append(binding_step(snapshot, info, outcome, chosen))
         bound = pod_info(steps[-1].pod)
-        snapshot = snapshot.with_node(snapshot.node_infos[chosen].with_pod(bound))
+        snapshot = snapshot.with_node(snapshot.node(chosen).with_pod(bound))
     return steps
 
 

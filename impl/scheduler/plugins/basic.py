@@ -157,7 +157,7 @@ class ImageLocality(Plugin):
     def score(self, context: CycleContext, node: NodeInfo) -> int:
         pod = context.pod.pod
         snapshot = context.snapshot
-        total_nodes = len(snapshot.order)
+        total_nodes = len(snapshot.infos)
         sizes: dict[str, int] = {}
         for image in node.node.images:
             for image_name in image.names:

@@ -149,16 +149,14 @@ class InterPodAffinity(Plugin):
         snapshot = context.snapshot
         own_labels = namespace_labels(snapshot.namespaces, pod.namespace)
         existing_anti: dict[Pair, int] = {}
-        nodes = snapshot.in_order()
-        for node in nodes:
-            if not node.pods_with_required_anti_affinity:
-                continue
+        for node in snapshot.with_required_anti_affinity():
             for info in node.pods:
                 for raw in _required(info.pod, anti=True):
                     term = compile_term(info.pod, raw)
                     if term.matches(pod, own_labels):
                         _add(existing_anti, term.topology_key, node.node.labels)
-        namespaces = known_namespaces(snapshot, pod)
+        required_terms = _required(pod, False) or _required(pod, True)
+        namespaces = known_namespaces(snapshot, pod) if required_terms else []
         affinity = tuple(
             merge_namespaces(compile_term(pod, t), namespaces) for t in _required(pod, False)
         )
@@ -170,7 +168,7 @@ class InterPodAffinity(Plugin):
         affinity_counts: dict[Pair, int] = {}
         anti_counts: dict[Pair, int] = {}
         if affinity or anti:
-            for node in nodes:
+            for node in snapshot.in_order():
                 for info in node.pods:
                     for term in affinity:
                         if term.matches(info.pod, None):
@@ -222,9 +220,10 @@ class InterPodAffinity(Plugin):
         )
         own_labels = namespace_labels(snapshot.namespaces, pod.namespace)
         scores: dict[Pair, int] = {}
-        for node in snapshot.in_order():
+        nodes_to_process = snapshot.in_order() if has_constraints else snapshot.with_affinity()
+        for node in nodes_to_process:
             labels = node.node.labels
-            if not labels or (not has_constraints and not node.pods_with_affinity):
+            if not labels:
                 continue
             for info in node.pods:
                 existing = info.pod
