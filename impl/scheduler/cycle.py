@@ -26,15 +26,7 @@ from impl.scheduler.framework import (
     Status,
     unresolvable,
 )
-from impl.scheduler.memo import (
-    IMAGE_LOCALITY,
-    NODE_LOCAL_FILTERS,
-    NODE_LOCAL_SCORES,
-    RAW_ONLY_NORMALIZE,
-    Memo,
-    Table,
-    pod_shape,
-)
+from impl.scheduler.memo import RAW_ONLY_NORMALIZE, Memo, Table, pod_shape
 from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 from impl.scheduler.profile import Profile
 
@@ -134,9 +126,12 @@ def _run_active(filters: tuple[Plugin, ...], context: CycleContext, node: NodeIn
 def _filter_table(
     profile: Profile, context: CycleContext, filters: tuple[Plugin, ...], memo: Memo | None
 ) -> Table | None:
-    if memo is None or any(plugin.name not in NODE_LOCAL_FILTERS for plugin in filters):
+    if memo is None:
         return None
-    return memo.table(("filter", id(profile), pod_shape(context.pod.pod)))
+    keys = tuple(plugin.filter_memo_key(context) for plugin in filters)
+    if any(key is None for key in keys):
+        return None
+    return memo.table(("filter", id(profile), pod_shape(context.pod.pod), keys))
 
 
 def find_feasible(
@@ -180,44 +175,28 @@ def find_feasible(
     return feasible, failures, (start_index + processed) % count
 
 
-def _raw_scores(
-    plugin: Plugin,
+def _memo_scores(
+    plugins: Sequence[Plugin],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    table: Table | None,
-    memo: Memo | None,
-) -> list[int]:
-    if table is None or memo is None:
-        return [plugin.score(context, node) for node in feasible]
-    raw: list[int] = []
+    table: Table,
+    memo: Memo,
+) -> list[tuple[int, ...]]:
+    """Raw scores of memoizable plugins, per node, one lookup per node."""
+    rows: list[tuple[int, ...]] = []
     added = 0
     for node in feasible:
         known = table.get(id(node))
         if known is not None and known[0] is node:
-            value = known[1]
-            assert isinstance(value, int)
+            row = known[1]
+            assert isinstance(row, tuple)
         else:
-            value = plugin.score(context, node)
-            table[id(node)] = (node, value)
+            row = tuple(plugin.score(context, node) for plugin in plugins)
+            table[id(node)] = (node, row)
             added += 1
-        raw.append(value)
+        rows.append(row)
     memo.note_added(added)
-    return raw
-
-
-def _score_table(
-    memo: Memo | None, profile: Profile, plugin: Plugin, shape: object, context: CycleContext
-) -> Table | None:
-    if memo is None:
-        return None
-    if plugin.name in NODE_LOCAL_SCORES:
-        return memo.table(("score", id(profile), plugin.name, shape))
-    if plugin.name == IMAGE_LOCALITY:
-        # also reads how many nodes hold each image: key by that map, kept alive by the memo
-        images = memo.keep(context.snapshot.image_nodes)
-        count = len(context.snapshot.infos)
-        return memo.table(("score", id(profile), plugin.name, shape, id(images), count))
-    return None
+    return rows
 
 
 def _normalize(
@@ -241,6 +220,33 @@ def _normalize(
     return list(known)
 
 
+def _raw_score_lists(
+    profile: Profile,
+    plugins: Sequence[Plugin],
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    memo: Memo | None,
+) -> dict[str, list[int]]:
+    """Raw scores per plugin; memoizable plugins' scores come from the memo when known."""
+    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins} if memo else {}
+    cached = [plugin for plugin in plugins if keys.get(plugin.name) is not None]
+    raw: dict[str, list[int]] = {}
+    if memo is not None and cached:
+        key = (
+            "score",
+            id(profile),
+            pod_shape(context.pod.pod),
+            tuple((plugin.name, keys[plugin.name]) for plugin in cached),
+        )
+        rows = _memo_scores(cached, context, feasible, memo.table(key), memo)
+        for position, plugin in enumerate(cached):
+            raw[plugin.name] = [row[position] for row in rows]
+    for plugin in plugins:
+        if plugin.name not in raw:
+            raw[plugin.name] = [plugin.score(context, node) for node in feasible]
+    return raw
+
+
 def prioritize(
     profile: Profile,
     context: CycleContext,
@@ -257,15 +263,12 @@ def prioritize(
             skipped.add(plugin.name)
     totals = [0] * len(feasible)
     per_plugin: list[tuple[str, int, list[int], list[int]]] = []
-    shape = pod_shape(context.pod.pod) if memo is not None else None
-    for plugin, weight in profile.score:
-        if plugin.name in skipped:
-            continue
-        table = _score_table(memo, profile, plugin, shape, context)
-        raw = _raw_scores(plugin, context, feasible, table, memo)
+    active = [(plugin, weight) for plugin, weight in profile.score if plugin.name not in skipped]
+    raw_lists = _raw_score_lists(profile, [p for p, _ in active], context, feasible, memo)
+    for plugin, weight in active:
+        raw = raw_lists[plugin.name]
         normalized = _normalize(plugin, context, feasible, raw, memo)
-        for index, score in enumerate(normalized):
-            totals[index] += score * weight
+        totals = [total + score * weight for total, score in zip(totals, normalized, strict=True)]
         if detailed:
             per_plugin.append((plugin.name, weight, raw, normalized))
     names = [node.name for node in feasible]

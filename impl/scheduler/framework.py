@@ -93,6 +93,16 @@ class Plugin:
         method = getattr(type(self), point, None)
         return method is not None and method is not getattr(Plugin, point, None)
 
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        """What, beyond the pod and the node, this plugin's Filter reads in this cycle (a
+        hashable value; ``()`` for node-local filters), or None when the result must not be
+        reused across cycles."""
+        return None
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        """Like ``filter_memo_key``, for Score (called after PreScore)."""
+        return None
+
     def less(self, left: PodInfo, right: PodInfo) -> bool:
         """QueueSort: should ``left`` leave the queue before ``right``?"""
         raise NotImplementedError

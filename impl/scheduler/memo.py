@@ -1,8 +1,9 @@
 """A caller-owned, bounded memo of node-local plugin results across scheduling cycles.
 
-Node-local filters and scores read only the pod and one ``NodeInfo``; a ``NodeInfo`` is
-immutable and replaced whenever its node changes, so a result computed for the same pod shape
-and the same ``NodeInfo`` object is still right. The memo only saves work: a run with and
+A plugin says what its Filter or Score reads beyond the pod and the node
+(``filter_memo_key``/``score_memo_key``); a ``NodeInfo`` is immutable and replaced whenever its
+node changes, so a result computed for the same pod shape, the same keys and the same
+``NodeInfo`` object is still right. The memo only saves work: a run with and
 without it gives the same results. Entries keep their ``NodeInfo`` alive so that the identity
 used as a key cannot be reused; the memo empties itself past ``limit`` entries.
 """
@@ -16,21 +17,6 @@ import msgspec
 from impl.scheduler.nodeinfo import NodeInfo
 from models.scheduling import Pod
 
-NODE_LOCAL_FILTERS: Final = frozenset(
-    {
-        "NodeUnschedulable",
-        "NodeName",
-        "TaintToleration",
-        "NodeAffinity",
-        "NodePorts",
-        "NodeResourcesFit",
-    }
-)
-NODE_LOCAL_SCORES: Final = frozenset(
-    {"TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"}
-)
-
-IMAGE_LOCALITY: Final = "ImageLocality"
 RAW_ONLY_NORMALIZE: Final = frozenset({"TaintToleration", "NodeAffinity"})
 """Plugins whose NormalizeScore reads nothing but the raw scores (DefaultNormalizeScore)."""
 
@@ -47,7 +33,7 @@ def pod_shape(pod: Pod) -> Pod:
 class Memo:
     """Tables of node-local results keyed by (what, profile, pod shape), then node identity."""
 
-    __slots__ = ("entries", "kept", "limit", "normalizations", "tables")
+    __slots__ = ("entries", "limit", "normalizations", "tables")
 
     def __init__(self, limit: int = 500_000) -> None:
         assert limit > 0
@@ -55,7 +41,6 @@ class Memo:
         self.entries = 0
         self.tables: dict[tuple[object, ...], Table] = {}
         self.normalizations: dict[str, dict[tuple[int, ...], tuple[int, ...]]] = {}
-        self.kept: dict[int, object] = {}
 
     def table(self, key: tuple[object, ...]) -> Table:
         """The table for one (what, profile, pod shape); emptied when the memo is full."""
@@ -75,14 +60,8 @@ class Memo:
         self._bound()
         return self.normalizations.setdefault(plugin, {})
 
-    def keep(self, value: object) -> object:
-        """Hold ``value`` alive for as long as tables may be keyed by its identity."""
-        self.kept.setdefault(id(value), value)
-        return self.kept[id(value)]
-
     def _bound(self) -> None:
         if self.entries > self.limit:
             self.tables.clear()
             self.normalizations.clear()
-            self.kept.clear()
             self.entries = 0

@@ -50,6 +50,9 @@ class NodeUnschedulable(Plugin):
 
     name = "NodeUnschedulable"
 
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
         if not node.node.unschedulable:
             return SUCCESS
@@ -63,6 +66,9 @@ class NodeName(Plugin):
     """Filter: ``spec.nodeName`` empty or equal to the node."""
 
     name = "NodeName"
+
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
         wanted = context.pod.pod.node_name
@@ -85,6 +91,9 @@ class NodePorts(Plugin):
 
     name = "NodePorts"
 
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
     def pre_filter(self, context: CycleContext) -> PreFilterResult:
         return PRE_FILTER_SUCCESS if context.pod.host_ports else PRE_FILTER_SKIP
 
@@ -105,6 +114,12 @@ class TaintToleration(Plugin):
     (fewer is better: normalized in reverse)."""
 
     name = "TaintToleration"
+
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        return ()
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
         tolerations = context.pod.pod.tolerations
@@ -153,6 +168,10 @@ class ImageLocality(Plugin):
     image is spread over the cluster."""
 
     name = "ImageLocality"
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        # also reads how many nodes hold each image, and how many nodes there are
+        return (context.snapshot.image_nodes, len(context.snapshot.infos))
 
     def score(self, context: CycleContext, node: NodeInfo) -> int:
         pod = context.pod.pod

@@ -245,6 +245,11 @@ class InterPodAffinity(Plugin):
         context.state[self.name + "/score"] = scores
         return SUCCESS
 
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        scores = context.state[self.name + "/score"]
+        assert isinstance(scores, dict)
+        return frozenset(scores.items())
+
     def score(self, context: CycleContext, node: NodeInfo) -> int:
         scores = context.state[self.name + "/score"]
         assert isinstance(scores, dict)

@@ -57,6 +57,12 @@ class NodeAffinity(Plugin):
 
     name = "NodeAffinity"
 
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
     def __init__(self, added_affinity: NodeAffinityTerms | None = None) -> None:
         self.added_affinity = added_affinity
 

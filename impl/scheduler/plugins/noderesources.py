@@ -134,6 +134,12 @@ class NodeResourcesFit(Plugin):
 
     name = "NodeResourcesFit"
 
+    def filter_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        return ()
+
     def __init__(
         self,
         strategy: ScoringStrategy | None = None,
@@ -179,6 +185,9 @@ class NodeResourcesBalancedAllocation(Plugin):
     """Score: favours nodes whose resource fractions stay close to each other."""
 
     name = "NodeResourcesBalancedAllocation"
+
+    def score_memo_key(self, context: CycleContext) -> object | None:
+        return ()
 
     def __init__(self, resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES) -> None:
         self.resources = resources
