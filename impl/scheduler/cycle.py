@@ -12,7 +12,7 @@ choice (kube-scheduler draws it at random).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import final
+from typing import cast, final
 
 import msgspec
 
@@ -152,18 +152,19 @@ def find_feasible(
     failures: list[tuple[str, Status]] = []
     count = len(nodes)
     added = 0
+    lookup = table.get if table is not None else None
+    success = Code.SUCCESS
     for offset in range(count):
         node = nodes[(start_index + offset) % count]
-        known = table.get(id(node)) if table is not None else None
+        known = lookup(id(node)) if lookup is not None else None
         if known is not None and known[0] is node:
-            status = known[1]
-            assert isinstance(status, Status)
+            status = cast(Status, known[1])
         else:
             status = _run_active(filters, context, node)
             if table is not None:
                 table[id(node)] = (node, status)
                 added += 1
-        if status.code is Code.SUCCESS:
+        if status.code is success:
             feasible.append(node)
             if len(feasible) >= wanted:
                 break
@@ -185,11 +186,11 @@ def _memo_scores(
     """Raw scores of memoizable plugins, per node, one lookup per node."""
     rows: list[tuple[int, ...]] = []
     added = 0
+    lookup = table.get
     for node in feasible:
-        known = table.get(id(node))
+        known = lookup(id(node))
         if known is not None and known[0] is node:
-            row = known[1]
-            assert isinstance(row, tuple)
+            row = cast(tuple[int, ...], known[1])
         else:
             row = tuple(plugin.score(context, node) for plugin in plugins)
             table[id(node)] = (node, row)
@@ -272,6 +273,8 @@ def prioritize(
         if detailed:
             per_plugin.append((plugin.name, weight, raw, normalized))
     names = [node.name for node in feasible]
+    if not detailed:
+        return (), tuple(zip(names, totals, strict=True))
     scores = tuple(
         (
             name,
