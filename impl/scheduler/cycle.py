@@ -240,8 +240,9 @@ def _raw_score_lists(
             tuple((plugin.name, keys[plugin.name]) for plugin in cached),
         )
         rows = _memo_scores(cached, context, feasible, memo.table(key), memo)
-        for position, plugin in enumerate(cached):
-            raw[plugin.name] = [row[position] for row in rows]
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cached]
+        for plugin, column in zip(cached, columns, strict=True):
+            raw[plugin.name] = list(column)
     for plugin in plugins:
         if plugin.name not in raw:
             raw[plugin.name] = [plugin.score(context, node) for node in feasible]
