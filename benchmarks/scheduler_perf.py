@@ -17,12 +17,12 @@ import resource
 import sys
 import time
 
+import immutables
+
 from impl.scheduler.nodeinfo import build_snapshot
 from impl.scheduler.profile import build_profile
 from impl.scheduler.queue import run_queue
 from models.scheduling import Container, Node, Pod
-
-import immutables
 
 
 def make_nodes(count: int) -> list[Node]:
