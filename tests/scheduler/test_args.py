@@ -139,12 +139,13 @@ def test_two_profiles_schedule_their_own_pods() -> None:
         },
     )
     nodes = [node("a"), node("b")]
-    snapshot = build_snapshot(nodes, [pod("seed", cpu="2", node_name="a")])
+    snapshot = build_snapshot(nodes, [pod("seed", cpu="2", memory="4Gi", node_name="a")])
     pods = [
-        pod("spread", cpu="1", index=0),
-        pod("packed", cpu="1", index=1, spec={"schedulerName": "packer"}),
+        pod("spread", cpu="1", memory="2Gi", index=0),
+        pod("packed", cpu="1", memory="2Gi", index=1, spec={"schedulerName": "packer"}),
     ]
     bindings, _ = run_queue({"default-scheduler": spread, "packer": packer}, snapshot, pods)
     placed = {b.pod: b.node for b in bindings}
-    # LeastAllocated prefers the empty node b; MostAllocated prefers the busier node a
+    # cpu and memory fractions stay equal, so BalancedAllocation ties; LeastAllocated prefers
+    # the empty node b (75 against 25), MostAllocated the busier node a (75 against 50)
     assert placed == {"default/spread": "b", "default/packed": "a"}
