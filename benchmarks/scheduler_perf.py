@@ -68,14 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     assert all(b.node for b in bindings), "an initial pod did not schedule"
     measured = make_pods("pod", args.pods, args.initial)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     bindings, snapshot = run_queue(profiles, snapshot, measured)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     scheduled = sum(1 for b in bindings if b.node)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"SchedulingBasic {args.nodes}Nodes_{args.pods}Pods (initial {args.initial} pods)")
     print(f"initial pods: {args.initial} in {initial_seconds:.2f} s")
     print(f"measured pods scheduled: {scheduled}/{args.pods} in {seconds:.2f} s")
     print(f"throughput: {scheduled / seconds:.1f} pods/s (kube-scheduler CI threshold: 270)")
+    print(f"per CPU second: {scheduled / cpu_seconds:.1f} pods (CPU time {cpu_seconds:.2f} s)")
     print(f"peak memory (max RSS): {peak_kib / 1024:.0f} MiB")
     return 0 if scheduled == args.pods else 1
 

@@ -12,6 +12,8 @@ choice (kube-scheduler draws it at random).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
+from operator import add, mul
 from typing import cast, final
 
 import msgspec
@@ -270,7 +272,7 @@ def prioritize(
     for plugin, weight in active:
         raw = raw_lists[plugin.name]
         normalized = _normalize(plugin, context, feasible, raw, memo)
-        totals = [total + score * weight for total, score in zip(totals, normalized, strict=True)]
+        totals = list(map(add, totals, map(mul, normalized, repeat(weight, len(normalized)))))
         if detailed:
             per_plugin.append((plugin.name, weight, raw, normalized))
     names = [node.name for node in feasible]

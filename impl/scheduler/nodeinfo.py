@@ -137,6 +137,8 @@ class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A node with the aggregates of the pods assigned to it."""
 
     node: Node
+    name: str
+    """The node's name (a field: it is read in every loop)."""
     pods: tuple[PodInfo, ...] = ()
     requested: AmountMap = EMPTY_AMOUNTS
     non_zero_cpu: int = 0
@@ -144,11 +146,6 @@ class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
     used_ports: frozenset[tuple[str, str, int]] = frozenset()
     pods_with_affinity: int = 0
     pods_with_required_anti_affinity: int = 0
-
-    @property
-    def name(self) -> str:
-        """The node's name."""
-        return self.node.name
 
     def allocatable(self, resource: str) -> int:
         """Allocatable amount of a resource (0 when the node does not list it)."""
@@ -161,6 +158,7 @@ class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
             requested = requested.set(name, requested.get(name, 0) + value)
         return NodeInfo(
             node=self.node,
+            name=self.name,
             pods=(*self.pods, info),
             requested=requested,
             non_zero_cpu=self.non_zero_cpu + info.non_zero_cpu,
@@ -175,7 +173,7 @@ class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
 
     def without_pods(self, keys: frozenset[str]) -> NodeInfo:
         """This node with the pods named by ``namespace/name`` keys removed."""
-        fresh = NodeInfo(node=self.node)
+        fresh = NodeInfo(node=self.node, name=self.name)
         for info in self.pods:
             if info.pod.key not in keys:
                 fresh = fresh.with_pod(info)
@@ -269,7 +267,7 @@ def build_snapshot(
     infos: dict[str, NodeInfo] = {}
     image_nodes: dict[str, int] = {}
     for node in node_list:
-        info = NodeInfo(node=node)
+        info = NodeInfo(node=node, name=node.name)
         for assigned in pods_by_node[node.name]:
             info = info.with_pod(assigned)
         infos[node.name] = info
