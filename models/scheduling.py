@@ -264,6 +264,8 @@ class Pod(msgspec.Struct, frozen=True, kw_only=True):
     """``status.startTime`` (RFC 3339, compares in time order as text); empty if unset."""
     creation_index: int = 0
     """Position in the input, standing in for arrival time in the queue."""
+    controller: tuple[str, str] = ("", "")
+    """``(kind, name)`` of the controlling owner reference (``controller: true``)."""
 
     @property
     def key(self) -> str:
@@ -300,6 +302,19 @@ class Namespace(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @final
+class Selecting(msgspec.Struct, frozen=True, kw_only=True):
+    """A Service, ReplicationController, ReplicaSet or StatefulSet, reduced to what selects
+    pods: Services and ReplicationControllers use a label map, ReplicaSets and StatefulSets a
+    label selector."""
+
+    kind: str
+    namespace: str
+    name: str
+    labels: StringMap = EMPTY_LABELS
+    selector: LabelSelector | None = None
+
+
+@final
 class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     """What ``kubectl get nodes,pods -A -o yaml`` shows: nodes in listing order, pods bound to a
     node (``spec.nodeName`` set), pods waiting (no node), namespaces (declared or implied)."""
@@ -308,6 +323,8 @@ class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     bound_pods: tuple[Pod, ...] = ()
     pending_pods: tuple[Pod, ...] = ()
     namespaces: tuple[Namespace, ...] = ()
+    selecting: tuple[Selecting, ...] = ()
+    """Services and workload controllers (for default topology spread constraints)."""
 
 
 def namespace_labels(namespaces: tuple[Namespace, ...], name: str) -> StringMap:

@@ -34,6 +34,7 @@ from models.scheduling import (
     PodAffinityTerm,
     PreferredSchedulingTerm,
     Requirement,
+    Selecting,
     StringMap,
     Taint,
     Toleration,
@@ -348,6 +349,43 @@ def _pod(item: Mapping[str, object], field: str, index: int) -> Pod:
         ),
         start_time=_string(status.get("startTime"), f"{field}.status.startTime"),
         creation_index=index,
+        controller=_controller(
+            metadata.get("ownerReferences"), f"{field}.metadata.ownerReferences"
+        ),
+    )
+
+
+def _controller(raw: object, field: str) -> tuple[str, str]:
+    for i, entry in enumerate(_sequence(raw, field)):
+        owner = _mapping(entry, f"{field}[{i}]")
+        if owner.get("controller") is True:
+            return (
+                _string(owner.get("kind"), f"{field}[{i}].kind"),
+                _string(owner.get("name"), f"{field}[{i}].name"),
+            )
+    return ("", "")
+
+
+SELECTING_KINDS: Final = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
+
+
+def _selecting(item: Mapping[str, object], field: str) -> Selecting:
+    metadata = _mapping(item.get("metadata"), f"{field}.metadata")
+    spec = _mapping(item.get("spec"), f"{field}.spec")
+    kind = _string(item.get("kind"), f"{field}.kind")
+    selector_field = f"{field}.spec.selector"
+    if kind in ("Service", "ReplicationController"):
+        labels = _strings(spec.get("selector"), selector_field)
+        selector = None
+    else:
+        labels = EMPTY_LABELS
+        selector = label_selector(spec.get("selector"), selector_field)
+    return Selecting(
+        kind=kind,
+        namespace=_string(metadata.get("namespace"), f"{field}.metadata.namespace", "default"),
+        name=_string(metadata.get("name"), f"{field}.metadata.name"),
+        labels=labels,
+        selector=selector,
     )
 
 
@@ -451,6 +489,7 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
     bound: list[Pod] = []
     pending: list[Pod] = []
     namespaces: dict[str, Namespace] = {}
+    selecting: list[Selecting] = []
     seen_nodes: set[str] = set()
     for index, (path, item) in enumerate(objects):
         kind = item.get("kind")
@@ -473,6 +512,8 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
             namespaces[name] = Namespace(
                 name=name, labels=labels.set("kubernetes.io/metadata.name", name)
             )
+        elif kind in SELECTING_KINDS:
+            selecting.append(_selecting(item, path))
         elif kind is None:
             raise FieldError(f"{path}.kind", "missing kind")
     return ClusterState(
@@ -480,6 +521,7 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
         bound_pods=tuple(bound),
         pending_pods=tuple(pending),
         namespaces=tuple(namespaces[name] for name in sorted(namespaces)),
+        selecting=tuple(selecting),
     )
 
 

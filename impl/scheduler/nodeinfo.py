@@ -28,6 +28,7 @@ from models.scheduling import (
     Namespace,
     Node,
     Pod,
+    Selecting,
 )
 
 DEFAULT_MILLI_CPU_REQUEST: Final = 100
@@ -217,6 +218,8 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     """Nodes holding a pod with pod affinity or anti-affinity."""
     anti_affinity_nodes: frozenset[str] = frozenset()
     """Nodes holding a pod with required anti-affinity."""
+    selecting: tuple[Selecting, ...] = ()
+    """Services and workload controllers, for default topology spread constraints."""
 
     def in_order(self) -> tuple[NodeInfo, ...]:
         """Every node in node-tree order."""
@@ -242,6 +245,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
             namespaces=self.namespaces,
             affinity_nodes=affinity,
             anti_affinity_nodes=anti,
+            selecting=self.selecting,
         )
 
     def with_affinity(self) -> tuple[NodeInfo, ...]:
@@ -255,7 +259,10 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def build_snapshot(
-    nodes: Iterable[Node], pods: Iterable[Pod], namespaces: tuple[Namespace, ...] = ()
+    nodes: Iterable[Node],
+    pods: Iterable[Pod],
+    namespaces: tuple[Namespace, ...] = (),
+    selecting: tuple[Selecting, ...] = (),
 ) -> Snapshot:
     """A snapshot of nodes and the pods bound to them (pods naming an unknown node are left
     out, as the scheduler cache keeps them apart until their node appears)."""
@@ -284,4 +291,5 @@ def build_snapshot(
         anti_affinity_nodes=frozenset(
             n for n, i in infos.items() if i.pods_with_required_anti_affinity
         ),
+        selecting=selecting,
     )

@@ -102,6 +102,8 @@ def _instantiate(name: str, args: PluginArgs) -> Plugin | None:
         return NodeResourcesBalancedAllocation(args.balanced_resources)
     if name == "NodeAffinity":
         return NodeAffinity(args.added_affinity)
+    if name == "PodTopologySpread":
+        return PodTopologySpread(args.spread_defaulting_type, args.spread_default_constraints)
     if name == "InterPodAffinity":
         return InterPodAffinity(
             args.hard_pod_affinity_weight, args.ignore_preferred_terms_of_existing_pods
@@ -113,7 +115,6 @@ def _instantiate(name: str, args: PluginArgs) -> Plugin | None:
         "NodePorts": NodePorts,
         "TaintToleration": TaintToleration,
         "ImageLocality": ImageLocality,
-        "PodTopologySpread": PodTopologySpread,
         "DefaultBinder": DefaultBinder,
     }
     factory = simple.get(name)

@@ -113,7 +113,9 @@ def handle(args: argparse.Namespace) -> ExitCode:
 
     cluster = load_cluster(args.cluster)
     profiles = load_profiles(args.config)
-    snapshot = build_snapshot(cluster.nodes, cluster.bound_pods, cluster.namespaces)
+    snapshot = build_snapshot(
+        cluster.nodes, cluster.bound_pods, cluster.namespaces, cluster.selecting
+    )
     output: OutputFormat = "json" if args.output == "json" else "text"
     if args.pods is not None:
         pods = load_pods(args.pods)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import immutables
+import msgspec
 from returns.result import Success
 
 from impl.scheduler.nodeinfo import build_snapshot, pod_info
@@ -13,7 +14,7 @@ from impl.scheduler.profile import Profile, build_profile
 from impl.scheduler.queue import run_queue
 from impl.scheduler.schedule import outcome_report, schedule_one
 from models.scheduler_config import decode_configuration
-from models.scheduling import Namespace
+from models.scheduling import LabelSelector, Namespace, Pod, Selecting
 from tests.scheduler.helpers import node, pod, report, scores, verdict
 
 
@@ -149,3 +150,50 @@ def test_two_profiles_schedule_their_own_pods() -> None:
     # cpu and memory fractions stay equal, so BalancedAllocation ties; LeastAllocated prefers
     # the empty node b (75 against 25), MostAllocated the busier node a (75 against 50)
     assert placed == {"default/spread": "b", "default/packed": "a"}
+
+
+def _default_spread_case(selecting: tuple[Selecting, ...], incoming: Pod) -> dict[str, Any]:
+    zone = "topology.kubernetes.io/zone"
+    nodes = [
+        node("a", labels={zone: "z1"}),
+        node("b", labels={zone: "z1"}),
+        node("c", labels={zone: "z2"}),
+    ]
+    existing = [
+        pod("w1", labels={"app": "web"}, node_name="a"),
+        pod("w2", labels={"app": "web"}, node_name="a"),
+        pod("w3", labels={"app": "web"}, node_name="c"),
+    ]
+    snapshot = build_snapshot(nodes, existing, (), selecting)
+    return outcome_report(schedule_one(build_profile(), snapshot, pod_info(incoming)))
+
+
+def test_system_default_spread_applies_to_pods_a_service_selects() -> None:
+    service = Selecting(
+        kind="Service", namespace="default", name="web", labels=_labels({"app": "web"})
+    )
+    result = _default_spread_case((service,), pod("p", labels={"app": "web"}))
+    # hostname: maxSkew 3, weight ln(3 + 2); zone: maxSkew 5, weight ln(2 + 2)
+    # a: 2*ln5 + 2 + 2*ln4 + 4 = 11.99 -> 12; b: 0 + 2 + 2*ln4 + 4 = 8.77 -> 9;
+    # c: ln5 + 2 + ln4 + 4 = 9.00 -> 9; normalized 100*(12+9-s)/12; weight 2
+    assert scores(result, "PodTopologySpread") == {
+        "a": (12, 75, 150),
+        "b": (9, 100, 200),
+        "c": (9, 100, 200),
+    }
+    alone = _default_spread_case((), pod("p", labels={"app": "web"}))
+    assert "PodTopologySpread" not in alone["nodes"]["a"]["scores"]
+
+
+def test_system_default_spread_uses_the_owning_replica_set() -> None:
+    replica_set = Selecting(
+        kind="ReplicaSet",
+        namespace="default",
+        name="web-5d8f",
+        selector=LabelSelector(match_labels=(("app", "web"),)),
+    )
+    owned = msgspec.structs.replace(
+        pod("p", labels={"app": "web"}), controller=("ReplicaSet", "web-5d8f")
+    )
+    result = _default_spread_case((replica_set,), owned)
+    assert scores(result, "PodTopologySpread")["a"] == (12, 75, 150)

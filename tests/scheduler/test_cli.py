@@ -140,3 +140,50 @@ def test_bad_quantity_and_bad_yaml_exit_2(
     broken = _write(tmp_path, "broken.yaml", "kind: Pod\nmetadata: {name: [\n")
     assert main(["schedule", "--cluster", broken, "--pod", pod]) == 2
     assert "broken.yaml:" in capsys.readouterr().err
+
+
+def test_services_and_owners_are_read_from_the_cluster_file() -> None:
+    from returns.result import Success
+
+    from models.scheduling_decode import decode_cluster
+
+    documents = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "web-1", "namespace": "shop"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "web-1-x",
+                "namespace": "shop",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": "web-1",
+                        "controller": True,
+                        "uid": "u",
+                    }
+                ],
+            },
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        },
+    ]
+    result = decode_cluster(documents)
+    assert isinstance(result, Success)
+    cluster = result.unwrap()
+    assert [(s.kind, s.name, dict(s.labels)) for s in cluster.selecting] == [
+        ("Service", "web", {"app": "web"}),
+        ("ReplicaSet", "web-1", {}),
+    ]
+    assert cluster.pending_pods[0].controller == ("ReplicaSet", "web-1")

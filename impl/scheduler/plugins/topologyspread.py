@@ -6,8 +6,10 @@ normalized so that emptier domains score higher).
 Counting follows kube-scheduler: only nodes carrying every constraint's topologyKey that pass
 the node inclusion policies (nodeAffinityPolicy default Honor, nodeTaintsPolicy default Ignore)
 count; only pods in the incoming pod's namespace, not terminating, matching the selector (with
-matchLabelKeys folded in) are counted. System default constraints need the Services and
-workloads selecting the pod, which the cluster input does not carry, so they never apply here.
+matchLabelKeys folded in) are counted. A pod without constraints gets the default constraints
+(system defaults: hostname maxSkew 3 and zone maxSkew 5, both ScheduleAnyway) with the selector
+of the Services selecting it and of its controlling ReplicationController, ReplicaSet or
+StatefulSet; without such a selector it gets none.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from models.scheduling import (
     Node,
     Pod,
     Requirement,
+    Selecting,
     TopologySpreadConstraint,
     required_node_affinity_matches,
     tolerations_tolerate,
@@ -58,9 +61,63 @@ class Constraint(msgspec.Struct, frozen=True, kw_only=True):
     selector: LabelSelector | None
 
 
-def compile_constraints(pod: Pod, when: str) -> tuple[Constraint, ...]:
+SYSTEM_DEFAULT_CONSTRAINTS: Final = (
+    TopologySpreadConstraint(
+        max_skew=3, topology_key=HOSTNAME_LABEL, when_unsatisfiable="ScheduleAnyway"
+    ),
+    TopologySpreadConstraint(
+        max_skew=5, topology_key="topology.kubernetes.io/zone", when_unsatisfiable="ScheduleAnyway"
+    ),
+)
+
+
+def default_selector(pod: Pod, selecting: Sequence[Selecting]) -> LabelSelector | None:
+    """``helper.DefaultSelector``: the labels of the Services selecting the pod (and of its
+    controlling ReplicationController) plus the selector of its controlling ReplicaSet or
+    StatefulSet; None when that selects nothing in particular."""
+    labels: dict[str, str] = {}
+    requirements: list[Requirement] = []
+    for item in selecting:
+        if item.kind != "Service" or item.namespace != pod.namespace or not item.labels:
+            continue
+        if all(pod.labels.get(key) == value for key, value in item.labels.items()):
+            labels.update(item.labels)
+    kind, name = pod.controller
+    for item in selecting:
+        if (item.kind, item.name, item.namespace) != (kind, name, pod.namespace):
+            continue
+        if kind == "ReplicationController":
+            labels.update(item.labels)
+        elif kind in ("ReplicaSet", "StatefulSet") and item.selector is not None:
+            requirements += [
+                Requirement(key=key, operator="In", values=(value,))
+                for key, value in item.selector.match_labels
+            ]
+            requirements += item.selector.match_expressions
+    if not labels and not requirements:
+        return None
+    return LabelSelector(
+        match_labels=tuple(sorted(labels.items())), match_expressions=tuple(requirements)
+    )
+
+
+def compile_constraints(
+    pod: Pod,
+    when: str,
+    defaults: tuple[TopologySpreadConstraint, ...] = (),
+    selecting: Sequence[Selecting] = (),
+) -> tuple[Constraint, ...]:
     """``filterTopologySpreadConstraints``: the pod's constraints of one kind, with
-    ``matchLabelKeys`` added to the selector as ``key In (pod's value)``."""
+    ``matchLabelKeys`` added to the selector as ``key In (pod's value)``; for a pod without
+    constraints, the default constraints with the default selector."""
+    if not pod.topology_spread_constraints:
+        wanted = [spec for spec in defaults if spec.when_unsatisfiable == when]
+        if not wanted:
+            return ()
+        selector = default_selector(pod, selecting)
+        if selector is None:
+            return ()
+        return tuple(Constraint(spec=spec, selector=selector) for spec in wanted)
     compiled: list[Constraint] = []
     for spec in pod.topology_spread_constraints:
         if spec.when_unsatisfiable != when:
@@ -142,9 +199,20 @@ class PodTopologySpread(Plugin):
 
     name = "PodTopologySpread"
 
+    def __init__(
+        self,
+        defaulting_type: str = "System",
+        default_constraints: tuple[TopologySpreadConstraint, ...] = (),
+    ) -> None:
+        self.system_defaulted = defaulting_type == "System"
+        self.defaults = SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else default_constraints
+
+    def _compile(self, context: CycleContext, when: str) -> tuple[Constraint, ...]:
+        return compile_constraints(context.pod.pod, when, self.defaults, context.snapshot.selecting)
+
     def pre_filter(self, context: CycleContext) -> PreFilterResult:
         pod = context.pod.pod
-        constraints = compile_constraints(pod, "DoNotSchedule")
+        constraints = self._compile(context, "DoNotSchedule")
         if not constraints:
             return PRE_FILTER_SKIP
         counts: tuple[dict[str, int], ...] = tuple({} for _ in constraints)
@@ -180,19 +248,21 @@ class PodTopologySpread(Plugin):
 
     def pre_score(self, context: CycleContext, nodes: Sequence[NodeInfo]) -> Status:
         pod = context.pod.pod
-        constraints = compile_constraints(pod, "ScheduleAnyway")
+        constraints = self._compile(context, "ScheduleAnyway")
         if not constraints or not nodes:
             return SKIP
+        # nodes lacking a key are ignored only for explicit (or listed default) constraints
+        require_all = bool(pod.topology_spread_constraints) or not self.system_defaulted
         counts: tuple[dict[str, int], ...] = tuple({} for _ in constraints)
         ignored: set[str] = set()
         for node in nodes:
-            if not _has_all_keys(node.node, constraints):
+            if require_all and not _has_all_keys(node.node, constraints):
                 ignored.add(node.name)
                 continue
             for index, constraint in enumerate(constraints):
                 key = constraint.spec.topology_key
                 if key != HOSTNAME_LABEL:
-                    counts[index].setdefault(node.node.labels[key], 0)
+                    counts[index].setdefault(node.node.labels.get(key, ""), 0)
         weights = tuple(
             math.log(
                 (len(nodes) - len(ignored) if c.spec.topology_key == HOSTNAME_LABEL else len(n)) + 2
@@ -200,12 +270,12 @@ class PodTopologySpread(Plugin):
             for c, n in zip(constraints, counts, strict=True)
         )
         for node in context.snapshot.in_order():
-            if not _has_all_keys(node.node, constraints):
+            if require_all and not _has_all_keys(node.node, constraints):
                 continue
             for index, constraint in enumerate(constraints):
                 if not node_included(constraint.spec, pod, node.node):
                     continue
-                value = node.node.labels[constraint.spec.topology_key]
+                value = node.node.labels.get(constraint.spec.topology_key, "")
                 if value not in counts[index]:
                     continue
                 matched = count_matching(node.pods, constraint.selector, pod.namespace)
