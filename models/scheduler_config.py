@@ -13,7 +13,7 @@ Failures are values: :class:`ConfigError` names the field, as kube-scheduler's v
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, final
 
 import immutables
@@ -344,88 +344,111 @@ def _fit_args(raw: Mapping[str, object], field: str, args: PluginArgs) -> Plugin
     )
 
 
+def _node_resources_balanced_allocation_args(
+    raw: Mapping[str, object], field: str, args: PluginArgs
+) -> PluginArgs:
+    item = _mapping(raw, field, ("kind", "apiVersion", "resources"))
+    return msgspec.structs.replace(
+        args, balanced_resources=_resources(item.get("resources"), f"{field}.resources")
+    )
+
+
+def _inter_pod_affinity_args(raw: Mapping[str, object], field: str, args: PluginArgs) -> PluginArgs:
+    allowed = (
+        "kind",
+        "apiVersion",
+        "hardPodAffinityWeight",
+        "ignorePreferredTermsOfExistingPods",
+    )
+    item = _mapping(raw, field, allowed)
+    weight = _int(item.get("hardPodAffinityWeight"), f"{field}.hardPodAffinityWeight", 1)
+    if not 0 <= weight <= 100:
+        raise FieldError(
+            f"{field}.hardPodAffinityWeight",
+            f"Invalid value: {weight}: not in valid range [0, 100]",
+        )
+    ignore = item.get("ignorePreferredTermsOfExistingPods", False)
+    if not isinstance(ignore, bool):
+        raise FieldError(f"{field}.ignorePreferredTermsOfExistingPods", "expected a boolean")
+    return msgspec.structs.replace(
+        args, hard_pod_affinity_weight=weight, ignore_preferred_terms_of_existing_pods=ignore
+    )
+
+
+def _node_affinity_args(raw: Mapping[str, object], field: str, args: PluginArgs) -> PluginArgs:
+    item = _mapping(raw, field, ("kind", "apiVersion", "addedAffinity"))
+    added = node_affinity(item.get("addedAffinity"), f"{field}.addedAffinity")
+    return msgspec.structs.replace(args, added_affinity=added)
+
+
+def _default_preemption_args(raw: Mapping[str, object], field: str, args: PluginArgs) -> PluginArgs:
+    allowed = ("kind", "apiVersion", "minCandidateNodesPercentage", "minCandidateNodesAbsolute")
+    item = _mapping(raw, field, allowed)
+    percentage = _int(
+        item.get("minCandidateNodesPercentage"), f"{field}.minCandidateNodesPercentage", 10
+    )
+    absolute = _int(
+        item.get("minCandidateNodesAbsolute"), f"{field}.minCandidateNodesAbsolute", 100
+    )
+    if not 0 <= percentage <= 100:
+        raise FieldError(f"{field}.minCandidateNodesPercentage", "Invalid value: not in [0, 100]")
+    if absolute < 0:
+        raise FieldError(f"{field}.minCandidateNodesAbsolute", "Invalid value: must be >= 0")
+    if percentage == 0 and absolute == 0:
+        raise FieldError(
+            f"{field}.minCandidateNodesPercentage",
+            "Invalid value: both minCandidateNodesPercentage and minCandidateNodesAbsolute "
+            "cannot be zero",
+        )
+    return msgspec.structs.replace(
+        args,
+        min_candidate_nodes_percentage=percentage,
+        min_candidate_nodes_absolute=absolute,
+    )
+
+
+def _pod_topology_spread_args(
+    raw: Mapping[str, object], field: str, args: PluginArgs
+) -> PluginArgs:
+    allowed = ("kind", "apiVersion", "defaultConstraints", "defaultingType")
+    item = _mapping(raw, field, allowed)
+    defaulting = _str(item.get("defaultingType"), f"{field}.defaultingType", "System")
+    if defaulting not in ("System", "List"):
+        raise FieldError(f"{field}.defaultingType", f'Unsupported value: "{defaulting}"')
+    constraints = []
+    for i, entry in enumerate(_list(item.get("defaultConstraints"), f"{field}.defaultConstraints")):
+        path = f"{field}.defaultConstraints[{i}]"
+        if isinstance(entry, Mapping) and entry.get("labelSelector") is not None:
+            raise FieldError(
+                f"{path}.labelSelector", "Forbidden: constraint must not define a selector"
+            )
+        constraints.append(spread_constraint(entry, path))
+    if defaulting == "System" and constraints:
+        raise FieldError(
+            f"{field}.defaultConstraints",
+            'Invalid value: when .defaultingType is "System", .defaultConstraints must be empty',
+        )
+    return msgspec.structs.replace(
+        args, spread_defaulting_type=defaulting, spread_default_constraints=tuple(constraints)
+    )
+
+
+ArgsReader = Callable[[Mapping[str, object], str, PluginArgs], PluginArgs]
+
+_ARGS_READERS: Final[Mapping[str, ArgsReader]] = immutables.Map(
+    {
+        "NodeResourcesBalancedAllocation": _node_resources_balanced_allocation_args,
+        "InterPodAffinity": _inter_pod_affinity_args,
+        "NodeAffinity": _node_affinity_args,
+        "DefaultPreemption": _default_preemption_args,
+        "PodTopologySpread": _pod_topology_spread_args,
+    }
+)
+
+
 def _other_args(name: str, raw: Mapping[str, object], field: str, args: PluginArgs) -> PluginArgs:
-    if name == "NodeResourcesBalancedAllocation":
-        item = _mapping(raw, field, ("kind", "apiVersion", "resources"))
-        return msgspec.structs.replace(
-            args, balanced_resources=_resources(item.get("resources"), f"{field}.resources")
-        )
-    if name == "InterPodAffinity":
-        allowed = (
-            "kind",
-            "apiVersion",
-            "hardPodAffinityWeight",
-            "ignorePreferredTermsOfExistingPods",
-        )
-        item = _mapping(raw, field, allowed)
-        weight = _int(item.get("hardPodAffinityWeight"), f"{field}.hardPodAffinityWeight", 1)
-        if not 0 <= weight <= 100:
-            raise FieldError(
-                f"{field}.hardPodAffinityWeight",
-                f"Invalid value: {weight}: not in valid range [0, 100]",
-            )
-        ignore = item.get("ignorePreferredTermsOfExistingPods", False)
-        if not isinstance(ignore, bool):
-            raise FieldError(f"{field}.ignorePreferredTermsOfExistingPods", "expected a boolean")
-        return msgspec.structs.replace(
-            args, hard_pod_affinity_weight=weight, ignore_preferred_terms_of_existing_pods=ignore
-        )
-    if name == "NodeAffinity":
-        item = _mapping(raw, field, ("kind", "apiVersion", "addedAffinity"))
-        added = node_affinity(item.get("addedAffinity"), f"{field}.addedAffinity")
-        return msgspec.structs.replace(args, added_affinity=added)
-    if name == "DefaultPreemption":
-        allowed = ("kind", "apiVersion", "minCandidateNodesPercentage", "minCandidateNodesAbsolute")
-        item = _mapping(raw, field, allowed)
-        percentage = _int(
-            item.get("minCandidateNodesPercentage"), f"{field}.minCandidateNodesPercentage", 10
-        )
-        absolute = _int(
-            item.get("minCandidateNodesAbsolute"), f"{field}.minCandidateNodesAbsolute", 100
-        )
-        if not 0 <= percentage <= 100:
-            raise FieldError(
-                f"{field}.minCandidateNodesPercentage", "Invalid value: not in [0, 100]"
-            )
-        if absolute < 0:
-            raise FieldError(f"{field}.minCandidateNodesAbsolute", "Invalid value: must be >= 0")
-        if percentage == 0 and absolute == 0:
-            raise FieldError(
-                f"{field}.minCandidateNodesPercentage",
-                "Invalid value: both minCandidateNodesPercentage and minCandidateNodesAbsolute "
-                "cannot be zero",
-            )
-        return msgspec.structs.replace(
-            args,
-            min_candidate_nodes_percentage=percentage,
-            min_candidate_nodes_absolute=absolute,
-        )
-    if name == "PodTopologySpread":
-        allowed = ("kind", "apiVersion", "defaultConstraints", "defaultingType")
-        item = _mapping(raw, field, allowed)
-        defaulting = _str(item.get("defaultingType"), f"{field}.defaultingType", "System")
-        if defaulting not in ("System", "List"):
-            raise FieldError(f"{field}.defaultingType", f'Unsupported value: "{defaulting}"')
-        constraints = []
-        for i, entry in enumerate(
-            _list(item.get("defaultConstraints"), f"{field}.defaultConstraints")
-        ):
-            path = f"{field}.defaultConstraints[{i}]"
-            if isinstance(entry, Mapping) and entry.get("labelSelector") is not None:
-                raise FieldError(
-                    f"{path}.labelSelector", "Forbidden: constraint must not define a selector"
-                )
-            constraints.append(spread_constraint(entry, path))
-        if defaulting == "System" and constraints:
-            raise FieldError(
-                f"{field}.defaultConstraints",
-                'Invalid value: when .defaultingType is "System", '
-                ".defaultConstraints must be empty",
-            )
-        return msgspec.structs.replace(
-            args, spread_defaulting_type=defaulting, spread_default_constraints=tuple(constraints)
-        )
-    return args
+    reader = _ARGS_READERS.get(name)
+    return reader(raw, field, args) if reader is not None else args
 
 
 def _plugin_args(raw: object, field: str) -> PluginArgs:
