@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from decimal import Decimal
 from fractions import Fraction
 from typing import Final, final
 
@@ -585,9 +586,52 @@ def parse_quantity_or_raise(text: str) -> Quantity:
     raise ValueError(result.failure().message)
 
 
+class JsonNumber(float):
+    """A JSON number that remembers its text, so a quantity written as ``1e3`` in JSON parses
+    as the text ``1e3`` (Go's ``UnmarshalJSON`` sees the raw bytes), not as ``1000.0``."""
+
+    __slots__ = ("text",)
+
+    text: str
+
+    @classmethod
+    def of(cls, text: str) -> JsonNumber:
+        number = cls(text)
+        number.text = text
+        return number
+
+
+def go_float_text(value: float) -> str:
+    """How Go's ``encoding/json`` prints a float64: the shortest digits, positional unless
+    the magnitude is below 1e-6 or from 1e21 on, and ``e-07`` shortened to ``e-7``. This is
+    the text Go's Quantity sees for a YAML float (YAML is turned into JSON first)."""
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        text = repr(value)
+        if len(text) >= 4 and text[-4] == "e" and text[-3] == "-" and text[-2] == "0":
+            text = text[:-2] + text[-1]
+        return text
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
 def quantity_from_json(raw: object) -> Result[Quantity, QuantityError]:
-    """``Quantity.UnmarshalJSON``: a JSON string or number, remembered for re-encoding."""
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return Failure(QuantityError(text=repr(raw), reason=FORMAT_WRONG))
-    text = raw.strip() if isinstance(raw, str) else repr(raw)
-    return parse_quantity(text).map(lambda quantity: quantity._replace(source=raw))
+    """``Quantity.UnmarshalJSON``: a JSON string (trimmed) or number, remembered for
+    re-encoding; ``null`` is the zero quantity, as in Go. A number's text is its JSON text
+    when known (``JsonNumber``), else the text Go prints for it (``go_float_text``)."""
+    if raw is None:
+        return Success(Quantity.zero())
+    if isinstance(raw, bool):
+        return Failure(QuantityError(text="true" if raw else "false", reason=FORMAT_WRONG))
+    if isinstance(raw, JsonNumber):
+        return parse_quantity(raw.text).map(lambda quantity: quantity._replace(source=float(raw)))
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            return Failure(QuantityError(text=repr(raw), reason=FORMAT_WRONG))
+        return parse_quantity(go_float_text(raw)).map(
+            lambda quantity: quantity._replace(source=raw)
+        )
+    if isinstance(raw, int):
+        return parse_quantity(str(raw)).map(lambda quantity: quantity._replace(source=raw))
+    if isinstance(raw, str):
+        return parse_quantity(raw.strip()).map(lambda quantity: quantity._replace(source=raw))
+    return Failure(QuantityError(text=repr(raw), reason=FORMAT_WRONG))

@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
-COMMAND_MODULES: tuple[str, ...] = ("runner.commands.prove", "runner.commands.schedule")
+COMMAND_MODULES: tuple[str, ...] = (
+    "runner.commands.decode",
+    "runner.commands.prove",
+    "runner.commands.schedule",
+)
 
 Handler = Callable[[argparse.Namespace], ExitCode]
 if TYPE_CHECKING:

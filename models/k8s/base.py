@@ -46,7 +46,9 @@ class ApiStruct(
 
 def freeze_json(value: object) -> JsonFrozen:
     """A plain JSON value (dicts, lists, scalars) as nested ``FrozenMap`` and tuples."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, float):
+        return float(value)  # drop a JsonNumber's text: opaque numbers compare by value
+    if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Mapping):
         return immutables.Map({str(key): freeze_json(item) for key, item in value.items()})
@@ -155,3 +157,11 @@ def encode_hook(value: object) -> object:
     if isinstance(value, Opaque):
         return value.to_builtins()
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def canonical_encode_hook(value: object) -> object:
+    """Like ``encode_hook`` but every Quantity as Kubernetes prints it (``String()``), as the
+    API server would store it, whatever spelling it was decoded from."""
+    if isinstance(value, Quantity):
+        return value.string()
+    return encode_hook(value)

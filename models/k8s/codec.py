@@ -27,20 +27,68 @@ import msgspec
 import yaml
 from returns.result import Failure, Result, Success
 
-from models.k8s.base import decode_hook, encode_hook
+from models.k8s import lists
+from models.k8s.apps import Deployment, ReplicaSet
+from models.k8s.base import canonical_encode_hook, decode_hook, encode_hook
+from models.k8s.coordination import Lease
+from models.k8s.core.namespace import Binding, Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
-from models.k8s.lists import List, NodeList, PodList
+from models.k8s.core.service import Endpoints, Service
+from models.k8s.discovery import EndpointSlice
+from models.k8s.lists import List
+from models.quantity import JsonNumber
 
-KubernetesObject: TypeAlias = Pod | Node | PodList | NodeList | List
+KubernetesObject: TypeAlias = (
+    Pod
+    | Node
+    | Service
+    | Endpoints
+    | Namespace
+    | Event
+    | Binding
+    | ReplicaSet
+    | Deployment
+    | EndpointSlice
+    | Lease
+    | List
+    | lists.PodList
+    | lists.NodeList
+    | lists.ServiceList
+    | lists.EndpointsList
+    | lists.NamespaceList
+    | lists.EventList
+    | lists.ReplicaSetList
+    | lists.DeploymentList
+    | lists.EndpointSliceList
+    | lists.LeaseList
+)
 
 KINDS: Final[dict[tuple[str, str], type[Any]]] = {
     ("v1", "Pod"): Pod,
     ("v1", "Node"): Node,
-    ("v1", "PodList"): PodList,
-    ("v1", "NodeList"): NodeList,
+    ("v1", "Service"): Service,
+    ("v1", "Endpoints"): Endpoints,
+    ("v1", "Namespace"): Namespace,
+    ("v1", "Event"): Event,
+    ("v1", "Binding"): Binding,
+    ("apps/v1", "ReplicaSet"): ReplicaSet,
+    ("apps/v1", "Deployment"): Deployment,
+    ("discovery.k8s.io/v1", "EndpointSlice"): EndpointSlice,
+    ("coordination.k8s.io/v1", "Lease"): Lease,
+    ("v1", "PodList"): lists.PodList,
+    ("v1", "NodeList"): lists.NodeList,
+    ("v1", "ServiceList"): lists.ServiceList,
+    ("v1", "EndpointsList"): lists.EndpointsList,
+    ("v1", "NamespaceList"): lists.NamespaceList,
+    ("v1", "EventList"): lists.EventList,
+    ("apps/v1", "ReplicaSetList"): lists.ReplicaSetList,
+    ("apps/v1", "DeploymentList"): lists.DeploymentList,
+    ("discovery.k8s.io/v1", "EndpointSliceList"): lists.EndpointSliceList,
+    ("coordination.k8s.io/v1", "LeaseList"): lists.LeaseList,
 }
 MAX_DOCUMENTS: Final = 100_000
+_JSON_DECODER: Final = msgspec.json.Decoder(float_hook=JsonNumber.of)
 MAX_LIST_ITEMS: Final = 1_000_000
 
 
@@ -78,10 +126,37 @@ class _KubernetesLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """SafeLoader without the timestamp resolver (set once, below, at class creation)."""
 
 
-_KubernetesLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_FLOAT_TAG: Final = "tag:yaml.org,2002:float"
+# go-yaml v2 (what kubectl and the API server read YAML with) resolves a plain scalar as a float
+# when, underscores removed, it matches [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? and
+# is not an integer: so ``1e6`` is a float there, where YAML 1.1 (and PyYAML) read a string.
+_GO_YAML_FLOAT: Final = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*|[0-9][0-9_]*)[eE][-+]?[0-9]+
+    |[-+]?(?:\.[0-9_]+|[0-9][0-9_]*\.[0-9_]*)
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+
+
+def _kubernetes_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    """SafeLoader's implicit resolvers without timestamps, with go-yaml's float rule."""
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = [
+            (tag, pattern) for tag, pattern in entries if tag not in (_TIMESTAMP_TAG, _FLOAT_TAG)
+        ]
+        if first is not None and first in "+-.0123456789":
+            kept.insert(0, (_FLOAT_TAG, _GO_YAML_FLOAT))
+        resolvers[first] = kept
+    return resolvers
+
+
+_KubernetesLoader.yaml_implicit_resolvers = _kubernetes_resolvers()
+
+
+def load_yaml_documents(text: str) -> Result[list[object], DecodeError]:
+    """Every document of a YAML text as plain data, read as Kubernetes reads YAML."""
+    return _yaml_documents(text).map(lambda documents: [item.data for item in documents])
 
 
 class _Document(msgspec.Struct, frozen=True, kw_only=True):
@@ -283,10 +358,32 @@ def decode_data(
     return _decode_object(data, _Document(number=0, data=data), (), kinds)
 
 
+def decode_numbered(
+    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+) -> Result[tuple[tuple[int, object], ...], DecodeError]:
+    """(document number, object) for every non-empty document: JSON when the text starts with
+    ``{`` (one object, document 1), YAML otherwise."""
+    source = text.decode() if isinstance(text, bytes) else text
+    if source.lstrip().startswith("{"):
+        return decode_json(source, kinds).map(lambda decoded: ((1, decoded),))
+    parsed = _yaml_documents(source)
+    if not isinstance(parsed, Success):
+        return Failure(parsed.failure())
+    objects: list[tuple[int, object]] = []
+    for document in parsed.unwrap():
+        if document.data is None:
+            continue
+        decoded = _decode_object(document.data, document, (), kinds)
+        if not isinstance(decoded, Success):
+            return Failure(decoded.failure())
+        objects.append((document.number, decoded.unwrap()))
+    return Success(tuple(objects))
+
+
 def decode_yaml(
     text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
 ) -> Result[tuple[object, ...], DecodeError]:
-    """Every non-empty document of a YAML (or JSON) text, in order."""
+    """Every non-empty document of a YAML text, in order."""
     source = text.decode() if isinstance(text, bytes) else text
     parsed = _yaml_documents(source)
     if not isinstance(parsed, Success):
@@ -307,7 +404,7 @@ def decode_json(
 ) -> Result[object, DecodeError]:
     """One object from JSON text."""
     try:
-        data = msgspec.json.decode(text)
+        data = _JSON_DECODER.decode(text)
     except msgspec.DecodeError as error:
         return Failure(DecodeError(reason=f"invalid JSON: {error}", document=1))
     return _decode_object(data, _Document(number=1, data=data), (), kinds)
@@ -317,25 +414,25 @@ def decode_text(
     text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
 ) -> Result[tuple[object, ...], DecodeError]:
     """JSON when the text starts with ``{`` (one object), YAML otherwise (any documents)."""
-    stripped = text.lstrip() if isinstance(text, str) else text.lstrip().decode()
-    if stripped.startswith("{"):
-        return decode_json(stripped, kinds).map(lambda decoded: (decoded,))
-    return decode_yaml(text, kinds)
+    return decode_numbered(text, kinds).map(lambda pairs: tuple(value for _, value in pairs))
 
 
-def to_builtins(value: object) -> object:
-    """Plain JSON data (dicts, lists, scalars) for an object, map keys sorted."""
-    encoded = msgspec.json.encode(value, enc_hook=encode_hook, order="deterministic")
+def to_builtins(value: object, *, canonical_quantities: bool = False) -> object:
+    """Plain JSON data (dicts, lists, scalars) for an object, map keys sorted. Quantities keep
+    the spelling they were decoded from unless ``canonical_quantities``."""
+    hook = canonical_encode_hook if canonical_quantities else encode_hook
+    encoded = msgspec.json.encode(value, enc_hook=hook, order="deterministic")
     plain: object = msgspec.json.decode(encoded)
     return plain
 
 
-def encode_json(value: object) -> bytes:
+def encode_json(value: object, *, canonical_quantities: bool = False) -> bytes:
     """Compact JSON with every object's keys sorted: the same object gives the same bytes."""
-    return msgspec.json.encode(value, enc_hook=encode_hook, order="sorted")
+    hook = canonical_encode_hook if canonical_quantities else encode_hook
+    return msgspec.json.encode(value, enc_hook=hook, order="sorted")
 
 
-def encode_yaml(values: Sequence[object]) -> str:
+def encode_yaml(values: Sequence[object], *, canonical_quantities: bool = False) -> str:
     """One YAML document per object, fields in Kubernetes' order, map keys sorted."""
-    documents = [to_builtins(value) for value in values]
+    documents = [to_builtins(value, canonical_quantities=canonical_quantities) for value in values]
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)

@@ -244,3 +244,49 @@ def test_struct_and_string_forms_agree(selector: LabelSelector, labels: dict[str
     assert reparsed.matches(labels) == expected
     as_struct = parse_to_label_selector(converted.string()).unwrap()
     assert label_selector_as_selector(as_struct).unwrap().matches(labels) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x=a,y=b,z=c",
+        "",
+        "x!=a,y=b",
+        "close=a",
+        "notin=a",
+        "in=a",
+        "notin in (a)",
+        "notin notin (a)",
+        "x=",
+        "x= ",
+        "x=,z= ",
+        "x= ,z= ",
+        "!x",
+        "x>1",
+        "x>1,z<5",
+        "x in (a, b )",
+    ],
+)
+def test_valid_selectors_parse(text: str) -> None:
+    # Keywords are ordinary keys and values outside the operator position.
+    assert is_successful(parse_label_selector(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x=a||y=b",
+        "x==a==b",
+        "!x=a",
+        "x<a",
+        "x>1.1",
+        "x>-1",
+        "x in (a",
+        "x in a)",
+        "x in (a,b",
+        "x in",
+        "x notin",
+    ],
+)
+def test_invalid_selectors_are_refused(text: str) -> None:
+    assert not is_successful(parse_label_selector(text))

@@ -1,1 +1,2 @@
-"""core/v1 kinds: Pod (``pod``), Node (``node``), and the rest as they are added."""
+"""core/v1 kinds: Pod (``pod``), Node (``node``), Service and Endpoints (``service``),
+Namespace, Event and Binding (``namespace``), ObjectReference (``reference``)."""
