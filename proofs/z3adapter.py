@@ -15,6 +15,9 @@ import z3
 from z3 import (
     And,
     ArithRef,
+    Array,
+    ArrayRef,
+    ArraySort,
     Bool,
     BoolRef,
     BoolSort,
@@ -32,19 +35,29 @@ from z3 import (
     Int,
     IntSort,
     IntVal,
+    K,
+    Lambda,
     ModelRef,
     Not,
     Or,
+    Select,
     Solver,
     SortRef,
+    Store,
     Sum,
     is_true,
+    sat,
     simplify,
+    unknown,
+    unsat,
 )
 
 __all__ = [
     "And",
     "ArithRef",
+    "Array",
+    "ArrayRef",
+    "ArraySort",
     "Bool",
     "BoolRef",
     "BoolSort",
@@ -63,20 +76,31 @@ __all__ = [
     "Int",
     "IntSort",
     "IntVal",
+    "K",
+    "Lambda",
     "ModelRef",
     "Not",
     "Or",
     "Proved",
+    "Select",
     "Solver",
     "SortRef",
+    "Store",
     "Sum",
     "Unknown",
     "Verdict",
     "check_valid",
     "is_true",
+    "model_bool",
     "model_int",
+    "sat",
+    "select_bool",
+    "select_int",
     "simplify",
     "solver_version",
+    "unknown",
+    "unsat",
+    "unsatisfied_labels",
 ]
 
 
@@ -144,3 +168,51 @@ def model_int(model: ModelRef, term: ArithRef) -> int:
 def solver_version() -> str:
     """z3's version string, for reports."""
     return z3.get_version_string()
+
+
+def model_bool(model: ModelRef, term: BoolRef) -> bool:
+    """The truth value a model gives ``term`` (completing the model where it is silent)."""
+    return is_true(model.eval(term, model_completion=True))
+
+
+def select_int(array: ArrayRef, *indexes: ExprRef | int) -> ArithRef:
+    """``array[indexes]`` for an array whose range is the integers."""
+    value = Select(array, *indexes)
+    assert isinstance(value, ArithRef), f"{array} does not hold integers"
+    return value
+
+
+def select_bool(array: ArrayRef, *indexes: ExprRef | int) -> BoolRef:
+    """``array[indexes]`` for an array whose range is the booleans."""
+    value = Select(array, *indexes)
+    assert isinstance(value, BoolRef), f"{array} does not hold booleans"
+    return value
+
+
+def unsatisfied_labels(
+    labelled: Sequence[tuple[str, BoolRef]],
+    *,
+    background: Sequence[BoolRef] = (),
+    timeout_ms: int = 10_000,
+) -> tuple[str, ...] | Unknown:
+    """Can all ``labelled`` formulas hold together (with ``background``)? ``()`` when they can;
+    otherwise the labels of an unsatisfiable core: the conjuncts that cannot hold together."""
+    assert timeout_ms > 0
+    solver = Solver()
+    solver.set("timeout", timeout_ms)
+    for formula in background:
+        solver.add(formula)
+    markers: dict[str, BoolRef] = {}
+    for index, (label, formula) in enumerate(labelled):
+        marker = Bool(f"label {index}: {label}")
+        markers[str(marker)] = marker
+        solver.add(Implies(marker, formula))
+    result = solver.check(*markers.values())
+    if result == z3.sat:
+        return ()
+    if result == z3.unsat:
+        core = {str(marker) for marker in solver.unsat_core()}
+        return tuple(
+            label for index, (label, _) in enumerate(labelled) if f"label {index}: {label}" in core
+        )
+    return Unknown(reason=solver.reason_unknown())

@@ -1,0 +1,505 @@
+"""A bounded Raft cluster built from the handler relations, for bounded model checking.
+
+Each state holds every node's :class:`~proofs.raft.relations.NodeView` with a log of at most
+``capacity`` entries, plus two ghost arrays per node: ``applied[i]``, the term of the entry the
+node applied at index i (0 while not applied), and ``applied_in[i]``, the node's term when it
+applied it. A step is one of:
+
+- ``campaign c``: c's election timeout fires;
+- ``vote c->k``: k handles c's MsgVote and c handles k's reply (request and reply in one step);
+- ``append c->k``: leader c sends k the entries of its log after a chosen ``prev`` (up to a chosen
+  last index) with its commit index; k handles it and c handles the reply;
+- ``propose c``, ``restart k``, ``step-down c`` (CheckQuorum).
+
+Messages are delivered at once (no loss, reordering or duplication inside a step), so the check
+covers the interleavings of these steps, not every network schedule. Terms are unbounded
+integers; the depth bounds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import final
+
+import msgspec
+
+from proofs.raft.handlers import (
+    AppendReply,
+    AppendRequest,
+    AppendResponse,
+    VoteReply,
+    VoteRequest,
+    VoteResponse,
+    conjoin,
+    on_append_request,
+    on_append_response,
+    on_campaign,
+    on_check_quorum_lost,
+    on_propose,
+    on_restart,
+    on_vote_request,
+    on_vote_response,
+)
+from proofs.raft.relations import (
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    NONE,
+    ROLE_NAMES,
+    BoundedLog,
+    NodeView,
+    Rules,
+)
+from proofs.z3adapter import (
+    And,
+    ArithRef,
+    Bool,
+    BoolRef,
+    BoolVal,
+    Counterexample,
+    If,
+    Int,
+    ModelRef,
+    Not,
+    Or,
+    Proved,
+    Solver,
+    Unknown,
+    Verdict,
+    model_bool,
+    model_int,
+    sat,
+    unknown,
+)
+
+
+@final
+class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
+    """Every node's view, and the ghost record of what each node applied and when."""
+
+    nodes: tuple[NodeView, ...]
+    applied: tuple[tuple[ArithRef, ...], ...]
+    applied_in: tuple[tuple[ArithRef, ...], ...]
+
+
+@final
+class Shape(msgspec.Struct, frozen=True, kw_only=True):
+    """The bound: ``voters`` nodes, logs of at most ``capacity`` entries."""
+
+    voters: int
+    capacity: int
+
+
+def fresh_state(shape: Shape, prefix: str) -> ClusterState:
+    """A state whose every field is a fresh z3 integer named after ``prefix``."""
+    nodes = []
+    for node in range(1, shape.voters + 1):
+        name = f"{prefix}.n{node}"
+        nodes.append(
+            NodeView(
+                node=node,
+                term=Int(f"{name}.term"),
+                vote=Int(f"{name}.vote"),
+                lead=Int(f"{name}.lead"),
+                role=Int(f"{name}.role"),
+                commit=Int(f"{name}.commit"),
+                log=BoundedLog(
+                    terms=tuple(Int(f"{name}.log{i}") for i in range(1, shape.capacity + 1)),
+                    last=Int(f"{name}.last"),
+                ),
+                responses=tuple(Int(f"{name}.resp{j}") for j in range(1, shape.voters + 1)),
+                match=tuple(Int(f"{name}.match{j}") for j in range(1, shape.voters + 1)),
+            )
+        )
+    return ClusterState(
+        nodes=tuple(nodes),
+        applied=tuple(
+            tuple(Int(f"{prefix}.n{n}.applied{i}") for i in range(1, shape.capacity + 1))
+            for n in range(1, shape.voters + 1)
+        ),
+        applied_in=tuple(
+            tuple(Int(f"{prefix}.n{n}.applied_in{i}") for i in range(1, shape.capacity + 1))
+            for n in range(1, shape.voters + 1)
+        ),
+    )
+
+
+def _log_terms(node: NodeView) -> tuple[ArithRef, ...]:
+    assert isinstance(node.log, BoundedLog)
+    return node.log.terms
+
+
+def initial(state: ClusterState) -> BoolRef:
+    """Every node a follower of term 0 with an empty log and nothing applied."""
+    facts: list[BoolRef] = []
+    for node, applied, applied_in in zip(state.nodes, state.applied, state.applied_in, strict=True):
+        facts += [node.term == 0, node.vote == NONE, node.lead == NONE, node.role == FOLLOWER]
+        facts += [node.commit == 0, node.log.last_index == 0]
+        facts += [t == 0 for t in (*_log_terms(node), *node.responses, *node.match)]
+        facts += [t == 0 for t in (*applied, *applied_in)]
+    return And(facts)
+
+
+def _node_equal(after: NodeView, before: NodeView) -> BoolRef:
+    pairs = [
+        (after.term, before.term),
+        (after.vote, before.vote),
+        (after.lead, before.lead),
+        (after.role, before.role),
+        (after.commit, before.commit),
+        (after.log.last_index, before.log.last_index),
+        *zip(_log_terms(after), _log_terms(before), strict=True),
+        *zip(after.responses, before.responses, strict=True),
+        *zip(after.match, before.match, strict=True),
+    ]
+    return And([a == b for a, b in pairs])
+
+
+def _ghost_update(before: ClusterState, after: ClusterState, index: int) -> BoolRef:
+    """Entries newly covered by the commit index are applied, with the node's current term."""
+    node_before, node_after = before.nodes[index], after.nodes[index]
+    facts = []
+    for position, (applied_before, applied_after, in_before, in_after) in enumerate(
+        zip(
+            before.applied[index],
+            after.applied[index],
+            before.applied_in[index],
+            after.applied_in[index],
+            strict=True,
+        ),
+        start=1,
+    ):
+        newly = And(position > node_before.commit, position <= node_after.commit)
+        facts.append(applied_after == If(newly, node_after.log.term_at(position), applied_before))
+        facts.append(in_after == If(newly, node_after.term, in_before))
+    return And(facts)
+
+
+def _frame(before: ClusterState, after: ClusterState, touched: Sequence[int]) -> BoolRef:
+    facts: list[BoolRef] = []
+    for index in range(len(before.nodes)):
+        node_after = after.nodes[index]
+        facts.append(node_after.log.last_index <= len(_log_terms(node_after)))
+        facts.append(node_after.log.last_index >= 0)
+        if index in touched:
+            facts.append(_ghost_update(before, after, index))
+        else:
+            facts.append(_node_equal(node_after, before.nodes[index]))
+            facts += [
+                a == b
+                for a, b in zip(
+                    (*after.applied[index], *after.applied_in[index]),
+                    (*before.applied[index], *before.applied_in[index]),
+                    strict=True,
+                )
+            ]
+    return And(facts)
+
+
+Describe = Callable[[ModelRef], str]
+
+
+@final
+class StepInstance(msgspec.Struct, frozen=True, kw_only=True):
+    """One concrete kind of step between two states, with a function naming what it did."""
+
+    formula: BoolRef
+    describe: Describe
+    kind: str
+    nodes: tuple[int, ...]
+
+
+def _campaign(rules: Rules, before: ClusterState, after: ClusterState, c: int) -> StepInstance:
+    relation = conjoin(on_campaign(rules, before.nodes[c - 1], after.nodes[c - 1]))
+    return StepInstance(
+        formula=And(relation, _frame(before, after, (c - 1,))),
+        describe=lambda _: f"n{c}: election timeout, campaigns",
+        kind="campaign",
+        nodes=(c,),
+    )
+
+
+def _vote(
+    rules: Rules, before: ClusterState, after: ClusterState, c: int, k: int, tag: str
+) -> StepInstance:
+    candidate, voter = before.nodes[c - 1], before.nodes[k - 1]
+    request = VoteRequest(
+        term=candidate.term,
+        candidate=c,
+        last_index=candidate.log.last_index,
+        last_term=candidate.last_term,
+    )
+    reply = VoteReply(sent=Bool(f"{tag}.sent"), granted=Bool(f"{tag}.granted"))
+    # Ignoring a request in a leader lease changes nothing, which is the same as not
+    # delivering it: fixing the choice to False loses no behaviour.
+    in_lease = BoolVal(False)
+    voter_step = on_vote_request(
+        rules, voter, request, after.nodes[k - 1], reply, in_lease=in_lease
+    )
+    response = VoteResponse(term=candidate.term, voter=k, granted=reply.granted)
+    candidate_step = If(
+        reply.sent,
+        conjoin(on_vote_response(rules, candidate, response, after.nodes[c - 1])),
+        _node_equal(after.nodes[c - 1], candidate),
+    )
+    formula = And(
+        candidate.role == CANDIDATE,
+        conjoin(voter_step),
+        candidate_step,
+        _frame(before, after, (c - 1, k - 1)),
+    )
+
+    def describe(model: ModelRef) -> str:
+        term = model_int(model, candidate.term)
+        if not model_bool(model, reply.sent):
+            return f"n{k} ignores n{c}'s MsgVote(term {term}) (leader lease)"
+        verb = "grants" if model_bool(model, reply.granted) else "rejects"
+        return f"n{k} {verb} n{c}'s MsgVote(term {term}); n{c} receives the MsgVoteResp"
+
+    return StepInstance(formula=formula, describe=describe, kind="vote", nodes=(c, k))
+
+
+def _append(
+    rules: Rules, before: ClusterState, after: ClusterState, c: int, k: int, tag: str
+) -> StepInstance:
+    leader, follower = before.nodes[c - 1], before.nodes[k - 1]
+    prev, last_sent = Int(f"{tag}.prev"), Int(f"{tag}.last_sent")
+    request = AppendRequest(
+        term=leader.term,
+        leader=c,
+        prev_index=prev,
+        prev_term=leader.log.term_at(prev),
+        entries=leader.log,
+        last_sent=last_sent,
+        commit=leader.commit,
+    )
+    reply = AppendReply(
+        sent=Bool(f"{tag}.sent"),
+        accepted=Bool(f"{tag}.accepted"),
+        term=Int(f"{tag}.reply_term"),
+        index=Int(f"{tag}.reply_index"),
+    )
+    follower_step = on_append_request(rules, follower, request, after.nodes[k - 1], reply)
+    response = AppendResponse(
+        term=reply.term, follower=k, accepted=reply.accepted, index=reply.index
+    )
+    leader_step = If(
+        reply.sent,
+        conjoin(
+            on_append_response(
+                rules,
+                leader,
+                response,
+                after.nodes[c - 1],
+                quorum_index=Int(f"{tag}.quorum_index"),
+            )
+        ),
+        _node_equal(after.nodes[c - 1], leader),
+    )
+    formula = And(
+        leader.role == LEADER,
+        prev >= 0,
+        prev <= last_sent,
+        last_sent <= leader.log.last_index,
+        conjoin(follower_step),
+        leader_step,
+        _frame(before, after, (c - 1, k - 1)),
+    )
+
+    def describe(model: ModelRef) -> str:
+        first, last = model_int(model, prev) + 1, model_int(model, last_sent)
+        sent = f"entries {first}..{last}" if first <= last else "no entries"
+        term = model_int(model, leader.term)
+        answer = "accepts" if model_bool(model, reply.accepted) else "rejects"
+        return (
+            f"n{c} sends n{k} MsgApp(term {term}, prev {first - 1}, {sent}, "
+            f"commit {model_int(model, leader.commit)}); n{k} {answer}; n{c} handles the reply"
+        )
+
+    return StepInstance(formula=formula, describe=describe, kind="append", nodes=(c, k))
+
+
+def _single(
+    kind: str,
+    before: ClusterState,
+    after: ClusterState,
+    node: int,
+    relation: BoolRef,
+    text: str,
+) -> StepInstance:
+    return StepInstance(
+        formula=And(relation, _frame(before, after, (node - 1,))),
+        describe=lambda _: text,
+        kind=kind,
+        nodes=(node,),
+    )
+
+
+def step_instances(
+    rules: Rules, shape: Shape, before: ClusterState, after: ClusterState, tag: str
+) -> tuple[StepInstance, ...]:
+    """Every step the cluster can take from ``before`` to ``after``."""
+    nodes = range(1, shape.voters + 1)
+    instances: list[StepInstance] = []
+    for c in nodes:
+        instances.append(_campaign(rules, before, after, c))
+        for k in nodes:
+            if k != c:
+                instances.append(_vote(rules, before, after, c, k, f"{tag}.vote{c}{k}"))
+                instances.append(_append(rules, before, after, c, k, f"{tag}.app{c}{k}"))
+        pre, post = before.nodes[c - 1], after.nodes[c - 1]
+        quorum = Int(f"{tag}.prop{c}.quorum_index")
+        instances.append(
+            _single(
+                "propose",
+                before,
+                after,
+                c,
+                conjoin(on_propose(rules, pre, post, quorum_index=quorum)),
+                f"n{c}: a client proposes an entry",
+            )
+        )
+        instances.append(
+            _single("restart", before, after, c, conjoin(on_restart(pre, post)), f"n{c} restarts")
+        )
+        instances.append(
+            _single(
+                "step-down",
+                before,
+                after,
+                c,
+                conjoin(on_check_quorum_lost(pre, post)),
+                f"n{c} steps down (CheckQuorum)",
+            )
+        )
+    return tuple(instances)
+
+
+def describe_node(model: ModelRef, state: ClusterState, index: int) -> str:
+    """One node's state in a model, for people."""
+    node = state.nodes[index]
+    last = model_int(model, node.log.last_index)
+    terms = [model_int(model, t) for t in _log_terms(node)[:last]]
+    role = ROLE_NAMES.get(model_int(model, node.role), "?")
+    vote = model_int(model, node.vote)
+    applied = [model_int(model, t) for t in state.applied[index]]
+    applied_text = ",".join(str(t) for t in applied if t) or "-"
+    return (
+        f"{role} term {model_int(model, node.term)} vote {f'n{vote}' if vote else '-'} "
+        f"log {terms} commit {model_int(model, node.commit)} applied [{applied_text}]"
+    )
+
+
+Property = Callable[[Shape, ClusterState], BoolRef]
+
+
+def election_safety(shape: Shape, state: ClusterState) -> BoolRef:
+    """No two leaders of the same term."""
+    nodes = state.nodes
+    return And(
+        [
+            Not(And(a.role == LEADER, b.role == LEADER, a.term == b.term))
+            for i, a in enumerate(nodes)
+            for b in nodes[i + 1 :]
+        ]
+    )
+
+
+def log_matching(shape: Shape, state: ClusterState) -> BoolRef:
+    """Two logs with the same term at an index agree on every earlier index."""
+    facts = []
+    for i, a in enumerate(state.nodes):
+        for b in state.nodes[i + 1 :]:
+            for index in range(2, shape.capacity + 1):
+                same = And(
+                    index <= a.log.last_index,
+                    index <= b.log.last_index,
+                    a.log.term_at(index) == b.log.term_at(index),
+                )
+                earlier = And([a.log.term_at(j) == b.log.term_at(j) for j in range(1, index)])
+                facts.append(Or(Not(same), earlier))
+    return And(facts)
+
+
+def state_machine_safety(shape: Shape, state: ClusterState) -> BoolRef:
+    """No two nodes applied different entries at the same index."""
+    facts = []
+    for i, a in enumerate(state.applied):
+        for b in state.applied[i + 1 :]:
+            facts += [Or(x == 0, y == 0, x == y) for x, y in zip(a, b, strict=True)]
+    return And(facts)
+
+
+def leader_completeness(shape: Shape, state: ClusterState) -> BoolRef:
+    """A leader of a term later than the one in which an entry was applied holds that entry."""
+    facts = []
+    for leader in state.nodes:
+        for applied, applied_in in zip(state.applied, state.applied_in, strict=True):
+            for index, (term, in_term) in enumerate(zip(applied, applied_in, strict=True), 1):
+                facts.append(
+                    Or(
+                        leader.role != LEADER,
+                        term == 0,
+                        leader.term <= in_term,
+                        leader.log.term_at(index) == term,
+                    )
+                )
+    return And(facts)
+
+
+def bounded_check(
+    rules: Rules,
+    shape: Shape,
+    depth: int,
+    safe: Sequence[tuple[str, Property]],
+    *,
+    timeout_ms: int = 120_000,
+) -> Verdict:
+    """Is every ``safe`` property true in every state reachable in at most ``depth`` steps?
+
+    A counterexample is the shortest violating execution, one pair per step (the step taken and
+    the state of the nodes it touched) and a last pair naming the broken property.
+    """
+    solver = Solver()
+    solver.set("timeout", timeout_ms)
+    states = [fresh_state(shape, "s0")]
+    solver.add(initial(states[0]))
+    chosen: list[tuple[ArithRef, tuple[StepInstance, ...]]] = []
+    for level in range(depth + 1):
+        state = states[-1]
+        solver.push()
+        solver.add(Not(And([prop(shape, state) for _, prop in safe])))
+        result = solver.check()
+        if result == sat:
+            return _counterexample(solver.model(), states, chosen, shape, safe)
+        if result == unknown:
+            return Unknown(reason=f"depth {level}: {solver.reason_unknown()}")
+        solver.pop()
+        if level == depth:
+            break
+        after = fresh_state(shape, f"s{level + 1}")
+        instances = step_instances(rules, shape, state, after, f"s{level + 1}")
+        choice = Int(f"s{level + 1}.choice")
+        solver.add(Or([And(choice == i, inst.formula) for i, inst in enumerate(instances)]))
+        chosen.append((choice, instances))
+        states.append(after)
+    return Proved()
+
+
+def _counterexample(
+    model: ModelRef,
+    states: Sequence[ClusterState],
+    chosen: Sequence[tuple[ArithRef, tuple[StepInstance, ...]]],
+    shape: Shape,
+    safe: Sequence[tuple[str, Property]],
+) -> Counterexample:
+    pairs: list[tuple[str, str]] = [("cluster", f"{shape.voters} voters, all followers of term 0")]
+    for number, (choice, instances) in enumerate(chosen, start=1):
+        instance = instances[model_int(model, choice)]
+        pairs.append((f"step {number}", instance.describe(model)))
+        for node in instance.nodes:
+            pairs.append((f"  n{node}", describe_node(model, states[number], node - 1)))
+    last = states[-1]
+    broken = [name for name, prop in safe if not model_bool(model, prop(shape, last))]
+    pairs.append(("violated", ", ".join(broken)))
+    return Counterexample(assignment=tuple(pairs))
