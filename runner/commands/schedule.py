@@ -9,6 +9,7 @@ KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
 from __future__ import annotations
 
 import argparse
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,12 @@ def register(verbs: VerbParsers) -> None:
     which.add_argument("--pod", help="the pod to schedule (one Pod object)")
     which.add_argument("--pods", help="pods to schedule one after another, in file order")
     parser.add_argument("--config", help="a KubeSchedulerConfiguration (v1) YAML file")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="with --pods: break ties among top-scoring nodes at random from this seed "
+        "(default: the first node by name)",
+    )
     add_output_option(parser)
     output = parser._option_string_actions["-o"]
     output.choices = ("text", "table", "json")
@@ -108,7 +115,7 @@ def load_profiles(path: str | None) -> dict[str, Profile]:
 def handle(args: argparse.Namespace) -> ExitCode:
     """Run the scheduler on the files named by the arguments."""
     from impl.scheduler.nodeinfo import build_snapshot, pod_info
-    from impl.scheduler.queue import run_queue
+    from impl.scheduler.queue import first_by_name, run_queue
     from impl.scheduler.schedule import outcome_report, schedule_one
 
     cluster = load_cluster(args.cluster)
@@ -119,7 +126,11 @@ def handle(args: argparse.Namespace) -> ExitCode:
     output: OutputFormat = "json" if args.output == "json" else "text"
     if args.pods is not None:
         pods = load_pods(args.pods)
-        bindings, _ = run_queue(profiles, snapshot, pods)
+        tie_break = first_by_name
+        if args.seed is not None:
+            chooser = random.Random(args.seed)
+            tie_break = lambda top: top[chooser.randrange(len(top))]  # noqa: E731
+        bindings, _ = run_queue(profiles, snapshot, pods, tie_break)
         report: dict[str, Any] = {
             "attempts": [
                 {

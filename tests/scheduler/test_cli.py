@@ -187,3 +187,28 @@ def test_services_and_owners_are_read_from_the_cluster_file() -> None:
         ("ReplicaSet", "web-1", {}),
     ]
     assert cluster.pending_pods[0].controller == ("ReplicaSet", "web-1")
+
+
+def test_seeded_tie_break_is_reproducible(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = "---\n".join(
+        f"apiVersion: v1\nkind: Node\nmetadata: {{name: n{i}}}\n"
+        "status: {allocatable: {cpu: '64', memory: 64Gi, pods: '110'}}\n"
+        for i in range(4)
+    )
+    cluster = _write(tmp_path, "nodes.yaml", nodes)
+    pods = _write(
+        tmp_path,
+        "pods.yaml",
+        "---\n".join(POD.replace("name: web", f"name: web-{i}") for i in range(6)),
+    )
+    runs = []
+    for _ in range(2):
+        assert (
+            main(["schedule", "--cluster", cluster, "--pods", pods, "--seed", "7", "-o", "json"])
+            == 0
+        )
+        runs.append(json.loads(capsys.readouterr().out)["bindings"])
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 6
