@@ -136,6 +136,39 @@ def _filter_table(
     return memo.table(("filter", id(profile), pod_shape(context.pod.pod), keys))
 
 
+def _nominated_by_node(context: CycleContext) -> dict[str, list[PodInfo]]:
+    """Nominated pods of at least the pod's priority, by node (the pod itself excluded)."""
+    pod = context.pod.pod
+    by_node: dict[str, list[PodInfo]] = {}
+    for info in context.snapshot.nominated:
+        other = info.pod
+        if other.key != pod.key and other.priority >= pod.priority:
+            by_node.setdefault(other.nominated_node_name, []).append(info)
+    return by_node
+
+
+def _filter_with_nominated(
+    profile: Profile,
+    context: CycleContext,
+    node: NodeInfo,
+    nominated: list[PodInfo],
+    filters: tuple[Plugin, ...],
+) -> Status:
+    """``RunFilterPluginsWithNominatedPods``: the node must fit with the nominated pods added
+    (PreFilter state recomputed with them) and, if so, also without them."""
+    crowded = node
+    for info in nominated:
+        crowded = crowded.with_pod(info)
+    trial = CycleContext(context.pod, context.snapshot.with_node(crowded))
+    outcome = run_pre_filter(profile, trial)
+    if outcome.rejection is not None:
+        return outcome.rejection
+    status = _run_active(filters, trial, crowded)
+    if status.code is not Code.SUCCESS:
+        return status
+    return _run_active(filters, context, node)
+
+
 def find_feasible(
     profile: Profile,
     context: CycleContext,
@@ -156,10 +189,13 @@ def find_feasible(
     added = 0
     lookup = table.get if table is not None else None
     success = Code.SUCCESS
+    nominated = _nominated_by_node(context)
     for offset in range(count):
         node = nodes[(start_index + offset) % count]
         known = lookup(id(node)) if lookup is not None else None
-        if known is not None and known[0] is node:
+        if node.name in nominated:
+            status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
+        elif known is not None and known[0] is node:
             status = cast(Status, known[1])
         else:
             status = _run_active(filters, context, node)

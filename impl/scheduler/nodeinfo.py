@@ -220,6 +220,8 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     """Nodes holding a pod with required anti-affinity."""
     selecting: tuple[Selecting, ...] = ()
     """Services and workload controllers, for default topology spread constraints."""
+    nominated: tuple[PodInfo, ...] = ()
+    """Pending pods nominated to a node by an earlier preemption (``status.nominatedNodeName``)."""
 
     def in_order(self) -> tuple[NodeInfo, ...]:
         """Every node in node-tree order."""
@@ -246,7 +248,12 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
             affinity_nodes=affinity,
             anti_affinity_nodes=anti,
             selecting=self.selecting,
+            nominated=self.nominated,
         )
+
+    def with_nominated(self, nominated: tuple[PodInfo, ...]) -> Snapshot:
+        """The snapshot with another set of nominated pods."""
+        return msgspec.structs.replace(self, nominated=nominated)
 
     def with_affinity(self) -> tuple[NodeInfo, ...]:
         """Nodes holding pods with affinity, in node-tree order."""
@@ -263,6 +270,7 @@ def build_snapshot(
     pods: Iterable[Pod],
     namespaces: tuple[Namespace, ...] = (),
     selecting: tuple[Selecting, ...] = (),
+    nominated: Iterable[Pod] = (),
 ) -> Snapshot:
     """A snapshot of nodes and the pods bound to them (pods naming an unknown node are left
     out, as the scheduler cache keeps them apart until their node appears)."""
@@ -292,4 +300,5 @@ def build_snapshot(
             n for n, i in infos.items() if i.pods_with_required_anti_affinity
         ),
         selecting=selecting,
+        nominated=tuple(pod_info(pod) for pod in nominated if pod.nominated_node_name in infos),
     )

@@ -174,8 +174,13 @@ def run_queue(
         attempt = item.attempts + 1
         if outcome.cycle.top:
             node = tie_break(outcome.cycle.top)
-            bound = msgspec.structs.replace(item.info.pod, node_name=node)
+            bound = msgspec.structs.replace(item.info.pod, node_name=node, nominated_node_name="")
             snapshot = snapshot.with_node(snapshot.node(node).with_pod(pod_info(bound)))
+            if snapshot.nominated:
+                key = item.info.pod.key
+                snapshot = snapshot.with_nominated(
+                    tuple(n for n in snapshot.nominated if n.pod.key != key)
+                )
             bindings.append(
                 Binding(pod=item.info.pod.key, node=node, attempt=attempt, time_ms=now_ms)
             )
@@ -203,5 +208,11 @@ def run_queue(
         if post is not None and post.nominated_node:
             target = snapshot.node(post.nominated_node)
             snapshot = snapshot.with_node(target.without_pods(frozenset(post.victims)))
+            key = item.info.pod.key
+            nominee = pod_info(
+                msgspec.structs.replace(item.info.pod, nominated_node_name=post.nominated_node)
+            )
+            others = tuple(n for n in snapshot.nominated if n.pod.key != key)
+            snapshot = snapshot.with_nominated((*others, nominee))
             queue = on_cluster_event(queue, POD_DELETE_PLUGINS, now_ms, less)
     return bindings, snapshot

@@ -121,7 +121,11 @@ def handle(args: argparse.Namespace) -> ExitCode:
     cluster = load_cluster(args.cluster)
     profiles = load_profiles(args.config)
     snapshot = build_snapshot(
-        cluster.nodes, cluster.bound_pods, cluster.namespaces, cluster.selecting
+        cluster.nodes,
+        cluster.bound_pods,
+        cluster.namespaces,
+        cluster.selecting,
+        nominated=[p for p in cluster.pending_pods if p.nominated_node_name],
     )
     output: OutputFormat = "json" if args.output == "json" else "text"
     if args.pods is not None:

@@ -143,3 +143,24 @@ def test_sidecars_add_to_regular_containers() -> None:
     # running: 300m + sidecar 200m = 500m; setup runs beside the sidecar: 500m + 200m = 700m
     info = pod_info(pod("p", cpu="300m", spec=spec))
     assert info.requests["cpu"] == 700
+
+
+def test_nominated_pods_hold_their_room_against_lower_priority_pods() -> None:
+    profile = build_profile()
+    nominee = pod("nominee", cpu="2", priority=10, status={"nominatedNodeName": "a"})
+    snapshot = build_snapshot([node("a", cpu="2"), node("b", cpu="1")], [], nominated=[nominee])
+    low = schedule_one(profile, snapshot, pod_info(pod("low", cpu="1", priority=5)))
+    assert low.cycle.feasible == ("b",)
+    assert dict(low.cycle.statuses)["a"].reasons == ("Insufficient cpu",)
+    high = schedule_one(profile, snapshot, pod_info(pod("high", cpu="1", priority=20)))
+    assert sorted(high.cycle.feasible) == ["a", "b"]
+
+
+def test_a_preemptor_keeps_the_room_it_freed() -> None:
+    profile = build_profile()
+    victim = pod("victim", cpu="1", priority=0, node_name="a", index=0)
+    snapshot = build_snapshot([node("a", cpu="1")], [victim])
+    pods = [pod("vip", cpu="1", priority=10, index=1), pod("filler", cpu="1", priority=5, index=2)]
+    bindings, _ = run_queue({profile.scheduler_name: profile}, snapshot, pods)
+    bound = {b.pod: (b.node, b.time_ms) for b in bindings if b.node}
+    assert bound == {"default/vip": ("a", 1000)}
