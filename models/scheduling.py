@@ -315,6 +315,17 @@ class Selecting(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @final
+class DisruptionBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """A PodDisruptionBudget as preemption reads it."""
+
+    namespace: str
+    name: str
+    selector: LabelSelector | None = None
+    disruptions_allowed: int = 0
+    disrupted_pods: frozenset[str] = frozenset()
+
+
+@final
 class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     """What ``kubectl get nodes,pods -A -o yaml`` shows: nodes in listing order, pods bound to a
     node (``spec.nodeName`` set), pods waiting (no node), namespaces (declared or implied)."""
@@ -325,6 +336,8 @@ class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     namespaces: tuple[Namespace, ...] = ()
     selecting: tuple[Selecting, ...] = ()
     """Services and workload controllers (for default topology spread constraints)."""
+    budgets: tuple[DisruptionBudget, ...] = ()
+    """PodDisruptionBudgets (for preemption)."""
 
 
 def namespace_labels(namespaces: tuple[Namespace, ...], name: str) -> StringMap:

@@ -23,6 +23,7 @@ from models.scheduling import (
     ClusterState,
     Container,
     ContainerPort,
+    DisruptionBudget,
     Image,
     LabelSelector,
     Namespace,
@@ -366,6 +367,24 @@ def _controller(raw: object, field: str) -> tuple[str, str]:
     return ("", "")
 
 
+def _budget(item: Mapping[str, object], field: str) -> DisruptionBudget:
+    metadata = _mapping(item.get("metadata"), f"{field}.metadata")
+    spec = _mapping(item.get("spec"), f"{field}.spec")
+    status = _mapping(item.get("status"), f"{field}.status")
+    return DisruptionBudget(
+        namespace=_string(metadata.get("namespace"), f"{field}.metadata.namespace", "default"),
+        name=_string(metadata.get("name"), f"{field}.metadata.name"),
+        selector=label_selector(spec.get("selector"), f"{field}.spec.selector"),
+        disruptions_allowed=_integer(
+            status.get("disruptionsAllowed"), f"{field}.status.disruptionsAllowed"
+        ),
+        disrupted_pods=frozenset(
+            str(name)
+            for name in _mapping(status.get("disruptedPods"), f"{field}.status.disruptedPods")
+        ),
+    )
+
+
 SELECTING_KINDS: Final = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 
 
@@ -490,6 +509,7 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
     pending: list[Pod] = []
     namespaces: dict[str, Namespace] = {}
     selecting: list[Selecting] = []
+    budgets: list[DisruptionBudget] = []
     seen_nodes: set[str] = set()
     for index, (path, item) in enumerate(objects):
         kind = item.get("kind")
@@ -514,6 +534,8 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
             )
         elif kind in SELECTING_KINDS:
             selecting.append(_selecting(item, path))
+        elif kind == "PodDisruptionBudget":
+            budgets.append(_budget(item, path))
         elif kind is None:
             raise FieldError(f"{path}.kind", "missing kind")
     return ClusterState(
@@ -522,6 +544,7 @@ def _cluster(objects: list[tuple[str, Mapping[str, object]]]) -> ClusterState:
         pending_pods=tuple(pending),
         namespaces=tuple(namespaces[name] for name in sorted(namespaces)),
         selecting=tuple(selecting),
+        budgets=tuple(budgets),
     )
 
 

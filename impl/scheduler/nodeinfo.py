@@ -25,6 +25,7 @@ from models.scheduling import (
     PODS,
     AmountMap,
     Container,
+    DisruptionBudget,
     Namespace,
     Node,
     Pod,
@@ -222,6 +223,8 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     """Services and workload controllers, for default topology spread constraints."""
     nominated: tuple[PodInfo, ...] = ()
     """Pending pods nominated to a node by an earlier preemption (``status.nominatedNodeName``)."""
+    budgets: tuple[DisruptionBudget, ...] = ()
+    """PodDisruptionBudgets, for preemption."""
 
     def in_order(self) -> tuple[NodeInfo, ...]:
         """Every node in node-tree order."""
@@ -249,6 +252,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
             anti_affinity_nodes=anti,
             selecting=self.selecting,
             nominated=self.nominated,
+            budgets=self.budgets,
         )
 
     def with_nominated(self, nominated: tuple[PodInfo, ...]) -> Snapshot:
@@ -271,6 +275,7 @@ def build_snapshot(
     namespaces: tuple[Namespace, ...] = (),
     selecting: tuple[Selecting, ...] = (),
     nominated: Iterable[Pod] = (),
+    budgets: tuple[DisruptionBudget, ...] = (),
 ) -> Snapshot:
     """A snapshot of nodes and the pods bound to them (pods naming an unknown node are left
     out, as the scheduler cache keeps them apart until their node appears)."""
@@ -301,4 +306,5 @@ def build_snapshot(
         ),
         selecting=selecting,
         nominated=tuple(pod_info(pod) for pod in nominated if pod.nominated_node_name in infos),
+        budgets=budgets,
     )

@@ -8,7 +8,8 @@ Steps (``pkg/scheduler/framework/preemption``, ``plugins/defaultpreemption``):
 3. per candidate (from ``offset``, up to ``max(10% of nodes, 100)``): remove every pod of lower
    priority, re-run PreFilter and Filter; if the pod fits, reprieve victims from the most
    important down (priority, then earlier start), keeping each one that still lets the pod fit;
-4. pick: fewest PDB violations (none modelled), lowest highest-victim priority, smallest sum of
+4. pick: fewest PodDisruptionBudget violations (victims that violate a budget are reprieved
+   first), lowest highest-victim priority, smallest sum of
    (priority + 2^31), fewest victims, latest earliest start among the top-priority victims,
    then the first in scan order.
 """
@@ -24,7 +25,7 @@ from impl.scheduler.cycle import CycleResult, run_filters, run_pre_filter
 from impl.scheduler.framework import Code, CycleContext, Status, unresolvable
 from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 from impl.scheduler.profile import Profile
-from models.scheduling import Pod
+from models.scheduling import DisruptionBudget, Pod
 
 NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
 NO_VICTIMS: Final = "No preemption victims found for incoming pod"
@@ -77,26 +78,57 @@ def _fits(profile: Profile, snapshot: Snapshot, pod: PodInfo, node: NodeInfo) ->
     return run_filters(profile, context, node, outcome.skipped)
 
 
+def split_by_budget_violation(
+    victims: Sequence[PodInfo], budgets: Sequence[DisruptionBudget]
+) -> tuple[list[PodInfo], list[PodInfo]]:
+    """``filterPodsWithPDBViolation``: walking the victims in order, each matching budget
+    (same namespace, non-empty selector selecting the pod, pod not already disrupted) loses one
+    allowed disruption; a pod that takes a budget below zero violates it."""
+    allowed = [budget.disruptions_allowed for budget in budgets]
+    violating: list[PodInfo] = []
+    fine: list[PodInfo] = []
+    for info in victims:
+        pod = info.pod
+        violated = False
+        if pod.labels:
+            for index, budget in enumerate(budgets):
+                selector = budget.selector
+                if budget.namespace != pod.namespace or selector is None or selector.is_empty():
+                    continue
+                if not selector.matches(pod.labels) or pod.name in budget.disrupted_pods:
+                    continue
+                allowed[index] -= 1
+                if allowed[index] < 0:
+                    violated = True
+        (violating if violated else fine).append(info)
+    return violating, fine
+
+
 def select_victims(
     profile: Profile, snapshot: Snapshot, pod: PodInfo, node: NodeInfo
-) -> tuple[list[PodInfo] | None, Status]:
-    """``SelectVictimsOnNode``: the victims on one node, or the status saying why none work."""
+) -> tuple[list[PodInfo] | None, int, Status]:
+    """``SelectVictimsOnNode``: the victims on one node and how many of them violate a
+    PodDisruptionBudget, or the status saying why the node does not help."""
     lower = [info for info in node.pods if info.pod.priority < pod.pod.priority]
     if not lower:
-        return None, unresolvable(NO_VICTIMS)
+        return None, 0, unresolvable(NO_VICTIMS)
     lower_keys = frozenset(info.pod.key for info in lower)
     trial = node.without_pods(lower_keys)
     status = _fits(profile, snapshot, pod, trial)
     if status.code is not Code.SUCCESS:
-        return None, status
+        return None, 0, status
     victims: list[PodInfo] = []
-    for info in _importance_order(lower):
-        candidate = trial.with_pod(info)
-        if _fits(profile, snapshot, pod, candidate).code is Code.SUCCESS:
-            trial = candidate
-        else:
-            victims.append(info)
-    return victims, status
+    violations = 0
+    violating, fine = split_by_budget_violation(_importance_order(lower), snapshot.budgets)
+    for group, counts in ((violating, 1), (fine, 0)):
+        for info in group:
+            candidate = trial.with_pod(info)
+            if _fits(profile, snapshot, pod, candidate).code is Code.SUCCESS:
+                trial = candidate
+            else:
+                victims.append(info)
+                violations += counts
+    return victims, violations, status
 
 
 def _earliest_top_start(victims: Sequence[PodInfo]) -> str:
@@ -104,24 +136,31 @@ def _earliest_top_start(victims: Sequence[PodInfo]) -> str:
     return min(_start_time(info.pod) for info in victims if info.pod.priority == top)
 
 
-def pick_one_node(candidates: Sequence[tuple[str, list[PodInfo]]]) -> str:
-    """``pickOneNodeForPreemption`` with no PDB violations."""
-    for name, victims in candidates:
+Candidate = tuple[str, list[PodInfo], int]
+"""A node, its victims (most important first) and how many of them violate a budget."""
+
+
+def pick_one_node(candidates: Sequence[Candidate]) -> str:
+    """``pickOneNodeForPreemption``: fewest budget violations, lowest highest-victim priority,
+    smallest sum of (priority + 2^31), fewest victims, latest start among the most important
+    victims, then the first candidate."""
+    for name, victims, _ in candidates:
         if not victims:
             return name
     remaining = list(candidates)
     criteria = (
-        lambda v: -max(info.pod.priority for info in v),
-        lambda v: -sum(info.pod.priority + 2**31 for info in v),
-        lambda v: -len(v),
+        lambda c: -c[2],
+        lambda c: -max(info.pod.priority for info in c[1]),
+        lambda c: -sum(info.pod.priority + 2**31 for info in c[1]),
+        lambda c: -len(c[1]),
     )
     for criterion in criteria:
-        best = max(criterion(victims) for _, victims in remaining)
-        remaining = [(n, v) for n, v in remaining if criterion(v) == best]
+        best = max(criterion(candidate) for candidate in remaining)
+        remaining = [candidate for candidate in remaining if criterion(candidate) == best]
         if len(remaining) == 1:
             return remaining[0][0]
-    latest = max(_earliest_top_start(v) for _, v in remaining)
-    remaining = [(n, v) for n, v in remaining if _earliest_top_start(v) == latest]
+    latest = max(_earliest_top_start(c[1]) for c in remaining)
+    remaining = [c for c in remaining if _earliest_top_start(c[1]) == latest]
     return remaining[0][0]
 
 
@@ -159,22 +198,24 @@ def preempt(
         args.min_candidate_nodes_absolute,
     )
     wanted = min(wanted, len(potential))
-    candidates: list[tuple[str, list[PodInfo]]] = []
+    non_violating: list[Candidate] = []
+    violating: list[Candidate] = []
     for step in range(len(potential)):
         node = potential[(offset + step) % len(potential)]
-        victims, status = select_victims(profile, snapshot, pod, node)
+        victims, violations, status = select_victims(profile, snapshot, pod, node)
         if victims is None:
             statuses[node.name] = status
             continue
-        candidates.append((node.name, victims))
-        if len(candidates) >= wanted:
+        (violating if violations else non_violating).append((node.name, victims, violations))
+        if non_violating and len(non_violating) + len(violating) >= wanted:
             break
+    candidates = non_violating + violating
     if not candidates:
         return PreemptionOutcome(message=_not_found(list(statuses.values()), len(statuses)))
     chosen = pick_one_node(candidates)
-    victims = dict(candidates)[chosen]
+    victims = next(c[1] for c in candidates if c[0] == chosen)
     return PreemptionOutcome(
         nominated_node=chosen,
         victims=tuple(info.pod.key for info in victims),
-        candidates=tuple(name for name, _ in candidates),
+        candidates=tuple(c[0] for c in candidates),
     )

@@ -126,6 +126,7 @@ def handle(args: argparse.Namespace) -> ExitCode:
         cluster.namespaces,
         cluster.selecting,
         nominated=[p for p in cluster.pending_pods if p.nominated_node_name],
+        budgets=cluster.budgets,
     )
     output: OutputFormat = "json" if args.output == "json" else "text"
     if args.pods is not None:
