@@ -42,6 +42,9 @@ class Arithmetic(Protocol, Generic[N, B]):
     def equal(self, left: N, right: N) -> B: ...
     def select(self, condition: B, then: N, otherwise: N) -> N: ...
     def conjunction(self, left: B, right: B) -> B: ...
+    def maximum_of(self, values: Sequence[N]) -> N:
+        """The largest of a non-empty sequence."""
+        ...
 
 
 @final
@@ -76,6 +79,9 @@ class IntegerArithmetic:
 
     def conjunction(self, left: bool, right: bool) -> bool:
         return left and right
+
+    def maximum_of(self, values: Sequence[int]) -> int:
+        return max(values)
 
 
 INTEGERS: Final = IntegerArithmetic()
@@ -265,9 +271,7 @@ def too_many_pods(ar: Arithmetic[N, B], pods: N, allowed: N) -> B:
 def top_scoring_flags(ar: Arithmetic[N, B], totals: Sequence[N]) -> list[B]:
     """For each node, whether its total equals the highest total (host selection's set)."""
     assert totals, "host selection needs at least one scored node"
-    best = totals[0]
-    for total in totals[1:]:
-        best = maximum(ar, best, total)
+    best = ar.maximum_of(totals)
     return [ar.equal(total, best) for total in totals]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import repeat
 from operator import add, mul
-from typing import cast, final
+from typing import final
 
 import msgspec
 
@@ -196,7 +196,7 @@ def find_feasible(
         if node.name in nominated:
             status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
         elif known is not None and known[0] is node:
-            status = cast(Status, known[1])
+            status = known[1]
         else:
             status = _run_active(filters, context, node)
             if table is not None:
@@ -228,7 +228,7 @@ def _memo_scores(
     for node in feasible:
         known = lookup(id(node))
         if known is not None and known[0] is node:
-            row = cast(tuple[int, ...], known[1])
+            row = known[1]
         else:
             row = tuple(plugin.score(context, node) for plugin in plugins)
             table[id(node)] = (node, row)
@@ -337,7 +337,9 @@ def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
     if not totals:
         return ()
     flags = top_scoring_flags(INTEGERS, [total for _, total in totals])
-    return tuple(sorted(name for (name, _), top in zip(totals, flags, strict=True) if top))
+    names = [name for (name, _), top in zip(totals, flags, strict=True) if top]
+    names.sort()
+    return tuple(names)
 
 
 def run_cycle(

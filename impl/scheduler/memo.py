@@ -10,7 +10,7 @@ used as a key cannot be reused; the memo empties itself past ``limit`` entries.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -20,7 +20,7 @@ from models.scheduling import Pod
 RAW_ONLY_NORMALIZE: Final = frozenset({"TaintToleration", "NodeAffinity"})
 """Plugins whose NormalizeScore reads nothing but the raw scores (DefaultNormalizeScore)."""
 
-Table = dict[int, tuple[NodeInfo, object]]
+Table = dict[int, tuple[NodeInfo, Any]]
 
 
 def pod_shape(pod: Pod) -> Pod:

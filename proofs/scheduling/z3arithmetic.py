@@ -46,6 +46,12 @@ class Z3Arithmetic:
     def conjunction(self, left: BoolRef, right: BoolRef) -> BoolRef:
         return And(left, right)
 
+    def maximum_of(self, values: Sequence[ArithRef]) -> ArithRef:
+        best = values[0]
+        for value in values[1:]:
+            best = If(best < value, value, best)
+        return best
+
 
 Z3: Final = Z3Arithmetic()
 AMOUNT_BOUND: Final = 2**56
