@@ -190,10 +190,10 @@ def find_feasible(
     lookup = table.get if table is not None else None
     success = Code.SUCCESS
     nominated = _nominated_by_node(context)
-    for offset in range(count):
-        node = nodes[(start_index + offset) % count]
+    start = start_index % count
+    for node in (*nodes[start:], *nodes[:start]):
         known = lookup(id(node)) if lookup is not None else None
-        if node.name in nominated:
+        if nominated and node.name in nominated:
             status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
         elif known is not None and known[0] is node:
             status = known[1]
