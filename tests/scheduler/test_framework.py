@@ -164,3 +164,24 @@ def test_a_preemptor_keeps_the_room_it_freed() -> None:
     bindings, _ = run_queue({profile.scheduler_name: profile}, snapshot, pods)
     bound = {b.pod: (b.node, b.time_ms) for b in bindings if b.node}
     assert bound == {"default/vip": ("a", 1000)}
+
+
+def test_an_unschedulable_pod_is_retried_after_a_relevant_event() -> None:
+    profile = build_profile()
+    nodes = [node("a", labels={"zone": "z1"}), node("b", labels={"zone": "z2"})]
+    term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"}
+    spec = {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}}
+    web = pod("web", labels={"app": "web"}, spec=spec, index=0)
+    database = pod("db", labels={"app": "db"}, spec={"nodeSelector": {"zone": "z2"}}, index=1)
+    bindings, _ = run_queue(
+        {profile.scheduler_name: profile}, build_snapshot(nodes, []), [web, database]
+    )
+    attempts = [(b.pod, b.node, b.attempt, b.time_ms) for b in bindings]
+    # web fails first (no db pod anywhere, and web does not match its own term); the db pod's
+    # binding concerns InterPodAffinity, so web leaves the unschedulable pool and is retried
+    # when its 1 s backoff ends, next to the db pod's zone
+    assert attempts == [
+        ("default/web", "", 1, 0),
+        ("default/db", "b", 1, 0),
+        ("default/web", "b", 2, 1000),
+    ]
