@@ -26,6 +26,9 @@ GROUP_MODULES: tuple[str, ...] = (
     "proofs.raft.election",
     "proofs.raft.log_matching",
     "proofs.raft.commitment",
+    "proofs.scheduling.scores",
+    "proofs.scheduling.binding",
+    "proofs.scheduling.matching",
 )
 
 

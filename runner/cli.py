@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner.commands.decode",
     "runner.commands.prove",
     "runner.commands.replay",
+    "runner.commands.schedule",
     "runner.commands.serve",
     "runner.commands.simulate",
     "runner.commands.validate",

@@ -1,0 +1,1 @@
+"""kube-scheduler as pure functions: framework, default plugins, queue and preemption."""

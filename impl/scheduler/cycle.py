@@ -1,0 +1,421 @@
+"""One scheduling cycle up to host selection: PreFilter, Filter over the nodes from the
+round-robin start index until ``numFeasibleNodesToFind`` feasible nodes are found, PreScore,
+Score, NormalizeScore, weights, and the set of top-scoring nodes.
+
+Theory of operation. kube-scheduler runs Filter on nodes in parallel and stops once enough
+feasible nodes are found; this model scans them sequentially in node-tree order starting at
+``start_index`` (one of the outcomes the parallel search allows). Which top-scoring node is
+chosen is not decided here: the result carries the whole top set, and the caller supplies the
+choice (kube-scheduler draws it at random).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+from operator import add, mul
+from typing import final
+
+import msgspec
+
+from impl.scheduler.arithmetic import INTEGERS, num_feasible_nodes_to_find, top_scoring_flags
+from impl.scheduler.framework import (
+    FILTER_OUT_BY_PRE_FILTER_RESULT,
+    SUCCESS,
+    Code,
+    CycleContext,
+    Plugin,
+    Status,
+    unresolvable,
+)
+from impl.scheduler.memo import RAW_ONLY_NORMALIZE, Memo, Table, pod_shape
+from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.profile import Profile
+
+
+@final
+class PluginScore(msgspec.Struct, frozen=True, kw_only=True):
+    """One score plugin's result for one node."""
+
+    plugin: str
+    raw: int
+    normalized: int
+    weighted: int
+
+
+@final
+class CycleResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one cycle decided, per node and overall."""
+
+    pod: str
+    profile: str
+    node_count: int
+    pre_filter_status: Status | None
+    """A PreFilter rejection, which applies to every node."""
+    statuses: tuple[tuple[str, Status], ...]
+    """Failing nodes with the first failing filter's status, in evaluation order."""
+    feasible: tuple[str, ...]
+    scores: tuple[tuple[str, tuple[PluginScore, ...]], ...]
+    totals: tuple[tuple[str, int], ...]
+    top: tuple[str, ...]
+    """The nodes sharing the highest total, sorted by name (any one may be chosen)."""
+    next_start_index: int
+
+
+class PreFilterOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """PreFilter's overall result: a rejection, the allowed node names, skipped plugins."""
+
+    rejection: Status | None
+    allowed: frozenset[str] | None
+    allowed_by: str
+    skipped: frozenset[str]
+
+
+def run_pre_filter(profile: Profile, context: CycleContext) -> PreFilterOutcome:
+    """``RunPreFilterPlugins``: stop at the first rejection; intersect node-name results."""
+    skipped: set[str] = set()
+    allowed: frozenset[str] | None = None
+    allowed_by: list[str] = []
+    for plugin in profile.pre_filter:
+        result = plugin.pre_filter(context)
+        status = result.status
+        if status.code == Code.SKIP:
+            skipped.add(plugin.name)
+            continue
+        if status.code != Code.SUCCESS:
+            rejection = Status(code=status.code, reasons=status.reasons, plugin=plugin.name)
+            return PreFilterOutcome(
+                rejection=rejection, allowed=None, allowed_by="", skipped=frozenset(skipped)
+            )
+        if result.node_names is not None:
+            allowed = result.node_names if allowed is None else allowed & result.node_names
+            allowed_by.append(plugin.name)
+            if not allowed:
+                names = " ".join(allowed_by)
+                rejection = unresolvable(
+                    f"node(s) didn't satisfy plugin(s) [{names}] simultaneously"
+                )
+                return PreFilterOutcome(
+                    rejection=rejection, allowed=None, allowed_by="", skipped=frozenset(skipped)
+                )
+    return PreFilterOutcome(
+        rejection=None,
+        allowed=allowed,
+        allowed_by=" ".join(allowed_by),
+        skipped=frozenset(skipped),
+    )
+
+
+def run_filters(
+    profile: Profile, context: CycleContext, node: NodeInfo, skipped: frozenset[str]
+) -> Status:
+    """``RunFilterPlugins``: the first non-success status, with its plugin named."""
+    return _run_active(_active_filters(profile, skipped), context, node)
+
+
+def _active_filters(profile: Profile, skipped: frozenset[str]) -> tuple[Plugin, ...]:
+    return tuple(plugin for plugin in profile.filter if plugin.name not in skipped)
+
+
+def _run_active(filters: tuple[Plugin, ...], context: CycleContext, node: NodeInfo) -> Status:
+    for plugin in filters:
+        status = plugin.filter(context, node)
+        if status.code is not Code.SUCCESS:
+            return Status(code=status.code, reasons=status.reasons, plugin=plugin.name)
+    return SUCCESS
+
+
+def _filter_table(
+    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...], memo: Memo | None
+) -> Table | None:
+    if memo is None:
+        return None
+    keys = tuple(plugin.filter_memo_key(context) for plugin in filters)
+    if any(key is None for key in keys):
+        return None
+    return memo.table(("filter", id(profile), pod_shape(context.pod.pod), keys))
+
+
+def _nominated_by_node(context: CycleContext) -> dict[str, list[PodInfo]]:
+    """Nominated pods of at least the pod's priority, by node (the pod itself excluded)."""
+    pod = context.pod.pod
+    by_node: dict[str, list[PodInfo]] = {}
+    for info in context.snapshot.nominated:
+        other = info.pod
+        if other.key != pod.key and other.priority >= pod.priority:
+            by_node.setdefault(other.nominated_node_name, []).append(info)
+    return by_node
+
+
+def _filter_with_nominated(
+    profile: Profile,
+    context: CycleContext,
+    node: NodeInfo,
+    nominated: list[PodInfo],
+    filters: tuple[Plugin, ...],
+) -> Status:
+    """``RunFilterPluginsWithNominatedPods``: the node must fit with the nominated pods added
+    (PreFilter state recomputed with them) and, if so, also without them."""
+    crowded = node
+    for info in nominated:
+        crowded = crowded.with_pod(info)
+    trial = CycleContext(context.pod, context.snapshot.with_node(crowded))
+    outcome = run_pre_filter(profile, trial)
+    if outcome.rejection is not None:
+        return outcome.rejection
+    status = _run_active(filters, trial, crowded)
+    if status.code is not Code.SUCCESS:
+        return status
+    return _run_active(filters, context, node)
+
+
+def find_feasible(
+    profile: Profile,
+    context: CycleContext,
+    nodes: Sequence[NodeInfo],
+    skipped: frozenset[str],
+    start_index: int,
+    memo: Memo | None = None,
+) -> tuple[list[NodeInfo], list[tuple[str, Status]], int]:
+    """Feasible nodes, failures, and the next start index (``findNodesThatPassFilters``)."""
+    if not nodes:
+        return [], [], start_index
+    wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
+    filters = _active_filters(profile, skipped)
+    table = _filter_table(profile, context, filters, memo)
+    feasible: list[NodeInfo] = []
+    failures: list[tuple[str, Status]] = []
+    count = len(nodes)
+    added = 0
+    lookup = table.get if table is not None else None
+    success = Code.SUCCESS
+    nominated = _nominated_by_node(context)
+    start = start_index % count
+    for node in (*nodes[start:], *nodes[:start]):
+        known = lookup(id(node)) if lookup is not None else None
+        if nominated and node.name in nominated:
+            status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
+        elif known is not None and known[0] is node:
+            status = known[1]
+        else:
+            status = _run_active(filters, context, node)
+            if table is not None:
+                table[id(node)] = (node, status)
+                added += 1
+        if status.code is success:
+            feasible.append(node)
+            if len(feasible) >= wanted:
+                break
+        else:
+            failures.append((node.name, status))
+    if memo is not None:
+        memo.note_added(added)
+    processed = len(feasible) + len(failures)
+    return feasible, failures, (start_index + processed) % count
+
+
+def _memo_scores(
+    plugins: Sequence[Plugin],
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    table: Table,
+    memo: Memo,
+) -> list[tuple[int, ...]]:
+    """Raw scores of memoizable plugins, per node, one lookup per node."""
+    rows: list[tuple[int, ...]] = []
+    added = 0
+    lookup = table.get
+    for node in feasible:
+        known = lookup(id(node))
+        if known is not None and known[0] is node:
+            row = known[1]
+        else:
+            row = tuple(plugin.score(context, node) for plugin in plugins)
+            table[id(node)] = (node, row)
+            added += 1
+        rows.append(row)
+    memo.note_added(added)
+    return rows
+
+
+def _normalize(
+    plugin: Plugin,
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    raw: list[int],
+    memo: Memo | None,
+) -> list[int]:
+    if not plugin.implements("normalize_score"):
+        return raw
+    if memo is None or plugin.name not in RAW_ONLY_NORMALIZE:
+        return plugin.normalize_score(context, feasible, list(raw))
+    key = tuple(raw)
+    table = memo.normalized(plugin.name)
+    known = table.get(key)
+    if known is None:
+        known = tuple(plugin.normalize_score(context, feasible, list(raw)))
+        table[key] = known
+        memo.note_added(1)
+    return list(known)
+
+
+def _raw_score_lists(
+    profile: Profile,
+    plugins: Sequence[Plugin],
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    memo: Memo | None,
+) -> dict[str, list[int]]:
+    """Raw scores per plugin; memoizable plugins' scores come from the memo when known."""
+    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins} if memo else {}
+    cached = [plugin for plugin in plugins if keys.get(plugin.name) is not None]
+    raw: dict[str, list[int]] = {}
+    if memo is not None and cached:
+        key = (
+            "score",
+            id(profile),
+            pod_shape(context.pod.pod),
+            tuple((plugin.name, keys[plugin.name]) for plugin in cached),
+        )
+        rows = _memo_scores(cached, context, feasible, memo.table(key), memo)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cached]
+        for plugin, column in zip(cached, columns, strict=True):
+            raw[plugin.name] = list(column)
+    for plugin in plugins:
+        if plugin.name not in raw:
+            raw[plugin.name] = [plugin.score(context, node) for node in feasible]
+    return raw
+
+
+def prioritize(
+    profile: Profile,
+    context: CycleContext,
+    feasible: Sequence[NodeInfo],
+    memo: Memo | None = None,
+    *,
+    detailed: bool = True,
+) -> tuple[tuple[tuple[str, tuple[PluginScore, ...]], ...], tuple[tuple[str, int], ...]]:
+    """PreScore, Score, NormalizeScore and weights over the feasible nodes; without
+    ``detailed`` only the totals are returned (the per-plugin scores stay empty)."""
+    skipped: set[str] = set()
+    for plugin in profile.pre_score:
+        if plugin.pre_score(context, feasible).code is Code.SKIP:
+            skipped.add(plugin.name)
+    totals = [0] * len(feasible)
+    per_plugin: list[tuple[str, int, list[int], list[int]]] = []
+    active = [(plugin, weight) for plugin, weight in profile.score if plugin.name not in skipped]
+    raw_lists = _raw_score_lists(profile, [p for p, _ in active], context, feasible, memo)
+    for plugin, weight in active:
+        raw = raw_lists[plugin.name]
+        normalized = _normalize(plugin, context, feasible, raw, memo)
+        totals = list(map(add, totals, map(mul, normalized, repeat(weight, len(normalized)))))
+        if detailed:
+            per_plugin.append((plugin.name, weight, raw, normalized))
+    names = [node.name for node in feasible]
+    if not detailed:
+        return (), tuple(zip(names, totals, strict=True))
+    scores = tuple(
+        (
+            name,
+            tuple(
+                PluginScore(
+                    plugin=plugin_name,
+                    raw=raw[index],
+                    normalized=normalized[index],
+                    weighted=normalized[index] * weight,
+                )
+                for plugin_name, weight, raw, normalized in per_plugin
+            ),
+        )
+        for index, name in enumerate(names)
+    )
+    return scores, tuple(zip(names, totals, strict=True))
+
+
+def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """Every node whose total equals the maximum, sorted by name."""
+    if not totals:
+        return ()
+    flags = top_scoring_flags(INTEGERS, [total for _, total in totals])
+    names = [name for (name, _), top in zip(totals, flags, strict=True) if top]
+    names.sort()
+    return tuple(names)
+
+
+def run_cycle(
+    profile: Profile,
+    snapshot: Snapshot,
+    pod: PodInfo,
+    start_index: int = 0,
+    memo: Memo | None = None,
+    *,
+    detailed: bool = True,
+) -> tuple[CycleResult, CycleContext]:
+    """PreFilter through host selection for one pod (``schedulePod``)."""
+    context = CycleContext(pod, snapshot)
+    nodes = snapshot.in_order()
+    outcome = run_pre_filter(profile, context)
+    if outcome.rejection is not None:
+        result = CycleResult(
+            pod=pod.pod.key,
+            profile=profile.scheduler_name,
+            node_count=len(nodes),
+            pre_filter_status=outcome.rejection,
+            statuses=tuple((node.name, outcome.rejection) for node in nodes),
+            feasible=(),
+            scores=(),
+            totals=(),
+            top=(),
+            next_start_index=start_index,
+        )
+        return result, context
+    snapshot_size = len(nodes)
+    excluded: list[tuple[str, Status]] = []
+    if outcome.allowed is not None:
+        status = Status(
+            code=Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+            reasons=(FILTER_OUT_BY_PRE_FILTER_RESULT,),
+            plugin=outcome.allowed_by,
+        )
+        excluded = [(node.name, status) for node in nodes if node.name not in outcome.allowed]
+        nodes = tuple(node for node in nodes if node.name in outcome.allowed)
+    feasible, failures, next_index = find_feasible(
+        profile, context, nodes, outcome.skipped, start_index, memo
+    )
+    if len(feasible) == 1:
+        scores: tuple[tuple[str, tuple[PluginScore, ...]], ...] = ((feasible[0].name, ()),)
+        totals: tuple[tuple[str, int], ...] = ((feasible[0].name, 0),)
+    else:
+        scores, totals = prioritize(profile, context, feasible, memo, detailed=detailed)
+    result = CycleResult(
+        pod=pod.pod.key,
+        profile=profile.scheduler_name,
+        node_count=snapshot_size,
+        pre_filter_status=None,
+        statuses=tuple(excluded + failures),
+        feasible=tuple(node.name for node in feasible),
+        scores=scores,
+        totals=totals,
+        top=top_scoring(totals),
+        next_start_index=next_index,
+    )
+    return result, context
+
+
+def fit_error_message(node_count: int, result: CycleResult, post_filter_message: str) -> str:
+    """``FitError.Error()``: ``0/N nodes are available: <sorted reason histogram>.`` plus the
+    PostFilter message."""
+    message = f"0/{node_count} nodes are available:"
+    if result.pre_filter_status is not None:
+        message += f" {', '.join(result.pre_filter_status.reasons)}."
+    else:
+        histogram: dict[str, int] = {}
+        for _, status in result.statuses:
+            for reason in status.reasons:
+                histogram[reason] = histogram.get(reason, 0) + 1
+        entries = sorted(f"{count} {reason}" for reason, count in histogram.items())
+        if entries:
+            message += f" {', '.join(entries)}."
+    if post_filter_message:
+        message += f" {post_filter_message}."
+    return message

@@ -1,0 +1,1 @@
+"""What a correct kube-scheduler binding means, judged without the implementation."""

@@ -1,0 +1,206 @@
+"""KubeSchedulerConfiguration decoding: merge rules, weights, args, and invalid fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from returns.result import Failure, Success
+
+from models.scheduler_config import ConfigError, SchedulerConfiguration, decode_configuration
+
+
+def _config(**fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        **fields,
+    }
+
+
+def _ok(raw: dict[str, Any]) -> SchedulerConfiguration:
+    result = decode_configuration(raw)
+    assert isinstance(result, Success), result
+    config: SchedulerConfiguration = result.unwrap()
+    return config
+
+
+def _error(raw: dict[str, Any]) -> ConfigError:
+    result = decode_configuration(raw)
+    assert isinstance(result, Failure), result
+    error: ConfigError = result.failure()
+    return error
+
+
+def test_defaults() -> None:
+    profile = _ok(_config()).profiles[0]
+    assert profile.scheduler_name == "default-scheduler"
+    assert profile.filter[:6] == (
+        "NodeUnschedulable",
+        "NodeName",
+        "TaintToleration",
+        "NodeAffinity",
+        "NodePorts",
+        "NodeResourcesFit",
+    )
+    assert dict(profile.weights) == {
+        "TaintToleration": 3,
+        "NodeAffinity": 2,
+        "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
+        "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
+    }
+    assert profile.post_filter == ("DefaultPreemption",)
+    assert profile.args.fit_strategy == "LeastAllocated"
+
+
+def test_disable_one_score_plugin_and_reweight_another() -> None:
+    plugins = {
+        "score": {
+            "disabled": [{"name": "ImageLocality"}],
+            "enabled": [{"name": "NodeResourcesFit", "weight": 5}],
+        }
+    }
+    profile = _ok(_config(profiles=[{"schedulerName": "s", "plugins": plugins}])).profiles[0]
+    assert "ImageLocality" not in profile.score
+    assert profile.weights["NodeResourcesFit"] == 5
+    # a plugin named at the Score point comes first, then the MultiPoint ones
+    assert profile.score[0] == "NodeResourcesFit"
+
+
+def test_multi_point_star_keeps_only_what_is_enabled() -> None:
+    plugins = {
+        "multiPoint": {
+            "disabled": [{"name": "*"}],
+            "enabled": [
+                {"name": "PrioritySort"},
+                {"name": "NodeResourcesFit", "weight": 4},
+                {"name": "DefaultBinder"},
+            ],
+        }
+    }
+    profile = _ok(_config(profiles=[{"plugins": plugins}])).profiles[0]
+    assert profile.filter == ("NodeResourcesFit",)
+    assert profile.score == ("NodeResourcesFit",)
+    assert profile.weights["NodeResourcesFit"] == 4
+    assert profile.post_filter == ()
+
+
+def test_weight_zero_means_one() -> None:
+    plugins = {"score": {"enabled": [{"name": "ImageLocality", "weight": 0}]}}
+    assert _ok(_config(profiles=[{"plugins": plugins}])).profiles[0].weights["ImageLocality"] == 1
+
+
+def test_two_profiles_side_by_side() -> None:
+    profiles = [
+        {"schedulerName": "default-scheduler"},
+        {
+            "schedulerName": "packer",
+            "percentageOfNodesToScore": 50,
+            "pluginConfig": [
+                {"name": "NodeResourcesFit", "args": {"scoringStrategy": {"type": "MostAllocated"}}}
+            ],
+        },
+    ]
+    config = _ok(_config(profiles=profiles, percentageOfNodesToScore=20))
+    assert [p.scheduler_name for p in config.profiles] == ["default-scheduler", "packer"]
+    assert config.profiles[0].percentage_of_nodes_to_score == 20
+    assert config.profiles[1].percentage_of_nodes_to_score == 50
+    assert config.profiles[1].args.fit_strategy == "MostAllocated"
+    assert config.profiles[1].args.fit_resources == (("cpu", 1), ("memory", 1))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (_config(apiVersion="v2"), "apiVersion"),
+        (_config(percentageOfNodesToScore=120), "percentageOfNodesToScore"),
+        (_config(profiles=[{"schedulerName": "a"}, {}]), "profiles[1].schedulerName"),
+        (
+            _config(profiles=[{"schedulerName": "a"}, {"schedulerName": "a"}]),
+            "profiles[1].schedulerName",
+        ),
+        (
+            _config(profiles=[{"plugins": {"filter": {"enabled": [{"name": "Nope"}]}}}]),
+            "profiles[0].plugins.filter.enabled[0].name",
+        ),
+        (
+            _config(profiles=[{"plugins": {"filter": {"enabled": [{"name": "ImageLocality"}]}}}]),
+            "profiles[0].plugins.filter",
+        ),
+        (
+            _config(
+                profiles=[
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "NodeResourcesFit",
+                                "args": {"scoringStrategy": {"type": "Balanced"}},
+                            }
+                        ]
+                    }
+                ]
+            ),
+            "profiles[0].pluginConfig[0].args.scoringStrategy.type",
+        ),
+        (
+            _config(
+                profiles=[
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "NodeResourcesFit",
+                                "args": {
+                                    "scoringStrategy": {
+                                        "resources": [{"name": "cpu", "weight": 101}]
+                                    }
+                                },
+                            }
+                        ]
+                    }
+                ]
+            ),
+            "profiles[0].pluginConfig[0].args.scoringStrategy.resources[0].weight",
+        ),
+        (
+            _config(
+                profiles=[
+                    {
+                        "pluginConfig": [
+                            {"name": "InterPodAffinity", "args": {"hardPodAffinityWeight": 101}}
+                        ]
+                    }
+                ]
+            ),
+            "profiles[0].pluginConfig[0].args.hardPodAffinityWeight",
+        ),
+        (
+            _config(
+                profiles=[
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "PodTopologySpread",
+                                "args": {
+                                    "defaultConstraints": [
+                                        {
+                                            "maxSkew": 1,
+                                            "topologyKey": "zone",
+                                            "whenUnsatisfiable": "ScheduleAnyway",
+                                        }
+                                    ]
+                                },
+                            }
+                        ]
+                    }
+                ]
+            ),
+            "profiles[0].pluginConfig[0].args.defaultConstraints",
+        ),
+        (_config(profiles=[{"plugin": {}}]), "profiles[0].plugin"),
+    ],
+)
+def test_invalid_configuration_names_the_field(raw: dict[str, Any], field: str) -> None:
+    assert _error(raw).field == field
