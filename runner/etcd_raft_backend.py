@@ -11,7 +11,8 @@ gets the response of the first member to apply it. Writes (and txns) go through 
 
 The gateway is member 1 (``READ_MEMBER``). A linearizable Range is served as etcd serves it,
 with ReadIndex (Raft thesis section 6.4), and appends nothing to the log: the pump hands
-member 1 a ``RequestReadIndex`` with a fresh context; member 1 forwards it to its leader, which
+member 1 a ``RequestReadIndex`` with a fresh context, one for all the reads that arrived since
+it last asked (as etcd's read loop does); member 1 forwards it to its leader, which
 records its commit index and confirms its leadership with a heartbeat round; member 1's
 ``ReadIndexReady(context, index)`` releases the read, which waits until member 1 has applied
 ``index`` and is then answered from member 1's applied state. A ``ReadIndexDropped`` (no
@@ -86,6 +87,7 @@ MAX_PENDING_PROPOSALS = 10_000
 READ_INDEX_RETRY_SECONDS = 0.5
 """etcd's ``readIndexRetryTime``: ask again when a read index has not come back by then."""
 MAX_PENDING_READS = 10_000
+"""Read index requests (each serving every read that joined it) awaiting an answer."""
 
 
 class ReadIndexAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,8 +128,9 @@ class RaftBackend:
         self._waiting: set[int] = set()
         self.request_timeout_seconds = request_timeout_seconds
         self.read_index_retry_seconds = READ_INDEX_RETRY_SECONDS
-        self._read_requests: list[str] = []
+        self._unsent_read: str | None = None
         self._read_answers: dict[str, ReadIndexAnswer | None] = {}
+        self._read_waiters: dict[str, int] = {}
         self._applied_index = dict.fromkeys(self.config.node_ids, 0)
         self._next_read = 0
         self._revoking: set[int] = set()
@@ -238,22 +241,28 @@ class RaftBackend:
     # ---- inside the lock -------------------------------------------------------------------
 
     def _read_index(self, deadline: float) -> int | None:
-        """One ReadIndex request at member 1: the index it confirmed, or None (dropped, no
-        answer within the retry time, or past the deadline: then after waiting it out)."""
-        if len(self._read_answers) >= MAX_PENDING_READS:
-            return None
-        self._next_read += 1
-        context = f"read-{self._next_read}"
-        self._read_answers[context] = None
-        self._read_requests.append(context)
-        self.changed.notify_all()
+        """Join the read index request the pump sends next (etcd serves every read waiting
+        when it asks with one request) and wait for it: the index member 1 confirmed, or None
+        (dropped, no answer within the retry time, past the deadline: then after waiting out
+        the retry time)."""
+        context = self._unsent_read
+        if context is None and len(self._read_answers) < MAX_PENDING_READS:
+            self._next_read += 1
+            context = self._unsent_read = f"read-{self._next_read}"
+            self._read_answers[context] = None
+            self._read_waiters[context] = 0
+            self.changed.notify_all()
         retry_at = min(deadline, time.monotonic() + self.read_index_retry_seconds)
-        while self._read_answers[context] is None and not self._closing.is_set():
-            remaining = retry_at - time.monotonic()
-            if remaining <= 0:
-                break
-            self.changed.wait(remaining)
-        answer = self._read_answers.pop(context)
+        answer: ReadIndexAnswer | None = None
+        if context is not None:
+            self._read_waiters[context] += 1
+            while self._read_answers[context] is None and not self._closing.is_set():
+                remaining = retry_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.changed.wait(remaining)
+            answer = self._read_answers[context]
+            self._leave_read(context)
         if answer is None or answer.dropped:
             # A drop is immediate (no leader known): wait out the retry time before asking again.
             while not self._closing.is_set():
@@ -263,6 +272,16 @@ class RaftBackend:
                 self.changed.wait(remaining)
             return None
         return answer.index
+
+    def _leave_read(self, context: str) -> None:
+        """One reader stops waiting for ``context``; the last one forgets it."""
+        self._read_waiters[context] -= 1
+        if self._read_waiters[context] > 0:
+            return
+        del self._read_waiters[context]
+        del self._read_answers[context]
+        if self._unsent_read == context:
+            self._unsent_read = None
 
     def _lease_id(self) -> int:
         self._next_lease += 1
@@ -332,10 +351,11 @@ class RaftBackend:
             self._read_answers[context] = ReadIndexAnswer(dropped=command.reason or "dropped")
 
     def _ask_read_indexes(self) -> None:
-        requests, self._read_requests = self._read_requests, []
-        for context in requests:
-            if not self._act(RequestReadIndex(node=READ_MEMBER, context=context)):
-                self._answer_read(ReadIndexDropped(context=context.encode(), reason="member down"))
+        context, self._unsent_read = self._unsent_read, None
+        if context is not None and not self._act(
+            RequestReadIndex(node=READ_MEMBER, context=context)
+        ):
+            self._answer_read(ReadIndexDropped(context=context.encode(), reason="member down"))
 
     def _round(self) -> None:
         for node_id, slot in sorted(self._cluster.nodes.items()):
@@ -387,7 +407,7 @@ class RaftBackend:
                     next_tick = time.monotonic() + TICK_SECONDS
                 self._round()
                 self.changed.notify_all()
-                idle = not (self._pending or self._read_requests or self._cluster.in_flight)
+                idle = not (self._pending or self._unsent_read or self._cluster.in_flight)
                 if idle:
                     self.changed.wait(max(0.0, next_tick - time.monotonic()))
 
