@@ -148,3 +148,33 @@ def test_a_member_cut_off_from_the_leader_never_serves_its_stale_state(
     reader.join(timeout=WAIT_SECONDS + 5)
     assert len(answers) == 1
     assert value_of(answers[0]) == b"new"
+
+
+def test_concurrent_readers_each_see_their_own_latest_write(backend: RaftBackend) -> None:
+    """Reads that share one read index request still each see every write acknowledged before
+    they started: a client's read after its put returns that put."""
+    clients, rounds = 6, 8
+    failures: list[str] = []
+
+    def client(number: int) -> None:
+        key = b"client-%d" % number
+        for round_number in range(rounds):
+            value = b"%d" % round_number
+            if not isinstance(backend.propose(PutRequest(key=key, value=value)), PutResponse):
+                failures.append(f"client {number}: put {round_number} failed")
+                return
+            for _ in range(2):
+                seen = backend.propose(RangeRequest(key=key))
+                if not isinstance(seen, RangeResponse) or value_of(seen) != value:
+                    failures.append(f"client {number}: read {seen!r} after put {value!r}")
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT_SECONDS * 2)
+    assert failures == []
+    cluster = wait_for(backend, settled, "every member applied its whole log")
+    log = cluster.nodes[READ_MEMBER].storage.log
+    writes = [entry for entry in log if entry.kind == "normal" and entry.data]
+    assert len(writes) == clients * rounds
