@@ -130,6 +130,17 @@ class LeaveJoint(_Action, frozen=True, kw_only=True, forbid_unknown_fields=True,
     node: NodeId
 
 
+class RequestReadIndex(
+    _Action, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="read_index"
+):
+    """A client asks a node for a linearizable read point (ReadIndex, Raft thesis section 6.4);
+    ``context`` (UTF-8) names the request in the node's ``ReadIndexReady`` or
+    ``ReadIndexDropped`` answer. It appends nothing to the log."""
+
+    node: NodeId
+    context: str
+
+
 ClusterAction: TypeAlias = (
     Deliver
     | Drop
@@ -144,6 +155,7 @@ ClusterAction: TypeAlias = (
     | Compact
     | ChangeMembership
     | LeaveJoint
+    | RequestReadIndex
 )
 
 

@@ -2,10 +2,11 @@
 
 ``SingleMemberBackend`` applies each proposed request to the pure state machine in arrival order
 under one lock, as a one-member cluster whose log commits immediately. Every backend exposes the
-same small interface to the gateway: ``propose`` (writes and linearizable reads go through the
-log), ``read`` (serializable reads from the local applied state), ``state`` for watches, a
-condition variable that is notified after every applied entry, and ``tick`` which the server
-calls periodically so that expired leases are revoked through the log, as etcd's leader does.
+same small interface to the gateway: ``propose`` (writes go through the log; a linearizable
+read is answered in order here and through ReadIndex in the Raft backend), ``read``
+(serializable reads from the local applied state), ``state`` for watches, a condition variable
+that is notified after every applied entry, and ``tick`` which the server calls periodically
+so that expired leases are revoked through the log, as etcd's leader does.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ from models.raft import (
     RaftMutant,
     RaftNodeState,
     RandomDrawn,
+    ReadIndexRequested,
     RequestRandom,
     SendMessage,
     Snapshot,
@@ -77,6 +78,7 @@ from models.trace import (
     Partition,
     Propose,
     RaftSetup,
+    RequestReadIndex,
     Restart,
     Tick,
 )
@@ -271,6 +273,8 @@ def _start(config: ClusterConfig, work: _Work, action: ClusterAction) -> str | N
             return _queue(work, node_id, ProposeConfChange(change=change))
         case LeaveJoint(node=node_id):
             return _queue(work, node_id, ProposeConfChange(change=ConfChangeV2()))
+        case RequestReadIndex(node=node_id, context=context):
+            return _queue(work, node_id, ReadIndexRequested(context=context.encode()))
     raise AssertionError(f"unknown action {action!r}")
 
 
