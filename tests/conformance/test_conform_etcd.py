@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-KUBEORACLE = [sys.executable, "-m", "runner"]
+# faulthandler: a crash of the child prints its Python stacks into the test failure.
+KUBEORACLE = [sys.executable, "-X", "faulthandler", "-m", "runner"]
 RUN_TIMEOUT_SECONDS = 240
 
 
