@@ -66,6 +66,8 @@ class StepSpan:
     text: str
     first: int
     last: int
+    actions: str
+    """The actions, for people: ``random n3=3, tick n3 x3, deliver MsgVote n3->n2 (term 1)``."""
 
 
 @final
@@ -144,6 +146,7 @@ class _Director:
         self.simulation = simulation
         self.violations: tuple[Violation, ...] = ()
         self.proposals = 0
+        self.described: list[str] = []
 
     @property
     def steps(self) -> int:
@@ -152,10 +155,38 @@ class _Director:
     def act(self, action: ClusterAction) -> None:
         if self.steps >= STEPS_MAX:
             raise _StuckError(f"more than {STEPS_MAX} actions")
+        self.described.append(self.describe(action))
         outcome = self.simulation.advance(action)
         if outcome.violations:
             self.violations = outcome.violations
             raise _ViolatedError
+
+    def describe(self, action: ClusterAction) -> str:
+        match action:
+            case Deliver(message=message_id):
+                message = self.simulation.run.state.in_flight[message_id].message
+                kind = type(message).__name__
+                verdict = ""
+                if isinstance(message, MsgVoteResp):
+                    verdict = " reject" if message.reject else " grant"
+                if isinstance(message, MsgAppResp):
+                    verdict = " reject" if message.reject else f" accept up to {message.index}"
+                if isinstance(message, MsgApp):
+                    last = message.prev_log_index + len(message.entries)
+                    verdict = f" prev {message.prev_log_index} up to {last}"
+                where = f"n{message.from_id}->n{message.to_id}"
+                return f"deliver {kind} {where} (term {message.term}{verdict})"
+            case DrawRandom(node=node_id, value=value):
+                return f"random n{node_id}={value}"
+            case Tick(node=node_id):
+                return f"tick n{node_id}"
+            case Crash(node=node_id):
+                return f"crash n{node_id}"
+            case Restart(node=node_id):
+                return f"restart n{node_id}"
+            case Propose(node=node_id, value=value):
+                return f"propose {value!r} at n{node_id}"
+        return type(action).__name__
 
     def node(self, node_id: int) -> RaftNodeState:
         state = self.simulation.run.state.nodes[node_id].state
@@ -302,6 +333,17 @@ class _Director:
                 raise _StuckError(f"after step {number}, impl.raft has {got}, z3 has {values}")
 
 
+def _summary(described: list[str]) -> str:
+    """Descriptions joined, repeats folded (``tick n3 x3``)."""
+    folded: list[tuple[str, int]] = []
+    for text in described:
+        if folded and folded[-1][0] == text:
+            folded[-1] = (text, folded[-1][1] + 1)
+        else:
+            folded.append((text, 1))
+    return ", ".join(text if count == 1 else f"{text} x{count}" for text, count in folded)
+
+
 def export_counterexample(
     execution: Execution, mutant: str, code_version: str
 ) -> ExportedTrace | ExportFailure:
@@ -329,7 +371,8 @@ def export_counterexample(
             try:
                 director.carry_out(step)
             finally:
-                spans.append(StepSpan(number, step.text, first, director.steps))
+                actions = _summary(director.described[first - 1 :])
+                spans.append(StepSpan(number, step.text, first, director.steps, actions))
             director.compare(number, step.after)
     except _StuckError as stuck:
         return ExportFailure(reason=str(stuck))

@@ -107,7 +107,13 @@ def _export(mutant: Mutant, verdict: Verdict, directory: Path, version: str) -> 
         "trace_property": result.property,
         "trace_matches_proof": result.property in mutant.spec_properties,
         "trace_spans": [
-            {"step": span.number, "text": span.text, "first": span.first, "last": span.last}
+            {
+                "step": span.number,
+                "text": span.text,
+                "first": span.first,
+                "last": span.last,
+                "actions": span.actions,
+            }
             for span in exported.spans
         ],
     }
@@ -247,10 +253,12 @@ def render_text(report: Mapping[str, Any], *, show_mutant_counterexamples: bool 
                 lines.append(f"      trace NOT exported: {mutant['export_error']}")
             if show_mutant_counterexamples and mutant["result"] == "counterexample":
                 lines.extend(_indented_counterexample(mutant["counterexample"], "      "))
+                if mutant.get("trace_spans"):
+                    lines.append(f"      as actions of {mutant['trace']}:")
                 for span in mutant.get("trace_spans", ()):
                     lines.append(
-                        f"      trace steps {span['first']}..{span['last']}: "
-                        f"step {span['step']} ({span['text']})"
+                        f"      step {span['step']} = trace steps {span['first']}..{span['last']}: "
+                        f"{span['actions']}"
                     )
     lines.append("")
     total_mutants = sum(len(p["mutants"]) for p in proofs)
