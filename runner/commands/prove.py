@@ -99,13 +99,23 @@ def _export(mutant: Mutant, verdict: Verdict, directory: Path, version: str) -> 
     if isinstance(exported, ExportFailure):
         return {"export_error": exported.reason}
     path = directory / f"{mutant.name}.jsonl"
-    path.write_bytes(exported.content)
+    try:
+        path.write_bytes(exported.content)
+    except OSError as error:
+        raise InputError(
+            f"cannot write: {error.strerror}", source=str(path), field="--export-counterexamples"
+        ) from None
     result = exported.result
+    if result.property not in mutant.spec_properties:
+        expected = ", ".join(mutant.spec_properties)
+        return {
+            "trace": str(path),
+            "export_error": f"the trace breaks {result.property}, not the proof's ({expected})",
+        }
     return {
         "trace": str(path),
         "trace_steps": result.steps,
         "trace_property": result.property,
-        "trace_matches_proof": result.property in mutant.spec_properties,
         "trace_spans": [
             {
                 "step": span.number,
@@ -244,7 +254,7 @@ def render_text(report: Mapping[str, Any], *, show_mutant_counterexamples: bool 
                 f"    mutant {mutant['name']}: {status} in {mutant['seconds']:.2f} s"
                 f" ({mutant['description']})"
             )
-            if "trace" in mutant:
+            if "trace" in mutant and "export_error" not in mutant:
                 lines.append(
                     f"      trace {mutant['trace']}: {mutant['trace_steps']} actions on impl.raft, "
                     f"{mutant['trace_property']} broken after step {mutant['trace_steps']}"

@@ -9,6 +9,7 @@ follows z3's choice of nodes (renaming the nodes of the execution renames the tr
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import msgspec
@@ -170,3 +171,27 @@ def test_prove_writes_one_trace_per_protocol_mutant(tmp_path: Path) -> None:
     assert code == ExitCode.PASS
     assert sorted(p.name for p in target.iterdir()) == ["double-voting.jsonl"]
     assert main(["replay", str(target / "double-voting.jsonl")]) == ExitCode.PASS
+
+
+def test_an_export_directory_that_is_a_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    occupied = tmp_path / "file"
+    occupied.write_text("not a directory")
+    code = main(["prove", "raft.quorum", "--export-counterexamples", str(occupied)])
+    assert code == ExitCode.USAGE
+    assert str(occupied) in capsys.readouterr().err
+
+
+def test_the_json_report_names_each_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["prove", "raft.election", "--export-counterexamples", str(tmp_path), "-o", "json"])
+    assert code == ExitCode.PASS
+    report = json.loads(capsys.readouterr().out)
+    (mutant,) = report["proofs"][0]["mutants"]
+    assert mutant["trace"] == str(tmp_path / "double-voting.jsonl")
+    assert mutant["trace_property"] in EXPECTED["double-voting"][1]
+    spans = mutant["trace_spans"]
+    assert spans[0]["first"] == 1
+    assert spans[-1]["last"] == mutant["trace_steps"]
