@@ -39,6 +39,11 @@ class Mutant(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     description: str
     check: Callable[[], Verdict]
+    impl_mutant: str = ""
+    """For a protocol mutant: the ``models.raft.RaftMutant`` value that breaks ``impl.raft`` the
+    same way; its counterexample execution can be exported as a simulator trace."""
+    spec_properties: tuple[str, ...] = ()
+    """The ``spec.raft`` properties that correspond to the proof's property."""
 
 
 @final

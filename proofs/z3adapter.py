@@ -53,6 +53,8 @@ from z3 import (
     unsat,
 )
 
+from proofs.execution import Execution
+
 __all__ = [
     "And",
     "ArithRef",
@@ -116,6 +118,8 @@ class Counterexample(msgspec.Struct, frozen=True, kw_only=True, tag="counterexam
     """z3 found an assignment that breaks the claim; ``assignment`` maps names to values."""
 
     assignment: tuple[tuple[str, str], ...]
+    execution: Execution | None = None
+    """For a bounded check of the cluster model: the violating execution as values."""
 
 
 @final

@@ -394,10 +394,14 @@ def _needs_fresh_snapshot(leader: NodeSlot) -> bool:
 class Simulation:
     """One run: header, safety phase, liveness phase, result; everything into the trace."""
 
-    def __init__(self, options: SimulationOptions, code_version: str) -> None:
+    def __init__(
+        self, options: SimulationOptions, code_version: str, header: TraceHeader | None = None
+    ) -> None:
+        """``header``: run this setup instead of drawing one from the seed (a directed
+        schedule whose caller chooses every action through :meth:`advance`)."""
         self.options = options
         self.prng = random.Random(options.seed)
-        self.header = make_header(options, self.prng, code_version)
+        self.header = make_header(options, self.prng, code_version) if header is None else header
         self.run = RaftRun(self.header.setup, self.header.swarm)
         self.trace = TraceWriter()
         self.trace.add(self.header)
@@ -413,7 +417,8 @@ class Simulation:
         )
         self.trace.add(snapshot)
 
-    def _advance(self, action: ClusterAction) -> StepOutcome:
+    def advance(self, action: ClusterAction) -> StepOutcome:
+        """Apply an enabled action, check every invariant, and write its step line."""
         outcome = self.run.step(action)
         assert isinstance(outcome, StepOutcome), f"the simulator chose a disabled action: {outcome}"
         step = TraceStep(
@@ -428,7 +433,8 @@ class Simulation:
             self._snapshot("checkpoint")
         return outcome
 
-    def _finish(self, result: TraceResult) -> SimulationResult:
+    def finish(self, result: TraceResult) -> SimulationResult:
+        """Write the last snapshot and the result line."""
         self._snapshot("failure" if result.status != "pass" else "final")
         self.trace.add(result)
         started = self.run.liveness_started_at
@@ -445,7 +451,7 @@ class Simulation:
 
     def _violation(self, violations: tuple[Violation, ...]) -> SimulationResult:
         first = violations[0]
-        return self._finish(violation_result(first, self.run.steps))
+        return self.finish(violation_result(first, self.run.steps))
 
     def execute(self) -> SimulationResult:
         """Run both phases to the end or to the first violation."""
@@ -458,20 +464,20 @@ class Simulation:
             self.run.config.initial_conf.voters,
         )
         for _ in range(self.header.setup.safety_steps):
-            outcome = self._advance(chooser.choose(self.run.state))
+            outcome = self.advance(chooser.choose(self.run.state))
             if outcome.violations:
                 return self._violation(outcome.violations)
         self.run.start_liveness()
         self.trace.add(TracePhase(index=self.run.steps, phase="liveness"))
         driver = LivenessDriver(self.prng)
         for _ in range(self.header.setup.liveness_steps):
-            outcome = self._advance(driver.next_action(self.run))
+            outcome = self.advance(driver.next_action(self.run))
             if outcome.violations:
                 return self._violation(outcome.violations)
             if self.run.liveness_reached_at is not None:
-                return self._finish(TraceResult(status="pass", steps=self.run.steps))
+                return self.finish(TraceResult(status="pass", steps=self.run.steps))
             driver.observe(self.run, outcome.commands)
-        return self._finish(liveness_failure(self.run))
+        return self.finish(liveness_failure(self.run))
 
 
 def violation_result(violation: Violation, steps: int) -> TraceResult:

@@ -23,6 +23,7 @@ from typing import final
 
 import msgspec
 
+from proofs.execution import AbstractStep, Execution, NodeValues
 from proofs.raft.handlers import (
     AppendReply,
     AppendRequest,
@@ -200,6 +201,25 @@ Describe = Callable[[ModelRef], str]
 
 
 @final
+class MessageValues(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step's messages carried in a model (see :class:`proofs.execution.AbstractStep`)."""
+
+    term: int = 0
+    sent: bool = False
+    granted: bool = False
+    prev: int = 0
+    last_sent: int = 0
+    accepted: bool = False
+
+
+Details = Callable[[ModelRef], MessageValues]
+
+
+def _no_message(_: ModelRef) -> MessageValues:
+    return MessageValues()
+
+
+@final
 class StepInstance(msgspec.Struct, frozen=True, kw_only=True):
     """One concrete kind of step between two states, with a function naming what it did."""
 
@@ -207,6 +227,7 @@ class StepInstance(msgspec.Struct, frozen=True, kw_only=True):
     describe: Describe
     kind: str
     nodes: tuple[int, ...]
+    details: Details = _no_message
 
 
 def _campaign(rules: Rules, before: ClusterState, after: ClusterState, c: int) -> StepInstance:
@@ -249,6 +270,13 @@ def _vote(
         _frame(before, after, (c - 1, k - 1)),
     )
 
+    def details(model: ModelRef) -> MessageValues:
+        return MessageValues(
+            term=model_int(model, candidate.term),
+            sent=model_bool(model, reply.sent),
+            granted=model_bool(model, reply.granted),
+        )
+
     def describe(model: ModelRef) -> str:
         term = model_int(model, candidate.term)
         if not model_bool(model, reply.sent):
@@ -256,7 +284,9 @@ def _vote(
         verb = "grants" if model_bool(model, reply.granted) else "rejects"
         return f"n{k} {verb} n{c}'s MsgVote(term {term}); n{c} receives the MsgVoteResp"
 
-    return StepInstance(formula=formula, describe=describe, kind="vote", nodes=(c, k))
+    return StepInstance(
+        formula=formula, describe=describe, kind="vote", nodes=(c, k), details=details
+    )
 
 
 def _append(
@@ -306,6 +336,15 @@ def _append(
         _frame(before, after, (c - 1, k - 1)),
     )
 
+    def details(model: ModelRef) -> MessageValues:
+        return MessageValues(
+            term=model_int(model, leader.term),
+            sent=model_bool(model, reply.sent),
+            prev=model_int(model, prev),
+            last_sent=model_int(model, last_sent),
+            accepted=model_bool(model, reply.accepted),
+        )
+
     def describe(model: ModelRef) -> str:
         first, last = model_int(model, prev) + 1, model_int(model, last_sent)
         sent = f"entries {first}..{last}" if first <= last else "no entries"
@@ -316,7 +355,9 @@ def _append(
             f"commit {model_int(model, leader.commit)}); n{k} {answer}; n{c} handles the reply"
         )
 
-    return StepInstance(formula=formula, describe=describe, kind="append", nodes=(c, k))
+    return StepInstance(
+        formula=formula, describe=describe, kind="append", nodes=(c, k), details=details
+    )
 
 
 def _elect(
@@ -439,6 +480,21 @@ def step_instances(
             )
         )
     return tuple(instances)
+
+
+def node_values(model: ModelRef, state: ClusterState, index: int) -> NodeValues:
+    """One node's state in a model, as values."""
+    node = state.nodes[index]
+    last = model_int(model, node.log.last_index)
+    return NodeValues(
+        node=index + 1,
+        term=model_int(model, node.term),
+        vote=model_int(model, node.vote),
+        lead=model_int(model, node.lead),
+        role=ROLE_NAMES.get(model_int(model, node.role), "?"),
+        commit=model_int(model, node.commit),
+        log=tuple(model_int(model, t) for t in _log_terms(node)[:last]),
+    )
 
 
 def describe_node(model: ModelRef, state: ClusterState, index: int) -> str:
@@ -582,12 +638,32 @@ def _counterexample(
     safe: Sequence[tuple[str, Property]],
 ) -> Counterexample:
     pairs: list[tuple[str, str]] = [("cluster", f"{shape.voters} voters, all followers of term 0")]
+    steps: list[AbstractStep] = []
     for number, (choice, instances) in enumerate(chosen, start=1):
         instance = instances[model_int(model, choice)]
-        pairs.append((f"step {number}", instance.describe(model)))
+        text = instance.describe(model)
+        pairs.append((f"step {number}", text))
         for node in instance.nodes:
             pairs.append((f"  n{node}", describe_node(model, states[number], node - 1)))
+        message = instance.details(model)
+        steps.append(
+            AbstractStep(
+                kind=instance.kind,
+                nodes=instance.nodes,
+                text=text,
+                term=message.term,
+                sent=message.sent,
+                granted=message.granted,
+                prev=message.prev,
+                last_sent=message.last_sent,
+                accepted=message.accepted,
+                after=tuple(
+                    node_values(model, states[number], index) for index in range(shape.voters)
+                ),
+            )
+        )
     last = states[-1]
     broken = [name for name, prop in safe if not model_bool(model, prop(shape, last))]
     pairs.append(("violated", ", ".join(broken)))
-    return Counterexample(assignment=tuple(pairs))
+    execution = Execution(voters=shape.voters, steps=tuple(steps), violated=tuple(broken))
+    return Counterexample(assignment=tuple(pairs), execution=execution)

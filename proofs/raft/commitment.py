@@ -92,6 +92,8 @@ PROOFS: tuple[ProofCase, ...] = (
                     f"(scripted schedule of {len(FIGURE_8_SCHEDULE)} steps)"
                 ),
                 check=figure_8,
+                impl_mutant="commit_previous_term_by_counting",
+                spec_properties=("leader_completeness", "state_machine_safety"),
             ),
         ),
     ),

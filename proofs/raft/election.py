@@ -465,6 +465,8 @@ PROOFS: tuple[ProofCase, ...] = (
                 name="double-voting",
                 description="a node grants its vote whatever it voted for earlier in the term",
                 check=_double_vote,
+                impl_mutant="vote_twice",
+                spec_properties=("one_vote_per_term", "election_safety"),
             ),
         ),
     ),

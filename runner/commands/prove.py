@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.cli import add_output_option
@@ -19,7 +20,7 @@ from runner.exit_codes import ExitCode
 from runner.output import emit
 
 if TYPE_CHECKING:
-    from proofs.catalog import ProofCase
+    from proofs.catalog import Mutant, ProofCase
     from proofs.z3adapter import Verdict
     from runner.cli import VerbParsers
 
@@ -47,6 +48,16 @@ def register(verbs: VerbParsers) -> None:
         "--verbose",
         action="store_true",
         help="also print the counterexample z3 found for each mutant",
+    )
+    parser.add_argument(
+        "--export-counterexamples",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help=(
+            "write each protocol mutant's counterexample as a simulator trace DIR/<mutant>.jsonl "
+            "(impl.raft with the same mutant; check it with 'kubeoracle replay')"
+        ),
     )
     add_output_option(parser)
     parser.set_defaults(handler=run_prove)
@@ -77,7 +88,48 @@ def _progress(message: str) -> None:
         sys.stderr.flush()
 
 
-def _run_case(case: ProofCase) -> dict[str, Any]:
+def _export(mutant: Mutant, verdict: Verdict, directory: Path, version: str) -> dict[str, Any]:
+    """Write a protocol mutant's counterexample as a trace; the report fields about it."""
+    from proofs.z3adapter import Counterexample
+    from runner.counterexample_export import ExportFailure, export_counterexample
+
+    if not isinstance(verdict, Counterexample) or verdict.execution is None:
+        return {"export_error": "z3 gave no execution to export"}
+    exported = export_counterexample(verdict.execution, mutant.impl_mutant, version)
+    if isinstance(exported, ExportFailure):
+        return {"export_error": exported.reason}
+    path = directory / f"{mutant.name}.jsonl"
+    try:
+        path.write_bytes(exported.content)
+    except OSError as error:
+        raise InputError(
+            f"cannot write: {error.strerror}", source=str(path), field="--export-counterexamples"
+        ) from None
+    result = exported.result
+    if result.property not in mutant.spec_properties:
+        expected = ", ".join(mutant.spec_properties)
+        return {
+            "trace": str(path),
+            "export_error": f"the trace breaks {result.property}, not the proof's ({expected})",
+        }
+    return {
+        "trace": str(path),
+        "trace_steps": result.steps,
+        "trace_property": result.property,
+        "trace_spans": [
+            {
+                "step": span.number,
+                "text": span.text,
+                "first": span.first,
+                "last": span.last,
+                "actions": span.actions,
+            }
+            for span in exported.spans
+        ],
+    }
+
+
+def _run_case(case: ProofCase, export_to: Path | None, version: str) -> dict[str, Any]:
     _progress(f"proving {case.name} ...")
     verdict, seconds = _timed(case.check)
     mutants = []
@@ -85,6 +137,8 @@ def _run_case(case: ProofCase) -> dict[str, Any]:
         _progress(f"proving {case.name}: mutant {mutant.name} ...")
         mutant_verdict, mutant_seconds = _timed(mutant.check)
         fields = _verdict_fields(mutant_verdict)
+        if export_to is not None and mutant.impl_mutant:
+            fields.update(_export(mutant, mutant_verdict, export_to, version))
         mutants.append(
             {
                 "name": mutant.name,
@@ -108,7 +162,8 @@ def _run_case(case: ProofCase) -> dict[str, Any]:
 def _overall(proofs: list[dict[str, Any]]) -> str:
     results = [proof["result"] for proof in proofs]
     mutant_results = [m["result"] for proof in proofs for m in proof["mutants"]]
-    if "counterexample" in results or "proved" in mutant_results:
+    exports_failed = any("export_error" in m for proof in proofs for m in proof["mutants"])
+    if "counterexample" in results or "proved" in mutant_results or exports_failed:
         return "violation"
     if "unknown" in results or "unknown" in mutant_results:
         return "inconclusive"
@@ -134,8 +189,22 @@ def run_prove(args: argparse.Namespace) -> ExitCode:
         for case in chosen:
             sys.stdout.write(f"{case.name}\t{case.method}\t{case.property_text}\n")
         return ExitCode.PASS
+    export_to: Path | None = args.export_counterexamples
+    version = ""
+    if export_to is not None:
+        from runner.trace import code_version
+
+        version = code_version()
+        try:
+            export_to.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(
+                f"cannot create the directory: {error.strerror}",
+                source=str(export_to),
+                field="--export-counterexamples",
+            ) from None
     started = time.perf_counter()
-    proofs = [_run_case(case) for case in chosen]
+    proofs = [_run_case(case, export_to, version) for case in chosen]
     _progress("")
     verdict = _overall(proofs)
     report = {
@@ -185,8 +254,22 @@ def render_text(report: Mapping[str, Any], *, show_mutant_counterexamples: bool 
                 f"    mutant {mutant['name']}: {status} in {mutant['seconds']:.2f} s"
                 f" ({mutant['description']})"
             )
+            if "trace" in mutant and "export_error" not in mutant:
+                lines.append(
+                    f"      trace {mutant['trace']}: {mutant['trace_steps']} actions on impl.raft, "
+                    f"{mutant['trace_property']} broken after step {mutant['trace_steps']}"
+                )
+            elif "export_error" in mutant:
+                lines.append(f"      trace NOT exported: {mutant['export_error']}")
             if show_mutant_counterexamples and mutant["result"] == "counterexample":
                 lines.extend(_indented_counterexample(mutant["counterexample"], "      "))
+                if mutant.get("trace_spans"):
+                    lines.append(f"      as actions of {mutant['trace']}:")
+                for span in mutant.get("trace_spans", ()):
+                    lines.append(
+                        f"      step {span['step']} = trace steps {span['first']}..{span['last']}: "
+                        f"{span['actions']}"
+                    )
     lines.append("")
     total_mutants = sum(len(p["mutants"]) for p in proofs)
     refuted = sum(1 for p in proofs for m in p["mutants"] if m["refuted"])
