@@ -50,6 +50,7 @@ from proofs.raft.relations import (
     BoundedLog,
     NodeView,
     Rules,
+    unchanged_fields,
 )
 from proofs.z3adapter import (
     And,
@@ -142,18 +143,8 @@ def initial(state: ClusterState) -> BoolRef:
 
 
 def _node_equal(after: NodeView, before: NodeView) -> BoolRef:
-    pairs = [
-        (after.term, before.term),
-        (after.vote, before.vote),
-        (after.lead, before.lead),
-        (after.role, before.role),
-        (after.commit, before.commit),
-        (after.log.last_index, before.log.last_index),
-        *zip(_log_terms(after), _log_terms(before), strict=True),
-        *zip(after.responses, before.responses, strict=True),
-        *zip(after.match, before.match, strict=True),
-    ]
-    return And([a == b for a, b in pairs])
+    same_log = [a == b for a, b in zip(_log_terms(after), _log_terms(before), strict=True)]
+    return And([*unchanged_fields(after, before), *same_log])
 
 
 def _ghost_update(before: ClusterState, after: ClusterState, index: int) -> BoolRef:

@@ -60,6 +60,7 @@ from proofs.raft.relations import (
     can_vote_twice,
     havoc_log,
     majority_reached,
+    unchanged_fields,
 )
 from proofs.z3adapter import (
     And,
@@ -237,16 +238,7 @@ def _frame(pre: ElectionState, post: ElectionState, touched: tuple[int, ...]) ->
     for index, (a, b) in enumerate(zip(pre.nodes, post.nodes, strict=True)):
         if index + 1 in touched:
             continue
-        facts += [
-            b.term == a.term,
-            b.vote == a.vote,
-            b.lead == a.lead,
-            b.role == a.role,
-            b.commit == a.commit,
-            b.log.last_index == a.log.last_index,
-            *(x == y for x, y in zip(b.responses, a.responses, strict=True)),
-            *(x == y for x, y in zip(b.match, a.match, strict=True)),
-        ]
+        facts += unchanged_fields(b, a)
     return And(facts)
 
 

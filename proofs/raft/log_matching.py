@@ -50,6 +50,7 @@ from proofs.raft.relations import (
     NodeView,
     Rules,
     match_term_skipped,
+    unchanged_fields,
 )
 from proofs.z3adapter import (
     And,
@@ -280,17 +281,7 @@ def _frame(pre: LogState, post: LogState, touched: int) -> BoolRef:
     for a, b in zip(pre.nodes, post.nodes, strict=True):
         if a.node == touched:
             continue
-        facts += [
-            b.term == a.term,
-            b.vote == a.vote,
-            b.lead == a.lead,
-            b.role == a.role,
-            b.commit == a.commit,
-            b.log.last_index == a.log.last_index,
-            *(_log(b, p) == _log(a, p) for p in POSITIONS),
-            *(x == y for x, y in zip(b.responses, a.responses, strict=True)),
-            *(x == y for x, y in zip(b.match, a.match, strict=True)),
-        ]
+        facts += [*unchanged_fields(b, a), *(_log(b, p) == _log(a, p) for p in POSITIONS)]
     return And(facts)
 
 

@@ -193,6 +193,22 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
         return self.log.term_at(self.log.last_index)
 
 
+def unchanged_fields(after: NodeView, before: NodeView) -> list[BoolRef]:
+    """Frame conditions: every field of a node a step does not touch keeps its value, except the
+    log's contents, which each model represents in its own way."""
+    pairs = [
+        (after.term, before.term),
+        (after.vote, before.vote),
+        (after.lead, before.lead),
+        (after.role, before.role),
+        (after.commit, before.commit),
+        (after.log.last_index, before.log.last_index),
+        *zip(after.responses, before.responses, strict=True),
+        *zip(after.match, before.match, strict=True),
+    ]
+    return [a == b for a, b in pairs]
+
+
 @final
 class Control(msgspec.Struct, frozen=True, kw_only=True):
     """The fields that ``Step``'s term handling and role changes decide."""
