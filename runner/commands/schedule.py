@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from runner.cli import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -54,18 +52,25 @@ def register(verbs: VerbParsers) -> None:
 
 
 def load_documents(path: str) -> list[object]:
-    """Every YAML document of a file, with the file and line named on failure."""
+    """Every YAML document of a file, read as Kubernetes reads YAML (go-yaml's scalar rules),
+    with the file, document and line named on failure."""
+    from returns.result import Failure
+
+    from models.k8s.codec import load_yaml_documents
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=path) from error
-    try:
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark is not None else 0
-        raise InputError(f"not valid YAML: {error.problem}", source=path, line=line) from error
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", source=path) from error
+    result = load_yaml_documents(text)
+    if isinstance(result, Failure):
+        problem = result.failure()
+        raise InputError(
+            f"document {problem.document}: {problem.reason}",
+            source=path,
+            line=problem.line,
+        )
+    return [document for document in result.unwrap() if document is not None]
 
 
 def load_cluster(path: str) -> ClusterState:
