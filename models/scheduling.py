@@ -13,6 +13,9 @@ from typing import Final, Literal, final
 import immutables
 import msgspec
 
+from models.selectors import Operator
+from models.selectors import Requirement as LabelRequirement
+
 StringMap = immutables.Map[str, str]
 AmountMap = immutables.Map[str, int]
 
@@ -71,37 +74,25 @@ class Requirement(msgspec.Struct, frozen=True, kw_only=True):
     values: tuple[str, ...] = ()
 
     def matches(self, labels: StringMap) -> bool:
-        """Does a label set satisfy this requirement (``labels.Requirement.Matches``)?"""
-        operator = self.operator
-        present = self.key in labels
-        if operator == "In":
-            return present and labels[self.key] in self.values
-        if operator == "NotIn":
-            return not present or labels[self.key] not in self.values
-        if operator == "Exists":
-            return present
-        if operator == "DoesNotExist":
-            return not present
-        if operator in ("Gt", "Lt"):
-            if not present or len(self.values) != 1:
-                return False
-            have = parse_go_int(labels[self.key])
-            want = parse_go_int(self.values[0])
-            if have is None or want is None:
-                return False
-            return have > want if operator == "Gt" else have < want
-        return False
+        """Does a label set satisfy this requirement (``labels.Requirement.Matches``)? The
+        semantics are :mod:`models.selectors`'; an unknown operator matches nothing."""
+        operator = API_OPERATORS.get(self.operator)
+        if operator is None:
+            return False
+        return LabelRequirement(key=self.key, operator=operator, values=self.values).matches(labels)
 
 
-def parse_go_int(text: str) -> int | None:
-    """``strconv.ParseInt(text, 10, 64)``: an optional sign and decimal digits, else None."""
-    body = text[1:] if text[:1] in ("+", "-") else text
-    if not body or not body.isascii() or not body.isdigit():
-        return None
-    value = int(text)
-    if not -(2**63) <= value < 2**63:
-        return None
-    return value
+# The API's operator spellings (matchExpressions, nodeSelectorTerms) in selector terms.
+API_OPERATORS: Final = immutables.Map(
+    {
+        "In": Operator.IN,
+        "NotIn": Operator.NOT_IN,
+        "Exists": Operator.EXISTS,
+        "DoesNotExist": Operator.DOES_NOT_EXIST,
+        "Gt": Operator.GREATER_THAN,
+        "Lt": Operator.LESS_THAN,
+    }
+)
 
 
 @final
