@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from runner.cli.main import main
 from runner.exit_codes import ExitCode
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
