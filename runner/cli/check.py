@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from runner.cli.options import positive_seconds
+from runner.cli.options import timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -58,7 +58,7 @@ def register(verbs: VerbParsers) -> None:
     history.add_argument("--html", metavar="OUT", help="write a timeline page to OUT")
     history.add_argument(
         "--timeout",
-        type=positive_seconds,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="S",
         help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",

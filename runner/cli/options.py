@@ -48,4 +48,6 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 SECONDS_MAX = 7 * 24 * 3600.0
 """A week: the longest timeout or duration an option takes."""
 positive_seconds = bounded_float(0.0, SECONDS_MAX)
-"""Seconds for a timeout or a duration: more than 0, at most a week."""
+"""Seconds for a duration: more than 0, at most a week."""
+timeout_seconds = bounded_float(0.0, SECONDS_MAX, low_open=False)
+"""Seconds for a timeout: 0 (give up at the first check) to a week."""
