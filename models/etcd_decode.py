@@ -425,6 +425,9 @@ def parse_json(body: bytes) -> Result[Any, EtcdError]:
         return Success({})
     try:
         return Success(msgspec.json.decode(body))
+    except UnicodeDecodeError:
+        # Go's decoder reads invalid UTF-8 in a string as U+FFFD (and then fails on base64)
+        return parse_json(body.decode("utf-8", "replace").encode())
     except RecursionError:
         return Failure(_refuse("invalid character '[' exceeded max depth").error)
     except msgspec.DecodeError as error:
@@ -437,8 +440,38 @@ def _go_syntax_message(body: bytes, reason: str) -> str:
     found = re.search(r"byte (\d+)", reason)
     if found is None or int(found.group(1)) >= len(body):
         return "unexpected EOF"
-    char = chr(body[int(found.group(1))])
-    return f"invalid character {char!r} looking for beginning of value"
+    position = int(found.group(1))
+    return f"invalid character {chr(body[position])!r} {_go_expectation(body[:position])}"
+
+
+def _go_expectation(prefix: bytes) -> str:
+    """What Go's scanner was looking for after ``prefix`` (which scanned fine)."""
+    stack: list[int] = []
+    last = 0
+    in_string = escaped = False
+    for byte in prefix:
+        if in_string:
+            in_string = not (byte == ord('"') and not escaped)
+            escaped = byte == ord("\\") and not escaped
+            last = ord('"') if not in_string else last
+            continue
+        if byte in b" \t\r\n":
+            continue
+        if byte == ord('"'):
+            in_string = True
+        elif byte in b"{[":
+            stack.append(byte)
+        elif byte in b"}]" and stack:
+            stack.pop()
+        last = byte
+    in_object = bool(stack) and stack[-1] == ord("{")
+    if last == ord("{") or (last == ord(",") and in_object):
+        return "looking for beginning of object key string"
+    if last in (0, ord(":"), ord("["), ord(",")):
+        return "looking for beginning of value"
+    if not stack:
+        return "after top-level value"
+    return "after object key:value pair" if in_object else "after array element"
 
 
 def decode_request(
