@@ -30,6 +30,7 @@ Raft says is consumed here. Nothing here reads a clock or draws a random number.
 from __future__ import annotations
 
 import hashlib
+from typing import assert_never
 
 import msgspec
 
@@ -55,6 +56,7 @@ from models.etcd_member import (
     ClockTicked,
     EtcdMutant,
     ForwardProposal,
+    MemberCommand,
     MemberConfig,
     MemberEvent,
     PeerMessageReceived,
@@ -94,7 +96,7 @@ PASSED_THROUGH = (SendMessage, PersistHardState, PersistEntries, PersistSnapshot
 
 def init(
     config: MemberConfig, persisted: PersistedState | None, initial_conf: ConfState, now_ms: int
-) -> Step[MemberState]:
+) -> Step[MemberState, MemberCommand]:
     """Start a member (``persisted=None``: a fresh one in ``initial_conf``) at ``now_ms``."""
     raft_step = impl.raft.init(config.raft, persisted, initial_conf)
     work = Work(config, MemberState(raft=raft_step.state, etcd=EtcdState(), now_ms=now_ms))
@@ -103,7 +105,9 @@ def init(
     return work.finish()
 
 
-def on_event(config: MemberConfig, state: MemberState, event: MemberEvent) -> Step[MemberState]:
+def on_event(
+    config: MemberConfig, state: MemberState, event: MemberEvent
+) -> Step[MemberState, MemberCommand]:
     """Handle one event (see the module docstring)."""
     work = Work(config, state)
     match event:
@@ -120,6 +124,8 @@ def on_event(config: MemberConfig, state: MemberState, event: MemberEvent) -> St
             work.raft_events.append((RandomDrawn(value=value), NO_CLIENT))
         case TransportReported(report=report):
             work.raft_events.append((report, NO_CLIENT))
+        case _:
+            assert_never(event)
     _drain(work)
     member_reads.serve_ready(work)
     return work.finish()

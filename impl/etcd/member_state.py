@@ -79,7 +79,7 @@ class Work:
     def update(self, **changes: Any) -> None:
         self.state = msgspec.structs.replace(self.state, **changes)
 
-    def finish(self) -> Step[MemberState]:
+    def finish(self) -> Step[MemberState, MemberCommand]:
         return Step(state=self.state, commands=tuple(self.commands))
 
 

@@ -56,7 +56,9 @@ class EtcdH11Protocol(H11Protocol):
             cycle.response_started = cycle.response_complete = True
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             headers.append((b"content-length", str(len(body)).encode()))
-            output = self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
+            output = self.conn.send(
+                h11.Response(status_code=status, headers=headers, reason=reason)
+            )
             output += self.conn.send(h11.Data(data=body)) or b""
             output += self.conn.send(h11.EndOfMessage()) or b""
             self.transport.write(output)

@@ -31,6 +31,7 @@ def reference() -> Iterator[str]:
     with reference_gateway_running(3) as url:
         yield url
 
+
 PUT_A = post("/v3/kv/put", b'{"key":"YQ==","value":"MQ=="}')
 HUGE_KEY = base64.b64encode(b"k" * 2_000_000).decode()
 CASES: dict[str, bytes] = {
@@ -84,7 +85,8 @@ def test_the_reference_answers_as_etcd_and_stays_healthy(
     assert real is not None, "etcd answered"
     assert comparable(exchange(reference, CASES[case])) == real
     after = exchange(reference, PUT_A)
-    assert after is not None and after.status == 200, "a valid write still succeeds"
+    assert after is not None
+    assert after.status == 200, "a valid write still succeeds"
 
 
 def test_a_negative_lease_id_is_granted_and_later_writes_still_commit(
@@ -94,8 +96,10 @@ def test_a_negative_lease_id_is_granted_and_later_writes_still_commit(
     grant = post("/v3/lease/grant", b'{"TTL":30,"ID":-5}')
     for base in (real_etcd_member, reference_raft_gateway):
         answer = exchange(base, grant)
-        assert answer is not None and answer.status == 200
+        assert answer is not None
+        assert answer.status == 200
         body = json.loads(answer.body)
         assert (body["ID"], body["TTL"]) == ("-5", "30")
         put = exchange(base, post("/v3/kv/put", b'{"key":"YQ==","value":"MQ==","lease":"-5"}'))
-        assert put is not None and put.status == 200
+        assert put is not None
+        assert put.status == 200

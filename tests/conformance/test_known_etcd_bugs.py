@@ -212,4 +212,5 @@ def test_an_unknown_sort_target_crashes_etcd_3_4_23(reference_raft_gateway: str)
     assert answer is not None
     assert (answer[0], json.loads(answer[1])) == (400, expected)
     put = post_raw(reference_raft_gateway, "/v3/kv/put", b'{"key":"YQ==","value":"MQ=="}')
-    assert put is not None and put[0] == 200
+    assert put is not None
+    assert put[0] == 200

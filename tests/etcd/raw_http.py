@@ -1,5 +1,6 @@
 """Raw HTTP/1.1 exchanges for gateway tests: bytes out, the parsed answer (or None) back."""
 
+import contextlib
 import socket
 import urllib.parse
 
@@ -16,7 +17,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
 
 def address(base: str) -> tuple[str, int]:
     url = urllib.parse.urlsplit(base)
-    assert url.hostname is not None and url.port is not None
+    assert url.hostname is not None
+    assert url.port is not None
     return url.hostname, url.port
 
 
@@ -36,10 +38,8 @@ def exchange(base: str, request: bytes, timeout: float = 10.0) -> Answer | None:
     """Send ``request`` on a new connection and read one answer; None if the connection was
     dropped without one. Reads until the server closes or the answer is complete."""
     with socket.create_connection(address(base), timeout=timeout) as connection:
-        try:
+        with contextlib.suppress(OSError):
             connection.sendall(request)
-        except OSError:
-            pass
         data = b""
         while True:
             try:

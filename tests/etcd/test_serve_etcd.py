@@ -114,7 +114,8 @@ def test_a_huge_chunked_body_is_refused_without_reading_it_all(gateway: str) -> 
     assert error["message"].startswith("grpc: received message larger than max (")
     assert error["message"].endswith(" vs. 2097152)")
     after = exchange(gateway, post("/v3/kv/put", b'{"key":"YQ==","value":"MQ=="}'))
-    assert after is not None and after.status == 200
+    assert after is not None
+    assert after.status == 200
 
 
 def test_a_slow_client_does_not_block_others(gateway: str) -> None:
@@ -122,4 +123,5 @@ def test_a_slow_client_does_not_block_others(gateway: str) -> None:
     with socket.create_connection(address(gateway), timeout=10) as slow:
         slow.sendall(b"POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         answer = exchange(gateway, post("/v3/kv/range", b'{"key":"YQ=="}'))
-        assert answer is not None and answer.status == 200
+        assert answer is not None
+        assert answer.status == 200
