@@ -244,13 +244,15 @@ def decode_json(
     integer's range to the decoder's types (Kubernetes objects: ``Int32``, ``Int64`` fields,
     and quantities, which take any number)."""
     _check_depth(data, source, line, limits)
+    if not data.isascii():
+        # msgspec checks the strings it decodes, not the inside of a Raw field: check it all.
+        utf8_text(data, source, first_line=line or 1)
     try:
         value = decoder.decode(data)
     except msgspec.ValidationError as error:
         _check_integers(data, source, line, wide_integers)
         raise validation_error(error, source, line) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        utf8_text(data, source, first_line=line or 1)
+    except msgspec.DecodeError as error:
         raise InputError(
             f"invalid JSON: {error}", source=source, line=line or _line_of_byte(data, str(error))
         ) from None

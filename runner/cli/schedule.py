@@ -56,18 +56,17 @@ def load_documents(path: str) -> list[object]:
     from returns.result import Failure
 
     from models.k8s.codec import load_yaml_documents
+    from runner.input_files import read_text
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=path) from error
-    result = load_yaml_documents(text)
+    result = load_yaml_documents(read_text(Path(path)))
     if isinstance(result, Failure):
         problem = result.failure()
         raise InputError(
-            f"document {problem.document}: {problem.reason}",
+            problem.reason,
             source=path,
             line=problem.line,
+            document=problem.document,
+            limit=problem.limit,
         )
     return [document for document in result.unwrap() if document is not None]
 

@@ -159,3 +159,12 @@ def test_yaml_shape_counts_alias_expansion_without_expanding() -> None:
 def test_yaml_shape_finds_an_alias_cycle() -> None:
     assert yaml_shape(compose("a: &a [1, *a]\n")).cyclic
     assert not yaml_shape(compose("a: &a [1]\nb: *a\n")).cyclic
+
+
+def test_non_utf8_inside_a_raw_field_is_refused() -> None:
+    class Carrier(msgspec.Struct, forbid_unknown_fields=True):
+        value: msgspec.Raw
+
+    with pytest.raises(InputError) as caught:
+        decode_json(msgspec.json.Decoder(Carrier), b'{"value":"\xff"}', "t", line=2)
+    assert caught.value.describe() == "t:2: not UTF-8: byte 0xff at column 11"
