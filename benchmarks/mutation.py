@@ -65,8 +65,9 @@ def tracked_files() -> list[str]:
     return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
-def mutmut_section(target: Target, ignore: tuple[str, ...]) -> str:
-    """The ``[tool.mutmut]`` configuration of one run (``ignore``: test file globs left out)."""
+def mutmut_section(target: Target, ignore: tuple[str, ...], others: list[str]) -> str:
+    """The ``[tool.mutmut]`` configuration of one run (``ignore``: test file globs left out;
+    ``others``: what mutmut copies besides the sources, since tests read docs/ and data)."""
     pytest_args = ["-p", "no:cacheprovider", "-q", *(f"--ignore-glob={glob}" for glob in ignore)]
     lines = [
         "",
@@ -75,6 +76,7 @@ def mutmut_section(target: Target, ignore: tuple[str, ...]) -> str:
         f"only_mutate = {json.dumps(list(target.mutate))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}",
         f"pytest_add_cli_args = {json.dumps(pytest_args)}",
+        f"also_copy = {json.dumps(others)}",
         "use_git_change_detection = false",
         "",
     ]
@@ -83,12 +85,14 @@ def mutmut_section(target: Target, ignore: tuple[str, ...]) -> str:
 
 def prepare(target: Target, folder: Path, ignore: tuple[str, ...]) -> None:
     """A copy of the repository in ``folder``, configured for ``target``."""
-    for name in tracked_files():
+    names = tracked_files()
+    for name in names:
         destination = folder / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, destination)
+    others = sorted({name.split("/")[0] for name in names} - set(SOURCE_PACKAGES))
     with (folder / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
-        pyproject.write(mutmut_section(target, ignore))
+        pyproject.write(mutmut_section(target, ignore, others))
 
 
 def run_target(

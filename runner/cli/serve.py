@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from runner.cli.options import positive_seconds
 from runner.cli.output import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -39,7 +40,7 @@ def register(verbs: VerbParsers) -> None:
     )
     etcd.add_argument(
         "--progress-notify-interval",
-        type=float,
+        type=positive_seconds,
         default=0.5,
         help="seconds between watch progress notifications (default 0.5)",
     )
