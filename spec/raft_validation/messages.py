@@ -16,16 +16,21 @@ from models.raft_events import Message
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
     UNKNOWN_ENTRY,
+    Carried,
     Entry,
     Failure,
     NodeView,
+    SnapshotLog,
     entries_between,
+    snapshot_of,
     term_at,
-    with_appended,
     with_leader_entry,
+    with_snapshot,
     with_term_pinned,
+    with_unknown_log,
     with_unknown_tail,
 )
+from spec.raft_validation.observe import with_untraced_entries
 from spec.raft_validation.transitions import (
     Outcome,
     append_outcomes,
@@ -99,10 +104,15 @@ def check_sender_role(view: NodeView, message: Message) -> Failure | None:
 
 
 def on_send(
-    view: NodeView, message: Message, *, receives_logged: bool = True
+    view: NodeView,
+    message: Message,
+    *,
+    receives_logged: bool = True,
+    untraced_entries: bool = False,
 ) -> NodeView | Failure:
     """Check ``message`` against its sender's view; a granted vote is recorded (when the
-    node's receives are not traced, the request it answers is unknown)."""
+    node's receives are not traced, the request it answers is unknown). With
+    ``untraced_entries``, a leader's message beyond its log reveals untraced entries."""
     refusal = check_sender_role(view, message)
     if refusal is not None:
         return refusal
@@ -120,7 +130,13 @@ def on_send(
             )
         return check_log_position(view, message, view.last_index, last_term, "last log index")
     if kind == "append_request" and message.prev_log_index is not UNSET:
-        view = with_leave_joint_entry(view, message.prev_log_index + sent_entry_count(message))
+        needed = message.prev_log_index + sent_entry_count(message)
+        if untraced_entries and needed > view.last_index:
+            grown = with_untraced_entries(view, needed)
+            if isinstance(grown, Failure):
+                return grown
+            view = grown
+        view = with_leave_joint_entry(view, needed)
         prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
         count = sent_entry_count(message)
         checked = check_log_position(
@@ -150,6 +166,14 @@ def on_send(
     if kind == "append_response" and message.success is True and view.append_refusal is not None:
         return view.append_refusal
     if kind == "append_response" and message.success is True and message.match_index is not UNSET:
+        if (
+            untraced_entries
+            and view.role == "leader"
+            and message.destination == view.node
+            and message.match_index > view.last_index
+        ):
+            # The leader's self-acknowledgement of an entry it appended (raft.go:845).
+            return with_untraced_entries(view, message.match_index)
         if not receives_logged and message.match_index > view.last_index:
             # The entries it acknowledges came in messages the trace does not show.
             view = with_unknown_tail(view, message.match_index)
@@ -231,7 +255,7 @@ def grant_vote(view: NodeView, message: Message, *, receives_logged: bool) -> No
     return msgspec.structs.replace(view, vote=candidate)
 
 
-def on_receive(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) -> Outcome:
+def on_receive(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """Apply ``message`` to the receiver's view; ``entries`` are the entries it carries."""
     outcomes: list[NodeView] = []
     if view.append_refusal is not None:
@@ -253,7 +277,7 @@ def on_receive(view: NodeView, message: Message, entries: tuple[Entry, ...] | No
     return (*handled, *outcomes)
 
 
-def handle(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) -> Outcome:
+def handle(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """Handle a message of the receiver's own term (or a pre-vote of a later one)."""
     kind = message.type
     if kind in ("vote_request", "pre_vote_request"):
@@ -289,9 +313,7 @@ def handle(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) 
     return on_receive_append(follower, message, entries)
 
 
-def on_receive_append(
-    view: NodeView, message: Message, entries: tuple[Entry, ...] | None
-) -> Outcome:
+def on_receive_append(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """AppendEntries receiver implementation (Figure 2), with etcd's ignore-below-commit."""
     prev = message.prev_log_index
     if prev is UNSET:
@@ -299,7 +321,7 @@ def on_receive_append(
     if view.append_refusal is not None:
         view = msgspec.structs.replace(view, append_refusal=None)
     carried: tuple[Entry, ...]
-    if entries is not None:
+    if isinstance(entries, tuple):
         carried = entries
     elif message.entry_terms is not UNSET:
         carried = tuple((term, "unknown") for term in message.entry_terms)
@@ -337,15 +359,15 @@ def refuse_append(view: NodeView, message: Message, reason: str) -> NodeView:
     return msgspec.structs.replace(view, append_refusal=refusal)
 
 
-def on_receive_snapshot(
-    view: NodeView, message: Message, entries: tuple[Entry, ...] | None
-) -> Outcome:
+def on_receive_snapshot(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """InstallSnapshot: ignore an old one, fast-forward the commit index, or restore."""
     index = message.snapshot_index
     if index is UNSET or index <= view.commit:
         return (view,)
-    restored_entries = entries if entries is not None else (UNKNOWN_ENTRY,) * index
-    restored = with_appended(view, restored_entries, 0)
+    if isinstance(entries, SnapshotLog) and entries.index == index:
+        restored = with_snapshot(view, entries)
+    else:
+        restored = with_unknown_log(view, index)
     restored = msgspec.structs.replace(
         restored,
         commit=index,
@@ -360,11 +382,11 @@ def on_receive_snapshot(
     return tuple(outcomes)
 
 
-def entries_of(view: NodeView, message: Message) -> tuple[Entry, ...] | None:
+def entries_of(view: NodeView, message: Message) -> Carried:
     """The entries ``message`` carries, from its sender's view at sending time."""
     if message.type == "append_request" and message.prev_log_index is not UNSET:
         first = message.prev_log_index + 1
         return entries_between(view, first, message.prev_log_index + sent_entry_count(message))
     if message.type == "snapshot" and message.snapshot_index is not UNSET:
-        return entries_between(view, 1, message.snapshot_index)
+        return snapshot_of(view, message.snapshot_index)
     return None

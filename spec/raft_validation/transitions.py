@@ -36,16 +36,20 @@ from spec.raft_validation.node_view import (
     joint_majority,
     term_at,
     with_appended,
+    with_overwritten,
 )
 
 Outcome = tuple[NodeView, ...] | Failure
 
 
-def on_become_follower(view: NodeView, event: BecomeFollower, *, receives_logged: bool) -> Outcome:
-    """Step down (same term) or confirm the follower state a higher-term message produced."""
+def on_become_follower(
+    view: NodeView, event: BecomeFollower, *, receives_logged: bool, untraced_term_ceiling: int = 0
+) -> Outcome:
+    """Step down (same term) or confirm the follower state a higher-term message produced;
+    a message the trace leaves out may raise the term up to ``untraced_term_ceiling``."""
     reported_term = event.state.term if event.state is not UNSET else UNSET
     if reported_term is not UNSET and reported_term > view.term:
-        if receives_logged:
+        if receives_logged and reported_term > untraced_term_ceiling:
             return Failure(
                 rule=rules.TERM_RULES,
                 detail=f"node {view.node} became follower in term {reported_term} without "
@@ -395,10 +399,7 @@ def append_outcomes(
     if conflict_at or last_new >= view.last_index:
         accepted = with_appended(view, tuple(merged), prev)
     else:
-        kept = tuple(merged) + tuple(
-            entry_at(view, index) for index in range(last_new + 1, view.last_index + 1)
-        )
-        accepted = with_appended(view, kept, prev)
+        accepted = with_overwritten(view, tuple(merged), prev)
     outcomes.insert(0, accepted)
     leader_commit = message.leader_commit
     if leader_commit is not UNSET:
