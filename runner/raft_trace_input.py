@@ -88,13 +88,17 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise InputError(f"cannot read: {error}", source=str(path)) from error
 
 
+ZAP_KEYS = frozenset({"event", "tag", "level", "ts"})
+"""Keys of a zap log line (etcd-io/raft's trace logger writes through zap)."""
+
+
 def detect_format(first: bytes, source: str, number: int) -> Literal["kubeoracle", "etcd-raft"]:
-    """etcd-raft if the first line looks like a zap trace record, else kubeoracle."""
+    """etcd-raft if the first line looks like a zap log record, else kubeoracle."""
     try:
         decoded = msgspec.json.decode(first)
     except msgspec.DecodeError as error:
         raise InputError(f"not JSON: {error}", source=source, line=number) from error
-    if isinstance(decoded, dict) and ("event" in decoded or decoded.get("tag") == "trace"):
+    if isinstance(decoded, dict) and "kind" not in decoded and ZAP_KEYS & decoded.keys():
         return "etcd-raft"
     return "kubeoracle"
 
