@@ -7,8 +7,8 @@ numbers below are of v3.6.0):
 
 - a ``Receive*`` line is traced first thing in ``Step`` (raft.go:1086): it reports the state
   before the message is handled (``observe`` + ``receive``);
-- ``BecomeFollower`` traced inside that ``Step`` (raft.go:1117-1121 for a higher term,
-  raft.go:1658-1666 for a candidate meeting the leader) reports term, vote and role already
+- ``BecomeFollower`` traced inside that ``Step`` (raft.go:1119-1121 for a higher term,
+  raft.go:1683-1689 for a candidate meeting the leader) reports term, vote and role already
   changed but the log, commit index and configuration not yet: only those three are compared;
 - ``Replicate``/``ChangeConf`` are traced before the entry is appended (raft.go:831, 1336),
   ``ApplyConfChange`` before the configuration changes (raft.go:1976, in ``switchToConfig``);
@@ -335,7 +335,7 @@ class EtcdTranslator:
             and self.roles.get(node) != event.role
             and event.name != "BecomePreCandidate"
         ):
-            # becomePreCandidate is not traced (raft.go:917-931); the role shows it happened.
+            # becomePreCandidate is not traced (raft.go:917); the role shows it happened.
             yield located_at(item, BecomePreCandidate(node=node))
         mid_step = self.previous.get(node, "").startswith("Receive")
         self.roles[node] = event.role

@@ -249,6 +249,10 @@ def translate_etcd(records: Iterable[Timed]) -> list[LocatedEvent]:
 def logging_options(events: Sequence[LocatedEvent], *, etcd: bool) -> Options:
     """Nodes with at least one receive (send) event log their receives (sends); etcd-io/raft's
     instrumentation leaves some messages and entries out (``Options.instrumentation``)."""
+    if etcd:
+        # The tracer traces every send and receive of the types it traces, on every node.
+        nodes = frozenset(item.event.node for item in events)
+        return Options(receives_logged=nodes, sends_logged=nodes, instrumentation="etcd-raft")
     receives = {item.event.node for item in events if isinstance(item.event, Receive)}
     sends = {item.event.node for item in events if isinstance(item.event, Send)}
     return Options(

@@ -162,6 +162,11 @@ def initial_view(node: str, event: RaftEvent) -> NodeView:
         role=state.role if state.role is not UNSET else "follower",
         voters=frozenset(config.voters) if config is not UNSET else frozenset(),
         outgoing_voters=frozenset(config.outgoing_voters) if config is not UNSET else frozenset(),
+        learners=(
+            frozenset(config.learners)
+            if config is not UNSET and config.learners is not UNSET
+            else frozenset()
+        ),
         config_unknown=config is UNSET,
     )
     if isinstance(event, Init) and event.bootstrap_changes:
@@ -257,13 +262,15 @@ def transition(
         return sent if isinstance(sent, Failure) else (sent,)
     if isinstance(event, BecomeFollower):
         # etcd-io/raft steps down on messages it does not trace (a rejected MsgPreVoteResp,
-        # MsgTimeoutNow, MsgReadIndexResp: raft.go:1100-1121), to a term some node holds.
+        # MsgTimeoutNow, MsgReadIndexResp: raft.go:1092-1121), to a term some node holds.
         known_terms = max(state.terms, default=0) if options.instrumentation == "etcd-raft" else 0
         return on_become_follower(
             view, event, receives_logged=receives_logged, untraced_term_ceiling=known_terms
         )
     if isinstance(event, BecomeCandidate):
-        return on_become_candidate(view, event)
+        # etcd-io/raft never traces pre-vote messages (state_trace.go traceReceiveMessage).
+        pre_votes_logged = receives_logged and options.instrumentation == "full"
+        return on_become_candidate(view, event, pre_votes_logged=pre_votes_logged)
     if isinstance(event, BecomePreCandidate):
         return on_become_pre_candidate(view, event)
     if isinstance(event, BecomeLeader):

@@ -16,6 +16,7 @@ from models.raft_events import Message
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
     UNKNOWN_ENTRY,
+    UNKNOWN_TERM,
     Carried,
     Entry,
     Failure,
@@ -39,6 +40,9 @@ from spec.raft_validation.transitions import (
 )
 
 REQUESTS_FROM_LEADERS = frozenset({"append_request", "heartbeat", "snapshot"})
+UNTERMED = frozenset({"vote_response", "pre_vote_response", "read_index_request"})
+"""Messages whose term need not be the sender's: a (pre-)vote response carries the request's
+term; etcd-io/raft sends MsgReadIndex with no term (raft.go:536-542)."""
 
 
 def mismatch(view: NodeView, message: Message, what: str, expected: str, reported: str) -> Failure:
@@ -86,13 +90,12 @@ def check_sender_role(view: NodeView, message: Message) -> Failure | None:
         "snapshot": "leader",
         "vote_request": "candidate",
         "pre_vote_request": "pre_candidate",
+        "read_index_response": "leader",
     }.get(message.type)
     if wanted is not None and view.role != wanted:
         return mismatch(view, message, f"it is a {view.role}", f"role={wanted}", view.role)
     expected_term = view.term + 1 if message.type == "pre_vote_request" else view.term
-    if message.type not in ("vote_response", "pre_vote_response") and message.term != (
-        expected_term
-    ):
+    if message.type not in UNTERMED and message.term != (expected_term):
         return mismatch(
             view,
             message,
@@ -180,7 +183,34 @@ def on_send(
         return check_log_position(view, message, message.match_index, None, "match index")
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
         return grant_vote(view, message, receives_logged=receives_logged)
+    if kind == "read_index_response":
+        return check_read_index(view, message)
     return view
+
+
+def check_read_index(view: NodeView, message: Message) -> NodeView | Failure:
+    """A leader's read index: at most its commit index, once an entry of its term is
+    committed (thesis 6.4; etcd-io/raft raft.go:1357 and 2062 committedEntryInCurrentTerm)."""
+    index = message.read_index
+    if index is UNSET:
+        return view
+    reason = ""
+    if index > view.commit:
+        reason = f"read index {index} is above its commit index {view.commit}"
+    elif term_at(view, view.commit) not in (view.term, UNKNOWN_TERM):
+        reason = (
+            f"its commit index {view.commit} holds an entry of term {term_at(view, view.commit)},"
+            f" not of its term {view.term}: it has not committed an entry of its term yet"
+        )
+    if not reason:
+        return view
+    return Failure(
+        rule=rules.READ_INDEX_RULE,
+        detail=f"leader {view.node} answered a read index request from "
+        f"{message.destination} in term {message.term}: {reason}",
+        expected=f"read_index<={view.commit} after committing an entry of term {view.term}",
+        reported=f"read_index={index}",
+    )
 
 
 def with_leave_joint_entry(view: NodeView, needed_last_index: int) -> NodeView:

@@ -72,6 +72,7 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     log: Map[int, Entry] = msgspec.field(default_factory=Map)
     voters: frozenset[str] = frozenset()
     outgoing_voters: frozenset[str] = frozenset()
+    learners: frozenset[str] = frozenset()
     applied_config_index: int = 0
     config_indexes: tuple[int, ...] = ()
     votes_granted: frozenset[str] = frozenset()
@@ -81,6 +82,9 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     vote_requests: Map[str, VoteRequestSeen] = msgspec.field(default_factory=Map)
     durable: Durable | None = None
     config_unknown: bool = False
+    outgoing_unknown: bool = False
+    """The incoming voters are known but not whether the configuration is joint (a snapshot's
+    configuration known from etcd-io/raft's ``newconf``, which lists incoming voters only)."""
     append_refusal: Failure | None = None
 
     def key(self) -> tuple[object, ...]:
@@ -97,6 +101,7 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
             self.commit_ceiling,
             self.votes_granted,
             self.config_unknown,
+            self.outgoing_unknown,
         )
 
 

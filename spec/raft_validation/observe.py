@@ -103,6 +103,16 @@ def observe(
 def observe_config(view: NodeView, config: Configuration) -> NodeView | Failure:
     """A reported configuration: the view's, or a snapshot's not yet known."""
     current = view
+    if config.learners is not UNSET and frozenset(config.learners) != view.learners:
+        if not view.config_unknown:
+            return Failure(
+                rule=rules.CONFIG_FROM_COMMITTED_ENTRY,
+                detail=f"node {view.node} reports learners {sorted(config.learners)}; the "
+                f"reference holds {sorted(view.learners)}",
+                expected=f"learners={sorted(view.learners)}",
+                reported=f"learners={sorted(config.learners)}",
+            )
+        current = msgspec.structs.replace(current, learners=frozenset(config.learners))
     voters = frozenset(config.voters)
     outgoing = frozenset(config.outgoing_voters)
     if current.config_unknown and (voters, outgoing) != (
@@ -111,8 +121,14 @@ def observe_config(view: NodeView, config: Configuration) -> NodeView | Failure:
     ):
         # After a snapshot the configuration is the snapshot's, which the trace may not show.
         return msgspec.structs.replace(
-            current, voters=voters, outgoing_voters=outgoing, config_unknown=False
+            current,
+            voters=voters,
+            outgoing_voters=outgoing,
+            config_unknown=False,
+            outgoing_unknown=False,
         )
+    if current.outgoing_unknown and voters == current.voters:
+        return msgspec.structs.replace(current, outgoing_voters=outgoing, outgoing_unknown=False)
     if (voters, outgoing) != (current.voters, current.outgoing_voters):
         shown = f"{sorted(voters)}" + (f" & {sorted(outgoing)}" if outgoing else "")
         held = f"{sorted(current.voters)}" + (
@@ -155,9 +171,10 @@ def with_untraced_entries(view: NodeView, last_index: int) -> NodeView | Failure
     traces no configuration entry without voter changes (v3.6.0 raft.go:1336 and
     state_trace.go traceChangeConfEvent return early on no changes; traceReplicate, raft.go:831,
     skips entries that are not normal): the entry leaving a joint configuration, proposed by
-    raft.go:750-760 or, with DisableConfChangeValidation, by the application even before the
-    joint configuration is applied. One such entry is inferred (its term is the leader's, its
-    change leaves the voters as they are); more at once are inconclusive."""
+    raft.go:745-766 (auto-leave) or, with DisableConfChangeValidation, by the application even
+    before the joint configuration is applied (raft.go:1331). One such entry is inferred (its
+    term is the leader's, its change leaves the voters as they are); more at once are
+    inconclusive: the trace does not say what they are."""
     if last_index == view.last_index + 1:
         return with_leader_entry(view, (view.term, ()))
     return Failure(

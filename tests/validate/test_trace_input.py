@@ -84,8 +84,10 @@ def test_etcd_receive_becomes_observation_then_receive(tmp_path: Path) -> None:
     kinds = [type(located.event) for located in events]
     assert kinds == [Init, Observe, Receive]
     assert [located.line for located in events] == [1, 3, 3]
+    # etcd-io/raft's tracer traces every send and receive of the types it traces.
     assert options.receives_logged == frozenset({"1"})
-    assert options.sends_logged == frozenset()
+    assert options.sends_logged == frozenset({"1"})
+    assert options.instrumentation == "etcd-raft"
 
 
 def test_files_without_timestamps_are_concatenated(tmp_path: Path) -> None:
