@@ -2,18 +2,17 @@
 
 ``read_traces(paths, format)`` returns the events of one or several files, merged into one
 sequence (by timestamp when every record has one, otherwise file after file), each with its file
-and line, plus what the trace logs. Files are read line by line (``.gz`` decompressed on the
-fly). Decoding is strict: an unknown or misspelled field, a negative or out-of-range number, a
-line over ``MAX_LINE_BYTES`` or an append carrying more than ``MAX_ENTRIES_PER_MESSAGE`` entries
-raises ``InputError`` naming the file, line, field and limit, and so does a file with no events.
-etcd-io/raft records are translated by :mod:`runner.raft_trace_etcd`.
+and line, plus what the trace logs. Files are streamed through the strict input discipline
+(``runner.input_files.read_lines``, ``models.strict_input.decode_json``; ``docs/limits.md``): an
+unknown or misspelled field, a negative or out-of-range number, a line, file or count over its
+limit, or an append carrying more than ``MAX_ENTRIES_PER_MESSAGE`` entries raises ``InputError``
+naming the file, line, field and limit, and so does a file with no events. etcd-io/raft records
+are translated by :mod:`runner.raft.trace_etcd`.
 """
 
 from __future__ import annotations
 
-import gzip
 import heapq
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
@@ -23,13 +22,13 @@ import msgspec
 from msgspec import UNSET
 
 from models.raft_events import RaftEvent, Receive, Send, TraceHeader
+from models.strict_input import decode_json
 from runner.errors import InputError
-from runner.raft_trace_etcd import ETCD_DECODER, EtcdTranslator, Located
+from runner.input_files import read_lines
+from runner.raft.trace_etcd import ETCD_DECODER, EtcdTranslator, Located
 from spec.raft_validation import LocatedEvent, Options
 
 TraceFormat: TypeAlias = Literal["auto", "kubeoracle", "etcd-raft"]
-MAX_LINE_BYTES = 1 << 20
-"""The longest line accepted (1 MiB): one event is a few hundred bytes."""
 
 
 class RawRecord(msgspec.Struct, frozen=True):
@@ -48,75 +47,30 @@ class Timed(Protocol):
     def time(self) -> float | None: ...
 
 
-class LineReader(Protocol):
-    """A binary file read by lines (plain or gzip)."""
-
-    def readline(self, size: int | None = -1, /) -> bytes: ...
-
-
 EVENT_DECODER = msgspec.json.Decoder(RaftEvent)
 HEADER_DECODER = msgspec.json.Decoder(TraceHeader)
-
-
-def field_of(error: msgspec.ValidationError) -> str:
-    """The JSON path msgspec names in a validation error (``$.event.state.term``), with an
-    unknown field's own name appended."""
-    text = str(error)
-    path = text.rsplit("`", 2)[-2] if " - at `" in text else "$"
-    if text.startswith("Object contains unknown field `"):
-        return f"{path}.{text.split('`', 2)[1]}"
-    return path if " - at `" in text else ""
-
-
-def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """The non-blank lines of ``path`` with their numbers, read as a stream."""
-    try:
-        with path.open("rb") as raw:
-            handle: LineReader = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-            number = 0
-            while line := handle.readline(MAX_LINE_BYTES + 1):
-                number += 1
-                if len(line) > MAX_LINE_BYTES:
-                    raise InputError(
-                        f"line longer than {MAX_LINE_BYTES} bytes (the limit)",
-                        source=str(path),
-                        line=number,
-                    )
-                if line.strip():
-                    yield number, line
-    except (OSError, EOFError, zlib.error) as error:
-        raise InputError(f"cannot read: {error}", source=str(path)) from error
-
-
+ANY_DECODER = msgspec.json.Decoder()
 ZAP_KEYS = frozenset({"event", "tag", "level", "ts"})
 """Keys of a zap log line (etcd-io/raft's trace logger writes through zap)."""
 
 
+def event_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of ``path`` with their numbers, streamed within the limits."""
+    return ((number, line) for number, line in read_lines(path) if line.strip())
+
+
 def detect_format(first: bytes, source: str, number: int) -> Literal["kubeoracle", "etcd-raft"]:
     """etcd-raft if the first line looks like a zap log record, else kubeoracle."""
-    try:
-        decoded = msgspec.json.decode(first)
-    except msgspec.DecodeError as error:
-        raise InputError(f"not JSON: {error}", source=source, line=number) from error
+    decoded = decode_json(ANY_DECODER, first, source, line=number)
     if isinstance(decoded, dict) and "kind" not in decoded and ZAP_KEYS & decoded.keys():
         return "etcd-raft"
     return "kubeoracle"
 
 
-def decode_failure(error: msgspec.MsgspecError, source: str, number: int) -> InputError:
-    """The input error for a line that does not decode."""
-    if isinstance(error, msgspec.ValidationError):
-        return InputError(str(error), source=source, line=number, field=field_of(error))
-    return InputError(f"not JSON: {error}", source=source, line=number)
-
-
 def parse_etcd_lines(source: str, lines: Iterable[tuple[int, bytes]]) -> Iterator[Located]:
     """The trace records of an etcd-io/raft NDJSON file (other log lines are skipped)."""
     for number, line in lines:
-        try:
-            record = ETCD_DECODER.decode(line)
-        except msgspec.MsgspecError as error:
-            raise decode_failure(error, source, number) from error
+        record = decode_json(ETCD_DECODER, line, source, line=number)
         if record.tag == "trace" and record.event is not None:
             yield Located(source, number, record.event, record.ts)
 
@@ -125,19 +79,13 @@ def parse_kubeoracle_lines(source: str, lines: Iterable[tuple[int, bytes]]) -> I
     """The events of a kubeoracle Raft event file (an optional header line first)."""
     for number, line in lines:
         if number == 1 and b'"format"' in line:
-            try:
-                header = HEADER_DECODER.decode(line)
-            except msgspec.MsgspecError as error:
-                raise decode_failure(error, source, number) from error
+            header = decode_json(HEADER_DECODER, line, source, line=number)
             if header.version != 1:
                 raise InputError(
                     f"unsupported version {header.version}", source=source, line=1, field="version"
                 )
             continue
-        try:
-            event = EVENT_DECODER.decode(line)
-        except msgspec.MsgspecError as error:
-            raise decode_failure(error, source, number) from error
+        event = decode_json(EVENT_DECODER, line, source, line=number)
         check_message_ends(event, source, number)
         time = event.time if event.time is not UNSET else None
         yield RawRecord(source, number, time, event)
@@ -163,7 +111,7 @@ def check_message_ends(event: RaftEvent, source: str, line: int) -> None:
 
 def read_file(path: Path, trace_format: TraceFormat) -> tuple[str, list[Located] | list[RawRecord]]:
     """One file's records and its format; a file without events is refused."""
-    lines = numbered_lines(path)
+    lines = event_lines(path)
     first = next(lines, None)
     if first is None:
         raise InputError("no events: the file is empty or holds only blank lines", source=str(path))
@@ -236,7 +184,7 @@ def read_traces(paths: Sequence[Path], trace_format: TraceFormat) -> TraceInput:
 
 
 def translate_etcd(records: Iterable[Timed]) -> list[LocatedEvent]:
-    """etcd-io/raft records as kubeoracle events (:mod:`runner.raft_trace_etcd`)."""
+    """etcd-io/raft records as kubeoracle events (:mod:`runner.raft.trace_etcd`)."""
     translator = EtcdTranslator()
     events: list[LocatedEvent] = []
     for record in records:

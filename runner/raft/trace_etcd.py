@@ -214,7 +214,7 @@ def etcd_message(message: EtcdMessage, source: str, line: int) -> Message:
     translated = ETCD_MESSAGE_TYPES.get(kind)
     if translated is None:
         raise InputError(
-            f"unknown message type {kind!r}", source=source, line=line, field="$.event.msg.type"
+            f"unknown message type {kind!r}", source=source, line=line, field="event.msg.type"
         )
     base = Message(
         type=translated, source=message.source, destination=message.destination, term=message.term
@@ -232,7 +232,7 @@ def etcd_message(message: EtcdMessage, source: str, line: int) -> Message:
                 f"{MAX_ENTRIES_PER_MESSAGE}",
                 source=source,
                 line=line,
-                field="$.event.msg.entries",
+                field="event.msg.entries",
             )
         return msgspec.structs.replace(
             base,
@@ -400,7 +400,7 @@ def translate_one(item: Located, *, mid_step: bool) -> tuple[RaftEvent, ...]:
         )
     if event.msg is None:
         raise InputError(
-            f"{name} without a msg", source=item.source, line=item.line, field="$.event.msg"
+            f"{name} without a msg", source=item.source, line=item.line, field="event.msg"
         )
     message = etcd_message(event.msg, item.source, item.line)
     if name.startswith("Receive"):
