@@ -26,7 +26,6 @@ numbers below are of v3.6.0):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from typing import Annotated, Literal, TypeAlias
 
 import msgspec
@@ -183,6 +182,15 @@ ETCD_MESSAGE_TYPES: dict[str, MessageType] = {
     "MsgReadIndex": "read_index_request",
     "MsgReadIndexResp": "read_index_response",
 }
+RECEIVE_NAMES = frozenset(
+    {
+        "ReceiveAppendEntriesRequest",
+        "ReceiveAppendEntriesResponse",
+        "ReceiveRequestVoteRequest",
+        "ReceiveRequestVoteResponse",
+        "ReceiveSnapshot",
+    }
+)
 BOOTSTRAP_NAMES = frozenset({"InitState", "BecomeFollower", "ApplyConfChange"})
 NO_CONF: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
@@ -192,13 +200,37 @@ def etcd_state(
 ) -> NodeState:
     """The node state an etcd event reports; ``settled=False`` leaves out the log, commit index
     and configuration (not yet updated where the event is traced)."""
+    state = event.state
+    return state_of(
+        state.term,
+        state.vote if vote else None,
+        event.role,
+        state.commit,
+        event.log if log else -1,
+        event.conf,
+        settled,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def state_of(
+    term: int,
+    vote: str | None,
+    role: str,
+    commit: int,
+    log: int,
+    conf: tuple[tuple[str, ...], tuple[str, ...]],
+    settled: bool,
+) -> NodeState:
+    """The NodeState of these reported values (``vote`` None: not compared, ``log`` -1: not
+    compared); traces repeat the same states many times, so they are shared."""
     return NodeState(
-        term=event.state.term,
-        vote=(None if event.state.vote == "0" else event.state.vote) if vote else UNSET,
-        role=ETCD_ROLES[event.role],
-        commit_index=event.state.commit if settled else UNSET,
-        last_log_index=event.log if log and settled else UNSET,
-        config=configuration_of(event.conf) if settled else UNSET,
+        term=term,
+        vote=UNSET if vote is None else (None if vote == "0" else vote),
+        role=ETCD_ROLES[role],
+        commit_index=commit if settled else UNSET,
+        last_log_index=log if log >= 0 and settled else UNSET,
+        config=configuration_of(conf) if settled else UNSET,
     )
 
 
@@ -216,26 +248,42 @@ def etcd_message(message: EtcdMessage, source: str, line: int) -> Message:
         raise InputError(
             f"unknown message type {kind!r}", source=source, line=line, field="event.msg.type"
         )
-    base = Message(
-        type=translated, source=message.source, destination=message.destination, term=message.term
-    )
+    if kind == "MsgApp" and message.entries > MAX_ENTRIES_PER_MESSAGE:
+        raise InputError(
+            f"a MsgApp carries {message.entries} entries, over the limit of "
+            f"{MAX_ENTRIES_PER_MESSAGE}",
+            source=source,
+            line=line,
+            field="event.msg.entries",
+        )
+    return message_of(message)
+
+
+@functools.lru_cache(maxsize=8192)
+def message_of(message: EtcdMessage) -> Message:
+    """The translation of a valid message (a send and its receive share it)."""
+    kind = message.type
+    translated = ETCD_MESSAGE_TYPES[kind]
+    src, dst, term = message.source, message.destination, message.term
     if kind in ("MsgVote", "MsgPreVote"):
-        return msgspec.structs.replace(
-            base, last_log_index=message.index, last_log_term=message.logTerm
+        return Message(
+            type=translated,
+            source=src,
+            destination=dst,
+            term=term,
+            last_log_index=message.index,
+            last_log_term=message.logTerm,
         )
     if kind in ("MsgVoteResp", "MsgPreVoteResp"):
-        return msgspec.structs.replace(base, granted=not message.reject)
+        return Message(
+            type=translated, source=src, destination=dst, term=term, granted=not message.reject
+        )
     if kind == "MsgApp":
-        if message.entries > MAX_ENTRIES_PER_MESSAGE:
-            raise InputError(
-                f"a MsgApp carries {message.entries} entries, over the limit of "
-                f"{MAX_ENTRIES_PER_MESSAGE}",
-                source=source,
-                line=line,
-                field="event.msg.entries",
-            )
-        return msgspec.structs.replace(
-            base,
+        return Message(
+            type=translated,
+            source=src,
+            destination=dst,
+            term=term,
             prev_log_index=message.index,
             prev_log_term=message.logTerm,
             entry_count=message.entries,
@@ -243,18 +291,34 @@ def etcd_message(message: EtcdMessage, source: str, line: int) -> Message:
         )
     if kind == "MsgAppResp":
         if message.reject:
-            return msgspec.structs.replace(base, success=False)
-        return msgspec.structs.replace(base, success=True, match_index=message.index)
+            return Message(type=translated, source=src, destination=dst, term=term, success=False)
+        return Message(
+            type=translated,
+            source=src,
+            destination=dst,
+            term=term,
+            success=True,
+            match_index=message.index,
+        )
     if kind == "MsgHeartbeat":
-        return msgspec.structs.replace(base, leader_commit=message.commit)
+        return Message(
+            type=translated, source=src, destination=dst, term=term, leader_commit=message.commit
+        )
     if kind == "MsgSnap":
         # makeTracingMessage (state_trace.go) puts the snapshot's index in ``entries``.
-        return msgspec.structs.replace(
-            base, snapshot_index=message.entries, leader_commit=message.commit
+        return Message(
+            type=translated,
+            source=src,
+            destination=dst,
+            term=term,
+            snapshot_index=message.entries,
+            leader_commit=message.commit,
         )
     if kind == "MsgReadIndexResp":
-        return msgspec.structs.replace(base, read_index=message.index)
-    return base
+        return Message(
+            type=translated, source=src, destination=dst, term=term, read_index=message.index
+        )
+    return Message(type=translated, source=src, destination=dst, term=term)
 
 
 def change_of(change: EtcdChange) -> ConfigChange:
@@ -318,45 +382,50 @@ class EtcdTranslator:
         self.previous: dict[str, str] = {}
         self.roles: dict[str, str] = {}
 
-    def translate(self, item: Located) -> Iterator[LocatedEvent]:
-        """The kubeoracle events of one etcd record."""
+    def translate(self, item: Located, out: list[LocatedEvent]) -> None:
+        """Append the kubeoracle events of one etcd record to ``out``."""
         event = item.event
         node = event.nid
-        if event.name == "InitState":
-            yield from self.finish_start(node)
+        name = event.name
+        if name == "InitState":
+            self.finish_start(node, out)
             self.starting[node] = [item]
             return
-        if node in self.starting and event.name in BOOTSTRAP_NAMES:
-            self.starting[node].append(item)
-            return
-        yield from self.finish_start(node)
+        if node in self.starting:
+            if name in BOOTSTRAP_NAMES:
+                self.starting[node].append(item)
+                return
+            self.finish_start(node, out)
+        source, line = item.source, item.line
+        role = event.role
         if (
-            event.role == "StatePreCandidate"
-            and self.roles.get(node) != event.role
-            and event.name != "BecomePreCandidate"
+            role == "StatePreCandidate"
+            and self.roles.get(node) != role
+            and name != "BecomePreCandidate"
         ):
             # becomePreCandidate is not traced (raft.go:917); the role shows it happened.
-            yield located_at(item, BecomePreCandidate(node=node))
-        mid_step = self.previous.get(node, "").startswith("Receive")
-        self.roles[node] = event.role
-        self.previous[node] = event.name
+            pre = BecomePreCandidate(node=node)
+            out.append(LocatedEvent(source=source, line=line, event=pre))
+        mid_step = self.previous.get(node, "") in RECEIVE_NAMES
+        self.roles[node] = role
+        self.previous[node] = name
         for translated in translate_one(item, mid_step=mid_step):
-            yield located_at(item, translated)
+            out.append(LocatedEvent(source=source, line=line, event=translated))
 
-    def finish_start(self, node: str) -> Iterator[LocatedEvent]:
-        """The Init of ``node`` if its start lines are pending."""
+    def finish_start(self, node: str, out: list[LocatedEvent]) -> None:
+        """Append the Init of ``node`` if its start lines are pending."""
         pending = self.starting.pop(node, None)
         if pending is None:
             return
         first_start = node not in self.roles
         self.roles[node] = pending[-1].event.role
         self.previous[node] = pending[-1].event.name
-        yield located_at(pending[0], start_of(pending, first_start))
+        out.append(located_at(pending[0], start_of(pending, first_start)))
 
-    def finish(self) -> Iterator[LocatedEvent]:
-        """Inits still pending at the end of the trace."""
+    def finish(self, out: list[LocatedEvent]) -> None:
+        """Append the Inits still pending at the end of the trace."""
         for node in sorted(self.starting):
-            yield from self.finish_start(node)
+            self.finish_start(node, out)
 
 
 def located_at(item: Located, event: RaftEvent) -> LocatedEvent:
@@ -403,7 +472,7 @@ def translate_one(item: Located, *, mid_step: bool) -> tuple[RaftEvent, ...]:
             f"{name} without a msg", source=item.source, line=item.line, field="event.msg"
         )
     message = etcd_message(event.msg, item.source, item.line)
-    if name.startswith("Receive"):
+    if name in RECEIVE_NAMES:
         return (Observe(node=node, state=etcd_state(event)), Receive(node=node, message=message))
     granted_vote = message.type == "vote_response" and message.granted is True
     return (Send(node=node, message=message, state=etcd_state(event, vote=not granted_vote)),)

@@ -16,7 +16,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -28,6 +28,7 @@ from runner.input_files import read_lines
 from runner.raft.trace_etcd import ETCD_DECODER, EtcdTranslator, Located
 from spec.raft_validation import LocatedEvent, Options
 
+T = TypeVar("T")
 TraceFormat: TypeAlias = Literal["auto", "kubeoracle", "etcd-raft"]
 
 
@@ -67,10 +68,20 @@ def detect_format(first: bytes, source: str, number: int) -> Literal["kubeoracle
     return "kubeoracle"
 
 
+def decoded(decoder: msgspec.json.Decoder[T], line: bytes, source: str, number: int) -> T:
+    """One line through ``decoder``; any failure is reported by ``decode_json`` (field path,
+    depth and int64 limits). Lines that decode are taken as they are: every integer field of
+    both formats is typed 0 .. 2^63-1 (``Number``, ``Uint64``), so the range is checked."""
+    try:
+        return decoder.decode(line)
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
+        return decode_json(decoder, line, source, line=number, wide_integers=frozenset())
+
+
 def parse_etcd_lines(source: str, lines: Iterable[tuple[int, bytes]]) -> Iterator[Located]:
     """The trace records of an etcd-io/raft NDJSON file (other log lines are skipped)."""
     for number, line in lines:
-        record = decode_json(ETCD_DECODER, line, source, line=number)
+        record = decoded(ETCD_DECODER, line, source, number)
         if record.tag == "trace" and record.event is not None:
             yield Located(source, number, record.event, record.ts)
 
@@ -79,13 +90,13 @@ def parse_kubeoracle_lines(source: str, lines: Iterable[tuple[int, bytes]]) -> I
     """The events of a kubeoracle Raft event file (an optional header line first)."""
     for number, line in lines:
         if number == 1 and b'"format"' in line:
-            header = decode_json(HEADER_DECODER, line, source, line=number)
+            header = decoded(HEADER_DECODER, line, source, number)
             if header.version != 1:
                 raise InputError(
                     f"unsupported version {header.version}", source=source, line=1, field="version"
                 )
             continue
-        event = decode_json(EVENT_DECODER, line, source, line=number)
+        event = decoded(EVENT_DECODER, line, source, number)
         check_message_ends(event, source, number)
         time = event.time if event.time is not UNSET else None
         yield RawRecord(source, number, time, event)
@@ -189,8 +200,8 @@ def translate_etcd(records: Iterable[Timed]) -> list[LocatedEvent]:
     events: list[LocatedEvent] = []
     for record in records:
         assert isinstance(record, Located)
-        events.extend(translator.translate(record))
-    events.extend(translator.finish())
+        translator.translate(record, events)
+    translator.finish(events)
     return events
 
 
