@@ -121,7 +121,7 @@ def test_a_learner_receives_entries_but_its_vote_does_not_count(tmp_path: Path) 
         {"kind": "init", "node": "1", "state": state},
         {"kind": "init", "node": "3", "state": state},
         {"kind": "become_candidate", "node": "1", "state": {"term": 2, "vote": "1"}},
-        # etcd-io/raft lets a learner vote (raft.go:1209-1226): it may have been promoted.
+        # etcd-io/raft lets a learner vote (raft.go:1215-1232): it may have been promoted.
         {"kind": "send", "node": "1", "message": request},
         {"kind": "receive", "node": "3", "message": request},
         {"kind": "send", "node": "3", "message": grant, "state": {"vote": "1"}},
