@@ -121,36 +121,9 @@ def on_send(
         return refusal
     kind = message.type
     if kind in ("vote_request", "pre_vote_request") and message.last_log_index is not UNSET:
-        last_term = message.last_log_term if message.last_log_term is not UNSET else None
-        if message.last_log_index != view.last_index:
-            return mismatch(
-                view,
-                message,
-                f"it announces last log index {message.last_log_index}, its log "
-                f"ends at {view.last_index}",
-                f"last_log_index={view.last_index}",
-                f"last_log_index={message.last_log_index}",
-            )
-        return check_log_position(view, message, view.last_index, last_term, "last log index")
+        return check_vote_request(view, message)
     if kind == "append_request" and message.prev_log_index is not UNSET:
-        needed = message.prev_log_index + sent_entry_count(message)
-        if untraced_entries and needed > view.last_index:
-            grown = with_untraced_entries(view, needed)
-            if isinstance(grown, Failure):
-                return grown
-            view = grown
-        view = with_leave_joint_entry(view, needed)
-        prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
-        count = sent_entry_count(message)
-        checked = check_log_position(
-            view, message, message.prev_log_index + count, None, "last entry index"
-        )
-        if isinstance(checked, Failure):
-            return checked
-        return check_commit_argument(
-            check_log_position(view, message, message.prev_log_index, prev_term, "prevLogIndex"),
-            message,
-        )
+        return check_append_request(view, message, untraced_entries=untraced_entries)
     if kind in ("heartbeat", "snapshot"):
         if (
             kind == "snapshot"
@@ -166,26 +139,77 @@ def on_send(
                 f"snapshot_index={message.snapshot_index}",
             )
         return check_commit_argument(view, message)
-    if kind == "append_response" and message.success is True and view.append_refusal is not None:
-        return view.append_refusal
-    if kind == "append_response" and message.success is True and message.match_index is not UNSET:
-        if (
-            untraced_entries
-            and view.role == "leader"
-            and message.destination == view.node
-            and message.match_index > view.last_index
-        ):
-            # The leader's self-acknowledgement of an entry it appended (raft.go:845).
-            return with_untraced_entries(view, message.match_index)
-        if not receives_logged and message.match_index > view.last_index:
-            # The entries it acknowledges came in messages the trace does not show.
-            view = with_unknown_tail(view, message.match_index)
-        return check_log_position(view, message, message.match_index, None, "match index")
+    if kind == "append_response" and message.success is True:
+        return check_append_response(
+            view, message, receives_logged=receives_logged, untraced_entries=untraced_entries
+        )
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
         return grant_vote(view, message, receives_logged=receives_logged)
     if kind == "read_index_response":
         return check_read_index(view, message)
     return view
+
+
+def check_vote_request(view: NodeView, message: Message) -> NodeView | Failure:
+    """A (pre-)vote request announces the sender's last log index and term."""
+    assert message.last_log_index is not UNSET
+    last_term = message.last_log_term if message.last_log_term is not UNSET else None
+    if message.last_log_index != view.last_index:
+        return mismatch(
+            view,
+            message,
+            f"it announces last log index {message.last_log_index}, its log "
+            f"ends at {view.last_index}",
+            f"last_log_index={view.last_index}",
+            f"last_log_index={message.last_log_index}",
+        )
+    return check_log_position(view, message, view.last_index, last_term, "last log index")
+
+
+def check_append_request(
+    view: NodeView, message: Message, *, untraced_entries: bool
+) -> NodeView | Failure:
+    """An append's entries and prevLogIndex/prevLogTerm come from the sender's log."""
+    assert message.prev_log_index is not UNSET
+    needed = message.prev_log_index + sent_entry_count(message)
+    if untraced_entries and needed > view.last_index:
+        grown = with_untraced_entries(view, needed)
+        if isinstance(grown, Failure):
+            return grown
+        view = grown
+    view = with_leave_joint_entry(view, needed)
+    prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
+    checked = check_log_position(view, message, needed, None, "last entry index")
+    if isinstance(checked, Failure):
+        return checked
+    return check_commit_argument(
+        check_log_position(view, message, message.prev_log_index, prev_term, "prevLogIndex"),
+        message,
+    )
+
+
+def check_append_response(
+    view: NodeView, message: Message, *, receives_logged: bool, untraced_entries: bool
+) -> NodeView | Failure:
+    """A successful append response: allowed only after an acceptable append, and its match
+    index is in the sender's log."""
+    if view.append_refusal is not None:
+        return view.append_refusal
+    match_index = message.match_index
+    if match_index is UNSET:
+        return view
+    if (
+        untraced_entries
+        and view.role == "leader"
+        and message.destination == view.node
+        and match_index > view.last_index
+    ):
+        # The leader's self-acknowledgement of an entry it appended (raft.go:845).
+        return with_untraced_entries(view, match_index)
+    if not receives_logged and match_index > view.last_index:
+        # The entries it acknowledges came in messages the trace does not show.
+        view = with_unknown_tail(view, match_index)
+    return check_log_position(view, message, match_index, None, "match index")
 
 
 def check_read_index(view: NodeView, message: Message) -> NodeView | Failure:

@@ -125,12 +125,14 @@ def test_the_log_is_checked_on_the_line_after_the_step(tmp_path: Path) -> None:
 # testdata/confchange_disable_validation.txt.
 
 
-def leave_joint_early() -> tuple[EtcdTrace, int]:
-    """Single voter 1 proposes ``foo``, a joint change adding learners 2 and 3, and the empty
-    change leaving the joint configuration before the first is applied."""
+ONE = ((1,), ())
+
+
+def single_voter_leader() -> EtcdTrace:
+    """Voter 1 alone (snapshot at 2) wins term 1 and commits its empty entry 3
+    (testdata/confchange_disable_validation.txt, up to its first proposal)."""
     trace = EtcdTrace()
-    one = ((1,), ())
-    joint = ((1,), (1,))
+    one = ONE
     trace.start_from_snapshot(1, 2, (1,))
     trace.event("BecomeCandidate", 1, (1, 1, 2), "C", 2, one)
     trace.event("SendRequestVoteResponse", 1, (1, 1, 2), "C", 2, one, msg("MsgVoteResp", 1, 1, 1))
@@ -140,19 +142,19 @@ def leave_joint_early() -> tuple[EtcdTrace, int]:
     )
     trace.event("BecomeLeader", 1, (1, 1, 2), "L", 2, one)
     trace.event("Replicate", 1, (1, 1, 2), "L", 2, one)
-    trace.event(
-        "SendAppendEntriesResponse", 1, (1, 1, 2), "L", 3, one, msg("MsgAppResp", 1, 1, 1, index=3)
-    )
-    trace.event(
-        "ReceiveAppendEntriesResponse",
-        1,
-        (1, 1, 2),
-        "L",
-        3,
-        one,
-        msg("MsgAppResp", 1, 1, 1, index=3),
-    )
+    ack = msg("MsgAppResp", 1, 1, 1, index=3)
+    trace.event("SendAppendEntriesResponse", 1, (1, 1, 2), "L", 3, one, ack)
+    trace.event("ReceiveAppendEntriesResponse", 1, (1, 1, 2), "L", 3, one, ack)
     trace.event("Commit", 1, (1, 1, 3), "L", 3, one)
+    return trace
+
+
+def leave_joint_early() -> tuple[EtcdTrace, int]:
+    """Single voter 1 proposes ``foo``, a joint change adding learners 2 and 3, and the empty
+    change leaving the joint configuration before the first is applied."""
+    trace = single_voter_leader()
+    one = ONE
+    joint = ((1,), (1,))
     trace.event("Replicate", 1, (1, 1, 3), "L", 3, one)
     trace.event(
         "SendAppendEntriesResponse", 1, (1, 1, 3), "L", 4, one, msg("MsgAppResp", 1, 1, 1, index=4)
