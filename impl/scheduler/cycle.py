@@ -28,16 +28,20 @@ from impl.scheduler.framework import (
     Status,
     unresolvable,
 )
-from impl.scheduler.memo import RAW_ONLY_NORMALIZE, Memo, Table, pod_shape
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.plugins.unmodelled import NOT_EVALUATED
+from impl.scheduler.podinfo import PodInfo
 from impl.scheduler.profile import Profile
+from impl.scheduler.results_cache import RAW_ONLY_NORMALIZE, ResultsCache, as_status, lookup
+from impl.scheduler.snapshot import Snapshot
 
 
 @final
 class PluginScore(msgspec.Struct, frozen=True, kw_only=True):
-    """One score plugin's result for one node."""
+    """One score plugin's result for one node: raw, normalized, times the weight."""
 
     plugin: str
+    weight: int
     raw: int
     normalized: int
     weighted: int
@@ -60,6 +64,23 @@ class CycleResult(msgspec.Struct, frozen=True, kw_only=True):
     top: tuple[str, ...]
     """The nodes sharing the highest total, sorted by name (any one may be chosen)."""
     next_start_index: int
+    skipped_filters: frozenset[str] = frozenset()
+    """Plugins whose PreFilter returned Skip (their Filter did not run)."""
+    skipped_scores: frozenset[str] = frozenset()
+    """Score plugins whose PreScore returned Skip."""
+    not_evaluated: tuple[str, ...] = ()
+    """Plugins this model does not evaluate that would have looked at the pod."""
+
+    def unschedulable_plugins(self) -> frozenset[str]:
+        """The plugins that rejected the pod on some node (``Diagnosis.UnschedulablePlugins``)."""
+        plugins = {status.plugin for _, status in self.statuses if status.plugin}
+        if self.pre_filter_status is not None and self.pre_filter_status.plugin:
+            plugins.add(self.pre_filter_status.plugin)
+        return frozenset(plugins)
+
+
+Scores = tuple[tuple[str, tuple["PluginScore", ...]], ...]
+Totals = tuple[tuple[str, int], ...]
 
 
 class PreFilterOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,25 +146,22 @@ def _run_active(filters: tuple[Plugin, ...], context: CycleContext, node: NodeIn
     return SUCCESS
 
 
-def _filter_table(
-    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...], memo: Memo | None
-) -> Table | None:
-    if memo is None:
-        return None
+def _filter_key(
+    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...]
+) -> object | None:
     keys = tuple(plugin.filter_memo_key(context) for plugin in filters)
     if any(key is None for key in keys):
         return None
-    return memo.table(("filter", id(profile), pod_shape(context.pod.pod), keys))
+    return ("filter", profile.scheduler_name, context.pod.shape, keys)
 
 
 def _nominated_by_node(context: CycleContext) -> dict[str, list[PodInfo]]:
     """Nominated pods of at least the pod's priority, by node (the pod itself excluded)."""
-    pod = context.pod.pod
+    pod = context.pod
     by_node: dict[str, list[PodInfo]] = {}
-    for info in context.snapshot.nominated:
-        other = info.pod
+    for other in context.snapshot.nominated:
         if other.key != pod.key and other.priority >= pod.priority:
-            by_node.setdefault(other.nominated_node_name, []).append(info)
+            by_node.setdefault(other.nominated_node_name, []).append(other)
     return by_node
 
 
@@ -158,7 +176,7 @@ def _filter_with_nominated(
     (PreFilter state recomputed with them) and, if so, also without them."""
     crowded = node
     for info in nominated:
-        crowded = crowded.with_pod(info)
+        crowded = crowded.with_pod(info, -1)
     trial = CycleContext(context.pod, context.snapshot.with_node(crowded))
     outcome = run_pre_filter(profile, trial)
     if outcome.rejection is not None:
@@ -175,67 +193,66 @@ def find_feasible(
     nodes: Sequence[NodeInfo],
     skipped: frozenset[str],
     start_index: int,
-    memo: Memo | None = None,
-) -> tuple[list[NodeInfo], list[tuple[str, Status]], int]:
-    """Feasible nodes, failures, and the next start index (``findNodesThatPassFilters``)."""
+    cache: ResultsCache,
+) -> tuple[list[NodeInfo], list[tuple[str, Status]], int, ResultsCache]:
+    """Feasible nodes, failures, the next start index (``findNodesThatPassFilters``) and the
+    cache with this cycle's node-local filter results."""
     if not nodes:
-        return [], [], start_index
+        return [], [], start_index, cache
     wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
     filters = _active_filters(profile, skipped)
-    table = _filter_table(profile, context, filters, memo)
+    key = _filter_key(profile, context, filters)
+    table = cache.table(key) if key is not None else None
+    fresh: list[tuple[str, int, object]] = []
     feasible: list[NodeInfo] = []
     failures: list[tuple[str, Status]] = []
     count = len(nodes)
-    added = 0
-    lookup = table.get if table is not None else None
     success = Code.SUCCESS
     nominated = _nominated_by_node(context)
     start = start_index % count
     for node in (*nodes[start:], *nodes[:start]):
-        known = lookup(id(node)) if lookup is not None else None
+        known = lookup(table, node.name, node.generation) if table is not None else None
         if nominated and node.name in nominated:
             status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
-        elif known is not None and known[0] is node:
-            status = known[1]
+        elif known is not None:
+            status = as_status(known)
         else:
             status = _run_active(filters, context, node)
             if table is not None:
-                table[id(node)] = (node, status)
-                added += 1
+                fresh.append((node.name, node.generation, status))
         if status.code is success:
             feasible.append(node)
             if len(feasible) >= wanted:
                 break
         else:
             failures.append((node.name, status))
-    if memo is not None:
-        memo.note_added(added)
+    if key is not None and fresh:
+        cache = cache.with_results(key, fresh)
     processed = len(feasible) + len(failures)
-    return feasible, failures, (start_index + processed) % count
+    return feasible, failures, (start_index + processed) % count, cache
 
 
-def _memo_scores(
+def _cached_scores(
     plugins: Sequence[Plugin],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    table: Table,
-    memo: Memo,
-) -> list[tuple[int, ...]]:
-    """Raw scores of memoizable plugins, per node, one lookup per node."""
+    key: object,
+    cache: ResultsCache,
+) -> tuple[list[tuple[int, ...]], ResultsCache]:
+    """Raw scores of cacheable plugins, per node, one lookup per node."""
     rows: list[tuple[int, ...]] = []
-    added = 0
-    lookup = table.get
+    fresh: list[tuple[str, int, object]] = []
+    table = cache.table(key)
     for node in feasible:
-        known = lookup(id(node))
-        if known is not None and known[0] is node:
-            row = known[1]
+        known = lookup(table, node.name, node.generation)
+        if known is not None:
+            assert isinstance(known, tuple)
+            row: tuple[int, ...] = known
         else:
             row = tuple(plugin.score(context, node) for plugin in plugins)
-            table[id(node)] = (node, row)
-            added += 1
+            fresh.append((node.name, node.generation, row))
         rows.append(row)
-    memo.note_added(added)
-    return rows
+    return rows, cache.with_results(key, fresh) if fresh else cache
 
 
 def _normalize(
@@ -243,20 +260,18 @@ def _normalize(
     context: CycleContext,
     feasible: Sequence[NodeInfo],
     raw: list[int],
-    memo: Memo | None,
-) -> list[int]:
+    cache: ResultsCache,
+) -> tuple[list[int], ResultsCache]:
     if not plugin.implements("normalize_score"):
-        return raw
-    if memo is None or plugin.name not in RAW_ONLY_NORMALIZE:
-        return plugin.normalize_score(context, feasible, list(raw))
-    key = tuple(raw)
-    table = memo.normalized(plugin.name)
-    known = table.get(key)
+        return raw, cache
+    if plugin.name not in RAW_ONLY_NORMALIZE:
+        return plugin.normalize_score(context, feasible, list(raw)), cache
+    key = (plugin.name, tuple(raw))
+    known = cache.normalized.get(key)
     if known is None:
         known = tuple(plugin.normalize_score(context, feasible, list(raw)))
-        table[key] = known
-        memo.note_added(1)
-    return list(known)
+        cache = cache.with_normalized(key, known)
+    return list(known), cache
 
 
 def _raw_score_lists(
@@ -264,39 +279,39 @@ def _raw_score_lists(
     plugins: Sequence[Plugin],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    memo: Memo | None,
-) -> dict[str, list[int]]:
-    """Raw scores per plugin; memoizable plugins' scores come from the memo when known."""
-    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins} if memo else {}
-    cached = [plugin for plugin in plugins if keys.get(plugin.name) is not None]
+    cache: ResultsCache,
+) -> tuple[dict[str, list[int]], ResultsCache]:
+    """Raw scores per plugin; cacheable plugins' scores come from the cache when known."""
+    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins}
+    cached = [plugin for plugin in plugins if keys[plugin.name] is not None]
     raw: dict[str, list[int]] = {}
-    if memo is not None and cached:
+    if cached:
         key = (
             "score",
-            id(profile),
-            pod_shape(context.pod.pod),
+            profile.scheduler_name,
+            context.pod.shape,
             tuple((plugin.name, keys[plugin.name]) for plugin in cached),
         )
-        rows = _memo_scores(cached, context, feasible, memo.table(key), memo)
+        rows, cache = _cached_scores(cached, context, feasible, key, cache)
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in cached]
         for plugin, column in zip(cached, columns, strict=True):
             raw[plugin.name] = list(column)
     for plugin in plugins:
         if plugin.name not in raw:
             raw[plugin.name] = [plugin.score(context, node) for node in feasible]
-    return raw
+    return raw, cache
 
 
 def prioritize(
     profile: Profile,
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    memo: Memo | None = None,
+    cache: ResultsCache,
     *,
     detailed: bool = True,
-) -> tuple[tuple[tuple[str, tuple[PluginScore, ...]], ...], tuple[tuple[str, int], ...]]:
-    """PreScore, Score, NormalizeScore and weights over the feasible nodes; without
-    ``detailed`` only the totals are returned (the per-plugin scores stay empty)."""
+) -> tuple[Scores, Totals, frozenset[str], ResultsCache]:
+    """PreScore, Score, NormalizeScore and weights over the feasible nodes: per-plugin scores
+    (empty without ``detailed``), totals, the plugins PreScore skipped, the updated cache."""
     skipped: set[str] = set()
     for plugin in profile.pre_score:
         if plugin.pre_score(context, feasible).code is Code.SKIP:
@@ -304,22 +319,24 @@ def prioritize(
     totals = [0] * len(feasible)
     per_plugin: list[tuple[str, int, list[int], list[int]]] = []
     active = [(plugin, weight) for plugin, weight in profile.score if plugin.name not in skipped]
-    raw_lists = _raw_score_lists(profile, [p for p, _ in active], context, feasible, memo)
+    raw_lists, cache = _raw_score_lists(profile, [p for p, _ in active], context, feasible, cache)
     for plugin, weight in active:
         raw = raw_lists[plugin.name]
-        normalized = _normalize(plugin, context, feasible, raw, memo)
+        normalized, cache = _normalize(plugin, context, feasible, raw, cache)
         totals = list(map(add, totals, map(mul, normalized, repeat(weight, len(normalized)))))
         if detailed:
             per_plugin.append((plugin.name, weight, raw, normalized))
     names = [node.name for node in feasible]
+    skipped_scores = frozenset(skipped & {p.name for p, _ in profile.score})
     if not detailed:
-        return (), tuple(zip(names, totals, strict=True))
+        return (), tuple(zip(names, totals, strict=True)), skipped_scores, cache
     scores = tuple(
         (
             name,
             tuple(
                 PluginScore(
                     plugin=plugin_name,
+                    weight=weight,
                     raw=raw[index],
                     normalized=normalized[index],
                     weighted=normalized[index] * weight,
@@ -329,7 +346,7 @@ def prioritize(
         )
         for index, name in enumerate(names)
     )
-    return scores, tuple(zip(names, totals, strict=True))
+    return scores, tuple(zip(names, totals, strict=True)), skipped_scores, cache
 
 
 def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
@@ -342,33 +359,44 @@ def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _rejected_at_pre_filter(
+    profile: Profile, pod: PodInfo, nodes: Sequence[NodeInfo], rejection: Status, start_index: int
+) -> CycleResult:
+    return CycleResult(
+        pod=pod.key,
+        profile=profile.scheduler_name,
+        node_count=len(nodes),
+        pre_filter_status=rejection,
+        statuses=tuple((node.name, rejection) for node in nodes),
+        feasible=(),
+        scores=(),
+        totals=(),
+        top=(),
+        next_start_index=start_index,
+    )
+
+
 def run_cycle(
     profile: Profile,
     snapshot: Snapshot,
     pod: PodInfo,
     start_index: int = 0,
-    memo: Memo | None = None,
+    cache: ResultsCache | None = None,
     *,
     detailed: bool = True,
-) -> tuple[CycleResult, CycleContext]:
-    """PreFilter through host selection for one pod (``schedulePod``)."""
+) -> tuple[CycleResult, CycleContext, ResultsCache]:
+    """PreFilter through host selection for one pod (``schedulePod``); ``cache`` (empty when
+    None) only saves work, and comes back with this cycle's results."""
+    cache = cache if cache is not None else ResultsCache()
     context = CycleContext(pod, snapshot)
     nodes = snapshot.in_order()
     outcome = run_pre_filter(profile, context)
     if outcome.rejection is not None:
-        result = CycleResult(
-            pod=pod.pod.key,
-            profile=profile.scheduler_name,
-            node_count=len(nodes),
-            pre_filter_status=outcome.rejection,
-            statuses=tuple((node.name, outcome.rejection) for node in nodes),
-            feasible=(),
-            scores=(),
-            totals=(),
-            top=(),
-            next_start_index=start_index,
+        return (
+            _rejected_at_pre_filter(profile, pod, nodes, outcome.rejection, start_index),
+            context,
+            cache,
         )
-        return result, context
     snapshot_size = len(nodes)
     excluded: list[tuple[str, Status]] = []
     if outcome.allowed is not None:
@@ -379,16 +407,21 @@ def run_cycle(
         )
         excluded = [(node.name, status) for node in nodes if node.name not in outcome.allowed]
         nodes = tuple(node for node in nodes if node.name in outcome.allowed)
-    feasible, failures, next_index = find_feasible(
-        profile, context, nodes, outcome.skipped, start_index, memo
+    feasible, failures, next_index, cache = find_feasible(
+        profile, context, nodes, outcome.skipped, start_index, cache
     )
+    skipped_scores: frozenset[str] = frozenset()
     if len(feasible) == 1:
-        scores: tuple[tuple[str, tuple[PluginScore, ...]], ...] = ((feasible[0].name, ()),)
-        totals: tuple[tuple[str, int], ...] = ((feasible[0].name, 0),)
+        scores: Scores = ((feasible[0].name, ()),)
+        totals: Totals = ((feasible[0].name, 0),)
     else:
-        scores, totals = prioritize(profile, context, feasible, memo, detailed=detailed)
+        scores, totals, skipped_scores, cache = prioritize(
+            profile, context, feasible, cache, detailed=detailed
+        )
+    not_evaluated = context.state.get(NOT_EVALUATED, ())
+    assert isinstance(not_evaluated, tuple)
     result = CycleResult(
-        pod=pod.pod.key,
+        pod=pod.key,
         profile=profile.scheduler_name,
         node_count=snapshot_size,
         pre_filter_status=None,
@@ -398,13 +431,16 @@ def run_cycle(
         totals=totals,
         top=top_scoring(totals),
         next_start_index=next_index,
+        skipped_filters=outcome.skipped,
+        skipped_scores=skipped_scores,
+        not_evaluated=not_evaluated,
     )
-    return result, context
+    return result, context, cache
 
 
 def fit_error_message(node_count: int, result: CycleResult, post_filter_message: str) -> str:
     """``FitError.Error()``: ``0/N nodes are available: <sorted reason histogram>.`` plus the
-    PostFilter message."""
+    PostFilter message as it is (its own punctuation ends it)."""
     message = f"0/{node_count} nodes are available:"
     if result.pre_filter_status is not None:
         message += f" {', '.join(result.pre_filter_status.reasons)}."
@@ -417,5 +453,5 @@ def fit_error_message(node_count: int, result: CycleResult, post_filter_message:
         if entries:
             message += f" {', '.join(entries)}."
     if post_filter_message:
-        message += f" {post_filter_message}."
+        message += f" {post_filter_message}"
     return message

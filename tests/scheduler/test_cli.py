@@ -143,9 +143,8 @@ def test_bad_quantity_and_bad_yaml_exit_2(
 
 
 def test_services_and_owners_are_read_from_the_cluster_file() -> None:
-    from returns.result import Success
-
     from models.scheduling_decode import decode_cluster
+    from returns.result import Success
 
     documents = [
         {
