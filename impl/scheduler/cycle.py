@@ -32,7 +32,7 @@ from impl.scheduler.nodeinfo import NodeInfo
 from impl.scheduler.plugins.unmodelled import NOT_EVALUATED
 from impl.scheduler.podinfo import PodInfo
 from impl.scheduler.profile import Profile
-from impl.scheduler.results_cache import RAW_ONLY_NORMALIZE, ResultsCache, as_status, lookup
+from impl.scheduler.results_cache import RAW_ONLY_NORMALIZE, ResultsCache
 from impl.scheduler.snapshot import Snapshot
 
 
@@ -187,6 +187,10 @@ def _filter_with_nominated(
     return _run_active(filters, context, node)
 
 
+def _no_table(_: str) -> tuple[int, Status] | None:
+    return None
+
+
 def find_feasible(
     profile: Profile,
     context: CycleContext,
@@ -202,57 +206,67 @@ def find_feasible(
     wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
     filters = _active_filters(profile, skipped)
     key = _filter_key(profile, context, filters)
-    table = cache.table(key) if key is not None else None
-    fresh: list[tuple[str, int, object]] = []
+    get = cache.filter_table(key).get if key is not None else _no_table
+    fresh: list[tuple[str, int, Status]] = []
     feasible: list[NodeInfo] = []
     failures: list[tuple[str, Status]] = []
     count = len(nodes)
     success = Code.SUCCESS
     nominated = _nominated_by_node(context)
     start = start_index % count
+    found = 0
+    add_feasible, add_failure, add_fresh = feasible.append, failures.append, fresh.append
+    cacheable = key is not None
     for node in (*nodes[start:], *nodes[:start]):
-        known = lookup(table, node.name, node.generation) if table is not None else None
-        if nominated and node.name in nominated:
-            status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
-        elif known is not None:
-            status = as_status(known)
+        name = node.name
+        if nominated and name in nominated:
+            status = _filter_with_nominated(profile, context, node, nominated[name], filters)
         else:
-            status = _run_active(filters, context, node)
-            if table is not None:
-                fresh.append((node.name, node.generation, status))
+            known = get(name)
+            if known is not None and known[0] == node.generation:
+                status = known[1]
+            else:
+                status = _run_active(filters, context, node)
+                if cacheable:
+                    add_fresh((name, node.generation, status))
         if status.code is success:
-            feasible.append(node)
-            if len(feasible) >= wanted:
+            add_feasible(node)
+            found += 1
+            if found >= wanted:
                 break
         else:
-            failures.append((node.name, status))
+            add_failure((name, status))
     if key is not None and fresh:
-        cache = cache.with_results(key, fresh)
+        cache = cache.with_filters(key, fresh)
     processed = len(feasible) + len(failures)
     return feasible, failures, (start_index + processed) % count, cache
 
 
 def _cached_scores(
     plugins: Sequence[Plugin],
+    folded_weights: tuple[int, ...],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
     key: object,
     cache: ResultsCache,
 ) -> tuple[list[tuple[int, ...]], ResultsCache]:
-    """Raw scores of cacheable plugins, per node, one lookup per node."""
+    """Per node, the raw scores of cacheable plugins followed by the weighted sum of those
+    whose raw score is final (``folded_weights``: their weight, 0 for the others); one lookup
+    per node."""
     rows: list[tuple[int, ...]] = []
-    fresh: list[tuple[str, int, object]] = []
-    table = cache.table(key)
+    fresh: list[tuple[str, int, tuple[int, ...]]] = []
+    get = cache.score_table(key).get
+    add_row = rows.append
     for node in feasible:
-        known = lookup(table, node.name, node.generation)
-        if known is not None:
-            assert isinstance(known, tuple)
-            row: tuple[int, ...] = known
+        known = get(node.name)
+        if known is not None and known[0] == node.generation:
+            add_row(known[1])
         else:
-            row = tuple(plugin.score(context, node) for plugin in plugins)
+            scores = [plugin.score(context, node) for plugin in plugins]
+            row = (*scores, sum(map(mul, scores, folded_weights)))
             fresh.append((node.name, node.generation, row))
-        rows.append(row)
-    return rows, cache.with_results(key, fresh) if fresh else cache
+            add_row(row)
+    return rows, cache.with_scores(key, fresh)
 
 
 def _normalize(
@@ -276,30 +290,43 @@ def _normalize(
 
 def _raw_score_lists(
     profile: Profile,
-    plugins: Sequence[Plugin],
+    active: Sequence[tuple[Plugin, int]],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
     cache: ResultsCache,
-) -> tuple[dict[str, list[int]], ResultsCache]:
-    """Raw scores per plugin; cacheable plugins' scores come from the cache when known."""
-    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins}
-    cached = [plugin for plugin in plugins if keys[plugin.name] is not None]
+    detailed: bool,
+) -> tuple[dict[str, list[int]], list[int], frozenset[str], ResultsCache]:
+    """Raw scores per plugin, the weighted sum per node of the cacheable plugins that do not
+    normalize (``folded``: their columns are left out unless ``detailed``) and the cache.
+    Cacheable plugins' scores come from the cache when known."""
+    keys = {plugin.name: plugin.score_memo_key(context) for plugin, _ in active}
+    cached = [(plugin, weight) for plugin, weight in active if keys[plugin.name] is not None]
     raw: dict[str, list[int]] = {}
+    base = [0] * len(feasible)
+    folded: frozenset[str] = frozenset()
     if cached:
+        folded_weights = tuple(
+            0 if plugin.implements("normalize_score") else weight for plugin, weight in cached
+        )
+        folded = frozenset(
+            plugin.name for (plugin, _), w in zip(cached, folded_weights, strict=True) if w
+        )
         key = (
             "score",
             profile.scheduler_name,
             context.pod.shape,
-            tuple((plugin.name, keys[plugin.name]) for plugin in cached),
+            tuple((plugin.name, weight, keys[plugin.name]) for plugin, weight in cached),
         )
-        rows, cache = _cached_scores(cached, context, feasible, key, cache)
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cached]
-        for plugin, column in zip(cached, columns, strict=True):
-            raw[plugin.name] = list(column)
-    for plugin in plugins:
-        if plugin.name not in raw:
+        plugins = [plugin for plugin, _ in cached]
+        rows, cache = _cached_scores(plugins, folded_weights, context, feasible, key, cache)
+        base = [row[-1] for row in rows]
+        for index, plugin in enumerate(plugins):
+            if detailed or plugin.name not in folded:
+                raw[plugin.name] = [row[index] for row in rows]
+    for plugin, _ in active:
+        if plugin.name not in raw and plugin.name not in folded:
             raw[plugin.name] = [plugin.score(context, node) for node in feasible]
-    return raw, cache
+    return raw, base, folded, cache
 
 
 def prioritize(
@@ -316,11 +343,17 @@ def prioritize(
     for plugin in profile.pre_score:
         if plugin.pre_score(context, feasible).code is Code.SKIP:
             skipped.add(plugin.name)
-    totals = [0] * len(feasible)
     per_plugin: list[tuple[str, int, list[int], list[int]]] = []
     active = [(plugin, weight) for plugin, weight in profile.score if plugin.name not in skipped]
-    raw_lists, cache = _raw_score_lists(profile, [p for p, _ in active], context, feasible, cache)
+    raw_lists, totals, folded, cache = _raw_score_lists(
+        profile, active, context, feasible, cache, detailed
+    )
     for plugin, weight in active:
+        if plugin.name in folded:
+            if detailed:
+                raw = raw_lists[plugin.name]
+                per_plugin.append((plugin.name, weight, raw, raw))
+            continue
         raw = raw_lists[plugin.name]
         normalized, cache = _normalize(plugin, context, feasible, raw, cache)
         totals = list(map(add, totals, map(mul, normalized, repeat(weight, len(normalized)))))
@@ -426,7 +459,7 @@ def run_cycle(
         node_count=snapshot_size,
         pre_filter_status=None,
         statuses=tuple(excluded + failures),
-        feasible=tuple(node.name for node in feasible),
+        feasible=tuple([node.name for node in feasible]),
         scores=scores,
         totals=totals,
         top=top_scoring(totals),

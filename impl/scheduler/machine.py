@@ -105,7 +105,7 @@ class SchedulerState(msgspec.Struct, frozen=True, kw_only=True):
     results: ResultsCache = ResultsCache()
 
 
-SchedulerStep = Step[SchedulerState]
+SchedulerStep = Step[SchedulerState, SchedulerCommand]
 
 
 def init(config: SchedulerConfig, cluster: ClusterState | None = None) -> SchedulerStep:
@@ -160,7 +160,7 @@ def _on_pod_added(config: SchedulerConfig, state: SchedulerState, event: PodAdde
         return Step(state=_raise(config, state, cluster_event))
     info = pod_info(event.pod, features)
     profile = config.profiles.get(info.scheduler_name)
-    if profile is None or info.key in state.queue.queued_keys():
+    if profile is None or state.queue.has(info.key):
         return Step(state=state)
     gated = any(p.pre_enqueue(info).code is not Code.SUCCESS for p in profile.pre_enqueue)
     item = QueuedPodInfo(info=info, timestamp_ms=state.now_ms, sequence=state.sequence)

@@ -19,6 +19,7 @@ import immutables
 import msgspec
 
 from impl.scheduler.features import SchedulerFeatures
+from models.k8s.codec import encode_json
 from models.k8s.core.pod import Pod, PodAffinityTerm, Toleration, TopologySpreadConstraint
 from models.scheduling.amounts import (
     CPU,
@@ -27,6 +28,7 @@ from models.scheduling.amounts import (
     pod_requests,
     request_amounts,
 )
+from models.scheduling.cluster import pod_key
 from models.scheduling.matching import (
     CompiledTerm,
     RequiredNodeAffinity,
@@ -75,8 +77,8 @@ class SpreadConstraint(msgspec.Struct, frozen=True, kw_only=True):
 
 @final
 class ShapeKey:
-    """What node-local plugin results depend on besides the node (spec, namespace, labels),
-    hashed once: pods of one shape share results."""
+    """What node-local plugin results depend on besides the node (the spec as canonical JSON,
+    the namespace, the labels), hashed once: pods of one shape share results."""
 
     __slots__ = ("_hash", "parts")
 
@@ -250,7 +252,7 @@ def pod_info(pod: Pod, features: SchedulerFeatures, *, assigned: bool = False) -
     containers = (*(spec.init_containers or ()), *(spec.containers or ()))
     return PodInfo(
         pod=pod,
-        key=f"{namespace}/{meta.name or ''}",
+        key=pod_key(pod),
         name=meta.name or "",
         namespace=namespace,
         uid=meta.uid or "",
@@ -303,7 +305,7 @@ def pod_info(pod: Pod, features: SchedulerFeatures, *, assigned: bool = False) -
         ),
         images=tuple(normalized_image_name(c.image or "") for c in containers),
         scheduling_gates=tuple(g.name or "" for g in spec.scheduling_gates or ()),
-        shape=ShapeKey((spec, namespace, labels)),
+        shape=ShapeKey((encode_json(spec, canonical_quantities=True), namespace, labels)),
     )
 
 

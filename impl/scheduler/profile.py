@@ -96,6 +96,23 @@ class Profile:
         self.preemption = preemption
         self.features = features
 
+    def with_percentage(self, percentage: int) -> Profile:
+        """The same profile with another ``percentageOfNodesToScore``."""
+        return Profile(
+            scheduler_name=self.scheduler_name,
+            queue_sort=self.queue_sort,
+            pre_enqueue=self.pre_enqueue,
+            pre_filter=self.pre_filter,
+            filter=self.filter,
+            post_filter=self.post_filter,
+            pre_score=self.pre_score,
+            score=self.score,
+            bind=self.bind,
+            percentage_of_nodes_to_score=percentage,
+            preemption=self.preemption,
+            features=self.features,
+        )
+
     def plugins(self) -> tuple[Plugin, ...]:
         """Every distinct plugin object of the profile (for cluster event registrations)."""
         seen: dict[str, Plugin] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, final
 
+import immutables
 import msgspec
 
 from impl.scheduler.framework import ClusterEvent, QueuedPodInfo
@@ -61,18 +62,24 @@ class SchedulingQueue(msgspec.Struct, frozen=True, kw_only=True):
     backoff: tuple[QueuedPodInfo, ...] = ()
     unschedulable: tuple[QueuedPodInfo, ...] = ()
     gated: tuple[QueuedPodInfo, ...] = ()
+    members: immutables.Map[str, bool] = immutables.Map()
+    """The ``namespace/name`` of every pod in a pool."""
 
     def waiting(self) -> int:
         """Pods in any pool."""
         return len(self.active) + len(self.backoff) + len(self.unschedulable) + len(self.gated)
 
+    def has(self, key: str) -> bool:
+        """Is pod ``key`` in a pool?"""
+        return key in self.members
+
     def queued_keys(self) -> frozenset[str]:
         """Every queued pod's ``namespace/name``."""
-        return frozenset(
-            item.info.key
-            for pool in (self.active, self.backoff, self.unschedulable, self.gated)
-            for item in pool
-        )
+        return frozenset(self.members)
+
+
+def _joined(queue: SchedulingQueue, item: QueuedPodInfo) -> immutables.Map[str, bool]:
+    return queue.members.set(item.info.key, True)
 
 
 def _insert(
@@ -98,9 +105,10 @@ def enqueue(
     queue: SchedulingQueue, item: QueuedPodInfo, less: Less, gated: bool
 ) -> SchedulingQueue:
     """A new pod: activeQ, or the gated pool when a PreEnqueue plugin refused it."""
+    members = _joined(queue, item)
     if gated:
-        return msgspec.structs.replace(queue, gated=(*queue.gated, item))
-    return msgspec.structs.replace(queue, active=_insert(queue.active, item, less))
+        return msgspec.structs.replace(queue, gated=(*queue.gated, item), members=members)
+    return msgspec.structs.replace(queue, active=_insert(queue.active, item, less), members=members)
 
 
 def _to_active_or_backoff(
@@ -123,7 +131,11 @@ def flush(queue: SchedulingQueue, now_ms: int, less: Less, backoff: Backoff) -> 
         else:
             waiting.append(item)
     result = SchedulingQueue(
-        active=active, backoff=tuple(waiting), unschedulable=(), gated=queue.gated
+        active=active,
+        backoff=tuple(waiting),
+        unschedulable=(),
+        gated=queue.gated,
+        members=queue.members,
     )
     for item in queue.unschedulable:
         if now_ms - item.timestamp_ms > UNSCHEDULABLE_TIMEOUT_MS:
@@ -138,15 +150,23 @@ def pop(
 ) -> tuple[QueuedPodInfo | None, SchedulingQueue]:
     """The next pod to schedule: activeQ's head, else (SchedulerPopFromBackoffQ) backoffQ's."""
     if queue.active:
-        return queue.active[0], msgspec.structs.replace(queue, active=queue.active[1:])
+        head = queue.active[0]
+        return head, msgspec.structs.replace(
+            queue, active=queue.active[1:], members=queue.members.delete(head.info.key)
+        )
     if pop_from_backoff and queue.backoff:
-        return queue.backoff[0], msgspec.structs.replace(queue, backoff=queue.backoff[1:])
+        head = queue.backoff[0]
+        return head, msgspec.structs.replace(
+            queue, backoff=queue.backoff[1:], members=queue.members.delete(head.info.key)
+        )
     return None, queue
 
 
 def requeue_failed(queue: SchedulingQueue, item: QueuedPodInfo) -> SchedulingQueue:
     """``AddUnschedulableIfNotPresent``: a pod that failed waits for an event."""
-    return msgspec.structs.replace(queue, unschedulable=(*queue.unschedulable, item))
+    return msgspec.structs.replace(
+        queue, unschedulable=(*queue.unschedulable, item), members=_joined(queue, item)
+    )
 
 
 def requeue_after_error(
@@ -154,7 +174,9 @@ def requeue_after_error(
 ) -> SchedulingQueue:
     """A pod whose binding failed goes through backoff."""
     order = _backoff_order(backoff, less)
-    return msgspec.structs.replace(queue, backoff=_insert(queue.backoff, item, order))
+    return msgspec.structs.replace(
+        queue, backoff=_insert(queue.backoff, item, order), members=_joined(queue, item)
+    )
 
 
 def on_cluster_event(
@@ -177,6 +199,8 @@ def on_cluster_event(
 
 def without(queue: SchedulingQueue, key: str) -> SchedulingQueue:
     """The queue without pod ``key`` (deleted)."""
+    if key not in queue.members:
+        return queue
 
     def keep(pool: tuple[QueuedPodInfo, ...]) -> tuple[QueuedPodInfo, ...]:
         return tuple(item for item in pool if item.info.key != key)
@@ -186,4 +210,5 @@ def without(queue: SchedulingQueue, key: str) -> SchedulingQueue:
         backoff=keep(queue.backoff),
         unschedulable=keep(queue.unschedulable),
         gated=keep(queue.gated),
+        members=queue.members.delete(key),
     )

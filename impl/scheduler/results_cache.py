@@ -11,7 +11,6 @@ empty cache gives the same results. Past ``limit`` entries it starts empty again
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final, final
 
 import immutables
@@ -23,36 +22,57 @@ RAW_ONLY_NORMALIZE: Final = frozenset({"TaintToleration", "NodeAffinity"})
 """Plugins whose NormalizeScore reads nothing but the raw scores (DefaultNormalizeScore)."""
 DEFAULT_LIMIT: Final = 500_000
 
-NodeTable = immutables.Map[str, tuple[int, object]]
-"""Node name -> (NodeInfo generation, result)."""
+FilterTable = immutables.Map[str, tuple[int, Status]]
+"""Node name -> (NodeInfo generation, Filter status)."""
+ScoreTable = immutables.Map[str, tuple[int, tuple[int, ...]]]
+"""Node name -> (NodeInfo generation, raw scores of the cacheable Score plugins)."""
 
 
 @final
 class ResultsCache(msgspec.Struct, frozen=True, kw_only=True):
-    """Tables of node-local results by (what, profile, pod shape, plugin keys)."""
+    """Tables of node-local results by (profile, pod shape, plugin keys)."""
 
-    tables: immutables.Map[object, NodeTable] = immutables.Map()
+    filters: immutables.Map[object, FilterTable] = immutables.Map()
+    scores: immutables.Map[object, ScoreTable] = immutables.Map()
     normalized: immutables.Map[object, tuple[int, ...]] = immutables.Map()
     entries: int = 0
     limit: int = DEFAULT_LIMIT
 
-    def table(self, key: object) -> NodeTable:
-        """The table of one key (empty when unknown)."""
-        return self.tables.get(key, _EMPTY_TABLE)
+    def filter_table(self, key: object) -> FilterTable:
+        """The filter results of one key (empty when unknown)."""
+        return self.filters.get(key, _EMPTY_FILTERS)
 
-    def with_results(self, key: object, results: Iterable[tuple[str, int, object]]) -> ResultsCache:
-        """The cache with ``(node, generation, result)`` entries added to one table."""
-        added = 0
-        with self.table(key).mutate() as table:
-            for name, generation, result in results:
-                table[name] = (generation, result)
-                added += 1
-            updated = table.finish()
-        if not added:
+    def score_table(self, key: object) -> ScoreTable:
+        """The raw scores of one key (empty when unknown)."""
+        return self.scores.get(key, _EMPTY_SCORES)
+
+    def with_filters(self, key: object, results: list[tuple[str, int, Status]]) -> ResultsCache:
+        """The cache with ``(node, generation, status)`` entries added to one filter table."""
+        if not results:
             return self
+        with self.filter_table(key).mutate() as table:
+            for name, generation, status in results:
+                table[name] = (generation, status)
+            updated = table.finish()
         return self._bounded(
             msgspec.structs.replace(
-                self, tables=self.tables.set(key, updated), entries=self.entries + added
+                self, filters=self.filters.set(key, updated), entries=self.entries + len(results)
+            )
+        )
+
+    def with_scores(
+        self, key: object, results: list[tuple[str, int, tuple[int, ...]]]
+    ) -> ResultsCache:
+        """The cache with ``(node, generation, raw scores)`` entries added to one score table."""
+        if not results:
+            return self
+        with self.score_table(key).mutate() as table:
+            for name, generation, row in results:
+                table[name] = (generation, row)
+            updated = table.finish()
+        return self._bounded(
+            msgspec.structs.replace(
+                self, scores=self.scores.set(key, updated), entries=self.entries + len(results)
             )
         )
 
@@ -70,18 +90,5 @@ class ResultsCache(msgspec.Struct, frozen=True, kw_only=True):
         return ResultsCache(limit=cache.limit)
 
 
-_EMPTY_TABLE: Final[NodeTable] = immutables.Map()
-
-
-def lookup(table: NodeTable, name: str, generation: int) -> object | None:
-    """A cached result for a node at this generation, or None."""
-    found = table.get(name)
-    if found is None or found[0] != generation:
-        return None
-    return found[1]
-
-
-def as_status(result: object) -> Status:
-    """A cached filter result."""
-    assert isinstance(result, Status)
-    return result
+_EMPTY_FILTERS: Final[FilterTable] = immutables.Map()
+_EMPTY_SCORES: Final[ScoreTable] = immutables.Map()

@@ -28,6 +28,7 @@ from models.scheduling.events import (
     PodDeleted,
     ReportFailure,
     ScheduleNext,
+    SchedulerCommand,
     SchedulerEvent,
     Tick,
 )
@@ -52,12 +53,12 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
 
 def _apply(
     config: SchedulerConfig, state: SchedulerState, event: SchedulerEvent
-) -> Step[SchedulerState]:
+) -> Step[SchedulerState, SchedulerCommand]:
     return on_event(config, state, event)
 
 
 def _carry_out(
-    config: SchedulerConfig, step: Step[SchedulerState], attempts: list[Attempt]
+    config: SchedulerConfig, step: Step[SchedulerState, SchedulerCommand], attempts: list[Attempt]
 ) -> SchedulerState:
     """Carry out a cycle's commands, feeding their results back as events."""
     state = step.state
@@ -104,7 +105,17 @@ def run_pods(
     max_attempts: int = 0,
 ) -> tuple[list[Attempt], SchedulerState]:
     """Schedule ``pods`` (in arrival order) on ``cluster``; every attempt and the final state."""
-    state = init(config, cluster).state
+    return drive(config, init(config, cluster).state, pods, draws, max_attempts)
+
+
+def drive(
+    config: SchedulerConfig,
+    state: SchedulerState,
+    pods: Iterable[Pod],
+    draws: Draw = lambda _: 0,
+    max_attempts: int = 0,
+) -> tuple[list[Attempt], SchedulerState]:
+    """Add ``pods`` to a running scheduler and drive it until no pod is ready."""
     count = 0
     for pod in pods:
         state = _apply(config, state, PodAdded(pod=pod)).state

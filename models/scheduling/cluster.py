@@ -85,6 +85,11 @@ LIST_TYPES: Final = (
 )
 
 
+def pod_key(pod: Pod) -> str:
+    """``namespace/name`` (namespace ``default`` when unset), the key the scheduler uses."""
+    return f"{pod.meta.namespace or 'default'}/{pod.meta.name or ''}"
+
+
 def metadata_of(item: object) -> ObjectMeta:
     """An object's ``metadata``, empty when absent."""
     meta = getattr(item, "metadata", None)
@@ -111,6 +116,11 @@ class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     def pending_pods(self) -> tuple[Pod, ...]:
         """Pods without a node."""
         return tuple(pod for pod in self.pods if not pod.pod_spec.node_name)
+
+    def without_pods(self, keys: frozenset[str] | set[str]) -> ClusterState:
+        """The state without the pods whose ``namespace/name`` is in ``keys``."""
+        kept = tuple(pod for pod in self.pods if pod_key(pod) not in keys)
+        return msgspec.structs.replace(self, pods=kept)
 
     def namespace_labels(self) -> immutables.Map[str, immutables.Map[str, str]]:
         """Each declared namespace's labels, with ``kubernetes.io/metadata.name`` set."""
