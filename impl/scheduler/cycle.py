@@ -12,7 +12,7 @@ choice (kube-scheduler draws it at random).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import chain, islice, repeat
 from operator import add, mul
 from typing import final
 
@@ -217,7 +217,7 @@ def find_feasible(
     found = 0
     add_feasible, add_failure, add_fresh = feasible.append, failures.append, fresh.append
     cacheable = key is not None
-    for node in (*nodes[start:], *nodes[:start]):
+    for node in chain(islice(nodes, start, None), islice(nodes, start)):
         name = node.name
         if nominated and name in nominated:
             status = _filter_with_nominated(profile, context, node, nominated[name], filters)

@@ -100,6 +100,17 @@ class EventKind(Enum):
     NODE_DELETE = "NodeDelete"
 
 
+POD_AND_NODE_EVENTS: Final = frozenset(
+    {
+        EventKind.ASSIGNED_POD_ADD,
+        EventKind.ASSIGNED_POD_DELETE,
+        EventKind.NODE_ADD,
+        EventKind.NODE_UPDATE,
+    }
+)
+"""Pods coming and going, nodes added or changed: what inter-pod rules react to."""
+
+
 @final
 class ClusterEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event and the object it concerns (the pod, or the node before and after)."""

@@ -41,12 +41,13 @@ from impl.scheduler.queue import (
     pop,
     requeue_after_error,
     requeue_failed,
+    updated,
     without,
 )
 from impl.scheduler.results_cache import ResultsCache
 from impl.scheduler.schedule import ScheduleOutcome, schedule_one
 from impl.scheduler.snapshot import Snapshot, build_snapshot
-from models.scheduling.cluster import ClusterState
+from models.scheduling.cluster import ClusterState, pod_key
 from models.scheduling.events import (
     Bind,
     BindingFailed,
@@ -58,6 +59,7 @@ from models.scheduling.events import (
     Nominate,
     PodAdded,
     PodDeleted,
+    PodUpdated,
     ReportFailure,
     ScheduleNext,
     SchedulerCommand,
@@ -173,6 +175,26 @@ def _on_pod_added(config: SchedulerConfig, state: SchedulerState, event: PodAdde
             state, queue=queue, sequence=state.sequence + 1, snapshot=snapshot
         )
     )
+
+
+def _on_pod_updated(
+    config: SchedulerConfig, state: SchedulerState, event: PodUpdated
+) -> SchedulerStep:
+    """An assigned pod is replaced in the cache (AssignedPodDelete then AssignedPodAdd); a
+    queued pod is replaced in its pool; any other pod is new."""
+    key = pod_key(event.pod)
+    if event.pod.pod_spec.node_name or not state.queue.has(key):
+        if any(key in (p.key for p in node.pods) for node in state.snapshot.in_order()):
+            state = _on_pod_deleted(config, state, key).state
+        return _on_pod_added(config, state, PodAdded(pod=event.pod))
+    info = pod_info(event.pod, config.features)
+    profile = config.profiles.get(info.scheduler_name)
+    if profile is None:
+        return _on_pod_deleted(config, state, key)
+    gated = any(p.pre_enqueue(info).code is not Code.SUCCESS for p in profile.pre_enqueue)
+    less = profile.queue_sort.less
+    queue = updated(state.queue, info, gated, state.now_ms, less, config.backoff)
+    return Step(state=msgspec.structs.replace(state, queue=queue))
 
 
 def _remove_assigned(state: SchedulerState, key: str) -> tuple[SchedulerState, PodInfo | None]:
@@ -358,6 +380,8 @@ def on_event(
     match event:
         case PodAdded():
             return _on_pod_added(config, state, event)
+        case PodUpdated():
+            return _on_pod_updated(config, state, event)
         case PodDeleted():
             return _on_pod_deleted(config, state, event.key)
         case NodeAdded() | NodeUpdated() | NodeDeleted():

@@ -7,7 +7,7 @@ VolumeBinding, VolumeZone, PodTopologySpread (2), InterPodAffinity (2), DynamicR
 DefaultPreemption, NodeResourcesBalancedAllocation (1), ImageLocality (1), DefaultBinder.
 DynamicResources sits just before DefaultPreemption because DynamicResourceAllocation is locked
 on (deallocating an idle claim beats evicting a pod). The alpha plugins NodeDeclaredFeatures and
-GangScheduling, which join when their gates are on, are not modelled (``impl.scheduler.gates``
+GangScheduling, which join when their gates are on, are not modelled (``impl.scheduler.features``
 refuses those gates).
 
 Merge (``mergePluginSet`` and the framework's MultiPoint expansion): per extension point, the

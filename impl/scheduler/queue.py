@@ -22,6 +22,7 @@ import immutables
 import msgspec
 
 from impl.scheduler.framework import ClusterEvent, QueuedPodInfo
+from impl.scheduler.podinfo import PodInfo
 
 UNSCHEDULABLE_TIMEOUT_MS: Final = 5 * 60 * 1000
 
@@ -195,6 +196,44 @@ def on_cluster_event(
         else:
             result = msgspec.structs.replace(result, unschedulable=(*result.unschedulable, item))
     return result
+
+
+def updated(
+    queue: SchedulingQueue,
+    info: PodInfo,
+    gated: bool,
+    now_ms: int,
+    less: Less,
+    backoff: Backoff,
+) -> SchedulingQueue:
+    """A queued pod changed: it keeps its pool, attempts and backoff, except that a gated pod
+    whose PreEnqueue plugins now admit it moves to activeQ (or backoffQ), and a pod that a
+    PreEnqueue plugin now refuses waits in the gated pool."""
+    found = next(
+        item
+        for pool in (queue.active, queue.backoff, queue.unschedulable, queue.gated)
+        for item in pool
+        if item.info.key == info.key
+    )
+    item = msgspec.structs.replace(found, info=info)
+    was_gated = any(entry.info.key == info.key for entry in queue.gated)
+    rest = without(queue, info.key)
+    members = rest.members.set(info.key, True)
+    if gated:
+        return msgspec.structs.replace(rest, gated=(*rest.gated, item), members=members)
+    if was_gated:
+        moved = _to_active_or_backoff(rest, item, now_ms, less, backoff)
+        return msgspec.structs.replace(moved, members=members)
+
+    def swap(pool: tuple[QueuedPodInfo, ...]) -> tuple[QueuedPodInfo, ...]:
+        return tuple(item if entry.info.key == info.key else entry for entry in pool)
+
+    return msgspec.structs.replace(
+        queue,
+        active=swap(queue.active),
+        backoff=swap(queue.backoff),
+        unschedulable=swap(queue.unschedulable),
+    )
 
 
 def without(queue: SchedulingQueue, key: str) -> SchedulingQueue:

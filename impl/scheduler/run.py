@@ -12,7 +12,7 @@ each cycle comes from ``draws`` (0 by default: the first top-scoring node by nam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import final
+from typing import assert_never, final
 
 import msgspec
 
@@ -29,7 +29,6 @@ from models.scheduling.events import (
     ReportFailure,
     ScheduleNext,
     SchedulerCommand,
-    SchedulerEvent,
     Tick,
 )
 from models.step import Step
@@ -51,12 +50,6 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     victims: tuple[str, ...] = ()
 
 
-def _apply(
-    config: SchedulerConfig, state: SchedulerState, event: SchedulerEvent
-) -> Step[SchedulerState, SchedulerCommand]:
-    return on_event(config, state, event)
-
-
 def _carry_out(
     config: SchedulerConfig, step: Step[SchedulerState, SchedulerCommand], attempts: list[Attempt]
 ) -> SchedulerState:
@@ -65,35 +58,29 @@ def _carry_out(
     nominated = ""
     victims: list[str] = []
     for command in step.commands:
-        if isinstance(command, Bind):
-            attempts.append(
-                Attempt(
-                    pod=command.key,
-                    attempt=command.attempt,
-                    time_ms=state.now_ms,
-                    node=command.node,
+        match command:
+            case Bind(key=key, node=node, attempt=attempt):
+                attempts.append(Attempt(pod=key, attempt=attempt, time_ms=state.now_ms, node=node))
+                state = on_event(config, state, BindingSucceeded(key=key, node=node)).state
+            case Nominate(node=node):
+                nominated = node
+            case Evict(key=key):
+                victims.append(key)
+            case ReportFailure(key=key, attempt=attempt, message=message):
+                attempts.append(
+                    Attempt(
+                        pod=key,
+                        attempt=attempt,
+                        time_ms=state.now_ms,
+                        message=message,
+                        nominated_node=nominated,
+                        victims=tuple(victims),
+                    )
                 )
-            )
-            state = _apply(
-                config, state, BindingSucceeded(key=command.key, node=command.node)
-            ).state
-        elif isinstance(command, Nominate):
-            nominated = command.node
-        elif isinstance(command, Evict):
-            victims.append(command.key)
-        elif isinstance(command, ReportFailure):
-            attempts.append(
-                Attempt(
-                    pod=command.key,
-                    attempt=command.attempt,
-                    time_ms=state.now_ms,
-                    message=command.message,
-                    nominated_node=nominated,
-                    victims=tuple(victims),
-                )
-            )
+            case _:
+                assert_never(command)
     for victim in victims:
-        state = _apply(config, state, PodDeleted(key=victim)).state
+        state = on_event(config, state, PodDeleted(key=victim)).state
     return state
 
 
@@ -118,7 +105,7 @@ def drive(
     """Add ``pods`` to a running scheduler and drive it until no pod is ready."""
     count = 0
     for pod in pods:
-        state = _apply(config, state, PodAdded(pod=pod)).state
+        state = on_event(config, state, PodAdded(pod=pod)).state
         count += 1
     limit = max_attempts or 20 * (count + 1)
     attempts: list[Attempt] = []
@@ -128,8 +115,8 @@ def drive(
             if not queue.backoff:
                 break
             expiry = min(config.backoff.expiry_ms(item) for item in queue.backoff)
-            state = _apply(config, state, Tick(now_ms=expiry)).state
+            state = on_event(config, state, Tick(now_ms=expiry)).state
             continue
-        step = _apply(config, state, ScheduleNext(random=draws(cycle)))
+        step = on_event(config, state, ScheduleNext(random=draws(cycle)))
         state = _carry_out(config, step, attempts)
     return attempts, state

@@ -106,9 +106,11 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
         anti = self.anti_affinity_nodes
         if (info.name in anti) != (info.pods_with_required_anti_affinity > 0):
             anti = anti ^ {info.name}
+        infos = list(self.infos)
+        infos[index] = info
         return msgspec.structs.replace(
             self,
-            infos=(*self.infos[:index], info, *self.infos[index + 1 :]),
+            infos=tuple(infos),
             affinity_nodes=affinity,
             anti_affinity_nodes=anti,
         )

@@ -30,6 +30,13 @@ class PodAdded(_Event, frozen=True, kw_only=True, tag="PodAdded"):
 
 
 @final
+class PodUpdated(_Event, frozen=True, kw_only=True, tag="PodUpdated"):
+    """A pod changed (its scheduling gates lifted, its labels or requests changed, ...)."""
+
+    pod: Pod
+
+
+@final
 class PodDeleted(_Event, frozen=True, kw_only=True, tag="PodDeleted"):
     """A pod (``namespace/name``) is gone."""
 
@@ -81,6 +88,7 @@ class BindingFailed(_Event, frozen=True, kw_only=True, tag="BindingFailed"):
 
 SchedulerEvent = (
     PodAdded
+    | PodUpdated
     | PodDeleted
     | NodeAdded
     | NodeUpdated

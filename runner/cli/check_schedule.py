@@ -1,5 +1,5 @@
-"""``kubeoracle check schedule``: were another scheduler's bindings what kube-scheduler (v1.35)
-would allow and prefer?
+"""``kubeoracle check schedule``: were another scheduler's bindings what kube-scheduler would
+allow and prefer (at the release of :mod:`models.kubernetes_version`)?
 
 The bindings file holds pods with ``spec.nodeName`` (what ``kubectl get pods -A -o yaml``
 prints); they are replayed in order (``--order``) on the cluster file's state. Each is judged
@@ -15,6 +15,7 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from models.kubernetes_version import KUBERNETES_VERSION
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -29,7 +30,7 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """Add ``check schedule``."""
     parser = targets.add_parser(
         "schedule",
-        help="judge another scheduler's bindings against kube-scheduler v1.35",
+        help=f"judge another scheduler's bindings against kube-scheduler {KUBERNETES_VERSION}",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -48,7 +49,7 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument(
         "--feature-gates",
         metavar="NAME=BOOL,...",
-        help="kube-scheduler feature gates (v1.35 defaults otherwise)",
+        help=f"kube-scheduler feature gates ({KUBERNETES_VERSION} defaults otherwise)",
     )
     parser.add_argument(
         "--strict",
@@ -115,5 +116,6 @@ def handle(args: argparse.Namespace) -> ExitCode:
     )
     report, code = check_report(judgements, args.strict, skipped)
     report["order"] = args.order
+    report["kubernetesVersion"] = KUBERNETES_VERSION
     emit(report, args.output, render_check)
     return code

@@ -1,6 +1,6 @@
-"""``kubeoracle schedule``: kube-scheduler's (v1.35) verdicts, reasons and scores for a pod
-against a cluster (``--pod``), or the bindings of a queue of pods scheduled one after another
-(``--pods``).
+"""``kubeoracle schedule``: kube-scheduler's verdicts, reasons and scores for a pod against a
+cluster (``--pod``), or the bindings of a queue of pods scheduled one after another
+(``--pods``), at the Kubernetes release of :mod:`models.kubernetes_version`.
 
 The cluster file is what ``kubectl get nodes,pods -A -o yaml`` prints (a List, or
 multi-document YAML); pods with ``spec.nodeName`` are existing pods. ``--config`` takes a
@@ -14,6 +14,7 @@ import argparse
 import random
 from typing import TYPE_CHECKING, Any
 
+from models.kubernetes_version import KUBERNETES_VERSION
 from runner.cli.output import OutputFormat, add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -26,7 +27,8 @@ def register(verbs: VerbParsers) -> None:
     """Add ``kubeoracle schedule``."""
     parser = verbs.add_parser(
         "schedule",
-        help="kube-scheduler's filter verdicts, reasons and scores for a pod on a cluster",
+        help=f"kube-scheduler's ({KUBERNETES_VERSION}) filter verdicts, reasons and scores for "
+        "a pod on a cluster",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,7 +56,7 @@ def add_gates_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feature-gates",
         metavar="NAME=BOOL,...",
-        help="kube-scheduler feature gates (v1.35 defaults otherwise), e.g. "
+        help=f"kube-scheduler feature gates ({KUBERNETES_VERSION} defaults otherwise), e.g. "
         "TaintTolerationComparisonOperators=true,SchedulerPopFromBackoffQ=false",
     )
 
@@ -121,8 +123,10 @@ def handle(args: argparse.Namespace) -> ExitCode:
     output: OutputFormat = "json" if args.output == "json" else "text"
     if args.pods is not None:
         report = _queue_report(args)
+        report["kubernetesVersion"] = KUBERNETES_VERSION
         emit(report, output, render_queue)
         return ExitCode.PASS if not report["unscheduled"] else ExitCode.VIOLATION
     report = _single_report(args)
+    report["kubernetesVersion"] = KUBERNETES_VERSION
     emit(report, output, render_report)
     return ExitCode.PASS if report["feasible"] else ExitCode.VIOLATION

@@ -61,7 +61,10 @@ def score_rows(nodes: Mapping[str, Any]) -> list[str]:
 
 def render_report(report: Mapping[str, Any]) -> str:
     """The single-pod report as tables."""
-    lines = [f"pod {report['pod']} (profile {report['profile']}), {report['nodeCount']} nodes"]
+    lines = [
+        f"pod {report['pod']} (profile {report['profile']}), {report['nodeCount']} nodes, "
+        f"kube-scheduler {report['kubernetesVersion']}"
+    ]
     nodes: Mapping[str, Any] = report["nodes"]
     if nodes:
         lines += ["", *_filter_rows(nodes)]

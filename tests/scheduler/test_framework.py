@@ -11,15 +11,16 @@ import pytest
 from impl.scheduler.arithmetic import num_feasible_nodes_to_find
 from impl.scheduler.cycle import run_cycle
 from impl.scheduler.features import DEFAULT_FEATURES, SchedulerFeatures
-from impl.scheduler.machine import SchedulerConfig, SchedulerState
+from impl.scheduler.machine import SchedulerConfig, SchedulerState, init, on_event
 from impl.scheduler.nodeinfo import node_tree_order, node_view
 from impl.scheduler.podinfo import bound_to, pod_info
 from impl.scheduler.profile import default_profile
 from impl.scheduler.queue import Backoff
 from impl.scheduler.results_cache import ResultsCache
-from impl.scheduler.run import Attempt, run_pods
+from impl.scheduler.run import Attempt, drive, run_pods
 from impl.scheduler.schedule import schedule_one
 from models.k8s.core.pod import Pod
+from models.scheduling.events import PodUpdated
 from tests.scheduler.helpers import cluster, node, pod, snapshot
 
 NO_POP = msgspec.structs.replace(DEFAULT_FEATURES, pop_from_backoff=False)
@@ -127,6 +128,24 @@ def test_gated_pods_wait_out_of_the_queue() -> None:
     attempts, final = _run([node("a")], [gated])
     assert attempts == []
     assert [item.info.name for item in final.queue.gated] == ["g"]
+
+
+def test_lifting_the_gates_queues_the_pod() -> None:
+    gated = pod("g", cpu="1", spec={"schedulingGates": [{"name": "example.com/gate"}]})
+    config = SchedulerConfig({"default-scheduler": default_profile()})
+    state = init(config, cluster([node("a")])).state
+    _, state = drive(config, state, [gated])
+    assert [item.info.name for item in state.queue.gated] == ["g"]
+    state = on_event(config, state, PodUpdated(pod=pod("g", cpu="1"))).state
+    assert state.queue.gated == ()
+    assert [item.info.name for item in state.queue.active] == ["g"]
+    attempts, state = drive(config, state, [])
+    assert [(a.pod, a.node) for a in attempts] == [("default/g", "a")]
+    # the bound pod's own update (labels added) replaces it in the cache, nothing doubles
+    relabelled = pod("g", cpu="1", node_name="a", labels={"app": "x"})
+    state = on_event(config, state, PodUpdated(pod=relabelled)).state
+    (bound,) = state.snapshot.node("a").pods
+    assert dict(bound.labels) == {"app": "x"}
 
 
 def test_the_results_cache_changes_nothing() -> None:

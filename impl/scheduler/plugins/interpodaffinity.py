@@ -15,6 +15,7 @@ from typing import Final, final
 import msgspec
 
 from impl.scheduler.framework import (
+    POD_AND_NODE_EVENTS,
     PRE_FILTER_SKIP,
     PRE_FILTER_SUCCESS,
     SKIP,
@@ -235,14 +236,7 @@ class InterPodAffinity(Plugin):
         return min_max_normalize(scores)
 
     def cluster_events(self) -> frozenset[EventKind]:
-        return frozenset(
-            {
-                EventKind.ASSIGNED_POD_ADD,
-                EventKind.ASSIGNED_POD_DELETE,
-                EventKind.NODE_ADD,
-                EventKind.NODE_UPDATE,
-            }
-        )
+        return POD_AND_NODE_EVENTS
 
     def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
         other = event.pod

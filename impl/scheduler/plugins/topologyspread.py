@@ -22,6 +22,7 @@ import msgspec
 
 from impl.scheduler.arithmetic import INTEGERS, spread_normalize_score
 from impl.scheduler.framework import (
+    POD_AND_NODE_EVENTS,
     PRE_FILTER_SKIP,
     PRE_FILTER_SUCCESS,
     SKIP,
@@ -270,15 +271,7 @@ class PodTopologySpread(Plugin):
         return spread_normalize_score(INTEGERS, scores, ignored)
 
     def cluster_events(self) -> frozenset[EventKind]:
-        return frozenset(
-            {
-                EventKind.ASSIGNED_POD_ADD,
-                EventKind.ASSIGNED_POD_DELETE,
-                EventKind.NODE_ADD,
-                EventKind.NODE_UPDATE,
-                EventKind.NODE_DELETE,
-            }
-        )
+        return POD_AND_NODE_EVENTS | {EventKind.NODE_DELETE}
 
     def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
         other = event.pod
