@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+from returns.pipeline import is_successful
+
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
 from models.label_validation import (
     dns1123_subdomain_errors,
@@ -22,7 +24,6 @@ from models.label_validation import (
     regex_error,
 )
 from models.selectors import LabelSelector, label_selector_as_selector
-from returns.pipeline import is_successful
 
 Json = dict[str, Any]
 
@@ -219,7 +220,7 @@ def _selector_errors(spec: Json, path: str, template_required: bool = True) -> l
             import msgspec
 
             selector_model = msgspec.convert(selector_json, LabelSelector)
-        except Exception:  # noqa: BLE001 - a malformed selector is a field error, not a crash
+        except Exception:
             return [*errors, invalid(f"{path}.selector", None, "invalid label selector")]
         converted = label_selector_as_selector(selector_model)
         if is_successful(converted) and not converted.unwrap().matches(labels):
