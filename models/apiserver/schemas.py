@@ -26,7 +26,10 @@ Schema = Mapping[str, Any]
 
 REF_PREFIX: Final = "#/components/schemas/"
 
-_MERGE_BY_NAME: Final = {"x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"}
+_MERGE_BY_NAME: Final = {
+    "x-kubernetes-patch-merge-key": "name",
+    "x-kubernetes-patch-strategy": "merge",
+}
 
 
 def _map_list(*keys: str, strategy: str = "merge") -> dict[str, Any]:
@@ -187,12 +190,16 @@ def _description(text: object) -> str:
     return str(text).replace("``", "") if text else ""
 
 
-def builtin_schemas(models: Mapping[str, type[Any]], group_versions: Mapping[str, str]) -> SchemaSet:
+def builtin_schemas(
+    models: Mapping[str, type[Any]], group_versions: Mapping[str, str]
+) -> SchemaSet:
     """The schemas of ``models`` (kind to typed model); ``group_versions`` gives each kind's
     ``group/version`` for its ``x-kubernetes-group-version-kind``."""
     kinds = sorted(models)
     roots, components = msgspec.json.schema_components(
-        [models[kind] for kind in kinds], schema_hook=_schema_hook, ref_template=REF_PREFIX + "{name}"
+        [models[kind] for kind in kinds],
+        schema_hook=_schema_hook,
+        ref_template=REF_PREFIX + "{name}",
     )
     normalised: dict[str, Any] = {}
     for name in sorted(components):

@@ -69,7 +69,9 @@ def conflict(qualified: str, name: str, why: str) -> Status:
     )
 
 
-MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def bad_request(message: str) -> Status:
