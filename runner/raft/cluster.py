@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, final
+from typing import Final, assert_never, final
 
 import immutables
 import msgspec
@@ -36,6 +36,9 @@ import impl.raft
 from models.raft import (
     ApplyEntries,
     ApplySnapshot,
+    Command,
+    CommitAdvanced,
+    ConfChangeApplied,
     ConfChangeSingle,
     ConfChangeV2,
     ConfState,
@@ -49,13 +52,18 @@ from models.raft import (
     PersistEntries,
     PersistHardState,
     PersistSnapshot,
+    ProposalAccepted,
+    ProposalRejected,
     ProposeConfChange,
     RaftConfig,
     RaftMutant,
     RaftNodeState,
     RandomDrawn,
+    ReadIndexDropped,
+    ReadIndexReady,
     ReadIndexRequested,
     RequestRandom,
+    RoleChanged,
     SendMessage,
     Snapshot,
     SnapshotStatusReported,
@@ -166,7 +174,7 @@ class Applied:
     """An action's result: the new state and every command each node produced, in order."""
 
     state: ClusterState
-    commands: tuple[tuple[NodeId, object], ...]
+    commands: tuple[tuple[NodeId, Command], ...]
 
 
 @final
@@ -182,7 +190,7 @@ class _Work:
     """The mutable scratch of one action: the state so far, commands, pending events."""
 
     state: ClusterState
-    commands: list[tuple[NodeId, object]] = field(default_factory=list)
+    commands: list[tuple[NodeId, Command]] = field(default_factory=list)
     events: list[tuple[NodeId, Event]] = field(default_factory=list)
 
 
@@ -275,7 +283,8 @@ def _start(config: ClusterConfig, work: _Work, action: ClusterAction) -> str | N
             return _queue(work, node_id, ProposeConfChange(change=ConfChangeV2()))
         case RequestReadIndex(node=node_id, context=context):
             return _queue(work, node_id, ReadIndexRequested(context=context.encode()))
-    raise AssertionError(f"unknown action {action!r}")
+        case _:
+            assert_never(action)
 
 
 def _queue(work: _Work, node_id: NodeId, event: Event) -> str | None:
@@ -441,7 +450,7 @@ def _drain(config: ClusterConfig, work: _Work) -> None:
 
 
 def _carry_out(
-    config: ClusterConfig, work: _Work, node_id: NodeId, commands: Iterable[object]
+    config: ClusterConfig, work: _Work, node_id: NodeId, commands: Iterable[Command]
 ) -> None:
     """Do what a node asked, in order: persist, send, wait for a random value, apply."""
     slot = work.state.nodes[node_id]
@@ -475,8 +484,18 @@ def _carry_out(
                     applied_index=snapshot.metadata.index,
                     application_digest=_snapshot_digest(snapshot.data),
                 )
+            case (
+                ProposalAccepted()
+                | ProposalRejected()
+                | ReadIndexReady()
+                | ReadIndexDropped()
+                | CommitAdvanced()
+                | ConfChangeApplied()
+                | RoleChanged()
+            ):
+                pass  # reports for the runner's observers (statistics, liveness, exports)
             case _:
-                pass
+                assert_never(command)
     work.state = _with_slot(work.state, slot)
 
 

@@ -16,6 +16,7 @@ from typing import Final, final
 from models.raft import (
     ApplyEntries,
     ApplySnapshot,
+    Command,
     ConfChangeApplied,
     PersistSnapshot,
     ProposalAccepted,
@@ -54,7 +55,7 @@ class Statistics:
     conf_changes_applied: set[int] = field(default_factory=set)
     joint_configurations: set[int] = field(default_factory=set)
 
-    def count(self, action: ClusterAction, commands: tuple[tuple[int, object], ...]) -> None:
+    def count(self, action: ClusterAction, commands: tuple[tuple[int, Command], ...]) -> None:
         """Count one action and the commands it caused."""
         self.actions[type(action).__name__] += 1
         for _node, command in commands:
@@ -103,7 +104,7 @@ class StepOutcome:
     fingerprint: str
     delta: tuple[FieldChange, ...]
     violations: tuple[Violation, ...]
-    commands: tuple[tuple[int, object], ...]
+    commands: tuple[tuple[int, Command], ...]
 
 
 @final
@@ -144,7 +145,7 @@ class RaftRun:
         assert self.liveness_started_at is None
         self.liveness_started_at = self.steps
 
-    def _watch_liveness(self, commands: tuple[tuple[int, object], ...]) -> None:
+    def _watch_liveness(self, commands: tuple[tuple[int, Command], ...]) -> None:
         marker = LIVENESS_PREFIX.encode()
         for _node, command in commands:
             if isinstance(command, ApplyEntries) and any(

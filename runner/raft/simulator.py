@@ -29,7 +29,7 @@ from typing import Final, final
 
 import msgspec
 
-from models.raft import ProposalAccepted
+from models.raft import Command, ProposalAccepted
 from models.trace import (
     TRACE_FORMAT,
     TRACE_VERSION,
@@ -317,7 +317,7 @@ class LivenessDriver:
         self.ticked = 0
         self.accepted_at: int | None = None
 
-    def observe(self, run: RaftRun, commands: tuple[tuple[int, object], ...]) -> None:
+    def observe(self, run: RaftRun, commands: tuple[tuple[int, Command], ...]) -> None:
         """Note a proposal the leader accepted."""
         if any(isinstance(command, ProposalAccepted) for _, command in commands):
             self.accepted_at = run.steps

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from models.raft import (
     ApplySnapshot,
+    Command,
     CommitAdvanced,
     ConfChangeApplied,
     ConfState,
@@ -288,7 +289,7 @@ def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
             builder.shown[action.node] = started
             builder.restarting = True
             builder.add(action.node, "init", started)
-        persists: list[tuple[int, object]] = []
+        persists: list[tuple[int, Command]] = []
         for node, command in commit_first(applied.commands):
             if applied.state.nodes[node].state is None:
                 continue
@@ -306,7 +307,7 @@ def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
     return events
 
 
-def commit_first(commands: tuple[tuple[int, object], ...]) -> list[tuple[int, object]]:
+def commit_first(commands: tuple[tuple[int, Command], ...]) -> list[tuple[int, Command]]:
     """The commands with each ``CommitAdvanced`` moved before the node's sends of the same
     handling: the node advanced its commit index before sending (its messages carry it)."""
     ordered = list(commands)
