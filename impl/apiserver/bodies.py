@@ -67,7 +67,8 @@ def parse_body(body: bytes, content_type: str) -> Any | Status:
             value = msgspec.json.decode(body) if body else None
         else:
             return unsupported_media_type(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json, application/yaml"
             )
     except (msgspec.DecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
         return bad_request(f"error decoding request body: {_first_line(error)}")
@@ -103,12 +104,13 @@ def decode_object(
     if schema is None:
         return Decoded(value=value)
     result = prune(value, schema, schemas, apply_defaults=custom)
-    if result.type_errors and not custom:
-        first = result.type_errors[0]
+    if result.mismatches and not custom:
+        # A built-in kind is decoded by Go's encoding/json, which stops at the first mismatch.
+        first = result.mismatches[0]
         return bad_request(
-            f'{kind} in version "{group_version.rpartition("/")[2]}" cannot be handled as a {kind}: '
-            f"json: cannot unmarshal {first.detail.rsplit(' ', 1)[-1].strip(chr(34)) or 'value'} "
-            f"into Go struct field {kind}.{first.field} of type {first.detail.split('must be of type ')[-1].split(':')[0]}"
+            f'{kind} in version "{group_version.rpartition("/")[2]}" cannot be handled as a '
+            f"{kind}: json: cannot unmarshal {first.found} into Go struct field "
+            f"{kind}.{first.field} of type {first.expected}"
         )
     unknown = tuple(f'unknown field "{path}"' for path in result.unknown_fields)
     if unknown and mode == "Strict":

@@ -12,13 +12,13 @@ namespace whose ``spec.finalizers`` is not empty turns Terminating instead.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from impl.apiserver.bodies import parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Write, reply
 from impl.apiserver.objects import encode, meta_str, metadata, stored_bytes
 from impl.apiserver.writes import Current
+from models.apiserver.clock import rfc3339
 from models.apiserver.resources import object_key
 from models.apiserver.status import bad_request, conflict, not_found
 from models.k8s.meta_ops import Status
@@ -47,13 +47,6 @@ def _options(ctx: Context) -> Json | Status:
     return options
 
 
-def _later(now: str, seconds: int) -> str:
-    moment = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(
-        seconds=seconds
-    )
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _pod_grace(obj: Json, options: Json) -> int:
     """``CheckGracefulDelete`` for pods."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
@@ -80,7 +73,8 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
             conflict(
                 ctx.resource.qualified,
                 name,
-                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {meta.get('uid', '')}",
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                f"UID in object meta: {meta.get('uid', '')}",
             )
         )
     if preconditions.get("resourceVersion") and str(preconditions["resourceVersion"]) != str(
@@ -90,7 +84,9 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
             conflict(
                 ctx.resource.qualified,
                 name,
-                f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, ResourceVersion in object meta: {current.mod_revision}",
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, "
+                f"ResourceVersion in object meta: {current.mod_revision}",
             )
         )
     key = object_key(ctx.resource, ctx.info.namespace, name)
@@ -110,7 +106,7 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
     if grace > 0:
         if already and int(meta.get("deletionGracePeriodSeconds") or 0) <= grace:
             return _unchanged(current, obj)
-        meta["deletionTimestamp"] = _later(ctx.entropy.now, grace)
+        meta["deletionTimestamp"] = rfc3339(ctx.entropy.now_seconds + grace)
         meta["deletionGracePeriodSeconds"] = grace
         if finalizers:
             meta["finalizers"] = finalizers

@@ -17,7 +17,7 @@ from typing import Any
 from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import Catalog, all_resources, custom_for
 from impl.apiserver.context import Config, json_response, status_response
-from impl.apiserver.objects import encode
+from impl.apiserver.objects import decode, encode
 from impl.apiserver.routing import RequestInfo
 from models.apiserver.messages import ApiRequest, ApiResponse
 from models.apiserver.resources import Resource
@@ -211,7 +211,7 @@ def _openapi_v3_document(catalog: Catalog, config: Config, gv_path: str) -> Json
             "responses": {"200": {"content": {"application/json": {"schema": ref}}}},
         }
         paths[_item_path(resource)] = {"get": get, "patch": operation}
-        for name in schema_set.components.keys():
+        for name in schema_set.components:
             schemas[name] = thaw_json(schema_set.components[name])
     return {
         "openapi": "3.0.0",
@@ -221,14 +221,12 @@ def _openapi_v3_document(catalog: Catalog, config: Config, gv_path: str) -> Json
     }
 
 
-def _openapi_v2(catalog: Catalog, config: Config) -> Json:
+def _openapi_v2(config: Config) -> Json:
     definitions: Json = {}
-    for name in config.schemas.components.keys():
+    for name in config.schemas.components:
         text = encode(thaw_json(config.schemas.components[name])).replace(
             b"#/components/schemas/", b"#/definitions/"
         )
-        from impl.apiserver.objects import decode
-
         definitions[name] = decode(text)
     return {
         "swagger": "2.0",
@@ -306,14 +304,14 @@ def non_resource_response(
     if path == "/openapi/v2":
         if "json" not in request.accept and request.accept not in ("", "*/*"):
             return _not_found()
-        return json_response(200, encode(_openapi_v2(catalog, config)))
+        return json_response(200, encode(_openapi_v2(config)))
     if info.version and not info.resource:
         resource_list = _resource_list(catalog, info.group, info.version)
         if resource_list is not None:
             return json_response(200, encode(resource_list))
     if path.startswith("/apis/") and path.count("/") == 2:
         group = path.split("/")[2]
-        versions = _groups(catalog).get(group)
+        versions = _groups(catalog).get(group) or []
         if versions:
             entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
             return json_response(

@@ -35,7 +35,7 @@ from impl.apiserver.context import (
 )
 from impl.apiserver.deletes import decide_delete
 from impl.apiserver.discovery import non_resource_response
-from impl.apiserver.objects import decode, with_resource_version
+from impl.apiserver.objects import decode, encode, with_resource_version
 from impl.apiserver.patching import decide_patch
 from impl.apiserver.reads import (
     decode_continue,
@@ -58,6 +58,7 @@ from impl.apiserver.watches import Watcher, bookmark_line, error_line, fan_out, 
 from impl.apiserver.writes import Current, decide_create, decide_update
 from models.apiserver.messages import (
     ApiRequest,
+    ApiResponse,
     ApiServerCommand,
     ApiServerEvent,
     EndWatch,
@@ -95,6 +96,7 @@ from models.etcd import (
     PutRequest,
     RangeRequest,
     RangeResponse,
+    TxnRequest,
     TxnResponse,
 )
 from models.k8s.meta_ops import Status
@@ -129,7 +131,7 @@ class ApiServerState(msgspec.Struct, frozen=True, kw_only=True):
     now_seconds: int = 0
 
 
-ApiStep = Step[ApiServerState]
+ApiStep = Step[ApiServerState, ApiServerCommand]
 
 
 def _prefix_end(prefix: str) -> bytes:
@@ -257,7 +259,7 @@ def _check_verb(resource: Resource, info: RequestInfo) -> Status | None:
         resource.namespaced
         and info.verb in ("create", "update", "patch", "delete", "get")
         and not info.namespace
-        and not info.subresource == ""
+        and info.subresource != ""
     ):
         return None
     return None
@@ -298,7 +300,7 @@ def _start_get(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
         current = _cached_current(state, key)
         return Step(
             state=state,
-            commands=(Respond(request_id=rid, response=_get_answer(ctx, stage, key, current)),),
+            commands=(Respond(request_id=rid, response=_get_answer(ctx, stage, current)),),
         )
     pending = Pending(
         request_id=rid,
@@ -312,13 +314,11 @@ def _start_get(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
     return _pending_op(state, pending, _range(state.next_operation, key))
 
 
-def _get_answer(ctx: Context, stage: Stage, key: str, current: Current | None) -> object:
+def _get_answer(ctx: Context, stage: Stage, current: Current | None) -> ApiResponse:
     if stage == "scale":
         return get_scale(ctx, current).response
     if current is None:
         return status_response(not_found(ctx.resource.qualified, ctx.info.name))
-    from impl.apiserver.objects import encode
-
     return item_response(ctx, encode(current.obj))
 
 
@@ -511,9 +511,7 @@ def _continue_write(
     )
 
 
-def _transaction(writes: tuple[KeyWrite, ...]) -> object:
-    from models.etcd import TxnRequest
-
+def _transaction(writes: tuple[KeyWrite, ...]) -> TxnRequest:
     compares = tuple(
         Compare(key=w.key.encode(), target="MOD", result="EQUAL", mod_revision=w.expected)
         for w in writes
@@ -539,7 +537,7 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         return Step(state=state)
     state = msgspec.structs.replace(state, pending=state.pending.delete(event.operation_id))
     result = event.result
-    if isinstance(result, StorageUnavailable) or isinstance(result, EtcdError):
+    if isinstance(result, StorageUnavailable | EtcdError):
         return _storage_failure(pending, state, result)
     ctx = _context(
         config,
@@ -557,10 +555,10 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
             commands=(
                 Respond(
                     request_id=pending.request_id,
-                    response=_get_answer(ctx, pending.stage, pending.key, current),
+                    response=_get_answer(ctx, pending.stage, current),
                 ),
             ),
-        )  # type: ignore[arg-type]
+        )
     if pending.stage == "list" and isinstance(result, RangeResponse):
         revision = (
             result.header.revision
@@ -660,8 +658,6 @@ def _on_commit(
         committed = Current(
             decode(with_resource_version(first_write.value, revision)), revision, fresh=True
         )
-        from impl.apiserver.objects import encode
-
         body = encode(scale_of(ctx, committed))
     else:
         body = write.body

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from impl.apiserver.context import Context
 from models.apiserver.schemas import Schema, SchemaSet
-
-if TYPE_CHECKING:
-    from impl.apiserver.context import Context
 
 Json = dict[str, Any]
 Path = tuple[str, ...]

@@ -10,7 +10,7 @@
   ``$patch: replace|delete|merge``, ``$retainKeys``, ``$setElementOrder/<list>`` and
   ``$deleteFromPrimitiveList/<list>``.
 
-A patch that cannot apply is a ``PatchError`` (kube answers 422 or 400 with its message).
+A patch that cannot apply gives a ``PatchError`` value (kube answers 422 or 400 with its message).
 """
 
 from __future__ import annotations
@@ -19,11 +19,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from models.apiserver.schemas import Schema, SchemaSet
 
 
-class PatchError(Exception):
+class PatchError(msgspec.Struct, frozen=True, kw_only=True):
     """A patch that does not apply to the object (its message is the answer's)."""
+
+    message: str
 
 
 # JSON Merge Patch ----------------------------------------------------------------------------
@@ -45,114 +49,151 @@ def merge_patch(target: Any, patch: Any) -> Any:
 # JSON Patch ----------------------------------------------------------------------------------
 
 
-def _pointer(path: str) -> list[str]:
+def _pointer(path: str) -> list[str] | PatchError:
     if path == "":
         return []
     if not path.startswith("/"):
-        raise PatchError(f'the json pointer "{path}" must start with "/"')
+        return PatchError(message=f'the json pointer "{path}" must start with "/"')
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
 
 
-def _parent(doc: Any, parts: list[str], path: str) -> Any:
+def _missing(path: str) -> PatchError:
+    return PatchError(message=f'doc is missing path: "{path}": missing value')
+
+
+def _walk(doc: Any, parts: list[str], path: str) -> Any | PatchError:
+    """The node at ``parts`` below ``doc``."""
     node = doc
-    for part in parts[:-1]:
+    for part in parts:
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            raise PatchError(f'doc is missing path: "{path}": missing value')
+            return _missing(path)
     return node
 
 
-def _index(node: list[Any], part: str, path: str, adding: bool) -> int:
+def _index(node: list[Any], part: str, path: str, adding: bool) -> int | PatchError:
     if adding and part == "-":
         return len(node)
     if not part.isdigit():
-        raise PatchError(f'invalid index in path "{path}"')
+        return PatchError(message=f'invalid index in path "{path}"')
     index = int(part)
     if index > len(node) or (not adding and index == len(node)):
-        raise PatchError(f"unable to access invalid index: {index}")
+        return PatchError(message=f"unable to access invalid index: {index}")
     return index
 
 
-def _get(doc: Any, path: str) -> Any:
-    node = doc
-    for part in _pointer(path):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise PatchError(f'doc is missing path: "{path}": missing value')
-    return node
-
-
-def _add(doc: Any, path: str, value: Any) -> Any:
+def _get(doc: Any, path: str) -> Any | PatchError:
     parts = _pointer(path)
+    return parts if isinstance(parts, PatchError) else _walk(doc, parts, path)
+
+
+def _add(doc: Any, path: str, value: Any) -> Any | PatchError:
+    parts = _pointer(path)
+    if isinstance(parts, PatchError):
+        return parts
     if not parts:
         return value
-    parent = _parent(doc, parts, path)
+    parent = _walk(doc, parts[:-1], path)
     last = parts[-1]
     if isinstance(parent, dict):
         parent[last] = value
-    elif isinstance(parent, list):
-        parent.insert(_index(parent, last, path, adding=True), value)
-    else:
-        raise PatchError(f'doc is missing path: "{path}": missing value')
-    return doc
+        return doc
+    if isinstance(parent, list):
+        index = _index(parent, last, path, adding=True)
+        if isinstance(index, PatchError):
+            return index
+        parent.insert(index, value)
+        return doc
+    return parent if isinstance(parent, PatchError) else _missing(path)
 
 
-def _remove(doc: Any, path: str) -> Any:
+def _remove(doc: Any, path: str) -> Any | PatchError:
     parts = _pointer(path)
+    if isinstance(parts, PatchError):
+        return parts
     if not parts:
-        raise PatchError("cannot remove the whole document")
-    parent = _parent(doc, parts, path)
+        return PatchError(message="cannot remove the whole document")
+    parent = _walk(doc, parts[:-1], path)
     last = parts[-1]
     if isinstance(parent, dict) and last in parent:
         del parent[last]
-    elif isinstance(parent, list):
-        del parent[_index(parent, last, path, adding=False)]
-    else:
-        raise PatchError(f"Unable to remove nonexistent key: {last}: missing value")
-    return doc
+        return doc
+    if isinstance(parent, list):
+        index = _index(parent, last, path, adding=False)
+        if isinstance(index, PatchError):
+            return index
+        del parent[index]
+        return doc
+    if isinstance(parent, PatchError):
+        return parent
+    return PatchError(message=f"Unable to remove nonexistent key: {last}: missing value")
 
 
-def json_patch(target: Any, operations: Any) -> Any:
+def _replace(doc: Any, path: str, value: Any) -> Any | PatchError:
+    found = _get(doc, path)
+    if isinstance(found, PatchError):
+        return found
+    if path == "":
+        return value
+    removed = _remove(doc, path)
+    return removed if isinstance(removed, PatchError) else _add(removed, path, value)
+
+
+def _move_or_copy(doc: Any, op: str, raw: dict[str, Any], path: str) -> Any | PatchError:
+    source = raw.get("from")
+    if not isinstance(source, str):
+        return PatchError(message=f'JSON Patch operation "{op}" is missing from')
+    value = _get(doc, source)
+    if isinstance(value, PatchError):
+        return value
+    value = copy.deepcopy(value)
+    if op == "move":
+        doc = _remove(doc, source)
+        if isinstance(doc, PatchError):
+            return doc
+    return _add(doc, path, value)
+
+
+def _operation(doc: Any, raw: object) -> Any | PatchError:
+    if not isinstance(raw, dict):
+        return PatchError(message="invalid JSON Patch operation")
+    op, path = raw.get("op"), raw.get("path")
+    if not isinstance(path, str):
+        return PatchError(message=f'JSON Patch operation "{op}" is missing a path')
+    match op:
+        case "add":
+            return _add(doc, path, copy.deepcopy(raw.get("value")))
+        case "remove":
+            return _remove(doc, path)
+        case "replace":
+            return _replace(doc, path, copy.deepcopy(raw.get("value")))
+        case "move" | "copy":
+            return _move_or_copy(doc, op, raw, path)
+        case "test":
+            found = _get(doc, path)
+            if isinstance(found, PatchError):
+                return found
+            if found != raw.get("value"):
+                return PatchError(message=f"testing value {path} failed: test failed")
+            return doc
+        case _:
+            return PatchError(message=f"Unexpected kind: {op}")
+
+
+def json_patch(target: Any, operations: Any) -> Any | PatchError:
     """RFC 6902: each operation in order; any failure fails the whole patch."""
     if not isinstance(operations, list):
-        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        return PatchError(
+            message="json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+        )
     doc = copy.deepcopy(target)
     for raw in operations:
-        if not isinstance(raw, dict):
-            raise PatchError("invalid JSON Patch operation")
-        op, path = raw.get("op"), raw.get("path")
-        if not isinstance(path, str):
-            raise PatchError(f'JSON Patch operation "{op}" is missing a path')
-        if op == "add":
-            doc = _add(doc, path, copy.deepcopy(raw.get("value")))
-        elif op == "remove":
-            doc = _remove(doc, path)
-        elif op == "replace":
-            _get(doc, path)
-            doc = (
-                _add(_remove(doc, path), path, copy.deepcopy(raw.get("value")))
-                if _pointer(path)
-                else copy.deepcopy(raw.get("value"))
-            )
-        elif op in ("move", "copy"):
-            source = raw.get("from")
-            if not isinstance(source, str):
-                raise PatchError(f'JSON Patch operation "{op}" is missing from')
-            value = copy.deepcopy(_get(doc, source))
-            if op == "move":
-                doc = _remove(doc, source)
-            doc = _add(doc, path, value)
-        elif op == "test":
-            if _get(doc, path) != raw.get("value"):
-                raise PatchError(f"testing value {path} failed: test failed")
-        else:
-            raise PatchError(f"Unexpected kind: {op}")
+        doc = _operation(doc, raw)
+        if isinstance(doc, PatchError):
+            return doc
     return doc
 
 
@@ -185,7 +226,9 @@ def _strategy(schema: Schema | None) -> tuple[bool, str]:
     return "merge" in strategy.split(","), str(schema.get("x-kubernetes-patch-merge-key", ""))
 
 
-def strategic_merge(original: Any, patch: Any, schema: Schema | None, schemas: SchemaSet) -> Any:
+def strategic_merge(
+    original: Any, patch: Any, schema: Schema | None, schemas: SchemaSet
+) -> Any | PatchError:
     """Apply a strategic merge patch to ``original`` (both plain JSON)."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -194,14 +237,15 @@ def strategic_merge(original: Any, patch: Any, schema: Schema | None, schemas: S
 
 def _merge_map(
     original: dict[str, Any], patch: dict[str, Any], schema: Schema | None, schemas: SchemaSet
-) -> Any:
+) -> Any | PatchError:
+    """The merged map, None when the patch says ``$patch: delete``."""
     directive = patch.get(_DIRECTIVE)
     if directive == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != _DIRECTIVE}
     if directive == "delete":
         return None
     if directive not in (None, "merge"):
-        raise PatchError(f"Unknown patch type: {directive}")
+        return PatchError(message=f"Unknown patch type: {directive}")
     result = dict(original)
     orders: dict[str, Any] = {}
     for key, value in patch.items():
@@ -221,6 +265,8 @@ def _merge_map(
             continue
         child = _child_schema(schema, key, schemas)
         merged = _merge_value(result.get(key), value, child, schemas)
+        if isinstance(merged, PatchError):
+            return merged
         if merged is None:
             result.pop(key, None)
         else:
@@ -235,7 +281,9 @@ def _merge_map(
     return result
 
 
-def _merge_value(original: Any, patch: Any, schema: Schema | None, schemas: SchemaSet) -> Any:
+def _merge_value(
+    original: Any, patch: Any, schema: Schema | None, schemas: SchemaSet
+) -> Any | PatchError:
     if isinstance(patch, dict):
         if schema is not None and schema.get("x-kubernetes-map-type") == "atomic":
             return copy.deepcopy(patch)
@@ -254,7 +302,7 @@ def _merge_value(original: Any, patch: Any, schema: Schema | None, schemas: Sche
 
 def _merge_list(
     original: list[Any], patch: list[Any], key: str, schema: Schema | None, schemas: SchemaSet
-) -> list[Any]:
+) -> list[Any] | PatchError:
     if any(isinstance(item, dict) and item.get(_DIRECTIVE) == "replace" for item in patch):
         return [
             item
@@ -273,11 +321,12 @@ def _merge_list(
     result = [copy.deepcopy(item) for item in original]
     for item in patch:
         if not isinstance(item, dict):
-            raise PatchError(
-                f"merging an object in json but data type is not map, is {type(item).__name__}"
+            return PatchError(
+                message="merging an object in json but data type is not map, is "
+                + type(item).__name__
             )
         if key not in item:
-            raise PatchError(f"map: {item} does not contain declared merge key: {key}")
+            return PatchError(message=f"map: {item} does not contain declared merge key: {key}")
         position = next(
             (
                 i
@@ -290,10 +339,15 @@ def _merge_list(
             if position is not None:
                 del result[position]
             continue
+        merged = _merge_map(
+            {} if position is None else result[position], item, items_schema, schemas
+        )
+        if isinstance(merged, PatchError):
+            return merged
         if position is None:
-            result.append(_merge_map({}, item, items_schema, schemas))
+            result.append(merged)
         else:
-            result[position] = _merge_map(result[position], item, items_schema, schemas)
+            result[position] = merged
     return result
 
 

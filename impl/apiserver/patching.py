@@ -4,10 +4,11 @@ server-side apply (``application/apply-patch+yaml``), which creates a missing ob
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, media_type, parse_body
-from impl.apiserver.context import Context, Decision, reply
+from impl.apiserver.context import Context, Decision, KeyWrite, Write, reply
 from impl.apiserver.managed import (
     apply_conflicts,
     leaves,
@@ -15,7 +16,7 @@ from impl.apiserver.managed import (
     previously_applied,
     record_apply,
 )
-from impl.apiserver.objects import metadata
+from impl.apiserver.objects import decode, metadata, stored_bytes
 from impl.apiserver.patches import PatchError, json_patch, merge_patch, strategic_merge
 from impl.apiserver.writes import Current, check_type_meta, create_object, finish_update
 from models.apiserver.status import bad_request, failure, not_found, unsupported_media_type
@@ -40,16 +41,17 @@ def _unsupported(ctx: Context) -> Status:
 
 def patched_object(ctx: Context, kind: str, live: Json, patch: Any) -> Json | Status:
     """``live`` with ``patch`` of media type ``kind`` applied."""
-    try:
-        if kind == JSON_PATCH:
-            result = json_patch(live, patch)
-        elif kind == MERGE_PATCH:
-            result = merge_patch(live, patch)
-        else:
-            result = strategic_merge(live, patch, ctx.root_schema(), ctx.schemas)
-    except PatchError as error:
+    if kind == JSON_PATCH:
+        result = json_patch(live, patch)
+    elif kind == MERGE_PATCH:
+        result = merge_patch(live, patch)
+    else:
+        result = strategic_merge(live, patch, ctx.root_schema(), ctx.schemas)
+    if isinstance(result, PatchError):
         return (
-            failure(422, "Invalid", str(error)) if kind == JSON_PATCH else bad_request(str(error))
+            failure(422, "Invalid", result.message)
+            if kind == JSON_PATCH
+            else bad_request(result.message)
         )
     if not isinstance(result, dict):
         return bad_request("the patch did not produce an object")
@@ -106,7 +108,7 @@ def _patch_resource_version(kind: str, body: Any) -> str | None:
     return str(value) if value else None
 
 
-def _conflict_status(ctx: Context, conflicts: list[tuple[str, str, str]]) -> Status:
+def _conflict_status(conflicts: list[tuple[str, str, str]]) -> Status:
     causes = tuple(
         StatusCause(
             reason="FieldManagerConflict",
@@ -163,8 +165,10 @@ def decide_apply(ctx: Context, current: Current | None, body: Any) -> Decision:
     live = current.obj
     conflicts = apply_conflicts(ctx, live, applied, manager)
     if conflicts and not force:
-        return reply(_conflict_status(ctx, conflicts))
+        return reply(_conflict_status(conflicts))
     result = _merge_applied(ctx, live, applied, manager)
+    if isinstance(result, PatchError):
+        return reply(bad_request(result.message))
     applied_rv = (applied.get("metadata") or {}).get("resourceVersion")
     metadata(result)["resourceVersion"] = (
         str(applied_rv) if applied_rv else str(current.mod_revision)
@@ -178,9 +182,6 @@ def decide_apply(ctx: Context, current: Current | None, body: Any) -> Decision:
 def _with_apply_entry(
     ctx: Context, decision: Decision, live: Json | None, applied: Json, manager: str, force: bool
 ) -> Decision:
-    from impl.apiserver.context import KeyWrite, Write
-    from impl.apiserver.objects import decode, stored_bytes
-
     if not isinstance(decision, Write) or not decision.writes or decision.writes[0].value is None:
         return decision
     first = decision.writes[0]
@@ -198,7 +199,7 @@ def _with_apply_entry(
     )
 
 
-def _merge_applied(ctx: Context, live: Json, applied: Json, manager: str) -> Json:
+def _merge_applied(ctx: Context, live: Json, applied: Json, manager: str) -> Json | PatchError:
     """The live object with the configuration merged in and the manager's dropped fields gone."""
     schema, schemas = ctx.root_schema(), ctx.schemas
     before = previously_applied(live, manager, ctx.info.subresource)
@@ -208,13 +209,12 @@ def _merge_applied(ctx: Context, live: Json, applied: Json, manager: str) -> Jso
     for path in sorted(before - now - others, key=len, reverse=True):
         _remove_path(result, path)
     merged = strategic_merge(result, applied, schema, schemas)
-    assert isinstance(merged, dict)
-    return merged
+    if isinstance(merged, PatchError | dict):
+        return merged
+    return PatchError(message="the apply configuration did not produce an object")
 
 
 def _remove_path(obj: Any, path: tuple[str, ...]) -> None:
-    import json
-
     node = obj
     steps = [step for step in path if step != "."]
     for index, step in enumerate(steps):

@@ -79,7 +79,8 @@ def decode_continue(token: str) -> tuple[int, str] | Status:
             raise ValueError
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
         return bad_request(
-            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+            "continue key is not valid: incorrect encoded start resourceVersion "
+            "(version meta.k8s.io/v1)"
         )
     return revision, start
 

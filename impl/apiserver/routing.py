@@ -9,8 +9,6 @@ patch, delete, deletecollection.
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 import msgspec
 
 from models.apiserver.messages import ApiRequest
@@ -50,7 +48,7 @@ def _verb(request: ApiRequest, has_name: bool) -> str:
 
 def request_info(request: ApiRequest) -> RequestInfo:
     """Parse the path; a non-resource path gives ``resource == ""``."""
-    parts = [unquote(part) for part in request.path.strip("/").split("/") if part]
+    parts = [part for part in request.path.strip("/").split("/") if part]
     if len(parts) >= 2 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]
     elif len(parts) >= 3 and parts[0] == "apis":

@@ -30,10 +30,19 @@ _JSON_TYPES = {
 }
 
 
+class TypeMismatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A value of JSON type ``found`` where the schema wants ``expected``."""
+
+    field: str
+    expected: str
+    found: str
+
+
 class PruneResult(msgspec.Struct, frozen=True, kw_only=True):
     value: Any
     unknown_fields: tuple[str, ...]
     type_errors: tuple[FieldError, ...]
+    mismatches: tuple[TypeMismatch, ...] = ()
 
 
 def _json_type(value: object) -> str:
@@ -64,6 +73,7 @@ class _Pruner:
         self.apply_defaults = apply_defaults
         self.unknown: list[str] = []
         self.errors: list[FieldError] = []
+        self.mismatches: list[TypeMismatch] = []
 
     def walk(self, value: Any, schema: Schema, path: str) -> Any:
         schema = self.schemas.resolve(schema)
@@ -118,6 +128,7 @@ class _Pruner:
 
     def _type_error(self, value: object, expected: str, path: str) -> None:
         shown = value if isinstance(value, str | int | bool) else _json_type(value)
+        self.mismatches.append(TypeMismatch(field=path, expected=expected, found=_json_type(value)))
         self.errors.append(
             invalid(
                 path, shown, f'{path} in body must be of type {expected}: "{_json_type(value)}"'
@@ -132,7 +143,10 @@ def prune(
     pruner = _Pruner(schemas, apply_defaults)
     pruned = pruner.walk(value, schema, "")
     return PruneResult(
-        value=pruned, unknown_fields=tuple(pruner.unknown), type_errors=tuple(pruner.errors)
+        value=pruned,
+        unknown_fields=tuple(pruner.unknown),
+        type_errors=tuple(pruner.errors),
+        mismatches=tuple(pruner.mismatches),
     )
 
 

@@ -29,14 +29,20 @@ from impl.apiserver.patching import (
     patched_object,
 )
 from impl.apiserver.writes import Current, finish_update
+from models.apiserver.messages import ApiRequest
 from models.apiserver.resources import object_key
 from models.apiserver.status import (
+    MODIFIED,
     bad_request,
     conflict,
     not_found,
     success,
     unsupported_media_type,
 )
+from models.apiserver.status import (
+    invalid as invalid_status,
+)
+from models.field_errors import invalid
 from models.k8s.codec import encode_json
 from models.k8s.meta_ops import Status, StatusDetails
 from models.selectors import LabelSelector, format_label_selector
@@ -106,7 +112,8 @@ def decide_scale(ctx: Context, current: Current | None) -> Decision:
         if kind not in (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH):
             return reply(
                 unsupported_media_type(
-                    f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}"
+                    "the body of the request was in an unknown format - accepted media "
+                    f"types include: {', '.join(PATCH_TYPES)}"
                 )
             )
         result = patched_object(ctx, kind, scale, body)
@@ -117,9 +124,6 @@ def decide_scale(ctx: Context, current: Current | None) -> Decision:
         scale = body
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or replicas < 0:
-        from models.apiserver.status import invalid as invalid_status
-        from models.field_errors import invalid
-
         return reply(
             invalid_status(
                 "Scale",
@@ -140,7 +144,7 @@ def decide_scale(ctx: Context, current: Current | None) -> Decision:
             conflict(
                 ctx.resource.qualified,
                 ctx.info.name,
-                "the object has been modified; please apply your changes to the latest version and try again",
+                MODIFIED,
             )
         )
     new = copy.deepcopy(current.obj)
@@ -179,7 +183,8 @@ def decide_binding(ctx: Context, current: Current | None) -> Decision:
             conflict(
                 "pods",
                 name,
-                f"Precondition failed: UID in precondition: {binding_uid}, UID in object meta: {meta.get('uid')}",
+                f"Precondition failed: UID in precondition: {binding_uid}, "
+                f"UID in object meta: {meta.get('uid')}",
             )
         )
     if meta.get("deletionTimestamp"):
@@ -228,8 +233,6 @@ def decide_eviction(ctx: Context, current: Current | None) -> Decision:
     if isinstance(body, Status):
         return reply(body)
     options = (body.get("deleteOptions") or {}) if isinstance(body, dict) else {}
-    from models.apiserver.messages import ApiRequest
-
     delete_request = ApiRequest(
         method="DELETE",
         path=ctx.request.path,

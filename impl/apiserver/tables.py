@@ -7,11 +7,10 @@ time; custom resources get their CRD's ``additionalPrinterColumns`` (or Name and
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from impl.apiserver.context import Context
+from impl.apiserver.context import Context
+from models.apiserver.clock import parse_rfc3339
 
 Json = dict[str, Any]
 Column = tuple[str, str, int]  # name, type, priority
@@ -19,16 +18,6 @@ Column = tuple[str, str, int]  # name, type, priority
 
 def wants_table(accept: str) -> bool:
     return "as=Table" in accept
-
-
-def _seconds(timestamp: object) -> int | None:
-    if not isinstance(timestamp, str):
-        return None
-    try:
-        moment = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return int(moment.timestamp())
 
 
 def human_duration(seconds: int) -> str:
@@ -63,7 +52,7 @@ def human_duration(seconds: int) -> str:
 
 
 def _age(obj: Json, now: int) -> str:
-    created = _seconds((obj.get("metadata") or {}).get("creationTimestamp"))
+    created = parse_rfc3339((obj.get("metadata") or {}).get("creationTimestamp"))
     return "<unknown>" if created is None else human_duration(now - created)
 
 
@@ -84,7 +73,8 @@ def _selector_text(selector: object) -> str:
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expression in selector.get("matchExpressions") or []:
         parts.append(
-            f"{expression.get('key')} {str(expression.get('operator', '')).lower()} ({','.join(expression.get('values') or [])})"
+            f"{expression.get('key')} {str(expression.get('operator', '')).lower()} "
+            f"({','.join(expression.get('values') or [])})"
         )
     return ",".join(parts) or "<none>"
 

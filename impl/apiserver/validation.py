@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
 from returns.pipeline import is_successful
 
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
@@ -217,10 +218,8 @@ def _selector_errors(spec: Json, path: str, template_required: bool = True) -> l
     labels = _dict(_dict(template.get("metadata")).get("labels"))
     if template_required:
         try:
-            import msgspec
-
             selector_model = msgspec.convert(selector_json, LabelSelector)
-        except Exception:
+        except msgspec.ValidationError:
             return [*errors, invalid(f"{path}.selector", None, "invalid label selector")]
         converted = label_selector_as_selector(selector_model)
         if is_successful(converted) and not converted.unwrap().matches(labels):
@@ -328,7 +327,8 @@ def _config_map(obj: Json) -> list[FieldError]:
                     invalid(
                         field,
                         key,
-                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                        "a valid config key must consist of alphanumeric characters, "
+                        "'-', '_' or '.'",
                     )
                 )
             if field == "binaryData" and key in data:
@@ -490,7 +490,8 @@ def validate_update(kind: str, new: Json, old: Json, namespaced: bool) -> list[F
             errors.append(
                 forbidden(
                     "metadata.finalizers",
-                    f"no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
+                    "no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {sorted(added)!r}",
                 )
             )
     for path in _IMMUTABLE_FIELDS.get(kind, ()):

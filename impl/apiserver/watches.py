@@ -77,7 +77,7 @@ def line_for(watcher: Watcher, change: Change) -> bytes | None:
 def initial_lines(watcher: Watcher, cache: WatchCache) -> list[bytes]:
     """Synthetic ADDED events for the current objects of the selection (RV unset or "0")."""
     lines = []
-    for key in sorted(k for k in cache.objects.keys() if k.startswith(watcher.prefix)):
+    for key in sorted(k for k in cache.objects if k.startswith(watcher.prefix)):
         value = cache.objects[key].value
         if _passes(watcher, value):
             lines.append(event_line("ADDED", value))

@@ -16,7 +16,8 @@ from typing import Any, Final
 from impl.apiserver import defaults
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
-from impl.apiserver.objects import decode, meta_str, metadata, stored_bytes
+from impl.apiserver.managed import record_update
+from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -29,11 +30,14 @@ from models.apiserver.status import (
     invalid,
     not_found,
 )
-from models.field_errors import FieldError, required
+from models.field_errors import FieldError, FieldErrorType, required
 from models.k8s.meta_ops import Status
 
 Json = dict[str, Any]
 
+NAMESPACE_MISMATCH: Final = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
 GENERATED_NAME_MAX: Final = 63
 GENERATE_PREFIX_MAX: Final = 58
 GENERATION_KINDS: Final = frozenset(
@@ -89,18 +93,14 @@ def check_type_meta(ctx: Context, obj: Json) -> Status | None:
     """The body's apiVersion/kind must name the resource's (when given)."""
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if kind and kind != ctx.resource.kind:
-        return (
-            bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({ctx.resource.kind})"
-            )
-            if False
-            else bad_request(
-                f'{kind} in version "{ctx.resource.version}" cannot be handled as a {ctx.resource.kind}: no kind "{kind}" is registered for version "{api_version}"'
-            )
+        return bad_request(
+            f'{kind} in version "{ctx.resource.version}" cannot be handled as a '
+            f'{ctx.resource.kind}: no kind "{kind}" is registered for version "{api_version}"'
         )
     if api_version and api_version != ctx.resource.group_version:
         return bad_request(
-            f"the API version in the data ({api_version}) does not match the expected API version ({ctx.resource.group_version})"
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({ctx.resource.group_version})"
         )
     return None
 
@@ -126,7 +126,8 @@ def namespace_problem(ctx: Context, name: str) -> Status | None:
         return forbidden(
             ctx.resource.qualified,
             name,
-            f"unable to create new content in namespace {ctx.info.namespace} because it is being terminated",
+            f"unable to create new content in namespace {ctx.info.namespace} "
+            "because it is being terminated",
             cause="NamespaceTerminating",
         )
     return None
@@ -281,11 +282,7 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     body_namespace = meta.get("namespace")
     if ctx.resource.namespaced:
         if body_namespace and body_namespace != ctx.info.namespace:
-            return reply(
-                bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            )
+            return reply(bad_request(NAMESPACE_MISMATCH))
         meta["namespace"] = ctx.info.namespace
     else:
         meta.pop("namespace", None)
@@ -300,7 +297,8 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     if ctx.info.name and name and name != ctx.info.name:
         return reply(
             bad_request(
-                f"the name of the object ({name}) does not match the name on the URL ({ctx.info.name})"
+                f"the name of the object ({name}) does not match the name on the URL "
+                f"({ctx.info.name})"
             )
         )
     if not name:
@@ -323,8 +321,6 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     )
     if errors:
         return _errors_status(ctx, str(name), errors)
-    from impl.apiserver.managed import record_update
-
     record_update(ctx, None, obj)
     key = object_key(ctx.resource, ctx.info.namespace, str(name))
     return Write(
@@ -362,9 +358,7 @@ def finish_update(
                     name,
                     [
                         FieldError(
-                            type=__import__(
-                                "models.field_errors", fromlist=["FieldErrorType"]
-                            ).FieldErrorType.INVALID,
+                            type=FieldErrorType.INVALID,
                             field="metadata.resourceVersion",
                             bad_value="0x0",
                             shows_value=True,
@@ -379,18 +373,15 @@ def finish_update(
     _set_type_meta(ctx, new)
     if ctx.resource.namespaced:
         if new_meta.get("namespace") not in (None, "", ctx.info.namespace):
-            return reply(
-                bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            )
+            return reply(bad_request(NAMESPACE_MISMATCH))
         new_meta["namespace"] = ctx.info.namespace
     if new_meta.get("name") in (None, ""):
         new_meta["name"] = name
     if new_meta.get("name") != name:
         return reply(
             bad_request(
-                f"the name of the object ({new_meta.get('name')}) does not match the name on the URL ({name})"
+                f"the name of the object ({new_meta.get('name')}) does not match the name "
+                f"on the URL ({name})"
             )
         )
     for field in (
@@ -430,8 +421,6 @@ def finish_update(
         errors += _custom_errors(ctx, new, decoded)
     if errors:
         return _errors_status(ctx, name, errors)
-    from impl.apiserver.managed import record_update
-
     record_update(ctx, old, new)
     old_stored = stored_bytes(old)
     new_stored = stored_bytes(new)
@@ -465,8 +454,6 @@ def finish_update(
 
 
 def _with_rv_bytes(obj: Json, revision: int) -> bytes:
-    from impl.apiserver.objects import encode
-
     out = copy.deepcopy(obj)
     metadata(out)["resourceVersion"] = str(revision)
     return encode(out)
