@@ -11,10 +11,11 @@ from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import Catalog, CustomResource, custom_for
 from impl.apiserver.routing import RequestInfo
 from models.apiserver.messages import ApiRequest, ApiResponse, Entropy, Header
-from models.apiserver.resources import Resource
-from models.apiserver.schemas import Schema, SchemaSet
+from models.apiserver.resources import BUILTIN_RESOURCES, MODELS, Resource
+from models.apiserver.schemas import Schema, SchemaSet, builtin_schemas
 from models.k8s.codec import encode_json
 from models.k8s.meta_ops import Status
+from models.k8s.version import KUBERNETES_VERSION
 
 JSON = "application/json"
 
@@ -26,7 +27,19 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     service_cluster_ip_range: str = "10.0.0.0/24"
     watch_cache_capacity: int = 1000
     max_update_attempts: int = 16
-    git_version: str = "v1.35.0"
+    git_version: str = KUBERNETES_VERSION
+
+
+def builtin_config(
+    service_cluster_ip_range: str = "10.0.0.0/24", watch_cache_capacity: int = 1000
+) -> Config:
+    """The settings of a server of the built-in kinds (their schemas generated from models/k8s)."""
+    group_versions = {resource.kind: resource.group_version for resource in BUILTIN_RESOURCES}
+    return Config(
+        schemas=builtin_schemas(MODELS, group_versions),
+        service_cluster_ip_range=service_cluster_ip_range,
+        watch_cache_capacity=watch_cache_capacity,
+    )
 
 
 class Context(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,8 +96,14 @@ def status_response(status: Status) -> ApiResponse:
     return ApiResponse(status=status.code or 200, body=encode_json(status))
 
 
+def warning_header(text: str) -> str:
+    """``net.NewWarningHeader(299, "-", text)``: a quoted string with ``"`` and ``\\`` escaped."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
+
+
 def json_response(code: int, body: bytes, warnings: tuple[str, ...] = ()) -> ApiResponse:
-    headers = tuple(Header(name="Warning", value=f'299 - "{text}"') for text in warnings)
+    headers = tuple(Header(name="Warning", value=warning_header(text)) for text in warnings)
     return ApiResponse(status=code, content_type=JSON, body=body, headers=headers)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+import msgspec
+
 from impl.apiserver import defaults
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
@@ -27,10 +29,12 @@ from models.apiserver.status import (
     bad_request,
     conflict,
     forbidden,
+    generate_name_conflict,
     invalid,
     not_found,
+    resource_version_required,
 )
-from models.field_errors import FieldError, FieldErrorType, required
+from models.field_errors import FieldError, required
 from models.k8s.meta_ops import Status
 
 Json = dict[str, Any]
@@ -255,10 +259,14 @@ def _allocate_cluster_ip(ctx: Context, obj: Json) -> Status | None:
     return None
 
 
-def _generated_name(ctx: Context, prefix: str) -> str | None:
-    if ctx.attempt >= len(ctx.entropy.name_suffixes):
-        return None
-    return prefix[:GENERATE_PREFIX_MAX] + ctx.entropy.name_suffixes[ctx.attempt]
+def _generated_name(ctx: Context, prefix: str) -> str | Status:
+    """The name of this attempt; past the last suffix, kube's ``NewGenerateNameConflict`` for
+    the last name tried."""
+    suffixes = ctx.entropy.name_suffixes
+    if ctx.attempt < len(suffixes):
+        return prefix[:GENERATE_PREFIX_MAX] + suffixes[ctx.attempt]
+    last = prefix[:GENERATE_PREFIX_MAX] + (suffixes[-1] if suffixes else "")
+    return generate_name_conflict(ctx.resource.qualified, last)
 
 
 def decide_create(ctx: Context, current: Current | None) -> Decision:
@@ -290,8 +298,8 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     generated = False
     if not name and meta.get("generateName"):
         name = _generated_name(ctx, str(meta["generateName"]))
-        if name is None:
-            return reply(already_exists(ctx.resource.qualified, str(meta["generateName"])))
+        if isinstance(name, Status):
+            return reply(name)
         meta["name"] = name
         generated = True
     if ctx.info.name and name and name != ctx.info.name:
@@ -306,7 +314,12 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
             ctx, "", [required("metadata.name", "name or generateName is required")]
         )
     if current is not None and not generated:
-        return reply(already_exists(ctx.resource.qualified, str(name)))
+        exists = already_exists(ctx.resource.qualified, str(name))
+        if metadata(current.obj).get("deletionTimestamp"):
+            exists = msgspec.structs.replace(
+                exists, message=f"object is being deleted: {exists.message}"
+            )
+        return reply(exists)
     problem = namespace_problem(ctx, str(name))
     if problem is not None:
         return reply(problem)
@@ -353,19 +366,7 @@ def finish_update(
     if check_rv:
         if requested_rv in (None, ""):
             if not ctx.resource.unconditional_update:
-                return _errors_status(
-                    ctx,
-                    name,
-                    [
-                        FieldError(
-                            type=FieldErrorType.INVALID,
-                            field="metadata.resourceVersion",
-                            bad_value="0x0",
-                            shows_value=True,
-                            detail="must be specified for an update",
-                        )
-                    ],
-                )
+                return reply(resource_version_required(ctx.resource.qualified, name))
         elif str(requested_rv) != str(current.mod_revision):
             return reply(conflict(ctx.resource.qualified, name, MODIFIED))
     elif requested_rv not in (None, "") and str(requested_rv) != str(current.mod_revision):
@@ -471,5 +472,7 @@ def decide_update(ctx: Context, current: Current | None) -> Decision:
     if problem is not None:
         return reply(problem)
     if current is None:
+        if ctx.resource.create_on_update:
+            return create_object(ctx, obj, decoded, None)
         return reply(not_found(ctx.resource.qualified, ctx.info.name))
     return finish_update(ctx, current, obj, decoded.warnings, check_rv=True, decoded=decoded)

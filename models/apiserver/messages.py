@@ -40,7 +40,7 @@ class Entropy(msgspec.Struct, frozen=True, kw_only=True):
     ``now`` is RFC 3339 with second precision (``creationTimestamp``, managedFields times);
     ``now_seconds`` the same instant as Unix seconds (ages in tables, grace periods); ``uid``
     the object's UID if one is created; ``name_suffixes`` the candidates ``generateName`` tries in
-    order (kube-apiserver retries up to 7 times on a collision).
+    order (kube-apiserver makes up to 8 attempts, each with a new name).
     """
 
     now: str

@@ -66,7 +66,8 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True):
     verbs: tuple[str, ...] = STANDARD_VERBS
     subresources: tuple[Subresource, ...] = ()
     graceful: bool = False
-    unconditional_update: bool = False
+    unconditional_update: bool = True
+    create_on_update: bool = False
     custom: bool = False
 
     @property
@@ -122,7 +123,6 @@ BUILTIN_RESOURCES: Final = (
         short_names=("po",),
         categories=("all",),
         graceful=True,
-        unconditional_update=True,
         subresources=(
             _status("", "v1", "Pod"),
             Subresource(name="binding", group="", version="v1", kind="Binding", verbs=("create",)),
@@ -137,7 +137,6 @@ BUILTIN_RESOURCES: Final = (
         namespaced=False,
         short_names=("no",),
         key_prefix="/registry/minions",
-        unconditional_update=True,
         subresources=(_status("", "v1", "Node"),),
     ),
     _core(
@@ -146,7 +145,6 @@ BUILTIN_RESOURCES: Final = (
         short_names=("svc",),
         categories=("all",),
         key_prefix="/registry/services/specs",
-        unconditional_update=True,
         subresources=(_status("", "v1", "Service"),),
     ),
     _core(
@@ -155,7 +153,7 @@ BUILTIN_RESOURCES: Final = (
         singular="endpoints",
         short_names=("ep",),
         key_prefix="/registry/services/endpoints",
-        unconditional_update=True,
+        create_on_update=True,
     ),
     _core(
         "namespaces",
@@ -163,7 +161,6 @@ BUILTIN_RESOURCES: Final = (
         namespaced=False,
         short_names=("ns",),
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-        unconditional_update=True,
         subresources=(
             _status("", "v1", "Namespace"),
             Subresource(
@@ -171,10 +168,10 @@ BUILTIN_RESOURCES: Final = (
             ),
         ),
     ),
-    _core("events", "Event", short_names=("ev",), unconditional_update=True),
-    _core("configmaps", "ConfigMap", short_names=("cm",), unconditional_update=True),
-    _core("secrets", "Secret", unconditional_update=True),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), unconditional_update=True),
+    _core("events", "Event", short_names=("ev",), create_on_update=True),
+    _core("configmaps", "ConfigMap", short_names=("cm",)),
+    _core("secrets", "Secret"),
+    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
     _grouped(
         "apps",
         "v1",
@@ -211,7 +208,7 @@ BUILTIN_RESOURCES: Final = (
         subresources=(_status("batch", "v1", "Job"),),
     ),
     _grouped("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
-    _grouped("coordination.k8s.io", "v1", "leases", "Lease"),
+    _grouped("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True),
     _grouped(
         "autoscaling",
         "v2",
@@ -221,15 +218,25 @@ BUILTIN_RESOURCES: Final = (
         categories=("all",),
         subresources=(_status("autoscaling", "v2", "HorizontalPodAutoscaler"),),
     ),
-    _grouped("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    _grouped("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    _grouped("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _grouped("rbac.authorization.k8s.io", "v1", "roles", "Role", create_on_update=True),
+    _grouped(
+        "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", create_on_update=True
+    ),
+    _grouped(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        namespaced=False,
+        create_on_update=True,
+    ),
     _grouped(
         "rbac.authorization.k8s.io",
         "v1",
         "clusterrolebindings",
         "ClusterRoleBinding",
         namespaced=False,
+        create_on_update=True,
     ),
     _grouped(
         "apiextensions.k8s.io",
@@ -239,6 +246,7 @@ BUILTIN_RESOURCES: Final = (
         namespaced=False,
         short_names=("crd", "crds"),
         categories=("api-extensions",),
+        unconditional_update=False,
         key_prefix="/registry/apiextensions.k8s.io/customresourcedefinitions",
         subresources=(_status("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),),
     ),

@@ -60,6 +60,18 @@ def already_exists(qualified: str, name: str) -> Status:
     )
 
 
+def generate_name_conflict(qualified: str, name: str) -> Status:
+    """Every ``generateName`` attempt hit an existing name (``NewGenerateNameConflict``)."""
+    resource, _, group = qualified.partition(".")
+    return failure(
+        409,
+        "AlreadyExists",
+        f'{qualified} "{name}" already exists, the server was not able to generate a unique '
+        "name for the object",
+        StatusDetails(name=name, group=group or None, kind=resource, retry_after_seconds=1),
+    )
+
+
 def conflict(qualified: str, name: str, why: str) -> Status:
     return failure(
         409,
@@ -125,6 +137,20 @@ def unavailable(message: str) -> Status:
 
 def timeout(message: str) -> Status:
     return failure(504, "Timeout", message)
+
+
+def resource_version_required(qualified: str, name: str) -> Status:
+    """An update without resourceVersion of a kind that needs one (kube's generic store names
+    the resource, not the kind, here: ``widgets.example.com "w" is invalid: ...``)."""
+    body = "Invalid value: 0x0: must be specified for an update"
+    resource, _, group = qualified.partition(".")
+    cause = StatusCause(reason="FieldValueInvalid", message=body, field="metadata.resourceVersion")
+    return failure(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: metadata.resourceVersion: {body}',
+        StatusDetails(name=name, group=group or None, kind=resource, causes=(cause,)),
+    )
 
 
 def invalid(kind: str, group: str, name: str, errors: Sequence[FieldError]) -> Status:
