@@ -116,6 +116,7 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
     resource: Resource
     stage: Stage
     attempt: int = 0
+    from_store: bool = False
     key: str = ""
     write: Write | None = None
     prefix: str = ""
@@ -286,7 +287,7 @@ def _cached_current(state: ApiServerState, key: str) -> Current | None:
     cached = state.cache.objects.get(key)
     if cached is None:
         return None
-    return Current(decode(cached.value), cached.mod_revision, fresh=False)
+    return Current(decode(cached.value), cached.mod_revision)
 
 
 # Reads ---------------------------------------------------------------------------------------
@@ -477,11 +478,7 @@ def _continue_write(
 ) -> ApiStep:
     decision = _decide(ctx, current)
     if isinstance(decision, Reply):
-        stale = (
-            pending.key
-            and (current is None or not current.fresh)
-            and decision.response.status >= 400
-        )
+        stale = pending.key and not pending.from_store and decision.response.status >= 400
         if stale and ctx.info.verb != "create":
             return _pending_op(
                 state,
@@ -549,7 +546,7 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         pending.attempt,
     )
     if pending.stage in ("get", "scale") and isinstance(result, RangeResponse):
-        current = _current_from(result, fresh=True)
+        current = _current_from(result)
         return Step(
             state=state,
             commands=(
@@ -579,7 +576,8 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
             ),
         )
     if pending.stage == "current" and isinstance(result, RangeResponse):
-        return _continue_write(state, ctx, pending, _current_from(result, fresh=True))
+        fetched = msgspec.structs.replace(pending, from_store=True)
+        return _continue_write(state, ctx, fetched, _current_from(result))
     if pending.stage == "commit" and isinstance(result, TxnResponse):
         return _on_commit(config, state, ctx, pending, result)
     return Step(
@@ -598,13 +596,11 @@ def _list_revision(pending: Pending, result: RangeResponse) -> int:
     return int(rv) if rv.isdigit() and rv != "0" else result.header.revision
 
 
-def _current_from(result: RangeResponse, fresh: bool) -> Current | None:
+def _current_from(result: RangeResponse) -> Current | None:
     if not result.kvs:
         return None
     kv = result.kvs[0]
-    return Current(
-        decode(with_resource_version(kv.value, kv.mod_revision)), kv.mod_revision, fresh=fresh
-    )
+    return Current(decode(with_resource_version(kv.value, kv.mod_revision)), kv.mod_revision)
 
 
 def _storage_failure(
@@ -646,8 +642,10 @@ def _on_commit(
                 ),
             )
         first = result.responses[0] if result.responses else None
-        current = _current_from(first, fresh=True) if isinstance(first, RangeResponse) else None
-        retry = msgspec.structs.replace(pending, attempt=pending.attempt + 1, stage="current")
+        current = _current_from(first) if isinstance(first, RangeResponse) else None
+        retry = msgspec.structs.replace(
+            pending, attempt=pending.attempt + 1, stage="current", from_store=True
+        )
         retry_ctx = msgspec.structs.replace(ctx, attempt=pending.attempt + 1)
         return _continue_write(state, retry_ctx, retry, current)
     revision = result.header.revision
@@ -655,9 +653,7 @@ def _on_commit(
     if write.answer == "object" and first_write.value is not None:
         body = with_resource_version(first_write.value, revision)
     elif write.answer == "scale" and first_write.value is not None:
-        committed = Current(
-            decode(with_resource_version(first_write.value, revision)), revision, fresh=True
-        )
+        committed = Current(decode(with_resource_version(first_write.value, revision)), revision)
         body = encode(scale_of(ctx, committed))
     else:
         body = write.body

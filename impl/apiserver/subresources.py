@@ -43,6 +43,7 @@ from models.apiserver.status import (
     invalid as invalid_status,
 )
 from models.field_errors import invalid
+from models.k8s.base import decode_hook
 from models.k8s.codec import encode_json
 from models.k8s.meta_ops import Status, StatusDetails
 from models.selectors import LabelSelector, format_label_selector
@@ -70,7 +71,9 @@ def scale_of(ctx: Context, current: Current) -> Json:
         replicas, status_replicas = spec.get("replicas", 0), status.get("replicas", 0)
         try:
             selector_text = (
-                format_label_selector(msgspec.convert(spec.get("selector"), LabelSelector))
+                format_label_selector(
+                    msgspec.convert(spec.get("selector"), LabelSelector, dec_hook=decode_hook)
+                )
                 if spec.get("selector")
                 else ""
             )

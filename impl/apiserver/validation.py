@@ -18,6 +18,7 @@ import msgspec
 from returns.pipeline import is_successful
 
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
+from models.k8s.base import decode_hook
 from models.label_validation import (
     dns1123_subdomain_errors,
     label_key_errors,
@@ -218,7 +219,7 @@ def _selector_errors(spec: Json, path: str, template_required: bool = True) -> l
     labels = _dict(_dict(template.get("metadata")).get("labels"))
     if template_required:
         try:
-            selector_model = msgspec.convert(selector_json, LabelSelector)
+            selector_model = msgspec.convert(selector_json, LabelSelector, dec_hook=decode_hook)
         except msgspec.ValidationError:
             return [*errors, invalid(f"{path}.selector", None, "invalid label selector")]
         converted = label_selector_as_selector(selector_model)

@@ -59,15 +59,13 @@ GENERATION_KINDS: Final = frozenset(
 )
 
 
-class Current:
-    """The object a decision works from: plain JSON (resourceVersion set) and its revision."""
+class Current(msgspec.Struct, frozen=True):
+    """The object a decision works from: plain JSON (resourceVersion set) and its revision.
 
-    __slots__ = ("fresh", "mod_revision", "obj")
+    A decision may change ``obj`` in place: each decision gets its own decoded copy."""
 
-    def __init__(self, obj: Json, mod_revision: int, fresh: bool) -> None:
-        self.obj = obj
-        self.mod_revision = mod_revision
-        self.fresh = fresh
+    obj: Json
+    mod_revision: int
 
 
 def tracks_generation(ctx: Context) -> bool:
