@@ -131,6 +131,7 @@ def custom_resources_of(crd: dict[str, Any]) -> list[tuple[str, CustomResource]]
             subresources=tuple(subs),
             custom=True,
             unconditional_update=False,
+            return_deleted=True,
         )
         schema = _dict(_dict(version.get("schema")).get("openAPIV3Schema"))
         if not schema:

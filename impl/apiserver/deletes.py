@@ -20,10 +20,13 @@ from impl.apiserver.objects import encode, meta_str, metadata, stored_bytes
 from impl.apiserver.writes import Current
 from models.apiserver.clock import rfc3339
 from models.apiserver.resources import object_key
-from models.apiserver.status import bad_request, conflict, not_found
-from models.k8s.meta_ops import Status
+from models.apiserver.status import bad_request, conflict, forbidden, not_found, success
+from models.k8s.codec import encode_json
+from models.k8s.meta_ops import Status, StatusDetails
 
 Json = dict[str, Any]
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+"""The NamespaceLifecycle plugin refuses to delete these."""
 
 
 def _options(ctx: Context) -> Json | Status:
@@ -99,6 +102,8 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
         finalizers.append("foregroundDeletion")
     if policy == "Orphan" and "orphan" not in finalizers:
         finalizers.append("orphan")
+    if ctx.resource.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+        return reply(forbidden("namespaces", name, "this namespace may not be deleted"))
     if ctx.resource.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
         return _terminate_namespace(ctx, current, obj, key)
     grace = _pod_grace(obj, options) if ctx.resource.kind == "Pod" else 0
@@ -119,13 +124,25 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
             meta["deletionGracePeriodSeconds"] = 0
         meta["finalizers"] = finalizers
         return _update(key, current, obj)
-    last = copy.deepcopy(current.obj)
     return Write(
         writes=(KeyWrite(key=key, expected=current.mod_revision, value=None),),
         code=200,
         answer="body",
-        body=encode(last),
+        body=deleted_answer(ctx, current.obj),
     )
+
+
+def deleted_answer(ctx: Context, last: Json) -> bytes:
+    """What a completed delete answers (``finalizeDelete``): the last state for stores with
+    ``ReturnDeletedObject`` (pods, services, service accounts, namespaces, custom resources),
+    else a Success Status naming the object (its ``kind`` is the resource, as kube sets it)."""
+    if ctx.resource.return_deleted:
+        return encode(last)
+    resource, _, group = ctx.resource.qualified.partition(".")
+    details = StatusDetails(
+        name=meta_str(last, "name"), group=group or None, kind=resource, uid=meta_str(last, "uid")
+    )
+    return encode_json(success(details))
 
 
 def _unchanged(current: Current, obj: Json) -> Decision:

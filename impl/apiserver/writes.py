@@ -35,7 +35,7 @@ from models.apiserver.status import (
     resource_version_required,
 )
 from models.field_errors import FieldError, required
-from models.k8s.meta_ops import Status
+from models.k8s.meta_ops import Status, StatusCause
 
 Json = dict[str, Any]
 
@@ -130,7 +130,13 @@ def namespace_problem(ctx: Context, name: str) -> Status | None:
             name,
             f"unable to create new content in namespace {ctx.info.namespace} "
             "because it is being terminated",
-            cause="NamespaceTerminating",
+            causes=(
+                StatusCause(
+                    reason="NamespaceTerminating",
+                    message=f"namespace {ctx.info.namespace} is being terminated",
+                    field="metadata.namespace",
+                ),
+            ),
         )
     return None
 

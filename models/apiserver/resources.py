@@ -68,6 +68,7 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True):
     graceful: bool = False
     unconditional_update: bool = True
     create_on_update: bool = False
+    return_deleted: bool = False
     custom: bool = False
 
     @property
@@ -121,6 +122,7 @@ BUILTIN_RESOURCES: Final = (
         "pods",
         "Pod",
         short_names=("po",),
+        return_deleted=True,
         categories=("all",),
         graceful=True,
         subresources=(
@@ -143,6 +145,7 @@ BUILTIN_RESOURCES: Final = (
         "services",
         "Service",
         short_names=("svc",),
+        return_deleted=True,
         categories=("all",),
         key_prefix="/registry/services/specs",
         subresources=(_status("", "v1", "Service"),),
@@ -160,6 +163,7 @@ BUILTIN_RESOURCES: Final = (
         "Namespace",
         namespaced=False,
         short_names=("ns",),
+        return_deleted=True,
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         subresources=(
             _status("", "v1", "Namespace"),
@@ -171,7 +175,7 @@ BUILTIN_RESOURCES: Final = (
     _core("events", "Event", short_names=("ev",), create_on_update=True),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), return_deleted=True),
     _grouped(
         "apps",
         "v1",

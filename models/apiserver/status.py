@@ -106,14 +106,11 @@ def too_large(message: str) -> Status:
     return failure(413, "RequestEntityTooLarge", message)
 
 
-def forbidden(qualified: str, name: str, why: str, cause: str | None = None) -> Status:
+def forbidden(qualified: str, name: str, why: str, causes: tuple[StatusCause, ...] = ()) -> Status:
     details = _details(qualified, name)
-    if cause is not None:
+    if causes:
         details = StatusDetails(
-            name=details.name,
-            group=details.group,
-            kind=details.kind,
-            causes=(StatusCause(reason=cause, message=why, field="metadata.namespace"),),
+            name=details.name, group=details.group, kind=details.kind, causes=causes
         )
     target = f'{qualified} "{name}"' if name else qualified
     return failure(403, "Forbidden", f"{target} is forbidden: {why}", details)
