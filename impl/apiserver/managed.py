@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from impl.apiserver.context import Context
 from models.apiserver.schemas import Schema, SchemaSet
 
@@ -207,15 +209,37 @@ def _render(path: Path) -> str:
     return text
 
 
-def apply_conflicts(
-    ctx: Context, live: Json, applied: Json, manager: str
-) -> list[tuple[str, str, str]]:
-    """(other manager, its apiVersion, field) for every applied field another manager owns
-    with a different value."""
+class Conflict(msgspec.Struct, frozen=True, kw_only=True):
+    """An applied field another manager owns with a different value."""
+
+    manager: str
+    operation: str
+    api_version: str
+    subresource: str
+    field: str
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        return (self.manager, self.operation, self.api_version, self.subresource)
+
+    @property
+    def owner(self) -> str:
+        """The manager as kube prints it (``printManager``): ``"name"``, ``with subresource``,
+        and for Update managers ``using <apiVersion>`` (the identifier carries no time)."""
+        text = json.dumps(self.manager)
+        if self.subresource:
+            text += f" with subresource {json.dumps(self.subresource)}"
+        if self.operation == "Update":
+            text += f" using {self.api_version}"
+        return text
+
+
+def apply_conflicts(ctx: Context, live: Json, applied: Json, manager: str) -> list[Conflict]:
+    """Every applied field another manager owns with a different value."""
     schema, schemas = ctx.root_schema(), ctx.schemas
     applied_leaves = leaves(applied, schema, schemas)
     live_leaves = leaves(live, schema, schemas)
-    conflicts: list[tuple[str, str, str]] = []
+    conflicts: list[Conflict] = []
     for entry in _entries(live):
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             continue
@@ -224,7 +248,13 @@ def apply_conflicts(
             if path[-1] == "." or live_leaves.get(path) == applied_leaves[path]:
                 continue
             conflicts.append(
-                (str(entry.get("manager")), str(entry.get("apiVersion", "")), _render(path))
+                Conflict(
+                    manager=str(entry.get("manager")),
+                    operation=str(entry.get("operation")),
+                    api_version=str(entry.get("apiVersion", "")),
+                    subresource=str(entry.get("subresource", "")),
+                    field=_render(path),
+                )
             )
     return conflicts
 

@@ -10,6 +10,7 @@ from typing import Any
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, media_type, parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Write, reply
 from impl.apiserver.managed import (
+    Conflict,
     apply_conflicts,
     leaves,
     owned_by_others,
@@ -19,7 +20,14 @@ from impl.apiserver.managed import (
 from impl.apiserver.objects import decode, metadata, stored_bytes
 from impl.apiserver.patches import PatchError, json_patch, merge_patch, strategic_merge
 from impl.apiserver.writes import Current, check_type_meta, create_object, finish_update
-from models.apiserver.status import bad_request, failure, not_found, unsupported_media_type
+from models.apiserver.status import (
+    bad_request,
+    failure,
+    invalid,
+    not_found,
+    unsupported_media_type,
+)
+from models.field_errors import forbidden, required
 from models.k8s.meta_ops import Status, StatusCause, StatusDetails
 
 Json = dict[str, Any]
@@ -48,11 +56,15 @@ def patched_object(ctx: Context, kind: str, live: Json, patch: Any) -> Json | St
     else:
         result = strategic_merge(live, patch, ctx.root_schema(), ctx.schemas)
     if isinstance(result, PatchError):
-        return (
-            failure(422, "Invalid", result.message)
-            if kind == JSON_PATCH
-            else bad_request(result.message)
-        )
+        if kind == JSON_PATCH:
+            # NewGenericServerResponse(422, ...): kube keeps the reason, not the patch's error.
+            return failure(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+                StatusDetails(),
+            )
+        return bad_request(result.message)
     if not isinstance(result, dict):
         return bad_request("the patch did not produce an object")
     return result
@@ -67,6 +79,15 @@ def decide_patch(ctx: Context, current: Current | None) -> Decision:
         return reply(body)
     if kind == APPLY_PATCH:
         return decide_apply(ctx, current, body)
+    if ctx.request.param("force") is not None:
+        return reply(
+            invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [forbidden("force", "may not be specified for non-apply patch")],
+            )
+        )
     if current is None:
         return reply(not_found(ctx.resource.qualified, ctx.info.name))
     if kind != JSON_PATCH and not isinstance(body, dict):
@@ -108,23 +129,25 @@ def _patch_resource_version(kind: str, body: Any) -> str | None:
     return str(value) if value else None
 
 
-def _conflict_status(conflicts: list[tuple[str, str, str]]) -> Status:
+def _conflict_status(conflicts: list[Conflict]) -> Status:
+    """``NewConflictError``: one cause per field; the message groups fields by manager, the
+    managers in the order of their identifiers."""
     causes = tuple(
         StatusCause(
-            reason="FieldManagerConflict",
-            message=f'conflict with "{manager}" using {version}',
-            field=field,
+            reason="FieldManagerConflict", message=f"conflict with {c.owner}", field=c.field
         )
-        for manager, version, field in conflicts
+        for c in conflicts
     )
     if len(conflicts) == 1:
-        manager, version, field = conflicts[0]
-        message = (
-            f'Apply failed with 1 conflict: conflict with "{manager}" using {version}: {field}'
-        )
+        only = conflicts[0]
+        message = f"Apply failed with 1 conflict: conflict with {only.owner}: {only.field}"
     else:
-        lines = "\n".join(f'- conflict with "{m}" using {v}: {f}' for m, v, f in conflicts)
-        message = f"Apply failed with {len(conflicts)} conflicts:\n{lines}"
+        lines: list[str] = []
+        for identity in sorted({c.identity for c in conflicts}):
+            group = [c for c in conflicts if c.identity == identity]
+            lines.append(f"conflicts with {group[0].owner}:")
+            lines += [f"- {c.field}" for c in group]
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
     return failure(409, "Conflict", message, StatusDetails(causes=causes))
 
 
@@ -132,9 +155,13 @@ def decide_apply(ctx: Context, current: Current | None, body: Any) -> Decision:
     """Server-side apply: create when missing, else merge the configuration and own it."""
     manager = ctx.request.param("fieldManager")
     if not manager:
+        # ValidatePatchOptions: the field manager is required for apply patches.
         return reply(
-            bad_request(
-                "PATCH, application/apply-patch+yaml requests require fieldManager to be set"
+            invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [required("fieldManager", "is required for apply patch")],
             )
         )
     force = ctx.request.param("force") in ("true", "1")
@@ -175,7 +202,13 @@ def decide_apply(ctx: Context, current: Current | None, body: Any) -> Decision:
     )
     record_apply(ctx, live, result, applied, manager, force)
     return finish_update(
-        ctx, current, result, decoded.warnings, check_rv=False, decoded=Decoded(value=result)
+        ctx,
+        current,
+        result,
+        decoded.warnings,
+        check_rv=False,
+        decoded=Decoded(value=result),
+        applied=True,
     )
 
 

@@ -361,6 +361,7 @@ def finish_update(
     warnings: tuple[str, ...],
     check_rv: bool,
     decoded: Decoded | None = None,
+    applied: bool = False,
 ) -> Decision:
     """Shared tail of update and patch: preconditions, preserved fields, validation, write."""
     old = current.obj
@@ -426,7 +427,8 @@ def finish_update(
         errors += _custom_errors(ctx, new, decoded)
     if errors:
         return _errors_status(ctx, name, errors)
-    record_update(ctx, old, new)
+    if not applied:  # server-side apply has recorded its own managedFields entry
+        record_update(ctx, old, new)
     old_stored = stored_bytes(old)
     new_stored = stored_bytes(new)
     key = object_key(ctx.resource, ctx.info.namespace, name)
