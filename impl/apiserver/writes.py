@@ -44,6 +44,14 @@ NAMESPACE_MISMATCH: Final = (
 )
 GENERATED_NAME_MAX: Final = 63
 GENERATE_PREFIX_MAX: Final = 58
+STATUS_KEEPS: Final = {
+    "Deployment": ("labels",),
+    "ReplicaSet": ("labels",),
+    "StatefulSet": ("labels",),
+    "DaemonSet": ("labels",),
+    "Pod": ("ownerReferences",),
+}
+"""Metadata a ``/status`` write may not change, beyond spec (kube's status strategies)."""
 GENERATION_KINDS: Final = frozenset(
     {
         "Pod",
@@ -273,6 +281,23 @@ def _generated_name(ctx: Context, prefix: str) -> str | Status:
     return generate_name_conflict(ctx.resource.qualified, last)
 
 
+def _status_update(ctx: Context, old: Json, new: Json) -> Json:
+    """A ``/status`` write (the kinds' ``StatusStrategy.PrepareForUpdate``): everything but
+    metadata and status comes from the stored object; workloads also keep their labels, pods
+    their ownerReferences."""
+    result = {key: copy.deepcopy(value) for key, value in old.items() if key != "status"}
+    result["metadata"] = metadata(new)
+    if "status" in new:
+        result["status"] = new["status"]
+    old_meta = metadata(old)
+    for field in STATUS_KEEPS.get(ctx.resource.kind, ()):
+        if field in old_meta:
+            result["metadata"][field] = copy.deepcopy(old_meta[field])
+        else:
+            result["metadata"].pop(field, None)
+    return result
+
+
 def decide_create(ctx: Context, current: Current | None) -> Decision:
     body = parse_body(ctx.request.body, ctx.request.content_type)
     if isinstance(body, Status):
@@ -404,13 +429,7 @@ def finish_update(
     new_meta.pop("resourceVersion", None)
     subresource = ctx.info.subresource
     if subresource == "status":
-        status = new.get("status")
-        new = copy.deepcopy(old)
-        metadata(new).pop("resourceVersion", None)
-        if status is None:
-            new.pop("status", None)
-        else:
-            new["status"] = status
+        new = _status_update(ctx, old, new)
     elif has_status(ctx) and ctx.resource.kind != "Node":
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])

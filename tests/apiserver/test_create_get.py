@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from impl.apiserver.context import Config
 from models.apiserver.messages import Entropy
 from runner.apiserver.local import LocalApiServer
 from tests.apiserver.helpers import CONFIGMAPS, PODS, configmap, pod
@@ -134,8 +135,8 @@ class FixedSuffixes:
         )
 
 
-def test_generate_name_retries_on_a_collision_up_to_eight_attempts() -> None:
-    server = LocalApiServer(entropy=FixedSuffixes())
+def test_generate_name_retries_on_a_collision_up_to_eight_attempts(config: Config) -> None:
+    server = LocalApiServer(config=config, entropy=FixedSuffixes())
     body = configmap("")
     del body["metadata"]["name"]
     body["metadata"]["generateName"] = "g-"

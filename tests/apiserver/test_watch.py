@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl.apiserver.context import builtin_config
+import msgspec
+
+from impl.apiserver.context import Config
 from runner.apiserver.local import LocalApiServer
 from tests.apiserver.helpers import CONFIGMAPS, configmap
 
@@ -86,8 +88,8 @@ def test_field_selector_watch_on_one_name(server: LocalApiServer) -> None:
     assert _summary(server.events(watch)) == [("ADDED", "b")]
 
 
-def test_too_old_resource_version_is_one_error_event_then_the_end() -> None:
-    server = LocalApiServer(config=builtin_config(watch_cache_capacity=3))
+def test_too_old_resource_version_is_one_error_event_then_the_end(config: Config) -> None:
+    server = LocalApiServer(config=msgspec.structs.replace(config, watch_cache_capacity=3))
     start = server.call("GET", CONFIGMAPS).body["metadata"]["resourceVersion"]
     for name in "abcdef":
         server.call("POST", CONFIGMAPS, configmap(name))
