@@ -27,6 +27,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     service_cluster_ip_range: str = "10.0.0.0/24"
     watch_cache_capacity: int = 1000
     max_update_attempts: int = 16
+    bookmark_interval_seconds: int = 60
     git_version: str = KUBERNETES_VERSION
 
 

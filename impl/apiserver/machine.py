@@ -176,7 +176,7 @@ def on_event(config: Config, state: ApiServerState, event: ApiServerEvent) -> Ap
                 )
             )
         case Tick():
-            return _on_tick(state, event)
+            return _on_tick(config, state, event)
 
 
 def _respond(request_id: int, status: Status) -> Respond:
@@ -401,6 +401,8 @@ def _start_watch(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
         start_revision=state.cache.revision if rv in ("", "0") else int(rv),
         bookmarks=ctx.request.param("allowWatchBookmarks") in ("true", "1"),
         deadline_seconds=deadline,
+        bookmarked_revision=state.cache.revision if rv in ("", "0") else int(rv),
+        next_bookmark_seconds=ctx.entropy.now_seconds + ctx.config.bookmark_interval_seconds,
     )
     commands: list[ApiServerCommand] = [StartWatch(request_id=rid, content_type="application/json")]
     if rv in ("", "0"):
@@ -715,7 +717,9 @@ def _on_watch_lost(config: Config, state: ApiServerState) -> ApiStep:
     return Step(state=kept, commands=(*ends, *fresh.commands))
 
 
-def _on_tick(state: ApiServerState, event: Tick) -> ApiStep:
+def _on_tick(config: Config, state: ApiServerState, event: Tick) -> ApiStep:
+    """End watches past their timeout; send due bookmarks (about once a minute per watcher, as
+    kube's cacher does, and only when the revision moved)."""
     commands: list[ApiServerCommand] = []
     watchers = state.watchers
     for watch_id in sorted(state.watchers.keys()):
@@ -723,9 +727,21 @@ def _on_tick(state: ApiServerState, event: Tick) -> ApiStep:
         if watcher.deadline_seconds and event.now_seconds >= watcher.deadline_seconds:
             commands.append(EndWatch(watch_id=watch_id))
             watchers = watchers.delete(watch_id)
-        elif watcher.bookmarks and state.cache.revision > watcher.start_revision:
+        elif (
+            watcher.bookmarks
+            and event.now_seconds >= watcher.next_bookmark_seconds
+            and state.cache.revision > watcher.bookmarked_revision
+        ):
             commands.append(
                 SendWatch(watch_id=watch_id, line=bookmark_line(watcher, state.cache.revision))
+            )
+            watchers = watchers.set(
+                watch_id,
+                msgspec.structs.replace(
+                    watcher,
+                    bookmarked_revision=state.cache.revision,
+                    next_bookmark_seconds=event.now_seconds + config.bookmark_interval_seconds,
+                ),
             )
     return Step(
         state=msgspec.structs.replace(state, watchers=watchers, now_seconds=event.now_seconds),

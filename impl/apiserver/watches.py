@@ -28,7 +28,8 @@ class Watcher(msgspec.Struct, frozen=True, kw_only=True):
     start_revision: int
     bookmarks: bool = False
     deadline_seconds: int = 0
-    sent_revision: int = 0
+    bookmarked_revision: int = 0
+    next_bookmark_seconds: int = 0
 
 
 def event_line(kind: str, value: bytes) -> bytes:

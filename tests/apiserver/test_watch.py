@@ -143,3 +143,18 @@ def test_watch_of_one_object_by_name_in_the_path(server: LocalApiServer) -> None
     server.call("POST", CONFIGMAPS, configmap("a"))
     server.call("POST", CONFIGMAPS, configmap("ab"))
     assert _summary(server.events(watch)) == [("ADDED", "a")]
+
+
+def test_bookmarks_come_about_once_a_minute(server: LocalApiServer) -> None:
+    listed = server.call("GET", CONFIGMAPS).body["metadata"]["resourceVersion"]
+    watch = server.watch(CONFIGMAPS, {"resourceVersion": listed, "allowWatchBookmarks": "true"})
+    secrets = "/api/v1/namespaces/default/secrets"
+    server.call("POST", secrets, {"metadata": {"name": "s1"}})
+    server.tick(60)
+    server.call("POST", secrets, {"metadata": {"name": "s2"}})
+    server.tick(1)
+    assert len(server.events(watch)) == 1
+    server.tick(59)
+    assert [event["type"] for event in server.events(watch)] == ["BOOKMARK", "BOOKMARK"]
+    server.tick(60)  # nothing changed since the last bookmark
+    assert len(server.events(watch)) == 2
