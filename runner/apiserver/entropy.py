@@ -3,7 +3,8 @@ randomness when serving, a seeded generator and a settable clock in tests and si
 
 kube-apiserver draws UIDs as random (version 4) UUIDs and ``generateName`` suffixes as 5
 characters of ``bcdfghjklmnpqrstvwxz2456789`` (apimachinery ``util/rand``: no vowels, no
-confusable digits); it tries up to 8 names on a collision (``maxNameGenerationCreateAttempts``, KEP-4420).
+confusable digits); it tries up to 8 names on a collision
+(``maxNameGenerationCreateAttempts``, KEP-4420).
 """
 
 from __future__ import annotations

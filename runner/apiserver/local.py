@@ -102,7 +102,9 @@ class LocalApiServer:
         accept: str = "application/json",
     ) -> Answer:
         """One request; ``body`` is JSON-encoded unless it is bytes."""
-        data = body if isinstance(body, bytes) else b"" if body is None else msgspec.json.encode(body)
+        data = (
+            body if isinstance(body, bytes) else b"" if body is None else msgspec.json.encode(body)
+        )
         request = ApiRequest(
             method=method,
             path=path,
