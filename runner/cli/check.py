@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from runner.cli.options import timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -57,7 +58,7 @@ def register(verbs: VerbParsers) -> None:
     history.add_argument("--html", metavar="OUT", help="write a timeline page to OUT")
     history.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="S",
         help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",
@@ -121,9 +122,12 @@ def _validate(
 def run_check_history(args: argparse.Namespace) -> ExitCode:
     """Handler of ``kubeoracle check history``."""
     from runner.history.html import render_history_html
+    from runner.input_files import check_output_path, write_output
     from spec.linearizability import Budget
     from spec.linearizability_report import check_history
 
+    if args.html:
+        check_output_path(Path(args.html), "timeline page")
     history = _read_history(args.file, args.format)
     if not history.operations and not history.watches:
         raise InputError(
@@ -157,7 +161,7 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
             return model.partition_key(record.operation)
 
         page = render_history_html(args.file, history.operations, report, describe, partition_of)
-        Path(args.html).write_text(page, encoding="utf-8")
+        write_output(Path(args.html), page, "timeline page")
         document["html"] = args.html
     emit(document, args.output, render_text)
     if report.verdict == "not_linearizable" or watch_problems:
