@@ -24,7 +24,8 @@ from returns.result import Result
 from models.history import History, HistoryParseError
 from models.history_formats import parse_jepsen, parse_porcupine_kv
 from spec.etcd.registers import KvModel, RegisterModel
-from spec.linearizability import Budget, SequentialModel, prepare, run_searches
+from spec.linearizability import Budget, SequentialModel, prepare
+from spec.linearizability_search import run_searches
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "lincheck" / "data" / "porcupine"
 PORCUPINE_JEPSEN_SECONDS = 1.0

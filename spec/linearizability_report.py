@@ -41,8 +41,8 @@ from spec.linearizability import (
     StateT,
     Verdict,
     prepare,
-    run_searches,
 )
+from spec.linearizability_search import run_searches
 
 SHRINK_CHECK_STEPS = 30_000
 SHRINK_CHECKS_LIMIT = 80

@@ -1,0 +1,277 @@
+"""The linearizability search: Wing & Gong's backtracking with Lowe's memoisation.
+
+Theory of operation. The calls and returns of one (sub-)history are *nodes*, sorted by time
+(calls first on ties). Two doubly linked lists share the return nodes: one holds the read-only
+calls, the other the calls that may change the state, so each scan walks only its own kind up
+to the first return not yet passed. From the current state the search
+
+* first linearizes a read-only call that is legal here, if any: it changes nothing and its
+  interval contains this point, so it can move here in any linearization, and no alternative
+  needs trying;
+* otherwise tries the state-changing calls in time order: the first whose transition is legal
+  and whose (linearized set, new state) pair was never seen is linearized, its nodes unlinked;
+* when no call is left before the first remaining return, undoes the last choice and tries the
+  next candidate after it; with nothing to undo, the history is not linearizable;
+* finishes when no definite return is left.
+
+An operation with an unknown outcome has no return node: it may be linearized at any point
+after its call, or never. It is skipped where it would change nothing, and while an identical
+unknown one called earlier is unused (that one can stand in).
+
+The linearized set is a *window*, so that a step costs the same however long the history is:
+definite operations are numbered in call order and the set is ``(base, bits, unknown_bits)``:
+every definite operation below ``base`` is linearized and ``base`` is not, ``bits`` holds the
+linearized ones from ``base`` on (bit 0 is ``base``), and ``unknown_bits`` the linearized
+unknown-outcome operations, numbered apart because they may stay pending forever. In an easy
+history the window spans only the operations running at the same time. A plain bitset of the
+whole history (porcupine's, and this checker's before) grows with the history at every step,
+which makes time and memory quadratic in its length.
+
+:func:`run_searches` interleaves the searches of several partitions a chunk at a time, like
+porcupine's parallel partitions, so that a violation in any of them is found after about as
+many steps as its own search needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+from spec.linearizability import ILLEGAL, Budget, Prepared, PreparedOperation, SearchResult
+
+SearchKey = tuple[int, int, int, Any]
+"""A search node: (base, bits from base, unknown-outcome bits, state); see the module
+docstring."""
+
+SearchSteps = Generator[None, None, SearchResult]
+
+SKIPPED: SearchKey = (-1, 0, 0, None)
+"""A key no search node has, kept in every cache: a candidate given it is passed over."""
+
+
+def search(prepared: Prepared[Any], budget: Budget) -> SearchResult:
+    """The search over ``prepared`` within ``budget``."""
+    return run_searches([prepared], budget)[0]
+
+
+def run_searches(
+    prepared: Sequence[Prepared[Any]], budget: Budget, stop_at_violation: bool = False
+) -> list[SearchResult]:
+    """Search each of ``prepared`` in turn a chunk at a time (round robin): a violation in any
+    partition is found after about as many steps as its own search needs. With
+    ``stop_at_violation`` the others end as ``unknown`` then."""
+    searches = [search_steps(item, Budget.CHUNK_STEPS) for item in prepared]
+    results: list[SearchResult | None] = [None] * len(searches)
+
+    def finished() -> list[SearchResult]:
+        return [result or SearchResult(verdict="unknown") for result in results]
+
+    spent = [0] * len(searches)
+    running = list(range(len(searches)))
+    while running:
+        next_round: list[int] = []
+        for number in running:
+            try:
+                next(searches[number])
+            except StopIteration as done:
+                results[number] = done.value
+                budget.spend(max(0, done.value.steps - spent[number]))
+                if stop_at_violation and done.value.verdict == "not_linearizable":
+                    return finished()
+                continue
+            next_round.append(number)
+            spent[number] += Budget.CHUNK_STEPS
+            if not budget.spend(Budget.CHUNK_STEPS):
+                return finished()
+        running = next_round
+    return finished()
+
+
+def _linked(members: Sequence[bool], size: int) -> tuple[list[int], list[int]]:
+    """A doubly linked list (next, previous) over the nodes with ``members`` true, in node
+    order, between the sentinels ``size`` (head) and ``size + 1`` (tail)."""
+    head, tail = size, size + 1
+    next_node = [-1] * (size + 2)
+    previous_node = [-1] * (size + 2)
+    last = head
+    for node in range(size):
+        if members[node]:
+            next_node[last] = node
+            previous_node[node] = last
+            last = node
+    next_node[last] = tail
+    previous_node[tail] = last
+    return next_node, previous_node
+
+
+class _Nodes:
+    """The search's nodes with per-node arrays. For a call node: its transition, its return
+    node (``match``; -1 if the outcome is unknown), whether it is read-only, its slot (its
+    number in call order among the definite operations, from 0 up, or among the unknown ones,
+    from -1 down) and the number of its earlier identical unknown twin (-1: none). Return nodes
+    and the sentinels ``size`` (head) and ``size + 1`` (tail) have None, -1 and False there."""
+
+    def __init__(self, prepared: Prepared[Any]) -> None:
+        operations = prepared.operations
+        entries: list[tuple[int, int, int]] = []  # (time, 0 call / 1 return, position)
+        for position, operation in enumerate(operations):
+            entries.append((operation.call_time, 0, position))
+            if operation.return_time is not None:
+                entries.append((operation.return_time, 1, position))
+        entries.sort()
+        size = self.size = len(entries)
+        self.position_of = [position for _, _, position in entries]
+        self.match = [-1] * (size + 2)
+        self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
+        self.reads_of = [False] * (size + 2)
+        self.slot_of = [-1] * (size + 2)
+        self.twin_slot_of = [-1] * (size + 2)
+        call_node = [0] * len(operations)
+        next_slot = [0, 0]  # definite, unknown
+        for node, (_, kind, position) in enumerate(entries):
+            if kind == 1:
+                self.match[call_node[position]] = node
+                continue
+            call_node[position] = node
+            unknown = operations[position].return_time is None
+            self.transition_of[node] = prepared.transitions[position]
+            self.reads_of[node] = prepared.read_only[position]
+            # Definite operations from 0 up, unknown ones from -1 down.
+            self.slot_of[node] = ~next_slot[unknown] if unknown else next_slot[unknown]
+            next_slot[unknown] += 1
+        for position, twin in enumerate(_earlier_twins(operations)):
+            if twin >= 0:
+                self.twin_slot_of[call_node[position]] = ~self.slot_of[call_node[twin]]
+        self.definite = next_slot[0]
+        is_return = [kind == 1 for _, kind, _ in entries]
+        self.next_read, self.previous_read = _linked(
+            [is_return[node] or self.reads_of[node] for node in range(size)], size
+        )
+        self.next_write, self.previous_write = _linked(
+            [is_return[node] or not self.reads_of[node] for node in range(size)], size
+        )
+
+
+def _earlier_twins(operations: Sequence[PreparedOperation]) -> list[int]:
+    """For each unknown-outcome operation, the latest identical unknown one called before it
+    (-1 if none): using the earlier one first loses nothing, so the later waits for it."""
+    twins = [-1] * len(operations)
+    latest: dict[int, int] = {}
+    by_call = sorted(range(len(operations)), key=lambda position: operations[position].call_time)
+    for position in by_call:
+        if operations[position].return_time is None:
+            identity = operations[position].identity
+            twins[position] = latest.get(identity, -1)
+            latest[identity] = position
+    return twins
+
+
+def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
+    """The search, pausing (``yield``) every ``chunk_steps`` steps; see the module docstring.
+
+    A search node is the key ``(base, bits, unknown_bits, state)``: the linearized set and the
+    state. The loop stays in one function on purpose: it is the checker's hot path, and a call
+    per step (or per list edit) would double it.
+    """
+    nodes = _Nodes(prepared)
+    head, match, slot_of = nodes.size, nodes.match, nodes.slot_of
+    transition_of, reads_of, twin_slot_of = nodes.transition_of, nodes.reads_of, nodes.twin_slot_of
+    next_read, previous_read = nodes.next_read, nodes.previous_read
+    next_write, previous_write = nodes.next_write, nodes.previous_write
+    remaining = nodes.definite
+    chosen: SearchKey = (0, 0, 0, prepared.initial)
+    base, bits, unknown_bits, state = chosen
+    cache: set[SearchKey] = {chosen, SKIPPED}
+    stack_nodes: list[int] = []
+    stack_keys: list[SearchKey] = [chosen]
+    resume = head
+    fresh = True  # just entered a node: look for a legal read-only call first
+    steps = total_steps = 0
+    while remaining:
+        steps += 1
+        if steps >= chunk_steps:
+            total_steps, steps = total_steps + steps, 0
+            yield
+        forced = fresh
+        if fresh:
+            fresh = False
+            entry = next_read[resume]  # earlier read-only calls are illegal in this state
+            transition = transition_of[entry]
+            while transition is not None and transition(state) is ILLEGAL:
+                entry = next_read[entry]
+                transition = transition_of[entry]
+            if transition is None:
+                entry, forced = next_write[head], False
+        transition = transition_of[entry] if entry >= 0 else None
+        while transition is not None:
+            new_state = state if forced else transition(state)
+            if new_state is not ILLEGAL:
+                slot = slot_of[entry]
+                if slot == base:
+                    moved = bits | 1
+                    ones = (~moved & (moved + 1)).bit_length() - 1
+                    chosen = (base + ones, moved >> ones, unknown_bits, new_state)
+                elif slot > base:
+                    chosen = (base, bits | 1 << (slot - base), unknown_bits, new_state)
+                else:
+                    # Unknown outcome (slot -1 - its number): skip it when it changes nothing,
+                    # or while an identical unknown one called earlier is unused (it can stand
+                    # in); SKIPPED is in the cache.
+                    twin = twin_slot_of[entry]
+                    if new_state == state or (twin >= 0 and not unknown_bits >> twin & 1):
+                        chosen = SKIPPED
+                    else:
+                        chosen = (base, bits, unknown_bits | 1 << ~slot, new_state)
+                if chosen not in cache:
+                    cache.add(chosen)
+                    break
+            if forced:  # the legal read-only call was explored from here before
+                transition = None
+                break
+            entry = next_write[entry]
+            transition = transition_of[entry]
+        if transition is not None:
+            stack_nodes.append(entry)
+            stack_keys.append(chosen)
+            base, bits, unknown_bits, state = chosen
+            fresh = True
+            if forced:
+                # The state stays, so the read-only calls before this one stay illegal: the
+                # next look starts from its predecessor.
+                resume = before = previous_read[entry]
+                after = next_read[entry]
+                next_read[before], previous_read[after] = after, before
+            else:
+                resume = head
+                before, after = previous_write[entry], next_write[entry]
+                next_write[before], previous_write[after] = after, before
+            returned = match[entry]
+            if returned >= 0:
+                remaining -= 1
+                before, after = previous_read[returned], next_read[returned]
+                next_read[before], previous_read[after] = after, before
+                before, after = previous_write[returned], next_write[returned]
+                next_write[before], previous_write[after] = after, before
+            continue
+        # Backtrack: undo forced (read-only) choices, then the last choice that changed the
+        # state, and go on with the candidate after it.
+        while True:
+            if not stack_nodes:
+                return SearchResult(verdict="not_linearizable", steps=total_steps + steps)
+            entry = stack_nodes.pop()
+            stack_keys.pop()
+            returned = match[entry]
+            if returned >= 0:
+                remaining += 1
+                next_write[previous_write[returned]] = returned
+                previous_write[next_write[returned]] = returned
+                next_read[previous_read[returned]] = returned
+                previous_read[next_read[returned]] = returned
+            if not reads_of[entry]:
+                next_write[previous_write[entry]] = previous_write[next_write[entry]] = entry
+                break
+            next_read[previous_read[entry]] = previous_read[next_read[entry]] = entry
+        base, bits, unknown_bits, state = stack_keys[-1]
+        entry = next_write[entry]
+    order = tuple(prepared.operations[nodes.position_of[node]].index for node in stack_nodes)
+    return SearchResult(verdict="linearizable", order=order, steps=total_steps + steps)
