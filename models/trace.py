@@ -167,7 +167,7 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """
 
     faults: tuple[str, ...]
-    """The fault kinds this run may inject, sorted (see ``runner.faults.FAULT_KINDS``)."""
+    """The fault kinds this run may inject, sorted (see ``runner.raft.faults.FAULT_KINDS``)."""
     deliver_weight: int
     tick_weight: int
     propose_weight: int

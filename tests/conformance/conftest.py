@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from runner.etcd_backend import SingleMemberBackend
-from runner.etcd_cluster import LocalEtcdCluster
-from runner.etcd_gateway import GatewayServer
+from runner.etcd.backend import SingleMemberBackend
+from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.gateway import GatewayServer
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ from models.etcd import (
     RangeResponse,
     TxnRequest,
 )
-from runner.etcd_client import EtcdGatewayClient
-from runner.etcd_cluster import LocalEtcdCluster
-from runner.etcd_raft_backend import RaftBackend
+from runner.etcd.client import EtcdGatewayClient
+from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.raft_backend import RaftBackend
 
 SETUP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("/v3/kv/put", {"key": "YQ==", "value": "MQ=="}),  # a = 1 at revision 2

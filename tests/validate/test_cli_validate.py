@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from runner.cli.main import main
 from tests.validate.helpers import ETCD_EXAMPLE, TRACES
 
 
@@ -52,7 +52,7 @@ def test_malformed_input_exits_2_naming_file_and_line(
 
 
 def test_violation_after_dropped_choices_is_inconclusive() -> None:
-    from runner.commands.validate import render_text, violation_report
+    from runner.cli.validate import render_text, violation_report
     from spec.raft_validation import Violation
     from spec.raft_validation.rules import ONE_VOTE_PER_TERM
 

@@ -8,7 +8,7 @@ import pytest
 
 from models.raft_events import Init, Observe, Receive
 from runner.errors import InputError
-from runner.raft_trace_input import read_traces
+from runner.raft.trace_input import read_traces
 
 ETCD_LINE = (
     '{"tag":"trace","ts":1.0,"event":{"name":"InitState","nid":"1","state":{"term":0,'
