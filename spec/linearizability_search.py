@@ -1,22 +1,23 @@
 """The linearizability search: Wing & Gong's backtracking with Lowe's memoisation.
 
 Theory of operation. The calls and returns of one (sub-)history are *nodes*, sorted by time
-(calls first on ties). Two doubly linked lists share the return nodes: one holds the read-only
-calls, the other the calls that may change the state, so each scan walks only its own kind up
-to the first return not yet passed. From the current state the search
+(calls first on ties). Three doubly linked lists hold the calls not yet linearized: the
+read-only ones and the definite ones that may change the state, each list with every return not
+yet passed, and the calls whose outcome is unknown (no return node: they may take effect at any
+point after their call, or never). From the current state the search
 
 * first linearizes a read-only call that is legal here, if any: it changes nothing and its
   interval contains this point, so it can move here in any linearization, and no alternative
   needs trying;
-* otherwise tries the state-changing calls in time order: the first whose transition is legal
-  and whose (linearized set, new state) pair was never seen is linearized, its nodes unlinked;
-* when no call is left before the first remaining return, undoes the last choice and tries the
-  next candidate after it; with nothing to undo, the history is not linearizable;
-* finishes when no definite return is left.
-
-An operation with an unknown outcome has no return node: it may be linearized at any point
-after its call, or never. It is skipped where it would change nothing, and while an identical
-unknown one called earlier is unused (that one can stand in).
+* otherwise tries the other calls before the first remaining return, the definite ones in call
+  order, then those with an unknown outcome (delaying them loses nothing: they are tried at
+  every later point, and "never" is allowed): the first whose transition is legal and whose
+  (linearized set, new state) pair was never seen is linearized, its nodes unlinked. An unknown
+  outcome is skipped where it changes nothing, and while an identical one called earlier is
+  unused (that one can stand in);
+* when no candidate is left, undoes the last choice and tries the next candidate after it;
+  with nothing to undo, the history is not linearizable;
+* finishes when no return is left.
 
 The linearized set is a *window*, so that a step costs the same however long the history is:
 definite operations are numbered in call order and the set is ``(base, bits, unknown_bits)``:
@@ -133,12 +134,12 @@ class _Nodes:
                 self.match[call_node[position]] = node
                 continue
             call_node[position] = node
-            unknown = operations[position].return_time is None
+            outcome_unknown = operations[position].return_time is None
             self.transition_of[node] = prepared.transitions[position]
             self.reads_of[node] = prepared.read_only[position]
             # Definite operations from 0 up, unknown ones from -1 down.
-            self.slot_of[node] = ~next_slot[unknown] if unknown else next_slot[unknown]
-            next_slot[unknown] += 1
+            self.slot_of[node] = next_slot[0] if not outcome_unknown else ~next_slot[1]
+            next_slot[outcome_unknown] += 1
         for position, twin in enumerate(_earlier_twins(operations)):
             if twin >= 0:
                 self.twin_slot_of[call_node[position]] = ~self.slot_of[call_node[twin]]
@@ -147,9 +148,12 @@ class _Nodes:
         self.next_read, self.previous_read = _linked(
             [is_return[node] or self.reads_of[node] for node in range(size)], size
         )
+        unknown = [self.slot_of[node] < 0 and not is_return[node] for node in range(size)]
         self.next_write, self.previous_write = _linked(
-            [is_return[node] or not self.reads_of[node] for node in range(size)], size
+            [is_return[node] or not (self.reads_of[node] or unknown[node]) for node in range(size)],
+            size,
         )
+        self.next_unknown, self.previous_unknown = _linked(unknown, size)
 
 
 def _earlier_twins(operations: Sequence[PreparedOperation]) -> list[int]:
@@ -178,13 +182,15 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
     transition_of, reads_of, twin_slot_of = nodes.transition_of, nodes.reads_of, nodes.twin_slot_of
     next_read, previous_read = nodes.next_read, nodes.previous_read
     next_write, previous_write = nodes.next_write, nodes.previous_write
+    next_unknown, previous_unknown = nodes.next_unknown, nodes.previous_unknown
     remaining = nodes.definite
     chosen: SearchKey = (0, 0, 0, prepared.initial)
     base, bits, unknown_bits, state = chosen
     cache: set[SearchKey] = {chosen, SKIPPED}
     stack_nodes: list[int] = []
     stack_keys: list[SearchKey] = [chosen]
-    resume = head
+    entry = resume = head
+    limit = -1  # scanning the unknown-outcome calls before this return node (-1: the others)
     fresh = True  # just entered a node: look for a legal read-only call first
     steps = total_steps = 0
     while remaining:
@@ -192,7 +198,7 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
         if steps >= chunk_steps:
             total_steps, steps = total_steps + steps, 0
             yield
-        forced = fresh
+        found = False
         if fresh:
             fresh = False
             entry = next_read[resume]  # earlier read-only calls are illegal in this state
@@ -201,51 +207,72 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
                 entry = next_read[entry]
                 transition = transition_of[entry]
             if transition is None:
-                entry, forced = next_write[head], False
-        transition = transition_of[entry] if entry >= 0 else None
-        while transition is not None:
-            new_state = state if forced else transition(state)
-            if new_state is not ILLEGAL:
-                slot = slot_of[entry]
+                entry, limit = head, -1
+            else:
+                slot = slot_of[entry]  # a read-only call is definite: slot >= base
                 if slot == base:
                     moved = bits | 1
                     ones = (~moved & (moved + 1)).bit_length() - 1
-                    chosen = (base + ones, moved >> ones, unknown_bits, new_state)
-                elif slot > base:
-                    chosen = (base, bits | 1 << (slot - base), unknown_bits, new_state)
+                    chosen = (base + ones, moved >> ones, unknown_bits, state)
                 else:
-                    # Unknown outcome (slot -1 - its number): skip it when it changes nothing,
-                    # or while an identical unknown one called earlier is unused (it can stand
-                    # in); SKIPPED is in the cache.
-                    twin = twin_slot_of[entry]
-                    if new_state == state or (twin >= 0 and not unknown_bits >> twin & 1):
-                        chosen = SKIPPED
-                    else:
-                        chosen = (base, bits, unknown_bits | 1 << ~slot, new_state)
-                if chosen not in cache:
+                    chosen = (base, bits | 1 << (slot - base), unknown_bits, state)
+                found = chosen not in cache
+                if found:
                     cache.add(chosen)
+                else:
+                    entry = -1  # explored from here before: a dead end
+        while entry >= 0 and not found:
+            # The next candidate after ``entry``: calls that may change the state up to the
+            # first remaining return (``limit``), then the unknown-outcome calls before it.
+            if limit < 0:
+                entry = next_write[entry]
+                transition = transition_of[entry]
+                if transition is None:
+                    limit, entry = entry, head
+                    continue
+            else:
+                entry = next_unknown[entry]
+                transition = transition_of[entry]
+                if transition is None or entry > limit:
                     break
-            if forced:  # the legal read-only call was explored from here before
-                transition = None
-                break
-            entry = next_write[entry]
-            transition = transition_of[entry]
-        if transition is not None:
+            new_state = transition(state)
+            if new_state is ILLEGAL:
+                continue
+            slot = slot_of[entry]
+            if slot == base:
+                moved = bits | 1
+                ones = (~moved & (moved + 1)).bit_length() - 1
+                chosen = (base + ones, moved >> ones, unknown_bits, new_state)
+            elif slot > base:
+                chosen = (base, bits | 1 << (slot - base), unknown_bits, new_state)
+            else:
+                # Unknown outcome (slot -1 - its number): skip it when it changes nothing, or
+                # while an identical unknown one called earlier is unused (it can stand in).
+                twin = twin_slot_of[entry]
+                if new_state == state or (twin >= 0 and not unknown_bits >> twin & 1):
+                    continue
+                chosen = (base, bits, unknown_bits | 1 << ~slot, new_state)
+            found = chosen not in cache
+            if found:
+                cache.add(chosen)
+        if found:
             stack_nodes.append(entry)
             stack_keys.append(chosen)
             base, bits, unknown_bits, state = chosen
-            fresh = True
-            if forced:
+            fresh, resume = True, head
+            returned = match[entry]
+            if reads_of[entry]:
                 # The state stays, so the read-only calls before this one stay illegal: the
                 # next look starts from its predecessor.
                 resume = before = previous_read[entry]
                 after = next_read[entry]
                 next_read[before], previous_read[after] = after, before
+            elif returned < 0:
+                before, after = previous_unknown[entry], next_unknown[entry]
+                next_unknown[before], previous_unknown[after] = after, before
             else:
-                resume = head
                 before, after = previous_write[entry], next_write[entry]
                 next_write[before], previous_write[after] = after, before
-            returned = match[entry]
             if returned >= 0:
                 remaining -= 1
                 before, after = previous_read[returned], next_read[returned]
@@ -267,11 +294,19 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
                 previous_write[next_write[returned]] = returned
                 next_read[previous_read[returned]] = returned
                 previous_read[next_read[returned]] = returned
-            if not reads_of[entry]:
+            if reads_of[entry]:
+                next_read[previous_read[entry]] = previous_read[next_read[entry]] = entry
+                continue
+            if returned >= 0:
                 next_write[previous_write[entry]] = previous_write[next_write[entry]] = entry
-                break
-            next_read[previous_read[entry]] = previous_read[next_read[entry]] = entry
+                limit = -1
+            else:
+                next_unknown[previous_unknown[entry]] = entry
+                previous_unknown[next_unknown[entry]] = entry
+                limit = next_write[head]  # the first remaining return
+                while transition_of[limit] is not None:
+                    limit = next_write[limit]
+            break
         base, bits, unknown_bits, state = stack_keys[-1]
-        entry = next_write[entry]
     order = tuple(prepared.operations[nodes.position_of[node]].index for node in stack_nodes)
     return SearchResult(verdict="linearizable", order=order, steps=total_steps + steps)
