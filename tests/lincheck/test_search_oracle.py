@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from models.history import (
     CasResult,
     OkResult,
+    Operation,
     OperationRecord,
+    OperationResult,
     RegisterCas,
     RegisterRead,
     RegisterWrite,
@@ -40,6 +42,8 @@ def random_history(draw: st.DrawFn) -> list[OperationRecord]:
         if draw(st.integers(0, 4)) == 0:
             returned = None
         kind = draw(st.sampled_from(["read", "write", "cas"]))
+        request: Operation
+        result: OperationResult
         if kind == "read":
             if returned is None:
                 continue  # an unknown read has no effect: it would be dropped
