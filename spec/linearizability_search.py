@@ -46,6 +46,10 @@ docstring."""
 
 SearchSteps = Generator[None, None, SearchResult]
 
+PartitionSearch = Callable[[Sequence[Prepared[Any]], Budget, bool], list[SearchResult]]
+"""How a check searches its partitions: :func:`run_searches` here, or the runner's parallel
+search over several processes (the same answers)."""
+
 SKIPPED: SearchKey = (-1, 0, 0, None)
 """A key no search node has, kept in every cache: a candidate given it is passed over."""
 
@@ -88,14 +92,16 @@ def run_searches(
     return finished()
 
 
-def _linked(members: Sequence[bool], size: int) -> tuple[list[int], list[int]]:
+def _linked(members: Sequence[bool], numbers: list[int]) -> tuple[list[int], list[int]]:
     """A doubly linked list (next, previous) over the nodes with ``members`` true, in node
-    order, between the sentinels ``size`` (head) and ``size + 1`` (tail)."""
-    head, tail = size, size + 1
+    order, between the sentinels ``size`` (head) and ``size + 1`` (tail); ``numbers`` holds
+    the node numbers, so that every list refers to the same int objects."""
+    size = len(numbers) - 2
+    head, tail = numbers[size], numbers[size + 1]
     next_node = [-1] * (size + 2)
     previous_node = [-1] * (size + 2)
     last = head
-    for node in range(size):
+    for node in numbers[:size]:
         if members[node]:
             next_node[last] = node
             previous_node[node] = last
@@ -110,7 +116,9 @@ class _Nodes:
     node (``match``; -1 if the outcome is unknown), whether it is read-only, its slot (its
     number in call order among the definite operations, from 0 up, or among the unknown ones,
     from -1 down) and the number of its earlier identical unknown twin (-1: none). Return nodes
-    and the sentinels ``size`` (head) and ``size + 1`` (tail) have None, -1 and False there."""
+    and the sentinels ``size`` (head) and ``size + 1`` (tail) have None, -1 and False there.
+    Every array refers to one set of int objects (``numbers``): a long history's arrays then
+    cost a pointer per entry."""
 
     def __init__(self, prepared: Prepared[Any]) -> None:
         operations = prepared.operations
@@ -121,7 +129,8 @@ class _Nodes:
                 entries.append((operation.return_time, 1, position))
         entries.sort()
         size = self.size = len(entries)
-        self.position_of = [position for _, _, position in entries]
+        numbers = list(range(size + 2))
+        self.position_of = [numbers[position] for _, _, position in entries]
         self.match = [-1] * (size + 2)
         self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
         self.reads_of = [False] * (size + 2)
@@ -129,7 +138,7 @@ class _Nodes:
         self.twin_slot_of = [-1] * (size + 2)
         call_node = [0] * len(operations)
         next_slot = [0, 0]  # definite, unknown
-        for node, (_, kind, position) in enumerate(entries):
+        for node, (_, kind, position) in zip(numbers, entries, strict=False):
             if kind == 1:
                 self.match[call_node[position]] = node
                 continue
@@ -138,22 +147,23 @@ class _Nodes:
             self.transition_of[node] = prepared.transitions[position]
             self.reads_of[node] = prepared.read_only[position]
             # Definite operations from 0 up, unknown ones from -1 down.
-            self.slot_of[node] = next_slot[0] if not outcome_unknown else ~next_slot[1]
+            self.slot_of[node] = numbers[next_slot[0]] if not outcome_unknown else ~next_slot[1]
             next_slot[outcome_unknown] += 1
         for position, twin in enumerate(_earlier_twins(operations)):
             if twin >= 0:
                 self.twin_slot_of[call_node[position]] = ~self.slot_of[call_node[twin]]
         self.definite = next_slot[0]
         is_return = [kind == 1 for _, kind, _ in entries]
+        del entries, call_node
         self.next_read, self.previous_read = _linked(
-            [is_return[node] or self.reads_of[node] for node in range(size)], size
+            [is_return[node] or self.reads_of[node] for node in range(size)], numbers
         )
         unknown = [self.slot_of[node] < 0 and not is_return[node] for node in range(size)]
         self.next_write, self.previous_write = _linked(
             [is_return[node] or not (self.reads_of[node] or unknown[node]) for node in range(size)],
-            size,
+            numbers,
         )
-        self.next_unknown, self.previous_unknown = _linked(unknown, size)
+        self.next_unknown, self.previous_unknown = _linked(unknown, numbers)
 
 
 def _earlier_twins(operations: Sequence[PreparedOperation]) -> list[int]:

@@ -21,13 +21,16 @@ from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
+FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
+
 if TYPE_CHECKING:
     from models.history import History, OperationRecord
     from runner.cli.output import VerbParsers
     from spec.linearizability import SequentialModel
 
-FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
 DEFAULT_TIMEOUT_SECONDS = 60.0
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+MAX_WORKERS = 256
 
 
 def register(verbs: VerbParsers) -> None:
@@ -62,31 +65,15 @@ def register(verbs: VerbParsers) -> None:
         metavar="S",
         help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    history.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes searching independent partitions (kv keys) at once (default: the cores)",
+    )
     add_output_option(history)
     history.set_defaults(handler=run_check_history)
-
-
-def _read_history(path: str, input_format: str) -> History:
-    from returns.result import Failure
-
-    from models.history import parse_history
-    from models.history_formats import parse_jepsen, parse_porcupine_kv
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", source=path) from error
-    parser = {
-        "kubeoracle": parse_history,
-        "jepsen": parse_jepsen,
-        "porcupine-kv": parse_porcupine_kv,
-    }[input_format]
-    parsed = parser(text)
-    if isinstance(parsed, Failure):
-        failure = parsed.failure()
-        raise InputError(failure.reason, source=path, line=failure.line, field=failure.field)
-    history: History = parsed.unwrap()
-    return history
 
 
 def model_named(name: str) -> SequentialModel[Any]:
@@ -121,10 +108,20 @@ def _validate(
 def run_check_history(args: argparse.Namespace) -> ExitCode:
     """Handler of ``kubeoracle check history``."""
     from runner.history.html import render_history_html
+    from runner.history.parallel import parallel_searcher
+    from runner.history.read import read_history
+    from runner.input_files import check_output_path, write_output
     from spec.linearizability import Budget
     from spec.linearizability_report import check_history
 
-    history = _read_history(args.file, args.format)
+    if not 0 <= args.timeout <= MAX_TIMEOUT_SECONDS:
+        reason = f"--timeout must be from 0 to {MAX_TIMEOUT_SECONDS:g} seconds"
+        raise InputError(reason, field="--timeout")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise InputError(f"--workers must be from 1 to {MAX_WORKERS}", field="--workers")
+    if args.html:
+        check_output_path(Path(args.html), "timeline")
+    history = read_history(Path(args.file), args.format)
     if not history.operations and not history.watches:
         raise InputError(
             f"no operations found (is --format {args.format} right?)", source=args.file
@@ -134,7 +131,7 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
     deadline = time.monotonic() + args.timeout
     budget = Budget(interrupted=lambda: time.monotonic() > deadline)
     started = time.monotonic()
-    report = check_history(model, history.operations, budget)
+    report = check_history(model, history.operations, budget, parallel_searcher(args.workers))
     watch_problems: list[dict[str, Any]] = []
     if model.name == "etcd" and history.watches and report.verdict == "linearizable":
         watch_problems = _check_watches(history, report.orders[0][1] if report.orders else ())
@@ -157,7 +154,7 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
             return model.partition_key(record.operation)
 
         page = render_history_html(args.file, history.operations, report, describe, partition_of)
-        Path(args.html).write_text(page, encoding="utf-8")
+        write_output(Path(args.html), page, "timeline")
         document["html"] = args.html
     emit(document, args.output, render_text)
     if report.verdict == "not_linearizable" or watch_problems:
