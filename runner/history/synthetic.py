@@ -139,7 +139,7 @@ def jepsen_lines(events: Iterator[HistoryEvent]) -> Iterator[str]:
     """Jepsen's etcd register log (the porcupine corpus format), one line per event."""
     for event in events:
         function, argument = _jepsen_argument(event.operation)
-        kind = event.kind
+        kind: str = event.kind
         if event.kind == "ok" and isinstance(event.result, ValueResult):
             argument = _jepsen_value(event.result.value)
         elif event.kind == "ok" and isinstance(event.result, CasResult):
@@ -149,17 +149,15 @@ def jepsen_lines(events: Iterator[HistoryEvent]) -> Iterator[str]:
         yield f"INFO  jepsen.util - {event.process}\t:{kind}\t:{function}\t{argument}\n"
 
 
-def kubeoracle_lines(events: Iterator[HistoryEvent], model: ModelName) -> Iterator[str]:
-    """kubeoracle JSON Lines: a header, then one record per operation as it ends (operations
-    never answered are unknown)."""
-    yield encode_line(HistoryHeader(model=model)).decode() + "\n"
+def operation_records(events: Iterator[HistoryEvent]) -> Iterator[OperationRecord]:
+    """One record per operation, as it ends (an unanswered one with an unknown outcome)."""
     calls: dict[int, HistoryEvent] = {}
     for event in events:
         if event.kind == "invoke":
             calls[event.process] = event
             continue
         call = calls.pop(event.process)
-        record = OperationRecord(
+        yield OperationRecord(
             client_id=event.process,
             call_time=call.time,
             return_time=event.time if event.kind == "ok" else None,
@@ -167,4 +165,10 @@ def kubeoracle_lines(events: Iterator[HistoryEvent], model: ModelName) -> Iterat
             result=event.result,
             definite=event.kind == "ok",
         )
+
+
+def kubeoracle_lines(events: Iterator[HistoryEvent], model: ModelName) -> Iterator[str]:
+    """kubeoracle JSON Lines: a header, then :func:`operation_records`."""
+    yield encode_line(HistoryHeader(model=model)).decode() + "\n"
+    for record in operation_records(events):
         yield encode_line(record).decode() + "\n"
