@@ -104,6 +104,7 @@ def parse_seed(text: str) -> int:
 
 
 def _options_from(args: argparse.Namespace) -> tuple[list[int], Any]:
+    from models.trace import STEPS_MAX
     from runner.raft.faults import MUTANT_DESCRIPTIONS, parse_faults
     from runner.raft.simulator import SimulationOptions
 
@@ -111,6 +112,12 @@ def _options_from(args: argparse.Namespace) -> tuple[list[int], Any]:
         raise InputError("a cluster has 1 to 9 nodes", field="--nodes")
     if args.steps < 0 or args.liveness_steps < 1:
         raise InputError("steps must be >= 0 and liveness steps >= 1", field="--steps")
+    if args.steps + args.liveness_steps > STEPS_MAX:
+        reason = (
+            f"--steps {args.steps} + --liveness-steps {args.liveness_steps} exceeds the limit"
+            f" of {STEPS_MAX} steps per run"
+        )
+        raise InputError(reason, field="--steps")
     if args.mutant != "none" and args.mutant not in MUTANT_DESCRIPTIONS:
         known = ", ".join(sorted(MUTANT_DESCRIPTIONS))
         raise InputError(f"unknown mutant {args.mutant!r} (known: {known})", field="--mutant")
@@ -140,6 +147,7 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
     """The ``simulate raft`` handler."""
     import dataclasses
 
+    from runner.input_files import check_output_path, write_output
     from runner.raft.faults import MUTANT_DESCRIPTIONS
     from runner.raft.simulator import simulate
     from runner.sim.trace import code_version
@@ -154,6 +162,8 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
         emit(report, args.output, _render_mutants)
         return ExitCode.PASS
     seeds, options = _options_from(args)
+    if args.trace is not None:
+        check_output_path(args.trace, "trace")
     version = code_version()
     result: SimulationResult | None = None
     for seed in seeds:
@@ -165,10 +175,7 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
     assert result is not None
     trace_path = args.trace
     if trace_path is not None:
-        try:
-            result.trace.write_to(trace_path)
-        except OSError as error:
-            raise InputError(f"cannot write: {error.strerror}", source=str(trace_path)) from None
+        write_output(trace_path, result.trace.content(), "trace")
     report = build_report(result, trace_path, len(seeds))
     emit(report, args.output, render_text)
     return ExitCode.PASS if result.result.status == "pass" else ExitCode.VIOLATION

@@ -31,6 +31,7 @@ import msgspec
 
 from models.raft import Command, ProposalAccepted
 from models.trace import (
+    STEPS_MAX,
     TRACE_FORMAT,
     TRACE_VERSION,
     ChangeMembership,
@@ -73,7 +74,6 @@ from runner.sim.trace import TraceWriter
 
 COMPACT_AFTER_ENTRIES: Final = 6
 """A node may compact once it applied this many entries beyond its snapshot."""
-STEPS_MAX: Final = 1_000_000
 DELIVERIES_PER_ROUND_MAX: Final = 200
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, final
 
 import msgspec
 
+from models.strict_input import LIMITS, InputError, decode_json, numbered_lines
 from models.trace import (
     TRACE_FORMAT,
     TRACE_VERSION,
@@ -28,15 +30,16 @@ from models.trace import (
     TraceSnapshot,
     TraceStep,
 )
-from runner.errors import InputError
+from runner.input_files import read_lines
 from runner.version import version_text
 
-TRACE_LINES_MAX: Final = 10_000_000
-"""A trace longer than this is refused rather than read into memory."""
+TRACE_LINES_MAX: Final = LIMITS.lines
+"""A trace longer than this is refused (``docs/limits.md``)."""
 
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 _DECODER: Final[msgspec.json.Decoder[TraceRecord]] = msgspec.json.Decoder(TraceRecord)
-_ERROR_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$\.?(?P<field>[^`]*)`)?$", re.DOTALL)
+_WIDE_INTEGERS: Final = frozenset({"seed"})
+"""A seed may be a git commit hash read as a 160-bit number; every other integer is int64."""
 
 
 def encode_record(record: TraceRecord) -> bytes:
@@ -84,22 +87,15 @@ class ParsedTrace:
 
 def _decode_line(text: bytes, source: str, line: int) -> TraceRecord:
     try:
-        return _DECODER.decode(text)
-    except msgspec.ValidationError as error:
-        try:
-            msgspec.json.decode(text)
-        except msgspec.DecodeError as malformed:
-            raise InputError(f"invalid JSON: {malformed}", source=source, line=line) from None
-        match = _ERROR_PATH.match(str(error))
-        assert match is not None
-        field = match.group("field") or ""
-        reason = match.group("reason")
-        unknown = re.match(r"Invalid value '(?P<value>.*)'$", reason)
-        if unknown is not None and field.split(".")[-1] in {"action", "record"}:
-            reason = f"unknown {field.split('.')[-1]} {unknown.group('value')!r}"
-        raise InputError(reason, source=source, line=line, field=field) from None
-    except msgspec.DecodeError as error:
-        raise InputError(f"invalid JSON: {error}", source=source, line=line) from None
+        return decode_json(_DECODER, text, source, line=line, wide_integers=_WIDE_INTEGERS)
+    except InputError as error:
+        # A tag msgspec does not know is an unknown action or record kind: say so.
+        unknown = re.match(r"Invalid value '(?P<value>.*)'$", error.reason)
+        kind = error.field.split(".")[-1]
+        if unknown is None or kind not in {"action", "record"}:
+            raise
+        reason = f"unknown {kind} {unknown.group('value')!r}"
+        raise InputError(reason, source=source, line=line, field=error.field) from None
 
 
 def _check_header(record: TraceRecord, source: str) -> TraceHeader:
@@ -118,25 +114,32 @@ def _check_header(record: TraceRecord, source: str) -> TraceHeader:
 def parse_trace(content: bytes, source: str) -> ParsedTrace:
     """Check and decode a whole trace file's content; raise :class:`InputError` on the first
     problem, naming ``source`` and the line."""
-    lines = content.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
+    pieces = content.split(b"\n")
+    if pieces and pieces[-1] == b"":
+        pieces.pop()
+    return parse_trace_lines(numbered_lines((piece + b"\n" for piece in pieces), source), source)
+
+
+def parse_trace_lines(lines: Iterable[tuple[int, bytes]], source: str) -> ParsedTrace:
+    """Check and decode a trace from its numbered lines (newlines removed), as
+    :func:`runner.input_files.read_lines` streams them."""
+    numbered = iter(lines)
+    first = next(numbered, None)
+    if first is None:
         raise InputError("empty trace: no header line", source=source, line=1)
-    if len(lines) > TRACE_LINES_MAX:
-        raise InputError(f"trace longer than {TRACE_LINES_MAX} lines", source=source)
-    header = _check_header(_decode_line(lines[0], source, 1), source)
+    header = _check_header(_decode_line(first[1], source, 1), source)
     records: list[tuple[int, TraceStep | TraceSnapshot | TracePhase]] = []
-    steps = 0
-    for number, text in enumerate(lines[1:], start=2):
+    steps = last = 0
+    for number, text in numbered:
+        last = number
         if not text.strip():
             raise InputError("empty line", source=source, line=number)
         record = _decode_line(text, source, number)
         if isinstance(record, TraceHeader):
             raise InputError("a second header", source=source, line=number, field="record")
         if isinstance(record, TraceResult):
-            if number != len(lines):
-                reason = f"the result line is followed by {len(lines) - number} more lines"
+            if next(numbered, None) is not None:
+                reason = "the result line is followed by more lines"
                 raise InputError(reason, source=source, line=number + 1)
             if record.steps != steps:
                 reason = f"the result counts {record.steps} steps but the trace holds {steps}"
@@ -149,17 +152,13 @@ def parse_trace(content: bytes, source: str) -> ParsedTrace:
             raise InputError(reason, source=source, line=number, field="index")
         steps = expected
         records.append((number, record))
-    reason = f"truncated: no result line after line {len(lines)}"
-    raise InputError(reason, source=source, line=len(lines))
+    last = max(last, 1)
+    raise InputError(f"truncated: no result line after line {last}", source=source, line=last)
 
 
 def read_trace(path: Path) -> ParsedTrace:
-    """Read and check a trace file."""
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
-    return parse_trace(content, str(path))
+    """Read and check a trace file (streamed, gzip or not; ``docs/limits.md``)."""
+    return parse_trace_lines(read_lines(path), str(path))
 
 
 def code_version() -> str:
