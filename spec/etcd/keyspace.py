@@ -228,9 +228,10 @@ def _duplicate_key(operations: tuple[TxnOperation, ...]) -> str | None:
 def _unknown_lease(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
     """The check of the branch that runs: every lease a put attaches exists."""
     for operation in operations:
-        if isinstance(operation, EtcdPut) and operation.lease:
-            if operation.lease not in state.leases:
-                return ERROR_LEASE_NOT_FOUND
+        if not isinstance(operation, EtcdPut):
+            continue
+        if operation.lease and operation.lease not in state.leases:
+            return ERROR_LEASE_NOT_FOUND
     return None
 
 
