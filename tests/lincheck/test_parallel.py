@@ -57,8 +57,10 @@ def test_parallel_report_equals_the_single_process_one(name: str) -> None:
 def test_workers_out_of_range_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     path = CORPUS / "kv" / "c01-ok.txt"
     args = ["check", "history", str(path), "--format", "porcupine-kv", "--workers", "0"]
-    assert main(args) == 2
-    assert "--workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert "argument --workers: expected 1 to 256, got 0" in capsys.readouterr().err
 
 
 def test_command_with_two_workers_passes_c50_ok(tmp_path: Path) -> None:
