@@ -1,4 +1,5 @@
-"""``kubeoracle check history FILE``: is a recorded client history linearizable?
+"""``kubeoracle check history FILE``: is a recorded client history linearizable? (``check
+schedule`` is in :mod:`runner.cli.check_schedule`.)
 
 Reads a history (kubeoracle JSON Lines, a Jepsen etcd log or a porcupine kv log), judges it
 against a sequential model (etcd, kv, register, cas-register) and prints the verdict; on a
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from runner.cli import check_schedule
 from runner.cli.options import bounded_int, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
@@ -74,6 +76,7 @@ def register(verbs: VerbParsers) -> None:
     )
     add_output_option(history)
     history.set_defaults(handler=run_check_history)
+    check_schedule.add_target(targets)
 
 
 def model_named(name: str) -> SequentialModel[Any]:
