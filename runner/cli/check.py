@@ -29,7 +29,7 @@ FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
 if TYPE_CHECKING:
     from models.history import History, OperationRecord
     from runner.cli.output import VerbParsers
-    from spec.linearizability import SequentialModel
+    from spec.linearizability import Budget, SequentialModel
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_WORKERS = 256
@@ -132,7 +132,8 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
     report = check_history(model, history.operations, budget, parallel_searcher(args.workers))
     watch_problems: list[dict[str, Any]] = []
     if model.name == "etcd" and history.watches and report.verdict == "linearizable":
-        watch_problems = _check_watches(history, report.orders[0][1] if report.orders else ())
+        order = report.orders[0][1] if report.orders else ()
+        watch_problems = _check_watches(history, order, budget)
     document: dict[str, Any] = msgspec.to_builtins(report)
     document["file"] = args.file
     document["seconds"] = round(time.monotonic() - started, 3)
@@ -162,11 +163,11 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
     return ExitCode.PASS
 
 
-def _check_watches(history: History, order: Sequence[int]) -> list[dict[str, Any]]:
-    from spec.etcd.watch import check_watches
+def _check_watches(history: History, order: Sequence[int], budget: Budget) -> list[dict[str, Any]]:
+    from spec.etcd.witness import judge_watches
 
-    problems = check_watches(history.operations, history.watches, order)
-    return [msgspec.to_builtins(problem) for problem in problems]
+    verdict = judge_watches(history.operations, history.watches, order, budget)
+    return [msgspec.to_builtins(problem) for problem in verdict.problems]
 
 
 def render_text(report: Mapping[str, Any]) -> str:

@@ -379,6 +379,9 @@ class EtcdTranslator:
 
     def __init__(self) -> None:
         self.starting: dict[str, list[Located]] = {}
+        self.reported: dict[str, NodeState | None] = {}
+        """The state each node's last event reported (None: it reported none, or changed
+        after reporting); states are shared objects (``state_of``)."""
         self.previous: dict[str, str] = {}
         self.roles: dict[str, str] = {}
 
@@ -406,11 +409,19 @@ class EtcdTranslator:
             # becomePreCandidate is not traced (raft.go:917); the role shows it happened.
             pre = BecomePreCandidate(node=node)
             out.append(LocatedEvent(source=source, line=line, event=pre))
+            self.reported[node] = None
         mid_step = self.previous.get(node, "") in RECEIVE_NAMES
         self.roles[node] = role
         self.previous[node] = name
+        last = self.reported.get(node)
         for translated in translate_one(item, mid_step=mid_step):
+            if last is not None and translated.state is last and isinstance(translated, Observe):
+                # The node reports what its last event reported, and nothing of it has
+                # happened since: comparing again could not fail.
+                continue
             out.append(LocatedEvent(source=source, line=line, event=translated))
+            last = translated.state if isinstance(translated.state, NodeState) else None
+        self.reported[node] = last
 
     def finish_start(self, node: str, out: list[LocatedEvent]) -> None:
         """Append the Init of ``node`` if its start lines are pending."""
@@ -418,6 +429,7 @@ class EtcdTranslator:
         if pending is None:
             return
         first_start = node not in self.roles
+        self.reported[node] = None
         self.roles[node] = pending[-1].event.role
         self.previous[node] = pending[-1].event.name
         out.append(located_at(pending[0], start_of(pending, first_start)))

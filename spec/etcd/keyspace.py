@@ -331,8 +331,8 @@ def _apply_lease_or_compact(
 
 def normalize(result: OperationResult) -> OperationResult:
     """The parts of a result the model determines: inner txn responses carry no header
-    revision, a lease's TTL only says whether the lease is alive, a keepalive's header revision
-    is not determined."""
+    revision, a lease's TTL only says whether the lease is alive, the header revision of a
+    keepalive or a compaction is not determined (see :func:`header_revision_fits`)."""
     if isinstance(result, TxnResult):
         responses = tuple(msgspec.structs.replace(item, revision=0) for item in result.responses)
         return msgspec.structs.replace(result, responses=responses)
@@ -343,7 +343,21 @@ def normalize(result: OperationResult) -> OperationResult:
         # member the client talks to fills the header from its own applied revision, which may
         # lag. Only "alive or not" is linearizable.
         return msgspec.structs.replace(result, ttl_seconds=min(result.ttl_seconds, 1), revision=0)
+    if isinstance(result, CompactResult):
+        return msgspec.structs.replace(result, revision=0)
     return result
+
+
+def header_revision_fits(state: EtcdState, result: OperationResult) -> bool:
+    """Whether a compaction's header revision can be etcd's from ``state``.
+
+    etcd 3.4 (etcdserver/v3_server.go, ``Compact``) fills that header after the apply, from the
+    serving member's own store (``resp.Header.Revision = s.kv.Rev()``), not at the compaction's
+    place in the Raft log: the member has applied at least up to the compaction, perhaps more,
+    and perhaps not yet a write another member already acknowledged. So the header is at least
+    the revision where the compaction is linearized; no upper bound is determined.
+    """
+    return not isinstance(result, CompactResult) or result.revision >= state.revision
 
 
 EtcdTransition = Callable[[EtcdState], EtcdState | Illegal]
@@ -363,6 +377,8 @@ def transition(operation: Operation, result: OperationResult | None) -> EtcdTran
             return ILLEGAL
         produced, after = apply(state, operation)
         if observed is not None and normalize(produced) != observed:
+            return ILLEGAL
+        if result is not None and not header_revision_fits(state, result):
             return ILLEGAL
         return after
 
