@@ -63,6 +63,14 @@ TARGETS = [
         lambda p, w: ["export", "raft", p, "--to", str(w / "events.jsonl")],
         True,
     ),
+    Target("validate raft", "events.jsonl", "json", lambda p, _w: ["validate", "raft", p], True),
+    Target(
+        "validate raft etcd-raft",
+        "etcd-events.ndjson",
+        "json",
+        lambda p, _w: ["validate", "raft", p, "--format", "etcd-raft"],
+        True,
+    ),
     Target(
         "check history",
         "history-etcd.jsonl",
