@@ -20,7 +20,9 @@ connection:
    (ready, else serving and terminating). With Local external policy, traffic from pods and
    from the node itself is treated as if it came from inside the cluster.
 4. **No endpoints.** A Service with no usable endpoint anywhere rejects connections at every
-   frontend; a Local policy with no endpoint on this node drops them.
+   frontend; a Local policy with no endpoint on this node drops them. (A host process's
+   connection to an external or load-balancer address that is not the node's own leaves the
+   node; the API does not say who rejects it, and kube-proxy's modes differ.)
 5. **Load balancing.** Each candidate endpoint is equally likely. With
    ``sessionAffinity: ClientIP``, a client whose last connection (within
    ``timeoutSeconds``) went to a candidate goes there again.
@@ -184,7 +186,8 @@ def _external(
 ) -> Outcome:
     port, endpoints = frontend.entry.service_port, frontend.entry.endpoints
     if not usable(endpoints):
-        return Rejected()
+        leaving = packet.from_host and not is_local(config, packet.destination)
+        return Unspecified() if leaving else Rejected()
     if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
         return Dropped()
     if not port.external_local:

@@ -79,9 +79,14 @@ def local_policy_stays_on_node(observation: Observation) -> bool:
 
 
 def no_endpoints_rejects(observation: Observation) -> bool:
-    """A Service with no usable endpoint anywhere rejects connections at every frontend."""
+    """A Service with no usable endpoint anywhere rejects connections at every frontend (except
+    a host process's connection to an external address that is not the node's own)."""
     frontend = _frontend(observation)
     if frontend is None or usable(frontend.entry.endpoints):
+        return True
+    packet = observation.packet
+    leaving = packet.from_host and not is_local(observation.config, packet.destination)
+    if leaving and frontend.kind != "internal":
         return True
     return isinstance(observation.outcome, Rejected)
 
