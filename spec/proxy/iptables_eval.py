@@ -29,34 +29,13 @@ import msgspec
 
 from models.proxy.config import ProxyConfig, in_cidr, is_local
 from models.proxy.events import JumpRule
-from models.proxy.packet import (
-    Affinity,
-    Dropped,
-    Outcome,
-    Packet,
-    Rejected,
-    Untouched,
-    forwarded,
-)
+from models.proxy.packet import Affinity, Outcome, Packet
 from models.proxy.view import ServicePortEndpoints
 from spec.proxy.iptables_rules import Chain, Match, Rule, RulesError, Ruleset, parse_rule
 from spec.proxy.judge import Proxy, affinity_ages
+from spec.proxy.walk import Branch, PacketState, start, to_outcome
 
 MAX_DEPTH: Final = 32
-
-
-class _State(msgspec.Struct, frozen=True, kw_only=True):
-    source: str
-    destination: str
-    port: int
-    protocol: str
-    mark: int = 0
-    dnat: bool = False
-    masquerade: bool = False
-
-
-Branch = tuple[Fraction, _State, str]
-"""(probability, packet state, how the walk ended: return, accept, drop, reject)."""
 
 
 class IptablesProxy:
@@ -67,13 +46,8 @@ class IptablesProxy:
         self.config = config
         self.recent_backends = _recent_backends(ruleset)
 
-    def walk(self, packet: Packet, ages: Mapping[str, int]) -> list[tuple[Fraction, _State, str]]:
-        state = _State(
-            source=packet.source,
-            destination=packet.destination,
-            port=packet.port,
-            protocol=packet.protocol.lower(),
-        )
+    def walk(self, packet: Packet, ages: Mapping[str, int]) -> list[Branch]:
+        state = start(packet)
         first = "OUTPUT" if packet.from_host else "PREROUTING"
         results: list[Branch] = []
         for chance, after_nat, end in self._base("nat", first, state, ages):
@@ -104,7 +78,9 @@ class IptablesProxy:
     def outcome(self, packet: Packet, ages: Mapping[str, int]) -> Outcome:
         return to_outcome(self.walk(packet, ages))
 
-    def _base(self, table: str, chain: str, state: _State, ages: Mapping[str, int]) -> list[Branch]:
+    def _base(
+        self, table: str, chain: str, state: PacketState, ages: Mapping[str, int]
+    ) -> list[Branch]:
         chains = self.ruleset.get(table, {})
         base = chains.get(chain, Chain(policy="ACCEPT"))
         results = []
@@ -119,7 +95,7 @@ class IptablesProxy:
         chains: dict[str, Chain],
         rules: tuple[Rule, ...],
         start: int,
-        state: _State,
+        state: PacketState,
         ages: Mapping[str, int],
         depth: int,
     ) -> list[Branch]:
@@ -145,7 +121,7 @@ class IptablesProxy:
         chains: dict[str, Chain],
         rules: tuple[Rule, ...],
         index: int,
-        state: _State,
+        state: PacketState,
         ages: Mapping[str, int],
         depth: int,
     ) -> list[Branch]:
@@ -175,11 +151,11 @@ class IptablesProxy:
                 results.append((chance * more, final, ending))
         return results
 
-    def _matches(self, match: Match, state: _State, ages: Mapping[str, int]) -> bool:
+    def _matches(self, match: Match, state: PacketState, ages: Mapping[str, int]) -> bool:
         return _test(self, match, state, ages) != match.negated
 
 
-def _test(proxy: IptablesProxy, match: Match, state: _State, ages: Mapping[str, int]) -> bool:
+def _test(proxy: IptablesProxy, match: Match, state: PacketState, ages: Mapping[str, int]) -> bool:
     kind = match.kind
     if kind in ("source", "destination"):
         address = state.source if kind == "source" else state.destination
@@ -209,7 +185,7 @@ def _test(proxy: IptablesProxy, match: Match, state: _State, ages: Mapping[str, 
     raise RulesError(0, f"match {kind} is not interpreted")
 
 
-def _dnat(state: _State, rule: Rule) -> _State:
+def _dnat(state: PacketState, rule: Rule) -> PacketState:
     target = rule.argument("--to-destination")
     address, _, port = target.partition(":")
     return msgspec.structs.replace(
@@ -217,7 +193,7 @@ def _dnat(state: _State, rule: Rule) -> _State:
     )
 
 
-def _mark(state: _State, rule: Rule) -> _State:
+def _mark(state: PacketState, rule: Rule) -> PacketState:
     mark = state.mark
     for option, value in rule.arguments:
         number, _, mask_text = value.partition("/")
@@ -245,27 +221,6 @@ def _recent_backends(ruleset: Ruleset) -> dict[str, str]:
                 if rule.recent_set and rule.target == "DNAT":
                     found[rule.recent_set] = rule.argument("--to-destination")
     return found
-
-
-def to_outcome(branches: list[tuple[Fraction, _State, str]]) -> Outcome:
-    """The walk's end states as an outcome; a mix of kinds shows the odd ones as pseudo
-    backends ``(dropped)``, ``(rejected)``, ``(untouched)`` so that a difference names them."""
-    kinds = {("forwarded" if s.dnat and e == "accept" else e) for _, s, e in branches}
-    if kinds == {"drop"}:
-        return Dropped()
-    if kinds == {"reject"}:
-        return Rejected()
-    if kinds == {"accept"}:
-        return Untouched()
-    shares: dict[tuple[str, bool], Fraction] = {}
-    for chance, state, end in branches:
-        if state.dnat and end == "accept":
-            key = (f"{state.destination}:{state.port}", state.masquerade)
-        else:
-            pseudo = {"drop": "dropped", "reject": "rejected", "accept": "untouched"}[end]
-            key = (f"({pseudo})", False)
-        shares[key] = shares.get(key, Fraction(0)) + chance
-    return forwarded(shares)
 
 
 def ensure_jumps(ruleset: Ruleset, jumps: tuple[JumpRule, ...]) -> Ruleset:
