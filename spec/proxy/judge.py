@@ -206,7 +206,7 @@ def affinity_ages(
 def disagreement(expected: Outcome, actual: Outcome) -> str | None:
     """Why ``actual`` is not an outcome the model allows, or None when it is."""
     if isinstance(expected, Unspecified):
-        return None
+        return None if expected.admits(actual) else f"{actual.describe()}; {expected.describe()}"
     if not isinstance(expected, Forwarded) or not isinstance(actual, Forwarded):
         if type(expected) is type(actual):
             return None

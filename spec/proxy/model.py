@@ -30,7 +30,8 @@ connection:
    policy; external traffic with Cluster policy, traffic to a cluster IP from outside the pod
    CIDRs (``--cluster-cidr``) and everything under ``--masquerade-all`` is masqueraded. A
    connection that a pod makes to itself through a Service (hairpin) is masqueraded.
-7. ``loadBalancerSourceRanges`` admits to load-balancer IPs only clients inside the ranges.
+7. ``loadBalancerSourceRanges`` admits to load-balancer IPs only clients inside the ranges
+   (a client outside them, of a Service without endpoints, is refused: dropped or rejected).
 """
 
 from __future__ import annotations
@@ -187,7 +188,11 @@ def _external(
     port, endpoints = frontend.entry.service_port, frontend.entry.endpoints
     if not usable(endpoints):
         leaving = packet.from_host and not is_local(config, packet.destination)
-        return Unspecified() if leaving else Rejected()
+        if leaving:
+            return Unspecified()
+        if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
+            return Unspecified(allowed=("rejected", "dropped"))
+        return Rejected()
     if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
         return Dropped()
     if not port.external_local:
