@@ -69,14 +69,24 @@ Keys = immutables.Map[str, KeyValue]
 
 
 class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
-    """The keyspace at one point of a linearization."""
+    """The keyspace at one point of a linearization.
+
+    The checker hashes a state at every step, so its hash must not grow with the history:
+    instead of the snapshots it covers ``lineage``, a hash chained over every (revision, keys)
+    written so far. Equality still compares every field (``lineage`` before ``snapshots``, so
+    two different pasts differ at once).
+    """
 
     revision: int = 1
     compact_revision: int = -1
     keys: Keys = msgspec.field(default_factory=immutables.Map)
     leases: immutables.Map[int, frozenset[str]] = msgspec.field(default_factory=immutables.Map)
+    lineage: int = 0
     snapshots: immutables.Map[int, Keys] = msgspec.field(default_factory=immutables.Map)
     """The keys as they were after each revision (revision 1: empty)."""
+
+    def __hash__(self) -> int:
+        return hash((self.revision, self.compact_revision, self.keys, self.leases, self.lineage))
 
 
 def in_range(key: str, start: str, end: str) -> bool:
@@ -193,17 +203,17 @@ class _Writer:
             revision=self.revision,
             keys=self.keys,
             leases=self.leases,
+            lineage=hash((self.state.lineage, self.revision, self.keys)),
             snapshots=self.state.snapshots.set(self.revision, self.keys),
         )
 
 
-def _txn_problem(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
-    """etcd's request checks before applying: known leases, no key written twice."""
+def _duplicate_key(operations: tuple[TxnOperation, ...]) -> str | None:
+    """etcd's first request check: no key written twice in one branch (a put twice, or a put
+    inside a deleted range)."""
     put_keys: set[str] = set()
     for operation in operations:
         if isinstance(operation, EtcdPut):
-            if operation.lease and operation.lease not in state.leases:
-                return ERROR_LEASE_NOT_FOUND
             if operation.key in put_keys:
                 return ERROR_DUPLICATE_KEY
             put_keys.add(operation.key)
@@ -215,10 +225,14 @@ def _txn_problem(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str 
     return None
 
 
-def _without_lease(operation: TxnOperation) -> TxnOperation:
-    if isinstance(operation, EtcdPut):
-        return msgspec.structs.replace(operation, lease=0)
-    return operation
+def _unknown_lease(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
+    """The check of the branch that runs: every lease a put attaches exists."""
+    for operation in operations:
+        if not isinstance(operation, EtcdPut):
+            continue
+        if operation.lease and operation.lease not in state.leases:
+            return ERROR_LEASE_NOT_FOUND
+    return None
 
 
 def _keys_at(state: EtcdState, revision: int) -> Keys:
@@ -263,12 +277,12 @@ def apply(state: EtcdState, operation: Operation) -> tuple[OperationResult, Etcd
 def _apply_txn(state: EtcdState, operation: EtcdTxn) -> tuple[OperationResult, EtcdState]:
     # etcd rejects a key written twice in either branch before evaluating anything.
     for checked in (operation.success, operation.failure):
-        duplicate = _txn_problem(state, tuple(_without_lease(op) for op in checked))
+        duplicate = _duplicate_key(checked)
         if duplicate is not None:
             return ErrorResult(message=duplicate), state
     succeeded = all(_compare_holds(state.keys, compare) for compare in operation.compare)
     branch = operation.success if succeeded else operation.failure
-    problem = _txn_problem(state, branch)
+    problem = _unknown_lease(state, branch)
     for request in branch:
         if isinstance(request, EtcdRange) and problem is None:
             problem = _check_range(state, request)
@@ -354,8 +368,13 @@ def transition(operation: Operation, result: OperationResult | None) -> EtcdTran
     if isinstance(operation, EtcdLeaseGrant) and isinstance(result, LeaseGrantResult):
         operation = msgspec.structs.replace(operation, lease_id=result.lease_id)
     observed = None if result is None else normalize(result)
+    # Every answer but an error carries the revision the store had before or after the
+    # request: a state at another revision cannot produce it (a cheap test before applying).
+    revision = getattr(observed, "revision", 0)
 
     def step(state: EtcdState) -> EtcdState | Illegal:
+        if revision and not 0 <= revision - state.revision <= 1:
+            return ILLEGAL
         produced, after = apply(state, operation)
         if observed is not None and normalize(produced) != observed:
             return ILLEGAL
