@@ -13,9 +13,10 @@ import cProfile
 import pstats
 import time
 
+from runner.cli.worlds import WORLDS
 from runner.raft.faults import FAULT_KINDS
-from runner.raft.replay import replay
 from runner.raft.simulator import SimulationOptions, simulate
+from runner.sim.replay import replay
 from runner.sim.trace import parse_trace
 
 SEEDS = (1, 2, 3)
@@ -35,7 +36,7 @@ def measure(nodes: int, steps: int) -> None:
         simulated += result.result.steps
         content = result.trace.content()
         cpu, wall = time.process_time(), time.perf_counter()
-        report = replay(parse_trace(content, "benchmark.jsonl"))
+        report = replay(parse_trace(content, "benchmark.jsonl", WORLDS))
         replay_cpu += time.process_time() - cpu
         replay_wall += time.perf_counter() - wall
         assert report.divergence is None, report.divergence

@@ -55,7 +55,7 @@ from models.raft import (
     ReadIndexDropped,
     ReadIndexReady,
 )
-from models.trace import (
+from models.raft_world import (
     ClusterAction,
     Compact,
     Deliver,
@@ -69,9 +69,10 @@ from models.trace import (
 )
 from runner.etcd.members import CLUSTER_ID, member_id_for
 from runner.raft.cluster import (
-    Applied,
+    ClusterApplied,
     ClusterConfig,
     ClusterState,
+    NotEnabled,
     apply_action,
     cluster_config,
     initial_state,
@@ -115,7 +116,8 @@ class RaftBackend:
         setup = RaftSetup(
             nodes=members, spare_nodes=0, election_timeout_ticks=10, heartbeat_interval_ticks=1,
             pre_vote=False, check_quorum=True, max_entries_per_append=64,
-            max_inflight_appends=512, mutant="none", safety_steps=0, liveness_steps=0,
+            max_inflight_appends=512, mutant="none", asymmetric_partitions=False, max_crashed=0,
+            max_in_flight=MAX_MESSAGES_PER_ROUND,
         )  # fmt: skip
         self.config = cluster_config(setup, max_in_flight=MAX_MESSAGES_PER_ROUND)
         self.changed = threading.Condition()
@@ -226,7 +228,7 @@ class RaftBackend:
                 "leader": str(member_id_for(leader.node_id - 1)) if leader else "0",
                 "raftIndex": str(last_index),
                 "raftTerm": str(leader.persisted.term if leader else 0),
-                "raftAppliedIndex": str(slot.applied_index),
+                "raftAppliedIndex": str(slot.application.applied_index),
             }
 
     def tick(self) -> None:
@@ -311,10 +313,10 @@ class RaftBackend:
         self._cluster = result.state
         return self._handle(result)
 
-    def _handle(self, applied: Applied) -> bool:
+    def _handle(self, applied: ClusterApplied) -> bool:
         """Apply committed entries to each member's etcd state; False if a proposal bounced."""
         accepted = True
-        for node_id, command in applied.commands:
+        for node_id, command in applied.outputs:
             if isinstance(command, ProposalRejected):
                 accepted = False
             if isinstance(command, ReadIndexReady | ReadIndexDropped):
@@ -388,7 +390,7 @@ class RaftBackend:
                 self._pending.append(msgspec.json.encode(proposal))
 
     def _compact_log(self) -> None:
-        applied = min(slot.applied_index for slot in self._cluster.nodes.values())
+        applied = min(slot.application.applied_index for slot in self._cluster.nodes.values())
         if applied - self._last_compaction < COMPACT_EVERY_ENTRIES:
             return
         for node_id in sorted(self._cluster.nodes.keys()):
@@ -414,7 +416,7 @@ class RaftBackend:
 
 def apply_action_checked(
     config: ClusterConfig, state: ClusterState, action: ClusterAction
-) -> Applied | None:
+) -> ClusterApplied | None:
     """Apply an action; None when it is not enabled (a node down, a message gone)."""
     result = apply_action(config, state, action)
-    return result if isinstance(result, Applied) else None
+    return None if isinstance(result, NotEnabled) else result

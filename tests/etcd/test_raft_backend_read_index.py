@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
+from models.environment import Heal, Partition
 from models.etcd import (
     ERROR_REQUEST_TIMEOUT,
     EtcdError,
@@ -21,7 +22,6 @@ from models.etcd import (
     RangeResponse,
 )
 from models.raft import NO_NODE
-from models.trace import Heal, Partition
 from runner.etcd.raft_backend import READ_MEMBER, Proposal, RaftBackend
 from runner.raft.cluster import ClusterState
 
@@ -58,7 +58,7 @@ def last_indexes(cluster: ClusterState) -> dict[int, int]:
 def settled(cluster: ClusterState) -> bool:
     """Every member holds the same log and applied all of it."""
     last = set(last_indexes(cluster).values())
-    applied = {slot.applied_index for slot in cluster.nodes.values()}
+    applied = {slot.application.applied_index for slot in cluster.nodes.values()}
     return len(last) == 1 and applied == last
 
 
