@@ -51,7 +51,7 @@ from runner.sim.world import Choice
 COMPACT_AFTER_ENTRIES: Final = 6
 """A node may compact once it applied this many entries beyond its snapshot."""
 LEADER_PROPOSAL_PROBABILITY: Final = 0.8
-"""A client proposal goes to the leader with this probability, otherwise to any up node."""
+"""A client proposal goes to an up leader with this probability, otherwise to any up node."""
 
 Make = Callable[[random.Random], ClusterAction]
 
@@ -77,6 +77,7 @@ class SafetyChoices:
         waiting: list[NodeId] = []
         compactable: list[NodeId] = []
         leader: NodeSlot | None = None
+        leaders: list[NodeId] = []
         for node_id in self.node_ids:
             slot = state.nodes[node_id]
             node = slot.state
@@ -88,10 +89,10 @@ class SafetyChoices:
                 waiting.append(node_id)
             if _compactable(slot):
                 compactable.append(node_id)
-            if node.role == "leader" and (
-                leader is None or leader.state is None or node.term > leader.state.term
-            ):
-                leader = slot
+            if node.role == "leader":
+                leaders.append(node_id)
+                if leader is None or leader.state is None or node.term > leader.state.term:
+                    leader = slot
         out: list[Choice[ClusterAction]] = []
         on = self.on
 
@@ -103,7 +104,7 @@ class SafetyChoices:
         add("deliver", _any_ready(state), lambda p: _deliver(config, state, p))
         add("tick", up, lambda p: Tick(node=p.choice(up)))
         add("random", waiting, lambda p: _draw(state, p.choice(waiting), p))
-        add("propose", up, lambda p: self._propose(leader, up, p))
+        add("propose", up, lambda p: self._propose(leaders, up, p))
         add("compact", compactable, lambda p: Compact(node=p.choice(compactable)))
         add("drop", state.in_flight, lambda p: Drop(message=p.choice(sorted(state.in_flight))))
         full = len(state.in_flight) >= self.setup.max_in_flight
@@ -150,20 +151,24 @@ class SafetyChoices:
         """The choices that need a leader: targeted crashes and splits, membership changes."""
         assert leader.state is not None
         leader_id = leader.node_id
-        if room:
-            mine = [command for node, command in last.outputs if node == leader_id]
-            advanced = any(isinstance(command, CommitAdvanced) for command in mine)
-            appended = any(isinstance(command, ProposalAccepted) for command in mine)
-            add("crash_leader_after_commit", advanced, lambda _: Crash(node=leader_id))
-            add("crash_leader_after_append", appended, lambda _: Crash(node=leader_id))
+        mine = [command for node, command in last.outputs if node == leader_id]
+        advanced = any(isinstance(command, CommitAdvanced) for command in mine)
+        appended = any(isinstance(command, ProposalAccepted) for command in mine)
+        add("crash_leader_after_commit", room and advanced, lambda _: Crash(node=leader_id))
+        add("crash_leader_after_append", room and appended, lambda _: Crash(node=leader_id))
         others = [node for node in self.node_ids if node != leader_id]
-        add("isolate_leader", not state.cut_links and others, lambda _: _alone(leader_id, others))
+        alone: Make = lambda _: _alone(leader_id, others)  # noqa: E731
+        add("isolate_leader", not state.cut_links and others, alone)
+        add("isolate_leader_after_commit", advanced and others, alone)
+        add("isolate_leader_after_append", appended and others, alone)
         conf = leader.state.conf_state
-        if "joint_split" in self.on and not state.cut_links:
+        if "joint_split" in self.on:  # it replaces any cut in place
             split = faults.configuration_split(leader_id, conf, self.node_ids)
-            if split is not None and _behind_configuration(state, split):
+            if split is not None and _behind_configuration(state, split, leader_id):
                 cut: Partition = split
                 add("joint_split", True, lambda _: cut)
+        if leader.state.pending_conf_index > leader.state.applied_index:
+            return  # like an operator, wait until the previous change is applied
         if conf.is_joint() and not conf.auto_leave:
             add("leave_joint", True, lambda _: LeaveJoint(node=leader_id))
             return
@@ -194,10 +199,12 @@ class SafetyChoices:
         self.removed.update(item.node for item in change.changes if item.type == "remove_node")
         return change
 
-    def _propose(self, leader: NodeSlot | None, up: list[NodeId], prng: random.Random) -> Propose:
+    def _propose(self, leaders: list[NodeId], up: list[NodeId], prng: random.Random) -> Propose:
+        """A client sends a value to a node it believes leads: any up leader (a stale one on
+        the minority side of a partition too), or now and then any up node."""
         self.proposals += 1
-        to_leader = leader is not None and prng.random() < LEADER_PROPOSAL_PROBABILITY
-        target = leader.node_id if to_leader and leader is not None else prng.choice(up)
+        to_leader = bool(leaders) and prng.random() < LEADER_PROPOSAL_PROBABILITY
+        target = prng.choice(leaders) if to_leader else prng.choice(up)
         return Propose(node=target, value=f"v{self.proposals}")
 
 
@@ -244,9 +251,9 @@ def _draw(state: ClusterState, node_id: NodeId, prng: random.Random) -> DrawRand
     return DrawRandom(node=node_id, value=prng.randrange(request.low, request.high))
 
 
-def _behind_configuration(state: ClusterState, split: Partition) -> bool:
+def _behind_configuration(state: ClusterState, split: Partition, leader_id: NodeId) -> bool:
     """Whether every up node cut off from the leader's side still uses a configuration that
     is not joint (it has not applied the joint configuration the leader applied)."""
-    cut_off = {destination for _, destination in split.links}
+    cut_off = {destination for source, destination in split.links if source == leader_id}
     slots = [state.nodes[node] for node in sorted(cut_off)]
     return all(slot.state is None or not slot.state.conf_state.is_joint() for slot in slots)

@@ -46,11 +46,13 @@ ACTION_KINDS: Final = (
     ActionKind("crash_leader_after_commit", "crash", 0, 60),
     ActionKind("crash_leader_after_append", "crash", 0, 60),
     ActionKind("isolate_leader", "partition", 0, 6),
+    ActionKind("isolate_leader_after_commit", "partition", 0, 60),
+    ActionKind("isolate_leader_after_append", "partition", 0, 60),
     ActionKind("crash_after_vote", "crash", 0, 60),
     ActionKind("conf_change", "membership", 1, 3),
     ActionKind("swap_voter", "membership", 0, 3),
     ActionKind("leave_joint", "membership", 1, 3),
-    ActionKind("joint_split", "partition", 0, 60),
+    ActionKind("joint_split", "membership", 0, 60),
 )
 """The Raft world's action kinds: the fault each injects and its weight range. ``random``
 answers a node's election timeout draw; while it waits the node uses the low end, so a low

@@ -21,6 +21,7 @@ not field by field), with the value when its JSON is short.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from itertools import compress
 from operator import is_not
 from typing import Any, Final, final
@@ -112,18 +113,23 @@ def value_at(state: object, path: str) -> tuple[bool, object]:
 @final
 class _Entry:
     """What the cache remembers at one path: the object and its digest; for a struct, its field
-    values, their entries and the byte parts its digest is made of; for a map, the entries by
-    key; inside a map, the bytes naming it in its parent's digest."""
+    values, their entries and the byte parts its digest is made of; for a map, its keys in
+    sorted order with their values, entries and digest parts; inside a map, the bytes naming
+    it in its parent's digest."""
 
-    __slots__ = ("children", "digest", "fields", "kids", "label", "parts", "value")
+    __slots__ = ("digest", "fields", "key_set", "keys", "kids", "label", "parts", "value", "values")
+
+    # Set only where they apply (a leaf has none): an entry is made for every changed value.
+    fields: tuple[Any, ...]
+    keys: list[Any]
+    values: list[Any]
+    key_set: set[Any]
+    kids: list[_Entry]
+    parts: list[bytes]
 
     def __init__(self, value: object, digest: bytes) -> None:
         self.value = value
         self.digest = digest
-        self.children: dict[Any, _Entry] = {}
-        self.fields: tuple[Any, ...] = ()
-        self.kids: list[_Entry] = []
-        self.parts: list[bytes] = []
         self.label = b""
 
 
@@ -226,25 +232,51 @@ class Fingerprinter:
     def _map(
         self, entry: _Entry | None, path: str, value: immutables.Map[Any, Any], *, report: bool
     ) -> _Entry:
-        children: dict[Any, _Entry] = entry.children if entry is not None else {}
+        """Entries are kept in sorted key order with the parts of the digest; a new map is
+        compared with the previous one by key sets (removed, added) and by identity of the
+        values under the remaining keys, each found in C, so a step that adds or removes a few
+        messages costs little however many are in flight."""
         prefix = f"{path}." if path else ""
-        parts = [b"Map"]
-        for key in _map_keys(value):
-            item = value[key]
-            child = children.get(key)
-            if child is None or child.value is not item:
-                name = str(key)
-                built = self._node(child, prefix + name, item, report=report)
-                built.label = child.label if child is not None else _label(name)
-                children[key] = child = built
-            parts.append(child.label)
-            parts.append(child.digest)
-        if len(children) > len(value):  # every key of value is in children by now
-            removed = sorted((str(key), key) for key in children if key not in value)
-            for name, key in removed:
-                del children[key]
+        if entry is None:
+            keys: list[Any] = []
+            values: list[Any] = []
+            kids: list[_Entry] = []
+            parts = [b"Map"]
+            key_set: set[Any] = set()
+        else:
+            keys, values, kids, parts, key_set = (
+                entry.keys,
+                entry.values,
+                entry.kids,
+                entry.parts,
+                entry.key_set,
+            )
+        present = set(value.keys())
+        if present != key_set:
+            for name, key in sorted((str(key), key) for key in key_set - present):
+                position = bisect_left(keys, key)
+                del keys[position], values[position], kids[position]
+                del parts[1 + 2 * position : 3 + 2 * position]
                 if report:
                     self._changes.append(FieldChange(path=prefix + name, digest=REMOVED_DIGEST))
+        current = list(map(value.get, keys))
+        for position in compress(range(len(keys)), map(is_not, current, values)):
+            old = kids[position]
+            child = self._node(old, prefix + str(keys[position]), current[position], report=report)
+            child.label = old.label
+            kids[position] = child
+            values[position] = current[position]
+            parts[2 + 2 * position] = child.digest
+        for key in sorted(present - key_set):
+            position = bisect_left(keys, key)
+            name = str(key)
+            child = self._node(None, prefix + name, value[key], report=report)
+            child.label = _label(name)
+            keys.insert(position, key)
+            values.insert(position, value[key])
+            kids.insert(position, child)
+            parts[1 + 2 * position : 1 + 2 * position] = [child.label, child.digest]
         result = _Entry(value, hashlib.blake2b(b"".join(parts), digest_size=DIGEST_BYTES).digest())
-        result.children = children
+        result.keys, result.values, result.kids, result.parts = keys, values, kids, parts
+        result.key_set = present
         return result
