@@ -17,7 +17,7 @@ from models.etcd import PutRequest, RangeRequest
 from runner.etcd.backend import make_backend
 from runner.etcd.client import EtcdGatewayClient
 from runner.etcd.cluster import LocalEtcdCluster
-from runner.etcd.gateway import GatewayServer
+from runner.etcd.server import GatewayServer
 
 SECONDS = 2.0
 CLIENTS = 4

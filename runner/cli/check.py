@@ -1,4 +1,5 @@
-"""``kubeoracle check history FILE``: is a recorded client history linearizable?
+"""``kubeoracle check history FILE``: is a recorded client history linearizable? (``check
+schedule`` is in :mod:`runner.cli.check_schedule`.)
 
 Reads a history (kubeoracle JSON Lines, a Jepsen etcd log or a porcupine kv log), judges it
 against a sequential model (etcd, kv, register, cas-register) and prints the verdict; on a
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from runner.cli import check_schedule
+from runner.cli.options import timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -57,13 +60,14 @@ def register(verbs: VerbParsers) -> None:
     history.add_argument("--html", metavar="OUT", help="write a timeline page to OUT")
     history.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="S",
         help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     add_output_option(history)
     history.set_defaults(handler=run_check_history)
+    check_schedule.add_target(targets)
 
 
 def _read_history(path: str, input_format: str) -> History:
@@ -121,9 +125,12 @@ def _validate(
 def run_check_history(args: argparse.Namespace) -> ExitCode:
     """Handler of ``kubeoracle check history``."""
     from runner.history.html import render_history_html
+    from runner.input_files import check_output_path, write_output
     from spec.linearizability import Budget
     from spec.linearizability_report import check_history
 
+    if args.html:
+        check_output_path(Path(args.html), "timeline page")
     history = _read_history(args.file, args.format)
     if not history.operations and not history.watches:
         raise InputError(
@@ -157,7 +164,7 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
             return model.partition_key(record.operation)
 
         page = render_history_html(args.file, history.operations, report, describe, partition_of)
-        Path(args.html).write_text(page, encoding="utf-8")
+        write_output(Path(args.html), page, "timeline page")
         document["html"] = args.html
     emit(document, args.output, render_text)
     if report.verdict == "not_linearizable" or watch_problems:

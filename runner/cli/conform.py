@@ -8,10 +8,14 @@ checked with the linearizability and watch checkers of ``spec/etcd``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
+import signal
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from runner.cli.output import add_output_option, emit
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from runner.etcd.conform import FaultAction, Recorder
 
 FAULT_KINDS = ("kill", "pause")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(verbs: VerbParsers) -> None:
@@ -131,8 +136,57 @@ def _check_fresh(endpoints: tuple[str, ...]) -> None:
         )
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: stop the members, remove their directories, exit 3."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_name = signal.Signals(signal_number).name
+
+
+def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
+    del frame
+    raise Interrupted(signal_number)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the block runs,
+    so its ``finally`` clauses run (the default SIGTERM would kill the process outright)."""
+    previous = {number: signal.signal(number, _raise_interrupted) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stop_cluster(cluster: LocalEtcdCluster) -> None:
+    """Stop every member and remove the data directories, deaf to further signals."""
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
+    try:
+        cluster.stop()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def conform_etcd(args: argparse.Namespace) -> ExitCode:
-    """Run the workload, check the history, print the report."""
+    """Run the workload, check the history, print the report; on SIGINT or SIGTERM, stop
+    the members started here, remove their directories and exit 3 without a traceback."""
+    try:
+        with _stopping_on_signals():
+            return _conform_etcd(args)
+    except Interrupted as interrupted:
+        print(
+            f"kubeoracle conform etcd: interrupted by {interrupted.signal_name}; "
+            "stopped the etcd members it started and removed their data directories",
+            file=sys.stderr,
+        )
+        return ExitCode.INCONCLUSIVE
+
+
+def _conform_etcd(args: argparse.Namespace) -> ExitCode:
     from runner.etcd.cluster import LocalEtcdCluster
     from runner.etcd.conform import run_workload, summary_counts
     from runner.etcd.conform_check import check_recorded
@@ -160,7 +214,7 @@ def conform_etcd(args: argparse.Namespace) -> ExitCode:
         )
     finally:
         if cluster is not None:
-            cluster.stop()
+            _stop_cluster(cluster)
     history = recorder.history()
     if args.history:
         from models.history import encode_history

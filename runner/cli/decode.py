@@ -73,19 +73,22 @@ def decode_manifest(args: argparse.Namespace) -> ExitCode:
     from returns.pipeline import is_successful
 
     from models.k8s.codec import decode_numbered
+    from runner.input_files import read_text
 
     files: list[Path] = args.files
     entries: list[dict[str, Any]] = []
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"cannot read: {error}", source=str(path)) from None
-        decoded = decode_numbered(text)
+        decoded = decode_numbered(read_text(path))
         if not is_successful(decoded):
             failure = decoded.failure()
-            reason = f"document {failure.document}: {failure.reason}"
-            raise InputError(reason, source=str(path), line=failure.line, field=failure.field)
+            raise InputError(
+                failure.reason,
+                source=str(path),
+                line=failure.line,
+                field=failure.field,
+                document=failure.document,
+                limit=failure.limit,
+            )
         for document, value in decoded.unwrap():
             entries.extend(_entries(value, str(path), document))
     report = {

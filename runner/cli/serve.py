@@ -43,6 +43,11 @@ def register(verbs: VerbParsers) -> None:
         default=0.5,
         help="seconds between watch progress notifications (default 0.5)",
     )
+    etcd.add_argument(
+        "--strict-fields",
+        action="store_true",
+        help="refuse request fields etcd does not know, naming them (etcd ignores them)",
+    )
     add_output_option(etcd)
     etcd.set_defaults(handler=serve_etcd)
 
@@ -58,14 +63,16 @@ def parse_listen(text: str) -> tuple[str, int]:
 def serve_etcd(args: argparse.Namespace) -> ExitCode:
     """Serve until SIGINT or SIGTERM."""
     from runner.etcd.backend import make_backend
-    from runner.etcd.gateway import GatewayServer
+    from runner.etcd.server import GatewayServer, start_in_thread
 
     address = parse_listen(args.listen)
     if not 0 <= args.members <= 9:
         raise InputError("--members must be between 0 and 9", field="--members")
     backend = make_backend(args.members)
     try:
-        server = GatewayServer(address, backend, args.progress_notify_interval)
+        server = GatewayServer(
+            address, backend, args.progress_notify_interval, strict_fields=args.strict_fields
+        )
     except OSError as error:
         backend.close()
         raise InputError(f"cannot listen on {args.listen}: {error}", field="--listen") from error
@@ -77,8 +84,7 @@ def serve_etcd(args: argparse.Namespace) -> ExitCode:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = start_in_thread(server)
     print(
         f"kubeoracle serve etcd: listening on {server.url} ({args.members} member(s))",
         flush=True,

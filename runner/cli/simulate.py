@@ -108,6 +108,7 @@ def parse_seed(text: str) -> int:
 
 
 def _options_from(args: argparse.Namespace) -> tuple[list[int] | SeedRange, Any]:
+    from models.trace import STEPS_MAX
     from runner.raft.faults import MUTANT_DESCRIPTIONS, parse_faults
     from runner.raft.simulator import SimulationOptions
 
@@ -115,6 +116,12 @@ def _options_from(args: argparse.Namespace) -> tuple[list[int] | SeedRange, Any]
         raise InputError("a cluster has 1 to 9 nodes", field="--nodes")
     if args.steps < 0 or args.liveness_steps < 1:
         raise InputError("steps must be >= 0 and liveness steps >= 1", field="--steps")
+    if args.steps + args.liveness_steps > STEPS_MAX:
+        reason = (
+            f"--steps {args.steps} + --liveness-steps {args.liveness_steps} exceeds the limit"
+            f" of {STEPS_MAX} steps per run"
+        )
+        raise InputError(reason, field="--steps")
     if args.mutant != "none" and args.mutant not in MUTANT_DESCRIPTIONS:
         known = ", ".join(sorted(MUTANT_DESCRIPTIONS))
         raise InputError(f"unknown mutant {args.mutant!r} (known: {known})", field="--mutant")
@@ -155,6 +162,7 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
     """The ``simulate raft`` handler."""
     import dataclasses
 
+    from runner.input_files import check_output_path, write_output
     from runner.raft.faults import MUTANT_DESCRIPTIONS
     from runner.raft.simulator import simulate
     from runner.sim.trace import code_version
@@ -169,6 +177,8 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
         emit(report, args.output, _render_mutants)
         return ExitCode.PASS
     seeds, options = _options_from(args)
+    if args.trace is not None:
+        check_output_path(args.trace, "trace")
     if isinstance(seeds, SeedRange):
         return _run_range(args, seeds, options)
     version = code_version()
@@ -187,12 +197,10 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
 
 
 def _write_trace(path: Path | None, result: SimulationResult[RaftSetup]) -> None:
-    if path is None:
-        return
-    try:
-        result.trace.write_to(path)
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
+    from runner.input_files import write_output
+
+    if path is not None:
+        write_output(path, result.trace.content(), "trace")
 
 
 def _run_range(args: argparse.Namespace, seeds: SeedRange, options: Any) -> ExitCode:

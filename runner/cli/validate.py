@@ -62,7 +62,8 @@ def validate_raft(args: argparse.Namespace) -> ExitCode:
     verdict = validate(trace.events, trace.options)
     if isinstance(verdict, Violation):
         emit(violation_report(verdict, files), args.output, render_text)
-        return ExitCode.INCONCLUSIVE if verdict.choices_cut else ExitCode.VIOLATION
+        inconclusive = verdict.choices_cut or verdict.inconclusive
+        return ExitCode.INCONCLUSIVE if inconclusive else ExitCode.VIOLATION
     emit(pass_report(verdict, files, trace.records, trace.format), args.output, render_text)
     return ExitCode.PASS
 
@@ -93,8 +94,11 @@ def pass_report(
 def violation_report(violation: Violation, files: list[Path]) -> dict[str, Any]:
     """The report of the first violation."""
     return {
-        "verdict": "inconclusive" if violation.choices_cut else "violation",
+        "verdict": (
+            "inconclusive" if violation.choices_cut or violation.inconclusive else "violation"
+        ),
         "choices_cut": violation.choices_cut,
+        "undetermined": violation.inconclusive,
         "files": [str(path) for path in files],
         "file": violation.source,
         "line": violation.line,
@@ -131,6 +135,11 @@ def render_text(report: Mapping[str, Any]) -> str:
         "VIOLATION" if report["verdict"] == "violation" else "INCONCLUSIVE (possible violation)"
     )
     caveat = ""
+    if report["undetermined"]:
+        caveat = (
+            "\n  note: the trace does not determine whether this breaks the rule "
+            "(the events that would decide it are not traced)"
+        )
     if report["choices_cut"]:
         caveat = (
             f"\n  note: after {report['choices_cut']} earlier event(s) a node had more possible "

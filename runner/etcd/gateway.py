@@ -1,35 +1,27 @@
-"""An HTTP server speaking etcd 3.4's v3 JSON gateway in front of a reference backend.
+"""etcd 3.4's v3 JSON gateway as an ASGI application over :class:`runner.etcd.service.EtcdService`.
 
-Unary endpoints answer one JSON object (``Content-Length``); ``/v3/watch`` and
-``/v3/lease/keepalive`` stream newline-delimited ``{"result": ...}`` objects with chunked
-transfer encoding, as grpc-gateway does. Errors use grpc-gateway's body
-``{"error", "message", "code"}`` and its HTTP status for the gRPC code (as observed from etcd
-3.4.23: InvalidArgument and OutOfRange 400, NotFound 404, FailedPrecondition 412, Unavailable
-503). ``/v3beta/`` is accepted as an alias of ``/v3/``, as etcd 3.4 does.
+Theory of operation. Each HTTP request is routed as etcd 3.4.23 routes it: ``POST /v3/...``
+(``/v3beta/...`` is an alias), ``GET /health`` and ``GET /version``; another method on a known
+path answers 405, ``OPTIONS`` 200 (CORS preflight), an unknown path 404, with etcd's bodies.
+A unary body is read up to :data:`MAX_BODY_BYTES` (beyond it the request is refused as gRPC
+refuses a message over its limit, without reading further), decoded strictly by
+:mod:`models.etcd_decode` and answered with grpc-gateway's JSON: the response with the member's
+header, or ``{"error", "message", "code"}`` with the HTTP status grpc-gateway maps the code to.
+``/v3/watch`` and ``/v3/lease/keepalive`` are streams: requests are decoded as they arrive on
+the body and answers go out as newline-separated ``{"result": ...}`` chunks; a first message
+that does not decode answers 500 with code 2 (Unknown), as etcd does, and a later one ends the
+stream. Nothing a client sends reaches the backend unless it decoded and fits etcd's limits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import queue
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedIOBase
-from typing import Any, BinaryIO
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
 
-import msgspec
+from returns.result import Failure, Success
 
-from impl.etcd.watch import (
-    WatchStream,
-    deliver,
-    on_cancel,
-    on_create,
-    on_progress_request,
-    progress_notifications,
-)
 from models.etcd import (
     GRPC_INVALID_ARGUMENT,
     CompactionRequest,
@@ -45,17 +37,29 @@ from models.etcd import (
     PutRequest,
     RangeRequest,
     TxnRequest,
-    WatchCreateRequest,
     WatchResponse,
 )
-from models.etcd_json import error_body, from_gateway, to_gateway
-from runner.etcd.backend import Backend
+from models.etcd_decode import (
+    decode_body,
+    decode_request,
+    decode_watch_request,
+    parse_json,
+)
+from models.etcd_json import error_body, to_gateway
+from models.etcd_wire import grpc_too_large
+from runner.etcd.service import ETCD_CLUSTER_VERSION, ETCD_VERSION, EtcdService
 
-HTTP_STATUS_FOR_GRPC_CODE = {
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+HTTP_STATUS_FOR_GRPC_CODE: Final = {
     1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429,
     9: 412, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
 }  # fmt: skip
-UNARY_ENDPOINTS: dict[str, type[EtcdRequest]] = {
+GRPC_UNKNOWN: Final = 2
+UNARY_ENDPOINTS: Final[dict[str, type[EtcdRequest]]] = {
     "/v3/kv/range": RangeRequest,
     "/v3/kv/put": PutRequest,
     "/v3/kv/deleterange": DeleteRangeRequest,
@@ -69,319 +73,307 @@ UNARY_ENDPOINTS: dict[str, type[EtcdRequest]] = {
     "/v3/lease/leases": LeaseLeasesRequest,
     "/v3/kv/lease/leases": LeaseLeasesRequest,
 }
-ETCD_VERSION = "3.4.23"
-MAX_BODY_BYTES = 3 * 1024 * 1024
-WATCH_POLL_SECONDS = 0.05
-MAX_STREAM_WAITS = 10**9
-MAX_QUEUED_WATCH_REQUESTS = 1000
-MAX_BODY_CHUNKS = 10**7
+STREAM_ENDPOINTS: Final = frozenset({"/v3/watch", "/v3/lease/keepalive"})
+POST_ENDPOINTS: Final = frozenset({*UNARY_ENDPOINTS, *STREAM_ENDPOINTS, "/v3/maintenance/status"})
+GET_ENDPOINTS: Final = frozenset({"/health", "/version"})
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+"""A body larger than this cannot hold a request under gRPC's 2 MiB limit with etcd's JSON
+(base64 grows bytes by a third): it is refused unread, so memory stays bounded."""
+MAX_STREAM_MESSAGES_QUEUED: Final = 1000
+CORS_HEADERS: Final = (
+    (b"access-control-allow-headers", b"accept, content-type, authorization"),
+    (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
+    (b"access-control-allow-origin", b"*"),
+)
 
 
-def _json_objects(body: bytes) -> Iterator[Any]:
-    """The JSON objects of a stream request body (one or more, whitespace-separated)."""
-    text = body.decode("utf-8")
-    decoder = json.JSONDecoder()
-    position = 0
-    for _ in range(10_000):
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
+class BodyTooLarge(Exception):  # noqa: N818 (a condition, not an error of ours)
+    """The body passed :data:`MAX_BODY_BYTES`; ``size`` bytes were read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"body over {MAX_BODY_BYTES} bytes")
+        self.size = size
+
+
+class ClientGone(Exception):  # noqa: N818
+    """The client disconnected before its request was read."""
+
+
+def normalize_path(path: str) -> str:
+    """etcd 3.4 serves ``/v3beta/`` as ``/v3/``."""
+    if path.startswith("/v3beta/"):
+        return "/v3/" + path.removeprefix("/v3beta/")
+    return path
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes, extra: tuple[Any, ...] = ()
+) -> None:
+    headers = [
+        *CORS_HEADERS,
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _respond_text(send: Send, status: int, text: str, extra: tuple[Any, ...] = ()) -> None:
+    await _respond(send, status, text.encode(), b"text/plain; charset=utf-8", extra)
+
+
+async def respond_error(send: Send, error: EtcdError, *, close: bool = False) -> None:
+    """grpc-gateway's error answer; ``close``: the rest of the body is not read, so the
+    connection ends with the answer."""
+    status = HTTP_STATUS_FOR_GRPC_CODE.get(error.code, 500)
+    extra = ((b"connection", b"close"),) if close else ()
+    await _respond(send, status, _json(error_body(error)), b"application/json", extra)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, or BodyTooLarge / ClientGone."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge(size)
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+class GatewayApp:
+    """The ASGI application (one per served member)."""
+
+    def __init__(self, service: EtcdService, *, strict_fields: bool = False) -> None:
+        self.service = service
+        self.strict_fields = strict_fields
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             return
-        value, position = decoder.raw_decode(text, position)
-        yield value
+        path = normalize_path(scope["path"])
+        method = scope["method"]
+        if path in GET_ENDPOINTS:
+            await self._get(path, method, send)
+        elif path not in POST_ENDPOINTS:
+            await _respond_text(send, 404, "Not Found\n")
+        elif method == "OPTIONS":
+            await _respond(send, 200, b"", b"text/plain; charset=utf-8")
+        elif method != "POST":
+            await _respond_text(send, 405, "Method Not Allowed\n")
+        elif path in STREAM_ENDPOINTS:
+            await StreamHandler(self, path, receive, send).run()
+        else:
+            await self._unary(path, receive, send)
 
+    async def _get(self, path: str, method: str, send: Send) -> None:
+        if method != "GET":
+            await _respond_text(send, 405, "Method Not Allowed\n", ((b"allow", b"GET"),))
+        elif path == "/version":
+            version = {"etcdserver": ETCD_VERSION, "etcdcluster": ETCD_CLUSTER_VERSION}
+            await _respond(send, 200, _json(version), b"application/json")
+        else:
+            healthy = self.service.healthy()
+            body = _json({"health": "true" if healthy else "false"})
+            await _respond(send, 200 if healthy else 503, body, b"text/plain; charset=utf-8")
 
-def _chunks(rfile: BufferedIOBase | BinaryIO) -> Iterator[bytes]:
-    """The chunks of a chunked request body, until the last chunk or end of input."""
-    for _ in range(MAX_BODY_CHUNKS):
-        size_line = rfile.readline(1024)
-        if not size_line:
-            return
-        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            rfile.readline(1024)
-            return
-        yield rfile.read(size)
-        rfile.readline(1024)
-
-
-def _feed(rfile: BufferedIOBase | BinaryIO, incoming: queue.Queue[Any]) -> None:
-    """Parse JSON requests from a streaming body into ``incoming`` as they arrive."""
-    buffer = ""
-    decoder = json.JSONDecoder()
-    try:
-        for chunk in _chunks(rfile):
-            buffer += chunk.decode("utf-8")
-            for _ in range(MAX_QUEUED_WATCH_REQUESTS):
-                buffer = buffer.lstrip()
-                try:
-                    value, end = decoder.raw_decode(buffer)
-                except ValueError:
-                    break
-                incoming.put(value, timeout=10)
-                buffer = buffer[end:]
-    except (OSError, ValueError, queue.Full):
-        return
-
-
-class GatewayHandler(BaseHTTPRequestHandler):
-    """One HTTP/1.1 connection to the gateway."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: GatewayServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        del format, args
-
-    # ---- plumbing --------------------------------------------------------------------------
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _send_error(self, error: EtcdError) -> None:
-        self._send_json(HTTP_STATUS_FOR_GRPC_CODE.get(error.code, 500), error_body(error))
-
-    def _start_stream(self) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-
-    def _chunk(self, payload: Any) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode() + b"\n"
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def _end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
+    def encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
         encoded = to_gateway(response)
-        encoded["header"] = to_gateway(self.server.backend.header(response.header.revision))
+        encoded["header"] = to_gateway(self.service.header(response.header.revision))
         return encoded
 
-    # ---- dispatch --------------------------------------------------------------------------
-
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/v3beta/"):
-            path = "/v3/" + path.removeprefix("/v3beta/")
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        if chunked and path == "/v3/watch":
-            self._watch_streaming_body()
-            return
-        if chunked:
-            body = b"".join(_chunks(self.rfile))
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(min(length, MAX_BODY_BYTES + 1))
-        if len(body) > MAX_BODY_BYTES:
-            self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message="request too large"))
-            return
-        handlers: dict[str, Callable[[bytes], None]] = {
-            "/v3/watch": self._watch,
-            "/v3/lease/keepalive": self._keepalive,
-            "/v3/maintenance/status": self._status,
-        }
-        if path in handlers:
-            handlers[path](body)
-        elif path in UNARY_ENDPOINTS:
-            self._unary(UNARY_ENDPOINTS[path], body)
-        else:
-            self._not_found()
-
-    def do_GET(self) -> None:
-        self._not_found()
-
-    def _not_found(self) -> None:
-        body = b"Not Found\n"
-        self.send_response(HTTPStatus.NOT_FOUND)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _decode(self, body: bytes, record_type: type[Any]) -> Any:
+    async def _unary(self, path: str, receive: Receive, send: Send) -> None:
         try:
-            data = json.loads(body or b"{}")
-            return from_gateway(data, record_type)
-        except (ValueError, msgspec.ValidationError) as error:
-            self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message=str(error)))
-            return None
-
-    def _unary(self, record_type: type[EtcdRequest], body: bytes) -> None:
-        request = self._decode(body, record_type)
-        if request is None:
+            body = await read_body(receive)
+        except BodyTooLarge as too_large:
+            await respond_error(send, grpc_too_large(too_large.size), close=True)
             return
-        backend = self.server.backend
-        if isinstance(request, RangeRequest) and request.serializable:
-            response = backend.read(request)
-        else:
-            response = backend.propose(request)
-        if isinstance(response, EtcdError):
-            self._send_error(response)
-        else:
-            self._send_json(HTTPStatus.OK, self._encode(response))
+        except ClientGone:
+            return
+        if path == "/v3/maintenance/status":
+            revision, fields = self.service.status()
+            payload = {"header": to_gateway(self.service.header(revision)), **fields}
+            await _respond(send, 200, _json(payload), b"application/json")
+            return
+        match decode_body(body, UNARY_ENDPOINTS[path], strict_fields=self.strict_fields):
+            case Failure(error):
+                await respond_error(send, error)
+            case Success(request):
+                response = await self.service.unary(request)
+                if isinstance(response, EtcdError):
+                    await respond_error(send, response)
+                else:
+                    await _respond(send, 200, _json(self.encode(response)), b"application/json")
 
-    def _status(self, body: bytes) -> None:
-        del body
-        backend = self.server.backend
-        state = backend.state()
-        payload: dict[str, Any] = {
-            "header": to_gateway(backend.header(state.revision)),
-            "version": ETCD_VERSION,
-            "dbSize": str(len(state.history) * 64 + 16384),
-            "dbSizeInUse": str(len(state.history) * 64 + 16384),
-            **backend.status(),
-        }
-        self._send_json(HTTPStatus.OK, payload)
 
-    def _keepalive(self, body: bytes) -> None:
-        requests = []
+class _JsonSplitter:
+    """JSON values from a byte stream, as they complete (whitespace between them)."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.pending = b""
+        self.decoder = json.JSONDecoder()
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Complete values so far; raises ValueError on text that cannot start a value."""
+        self.pending += data
         try:
-            for item in _json_objects(body):
-                requests.append(from_gateway(item, LeaseKeepAliveRequest))
-        except (ValueError, msgspec.ValidationError) as error:
-            self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message=str(error)))
-            return
-        self._start_stream()
-        for request in requests:
-            response = self.server.backend.propose(request)
-            assert not isinstance(response, EtcdError)
-            self._chunk({"result": self._encode(response)})
-        self._end_stream()
-
-    def _watch(self, body: bytes) -> None:
-        try:
-            requests = list(_json_objects(body))
-        except ValueError as error:
-            self._send_error(EtcdError(code=GRPC_INVALID_ARGUMENT, message=str(error)))
-            return
-        incoming: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUED_WATCH_REQUESTS)
-        for request in requests[:MAX_QUEUED_WATCH_REQUESTS]:
-            incoming.put(request)
-        self._start_stream()
-        try:
-            WatchSession(self, incoming, body_open=lambda: False).run()
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            return
-
-    def _watch_streaming_body(self) -> None:
-        """A watch whose request body stays open: requests arrive while events flow."""
-        incoming: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUED_WATCH_REQUESTS)
-        reader = threading.Thread(target=_feed, args=(self.rfile, incoming), daemon=True)
-        reader.start()
-        self._start_stream()
-        try:
-            WatchSession(self, incoming, body_open=reader.is_alive).run()
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            return
-
-
-class WatchSession:
-    """One watch stream: applies the body's requests, then follows the store until closed."""
-
-    def __init__(
-        self, handler: GatewayHandler, incoming: queue.Queue[Any], body_open: Callable[[], bool]
-    ) -> None:
-        self.handler = handler
-        self.backend = handler.server.backend
-        self.incoming = incoming
-        self.body_open = body_open
-        self.stream = WatchStream()
-
-    def send(self, responses: tuple[WatchResponse, ...]) -> None:
-        for response in responses:
-            self.handler._chunk({"result": self.handler._encode(response)})
-
-    def apply_request(self, request: Any) -> None:
-        state = self.backend.state()
-        if not isinstance(request, dict):
-            return
-        if "create_request" in request or "createRequest" in request:
-            body = request.get("create_request", request.get("createRequest"))
-            create = from_gateway(body, WatchCreateRequest)
-            self.stream, responses = on_create(state, self.stream, create)
-        elif "cancel_request" in request or "cancelRequest" in request:
-            body = request.get("cancel_request", request.get("cancelRequest")) or {}
-            watch_id = int(body.get("watch_id", body.get("watchId", 0)))
-            self.stream, responses = on_cancel(state, self.stream, watch_id)
-        elif "progress_request" in request or "progressRequest" in request:
-            self.stream, responses = on_progress_request(state, self.stream)
-        else:
-            return
-        self.send(responses)
-
-    def drain_requests(self) -> None:
-        for _ in range(MAX_QUEUED_WATCH_REQUESTS):
+            text = self.pending.decode("utf-8")
+            self.pending = b""
+        except UnicodeDecodeError as error:
+            if error.start < len(self.pending) - 3:
+                raise ValueError("invalid UTF-8 in request body") from error
+            text = self.pending[: error.start].decode("utf-8")
+            self.pending = self.pending[error.start :]
+        self.buffer += text
+        if len(self.buffer) > MAX_BODY_BYTES:
+            raise BodyTooLarge(len(self.buffer))
+        values = []
+        for _ in range(MAX_STREAM_MESSAGES_QUEUED):
+            self.buffer = self.buffer.lstrip()
+            if not self.buffer:
+                break
             try:
-                request = self.incoming.get_nowait()
-            except queue.Empty:
+                value, end = self.decoder.raw_decode(self.buffer)
+            except json.JSONDecodeError as error:
+                if error.pos >= len(self.buffer) - 1 or "Unterminated" in error.msg:
+                    break  # incomplete: wait for more
+                raise ValueError(error.msg) from error
+            values.append(value)
+            self.buffer = self.buffer[end:]
+        return values
+
+    def leftover(self) -> bytes:
+        return self.buffer.encode() + self.pending
+
+
+class _Closed:
+    """The client's side of a stream ended (``disconnected``: the connection went away)."""
+
+    def __init__(self, disconnected: bool, error: EtcdError | None = None) -> None:
+        self.disconnected = disconnected
+        self.error = error
+
+
+class StreamHandler:
+    """One ``/v3/watch`` or ``/v3/lease/keepalive`` stream."""
+
+    def __init__(self, app: GatewayApp, path: str, receive: Receive, send: Send) -> None:
+        self.app = app
+        self.path = path
+        self.receive = receive
+        self.send_message = send
+        self.incoming: asyncio.Queue[Any] = asyncio.Queue(maxsize=MAX_STREAM_MESSAGES_QUEUED)
+        self.stop = asyncio.Event()
+
+    def decode(self, value: Any) -> Any:
+        if self.path == "/v3/watch":
+            return decode_watch_request(value, strict_fields=self.app.strict_fields)
+        return decode_request(value, LeaseKeepAliveRequest, strict_fields=self.app.strict_fields)
+
+    async def read(self) -> None:
+        """Decode the body's messages into ``incoming`` as they arrive; a _Closed at the end."""
+        splitter = _JsonSplitter()
+        closed = _Closed(disconnected=False)
+        try:
+            while True:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    closed = _Closed(disconnected=True)
+                    break
+                for value in splitter.feed(message.get("body", b"")):
+                    match self.decode(value):
+                        case Failure(error):
+                            raise _StreamRefused(error)
+                        case Success(request):
+                            await self.incoming.put(request)
+                if not message.get("more_body", False):
+                    leftover = splitter.leftover().strip()
+                    if leftover:
+                        raise ValueError("unexpected end of the request body")
+                    break
+        except _StreamRefused as refused:
+            closed = _Closed(disconnected=False, error=refused.error)
+        except (ValueError, BodyTooLarge) as error:
+            closed = _Closed(disconnected=False, error=_syntax_error(splitter, str(error)))
+        await self.incoming.put(closed)
+
+    async def run(self) -> None:
+        reader = asyncio.create_task(self.read())
+        try:
+            first = await self.incoming.get()
+            if isinstance(first, _Closed) and first.error is not None:
+                error = EtcdError(code=GRPC_UNKNOWN, message=first.error.message)
+                await respond_error(self.send_message, error, close=True)
                 return
-            self.apply_request(request)
-
-    def run(self) -> None:
-        self.drain_requests()
-        interval = self.handler.server.progress_notify_interval_seconds
-        next_progress = time.monotonic() + interval
-        for _ in range(MAX_STREAM_WAITS):
-            if self.handler.server.closing.is_set():
+            if isinstance(first, _Closed) and first.disconnected:
                 return
-            self.drain_requests()
-            with self.backend.changed:
-                self.backend.changed.wait(WATCH_POLL_SECONDS)
-            state = self.backend.state()
-            self.stream, responses = deliver(state, self.stream)
-            self.send(responses)
-            if time.monotonic() >= next_progress:
-                self.send(progress_notifications(state, self.stream))
-                next_progress = time.monotonic() + interval
-            if not self.stream.watchers and self.incoming.empty() and not self.body_open():
+            headers = [*CORS_HEADERS, (b"content-type", b"application/json")]
+            await self.send_message(
+                {"type": "http.response.start", "status": 200, "headers": headers}
+            )
+            await self.serve(first)
+            await self.send_message({"type": "http.response.body", "body": b""})
+        finally:
+            reader.cancel()
+
+    async def chunk(self, payload: Any) -> None:
+        data = _json({"result": payload}) + b"\n"
+        await self.send_message({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def serve(self, first: Any) -> None:
+        if self.path == "/v3/lease/keepalive":
+            item = first
+            while not isinstance(item, _Closed):
+                await self.chunk(self.app.encode(await self.app.service.keepalive(item)))
+                item = await self.incoming.get()
+            return
+        requests: asyncio.Queue[Any] = asyncio.Queue()
+        await requests.put(None if isinstance(first, _Closed) else first)
+        # The service reads plain requests; a _Closed ends the client's side.
+        pump = asyncio.create_task(self._forward(first, requests))
+        try:
+            await self.app.service.watch(requests, self._send_watch, self.stop)
+        finally:
+            pump.cancel()
+
+    async def _forward(self, first: Any, requests: asyncio.Queue[Any]) -> None:
+        if isinstance(first, _Closed):
+            return
+        while True:
+            item = await self.incoming.get()
+            if isinstance(item, _Closed):
+                if item.disconnected or item.error is not None:
+                    self.stop.set()
+                await requests.put(None)
                 return
-            self.handler.wfile.flush()
+            await requests.put(item)
+
+    async def _send_watch(self, response: WatchResponse) -> None:
+        await self.chunk(self.app.encode(response))
 
 
-class GatewayServer(ThreadingHTTPServer):
-    """The threaded HTTP server; ``serve_forever`` until ``shutdown``."""
+class _StreamRefused(Exception):  # noqa: N818
+    def __init__(self, error: EtcdError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
-    daemon_threads = True
-    allow_reuse_address = True
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        backend: Backend,
-        progress_notify_interval_seconds: float = 0.5,
-    ) -> None:
-        super().__init__(address, GatewayHandler)
-        self.backend = backend
-        self.progress_notify_interval_seconds = progress_notify_interval_seconds
-        self.closing = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, daemon=True)
-        self._ticker.start()
-
-    def _tick(self) -> None:
-        for _ in range(MAX_STREAM_WAITS):
-            if self.closing.wait(0.1):
-                return
-            self.backend.tick()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def close(self) -> None:
-        """Stop serving, end streams, release the port."""
-        self.closing.set()
-        self.shutdown()
-        self.backend.close()
-        self.server_close()
-        self._ticker.join(timeout=2)
+def _syntax_error(splitter: _JsonSplitter, reason: str) -> EtcdError:
+    """Go's message for the text that did not parse, when the JSON parser gives one."""
+    parsed = parse_json(splitter.leftover())
+    if isinstance(parsed, Failure):
+        error: EtcdError = parsed.failure()
+        return error
+    return EtcdError(code=GRPC_INVALID_ARGUMENT, message=reason)

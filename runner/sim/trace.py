@@ -1,9 +1,10 @@
 """Writing and reading trace files of any world (JSON Lines, ``docs/trace-format.md``).
 
 The writer keeps encoded lines in memory so that a run can decide at its end whether to write
-them (always with ``--trace``; on a violation otherwise). The reader checks the whole file
-before anything runs: the first line must be a header of this format and version naming a
-known world; then every line must be one record, with the world's setup and action types,
+them. The reader checks the whole file before anything runs, through the strict input
+discipline (``models.strict_input``: streamed, gzip or not, bounded lines, int64 integers except
+the seed; ``docs/limits.md``): the first line must be a header of this format and version naming
+a known world; then every line must be one record, with the world's setup and action types,
 step indices must count up from 1, and the last line must be the result. Anything else is an
 :class:`~runner.errors.InputError` naming the file, the line, the field and the reason (exit
 code 2).
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, final
 
 import msgspec
 
+from models.strict_input import LIMITS, InputError, decode_json, numbered_lines
 from models.trace import (
     TRACE_FORMAT,
     TRACE_VERSION,
@@ -29,20 +31,31 @@ from models.trace import (
     TraceSnapshot,
     TraceStep,
 )
-from runner.errors import InputError
+from runner.input_files import read_lines
 from runner.sim.world import WorldKind
 from runner.version import version_text
 
-TRACE_LINES_MAX: Final = 10_000_000
-"""A trace longer than this is refused rather than read into memory."""
-HEADER_BYTES_MAX: Final = 1_000_000
-"""A header line longer than this is refused before it is decoded."""
+TRACE_LINES_MAX: Final = LIMITS.lines
+"""A trace longer than this is refused (``docs/limits.md``)."""
 
 Worlds = Mapping[str, WorldKind[Any, Any, Any, Any]]
 """The worlds a reader knows, by name."""
 
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
-_ERROR_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$\.?(?P<field>[^`]*)`)?$", re.DOTALL)
+_WIDE_INTEGERS: Final = frozenset({"seed"})
+"""A seed may be a git commit hash read as a 160-bit number; every other integer is int64."""
+
+
+class _HeaderProbe(msgspec.Struct, frozen=True, kw_only=True):
+    """What the first line must say before the world's types can decode it."""
+
+    record: str = ""
+    format: Any = None
+    version: Any = None
+    world: Any = None
+
+
+_PROBE: Final = msgspec.json.Decoder(_HeaderProbe)
 
 
 def encode_record(record: object) -> bytes:
@@ -89,67 +102,6 @@ class ParsedTrace:
         return tuple((line, r) for line, r in self.records if isinstance(r, TraceStep))
 
 
-def _decode_error(error: msgspec.ValidationError, source: str, line: int) -> InputError:
-    match = _ERROR_PATH.match(str(error))
-    assert match is not None
-    field = match.group("field") or ""
-    reason = match.group("reason")
-    unknown = re.match(r"Invalid value '(?P<value>.*)'$", reason)
-    if unknown is not None and field.split(".")[-1] in {"action", "record"}:
-        reason = f"unknown {field.split('.')[-1]} {unknown.group('value')!r}"
-    return InputError(reason, source=source, line=line, field=field)
-
-
-def _decode_line(decoder: msgspec.json.Decoder[Any], text: bytes, source: str, line: int) -> Any:
-    try:
-        return decoder.decode(text)
-    except msgspec.ValidationError as error:
-        try:
-            msgspec.json.decode(text)
-        except msgspec.DecodeError as malformed:
-            raise InputError(f"invalid JSON: {malformed}", source=source, line=line) from None
-        raise _decode_error(error, source, line) from None
-    except msgspec.DecodeError as error:
-        raise InputError(f"invalid JSON: {error}", source=source, line=line) from None
-
-
-def _probe_header(text: bytes, source: str, worlds: Worlds) -> WorldKind[Any, Any, Any, Any]:
-    """Check the first line's format, version and world before decoding it with the world's
-    types, so an old or foreign trace gets a clear reason rather than a field error."""
-    if len(text) > HEADER_BYTES_MAX:
-        raise InputError(f"header line longer than {HEADER_BYTES_MAX} bytes", source=source, line=1)
-    try:
-        probe = msgspec.json.decode(text)
-    except msgspec.DecodeError as error:
-        raise InputError(f"invalid JSON: {error}", source=source, line=1) from None
-    if not isinstance(probe, dict) or probe.get("record") != "header":
-        kind = probe.get("record") if isinstance(probe, dict) else type(probe).__name__
-        reason = f"missing header: the first line is a {kind} record"
-        raise InputError(reason, source=source, line=1, field="record")
-    if probe.get("format") != TRACE_FORMAT:
-        reason = (
-            f"not a kubeoracle trace: format {probe.get('format')!r}, expected {TRACE_FORMAT!r}"
-        )
-        raise InputError(reason, source=source, line=1, field="format")
-    version = probe.get("version")
-    if version != TRACE_VERSION:
-        older = isinstance(version, int) and version < TRACE_VERSION
-        reason = (
-            f"trace format version {version} was written by an older kubeoracle; this build "
-            f"reads version {TRACE_VERSION} only: record the run again with this build"
-            if older
-            else f"unsupported trace version {version!r} (this build reads {TRACE_VERSION})"
-        )
-        raise InputError(reason, source=source, line=1, field="version")
-    name = probe.get("world")
-    kind = worlds.get(name) if isinstance(name, str) else None
-    if kind is None:
-        known = ", ".join(sorted(worlds))
-        reason = f"unknown world {name!r} (this build simulates: {known})"
-        raise InputError(reason, source=source, line=1, field="world")
-    return kind
-
-
 def record_decoder(kind: WorldKind[Any, Any, Any, Any]) -> msgspec.json.Decoder[Any]:
     """A decoder of any line of a trace of ``kind``."""
     record = (
@@ -162,31 +114,86 @@ def record_decoder(kind: WorldKind[Any, Any, Any, Any]) -> msgspec.json.Decoder[
     return msgspec.json.Decoder(record)
 
 
+def _decode_line(decoder: msgspec.json.Decoder[Any], text: bytes, source: str, line: int) -> Any:
+    try:
+        return decode_json(decoder, text, source, line=line, wide_integers=_WIDE_INTEGERS)
+    except InputError as error:
+        # A tag msgspec does not know is an unknown action or record kind: say so.
+        unknown = re.match(r"Invalid value '(?P<value>.*)'$", error.reason)
+        kind = error.field.split(".")[-1]
+        if unknown is None or kind not in {"action", "record"}:
+            raise
+        reason = f"unknown {kind} {unknown.group('value')!r}"
+        raise InputError(reason, source=source, line=line, field=error.field) from None
+
+
+def _probe_header(text: bytes, source: str, worlds: Worlds) -> WorldKind[Any, Any, Any, Any]:
+    """Check the first line's format, version and world before decoding it with the world's
+    types, so an old or foreign trace gets a clear reason rather than a field error."""
+    try:
+        probe = decode_json(_PROBE, text, source, line=1, wide_integers=_WIDE_INTEGERS)
+    except InputError as error:
+        if "Expected `object`" not in error.reason:
+            raise
+        probe = _HeaderProbe(record="non-object")
+    if probe.record != "header":
+        reason = f"missing header: the first line is a {probe.record or 'non-record'} record"
+        raise InputError(reason, source=source, line=1, field="record")
+    if probe.format != TRACE_FORMAT:
+        reason = f"not a kubeoracle trace: format {probe.format!r}, expected {TRACE_FORMAT!r}"
+        raise InputError(reason, source=source, line=1, field="format")
+    if probe.version != TRACE_VERSION:
+        older = isinstance(probe.version, int) and probe.version < TRACE_VERSION
+        reason = (
+            f"trace format version {probe.version} was written by an older kubeoracle; this "
+            f"build reads version {TRACE_VERSION} only: record the run again with this build"
+            if older
+            else f"unsupported trace version {probe.version!r} (this build reads {TRACE_VERSION})"
+        )
+        raise InputError(reason, source=source, line=1, field="version")
+    kind = worlds.get(probe.world) if isinstance(probe.world, str) else None
+    if kind is None:
+        known = ", ".join(sorted(worlds))
+        reason = f"unknown world {probe.world!r} (this build simulates: {known})"
+        raise InputError(reason, source=source, line=1, field="world")
+    return kind
+
+
 def parse_trace(content: bytes, source: str, worlds: Worlds) -> ParsedTrace:
     """Check and decode a whole trace file's content; raise :class:`InputError` on the first
     problem, naming ``source`` and the line."""
-    lines = content.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
+    pieces = content.split(b"\n")
+    if pieces and pieces[-1] == b"":
+        pieces.pop()
+    numbered = numbered_lines((piece + b"\n" for piece in pieces), source)
+    return parse_trace_lines(numbered, source, worlds)
+
+
+def parse_trace_lines(
+    lines: Iterable[tuple[int, bytes]], source: str, worlds: Worlds
+) -> ParsedTrace:
+    """Check and decode a trace from its numbered lines (newlines removed), as
+    :func:`runner.input_files.read_lines` streams them."""
+    numbered = iter(lines)
+    first = next(numbered, None)
+    if first is None:
         raise InputError("empty trace: no header line", source=source, line=1)
-    if len(lines) > TRACE_LINES_MAX:
-        raise InputError(f"trace longer than {TRACE_LINES_MAX} lines", source=source)
-    kind = _probe_header(lines[0], source, worlds)
+    kind = _probe_header(first[1], source, worlds)
     decoder = record_decoder(kind)
-    header = _decode_line(decoder, lines[0], source, 1)
+    header = _decode_line(decoder, first[1], source, 1)
     assert isinstance(header, TraceHeader)
     records: list[tuple[int, TraceStep[Any] | TraceSnapshot | TracePhase]] = []
-    steps = 0
-    for number, text in enumerate(lines[1:], start=2):
+    steps = last = 0
+    for number, text in numbered:
+        last = number
         if not text.strip():
             raise InputError("empty line", source=source, line=number)
         record = _decode_line(decoder, text, source, number)
         if isinstance(record, TraceHeader):
             raise InputError("a second header", source=source, line=number, field="record")
         if isinstance(record, TraceResult):
-            if number != len(lines):
-                reason = f"the result line is followed by {len(lines) - number} more lines"
+            if next(numbered, None) is not None:
+                reason = "the result line is followed by more lines"
                 raise InputError(reason, source=source, line=number + 1)
             if record.steps != steps:
                 reason = f"the result counts {record.steps} steps but the trace holds {steps}"
@@ -199,17 +206,13 @@ def parse_trace(content: bytes, source: str, worlds: Worlds) -> ParsedTrace:
             raise InputError(reason, source=source, line=number, field="index")
         steps = expected
         records.append((number, record))
-    reason = f"truncated: no result line after line {len(lines)}"
-    raise InputError(reason, source=source, line=len(lines))
+    last = max(last, 1)
+    raise InputError(f"truncated: no result line after line {last}", source=source, line=last)
 
 
 def read_trace(path: Path, worlds: Worlds) -> ParsedTrace:
-    """Read and check a trace file."""
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
-    return parse_trace(content, str(path), worlds)
+    """Read and check a trace file (streamed, gzip or not; ``docs/limits.md``)."""
+    return parse_trace_lines(read_lines(path), str(path), worlds)
 
 
 def code_version() -> str:

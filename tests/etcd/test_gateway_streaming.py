@@ -11,7 +11,7 @@ import pytest
 
 from models.etcd import PutRequest
 from runner.etcd.backend import SingleMemberBackend
-from runner.etcd.gateway import GatewayServer
+from runner.etcd.server import GatewayServer
 
 
 @pytest.fixture

@@ -75,3 +75,17 @@ def test_violation_after_dropped_choices_is_inconclusive() -> None:
     text = render_text(report)
     assert text.startswith("INCONCLUSIVE (possible violation) at t.jsonl:9")
     assert "after 2 earlier event(s)" in text
+
+
+def test_undetermined_violation_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two untraced entries at once in a leader's log (etcd-io/raft traces one kind of entry
+    not at all): the trace cannot say whether Raft was broken, so exit 3, never 1."""
+    from tests.validate.helpers import edited
+    from tests.validate.test_etcd_v36_corpus import lines_of
+
+    lines = edited(lines_of("confchange_v2_add_double_auto"), 29, {"log": 6, "msg.index": 6})
+    path = tmp_path / "trace.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", "raft", str(path), "-o", "json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert (report["verdict"], report["undetermined"], report["line"]) == ("inconclusive", True, 29)
