@@ -320,24 +320,30 @@ def import_cycles(root: Path, scope: tuple[str, ...] = CYCLE_SCOPE) -> list[str]
     return sorted(cycles)
 
 
-def runner_layer(module: str) -> int:
-    """0: runner's root modules; 1: the kernel; 2: a component subpackage; 3: the CLI."""
+def runner_layer(module: str, subpackages: frozenset[str]) -> int:
+    """0: a module directly in ``runner/`` (errors, exit codes, version, input files); 1: the
+    kernel; 2: a component subpackage; 3: the CLI."""
     if module.startswith(RUNNER_CLI) or module == "runner.__main__":
         return 3
     if module.startswith(RUNNER_KERNEL):
         return 1
-    if module.count(".") == 1 and (module.split(".")[1] in {"errors", "exit_codes", "version"}):
+    parts = module.split(".")
+    if len(parts) == 1 or (len(parts) == 2 and parts[1] not in subpackages):
         return 0
-    return 2 if module != "runner" else 0
+    return 2
 
 
 def upward_runner_imports(root: Path) -> list[str]:
     graph = import_graph(root, ("runner",))
+    subpackages = frozenset(
+        path.name for path in (root / "runner").iterdir() if (path / "__init__.py").exists()
+    )
     offenders = []
     for module, edges in sorted(graph.items()):
+        layer = runner_layer(module, subpackages)
         for target in sorted(edges):
-            if runner_layer(target) > runner_layer(module):
-                offenders.append(f"{module} (layer {runner_layer(module)}) imports {target}")
+            if runner_layer(target, subpackages) > layer:
+                offenders.append(f"{module} (layer {layer}) imports {target}")
     return offenders
 
 
