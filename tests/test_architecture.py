@@ -91,6 +91,11 @@ MUTATING_METHODS = frozenset(
 READ_ONLY_ANNOTATIONS = frozenset(
     {"Final", "Mapping", "Sequence", "AbstractSet", "Set", "Collection", "Iterable", "tuple"}
 )
+KNOWN_GAPS: dict[str, str] = {
+    "impl/apiserver has no spec/apiserver": "apiserver's spec is not written yet (BOARD)",
+}
+"""Rule violations the owners know about, each with why; a test requires every one to still
+be real, so an entry must go once it is fixed, and nothing else may be missing."""
 RUNNER_KERNEL = "runner.sim"
 RUNNER_CLI = "runner.cli"
 
@@ -409,7 +414,12 @@ def test_runner_layers_point_one_way() -> None:
 
 
 def test_every_component_has_a_spec_tests_and_docs() -> None:
-    assert components_without_companions(ROOT) == []
+    missing = components_without_companions(ROOT)
+    assert [gap for gap in missing if gap not in KNOWN_GAPS] == []
+
+
+def test_every_known_gap_is_still_real() -> None:
+    assert sorted(set(KNOWN_GAPS) - set(components_without_companions(ROOT))) == []
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -346,13 +346,14 @@ def start_of(lines: list[Located], first_start: bool) -> Init:
     state = etcd_state(last)
     if last.name == "ApplyConfChange":
         state = msgspec.structs.replace(state, config=Configuration(voters=newconf_of(last)))
-    if not first_start:
-        return Init(node=last.nid, state=state)
+    changes = bootstrap_changes(lines) if first_start else ()
+    if initial.state.term != 0 or initial.state.vote != "0":
+        # Not etcd-io/raft's InitState, traced before the HardState is loaded (kubeoracle's
+        # exporter writes the restarted state there): where applying resumes is unknown.
+        return Init(node=last.nid, state=state, bootstrap_changes=changes)
+    # InitState's commit is the storage's first index - 1 (log.go:92): applied before the start.
     return Init(
-        node=last.nid,
-        state=state,
-        applied_index=initial.state.commit,
-        bootstrap_changes=bootstrap_changes(lines),
+        node=last.nid, state=state, applied_index=initial.state.commit, bootstrap_changes=changes
     )
 
 
@@ -432,7 +433,8 @@ class EtcdTranslator:
         self.reported[node] = None
         self.roles[node] = pending[-1].event.role
         self.previous[node] = pending[-1].event.name
-        out.append(located_at(pending[0], start_of(pending, first_start)))
+        # Placed at the last start line: the state it reports is that line's.
+        out.append(located_at(pending[-1], start_of(pending, first_start)))
 
     def finish(self, out: list[LocatedEvent]) -> None:
         """Append the Inits still pending at the end of the trace."""
