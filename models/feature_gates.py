@@ -2,7 +2,7 @@
 and the ``--feature-gates`` text every Kubernetes component takes.
 
 The table lists the gates that change control-plane behaviour kubeoracle models (scheduler
-first), each with its stage, its default in this release and whether it is locked. Sources:
+and controllers), each with its stage, its default in this release and whether it is locked. Sources:
 ``pkg/features/kube_features.go`` and the scheduler's versioned feature list (each gate's
 ``VersionedSpecs``: the entry in force is the last one at or below this release) and the
 v1.35.0 changelog.
@@ -43,6 +43,7 @@ KNOWN_GATES: Final = immutables.Map(
     {
         spec.name: spec
         for spec in (
+            _gate("DeploymentReplicaSetTerminatingReplicas", "BETA", True),
             _gate("DRAAdminAccess", "BETA", True),
             _gate("DRAConsumableCapacity", "ALPHA", False),
             _gate("DRADeviceBindingConditions", "ALPHA", False),
@@ -56,14 +57,18 @@ KNOWN_GATES: Final = immutables.Map(
             _gate("DynamicResourceAllocation", "GA", True, locked=True),
             _gate("GangScheduling", "ALPHA", False),
             _gate("GenericWorkload", "ALPHA", False),
+            _gate("HPAConfigurableTolerance", "BETA", True),
+            _gate("HPAScaleToZero", "ALPHA", False),
             _gate("InPlacePodLevelResourcesVerticalScaling", "ALPHA", False),
             _gate("InPlacePodVerticalScaling", "GA", True, locked=True),
+            _gate("LogarithmicScaleDown", "GA", True, locked=True),
             _gate("MatchLabelKeysInPodAffinity", "GA", True, locked=True),
             _gate("MatchLabelKeysInPodTopologySpread", "BETA", True),
             _gate("NodeDeclaredFeatures", "ALPHA", False),
             _gate("NodeInclusionPolicyInPodTopologySpread", "GA", True, locked=True),
             _gate("NominatedNodeNameForExpectation", "BETA", True),
             _gate("OpportunisticBatching", "BETA", True),
+            _gate("PodDeletionCost", "BETA", True),
             _gate("PodLevelResources", "BETA", True),
             _gate("SchedulerAsyncAPICalls", "BETA", True),
             _gate("SchedulerAsyncPreemption", "BETA", True),

@@ -1,0 +1,1 @@
+"""kube-controller-manager's controllers as pure reconcilers (see ``machine.py`` for the shape)."""
