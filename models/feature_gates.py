@@ -2,8 +2,8 @@
 and the ``--feature-gates`` text every Kubernetes component takes.
 
 The table lists the gates that change control-plane behaviour kubeoracle models (scheduler
-and controllers), each with its stage, its default in this release and whether it is locked. Sources:
-``pkg/features/kube_features.go`` and the scheduler's versioned feature list (each gate's
+and controllers), each with its stage, its default in this release and whether it is locked.
+Sources: ``pkg/features/kube_features.go`` and the scheduler's versioned feature list (each gate's
 ``VersionedSpecs``: the entry in force is the last one at or below this release) and the
 v1.35.0 changelog.
 
