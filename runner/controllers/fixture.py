@@ -34,14 +34,19 @@ def node_object(name: str = NODE) -> dict[str, Any]:
     }
 
 
-def pending_work(pod: dict[str, Any]) -> str:
-    """What the fixture would do next to ``pod``: bind, run, finish, or nothing ("")."""
+def pending_work(pod: dict[str, Any], unready_images: frozenset[str] = frozenset()) -> str:
+    """What the fixture would do next to ``pod``: bind, run, finish, or nothing (""). Pods
+    with an image in ``unready_images`` are bound but never become ready (an image that cannot
+    be pulled)."""
     metadata = pod.get("metadata", {})
     status = pod.get("status", {})
     if metadata.get("deletionTimestamp"):
         return "finish" if pod.get("spec", {}).get("nodeName") else ""
     if not pod.get("spec", {}).get("nodeName"):
         return "bind"
+    images = {c.get("image") for c in pod.get("spec", {}).get("containers") or ()}
+    if images & unready_images:
+        return ""
     ready = any(
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or ()
@@ -55,9 +60,15 @@ def _pod_path(pod: dict[str, Any], sub: str = "") -> str:
     return f"{path}/{sub}" if sub else path
 
 
-def act(call: Caller, pod: dict[str, Any], now_seconds: int, index: int = 0) -> str:
+def act(
+    call: Caller,
+    pod: dict[str, Any],
+    now_seconds: int,
+    index: int = 0,
+    unready_images: frozenset[str] = frozenset(),
+) -> str:
     """Take the next step for ``pod``; what it did."""
-    work = pending_work(pod)
+    work = pending_work(pod, unready_images)
     metadata = pod.get("metadata", {})
     if work == "bind":
         binding = {
@@ -87,8 +98,10 @@ def act(call: Caller, pod: dict[str, Any], now_seconds: int, index: int = 0) -> 
     return work
 
 
-def pods_needing_work(pods: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [pod for pod in pods if pending_work(pod)]
+def pods_needing_work(
+    pods: Iterable[dict[str, Any]], unready_images: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    return [pod for pod in pods if pending_work(pod, unready_images)]
 
 
 def decode(body: bytes) -> Any:

@@ -10,7 +10,7 @@ name), so a run is reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -67,7 +67,11 @@ class LocalCluster:
         self.api = LocalApiServer(entropy=self.entropy)
         self.config = config if config is not None else ControllerConfig()
         self.run_pods = run_pods
+        self.unready_images: frozenset[str] = frozenset()
+        """Images whose pods the fixture never makes ready."""
         self.calls: list[tuple[str, Call, int]] = []
+        self.after_call: list[Callable[[str, Call, int], None]] = []
+        """Observers called after each controller call is answered (name, call, status)."""
         self.reconciles: list[Reconciled] = []
         self.hosts = {d.name: Hosted(d, self.config, self.now_ms) for d in definitions}
         self._watches: dict[str, int] = {}
@@ -119,6 +123,8 @@ class LocalCluster:
                 query=dict(call.query) or None,
                 content_type=call.content_type or "application/json",
             )
+            for observer in self.after_call:
+                observer(host.definition.name, command, answer.status)
             raw = msgspec.json.encode(answer.body) if answer.body is not None else b""
             pending.extend(
                 host.feed(Answered(request_id=command.request_id, status=answer.status, body=raw))
@@ -153,8 +159,10 @@ class LocalCluster:
             return 0
         listed = self.api.call("GET", "/api/v1/pods")
         acted = 0
-        for index, pod in enumerate(fixture.pods_needing_work(listed.body.get("items") or ())):
-            fixture.act(self._fixture_call, pod, self.entropy.now_seconds(), index)
+        pods = fixture.pods_needing_work(listed.body.get("items") or (), self.unready_images)
+        for index, pod in enumerate(pods):
+            now = self.entropy.now_seconds()
+            fixture.act(self._fixture_call, pod, now, index, self.unready_images)
             acted += 1
         return acted
 
