@@ -29,6 +29,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "proofs.scheduling.scores",
     "proofs.scheduling.binding",
     "proofs.scheduling.matching",
+    "proofs.controllers.rollout",
 )
 
 
