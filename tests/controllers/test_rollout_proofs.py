@@ -77,7 +77,9 @@ def run_controller(d: Deployment, new: ReplicaSet, old: list[ReplicaSet]) -> dic
     sizes: dict[str, int] = {}
     for reply in replies:
         written = decode(RESOURCES["replicasets"], reply.planned.call.body, metadata_only=False)
-        assert written is not None and written.metadata is not None and written.spec is not None
+        assert written is not None
+        assert written.metadata is not None
+        assert written.spec is not None
         sizes[written.metadata.name or ""] = written.spec.replicas or 0
     return sizes
 
