@@ -52,6 +52,14 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     cache: WatchCache
     catalog: Catalog
     attempt: int = 0
+    scale_write: bool = False
+    """A ``/scale`` write carried out on the main resource: its managedFields entry still
+    names the ``scale`` subresource."""
+
+    @property
+    def field_subresource(self) -> str:
+        """The subresource a managedFields entry of this request names."""
+        return "scale" if self.scale_write else self.info.subresource
 
     @property
     def custom(self) -> CustomResource | None:

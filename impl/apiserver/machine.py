@@ -263,9 +263,13 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
             [(key, value.value) for key, value in cache_ops.objects_under(cache, CRD_PREFIX)]
         )
     watchers = [state.watchers[key] for key in sorted(state.watchers.keys())]
-    sends = fan_out(watchers, changes)
+    sends, moved = fan_out(watchers, changes, state.now_seconds)
+    registered = state.watchers
+    for watcher in moved:
+        registered = registered.set(watcher.watch_id, watcher)
     return Step(
-        state=msgspec.structs.replace(state, cache=cache, catalog=catalog), commands=tuple(sends)
+        state=msgspec.structs.replace(state, cache=cache, catalog=catalog, watchers=registered),
+        commands=tuple(sends),
     )
 
 

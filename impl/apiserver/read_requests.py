@@ -35,7 +35,8 @@ from impl.apiserver.state import (
 from impl.apiserver.subresources import (
     get_scale,
 )
-from impl.apiserver.watches import Watcher, error_line, fan_out, initial_lines
+from impl.apiserver.tables import wants_table
+from impl.apiserver.watches import Printing, Watcher, error_line, fan_out, initial_lines
 from impl.apiserver.writes import Current
 from models.apiserver.messages import (
     ApiResponse,
@@ -159,9 +160,9 @@ def start_watch(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
     timeout_text = ctx.request.param("timeoutSeconds") or ""
     deadline = ctx.entropy.now_seconds + int(timeout_text) if timeout_text.isdigit() else 0
     prefix = collection_prefix(ctx.resource, ctx.info.namespace)
-    if ctx.info.name:
-        prefix = object_key(ctx.resource, ctx.info.namespace, ctx.info.name)
+    printing = Printing(resource=ctx.resource, custom=ctx.custom)
     watcher = Watcher(
+        table=printing if wants_table(ctx.request.accept) else None,
         watch_id=rid,
         prefix=prefix,
         filter=filter_,
@@ -176,8 +177,11 @@ def start_watch(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
     commands: list[ApiServerCommand] = [StartWatch(request_id=rid, content_type="application/json")]
     if rv in ("", "0"):
         commands += [
-            SendWatch(watch_id=rid, line=line) for line in initial_lines(watcher, state.cache)
+            SendWatch(watch_id=rid, line=line)
+            for line in initial_lines(watcher, state.cache, ctx.entropy.now_seconds)
         ]
+        if watcher.table is not None and len(commands) > 1:
+            watcher = msgspec.structs.replace(watcher, headers_sent=True)
     else:
         changes = (
             cache_ops.changes_since(state.cache, int(rv), prefix)
@@ -191,7 +195,9 @@ def start_watch(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
                 EndWatch(watch_id=rid),
             ]
             return Step(state=state, commands=tuple(commands))
-        commands += fan_out([watcher], changes)
+        sends, moved = fan_out([watcher], changes, ctx.entropy.now_seconds)
+        commands += sends
+        watcher = moved[0] if moved else watcher
     return Step(
         state=msgspec.structs.replace(state, watchers=state.watchers.set(rid, watcher)),
         commands=tuple(commands),
