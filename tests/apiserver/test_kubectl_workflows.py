@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apiserver.kubectl import KUBECTL, Served, have_kubectl, kubectl, serve
+from tests.apiserver.kubectl import KUBECTL, STORES, Served, have_kubectl, kubectl, serve_on
 
 pytestmark = [
     pytest.mark.kubectl,
@@ -33,9 +33,11 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("apiserver")) as running:
+@pytest.fixture(scope="module", params=STORES)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    with serve_on(request.param, tmp_path_factory.mktemp("apiserver")) as running:
         yield running
 
 

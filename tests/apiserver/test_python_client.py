@@ -11,17 +11,17 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.apiserver.kubectl import serve
+from tests.apiserver.kubectl import STORES, serve_on
 
 pytestmark = pytest.mark.kubectl
 
 WATCH_CACHE = 5
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=STORES)
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("python-client")
-    with serve(tmp, "--watch-cache-size", str(WATCH_CACHE)) as served:
+    with serve_on(request.param, tmp, "--watch-cache-size", str(WATCH_CACHE)) as served:
         configuration = client.Configuration()
         config.load_kube_config(
             config_file=str(served.kubeconfig), client_configuration=configuration
