@@ -22,10 +22,11 @@ import uvicorn
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
 from runner.apiserver.bootstrap import bootstrap_requests
-from runner.apiserver.driver import Driver, Store
+from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
 from runner.apiserver.local_store import LocalStore
+from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
 from runner.apiserver.remote_store import RemoteStore
 from runner.etcd.server import LISTEN_BACKLOG, bind
 
@@ -57,10 +58,12 @@ class ApiHttpServer:
         config: Config,
         etcd_servers: list[str] | None = None,
         entropy: EntropySource | None = None,
+        mutant: str = "",
     ) -> None:
         self.config = config
         self.etcd_servers = etcd_servers or []
-        self.store: CompactingStore = LocalStore()
+        self.mutant = mutant
+        self.store: CompactingStore = StaleListStore() if mutant == "stale-list" else LocalStore()
         self.entropy = entropy if entropy is not None else SystemEntropy()
         self.socket = bind(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
@@ -88,7 +91,8 @@ class ApiHttpServer:
         self.loop = asyncio.get_running_loop()
         if self.etcd_servers:
             self.store = RemoteStore(self.etcd_servers, self.loop)
-        self.driver = Driver(self.config, self.store, self.sink)
+        sink: Sink = SkippingSink(self.sink) if self.mutant == "skip-watch-event" else self.sink
+        self.driver = Driver(self.config, self.store, sink)
         for _ in range(int(READY_TIMEOUT_SECONDS / 0.01)):
             if self.driver.ready:
                 break
@@ -102,6 +106,8 @@ class ApiHttpServer:
                 )
             )
         self.app = ApiServerApp(self.driver, self.sink, self.entropy)
+        if self.mutant == "ignore-resource-version":
+            self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
             self.app,
             lifespan="off",

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from runner.apiserver import MUTANTS
 from runner.cli.output import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -92,6 +93,12 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="URL,...",
         help="store in a real etcd through its v3 API (http://host:port, comma-separated) "
         "instead of the in-process reference etcd",
+    )
+    apiserver.add_argument(
+        "--mutant",
+        choices=MUTANTS,
+        default="",
+        help="serve a deliberately broken server, to show conform apiserver catching it",
     )
     apiserver.add_argument(
         "--watch-cache-size",
@@ -207,7 +214,7 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
     address = (args.bind_address, args.insecure_port)
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None
     try:
-        server = ApiHttpServer(address, config, etcd_servers=etcd_servers)
+        server = ApiHttpServer(address, config, etcd_servers=etcd_servers, mutant=args.mutant)
     except OSError as error:
         where = f"{args.bind_address}:{args.insecure_port}"
         raise InputError(f"cannot listen on {where}: {error}", field="--insecure-port") from error
