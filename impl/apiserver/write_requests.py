@@ -5,6 +5,9 @@ the store's object when the guard fails or a refusal may come from a stale cache
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Final
+
 import msgspec
 
 from impl.apiserver.context import (
@@ -57,7 +60,9 @@ from models.etcd import (
 )
 from models.step import Step
 
-DECIDERS = {
+Decider = Callable[[Context, Current | None], Decision]
+
+DECIDERS: Final[Mapping[tuple[str, str], Decider]] = {
     ("create", ""): decide_create,
     ("create", "binding"): decide_binding,
     ("create", "eviction"): decide_eviction,
