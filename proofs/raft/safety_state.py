@@ -1,0 +1,125 @@
+"""The state of the unbounded Raft model: every node's fields, the ghost history, as relations.
+
+One :class:`SafetyState` is a copy of every relation (``pre`` and ``post`` in a transition).
+Node fields (what ``impl.raft`` holds): ``current_term(N, T)`` and ``left(N, T)`` (T is below
+N's term), ``leader(N)``, ``candidate(N)``, ``voted_for(N, C)``, ``entry(N, I, T)`` and
+``used(N, I)`` (the log), ``granted(N, J)`` (a candidate's recorded grants), ``match(N, J, I)``
+(a leader's match index for J reaches I), and ``commit(N, I, Tc, Q)``: N's commit index is I,
+justified by the commit that the leader of term Tc made at index Q (the justification is ghost).
+
+Ghost history, as in the Ivy/mypyvy Raft (Taube et al., PLDI 2018): ``votes(N, T, C)`` (N
+granted C its vote for T: the MsgVoteResp exist), ``request(C, T, I, T')`` (C's MsgVote for T
+carried last index I and last term T'), ``elected(C, T)``, ``started(T)``, ``leader_of(T)``,
+``voting_quorum(T)``, the term logs ``term_entry(T, I, T')``/``term_used(T, I)`` (the log of
+term T's leader, which only grows: every MsgApp of term T carries a piece of it),
+``acked(N, T, I)`` (N accepted term T's log up to I: the MsgAppResp exist), the commits
+``committed(T, I)`` (the leader of T committed I by counting a quorum, ``commit_quorum(T, I)``)
+and ``leader_commit(T, I, Tc, Q)`` (the leader of T had commit index I justified by (Tc, Q):
+a MsgApp or MsgHeartbeat of term T may carry I).
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+from proofs.raft.epr import INDEX, NODE, QUORUM, TERM
+from proofs.z3adapter import BoolRef, BoolSort, ExprRef, FuncDeclRef, Function, SortRef
+
+NODE_RELATIONS: dict[str, tuple[SortRef, ...]] = {
+    "current_term": (NODE, TERM),
+    "left": (NODE, TERM),
+    "leader": (NODE,),
+    "candidate": (NODE,),
+    "voted_for": (NODE, NODE),
+    "entry": (NODE, INDEX, TERM),
+    "used": (NODE, INDEX),
+    "granted": (NODE, NODE),
+    "match": (NODE, NODE, INDEX),
+    "commit": (NODE, INDEX, TERM, INDEX),
+}
+"""Relations whose first argument is the node that holds them."""
+
+GHOST_RELATIONS: dict[str, tuple[SortRef, ...]] = {
+    "votes": (NODE, TERM, NODE),
+    "request": (NODE, TERM, INDEX, TERM),
+    "elected": (NODE, TERM),
+    "started": (TERM,),
+    "term_entry": (TERM, INDEX, TERM),
+    "term_used": (TERM, INDEX),
+    "acked": (NODE, TERM, INDEX),
+    "committed": (TERM, INDEX),
+    "leader_commit": (TERM, INDEX, TERM, INDEX),
+}
+
+GHOST_FUNCTIONS: dict[str, tuple[tuple[SortRef, ...], SortRef]] = {
+    "voting_quorum": ((TERM,), QUORUM),
+    "commit_quorum": ((TERM, INDEX), QUORUM),
+    "leader_of": ((TERM,), NODE),
+}
+
+RELATIONS = {**NODE_RELATIONS, **GHOST_RELATIONS}
+
+
+@final
+class SafetyState:
+    """One copy of every relation and function, named ``<prefix>.<name>``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.symbols: dict[str, FuncDeclRef] = {
+            name: Function(f"{prefix}.{name}", *sorts, BoolSort()) for name, sorts in RELATIONS.items()
+        }
+        for name, (arguments, result) in GHOST_FUNCTIONS.items():
+            self.symbols[name] = Function(f"{prefix}.{name}", *arguments, result)
+
+    def holds(self, name: str, *args: ExprRef) -> BoolRef:
+        """The relation ``name`` at ``args``."""
+        value = self.symbols[name](*args)
+        assert isinstance(value, BoolRef), name
+        return value
+
+    def value(self, name: str, *args: ExprRef) -> ExprRef:
+        """The function ``name`` at ``args``."""
+        return self.symbols[name](*args)
+
+    def fields(self, node: ExprRef) -> SymbolicFields:
+        """Node ``node``'s fields in this state."""
+        return SymbolicFields(self, node)
+
+
+@final
+class SymbolicFields:
+    """:class:`~proofs.raft.node_relations.NodeFields` of one node of a symbolic state."""
+
+    def __init__(self, state: SafetyState, node: ExprRef) -> None:
+        self._state = state
+        self._node = node
+
+    def term_is(self, term: ExprRef) -> BoolRef:
+        return self._state.holds("current_term", self._node, term)
+
+    def left(self, term: ExprRef) -> BoolRef:
+        return self._state.holds("left", self._node, term)
+
+    @property
+    def leader(self) -> BoolRef:
+        return self._state.holds("leader", self._node)
+
+    @property
+    def candidate(self) -> BoolRef:
+        return self._state.holds("candidate", self._node)
+
+    def voted_for(self, node: ExprRef) -> BoolRef:
+        return self._state.holds("voted_for", self._node, node)
+
+    def entry(self, index: ExprRef, term: ExprRef) -> BoolRef:
+        return self._state.holds("entry", self._node, index, term)
+
+    def used(self, index: ExprRef) -> BoolRef:
+        return self._state.holds("used", self._node, index)
+
+    def granted(self, node: ExprRef) -> BoolRef:
+        return self._state.holds("granted", self._node, node)
+
+    def match(self, node: ExprRef, index: ExprRef) -> BoolRef:
+        return self._state.holds("match", self._node, node, index)
