@@ -14,10 +14,10 @@ import time
 from impl.etcd.apply import ApplyContext, apply
 from impl.etcd.store import EtcdState
 from models.etcd import PutRequest, RangeRequest
-from runner.etcd_backend import make_backend
-from runner.etcd_client import EtcdGatewayClient
-from runner.etcd_cluster import LocalEtcdCluster
-from runner.etcd_gateway import GatewayServer
+from runner.etcd.backend import make_backend
+from runner.etcd.client import EtcdGatewayClient
+from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.server import GatewayServer
 
 SECONDS = 2.0
 CLIENTS = 4

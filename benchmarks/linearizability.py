@@ -26,7 +26,7 @@ from models.history_formats import parse_jepsen, parse_porcupine_kv
 from spec.etcd.registers import KvModel, RegisterModel
 from spec.linearizability import Budget, SequentialModel, prepare, run_searches
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "porcupine"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "lincheck" / "data" / "porcupine"
 PORCUPINE_JEPSEN_SECONDS = 1.0
 PORCUPINE_C50_SECONDS = 0.4
 

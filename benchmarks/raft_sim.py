@@ -13,10 +13,10 @@ import cProfile
 import pstats
 import time
 
-from runner.faults import FAULT_KINDS
-from runner.replay import replay
-from runner.simulator import SimulationOptions, simulate
-from runner.trace import parse_trace
+from runner.raft.faults import FAULT_KINDS
+from runner.raft.replay import replay
+from runner.raft.simulator import SimulationOptions, simulate
+from runner.sim.trace import parse_trace
 
 SEEDS = (1, 2, 3)
 

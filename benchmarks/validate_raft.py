@@ -1,7 +1,7 @@
 """Benchmark: how fast ``kubeoracle validate raft`` checks traces, in events per second.
 
 Generates consistent etcd-raft-format traces of 25k, 50k and 100k events (a 3-node cluster with
-elections every few dozen rounds, see ``runner.raft_synthetic_trace``), validates each, and
+elections every few dozen rounds, see ``runner.raft.synthetic_trace``), validates each, and
 prints wall and CPU time (CPU time is steadier on a shared machine) and events per second,
 reading included; then the same for etcd-io/raft's own example.ndjson and for a simulator run
 exported to both formats. Linear scaling shows as a constant events-per-second figure across
@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from runner.raft_synthetic_trace import synthetic_etcd_trace
-from runner.raft_trace_input import read_traces
+from runner.raft.synthetic_trace import synthetic_etcd_trace
+from runner.raft.trace_input import read_traces
 from spec.raft_validation import Summary, validate
 
 EXAMPLE = (
@@ -65,10 +65,10 @@ def main() -> None:
 
 def simulated_lines(steps: int, trace_format: str) -> list[str]:
     """A simulator run (seed 1, 5 nodes, swarm faults) exported as Raft events."""
-    from runner.raft_trace_export import node_events
-    from runner.raft_trace_writers import etcd_lines, kubeoracle_lines
-    from runner.simulator import SimulationOptions, simulate
-    from runner.trace import parse_trace
+    from runner.raft.simulator import SimulationOptions, simulate
+    from runner.raft.trace_export import node_events
+    from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
+    from runner.sim.trace import parse_trace
 
     result = simulate(SimulationOptions(seed=1, safety_steps=steps, liveness_steps=2000))
     events = node_events(parse_trace(result.trace.content(), "benchmark"))

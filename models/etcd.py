@@ -108,6 +108,7 @@ ERROR_TOO_MANY_REQUESTS = EtcdError(
     code=GRPC_RESOURCE_EXHAUSTED, message="etcdserver: too many requests"
 )
 ERROR_REQUEST_TIMEOUT = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: request timed out")
+ERROR_LEADER_CHANGED = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: leader changed")
 
 
 # ---- KV requests --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ means "not logged". Log indexes start at 1; index 0 with term 0 is the empty log
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -34,6 +34,8 @@ MessageType: TypeAlias = Literal[
     "heartbeat",
     "heartbeat_response",
     "snapshot",
+    "read_index_request",
+    "read_index_response",
 ]
 MESSAGE_TYPES: tuple[MessageType, ...] = (
     "vote_request",
@@ -45,31 +47,52 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     "heartbeat",
     "heartbeat_response",
     "snapshot",
+    "read_index_request",
+    "read_index_response",
 )
+
+MAX_NUMBER = 2**63 - 1
+"""The largest term or index accepted (int64, as etcd's JSON gateway carries them)."""
+Number: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=MAX_NUMBER)]
+"""A term, an index or a count: never negative."""
+MAX_ENTRIES_PER_MESSAGE = 65_536
+"""The most entries one append request may carry (the validator holds them per message)."""
+EntryCount: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=MAX_ENTRIES_PER_MESSAGE)]
+EntryTerms: TypeAlias = Annotated[
+    tuple[Number, ...], msgspec.Meta(max_length=MAX_ENTRIES_PER_MESSAGE)
+]
 
 ConfigAction: TypeAlias = Literal["add_voter", "remove", "add_learner"]
 
 
-class Configuration(msgspec.Struct, frozen=True, kw_only=True):
-    """Voting members; ``outgoing_voters`` is non-empty only in a joint configuration."""
+class Configuration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Voting members (``outgoing_voters`` non-empty only in a joint configuration) and
+    learners."""
 
     voters: tuple[str, ...]
     outgoing_voters: tuple[str, ...] = ()
+    learners: tuple[str, ...] | UnsetType = UNSET
+    """Members that receive entries but never campaign and never count in a quorum; omitted:
+    not reported (etcd-io/raft's traces do not list them)."""
 
 
-class NodeState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class NodeState(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """A node's state as it reports it; every omitted field is unknown."""
 
-    term: int | UnsetType = UNSET
+    term: Number | UnsetType = UNSET
     vote: str | UnsetType | None = UNSET
     role: Role | UnsetType = UNSET
-    commit_index: int | UnsetType = UNSET
-    last_log_index: int | UnsetType = UNSET
-    last_log_term: int | UnsetType = UNSET
+    commit_index: Number | UnsetType = UNSET
+    last_log_index: Number | UnsetType = UNSET
+    last_log_term: Number | UnsetType = UNSET
     config: Configuration | UnsetType = UNSET
 
 
-class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Message(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """A Raft message with the fields that matter for safety; omitted fields are unknown.
 
     - vote and pre-vote requests: ``last_log_index``, ``last_log_term``;
@@ -78,35 +101,45 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
       ``entry_terms``, one term per entry), ``leader_commit``;
     - append responses: ``success`` and, when successful, ``match_index``;
     - heartbeats: ``leader_commit``; heartbeat responses: nothing more;
-    - snapshots: ``snapshot_index`` and optionally ``snapshot_term``.
+    - snapshots: ``snapshot_index`` and optionally ``snapshot_term``;
+    - read index requests (a follower asking its leader, thesis 6.4): nothing more; read index
+      responses: ``read_index``, the index the reader must wait for.
     """
 
     type: MessageType
     source: str
     destination: str
-    term: int
-    last_log_index: int | UnsetType = UNSET
-    last_log_term: int | UnsetType = UNSET
+    term: Number
+    last_log_index: Number | UnsetType = UNSET
+    last_log_term: Number | UnsetType = UNSET
     granted: bool | UnsetType = UNSET
-    prev_log_index: int | UnsetType = UNSET
-    prev_log_term: int | UnsetType = UNSET
-    entry_count: int | UnsetType = UNSET
-    entry_terms: tuple[int, ...] | UnsetType = UNSET
-    leader_commit: int | UnsetType = UNSET
+    prev_log_index: Number | UnsetType = UNSET
+    prev_log_term: Number | UnsetType = UNSET
+    entry_count: EntryCount | UnsetType = UNSET
+    entry_terms: EntryTerms | UnsetType = UNSET
+    leader_commit: Number | UnsetType = UNSET
     success: bool | UnsetType = UNSET
-    match_index: int | UnsetType = UNSET
-    snapshot_index: int | UnsetType = UNSET
-    snapshot_term: int | UnsetType = UNSET
+    match_index: Number | UnsetType = UNSET
+    snapshot_index: Number | UnsetType = UNSET
+    snapshot_term: Number | UnsetType = UNSET
+    read_index: Number | UnsetType = UNSET
 
 
-class ConfigChange(msgspec.Struct, frozen=True, kw_only=True):
+class ConfigChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One change of a configuration-change entry."""
 
     action: ConfigAction
     node: str
 
 
-class EventBase(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+class EventBase(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    tag_field="kind",
+    forbid_unknown_fields=True,
+):
     """Fields every event has: the node that acted and, optionally, its state afterwards."""
 
     node: str
@@ -115,7 +148,15 @@ class EventBase(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, t
 
 
 class Init(EventBase, frozen=True, kw_only=True, tag="init"):
-    """The node starts (first event) or restarts from its persisted state."""
+    """The node starts (first event) or restarts from its persisted state.
+
+    ``applied_index``: entries up to it were applied before the start (a snapshot's index);
+    committed configuration entries after it are applied again. ``bootstrap_changes``: the log
+    starts with one committed, unapplied configuration entry of term 1 per change
+    (etcd-io/raft's ``Bootstrap``)."""
+
+    applied_index: Number | UnsetType = UNSET
+    bootstrap_changes: tuple[ConfigChange, ...] = ()
 
 
 class Observe(EventBase, frozen=True, kw_only=True, tag="observe"):
@@ -162,7 +203,7 @@ class Append(EventBase, frozen=True, kw_only=True, tag="append"):
 class Commit(EventBase, frozen=True, kw_only=True, tag="commit"):
     """The node's commit index advances to ``commit_index``."""
 
-    commit_index: int
+    commit_index: Number
 
 
 class Persist(EventBase, frozen=True, kw_only=True, tag="persist"):
@@ -206,7 +247,9 @@ EVENT_KINDS: tuple[str, ...] = (
 )
 
 
-class TraceHeader(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class TraceHeader(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """Optional first line of a kubeoracle Raft event file."""
 
     format: Literal["kubeoracle-raft-events"]

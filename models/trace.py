@@ -15,16 +15,22 @@ them, so re-applying the actions of a trace reproduces the run exactly.
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 import msgspec
 
-from models.raft import ConfChangeTransition, ConfChangeType
+from models.raft import ConfChangeTransition, ConfChangeType, RaftMutant
 
 TRACE_FORMAT = "kubeoracle-trace"
 TRACE_VERSION = 1
 
 NodeId: TypeAlias = int
+STEPS_MAX = 1_000_000
+"""The most steps one run may take (safety and liveness phases together)."""
+# Ranges a header's numbers must lie in; a trace outside them is refused naming the field.
+Weight: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+Positive: TypeAlias = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+Steps: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=STEPS_MAX)]
 Link: TypeAlias = tuple[int, int]
 """A directed link ``(source, destination)``."""
 
@@ -167,21 +173,21 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """
 
     faults: tuple[str, ...]
-    """The fault kinds this run may inject, sorted (see ``runner.faults.FAULT_KINDS``)."""
-    deliver_weight: int
-    tick_weight: int
-    propose_weight: int
-    compact_weight: int
-    random_weight: int
+    """The fault kinds this run may inject, sorted (see ``runner.raft.faults.FAULT_KINDS``)."""
+    deliver_weight: Weight
+    tick_weight: Weight
+    propose_weight: Weight
+    compact_weight: Weight
+    random_weight: Weight
     """Answering a node's request for a random value (its election timeout draw); while it
     waits, the node uses the low end, so a low weight makes simultaneous candidates likely."""
-    drop_weight: int
-    duplicate_weight: int
-    partition_weight: int
-    heal_weight: int
-    crash_weight: int
-    restart_weight: int
-    conf_change_weight: int
+    drop_weight: Weight
+    duplicate_weight: Weight
+    partition_weight: Weight
+    heal_weight: Weight
+    crash_weight: Weight
+    restart_weight: Weight
+    conf_change_weight: Weight
     asymmetric_partitions: bool
     crash_leader_on_commit: bool
     """Whether a leader is likely to crash right after its commit index advances (with
@@ -191,30 +197,48 @@ class SwarmOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     configuration left explicitly (a long joint window, outgoing and incoming majorities
     differ)."""
     """Whether a partition may cut a link in one direction only."""
-    max_crashed: int
+    max_crashed: Annotated[int, msgspec.Meta(ge=0, le=9)]
     """How many nodes may be down at once."""
-    max_in_flight: int
+    max_in_flight: Positive
     """The network holds at most this many messages; beyond it, new sends are lost."""
+
+
+_MUTANT_NAMES = frozenset(mutant.value for mutant in RaftMutant)
 
 
 class RaftSetup(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a Raft run starts from: everything replay needs besides the actions."""
 
-    nodes: int
+    nodes: Annotated[int, msgspec.Meta(ge=1, le=9)]
     """Voters in the initial configuration, ids ``1..nodes``."""
-    spare_nodes: int
+    spare_nodes: Annotated[int, msgspec.Meta(ge=0, le=8)]
     """Further node slots (ids ``nodes+1..``) that start empty and can be added as members."""
-    election_timeout_ticks: int
-    heartbeat_interval_ticks: int
+    election_timeout_ticks: Positive
+    heartbeat_interval_ticks: Positive
     pre_vote: bool
     check_quorum: bool
-    max_entries_per_append: int
-    max_inflight_appends: int
+    max_entries_per_append: Positive
+    max_inflight_appends: Positive
     mutant: str
     """``none``, or the name of a deliberately broken Raft variant."""
-    safety_steps: int
-    liveness_steps: int
+    safety_steps: Steps
+    liveness_steps: Steps
     """The bound on the liveness phase: a leader and a new commit within this many steps."""
+
+    def __post_init__(self) -> None:
+        # Checked when a trace is read (msgspec names the field as "setup"), and when built.
+        if self.nodes + self.spare_nodes > 9:
+            raise ValueError("nodes + spare_nodes must be at most 9 node slots")
+        if self.election_timeout_ticks <= self.heartbeat_interval_ticks:
+            raise ValueError(
+                "election_timeout_ticks must be greater than heartbeat_interval_ticks"
+                " (etcd raft's Config.validate)"
+            )
+        if self.mutant != "none" and self.mutant not in _MUTANT_NAMES:
+            known = ", ".join(sorted(_MUTANT_NAMES))
+            raise ValueError(f"unknown mutant {self.mutant!r} (known: none, {known})")
+        if self.safety_steps + self.liveness_steps > STEPS_MAX:
+            raise ValueError(f"safety_steps + liveness_steps must be at most {STEPS_MAX}")
 
 
 class TraceHeader(
@@ -234,7 +258,7 @@ class TraceHeader(
     code_version: str
     setup: RaftSetup
     swarm: SwarmOptions
-    checkpoint_interval_steps: int
+    checkpoint_interval_steps: Steps
     """A snapshot line follows every step whose index is a multiple of this (0: none)."""
 
 

@@ -3,7 +3,7 @@
 :func:`proofs.raft.cluster.bounded_check` reads these out of z3's model: for every step, its
 kind, the nodes it involves, what the messages carried and every node's state after it. The
 runner translates an :class:`Execution` into concrete cluster actions for ``impl.raft``
-(``runner/counterexample_export.py``); nothing here depends on z3.
+(``runner/raft/counterexample_export.py``); nothing here depends on z3.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def apply_lease_grant(
     state: EtcdState, request: LeaseGrantRequest, context: ApplyContext
 ) -> tuple[EtcdState, LeaseGrantResponse | EtcdError]:
     """Create a lease (its ID was chosen by the proposer); the revision does not move."""
-    assert request.ID > 0, "the proposer chooses a lease ID before proposing a grant"
+    assert request.ID != 0, "the proposer chooses a lease ID before proposing a grant"
     if request.ID in state.leases:
         return state, ERROR_LEASE_EXISTS
     if request.TTL > MAX_LEASE_TTL_SECONDS:

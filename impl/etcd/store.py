@@ -126,3 +126,40 @@ def compact_history(state: EtcdState, revision: int) -> EtcdState:
         sorted_keys=tuple(sorted_keys),
         events=events.finish(),
     )
+
+
+class _Snapshot(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """:class:`EtcdState` as plain sequences, for a Raft snapshot's data."""
+
+    revision: int
+    compact_revision: int
+    history: tuple[tuple[bytes, tuple[KeyValue, ...]], ...]
+    events: tuple[tuple[int, tuple[Event, ...]], ...]
+    leases: tuple[Lease, ...]
+
+
+def encode_state(state: EtcdState) -> bytes:
+    """The state as bytes (deterministic: every collection in sorted order)."""
+    snapshot = _Snapshot(
+        revision=state.revision,
+        compact_revision=state.compact_revision,
+        history=tuple((key, state.history[key]) for key in state.sorted_keys),
+        events=tuple((revision, state.events[revision]) for revision in sorted(state.events)),
+        leases=tuple(state.leases[lease_id] for lease_id in sorted(state.leases)),
+    )
+    return msgspec.msgpack.encode(snapshot)
+
+
+def decode_state(data: bytes) -> EtcdState:
+    """The inverse of :func:`encode_state` (an empty snapshot is the initial state)."""
+    if not data:
+        return EtcdState()
+    snapshot = msgspec.msgpack.decode(data, type=_Snapshot)
+    return EtcdState(
+        revision=snapshot.revision,
+        compact_revision=snapshot.compact_revision,
+        history=immutables.Map(snapshot.history),
+        sorted_keys=tuple(key for key, _ in snapshot.history),
+        events=immutables.Map(snapshot.events),
+        leases=immutables.Map((lease.ID, lease) for lease in snapshot.leases),
+    )

@@ -17,6 +17,8 @@ its committed entries.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 import msgspec
 
 from impl.raft import election, leadership_transfer, read_index, replication, snapshot
@@ -26,6 +28,7 @@ from models.raft import (
     NO_NODE,
     ApplySnapshot,
     Campaign,
+    Command,
     ConfState,
     CreateSnapshot,
     Event,
@@ -64,7 +67,7 @@ from models.step import Step
 
 def init(
     config: RaftConfig, persisted: PersistedState | None, initial_conf: ConfState
-) -> Step[RaftNodeState]:
+) -> Step[RaftNodeState, Command]:
     """Start as a follower (paper section 5.2: "when servers start up, they begin as
     followers"). ``persisted=None`` is a fresh node whose configuration is ``initial_conf``
     (recorded as the index-0 snapshot's configuration); otherwise a restart."""
@@ -93,7 +96,9 @@ def init(
     return transition.finish()
 
 
-def on_event(config: RaftConfig, state: RaftNodeState, event: Event) -> Step[RaftNodeState]:
+def on_event(
+    config: RaftConfig, state: RaftNodeState, event: Event
+) -> Step[RaftNodeState, Command]:
     """Handle one event; see the module docstring for the stages."""
     assert config.node_id == state.node_id, "config and state belong to different nodes"
     transition = Transition(config, state)
@@ -120,6 +125,8 @@ def on_event(config: RaftConfig, state: RaftNodeState, event: Event) -> Step[Raf
             snapshot.on_snapshot_status(transition, event)
         case UnreachableReported():
             replication.on_unreachable(transition, event)
+        case _:
+            assert_never(event)
     apply_committed(transition)
     read_index.release_pending(transition)
     return transition.finish()
@@ -201,8 +208,20 @@ def _step_leader(transition: Transition, message: Message) -> None:
             read_index.on_read_index_message(transition, message)
         case MsgTransferLeader():
             leadership_transfer.on_transfer_message(transition, message)
-        case _:
+        case (
+            MsgApp()
+            | MsgHeartbeat()
+            | MsgSnap()
+            | MsgVote()
+            | MsgVoteResp()
+            | MsgPreVote()
+            | MsgPreVoteResp()
+            | MsgTimeoutNow()
+            | MsgReadIndexResp()
+        ):
             pass  # votes were handled in _step; a same-term MsgApp cannot come from a leader
+        case _:
+            assert_never(message)
 
 
 def _step_candidate(transition: Transition, message: Message) -> None:
@@ -220,8 +239,19 @@ def _step_candidate(transition: Transition, message: Message) -> None:
             snapshot.on_snapshot(transition, message)
         case MsgVoteResp() | MsgPreVoteResp():
             election.on_vote_response(transition, message)
-        case _:
+        case (
+            MsgAppResp()
+            | MsgHeartbeatResp()
+            | MsgVote()
+            | MsgPreVote()
+            | MsgTimeoutNow()
+            | MsgReadIndex()
+            | MsgReadIndexResp()
+            | MsgTransferLeader()
+        ):
             pass  # no leader to forward to; MsgTimeoutNow is ignored by candidates (etcd)
+        case _:
+            assert_never(message)
 
 
 def _step_follower(transition: Transition, message: Message) -> None:
@@ -243,5 +273,14 @@ def _step_follower(transition: Transition, message: Message) -> None:
             read_index.on_read_index_response(transition, message)
         case MsgTransferLeader():
             leadership_transfer.on_transfer_message(transition, message)
+        case (
+            MsgAppResp()
+            | MsgHeartbeatResp()
+            | MsgVote()
+            | MsgVoteResp()
+            | MsgPreVote()
+            | MsgPreVoteResp()
+        ):
+            pass  # responses to a role the node no longer has; votes were handled in _step
         case _:
-            pass
+            assert_never(message)

@@ -83,7 +83,7 @@ class Transition:
     def send(self, message: Message) -> None:
         self.commands.append(SendMessage(message=message))
 
-    def finish(self) -> Step[RaftNodeState]:
+    def finish(self) -> Step[RaftNodeState, Command]:
         return Step(state=self.state, commands=(*self._persist_commands(), *self.commands))
 
     def _persist_commands(self) -> tuple[Command, ...]:

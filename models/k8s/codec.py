@@ -8,6 +8,11 @@ Errors are values (``DecodeError``) naming the document (1-based), the line when
 YAML, and the field path in Kubernetes' notation (``spec.containers[0].imagePullPolicyy``).
 Unknown fields are refused, never dropped: ``unknown field "spec.containers[0].x"``.
 
+Reading is bounded by :class:`models.strict_input.Limits` (``docs/limits.md``): documents per
+file, nesting depth, YAML nodes after alias expansion (a "billion laughs" document is refused
+before it is constructed, as kubectl refuses "excessive aliasing"), integers within int64 in
+JSON. Going past a limit is a ``DecodeError`` whose ``limit`` names it; nothing is dropped.
+
 YAML is read with the YAML 1.1 rules kubectl's YAML library follows, except that timestamps stay
 text (Kubernetes reads them as strings and parses them itself).
 
@@ -37,8 +42,10 @@ from models.k8s.core.pod import Pod
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.discovery import EndpointSlice
 from models.k8s.lists import List
-from models.k8s.yaml_rules import KubernetesYamlLoader
+from models.k8s.yaml_rules import KubernetesYamlLoader, yaml_shape
 from models.quantity import JsonNumber
+from models.strict_input import LIMITS, InputError, Limits, limit_error
+from models.strict_input import decode_json as strict_decode_json
 
 KubernetesObject: TypeAlias = (
     Pod
@@ -88,9 +95,7 @@ KINDS: Final[dict[tuple[str, str], type[Any]]] = {
     ("discovery.k8s.io/v1", "EndpointSliceList"): lists.EndpointSliceList,
     ("coordination.k8s.io/v1", "LeaseList"): lists.LeaseList,
 }
-MAX_DOCUMENTS: Final = 100_000
 _JSON_DECODER: Final = msgspec.json.Decoder(float_hook=JsonNumber.of)
-MAX_LIST_ITEMS: Final = 1_000_000
 
 
 def register_kinds(extra: Mapping[tuple[str, str], type[Any]]) -> dict[tuple[str, str], type[Any]]:
@@ -105,6 +110,18 @@ class DecodeError(msgspec.Struct, frozen=True, kw_only=True):
     document: int = 0
     line: int = 0
     field: str = ""
+    limit: str = ""
+    """The :class:`models.strict_input.Limits` field the input went past, if any."""
+
+    @classmethod
+    def from_input_error(cls, error: InputError, document: int) -> DecodeError:
+        return cls(
+            reason=error.reason,
+            document=document,
+            line=error.line,
+            field=error.field,
+            limit=error.limit,
+        )
 
     @property
     def message(self) -> str:
@@ -120,9 +137,9 @@ class DecodeError(msgspec.Struct, frozen=True, kw_only=True):
 # YAML ----------------------------------------------------------------------------------------
 
 
-def load_yaml_documents(text: str) -> Result[list[object], DecodeError]:
+def load_yaml_documents(text: str, limits: Limits = LIMITS) -> Result[list[object], DecodeError]:
     """Every document of a YAML text as plain data, read as Kubernetes reads YAML."""
-    return _yaml_documents(text).map(lambda documents: [item.data for item in documents])
+    return _yaml_documents(text, limits).map(lambda documents: [item.data for item in documents])
 
 
 class _Document(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,14 +148,21 @@ class _Document(msgspec.Struct, frozen=True, kw_only=True):
     node: yaml.Node | None = None
 
 
-def _yaml_documents(text: str) -> Result[list[_Document], DecodeError]:
+def _yaml_documents(text: str, limits: Limits) -> Result[list[_Document], DecodeError]:
     loader = KubernetesYamlLoader(text)
     documents: list[_Document] = []
     try:
-        for number in range(1, MAX_DOCUMENTS + 1):
+        for number in range(1, limits.documents + 2):
             if not loader.check_node():
                 break
             node = loader.get_node()
+            if number > limits.documents:
+                value = f"more than {limits.documents} documents"
+                error = limit_error("documents", value, limits, line=node.start_mark.line + 1)
+                return Failure(DecodeError.from_input_error(error, number))
+            too_big = _check_shape(node, number, limits)
+            if too_big is not None:
+                return Failure(too_big)
             duplicate = _duplicate_key(node)
             if duplicate is not None:
                 key, line = duplicate
@@ -156,12 +180,29 @@ def _yaml_documents(text: str) -> Result[list[_Document], DecodeError]:
     return Success(documents)
 
 
+def _check_shape(node: yaml.Node, number: int, limits: Limits) -> DecodeError | None:
+    """A document too large once its aliases are expanded, too deep, or infinite, is refused
+    before it is constructed."""
+    shape = yaml_shape(node)
+    line = node.start_mark.line + 1
+    if shape.cyclic:
+        reason = "an alias refers to a node that contains it (the document would be infinite)"
+        return DecodeError(reason=reason, document=number, line=line, limit="yaml_nodes")
+    if shape.nodes > limits.yaml_nodes:
+        value = f"{shape.nodes} nodes with aliases expanded (excessive aliasing?)"
+        error = limit_error("yaml_nodes", value, limits, line=line)
+        return DecodeError.from_input_error(error, number)
+    if shape.depth > limits.depth:
+        error = limit_error("depth", f"nesting depth {shape.depth}", limits, line=line)
+        return DecodeError.from_input_error(error, number)
+    return None
+
+
 def _duplicate_key(root: yaml.Node) -> tuple[str, int] | None:
-    """The first key defined twice in one mapping (Kubernetes' strict YAML refuses those)."""
+    """The first key defined twice in one mapping (Kubernetes' strict YAML refuses those).
+    The document's size was checked first, so the walk is bounded."""
     pending: list[yaml.Node] = [root]
-    for _ in range(10_000_000):
-        if not pending:
-            return None
+    while pending:
         node = pending.pop()
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
@@ -309,7 +350,7 @@ def _decode_list(
             DecodeError(reason=reason, document=document.number, line=line, field="items")
         )
     items: list[object] = []
-    for index, raw in enumerate(raw_items[:MAX_LIST_ITEMS]):
+    for index, raw in enumerate(raw_items):
         decoded = _decode_object(raw, document, [*prefix, "items", index], kinds)
         if not isinstance(decoded, Success):
             return decoded
@@ -325,14 +366,22 @@ def decode_data(
 
 
 def decode_numbered(
-    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+    text: str | bytes,
+    kinds: Mapping[tuple[str, str], type[Any]] = KINDS,
+    limits: Limits = LIMITS,
 ) -> Result[tuple[tuple[int, object], ...], DecodeError]:
     """(document number, object) for every non-empty document: JSON when the text starts with
     ``{`` (one object, document 1), YAML otherwise."""
     source = text.decode() if isinstance(text, bytes) else text
     if source.lstrip().startswith("{"):
-        return decode_json(source, kinds).map(lambda decoded: ((1, decoded),))
-    parsed = _yaml_documents(source)
+        return decode_json(source, kinds, limits).map(lambda decoded: ((1, decoded),))
+    return _decode_yaml_numbered(source, kinds, limits)
+
+
+def _decode_yaml_numbered(
+    source: str, kinds: Mapping[tuple[str, str], type[Any]], limits: Limits
+) -> Result[tuple[tuple[int, object], ...], DecodeError]:
+    parsed = _yaml_documents(source, limits)
     if not isinstance(parsed, Success):
         return Failure(parsed.failure())
     objects: list[tuple[int, object]] = []
@@ -347,33 +396,29 @@ def decode_numbered(
 
 
 def decode_yaml(
-    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+    text: str | bytes,
+    kinds: Mapping[tuple[str, str], type[Any]] = KINDS,
+    limits: Limits = LIMITS,
 ) -> Result[tuple[object, ...], DecodeError]:
     """Every non-empty document of a YAML text, in order."""
     source = text.decode() if isinstance(text, bytes) else text
-    parsed = _yaml_documents(source)
-    if not isinstance(parsed, Success):
-        return Failure(parsed.failure())
-    objects: list[object] = []
-    for document in parsed.unwrap():
-        if document.data is None:
-            continue
-        decoded = _decode_object(document.data, document, (), kinds)
-        if not isinstance(decoded, Success):
-            return Failure(decoded.failure())
-        objects.append(decoded.unwrap())
-    return Success(tuple(objects))
+    return _decode_yaml_numbered(source, kinds, limits).map(
+        lambda pairs: tuple(value for _, value in pairs)
+    )
 
 
 def decode_json(
-    text: str | bytes, kinds: Mapping[tuple[str, str], type[Any]] = KINDS
+    text: str | bytes,
+    kinds: Mapping[tuple[str, str], type[Any]] = KINDS,
+    limits: Limits = LIMITS,
 ) -> Result[object, DecodeError]:
-    """One object from JSON text."""
+    """One object from JSON text (nesting, integers and size within ``limits``)."""
+    data = text.encode() if isinstance(text, str) else text
     try:
-        data = _JSON_DECODER.decode(text)
-    except msgspec.DecodeError as error:
-        return Failure(DecodeError(reason=f"invalid JSON: {error}", document=1))
-    return _decode_object(data, _Document(number=1, data=data), (), kinds)
+        plain = strict_decode_json(_JSON_DECODER, data, "", limits=limits, wide_integers=None)
+    except InputError as error:
+        return Failure(DecodeError.from_input_error(error, 1))
+    return _decode_object(plain, _Document(number=1, data=plain), (), kinds)
 
 
 def decode_text(

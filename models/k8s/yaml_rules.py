@@ -11,12 +11,15 @@ against kubectl v1.32 (``kubectl set env --local`` on a manifest):
 - floats match ``[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`` (underscores removed)
   when not integers, so ``1e6`` is a number, where YAML 1.1 reads a string; anything else
   stays a string.
+
+:func:`yaml_shape` measures a composed document (nodes with aliases expanded, depth, alias
+cycles) so that readers can refuse what ``docs/limits.md`` bounds before constructing it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 import yaml
 
@@ -97,3 +100,51 @@ class KubernetesYamlLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 KubernetesYamlLoader.yaml_implicit_resolvers = _resolvers()
 KubernetesYamlLoader.add_constructor(_NUMBER_TAG, _construct_number)
 KubernetesYamlLoader.add_constructor(_BOOL_TAG, _construct_bool)
+
+
+class YamlShape(NamedTuple):
+    """The size of a composed YAML document once its aliases are expanded."""
+
+    nodes: int
+    """Nodes (scalars, sequences, mappings, mapping keys), each alias counting its target's."""
+    depth: int
+    """Nesting of sequences and mappings, as JSON's nesting of arrays and objects (a scalar
+    alone is depth 0)."""
+    cyclic: bool
+    """An alias refers to a node that contains it: the document is infinite."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def yaml_shape(root: yaml.Node) -> YamlShape:
+    """Nodes and depth of ``root`` with aliases expanded, in time linear in the composed nodes
+    (each distinct node is measured once, so a billion-laughs document is measured at once)."""
+    measured: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, children_done = pending.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes = [measured[id(child)] for child in _children(node)]
+            nodes = 1 + sum(size for size, _ in sizes)
+            container = isinstance(node, yaml.CollectionNode)
+            deepest = max((depth for _, depth in sizes), default=0)
+            measured[key] = (nodes, deepest + 1 if container else 0)
+            continue
+        if key in measured:
+            continue
+        if key in open_nodes:
+            return YamlShape(nodes=0, depth=0, cyclic=True)
+        open_nodes.add(key)
+        pending.append((node, True))
+        pending.extend((child, False) for child in _children(node) if id(child) not in measured)
+    nodes, depth = measured[id(root)]
+    return YamlShape(nodes=nodes, depth=depth, cyclic=False)

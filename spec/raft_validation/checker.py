@@ -14,6 +14,8 @@ entries they carry), so validation is linear in the trace length.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from immutables import Map
 from msgspec import UNSET
@@ -38,18 +40,19 @@ from models.raft_events import (
 from spec.raft_validation import rules
 from spec.raft_validation.messages import entries_of, on_receive, on_send
 from spec.raft_validation.node_view import (
-    RESTARTED,
     UNKNOWN_TERM,
+    Carried,
     Durable,
-    Entry,
     Failure,
     NodeView,
     describe_state,
     describe_view,
+    known_indexes,
+    snapshot_of,
     term_at,
-    with_unknown_tail,
 )
 from spec.raft_validation.observe import observe
+from spec.raft_validation.start import initial_view, restart
 from spec.raft_validation.transitions import (
     Outcome,
     on_append,
@@ -89,6 +92,8 @@ class Violation(msgspec.Struct, frozen=True, kw_only=True):
     choices_cut: int = 0
     """Events before this one after which possible states were dropped (over the bound): the
     violation may be due to a dropped possibility, so the verdict is inconclusive."""
+    inconclusive: bool = False
+    """The trace does not determine whether this event breaks the rule (exit code 3)."""
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,13 +117,20 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     receives_logged: frozenset[str]
     sends_logged: frozenset[str]
     cluster_checks: bool = True
+    instrumentation: Literal["full", "etcd-raft"] = "full"
+    """``etcd-raft``: etcd-io/raft's tracer, which never traces pre-vote messages, MsgTimeoutNow,
+    MsgReadIndex(Resp), MsgTransferLeader, a configuration entry without voter changes (the
+    one leaving a joint configuration) or a snapshot the application sends itself. The
+    validator then lets a term rise to a term already seen without a traced message, infers
+    one such entry per unexplained step of a leader's log, and accepts an unsent snapshot of
+    committed entries."""
 
 
 class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the validator knows after a prefix of the trace."""
 
     views: Map[str, tuple[NodeView, ...]] = msgspec.field(default_factory=Map)
-    sent: Map[Message, tuple[Entry, ...] | None] = msgspec.field(default_factory=Map)
+    sent: Map[Message, Carried] = msgspec.field(default_factory=Map)
     leaders: Map[int, str] = msgspec.field(default_factory=Map)
     committed: Map[int, tuple[int, int]] = msgspec.field(default_factory=Map)
     committed_max: int = 0
@@ -132,74 +144,6 @@ class ValidatorState(msgspec.Struct, frozen=True, kw_only=True):
     terms: frozenset[int] = frozenset()
 
 
-def initial_view(node: str, state: NodeState | msgspec.UnsetType) -> NodeView:
-    """A node first seen: its reported state is taken as given, its log entries unknown."""
-    view = NodeView(node=node)
-    if state is UNSET:
-        return view
-    config = state.config
-    view = msgspec.structs.replace(
-        view,
-        term=state.term if state.term is not UNSET else 0,
-        vote=state.vote if state.vote is not UNSET else None,
-        role=state.role if state.role is not UNSET else "follower",
-        voters=frozenset(config.voters) if config is not UNSET else frozenset(),
-        outgoing_voters=frozenset(config.outgoing_voters) if config is not UNSET else frozenset(),
-        config_unknown=config is UNSET,
-    )
-    if state.last_log_index is not UNSET:
-        view = with_unknown_tail(view, state.last_log_index)
-    commit = state.commit_index if state.commit_index is not UNSET else 0
-    return msgspec.structs.replace(view, commit=commit, commit_ceiling=commit)
-
-
-def restart(view: NodeView, event: Init) -> Outcome:
-    """A restart resumes the persisted term, vote and log; volatile state is lost."""
-    state = event.state if event.state is not UNSET else NodeState()
-    durable = view.durable
-    if durable is not None:
-        for field, kept, reported in (
-            ("term", durable.term, state.term),
-            ("vote", durable.vote, state.vote),
-        ):
-            if reported is not UNSET and reported != kept:
-                return Failure(
-                    rule=rules.RESTART_FROM_PERSISTED,
-                    detail=f"node {view.node} restarted with {field} {reported}, but it had "
-                    f"persisted {field} {kept}",
-                    expected=f"{field}={kept}",
-                    reported=f"{field}={reported}",
-                )
-    term = durable.term if durable is not None else view.term
-    vote = durable.vote if durable is not None else view.vote
-    last_index = view.last_index
-    if state.last_log_index is not UNSET and state.last_log_index <= view.last_index:
-        last_index = state.last_log_index
-    commit = view.commit
-    if state.commit_index is not UNSET and state.commit_index <= view.commit:
-        commit = state.commit_index
-    config = state.config
-    restarted = msgspec.structs.replace(
-        view,
-        voters=frozenset(config.voters) if config is not UNSET else view.voters,
-        outgoing_voters=(
-            frozenset(config.outgoing_voters) if config is not UNSET else view.outgoing_voters
-        ),
-        applied_config_index=RESTARTED,
-        term=term if state.term is UNSET else state.term,
-        vote=vote if state.vote is UNSET else state.vote,
-        role="follower",
-        last_index=last_index,
-        commit=min(commit, last_index),
-        commit_ceiling=min(commit, last_index),
-        votes_granted=frozenset(),
-        pre_votes_granted=frozenset(),
-        match=Map(),
-        vote_requests=Map(),
-    )
-    return (restarted,)
-
-
 def transition(
     state: ValidatorState, view: NodeView, event: RaftEvent, options: Options
 ) -> Outcome:
@@ -208,7 +152,7 @@ def transition(
         return (view,)  # no transition: only the reported state is compared
     receives_logged = view.node in options.receives_logged
     if isinstance(event, Receive):
-        return on_receive(view, event.message, state.sent.get(event.message))
+        return on_receive(view, event.message, carried_by(state, event.message))
     if isinstance(event, Send):
         sender = view
         message = event.message
@@ -223,12 +167,24 @@ def transition(
         ):
             # The message that moved this node to a newer term is not in the trace.
             sender = reset_to_term(view, message.term)
-        sent = on_send(sender, message, receives_logged=receives_logged)
+        sent = on_send(
+            sender,
+            message,
+            receives_logged=receives_logged,
+            untraced_entries=options.instrumentation == "etcd-raft",
+        )
         return sent if isinstance(sent, Failure) else (sent,)
     if isinstance(event, BecomeFollower):
-        return on_become_follower(view, event, receives_logged=receives_logged)
+        # etcd-io/raft steps down on messages it does not trace (a rejected MsgPreVoteResp,
+        # MsgTimeoutNow, MsgReadIndexResp: raft.go:1092-1121), to a term some node holds.
+        known_terms = max(state.terms, default=0) if options.instrumentation == "etcd-raft" else 0
+        return on_become_follower(
+            view, event, receives_logged=receives_logged, untraced_term_ceiling=known_terms
+        )
     if isinstance(event, BecomeCandidate):
-        return on_become_candidate(view, event)
+        # etcd-io/raft never traces pre-vote messages (state_trace.go traceReceiveMessage).
+        pre_votes_logged = receives_logged and options.instrumentation == "full"
+        return on_become_candidate(view, event, pre_votes_logged=pre_votes_logged)
     if isinstance(event, BecomePreCandidate):
         return on_become_pre_candidate(view, event)
     if isinstance(event, BecomeLeader):
@@ -276,6 +232,7 @@ def advance_views(
                     report,
                     receives_logged=node in options.receives_logged,
                     sends_logged=node in options.sends_logged,
+                    untraced_entries=options.instrumentation == "etcd-raft",
                 )
             if isinstance(checked, Failure):
                 first_failure = first_failure or checked
@@ -318,6 +275,7 @@ def advance_single(
             report,
             receives_logged=event.node in options.receives_logged,
             sends_logged=event.node in options.sends_logged,
+            untraced_entries=options.instrumentation == "etcd-raft",
         )
         if isinstance(observed, Failure):
             return observed
@@ -394,10 +352,8 @@ def overwrite_of_committed(
     # Entries the node did not hold are not overwritten; holding a different entry at a
     # committed index is caught when the node commits it (State Machine Safety).
     highest = min(before.last_index, state.committed_max)
-    for index in range(max(first_changed, 1), highest + 1):
-        committed = state.committed.get(index)
-        if committed is None:
-            continue
+    for index in known_indexes(state.committed, max(first_changed, 1), highest):
+        committed = state.committed[index]
         if term_at(before, index) != committed[0]:
             continue  # the node did not hold the committed entry: replacing it is repair
         own = term_at(after, index)
@@ -415,7 +371,7 @@ def overwrite_of_committed(
 
 def commit_conflict(state: ValidatorState, old_commit: int, view: NodeView) -> Failure | None:
     """State Machine Safety: an index is committed with one entry only."""
-    for index in range(old_commit + 1, view.commit + 1):
+    for index in known_indexes(view.log, old_commit + 1, min(view.commit, view.last_index)):
         term = term_at(view, index)
         known = state.committed.get(index)
         if known is not None and term not in (known[0], UNKNOWN_TERM):
@@ -436,7 +392,7 @@ def record_commits(state: ValidatorState, old_commit: int, view: NodeView) -> Va
     committed = state.committed
     highest = 0
     with committed.mutate() as mutable:
-        for index in range(old_commit + 1, view.commit + 1):
+        for index in known_indexes(view.log, old_commit + 1, min(view.commit, view.last_index)):
             term = term_at(view, index)
             if term != UNKNOWN_TERM and index not in mutable:
                 mutable[index] = (term, view.term)
@@ -470,12 +426,33 @@ def violation_at(
         reported=failure.reported,
         reference_state=describe_view(view),
         reported_state=describe_state(located.event.state),
+        inconclusive=failure.inconclusive,
     )
 
 
+def carried_by(state: ValidatorState, message: Message) -> Carried:
+    """What a received message carries: as sent, or for a snapshot the sender's committed log
+    (an application-sent snapshot, see ``unsent``)."""
+    carried = state.sent.get(message)
+    if carried is not None or message.type != "snapshot" or message.snapshot_index is UNSET:
+        return carried
+    senders = state.views.get(message.source)
+    if senders is None or senders[0].commit < message.snapshot_index:
+        return None
+    return snapshot_of(senders[0], message.snapshot_index)
+
+
 def unsent(state: ValidatorState, message: Message, options: Options) -> Failure | None:
-    """A received message must have been sent, when its sender's sends are traced."""
+    """A received message must have been sent, when its sender's sends are traced. etcd-io/raft
+    does not trace a snapshot the application hands over itself (rafttest's ``send-snapshot``):
+    one of entries the sender has committed is accepted."""
     if message.source not in options.sends_logged or message in state.sent:
+        return None
+    if (
+        options.instrumentation == "etcd-raft"
+        and message.type == "snapshot"
+        and carried_by(state, message) is not None
+    ):
         return None
     return Failure(
         rule=rules.MESSAGE_WAS_SENT,
@@ -494,7 +471,7 @@ def step(
     position = state.events
     views = state.views.get(event.node)
     if views is None:
-        first = initial_view(event.node, event.state)
+        first = initial_view(event.node, event)
         if isinstance(event, Init) or (event.state is not UNSET and isinstance(event, Persist)):
             return msgspec.structs.replace(
                 state, views=state.views.set(event.node, (first,)), events=position + 1

@@ -16,16 +16,22 @@ from models.raft_events import Message
 from spec.raft_validation import rules
 from spec.raft_validation.node_view import (
     UNKNOWN_ENTRY,
+    UNKNOWN_TERM,
+    Carried,
     Entry,
     Failure,
     NodeView,
+    SnapshotLog,
     entries_between,
+    snapshot_of,
     term_at,
-    with_appended,
     with_leader_entry,
+    with_snapshot,
     with_term_pinned,
+    with_unknown_log,
     with_unknown_tail,
 )
+from spec.raft_validation.observe import with_untraced_entries
 from spec.raft_validation.transitions import (
     Outcome,
     append_outcomes,
@@ -34,6 +40,9 @@ from spec.raft_validation.transitions import (
 )
 
 REQUESTS_FROM_LEADERS = frozenset({"append_request", "heartbeat", "snapshot"})
+UNTERMED = frozenset({"vote_response", "pre_vote_response", "read_index_request"})
+"""Messages whose term need not be the sender's: a (pre-)vote response carries the request's
+term; etcd-io/raft sends MsgReadIndex with no term (raft.go:536-542)."""
 
 
 def mismatch(view: NodeView, message: Message, what: str, expected: str, reported: str) -> Failure:
@@ -81,13 +90,12 @@ def check_sender_role(view: NodeView, message: Message) -> Failure | None:
         "snapshot": "leader",
         "vote_request": "candidate",
         "pre_vote_request": "pre_candidate",
+        "read_index_response": "leader",
     }.get(message.type)
     if wanted is not None and view.role != wanted:
         return mismatch(view, message, f"it is a {view.role}", f"role={wanted}", view.role)
     expected_term = view.term + 1 if message.type == "pre_vote_request" else view.term
-    if message.type not in ("vote_response", "pre_vote_response") and message.term != (
-        expected_term
-    ):
+    if message.type not in UNTERMED and message.term != (expected_term):
         return mismatch(
             view,
             message,
@@ -99,39 +107,23 @@ def check_sender_role(view: NodeView, message: Message) -> Failure | None:
 
 
 def on_send(
-    view: NodeView, message: Message, *, receives_logged: bool = True
+    view: NodeView,
+    message: Message,
+    *,
+    receives_logged: bool = True,
+    untraced_entries: bool = False,
 ) -> NodeView | Failure:
     """Check ``message`` against its sender's view; a granted vote is recorded (when the
-    node's receives are not traced, the request it answers is unknown)."""
+    node's receives are not traced, the request it answers is unknown). With
+    ``untraced_entries``, a leader's message beyond its log reveals untraced entries."""
     refusal = check_sender_role(view, message)
     if refusal is not None:
         return refusal
     kind = message.type
     if kind in ("vote_request", "pre_vote_request") and message.last_log_index is not UNSET:
-        last_term = message.last_log_term if message.last_log_term is not UNSET else None
-        if message.last_log_index != view.last_index:
-            return mismatch(
-                view,
-                message,
-                f"it announces last log index {message.last_log_index}, its log "
-                f"ends at {view.last_index}",
-                f"last_log_index={view.last_index}",
-                f"last_log_index={message.last_log_index}",
-            )
-        return check_log_position(view, message, view.last_index, last_term, "last log index")
+        return check_vote_request(view, message)
     if kind == "append_request" and message.prev_log_index is not UNSET:
-        view = with_leave_joint_entry(view, message.prev_log_index + sent_entry_count(message))
-        prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
-        count = sent_entry_count(message)
-        checked = check_log_position(
-            view, message, message.prev_log_index + count, None, "last entry index"
-        )
-        if isinstance(checked, Failure):
-            return checked
-        return check_commit_argument(
-            check_log_position(view, message, message.prev_log_index, prev_term, "prevLogIndex"),
-            message,
-        )
+        return check_append_request(view, message, untraced_entries=untraced_entries)
     if kind in ("heartbeat", "snapshot"):
         if (
             kind == "snapshot"
@@ -147,16 +139,102 @@ def on_send(
                 f"snapshot_index={message.snapshot_index}",
             )
         return check_commit_argument(view, message)
-    if kind == "append_response" and message.success is True and view.append_refusal is not None:
-        return view.append_refusal
-    if kind == "append_response" and message.success is True and message.match_index is not UNSET:
-        if not receives_logged and message.match_index > view.last_index:
-            # The entries it acknowledges came in messages the trace does not show.
-            view = with_unknown_tail(view, message.match_index)
-        return check_log_position(view, message, message.match_index, None, "match index")
+    if kind == "append_response" and message.success is True:
+        return check_append_response(
+            view, message, receives_logged=receives_logged, untraced_entries=untraced_entries
+        )
     if kind in ("vote_response", "pre_vote_response") and message.granted is True:
         return grant_vote(view, message, receives_logged=receives_logged)
+    if kind == "read_index_response":
+        return check_read_index(view, message)
     return view
+
+
+def check_vote_request(view: NodeView, message: Message) -> NodeView | Failure:
+    """A (pre-)vote request announces the sender's last log index and term."""
+    assert message.last_log_index is not UNSET
+    last_term = message.last_log_term if message.last_log_term is not UNSET else None
+    if message.last_log_index != view.last_index:
+        return mismatch(
+            view,
+            message,
+            f"it announces last log index {message.last_log_index}, its log "
+            f"ends at {view.last_index}",
+            f"last_log_index={view.last_index}",
+            f"last_log_index={message.last_log_index}",
+        )
+    return check_log_position(view, message, view.last_index, last_term, "last log index")
+
+
+def check_append_request(
+    view: NodeView, message: Message, *, untraced_entries: bool
+) -> NodeView | Failure:
+    """An append's entries and prevLogIndex/prevLogTerm come from the sender's log."""
+    assert message.prev_log_index is not UNSET
+    needed = message.prev_log_index + sent_entry_count(message)
+    if untraced_entries and needed > view.last_index:
+        grown = with_untraced_entries(view, needed)
+        if isinstance(grown, Failure):
+            return grown
+        view = grown
+    view = with_leave_joint_entry(view, needed)
+    prev_term = message.prev_log_term if message.prev_log_term is not UNSET else None
+    checked = check_log_position(view, message, needed, None, "last entry index")
+    if isinstance(checked, Failure):
+        return checked
+    return check_commit_argument(
+        check_log_position(view, message, message.prev_log_index, prev_term, "prevLogIndex"),
+        message,
+    )
+
+
+def check_append_response(
+    view: NodeView, message: Message, *, receives_logged: bool, untraced_entries: bool
+) -> NodeView | Failure:
+    """A successful append response: allowed only after an acceptable append, and its match
+    index is in the sender's log."""
+    if view.append_refusal is not None:
+        return view.append_refusal
+    match_index = message.match_index
+    if match_index is UNSET:
+        return view
+    if (
+        untraced_entries
+        and view.role == "leader"
+        and message.destination == view.node
+        and match_index > view.last_index
+    ):
+        # The leader's self-acknowledgement of an entry it appended (raft.go:845).
+        return with_untraced_entries(view, match_index)
+    if not receives_logged and match_index > view.last_index:
+        # The entries it acknowledges came in messages the trace does not show.
+        view = with_unknown_tail(view, match_index)
+    return check_log_position(view, message, match_index, None, "match index")
+
+
+def check_read_index(view: NodeView, message: Message) -> NodeView | Failure:
+    """A leader's read index: at most its commit index, once an entry of its term is
+    committed (thesis 6.4; etcd-io/raft raft.go:1357 and 2062 committedEntryInCurrentTerm)."""
+    index = message.read_index
+    if index is UNSET:
+        return view
+    reason = ""
+    if index > view.commit:
+        reason = f"read index {index} is above its commit index {view.commit}"
+    elif term_at(view, view.commit) not in (view.term, UNKNOWN_TERM):
+        reason = (
+            f"its commit index {view.commit} holds an entry of term {term_at(view, view.commit)},"
+            f" not of its term {view.term}: it has not committed an entry of its term yet"
+        )
+    if not reason:
+        return view
+    return Failure(
+        rule=rules.READ_INDEX_RULE,
+        detail=f"leader {view.node} answered a read index request from "
+        f"{message.destination} in term {message.term}: {reason}",
+        expected=f"read_index<={view.commit} after committing an entry of term {view.term}",
+        reported=f"read_index={index}",
+    )
 
 
 def with_leave_joint_entry(view: NodeView, needed_last_index: int) -> NodeView:
@@ -231,7 +309,7 @@ def grant_vote(view: NodeView, message: Message, *, receives_logged: bool) -> No
     return msgspec.structs.replace(view, vote=candidate)
 
 
-def on_receive(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) -> Outcome:
+def on_receive(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """Apply ``message`` to the receiver's view; ``entries`` are the entries it carries."""
     outcomes: list[NodeView] = []
     if view.append_refusal is not None:
@@ -253,7 +331,7 @@ def on_receive(view: NodeView, message: Message, entries: tuple[Entry, ...] | No
     return (*handled, *outcomes)
 
 
-def handle(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) -> Outcome:
+def handle(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """Handle a message of the receiver's own term (or a pre-vote of a later one)."""
     kind = message.type
     if kind in ("vote_request", "pre_vote_request"):
@@ -289,9 +367,7 @@ def handle(view: NodeView, message: Message, entries: tuple[Entry, ...] | None) 
     return on_receive_append(follower, message, entries)
 
 
-def on_receive_append(
-    view: NodeView, message: Message, entries: tuple[Entry, ...] | None
-) -> Outcome:
+def on_receive_append(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """AppendEntries receiver implementation (Figure 2), with etcd's ignore-below-commit."""
     prev = message.prev_log_index
     if prev is UNSET:
@@ -299,7 +375,7 @@ def on_receive_append(
     if view.append_refusal is not None:
         view = msgspec.structs.replace(view, append_refusal=None)
     carried: tuple[Entry, ...]
-    if entries is not None:
+    if isinstance(entries, tuple):
         carried = entries
     elif message.entry_terms is not UNSET:
         carried = tuple((term, "unknown") for term in message.entry_terms)
@@ -337,15 +413,15 @@ def refuse_append(view: NodeView, message: Message, reason: str) -> NodeView:
     return msgspec.structs.replace(view, append_refusal=refusal)
 
 
-def on_receive_snapshot(
-    view: NodeView, message: Message, entries: tuple[Entry, ...] | None
-) -> Outcome:
+def on_receive_snapshot(view: NodeView, message: Message, entries: Carried) -> Outcome:
     """InstallSnapshot: ignore an old one, fast-forward the commit index, or restore."""
     index = message.snapshot_index
     if index is UNSET or index <= view.commit:
         return (view,)
-    restored_entries = entries if entries is not None else (UNKNOWN_ENTRY,) * index
-    restored = with_appended(view, restored_entries, 0)
+    if isinstance(entries, SnapshotLog) and entries.index == index:
+        restored = with_snapshot(view, entries)
+    else:
+        restored = with_unknown_log(view, index)
     restored = msgspec.structs.replace(
         restored,
         commit=index,
@@ -360,11 +436,11 @@ def on_receive_snapshot(
     return tuple(outcomes)
 
 
-def entries_of(view: NodeView, message: Message) -> tuple[Entry, ...] | None:
+def entries_of(view: NodeView, message: Message) -> Carried:
     """The entries ``message`` carries, from its sender's view at sending time."""
     if message.type == "append_request" and message.prev_log_index is not UNSET:
         first = message.prev_log_index + 1
         return entries_between(view, first, message.prev_log_index + sent_entry_count(message))
     if message.type == "snapshot" and message.snapshot_index is not UNSET:
-        return entries_between(view, 1, message.snapshot_index)
+        return snapshot_of(view, message.snapshot_index)
     return None

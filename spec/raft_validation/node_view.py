@@ -40,6 +40,8 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     expected: str = ""
     reported: str = ""
+    inconclusive: bool = False
+    """The trace does not determine whether this is a violation (exit code 3)."""
 
 
 class VoteRequestSeen(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +72,7 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     log: Map[int, Entry] = msgspec.field(default_factory=Map)
     voters: frozenset[str] = frozenset()
     outgoing_voters: frozenset[str] = frozenset()
+    learners: frozenset[str] = frozenset()
     applied_config_index: int = 0
     config_indexes: tuple[int, ...] = ()
     votes_granted: frozenset[str] = frozenset()
@@ -79,6 +82,9 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     vote_requests: Map[str, VoteRequestSeen] = msgspec.field(default_factory=Map)
     durable: Durable | None = None
     config_unknown: bool = False
+    outgoing_unknown: bool = False
+    """The incoming voters are known but not whether the configuration is joint (a snapshot's
+    configuration known from etcd-io/raft's ``newconf``, which lists incoming voters only)."""
     append_refusal: Failure | None = None
 
     def key(self) -> tuple[object, ...]:
@@ -95,6 +101,7 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
             self.commit_ceiling,
             self.votes_granted,
             self.config_unknown,
+            self.outgoing_unknown,
         )
 
 
@@ -148,10 +155,72 @@ def with_appended(view: NodeView, entries: tuple[Entry, ...], after: int) -> Nod
     )
 
 
+def known_indexes(log: Map[int, object], first: int, last: int) -> list[int]:
+    """The indexes in ``first..last`` that ``log`` stores an entry for, ascending. Costs the
+    smaller of the span and the number of stored entries, never one step per unknown index."""
+    if last < first:
+        return []
+    if last - first < len(log):
+        return [index for index in range(first, last + 1) if index in log]
+    return sorted(index for index in log if first <= index <= last)
+
+
 def with_unknown_tail(view: NodeView, new_last_index: int) -> NodeView:
-    """The log grown to ``new_last_index`` with entries the trace did not show."""
-    count = new_last_index - view.last_index
-    return with_appended(view, (UNKNOWN_ENTRY,) * count, view.last_index)
+    """The log grown to ``new_last_index`` with entries the trace did not show. Unknown entries
+    are not stored, so this costs the stale entries it clears, not the indexes it adds."""
+    if new_last_index <= view.last_index:
+        return view
+    stale = known_indexes(view.log, view.last_index + 1, new_last_index)
+    log = view.log
+    if stale:
+        with log.mutate() as mutable:
+            for index in stale:
+                del mutable[index]
+            log = mutable.finish()
+    return msgspec.structs.replace(view, log=log, last_index=new_last_index)
+
+
+def with_unknown_log(view: NodeView, last_index: int) -> NodeView:
+    """The log replaced by ``last_index`` entries the trace did not show (an unseen snapshot)."""
+    return msgspec.structs.replace(view, log=Map(), last_index=last_index, config_indexes=())
+
+
+class SnapshotLog(msgspec.Struct, frozen=True, kw_only=True):
+    """The entries a snapshot carries: its sender's log (shared, not copied) up to ``index``."""
+
+    log: Map[int, Entry]
+    index: int
+    config_indexes: tuple[int, ...]
+
+
+Carried: TypeAlias = "tuple[Entry, ...] | SnapshotLog | None"
+"""What a sent message carries: an append's entries, a snapshot's log, or nothing known."""
+
+
+def snapshot_of(view: NodeView, index: int) -> SnapshotLog:
+    """``view``'s log up to ``index`` as a snapshot, in constant time."""
+    configs = tuple(config for config in view.config_indexes if config <= index)
+    return SnapshotLog(log=view.log, index=index, config_indexes=configs)
+
+
+def with_snapshot(view: NodeView, snapshot: SnapshotLog) -> NodeView:
+    """The log replaced by ``snapshot``'s entries (entries above its index are stale)."""
+    return msgspec.structs.replace(
+        view, log=snapshot.log, last_index=snapshot.index, config_indexes=snapshot.config_indexes
+    )
+
+
+def with_overwritten(view: NodeView, entries: tuple[Entry, ...], after: int) -> NodeView:
+    """``entries`` written at ``after+1...`` over matching entries; the log keeps its length
+    when it was longer (no truncation: the entries agreed with what they replace)."""
+    written = with_appended(view, entries, after)
+    end = after + len(entries)
+    if end >= view.last_index:
+        return written
+    kept = tuple(index for index in view.config_indexes if index > end)
+    return msgspec.structs.replace(
+        written, last_index=view.last_index, config_indexes=(*written.config_indexes, *kept)
+    )
 
 
 def is_up_to_date(

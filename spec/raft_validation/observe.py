@@ -28,7 +28,12 @@ from spec.raft_validation.node_view import (
 
 
 def observe(
-    view: NodeView, state: NodeState, *, receives_logged: bool, sends_logged: bool
+    view: NodeView,
+    state: NodeState,
+    *,
+    receives_logged: bool,
+    sends_logged: bool,
+    untraced_entries: bool = False,
 ) -> NodeView | Failure:
     """``view`` updated by the reported ``state``, or the rule the report breaks."""
     current = view
@@ -60,7 +65,12 @@ def observe(
             return voted
         current = voted
     if state.last_log_index is not UNSET and state.last_log_index != current.last_index:
-        grown = observe_log_length(current, state.last_log_index, receives_logged=receives_logged)
+        grown = observe_log_length(
+            current,
+            state.last_log_index,
+            receives_logged=receives_logged,
+            untraced_entries=untraced_entries,
+        )
         if isinstance(grown, Failure):
             return grown
         current = grown
@@ -93,6 +103,16 @@ def observe(
 def observe_config(view: NodeView, config: Configuration) -> NodeView | Failure:
     """A reported configuration: the view's, or a snapshot's not yet known."""
     current = view
+    if config.learners is not UNSET and frozenset(config.learners) != view.learners:
+        if not view.config_unknown:
+            return Failure(
+                rule=rules.CONFIG_FROM_COMMITTED_ENTRY,
+                detail=f"node {view.node} reports learners {sorted(config.learners)}; the "
+                f"reference holds {sorted(view.learners)}",
+                expected=f"learners={sorted(view.learners)}",
+                reported=f"learners={sorted(config.learners)}",
+            )
+        current = msgspec.structs.replace(current, learners=frozenset(config.learners))
     voters = frozenset(config.voters)
     outgoing = frozenset(config.outgoing_voters)
     if current.config_unknown and (voters, outgoing) != (
@@ -101,8 +121,14 @@ def observe_config(view: NodeView, config: Configuration) -> NodeView | Failure:
     ):
         # After a snapshot the configuration is the snapshot's, which the trace may not show.
         return msgspec.structs.replace(
-            current, voters=voters, outgoing_voters=outgoing, config_unknown=False
+            current,
+            voters=voters,
+            outgoing_voters=outgoing,
+            config_unknown=False,
+            outgoing_unknown=False,
         )
+    if current.outgoing_unknown and voters == current.voters:
+        return msgspec.structs.replace(current, outgoing_voters=outgoing, outgoing_unknown=False)
     if (voters, outgoing) != (current.voters, current.outgoing_voters):
         shown = f"{sorted(voters)}" + (f" & {sorted(outgoing)}" if outgoing else "")
         held = f"{sorted(current.voters)}" + (
@@ -140,13 +166,38 @@ def observe_vote(view: NodeView, vote: str | None, *, sends_logged: bool) -> Nod
     return msgspec.structs.replace(view, vote=vote)
 
 
+def with_untraced_entries(view: NodeView, last_index: int) -> NodeView | Failure:
+    """A leader's log grown to ``last_index`` by entries the trace did not show. etcd-io/raft
+    traces no configuration entry without voter changes (v3.6.0 raft.go:1336 and
+    state_trace.go traceChangeConfEvent return early on no changes; traceReplicate, raft.go:831,
+    skips entries that are not normal): the entry leaving a joint configuration, proposed by
+    raft.go:745-766 (auto-leave) or, with DisableConfChangeValidation, by the application even
+    before the joint configuration is applied (raft.go:1331). One such entry is inferred (its
+    term is the leader's, its change leaves the voters as they are); more at once are
+    inconclusive: the trace does not say what they are."""
+    if last_index == view.last_index + 1:
+        return with_leader_entry(view, (view.term, ()))
+    return Failure(
+        rule=rules.LEADER_APPEND_ONLY,
+        detail=f"leader {view.node}'s log grew from {view.last_index} to {last_index} without "
+        "a traced append; one untraced configuration entry is inferred, not "
+        f"{last_index - view.last_index}",
+        expected=f"last_log_index<={view.last_index + 1}",
+        reported=f"last_log_index={last_index}",
+        inconclusive=True,
+    )
+
+
 def observe_log_length(
-    view: NodeView, last_index: int, *, receives_logged: bool
+    view: NodeView, last_index: int, *, receives_logged: bool, untraced_entries: bool = False
 ) -> NodeView | Failure:
     """A reported last log index that differs from the view's."""
-    if view.role == "leader" and view.outgoing_voters and last_index == view.last_index + 1:
-        # Leaving a joint configuration appends an entry that etcd-style traces do not show.
-        return with_leader_entry(view, (view.term, ()))
+    if view.role == "leader" and last_index > view.last_index:
+        if untraced_entries:
+            return with_untraced_entries(view, last_index)
+        if view.outgoing_voters and last_index == view.last_index + 1:
+            # Leaving a joint configuration appends an entry that etcd-style traces omit.
+            return with_leader_entry(view, (view.term, ()))
     if last_index > view.last_index and not receives_logged:
         return with_unknown_tail(view, last_index)
     if last_index > view.last_index and view.append_refusal is not None:

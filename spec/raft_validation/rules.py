@@ -32,6 +32,14 @@ LEADER_NEEDS_QUORUM = Rule(
     ),
     source="Raft paper, Figure 2 (Candidates) and section 5.2; thesis section 4.3 (joint)",
 )
+PRE_VOTE_NEEDS_QUORUM = Rule(
+    name="pre-vote-needs-quorum",
+    statement=(
+        "a pre-candidate starts a real election only after pre-votes from a majority of its "
+        "configuration (of both halves of a joint one)"
+    ),
+    source="Raft thesis section 9.6 (Preventing disruptions); etcd-io/raft stepCandidate",
+)
 ONE_VOTE_PER_TERM = Rule(
     name="one-vote-per-term",
     statement="a server grants at most one vote per term",
@@ -144,6 +152,15 @@ MESSAGE_MATCHES_SENDER = Rule(
     ),
     source="Raft paper, Figure 2 (RequestVote and AppendEntries arguments)",
 )
+READ_INDEX_RULE = Rule(
+    name="read-index-rule",
+    statement=(
+        "only a leader answers a read index request, with an index no larger than its commit "
+        "index, and only once it has committed an entry of its current term"
+    ),
+    source="Raft thesis section 6.4 (Processing read-only queries); etcd-io/raft "
+    "committedEntryInCurrentTerm()",
+)
 STATE_MATCHES_REFERENCE = Rule(
     name="state-matches-reference",
     statement=(
@@ -169,6 +186,7 @@ CONFIG_FROM_COMMITTED_ENTRY = Rule(
 ALL_RULES: tuple[Rule, ...] = (
     ELECTION_SAFETY,
     LEADER_NEEDS_QUORUM,
+    PRE_VOTE_NEEDS_QUORUM,
     ONE_VOTE_PER_TERM,
     VOTE_UP_TO_DATE,
     VOTE_NEEDS_REQUEST,
@@ -185,6 +203,7 @@ ALL_RULES: tuple[Rule, ...] = (
     LEADER_APPEND_ONLY,
     MESSAGE_WAS_SENT,
     MESSAGE_MATCHES_SENDER,
+    READ_INDEX_RULE,
     STATE_MATCHES_REFERENCE,
     RESTART_FROM_PERSISTED,
     CONFIG_FROM_COMMITTED_ENTRY,

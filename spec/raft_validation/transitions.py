@@ -36,16 +36,20 @@ from spec.raft_validation.node_view import (
     joint_majority,
     term_at,
     with_appended,
+    with_overwritten,
 )
 
 Outcome = tuple[NodeView, ...] | Failure
 
 
-def on_become_follower(view: NodeView, event: BecomeFollower, *, receives_logged: bool) -> Outcome:
-    """Step down (same term) or confirm the follower state a higher-term message produced."""
+def on_become_follower(
+    view: NodeView, event: BecomeFollower, *, receives_logged: bool, untraced_term_ceiling: int = 0
+) -> Outcome:
+    """Step down (same term) or confirm the follower state a higher-term message produced;
+    a message the trace leaves out may raise the term up to ``untraced_term_ceiling``."""
     reported_term = event.state.term if event.state is not UNSET else UNSET
     if reported_term is not UNSET and reported_term > view.term:
-        if receives_logged:
+        if receives_logged and reported_term > untraced_term_ceiling:
             return Failure(
                 rule=rules.TERM_RULES,
                 detail=f"node {view.node} became follower in term {reported_term} without "
@@ -70,8 +74,23 @@ def reset_to_term(view: NodeView, term: int) -> NodeView:
     )
 
 
+def known_learners(view: NodeView, config: Configuration) -> frozenset[str]:
+    """The learners of ``config`` where it reports them, else the view's minus its voters."""
+    if config.learners is not UNSET:
+        return frozenset(config.learners)
+    return view.learners - frozenset(config.voters) - frozenset(config.outgoing_voters)
+
+
 def campaign_refusal(view: NodeView, action: str) -> Failure | None:
     """Why the node may not start an election now, if it may not."""
+    if view.node in view.learners and view.node not in view.voters | view.outgoing_voters:
+        return Failure(
+            rule=rules.ROLE_TRANSITIONS,
+            detail=f"node {view.node} {action} but is a learner; learners receive entries and "
+            "never campaign (etcd-io/raft promotable())",
+            expected="a voter",
+            reported=f"learner {view.node}",
+        )
     if view.role == "leader":
         return Failure(
             rule=rules.ROLE_TRANSITIONS,
@@ -79,7 +98,11 @@ def campaign_refusal(view: NodeView, action: str) -> Failure | None:
             expected="role in {follower, pre_candidate, candidate}",
             reported="role=leader",
         )
-    if not view.config_unknown and view.node not in view.voters | view.outgoing_voters:
+    if (
+        not view.config_unknown
+        and view.node not in view.voters | view.outgoing_voters
+        and not (view.outgoing_unknown and view.node not in view.learners)
+    ):
         return Failure(
             rule=rules.ROLE_TRANSITIONS,
             detail=f"node {view.node} {action} but is not a voter of its configuration "
@@ -116,12 +139,28 @@ def on_become_pre_candidate(view: NodeView, event: BecomePreCandidate) -> Outcom
     )
 
 
-def on_become_candidate(view: NodeView, event: BecomeCandidate) -> Outcome:
-    """Start an election: term + 1, vote for itself (Figure 2, Candidates)."""
+def on_become_candidate(
+    view: NodeView, event: BecomeCandidate, *, pre_votes_logged: bool = False
+) -> Outcome:
+    """Start an election: term + 1, vote for itself (Figure 2, Candidates). A pre-candidate
+    needs a majority of pre-votes first, when the trace shows the pre-votes it received."""
     del event
     refusal = campaign_refusal(view, "started an election")
     if refusal is not None:
         return refusal
+    if (
+        pre_votes_logged
+        and view.role == "pre_candidate"
+        and not joint_majority(view, view.pre_votes_granted)
+    ):
+        return Failure(
+            rule=rules.PRE_VOTE_NEEDS_QUORUM,
+            detail=f"pre-candidate {view.node} started an election for term {view.term + 1} "
+            f"with pre-votes from {sorted(view.pre_votes_granted)}; its configuration "
+            f"{sorted(view.voters)} needs {len(view.voters) // 2 + 1} of them",
+            expected=f"pre-votes from a majority of {sorted(view.voters)}",
+            reported=f"pre-votes from {sorted(view.pre_votes_granted)}",
+        )
     started = reset_to_term(view, view.term + 1)
     return (
         msgspec.structs.replace(
@@ -188,6 +227,18 @@ def on_append(view: NodeView, event: Append) -> Outcome:
     )
 
 
+def learners_after(learners: frozenset[str], changes: tuple[ConfigChange, ...]) -> frozenset[str]:
+    """The learners after ``changes``: added as learners (a voter is demoted), removed when
+    removed or promoted to voter."""
+    result = set(learners)
+    for change in changes:
+        if change.action == "add_learner":
+            result.add(change.node)
+        else:
+            result.discard(change.node)
+    return frozenset(result)
+
+
 def apply_changes(voters: frozenset[str], changes: tuple[ConfigChange, ...]) -> frozenset[str]:
     """The voters after ``changes`` (learners are not voters)."""
     result = set(voters)
@@ -244,7 +295,9 @@ def on_apply_config(view: NodeView, event: ApplyConfig, *, receives_logged: bool
                 view,
                 voters=frozenset(reported.voters),
                 outgoing_voters=frozenset(reported.outgoing_voters),
-                config_unknown=not reported.outgoing_voters,  # the outgoing half may be unknown
+                learners=known_learners(view, reported),
+                config_unknown=False,
+                outgoing_unknown=not reported.outgoing_voters,  # the outgoing half may be unknown
             ),
         )
     if view.applied_config_index == RESTARTED:
@@ -295,13 +348,16 @@ def apply_config_entry(
         choices = (frozenset(), old)
     if reported is not UNSET and reported.outgoing_voters:
         choices = (frozenset(reported.outgoing_voters),)
+    learners = learners_after(view.learners, kind) if isinstance(kind, tuple) else view.learners
     return tuple(
         msgspec.structs.replace(
             view,
+            learners=learners,
             voters=expected_voters,
             outgoing_voters=outgoing,
             applied_config_index=index,
             config_unknown=False,
+            outgoing_unknown=False,
         )
         for outgoing in dict.fromkeys(choices)
     )
@@ -395,10 +451,7 @@ def append_outcomes(
     if conflict_at or last_new >= view.last_index:
         accepted = with_appended(view, tuple(merged), prev)
     else:
-        kept = tuple(merged) + tuple(
-            entry_at(view, index) for index in range(last_new + 1, view.last_index + 1)
-        )
-        accepted = with_appended(view, kept, prev)
+        accepted = with_overwritten(view, tuple(merged), prev)
     outcomes.insert(0, accepted)
     leader_commit = message.leader_commit
     if leader_commit is not UNSET:

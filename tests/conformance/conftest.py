@@ -4,14 +4,14 @@ Every process and server started here is stopped in a ``finally``; a missing etc
 the tests (it is installed by ./scripts/test), it never skips them.
 """
 
-import threading
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 
-from runner.etcd_backend import SingleMemberBackend
-from runner.etcd_cluster import LocalEtcdCluster
-from runner.etcd_gateway import GatewayServer
+from runner.etcd.backend import make_backend
+from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.server import GatewayServer, start_in_thread
 
 
 @pytest.fixture
@@ -25,14 +25,28 @@ def real_etcd_member() -> Iterator[str]:
         cluster.stop()
 
 
-@pytest.fixture
-def reference_gateway() -> Iterator[str]:
-    """The reference etcd served in-process on a free loopback port; yields its URL."""
-    server = GatewayServer(("127.0.0.1", 0), SingleMemberBackend())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+@contextlib.contextmanager
+def reference_gateway_running(members: int = 0) -> Iterator[str]:
+    """The reference etcd served in-process on a free loopback port (``members`` Raft
+    members, 0: one member without Raft); yields its URL."""
+    server = GatewayServer(("127.0.0.1", 0), make_backend(members))
+    thread = start_in_thread(server)
     try:
         yield server.url
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def reference_gateway() -> Iterator[str]:
+    """The reference etcd (one member without Raft) on a free loopback port; yields its URL."""
+    with reference_gateway_running() as url:
+        yield url
+
+
+@pytest.fixture
+def reference_raft_gateway() -> Iterator[str]:
+    """The reference etcd as three Raft members on a free loopback port; yields its URL."""
+    with reference_gateway_running(3) as url:
+        yield url

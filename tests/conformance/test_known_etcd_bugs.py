@@ -13,11 +13,18 @@ etcd issue #18667 (open upstream, affects 3.4.23): a txn that writes and also ra
 compacted revision fails with ErrCompacted on the member that received it, but the other members
 apply it without the range and so apply the write: the members diverge for good, and the client
 was told the write failed.
+
+etcd issue #13554 (fixed in 3.5 by refusing unknown sort options): a range whose ``sort_target``
+is not one of the five targets makes the member panic in ``sort.Sort(nil)`` and exit; any client
+of the gateway can crash etcd 3.4.23 with one request. The reference answers what later etcd
+answers: 400, InvalidArgument "etcdserver: invalid sort option".
 """
 
 import base64
+import http.client
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -32,9 +39,9 @@ from models.etcd import (
     RangeResponse,
     TxnRequest,
 )
-from runner.etcd_client import EtcdGatewayClient
-from runner.etcd_cluster import LocalEtcdCluster
-from runner.etcd_raft_backend import RaftBackend
+from runner.etcd.client import EtcdGatewayClient
+from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.raft_backend import RaftBackend
 
 SETUP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("/v3/kv/put", {"key": "YQ==", "value": "MQ=="}),  # a = 1 at revision 2
@@ -169,3 +176,41 @@ def test_the_reference_members_agree_on_that_txn() -> None:
     finally:
         backend.close()
     assert [(member.revision, b"x" in member.history) for member in members] == [(6, False)] * 3
+
+
+def post_raw(base: str, path: str, body: bytes) -> tuple[int, bytes] | None:
+    """(status, body), or None when the connection was dropped without an answer."""
+    url = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(str(url.hostname), url.port, timeout=10)
+    try:
+        connection.request("POST", path, body=body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (http.client.RemoteDisconnected, ConnectionError):
+        return None
+    finally:
+        connection.close()
+
+
+def test_an_unknown_sort_target_crashes_etcd_3_4_23(reference_raft_gateway: str) -> None:
+    body = b'{"key":"YQ==","sort_target":99}'
+    cluster = LocalEtcdCluster(1)
+    try:
+        cluster.start()
+        assert post_raw(cluster.endpoints[0], "/v3/kv/range", body) is None
+        process = cluster.members[0].process
+        assert process is not None
+        assert process.wait(timeout=10) != 0  # the panic ended the member
+    finally:
+        cluster.stop()
+    expected = {
+        "error": "etcdserver: invalid sort option",
+        "message": "etcdserver: invalid sort option",
+        "code": 3,
+    }
+    answer = post_raw(reference_raft_gateway, "/v3/kv/range", body)
+    assert answer is not None
+    assert (answer[0], json.loads(answer[1])) == (400, expected)
+    put = post_raw(reference_raft_gateway, "/v3/kv/put", b'{"key":"YQ==","value":"MQ=="}')
+    assert put is not None
+    assert put[0] == 200

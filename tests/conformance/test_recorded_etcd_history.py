@@ -9,7 +9,7 @@ import gzip
 from pathlib import Path
 
 from models.history import parse_history
-from runner.conform_etcd_check import check_recorded
+from runner.etcd.conform_check import check_recorded
 from runner.exit_codes import ExitCode
 
 HISTORY = Path(__file__).parent / "data" / "etcd-3.4.23-issue-18089.jsonl.gz"

@@ -13,7 +13,7 @@ from models.history import (
     WatchRequest,
     WatchResponse,
 )
-from runner.conform_etcd_patch import patch_history
+from runner.etcd.conform_patch import patch_history
 
 PREFIX = WatchRequest(key="key", range_end="kez", start_revision=1, prev_kv=True)
 

@@ -18,7 +18,7 @@ from models.etcd import (
     RangeRequest,
     TxnRequest,
 )
-from runner.conform_etcd_record import WorkloadRequest, operation, result
+from runner.etcd.conform_record import WorkloadRequest, operation, result
 from spec.etcd import keyspace
 
 KEYS = (b"key0", b"key1", b"key2")

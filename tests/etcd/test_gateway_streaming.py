@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from models.etcd import PutRequest
-from runner.etcd_backend import SingleMemberBackend
-from runner.etcd_gateway import GatewayServer
+from runner.etcd.backend import SingleMemberBackend
+from runner.etcd.server import GatewayServer
 
 
 @pytest.fixture

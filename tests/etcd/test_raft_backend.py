@@ -16,7 +16,7 @@ from models.etcd import (
     TxnRequest,
     TxnResponse,
 )
-from runner.etcd_raft_backend import RaftBackend
+from runner.etcd.raft_backend import RaftBackend
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from models.etcd import (
 )
 from models.raft import NO_NODE
 from models.trace import Heal, Partition
-from runner.etcd_raft_backend import READ_MEMBER, Proposal, RaftBackend
-from runner.raft_cluster import ClusterState
+from runner.etcd.raft_backend import READ_MEMBER, Proposal, RaftBackend
+from runner.raft.cluster import ClusterState
 
 WAIT_SECONDS = 20.0
 """A generous bound for the simulated cluster to reach a state (not a speed assertion)."""

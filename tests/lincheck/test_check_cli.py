@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from models.history import History, HistoryHeader, WatchRecord, encode_history
-from runner.cli import main
+from runner.cli.main import main
 from tests.lincheck.builders import read, write
 from tests.lincheck.corpus import porcupine_corpus
 

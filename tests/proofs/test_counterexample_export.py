@@ -20,12 +20,12 @@ from models.trace import Deliver, TraceResult
 from proofs.catalog import Mutant, all_proofs
 from proofs.execution import AbstractStep, Execution, NodeValues
 from proofs.z3adapter import Counterexample
-from runner.cli import main
-from runner.counterexample_export import ExportedTrace, ExportFailure, export_counterexample
+from runner.cli.main import main
 from runner.exit_codes import ExitCode
-from runner.raft_cluster import NotEnabled
-from runner.raft_run import RaftRun, StepOutcome
-from runner.trace import parse_trace
+from runner.raft.cluster import NotEnabled
+from runner.raft.counterexample_export import ExportedTrace, ExportFailure, export_counterexample
+from runner.raft.run import RaftRun, StepOutcome
+from runner.sim.trace import parse_trace
 
 EXPECTED = {
     # mutant: (impl.raft mutant, spec.raft properties that correspond to the proof's property)

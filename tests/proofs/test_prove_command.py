@@ -7,7 +7,7 @@ import pytest
 import proofs.catalog
 from proofs.catalog import Mutant, ProofCase
 from proofs.z3adapter import Int, Unknown, check_valid
-from runner.cli import main
+from runner.cli.main import main
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, *cases: ProofCase) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from impl.raft import init, on_event
 from models.raft import (
+    Command,
     ConfState,
     Entry,
     Event,
@@ -61,13 +62,15 @@ def node(
     return raft_config, step.state
 
 
-def deliver(config: RaftConfig, state: RaftNodeState, message: Message) -> Step[RaftNodeState]:
+def deliver(
+    config: RaftConfig, state: RaftNodeState, message: Message
+) -> Step[RaftNodeState, Command]:
     return on_event(config, state, MessageReceived(message=message))
 
 
-def run(config: RaftConfig, state: RaftNodeState, *events: Event) -> Step[RaftNodeState]:
+def run(config: RaftConfig, state: RaftNodeState, *events: Event) -> Step[RaftNodeState, Command]:
     """Apply events in order; the result carries the commands of all of them."""
-    commands: list[object] = []
+    commands: list[Command] = []
     for event in events:
         step = on_event(config, state, event)
         state = step.state
@@ -75,11 +78,11 @@ def run(config: RaftConfig, state: RaftNodeState, *events: Event) -> Step[RaftNo
     return Step(state=state, commands=tuple(commands))
 
 
-def sent(step: Step[RaftNodeState]) -> list[Message]:
+def sent(step: Step[RaftNodeState, Command]) -> list[Message]:
     return [command.message for command in step.commands if isinstance(command, SendMessage)]
 
 
-def of_type(step: Step[RaftNodeState], kind: type) -> list[object]:
+def of_type(step: Step[RaftNodeState, Command], kind: type) -> list[object]:
     return [command for command in step.commands if isinstance(command, kind)]
 
 
@@ -112,7 +115,7 @@ def observed(
     )
 
 
-def campaign(config: RaftConfig, state: RaftNodeState) -> Step[RaftNodeState]:
+def campaign(config: RaftConfig, state: RaftNodeState) -> Step[RaftNodeState, Command]:
     """Tick a follower through its (undrawn, so minimal) election timeout."""
     return run(config, state, *[Tick()] * state.randomized_election_timeout_ticks)
 

@@ -15,6 +15,7 @@ from models.raft import (
     ApplyEntries,
     ApplySnapshot,
     ClusterObservation,
+    Command,
     ConfState,
     Entry,
     Event,
@@ -98,14 +99,14 @@ class Cluster:
         self.applied.setdefault(node_id, [])
         self._absorb(node_id, init(self.configs[node_id], persisted, conf))
 
-    def step(self, node_id: int, event: Event) -> Step[RaftNodeState]:
+    def step(self, node_id: int, event: Event) -> Step[RaftNodeState, Command]:
         state = self.states[node_id]
         assert state is not None, f"node {node_id} is down"
         result = on_event(self.configs[node_id], state, event)
         self._absorb(node_id, result)
         return result
 
-    def _absorb(self, node_id: int, result: Step[RaftNodeState]) -> None:
+    def _absorb(self, node_id: int, result: Step[RaftNodeState, Command]) -> None:
         self.states[node_id] = result.state
         self.persisted[node_id] = result.state.persisted
         self.commands[node_id].extend(result.commands)

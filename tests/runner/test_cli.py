@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from runner.cli import main
+from runner.cli.main import main
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from runner.cli.main import main
 from runner.exit_codes import ExitCode
 
 FIXTURES = Path(__file__).parent.parent / "models" / "fixtures"

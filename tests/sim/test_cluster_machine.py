@@ -35,11 +35,11 @@ from models.trace import (
     Restart,
     Tick,
 )
-from runner.faults import FAULT_KINDS
-from runner.fingerprint import fingerprint_of
-from runner.raft_cluster import deliverable
-from runner.raft_run import RaftRun, StepOutcome
-from runner.simulator import SimulationOptions, make_header
+from runner.raft.cluster import deliverable
+from runner.raft.faults import FAULT_KINDS
+from runner.raft.run import RaftRun, StepOutcome
+from runner.raft.simulator import SimulationOptions, make_header
+from runner.sim.fingerprint import fingerprint_of
 
 NODE_IDS = (1, 2, 3, 4)
 """Three voters and one spare slot."""

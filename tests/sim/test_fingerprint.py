@@ -10,7 +10,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.fingerprint import (
+from runner.sim.fingerprint import (
     REMOVED_DIGEST,
     Fingerprinter,
     digest_of,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner.commands.simulate import MUTANT_SEEDS
-from runner.replay import replay
-from runner.simulator import SimulationOptions, simulate
-from runner.trace import parse_trace
+from runner.cli.simulate import MUTANT_SEEDS
+from runner.raft.replay import replay
+from runner.raft.simulator import SimulationOptions, simulate
+from runner.sim.trace import parse_trace
 
 CAUGHT = sorted(name for name, bound in MUTANT_SEEDS.items() if bound is not None)
 

@@ -14,7 +14,7 @@ from models.trace import (
     RequestReadIndex,
     Tick,
 )
-from runner.raft_cluster import (
+from runner.raft.cluster import (
     Applied,
     ClusterConfig,
     ClusterState,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from runner.cli.main import main
 from runner.exit_codes import ExitCode
-from runner.replay import replay
-from runner.simulator import SimulationOptions, SimulationResult, simulate
-from runner.trace import parse_trace
+from runner.raft.replay import replay
+from runner.raft.simulator import SimulationOptions, SimulationResult, simulate
+from runner.sim.trace import parse_trace
 
 SEEDS = (1, 2, 3, 4)
 SHORT = {"safety_steps": 500, "liveness_steps": 4000}

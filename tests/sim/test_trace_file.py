@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from models.trace import Tick, TraceRecord, TraceResult, TraceStep
-from runner.cli import main
+from runner.cli.main import main
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
-from runner.simulator import SimulationOptions, make_header
-from runner.trace import encode_record, parse_trace, read_trace
-from runner.trace_schema import schema_text
+from runner.raft.simulator import SimulationOptions, make_header
+from runner.sim.trace import encode_record, parse_trace, read_trace
+from runner.sim.trace_schema import schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runner.raft_trace_input import TraceFormat, read_traces
+from runner.raft.trace_input import TraceFormat, read_traces
 from spec.raft_validation import Summary, Violation, validate
 
 HERE = Path(__file__).parent

@@ -43,6 +43,12 @@ CASES = [
     ("restart_forgets_vote.jsonl", 5, "restart-from-persisted-state", "1"),
     # prevLogTerm 2 at index 1, where node 2 holds term 1: the append must be rejected.
     ("append_without_matching_prev.jsonl", 5, "log-matching", "2"),
+    # Pre-votes from {1} of {1, 2, 3}: a real election needs a majority first (thesis 9.6).
+    ("pre_candidate_without_pre_vote_quorum.jsonl", 9, "pre-vote-needs-quorum", "1"),
+    # The leader of term 2 answers a read index before committing an entry of term 2.
+    ("read_index_before_commit_in_term.jsonl", 13, "read-index-rule", "1"),
+    # A learner campaigns.
+    ("learner_campaigns.jsonl", 3, "role-transitions", "3"),
 ]
 
 

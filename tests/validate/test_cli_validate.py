@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import main
+from runner.cli.main import main
 from tests.validate.helpers import ETCD_EXAMPLE, TRACES
 
 
@@ -52,7 +52,7 @@ def test_malformed_input_exits_2_naming_file_and_line(
 
 
 def test_violation_after_dropped_choices_is_inconclusive() -> None:
-    from runner.commands.validate import render_text, violation_report
+    from runner.cli.validate import render_text, violation_report
     from spec.raft_validation import Violation
     from spec.raft_validation.rules import ONE_VOTE_PER_TERM
 
@@ -75,3 +75,17 @@ def test_violation_after_dropped_choices_is_inconclusive() -> None:
     text = render_text(report)
     assert text.startswith("INCONCLUSIVE (possible violation) at t.jsonl:9")
     assert "after 2 earlier event(s)" in text
+
+
+def test_undetermined_violation_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two untraced entries at once in a leader's log (etcd-io/raft traces one kind of entry
+    not at all): the trace cannot say whether Raft was broken, so exit 3, never 1."""
+    from tests.validate.helpers import edited
+    from tests.validate.test_etcd_v36_corpus import lines_of
+
+    lines = edited(lines_of("confchange_v2_add_double_auto"), 29, {"log": 6, "msg.index": 6})
+    path = tmp_path / "trace.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", "raft", str(path), "-o", "json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert (report["verdict"], report["undetermined"], report["line"]) == ("inconclusive", True, 29)

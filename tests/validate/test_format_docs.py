@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from models.raft_events import EVENT_KINDS, RaftEvent, TraceHeader
-from runner.raft_events_schema import schema_text
+from runner.raft.events_schema import schema_text
 from tests.validate.helpers import TRACES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

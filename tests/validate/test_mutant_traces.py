@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from runner.raft_trace_export import node_events
-from runner.raft_trace_writers import etcd_lines, kubeoracle_lines
-from runner.simulator import SimulationOptions, simulate
-from runner.trace import parse_trace
+from runner.raft.simulator import SimulationOptions, simulate
+from runner.raft.trace_export import node_events
+from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
+from runner.sim.trace import parse_trace
 from spec.raft_validation import Violation
 from tests.validate.helpers import validate_lines
 

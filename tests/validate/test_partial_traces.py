@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from runner.raft_trace_export import node_events
-from runner.raft_trace_writers import kubeoracle_lines
-from runner.simulator import SimulationOptions, simulate
-from runner.trace import parse_trace
+from runner.raft.simulator import SimulationOptions, simulate
+from runner.raft.trace_export import node_events
+from runner.raft.trace_writers import kubeoracle_lines
+from runner.sim.trace import parse_trace
 from spec.raft_validation import Summary, Violation
 from tests.validate.helpers import TRACES, validate_lines
 

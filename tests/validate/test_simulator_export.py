@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.raft_trace_export import node_events
-from runner.raft_trace_writers import etcd_lines, kubeoracle_lines
-from runner.simulator import SimulationOptions, simulate
-from runner.trace import parse_trace
+from runner.cli.main import main
+from runner.raft.simulator import SimulationOptions, simulate
+from runner.raft.trace_export import node_events
+from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
+from runner.sim.trace import parse_trace
 from spec.raft_validation import Summary
 from tests.validate.helpers import validate_lines
 
@@ -37,14 +38,13 @@ def test_simulator_run_validates_clean_in_both_formats(seed: int, tmp_path: Path
 
 
 def test_export_command_writes_both_formats(tmp_path: Path) -> None:
-    from runner.raft_trace_export import main as export_main
-
     result = simulate(SimulationOptions(seed=4, nodes=3, safety_steps=300, liveness_steps=600))
     trace = tmp_path / "run.trace.jsonl"
     result.trace.write_to(trace)
     ours, etcd = tmp_path / "events.jsonl", tmp_path / "events.ndjson"
-    assert export_main([str(trace), "-o", str(ours)]) == 0
-    assert export_main([str(trace), "--format", "etcd-raft", "-o", str(etcd)]) == 0
+    assert main(["export", "raft", str(trace), "--to", str(ours)]) == 0
+    assert main(["export", "raft", str(trace), "--format", "etcd-raft", "--to", str(etcd)]) == 0
     assert json.loads(ours.read_text().splitlines()[0])["format"] == "kubeoracle-raft-events"
     assert json.loads(etcd.read_text().splitlines()[0])["tag"] == "trace"
-    assert export_main([str(tmp_path / "missing.jsonl")]) == 2
+    missing = tmp_path / "missing.jsonl"
+    assert main(["export", "raft", str(missing), "--to", str(ours)]) == 2

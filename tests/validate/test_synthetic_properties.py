@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.raft_synthetic_trace import synthetic_etcd_trace
+from runner.raft.synthetic_trace import synthetic_etcd_trace
 from spec.raft_validation import Summary, Violation
 from tests.validate.helpers import validate_lines
 

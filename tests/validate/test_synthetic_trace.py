@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.raft_synthetic_trace import synthetic_etcd_trace
+from runner.raft.synthetic_trace import synthetic_etcd_trace
 from spec.raft_validation import Summary, Violation
 from tests.validate.helpers import validate_lines
 

@@ -1,0 +1,210 @@
+"""``kubeoracle check history FILE``: is a recorded client history linearizable?
+
+Reads a history (kubeoracle JSON Lines, a Jepsen etcd log or a porcupine kv log), judges it
+against a sequential model (etcd, kv, register, cas-register) and prints the verdict; on a
+violation, the culprit, the operations the violation needs and the longest linearizable prefix.
+Watch streams in an etcd history are checked against etcd's watch guarantees. Exit codes: 0
+linearizable, 1 not, 2 bad input, 3 out of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from runner.cli.options import timeout_seconds
+from runner.cli.output import add_output_option, emit
+from runner.errors import InputError
+from runner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from models.history import History, OperationRecord
+    from runner.cli.output import VerbParsers
+    from spec.linearizability import SequentialModel
+
+FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+def register(verbs: VerbParsers) -> None:
+    """Add ``check`` and its target ``history``."""
+    check = verbs.add_parser("check", help="check a recorded history against a reference model")
+    targets = check.add_subparsers(dest="target", metavar="<target>")
+    history = targets.add_parser(
+        "history",
+        help="is a client history linearizable (and are its watch streams correct)?",
+        description=(
+            "Judge a client history against a sequential model: exit 0 linearizable, 1 not "
+            "(with the smallest set of operations found that cannot be linearized), 2 bad "
+            "input, 3 out of time."
+        ),
+    )
+    history.add_argument("file", help="the history file")
+    history.add_argument(
+        "--model",
+        choices=("etcd", "kv", "register", "cas-register"),
+        default=None,
+        help=(
+            "the sequential model (default: the file header's; cas-register for jepsen, kv "
+            "for porcupine-kv)"
+        ),
+    )
+    history.add_argument("--format", choices=FORMATS, default="kubeoracle", help="input format")
+    history.add_argument("--html", metavar="OUT", help="write a timeline page to OUT")
+    history.add_argument(
+        "--timeout",
+        type=timeout_seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="S",
+        help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    add_output_option(history)
+    history.set_defaults(handler=run_check_history)
+
+
+def _read_history(path: str, input_format: str) -> History:
+    from returns.result import Failure
+
+    from models.history import parse_history
+    from models.history_formats import parse_jepsen, parse_porcupine_kv
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {error}", source=path) from error
+    parser = {
+        "kubeoracle": parse_history,
+        "jepsen": parse_jepsen,
+        "porcupine-kv": parse_porcupine_kv,
+    }[input_format]
+    parsed = parser(text)
+    if isinstance(parsed, Failure):
+        failure = parsed.failure()
+        raise InputError(failure.reason, source=path, line=failure.line, field=failure.field)
+    history: History = parsed.unwrap()
+    return history
+
+
+def model_named(name: str) -> SequentialModel[Any]:
+    """The sequential model called ``name``."""
+    from spec.etcd.keyspace import EtcdModel
+    from spec.etcd.registers import KvModel, RegisterModel
+
+    if name == "etcd":
+        return EtcdModel()
+    if name == "kv":
+        return KvModel()
+    return RegisterModel(with_cas=name == "cas-register")
+
+
+def _choose_model(args: argparse.Namespace, history: History) -> str:
+    if args.model is not None:
+        return str(args.model)
+    if history.header is not None and history.header.model is not None:
+        return history.header.model
+    raise InputError("no --model given and the file has no header naming one", source=args.file)
+
+
+def _validate(
+    model: SequentialModel[Any], records: Sequence[OperationRecord], lines: Sequence[int], path: str
+) -> None:
+    for record, line in zip(records, lines, strict=True):
+        reason = model.invalid_reason(record)
+        if reason is not None:
+            raise InputError(reason, source=path, line=line, field="operation")
+
+
+def run_check_history(args: argparse.Namespace) -> ExitCode:
+    """Handler of ``kubeoracle check history``."""
+    from runner.history.html import render_history_html
+    from runner.input_files import check_output_path, write_output
+    from spec.linearizability import Budget
+    from spec.linearizability_report import check_history
+
+    if args.html:
+        check_output_path(Path(args.html), "timeline page")
+    history = _read_history(args.file, args.format)
+    if not history.operations and not history.watches:
+        raise InputError(
+            f"no operations found (is --format {args.format} right?)", source=args.file
+        )
+    model = model_named(_choose_model(args, history))
+    _validate(model, history.operations, history.operation_lines, args.file)
+    deadline = time.monotonic() + args.timeout
+    budget = Budget(interrupted=lambda: time.monotonic() > deadline)
+    started = time.monotonic()
+    report = check_history(model, history.operations, budget)
+    watch_problems: list[dict[str, Any]] = []
+    if model.name == "etcd" and history.watches and report.verdict == "linearizable":
+        watch_problems = _check_watches(history, report.orders[0][1] if report.orders else ())
+    document: dict[str, Any] = msgspec.to_builtins(report)
+    document["file"] = args.file
+    document["seconds"] = round(time.monotonic() - started, 3)
+    document["watch_problems"] = watch_problems
+    document["operations"] = len(history.operations)
+    if report.violation is not None:
+        document["prefix_operations"] = len(report.violation.prefix_order)
+    if args.html:
+
+        def describe(record: OperationRecord) -> str:
+            result = "?"
+            if record.definite and record.result is not None:
+                result = model.describe_result(record.result)
+            return f"{model.describe_operation(record.operation)} -> {result}"
+
+        def partition_of(record: OperationRecord) -> str | None:
+            return model.partition_key(record.operation)
+
+        page = render_history_html(args.file, history.operations, report, describe, partition_of)
+        write_output(Path(args.html), page, "timeline page")
+        document["html"] = args.html
+    emit(document, args.output, render_text)
+    if report.verdict == "not_linearizable" or watch_problems:
+        return ExitCode.VIOLATION
+    if report.verdict == "unknown":
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.PASS
+
+
+def _check_watches(history: History, order: Sequence[int]) -> list[dict[str, Any]]:
+    from spec.etcd.watch import check_watches
+
+    problems = check_watches(history.operations, history.watches, order)
+    return [msgspec.to_builtins(problem) for problem in problems]
+
+
+def render_text(report: Mapping[str, Any]) -> str:
+    """The human summary of a check."""
+    verdict = str(report["verdict"]).replace("_", " ")
+    lines = [
+        f"{report['file']}: {verdict} ({report['operations_checked']} operations checked "
+        f"against the {report['model']} model, {report['partitions']} partition(s), "
+        f"{report['steps']} search steps, {report['seconds']} s)"
+    ]
+    violation = report.get("violation")
+    if violation is not None:
+        lines.append(violation["explanation"])
+        lines.append(
+            f"The longest linearizable prefix ends just before time "
+            f"{violation['prefix_end_time']} ({report['prefix_operations']} operations "
+            "linearized)."
+        )
+        if not violation["minimal_is_one_minimal"]:
+            lines.append(
+                "(Not shown to be minimal: some attempts to relax one more operation hit their "
+                "step limit.)"
+            )
+    elif report.get("note"):
+        lines.append(str(report["note"]))
+    if report["verdict"] == "unknown":
+        lines.append("The search ran out of time; raise --timeout to go on.")
+    for problem in report.get("watch_problems", []):
+        lines.append(f"watch of client {problem['client_id']}: {problem['message']}")
+    if report.get("html"):
+        lines.append(f"timeline written to {report['html']}")
+    return "\n".join(lines)

@@ -1,1 +1,0 @@
-"""One module per CLI verb; each exposes ``register(verbs)`` (see :mod:`runner.cli`)."""

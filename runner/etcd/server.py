@@ -1,0 +1,146 @@
+"""The gateway's HTTP server: uvicorn (h11) on a socket bound with a deep listen backlog.
+
+Theory of operation. :class:`GatewayServer` binds its socket at construction (so its URL is
+known at once) with a listen backlog of :data:`LISTEN_BACKLOG` (etcd relies on Go's, the
+kernel's ``somaxconn``), and ``serve_forever`` runs uvicorn on it in the calling thread until
+``close``; uvicorn then lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS``
+while watch streams end. Signals are left to the caller (``serve etcd`` handles SIGINT and
+SIGTERM in its main thread). HTTP the parser refuses gets etcd's answers: a malformed request
+head gets Go's plain ``400 Bad Request``, a malformed body of a v3 request (a bad chunk size)
+grpc-gateway's JSON error (code 3, or 2 on a stream), then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from runner.etcd.backend import Backend
+from runner.etcd.gateway import STREAM_ENDPOINTS, GatewayApp, normalize_path
+from runner.etcd.service import EtcdService
+
+LISTEN_BACKLOG: Final = 1024
+GRACEFUL_SHUTDOWN_SECONDS: Final = 2
+WORKER_THREADS: Final = 64
+"""Threads for blocking backend calls (each waits for its request to commit)."""
+
+
+class EtcdH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, answering unparseable HTTP as etcd's Go server does."""
+
+    def send_400_response(self, msg: str) -> None:
+        del msg
+        cycle = getattr(self, "cycle", None)
+        path = "" if cycle is None else normalize_path(str(cycle.scope.get("path", "")))
+        if cycle is None or cycle.response_started or not path.startswith("/v3/"):
+            body = b"400 Bad Request"
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+            status, reason = 400, b"Bad Request"
+        else:
+            code, status = (2, 500) if path in STREAM_ENDPOINTS else (3, 400)
+            reason = b"Internal Server Error" if status == 500 else b"Bad Request"
+            message = "invalid byte in chunk length"
+            body = json.dumps(
+                {"error": message, "message": message, "code": code}, separators=(",", ":")
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        if cycle is not None:  # the application must not answer as well
+            cycle.response_started = cycle.response_complete = True
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            headers.append((b"content-length", str(len(body)).encode()))
+            output = self.conn.send(
+                h11.Response(status_code=status, headers=headers, reason=reason)
+            )
+            output += self.conn.send(h11.Data(data=body)) or b""
+            output += self.conn.send(h11.EndOfMessage()) or b""
+            self.transport.write(output)
+        self.transport.close()
+
+
+def bind(address: tuple[str, int]) -> socket.socket:
+    """A listening TCP socket on ``address`` (port 0: a free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class GatewayServer:
+    """The gateway for one backend on one socket."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        backend: Backend,
+        progress_notify_interval_seconds: float = 0.5,
+        *,
+        strict_fields: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.socket = bind(address)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.service = EtcdService(backend, progress_notify_interval_seconds)
+        config = uvicorn.Config(
+            GatewayApp(self.service, strict_fields=strict_fields),
+            http=EtcdH11Protocol,
+            lifespan="off",
+            log_level="critical",
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            backlog=LISTEN_BACKLOG,
+        )
+        self.uvicorn = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`close` (blocks the calling thread)."""
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self.stopped.set()
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, "etcd-request"))
+        self.started.set()
+        await self.uvicorn.serve(sockets=[self.socket])
+
+    def close(self) -> None:
+        """Stop serving, end streams, release the port, stop the backend."""
+        loop = self.loop
+        if loop is not None and self.started.is_set() and not self.stopped.is_set():
+            loop.call_soon_threadsafe(self.service.closing.set)
+        self.uvicorn.should_exit = True
+        if self.started.is_set():
+            self.stopped.wait(GRACEFUL_SHUTDOWN_SECONDS + 3)
+        self.backend.close()
+        self.socket.close()
+
+
+def start_in_thread(server: GatewayServer) -> threading.Thread:
+    """Run ``server`` in a daemon thread; returns once it accepts connections."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="etcd-gateway")
+    thread.start()
+    server.started.wait(5)
+    return thread

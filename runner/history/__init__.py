@@ -1,0 +1,1 @@
+"""Client histories in the runner: presenting a checked history (the HTML timeline)."""

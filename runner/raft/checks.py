@@ -1,0 +1,65 @@
+"""The invariants checked at every step of a run, through ``spec.raft``.
+
+:class:`RaftChecker` turns a :class:`~runner.raft.cluster.ClusterState` into the
+``models.raft.ClusterObservation`` the spec judges (an up node is observed whole, a down node
+by its storage only), passes it to the spec, and records the first step at which each
+``sometimes`` property held (coverage: a safety property whose situation never arose was
+checked vacuously).
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+from models.raft import ClusterObservation, NodeObservation, observe_down_node, observe_node
+from runner.raft.cluster import ClusterState, NodeSlot
+from spec.property import Violation
+from spec.raft import COMPANIONS, SAFETY, RaftHistory, check_step
+
+__all__ = ["RaftChecker", "Violation", "observe_cluster"]
+
+
+@final
+class RaftChecker:
+    """Checks each state of a run against every safety property of ``spec.raft``; remembers
+    the first step each ``sometimes`` companion was seen."""
+
+    def __init__(self) -> None:
+        self._observed: dict[int, tuple[NodeSlot, NodeObservation]] = {}
+        self.history = RaftHistory()
+        self.coverage: dict[str, int | None] = {prop.name: None for prop in COMPANIONS}
+        self.invariants: tuple[str, ...] = tuple(prop.name for prop in SAFETY)
+
+    def observe(self, state: ClusterState) -> ClusterObservation:
+        """The spec's view of ``state`` (node observations are reused while a slot is
+        unchanged). The network counts as partitioned while any link is cut."""
+        nodes = []
+        for node_id in sorted(state.nodes):
+            slot = state.nodes[node_id]
+            cached = self._observed.get(node_id)
+            if cached is not None and cached[0] is slot:
+                nodes.append(cached[1])
+                continue
+            observation = (
+                observe_node(slot.state)
+                if slot.state is not None
+                else observe_down_node(node_id, slot.storage)
+            )
+            self._observed[node_id] = (slot, observation)
+            nodes.append(observation)
+        return ClusterObservation(nodes=tuple(nodes), partitioned=bool(state.cut_links))
+
+    def check(self, state: ClusterState, step: int) -> tuple[Violation, ...]:
+        """Every safety property broken in ``state`` (empty when all hold). Call once per
+        step, in order: the spec keeps a history (votes cast, entries committed)."""
+        seen_before = self.history.sometimes_seen
+        self.history, violations = check_step(self.history, self.observe(state))
+        for name in self.history.sometimes_seen - seen_before:
+            if self.coverage.get(name) is None:
+                self.coverage[name] = step
+        return violations
+
+
+def observe_cluster(state: ClusterState) -> ClusterObservation:
+    """The spec's view of ``state``."""
+    return RaftChecker().observe(state)

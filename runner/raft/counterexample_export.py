@@ -1,0 +1,384 @@
+"""Export a z3 counterexample execution as a simulator trace of ``impl.raft`` with the mutant.
+
+Theory of operation. A protocol mutant's counterexample (:class:`proofs.execution.Execution`)
+is a sequence of abstract steps of the bounded cluster model: a node campaigns, a candidate's
+MsgVote is answered, a leader's MsgApp is answered, a proposal, a restart, a step-down. Each
+becomes a directed schedule of cluster actions for ``impl.raft`` running the same mutant, on
+the nodes and in the order z3 chose:
+
+- campaign c: tick c until its term rises (a leader ignores the timeout, as in the model);
+- vote c->k: if k is in a leader lease (CheckQuorum), tick k until the lease is over (its
+  random election timeout is answered with the high end first, so it does not campaign; the
+  model delivers vote requests outside leases); deliver c's MsgVote of the step's term to k,
+  then k's answer to c;
+- append c->k: deliver c's newest MsgApp to k and k's answer back, as long as the leader is
+  still probing down towards the step's ``prev``, then further MsgApps until k holds the
+  step's last entry (a setup of one entry per MsgApp sends what the model sends);
+- propose c: a client proposal at c (only at a leader); restart k: crash and restart k;
+  step-down c: tick the leader until CheckQuorum makes it a follower.
+
+Messages the model does not deliver stay in flight. Every action goes through the
+simulator's own :class:`~runner.raft.simulator.Simulation` (``spec.raft`` checked after every
+step, the same trace writer), and the schedule stops at the first violation. After each
+abstract step every node's term, vote, role, log and commit index must equal z3's values,
+so the trace follows the counterexample rather than a look-alike; a mismatch is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, final
+
+from models.raft import Message, MsgApp, MsgAppResp, MsgVote, MsgVoteResp, RaftNodeState
+from models.trace import (
+    TRACE_FORMAT,
+    TRACE_VERSION,
+    ClusterAction,
+    Crash,
+    Deliver,
+    DrawRandom,
+    Propose,
+    RaftSetup,
+    Restart,
+    SwarmOptions,
+    Tick,
+    TraceHeader,
+    TraceResult,
+)
+from proofs.execution import AbstractStep, Execution, NodeValues
+from runner.raft.checks import Violation
+from runner.raft.simulator import Simulation, SimulationOptions, violation_result
+
+ELECTION_TIMEOUT_TICKS: Final = 3
+MAX_IN_FLIGHT: Final = 256
+STEPS_MAX: Final = 1000
+"""A bound on the concrete actions of one exported schedule."""
+APPEND_ROUNDS_MAX: Final = 12
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class StepSpan:
+    """The concrete steps ``first..last`` that carry out one abstract step."""
+
+    number: int
+    text: str
+    first: int
+    last: int
+    actions: str
+    """The actions, for people: ``random n3=3, tick n3 x3, deliver MsgVote n3->n2 (term 1)``."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ExportedTrace:
+    """A trace reproducing a counterexample: its bytes, result and which actions are which
+    abstract step."""
+
+    mutant: str
+    content: bytes
+    result: TraceResult
+    spans: tuple[StepSpan, ...]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ExportFailure:
+    """The counterexample could not be carried out on ``impl.raft``, and why."""
+
+    reason: str
+
+
+class _StuckError(Exception):
+    """The concrete run cannot follow the abstract step (turned into :class:`ExportFailure`)."""
+
+
+class _ViolatedError(Exception):
+    """An invariant broke: the schedule ends here."""
+
+
+def directed_setup(voters: int, mutant: str) -> tuple[RaftSetup, SwarmOptions]:
+    """The cluster an exported schedule runs: the model's rules (CheckQuorum on, PreVote
+    off), one entry per MsgApp, no random fault mix (every weight 0: the schedule is
+    directed)."""
+    setup = RaftSetup(
+        nodes=voters,
+        spare_nodes=0,
+        election_timeout_ticks=ELECTION_TIMEOUT_TICKS,
+        heartbeat_interval_ticks=1,
+        pre_vote=False,
+        check_quorum=True,
+        max_entries_per_append=1,
+        max_inflight_appends=4,
+        mutant=mutant,
+        safety_steps=STEPS_MAX,
+        liveness_steps=0,
+    )
+    swarm = SwarmOptions(
+        faults=("crash",),
+        deliver_weight=0,
+        tick_weight=0,
+        propose_weight=0,
+        compact_weight=0,
+        random_weight=0,
+        drop_weight=0,
+        duplicate_weight=0,
+        partition_weight=0,
+        heal_weight=0,
+        crash_weight=0,
+        restart_weight=0,
+        conf_change_weight=0,
+        asymmetric_partitions=False,
+        crash_leader_on_commit=False,
+        joint_swaps=False,
+        max_crashed=1,
+        max_in_flight=MAX_IN_FLIGHT,
+    )
+    return setup, swarm
+
+
+@final
+class _Director:
+    """Drives one :class:`Simulation` through the abstract steps."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+        self.violations: tuple[Violation, ...] = ()
+        self.proposals = 0
+        self.described: list[str] = []
+
+    @property
+    def steps(self) -> int:
+        return self.simulation.run.steps
+
+    def act(self, action: ClusterAction) -> None:
+        if self.steps >= STEPS_MAX:
+            raise _StuckError(f"more than {STEPS_MAX} actions")
+        self.described.append(self.describe(action))
+        outcome = self.simulation.advance(action)
+        if outcome.violations:
+            self.violations = outcome.violations
+            raise _ViolatedError
+
+    def describe(self, action: ClusterAction) -> str:
+        match action:
+            case Deliver(message=message_id):
+                message = self.simulation.run.state.in_flight[message_id].message
+                kind = type(message).__name__
+                verdict = ""
+                if isinstance(message, MsgVoteResp):
+                    verdict = " reject" if message.reject else " grant"
+                if isinstance(message, MsgAppResp):
+                    verdict = " reject" if message.reject else f" accept up to {message.index}"
+                if isinstance(message, MsgApp):
+                    last = message.prev_log_index + len(message.entries)
+                    verdict = f" prev {message.prev_log_index} up to {last}"
+                where = f"n{message.from_id}->n{message.to_id}"
+                return f"deliver {kind} {where} (term {message.term}{verdict})"
+            case DrawRandom(node=node_id, value=value):
+                return f"random n{node_id}={value}"
+            case Tick(node=node_id):
+                return f"tick n{node_id}"
+            case Crash(node=node_id):
+                return f"crash n{node_id}"
+            case Restart(node=node_id):
+                return f"restart n{node_id}"
+            case Propose(node=node_id, value=value):
+                return f"propose {value!r} at n{node_id}"
+        return type(action).__name__
+
+    def node(self, node_id: int) -> RaftNodeState:
+        state = self.simulation.run.state.nodes[node_id].state
+        if state is None:
+            raise _StuckError(f"n{node_id} is down")
+        return state
+
+    def draw(self, node_id: int, *, high: bool) -> None:
+        request = self.simulation.run.state.nodes[node_id].random_request
+        if request is not None:
+            self.act(DrawRandom(node=node_id, value=request.high - 1 if high else request.low))
+
+    def newest(self, kind: type[Message], source: int, destination: int, after: int = 0) -> int:
+        """The newest in-flight message of ``kind`` from ``source`` to ``destination`` with an
+        id above ``after`` (0: none)."""
+        found = 0
+        for message_id, flight in self.simulation.run.state.in_flight.items():
+            message = flight.message
+            if (
+                isinstance(message, kind)
+                and (message.from_id, message.to_id) == (source, destination)
+                and message_id > after
+            ):
+                found = max(found, message_id)
+        return found
+
+    def tick_until(self, node_id: int, done: Callable[[RaftNodeState], bool], what: str) -> None:
+        for _ in range(2 * ELECTION_TIMEOUT_TICKS + 1):
+            if done(self.node(node_id)):
+                return
+            self.act(Tick(node=node_id))
+        if not done(self.node(node_id)):
+            raise _StuckError(f"n{node_id} did not {what}")
+
+    # ------------------------------------------------------------------ abstract steps
+
+    def campaign(self, step: AbstractStep) -> None:
+        (c,) = step.nodes
+        if self.node(c).role == "leader":
+            return
+        self.draw(c, high=False)
+        start = self.node(c).term
+        self.tick_until(c, lambda n: n.term > start, "campaign")
+
+    def end_lease(self, k: int) -> None:
+        node = self.node(k)
+        if node.role != "leader":
+            self.draw(k, high=True)
+        term = node.term
+
+        def outside(n: RaftNodeState) -> bool:
+            return n.lead == 0 or n.election_elapsed_ticks >= ELECTION_TIMEOUT_TICKS
+
+        self.tick_until(k, outside, "leave its leader lease")
+        if self.node(k).term != term:
+            raise _StuckError(f"n{k} campaigned while its leader lease ran out")
+
+    def vote(self, step: AbstractStep) -> None:
+        c, k = step.nodes
+        if not step.sent:
+            return  # the model's lease case: the request changes nothing
+        self.end_lease(k)
+        request = 0
+        for message_id, flight in self.simulation.run.state.in_flight.items():
+            message = flight.message
+            if (
+                isinstance(message, MsgVote)
+                and (message.from_id, message.to_id, message.term) == (c, k, step.term)
+                and message_id > request
+            ):
+                request = message_id
+        if not request:
+            raise _StuckError(f"no MsgVote of term {step.term} from n{c} to n{k} is in flight")
+        self.act(Deliver(message=request))
+        answer = self.newest(MsgVoteResp, k, c, after=request)
+        if answer:
+            self.act(Deliver(message=answer))
+
+    def append(self, step: AbstractStep) -> None:
+        c, k = step.nodes
+        covered = -1
+        for _ in range(APPEND_ROUNDS_MAX):
+            request = self.newest(MsgApp, c, k)
+            if not request:
+                raise _StuckError(f"no MsgApp from n{c} to n{k} is in flight")
+            flight = self.simulation.run.state.in_flight[request].message
+            assert isinstance(flight, MsgApp)
+            self.act(Deliver(message=request))
+            answer = self.newest(MsgAppResp, k, c, after=request)
+            probing = flight.prev_log_index > step.prev
+            if answer and (probing or step.sent):
+                self.act(Deliver(message=answer))
+            if not probing:
+                covered = flight.prev_log_index + len(flight.entries)
+                if covered >= step.last_sent:
+                    return
+        reason = f"n{c}'s MsgApps brought n{k} to entry {covered}, not {step.last_sent}"
+        raise _StuckError(reason)
+
+    def propose(self, step: AbstractStep) -> None:
+        (c,) = step.nodes
+        if self.node(c).role == "leader":
+            self.proposals += 1
+            self.act(Propose(node=c, value=f"v{self.proposals}"))
+
+    def restart(self, step: AbstractStep) -> None:
+        (k,) = step.nodes
+        self.act(Crash(node=k))
+        self.act(Restart(node=k))
+
+    def step_down(self, step: AbstractStep) -> None:
+        (c,) = step.nodes
+        if self.node(c).role == "leader":
+            self.tick_until(c, lambda n: n.role != "leader", "step down")
+
+    def carry_out(self, step: AbstractStep) -> None:
+        handlers: dict[str, Callable[[AbstractStep], None]] = {
+            "campaign": self.campaign,
+            "vote": self.vote,
+            "append": self.append,
+            "propose": self.propose,
+            "restart": self.restart,
+            "step-down": self.step_down,
+        }
+        handler = handlers.get(step.kind)
+        if handler is None:
+            raise _StuckError(f"no translation for a {step.kind!r} step")
+        handler(step)
+
+    def compare(self, number: int, expected: tuple[NodeValues, ...]) -> None:
+        """Every node's modelled fields must equal z3's after the step."""
+        for values in expected:
+            node = self.node(values.node)
+            got = NodeValues(
+                node=values.node,
+                term=node.term,
+                vote=node.vote,
+                lead=values.lead,
+                role=node.role,
+                commit=node.commit_index,
+                log=tuple(entry.term for entry in node.persisted.log),
+            )
+            if got != values:
+                raise _StuckError(f"after step {number}, impl.raft has {got}, z3 has {values}")
+
+
+def _summary(described: list[str]) -> str:
+    """Descriptions joined, repeats folded (``tick n3 x3``)."""
+    folded: list[tuple[str, int]] = []
+    for text in described:
+        if folded and folded[-1][0] == text:
+            folded[-1] = (text, folded[-1][1] + 1)
+        else:
+            folded.append((text, 1))
+    return ", ".join(text if count == 1 else f"{text} x{count}" for text, count in folded)
+
+
+def export_counterexample(
+    execution: Execution, mutant: str, code_version: str
+) -> ExportedTrace | ExportFailure:
+    """Run ``execution`` on ``impl.raft`` with ``mutant`` and write it as a trace."""
+    setup, swarm = directed_setup(execution.voters, mutant)
+    options = SimulationOptions(
+        seed=0, nodes=execution.voters, mutant=mutant, checkpoint_interval_steps=0
+    )
+    header = TraceHeader(
+        format=TRACE_FORMAT,
+        version=TRACE_VERSION,
+        target="raft",
+        seed=0,
+        code_version=code_version,
+        setup=setup,
+        swarm=swarm,
+        checkpoint_interval_steps=0,
+    )
+    simulation = Simulation(options, code_version, header)
+    director = _Director(simulation)
+    spans: list[StepSpan] = []
+    try:
+        for number, step in enumerate(execution.steps, start=1):
+            first = director.steps + 1
+            try:
+                director.carry_out(step)
+            finally:
+                actions = _summary(director.described[first - 1 :])
+                spans.append(StepSpan(number, step.text, first, director.steps, actions))
+            director.compare(number, step.after)
+    except _StuckError as stuck:
+        return ExportFailure(reason=str(stuck))
+    except _ViolatedError:
+        result = simulation.finish(violation_result(director.violations[0], director.steps))
+        return ExportedTrace(mutant, result.trace.content(), result.result, tuple(spans))
+    return ExportFailure(
+        reason=f"the {director.steps} actions broke no spec.raft property with {mutant}"
+    )

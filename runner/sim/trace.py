@@ -1,0 +1,179 @@
+"""Writing and reading trace files (JSON Lines, ``docs/trace-format.md``).
+
+The writer keeps encoded lines in memory so that a run can decide at its end whether to write
+them (always with ``--trace``; on a violation otherwise). The reader checks the whole file
+before anything runs: every line must be one record of :data:`models.trace.TraceRecord`, the
+first a header of a known format and version, step indices must count up from 1, and the last
+line must be the result. Anything else is an :class:`~runner.errors.InputError` naming the file,
+the line, the field and the reason (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, final
+
+import msgspec
+
+from models.strict_input import LIMITS, InputError, decode_json, numbered_lines
+from models.trace import (
+    TRACE_FORMAT,
+    TRACE_VERSION,
+    TraceHeader,
+    TracePhase,
+    TraceRecord,
+    TraceResult,
+    TraceSnapshot,
+    TraceStep,
+)
+from runner.input_files import read_lines
+from runner.version import version_text
+
+TRACE_LINES_MAX: Final = LIMITS.lines
+"""A trace longer than this is refused (``docs/limits.md``)."""
+
+_ENCODER: Final = msgspec.json.Encoder(order="sorted")
+_DECODER: Final[msgspec.json.Decoder[TraceRecord]] = msgspec.json.Decoder(TraceRecord)
+_WIDE_INTEGERS: Final = frozenset({"seed"})
+"""A seed may be a git commit hash read as a 160-bit number; every other integer is int64."""
+
+
+def encode_record(record: TraceRecord) -> bytes:
+    """One trace line (without the newline): deterministic JSON of the record."""
+    return _ENCODER.encode(record)
+
+
+@final
+class TraceWriter:
+    """Collects a run's trace lines; :meth:`write_to` puts them in a file."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def add(self, record: TraceRecord) -> None:
+        """Append one record."""
+        assert len(self.lines) < TRACE_LINES_MAX, "trace too long"
+        self.lines.append(encode_record(record))
+
+    def content(self) -> bytes:
+        """The whole trace file."""
+        return b"".join(line + b"\n" for line in self.lines)
+
+    def write_to(self, path: Path) -> None:
+        """Write the trace file (replacing any file at ``path``)."""
+        path.write_bytes(self.content())
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ParsedTrace:
+    """A trace that passed the structural checks; ``records`` carries each record's line."""
+
+    source: str
+    header: TraceHeader
+    records: tuple[tuple[int, TraceStep | TraceSnapshot | TracePhase], ...]
+    result: TraceResult
+    result_line: int
+
+    @property
+    def steps(self) -> tuple[tuple[int, TraceStep], ...]:
+        """The step records with their line numbers."""
+        return tuple((line, r) for line, r in self.records if isinstance(r, TraceStep))
+
+
+def _decode_line(text: bytes, source: str, line: int) -> TraceRecord:
+    try:
+        return decode_json(_DECODER, text, source, line=line, wide_integers=_WIDE_INTEGERS)
+    except InputError as error:
+        # A tag msgspec does not know is an unknown action or record kind: say so.
+        unknown = re.match(r"Invalid value '(?P<value>.*)'$", error.reason)
+        kind = error.field.split(".")[-1]
+        if unknown is None or kind not in {"action", "record"}:
+            raise
+        reason = f"unknown {kind} {unknown.group('value')!r}"
+        raise InputError(reason, source=source, line=line, field=error.field) from None
+
+
+def _check_header(record: TraceRecord, source: str) -> TraceHeader:
+    if not isinstance(record, TraceHeader):
+        reason = f"missing header: the first line is a {type(record).__name__} record"
+        raise InputError(reason, source=source, line=1, field="record")
+    if record.format != TRACE_FORMAT:
+        reason = f"not a kubeoracle trace: format {record.format!r}, expected {TRACE_FORMAT!r}"
+        raise InputError(reason, source=source, line=1, field="format")
+    if record.version != TRACE_VERSION:
+        reason = f"unsupported trace version {record.version} (this build reads {TRACE_VERSION})"
+        raise InputError(reason, source=source, line=1, field="version")
+    return record
+
+
+def parse_trace(content: bytes, source: str) -> ParsedTrace:
+    """Check and decode a whole trace file's content; raise :class:`InputError` on the first
+    problem, naming ``source`` and the line."""
+    pieces = content.split(b"\n")
+    if pieces and pieces[-1] == b"":
+        pieces.pop()
+    return parse_trace_lines(numbered_lines((piece + b"\n" for piece in pieces), source), source)
+
+
+def parse_trace_lines(lines: Iterable[tuple[int, bytes]], source: str) -> ParsedTrace:
+    """Check and decode a trace from its numbered lines (newlines removed), as
+    :func:`runner.input_files.read_lines` streams them."""
+    numbered = iter(lines)
+    first = next(numbered, None)
+    if first is None:
+        raise InputError("empty trace: no header line", source=source, line=1)
+    header = _check_header(_decode_line(first[1], source, 1), source)
+    records: list[tuple[int, TraceStep | TraceSnapshot | TracePhase]] = []
+    steps = last = 0
+    for number, text in numbered:
+        last = number
+        if not text.strip():
+            raise InputError("empty line", source=source, line=number)
+        record = _decode_line(text, source, number)
+        if isinstance(record, TraceHeader):
+            raise InputError("a second header", source=source, line=number, field="record")
+        if isinstance(record, TraceResult):
+            if next(numbered, None) is not None:
+                reason = "the result line is followed by more lines"
+                raise InputError(reason, source=source, line=number + 1)
+            if record.steps != steps:
+                reason = f"the result counts {record.steps} steps but the trace holds {steps}"
+                raise InputError(reason, source=source, line=number, field="steps")
+            return ParsedTrace(source, header, tuple(records), record, number)
+        expected = steps + 1 if isinstance(record, TraceStep) else steps
+        if record.index != expected:
+            kind = type(record).__name__
+            reason = f"{kind} index {record.index}, expected {expected} (after step {steps})"
+            raise InputError(reason, source=source, line=number, field="index")
+        steps = expected
+        records.append((number, record))
+    last = max(last, 1)
+    raise InputError(f"truncated: no result line after line {last}", source=source, line=last)
+
+
+def read_trace(path: Path) -> ParsedTrace:
+    """Read and check a trace file (streamed, gzip or not; ``docs/limits.md``)."""
+    return parse_trace_lines(read_lines(path), str(path))
+
+
+def code_version() -> str:
+    """The package version and, inside a git checkout, the commit (``0.1.0+g1a2b3c4``)."""
+    version = version_text()
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return version
+    commit = completed.stdout.strip()
+    return f"{version}+g{commit}" if completed.returncode == 0 and commit else version
