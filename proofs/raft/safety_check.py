@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from proofs.raft.cti import describe_cti
 from proofs.raft.epr import SymbolicDomain, axioms
 from proofs.raft.node_relations import ETCD, Rules
-from proofs.raft.safety_invariants import LAYERS, INVARIANTS, PROPERTIES, Invariant, SafetyProperty
+from proofs.raft.safety_invariants import INVARIANTS, LAYERS, Invariant, SafetyProperty
 from proofs.raft.safety_model import Transition, initial, transitions
 from proofs.raft.safety_state import SafetyState
 from proofs.z3adapter import Counterexample, Not, Proved, Solver, Unknown, Verdict, sat, unsat
@@ -98,10 +98,14 @@ def check_property(prop: SafetyProperty) -> Verdict:
     solver = _solver()
     for inv in _invariants(prop.layers):
         solver.add(inv.build(domain, state))
-    return _query(solver, Not(prop.build(domain, state)), f"'{prop.name}' from the invariants", state, None)
+    for part in prop.parts:
+        verdict = _query(solver, Not(part(domain, state)), f"'{prop.name}' from the invariants", state, None)
+        if not isinstance(verdict, Proved):
+            return verdict
+    return Proved()
 
 
-def property_named(name: str) -> SafetyProperty:
-    """One of :data:`~proofs.raft.safety_invariants.PROPERTIES`."""
-    [found] = [prop for prop in PROPERTIES if prop.name == name]
-    return found
+def prove(prop: SafetyProperty, rules: Rules = ETCD) -> Verdict:
+    """The layers of ``prop`` are inductive and imply it."""
+    verdict = check_layers(prop.layers, rules)
+    return verdict if not isinstance(verdict, Proved) else check_property(prop)

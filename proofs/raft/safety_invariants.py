@@ -157,12 +157,13 @@ INVARIANTS: tuple[Invariant, ...] = (*_election(), *_log(), *_commit(), *_apply(
 
 @final
 class SafetyProperty(msgspec.Struct, frozen=True, kw_only=True):
-    """A property the invariants imply, and the layers whose invariants imply it."""
+    """A property the invariants imply: its parts (each checked alone) and the layers whose
+    invariants imply it."""
 
     name: str
     text: str
     layers: tuple[str, ...]
-    build: Build
+    parts: tuple[Build, ...]
 
 
 def _log_matching(d: SymbolicDomain, s: SafetyState) -> BoolRef:
@@ -177,7 +178,7 @@ def _leader_completeness(d: SymbolicDomain, s: SafetyState) -> BoolRef:
         s.holds("entry", n, i, y)))
 
 
-def _state_machine_safety(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _applied_prefixes_agree(d: SymbolicDomain, s: SafetyState) -> BoolRef:
     return _all(d, (NODE, NODE, INDEX, INDEX, TERM, TERM, TERM, TERM, INDEX, INDEX, INDEX), lambda a, b, i, j, y, z, t, u, q, r, k: Implies(
         And(s.holds("commit", a, i, t, q), s.holds("commit", b, j, u, r), d.index_le(k, i), d.index_le(k, j),
             s.holds("entry", a, k, y), s.holds("entry", b, k, z)), y == z))
@@ -189,11 +190,39 @@ def _committed_entries_agree(d: SymbolicDomain, s: SafetyState) -> BoolRef:
             s.holds("term_entry", t, k, y), s.holds("term_entry", u, k, z)), y == z))
 
 
-PROPERTIES: tuple[SafetyProperty, ...] = (
-    SafetyProperty(name="log matching", text="Two logs with an entry of the same index and term are equal up to it (paper Figure 3).", layers=("election", "log"), build=_log_matching),
-    SafetyProperty(name="leader completeness", text="An entry committed in term T is in the log of every leader of a later term (paper Figure 3).", layers=LAYERS, build=_leader_completeness),
-    SafetyProperty(name="state machine safety", text="Two nodes' logs agree up to both commit indexes, and any two commits agree on every index both cover: no two nodes ever apply different entries at one index (paper Figure 3).", layers=LAYERS, build=lambda d, s: And(_state_machine_safety(d, s), _committed_entries_agree(d, s))),
+def _election_safety(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+    return _all(d, (NODE, NODE, TERM), lambda a, b, t: Implies(And(s.holds("elected", a, t), s.holds("elected", b, t)), a == b))
+
+
+ELECTION_SAFETY = SafetyProperty(
+    name="election safety",
+    text="At most one leader is elected in a term (paper Figure 3).",
+    layers=("election",),
+    parts=(_election_safety,),
 )
+LOG_MATCHING = SafetyProperty(
+    name="log matching",
+    text="Two logs with an entry of the same index and term are equal up to it (paper Figure 3).",
+    layers=("election", "log"),
+    parts=(_log_matching,),
+)
+LEADER_COMPLETENESS = SafetyProperty(
+    name="leader completeness",
+    text="An entry committed in term T (at or below an index the leader of T committed) is in the log of every leader of a later term (paper Figure 3).",
+    layers=LAYERS,
+    parts=(_leader_completeness,),
+)
+STATE_MACHINE_SAFETY = SafetyProperty(
+    name="state machine safety",
+    text=(
+        "Any two nodes' logs agree up to both their commit indexes, and any two commits agree on "
+        "every index both cover; since a commit is never undone, no two nodes ever apply different "
+        "entries at one index (paper Figure 3)."
+    ),
+    layers=LAYERS,
+    parts=(_applied_prefixes_agree, _committed_entries_agree),
+)
+PROPERTIES = (ELECTION_SAFETY, LOG_MATCHING, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY)
 
 
 def layer_invariants(layer: str) -> tuple[Invariant, ...]:
