@@ -8,7 +8,7 @@ every node's term, role, vote, log and commit index, and the log of every starte
 from __future__ import annotations
 
 from proofs.raft.epr import INDEX, INDEX_LE, NODE, TERM, TERM_LE
-from proofs.raft.safety_state import SafetyState
+from proofs.raft.safety_state import StateView
 from proofs.z3adapter import ExprRef, FuncDeclRef, ModelRef, SortRef, is_true
 
 MAX_NODES = 6
@@ -30,11 +30,11 @@ def _ranked(model: ModelRef, sort: SortRef, order: FuncDeclRef, label: str) -> d
     return {str(element): f"{label}{number}" for number, element in enumerate(ordered)}
 
 
-def _holds(model: ModelRef, state: SafetyState, name: str, *args: ExprRef) -> bool:
+def _holds(model: ModelRef, state: StateView, name: str, *args: ExprRef) -> bool:
     return is_true(model.eval(state.holds(name, *args), model_completion=True))
 
 
-def describe_cti(model: ModelRef, pre: SafetyState, post: SafetyState | None) -> tuple[tuple[str, str], ...]:
+def describe_cti(model: ModelRef, pre: StateView, post: StateView | None) -> tuple[tuple[str, str], ...]:
     """``(label, text)`` pairs: each state's nodes and started term logs."""
     names = {
         **_ranked(model, TERM, TERM_LE, "T"),

@@ -21,7 +21,13 @@ from proofs.raft.cluster import (
     log_matching,
     state_machine_safety,
 )
-from proofs.raft.relations import Rules, can_vote_twice, commit_by_counting, match_term_skipped
+from proofs.raft.relations import (
+    Rules,
+    can_vote_twice,
+    commit_by_counting,
+    match_term_skipped,
+    up_to_date_skipped,
+)
 from proofs.z3adapter import Verdict
 
 DOUBLE_VOTE_DEPTH = 4
@@ -39,6 +45,19 @@ FIGURE_8_SCHEDULE = (
 """Leader A of term t commits nothing; B leads a later term without A's entry; A leads again,
 replicates its old entry to a majority and (mutant) commits it by counting; B wins the next
 term with its longer-term log and would overwrite the entry."""
+
+STALE_VOTE_SCHEDULE = ("campaign", "vote", "append", "campaign", "vote")
+"""A leader commits its first entry on itself and one follower; the third node, with an empty
+log, campaigns and (mutant) that follower votes for it anyway."""
+
+TRUNCATE_SCHEDULE = (
+    "campaign", "vote", "propose", "propose", "append", "append", "append", "redeliver",
+    "campaign", "vote",
+)
+"""A leader replicates three entries to a follower one MsgApp at a time (the reply to the
+second is delayed) and commits them; the second MsgApp arrives again, late, and (mutant) the
+follower cuts its log after it although nothing conflicts, losing a committed entry; the
+follower then wins the next term."""
 
 COMMITMENT: tuple[tuple[str, Property], ...] = (
     ("leader completeness", leader_completeness),
@@ -77,4 +96,29 @@ def figure_8() -> Verdict:
         COMMITMENT,
         schedule=FIGURE_8_SCHEDULE,
         final_level_only=True,
+    )
+
+
+def vote_without_up_to_date_check() -> Verdict:
+    """A voter that skips the up-to-date check elects a leader without a committed entry."""
+    return bounded_check(
+        Rules(up_to_date=up_to_date_skipped),
+        Shape(voters=3, capacity=1),
+        len(STALE_VOTE_SCHEDULE),
+        COMMITMENT,
+        schedule=STALE_VOTE_SCHEDULE,
+        final_level_only=True,
+    )
+
+
+def truncate_without_conflict() -> Verdict:
+    """A follower that truncates without a conflict drops a committed entry."""
+    return bounded_check(
+        Rules(truncate_without_conflict=True),
+        Shape(voters=3, capacity=3),
+        len(TRUNCATE_SCHEDULE),
+        COMMITMENT,
+        schedule=TRUNCATE_SCHEDULE,
+        final_level_only=True,
+        in_order_appends=True,
     )

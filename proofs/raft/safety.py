@@ -35,6 +35,29 @@ FIGURE_8 = Mutant(
     spec_properties=("leader_completeness", "state_machine_safety"),
 )
 
+STALE_VOTE = Mutant(
+    name="vote-without-up-to-date-check",
+    description=(
+        "a voter grants its vote without checking that the candidate's log is at least as up "
+        f"to date (execution on a scripted schedule of {len(mutant_runs.STALE_VOTE_SCHEDULE)} steps)"
+    ),
+    check=mutant_runs.vote_without_up_to_date_check,
+    impl_mutant="skip_up_to_date_check",
+    spec_properties=("leader_completeness", "state_machine_safety"),
+)
+
+TRUNCATE = Mutant(
+    name="truncate-committed-entry",
+    description=(
+        "a follower cuts its log after an accepted MsgApp's entries although none conflicts, so "
+        "a late duplicate deletes a committed entry (execution on a scripted schedule of "
+        f"{len(mutant_runs.TRUNCATE_SCHEDULE)} steps)"
+    ),
+    check=mutant_runs.truncate_without_conflict,
+    impl_mutant="truncate_without_conflict",
+    spec_properties=("leader_completeness", "state_machine_safety", "committed_entries_durable"),
+)
+
 PROOFS: tuple[ProofCase, ...] = (
     ProofCase(
         name="raft.election.safety",
@@ -74,7 +97,7 @@ PROOFS: tuple[ProofCase, ...] = (
         method="inductive invariant",
         bound=UNBOUNDED,
         check=lambda: prove(LEADER_COMPLETENESS),
-        mutants=(FIGURE_8,),
+        mutants=(FIGURE_8, STALE_VOTE),
     ),
     ProofCase(
         name="raft.state_machine.safety",
@@ -82,6 +105,6 @@ PROOFS: tuple[ProofCase, ...] = (
         method="inductive invariant",
         bound=UNBOUNDED,
         check=lambda: prove(STATE_MACHINE_SAFETY),
-        mutants=(),
+        mutants=(TRUNCATE,),
     ),
 )

@@ -18,7 +18,7 @@ from proofs.raft.epr import SymbolicDomain, axioms
 from proofs.raft.node_relations import ETCD, Rules
 from proofs.raft.safety_invariants import INVARIANTS, LAYERS, Invariant, SafetyProperty
 from proofs.raft.safety_model import Transition, initial, transitions
-from proofs.raft.safety_state import SafetyState
+from proofs.raft.safety_state import SafetyState, StateView
 from proofs.z3adapter import Counterexample, Not, Proved, Solver, Unknown, Verdict, sat, unsat
 
 TIMEOUT_MS = 60_000
@@ -35,7 +35,7 @@ def _solver() -> Solver:
     return solver
 
 
-def _query(solver: Solver, goal_negation: object, what: str, pre: SafetyState, post: SafetyState | None) -> Verdict:
+def _query(solver: Solver, goal_negation: object, what: str, pre: StateView, post: StateView | None) -> Verdict:
     from proofs.z3adapter import BoolRef
 
     assert isinstance(goal_negation, BoolRef)
@@ -56,7 +56,7 @@ def _query(solver: Solver, goal_negation: object, what: str, pre: SafetyState, p
 def check_layer(layer: str, rules: Rules = ETCD) -> Verdict:
     """Initiation and consecution of one layer (assuming it and the layers before it)."""
     domain = SymbolicDomain()
-    pre, post = SafetyState("pre"), SafetyState("post")
+    pre = SafetyState("pre")
     goals = [inv for inv in INVARIANTS if inv.layer == layer]
     solver = _solver()
     solver.push()
@@ -70,12 +70,12 @@ def check_layer(layer: str, rules: Rules = ETCD) -> Verdict:
     for inv in _invariants(LAYERS[: position + 1]):
         solver.add(inv.build(domain, pre))
     step: Transition
-    for step in transitions(domain, rules, pre, post):
+    for step in transitions(domain, rules, pre):
         solver.push()
         solver.add(step.formula)
         for inv in goals:
             what = f"step '{step.name}' breaks '{inv.name}'"
-            verdict = _query(solver, Not(inv.build(domain, post)), what, pre, post)
+            verdict = _query(solver, Not(inv.build(domain, step.post)), what, pre, step.post)
             if not isinstance(verdict, Proved):
                 return verdict
         solver.pop()

@@ -21,10 +21,10 @@ import msgspec
 
 from proofs.raft.epr import INDEX, NODE, TERM, SymbolicDomain, quorum_members, term_lt
 from proofs.raft.node_relations import is_last
-from proofs.raft.safety_state import SafetyState
+from proofs.raft.safety_state import StateView
 from proofs.z3adapter import And, BoolRef, ExprRef, ForAll, Implies, Not, Or, SortRef
 
-Build = Callable[[SymbolicDomain, SafetyState], BoolRef]
+Build = Callable[[SymbolicDomain, StateView], BoolRef]
 LAYERS = ("election", "log", "commit")
 
 
@@ -50,15 +50,15 @@ def _agree(d: SymbolicDomain, first: tuple[Callable[[ExprRef, ExprRef], BoolRef]
         d.index_le(j, upto), And(first[0](j, t) == second[0](j, t), first[1](j) == second[1](j))))
 
 
-def _node_log(s: SafetyState, n: ExprRef) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
+def _node_log(s: StateView, n: ExprRef) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
     return (lambda i, t: s.holds("entry", n, i, t), lambda i: s.holds("used", n, i))
 
 
-def _term_log(s: SafetyState, t: ExprRef) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
+def _term_log(s: StateView, t: ExprRef) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
     return (lambda i, y: s.holds("term_entry", t, i, y), lambda i: s.holds("term_used", t, i))
 
 
-def choosable(d: SymbolicDomain, s: SafetyState, term: ExprRef, index: ExprRef) -> BoolRef:
+def choosable(d: SymbolicDomain, s: StateView, term: ExprRef, index: ExprRef) -> BoolRef:
     """Some quorum: each member acknowledged ``term``'s log up to ``index`` or has not left
     ``term`` (Ivy/mypyvy ``choosable``: a commit of ``index`` in ``term`` is still possible)."""
     return d.some_quorum(lambda member: d.all_nodes(lambda n: Implies(
@@ -166,31 +166,31 @@ class SafetyProperty(msgspec.Struct, frozen=True, kw_only=True):
     parts: tuple[Build, ...]
 
 
-def _log_matching(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _log_matching(d: SymbolicDomain, s: StateView) -> BoolRef:
     return _all(d, (NODE, NODE, INDEX, TERM), lambda a, b, i, t: Implies(
         And(s.holds("entry", a, i, t), s.holds("entry", b, i, t)), _agree(d, _node_log(s, a), _node_log(s, b), i)))
 
 
-def _leader_completeness(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _leader_completeness(d: SymbolicDomain, s: StateView) -> BoolRef:
     return _all(d, (TERM, INDEX, INDEX, TERM, NODE, TERM), lambda c, q, i, y, n, u: Implies(
         And(s.holds("committed", c, q), d.index_le(i, q), i != d.index_zero, s.holds("term_entry", c, i, y),
             s.holds("leader", n), s.holds("current_term", n, u), term_lt(d, c, u)),
         s.holds("entry", n, i, y)))
 
 
-def _applied_prefixes_agree(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _applied_prefixes_agree(d: SymbolicDomain, s: StateView) -> BoolRef:
     return _all(d, (NODE, NODE, INDEX, INDEX, TERM, TERM, TERM, TERM, INDEX, INDEX, INDEX), lambda a, b, i, j, y, z, t, u, q, r, k: Implies(
         And(s.holds("commit", a, i, t, q), s.holds("commit", b, j, u, r), d.index_le(k, i), d.index_le(k, j),
             s.holds("entry", a, k, y), s.holds("entry", b, k, z)), y == z))
 
 
-def _committed_entries_agree(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _committed_entries_agree(d: SymbolicDomain, s: StateView) -> BoolRef:
     return _all(d, (TERM, INDEX, TERM, INDEX, INDEX, TERM, TERM), lambda t, q, u, r, k, y, z: Implies(
         And(s.holds("committed", t, q), s.holds("committed", u, r), d.index_le(k, q), d.index_le(k, r),
             s.holds("term_entry", t, k, y), s.holds("term_entry", u, k, z)), y == z))
 
 
-def _election_safety(d: SymbolicDomain, s: SafetyState) -> BoolRef:
+def _election_safety(d: SymbolicDomain, s: StateView) -> BoolRef:
     return _all(d, (NODE, NODE, TERM), lambda a, b, t: Implies(And(s.holds("elected", a, t), s.holds("elected", b, t)), a == b))
 
 

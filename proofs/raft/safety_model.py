@@ -27,7 +27,7 @@ import msgspec
 from proofs.raft import node_relations as rel
 from proofs.raft.epr import INDEX, NODE, QUORUM, TERM, SymbolicDomain, quorum_members
 from proofs.raft.node_relations import Append, Commit, Conjuncts, Rules, VoteRequest
-from proofs.raft.safety_state import GHOST_FUNCTIONS, NODE_RELATIONS, RELATIONS, SafetyState
+from proofs.raft.safety_state import RELATIONS, PostState, SafetyState, SymbolicFields
 from proofs.z3adapter import And, BoolRef, BoolVal, Const, ExprRef, ForAll, If, Or
 
 Update = Callable[..., BoolRef]
@@ -35,24 +35,23 @@ Update = Callable[..., BoolRef]
 
 @final
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
-    """One kind of step, as a formula over ``pre``, ``post`` and its own parameters."""
+    """One kind of step: its formula over ``pre``, ``post`` and its parameters."""
 
     name: str
     formula: BoolRef
+    post: PostState
 
 
 @final
 class _Step:
-    """Builds one transition: the acting node's relation, ghost updates, the frame."""
+    """Builds one transition: the acting node's relation and the ghost updates it causes."""
 
-    def __init__(self, domain: SymbolicDomain, pre: SafetyState, post: SafetyState, actor: ExprRef) -> None:
+    def __init__(self, domain: SymbolicDomain, pre: SafetyState, actor: ExprRef) -> None:
         self.domain = domain
         self.pre = pre
-        self.post = post
+        self.post = PostState(pre, actor, "post")
         self.actor = actor
         self.parts: list[BoolRef] = []
-        self.ghosts: set[str] = set()
-        self.commit_set = False
 
     def relation(self, conjuncts: Conjuncts) -> None:
         self.parts += [formula for _, formula in conjuncts]
@@ -61,44 +60,23 @@ class _Step:
         self.parts += facts
 
     def ghost(self, name: str, new: Update) -> None:
-        """``post.name(xs) == new(xs)`` for every xs."""
-        names = RELATIONS.get(name) or GHOST_FUNCTIONS[name][0]
-        xs = [self.domain.fresh(sort, name[:1].upper()) for sort in names]
-        if name in GHOST_FUNCTIONS:
-            self.parts.append(ForAll(xs, self.post.value(name, *xs) == new(*xs)))
-        else:
-            self.parts.append(ForAll(xs, self.post.holds(name, *xs) == new(*xs)))
-        self.ghosts.add(name)
+        """The ghost relation or function ``name`` becomes ``new``."""
+        self.post.override(name, new)
 
     def add(self, name: str, *point: ExprRef) -> None:
         """The ghost relation ``name`` gains ``point``."""
-        self.ghost(name, lambda *xs: Or(self.pre.holds(name, *xs), And([x == p for x, p in zip(xs, point, strict=True)])))
+        pre = self.pre
+        self.ghost(name, lambda *xs: Or(pre.holds(name, *xs), And([x == p for x, p in zip(xs, point, strict=True)])))
 
     def set_commit(self, index: ExprRef, term: ExprRef, point: ExprRef) -> None:
         """The actor's commit index becomes ``index``, justified by (term, point)."""
-        i, t, q = (self.domain.fresh(sort, "C") for sort in (INDEX, TERM, INDEX))
-        self.parts.append(ForAll([i, t, q], self.post.holds("commit", self.actor, i, t, q) == And(i == index, t == term, q == point)))
-        self.commit_set = True
+        self.post.override("commit", lambda i, t, q: And(i == index, t == term, q == point))
 
-    def formula(self) -> BoolRef:
-        frame: list[BoolRef] = []
-        for name, sorts in NODE_RELATIONS.items():
-            xs = [self.domain.fresh(sort, "F") for sort in sorts]
-            same = self.post.holds(name, *xs) == self.pre.holds(name, *xs)
-            if name == "commit" and not self.commit_set:
-                frame.append(ForAll(xs, same))
-            else:
-                frame.append(ForAll(xs, Or(xs[0] == self.actor, same)))
-        for name, sorts in RELATIONS.items():
-            if name in NODE_RELATIONS or name in self.ghosts:
-                continue
-            xs = [self.domain.fresh(sort, "G") for sort in sorts]
-            frame.append(ForAll(xs, self.post.holds(name, *xs) == self.pre.holds(name, *xs)))
-        for name, (sorts, _) in GHOST_FUNCTIONS.items():
-            if name not in self.ghosts:
-                xs = [self.domain.fresh(sort, "G") for sort in sorts]
-                frame.append(ForAll(xs, self.post.value(name, *xs) == self.pre.value(name, *xs)))
-        return And(*self.parts, *frame)
+    def transition(self, name: str) -> Transition:
+        if "commit" not in self.post.overrides:
+            pre, actor = self.pre, self.actor
+            self.post.override("commit", lambda i, t, q: pre.holds("commit", actor, i, t, q))
+        return Transition(name=name, formula=And(self.parts), post=self.post)
 
 
 def _consts(prefix: str, **sorts: object) -> dict[str, ExprRef]:
@@ -111,45 +89,45 @@ def _consts(prefix: str, **sorts: object) -> dict[str, ExprRef]:
     return out
 
 
-def _elections(d: SymbolicDomain, rules: Rules, pre: SafetyState, post: SafetyState) -> list[Transition]:
+def _elections(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transition]:
     p = _consts("p", n=NODE, c=NODE, j=NODE, t=TERM, t2=TERM, last=INDEX, last_term=TERM, li=INDEX, lt=TERM, i=INDEX, q=QUORUM)
     n, c, t = p["n"], p["c"], p["t"]
     out: list[Transition] = []
 
-    step = _Step(d, pre, post, n)
-    step.relation(rel.campaign(d, pre.fields(n), post.fields(n), node=n, term=t, new_term=p["t2"]))
+    step = _Step(d, pre, n)
+    step.relation(rel.campaign(d, pre.fields(n), step.post.fields(n), node=n, term=t, new_term=p["t2"]))
     step.require(rel.is_last(d, pre.fields(n), p["last"], p["last_term"]))
     step.add("votes", n, p["t2"], n)
     step.add("request", n, p["t2"], p["last"], p["last_term"])
-    out.append(Transition(name="campaign", formula=step.formula()))
+    out.append(step.transition("campaign"))
 
-    step = _Step(d, pre, post, n)
-    step.relation(rel.observe_term(d, pre.fields(n), post.fields(n), term=t, new_term=p["t2"]))
-    out.append(Transition(name="observe a higher term", formula=step.formula()))
+    step = _Step(d, pre, n)
+    step.relation(rel.observe_term(d, pre.fields(n), step.post.fields(n), term=t, new_term=p["t2"]))
+    out.append(step.transition("observe a higher term"))
 
-    step = _Step(d, pre, post, n)
-    step.relation(rel.step_down(d, pre.fields(n), post.fields(n), term=t))
-    out.append(Transition(name="step down / restart", formula=step.formula()))
+    step = _Step(d, pre, n)
+    step.relation(rel.step_down(d, pre.fields(n), step.post.fields(n), term=t))
+    out.append(step.transition("step down / restart"))
 
     request = VoteRequest(term=t, candidate=c, last_index=p["li"], last_term=p["lt"], own_last_index=p["last"], own_last_term=p["last_term"])
-    step = _Step(d, pre, post, n)
+    step = _Step(d, pre, n)
     step.require(pre.holds("request", c, t, p["li"], p["lt"]))
-    step.relation(rel.grant_vote(d, rules, pre.fields(n), post.fields(n), request))
+    step.relation(rel.grant_vote(d, rules, pre.fields(n), step.post.fields(n), request))
     step.add("votes", n, t, c)
-    out.append(Transition(name="grant a vote", formula=step.formula()))
+    out.append(step.transition("grant a vote"))
 
-    step = _Step(d, pre, post, c)
+    step = _Step(d, pre, c)
     step.require(pre.holds("votes", p["j"], t, c))
-    step.relation(rel.record_grant(d, pre.fields(c), post.fields(c), term=t, voter=p["j"]))
-    out.append(Transition(name="record a grant", formula=step.formula()))
+    step.relation(rel.record_grant(d, pre.fields(c), step.post.fields(c), term=t, voter=p["j"]))
+    out.append(step.transition("record a grant"))
 
-    out.append(_become_leader(d, pre, post, c, t, p["i"], p["q"]))
+    out.append(_become_leader(d, pre, c, t, p["i"], p["q"]))
     return out
 
 
-def _become_leader(d: SymbolicDomain, pre: SafetyState, post: SafetyState, c: ExprRef, t: ExprRef, i: ExprRef, q: ExprRef) -> Transition:
-    step = _Step(d, pre, post, c)
-    after = post.fields(c)
+def _become_leader(d: SymbolicDomain, pre: SafetyState, c: ExprRef, t: ExprRef, i: ExprRef, q: ExprRef) -> Transition:
+    step = _Step(d, pre, c)
+    after = step.post.fields(c)
     step.relation(
         rel.become_leader(d, pre.fields(c), after, node=c, term=t, new_index=i, quorum=lambda body: body(quorum_members(q)))
     )
@@ -164,37 +142,37 @@ def _become_leader(d: SymbolicDomain, pre: SafetyState, post: SafetyState, c: Ex
         lambda m, x, j: If(And(m == c, x == t), Or(j == d.index_zero, after.used(j)), pre.holds("acked", m, x, j)),
     )
     step.ghost("leader_commit", lambda x, j, y, k: If(x == t, pre.holds("commit", c, j, y, k), pre.holds("leader_commit", x, j, y, k)))
-    return Transition(name="become leader", formula=step.formula())
+    return step.transition("become leader")
 
 
-def _leading(d: SymbolicDomain, rules: Rules, pre: SafetyState, post: SafetyState) -> list[Transition]:
+def _leading(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transition]:
     p = _consts("p", n=NODE, j=NODE, t=TERM, i=INDEX, q=QUORUM, ck=INDEX, ctk=TERM, cqk=INDEX)
     n, t, i = p["n"], p["t"], p["i"]
     out: list[Transition] = []
 
-    step = _Step(d, pre, post, n)
-    step.relation(rel.propose(d, pre.fields(n), post.fields(n), node=n, term=t, new_index=i))
+    step = _Step(d, pre, n)
+    step.relation(rel.propose(d, pre.fields(n), step.post.fields(n), node=n, term=t, new_index=i))
     step.add("term_entry", t, i, t)
     step.add("term_used", t, i)
     step.add("acked", n, t, i)
-    out.append(Transition(name="propose", formula=step.formula()))
+    out.append(step.transition("propose"))
 
-    step = _Step(d, pre, post, n)
+    step = _Step(d, pre, n)
     step.require(pre.holds("acked", p["j"], t, i))
-    step.relation(rel.record_ack(d, pre.fields(n), post.fields(n), term=t, follower=p["j"], index=i))
-    out.append(Transition(name="record an ack", formula=step.formula()))
+    step.relation(rel.record_ack(d, pre.fields(n), step.post.fields(n), term=t, follower=p["j"], index=i))
+    out.append(step.transition("record an ack"))
 
-    step = _Step(d, pre, post, n)
+    step = _Step(d, pre, n)
     step.require(pre.holds("commit", n, p["ck"], p["ctk"], p["cqk"]))
     commit = Commit(before=p["ck"], after=i)
     step.relation(
-        rel.leader_commit(d, rules, pre.fields(n), post.fields(n), term=t, index=i, commit=commit, quorum=lambda body: body(quorum_members(p["q"])))
+        rel.leader_commit(d, rules, pre.fields(n), step.post.fields(n), term=t, index=i, commit=commit, quorum=lambda body: body(quorum_members(p["q"])))
     )
     step.set_commit(i, t, i)
     step.add("committed", t, i)
     step.ghost("commit_quorum", lambda x, y: If(And(x == t, y == i), p["q"], pre.value("commit_quorum", x, y)))
     step.add("leader_commit", t, i, t, i)
-    out.append(Transition(name="leader commits", formula=step.formula()))
+    out.append(step.transition("leader commits"))
     return out
 
 
@@ -218,59 +196,72 @@ def _message(d: SymbolicDomain, pre: SafetyState, p: dict[str, ExprRef]) -> tupl
 def _commit_update(step: _Step, p: dict[str, ExprRef]) -> None:
     """The follower's commit index is raised to ``ca`` (new justification) or kept."""
     ck, ca = p["ck"], p["ca"]
-    i, t, q = (step.domain.fresh(sort, "C") for sort in (INDEX, TERM, INDEX))
-    kept = And(i == ck, t == p["ctk"], q == p["cqk"])
-    raised = And(i == ca, t == p["jT"], q == p["jq"])
-    step.parts.append(ForAll([i, t, q], step.post.holds("commit", step.actor, i, t, q) == If(ca == ck, kept, raised)))
-    step.commit_set = True
+    step.post.override("commit", lambda i, t, q: If(
+        ca == ck, And(i == ck, t == p["ctk"], q == p["cqk"]), And(i == ca, t == p["jT"], q == p["jq"])))
 
 
-def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState, post: SafetyState) -> list[Transition]:
+def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transition]:
     p = _consts(
         "p", k=NODE, t=TERM, prev=INDEX, prev_term=TERM, last=INDEX, jI=INDEX, jT=TERM, jq=INDEX,
         ck=INDEX, ctk=TERM, cqk=INDEX, ca=INDEX, x=INDEX, xt=TERM, carried=INDEX,
     )
     k, t = p["k"], p["t"]
-    before, after = pre.fields(k), post.fields(k)
+    before = pre.fields(k)
     commit = Commit(before=p["ck"], after=p["ca"])
     message, exists = _message(d, pre, p)
     out: list[Transition] = []
-    kinds: list[tuple[str, Conjuncts, Callable[[ExprRef], BoolRef]]] = [
-        ("append, entries present", rel.append_keep(d, rules, before, after, message, commit), lambda i: d.index_le(i, p["last"])),
+    Relation = Callable[[SymbolicFields], Conjuncts]
+    kinds: list[tuple[str, Relation, Callable[[ExprRef], BoolRef]]] = [
         (
-            "append, truncate at a conflict",
-            rel.append_truncate(d, rules, before, after, message, commit, conflict=p["x"], conflict_term=p["xt"]),
+            "append, entries present",
+            lambda after: rel.append_keep(d, rules, before, after, message, commit),
             lambda i: d.index_le(i, p["last"]),
         ),
-        ("append below the commit index", rel.append_below_commit(d, before, after, message, commit), lambda i: d.index_le(i, p["ck"])),
+        (
+            "append, truncate at a conflict",
+            lambda after: rel.append_truncate(
+                d, rules, before, after, message, commit, conflict=p["x"], conflict_term=p["xt"]
+            ),
+            lambda i: d.index_le(i, p["last"]),
+        ),
+        (
+            "append below the commit index",
+            lambda after: rel.append_below_commit(d, before, after, message, commit),
+            lambda i: d.index_le(i, p["ck"]),
+        ),
     ]
-    for name, conjuncts, acked in kinds:
-        step = _Step(d, pre, post, k)
+    for name, relation, acked in kinds:
+        step = _Step(d, pre, k)
         step.require(exists, pre.holds("commit", k, p["ck"], p["ctk"], p["cqk"]))
-        step.relation(conjuncts)
-        step.ghost("acked", lambda m, x, i, acked=acked: Or(pre.holds("acked", m, x, i), And(m == k, x == t, acked(i))))
+        step.relation(relation(step.post.fields(k)))
+        step.ghost(
+            "acked",
+            lambda m, x, i, acked=acked: Or(pre.holds("acked", m, x, i), And(m == k, x == t, acked(i))),
+        )
         _commit_update(step, p)
-        out.append(Transition(name=name, formula=step.formula()))
+        out.append(step.transition(name))
 
-    step = _Step(d, pre, post, k)
+    step = _Step(d, pre, k)
     step.require(
         pre.holds("leader_commit", t, p["jI"], p["jT"], p["jq"]),
         d.index_le(p["carried"], p["jI"]),
         pre.holds("acked", k, t, p["carried"]),
         pre.holds("commit", k, p["ck"], p["ctk"], p["cqk"]),
     )
-    step.relation(rel.heartbeat_commit(d, before, after, term=t, carried=p["carried"], commit=commit))
+    step.relation(
+        rel.heartbeat_commit(d, before, step.post.fields(k), term=t, carried=p["carried"], commit=commit)
+    )
     _commit_update(step, p)
-    out.append(Transition(name="heartbeat", formula=step.formula()))
+    out.append(step.transition("heartbeat"))
     return out
 
 
-def transitions(domain: SymbolicDomain, rules: Rules, pre: SafetyState, post: SafetyState) -> tuple[Transition, ...]:
+def transitions(domain: SymbolicDomain, rules: Rules, pre: SafetyState) -> tuple[Transition, ...]:
     """Every kind of step."""
     return (
-        *_elections(domain, rules, pre, post),
-        *_leading(domain, rules, pre, post),
-        *_appends(domain, rules, pre, post),
+        *_elections(domain, rules, pre),
+        *_leading(domain, rules, pre),
+        *_appends(domain, rules, pre),
     )
 
 

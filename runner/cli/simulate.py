@@ -30,6 +30,8 @@ MUTANT_SEEDS: Final[dict[str, int | None]] = {
     "skip_consistency_check": 4,
     "commit_previous_term_by_counting": 10,
     "joint_counts_new_only": 25,
+    "skip_up_to_date_check": 1,
+    "truncate_without_conflict": 1,
 }
 """The number of seeds (from seed 1 on, default options) within which the simulator catches
 each mutant; ``None``: random simulation has not caught it (see ``MUTANT_SEARCHED_SEEDS``)."""

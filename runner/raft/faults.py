@@ -37,6 +37,10 @@ MUTANT_DESCRIPTIONS: Final[dict[str, str]] = {
     "joint_counts_new_only": (
         "a joint configuration counts only the incoming majority (commit and elections)"
     ),
+    "skip_up_to_date_check": "a voter grants its vote without the log up-to-date check",
+    "truncate_without_conflict": (
+        "a follower cuts its log after an accepted MsgApp's entries even without a conflict"
+    ),
 }
 """One line per ``models.raft.RaftMutant``, for ``--list-mutants``."""
 
@@ -46,6 +50,8 @@ MUTANT_FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "skip_consistency_check": ("crash", "drop", "duplicate", "partition"),
     "vote_not_persisted": ("crash",),
     "joint_counts_new_only": ("membership", "partition"),
+    "skip_up_to_date_check": ("partition",),
+    "truncate_without_conflict": ("duplicate", "partition"),
 }
 """Faults a mutant's runs always include: those without which its bug cannot show."""
 

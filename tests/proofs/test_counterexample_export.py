@@ -35,6 +35,14 @@ EXPECTED = {
         RaftMutant.COMMIT_PREVIOUS_TERM_BY_COUNTING,
         {"leader_completeness", "state_machine_safety"},
     ),
+    "vote-without-up-to-date-check": (
+        RaftMutant.SKIP_UP_TO_DATE_CHECK,
+        {"leader_completeness", "state_machine_safety"},
+    ),
+    "truncate-committed-entry": (
+        RaftMutant.TRUNCATE_WITHOUT_CONFLICT,
+        {"leader_completeness", "state_machine_safety", "committed_entries_durable"},
+    ),
 }
 
 
