@@ -383,7 +383,9 @@ def _redeliver(
         term=Int(f"{tag}.reply_term"),
         index=Int(f"{tag}.reply_index"),
     )
-    follower_step = on_append_request(rules, before.nodes[k - 1], message, after.nodes[k - 1], reply)
+    follower_step = on_append_request(
+        rules, before.nodes[k - 1], message, after.nodes[k - 1], reply
+    )
     formula = And(choice == number, conjoin(follower_step), _frame(before, after, (k - 1,)))
 
     def details(model: ModelRef) -> MessageValues:
@@ -406,9 +408,6 @@ def _redeliver(
     return StepInstance(
         formula=formula, describe=describe, kind="redeliver", nodes=(c, k), details=details
     )
-
-
-
 
 
 def _elect(
@@ -661,7 +660,9 @@ def bounded_check(
                 if instance.kind == "append"
             ]
             instances = tuple(
-                _redeliver(rules, before, after, at, (choice, number, instance), f"s{level + 1}.re{n}")
+                _redeliver(
+                    rules, before, after, at, (choice, number, instance), f"s{level + 1}.re{n}"
+                )
                 for n, (choice, number, instance, at) in enumerate(earlier)
             )
         else:

@@ -24,7 +24,11 @@ def _ranked(model: ModelRef, sort: SortRef, order: FuncDeclRef, label: str) -> d
     elements = _universe(model, sort)
 
     def rank(element: ExprRef) -> int:
-        return sum(1 for other in elements if is_true(model.eval(order(other, element), model_completion=True)))
+        return sum(
+            1
+            for other in elements
+            if is_true(model.eval(order(other, element), model_completion=True))
+        )
 
     ordered = sorted(elements, key=rank)
     return {str(element): f"{label}{number}" for number, element in enumerate(ordered)}
@@ -34,7 +38,9 @@ def _holds(model: ModelRef, state: StateView, name: str, *args: ExprRef) -> bool
     return is_true(model.eval(state.holds(name, *args), model_completion=True))
 
 
-def describe_cti(model: ModelRef, pre: StateView, post: StateView | None) -> tuple[tuple[str, str], ...]:
+def describe_cti(
+    model: ModelRef, pre: StateView, post: StateView | None
+) -> tuple[tuple[str, str], ...]:
     """``(label, text)`` pairs: each state's nodes and started term logs."""
     names = {
         **_ranked(model, TERM, TERM_LE, "T"),
@@ -57,18 +63,36 @@ def describe_cti(model: ModelRef, pre: StateView, post: StateView | None) -> tup
             continue
         for node in nodes:
             term = [name(t) for t in terms if _holds(model, state, "current_term", node, t)]
-            role = "leader" if _holds(model, state, "leader", node) else (
-                "candidate" if _holds(model, state, "candidate", node) else "follower")
+            role = (
+                "leader"
+                if _holds(model, state, "leader", node)
+                else ("candidate" if _holds(model, state, "candidate", node) else "follower")
+            )
             vote = [name(c) for c in nodes if _holds(model, state, "voted_for", node, c)]
-            entries = [(i, t) for i in indexes for t in terms if _holds(model, state, "entry", node, i, t)]
-            commit = [name(i) for i in indexes for t in terms for q in indexes if _holds(model, state, "commit", node, i, t, q)]
-            pairs.append((
-                f"{label} {name(node)}",
-                f"{role} term {','.join(term) or '-'} vote {','.join(vote) or '-'} log {log(entries)} "
-                f"commit {','.join(sorted(set(commit))) or '-'}",
-            ))
+            entries = [
+                (i, t) for i in indexes for t in terms if _holds(model, state, "entry", node, i, t)
+            ]
+            commit = [
+                name(i)
+                for i in indexes
+                for t in terms
+                for q in indexes
+                if _holds(model, state, "commit", node, i, t, q)
+            ]
+            pairs.append(
+                (
+                    f"{label} {name(node)}",
+                    f"{role} term {','.join(term) or '-'} vote {','.join(vote) or '-'} log {log(entries)} "
+                    f"commit {','.join(sorted(set(commit))) or '-'}",
+                )
+            )
         for term in terms:
             if _holds(model, state, "started", term):
-                entries = [(i, t) for i in indexes for t in terms if _holds(model, state, "term_entry", term, i, t)]
+                entries = [
+                    (i, t)
+                    for i in indexes
+                    for t in terms
+                    if _holds(model, state, "term_entry", term, i, t)
+                ]
                 pairs.append((f"{label} log of term {name(term)}", log(entries)))
     return tuple(pairs)

@@ -27,12 +27,14 @@ from proofs.z3adapter import (
     And,
     BoolRef,
     BoolSort,
+    BoolVal,
     Const,
     DeclareSort,
     Exists,
     ExprRef,
     ForAll,
     Function,
+    If,
     Implies,
     Not,
     Or,
@@ -50,47 +52,72 @@ MEMBER = Function("member", NODE, QUORUM, BoolSort())
 TERM_ZERO = Const("term_zero", TERM)
 INDEX_ZERO = Const("index_zero", INDEX)
 
-Body = Callable[[ExprRef], BoolRef]
-Member = Callable[[ExprRef], BoolRef]
+Formula = BoolRef | bool
+"""A truth value: a z3 formula (proofs) or a Python bool (concrete steps)."""
+Value = ExprRef | int
+"""A node, term or index: a z3 term (proofs) or a Python int (concrete steps)."""
+Body = Callable[[Value], Formula]
+Member = Callable[[Value], Formula]
 
 
 class Domain(Protocol):
-    """Orders, zeros and quantifiers over nodes, terms, indexes and quorums."""
+    """Connectives, orders, zeros and quantifiers over nodes, terms, indexes and quorums."""
 
     @property
-    def term_zero(self) -> ExprRef: ...
+    def term_zero(self) -> Value: ...
 
     @property
-    def index_zero(self) -> ExprRef: ...
+    def index_zero(self) -> Value: ...
 
-    def term_le(self, a: ExprRef, b: ExprRef) -> BoolRef: ...
+    def term_le(self, a: Value, b: Value) -> Formula: ...
 
-    def index_le(self, a: ExprRef, b: ExprRef) -> BoolRef: ...
+    def index_le(self, a: Value, b: Value) -> Formula: ...
 
-    def all_nodes(self, body: Body) -> BoolRef: ...
+    def eq(self, a: Value, b: Value) -> Formula: ...
 
-    def all_terms(self, body: Body) -> BoolRef: ...
+    def truth(self, value: bool) -> Formula: ...
 
-    def all_indexes(self, body: Body) -> BoolRef: ...
+    def and_(self, *parts: Formula) -> Formula: ...
 
-    def some_quorum(self, body: Callable[[Member], BoolRef]) -> BoolRef:
+    def or_(self, *parts: Formula) -> Formula: ...
+
+    def not_(self, part: Formula) -> Formula: ...
+
+    def implies(self, a: Formula, b: Formula) -> Formula: ...
+
+    def iff(self, a: Formula, b: Formula) -> Formula: ...
+
+    def ite(self, condition: Formula, then: Value, otherwise: Value) -> Value: ...
+
+    def all_nodes(self, body: Body) -> Formula: ...
+
+    def all_terms(self, body: Body) -> Formula: ...
+
+    def all_indexes(self, body: Body) -> Formula: ...
+
+    def some_quorum(self, body: Callable[[Member], Formula]) -> Formula:
         """Some quorum Q satisfies ``body(member of Q)``."""
         ...
 
 
-def term_lt(domain: Domain, a: ExprRef, b: ExprRef) -> BoolRef:
+def term_lt(domain: Domain, a: Value, b: Value) -> Formula:
     """``a < b`` in the term order."""
-    return And(domain.term_le(a, b), Not(domain.term_le(b, a)))
+    return domain.and_(domain.term_le(a, b), domain.not_(domain.term_le(b, a)))
 
 
-def index_lt(domain: Domain, a: ExprRef, b: ExprRef) -> BoolRef:
+def index_lt(domain: Domain, a: Value, b: Value) -> Formula:
     """``a < b`` in the index order."""
-    return And(domain.index_le(a, b), Not(domain.index_le(b, a)))
+    return domain.and_(domain.index_le(a, b), domain.not_(domain.index_le(b, a)))
 
 
-def in_segment(domain: Domain, index: ExprRef, after: ExprRef, upto: ExprRef) -> BoolRef:
+def in_segment(domain: Domain, index: Value, after: Value, upto: Value) -> Formula:
     """``after < index <= upto``."""
-    return And(index_lt(domain, after, index), domain.index_le(index, upto))
+    return domain.and_(index_lt(domain, after, index), domain.index_le(index, upto))
+
+
+def _expr(value: Value) -> ExprRef:
+    assert isinstance(value, ExprRef), value
+    return value
 
 
 @final
@@ -108,11 +135,35 @@ class SymbolicDomain:
     def index_zero(self) -> ExprRef:
         return INDEX_ZERO
 
-    def term_le(self, a: ExprRef, b: ExprRef) -> BoolRef:
-        return _apply(TERM_LE, a, b)
+    def term_le(self, a: Value, b: Value) -> BoolRef:
+        return _apply(TERM_LE, _expr(a), _expr(b))
 
-    def index_le(self, a: ExprRef, b: ExprRef) -> BoolRef:
-        return _apply(INDEX_LE, a, b)
+    def index_le(self, a: Value, b: Value) -> BoolRef:
+        return _apply(INDEX_LE, _expr(a), _expr(b))
+
+    def eq(self, a: Value, b: Value) -> BoolRef:
+        return _expr(a) == _expr(b)
+
+    def truth(self, value: bool) -> BoolRef:
+        return BoolVal(value)
+
+    def and_(self, *parts: Formula) -> BoolRef:
+        return And(*parts)
+
+    def or_(self, *parts: Formula) -> BoolRef:
+        return Or(*parts)
+
+    def not_(self, part: Formula) -> BoolRef:
+        return Not(part)
+
+    def implies(self, a: Formula, b: Formula) -> BoolRef:
+        return Implies(a, b)
+
+    def iff(self, a: Formula, b: Formula) -> BoolRef:
+        return BoolVal(a) == b if isinstance(a, bool) else a == b
+
+    def ite(self, condition: Formula, then: Value, otherwise: Value) -> ExprRef:
+        return If(condition, _expr(then), _expr(otherwise))
 
     def fresh(self, sort: SortRef, hint: str) -> ExprRef:
         """A constant no other formula of this domain uses (for binding)."""
@@ -131,9 +182,9 @@ class SymbolicDomain:
     def all_indexes(self, body: Body) -> BoolRef:
         return self._forall(INDEX, "I", body)
 
-    def some_quorum(self, body: Callable[[Member], BoolRef]) -> BoolRef:
+    def some_quorum(self, body: Callable[[Member], Formula]) -> BoolRef:
         quorum = self.fresh(QUORUM, "Q")
-        return Exists([quorum], body(lambda node: _apply(MEMBER, node, quorum)))
+        return Exists([quorum], body(lambda node: _apply(MEMBER, _expr(node), quorum)))
 
 
 def _apply(relation: object, *args: ExprRef) -> BoolRef:
@@ -145,9 +196,9 @@ def _apply(relation: object, *args: ExprRef) -> BoolRef:
     return value
 
 
-def quorum_members(quorum: ExprRef) -> Member:
+def quorum_members(quorum: ExprRef) -> Callable[[Value], BoolRef]:
     """Membership in a given quorum (a constant or a function value of sort Quorum)."""
-    return lambda node: _apply(MEMBER, node, quorum)
+    return lambda node: _apply(MEMBER, _expr(node), quorum)
 
 
 def order_axioms() -> list[BoolRef]:

@@ -33,14 +33,35 @@ from proofs.z3adapter import Verdict
 DOUBLE_VOTE_DEPTH = 4
 """Two candidates, each granted by the same voter in one term: every execution of 4 steps."""
 
-NO_CONSISTENCY_CHECK_SCHEDULE = ("campaign", "vote", "campaign", "vote", "restart", "campaign", "vote", "append")
+NO_CONSISTENCY_CHECK_SCHEDULE = (
+    "campaign",
+    "vote",
+    "campaign",
+    "vote",
+    "restart",
+    "campaign",
+    "vote",
+    "append",
+)
 """Two leaders of different terms each hold a one-entry log; one of them, re-elected, sends
 its next entry after ``prev`` = 1 to the other, whose entry 1 differs. The first MsgApp a new
 leader sends (``prev`` = its last index before the empty entry), so ``impl.raft`` sends it."""
 
 FIGURE_8_SCHEDULE = (
-    "campaign", "vote", "campaign", "campaign", "vote", "restart", "campaign",
-    "campaign", "vote", "append", "restart", "campaign", "campaign", "vote",
+    "campaign",
+    "vote",
+    "campaign",
+    "campaign",
+    "vote",
+    "restart",
+    "campaign",
+    "campaign",
+    "vote",
+    "append",
+    "restart",
+    "campaign",
+    "campaign",
+    "vote",
 )
 """Leader A of term t commits nothing; B leads a later term without A's entry; A leads again,
 replicates its old entry to a majority and (mutant) commits it by counting; B wins the next
@@ -51,8 +72,16 @@ STALE_VOTE_SCHEDULE = ("campaign", "vote", "append", "campaign", "vote")
 log, campaigns and (mutant) that follower votes for it anyway."""
 
 TRUNCATE_SCHEDULE = (
-    "campaign", "vote", "propose", "propose", "append", "append", "append", "redeliver",
-    "campaign", "vote",
+    "campaign",
+    "vote",
+    "propose",
+    "propose",
+    "append",
+    "append",
+    "append",
+    "redeliver",
+    "campaign",
+    "vote",
 )
 """A leader replicates three entries to a follower one MsgApp at a time (the reply to the
 second is delayed) and commits them; the second MsgApp arrives again, late, and (mutant) the

@@ -34,7 +34,7 @@ allowed but never required: a refused or ignored request changes nothing, like a
   conflicting entry and appends the sent ones (etcd ``findConflict``); it commits
   ``min(leaderCommit, last sent)``; ``append_below_commit``: a message whose previous index is
   below the commit index is answered with the commit index;
-- ``heartbeat_commit``: a follower commits the index a heartbeat carries.
+- ``heartbeat_commit``: a follower raises its commit index, at most to what a heartbeat carries.
 """
 
 from __future__ import annotations
@@ -44,95 +44,91 @@ from typing import Protocol, final
 
 import msgspec
 
-from proofs.raft.epr import Domain, Member, in_segment, index_lt, term_lt
-from proofs.z3adapter import And, BoolRef, BoolVal, ExprRef, If, Implies, Not, Or
+from proofs.raft.epr import Domain, Formula, Member, Value, in_segment, index_lt, term_lt
 
-Conjuncts = tuple[tuple[str, BoolRef], ...]
-EntryOf = Callable[[ExprRef, ExprRef], BoolRef]
-QuorumChoice = Callable[[Callable[[Member], BoolRef]], BoolRef]
+Conjuncts = tuple[tuple[str, Formula], ...]
+EntryOf = Callable[[Value, Value], Formula]
+QuorumChoice = Callable[[Callable[[Member], Formula]], Formula]
 """Applies a body to a quorum: the proofs pass one quorum constant, the tie "some quorum"."""
 
 
 class NodeFields(Protocol):
     """One node's fields in one state."""
 
-    def term_is(self, term: ExprRef) -> BoolRef: ...
+    def term_is(self, term: Value) -> Formula: ...
 
-    def left(self, term: ExprRef) -> BoolRef:
+    def left(self, term: Value) -> Formula:
         """``term`` is below the current term."""
         ...
 
     @property
-    def leader(self) -> BoolRef: ...
+    def leader(self) -> Formula: ...
 
     @property
-    def candidate(self) -> BoolRef: ...
+    def candidate(self) -> Formula: ...
 
-    def voted_for(self, node: ExprRef) -> BoolRef: ...
+    def voted_for(self, node: Value) -> Formula: ...
 
-    def entry(self, index: ExprRef, term: ExprRef) -> BoolRef: ...
+    def entry(self, index: Value, term: Value) -> Formula: ...
 
-    def used(self, index: ExprRef) -> BoolRef: ...
+    def used(self, index: Value) -> Formula: ...
 
-    def granted(self, node: ExprRef) -> BoolRef: ...
+    def granted(self, node: Value) -> Formula: ...
 
-    def match(self, node: ExprRef, index: ExprRef) -> BoolRef: ...
+    def match(self, node: Value, index: Value) -> Formula: ...
 
 
 def up_to_date_etcd(
-    domain: Domain, last_index: ExprRef, last_term: ExprRef, own: ExprRef, own_term: ExprRef
-) -> BoolRef:
+    d: Domain, last: Value, last_term: Value, own: Value, own_term: Value
+) -> Formula:
     """etcd ``isUpToDate``: a later last term, or the same last term and a log as long."""
-    return Or(
-        term_lt(domain, own_term, last_term),
-        And(last_term == own_term, domain.index_le(own, last_index)),
+    return d.or_(
+        term_lt(d, own_term, last_term), d.and_(d.eq(last_term, own_term), d.index_le(own, last))
     )
 
 
 def up_to_date_skipped(
-    domain: Domain, last_index: ExprRef, last_term: ExprRef, own: ExprRef, own_term: ExprRef
-) -> BoolRef:
+    d: Domain, last: Value, last_term: Value, own: Value, own_term: Value
+) -> Formula:
     """Mutant: a vote is granted whatever the candidate's log."""
-    del domain, last_index, last_term, own, own_term
-    return BoolVal(True)
+    del last, last_term, own, own_term
+    return d.truth(True)
 
 
-def may_commit_etcd(fields: NodeFields, index: ExprRef, term: ExprRef) -> BoolRef:
+def may_commit_etcd(fields: NodeFields, index: Value, term: Value) -> Formula:
     """etcd ``maybeCommit``: the entry at the quorum index is of the leader's term."""
     return fields.entry(index, term)
 
 
-def may_commit_by_counting(fields: NodeFields, index: ExprRef, term: ExprRef) -> BoolRef:
+def may_commit_by_counting(fields: NodeFields, index: Value, term: Value) -> Formula:
     """Mutant (Raft paper Figure 8): any entry held by a quorum is committed."""
     del term
     return fields.used(index)
 
 
-def prev_matches_etcd(
-    domain: Domain, fields: NodeFields, prev: ExprRef, prev_term: ExprRef
-) -> BoolRef:
+def prev_matches_etcd(d: Domain, fields: NodeFields, prev: Value, prev_term: Value) -> Formula:
     """etcd ``matchTerm``: the log holds ``prev_term`` at ``prev`` (index 0 always matches)."""
-    empty = And(prev == domain.index_zero, prev_term == domain.term_zero)
-    return Or(empty, fields.entry(prev, prev_term))
+    empty = d.and_(d.eq(prev, d.index_zero), d.eq(prev_term, d.term_zero))
+    return d.or_(empty, fields.entry(prev, prev_term))
 
 
-def prev_match_skipped(
-    domain: Domain, fields: NodeFields, prev: ExprRef, prev_term: ExprRef
-) -> BoolRef:
+def prev_match_skipped(d: Domain, fields: NodeFields, prev: Value, prev_term: Value) -> Formula:
     """Mutant: AppendEntries is accepted without the consistency check."""
     del prev_term
-    return Or(prev == domain.index_zero, fields.used(prev))
+    return d.or_(d.eq(prev, d.index_zero), fields.used(prev))
 
 
 @final
 class Rules(msgspec.Struct, frozen=True, kw_only=True):
     """The decisions a mutant replaces."""
 
-    up_to_date: Callable[[Domain, ExprRef, ExprRef, ExprRef, ExprRef], BoolRef] = up_to_date_etcd
-    may_commit: Callable[[NodeFields, ExprRef, ExprRef], BoolRef] = may_commit_etcd
-    prev_matches: Callable[[Domain, NodeFields, ExprRef, ExprRef], BoolRef] = prev_matches_etcd
+    up_to_date: Callable[[Domain, Value, Value, Value, Value], Formula] = up_to_date_etcd
+    may_commit: Callable[[NodeFields, Value, Value], Formula] = may_commit_etcd
+    prev_matches: Callable[[Domain, NodeFields, Value, Value], Formula] = prev_matches_etcd
     truncate_without_conflict: bool = False
     """Mutant: a follower truncates after the sent entries even when none conflicts."""
+    vote_twice: bool = False
+    """Mutant: a voter grants whatever it voted for earlier in the term."""
 
 
 ETCD = Rules()
@@ -140,91 +136,101 @@ ETCD = Rules()
 # ----------------------------------------------------------------------- field conjuncts
 
 
-def is_last(domain: Domain, fields: NodeFields, last: ExprRef, last_term: ExprRef) -> BoolRef:
+def is_last(d: Domain, fields: NodeFields, last: Value, last_term: Value) -> Formula:
     """``last``/``last_term`` are the index and term of the last entry (zeros: empty log)."""
-    empty = And(
-        last == domain.index_zero,
-        last_term == domain.term_zero,
-        domain.all_indexes(lambda i: Not(fields.used(i))),
+    empty = d.and_(
+        d.eq(last, d.index_zero),
+        d.eq(last_term, d.term_zero),
+        d.all_indexes(lambda i: d.not_(fields.used(i))),
     )
-    ends = And(
+    ends = d.and_(
         fields.used(last),
         fields.entry(last, last_term),
-        domain.all_indexes(lambda i: Implies(fields.used(i), domain.index_le(i, last))),
+        d.all_indexes(lambda i: d.implies(fields.used(i), d.index_le(i, last))),
     )
-    return Or(empty, ends)
+    return d.or_(empty, ends)
 
 
-def is_next(domain: Domain, fields: NodeFields, index: ExprRef) -> BoolRef:
+def is_next(d: Domain, fields: NodeFields, index: Value) -> Formula:
     """``index`` is the last index + 1."""
-    zero = domain.index_zero
-    return And(
-        index_lt(domain, zero, index),
-        Not(fields.used(index)),
-        domain.all_indexes(lambda i: Implies(index_lt(domain, i, index), Or(i == zero, fields.used(i)))),
+    zero = d.index_zero
+    return d.and_(
+        index_lt(d, zero, index),
+        d.not_(fields.used(index)),
+        d.all_indexes(
+            lambda i: d.implies(index_lt(d, i, index), d.or_(d.eq(i, zero), fields.used(i)))
+        ),
     )
 
 
-def _term(domain: Domain, after: NodeFields, before: NodeFields, term: ExprRef | None) -> BoolRef:
+def _term(d: Domain, after: NodeFields, before: NodeFields, term: Value | None) -> Formula:
     """The term is ``term`` (None: unchanged)."""
     if term is None:
-        return domain.all_terms(
-            lambda t: And(after.term_is(t) == before.term_is(t), after.left(t) == before.left(t))
+        return d.all_terms(
+            lambda t: d.and_(
+                d.iff(after.term_is(t), before.term_is(t)), d.iff(after.left(t), before.left(t))
+            )
         )
-    return domain.all_terms(
-        lambda t: And(after.term_is(t) == (t == term), after.left(t) == term_lt(domain, t, term))
+    new = term
+    return d.all_terms(
+        lambda t: d.and_(
+            d.iff(after.term_is(t), d.eq(t, new)), d.iff(after.left(t), term_lt(d, t, new))
+        )
     )
 
 
-def _role(after: NodeFields, *, leader: bool, candidate: bool) -> BoolRef:
-    return And(after.leader == BoolVal(leader), after.candidate == BoolVal(candidate))
+def _role(d: Domain, after: NodeFields, *, leader: bool, candidate: bool) -> Formula:
+    return d.and_(d.iff(after.leader, d.truth(leader)), d.iff(after.candidate, d.truth(candidate)))
 
 
-def _same_role(after: NodeFields, before: NodeFields) -> BoolRef:
-    return And(after.leader == before.leader, after.candidate == before.candidate)
+def _same_role(d: Domain, after: NodeFields, before: NodeFields) -> Formula:
+    return d.and_(d.iff(after.leader, before.leader), d.iff(after.candidate, before.candidate))
 
 
-def _vote(domain: Domain, after: NodeFields, voted: Callable[[ExprRef], BoolRef]) -> BoolRef:
-    return domain.all_nodes(lambda n: after.voted_for(n) == voted(n))
+def _vote(d: Domain, after: NodeFields, voted: Callable[[Value], Formula]) -> Formula:
+    return d.all_nodes(lambda n: d.iff(after.voted_for(n), voted(n)))
 
 
-def _log(domain: Domain, after: NodeFields, entry: EntryOf, used: Callable[[ExprRef], BoolRef]) -> BoolRef:
-    return domain.all_indexes(
-        lambda i: And(after.used(i) == used(i), domain.all_terms(lambda t: after.entry(i, t) == entry(i, t)))
+def _log(d: Domain, after: NodeFields, entry: EntryOf, used: Callable[[Value], Formula]) -> Formula:
+    return d.all_indexes(
+        lambda i: d.and_(
+            d.iff(after.used(i), used(i)),
+            d.all_terms(lambda t: d.iff(after.entry(i, t), entry(i, t))),
+        )
     )
 
 
-def _same_log(domain: Domain, after: NodeFields, before: NodeFields) -> BoolRef:
-    return _log(domain, after, before.entry, before.used)
+def _same_log(d: Domain, after: NodeFields, before: NodeFields) -> Formula:
+    return _log(d, after, before.entry, before.used)
 
 
-def _appended(domain: Domain, after: NodeFields, before: NodeFields, index: ExprRef, term: ExprRef) -> BoolRef:
+def _appended(
+    d: Domain, after: NodeFields, before: NodeFields, index: Value, term: Value
+) -> Formula:
     return _log(
-        domain,
+        d,
         after,
-        lambda i, t: Or(before.entry(i, t), And(i == index, t == term)),
-        lambda i: Or(before.used(i), i == index),
+        lambda i, t: d.or_(before.entry(i, t), d.and_(d.eq(i, index), d.eq(t, term))),
+        lambda i: d.or_(before.used(i), d.eq(i, index)),
     )
 
 
-def _granted(domain: Domain, after: NodeFields, granted: Callable[[ExprRef], BoolRef]) -> BoolRef:
-    return domain.all_nodes(lambda n: after.granted(n) == granted(n))
+def _granted(d: Domain, after: NodeFields, granted: Callable[[Value], Formula]) -> Formula:
+    return d.all_nodes(lambda n: d.iff(after.granted(n), granted(n)))
 
 
-def _match(
-    domain: Domain, after: NodeFields, match: Callable[[ExprRef, ExprRef], BoolRef]
-) -> BoolRef:
-    return domain.all_nodes(lambda n: domain.all_indexes(lambda i: after.match(n, i) == match(n, i)))
+def _match(d: Domain, after: NodeFields, match: Callable[[Value, Value], Formula]) -> Formula:
+    return d.all_nodes(lambda n: d.all_indexes(lambda i: d.iff(after.match(n, i), match(n, i))))
 
 
-def _no_match(domain: Domain, after: NodeFields) -> BoolRef:
-    return _match(domain, after, lambda n, i: i == domain.index_zero)
+def _no_match(d: Domain, after: NodeFields) -> Formula:
+    return _match(d, after, lambda n, i: d.eq(i, d.index_zero))
 
 
-def _follower_volatile(domain: Domain, after: NodeFields) -> Conjuncts:
+def _follower_volatile(d: Domain, after: NodeFields) -> Conjuncts:
     return (
-        ("granted", _granted(domain, after, lambda n: BoolVal(False))),
-        ("match", _no_match(domain, after)),
+        ("granted", _granted(d, after, lambda n: d.truth(False))),
+        ("match", _no_match(d, after)),
     )
 
 
@@ -232,63 +238,60 @@ def _follower_volatile(domain: Domain, after: NodeFields) -> Conjuncts:
 
 
 def campaign(
-    domain: Domain,
-    before: NodeFields,
-    after: NodeFields,
-    *,
-    node: ExprRef,
-    term: ExprRef,
-    new_term: ExprRef,
+    d: Domain, before: NodeFields, after: NodeFields, *, node: Value, term: Value, new_term: Value
 ) -> Conjuncts:
     """Election timeout (MsgHup): a later term, a vote for itself, candidate (etcd moves to
     term + 1; any later term is allowed here)."""
     return (
-        ("enabled", And(before.term_is(term), Not(before.leader), term_lt(domain, term, new_term))),
-        ("term", _term(domain, after, before, new_term)),
-        ("role", _role(after, leader=False, candidate=True)),
-        ("vote", _vote(domain, after, lambda n: n == node)),
-        ("log", _same_log(domain, after, before)),
-        ("granted", _granted(domain, after, lambda n: n == node)),
-        ("match", _no_match(domain, after)),
+        (
+            "enabled",
+            d.and_(before.term_is(term), d.not_(before.leader), term_lt(d, term, new_term)),
+        ),
+        ("term", _term(d, after, before, new_term)),
+        ("role", _role(d, after, leader=False, candidate=True)),
+        ("vote", _vote(d, after, lambda n: d.eq(n, node))),
+        ("log", _same_log(d, after, before)),
+        ("granted", _granted(d, after, lambda n: d.eq(n, node))),
+        ("match", _no_match(d, after)),
     )
 
 
 def observe_term(
-    domain: Domain, before: NodeFields, after: NodeFields, *, term: ExprRef, new_term: ExprRef
+    d: Domain, before: NodeFields, after: NodeFields, *, term: Value, new_term: Value
 ) -> Conjuncts:
     """A message of a higher term: follower of that term, no vote (etcd ``becomeFollower``)."""
     return (
-        ("enabled", And(before.term_is(term), term_lt(domain, term, new_term))),
-        ("term", _term(domain, after, before, new_term)),
-        ("role", _role(after, leader=False, candidate=False)),
-        ("vote", _vote(domain, after, lambda n: BoolVal(False))),
-        ("log", _same_log(domain, after, before)),
-        *_follower_volatile(domain, after),
+        ("enabled", d.and_(before.term_is(term), term_lt(d, term, new_term))),
+        ("term", _term(d, after, before, new_term)),
+        ("role", _role(d, after, leader=False, candidate=False)),
+        ("vote", _vote(d, after, lambda n: d.truth(False))),
+        ("log", _same_log(d, after, before)),
+        *_follower_volatile(d, after),
     )
 
 
-def step_down(domain: Domain, before: NodeFields, after: NodeFields, *, term: ExprRef) -> Conjuncts:
+def step_down(d: Domain, before: NodeFields, after: NodeFields, *, term: Value) -> Conjuncts:
     """Follower in the same term, keeping term, vote and log: CheckQuorum, a lost election,
-    a restart (everything else is volatile), a pre-candidate, a candidate hearing the leader."""
+    a restart (everything else is volatile), a candidate hearing the leader."""
     return (
         ("enabled", before.term_is(term)),
-        ("term", _term(domain, after, before, None)),
-        ("role", _role(after, leader=False, candidate=False)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("log", _same_log(domain, after, before)),
-        *_follower_volatile(domain, after),
+        ("term", _term(d, after, before, None)),
+        ("role", _role(d, after, leader=False, candidate=False)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("log", _same_log(d, after, before)),
+        *_follower_volatile(d, after),
     )
 
 
-def unchanged(domain: Domain, before: NodeFields, after: NodeFields) -> Conjuncts:
+def unchanged(d: Domain, before: NodeFields, after: NodeFields) -> Conjuncts:
     """No modelled field changes (a refused or ignored message, a tick, a pre-vote)."""
     return (
-        ("term", _term(domain, after, before, None)),
-        ("role", _same_role(after, before)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("log", _same_log(domain, after, before)),
-        ("granted", _granted(domain, after, before.granted)),
-        ("match", _match(domain, after, before.match)),
+        ("term", _term(d, after, before, None)),
+        ("role", _same_role(d, after, before)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("log", _same_log(d, after, before)),
+        ("granted", _granted(d, after, before.granted)),
+        ("match", _match(d, after, before.match)),
     )
 
 
@@ -296,84 +299,82 @@ def unchanged(domain: Domain, before: NodeFields, after: NodeFields) -> Conjunct
 class VoteRequest(msgspec.Struct, frozen=True, kw_only=True):
     """MsgVote as the voter sees it, with the voter's own last index and term."""
 
-    term: ExprRef
-    candidate: ExprRef
-    last_index: ExprRef
-    last_term: ExprRef
-    own_last_index: ExprRef
-    own_last_term: ExprRef
+    term: Value
+    candidate: Value
+    last_index: Value
+    last_term: Value
+    own_last_index: Value
+    own_last_term: Value
 
 
 def grant_vote(
-    domain: Domain, rules: Rules, before: NodeFields, after: NodeFields, request: VoteRequest
+    d: Domain, rules: Rules, before: NodeFields, after: NodeFields, request: VoteRequest
 ) -> Conjuncts:
     """A voter in the request's term grants it: no other vote in the term, and the
     candidate's log is at least as up to date (section 5.2, 5.4.1)."""
-    free = domain.all_nodes(lambda n: Implies(before.voted_for(n), n == request.candidate))
+    free = d.all_nodes(lambda n: d.implies(before.voted_for(n), d.eq(n, request.candidate)))
+    if rules.vote_twice:
+        free = d.truth(True)
     checked = rules.up_to_date(
-        domain, request.last_index, request.last_term, request.own_last_index, request.own_last_term
+        d, request.last_index, request.last_term, request.own_last_index, request.own_last_term
     )
     return (
         (
             "enabled",
-            And(
+            d.and_(
                 before.term_is(request.term),
-                is_last(domain, before, request.own_last_index, request.own_last_term),
+                is_last(d, before, request.own_last_index, request.own_last_term),
             ),
         ),
-        ("vote", And(free, checked, _vote(domain, after, lambda n: n == request.candidate))),
-        ("term", _term(domain, after, before, None)),
-        ("role", _same_role(after, before)),
-        ("log", _same_log(domain, after, before)),
-        ("granted", _granted(domain, after, before.granted)),
-        ("match", _match(domain, after, before.match)),
+        ("vote", d.and_(free, checked, _vote(d, after, lambda n: d.eq(n, request.candidate)))),
+        ("term", _term(d, after, before, None)),
+        ("role", _same_role(d, after, before)),
+        ("log", _same_log(d, after, before)),
+        ("granted", _granted(d, after, before.granted)),
+        ("match", _match(d, after, before.match)),
     )
 
 
 def record_grant(
-    domain: Domain, before: NodeFields, after: NodeFields, *, term: ExprRef, voter: ExprRef
+    d: Domain, before: NodeFields, after: NodeFields, *, term: Value, voter: Value
 ) -> Conjuncts:
     """A candidate records a granting MsgVoteResp of its term."""
     return (
-        ("enabled", And(before.term_is(term), before.candidate)),
-        ("granted", _granted(domain, after, lambda n: Or(before.granted(n), n == voter))),
-        ("term", _term(domain, after, before, None)),
-        ("role", _same_role(after, before)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("log", _same_log(domain, after, before)),
-        ("match", _match(domain, after, before.match)),
+        ("enabled", d.and_(before.term_is(term), before.candidate)),
+        ("granted", _granted(d, after, lambda n: d.or_(before.granted(n), d.eq(n, voter)))),
+        ("term", _term(d, after, before, None)),
+        ("role", _same_role(d, after, before)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("log", _same_log(d, after, before)),
+        ("match", _match(d, after, before.match)),
     )
 
 
 def become_leader(
-    domain: Domain,
+    d: Domain,
     before: NodeFields,
     after: NodeFields,
     *,
-    node: ExprRef,
-    term: ExprRef,
-    new_index: ExprRef,
+    node: Value,
+    term: Value,
+    new_index: Value,
     quorum: QuorumChoice,
 ) -> Conjuncts:
     """A candidate granted by a quorum becomes leader and appends an empty entry of its term;
     it knows only its own log (match) (etcd ``becomeLeader``)."""
-    granted = quorum(lambda member: domain.all_nodes(lambda n: Implies(member(n), before.granted(n))))
+    granted = quorum(lambda member: d.all_nodes(lambda n: d.implies(member(n), before.granted(n))))
+    own = lambda n, i: d.or_(  # noqa: E731
+        d.eq(i, d.index_zero), d.and_(d.eq(n, node), d.or_(before.used(i), d.eq(i, new_index)))
+    )
     return (
-        ("enabled", And(before.term_is(term), before.candidate, is_next(domain, before, new_index))),
+        ("enabled", d.and_(before.term_is(term), before.candidate, is_next(d, before, new_index))),
         ("quorum", granted),
-        ("role", _role(after, leader=True, candidate=False)),
-        ("log", _appended(domain, after, before, new_index, term)),
-        ("term", _term(domain, after, before, None)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("granted", _granted(domain, after, lambda n: BoolVal(False))),
-        (
-            "match",
-            _match(
-                domain,
-                after,
-                lambda n, i: Or(i == domain.index_zero, And(n == node, Or(before.used(i), i == new_index))),
-            ),
-        ),
+        ("role", _role(d, after, leader=True, candidate=False)),
+        ("log", _appended(d, after, before, new_index, term)),
+        ("term", _term(d, after, before, None)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("granted", _granted(d, after, lambda n: d.truth(False))),
+        ("match", _match(d, after, own)),
     )
 
 
@@ -381,45 +382,34 @@ def become_leader(
 
 
 def propose(
-    domain: Domain,
-    before: NodeFields,
-    after: NodeFields,
-    *,
-    node: ExprRef,
-    term: ExprRef,
-    new_index: ExprRef,
+    d: Domain, before: NodeFields, after: NodeFields, *, node: Value, term: Value, new_index: Value
 ) -> Conjuncts:
     """A leader appends an entry of its term and raises its own match index."""
+    raised = lambda n, i: d.or_(before.match(n, i), d.and_(d.eq(n, node), d.eq(i, new_index)))  # noqa: E731
     return (
-        ("enabled", And(before.term_is(term), before.leader, is_next(domain, before, new_index))),
-        ("log", _appended(domain, after, before, new_index, term)),
-        ("match", _match(domain, after, lambda n, i: Or(before.match(n, i), And(n == node, i == new_index)))),
-        ("term", _term(domain, after, before, None)),
-        ("role", _same_role(after, before)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("granted", _granted(domain, after, before.granted)),
+        ("enabled", d.and_(before.term_is(term), before.leader, is_next(d, before, new_index))),
+        ("log", _appended(d, after, before, new_index, term)),
+        ("match", _match(d, after, raised)),
+        ("term", _term(d, after, before, None)),
+        ("role", _same_role(d, after, before)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("granted", _granted(d, after, before.granted)),
     )
 
 
 def record_ack(
-    domain: Domain,
-    before: NodeFields,
-    after: NodeFields,
-    *,
-    term: ExprRef,
-    follower: ExprRef,
-    index: ExprRef,
+    d: Domain, before: NodeFields, after: NodeFields, *, term: Value, follower: Value, index: Value
 ) -> Conjuncts:
     """A leader handles an accepting MsgAppResp of its term: the follower's match rises."""
-    raised = lambda n, i: Or(before.match(n, i), And(n == follower, domain.index_le(i, index)))  # noqa: E731
+    raised = lambda n, i: d.or_(before.match(n, i), d.and_(d.eq(n, follower), d.index_le(i, index)))  # noqa: E731
     return (
-        ("enabled", And(before.term_is(term), before.leader)),
-        ("match", _match(domain, after, raised)),
-        ("term", _term(domain, after, before, None)),
-        ("role", _same_role(after, before)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        ("log", _same_log(domain, after, before)),
-        ("granted", _granted(domain, after, before.granted)),
+        ("enabled", d.and_(before.term_is(term), before.leader)),
+        ("match", _match(d, after, raised)),
+        ("term", _term(d, after, before, None)),
+        ("role", _same_role(d, after, before)),
+        ("vote", _vote(d, after, before.voted_for)),
+        ("log", _same_log(d, after, before)),
+        ("granted", _granted(d, after, before.granted)),
     )
 
 
@@ -427,30 +417,32 @@ def record_ack(
 class Commit(msgspec.Struct, frozen=True, kw_only=True):
     """A commit index before and after a step."""
 
-    before: ExprRef
-    after: ExprRef
+    before: Value
+    after: Value
 
 
 def leader_commit(
-    domain: Domain,
+    d: Domain,
     rules: Rules,
     before: NodeFields,
     after: NodeFields,
     *,
-    term: ExprRef,
-    index: ExprRef,
+    term: Value,
+    index: Value,
     commit: Commit,
     quorum: QuorumChoice,
 ) -> Conjuncts:
     """A leader commits ``index``: a quorum's match reaches it and (etcd) its entry is of the
     leader's term."""
-    held = quorum(lambda member: domain.all_nodes(lambda n: Implies(member(n), before.match(n, index))))
+    held = quorum(
+        lambda member: d.all_nodes(lambda n: d.implies(member(n), before.match(n, index)))
+    )
     return (
-        ("enabled", And(before.term_is(term), before.leader)),
-        ("commit", And(index_lt(domain, commit.before, index), commit.after == index)),
+        ("enabled", d.and_(before.term_is(term), before.leader)),
+        ("commit", d.and_(index_lt(d, commit.before, index), d.eq(commit.after, index))),
         ("quorum", held),
         ("rule", rules.may_commit(before, index, term)),
-        *unchanged(domain, before, after),
+        *unchanged(d, before, after),
     )
 
 
@@ -459,119 +451,124 @@ class Append(msgspec.Struct, frozen=True, kw_only=True):
     """MsgApp of ``term``: previous entry (``prev``, ``prev_term``), the entries after
     ``prev`` up to ``last_sent`` (``entry``), and the leader's commit index."""
 
-    term: ExprRef
-    prev: ExprRef
-    prev_term: ExprRef
-    last_sent: ExprRef
+    term: Value
+    prev: Value
+    prev_term: Value
+    last_sent: Value
     entry: EntryOf
-    commit: ExprRef
+    commit: Value
 
 
-def _follower_in_term(domain: Domain, before: NodeFields, after: NodeFields, term: ExprRef) -> Conjuncts:
+def _follower_in_term(d: Domain, before: NodeFields, after: NodeFields, term: Value) -> Conjuncts:
     return (
-        ("term", _term(domain, after, before, None)),
-        ("role", _role(after, leader=False, candidate=False)),
-        ("vote", _vote(domain, after, before.voted_for)),
-        *_follower_volatile(domain, after),
-        ("in term", And(before.term_is(term), Not(before.leader))),
+        ("term", _term(d, after, before, None)),
+        ("role", _role(d, after, leader=False, candidate=False)),
+        ("vote", _vote(d, after, before.voted_for)),
+        *_follower_volatile(d, after),
+        ("in term", d.and_(before.term_is(term), d.not_(before.leader))),
     )
 
 
-def _append_commit(domain: Domain, message: Append, commit: Commit) -> BoolRef:
+def _append_commit(d: Domain, message: Append, commit: Commit) -> Formula:
     """``commitTo(min(leaderCommit, last sent))``."""
-    target = If(domain.index_le(message.commit, message.last_sent), message.commit, message.last_sent)
-    return commit.after == If(index_lt(domain, commit.before, target), target, commit.before)
+    target = d.ite(d.index_le(message.commit, message.last_sent), message.commit, message.last_sent)
+    return d.eq(commit.after, d.ite(index_lt(d, commit.before, target), target, commit.before))
 
 
-def _accepted(domain: Domain, rules: Rules, before: NodeFields, message: Append, commit: Commit) -> BoolRef:
-    return And(
-        domain.index_le(commit.before, message.prev),
-        rules.prev_matches(domain, before, message.prev, message.prev_term),
+def _accepted(
+    d: Domain, rules: Rules, before: NodeFields, message: Append, commit: Commit
+) -> Formula:
+    return d.and_(
+        d.index_le(commit.before, message.prev),
+        rules.prev_matches(d, before, message.prev, message.prev_term),
     )
 
 
 def append_keep(
-    domain: Domain,
-    rules: Rules,
-    before: NodeFields,
-    after: NodeFields,
-    message: Append,
-    commit: Commit,
+    d: Domain, rules: Rules, before: NodeFields, after: NodeFields, message: Append, commit: Commit
 ) -> Conjuncts:
     """Accepted, and every sent entry is already in the log: the log is kept."""
-    sent = lambda i: in_segment(domain, i, message.prev, message.last_sent)  # noqa: E731
-    present = domain.all_indexes(
-        lambda i: Implies(
+    sent = lambda i: in_segment(d, i, message.prev, message.last_sent)  # noqa: E731
+    present = d.all_indexes(
+        lambda i: d.implies(
             sent(i),
-            And(before.used(i), domain.all_terms(lambda t: before.entry(i, t) == message.entry(i, t))),
+            d.and_(
+                before.used(i),
+                d.all_terms(lambda t: d.iff(before.entry(i, t), message.entry(i, t))),
+            ),
         )
     )
     return (
-        *_follower_in_term(domain, before, after, message.term),
-        ("accepted", _accepted(domain, rules, before, message, commit)),
-        ("log", And(BoolVal(not rules.truncate_without_conflict), present, _same_log(domain, after, before))),
-        ("commit", _append_commit(domain, message, commit)),
+        *_follower_in_term(d, before, after, message.term),
+        ("accepted", _accepted(d, rules, before, message, commit)),
+        (
+            "log",
+            d.and_(
+                d.truth(not rules.truncate_without_conflict), present, _same_log(d, after, before)
+            ),
+        ),
+        ("commit", _append_commit(d, message, commit)),
     )
 
 
 def append_truncate(
-    domain: Domain,
+    d: Domain,
     rules: Rules,
     before: NodeFields,
     after: NodeFields,
     message: Append,
     commit: Commit,
     *,
-    conflict: ExprRef,
-    conflict_term: ExprRef,
+    conflict: Value,
+    conflict_term: Value,
 ) -> Conjuncts:
     """Accepted, and the sent entry at ``conflict`` (of ``conflict_term``) is not in the log:
     the log is cut after ``prev`` and the sent entries appended (entries before the first
     conflict are equal, so this is etcd's truncation at the first conflict)."""
-    sent = lambda i: in_segment(domain, i, message.prev, message.last_sent)  # noqa: E731
-    differs = And(
-        sent(conflict), message.entry(conflict, conflict_term), Not(before.entry(conflict, conflict_term))
+    sent = lambda i: in_segment(d, i, message.prev, message.last_sent)  # noqa: E731
+    differs = d.and_(
+        sent(conflict),
+        message.entry(conflict, conflict_term),
+        d.not_(before.entry(conflict, conflict_term)),
     )
-    kept = lambda i: domain.index_le(i, message.prev)  # noqa: E731
+    kept = lambda i: d.index_le(i, message.prev)  # noqa: E731
     log = _log(
-        domain,
+        d,
         after,
-        lambda i, t: Or(And(kept(i), before.entry(i, t)), And(sent(i), message.entry(i, t))),
-        lambda i: Or(And(kept(i), before.used(i)), sent(i)),
+        lambda i, t: d.or_(
+            d.and_(kept(i), before.entry(i, t)), d.and_(sent(i), message.entry(i, t))
+        ),
+        lambda i: d.or_(d.and_(kept(i), before.used(i)), sent(i)),
     )
     return (
-        *_follower_in_term(domain, before, after, message.term),
-        ("accepted", _accepted(domain, rules, before, message, commit)),
-        ("log", And(Or(differs, BoolVal(rules.truncate_without_conflict)), log)),
-        ("commit", _append_commit(domain, message, commit)),
+        *_follower_in_term(d, before, after, message.term),
+        ("accepted", _accepted(d, rules, before, message, commit)),
+        ("log", d.and_(d.or_(differs, d.truth(rules.truncate_without_conflict)), log)),
+        ("commit", _append_commit(d, message, commit)),
     )
 
 
 def append_below_commit(
-    domain: Domain, before: NodeFields, after: NodeFields, message: Append, commit: Commit
+    d: Domain, before: NodeFields, after: NodeFields, message: Append, commit: Commit
 ) -> Conjuncts:
     """``prev`` is below the commit index: answered with the commit index, nothing stored."""
     return (
-        *_follower_in_term(domain, before, after, message.term),
-        ("below commit", index_lt(domain, message.prev, commit.before)),
-        ("log", _same_log(domain, after, before)),
-        ("commit", commit.after == commit.before),
+        *_follower_in_term(d, before, after, message.term),
+        ("below commit", index_lt(d, message.prev, commit.before)),
+        ("log", _same_log(d, after, before)),
+        ("commit", d.eq(commit.after, commit.before)),
     )
 
 
 def heartbeat_commit(
-    domain: Domain,
-    before: NodeFields,
-    after: NodeFields,
-    *,
-    term: ExprRef,
-    carried: ExprRef,
-    commit: Commit,
+    d: Domain, before: NodeFields, after: NodeFields, *, term: Value, carried: Value, commit: Commit
 ) -> Conjuncts:
-    """MsgHeartbeat of the node's term: ``commitTo(m.Commit)``; the log is kept."""
-    raised = If(index_lt(domain, commit.before, carried), carried, commit.before)
+    """MsgHeartbeat of the node's term: the commit index may rise, at most to the index the
+    heartbeat carries (etcd ``commitTo(m.Commit)``; ``impl.raft`` also caps it at the last
+    index); the log is kept."""
+    raised = d.and_(index_lt(d, commit.before, commit.after), d.index_le(commit.after, carried))
     return (
-        *_follower_in_term(domain, before, after, term),
-        ("log", _same_log(domain, after, before)),
-        ("commit", commit.after == raised),
+        *_follower_in_term(d, before, after, term),
+        ("log", _same_log(d, after, before)),
+        ("commit", d.or_(d.eq(commit.after, commit.before), raised)),
     )

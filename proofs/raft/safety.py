@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from proofs.catalog import Mutant, ProofCase
 from proofs.raft import mutant_runs
+from proofs.raft import node_relations as rel
 from proofs.raft.safety_check import prove
 from proofs.raft.safety_invariants import (
     ELECTION_SAFETY,
@@ -57,6 +58,17 @@ TRUNCATE = Mutant(
     impl_mutant="truncate_without_conflict",
     spec_properties=("leader_completeness", "state_machine_safety", "committed_entries_durable"),
 )
+
+MUTANT_RULES: dict[str, rel.Rules] = {
+    "double-voting": rel.Rules(vote_twice=True),
+    "no-consistency-check": rel.Rules(prev_matches=rel.prev_match_skipped),
+    "figure-8-commit-by-counting": rel.Rules(may_commit=rel.may_commit_by_counting),
+    "vote-without-up-to-date-check": rel.Rules(up_to_date=rel.up_to_date_skipped),
+    "truncate-committed-entry": rel.Rules(truncate_without_conflict=True),
+}
+"""Each protocol mutant as the same switch in the node relations of the unbounded model: the
+exported trace of its execution satisfies these relations step by step, and breaks the etcd
+ones (``tests/proofs/test_safety_tie.py``), so it is an execution of the mutated model."""
 
 PROOFS: tuple[ProofCase, ...] = (
     ProofCase(

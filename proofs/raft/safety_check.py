@@ -35,7 +35,9 @@ def _solver() -> Solver:
     return solver
 
 
-def _query(solver: Solver, goal_negation: object, what: str, pre: StateView, post: StateView | None) -> Verdict:
+def _query(
+    solver: Solver, goal_negation: object, what: str, pre: StateView, post: StateView | None
+) -> Verdict:
     from proofs.z3adapter import BoolRef
 
     assert isinstance(goal_negation, BoolRef)
@@ -46,7 +48,9 @@ def _query(solver: Solver, goal_negation: object, what: str, pre: StateView, pos
         if result == unsat:
             return Proved()
         if result == sat:
-            return Counterexample(assignment=(("fails", what), *describe_cti(solver.model(), pre, post)))
+            return Counterexample(
+                assignment=(("fails", what), *describe_cti(solver.model(), pre, post))
+            )
         return Unknown(reason=f"{what}: {solver.reason_unknown()}")
     finally:
         solver.pop()
@@ -62,7 +66,9 @@ def check_layer(layer: str, rules: Rules = ETCD) -> Verdict:
     solver.push()
     solver.add(initial(domain, pre))
     for inv in goals:
-        verdict = _query(solver, Not(inv.build(domain, pre)), f"initiation of '{inv.name}'", pre, None)
+        verdict = _query(
+            solver, Not(inv.build(domain, pre)), f"initiation of '{inv.name}'", pre, None
+        )
         if not isinstance(verdict, Proved):
             return verdict
     solver.pop()
@@ -99,7 +105,9 @@ def check_property(prop: SafetyProperty) -> Verdict:
     for inv in _invariants(prop.layers):
         solver.add(inv.build(domain, state))
     for part in prop.parts:
-        verdict = _query(solver, Not(part(domain, state)), f"'{prop.name}' from the invariants", state, None)
+        verdict = _query(
+            solver, Not(part(domain, state)), f"'{prop.name}' from the invariants", state, None
+        )
         if not isinstance(verdict, Proved):
             return verdict
     return Proved()

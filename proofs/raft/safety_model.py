@@ -66,7 +66,12 @@ class _Step:
     def add(self, name: str, *point: ExprRef) -> None:
         """The ghost relation ``name`` gains ``point``."""
         pre = self.pre
-        self.ghost(name, lambda *xs: Or(pre.holds(name, *xs), And([x == p for x, p in zip(xs, point, strict=True)])))
+        self.ghost(
+            name,
+            lambda *xs: Or(
+                pre.holds(name, *xs), And([x == p for x, p in zip(xs, point, strict=True)])
+            ),
+        )
 
     def set_commit(self, index: ExprRef, term: ExprRef, point: ExprRef) -> None:
         """The actor's commit index becomes ``index``, justified by (term, point)."""
@@ -90,12 +95,27 @@ def _consts(prefix: str, **sorts: object) -> dict[str, ExprRef]:
 
 
 def _elections(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transition]:
-    p = _consts("p", n=NODE, c=NODE, j=NODE, t=TERM, t2=TERM, last=INDEX, last_term=TERM, li=INDEX, lt=TERM, i=INDEX, q=QUORUM)
+    p = _consts(
+        "p",
+        n=NODE,
+        c=NODE,
+        j=NODE,
+        t=TERM,
+        t2=TERM,
+        last=INDEX,
+        last_term=TERM,
+        li=INDEX,
+        lt=TERM,
+        i=INDEX,
+        q=QUORUM,
+    )
     n, c, t = p["n"], p["c"], p["t"]
     out: list[Transition] = []
 
     step = _Step(d, pre, n)
-    step.relation(rel.campaign(d, pre.fields(n), step.post.fields(n), node=n, term=t, new_term=p["t2"]))
+    step.relation(
+        rel.campaign(d, pre.fields(n), step.post.fields(n), node=n, term=t, new_term=p["t2"])
+    )
     step.require(rel.is_last(d, pre.fields(n), p["last"], p["last_term"]))
     step.add("votes", n, p["t2"], n)
     step.add("request", n, p["t2"], p["last"], p["last_term"])
@@ -109,7 +129,14 @@ def _elections(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transi
     step.relation(rel.step_down(d, pre.fields(n), step.post.fields(n), term=t))
     out.append(step.transition("step down / restart"))
 
-    request = VoteRequest(term=t, candidate=c, last_index=p["li"], last_term=p["lt"], own_last_index=p["last"], own_last_term=p["last_term"])
+    request = VoteRequest(
+        term=t,
+        candidate=c,
+        last_index=p["li"],
+        last_term=p["lt"],
+        own_last_index=p["last"],
+        own_last_term=p["last_term"],
+    )
     step = _Step(d, pre, n)
     step.require(pre.holds("request", c, t, p["li"], p["lt"]))
     step.relation(rel.grant_vote(d, rules, pre.fields(n), step.post.fields(n), request))
@@ -125,23 +152,43 @@ def _elections(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transi
     return out
 
 
-def _become_leader(d: SymbolicDomain, pre: SafetyState, c: ExprRef, t: ExprRef, i: ExprRef, q: ExprRef) -> Transition:
+def _become_leader(
+    d: SymbolicDomain, pre: SafetyState, c: ExprRef, t: ExprRef, i: ExprRef, q: ExprRef
+) -> Transition:
     step = _Step(d, pre, c)
     after = step.post.fields(c)
     step.relation(
-        rel.become_leader(d, pre.fields(c), after, node=c, term=t, new_index=i, quorum=lambda body: body(quorum_members(q)))
+        rel.become_leader(
+            d,
+            pre.fields(c),
+            after,
+            node=c,
+            term=t,
+            new_index=i,
+            quorum=lambda body: body(quorum_members(q)),
+        )
     )
     step.add("elected", c, t)
     step.add("started", t)
     step.ghost("voting_quorum", lambda x: If(x == t, q, pre.value("voting_quorum", x)))
     step.ghost("leader_of", lambda x: If(x == t, c, pre.value("leader_of", x)))
-    step.ghost("term_entry", lambda x, j, y: If(x == t, after.entry(j, y), pre.holds("term_entry", x, j, y)))
+    step.ghost(
+        "term_entry",
+        lambda x, j, y: If(x == t, after.entry(j, y), pre.holds("term_entry", x, j, y)),
+    )
     step.ghost("term_used", lambda x, j: If(x == t, after.used(j), pre.holds("term_used", x, j)))
     step.ghost(
         "acked",
-        lambda m, x, j: If(And(m == c, x == t), Or(j == d.index_zero, after.used(j)), pre.holds("acked", m, x, j)),
+        lambda m, x, j: If(
+            And(m == c, x == t), Or(j == d.index_zero, after.used(j)), pre.holds("acked", m, x, j)
+        ),
     )
-    step.ghost("leader_commit", lambda x, j, y, k: If(x == t, pre.holds("commit", c, j, y, k), pre.holds("leader_commit", x, j, y, k)))
+    step.ghost(
+        "leader_commit",
+        lambda x, j, y, k: If(
+            x == t, pre.holds("commit", c, j, y, k), pre.holds("leader_commit", x, j, y, k)
+        ),
+    )
     return step.transition("become leader")
 
 
@@ -159,18 +206,32 @@ def _leading(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transiti
 
     step = _Step(d, pre, n)
     step.require(pre.holds("acked", p["j"], t, i))
-    step.relation(rel.record_ack(d, pre.fields(n), step.post.fields(n), term=t, follower=p["j"], index=i))
+    step.relation(
+        rel.record_ack(d, pre.fields(n), step.post.fields(n), term=t, follower=p["j"], index=i)
+    )
     out.append(step.transition("record an ack"))
 
     step = _Step(d, pre, n)
     step.require(pre.holds("commit", n, p["ck"], p["ctk"], p["cqk"]))
     commit = Commit(before=p["ck"], after=i)
     step.relation(
-        rel.leader_commit(d, rules, pre.fields(n), step.post.fields(n), term=t, index=i, commit=commit, quorum=lambda body: body(quorum_members(p["q"])))
+        rel.leader_commit(
+            d,
+            rules,
+            pre.fields(n),
+            step.post.fields(n),
+            term=t,
+            index=i,
+            commit=commit,
+            quorum=lambda body: body(quorum_members(p["q"])),
+        )
     )
     step.set_commit(i, t, i)
     step.add("committed", t, i)
-    step.ghost("commit_quorum", lambda x, y: If(And(x == t, y == i), p["q"], pre.value("commit_quorum", x, y)))
+    step.ghost(
+        "commit_quorum",
+        lambda x, y: If(And(x == t, y == i), p["q"], pre.value("commit_quorum", x, y)),
+    )
     step.add("leader_commit", t, i, t, i)
     out.append(step.transition("leader commits"))
     return out
@@ -180,12 +241,19 @@ def _message(d: SymbolicDomain, pre: SafetyState, p: dict[str, ExprRef]) -> tupl
     """A MsgApp of term t that may exist, and the condition that it does."""
     t, prev, prev_term, last = p["t"], p["prev"], p["prev_term"], p["last"]
     message = Append(
-        term=t, prev=prev, prev_term=prev_term, last_sent=last, commit=p["jI"],
+        term=t,
+        prev=prev,
+        prev_term=prev_term,
+        last_sent=last,
+        commit=p["jI"],
         entry=lambda i, y: pre.holds("term_entry", t, i, y),
     )
     exists = And(
         pre.holds("started", t),
-        Or(And(prev == d.index_zero, prev_term == d.term_zero), pre.holds("term_entry", t, prev, prev_term)),
+        Or(
+            And(prev == d.index_zero, prev_term == d.term_zero),
+            pre.holds("term_entry", t, prev, prev_term),
+        ),
         d.index_le(prev, last),
         Or(last == d.index_zero, pre.holds("term_used", t, last)),
         pre.holds("leader_commit", t, p["jI"], p["jT"], p["jq"]),
@@ -196,14 +264,34 @@ def _message(d: SymbolicDomain, pre: SafetyState, p: dict[str, ExprRef]) -> tupl
 def _commit_update(step: _Step, p: dict[str, ExprRef]) -> None:
     """The follower's commit index is raised to ``ca`` (new justification) or kept."""
     ck, ca = p["ck"], p["ca"]
-    step.post.override("commit", lambda i, t, q: If(
-        ca == ck, And(i == ck, t == p["ctk"], q == p["cqk"]), And(i == ca, t == p["jT"], q == p["jq"])))
+    step.post.override(
+        "commit",
+        lambda i, t, q: If(
+            ca == ck,
+            And(i == ck, t == p["ctk"], q == p["cqk"]),
+            And(i == ca, t == p["jT"], q == p["jq"]),
+        ),
+    )
 
 
 def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transition]:
     p = _consts(
-        "p", k=NODE, t=TERM, prev=INDEX, prev_term=TERM, last=INDEX, jI=INDEX, jT=TERM, jq=INDEX,
-        ck=INDEX, ctk=TERM, cqk=INDEX, ca=INDEX, x=INDEX, xt=TERM, carried=INDEX,
+        "p",
+        k=NODE,
+        t=TERM,
+        prev=INDEX,
+        prev_term=TERM,
+        last=INDEX,
+        jI=INDEX,
+        jT=TERM,
+        jq=INDEX,
+        ck=INDEX,
+        ctk=TERM,
+        cqk=INDEX,
+        ca=INDEX,
+        x=INDEX,
+        xt=TERM,
+        carried=INDEX,
     )
     k, t = p["k"], p["t"]
     before = pre.fields(k)
@@ -236,7 +324,9 @@ def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transiti
         step.relation(relation(step.post.fields(k)))
         step.ghost(
             "acked",
-            lambda m, x, i, acked=acked: Or(pre.holds("acked", m, x, i), And(m == k, x == t, acked(i))),
+            lambda m, x, i, acked=acked: Or(
+                pre.holds("acked", m, x, i), And(m == k, x == t, acked(i))
+            ),
         )
         _commit_update(step, p)
         out.append(step.transition(name))
@@ -249,7 +339,9 @@ def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transiti
         pre.holds("commit", k, p["ck"], p["ctk"], p["cqk"]),
     )
     step.relation(
-        rel.heartbeat_commit(d, before, step.post.fields(k), term=t, carried=p["carried"], commit=commit)
+        rel.heartbeat_commit(
+            d, before, step.post.fields(k), term=t, carried=p["carried"], commit=commit
+        )
     )
     _commit_update(step, p)
     out.append(step.transition("heartbeat"))
@@ -274,9 +366,7 @@ def initial(domain: SymbolicDomain, state: SafetyState) -> BoolRef:
         held = state.holds(name, *xs)
         if name == "current_term":
             value: BoolRef = xs[1] == zero_t
-        elif name == "match":
-            value = xs[2] == zero_i
-        elif name == "acked":
+        elif name == "match" or name == "acked":
             value = xs[2] == zero_i
         elif name in ("commit", "leader_commit"):
             value = And(xs[1] == zero_i, xs[2] == zero_t, xs[3] == zero_i)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, final
 
-from proofs.raft.epr import INDEX, NODE, QUORUM, TERM
+from proofs.raft.epr import INDEX, NODE, QUORUM, TERM, Value
 from proofs.z3adapter import BoolRef, BoolSort, ExprRef, FuncDeclRef, Function, If, SortRef
 
 NODE_RELATIONS: dict[str, tuple[SortRef, ...]] = {
@@ -68,7 +68,8 @@ class SafetyState:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.symbols: dict[str, FuncDeclRef] = {
-            name: Function(f"{prefix}.{name}", *sorts, BoolSort()) for name, sorts in RELATIONS.items()
+            name: Function(f"{prefix}.{name}", *sorts, BoolSort())
+            for name, sorts in RELATIONS.items()
         }
         for name, (arguments, result) in GHOST_FUNCTIONS.items():
             self.symbols[name] = Function(f"{prefix}.{name}", *arguments, result)
@@ -96,34 +97,42 @@ class SymbolicFields:
         self._state = state
         self._node = node
 
-    def term_is(self, term: ExprRef) -> BoolRef:
-        return self._state.holds("current_term", self._node, term)
+    def _holds(self, name: str, *args: Value) -> BoolRef:
+        return self._state.holds(name, self._node, *(_expr(arg) for arg in args))
 
-    def left(self, term: ExprRef) -> BoolRef:
-        return self._state.holds("left", self._node, term)
+    def term_is(self, term: Value) -> BoolRef:
+        return self._holds("current_term", term)
+
+    def left(self, term: Value) -> BoolRef:
+        return self._holds("left", term)
 
     @property
     def leader(self) -> BoolRef:
-        return self._state.holds("leader", self._node)
+        return self._holds("leader")
 
     @property
     def candidate(self) -> BoolRef:
-        return self._state.holds("candidate", self._node)
+        return self._holds("candidate")
 
-    def voted_for(self, node: ExprRef) -> BoolRef:
-        return self._state.holds("voted_for", self._node, node)
+    def voted_for(self, node: Value) -> BoolRef:
+        return self._holds("voted_for", node)
 
-    def entry(self, index: ExprRef, term: ExprRef) -> BoolRef:
-        return self._state.holds("entry", self._node, index, term)
+    def entry(self, index: Value, term: Value) -> BoolRef:
+        return self._holds("entry", index, term)
 
-    def used(self, index: ExprRef) -> BoolRef:
-        return self._state.holds("used", self._node, index)
+    def used(self, index: Value) -> BoolRef:
+        return self._holds("used", index)
 
-    def granted(self, node: ExprRef) -> BoolRef:
-        return self._state.holds("granted", self._node, node)
+    def granted(self, node: Value) -> BoolRef:
+        return self._holds("granted", node)
 
-    def match(self, node: ExprRef, index: ExprRef) -> BoolRef:
-        return self._state.holds("match", self._node, node, index)
+    def match(self, node: Value, index: Value) -> BoolRef:
+        return self._holds("match", node, index)
+
+
+def _expr(value: Value) -> ExprRef:
+    assert isinstance(value, ExprRef), value
+    return value
 
 
 class StateView(Protocol):
