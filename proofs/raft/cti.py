@@ -8,7 +8,7 @@ every node's term, role, vote, log and commit index, and the log of every starte
 from __future__ import annotations
 
 from proofs.raft.epr import INDEX, INDEX_LE, NODE, TERM, TERM_LE
-from proofs.raft.safety_state import StateView
+from proofs.raft.safety_state import Relations
 from proofs.z3adapter import ExprRef, FuncDeclRef, ModelRef, SortRef, is_true
 
 MAX_NODES = 6
@@ -34,12 +34,12 @@ def _ranked(model: ModelRef, sort: SortRef, order: FuncDeclRef, label: str) -> d
     return {str(element): f"{label}{number}" for number, element in enumerate(ordered)}
 
 
-def _holds(model: ModelRef, state: StateView, name: str, *args: ExprRef) -> bool:
+def _holds(model: ModelRef, state: Relations, name: str, *args: ExprRef) -> bool:
     return is_true(model.eval(state.holds(name, *args), model_completion=True))
 
 
 def describe_cti(
-    model: ModelRef, pre: StateView, post: StateView | None
+    model: ModelRef, pre: Relations, post: Relations | None
 ) -> tuple[tuple[str, str], ...]:
     """``(label, text)`` pairs: each state's nodes and started term logs."""
     names = {
@@ -62,7 +62,7 @@ def describe_cti(
         if state is None:
             continue
         for node in nodes:
-            term = [name(t) for t in terms if _holds(model, state, "current_term", node, t)]
+            current = [name(t) for t in terms if _holds(model, state, "current_term", node, t)]
             role = (
                 "leader"
                 if _holds(model, state, "leader", node)
@@ -82,8 +82,8 @@ def describe_cti(
             pairs.append(
                 (
                     f"{label} {name(node)}",
-                    f"{role} term {','.join(term) or '-'} vote {','.join(vote) or '-'} log {log(entries)} "
-                    f"commit {','.join(sorted(set(commit))) or '-'}",
+                    f"{role} term {','.join(current) or '-'} vote {','.join(vote) or '-'} "
+                    f"log {log(entries)} commit {','.join(sorted(set(commit))) or '-'}",
                 )
             )
         for term in terms:

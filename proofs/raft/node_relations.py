@@ -224,12 +224,12 @@ def _match(d: Domain, after: NodeFields, match: Callable[[Value, Value], Formula
 
 
 def _no_match(d: Domain, after: NodeFields) -> Formula:
-    return _match(d, after, lambda n, i: d.eq(i, d.index_zero))
+    return _match(d, after, lambda _n, i: d.eq(i, d.index_zero))
 
 
 def _follower_volatile(d: Domain, after: NodeFields) -> Conjuncts:
     return (
-        ("granted", _granted(d, after, lambda n: d.truth(False))),
+        ("granted", _granted(d, after, lambda _n: d.truth(False))),
         ("match", _no_match(d, after)),
     )
 
@@ -264,7 +264,7 @@ def observe_term(
         ("enabled", d.and_(before.term_is(term), term_lt(d, term, new_term))),
         ("term", _term(d, after, before, new_term)),
         ("role", _role(d, after, leader=False, candidate=False)),
-        ("vote", _vote(d, after, lambda n: d.truth(False))),
+        ("vote", _vote(d, after, lambda _n: d.truth(False))),
         ("log", _same_log(d, after, before)),
         *_follower_volatile(d, after),
     )
@@ -363,9 +363,12 @@ def become_leader(
     """A candidate granted by a quorum becomes leader and appends an empty entry of its term;
     it knows only its own log (match) (etcd ``becomeLeader``)."""
     granted = quorum(lambda member: d.all_nodes(lambda n: d.implies(member(n), before.granted(n))))
-    own = lambda n, i: d.or_(  # noqa: E731
-        d.eq(i, d.index_zero), d.and_(d.eq(n, node), d.or_(before.used(i), d.eq(i, new_index)))
-    )
+
+    def own(n: Value, i: Value) -> Formula:
+        return d.or_(
+            d.eq(i, d.index_zero), d.and_(d.eq(n, node), d.or_(before.used(i), d.eq(i, new_index)))
+        )
+
     return (
         ("enabled", d.and_(before.term_is(term), before.candidate, is_next(d, before, new_index))),
         ("quorum", granted),
@@ -373,7 +376,7 @@ def become_leader(
         ("log", _appended(d, after, before, new_index, term)),
         ("term", _term(d, after, before, None)),
         ("vote", _vote(d, after, before.voted_for)),
-        ("granted", _granted(d, after, lambda n: d.truth(False))),
+        ("granted", _granted(d, after, lambda _n: d.truth(False))),
         ("match", _match(d, after, own)),
     )
 
@@ -385,7 +388,10 @@ def propose(
     d: Domain, before: NodeFields, after: NodeFields, *, node: Value, term: Value, new_index: Value
 ) -> Conjuncts:
     """A leader appends an entry of its term and raises its own match index."""
-    raised = lambda n, i: d.or_(before.match(n, i), d.and_(d.eq(n, node), d.eq(i, new_index)))  # noqa: E731
+
+    def raised(n: Value, i: Value) -> Formula:
+        return d.or_(before.match(n, i), d.and_(d.eq(n, node), d.eq(i, new_index)))
+
     return (
         ("enabled", d.and_(before.term_is(term), before.leader, is_next(d, before, new_index))),
         ("log", _appended(d, after, before, new_index, term)),
@@ -401,7 +407,10 @@ def record_ack(
     d: Domain, before: NodeFields, after: NodeFields, *, term: Value, follower: Value, index: Value
 ) -> Conjuncts:
     """A leader handles an accepting MsgAppResp of its term: the follower's match rises."""
-    raised = lambda n, i: d.or_(before.match(n, i), d.and_(d.eq(n, follower), d.index_le(i, index)))  # noqa: E731
+
+    def raised(n: Value, i: Value) -> Formula:
+        return d.or_(before.match(n, i), d.and_(d.eq(n, follower), d.index_le(i, index)))
+
     return (
         ("enabled", d.and_(before.term_is(term), before.leader)),
         ("match", _match(d, after, raised)),
@@ -488,7 +497,10 @@ def append_keep(
     d: Domain, rules: Rules, before: NodeFields, after: NodeFields, message: Append, commit: Commit
 ) -> Conjuncts:
     """Accepted, and every sent entry is already in the log: the log is kept."""
-    sent = lambda i: in_segment(d, i, message.prev, message.last_sent)  # noqa: E731
+
+    def sent(i: Value) -> Formula:
+        return in_segment(d, i, message.prev, message.last_sent)
+
     present = d.all_indexes(
         lambda i: d.implies(
             sent(i),
@@ -525,13 +537,19 @@ def append_truncate(
     """Accepted, and the sent entry at ``conflict`` (of ``conflict_term``) is not in the log:
     the log is cut after ``prev`` and the sent entries appended (entries before the first
     conflict are equal, so this is etcd's truncation at the first conflict)."""
-    sent = lambda i: in_segment(d, i, message.prev, message.last_sent)  # noqa: E731
+
+    def sent(i: Value) -> Formula:
+        return in_segment(d, i, message.prev, message.last_sent)
+
     differs = d.and_(
         sent(conflict),
         message.entry(conflict, conflict_term),
         d.not_(before.entry(conflict, conflict_term)),
     )
-    kept = lambda i: d.index_le(i, message.prev)  # noqa: E731
+
+    def kept(i: Value) -> Formula:
+        return d.index_le(i, message.prev)
+
     log = _log(
         d,
         after,

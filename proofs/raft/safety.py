@@ -13,7 +13,7 @@ from proofs.catalog import Mutant, ProofCase
 from proofs.raft import mutant_runs
 from proofs.raft import node_relations as rel
 from proofs.raft.safety_check import prove
-from proofs.raft.safety_invariants import (
+from proofs.raft.safety_properties import (
     ELECTION_SAFETY,
     LEADER_COMPLETENESS,
     LOG_MATCHING,
@@ -40,7 +40,8 @@ STALE_VOTE = Mutant(
     name="vote-without-up-to-date-check",
     description=(
         "a voter grants its vote without checking that the candidate's log is at least as up "
-        f"to date (execution on a scripted schedule of {len(mutant_runs.STALE_VOTE_SCHEDULE)} steps)"
+        "to date (execution on a scripted schedule of "
+        f"{len(mutant_runs.STALE_VOTE_SCHEDULE)} steps)"
     ),
     check=mutant_runs.vote_without_up_to_date_check,
     impl_mutant="skip_up_to_date_check",

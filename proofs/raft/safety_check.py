@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from proofs.raft.cti import describe_cti
 from proofs.raft.epr import SymbolicDomain, axioms
 from proofs.raft.node_relations import ETCD, Rules
-from proofs.raft.safety_invariants import INVARIANTS, LAYERS, Invariant, SafetyProperty
+from proofs.raft.safety_invariants import LAYERS, Invariant
 from proofs.raft.safety_model import Transition, initial, transitions
-from proofs.raft.safety_state import SafetyState, StateView
+from proofs.raft.safety_properties import INVARIANTS, SafetyProperty
+from proofs.raft.safety_state import Relations, SafetyState
 from proofs.z3adapter import Counterexample, Not, Proved, Solver, Unknown, Verdict, sat, unsat
 
 TIMEOUT_MS = 60_000
@@ -36,7 +37,7 @@ def _solver() -> Solver:
 
 
 def _query(
-    solver: Solver, goal_negation: object, what: str, pre: StateView, post: StateView | None
+    solver: Solver, goal_negation: object, what: str, pre: Relations, post: Relations | None
 ) -> Verdict:
     from proofs.z3adapter import BoolRef
 

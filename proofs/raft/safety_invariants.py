@@ -1,15 +1,9 @@
-"""The inductive invariants of the unbounded Raft model, in four layers, and its properties.
+"""The inductive invariants of the unbounded Raft model: the shape, the ``election`` and
+``log`` layers (the ``commit`` layer is :mod:`proofs.raft.commit_invariants`).
 
 Each layer is inductive given itself and the layers before it (its check assumes them in the
-pre-state): ``election`` (votes and leaders), ``log`` (entries agree with term logs, hence Log
-Matching), ``commit`` (what a quorum acknowledged reaches every later leader, hence Leader
-Completeness) and ``apply`` (commit indexes, hence State Machine Safety). The properties
-(:data:`PROPERTIES`) are then checked as implications of the invariants.
-
-Notation in the texts: ``N`` nodes; ``T`` terms; ``I``, ``J`` indexes; "the term log of T" is
-the log of T's leader (ghost ``term_entry``); "T1 is choosable at I" means some quorum's
-members each acknowledged term T1's log up to I or are still at term T1 or below, so that a
-commit of I in T1 may still happen (Ivy/mypyvy ``choosable``).
+pre-state). Notation in the texts: N nodes, T terms, I and J indexes; "the term log of T" is
+the log of T's leader (ghost ``term_entry``), which only grows.
 """
 
 from __future__ import annotations
@@ -21,11 +15,13 @@ import msgspec
 
 from proofs.raft.epr import INDEX, NODE, TERM, SymbolicDomain, quorum_members, term_lt
 from proofs.raft.node_relations import is_last
-from proofs.raft.safety_state import StateView
+from proofs.raft.safety_state import Relations
 from proofs.z3adapter import And, BoolRef, ExprRef, ForAll, Implies, Not, Or, SortRef
 
-Build = Callable[[SymbolicDomain, StateView], BoolRef]
+Build = Callable[[SymbolicDomain, Relations], BoolRef]
 LAYERS = ("election", "log", "commit")
+Log = tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]
+"""A log as (entry at index of term, index within the log)."""
 
 
 @final
@@ -38,872 +34,335 @@ class Invariant(msgspec.Struct, frozen=True, kw_only=True):
     build: Build
 
 
-def _all(d: SymbolicDomain, sorts: tuple[SortRef, ...], body: Callable[..., BoolRef]) -> BoolRef:
-    xs = [d.fresh(sort, sort.name()[0]) for sort in sorts]
-    return ForAll(xs, body(*xs))
-
-
-def _agree(
-    d: SymbolicDomain,
-    first: tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]],
-    second: tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]],
-    upto: ExprRef,
-) -> BoolRef:
-    """Two logs (entry, used) agree at every index up to ``upto``."""
-    return _all(
-        d,
-        (INDEX, TERM),
-        lambda j, t: Implies(
-            d.index_le(j, upto), And(first[0](j, t) == second[0](j, t), first[1](j) == second[1](j))
-        ),
-    )
-
-
-def _node_log(
-    s: StateView, n: ExprRef
-) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
-    return (lambda i, t: s.holds("entry", n, i, t), lambda i: s.holds("used", n, i))
-
-
-def _term_log(
-    s: StateView, t: ExprRef
-) -> tuple[Callable[[ExprRef, ExprRef], BoolRef], Callable[[ExprRef], BoolRef]]:
-    return (lambda i, y: s.holds("term_entry", t, i, y), lambda i: s.holds("term_used", t, i))
-
-
-def choosable(d: SymbolicDomain, s: StateView, term: ExprRef, index: ExprRef) -> BoolRef:
-    """Some quorum: each member acknowledged ``term``'s log up to ``index`` or has not left
-    ``term`` (Ivy/mypyvy ``choosable``: a commit of ``index`` in ``term`` is still possible)."""
-    return d.some_quorum(
-        lambda member: d.all_nodes(
-            lambda n: Implies(
-                member(n), Or(s.holds("acked", n, term, index), Not(s.holds("left", n, term)))
-            )
-        )
-    )
-
-
-def _inv(name: str, layer: str, text: str, build: Build) -> Invariant:
-    return Invariant(name=name, layer=layer, text=text, build=build)
-
-
-def _election() -> list[Invariant]:
-    e = "election"
-    return [
-        _inv(
-            "one current term",
-            e,
-            "A node has at most one current term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, TERM),
-                lambda n, a, b: Implies(
-                    And(s.holds("current_term", n, a), s.holds("current_term", n, b)), a == b
-                ),
-            ),
-        ),
-        _inv(
-            "left terms are the earlier terms",
-            e,
-            "A node has left exactly the terms below its current term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, TERM),
-                lambda n, a, t: Implies(
-                    s.holds("current_term", n, a), s.holds("left", n, t) == term_lt(d, t, a)
-                ),
-            ),
-        ),
-        _inv(
-            "a leader is not a candidate",
-            e,
-            "No node is both leader and candidate.",
-            lambda d, s: _all(
-                d, (NODE,), lambda n: Not(And(s.holds("leader", n), s.holds("candidate", n)))
-            ),
-        ),
-        _inv(
-            "one vote per term",
-            e,
-            "A node votes for at most one candidate per term (paper Figure 2, votedFor).",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE, NODE),
-                lambda n, t, a, b: Implies(
-                    And(s.holds("votes", n, t, a), s.holds("votes", n, t, b)), a == b
-                ),
-            ),
-        ),
-        _inv(
-            "no vote in a future term",
-            e,
-            "A node's votes are for its current term or earlier ones.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE, TERM),
-                lambda n, t, c, a: Implies(
-                    And(s.holds("votes", n, t, c), s.holds("current_term", n, a)), d.term_le(t, a)
-                ),
-            ),
-        ),
-        _inv(
-            "voters left the earlier terms",
-            e,
-            "A node that voted in T has left every term below T.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE, TERM),
-                lambda n, t, c, u: Implies(
-                    And(s.holds("votes", n, t, c), term_lt(d, u, t)), s.holds("left", n, u)
-                ),
-            ),
-        ),
-        _inv(
-            "the vote field is the vote of the current term",
-            e,
-            "voted_for is the vote recorded for the node's current term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE),
-                lambda n, t, c: Implies(
-                    s.holds("current_term", n, t),
-                    s.holds("voted_for", n, c) == s.holds("votes", n, t, c),
-                ),
-            ),
-        ),
-        _inv(
-            "no votes in term zero",
-            e,
-            "Votes are cast in terms above 0.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE),
-                lambda n, t, c: Implies(s.holds("votes", n, t, c), t != d.term_zero),
-            ),
-        ),
-        _inv(
-            "votes go to candidates",
-            e,
-            "A vote for C in T means C campaigned in T (voted for itself).",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE),
-                lambda n, t, c: Implies(s.holds("votes", n, t, c), s.holds("votes", c, t, c)),
-            ),
-        ),
-        _inv(
-            "candidates and leaders voted for themselves",
-            e,
-            "A candidate or leader voted for itself in its term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM),
-                lambda n, t: Implies(
-                    And(
-                        Or(s.holds("candidate", n), s.holds("leader", n)),
-                        s.holds("current_term", n, t),
-                    ),
-                    s.holds("votes", n, t, n),
-                ),
-            ),
-        ),
-        _inv(
-            "recorded grants are votes",
-            e,
-            "A candidate's recorded grants are votes for it in its term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE),
-                lambda n, t, j: Implies(
-                    And(
-                        s.holds("candidate", n),
-                        s.holds("current_term", n, t),
-                        s.holds("granted", n, j),
-                    ),
-                    s.holds("votes", j, t, n),
-                ),
-            ),
-        ),
-        _inv(
-            "a candidate was not elected in its term",
-            e,
-            "A candidate has not won its current term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM),
-                lambda n, t: Implies(
-                    And(s.holds("candidate", n), s.holds("current_term", n, t)),
-                    Not(s.holds("elected", n, t)),
-                ),
-            ),
-        ),
-        _inv(
-            "a leader was elected in its term",
-            e,
-            "A leader won its current term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM),
-                lambda n, t: Implies(
-                    And(s.holds("leader", n), s.holds("current_term", n, t)),
-                    s.holds("elected", n, t),
-                ),
-            ),
-        ),
-        _inv(
-            "the elected hold a quorum of votes",
-            e,
-            "Every member of the voting quorum of T voted for T's leader.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE),
-                lambda c, t, j: Implies(
-                    And(s.holds("elected", c, t), quorum_members(s.value("voting_quorum", t))(j)),
-                    s.holds("votes", j, t, c),
-                ),
-            ),
-        ),
-        _inv(
-            "elected terms are started",
-            e,
-            "A term with a leader is started.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM),
-                lambda n, t: Implies(s.holds("elected", n, t), s.holds("started", t)),
-            ),
-        ),
-        _inv(
-            "started terms have a leader",
-            e,
-            "A started term's leader (ghost leader_of) was elected in it.",
-            lambda d, s: _all(
-                d,
-                (TERM,),
-                lambda t: Implies(
-                    s.holds("started", t), s.holds("elected", s.value("leader_of", t), t)
-                ),
-            ),
-        ),
-        _inv(
-            "no leader of a future term",
-            e,
-            "A node was elected only in its current term or earlier ones.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, TERM),
-                lambda n, t, a: Implies(
-                    And(s.holds("elected", n, t), s.holds("current_term", n, a)), d.term_le(t, a)
-                ),
-            ),
-        ),
-        _inv(
-            "election safety",
-            e,
-            "At most one leader is elected in a term (paper Figure 3).",
-            lambda d, s: _all(
-                d,
-                (NODE, NODE, TERM),
-                lambda a, b, t: Implies(
-                    And(s.holds("elected", a, t), s.holds("elected", b, t)), a == b
-                ),
-            ),
-        ),
-        _inv(
-            "vote requests come from candidates",
-            e,
-            "A MsgVote of C for T exists only if C voted for itself in T.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, TERM),
-                lambda c, t, i, y: Implies(
-                    s.holds("request", c, t, i, y), s.holds("votes", c, t, c)
-                ),
-            ),
-        ),
-        _inv(
-            "one vote request per term",
-            e,
-            "A candidate's MsgVotes of one term carry one last index and term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, TERM, INDEX, TERM),
-                lambda c, t, i, y, j, z: Implies(
-                    And(s.holds("request", c, t, i, y), s.holds("request", c, t, j, z)),
-                    And(i == j, y == z),
-                ),
-            ),
-        ),
-        _inv(
-            "votes and logs agree on terms",
-            e,
-            "While its term has no leader, a candidate's MsgVote carries its log's last index and term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, TERM),
-                lambda c, t, i, y: Implies(
-                    And(
-                        s.holds("request", c, t, i, y),
-                        s.holds("current_term", c, t),
-                        Not(s.holds("started", t)),
-                    ),
-                    is_last(d, s.fields(c), i, y),
-                ),
-            ),
-        ),
-    ]
-
-
-def _log_shape(entry: str, used: str, owner: SortRef, what: str) -> list[Invariant]:
-    g = "log"
-    return [
-        _inv(
-            f"{what}: one term per index",
-            g,
-            f"A {what} holds one entry per index.",
-            lambda d, s: _all(
-                d,
-                (owner, INDEX, TERM, TERM),
-                lambda o, i, a, b: Implies(
-                    And(s.holds(entry, o, i, a), s.holds(entry, o, i, b)), a == b
-                ),
-            ),
-        ),
-        _inv(
-            f"{what}: entries are within the log",
-            g,
-            f"A {what}'s entries are at indexes it reaches, of terms above 0.",
-            lambda d, s: _all(
-                d,
-                (owner, INDEX, TERM),
-                lambda o, i, t: Implies(
-                    s.holds(entry, o, i, t), And(s.holds(used, o, i), t != d.term_zero)
-                ),
-            ),
-        ),
-        _inv(
-            f"{what}: no gaps",
-            g,
-            f"A {what} reaches every index from 1 to its last.",
-            lambda d, s: _all(
-                d,
-                (owner, INDEX, INDEX),
-                lambda o, i, j: Implies(
-                    And(s.holds(used, o, i), d.index_le(j, i), j != d.index_zero),
-                    s.holds(used, o, j),
-                ),
-            ),
-        ),
-        _inv(
-            f"{what}: index 0 is no entry",
-            g,
-            f"A {what} starts at index 1.",
-            lambda d, s: _all(d, (owner,), lambda o: Not(s.holds(used, o, d.index_zero))),
-        ),
-    ]
-
-
-def _log() -> list[Invariant]:
-    g = "log"
-    found = [
-        *_log_shape("entry", "used", NODE, "node log"),
-        *_log_shape("term_entry", "term_used", TERM, "term log"),
-    ]
-    found += [
-        _inv(
-            "term logs belong to started terms",
-            g,
-            "Only a term with a leader has a term log.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX),
-                lambda t, i: Implies(s.holds("term_used", t, i), s.holds("started", t)),
-            ),
-        ),
-        _inv(
-            "entries with the same index and term are preceded by identical prefixes",
-            g,
-            "An entry (I, T) of a node log, with every entry before it, is exactly term T's log up to I; this is what Log Matching rests on.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM),
-                lambda n, i, t: Implies(
-                    s.holds("entry", n, i, t), _agree(d, _node_log(s, n), _term_log(s, t), i)
-                ),
-            ),
-        ),
-        _inv(
-            "term logs agree with the term logs of their entries",
-            g,
-            "An entry (I, T) of term T0's log, with its prefix, is term T's log up to I.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM),
-                lambda u, i, t: Implies(
-                    s.holds("term_entry", u, i, t), _agree(d, _term_log(s, u), _term_log(s, t), i)
-                ),
-            ),
-        ),
-        _inv(
-            "term logs hold no later terms",
-            g,
-            "Term T's log holds entries of terms up to T.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM),
-                lambda u, i, t: Implies(s.holds("term_entry", u, i, t), d.term_le(t, u)),
-            ),
-        ),
-        _inv(
-            "node logs hold no future terms",
-            g,
-            "A node's entries are of its current term or earlier ones.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM, TERM),
-                lambda n, i, t, a: Implies(
-                    And(s.holds("entry", n, i, t), s.holds("current_term", n, a)), d.term_le(t, a)
-                ),
-            ),
-        ),
-        _inv(
-            "terms do not decrease along a term log",
-            g,
-            "In a term log, a later index never holds an earlier term.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM, INDEX, TERM),
-                lambda u, i, a, j, b: Implies(
-                    And(
-                        s.holds("term_entry", u, i, a),
-                        s.holds("term_entry", u, j, b),
-                        d.index_le(i, j),
-                    ),
-                    d.term_le(a, b),
-                ),
-            ),
-        ),
-        _inv(
-            "a leader's log is its term's log",
-            g,
-            "A leader's log is its term's log (Leader Append-Only: the term log only grows).",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM),
-                lambda n, t: Implies(
-                    And(s.holds("leader", n), s.holds("current_term", n, t)),
-                    _all(
-                        d,
-                        (INDEX, TERM),
-                        lambda i, y: And(
-                            s.holds("entry", n, i, y) == s.holds("term_entry", t, i, y),
-                            s.holds("used", n, i) == s.holds("term_used", t, i),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ]
-    return found
-
-
-def _commit() -> list[Invariant]:
-    g = "commit"
-    return [
-        _inv(
-            "index 0 is acknowledged",
-            g,
-            "Every node acknowledges the empty prefix of every term.",
-            lambda d, s: _all(d, (NODE, TERM), lambda n, t: s.holds("acked", n, t, d.index_zero)),
-        ),
-        _inv(
-            "acknowledgements are prefixes",
-            g,
-            "Acknowledging term T's log up to I acknowledges it up to every J <= I.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, INDEX),
-                lambda n, t, i, j: Implies(
-                    And(s.holds("acked", n, t, i), d.index_le(j, i)), s.holds("acked", n, t, j)
-                ),
-            ),
-        ),
-        _inv(
-            "acknowledged entries are in the term log",
-            g,
-            "An acknowledged index is in the term's log.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX),
-                lambda n, t, i: Implies(
-                    And(s.holds("acked", n, t, i), i != d.index_zero), s.holds("term_used", t, i)
-                ),
-            ),
-        ),
-        _inv(
-            "no acknowledgement in a future term",
-            g,
-            "A node acknowledges only in its current term or earlier ones.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, TERM),
-                lambda n, t, i, a: Implies(
-                    And(
-                        s.holds("acked", n, t, i), i != d.index_zero, s.holds("current_term", n, a)
-                    ),
-                    d.term_le(t, a),
-                ),
-            ),
-        ),
-        _inv(
-            "an acknowledged prefix stays while the term lasts",
-            g,
-            "A node still in term T holds T's log up to what it acknowledged in T.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX),
-                lambda n, t, i: Implies(
-                    And(s.holds("acked", n, t, i), s.holds("current_term", n, t)),
-                    _agree(d, _node_log(s, n), _term_log(s, t), i),
-                ),
-            ),
-        ),
-        _inv(
-            "a leader acknowledges its own log",
-            g,
-            "A leader's own log counts as acknowledged in its term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX),
-                lambda n, t, i: Implies(
-                    And(s.holds("leader", n), s.holds("current_term", n, t), s.holds("used", n, i)),
-                    s.holds("acked", n, t, i),
-                ),
-            ),
-        ),
-        _inv(
-            "match indexes are acknowledged",
-            g,
-            "A leader's match index for J is an index J acknowledged in the leader's term.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, NODE, INDEX),
-                lambda n, t, j, i: Implies(
-                    And(
-                        s.holds("leader", n),
-                        s.holds("current_term", n, t),
-                        s.holds("match", n, j, i),
-                    ),
-                    s.holds("acked", j, t, i),
-                ),
-            ),
-        ),
-        _inv(
-            "commits are counted on a quorum, in the leader's term",
-            g,
-            "A commit of I by the leader of T is of an entry of term T that every member of its quorum acknowledged (paper 5.4.2).",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, NODE),
-                lambda t, i, n: Implies(
-                    And(s.holds("committed", t, i), i != d.index_zero),
-                    And(
-                        s.holds("term_entry", t, i, t),
-                        Implies(
-                            quorum_members(s.value("commit_quorum", t, i))(n),
-                            s.holds("acked", n, t, i),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        _inv(
-            "choosable entries stay with who acknowledged them",
-            g,
-            "If term T1 is choosable at I, whoever acknowledged (I, T1) in T1 still holds it.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, NODE),
-                lambda t, i, n: Implies(
-                    And(
-                        s.holds("term_entry", t, i, t),
-                        choosable(d, s, t, i),
-                        s.holds("acked", n, t, i),
-                    ),
-                    s.holds("entry", n, i, t),
-                ),
-            ),
-        ),
-        _inv(
-            "choosable entries reach the candidates voted for",
-            g,
-            "If T1 is choosable at I, a candidate of an unstarted later term that got the vote of a node which acknowledged (I, T1) holds it.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, NODE, TERM, NODE),
-                lambda t, i, n, u, c: Implies(
-                    And(
-                        s.holds("term_entry", t, i, t),
-                        choosable(d, s, t, i),
-                        s.holds("acked", n, t, i),
-                        s.holds("votes", n, u, c),
-                        term_lt(d, t, u),
-                        Not(s.holds("started", u)),
-                        s.holds("current_term", c, u),
-                    ),
-                    s.holds("entry", c, i, t),
-                ),
-            ),
-        ),
-        _inv(
-            "every committed entry is in every later leader's log",
-            g,
-            "If T1 is choosable at I, the log of every started later term holds (I, T1) (Ivy/mypyvy choosable_future_term_log).",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM),
-                lambda t, i, u: Implies(
-                    And(
-                        s.holds("term_entry", t, i, t),
-                        choosable(d, s, t, i),
-                        s.holds("started", u),
-                        term_lt(d, t, u),
-                    ),
-                    s.holds("term_entry", u, i, t),
-                ),
-            ),
-        ),
-    ]
-
-
-def _apply() -> list[Invariant]:
-    g = "commit"
-    justified = lambda s, n, i, t, q: s.holds("commit", n, i, t, q)  # noqa: E731
-    return [
-        _inv(
-            "one commit index",
-            g,
-            "A node has one commit index and justification.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM, INDEX, INDEX, TERM, INDEX),
-                lambda n, i, t, q, j, u, r: Implies(
-                    And(justified(s, n, i, t, q), justified(s, n, j, u, r)),
-                    And(i == j, t == u, q == r),
-                ),
-            ),
-        ),
-        _inv(
-            "commit indexes are justified by commits",
-            g,
-            "A node's commit index is at most a commit made by the leader of a term no later than its own.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM, INDEX, TERM),
-                lambda n, i, t, q, a: Implies(
-                    justified(s, n, i, t, q),
-                    And(
-                        s.holds("committed", t, q),
-                        d.index_le(i, q),
-                        Implies(s.holds("current_term", n, a), d.term_le(t, a)),
-                    ),
-                ),
-            ),
-        ),
-        _inv(
-            "a node's log reaches its commit index",
-            g,
-            "The commit index is within the log.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM, INDEX),
-                lambda n, i, t, q: Implies(
-                    And(justified(s, n, i, t, q), i != d.index_zero), s.holds("used", n, i)
-                ),
-            ),
-        ),
-        _inv(
-            "committed prefixes are committed term logs",
-            g,
-            "A node's log up to its commit index is the justifying term's log.",
-            lambda d, s: _all(
-                d,
-                (NODE, INDEX, TERM, INDEX),
-                lambda n, i, t, q: Implies(
-                    justified(s, n, i, t, q), _agree(d, _node_log(s, n), _term_log(s, t), i)
-                ),
-            ),
-        ),
-        _inv(
-            "leader commit indexes are justified",
-            g,
-            "The commit index a leader of T had is justified by a commit of a term no later than T.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM, INDEX),
-                lambda u, i, t, q: Implies(
-                    s.holds("leader_commit", u, i, t, q),
-                    And(
-                        s.holds("committed", t, q),
-                        d.index_le(i, q),
-                        d.term_le(t, u),
-                        Or(i == d.index_zero, s.holds("term_used", u, i)),
-                    ),
-                ),
-            ),
-        ),
-        _inv(
-            "leader commit indexes cover their term logs",
-            g,
-            "Term U's log up to a commit index its leader had is the justifying term's log.",
-            lambda d, s: _all(
-                d,
-                (TERM, INDEX, TERM, INDEX),
-                lambda u, i, t, q: Implies(
-                    s.holds("leader_commit", u, i, t, q),
-                    _agree(d, _term_log(s, u), _term_log(s, t), i),
-                ),
-            ),
-        ),
-        _inv(
-            "a leader's commit index is recorded",
-            g,
-            "A leader's current commit index is one its term's MsgApps may carry.",
-            lambda d, s: _all(
-                d,
-                (NODE, TERM, INDEX, TERM, INDEX),
-                lambda n, u, i, t, q: Implies(
-                    And(
-                        s.holds("leader", n),
-                        s.holds("current_term", n, u),
-                        justified(s, n, i, t, q),
-                    ),
-                    s.holds("leader_commit", u, i, t, q),
-                ),
-            ),
-        ),
-    ]
-
-
-INVARIANTS: tuple[Invariant, ...] = (*_election(), *_log(), *_commit(), *_apply())
+def forall(d: SymbolicDomain, sorts: tuple[SortRef, ...], body: Callable[..., BoolRef]) -> BoolRef:
+    """``body`` for all values of ``sorts`` (fresh bound variables)."""
+    variables = [d.fresh(sort, sort.name()[0]) for sort in sorts]
+    return ForAll(variables, body(*variables))
 
 
 @final
-class SafetyProperty(msgspec.Struct, frozen=True, kw_only=True):
-    """A property the invariants imply: its parts (each checked alone) and the layers whose
-    invariants imply it."""
+class View(Relations):
+    """A state's relations with the domain's orders: what an invariant's body reads."""
 
-    name: str
-    text: str
-    layers: tuple[str, ...]
-    parts: tuple[Build, ...]
+    def __init__(self, domain: SymbolicDomain, state: Relations) -> None:
+        self.d = domain
+        self.state = state
+        self.term_zero = domain.term_zero
+        self.index_zero = domain.index_zero
 
+    def holds(self, name: str, *args: ExprRef) -> BoolRef:
+        return self.state.holds(name, *args)
 
-def _log_matching(d: SymbolicDomain, s: StateView) -> BoolRef:
-    return _all(
-        d,
-        (NODE, NODE, INDEX, TERM),
-        lambda a, b, i, t: Implies(
-            And(s.holds("entry", a, i, t), s.holds("entry", b, i, t)),
-            _agree(d, _node_log(s, a), _node_log(s, b), i),
-        ),
-    )
+    def value(self, name: str, *args: ExprRef) -> ExprRef:
+        return self.state.value(name, *args)
 
+    def term_le(self, a: ExprRef, b: ExprRef) -> BoolRef:
+        return self.d.term_le(a, b)
 
-def _leader_completeness(d: SymbolicDomain, s: StateView) -> BoolRef:
-    return _all(
-        d,
-        (TERM, INDEX, INDEX, TERM, NODE, TERM),
-        lambda c, q, i, y, n, u: Implies(
-            And(
-                s.holds("committed", c, q),
-                d.index_le(i, q),
-                i != d.index_zero,
-                s.holds("term_entry", c, i, y),
-                s.holds("leader", n),
-                s.holds("current_term", n, u),
-                term_lt(d, c, u),
+    def index_le(self, a: ExprRef, b: ExprRef) -> BoolRef:
+        return self.d.index_le(a, b)
+
+    def term_lt(self, a: ExprRef, b: ExprRef) -> BoolRef:
+        formula = term_lt(self.d, a, b)
+        assert isinstance(formula, BoolRef)
+        return formula
+
+    def node_log(self, n: ExprRef) -> Log:
+        """Node ``n``'s log."""
+        return (lambda i, t: self.entry(n, i, t), lambda i: self.used(n, i))
+
+    def term_log(self, t: ExprRef) -> Log:
+        """The log of term ``t``'s leader."""
+        return (lambda i, y: self.term_entry(t, i, y), lambda i: self.term_used(t, i))
+
+    def agree(self, first: Log, second: Log, upto: ExprRef) -> BoolRef:
+        """Two logs hold the same entries at every index up to ``upto``."""
+        return forall(
+            self.d,
+            (INDEX, TERM),
+            lambda j, t: Implies(
+                self.index_le(j, upto),
+                And(first[0](j, t) == second[0](j, t), first[1](j) == second[1](j)),
             ),
-            s.holds("entry", n, i, y),
-        ),
+        )
+
+    def is_last(self, n: ExprRef, last: ExprRef, last_term: ExprRef) -> BoolRef:
+        formula = is_last(self.d, self.fields(n), last, last_term)
+        assert isinstance(formula, BoolRef)
+        return formula
+
+
+def invariant(
+    name: str, layer: str, text: str, sorts: tuple[SortRef, ...], body: Callable[..., BoolRef]
+) -> Invariant:
+    """``body(view, *xs)`` for all ``xs`` of ``sorts``."""
+    return Invariant(
+        name=name,
+        layer=layer,
+        text=text,
+        build=lambda d, s: forall(d, sorts, lambda *xs: body(View(d, s), *xs)),
     )
 
 
-def _applied_prefixes_agree(d: SymbolicDomain, s: StateView) -> BoolRef:
-    return _all(
-        d,
-        (NODE, NODE, INDEX, INDEX, TERM, TERM, TERM, TERM, INDEX, INDEX, INDEX),
-        lambda a, b, i, j, y, z, t, u, q, r, k: Implies(
-            And(
-                s.holds("commit", a, i, t, q),
-                s.holds("commit", b, j, u, r),
-                d.index_le(k, i),
-                d.index_le(k, j),
-                s.holds("entry", a, k, y),
-                s.holds("entry", b, k, z),
-            ),
-            y == z,
-        ),
-    )
+E, L = "election", "log"
 
-
-def _committed_entries_agree(d: SymbolicDomain, s: StateView) -> BoolRef:
-    return _all(
-        d,
-        (TERM, INDEX, TERM, INDEX, INDEX, TERM, TERM),
-        lambda t, q, u, r, k, y, z: Implies(
-            And(
-                s.holds("committed", t, q),
-                s.holds("committed", u, r),
-                d.index_le(k, q),
-                d.index_le(k, r),
-                s.holds("term_entry", t, k, y),
-                s.holds("term_entry", u, k, z),
-            ),
-            y == z,
-        ),
-    )
-
-
-def _election_safety(d: SymbolicDomain, s: StateView) -> BoolRef:
-    return _all(
-        d,
-        (NODE, NODE, TERM),
-        lambda a, b, t: Implies(And(s.holds("elected", a, t), s.holds("elected", b, t)), a == b),
-    )
-
-
-ELECTION_SAFETY = SafetyProperty(
-    name="election safety",
-    text="At most one leader is elected in a term (paper Figure 3).",
-    layers=("election",),
-    parts=(_election_safety,),
-)
-LOG_MATCHING = SafetyProperty(
-    name="log matching",
-    text="Two logs with an entry of the same index and term are equal up to it (paper Figure 3).",
-    layers=("election", "log"),
-    parts=(_log_matching,),
-)
-LEADER_COMPLETENESS = SafetyProperty(
-    name="leader completeness",
-    text="An entry committed in term T (at or below an index the leader of T committed) is in the log of every leader of a later term (paper Figure 3).",
-    layers=LAYERS,
-    parts=(_leader_completeness,),
-)
-STATE_MACHINE_SAFETY = SafetyProperty(
-    name="state machine safety",
-    text=(
-        "Any two nodes' logs agree up to both their commit indexes, and any two commits agree on "
-        "every index both cover; since a commit is never undone, no two nodes ever apply different "
-        "entries at one index (paper Figure 3)."
+ELECTION: tuple[Invariant, ...] = (
+    invariant(
+        "one current term",
+        E,
+        "A node has at most one current term.",
+        (NODE, TERM, TERM),
+        lambda v, n, a, b: Implies(And(v.current_term(n, a), v.current_term(n, b)), a == b),
     ),
-    layers=LAYERS,
-    parts=(_applied_prefixes_agree, _committed_entries_agree),
+    invariant(
+        "left terms are the earlier terms",
+        E,
+        "A node has left exactly the terms below its current term.",
+        (NODE, TERM, TERM),
+        lambda v, n, a, t: Implies(v.current_term(n, a), v.left(n, t) == v.term_lt(t, a)),
+    ),
+    invariant(
+        "a leader is not a candidate",
+        E,
+        "No node is both leader and candidate.",
+        (NODE,),
+        lambda v, n: Not(And(v.leader(n), v.candidate(n))),
+    ),
+    invariant(
+        "one vote per term",
+        E,
+        "A node votes for at most one candidate per term (paper Figure 2, votedFor).",
+        (NODE, TERM, NODE, NODE),
+        lambda v, n, t, a, b: Implies(And(v.votes(n, t, a), v.votes(n, t, b)), a == b),
+    ),
+    invariant(
+        "no vote in a future term",
+        E,
+        "A node's votes are for its term or earlier ones.",
+        (NODE, TERM, NODE, TERM),
+        lambda v, n, t, c, a: Implies(And(v.votes(n, t, c), v.current_term(n, a)), v.term_le(t, a)),
+    ),
+    invariant(
+        "voters left the earlier terms",
+        E,
+        "A node that voted in T has left every term below T.",
+        (NODE, TERM, NODE, TERM),
+        lambda v, n, t, c, u: Implies(And(v.votes(n, t, c), v.term_lt(u, t)), v.left(n, u)),
+    ),
+    invariant(
+        "the vote field is the vote of the current term",
+        E,
+        "voted_for is the vote recorded for the node's current term.",
+        (NODE, TERM, NODE),
+        lambda v, n, t, c: Implies(v.current_term(n, t), v.voted_for(n, c) == v.votes(n, t, c)),
+    ),
+    invariant(
+        "no votes in term zero",
+        E,
+        "Votes are cast in terms above 0.",
+        (NODE, TERM, NODE),
+        lambda v, n, t, c: Implies(v.votes(n, t, c), t != v.term_zero),
+    ),
+    invariant(
+        "votes go to candidates",
+        E,
+        "A vote for C in T means C campaigned in T (it voted for itself).",
+        (NODE, TERM, NODE),
+        lambda v, n, t, c: Implies(v.votes(n, t, c), v.votes(c, t, c)),
+    ),
+    invariant(
+        "candidates and leaders voted for themselves",
+        E,
+        "A candidate or leader voted for itself in its term.",
+        (NODE, TERM),
+        lambda v, n, t: Implies(
+            And(Or(v.candidate(n), v.leader(n)), v.current_term(n, t)), v.votes(n, t, n)
+        ),
+    ),
+    invariant(
+        "recorded grants are votes",
+        E,
+        "A candidate's recorded grants are votes for it in its term.",
+        (NODE, TERM, NODE),
+        lambda v, n, t, j: Implies(
+            And(v.candidate(n), v.current_term(n, t), v.granted(n, j)), v.votes(j, t, n)
+        ),
+    ),
+    invariant(
+        "a candidate was not elected in its term",
+        E,
+        "A candidate has not won its term.",
+        (NODE, TERM),
+        lambda v, n, t: Implies(And(v.candidate(n), v.current_term(n, t)), Not(v.elected(n, t))),
+    ),
+    invariant(
+        "a leader was elected in its term",
+        E,
+        "A leader won its current term.",
+        (NODE, TERM),
+        lambda v, n, t: Implies(And(v.leader(n), v.current_term(n, t)), v.elected(n, t)),
+    ),
+    invariant(
+        "the elected hold a quorum of votes",
+        E,
+        "Every member of T's voting quorum voted for T's leader.",
+        (NODE, TERM, NODE),
+        lambda v, c, t, j: Implies(
+            And(v.elected(c, t), quorum_members(v.voting_quorum(t))(j)), v.votes(j, t, c)
+        ),
+    ),
+    invariant(
+        "elected terms are started",
+        E,
+        "A term with a leader is started.",
+        (NODE, TERM),
+        lambda v, n, t: Implies(v.elected(n, t), v.started(t)),
+    ),
+    invariant(
+        "started terms have a leader",
+        E,
+        "A started term's leader (ghost leader_of) was elected in it.",
+        (TERM,),
+        lambda v, t: Implies(v.started(t), v.elected(v.leader_of(t), t)),
+    ),
+    invariant(
+        "no leader of a future term",
+        E,
+        "A node was elected only in its term or earlier ones.",
+        (NODE, TERM, TERM),
+        lambda v, n, t, a: Implies(And(v.elected(n, t), v.current_term(n, a)), v.term_le(t, a)),
+    ),
+    invariant(
+        "election safety",
+        E,
+        "At most one leader is elected in a term (paper Figure 3).",
+        (NODE, NODE, TERM),
+        lambda v, a, b, t: Implies(And(v.elected(a, t), v.elected(b, t)), a == b),
+    ),
+    invariant(
+        "vote requests come from candidates",
+        E,
+        "A MsgVote of C for T exists only if C voted for itself in T.",
+        (NODE, TERM, INDEX, TERM),
+        lambda v, c, t, i, y: Implies(v.request(c, t, i, y), v.votes(c, t, c)),
+    ),
+    invariant(
+        "one vote request per term",
+        E,
+        "A candidate's MsgVotes of one term carry one last index and term.",
+        (NODE, TERM, INDEX, TERM, INDEX, TERM),
+        lambda v, c, t, i, y, j, z: Implies(
+            And(v.request(c, t, i, y), v.request(c, t, j, z)), And(i == j, y == z)
+        ),
+    ),
+    invariant(
+        "votes and logs agree on terms",
+        E,
+        "While its term has no leader, a candidate's MsgVote carries its log's last index and "
+        "term (what the voters' up-to-date check compared).",
+        (NODE, TERM, INDEX, TERM),
+        lambda v, c, t, i, y: Implies(
+            And(v.request(c, t, i, y), v.current_term(c, t), Not(v.started(t))),
+            v.is_last(c, i, y),
+        ),
+    ),
 )
-PROPERTIES = (ELECTION_SAFETY, LOG_MATCHING, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY)
 
 
-def layer_invariants(layer: str) -> tuple[Invariant, ...]:
-    """The invariants of one layer."""
-    return tuple(inv for inv in INVARIANTS if inv.layer == layer)
+def _log_shape(
+    what: str, entry: Callable[..., BoolRef], used: Callable[..., BoolRef], owner: SortRef
+) -> tuple[Invariant, ...]:
+    """``entry(view, owner, index, term)`` and ``used(view, owner, index)``: one kind of log."""
+    return (
+        invariant(
+            f"{what}: one term per index",
+            L,
+            f"A {what} holds one entry per index.",
+            (owner, INDEX, TERM, TERM),
+            lambda v, o, i, a, b: Implies(And(entry(v, o, i, a), entry(v, o, i, b)), a == b),
+        ),
+        invariant(
+            f"{what}: entries are within the log",
+            L,
+            f"A {what}'s entries are at indexes it reaches, of terms above 0.",
+            (owner, INDEX, TERM),
+            lambda v, o, i, t: Implies(entry(v, o, i, t), And(used(v, o, i), t != v.term_zero)),
+        ),
+        invariant(
+            f"{what}: no gaps",
+            L,
+            f"A {what} reaches every index from 1 to its last.",
+            (owner, INDEX, INDEX),
+            lambda v, o, i, j: Implies(
+                And(used(v, o, i), v.index_le(j, i), j != v.index_zero), used(v, o, j)
+            ),
+        ),
+        invariant(
+            f"{what}: index 0 is no entry",
+            L,
+            f"A {what} starts at index 1.",
+            (owner,),
+            lambda v, o: Not(used(v, o, v.index_zero)),
+        ),
+    )
+
+
+LOG: tuple[Invariant, ...] = (
+    *_log_shape("node log", Relations.entry, Relations.used, NODE),
+    *_log_shape("term log", Relations.term_entry, Relations.term_used, TERM),
+    invariant(
+        "term logs belong to started terms",
+        L,
+        "Only a term with a leader has a term log.",
+        (TERM, INDEX),
+        lambda v, t, i: Implies(v.term_used(t, i), v.started(t)),
+    ),
+    invariant(
+        "entries with the same index and term are preceded by identical prefixes",
+        L,
+        "An entry (I, T) of a node log, with every entry before it, is exactly term T's log up "
+        "to I; Log Matching rests on this.",
+        (NODE, INDEX, TERM),
+        lambda v, n, i, t: Implies(v.entry(n, i, t), v.agree(v.node_log(n), v.term_log(t), i)),
+    ),
+    invariant(
+        "term logs agree with the term logs of their entries",
+        L,
+        "An entry (I, T) of term U's log, with its prefix, is term T's log up to I.",
+        (TERM, INDEX, TERM),
+        lambda v, u, i, t: Implies(v.term_entry(u, i, t), v.agree(v.term_log(u), v.term_log(t), i)),
+    ),
+    invariant(
+        "term logs hold no later terms",
+        L,
+        "Term U's log holds entries of terms up to U.",
+        (TERM, INDEX, TERM),
+        lambda v, u, i, t: Implies(v.term_entry(u, i, t), v.term_le(t, u)),
+    ),
+    invariant(
+        "node logs hold no future terms",
+        L,
+        "A node's entries are of its term or earlier ones.",
+        (NODE, INDEX, TERM, TERM),
+        lambda v, n, i, t, a: Implies(And(v.entry(n, i, t), v.current_term(n, a)), v.term_le(t, a)),
+    ),
+    invariant(
+        "terms do not decrease along a term log",
+        L,
+        "In a term log, a later index never holds an earlier term.",
+        (TERM, INDEX, TERM, INDEX, TERM),
+        lambda v, u, i, a, j, b: Implies(
+            And(v.term_entry(u, i, a), v.term_entry(u, j, b), v.index_le(i, j)), v.term_le(a, b)
+        ),
+    ),
+    invariant(
+        "a leader's log is its term's log",
+        L,
+        "A leader's log is its term's log (Leader Append-Only: the term log only grows).",
+        (NODE, TERM, INDEX, TERM),
+        lambda v, n, t, i, y: Implies(
+            And(v.leader(n), v.current_term(n, t)),
+            And(v.entry(n, i, y) == v.term_entry(t, i, y), v.used(n, i) == v.term_used(t, i)),
+        ),
+    ),
+)

@@ -25,12 +25,21 @@ from typing import final
 import msgspec
 
 from proofs.raft import node_relations as rel
-from proofs.raft.epr import INDEX, NODE, QUORUM, TERM, SymbolicDomain, quorum_members
+from proofs.raft.epr import (
+    INDEX,
+    NODE,
+    QUORUM,
+    TERM,
+    Formula,
+    SymbolicDomain,
+    Value,
+    quorum_members,
+)
 from proofs.raft.node_relations import Append, Commit, Conjuncts, Rules, VoteRequest
 from proofs.raft.safety_state import RELATIONS, PostState, SafetyState, SymbolicFields
 from proofs.z3adapter import And, BoolRef, BoolVal, Const, ExprRef, ForAll, If, Or
 
-Update = Callable[..., BoolRef]
+Update = Callable[..., ExprRef]
 
 
 @final
@@ -51,12 +60,12 @@ class _Step:
         self.pre = pre
         self.post = PostState(pre, actor, "post")
         self.actor = actor
-        self.parts: list[BoolRef] = []
+        self.parts: list[Formula] = []
 
     def relation(self, conjuncts: Conjuncts) -> None:
         self.parts += [formula for _, formula in conjuncts]
 
-    def require(self, *facts: BoolRef) -> None:
+    def require(self, *facts: Formula) -> None:
         self.parts += facts
 
     def ghost(self, name: str, new: Update) -> None:
@@ -81,7 +90,12 @@ class _Step:
         if "commit" not in self.post.overrides:
             pre, actor = self.pre, self.actor
             self.post.override("commit", lambda i, t, q: pre.holds("commit", actor, i, t, q))
-        return Transition(name=name, formula=And(self.parts), post=self.post)
+        return Transition(name=name, formula=And(*self.parts), post=self.post)
+
+
+def _expr(value: Value) -> ExprRef:
+    assert isinstance(value, ExprRef), value
+    return value
 
 
 def _consts(prefix: str, **sorts: object) -> dict[str, ExprRef]:
@@ -246,7 +260,7 @@ def _message(d: SymbolicDomain, pre: SafetyState, p: dict[str, ExprRef]) -> tupl
         prev_term=prev_term,
         last_sent=last,
         commit=p["jI"],
-        entry=lambda i, y: pre.holds("term_entry", t, i, y),
+        entry=lambda i, y: pre.term_entry(t, _expr(i), _expr(y)),
     )
     exists = And(
         pre.holds("started", t),
@@ -298,8 +312,8 @@ def _appends(d: SymbolicDomain, rules: Rules, pre: SafetyState) -> list[Transiti
     commit = Commit(before=p["ck"], after=p["ca"])
     message, exists = _message(d, pre, p)
     out: list[Transition] = []
-    Relation = Callable[[SymbolicFields], Conjuncts]
-    kinds: list[tuple[str, Relation, Callable[[ExprRef], BoolRef]]] = [
+    relation_of = Callable[[SymbolicFields], Conjuncts]
+    kinds: list[tuple[str, relation_of, Callable[[ExprRef], BoolRef]]] = [
         (
             "append, entries present",
             lambda after: rel.append_keep(d, rules, before, after, message, commit),

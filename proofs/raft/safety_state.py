@@ -20,8 +20,9 @@ a MsgApp or MsgHeartbeat of term T may carry I).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Protocol, final
+from typing import final
 
 from proofs.raft.epr import INDEX, NODE, QUORUM, TERM, Value
 from proofs.z3adapter import BoolRef, BoolSort, ExprRef, FuncDeclRef, Function, If, SortRef
@@ -61,8 +62,90 @@ GHOST_FUNCTIONS: dict[str, tuple[tuple[SortRef, ...], SortRef]] = {
 RELATIONS = {**NODE_RELATIONS, **GHOST_RELATIONS}
 
 
+class Relations(ABC):
+    """A state's relations and functions, by name and through named accessors."""
+
+    @abstractmethod
+    def holds(self, name: str, *args: ExprRef) -> BoolRef:
+        """The relation ``name`` at ``args``."""
+
+    @abstractmethod
+    def value(self, name: str, *args: ExprRef) -> ExprRef:
+        """The function ``name`` at ``args``."""
+
+    def fields(self, node: ExprRef) -> SymbolicFields:
+        """Node ``node``'s fields in this state."""
+        return SymbolicFields(self, node)
+
+    def current_term(self, n: ExprRef, t: ExprRef) -> BoolRef:
+        return self.holds("current_term", n, t)
+
+    def left(self, n: ExprRef, t: ExprRef) -> BoolRef:
+        return self.holds("left", n, t)
+
+    def leader(self, n: ExprRef) -> BoolRef:
+        return self.holds("leader", n)
+
+    def candidate(self, n: ExprRef) -> BoolRef:
+        return self.holds("candidate", n)
+
+    def voted_for(self, n: ExprRef, c: ExprRef) -> BoolRef:
+        return self.holds("voted_for", n, c)
+
+    def entry(self, n: ExprRef, i: ExprRef, t: ExprRef) -> BoolRef:
+        return self.holds("entry", n, i, t)
+
+    def used(self, n: ExprRef, i: ExprRef) -> BoolRef:
+        return self.holds("used", n, i)
+
+    def granted(self, n: ExprRef, j: ExprRef) -> BoolRef:
+        return self.holds("granted", n, j)
+
+    def match(self, n: ExprRef, j: ExprRef, i: ExprRef) -> BoolRef:
+        return self.holds("match", n, j, i)
+
+    def commit(self, n: ExprRef, i: ExprRef, t: ExprRef, q: ExprRef) -> BoolRef:
+        return self.holds("commit", n, i, t, q)
+
+    def votes(self, n: ExprRef, t: ExprRef, c: ExprRef) -> BoolRef:
+        return self.holds("votes", n, t, c)
+
+    def request(self, c: ExprRef, t: ExprRef, i: ExprRef, y: ExprRef) -> BoolRef:
+        return self.holds("request", c, t, i, y)
+
+    def elected(self, n: ExprRef, t: ExprRef) -> BoolRef:
+        return self.holds("elected", n, t)
+
+    def started(self, t: ExprRef) -> BoolRef:
+        return self.holds("started", t)
+
+    def term_entry(self, u: ExprRef, i: ExprRef, t: ExprRef) -> BoolRef:
+        return self.holds("term_entry", u, i, t)
+
+    def term_used(self, u: ExprRef, i: ExprRef) -> BoolRef:
+        return self.holds("term_used", u, i)
+
+    def acked(self, n: ExprRef, t: ExprRef, i: ExprRef) -> BoolRef:
+        return self.holds("acked", n, t, i)
+
+    def committed(self, t: ExprRef, i: ExprRef) -> BoolRef:
+        return self.holds("committed", t, i)
+
+    def leader_commit(self, u: ExprRef, i: ExprRef, t: ExprRef, q: ExprRef) -> BoolRef:
+        return self.holds("leader_commit", u, i, t, q)
+
+    def voting_quorum(self, t: ExprRef) -> ExprRef:
+        return self.value("voting_quorum", t)
+
+    def commit_quorum(self, t: ExprRef, i: ExprRef) -> ExprRef:
+        return self.value("commit_quorum", t, i)
+
+    def leader_of(self, t: ExprRef) -> ExprRef:
+        return self.value("leader_of", t)
+
+
 @final
-class SafetyState:
+class SafetyState(Relations):
     """One copy of every relation and function, named ``<prefix>.<name>``."""
 
     def __init__(self, prefix: str) -> None:
@@ -84,16 +167,12 @@ class SafetyState:
         """The function ``name`` at ``args``."""
         return self.symbols[name](*args)
 
-    def fields(self, node: ExprRef) -> SymbolicFields:
-        """Node ``node``'s fields in this state."""
-        return SymbolicFields(self, node)
-
 
 @final
 class SymbolicFields:
     """:class:`~proofs.raft.node_relations.NodeFields` of one node of a symbolic state."""
 
-    def __init__(self, state: StateView, node: ExprRef) -> None:
+    def __init__(self, state: Relations, node: ExprRef) -> None:
         self._state = state
         self._node = node
 
@@ -135,21 +214,11 @@ def _expr(value: Value) -> ExprRef:
     return value
 
 
-class StateView(Protocol):
-    """Anything that answers the relations and functions of a state."""
-
-    def holds(self, name: str, *args: ExprRef) -> BoolRef: ...
-
-    def value(self, name: str, *args: ExprRef) -> ExprRef: ...
-
-    def fields(self, node: ExprRef) -> SymbolicFields: ...
-
-
 Override = Callable[..., ExprRef]
 
 
 @final
-class PostState:
+class PostState(Relations):
     """The state after one node's step, defined from the state before.
 
     The acting node's rows of the node relations are fresh functions (which the step's node
@@ -159,7 +228,7 @@ class PostState:
     quantifiers to instantiate.
     """
 
-    def __init__(self, pre: StateView, actor: ExprRef, prefix: str) -> None:
+    def __init__(self, pre: Relations, actor: ExprRef, prefix: str) -> None:
         self.pre = pre
         self.actor = actor
         self.prefix = prefix
@@ -194,6 +263,3 @@ class PostState:
         if name in self.overrides:
             return self.overrides[name](*args)
         return self.pre.value(name, *args)
-
-    def fields(self, node: ExprRef) -> SymbolicFields:
-        return SymbolicFields(self, node)

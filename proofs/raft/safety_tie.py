@@ -200,7 +200,11 @@ class ConcreteDomain:
         size = len(self.nodes) // 2 + 1
         for quorum in itertools.combinations(self.nodes, size):
             members = frozenset(quorum)
-            if _truth(body(lambda node, members=members: _int(node) in members)):
+
+            def member(node: Value, members: frozenset[int] = members) -> bool:
+                return _int(node) in members
+
+            if _truth(body(member)):
                 return True
         return False
 
@@ -242,7 +246,7 @@ class _Builder:
     ) -> None:
         """Add ``relation`` from the current state to ``target``; commit unchanged unless the
         relation says how it moves."""
-        commit = Commit(before=(self.current.commit), after=(target.commit))
+        commit = Commit(before=self.current.commit, after=target.commit)
         conjuncts = relation(ConcreteFields(self.current), ConcreteFields(target), commit)
         if not any(label == "commit" for label, _ in conjuncts):
             conjuncts = (*conjuncts, ("commit", (target.commit == self.current.commit)))
@@ -265,20 +269,20 @@ class _Builder:
         self.to(
             "observe_term",
             bumped,
-            lambda b, a, c: rel.observe_term(d, b, a, term=(self.current.term), new_term=(term)),
+            lambda b, a, _c: rel.observe_term(d, b, a, term=self.current.term, new_term=term),
         )
 
 
 def _unchanged(
     domain: ConcreteDomain,
 ) -> Callable[[ConcreteFields, ConcreteFields, Commit], Conjuncts]:
-    return lambda b, a, c: rel.unchanged(domain, b, a)
+    return lambda b, a, _c: rel.unchanged(domain, b, a)
 
 
 def _step_down(
     domain: ConcreteDomain, term: int
 ) -> Callable[[ConcreteFields, ConcreteFields, Commit], Conjuncts]:
-    return lambda b, a, c: rel.step_down(domain, b, a, term=(term))
+    return lambda b, a, _c: rel.step_down(domain, b, a, term=term)
 
 
 Relation = Callable[[ConcreteFields, ConcreteFields, Commit], Conjuncts]
@@ -303,7 +307,7 @@ def _accepted_reply(commands: Sequence[object]) -> bool:
 
 
 def _last(fields: Fields) -> tuple[int, int]:
-    return (len(fields.log)), (fields.log[-1] if fields.log else 0)
+    return len(fields.log), (fields.log[-1] if fields.log else 0)
 
 
 def _on_vote(b: _Builder, message: MsgVote, commands: Sequence[object]) -> None:
@@ -317,20 +321,20 @@ def _on_vote(b: _Builder, message: MsgVote, commands: Sequence[object]) -> None:
         return
     own, own_term = _last(b.current)
     request = VoteRequest(
-        term=(message.term),
-        candidate=(message.from_id),
-        last_index=(message.last_log_index),
-        last_term=(message.last_log_term),
+        term=message.term,
+        candidate=message.from_id,
+        last_index=message.last_log_index,
+        last_term=message.last_log_term,
         own_last_index=own,
         own_last_term=own_term,
     )
-    b.finish("grant_vote", lambda x, y, c: rel.grant_vote(d, b.rules, x, y, request))
+    b.finish("grant_vote", lambda x, y, _c: rel.grant_vote(d, b.rules, x, y, request))
 
 
 def _become_leader(b: _Builder) -> Relation:
     d, node, term = b.domain, b.node(), (b.current.term)
     new_index = len(b.current.log) + 1
-    return lambda x, y, c: rel.become_leader(
+    return lambda x, y, _c: rel.become_leader(
         d, x, y, node=node, term=term, new_index=new_index, quorum=d.some_quorum
     )
 
@@ -354,7 +358,7 @@ def _on_vote_response(b: _Builder, message: MsgVoteResp) -> None:
     voter, term = (message.from_id), (start.term)
     recorded = dataclasses.replace(start, granted=start.granted | {message.from_id})
     b.to(
-        "record_grant", recorded, lambda x, y, c: rel.record_grant(d, x, y, term=term, voter=voter)
+        "record_grant", recorded, lambda x, y, _c: rel.record_grant(d, x, y, term=term, voter=voter)
     )
     if b.after.role == "leader":
         b.finish("become_leader", _become_leader(b))
@@ -389,12 +393,12 @@ def _on_append(b: _Builder, message: MsgApp, commands: Sequence[object]) -> None
         follower = dataclasses.replace(b.current, role="follower", granted=frozenset())
         b.to("step_down (a leader of the term)", follower, _step_down(d, message.term))
     request = Append(
-        term=(message.term),
-        prev=(message.prev_log_index),
-        prev_term=(message.prev_log_term),
-        last_sent=(message.prev_log_index + len(message.entries)),
+        term=message.term,
+        prev=message.prev_log_index,
+        prev_term=message.prev_log_term,
+        last_sent=message.prev_log_index + len(message.entries),
         entry=_message_entries(message),
-        commit=(message.commit_index),
+        commit=message.commit_index,
     )
     if message.prev_log_index < b.current.commit:
         b.finish(
@@ -406,7 +410,7 @@ def _on_append(b: _Builder, message: MsgApp, commands: Sequence[object]) -> None
         b.finish("append_keep", lambda x, y, c: rel.append_keep(d, b.rules, x, y, request, c))
     else:
         index, term = _conflict(b.current, message)
-        conflict = ((index), (term))
+        conflict = (index, term)
         b.finish(
             "append_truncate",
             lambda x, y, c: rel.append_truncate(
@@ -445,7 +449,7 @@ def _on_append_response(b: _Builder, message: MsgAppResp) -> None:
     b.to(
         "record_ack",
         acked,
-        lambda x, y, c: rel.record_ack(d, x, y, term=term, follower=follower, index=index),
+        lambda x, y, _c: rel.record_ack(d, x, y, term=term, follower=follower, index=index),
     )
     _commit_or_unchanged(b)
 
@@ -473,11 +477,11 @@ def _on_propose(b: _Builder) -> None:
         log=(*start.log, start.term),
         match=tuple(sorted({**dict(start.match), start.node: len(start.log) + 1}.items())),
     )
-    node, term, index = b.node(), (start.term), (len(start.log) + 1)
+    node, term, index = b.node(), start.term, len(start.log) + 1
     b.to(
         "propose",
         appended,
-        lambda x, y, c: rel.propose(d, x, y, node=node, term=term, new_index=index),
+        lambda x, y, _c: rel.propose(d, x, y, node=node, term=term, new_index=index),
     )
     _commit_or_unchanged(b)
 
@@ -497,10 +501,10 @@ def _on_timer(b: _Builder) -> None:
             commit=start.commit,
             granted=frozenset({start.node}),
         )
-        def campaign(x, y, c):
-            return rel.campaign(
-                    d, x, y, node=node, term=term, new_term=new_term
-                )
+
+        def campaign(x: ConcreteFields, y: ConcreteFields, _c: Commit) -> Conjuncts:
+            return rel.campaign(d, x, y, node=node, term=term, new_term=new_term)
+
         if after.role == "leader":
             b.to("campaign", candidate, campaign)
             b.finish("become_leader", _become_leader(b))

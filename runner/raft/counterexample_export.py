@@ -316,9 +316,9 @@ class _Director:
             probe = self.newest(MsgApp, c, k)
             if not probe:
                 raise _StuckError(f"no MsgApp from n{c} to n{k} is in flight")
-            flight = self.simulation.run.state.in_flight[probe].message
-            assert isinstance(flight, MsgApp)
-            if flight.prev_log_index <= need:
+            probed = self.simulation.run.state.in_flight[probe].message
+            assert isinstance(probed, MsgApp)
+            if probed.prev_log_index <= need:
                 raise _StuckError(f"n{c} sends n{k} no MsgApp after entry {need}")
             # The leader probes from a later index: its rejection makes it probe lower.
             self.act(Deliver(message=probe))
