@@ -5,7 +5,8 @@ second and peak memory.
 Nodes follow scheduler_perf's ``node-default.yaml`` (4 cpu, 32Gi, 110 pods) and pods its
 ``pod-default.yaml`` (one container requesting 100m cpu and 500Mi). kube-scheduler's CI
 requires at least 270 pods/s on this workload (``performance-config.yaml``, integration
-harness with an in-process API server).
+harness with an in-process API server). The pods go through the scheduler machine
+(``impl.scheduler.machine``) as events, with every binding answered at once.
 
     python -m benchmarks.scheduler_perf [--nodes 5000] [--initial 1000] [--pods 10000]
 """
@@ -19,34 +20,56 @@ import time
 
 import immutables
 
-from impl.scheduler.nodeinfo import build_snapshot
-from impl.scheduler.profile import build_profile
-from impl.scheduler.queue import run_queue
-from models.scheduling import Container, Node, Pod
+from impl.scheduler.machine import SchedulerConfig, init
+from impl.scheduler.profile import default_profile
+from impl.scheduler.run import drive
+from models.k8s.core.node import Node, NodeStatus
+from models.k8s.core.pod import Container, Pod, PodSpec, ResourceRequirements
+from models.k8s.meta import ObjectMeta
+from models.quantity import parse_quantity_or_raise
+from models.scheduling.cluster import ClusterState
 
 
 def make_nodes(count: int) -> list[Node]:
     """``node-default.yaml``: 4 cpu, 32Gi memory, 110 pods."""
-    allocatable = immutables.Map({"cpu": 4000, "memory": 32 * 1024**3, "pods": 110})
+    allocatable = immutables.Map(
+        {
+            name: parse_quantity_or_raise(value)
+            for name, value in (("cpu", "4"), ("memory", "32Gi"), ("pods", "110"))
+        }
+    )
     return [
         Node(
-            name=f"node-{index}",
-            labels=immutables.Map({"kubernetes.io/hostname": f"node-{index}"}),
-            allocatable=allocatable,
+            api_version="v1",
+            kind="Node",
+            metadata=ObjectMeta(
+                name=f"node-{index}",
+                labels=immutables.Map({"kubernetes.io/hostname": f"node-{index}"}),
+            ),
+            status=NodeStatus(allocatable=allocatable),
         )
         for index in range(count)
     ]
 
 
-def make_pods(prefix: str, count: int, start_index: int) -> list[Pod]:
+def make_pods(prefix: str, count: int) -> list[Pod]:
     """``pod-default.yaml``: one pause container requesting 100m cpu and 500Mi memory."""
+    requests = immutables.Map(
+        {"cpu": parse_quantity_or_raise("100m"), "memory": parse_quantity_or_raise("500Mi")}
+    )
     container = Container(
         name="pause",
         image="registry.k8s.io/pause:3.10",
-        requests=immutables.Map({"cpu": 100, "memory": 500 * 1024**2}),
+        resources=ResourceRequirements(requests=requests),
     )
+    spec = PodSpec(containers=(container,))
     return [
-        Pod(name=f"{prefix}-{index}", containers=(container,), creation_index=start_index + index)
+        Pod(
+            api_version="v1",
+            kind="Pod",
+            metadata=ObjectMeta(name=f"{prefix}-{index}", namespace="default"),
+            spec=spec,
+        )
         for index in range(count)
     ]
 
@@ -58,21 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initial", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10000)
     args = parser.parse_args(argv)
-    profile = build_profile()
-    profiles = {profile.scheduler_name: profile}
-    snapshot = build_snapshot(make_nodes(args.nodes), [])
-    initial = make_pods("init", args.initial, 0)
+    profile = default_profile()
+    config = SchedulerConfig({profile.scheduler_name: profile})
+    state = init(config, ClusterState(nodes=tuple(make_nodes(args.nodes)))).state
     started = time.perf_counter()
-    bindings, snapshot = run_queue(profiles, snapshot, initial)
+    attempts, state = drive(config, state, make_pods("init", args.initial))
     initial_seconds = time.perf_counter() - started
-    assert all(b.node for b in bindings), "an initial pod did not schedule"
-    measured = make_pods("pod", args.pods, args.initial)
+    assert all(a.node for a in attempts), "an initial pod did not schedule"
+    measured = make_pods("pod", args.pods)
     started = time.perf_counter()
     cpu_started = time.process_time()
-    bindings, snapshot = run_queue(profiles, snapshot, measured)
+    attempts, state = drive(config, state, measured)
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
-    scheduled = sum(1 for b in bindings if b.node)
+    scheduled = sum(1 for a in attempts if a.node)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"SchedulingBasic {args.nodes}Nodes_{args.pods}Pods (initial {args.initial} pods)")
     print(f"initial pods: {args.initial} in {initial_seconds:.2f} s")

@@ -26,23 +26,34 @@ timeout, a lost connection, no return by the end of the history) may have taken 
 time after its call, or never; its ``result``, if any, is ignored.
 
 Times are integers from one clock shared by all clients (nanoseconds when recorded from real
-systems; event positions for logs without times). This module holds only the types and the
-JSON codec; the parsers of other formats are in :mod:`models.history_formats`.
+systems; event positions for logs without times). This module holds the types and the JSON
+codec; the parsers of other formats are in :mod:`models.history_formats`. Reading follows the
+strict input discipline (:mod:`models.strict_input`, ``docs/limits.md``): one line at a time,
+unknown fields refused with their path, errors as :class:`~models.strict_input.InputError`
+naming the line and field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, TypeAlias
 
 import msgspec
 from returns.result import Failure, Result, Success
+
+from models.strict_input import InputError, decode_json, numbered_lines
 
 FORMAT_NAME = "kubeoracle-history"
 FORMAT_VERSION = 1
 
 ModelName = Literal["etcd", "kv", "register", "cas-register"]
 MODEL_NAMES: tuple[ModelName, ...] = ("cas-register", "etcd", "kv", "register")
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every record of the format: immutable, keyword-built, and strict when read (an unknown
+    field is refused with its path)."""
+
 
 RegisterValue: TypeAlias = int | str | None
 """A register's value: an integer or a string; ``None`` is "no value" (never written)."""
@@ -51,7 +62,7 @@ RegisterValue: TypeAlias = int | str | None
 # ---------------------------------------------------------------------------------- etcd data
 
 
-class KeyValue(msgspec.Struct, frozen=True, kw_only=True):
+class KeyValue(Record, frozen=True, kw_only=True):
     """An etcd key-value as a range or watch returns it (``mvccpb.KeyValue``).
 
     Keys and values are text (UTF-8). ``create_revision`` is the revision of the key's latest
@@ -71,7 +82,7 @@ CompareTarget = Literal["version", "create", "mod", "value", "lease"]
 CompareResult = Literal["equal", "not_equal", "greater", "less"]
 
 
-class Compare(msgspec.Struct, frozen=True, kw_only=True):
+class Compare(Record, frozen=True, kw_only=True):
     """One txn guard: ``target(key) <result> operand``.
 
     A missing key has version, create, mod and lease 0; its value compares false whatever the
@@ -84,7 +95,7 @@ class Compare(msgspec.Struct, frozen=True, kw_only=True):
     operand: int | str
 
 
-class EtcdRange(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="range"):
+class EtcdRange(Record, frozen=True, kw_only=True, tag_field="type", tag="range"):
     """Range ``[key, range_end)``; no ``range_end`` means the single key ``key``.
 
     ``revision`` 0 reads the current revision; ``limit`` 0 means no limit.
@@ -99,7 +110,7 @@ class EtcdRange(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag
     serializable: bool = False
 
 
-class EtcdPut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="put"):
+class EtcdPut(Record, frozen=True, kw_only=True, tag_field="type", tag="put"):
     """Put ``key = value``, attached to ``lease`` (0: no lease)."""
 
     key: str
@@ -108,7 +119,7 @@ class EtcdPut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="
     prev_kv: bool = False
 
 
-class EtcdDelete(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="delete"):
+class EtcdDelete(Record, frozen=True, kw_only=True, tag_field="type", tag="delete"):
     """Delete ``[key, range_end)`` (no ``range_end``: the single key)."""
 
     key: str
@@ -119,7 +130,7 @@ class EtcdDelete(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", ta
 TxnOperation: TypeAlias = EtcdRange | EtcdPut | EtcdDelete
 
 
-class EtcdTxn(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="txn"):
+class EtcdTxn(Record, frozen=True, kw_only=True, tag_field="type", tag="txn"):
     """If every compare holds run ``success``, else ``failure``; one revision if any write."""
 
     compare: tuple[Compare, ...] = ()
@@ -127,32 +138,28 @@ class EtcdTxn(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="
     failure: tuple[TxnOperation, ...] = ()
 
 
-class EtcdLeaseGrant(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"
-):
+class EtcdLeaseGrant(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"):
     """Grant a lease of ``ttl_seconds``; ``lease_id`` 0 lets the server pick the id."""
 
     ttl_seconds: int
     lease_id: int = 0
 
 
-class EtcdLeaseRevoke(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"
-):
+class EtcdLeaseRevoke(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"):
     """Revoke a lease, deleting the keys attached to it."""
 
     lease_id: int
 
 
 class EtcdLeaseKeepalive(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
+    Record, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
 ):
     """Renew a lease once (one request on the keepalive stream)."""
 
     lease_id: int
 
 
-class EtcdCompact(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="compact"):
+class EtcdCompact(Record, frozen=True, kw_only=True, tag_field="type", tag="compact"):
     """Compact the key history up to ``revision``."""
 
     revision: int
@@ -171,7 +178,7 @@ EtcdOperation: TypeAlias = (
 )
 
 
-class RangeResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="range"):
+class RangeResult(Record, frozen=True, kw_only=True, tag_field="type", tag="range"):
     """A range's answer: ``revision`` is the response header's revision."""
 
     revision: int = 0
@@ -180,14 +187,14 @@ class RangeResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", t
     more: bool = False
 
 
-class PutResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="put"):
+class PutResult(Record, frozen=True, kw_only=True, tag_field="type", tag="put"):
     """A put's answer: ``revision`` is the header revision (the put's own revision)."""
 
     revision: int = 0
     prev_kv: KeyValue | None = None
 
 
-class DeleteResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="delete"):
+class DeleteResult(Record, frozen=True, kw_only=True, tag_field="type", tag="delete"):
     """A delete's answer: how many keys it deleted, and their previous values if asked."""
 
     revision: int = 0
@@ -198,7 +205,7 @@ class DeleteResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", 
 TxnResponse: TypeAlias = RangeResult | PutResult | DeleteResult
 
 
-class TxnResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="txn"):
+class TxnResult(Record, frozen=True, kw_only=True, tag_field="type", tag="txn"):
     """A txn's answer: whether the compares held, and one response per executed op."""
 
     revision: int = 0
@@ -206,9 +213,7 @@ class TxnResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag
     responses: tuple[TxnResponse, ...] = ()
 
 
-class LeaseGrantResult(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"
-):
+class LeaseGrantResult(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"):
     """A granted lease: its id and TTL (possibly raised to the server's minimum)."""
 
     revision: int = 0
@@ -216,16 +221,14 @@ class LeaseGrantResult(
     ttl_seconds: int = 0
 
 
-class LeaseRevokeResult(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"
-):
+class LeaseRevokeResult(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"):
     """A revoke's answer."""
 
     revision: int = 0
 
 
 class LeaseKeepaliveResult(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
+    Record, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
 ):
     """A keepalive's answer; ``ttl_seconds`` 0 means the lease was not found (expired)."""
 
@@ -234,13 +237,13 @@ class LeaseKeepaliveResult(
     ttl_seconds: int = 0
 
 
-class CompactResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="compact"):
+class CompactResult(Record, frozen=True, kw_only=True, tag_field="type", tag="compact"):
     """A compaction's answer."""
 
     revision: int = 0
 
 
-class ErrorResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error"):
+class ErrorResult(Record, frozen=True, kw_only=True, tag_field="type", tag="error"):
     """An error the server returned, e.g. "etcdserver: mvcc: required revision has been
     compacted". With ``definite`` true it is the operation's outcome (no effect); an error that
     leaves the outcome unknown (a timeout) belongs on a record with ``definite`` false."""
@@ -264,54 +267,54 @@ EtcdResult: TypeAlias = (
 # ------------------------------------------------------------------ kv, register, cas-register
 
 
-class KvGet(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="kv_get"):
+class KvGet(Record, frozen=True, kw_only=True, tag_field="type", tag="kv_get"):
     """Read the string at ``key`` (``""`` if never written)."""
 
     key: str
 
 
-class KvPut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="kv_put"):
+class KvPut(Record, frozen=True, kw_only=True, tag_field="type", tag="kv_put"):
     """Set the string at ``key``."""
 
     key: str
     value: str
 
 
-class KvAppend(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="kv_append"):
+class KvAppend(Record, frozen=True, kw_only=True, tag_field="type", tag="kv_append"):
     """Append ``value`` to the string at ``key``."""
 
     key: str
     value: str
 
 
-class RegisterRead(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="read"):
+class RegisterRead(Record, frozen=True, kw_only=True, tag_field="type", tag="read"):
     """Read the register."""
 
 
-class RegisterWrite(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="write"):
+class RegisterWrite(Record, frozen=True, kw_only=True, tag_field="type", tag="write"):
     """Write the register."""
 
     value: RegisterValue
 
 
-class RegisterCas(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="cas"):
+class RegisterCas(Record, frozen=True, kw_only=True, tag_field="type", tag="cas"):
     """Compare-and-set: set ``new`` if the register holds ``expected``."""
 
     expected: RegisterValue
     new: RegisterValue
 
 
-class ValueResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="value"):
+class ValueResult(Record, frozen=True, kw_only=True, tag_field="type", tag="value"):
     """A read's answer (kv get: a string; register read: a value or ``null``)."""
 
     value: RegisterValue
 
 
-class OkResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ok"):
+class OkResult(Record, frozen=True, kw_only=True, tag_field="type", tag="ok"):
     """An acknowledgement without data (kv put/append, register write)."""
 
 
-class CasResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="cas"):
+class CasResult(Record, frozen=True, kw_only=True, tag_field="type", tag="cas"):
     """A compare-and-set's answer: whether the register held ``expected``."""
 
     succeeded: bool
@@ -326,7 +329,7 @@ OperationResult: TypeAlias = EtcdResult | ValueResult | OkResult | CasResult
 # ------------------------------------------------------------------------------- the records
 
 
-class HistoryHeader(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="header"):
+class HistoryHeader(Record, frozen=True, kw_only=True, tag_field="kind", tag="header"):
     """Optional first line: the format, its version and the model the history is meant for."""
 
     format: str = FORMAT_NAME
@@ -334,7 +337,7 @@ class HistoryHeader(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
     model: ModelName | None = None
 
 
-class OperationRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="operation"):
+class OperationRecord(Record, frozen=True, kw_only=True, tag_field="kind", tag="operation"):
     """One client operation.
 
     ``client_id`` runs at most one operation at a time. ``return_time`` is ``None`` when the
@@ -353,7 +356,7 @@ class OperationRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind
 WatchFilter = Literal["noput", "nodelete"]
 
 
-class WatchRequest(msgspec.Struct, frozen=True, kw_only=True):
+class WatchRequest(Record, frozen=True, kw_only=True):
     """A watch's ``create_request``: keys ``[key, range_end)`` from ``start_revision``.
 
     ``start_revision`` 0 means "from the next revision"; ``filters`` drop puts or deletes;
@@ -371,7 +374,7 @@ class WatchRequest(msgspec.Struct, frozen=True, kw_only=True):
 EventType = Literal["put", "delete"]
 
 
-class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
+class WatchEvent(Record, frozen=True, kw_only=True):
     """One change: for a delete, ``kv`` holds the key and the deletion's ``mod_revision``."""
 
     type: EventType
@@ -379,7 +382,7 @@ class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
     prev_kv: KeyValue | None = None
 
 
-class WatchResponse(msgspec.Struct, frozen=True, kw_only=True):
+class WatchResponse(Record, frozen=True, kw_only=True):
     """One message on a watch stream, received at ``time``.
 
     ``revision`` is the response header's revision. A response that is not ``created``, not
@@ -408,7 +411,7 @@ class WatchResponse(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class WatchRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="watch"):
+class WatchRecord(Record, frozen=True, kw_only=True, tag_field="kind", tag="watch"):
     """One watch stream: the request and every response received, in arrival order."""
 
     client_id: int
@@ -420,7 +423,7 @@ class WatchRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", t
 HistoryLine: TypeAlias = HistoryHeader | OperationRecord | WatchRecord
 
 
-class History(msgspec.Struct, frozen=True, kw_only=True):
+class History(Record, frozen=True, kw_only=True):
     """A parsed history: the operations and watches in file order, with the header if any.
 
     ``operation_lines`` gives, for each operation, the 1-based line it came from (0: unknown).
@@ -430,14 +433,6 @@ class History(msgspec.Struct, frozen=True, kw_only=True):
     operations: tuple[OperationRecord, ...] = ()
     watches: tuple[WatchRecord, ...] = ()
     operation_lines: tuple[int, ...] = ()
-
-
-class HistoryParseError(msgspec.Struct, frozen=True, kw_only=True):
-    """Why a history could not be read: the 1-based line, the field if known, the reason."""
-
-    line: int
-    reason: str
-    field: str = ""
 
 
 _LINE_DECODER = msgspec.json.Decoder(HistoryLine)
@@ -459,74 +454,66 @@ def encode_history(history: History) -> str:
     return "".join(line.decode() + "\n" for line in lines)
 
 
-def _validate(record: OperationRecord, line: int) -> HistoryParseError | None:
+def text_lines(text: str, source: str = "<text>") -> Iterator[tuple[int, bytes]]:
+    """The numbered lines of ``text``, as the streaming readers take them (tests, tools)."""
+    return numbered_lines(text.encode().splitlines(keepends=True), source)
+
+
+def _checked(record: OperationRecord, source: str, line: int) -> OperationRecord:
+    problem = ""
     if record.return_time is not None and record.return_time < record.call_time:
-        return HistoryParseError(
-            line=line, field="return_time", reason="return_time is before call_time"
-        )
-    if record.definite and record.return_time is None:
-        return HistoryParseError(
-            line=line, field="definite", reason="a definite operation needs a return_time"
-        )
-    if record.definite and record.result is None:
-        return HistoryParseError(
-            line=line, field="result", reason="a definite operation needs a result"
-        )
-    return None
+        problem, field = "return_time is before call_time", "return_time"
+    elif record.definite and record.return_time is None:
+        problem, field = "a definite operation needs a return_time", "definite"
+    elif record.definite and record.result is None:
+        problem, field = "a definite operation needs a result", "result"
+    if problem:
+        raise InputError(problem, source=source, line=line, field=field)
+    return record
 
 
-def parse_history(text: str) -> Result[History, HistoryParseError]:
-    """Parse kubeoracle JSON Lines; blank lines are skipped, a header may only come first."""
+def parse_history_lines(
+    lines: Iterable[tuple[int, bytes]], source: str
+) -> Result[History, InputError]:
+    """Read kubeoracle JSON Lines, one line at a time (``lines`` from
+    ``runner.input_files.read_lines`` or :func:`text_lines`): blank lines are skipped, a header
+    may only come first, unknown fields are refused with their path (``docs/limits.md``)."""
     header: HistoryHeader | None = None
     operations: list[OperationRecord] = []
-    lines: list[int] = []
+    numbers: list[int] = []
     watches: list[WatchRecord] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = _LINE_DECODER.decode(raw)
-        except msgspec.ValidationError as error:
-            return Failure(HistoryParseError(line=number, reason=str(error), field=_field(error)))
-        except msgspec.DecodeError as error:
-            return Failure(HistoryParseError(line=number, reason=f"not JSON: {error}"))
-        if isinstance(record, HistoryHeader):
-            if operations or watches or header is not None:
-                return Failure(HistoryParseError(line=number, reason="a header must come first"))
-            if record.format != FORMAT_NAME or record.version != FORMAT_VERSION:
-                return Failure(
-                    HistoryParseError(
-                        line=number,
-                        field="format",
-                        reason=f"expected {FORMAT_NAME} version {FORMAT_VERSION}",
-                    )
-                )
-            header = record
-        elif isinstance(record, OperationRecord):
-            problem = _validate(record, number)
-            if problem is not None:
-                return Failure(problem)
-            operations.append(record)
-            lines.append(number)
-        else:
-            watches.append(record)
+    try:
+        for number, raw in lines:
+            if not raw.strip():
+                continue
+            record = decode_json(_LINE_DECODER, raw, source, line=number)
+            if isinstance(record, HistoryHeader):
+                if operations or watches or header is not None:
+                    raise InputError("a header must come first", source=source, line=number)
+                if record.format != FORMAT_NAME or record.version != FORMAT_VERSION:
+                    reason = f"expected {FORMAT_NAME} version {FORMAT_VERSION}"
+                    raise InputError(reason, source=source, line=number, field="format")
+                header = record
+            elif isinstance(record, OperationRecord):
+                operations.append(_checked(record, source, number))
+                numbers.append(number)
+            else:
+                watches.append(record)
+    except InputError as error:
+        return Failure(error)
     return Success(
         History(
             header=header,
             operations=tuple(operations),
             watches=tuple(watches),
-            operation_lines=tuple(lines),
+            operation_lines=tuple(numbers),
         )
     )
 
 
-def _field(error: msgspec.ValidationError) -> str:
-    """The ``$.a.b`` path msgspec puts at the end of a validation message, if any."""
-    message = str(error)
-    marker = " - at `"
-    if marker in message:
-        return message.split(marker, 1)[1].rstrip("`")
-    return ""
+def parse_history(text: str, source: str = "<text>") -> Result[History, InputError]:
+    """:func:`parse_history_lines` over a text in memory."""
+    return parse_history_lines(text_lines(text, source), source)
 
 
 def history_json_schema() -> Mapping[str, Any]:

@@ -1,24 +1,16 @@
-"""Linearizability checking of a client history against a sequential model.
+"""Linearizability checking of a client history against a sequential model: the model's
+interface, the search budget, and the preparation of a history for the search.
 
 Theory of operation. A history is linearizable (Herlihy & Wing 1990) when each operation can be
 given a point between its call and its return such that, run in the order of those points, the
-sequential model produces every observed result. The search is Wing & Gong's backtracking with
-Lowe's memoisation, as in porcupine:
+sequential model produces every observed result. The search (Wing & Gong's backtracking with
+Lowe's memoisation, as in porcupine) is in :mod:`spec.linearizability_search`.
 
-* calls and returns are sorted by time (calls first on ties) into a doubly linked list;
-* from the head, the search tries to linearize the next call whose return has not been passed:
-  if the model accepts the operation's result from the current state and the pair (set of
-  linearized operations as an int bitset, new state) was never seen, the call and its return are
-  unlinked and the search restarts from the head;
-* reaching a return whose call is not linearized means the current prefix cannot be extended:
-  the last choice is undone and the next candidate tried;
-* the history is linearizable once no return is left.
-
-An operation whose outcome is unknown (no return, or ``definite`` false) has no return entry:
-it may be linearized at any point after its call, or never. An unknown operation without side
-effects (a read) is dropped. P-compositionality (Herlihy & Wing's locality, Horn & Kroening):
-when the model maps every operation to a partition key (kv: the key), each key's sub-history is
-checked alone.
+An operation whose outcome is unknown (no return, or ``definite`` false) may take effect at any
+point after its call, or never. An unknown operation without side effects (a read) is dropped.
+P-compositionality (Herlihy & Wing's locality, Horn & Kroening): when the model maps every
+operation to a partition key (kv: the key), each key's sub-history is checked alone, so
+:func:`prepare` splits the history into independent partitions.
 
 On a violation, :mod:`spec.linearizability_report` finds the shortest non-linearizable prefix of
 the history (cut at a return; operations pending at the cut become unknown), shrinks it to a
@@ -31,8 +23,8 @@ reads the clock); running out gives the verdict ``unknown``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Generator, Hashable, Sequence
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -208,259 +200,6 @@ class Prepared(Generic[StateT]):
         return Prepared(kept, transitions, read_only, self.initial)
 
 
-SearchSteps = Generator[None, None, SearchResult]
-
-
-def search(prepared: Prepared[StateT], budget: Budget) -> SearchResult:
-    """Wing & Gong / Lowe search over ``prepared`` within ``budget``."""
-    return run_searches([prepared], budget)[0]
-
-
-def run_searches(
-    prepared: Sequence[Prepared[StateT]], budget: Budget, stop_at_violation: bool = False
-) -> list[SearchResult]:
-    """Search each of ``prepared`` in turn a chunk at a time (round robin), like porcupine's
-    parallel partitions: a violation in any partition is found after about as many steps as
-    its own search needs. With ``stop_at_violation`` the others end as ``unknown`` then."""
-    searches = [search_steps(item, Budget.CHUNK_STEPS) for item in prepared]
-    results: list[SearchResult | None] = [None] * len(searches)
-
-    def finished() -> list[SearchResult]:
-        return [result or SearchResult(verdict="unknown") for result in results]
-
-    spent = [0] * len(searches)
-    running = list(range(len(searches)))
-    while running:
-        next_round: list[int] = []
-        for number in running:
-            try:
-                next(searches[number])
-            except StopIteration as done:
-                results[number] = done.value
-                budget.spend(max(0, done.value.steps - spent[number]))
-                if stop_at_violation and done.value.verdict == "not_linearizable":
-                    return finished()
-                continue
-            next_round.append(number)
-            spent[number] += Budget.CHUNK_STEPS
-            if not budget.spend(Budget.CHUNK_STEPS):
-                return finished()
-        running = next_round
-    return finished()
-
-
-def _linked(members: Sequence[bool], size: int) -> tuple[list[int], list[int]]:
-    """A doubly linked list (next, previous) over the nodes with ``members`` true, in node
-    order, between the sentinels ``size`` (head) and ``size + 1`` (tail)."""
-    head, tail = size, size + 1
-    next_node = [-1] * (size + 2)
-    previous_node = [-1] * (size + 2)
-    last = head
-    for node in range(size):
-        if members[node]:
-            next_node[last] = node
-            previous_node[node] = last
-            last = node
-    next_node[last] = tail
-    previous_node[tail] = last
-    return next_node, previous_node
-
-
-def _unlink(next_node: list[int], previous_node: list[int], node: int) -> None:
-    after, before = next_node[node], previous_node[node]
-    next_node[before] = after
-    previous_node[after] = before
-
-
-def _relink(next_node: list[int], previous_node: list[int], node: int) -> None:
-    next_node[previous_node[node]] = node
-    previous_node[next_node[node]] = node
-
-
-class _Nodes:
-    """The search's nodes: the calls and returns in time order (calls first on ties), with
-    per-node arrays (None / False / 0 for returns and the sentinels ``size`` (head) and
-    ``size + 1`` (tail)) and two linked lists sharing the returns: one of the read-only calls,
-    one of the calls that may change the state."""
-
-    def __init__(self, prepared: Prepared[Any]) -> None:
-        operations = prepared.operations
-        entries: list[tuple[int, int, int]] = []  # (time, 0 call / 1 return, position)
-        for position, operation in enumerate(operations):
-            entries.append((operation.call_time, 0, position))
-            if operation.return_time is not None:
-                entries.append((operation.return_time, 1, position))
-        entries.sort()
-        size = len(entries)
-        self.size = size
-        self.entries = entries
-        self.match = [-1] * (size + 2)
-        call_node = [0] * len(operations)
-        for node, (_, kind, position) in enumerate(entries):
-            if kind == 0:
-                call_node[position] = node
-            else:
-                self.match[call_node[position]] = node
-        # States are opaque here (hashable values of the model's state type).
-        self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
-        self.reads_of = [False] * (size + 2)
-        self.unknown_of = [False] * (size + 2)
-        self.bit_of = [0] * (size + 2)
-        self.twin_bit_of = [0] * (size + 2)
-        twin = _earlier_twins(operations)
-        for position, node in enumerate(call_node):
-            self.transition_of[node] = prepared.transitions[position]
-            self.reads_of[node] = prepared.read_only[position]
-            self.unknown_of[node] = operations[position].return_time is None
-            self.bit_of[node] = 1 << position
-            self.twin_bit_of[node] = 1 << twin[position] if twin[position] >= 0 else 0
-        is_return = [kind == 1 for _, kind, _ in entries]
-        self.next_read, self.previous_read = _linked(
-            [is_return[node] or self.reads_of[node] for node in range(size)], size
-        )
-        self.next_write, self.previous_write = _linked(
-            [is_return[node] or not self.reads_of[node] for node in range(size)], size
-        )
-
-
-def search_steps(prepared: Prepared[StateT], chunk_steps: int) -> SearchSteps:
-    """The search itself, pausing (``yield``) every ``chunk_steps`` steps; see the module
-    docstring.
-
-    Nodes are the calls and returns in time order. Two linked lists share the return nodes:
-    one holds the read-only calls, the other the calls that may change the state, so each scan
-    walks only its own kind until the first return not yet linearized. The loop stays in one
-    function on purpose: it is the checker's hot path, and a call per step would double it.
-    """
-    operations = prepared.operations
-    nodes = _Nodes(prepared)
-    head, entries, match = nodes.size, nodes.entries, nodes.match
-    transition_of, reads_of, unknown_of = nodes.transition_of, nodes.reads_of, nodes.unknown_of
-    bit_of, twin_bit_of = nodes.bit_of, nodes.twin_bit_of
-    next_read, previous_read = nodes.next_read, nodes.previous_read
-    next_write, previous_write = nodes.next_write, nodes.previous_write
-    remaining = sum(1 for operation in operations if operation.return_time is not None)
-    state: Any = prepared.initial
-    linearized = 0
-    cache: set[tuple[int, Hashable]] = set()
-    stack_nodes: list[int] = []
-    stack_states: list[Any] = []
-    entry = head
-    resume = head
-    fresh = True  # just entered a node: look for a legal read-only operation first
-    steps = 0
-    total_steps = 0
-    new_state: Any = state
-    while remaining:
-        steps += 1
-        if steps >= chunk_steps:
-            total_steps += steps
-            steps = 0
-            yield
-        forced = False
-        if fresh:
-            # A read-only operation that is legal here can move to this point in any
-            # linearization (it changes nothing, its call has passed, its return has not):
-            # linearize it first, as the node's only child.
-            fresh = False
-            node = next_read[resume]
-            transition = transition_of[node]
-            while transition is not None:
-                if transition(state) is not ILLEGAL:
-                    break
-                node = next_read[node]
-                transition = transition_of[node]
-            if transition is not None:
-                key = (linearized | bit_of[node], state)
-                if key in cache:
-                    entry = -1  # explored before from here: a dead end
-                else:
-                    cache.add(key)
-                    entry = node
-                    new_state = state
-                    forced = True
-            else:
-                entry = next_write[head]
-        if entry >= 0 and not forced:
-            # Candidates that change the state (read-only ones are not legal at this node).
-            transition = transition_of[entry]
-            while transition is not None:
-                new_state = transition(state)
-                if new_state is not ILLEGAL and not (
-                    # Unknown outcome: skip it when it would change nothing, or when an
-                    # identical unknown one called earlier is unused (it can stand in).
-                    unknown_of[entry]
-                    and (
-                        new_state == state
-                        or (twin_bit_of[entry] and not linearized & twin_bit_of[entry])
-                    )
-                ):
-                    key = (linearized | bit_of[entry], new_state)
-                    if key not in cache:
-                        cache.add(key)
-                        break
-                entry = next_write[entry]
-                transition = transition_of[entry]
-            if transition is None:
-                entry = -1
-        if entry >= 0:
-            stack_nodes.append(entry)
-            stack_states.append(state)
-            state = new_state
-            linearized |= bit_of[entry]
-            if forced:
-                # The state stays: read-only calls before this one stay illegal, so the next
-                # look starts from its predecessor (linked while later ones are forced).
-                resume = previous_read[entry]
-                _unlink(next_read, previous_read, entry)
-            else:
-                resume = head
-                _unlink(next_write, previous_write, entry)
-            returned = match[entry]
-            if returned >= 0:
-                remaining -= 1
-                _unlink(next_read, previous_read, returned)
-                _unlink(next_write, previous_write, returned)
-            fresh = True
-            continue
-        # Backtrack: undo forced (read-only) choices, then the last choice that changed the
-        # state, and try the next candidate after it.
-        forced = True
-        while forced:
-            if not stack_nodes:
-                return SearchResult(verdict="not_linearizable", steps=total_steps + steps)
-            entry = stack_nodes.pop()
-            state = stack_states.pop()
-            forced = reads_of[entry]
-            linearized &= ~bit_of[entry]
-            returned = match[entry]
-            if returned >= 0:
-                remaining += 1
-                _relink(next_write, previous_write, returned)
-                _relink(next_read, previous_read, returned)
-            if forced:
-                _relink(next_read, previous_read, entry)
-            else:
-                _relink(next_write, previous_write, entry)
-        entry = next_write[entry]
-    order = tuple(operations[entries[node][2]].index for node in stack_nodes)
-    return SearchResult(verdict="linearizable", order=order, steps=total_steps + steps)
-
-
-def _earlier_twins(operations: Sequence[PreparedOperation]) -> list[int]:
-    """For each unknown-outcome operation, the latest identical unknown one called before it
-    (-1 if none): using the earlier one first loses nothing, so the later waits for it."""
-    twins = [-1] * len(operations)
-    latest: dict[int, int] = {}
-    by_call = sorted(range(len(operations)), key=lambda position: operations[position].call_time)
-    for position in by_call:
-        if operations[position].return_time is None:
-            identity = operations[position].identity
-            twins[position] = latest.get(identity, -1)
-            latest[identity] = position
-    return twins
-
-
 def prepare(
     model: SequentialModel[StateT], records: Sequence[OperationRecord]
 ) -> dict[str | None, Prepared[StateT]]:
@@ -481,6 +220,10 @@ def prepare(
         groups.setdefault(key if partitioned else None, []).append(item)
     initial = model.initial_state()
     identities: dict[Operation, int] = {}
+    # Identical requests with identical results share one transition (a long register history
+    # repeats a few reads and writes): memory grows with the distinct operations.
+    prepared_once: dict[tuple[Operation, OperationResult | None], tuple[Transition[StateT], bool]]
+    prepared_once = {}
     prepared: dict[str | None, Prepared[StateT]] = {}
     for key in sorted(groups, key=lambda name: "" if name is None else name):
         operations: list[PreparedOperation] = []
@@ -498,7 +241,14 @@ def prepare(
                 )
             )
             result = None if unknown else record.result
-            transitions.append(model.transition(record.operation, result))
-            read_only.append(result is not None and model.read_only(record.operation, result))
+            shared = prepared_once.get((record.operation, result))
+            if shared is None:
+                shared = (
+                    model.transition(record.operation, result),
+                    result is not None and model.read_only(record.operation, result),
+                )
+                prepared_once[(record.operation, result)] = shared
+            transitions.append(shared[0])
+            read_only.append(shared[1])
         prepared[key] = Prepared(operations, transitions, read_only, initial)
     return prepared

@@ -41,8 +41,8 @@ from spec.linearizability import (
     StateT,
     Verdict,
     prepare,
-    run_searches,
 )
+from spec.linearizability_search import PartitionSearch, run_searches
 
 SHRINK_CHECK_STEPS = 30_000
 SHRINK_CHECKS_LIMIT = 80
@@ -388,12 +388,16 @@ def _analyse(
 
 
 def check_history(
-    model: SequentialModel[StateT], records: Sequence[OperationRecord], budget: Budget
+    model: SequentialModel[StateT],
+    records: Sequence[OperationRecord],
+    budget: Budget,
+    search_partitions: PartitionSearch = run_searches,
 ) -> CheckReport:
-    """Judge ``records`` against ``model`` within ``budget`` (see the module docstring)."""
+    """Judge ``records`` against ``model`` within ``budget`` (see the module docstring); the
+    partitions are searched by ``search_partitions`` (the runner may pass a parallel one)."""
     partitions = prepare(model, records)
     keys = list(partitions)
-    results = run_searches([partitions[key] for key in keys], budget, stop_at_violation=True)
+    results = search_partitions([partitions[key] for key in keys], budget, True)
     checked = sum(len(item.operations) for item in partitions.values())
     verdicts = [result.verdict for result in results]
     if "not_linearizable" in verdicts:

@@ -69,6 +69,8 @@ from models.raft import (
     NO_NODE,
     ApplyEntries,
     ApplySnapshot,
+    CommitAdvanced,
+    ConfChangeApplied,
     ConfState,
     CreateSnapshot,
     Entry,
@@ -77,6 +79,7 @@ from models.raft import (
     PersistEntries,
     PersistHardState,
     PersistSnapshot,
+    ProposalAccepted,
     ProposalRejected,
     Propose,
     RandomDrawn,
@@ -87,11 +90,11 @@ from models.raft import (
     SendMessage,
     Tick,
 )
+from models.raft import Command as RaftCommand
 from models.step import Step
 
 MAX_RAFT_EVENTS_PER_STEP = 64
 """A bound on the Raft events one member event causes (its own plus snapshots it triggers)."""
-PASSED_THROUGH = (SendMessage, PersistHardState, PersistEntries, PersistSnapshot, RequestRandom)
 
 
 def init(
@@ -260,24 +263,31 @@ def _drain(work: Work) -> None:
     raise AssertionError("a member event caused more Raft events than the bound")
 
 
-def _carry_out_raft(work: Work, commands: tuple[object, ...], request_id: int) -> None:
+def _carry_out_raft(work: Work, commands: tuple[RaftCommand, ...], request_id: int) -> None:
     """Carry out what Raft said about one event (``request_id``: the write it proposed)."""
     for command in commands:
-        if isinstance(command, PASSED_THROUGH):
-            work.commands.append(command)
-        elif isinstance(command, ApplyEntries):
-            _apply_entries(work, command.entries)
-        elif isinstance(command, ApplySnapshot):
-            snapshot = command.snapshot
-            work.update(etcd=decode_state(snapshot.data), applied_index=snapshot.metadata.index)
-        elif isinstance(command, ReadIndexReady | ReadIndexDropped):
-            member_reads.on_answer(work, command)
-        elif isinstance(command, ProposalRejected):
-            _on_proposal_rejected(work, request_id)
-        elif isinstance(command, RoleChanged):
-            member_reads.on_role_changed(work, command)
-            if command.role != "leader":
-                work.update(revoking=frozenset())
+        match command:
+            case (
+                SendMessage() | PersistHardState() | PersistEntries() | PersistSnapshot()
+                | RequestRandom()
+            ):  # fmt: skip
+                work.commands.append(command)
+            case ApplyEntries(entries=entries):
+                _apply_entries(work, entries)
+            case ApplySnapshot(snapshot=snapshot):
+                work.update(etcd=decode_state(snapshot.data), applied_index=snapshot.metadata.index)
+            case ReadIndexReady() | ReadIndexDropped():
+                member_reads.on_answer(work, command)
+            case ProposalRejected():
+                _on_proposal_rejected(work, request_id)
+            case RoleChanged():
+                member_reads.on_role_changed(work, command)
+                if command.role != "leader":
+                    work.update(revoking=frozenset())
+            case ProposalAccepted() | CommitAdvanced() | ConfChangeApplied():
+                pass  # a write is answered when applied; membership never changes here
+            case _:
+                assert_never(command)
 
 
 def _on_proposal_rejected(work: Work, request_id: int) -> None:

@@ -40,6 +40,10 @@ class Arithmetic(Protocol, Generic[N, B]):
 
     def less(self, left: N, right: N) -> B: ...
     def equal(self, left: N, right: N) -> B: ...
+    def equal_each(self, values: Sequence[N], target: N) -> list[B]:
+        """``equal(value, target)`` for each value."""
+        ...
+
     def select(self, condition: B, then: N, otherwise: N) -> N: ...
     def conjunction(self, left: B, right: B) -> B: ...
     def maximum_of(self, values: Sequence[N]) -> N:
@@ -73,6 +77,9 @@ class IntegerArithmetic:
 
     def equal(self, left: int, right: int) -> bool:
         return left == right
+
+    def equal_each(self, values: Sequence[int], target: int) -> list[bool]:
+        return [value == target for value in values]
 
     def select(self, condition: bool, then: int, otherwise: int) -> int:
         return then if condition else otherwise
@@ -272,7 +279,7 @@ def top_scoring_flags(ar: Arithmetic[N, B], totals: Sequence[N]) -> list[B]:
     """For each node, whether its total equals the highest total (host selection's set)."""
     assert totals, "host selection needs at least one scored node"
     best = ar.maximum_of(totals)
-    return [ar.equal(total, best) for total in totals]
+    return ar.equal_each(totals, best)
 
 
 def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:

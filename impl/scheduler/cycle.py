@@ -12,7 +12,7 @@ choice (kube-scheduler draws it at random).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import chain, islice, repeat
 from operator import add, mul
 from typing import final
 
@@ -28,16 +28,20 @@ from impl.scheduler.framework import (
     Status,
     unresolvable,
 )
-from impl.scheduler.memo import RAW_ONLY_NORMALIZE, Memo, Table, pod_shape
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.plugins.unmodelled import NOT_EVALUATED
+from impl.scheduler.podinfo import PodInfo
 from impl.scheduler.profile import Profile
+from impl.scheduler.results_cache import RAW_ONLY_NORMALIZE, ResultsCache
+from impl.scheduler.snapshot import Snapshot
 
 
 @final
 class PluginScore(msgspec.Struct, frozen=True, kw_only=True):
-    """One score plugin's result for one node."""
+    """One score plugin's result for one node: raw, normalized, times the weight."""
 
     plugin: str
+    weight: int
     raw: int
     normalized: int
     weighted: int
@@ -60,6 +64,23 @@ class CycleResult(msgspec.Struct, frozen=True, kw_only=True):
     top: tuple[str, ...]
     """The nodes sharing the highest total, sorted by name (any one may be chosen)."""
     next_start_index: int
+    skipped_filters: frozenset[str] = frozenset()
+    """Plugins whose PreFilter returned Skip (their Filter did not run)."""
+    skipped_scores: frozenset[str] = frozenset()
+    """Score plugins whose PreScore returned Skip."""
+    not_evaluated: tuple[str, ...] = ()
+    """Plugins this model does not evaluate that would have looked at the pod."""
+
+    def unschedulable_plugins(self) -> frozenset[str]:
+        """The plugins that rejected the pod on some node (``Diagnosis.UnschedulablePlugins``)."""
+        plugins = {status.plugin for _, status in self.statuses if status.plugin}
+        if self.pre_filter_status is not None and self.pre_filter_status.plugin:
+            plugins.add(self.pre_filter_status.plugin)
+        return frozenset(plugins)
+
+
+Scores = tuple[tuple[str, tuple["PluginScore", ...]], ...]
+Totals = tuple[tuple[str, int], ...]
 
 
 class PreFilterOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,25 +146,22 @@ def _run_active(filters: tuple[Plugin, ...], context: CycleContext, node: NodeIn
     return SUCCESS
 
 
-def _filter_table(
-    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...], memo: Memo | None
-) -> Table | None:
-    if memo is None:
-        return None
+def _filter_key(
+    profile: Profile, context: CycleContext, filters: tuple[Plugin, ...]
+) -> object | None:
     keys = tuple(plugin.filter_memo_key(context) for plugin in filters)
     if any(key is None for key in keys):
         return None
-    return memo.table(("filter", id(profile), pod_shape(context.pod.pod), keys))
+    return ("filter", profile.scheduler_name, context.pod.shape, keys)
 
 
 def _nominated_by_node(context: CycleContext) -> dict[str, list[PodInfo]]:
     """Nominated pods of at least the pod's priority, by node (the pod itself excluded)."""
-    pod = context.pod.pod
+    pod = context.pod
     by_node: dict[str, list[PodInfo]] = {}
-    for info in context.snapshot.nominated:
-        other = info.pod
+    for other in context.snapshot.nominated:
         if other.key != pod.key and other.priority >= pod.priority:
-            by_node.setdefault(other.nominated_node_name, []).append(info)
+            by_node.setdefault(other.nominated_node_name, []).append(other)
     return by_node
 
 
@@ -158,7 +176,7 @@ def _filter_with_nominated(
     (PreFilter state recomputed with them) and, if so, also without them."""
     crowded = node
     for info in nominated:
-        crowded = crowded.with_pod(info)
+        crowded = crowded.with_pod(info, -1)
     trial = CycleContext(context.pod, context.snapshot.with_node(crowded))
     outcome = run_pre_filter(profile, trial)
     if outcome.rejection is not None:
@@ -169,73 +187,86 @@ def _filter_with_nominated(
     return _run_active(filters, context, node)
 
 
+def _no_table(_: str) -> tuple[int, Status] | None:
+    return None
+
+
 def find_feasible(
     profile: Profile,
     context: CycleContext,
     nodes: Sequence[NodeInfo],
     skipped: frozenset[str],
     start_index: int,
-    memo: Memo | None = None,
-) -> tuple[list[NodeInfo], list[tuple[str, Status]], int]:
-    """Feasible nodes, failures, and the next start index (``findNodesThatPassFilters``)."""
+    cache: ResultsCache,
+) -> tuple[list[NodeInfo], list[tuple[str, Status]], int, ResultsCache]:
+    """Feasible nodes, failures, the next start index (``findNodesThatPassFilters``) and the
+    cache with this cycle's node-local filter results."""
     if not nodes:
-        return [], [], start_index
+        return [], [], start_index, cache
     wanted = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, len(nodes))
     filters = _active_filters(profile, skipped)
-    table = _filter_table(profile, context, filters, memo)
+    key = _filter_key(profile, context, filters)
+    get = cache.filter_table(key).get if key is not None else _no_table
+    fresh: list[tuple[str, int, Status]] = []
     feasible: list[NodeInfo] = []
     failures: list[tuple[str, Status]] = []
     count = len(nodes)
-    added = 0
-    lookup = table.get if table is not None else None
     success = Code.SUCCESS
     nominated = _nominated_by_node(context)
     start = start_index % count
-    for node in (*nodes[start:], *nodes[:start]):
-        known = lookup(id(node)) if lookup is not None else None
-        if nominated and node.name in nominated:
-            status = _filter_with_nominated(profile, context, node, nominated[node.name], filters)
-        elif known is not None and known[0] is node:
-            status = known[1]
+    found = 0
+    add_feasible, add_failure, add_fresh = feasible.append, failures.append, fresh.append
+    cacheable = key is not None
+    for node in chain(islice(nodes, start, None), islice(nodes, start)):
+        name = node.name
+        if nominated and name in nominated:
+            status = _filter_with_nominated(profile, context, node, nominated[name], filters)
         else:
-            status = _run_active(filters, context, node)
-            if table is not None:
-                table[id(node)] = (node, status)
-                added += 1
+            known = get(name)
+            if known is not None and known[0] == node.generation:
+                status = known[1]
+            else:
+                status = _run_active(filters, context, node)
+                if cacheable:
+                    add_fresh((name, node.generation, status))
         if status.code is success:
-            feasible.append(node)
-            if len(feasible) >= wanted:
+            add_feasible(node)
+            found += 1
+            if found >= wanted:
                 break
         else:
-            failures.append((node.name, status))
-    if memo is not None:
-        memo.note_added(added)
+            add_failure((name, status))
+    if key is not None and fresh:
+        cache = cache.with_filters(key, fresh)
     processed = len(feasible) + len(failures)
-    return feasible, failures, (start_index + processed) % count
+    return feasible, failures, (start_index + processed) % count, cache
 
 
-def _memo_scores(
+def _cached_scores(
     plugins: Sequence[Plugin],
+    folded_weights: tuple[int, ...],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    table: Table,
-    memo: Memo,
-) -> list[tuple[int, ...]]:
-    """Raw scores of memoizable plugins, per node, one lookup per node."""
+    key: object,
+    cache: ResultsCache,
+) -> tuple[list[tuple[int, ...]], ResultsCache]:
+    """Per node, the raw scores of cacheable plugins followed by the weighted sum of those
+    whose raw score is final (``folded_weights``: their weight, 0 for the others); one lookup
+    per node."""
     rows: list[tuple[int, ...]] = []
-    added = 0
-    lookup = table.get
+    fresh: list[tuple[str, int, tuple[int, ...]]] = []
+    get = cache.score_table(key).get
+    add_row = rows.append
     for node in feasible:
-        known = lookup(id(node))
-        if known is not None and known[0] is node:
-            row = known[1]
+        known = get(node.name)
+        if known is not None and known[0] == node.generation:
+            add_row(known[1])
         else:
-            row = tuple(plugin.score(context, node) for plugin in plugins)
-            table[id(node)] = (node, row)
-            added += 1
-        rows.append(row)
-    memo.note_added(added)
-    return rows
+            scores = [plugin.score(context, node) for plugin in plugins]
+            row = (*scores, sum(map(mul, scores, folded_weights)))
+            fresh.append((node.name, node.generation, row))
+            add_row(row)
+    return rows, cache.with_scores(key, fresh)
 
 
 def _normalize(
@@ -243,83 +274,102 @@ def _normalize(
     context: CycleContext,
     feasible: Sequence[NodeInfo],
     raw: list[int],
-    memo: Memo | None,
-) -> list[int]:
+    cache: ResultsCache,
+) -> tuple[list[int], ResultsCache]:
     if not plugin.implements("normalize_score"):
-        return raw
-    if memo is None or plugin.name not in RAW_ONLY_NORMALIZE:
-        return plugin.normalize_score(context, feasible, list(raw))
-    key = tuple(raw)
-    table = memo.normalized(plugin.name)
-    known = table.get(key)
+        return raw, cache
+    if plugin.name not in RAW_ONLY_NORMALIZE:
+        return plugin.normalize_score(context, feasible, list(raw)), cache
+    key = (plugin.name, tuple(raw))
+    known = cache.normalized.get(key)
     if known is None:
         known = tuple(plugin.normalize_score(context, feasible, list(raw)))
-        table[key] = known
-        memo.note_added(1)
-    return list(known)
+        cache = cache.with_normalized(key, known)
+    return list(known), cache
 
 
 def _raw_score_lists(
     profile: Profile,
-    plugins: Sequence[Plugin],
+    active: Sequence[tuple[Plugin, int]],
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    memo: Memo | None,
-) -> dict[str, list[int]]:
-    """Raw scores per plugin; memoizable plugins' scores come from the memo when known."""
-    keys = {plugin.name: plugin.score_memo_key(context) for plugin in plugins} if memo else {}
-    cached = [plugin for plugin in plugins if keys.get(plugin.name) is not None]
+    cache: ResultsCache,
+    detailed: bool,
+) -> tuple[dict[str, list[int]], list[int], frozenset[str], ResultsCache]:
+    """Raw scores per plugin, the weighted sum per node of the cacheable plugins that do not
+    normalize (``folded``: their columns are left out unless ``detailed``) and the cache.
+    Cacheable plugins' scores come from the cache when known."""
+    keys = {plugin.name: plugin.score_memo_key(context) for plugin, _ in active}
+    cached = [(plugin, weight) for plugin, weight in active if keys[plugin.name] is not None]
     raw: dict[str, list[int]] = {}
-    if memo is not None and cached:
+    base = [0] * len(feasible)
+    folded: frozenset[str] = frozenset()
+    if cached:
+        folded_weights = tuple(
+            0 if plugin.implements("normalize_score") else weight for plugin, weight in cached
+        )
+        folded = frozenset(
+            plugin.name for (plugin, _), w in zip(cached, folded_weights, strict=True) if w
+        )
         key = (
             "score",
-            id(profile),
-            pod_shape(context.pod.pod),
-            tuple((plugin.name, keys[plugin.name]) for plugin in cached),
+            profile.scheduler_name,
+            context.pod.shape,
+            tuple((plugin.name, weight, keys[plugin.name]) for plugin, weight in cached),
         )
-        rows = _memo_scores(cached, context, feasible, memo.table(key), memo)
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cached]
-        for plugin, column in zip(cached, columns, strict=True):
-            raw[plugin.name] = list(column)
-    for plugin in plugins:
-        if plugin.name not in raw:
+        plugins = [plugin for plugin, _ in cached]
+        rows, cache = _cached_scores(plugins, folded_weights, context, feasible, key, cache)
+        base = [row[-1] for row in rows]
+        for index, plugin in enumerate(plugins):
+            if detailed or plugin.name not in folded:
+                raw[plugin.name] = [row[index] for row in rows]
+    for plugin, _ in active:
+        if plugin.name not in raw and plugin.name not in folded:
             raw[plugin.name] = [plugin.score(context, node) for node in feasible]
-    return raw
+    return raw, base, folded, cache
 
 
 def prioritize(
     profile: Profile,
     context: CycleContext,
     feasible: Sequence[NodeInfo],
-    memo: Memo | None = None,
+    cache: ResultsCache,
     *,
     detailed: bool = True,
-) -> tuple[tuple[tuple[str, tuple[PluginScore, ...]], ...], tuple[tuple[str, int], ...]]:
-    """PreScore, Score, NormalizeScore and weights over the feasible nodes; without
-    ``detailed`` only the totals are returned (the per-plugin scores stay empty)."""
+) -> tuple[Scores, Totals, frozenset[str], ResultsCache]:
+    """PreScore, Score, NormalizeScore and weights over the feasible nodes: per-plugin scores
+    (empty without ``detailed``), totals, the plugins PreScore skipped, the updated cache."""
     skipped: set[str] = set()
     for plugin in profile.pre_score:
         if plugin.pre_score(context, feasible).code is Code.SKIP:
             skipped.add(plugin.name)
-    totals = [0] * len(feasible)
     per_plugin: list[tuple[str, int, list[int], list[int]]] = []
     active = [(plugin, weight) for plugin, weight in profile.score if plugin.name not in skipped]
-    raw_lists = _raw_score_lists(profile, [p for p, _ in active], context, feasible, memo)
+    raw_lists, totals, folded, cache = _raw_score_lists(
+        profile, active, context, feasible, cache, detailed
+    )
     for plugin, weight in active:
+        if plugin.name in folded:
+            if detailed:
+                raw = raw_lists[plugin.name]
+                per_plugin.append((plugin.name, weight, raw, raw))
+            continue
         raw = raw_lists[plugin.name]
-        normalized = _normalize(plugin, context, feasible, raw, memo)
+        normalized, cache = _normalize(plugin, context, feasible, raw, cache)
         totals = list(map(add, totals, map(mul, normalized, repeat(weight, len(normalized)))))
         if detailed:
             per_plugin.append((plugin.name, weight, raw, normalized))
     names = [node.name for node in feasible]
+    skipped_scores = frozenset(skipped & {p.name for p, _ in profile.score})
     if not detailed:
-        return (), tuple(zip(names, totals, strict=True))
+        return (), tuple(zip(names, totals, strict=True)), skipped_scores, cache
     scores = tuple(
         (
             name,
             tuple(
                 PluginScore(
                     plugin=plugin_name,
+                    weight=weight,
                     raw=raw[index],
                     normalized=normalized[index],
                     weighted=normalized[index] * weight,
@@ -329,7 +379,7 @@ def prioritize(
         )
         for index, name in enumerate(names)
     )
-    return scores, tuple(zip(names, totals, strict=True))
+    return scores, tuple(zip(names, totals, strict=True)), skipped_scores, cache
 
 
 def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
@@ -342,33 +392,44 @@ def top_scoring(totals: Sequence[tuple[str, int]]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _rejected_at_pre_filter(
+    profile: Profile, pod: PodInfo, nodes: Sequence[NodeInfo], rejection: Status, start_index: int
+) -> CycleResult:
+    return CycleResult(
+        pod=pod.key,
+        profile=profile.scheduler_name,
+        node_count=len(nodes),
+        pre_filter_status=rejection,
+        statuses=tuple((node.name, rejection) for node in nodes),
+        feasible=(),
+        scores=(),
+        totals=(),
+        top=(),
+        next_start_index=start_index,
+    )
+
+
 def run_cycle(
     profile: Profile,
     snapshot: Snapshot,
     pod: PodInfo,
     start_index: int = 0,
-    memo: Memo | None = None,
+    cache: ResultsCache | None = None,
     *,
     detailed: bool = True,
-) -> tuple[CycleResult, CycleContext]:
-    """PreFilter through host selection for one pod (``schedulePod``)."""
+) -> tuple[CycleResult, CycleContext, ResultsCache]:
+    """PreFilter through host selection for one pod (``schedulePod``); ``cache`` (empty when
+    None) only saves work, and comes back with this cycle's results."""
+    cache = cache if cache is not None else ResultsCache()
     context = CycleContext(pod, snapshot)
     nodes = snapshot.in_order()
     outcome = run_pre_filter(profile, context)
     if outcome.rejection is not None:
-        result = CycleResult(
-            pod=pod.pod.key,
-            profile=profile.scheduler_name,
-            node_count=len(nodes),
-            pre_filter_status=outcome.rejection,
-            statuses=tuple((node.name, outcome.rejection) for node in nodes),
-            feasible=(),
-            scores=(),
-            totals=(),
-            top=(),
-            next_start_index=start_index,
+        return (
+            _rejected_at_pre_filter(profile, pod, nodes, outcome.rejection, start_index),
+            context,
+            cache,
         )
-        return result, context
     snapshot_size = len(nodes)
     excluded: list[tuple[str, Status]] = []
     if outcome.allowed is not None:
@@ -379,32 +440,40 @@ def run_cycle(
         )
         excluded = [(node.name, status) for node in nodes if node.name not in outcome.allowed]
         nodes = tuple(node for node in nodes if node.name in outcome.allowed)
-    feasible, failures, next_index = find_feasible(
-        profile, context, nodes, outcome.skipped, start_index, memo
+    feasible, failures, next_index, cache = find_feasible(
+        profile, context, nodes, outcome.skipped, start_index, cache
     )
+    skipped_scores: frozenset[str] = frozenset()
     if len(feasible) == 1:
-        scores: tuple[tuple[str, tuple[PluginScore, ...]], ...] = ((feasible[0].name, ()),)
-        totals: tuple[tuple[str, int], ...] = ((feasible[0].name, 0),)
+        scores: Scores = ((feasible[0].name, ()),)
+        totals: Totals = ((feasible[0].name, 0),)
     else:
-        scores, totals = prioritize(profile, context, feasible, memo, detailed=detailed)
+        scores, totals, skipped_scores, cache = prioritize(
+            profile, context, feasible, cache, detailed=detailed
+        )
+    not_evaluated = context.state.get(NOT_EVALUATED, ())
+    assert isinstance(not_evaluated, tuple)
     result = CycleResult(
-        pod=pod.pod.key,
+        pod=pod.key,
         profile=profile.scheduler_name,
         node_count=snapshot_size,
         pre_filter_status=None,
         statuses=tuple(excluded + failures),
-        feasible=tuple(node.name for node in feasible),
+        feasible=tuple([node.name for node in feasible]),
         scores=scores,
         totals=totals,
         top=top_scoring(totals),
         next_start_index=next_index,
+        skipped_filters=outcome.skipped,
+        skipped_scores=skipped_scores,
+        not_evaluated=not_evaluated,
     )
-    return result, context
+    return result, context, cache
 
 
 def fit_error_message(node_count: int, result: CycleResult, post_filter_message: str) -> str:
     """``FitError.Error()``: ``0/N nodes are available: <sorted reason histogram>.`` plus the
-    PostFilter message."""
+    PostFilter message as it is (its own punctuation ends it)."""
     message = f"0/{node_count} nodes are available:"
     if result.pre_filter_status is not None:
         message += f" {', '.join(result.pre_filter_status.reasons)}."
@@ -417,5 +486,5 @@ def fit_error_message(node_count: int, result: CycleResult, post_filter_message:
         if entries:
             message += f" {', '.join(entries)}."
     if post_filter_message:
-        message += f" {post_filter_message}."
+        message += f" {post_filter_message}"
     return message

@@ -1,9 +1,12 @@
-"""The scheduling framework's vocabulary: status codes, plugin interface and cycle context.
+"""The scheduling framework's vocabulary: status codes, plugin interface, cycle context,
+queued pods and the cluster events that requeue them.
 
 A plugin is an object with a ``name`` and the extension points it implements (the base class
 methods say "not implemented"). One scheduling cycle creates a :class:`CycleContext`; PreFilter
 and PreScore keep their per-cycle data in ``context.state`` under the plugin's name (the
-framework's CycleState), and later points of the same plugin read it back.
+framework's CycleState, local to the cycle), and later points of the same plugin read it back.
+A plugin that can reject a pod registers the cluster events that may make it schedulable
+again, each with a QueueingHint (``queueing_hint``: Queue or QueueSkip).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Final, final
 
 import msgspec
 
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.podinfo import PodInfo
+from impl.scheduler.snapshot import Snapshot
 
 FILTER_OUT_BY_PRE_FILTER_RESULT: Final = "node is filtered out by the prefilter result"
 
@@ -71,6 +76,51 @@ PRE_FILTER_SUCCESS: Final = PreFilterResult()
 PRE_FILTER_SKIP: Final = PreFilterResult(status=SKIP)
 
 
+@final
+class QueuedPodInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A pod in the scheduling queue: when it was (re)queued, its arrival sequence (the tie
+    break among equal timestamps), its attempts and the plugins that rejected it last."""
+
+    info: PodInfo
+    timestamp_ms: int = 0
+    sequence: int = 0
+    attempts: int = 0
+    last_attempt_ms: int = 0
+    unschedulable_plugins: frozenset[str] = frozenset()
+
+
+@final
+class EventKind(Enum):
+    """The cluster events the model raises (``framework.ClusterEvent`` resource and action)."""
+
+    ASSIGNED_POD_ADD = "AssignedPodAdd"
+    ASSIGNED_POD_DELETE = "AssignedPodDelete"
+    NODE_ADD = "NodeAdd"
+    NODE_UPDATE = "NodeUpdate"
+    NODE_DELETE = "NodeDelete"
+
+
+POD_AND_NODE_EVENTS: Final = frozenset(
+    {
+        EventKind.ASSIGNED_POD_ADD,
+        EventKind.ASSIGNED_POD_DELETE,
+        EventKind.NODE_ADD,
+        EventKind.NODE_UPDATE,
+    }
+)
+"""Pods coming and going, nodes added or changed: what inter-pod rules react to."""
+
+
+@final
+class ClusterEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event and the object it concerns (the pod, or the node before and after)."""
+
+    kind: EventKind
+    pod: PodInfo | None = None
+    node: NodeInfo | None = None
+    old_node: NodeInfo | None = None
+
+
 class CycleContext:
     """One scheduling cycle's inputs and the plugins' per-cycle state (CycleState)."""
 
@@ -103,9 +153,21 @@ class Plugin:
         """Like ``filter_memo_key``, for Score (called after PreScore)."""
         return None
 
-    def less(self, left: PodInfo, right: PodInfo) -> bool:
+    def less(self, left: QueuedPodInfo, right: QueuedPodInfo) -> bool:
         """QueueSort: should ``left`` leave the queue before ``right``?"""
         raise NotImplementedError
+
+    def pre_enqueue(self, pod: PodInfo) -> Status:
+        """PreEnqueue: may the pod enter activeQ at all?"""
+        raise NotImplementedError
+
+    def cluster_events(self) -> frozenset[EventKind]:
+        """The events that may make a pod this plugin rejected schedulable again."""
+        return frozenset()
+
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        """QueueingHint for a registered event: True is Queue, False is QueueSkip."""
+        return True
 
     def pre_filter(self, context: CycleContext) -> PreFilterResult:
         """PreFilter: checks on the pod alone, and per-cycle data for Filter."""

@@ -23,13 +23,18 @@ import msgspec
 
 from impl.scheduler.cycle import CycleResult, run_filters, run_pre_filter
 from impl.scheduler.framework import Code, CycleContext, Status, unresolvable
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.podinfo import PodInfo
 from impl.scheduler.profile import Profile
-from models.scheduling import DisruptionBudget, Pod
+from impl.scheduler.snapshot import Snapshot
+from models.k8s.policy import PodDisruptionBudget
+from models.scheduling.cluster import metadata_of
+from models.scheduling.matching import compile_selector
 
 NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
 NO_VICTIMS: Final = "No preemption victims found for incoming pod"
 NEVER: Final = "not eligible due to preemptionPolicy=Never."
+WAITING: Final = "not eligible due to a terminating pod on the nominated node."
 LATEST_TIME: Final = "9999-12-31T23:59:59Z"
 
 
@@ -45,22 +50,48 @@ class PreemptionOutcome(msgspec.Struct, frozen=True, kw_only=True):
     candidates: tuple[str, ...] = ()
 
 
-def _start_time(pod: Pod) -> str:
+def _start_time(pod: PodInfo) -> str:
     return pod.start_time or LATEST_TIME
 
 
-def more_important(left: Pod, right: Pod) -> bool:
+def more_important(left: PodInfo, right: PodInfo) -> bool:
     """``MoreImportantPod``: higher priority, then earlier start."""
     if left.priority != right.priority:
         return left.priority > right.priority
     return _start_time(left) < _start_time(right)
 
 
+def terminating_by_preemption(pod: PodInfo) -> bool:
+    """``podTerminatingByPreemption``: being deleted with a DisruptionTarget condition whose
+    reason is PreemptionByScheduler."""
+    if not pod.terminating:
+        return False
+    return any(
+        condition.type == "DisruptionTarget" and condition.reason == "PreemptionByScheduler"
+        for condition in pod.pod.pod_status.conditions or ()
+    )
+
+
+def _waiting_for_victims(snapshot: Snapshot, pod: PodInfo, failed: dict[str, Status]) -> bool:
+    """``PodEligibleToPreemptOthers``: a pod already nominated to a node where lower-priority
+    pods are terminating by preemption waits for them (unless that node is now unresolvable)."""
+    name = pod.nominated_node_name
+    if not name or not snapshot.has_node(name):
+        return False
+    status = failed.get(name)
+    if status is not None and status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+        return False
+    return any(
+        other.priority < pod.priority and terminating_by_preemption(other)
+        for other in snapshot.node(name).pods
+    )
+
+
 def _importance_order(victims: Sequence[PodInfo]) -> list[PodInfo]:
     ordered: list[PodInfo] = []
     for info in victims:  # stable insertion sort: victims per node are few
         position = len(ordered)
-        while position > 0 and more_important(info.pod, ordered[position - 1].pod):
+        while position > 0 and more_important(info, ordered[position - 1]):
             position -= 1
         ordered.insert(position, info)
     return ordered
@@ -79,28 +110,37 @@ def _fits(profile: Profile, snapshot: Snapshot, pod: PodInfo, node: NodeInfo) ->
 
 
 def split_by_budget_violation(
-    victims: Sequence[PodInfo], budgets: Sequence[DisruptionBudget]
+    victims: Sequence[PodInfo], budgets: Sequence[PodDisruptionBudget]
 ) -> tuple[list[PodInfo], list[PodInfo]]:
     """``filterPodsWithPDBViolation``: walking the victims in order, each matching budget
     (same namespace, non-empty selector selecting the pod, pod not already disrupted) loses one
     allowed disruption; a pod that takes a budget below zero violates it."""
-    allowed = [budget.disruptions_allowed for budget in budgets]
+    compiled = [
+        (
+            metadata_of(budget).namespace or "default",
+            compile_selector(budget.spec.selector if budget.spec is not None else None),
+            frozenset((budget.status.disrupted_pods or {}) if budget.status is not None else ()),
+        )
+        for budget in budgets
+    ]
+    allowed = [
+        (budget.status.disruptions_allowed or 0) if budget.status is not None else 0
+        for budget in budgets
+    ]
     violating: list[PodInfo] = []
     fine: list[PodInfo] = []
-    for info in victims:
-        pod = info.pod
+    for pod in victims:
         violated = False
         if pod.labels:
-            for index, budget in enumerate(budgets):
-                selector = budget.selector
-                if budget.namespace != pod.namespace or selector is None or selector.is_empty():
+            for index, (namespace, selector, disrupted) in enumerate(compiled):
+                if namespace != pod.namespace or selector.is_empty():
                     continue
-                if not selector.matches(pod.labels) or pod.name in budget.disrupted_pods:
+                if not selector.matches(pod.labels) or pod.name in disrupted:
                     continue
                 allowed[index] -= 1
                 if allowed[index] < 0:
                     violated = True
-        (violating if violated else fine).append(info)
+        (violating if violated else fine).append(pod)
     return violating, fine
 
 
@@ -109,11 +149,11 @@ def select_victims(
 ) -> tuple[list[PodInfo] | None, int, Status]:
     """``SelectVictimsOnNode``: the victims on one node and how many of them violate a
     PodDisruptionBudget, or the status saying why the node does not help."""
-    lower = [info for info in node.pods if info.pod.priority < pod.pod.priority]
+    lower = [info for info in node.pods if info.priority < pod.priority]
     if not lower:
         return None, 0, unresolvable(NO_VICTIMS)
-    lower_keys = frozenset(info.pod.key for info in lower)
-    trial = node.without_pods(lower_keys)
+    lower_keys = frozenset(info.key for info in lower)
+    trial = node.without_pods(lower_keys, -1)
     status = _fits(profile, snapshot, pod, trial)
     if status.code is not Code.SUCCESS:
         return None, 0, status
@@ -122,7 +162,7 @@ def select_victims(
     violating, fine = split_by_budget_violation(_importance_order(lower), snapshot.budgets)
     for group, counts in ((violating, 1), (fine, 0)):
         for info in group:
-            candidate = trial.with_pod(info)
+            candidate = trial.with_pod(info, -1)
             if _fits(profile, snapshot, pod, candidate).code is Code.SUCCESS:
                 trial = candidate
             else:
@@ -132,8 +172,8 @@ def select_victims(
 
 
 def _earliest_top_start(victims: Sequence[PodInfo]) -> str:
-    top = max(info.pod.priority for info in victims)
-    return min(_start_time(info.pod) for info in victims if info.pod.priority == top)
+    top = max(info.priority for info in victims)
+    return min(_start_time(info) for info in victims if info.priority == top)
 
 
 Candidate = tuple[str, list[PodInfo], int]
@@ -150,8 +190,8 @@ def pick_one_node(candidates: Sequence[Candidate]) -> str:
     remaining = list(candidates)
     criteria = (
         lambda c: -c[2],
-        lambda c: -max(info.pod.priority for info in c[1]),
-        lambda c: -sum(info.pod.priority + 2**31 for info in c[1]),
+        lambda c: -max(info.priority for info in c[1]),
+        lambda c: -sum(info.priority + 2**31 for info in c[1]),
         lambda c: -len(c[1]),
     )
     for criterion in criteria:
@@ -177,9 +217,11 @@ def preempt(
     profile: Profile, snapshot: Snapshot, pod: PodInfo, result: CycleResult, offset: int = 0
 ) -> PreemptionOutcome:
     """DefaultPreemption's PostFilter after a cycle that found no feasible node."""
-    if pod.pod.preemption_policy == "Never":
+    if pod.preemption_policy == "Never":
         return PreemptionOutcome(message=f"preemption: {NEVER}")
     failed = dict(result.statuses)
+    if _waiting_for_victims(snapshot, pod, failed):
+        return PreemptionOutcome(message=f"preemption: {WAITING}")
     nodes = snapshot.in_order()
     potential = [
         n
@@ -216,6 +258,6 @@ def preempt(
     victims = next(c[1] for c in candidates if c[0] == chosen)
     return PreemptionOutcome(
         nominated_node=chosen,
-        victims=tuple(info.pod.key for info in victims),
+        victims=tuple(info.key for info in victims),
         candidates=tuple(c[0] for c in candidates),
     )

@@ -1,8 +1,6 @@
-"""A scheduling profile: the plugins of each extension point, in order, with score weights.
-
-Built from a decoded KubeSchedulerConfiguration profile (:mod:`models.scheduler_config`): the
-plugin names per extension point are resolved to plugin objects configured by the profile's
-pluginConfig args.
+"""A scheduling profile: the plugin objects of each extension point, in order, with score
+weights, built from a resolved profile (:mod:`impl.scheduler.plugin_sets`) and the scheduler's
+feature gates.
 """
 
 from __future__ import annotations
@@ -10,8 +8,11 @@ from __future__ import annotations
 from typing import Final, final
 
 import msgspec
+from returns.result import Failure, Result, Success
 
+from impl.scheduler.features import DEFAULT_FEATURES, SchedulerFeatures
 from impl.scheduler.framework import Plugin
+from impl.scheduler.plugin_sets import ResolvedProfile, resolve_profiles
 from impl.scheduler.plugins.basic import (
     DefaultBinder,
     ImageLocality,
@@ -19,6 +20,7 @@ from impl.scheduler.plugins.basic import (
     NodePorts,
     NodeUnschedulable,
     PrioritySort,
+    SchedulingGates,
     TaintToleration,
 )
 from impl.scheduler.plugins.interpodaffinity import InterPodAffinity
@@ -29,10 +31,13 @@ from impl.scheduler.plugins.noderesources import (
     ScoringStrategy,
 )
 from impl.scheduler.plugins.topologyspread import PodTopologySpread
-from models.scheduler_config import PluginArgs, default_profile
-from models.scheduler_config import Profile as ProfileConfig
+from impl.scheduler.plugins.unmodelled import VOLUME_PLUGINS, DynamicResources, VolumePlugin
+from models.feature_gates import DEFAULT_GATES, FeatureGates
+from models.scheduler_args import PluginArgs
+from models.scheduler_config import ConfigError, SchedulerConfiguration
 
 PREEMPTION: Final = "DefaultPreemption"
+DYNAMIC_RESOURCES: Final = "DynamicResources"
 
 
 @final
@@ -49,9 +54,11 @@ class Profile:
 
     __slots__ = (
         "bind",
+        "features",
         "filter",
         "percentage_of_nodes_to_score",
         "post_filter",
+        "pre_enqueue",
         "pre_filter",
         "pre_score",
         "preemption",
@@ -65,6 +72,7 @@ class Profile:
         *,
         scheduler_name: str,
         queue_sort: Plugin,
+        pre_enqueue: tuple[Plugin, ...],
         pre_filter: tuple[Plugin, ...],
         filter: tuple[Plugin, ...],
         post_filter: tuple[str, ...],
@@ -73,9 +81,11 @@ class Profile:
         bind: tuple[str, ...],
         percentage_of_nodes_to_score: int,
         preemption: PreemptionArgs,
+        features: SchedulerFeatures,
     ) -> None:
         self.scheduler_name = scheduler_name
         self.queue_sort = queue_sort
+        self.pre_enqueue = pre_enqueue
         self.pre_filter = pre_filter
         self.filter = filter
         self.post_filter = post_filter
@@ -84,17 +94,44 @@ class Profile:
         self.bind = bind
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.preemption = preemption
+        self.features = features
+
+    def with_percentage(self, percentage: int) -> Profile:
+        """The same profile with another ``percentageOfNodesToScore``."""
+        return Profile(
+            scheduler_name=self.scheduler_name,
+            queue_sort=self.queue_sort,
+            pre_enqueue=self.pre_enqueue,
+            pre_filter=self.pre_filter,
+            filter=self.filter,
+            post_filter=self.post_filter,
+            pre_score=self.pre_score,
+            score=self.score,
+            bind=self.bind,
+            percentage_of_nodes_to_score=percentage,
+            preemption=self.preemption,
+            features=self.features,
+        )
+
+    def plugins(self) -> tuple[Plugin, ...]:
+        """Every distinct plugin object of the profile (for cluster event registrations)."""
+        seen: dict[str, Plugin] = {}
+        for plugin in (*self.pre_enqueue, *self.pre_filter, *self.filter, *self.pre_score):
+            seen.setdefault(plugin.name, plugin)
+        for plugin, _ in self.score:
+            seen.setdefault(plugin.name, plugin)
+        return tuple(seen.values())
 
 
-def _instantiate(name: str, args: PluginArgs) -> Plugin | None:
-    """The plugin object of a known in-tree plugin name (None for plugins not modelled)."""
+def _instantiate(name: str, args: PluginArgs, features: SchedulerFeatures) -> Plugin | None:
+    """The plugin object of an in-tree plugin name (None for plugins without a model)."""
+    operators = features.comparison_operators
     if name == "NodeResourcesFit":
+        strategy = ScoringStrategy(
+            type=args.fit_strategy, resources=args.fit_resources, shape=args.fit_shape
+        )
         return NodeResourcesFit(
-            ScoringStrategy(
-                type=args.fit_strategy,
-                resources=args.fit_resources,
-                shape=args.fit_shape,
-            ),
+            strategy,
             frozenset(args.fit_ignored_resources),
             frozenset(args.fit_ignored_resource_groups),
         )
@@ -103,53 +140,93 @@ def _instantiate(name: str, args: PluginArgs) -> Plugin | None:
     if name == "NodeAffinity":
         return NodeAffinity(args.added_affinity)
     if name == "PodTopologySpread":
-        return PodTopologySpread(args.spread_defaulting_type, args.spread_default_constraints)
+        defaults = tuple(
+            (c.max_skew or 0, c.topology_key or "", c.when_unsatisfiable or "")
+            for c in args.spread_default_constraints
+        )
+        return PodTopologySpread(args.spread_defaulting_type, defaults, operators)
     if name == "InterPodAffinity":
         return InterPodAffinity(
             args.hard_pod_affinity_weight, args.ignore_preferred_terms_of_existing_pods
         )
+    if name in ("NodeUnschedulable", "TaintToleration"):
+        return (
+            NodeUnschedulable(operators)
+            if name == "NodeUnschedulable"
+            else TaintToleration(operators)
+        )
+    if name in VOLUME_PLUGINS:
+        return VolumePlugin(name)
     simple: dict[str, type[Plugin]] = {
         "PrioritySort": PrioritySort,
-        "NodeUnschedulable": NodeUnschedulable,
+        "SchedulingGates": SchedulingGates,
         "NodeName": NodeName,
         "NodePorts": NodePorts,
-        "TaintToleration": TaintToleration,
         "ImageLocality": ImageLocality,
         "DefaultBinder": DefaultBinder,
+        DYNAMIC_RESOURCES: DynamicResources,
     }
     factory = simple.get(name)
     return factory() if factory is not None else None
 
 
-def build_profile(config: ProfileConfig | None = None) -> Profile:
-    """Plugin objects for a decoded profile (the default profile when None). Plugins that the
-    model does not implement (volume plugins, SchedulingGates) are left out."""
-    config = config if config is not None else default_profile()
+def build_profile(
+    resolved: ResolvedProfile, features: SchedulerFeatures = DEFAULT_FEATURES
+) -> Profile:
+    """Plugin objects for a resolved profile."""
+    config = resolved.config
     cache: dict[str, Plugin | None] = {}
 
     def plugin(name: str) -> Plugin | None:
         if name not in cache:
-            cache[name] = _instantiate(name, config.args)
+            cache[name] = _instantiate(name, config.args, features)
         return cache[name]
 
     def point(names: tuple[str, ...], method: str) -> tuple[Plugin, ...]:
         found = [plugin(name) for name in names]
         return tuple(p for p in found if p is not None and p.implements(method))
 
-    queue_sorts = point(config.queue_sort, "less")
-    score = tuple((p, config.weights.get(p.name, 1)) for p in point(config.score, "score"))
+    queue_sorts = point(resolved.at("queueSort"), "less")
+    score = tuple(
+        (p, resolved.weights.get(p.name, 1)) for p in point(resolved.at("score"), "score")
+    )
     return Profile(
-        scheduler_name=config.scheduler_name,
+        scheduler_name=resolved.scheduler_name,
         queue_sort=queue_sorts[0] if queue_sorts else PrioritySort(),
-        pre_filter=point(config.pre_filter, "pre_filter"),
-        filter=point(config.filter, "filter"),
-        post_filter=tuple(n for n in config.post_filter if n == PREEMPTION),
-        pre_score=point(config.pre_score, "pre_score"),
+        pre_enqueue=point(resolved.at("preEnqueue"), "pre_enqueue"),
+        pre_filter=point(resolved.at("preFilter"), "pre_filter"),
+        filter=point(resolved.at("filter"), "filter"),
+        post_filter=tuple(
+            n for n in resolved.at("postFilter") if n in (PREEMPTION, DYNAMIC_RESOURCES)
+        ),
+        pre_score=point(resolved.at("preScore"), "pre_score"),
         score=score,
-        bind=config.bind,
+        bind=resolved.at("bind"),
         percentage_of_nodes_to_score=config.percentage_of_nodes_to_score,
         preemption=PreemptionArgs(
             min_candidate_nodes_percentage=config.args.min_candidate_nodes_percentage,
             min_candidate_nodes_absolute=config.args.min_candidate_nodes_absolute,
         ),
+        features=features,
     )
+
+
+def build_profiles(
+    config: SchedulerConfiguration,
+    gates: FeatureGates = DEFAULT_GATES,
+    features: SchedulerFeatures = DEFAULT_FEATURES,
+) -> Result[dict[str, Profile], ConfigError]:
+    """Profiles by schedulerName for a decoded configuration (``features`` are what the
+    plugins read of ``gates``)."""
+    resolved = resolve_profiles(config, gates)
+    if isinstance(resolved, Failure):
+        return Failure(resolved.failure())
+    return Success({p.scheduler_name: build_profile(p, features) for p in resolved.unwrap()})
+
+
+def default_profile(features: SchedulerFeatures = DEFAULT_FEATURES) -> Profile:
+    """The default profile (``default-scheduler`` with the default plugins)."""
+    profiles = build_profiles(SchedulerConfiguration(), DEFAULT_GATES, features)
+    assert isinstance(profiles, Success), "the default configuration is valid"
+    found: dict[str, Profile] = profiles.unwrap()
+    return found["default-scheduler"]

@@ -1,218 +1,253 @@
-"""The scheduling queue and a run that schedules pods one after another.
+"""The scheduling queue (``pkg/scheduler/backend/queue``) as immutable data and pure
+functions.
 
-Theory of operation (``pkg/scheduler/backend/queue``): three pools. activeQ is ordered by the
-QueueSort plugin (PrioritySort: priority, then arrival). A pod that failed waits in the
-unschedulable pool until a cluster event that could make it schedulable (a pod assigned or
-deleted, for the plugins that look at other pods; any node change) moves it out; if its backoff
-(1 s doubling per attempt, at most 10 s) has not expired it goes to backoffQ, else to activeQ.
-Time is logical milliseconds, advanced only by the run (to the next backoff expiry when activeQ
-is empty); nothing here reads a clock. Bindings update the snapshot incrementally.
+Theory of operation. Four pools. A new pod passes the PreEnqueue plugins (SchedulingGates)
+or waits in the gated pool. activeQ is ordered by the QueueSort plugin (PrioritySort:
+priority, then queue timestamp). A pod that failed waits in the unschedulable pool with the
+plugins that rejected it. A cluster event moves it out when the QueueingHint of one of those
+plugins answers Queue (any event moves a pod no plugin claimed); it goes to backoffQ while its
+backoff (initial 1 s doubling per attempt, at most 10 s) runs, else to activeQ. backoffQ is
+ordered by backoff expiry, then QueueSort. With SchedulerPopFromBackoffQ (beta, on in v1.35) an
+otherwise idle scheduler takes the head of backoffQ without waiting. Pods left unschedulable
+longer than 5 minutes are moved out at the next tick. Time is logical milliseconds; nothing
+here reads a clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Final, final
 
+import immutables
 import msgspec
 
-from impl.scheduler.memo import Memo
-from impl.scheduler.nodeinfo import PodInfo, Snapshot, pod_info
-from impl.scheduler.profile import Profile
-from impl.scheduler.schedule import ScheduleOutcome, schedule_one
-from models.scheduling import Pod
+from impl.scheduler.framework import ClusterEvent, QueuedPodInfo
+from impl.scheduler.podinfo import PodInfo
 
-INITIAL_BACKOFF_MS: Final = 1000
-MAX_BACKOFF_MS: Final = 10_000
-POD_EVENT_PLUGINS: Final = frozenset({"InterPodAffinity", "PodTopologySpread"})
-POD_DELETE_PLUGINS: Final = frozenset(
-    {"InterPodAffinity", "PodTopologySpread", "NodeResourcesFit", "NodePorts", "DefaultPreemption"}
-)
+UNSCHEDULABLE_TIMEOUT_MS: Final = 5 * 60 * 1000
 
-
-def backoff_ms(attempts: int) -> int:
-    """``podInitialBackoff * 2^(attempts-1)``, capped at ``podMaxBackoff``."""
-    assert attempts >= 1
-    duration = INITIAL_BACKOFF_MS
-    for _ in range(attempts - 1):
-        duration *= 2
-        if duration >= MAX_BACKOFF_MS:
-            return MAX_BACKOFF_MS
-    return duration
+Less = Callable[[QueuedPodInfo, QueuedPodInfo], bool]
+Hint = Callable[[QueuedPodInfo, ClusterEvent], bool]
+"""Does this event make this waiting pod worth another attempt (any rejecting plugin's hint)?"""
 
 
 @final
-class QueuedPod(msgspec.Struct, frozen=True, kw_only=True):
-    """A pod in the queue with its attempt count and its failing plugins."""
+class Backoff(msgspec.Struct, frozen=True, kw_only=True):
+    """``podInitialBackoffSeconds`` and ``podMaxBackoffSeconds`` in milliseconds."""
 
-    info: PodInfo
-    attempts: int = 0
-    last_attempt_ms: int = 0
-    unschedulable_plugins: frozenset[str] = frozenset()
+    initial_ms: int = 1000
+    max_ms: int = 10_000
 
-    def backoff_expiry_ms(self) -> int:
-        """When this pod's backoff ends."""
-        return self.last_attempt_ms + backoff_ms(self.attempts) if self.attempts else 0
+    def duration_ms(self, attempts: int) -> int:
+        """``initial * 2^(attempts-1)``, capped at the maximum."""
+        assert attempts >= 1
+        duration = self.initial_ms
+        for _ in range(attempts - 1):
+            duration *= 2
+            if duration >= self.max_ms:
+                return self.max_ms
+        return min(duration, self.max_ms)
+
+    def expiry_ms(self, item: QueuedPodInfo) -> int:
+        """When the pod's backoff ends (0 for a pod never attempted)."""
+        if not item.attempts:
+            return 0
+        return item.last_attempt_ms + self.duration_ms(item.attempts)
 
 
 @final
 class SchedulingQueue(msgspec.Struct, frozen=True, kw_only=True):
-    """activeQ (kept sorted), backoffQ and the unschedulable pool."""
+    """activeQ and backoffQ (kept sorted), the unschedulable and gated pools."""
 
-    active: tuple[QueuedPod, ...] = ()
-    backoff: tuple[QueuedPod, ...] = ()
-    unschedulable: tuple[QueuedPod, ...] = ()
+    active: tuple[QueuedPodInfo, ...] = ()
+    backoff: tuple[QueuedPodInfo, ...] = ()
+    unschedulable: tuple[QueuedPodInfo, ...] = ()
+    gated: tuple[QueuedPodInfo, ...] = ()
+    members: immutables.Map[str, bool] = immutables.Map()
+    """The ``namespace/name`` of every pod in a pool."""
+
+    def waiting(self) -> int:
+        """Pods in any pool."""
+        return len(self.active) + len(self.backoff) + len(self.unschedulable) + len(self.gated)
+
+    def has(self, key: str) -> bool:
+        """Is pod ``key`` in a pool?"""
+        return key in self.members
+
+    def queued_keys(self) -> frozenset[str]:
+        """Every queued pod's ``namespace/name``."""
+        return frozenset(self.members)
 
 
-Less = Callable[[PodInfo, PodInfo], bool]
+def _joined(queue: SchedulingQueue, item: QueuedPodInfo) -> immutables.Map[str, bool]:
+    return queue.members.set(item.info.key, True)
 
 
-def _insert(active: tuple[QueuedPod, ...], item: QueuedPod, less: Less) -> tuple[QueuedPod, ...]:
-    position = len(active)
-    while position > 0 and less(item.info, active[position - 1].info):
+def _insert(
+    pool: tuple[QueuedPodInfo, ...], item: QueuedPodInfo, before: Less
+) -> tuple[QueuedPodInfo, ...]:
+    position = len(pool)
+    while position > 0 and before(item, pool[position - 1]):
         position -= 1
-    return (*active[:position], item, *active[position:])
+    return (*pool[:position], item, *pool[position:])
 
 
-def enqueue(queue: SchedulingQueue, item: QueuedPod, less: Less) -> SchedulingQueue:
-    """Add a pod to activeQ."""
-    return msgspec.structs.replace(queue, active=_insert(queue.active, item, less))
+def _backoff_order(backoff: Backoff, less: Less) -> Less:
+    def before(left: QueuedPodInfo, right: QueuedPodInfo) -> bool:
+        left_expiry, right_expiry = backoff.expiry_ms(left), backoff.expiry_ms(right)
+        if left_expiry != right_expiry:
+            return left_expiry < right_expiry
+        return less(left, right)
+
+    return before
 
 
-def flush_backoff(queue: SchedulingQueue, now_ms: int, less: Less) -> SchedulingQueue:
-    """Move pods whose backoff expired from backoffQ to activeQ."""
+def enqueue(
+    queue: SchedulingQueue, item: QueuedPodInfo, less: Less, gated: bool
+) -> SchedulingQueue:
+    """A new pod: activeQ, or the gated pool when a PreEnqueue plugin refused it."""
+    members = _joined(queue, item)
+    if gated:
+        return msgspec.structs.replace(queue, gated=(*queue.gated, item), members=members)
+    return msgspec.structs.replace(queue, active=_insert(queue.active, item, less), members=members)
+
+
+def _to_active_or_backoff(
+    queue: SchedulingQueue, item: QueuedPodInfo, now_ms: int, less: Less, backoff: Backoff
+) -> SchedulingQueue:
+    moved = msgspec.structs.replace(item, timestamp_ms=now_ms)
+    if backoff.expiry_ms(item) > now_ms:
+        order = _backoff_order(backoff, less)
+        return msgspec.structs.replace(queue, backoff=_insert(queue.backoff, moved, order))
+    return msgspec.structs.replace(queue, active=_insert(queue.active, moved, less))
+
+
+def flush(queue: SchedulingQueue, now_ms: int, less: Less, backoff: Backoff) -> SchedulingQueue:
+    """Backoffs that ended move to activeQ; pods unschedulable for 5 minutes move out."""
     active = queue.active
-    waiting: list[QueuedPod] = []
+    waiting: list[QueuedPodInfo] = []
     for item in queue.backoff:
-        if item.backoff_expiry_ms() <= now_ms:
+        if backoff.expiry_ms(item) <= now_ms:
             active = _insert(active, item, less)
         else:
             waiting.append(item)
-    return SchedulingQueue(active=active, backoff=tuple(waiting), unschedulable=queue.unschedulable)
+    result = SchedulingQueue(
+        active=active,
+        backoff=tuple(waiting),
+        unschedulable=(),
+        gated=queue.gated,
+        members=queue.members,
+    )
+    for item in queue.unschedulable:
+        if now_ms - item.timestamp_ms > UNSCHEDULABLE_TIMEOUT_MS:
+            result = _to_active_or_backoff(result, item, now_ms, less, backoff)
+        else:
+            result = msgspec.structs.replace(result, unschedulable=(*result.unschedulable, item))
+    return result
+
+
+def pop(
+    queue: SchedulingQueue, pop_from_backoff: bool
+) -> tuple[QueuedPodInfo | None, SchedulingQueue]:
+    """The next pod to schedule: activeQ's head, else (SchedulerPopFromBackoffQ) backoffQ's."""
+    if queue.active:
+        head = queue.active[0]
+        return head, msgspec.structs.replace(
+            queue, active=queue.active[1:], members=queue.members.delete(head.info.key)
+        )
+    if pop_from_backoff and queue.backoff:
+        head = queue.backoff[0]
+        return head, msgspec.structs.replace(
+            queue, backoff=queue.backoff[1:], members=queue.members.delete(head.info.key)
+        )
+    return None, queue
+
+
+def requeue_failed(queue: SchedulingQueue, item: QueuedPodInfo) -> SchedulingQueue:
+    """``AddUnschedulableIfNotPresent``: a pod that failed waits for an event."""
+    return msgspec.structs.replace(
+        queue, unschedulable=(*queue.unschedulable, item), members=_joined(queue, item)
+    )
+
+
+def requeue_after_error(
+    queue: SchedulingQueue, item: QueuedPodInfo, less: Less, backoff: Backoff
+) -> SchedulingQueue:
+    """A pod whose binding failed goes through backoff."""
+    order = _backoff_order(backoff, less)
+    return msgspec.structs.replace(
+        queue, backoff=_insert(queue.backoff, item, order), members=_joined(queue, item)
+    )
 
 
 def on_cluster_event(
-    queue: SchedulingQueue, relevant: frozenset[str], now_ms: int, less: Less
+    queue: SchedulingQueue,
+    event: ClusterEvent,
+    worth: Hint,
+    now_ms: int,
+    less: Less,
+    backoff: Backoff,
 ) -> SchedulingQueue:
-    """``MoveAllToActiveOrBackoffQueue``: pods that failed on a plugin the event concerns leave
-    the unschedulable pool."""
-    kept: list[QueuedPod] = []
-    active = queue.active
-    backoff = list(queue.backoff)
+    """``MoveAllToActiveOrBackoffQueue``: waiting pods the event may help leave the pool."""
+    result = msgspec.structs.replace(queue, unschedulable=())
     for item in queue.unschedulable:
-        if not item.unschedulable_plugins & relevant:
-            kept.append(item)
-        elif item.backoff_expiry_ms() > now_ms:
-            backoff.append(item)
+        if worth(item, event):
+            result = _to_active_or_backoff(result, item, now_ms, less, backoff)
         else:
-            active = _insert(active, item, less)
-    return SchedulingQueue(active=active, backoff=tuple(backoff), unschedulable=tuple(kept))
+            result = msgspec.structs.replace(result, unschedulable=(*result.unschedulable, item))
+    return result
 
 
-@final
-class Binding(msgspec.Struct, frozen=True, kw_only=True):
-    """One scheduling attempt's result in a queue run."""
+def updated(
+    queue: SchedulingQueue,
+    info: PodInfo,
+    gated: bool,
+    now_ms: int,
+    less: Less,
+    backoff: Backoff,
+) -> SchedulingQueue:
+    """A queued pod changed: it keeps its pool, attempts and backoff, except that a gated pod
+    whose PreEnqueue plugins now admit it moves to activeQ (or backoffQ), and a pod that a
+    PreEnqueue plugin now refuses waits in the gated pool."""
+    found = next(
+        item
+        for pool in (queue.active, queue.backoff, queue.unschedulable, queue.gated)
+        for item in pool
+        if item.info.key == info.key
+    )
+    item = msgspec.structs.replace(found, info=info)
+    was_gated = any(entry.info.key == info.key for entry in queue.gated)
+    rest = without(queue, info.key)
+    members = rest.members.set(info.key, True)
+    if gated:
+        return msgspec.structs.replace(rest, gated=(*rest.gated, item), members=members)
+    if was_gated:
+        moved = _to_active_or_backoff(rest, item, now_ms, less, backoff)
+        return msgspec.structs.replace(moved, members=members)
 
-    pod: str
-    node: str
-    """Empty when the attempt failed."""
-    attempt: int
-    time_ms: int
-    message: str = ""
-    nominated_node: str = ""
-    victims: tuple[str, ...] = ()
+    def swap(pool: tuple[QueuedPodInfo, ...]) -> tuple[QueuedPodInfo, ...]:
+        return tuple(item if entry.info.key == info.key else entry for entry in pool)
+
+    return msgspec.structs.replace(
+        queue,
+        active=swap(queue.active),
+        backoff=swap(queue.backoff),
+        unschedulable=swap(queue.unschedulable),
+    )
 
 
-TieBreak = Callable[[tuple[str, ...]], str]
+def without(queue: SchedulingQueue, key: str) -> SchedulingQueue:
+    """The queue without pod ``key`` (deleted)."""
+    if key not in queue.members:
+        return queue
 
+    def keep(pool: tuple[QueuedPodInfo, ...]) -> tuple[QueuedPodInfo, ...]:
+        return tuple(item for item in pool if item.info.key != key)
 
-def first_by_name(top: tuple[str, ...]) -> str:
-    """The default tie break: the first top-scoring node by name."""
-    return top[0]
-
-
-def _failed_plugins(outcome: ScheduleOutcome) -> frozenset[str]:
-    cycle = outcome.cycle
-    plugins = {status.plugin for _, status in cycle.statuses if status.plugin}
-    if outcome.post_filter is not None and outcome.post_filter.nominated_node:
-        plugins.add("DefaultPreemption")
-    return frozenset(plugins) or frozenset({"*"})
-
-
-def run_queue(
-    profiles: Mapping[str, Profile],
-    snapshot: Snapshot,
-    pods: Sequence[Pod],
-    tie_break: TieBreak = first_by_name,
-    max_attempts: int = 0,
-) -> tuple[list[Binding], Snapshot]:
-    """Schedule ``pods`` (in arrival order) until none is ready; pods whose schedulerName has
-    no profile are skipped. Returns every attempt and the final snapshot."""
-    less = next(iter(profiles.values())).queue_sort.less
-    queue = SchedulingQueue()
-    for pod in pods:
-        if pod.scheduler_name in profiles:
-            queue = enqueue(queue, QueuedPod(info=pod_info(pod)), less)
-    limit = max_attempts or 20 * (len(pods) + 1)
-    now_ms = 0
-    start_index = 0
-    bindings: list[Binding] = []
-    memo = Memo()
-    for _ in range(limit):
-        queue = flush_backoff(queue, now_ms, less)
-        if not queue.active:
-            if not queue.backoff:
-                break
-            now_ms = min(item.backoff_expiry_ms() for item in queue.backoff)
-            continue
-        item, queue = queue.active[0], msgspec.structs.replace(queue, active=queue.active[1:])
-        profile = profiles[item.info.pod.scheduler_name]
-        outcome = schedule_one(
-            profile, snapshot, item.info, start_index=start_index, memo=memo, detailed=False
-        )
-        start_index = outcome.cycle.next_start_index
-        attempt = item.attempts + 1
-        if outcome.cycle.top:
-            node = tie_break(outcome.cycle.top)
-            bound = msgspec.structs.replace(item.info.pod, node_name=node, nominated_node_name="")
-            snapshot = snapshot.with_node(snapshot.node(node).with_pod(pod_info(bound)))
-            if snapshot.nominated:
-                key = item.info.pod.key
-                snapshot = snapshot.with_nominated(
-                    tuple(n for n in snapshot.nominated if n.pod.key != key)
-                )
-            bindings.append(
-                Binding(pod=item.info.pod.key, node=node, attempt=attempt, time_ms=now_ms)
-            )
-            queue = on_cluster_event(queue, POD_EVENT_PLUGINS, now_ms, less)
-            continue
-        post = outcome.post_filter
-        failed = QueuedPod(
-            info=item.info,
-            attempts=attempt,
-            last_attempt_ms=now_ms,
-            unschedulable_plugins=_failed_plugins(outcome),
-        )
-        queue = msgspec.structs.replace(queue, unschedulable=(*queue.unschedulable, failed))
-        bindings.append(
-            Binding(
-                pod=item.info.pod.key,
-                node="",
-                attempt=attempt,
-                time_ms=now_ms,
-                message=outcome.message,
-                nominated_node=post.nominated_node if post is not None else "",
-                victims=post.victims if post is not None else (),
-            )
-        )
-        if post is not None and post.nominated_node:
-            target = snapshot.node(post.nominated_node)
-            snapshot = snapshot.with_node(target.without_pods(frozenset(post.victims)))
-            key = item.info.pod.key
-            nominee = pod_info(
-                msgspec.structs.replace(item.info.pod, nominated_node_name=post.nominated_node)
-            )
-            others = tuple(n for n in snapshot.nominated if n.pod.key != key)
-            snapshot = snapshot.with_nominated((*others, nominee))
-            queue = on_cluster_event(queue, POD_DELETE_PLUGINS, now_ms, less)
-    return bindings, snapshot
+    return SchedulingQueue(
+        active=keep(queue.active),
+        backoff=keep(queue.backoff),
+        unschedulable=keep(queue.unschedulable),
+        gated=keep(queue.gated),
+        members=queue.members.delete(key),
+    )

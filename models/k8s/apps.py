@@ -1,14 +1,15 @@
-"""apps/v1 ReplicaSet and Deployment (strategy with maxSurge/maxUnavailable as IntOrString)."""
+"""apps/v1 ReplicaSet, Deployment (strategy with maxSurge/maxUnavailable as IntOrString) and
+StatefulSet (its selector is what the scheduler reads; volume claim templates stay opaque)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
-from models.k8s.base import ApiStruct, Int32, Int64, IntOrString
+from models.k8s.base import ApiStruct, Int32, Int64, IntOrString, Opaque
 from models.k8s.core.pod import PodTemplateSpec
-from models.k8s.meta import LabelSelector, ObjectMeta, Timestamp
+from models.k8s.meta import LabelSelector, ListMeta, ObjectMeta, Timestamp
 
 
 class ReplicaSetCondition(ApiStruct, frozen=True, kw_only=True):
@@ -98,3 +99,48 @@ class Deployment(ApiStruct, frozen=True, kw_only=True):
     metadata: ObjectMeta | None = None
     spec: DeploymentSpec | None = None
     status: DeploymentStatus | None = None
+
+
+class StatefulSetSpec(ApiStruct, frozen=True, kw_only=True):
+    """What the control plane does not interpret here (update strategy, claim templates,
+    retention policy, ordinals) is kept opaque."""
+
+    replicas: Int32 | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    volume_claim_templates: Opaque | UnsetType = UNSET
+    service_name: str | None = None
+    pod_management_policy: str | None = None
+    update_strategy: Opaque | UnsetType = UNSET
+    revision_history_limit: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
+    persistent_volume_claim_retention_policy: Opaque | UnsetType = UNSET
+    ordinals: Opaque | UnsetType = UNSET
+
+
+class StatefulSetStatus(ApiStruct, frozen=True, kw_only=True):
+    observed_generation: Int64 | None = None
+    replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    current_replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    current_revision: str | None = None
+    update_revision: str | None = None
+    collision_count: Int32 | None = None
+    conditions: Opaque | UnsetType = UNSET
+    available_replicas: Int32 | None = None
+
+
+class StatefulSet(ApiStruct, frozen=True, kw_only=True):
+    api_version: Literal["apps/v1"] | None = None
+    kind: Literal["StatefulSet"] | None = None
+    metadata: ObjectMeta | None = None
+    spec: StatefulSetSpec | None = None
+    status: StatefulSetStatus | None = None
+
+
+class StatefulSetList(ApiStruct, frozen=True, kw_only=True):
+    api_version: Literal["apps/v1"] | None = None
+    kind: Literal["StatefulSetList"] | None = None
+    metadata: ListMeta | None = None
+    items: tuple[StatefulSet, ...] | None = None

@@ -40,6 +40,9 @@ class Z3Arithmetic:
     def equal(self, left: ArithRef, right: ArithRef) -> BoolRef:
         return left == right
 
+    def equal_each(self, values: Sequence[ArithRef], target: ArithRef) -> list[BoolRef]:
+        return [value == target for value in values]
+
     def select(self, condition: BoolRef, then: ArithRef, otherwise: ArithRef) -> ArithRef:
         return If(condition, then, otherwise)
 

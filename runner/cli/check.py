@@ -1,4 +1,5 @@
-"""``kubeoracle check history FILE``: is a recorded client history linearizable?
+"""``kubeoracle check history FILE``: is a recorded client history linearizable? (``check
+schedule`` is in :mod:`runner.cli.check_schedule`.)
 
 Reads a history (kubeoracle JSON Lines, a Jepsen etcd log or a porcupine kv log), judges it
 against a sequential model (etcd, kv, register, cas-register) and prints the verdict; on a
@@ -17,18 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from runner.cli.options import timeout_seconds
+from runner.cli import check_schedule
+from runner.cli.options import bounded_int, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
+FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
+
 if TYPE_CHECKING:
     from models.history import History, OperationRecord
     from runner.cli.output import VerbParsers
-    from spec.linearizability import SequentialModel
+    from spec.linearizability import Budget, SequentialModel
 
-FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
 DEFAULT_TIMEOUT_SECONDS = 60.0
+MAX_WORKERS = 256
 
 
 def register(verbs: VerbParsers) -> None:
@@ -63,31 +67,16 @@ def register(verbs: VerbParsers) -> None:
         metavar="S",
         help=f"give up (exit 3) after S seconds (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    history.add_argument(
+        "--workers",
+        type=bounded_int(1, MAX_WORKERS),
+        default=None,
+        metavar="N",
+        help="processes searching independent partitions (kv keys) at once (default: the cores)",
+    )
     add_output_option(history)
     history.set_defaults(handler=run_check_history)
-
-
-def _read_history(path: str, input_format: str) -> History:
-    from returns.result import Failure
-
-    from models.history import parse_history
-    from models.history_formats import parse_jepsen, parse_porcupine_kv
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", source=path) from error
-    parser = {
-        "kubeoracle": parse_history,
-        "jepsen": parse_jepsen,
-        "porcupine-kv": parse_porcupine_kv,
-    }[input_format]
-    parsed = parser(text)
-    if isinstance(parsed, Failure):
-        failure = parsed.failure()
-        raise InputError(failure.reason, source=path, line=failure.line, field=failure.field)
-    history: History = parsed.unwrap()
-    return history
+    check_schedule.add_target(targets)
 
 
 def model_named(name: str) -> SequentialModel[Any]:
@@ -122,13 +111,15 @@ def _validate(
 def run_check_history(args: argparse.Namespace) -> ExitCode:
     """Handler of ``kubeoracle check history``."""
     from runner.history.html import render_history_html
+    from runner.history.parallel import parallel_searcher
+    from runner.history.read import read_history
     from runner.input_files import check_output_path, write_output
     from spec.linearizability import Budget
     from spec.linearizability_report import check_history
 
     if args.html:
         check_output_path(Path(args.html), "timeline page")
-    history = _read_history(args.file, args.format)
+    history = read_history(Path(args.file), args.format)
     if not history.operations and not history.watches:
         raise InputError(
             f"no operations found (is --format {args.format} right?)", source=args.file
@@ -138,10 +129,11 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
     deadline = time.monotonic() + args.timeout
     budget = Budget(interrupted=lambda: time.monotonic() > deadline)
     started = time.monotonic()
-    report = check_history(model, history.operations, budget)
+    report = check_history(model, history.operations, budget, parallel_searcher(args.workers))
     watch_problems: list[dict[str, Any]] = []
     if model.name == "etcd" and history.watches and report.verdict == "linearizable":
-        watch_problems = _check_watches(history, report.orders[0][1] if report.orders else ())
+        order = report.orders[0][1] if report.orders else ()
+        watch_problems = _check_watches(history, order, budget)
     document: dict[str, Any] = msgspec.to_builtins(report)
     document["file"] = args.file
     document["seconds"] = round(time.monotonic() - started, 3)
@@ -171,11 +163,11 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
     return ExitCode.PASS
 
 
-def _check_watches(history: History, order: Sequence[int]) -> list[dict[str, Any]]:
-    from spec.etcd.watch import check_watches
+def _check_watches(history: History, order: Sequence[int], budget: Budget) -> list[dict[str, Any]]:
+    from spec.etcd.witness import judge_watches
 
-    problems = check_watches(history.operations, history.watches, order)
-    return [msgspec.to_builtins(problem) for problem in problems]
+    verdict = judge_watches(history.operations, history.watches, order, budget)
+    return [msgspec.to_builtins(problem) for problem in verdict.problems]
 
 
 def render_text(report: Mapping[str, Any]) -> str:

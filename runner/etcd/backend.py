@@ -3,7 +3,8 @@
 ``SingleMemberBackend`` applies each proposed request to the pure state machine in arrival order
 under one lock, as a one-member cluster whose log commits immediately. Every backend exposes the
 same small interface to the gateway: ``propose`` (writes go through the log; a linearizable
-read is answered in order here and through ReadIndex in the Raft backend), ``read``
+read is answered in order here and through ReadIndex by the member machines of
+``runner.etcd.member_backend``), ``read``
 (serializable reads from the local applied state), ``state`` for watches, a condition variable
 that is notified after every applied entry, and ``tick`` which the server calls periodically
 so that expired leases are revoked through the log, as etcd's leader does.
@@ -32,8 +33,8 @@ from models.etcd import (
     RangeRequest,
     ResponseHeader,
 )
+from runner.etcd.member_backend import MemberBackend
 from runner.etcd.members import CLUSTER_ID, member_id_for
-from runner.etcd.raft_backend import RaftBackend
 
 
 class Backend(Protocol):
@@ -120,7 +121,8 @@ class SingleMemberBackend:
 
 
 def make_backend(members: int) -> Backend:
-    """``--members N``: N members simulated with impl/raft (0: apply directly, no Raft)."""
+    """``--members N``: N member machines (impl/etcd/member) on Raft (0: apply directly, no
+    Raft)."""
     if members == 0:
         return SingleMemberBackend()
-    return RaftBackend(members)
+    return MemberBackend(members)

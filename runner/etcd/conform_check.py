@@ -16,6 +16,7 @@ from typing import Any
 
 from models.history import History, OperationRecord
 from runner.exit_codes import ExitCode
+from spec.linearizability import Budget
 
 DEFAULT_TIME_LIMIT_SECONDS = 120.0
 MAX_REPORTED_OPERATIONS = 12
@@ -42,7 +43,6 @@ def check_recorded(
     """The verdict and the report fields (``explanation`` lines, ``violations``)."""
     from runner.etcd.conform_patch import patch_history
     from spec.etcd.keyspace import EtcdModel
-    from spec.linearizability import Budget
     from spec.linearizability_report import check_history
 
     history, resolved = patch_history(history)
@@ -84,16 +84,23 @@ def check_recorded(
             "violations": [],
         }
     order = report.orders[0][1] if report.orders else ()
-    return _check_watch_streams(history, order, linearizability, report.operations_checked)
+    return _check_watch_streams(history, order, linearizability, report.operations_checked, budget)
 
 
 def _check_watch_streams(
-    history: History, order: Sequence[int], linearizability: dict[str, Any], checked: int
+    history: History,
+    order: Sequence[int],
+    linearizability: dict[str, Any],
+    checked: int,
+    budget: Budget,
 ) -> tuple[ExitCode, dict[str, Any]]:
-    """The watch guarantees against a replay of ``order``."""
-    from spec.etcd.watch import check_watches
+    """The watch guarantees (:func:`spec.etcd.witness.judge_watches`)."""
+    from spec.etcd.witness import judge_watches
 
-    problems = check_watches(history.operations, history.watches, order)
+    verdict = judge_watches(history.operations, history.watches, order, budget)
+    problems, order = verdict.problems, verdict.order
+    if verdict.order_chosen_by_watches:
+        linearizability["order_chosen_by_watches"] = True
     known = known_etcd_issues(history, order, [problem.watch for problem in problems])
     watch_summary = {"streams": len(history.watches), "problems": len(problems)}
     if problems:

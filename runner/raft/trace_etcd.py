@@ -346,13 +346,14 @@ def start_of(lines: list[Located], first_start: bool) -> Init:
     state = etcd_state(last)
     if last.name == "ApplyConfChange":
         state = msgspec.structs.replace(state, config=Configuration(voters=newconf_of(last)))
-    if not first_start:
-        return Init(node=last.nid, state=state)
+    changes = bootstrap_changes(lines) if first_start else ()
+    if initial.state.term != 0 or initial.state.vote != "0":
+        # Not etcd-io/raft's InitState, traced before the HardState is loaded (kubeoracle's
+        # exporter writes the restarted state there): where applying resumes is unknown.
+        return Init(node=last.nid, state=state, bootstrap_changes=changes)
+    # InitState's commit is the storage's first index - 1 (log.go:92): applied before the start.
     return Init(
-        node=last.nid,
-        state=state,
-        applied_index=initial.state.commit,
-        bootstrap_changes=bootstrap_changes(lines),
+        node=last.nid, state=state, applied_index=initial.state.commit, bootstrap_changes=changes
     )
 
 
@@ -379,6 +380,9 @@ class EtcdTranslator:
 
     def __init__(self) -> None:
         self.starting: dict[str, list[Located]] = {}
+        self.reported: dict[str, NodeState | None] = {}
+        """The state each node's last event reported (None: it reported none, or changed
+        after reporting); states are shared objects (``state_of``)."""
         self.previous: dict[str, str] = {}
         self.roles: dict[str, str] = {}
 
@@ -406,11 +410,19 @@ class EtcdTranslator:
             # becomePreCandidate is not traced (raft.go:917); the role shows it happened.
             pre = BecomePreCandidate(node=node)
             out.append(LocatedEvent(source=source, line=line, event=pre))
+            self.reported[node] = None
         mid_step = self.previous.get(node, "") in RECEIVE_NAMES
         self.roles[node] = role
         self.previous[node] = name
+        last = self.reported.get(node)
         for translated in translate_one(item, mid_step=mid_step):
+            if last is not None and translated.state is last and isinstance(translated, Observe):
+                # The node reports what its last event reported, and nothing of it has
+                # happened since: comparing again could not fail.
+                continue
             out.append(LocatedEvent(source=source, line=line, event=translated))
+            last = translated.state if isinstance(translated.state, NodeState) else None
+        self.reported[node] = last
 
     def finish_start(self, node: str, out: list[LocatedEvent]) -> None:
         """Append the Init of ``node`` if its start lines are pending."""
@@ -418,9 +430,11 @@ class EtcdTranslator:
         if pending is None:
             return
         first_start = node not in self.roles
+        self.reported[node] = None
         self.roles[node] = pending[-1].event.role
         self.previous[node] = pending[-1].event.name
-        out.append(located_at(pending[0], start_of(pending, first_start)))
+        # Placed at the last start line: the state it reports is that line's.
+        out.append(located_at(pending[-1], start_of(pending, first_start)))
 
     def finish(self, out: list[LocatedEvent]) -> None:
         """Append the Inits still pending at the end of the trace."""

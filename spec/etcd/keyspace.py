@@ -69,14 +69,24 @@ Keys = immutables.Map[str, KeyValue]
 
 
 class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
-    """The keyspace at one point of a linearization."""
+    """The keyspace at one point of a linearization.
+
+    The checker hashes a state at every step, so its hash must not grow with the history:
+    instead of the snapshots it covers ``lineage``, a hash chained over every (revision, keys)
+    written so far. Equality still compares every field (``lineage`` before ``snapshots``, so
+    two different pasts differ at once).
+    """
 
     revision: int = 1
     compact_revision: int = -1
     keys: Keys = msgspec.field(default_factory=immutables.Map)
     leases: immutables.Map[int, frozenset[str]] = msgspec.field(default_factory=immutables.Map)
+    lineage: int = 0
     snapshots: immutables.Map[int, Keys] = msgspec.field(default_factory=immutables.Map)
     """The keys as they were after each revision (revision 1: empty)."""
+
+    def __hash__(self) -> int:
+        return hash((self.revision, self.compact_revision, self.keys, self.leases, self.lineage))
 
 
 def in_range(key: str, start: str, end: str) -> bool:
@@ -193,17 +203,17 @@ class _Writer:
             revision=self.revision,
             keys=self.keys,
             leases=self.leases,
+            lineage=hash((self.state.lineage, self.revision, self.keys)),
             snapshots=self.state.snapshots.set(self.revision, self.keys),
         )
 
 
-def _txn_problem(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
-    """etcd's request checks before applying: known leases, no key written twice."""
+def _duplicate_key(operations: tuple[TxnOperation, ...]) -> str | None:
+    """etcd's first request check: no key written twice in one branch (a put twice, or a put
+    inside a deleted range)."""
     put_keys: set[str] = set()
     for operation in operations:
         if isinstance(operation, EtcdPut):
-            if operation.lease and operation.lease not in state.leases:
-                return ERROR_LEASE_NOT_FOUND
             if operation.key in put_keys:
                 return ERROR_DUPLICATE_KEY
             put_keys.add(operation.key)
@@ -215,10 +225,14 @@ def _txn_problem(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str 
     return None
 
 
-def _without_lease(operation: TxnOperation) -> TxnOperation:
-    if isinstance(operation, EtcdPut):
-        return msgspec.structs.replace(operation, lease=0)
-    return operation
+def _unknown_lease(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
+    """The check of the branch that runs: every lease a put attaches exists."""
+    for operation in operations:
+        if not isinstance(operation, EtcdPut):
+            continue
+        if operation.lease and operation.lease not in state.leases:
+            return ERROR_LEASE_NOT_FOUND
+    return None
 
 
 def _keys_at(state: EtcdState, revision: int) -> Keys:
@@ -263,12 +277,12 @@ def apply(state: EtcdState, operation: Operation) -> tuple[OperationResult, Etcd
 def _apply_txn(state: EtcdState, operation: EtcdTxn) -> tuple[OperationResult, EtcdState]:
     # etcd rejects a key written twice in either branch before evaluating anything.
     for checked in (operation.success, operation.failure):
-        duplicate = _txn_problem(state, tuple(_without_lease(op) for op in checked))
+        duplicate = _duplicate_key(checked)
         if duplicate is not None:
             return ErrorResult(message=duplicate), state
     succeeded = all(_compare_holds(state.keys, compare) for compare in operation.compare)
     branch = operation.success if succeeded else operation.failure
-    problem = _txn_problem(state, branch)
+    problem = _unknown_lease(state, branch)
     for request in branch:
         if isinstance(request, EtcdRange) and problem is None:
             problem = _check_range(state, request)
@@ -317,8 +331,8 @@ def _apply_lease_or_compact(
 
 def normalize(result: OperationResult) -> OperationResult:
     """The parts of a result the model determines: inner txn responses carry no header
-    revision, a lease's TTL only says whether the lease is alive, a keepalive's header revision
-    is not determined."""
+    revision, a lease's TTL only says whether the lease is alive, the header revision of a
+    keepalive or a compaction is not determined (see :func:`header_revision_fits`)."""
     if isinstance(result, TxnResult):
         responses = tuple(msgspec.structs.replace(item, revision=0) for item in result.responses)
         return msgspec.structs.replace(result, responses=responses)
@@ -329,7 +343,21 @@ def normalize(result: OperationResult) -> OperationResult:
         # member the client talks to fills the header from its own applied revision, which may
         # lag. Only "alive or not" is linearizable.
         return msgspec.structs.replace(result, ttl_seconds=min(result.ttl_seconds, 1), revision=0)
+    if isinstance(result, CompactResult):
+        return msgspec.structs.replace(result, revision=0)
     return result
+
+
+def header_revision_fits(state: EtcdState, result: OperationResult) -> bool:
+    """Whether a compaction's header revision can be etcd's from ``state``.
+
+    etcd 3.4 (etcdserver/v3_server.go, ``Compact``) fills that header after the apply, from the
+    serving member's own store (``resp.Header.Revision = s.kv.Rev()``), not at the compaction's
+    place in the Raft log: the member has applied at least up to the compaction, perhaps more,
+    and perhaps not yet a write another member already acknowledged. So the header is at least
+    the revision where the compaction is linearized; no upper bound is determined.
+    """
+    return not isinstance(result, CompactResult) or result.revision >= state.revision
 
 
 EtcdTransition = Callable[[EtcdState], EtcdState | Illegal]
@@ -340,10 +368,17 @@ def transition(operation: Operation, result: OperationResult | None) -> EtcdTran
     if isinstance(operation, EtcdLeaseGrant) and isinstance(result, LeaseGrantResult):
         operation = msgspec.structs.replace(operation, lease_id=result.lease_id)
     observed = None if result is None else normalize(result)
+    # Every answer but an error carries the revision the store had before or after the
+    # request: a state at another revision cannot produce it (a cheap test before applying).
+    revision = getattr(observed, "revision", 0)
 
     def step(state: EtcdState) -> EtcdState | Illegal:
+        if revision and not 0 <= revision - state.revision <= 1:
+            return ILLEGAL
         produced, after = apply(state, operation)
         if observed is not None and normalize(produced) != observed:
+            return ILLEGAL
+        if result is not None and not header_revision_fits(state, result):
             return ILLEGAL
         return after
 

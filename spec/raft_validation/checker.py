@@ -488,7 +488,9 @@ def step(
     cut = len(advanced) > MAX_VIEWS_PER_NODE
     advanced = advanced[:MAX_VIEWS_PER_NODE]
     primary = advanced[0]
-    state = record_commits(state, min(view.commit for view in views), primary)
+    old_commit = views[0].commit if len(views) == 1 else min(view.commit for view in views)
+    if primary.commit > old_commit:
+        state = record_commits(state, old_commit, primary)
     state = msgspec.structs.replace(
         state,
         views=state.views.set(event.node, advanced),
@@ -496,11 +498,10 @@ def step(
         open_choices=state.open_choices + (len(advanced) > 1),
         choices_cut=state.choices_cut + cut,
         terms=state.terms if primary.term in state.terms else state.terms | {primary.term},
+        received=state.received + isinstance(event, Receive),
     )
     if isinstance(event, Send):
         state = record_send(state, primary, event.message)
-    elif isinstance(event, Receive):
-        state = msgspec.structs.replace(state, received=state.received + 1)
     elif isinstance(event, BecomeLeader):
         state = msgspec.structs.replace(state, leaders=state.leaders.set(primary.term, event.node))
     return state

@@ -74,6 +74,9 @@ class NodeView(msgspec.Struct, frozen=True, kw_only=True):
     outgoing_voters: frozenset[str] = frozenset()
     learners: frozenset[str] = frozenset()
     applied_config_index: int = 0
+    reapply_floor: int = 0
+    """After a restart: entries up to here were applied before it (a snapshot's index) and are
+    not applied again; the ones after may be (``RESTARTED``)."""
     config_indexes: tuple[int, ...] = ()
     votes_granted: frozenset[str] = frozenset()
     pre_votes_granted: frozenset[str] = frozenset()

@@ -93,6 +93,7 @@ def restart(view: NodeView, event: Init) -> Outcome:
             frozenset(config.outgoing_voters) if config is not UNSET else view.outgoing_voters
         ),
         applied_config_index=RESTARTED,
+        reapply_floor=event.applied_index if event.applied_index is not UNSET else 0,
         term=term if state.term is UNSET else state.term,
         vote=vote if state.vote is UNSET else state.vote,
         role="follower",

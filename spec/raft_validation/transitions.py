@@ -265,7 +265,7 @@ def reapplied_config_entries(
     """After a restart: the committed entries whose change gives the reported voters (the
     node re-applies from its snapshot on, which the trace does not show), latest first."""
     found: list[tuple[int, Entry]] = []
-    for index in range(view.commit, 0, -1):
+    for index in range(view.commit, view.reapply_floor, -1):
         entry = entry_at(view, index)
         kind = entry[1]
         if kind == "unknown" or reported is UNSET:

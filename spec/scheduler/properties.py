@@ -1,5 +1,5 @@
-"""Properties of one binding (:class:`models.scheduling.SchedulingStep`), written from
-kube-scheduler's documented guarantees and independent of ``impl``:
+"""Properties of one binding (:class:`models.scheduling.step.SchedulingStep`), written from
+kube-scheduler's documented guarantees over the API objects, independent of ``impl``:
 
 - ``always`` scheduler.bound_pod_passes_filters: the chosen node's verdict is Success and the
   node-local filters hold on it (NodeName, NodeUnschedulable, TaintToleration, NodeAffinity,
@@ -14,28 +14,31 @@ kube-scheduler's documented guarantees and independent of ``impl``:
 - ``always`` scheduler.anti_affinity_respected: binding adds no pair of pods in one topology
   domain where one's required anti-affinity term selects the other (both directions).
 
-Each has a ``sometimes`` companion showing the guarded situation arises.
+Each has a ``sometimes`` companion showing the guarded situation arises. A pod's requests are
+computed here from the API's definition (KEP-753 for init and sidecar containers, KEP-2837 for
+pod-level requests), not with the scheduler's code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from models.scheduling import (
-    LabelSelector,
-    Node,
-    Pod,
-    PodAffinityTerm,
-    Requirement,
-    SchedulingStep,
-    StringMap,
-    Taint,
+from models.k8s.core.node import Node, Taint
+from models.k8s.core.pod import Container, Pod, PodAffinityTerm
+from models.scheduling.amounts import amount
+from models.scheduling.matching import (
+    SCHEDULE_BLOCKING,
+    compile_selector,
     namespace_labels,
-    required_node_affinity_matches,
+    required_node_affinity,
+    tolerated,
 )
+from models.scheduling.step import SchedulingStep
+from models.selectors import LabelSelector, Operator, Requirement, Selector
 from spec.property import Property
 
 NATIVE = ("cpu", "memory", "ephemeral-storage")
+CORDON = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
 
 
 def _add(into: dict[str, int], amounts: Iterable[tuple[str, int]]) -> None:
@@ -43,22 +46,29 @@ def _add(into: dict[str, int], amounts: Iterable[tuple[str, int]]) -> None:
         into[name] = into.get(name, 0) + value
 
 
+def _counted(name: str) -> bool:
+    return name in NATIVE or "/" in name or name.startswith("hugepages-")
+
+
+def _container_amounts(container: Container) -> dict[str, int]:
+    requests = dict(container.limits().items())
+    requests.update(container.requests().items())
+    return {name: amount(name, q) for name, q in requests.items() if _counted(name)}
+
+
 def reference_requests(pod: Pod) -> dict[str, int]:
-    """A pod's effective requests (KEP-753): the larger of (regular containers + sidecars) and
-    each init container's peak (its own request plus the sidecars started before it), plus
-    overhead. Only cpu, memory, ephemeral-storage and domain-prefixed or hugepages resources."""
-
-    def counted(items: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
-        return [(n, v) for n, v in items if n in NATIVE or "/" in n or n.startswith("hugepages-")]
-
+    """A pod's effective requests: the larger of (regular containers + sidecars) and each init
+    container's peak (its own request plus the sidecars started before it); pod-level requests
+    for cpu, memory and hugepages replace the containers'; then overhead."""
+    spec = pod.pod_spec
     running: dict[str, int] = {}
-    for container in pod.containers:
-        _add(running, counted(container.requests.items()))
+    for container in spec.containers or ():
+        _add(running, _container_amounts(container).items())
     sidecars: dict[str, int] = {}
     peak: dict[str, int] = {}
-    for container in pod.init_containers:
-        own = dict(counted(container.requests.items()))
-        if container.restartable:
+    for container in spec.init_containers or ():
+        own = _container_amounts(container)
+        if container.restart_policy == "Always":
             _add(running, own.items())
             _add(sidecars, own.items())
             moment = dict(sidecars)
@@ -68,67 +78,88 @@ def reference_requests(pod: Pod) -> dict[str, int]:
         for name, value in moment.items():
             peak[name] = max(peak.get(name, 0), value)
     total = {name: max(running.get(name, 0), peak.get(name, 0)) for name in running.keys() | peak}
-    _add(total, counted(pod.overhead.items()))
+    if spec.resources is not None:
+        for name, quantity in (spec.resources.requests or {}).items():
+            if name in ("cpu", "memory") or name.startswith("hugepages-"):
+                total[name] = amount(name, quantity)
+    _add(total, ((n, amount(n, q)) for n, q in (spec.overhead or {}).items() if _counted(n)))
     return total
 
 
-def _node(step: SchedulingStep) -> Node | None:
-    return next((n for n in step.nodes if n.name == step.pod.node_name), None)
+def _name(item: Node | Pod) -> str:
+    return (item.metadata.name if item.metadata is not None else None) or ""
+
+
+def _node_of(pod: Pod) -> str:
+    return pod.pod_spec.node_name or ""
+
+
+def _labels(item: Node | Pod) -> Mapping[str, str]:
+    return item.metadata.label_map() if item.metadata is not None else {}
+
+
+def _namespace(pod: Pod) -> str:
+    return (pod.metadata.namespace if pod.metadata is not None else None) or "default"
+
+
+def _allocatable(node: Node) -> dict[str, int]:
+    status = node.node_status
+    found = status.allocatable if status.allocatable is not None else status.capacity
+    return {name: amount(name, q) for name, q in (found or {}).items()}
+
+
+def _chosen(step: SchedulingStep) -> Node | None:
+    return next((n for n in step.nodes if _name(n) == _node_of(step.pod)), None)
 
 
 def _pods_on(step: SchedulingStep, name: str, *, after: bool) -> list[Pod]:
-    pods = [p for p in step.pods_before if p.node_name == name]
-    return [*pods, step.pod] if after and step.pod.node_name == name else pods
+    pods = [p for p in step.pods_before if _node_of(p) == name]
+    return [*pods, step.pod] if after and _node_of(step.pod) == name else pods
 
 
 def _overcommitted(step: SchedulingStep) -> list[str]:
-    node = _node(step)
+    node = _chosen(step)
     if node is None:
         return ["the chosen node is not in the cluster"]
-    pods = _pods_on(step, node.name, after=True)
+    pods = _pods_on(step, _name(node), after=True)
+    allocatable = _allocatable(node)
     problems = []
-    if len(pods) > node.allocatable.get("pods", 0):
+    if len(pods) > allocatable.get("pods", 0):
         problems.append("pods")
     total: dict[str, int] = {}
     for pod in pods:
         _add(total, reference_requests(pod).items())
-    problems += [n for n, v in sorted(total.items()) if v > 0 and v > node.allocatable.get(n, 0)]
+    problems += [n for n, v in sorted(total.items()) if v > 0 and v > allocatable.get(n, 0)]
     return problems
 
 
-def _blocking_taint(taint: Taint) -> bool:
-    return taint.effect in ("NoSchedule", "NoExecute")
-
-
-def _tolerated(pod: Pod, taint: Taint) -> bool:
-    for toleration in pod.tolerations:
-        if toleration.effect and toleration.effect != taint.effect:
-            continue
-        if toleration.key and toleration.key != taint.key:
-            continue
-        if toleration.operator == "Exists" or (
-            toleration.operator in ("", "Equal") and toleration.value == taint.value
-        ):
-            return True
-    return False
+def _untolerated(step: SchedulingStep, pod: Pod, node: Node) -> bool:
+    tolerations = pod.pod_spec.tolerations or ()
+    operators = step.comparison_operators
+    return any(
+        taint.effect in SCHEDULE_BLOCKING
+        and not tolerated(tolerations, taint, comparison_operators=operators)
+        for taint in node.node_spec.taints or ()
+    )
 
 
 def bound_pod_passes_filters(step: SchedulingStep) -> bool:
     """The chosen node's verdict is Success and node-local filters hold there."""
-    node = _node(step)
+    node = _chosen(step)
     pod = step.pod
     if node is None:
         return False
-    verdict = next((v for v in step.verdicts if v.node == node.name), None)
+    verdict = next((v for v in step.verdicts if v.node == _name(node)), None)
     if verdict is None or verdict.code != "Success":
         return False
-    cordon = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
-    if node.unschedulable and not _tolerated(pod, cordon):
+    tolerations = pod.pod_spec.tolerations or ()
+    cordoned = bool(node.node_spec.unschedulable)
+    operators = step.comparison_operators
+    if cordoned and not tolerated(tolerations, CORDON, comparison_operators=operators):
         return False
-    if any(_blocking_taint(t) and not _tolerated(pod, t) for t in node.taints):
+    if _untolerated(step, pod, node):
         return False
-    required = pod.node_affinity.required if pod.node_affinity is not None else None
-    if not required_node_affinity_matches(pod.node_selector, required, node):
+    if not required_node_affinity(pod.pod_spec).matches(_name(node), _labels(node)):
         return False
     return not _overcommitted(step)
 
@@ -143,64 +174,77 @@ def bound_total_is_maximal(step: SchedulingStep) -> bool:
     totals = {v.node: v.total for v in step.verdicts if v.total is not None}
     if not totals:
         return True
-    chosen = totals.get(step.pod.node_name)
+    chosen = totals.get(_node_of(step.pod))
     return chosen is not None and all(chosen >= other for other in totals.values())
 
 
-def _selector(
-    pod: Pod, selector: LabelSelector | None, keys: tuple[str, ...]
-) -> LabelSelector | None:
-    if selector is None:
-        return None
-    extra = tuple(
-        Requirement(key=k, operator="In", values=(pod.labels[k],)) for k in keys if k in pod.labels
-    )
-    return LabelSelector(
-        match_labels=selector.match_labels, match_expressions=(*selector.match_expressions, *extra)
-    )
+def _spread_selector(
+    pod: Pod, raw_selector: LabelSelector | None, keys: tuple[str, ...] | None
+) -> Selector:
+    selector = compile_selector(raw_selector)
+    labels = _labels(pod)
+    extra = [
+        Requirement(key=k, operator=Operator.IN, values=(labels[k],))
+        for k in keys or ()
+        if k in labels
+    ]
+    return selector.with_requirements(*extra) if extra and raw_selector is not None else selector
+
+
+def _domain_counts(step: SchedulingStep, constraint_index: int) -> dict[str, int]:
+    pod = step.pod
+    constraints = [
+        c
+        for c in pod.pod_spec.topology_spread_constraints or ()
+        if c.when_unsatisfiable == "DoNotSchedule"
+    ]
+    constraint = constraints[constraint_index]
+    selector = _spread_selector(pod, constraint.label_selector, constraint.match_label_keys)
+    required = required_node_affinity(pod.pod_spec)
+    counts: dict[str, int] = {}
+    for candidate in step.nodes:
+        labels = _labels(candidate)
+        if any((c.topology_key or "") not in labels for c in constraints):
+            continue
+        honor_affinity = (constraint.node_affinity_policy or "Honor") == "Honor"
+        if honor_affinity and not required.matches(_name(candidate), labels):
+            continue
+        honor_taints = (constraint.node_taints_policy or "Ignore") == "Honor"
+        if honor_taints and _untolerated(step, pod, candidate):
+            continue
+        value = labels[constraint.topology_key or ""]
+        matching = sum(
+            1
+            for other in _pods_on(step, _name(candidate), after=True)
+            if _namespace(other) == _namespace(pod)
+            and (other.metadata is None or other.metadata.deletion_timestamp is None)
+            and selector.matches(_labels(other))
+        )
+        counts[value] = counts.get(value, 0) + matching
+    return counts
 
 
 def spread_skews(step: SchedulingStep) -> list[tuple[int, int]]:
     """For each DoNotSchedule constraint whose domain the chosen node belongs to:
     (skew after binding, maxSkew)."""
     pod = step.pod
-    node = _node(step)
+    node = _chosen(step)
     constraints = [
-        c for c in pod.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"
+        c
+        for c in pod.pod_spec.topology_spread_constraints or ()
+        if c.when_unsatisfiable == "DoNotSchedule"
     ]
     if node is None or not constraints:
         return []
-    required = pod.node_affinity.required if pod.node_affinity is not None else None
     results = []
-    for constraint in constraints:
-        selector = _selector(pod, constraint.label_selector, constraint.match_label_keys)
-        counts: dict[str, int] = {}
-        for candidate in step.nodes:
-            if any(c.topology_key not in candidate.labels for c in constraints):
-                continue
-            if constraint.node_affinity_policy == "Honor" and not required_node_affinity_matches(
-                pod.node_selector, required, candidate
-            ):
-                continue
-            if constraint.node_taints_policy == "Honor" and any(
-                _blocking_taint(t) and not _tolerated(pod, t) for t in candidate.taints
-            ):
-                continue
-            value = candidate.labels[constraint.topology_key]
-            matching = sum(
-                1
-                for other in _pods_on(step, candidate.name, after=True)
-                if other.namespace == pod.namespace
-                and not other.terminating
-                and selector is not None
-                and selector.matches(other.labels)
-            )
-            counts[value] = counts.get(value, 0) + matching
-        domain = node.labels.get(constraint.topology_key)
+    for index, constraint in enumerate(constraints):
+        counts = _domain_counts(step, index)
+        domain = _labels(node).get(constraint.topology_key or "")
         if domain is None or not counts:
             continue
-        minimum = 0 if len(counts) < constraint.min_domains else min(counts.values())
-        results.append((counts.get(domain, 0) - minimum, constraint.max_skew))
+        min_domains = constraint.min_domains if constraint.min_domains is not None else 1
+        minimum = 0 if len(counts) < min_domains else min(counts.values())
+        results.append((counts.get(domain, 0) - minimum, constraint.max_skew or 0))
     return results
 
 
@@ -209,42 +253,58 @@ def spread_within_max_skew(step: SchedulingStep) -> bool:
     return all(skew <= max_skew for skew, max_skew in spread_skews(step))
 
 
-def _term_selects(owner: Pod, term: PodAffinityTerm, other: Pod, labels_of: StringMap) -> bool:
-    if term.namespaces or term.namespace_selector is not None:
-        in_namespace = other.namespace in term.namespaces or (
-            term.namespace_selector is not None and term.namespace_selector.matches(labels_of)
+def _term_selects(
+    owner: Pod, term: PodAffinityTerm, other: Pod, labels_of: Mapping[str, str]
+) -> bool:
+    namespaces = term.namespaces or ()
+    if namespaces or term.namespace_selector is not None:
+        in_namespace = _namespace(other) in namespaces or (
+            term.namespace_selector is not None
+            and compile_selector(term.namespace_selector).matches(labels_of)
         )
     else:
-        in_namespace = other.namespace == owner.namespace
+        in_namespace = _namespace(other) == _namespace(owner)
     return (
         in_namespace
         and term.label_selector is not None
-        and term.label_selector.matches(other.labels)
+        and compile_selector(term.label_selector).matches(_labels(other))
     )
+
+
+def _anti_terms(pod: Pod) -> tuple[PodAffinityTerm, ...]:
+    affinity = pod.pod_spec.affinity
+    anti = affinity.pod_anti_affinity if affinity is not None else None
+    if anti is None:
+        return ()
+    return anti.required_during_scheduling_ignored_during_execution or ()
 
 
 def anti_affinity_violations(step: SchedulingStep, *, after: bool) -> set[tuple[str, str]]:
     """Pairs (owner, other) where owner's required anti-affinity selects other in its domain."""
-    nodes = {n.name: n for n in step.nodes}
+    nodes = {_name(n): n for n in step.nodes}
     pods = list(step.pods_before) + ([step.pod] if after else [])
     violations: set[tuple[str, str]] = set()
     for owner in pods:
-        anti = owner.pod_anti_affinity
-        if anti is None or owner.node_name not in nodes:
+        if _node_of(owner) not in nodes:
             continue
-        for term in anti.required:
-            value = nodes[owner.node_name].labels.get(term.topology_key)
+        for term in _anti_terms(owner):
+            key = term.topology_key or ""
+            value = _labels(nodes[_node_of(owner)]).get(key)
             if value is None:
                 continue
             for other in pods:
-                if other is owner or other.node_name not in nodes:
+                if other is owner or _node_of(other) not in nodes:
                     continue
-                if nodes[other.node_name].labels.get(term.topology_key) != value:
+                if _labels(nodes[_node_of(other)]).get(key) != value:
                     continue
-                if _term_selects(
-                    owner, term, other, namespace_labels(step.namespaces, other.namespace)
-                ):
-                    violations.add((owner.key, other.key))
+                labels_of = namespace_labels(step.namespaces, _namespace(other))
+                if _term_selects(owner, term, other, labels_of):
+                    violations.add(
+                        (
+                            f"{_namespace(owner)}/{_name(owner)}",
+                            f"{_namespace(other)}/{_name(other)}",
+                        )
+                    )
     return violations
 
 
@@ -254,15 +314,16 @@ def anti_affinity_respected(step: SchedulingStep) -> bool:
 
 
 def _filled(step: SchedulingStep) -> bool:
-    node = _node(step)
+    node = _chosen(step)
     if node is None:
         return False
-    pods = _pods_on(step, node.name, after=True)
+    pods = _pods_on(step, _name(node), after=True)
+    allocatable = _allocatable(node)
     total: dict[str, int] = {}
     for pod in pods:
         _add(total, reference_requests(pod).items())
-    return len(pods) == node.allocatable.get("pods", 0) or any(
-        v > 0 and v == node.allocatable.get(n, 0) for n, v in total.items()
+    return len(pods) == allocatable.get("pods", 0) or any(
+        v > 0 and v == allocatable.get(n, 0) for n, v in total.items()
     )
 
 
@@ -295,8 +356,7 @@ PROPERTIES: tuple[Property[SchedulingStep], ...] = (
         "scheduler.anti_affinity_guarded",
         "sometimes",
         lambda step: (
-            any(v.code != "Success" for v in step.verdicts)
-            and step.pod.pod_anti_affinity is not None
+            any(v.code != "Success" for v in step.verdicts) and bool(_anti_terms(step.pod))
         ),
         "a pod with anti-affinity was bound while some node was rejected",
     ),

@@ -55,3 +55,21 @@ def test_a_stale_read_planted_in_the_recorded_history_is_caught_with_its_operati
     violation = details["violations"][0]
     assert violation["check"] == "linearizability"
     assert index in [operation["index"] for operation in violation["operations"]]
+
+
+UNKNOWN_DELETE = (
+    Path(__file__).parent / "data" / "etcd-3.4.23-unknown-delete-seen-by-watches.jsonl.gz"
+)
+
+
+def test_watches_are_judged_against_the_linearization_they_saw() -> None:
+    """Recorded by ``conform etcd --duration 3 --seed 5 --faults kill,pause``: member m1 was
+    killed with a delete of key1 (client 1) and a put of key5 (client 0) in flight. Every watch
+    saw revision 818 delete key1; the search's first linearization left the delete out, which
+    made each stream seem to break Reliable and IsCreate/KeyValue. Judged against the
+    linearization the watches agree with, etcd did nothing wrong."""
+    history = parse_history(gzip.decompress(UNKNOWN_DELETE.read_bytes()).decode()).unwrap()
+    verdict, details = check_recorded(history)
+    assert details["violations"] == []
+    assert verdict == ExitCode.PASS
+    assert details["linearizability"]["order_chosen_by_watches"] is True

@@ -8,8 +8,9 @@ import pytest
 from models.history import History
 from models.history_formats import parse_jepsen, parse_porcupine_kv
 from spec.etcd.registers import KvModel, RegisterModel
-from spec.linearizability import Budget, SequentialModel, prepare, run_searches
+from spec.linearizability import Budget, SequentialModel, prepare
 from spec.linearizability_report import check_history
+from spec.linearizability_search import run_searches
 from tests.lincheck.corpus import porcupine_corpus
 
 CORPUS = porcupine_corpus()

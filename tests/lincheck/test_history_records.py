@@ -82,7 +82,7 @@ def test_wrong_field_type_names_line_and_field() -> None:
     result = parse_history(text)
     assert isinstance(result, Failure)
     assert result.failure().line == 2
-    assert result.failure().field == "$.client_id"
+    assert result.failure().field == "client_id"
 
 
 def test_definite_operation_without_return_is_rejected() -> None:

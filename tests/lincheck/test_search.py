@@ -3,8 +3,9 @@ linearizability (an order of points, one inside each operation's interval)."""
 
 from models.history import OperationRecord
 from spec.etcd.registers import RegisterModel
-from spec.linearizability import Budget, prepare, run_searches
+from spec.linearizability import Budget, prepare
 from spec.linearizability_report import check_history
+from spec.linearizability_search import run_searches
 from tests.lincheck.builders import cas, read, write
 
 REGISTER = RegisterModel(with_cas=False)

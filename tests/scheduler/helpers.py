@@ -1,4 +1,4 @@
-"""Builders for scheduler tests: Kubernetes-shaped dicts decoded by the real decoder."""
+"""Builders for scheduler tests: Kubernetes-shaped dicts decoded by the real object model."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ from typing import Any
 
 from returns.result import Success
 
-from impl.scheduler.nodeinfo import Snapshot, build_snapshot, pod_info
-from impl.scheduler.profile import Profile, build_profile
+from impl.scheduler.features import DEFAULT_FEATURES, SchedulerFeatures
+from impl.scheduler.podinfo import pod_info
+from impl.scheduler.profile import Profile, build_profiles, default_profile
 from impl.scheduler.schedule import ScheduleOutcome, outcome_report, schedule_one
-from models.scheduling import Node, Pod
-from models.scheduling_decode import decode_node, decode_pod
+from impl.scheduler.snapshot import Snapshot, build_snapshot
+from models.feature_gates import DEFAULT_GATES
+from models.k8s.codec import decode_data
+from models.k8s.core.node import Node
+from models.k8s.core.pod import Pod
+from models.scheduler_config import decode_configuration
+from models.scheduling.cluster import SCHEDULER_KINDS, ClusterState, cluster_state
 
 GI = 1024**3
 MI = 1024**2
+
+
+def decode(raw: dict[str, Any]) -> object:
+    """One object through the strict decoder."""
+    result = decode_data(raw, SCHEDULER_KINDS)
+    assert isinstance(result, Success), result
+    return result.unwrap()
 
 
 def node(
@@ -38,9 +51,8 @@ def node(
         "spec": {"taints": taints or [], "unschedulable": unschedulable},
         "status": {"allocatable": allocatable, "images": images or []},
     }
-    result = decode_node(raw)
-    assert isinstance(result, Success)
-    decoded: Node = result.unwrap()
+    decoded = decode(raw)
+    assert isinstance(decoded, Node)
     return decoded
 
 
@@ -56,7 +68,7 @@ def pod(
     spec: dict[str, Any] | None = None,
     containers: list[dict[str, Any]] | None = None,
     status: dict[str, Any] | None = None,
-    index: int = 0,
+    metadata: dict[str, Any] | None = None,
 ) -> Pod:
     """A Pod with one container requesting ``cpu``/``memory`` (or the given containers)."""
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
@@ -69,33 +81,53 @@ def pod(
     raw = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {},
+            **(metadata or {}),
+        },
         "spec": body,
         "status": status or {},
     }
-    result = decode_pod(raw, index=index)
-    assert isinstance(result, Success), result
-    decoded: Pod = result.unwrap()
+    decoded = decode(raw)
+    assert isinstance(decoded, Pod)
     return decoded
 
 
-def snapshot(nodes: list[Node], pods: Sequence[Pod] = ()) -> Snapshot:
-    """A snapshot of nodes and bound pods."""
-    return build_snapshot(nodes, pods)
+def cluster(objects: Sequence[object]) -> ClusterState:
+    """A cluster state of decoded objects."""
+    result = cluster_state((f"object {i}", item) for i, item in enumerate(objects))
+    assert isinstance(result, Success), result
+    state: ClusterState = result.unwrap()
+    return state
+
+
+def snapshot(
+    objects: Sequence[object],
+    pods: Sequence[Pod] = (),
+    features: SchedulerFeatures = DEFAULT_FEATURES,
+) -> Snapshot:
+    """A snapshot of nodes and the pods bound to them (and any other objects given)."""
+    return build_snapshot(cluster([*objects, *pods]), features)
 
 
 def run(
-    nodes: list[Node],
+    nodes: Sequence[Node],
     incoming: Pod,
     pods: Sequence[Pod] = (),
     profile: Profile | None = None,
 ) -> ScheduleOutcome:
     """Schedule ``incoming`` with the default profile (or ``profile``)."""
-    return schedule_one(profile or build_profile(), snapshot(nodes, pods), pod_info(incoming))
+    chosen = profile or default_profile()
+    outcome, _ = schedule_one(
+        chosen, snapshot(nodes, pods, chosen.features), pod_info(incoming, chosen.features)
+    )
+    return outcome
 
 
 def report(
-    nodes: list[Node],
+    nodes: Sequence[Node],
     incoming: Pod,
     pods: Sequence[Pod] = (),
     profile: Profile | None = None,
@@ -117,3 +149,23 @@ def scores(result: dict[str, Any], plugin: str) -> dict[str, tuple[int, int, int
         for name, entry in result["nodes"].items()
         if (s := entry["scores"].get(plugin)) is not None
     }
+
+
+def profiles(*raw: dict[str, Any], features: SchedulerFeatures = DEFAULT_FEATURES) -> list[Profile]:
+    """Profiles of a KubeSchedulerConfiguration with these ``profiles`` entries."""
+    config = decode_configuration(
+        {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "profiles": list(raw),
+        }
+    )
+    assert isinstance(config, Success), config
+    built = build_profiles(config.unwrap(), DEFAULT_GATES, features)
+    assert isinstance(built, Success), built
+    return list(built.unwrap().values())
+
+
+def profile_with(plugin_config: list[dict[str, Any]]) -> Profile:
+    """The default profile with a pluginConfig."""
+    return profiles({"schedulerName": "default-scheduler", "pluginConfig": plugin_config})[0]

@@ -1,37 +1,38 @@
 """Plugin args and less common fields: ignoredResources, addedAffinity, hardPodAffinityWeight,
-namespaceSelector, matchLabelKeys, several profiles side by side."""
+namespaceSelector, matchLabelKeys, several profiles side by side, default spread selectors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import immutables
-import msgspec
-from returns.result import Success
-
-from impl.scheduler.nodeinfo import build_snapshot, pod_info
-from impl.scheduler.profile import Profile, build_profile
-from impl.scheduler.queue import run_queue
+from impl.scheduler.features import DEFAULT_FEATURES
+from impl.scheduler.machine import SchedulerConfig
+from impl.scheduler.podinfo import pod_info
+from impl.scheduler.profile import Profile, default_profile
+from impl.scheduler.run import run_pods
 from impl.scheduler.schedule import outcome_report, schedule_one
-from models.scheduler_config import decode_configuration
-from models.scheduling import LabelSelector, Namespace, Pod, Selecting
-from tests.scheduler.helpers import node, pod, report, scores, verdict
-
-
-def _profiles(*profiles: dict[str, Any]) -> list[Profile]:
-    config = decode_configuration(
-        {
-            "apiVersion": "kubescheduler.config.k8s.io/v1",
-            "kind": "KubeSchedulerConfiguration",
-            "profiles": list(profiles),
-        }
-    )
-    assert isinstance(config, Success), config
-    return [build_profile(p) for p in config.unwrap().profiles]
+from impl.scheduler.snapshot import build_snapshot
+from models.k8s.core.pod import Pod
+from tests.scheduler.helpers import (
+    cluster,
+    decode,
+    node,
+    pod,
+    profiles,
+    report,
+    scores,
+    verdict,
+)
 
 
 def _with_args(name: str, args: dict[str, Any]) -> Profile:
-    return _profiles({"pluginConfig": [{"name": name, "args": args}]})[0]
+    return profiles({"pluginConfig": [{"name": name, "args": args}]})[0]
+
+
+def _report(objects: list[object], incoming: Pod) -> dict[str, Any]:
+    snapshot = build_snapshot(cluster(objects), DEFAULT_FEATURES)
+    outcome, _ = schedule_one(default_profile(), snapshot, pod_info(incoming, DEFAULT_FEATURES))
+    return outcome_report(outcome)
 
 
 def test_ignored_extended_resources_are_not_checked() -> None:
@@ -88,18 +89,15 @@ def test_namespace_selector_reaches_other_namespaces() -> None:
         pod("db", namespace="data", labels={"app": "db"}, node_name="b"),
         pod("db", namespace="other", labels={"app": "db"}, node_name="c"),
     ]
-    namespaces = (
-        Namespace(
-            name="data", labels=_labels({"team": "data", "kubernetes.io/metadata.name": "data"})
-        ),
+    namespace = decode(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "data", "labels": {"team": "data"}},
+        }
     )
-    snapshot = build_snapshot([node("a"), node("b"), node("c")], existing, namespaces)
-    result = outcome_report(schedule_one(build_profile(), snapshot, pod_info(pod("p", spec=spec))))
-    assert result["feasible"] == ["b"]
-
-
-def _labels(values: dict[str, str]) -> immutables.Map[str, str]:
-    return immutables.Map(values)
+    objects = [node("a"), node("b"), node("c"), *existing, namespace]
+    assert _report(objects, pod("p", spec=spec))["feasible"] == ["b"]
 
 
 def test_match_label_keys_narrow_the_spread_selector() -> None:
@@ -130,7 +128,7 @@ def test_match_label_keys_narrow_the_spread_selector() -> None:
 
 
 def test_two_profiles_schedule_their_own_pods() -> None:
-    spread, packer = _profiles(
+    spread, packer = profiles(
         {"schedulerName": "default-scheduler"},
         {
             "schedulerName": "packer",
@@ -139,20 +137,20 @@ def test_two_profiles_schedule_their_own_pods() -> None:
             ],
         },
     )
-    nodes = [node("a"), node("b")]
-    snapshot = build_snapshot(nodes, [pod("seed", cpu="2", memory="4Gi", node_name="a")])
+    state = cluster([node("a"), node("b"), pod("seed", cpu="2", memory="4Gi", node_name="a")])
     pods = [
-        pod("spread", cpu="1", memory="2Gi", index=0),
-        pod("packed", cpu="1", memory="2Gi", index=1, spec={"schedulerName": "packer"}),
+        pod("spread", cpu="1", memory="2Gi"),
+        pod("packed", cpu="1", memory="2Gi", spec={"schedulerName": "packer"}),
     ]
-    bindings, _ = run_queue({"default-scheduler": spread, "packer": packer}, snapshot, pods)
-    placed = {b.pod: b.node for b in bindings}
+    config = SchedulerConfig({"default-scheduler": spread, "packer": packer})
+    attempts, _ = run_pods(config, state, pods)
+    placed = {a.pod: a.node for a in attempts}
     # cpu and memory fractions stay equal, so BalancedAllocation ties; LeastAllocated prefers
     # the empty node b (75 against 25), MostAllocated the busier node a (75 against 50)
     assert placed == {"default/spread": "b", "default/packed": "a"}
 
 
-def _default_spread_case(selecting: tuple[Selecting, ...], incoming: Pod) -> dict[str, Any]:
+def _default_spread_case(selecting: list[object], incoming: Pod) -> dict[str, Any]:
     zone = "topology.kubernetes.io/zone"
     nodes = [
         node("a", labels={zone: "z1"}),
@@ -164,15 +162,19 @@ def _default_spread_case(selecting: tuple[Selecting, ...], incoming: Pod) -> dic
         pod("w2", labels={"app": "web"}, node_name="a"),
         pod("w3", labels={"app": "web"}, node_name="c"),
     ]
-    snapshot = build_snapshot(nodes, existing, (), selecting)
-    return outcome_report(schedule_one(build_profile(), snapshot, pod_info(incoming)))
+    return _report([*nodes, *existing, *selecting], incoming)
 
 
 def test_system_default_spread_applies_to_pods_a_service_selects() -> None:
-    service = Selecting(
-        kind="Service", namespace="default", name="web", labels=_labels({"app": "web"})
+    service = decode(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}},
+        }
     )
-    result = _default_spread_case((service,), pod("p", labels={"app": "web"}))
+    result = _default_spread_case([service], pod("p", labels={"app": "web"}))
     # hostname: maxSkew 3, weight ln(3 + 2); zone: maxSkew 5, weight ln(2 + 2)
     # a: 2*ln5 + 2 + 2*ln4 + 4 = 11.99 -> 12; b: 0 + 2 + 2*ln4 + 4 = 8.77 -> 9;
     # c: ln5 + 2 + ln4 + 4 = 9.00 -> 9; normalized 100*(12+9-s)/12; weight 2
@@ -181,19 +183,24 @@ def test_system_default_spread_applies_to_pods_a_service_selects() -> None:
         "b": (9, 100, 200),
         "c": (9, 100, 200),
     }
-    alone = _default_spread_case((), pod("p", labels={"app": "web"}))
+    alone = _default_spread_case([], pod("p", labels={"app": "web"}))
     assert "PodTopologySpread" not in alone["nodes"]["a"]["scores"]
 
 
 def test_system_default_spread_uses_the_owning_replica_set() -> None:
-    replica_set = Selecting(
-        kind="ReplicaSet",
-        namespace="default",
-        name="web-5d8f",
-        selector=LabelSelector(match_labels=(("app", "web"),)),
+    replica_set = decode(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "web-5d8f", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}},
+        }
     )
-    owned = msgspec.structs.replace(
-        pod("p", labels={"app": "web"}), controller=("ReplicaSet", "web-5d8f")
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "1"}
+    owned = pod(
+        "p",
+        labels={"app": "web"},
+        metadata={"ownerReferences": [{**owner, "controller": True}]},
     )
-    result = _default_spread_case((replica_set,), owned)
+    result = _default_spread_case([replica_set], owned)
     assert scores(result, "PodTopologySpread")["a"] == (12, 75, 150)

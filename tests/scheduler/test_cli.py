@@ -80,7 +80,7 @@ def test_schedule_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert report["nodes"]["control-plane"]["filter"] == {
         "code": "UnschedulableAndUnresolvable",
         "plugin": "TaintToleration",
-        "reasons": ["node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"],
+        "reasons": ["node(s) had untolerated taint(s)"],
     }
     # the Succeeded pod does not hold its 3 cpu: worker-1 fits
     assert report["feasible"] == ["worker-1"]
@@ -94,7 +94,16 @@ def test_schedule_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["schedule", "--cluster", cluster, "--pod", pod, "-o", "table"]) == 1
     text = capsys.readouterr().out
     assert "Insufficient cpu" in text
-    assert "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint" in text
+    assert (
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s). "
+        "no new claims to deallocate, preemption: 0/2 nodes are available: 2 Preemption is not "
+        "helpful for scheduling." in text
+    )
+    # the score table is absent when no node fits; with a fitting pod it shows the arithmetic
+    fits = _write(tmp_path, "fits.yaml", POD)
+    assert main(["schedule", "--cluster", cluster, "--pod", fits, "-o", "table"]) == 0
+    table = capsys.readouterr().out
+    assert "WEIGHT" not in table  # one feasible node: scoring is skipped
 
 
 def test_schedule_a_queue_of_pods(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,51 +151,87 @@ def test_bad_quantity_and_bad_yaml_exit_2(
     assert "broken.yaml:" in capsys.readouterr().err
 
 
-def test_services_and_owners_are_read_from_the_cluster_file() -> None:
-    from returns.result import Success
+def test_non_utf8_input_exits_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: bytes that are not UTF-8, in any of the inputs, are refused by name."""
+    cluster = _write(tmp_path, "cluster.yaml", CLUSTER)
+    pod = _write(tmp_path, "pod.yaml", POD)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(POD.replace("name: web", "name: caf\xe9").encode("latin-1"))
+    for args in (
+        ["--cluster", str(latin1), "--pod", pod],
+        ["--cluster", cluster, "--pod", str(latin1)],
+        ["--cluster", cluster, "--pods", str(latin1)],
+        ["--cluster", cluster, "--pod", pod, "--config", str(latin1)],
+    ):
+        assert main(["schedule", *args]) == 2
+        error = capsys.readouterr().err
+        assert str(latin1) in error
+        assert "UTF-8" in error
+    bindings = ["check", "schedule", "--cluster", cluster, "--bindings", str(latin1)]
+    assert main(bindings) == 2
+    assert str(latin1) in capsys.readouterr().err
 
-    from models.scheduling_decode import decode_cluster
 
-    documents = [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web", "namespace": "shop"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {"name": "web-1", "namespace": "shop"},
-            "spec": {"selector": {"matchLabels": {"app": "web"}}},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": "web-1-x",
-                "namespace": "shop",
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "ReplicaSet",
-                        "name": "web-1",
-                        "controller": True,
-                        "uid": "u",
-                    }
-                ],
-            },
-            "spec": {"containers": [{"name": "c", "image": "x"}]},
-        },
-    ]
-    result = decode_cluster(documents)
-    assert isinstance(result, Success)
-    cluster = result.unwrap()
-    assert [(s.kind, s.name, dict(s.labels)) for s in cluster.selecting] == [
-        ("Service", "web", {"app": "web"}),
-        ("ReplicaSet", "web-1", {}),
-    ]
-    assert cluster.pending_pods[0].controller == ("ReplicaSet", "web-1")
+def test_misspelled_field_is_refused_with_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: ``tolerationz:`` is not silently ignored (the pod would lose its
+    tolerations)."""
+    cluster = _write(tmp_path, "cluster.yaml", CLUSTER)
+    typo = POD.replace("spec:\n", "spec:\n  tolerationz: [{operator: Exists}]\n")
+    pod = _write(tmp_path, "pod.yaml", typo)
+    assert main(["schedule", "--cluster", cluster, "--pod", pod]) == 2
+    error = capsys.readouterr().err
+    assert "pod.yaml" in error
+    assert "spec.tolerationz" in error
+    in_cluster = CLUSTER.replace(
+        "    nodeName: worker-1\n", "    nodeName: worker-1\n    tolerationz: []\n", 1
+    )
+    cluster = _write(tmp_path, "cluster.yaml", in_cluster)
+    assert main(["schedule", "--cluster", cluster, "--pod", _write(tmp_path, "ok.yaml", POD)]) == 2
+    assert "items[2].spec.tolerationz" in capsys.readouterr().err
+
+
+def test_services_and_owners_are_read_from_the_cluster_file(tmp_path: Path) -> None:
+    from runner.scheduler.inputs import load_cluster
+
+    text = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web, namespace: shop}
+  spec:
+    selector: {app: web}
+    ports: [{port: 80}]
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata: {name: web-1, namespace: shop}
+  spec:
+    selector: {matchLabels: {app: web}}
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: agent, namespace: kube-system}
+  spec: {anything: [1, 2]}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-1-x
+    namespace: shop
+    ownerReferences:
+    - {apiVersion: apps/v1, kind: ReplicaSet, name: web-1, controller: true, uid: u}
+  spec:
+    containers: [{name: c, image: x}]
+"""
+    cluster = load_cluster(_write(tmp_path, "cluster.yaml", text))
+    assert [(s.metadata.name if s.metadata else None) for s in cluster.services] == ["web"]
+    assert [(r.metadata.name if r.metadata else None) for r in cluster.replica_sets] == ["web-1"]
+    reference = cluster.pending_pods()[0].meta.controller_reference()
+    assert reference is not None
+    assert (reference.kind, reference.name) == ("ReplicaSet", "web-1")
 
 
 def test_seeded_tie_break_is_reproducible(

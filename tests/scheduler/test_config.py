@@ -1,4 +1,5 @@
-"""KubeSchedulerConfiguration decoding: merge rules, weights, args, and invalid fields."""
+"""KubeSchedulerConfiguration decoding and kube-scheduler's merge rules (v1.35 defaults,
+weights, args, invalid fields)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import pytest
 from returns.result import Failure, Success
 
+from impl.scheduler.plugin_sets import ResolvedProfile, resolve_profiles
+from models.feature_gates import DEFAULT_GATES
 from models.scheduler_config import ConfigError, SchedulerConfiguration, decode_configuration
 
 
@@ -27,33 +30,64 @@ def _ok(raw: dict[str, Any]) -> SchedulerConfiguration:
 
 def _error(raw: dict[str, Any]) -> ConfigError:
     result = decode_configuration(raw)
+    if isinstance(result, Success):
+        resolved = resolve_profiles(result.unwrap(), DEFAULT_GATES)
+        assert isinstance(resolved, Failure), resolved
+        merge_error: ConfigError = resolved.failure()
+        return merge_error
     assert isinstance(result, Failure), result
     error: ConfigError = result.failure()
     return error
 
 
+def _resolved(raw: dict[str, Any]) -> tuple[ResolvedProfile, ...]:
+    result = resolve_profiles(_ok(raw), DEFAULT_GATES)
+    assert isinstance(result, Success), result
+    profiles: tuple[ResolvedProfile, ...] = result.unwrap()
+    return profiles
+
+
 def test_defaults() -> None:
-    profile = _ok(_config()).profiles[0]
+    # default_plugins_test.go (v1.35): the MultiPoint list with DynamicResources (DRA is
+    # locked on) inserted before DefaultPreemption; no in-tree volume-limit plugins
+    profile = _resolved(_config())[0]
     assert profile.scheduler_name == "default-scheduler"
-    assert profile.filter[:6] == (
+    assert profile.at("filter") == (
         "NodeUnschedulable",
         "NodeName",
         "TaintToleration",
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeRestrictions",
+        "NodeVolumeLimits",
+        "VolumeBinding",
+        "VolumeZone",
+        "PodTopologySpread",
+        "InterPodAffinity",
+        "DynamicResources",
     )
+    assert profile.at("preEnqueue") == ("SchedulingGates", "DynamicResources")
     assert dict(profile.weights) == {
         "TaintToleration": 3,
         "NodeAffinity": 2,
         "NodeResourcesFit": 1,
+        "VolumeBinding": 1,
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
+        "DynamicResources": 1,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
     }
-    assert profile.post_filter == ("DefaultPreemption",)
-    assert profile.args.fit_strategy == "LeastAllocated"
+    assert profile.at("postFilter") == ("DynamicResources", "DefaultPreemption")
+    assert profile.config.args.fit_strategy == "LeastAllocated"
+
+
+def test_removed_in_tree_volume_limit_plugins_do_not_exist() -> None:
+    plugins = {"filter": {"enabled": [{"name": "EBSLimits"}]}}
+    assert _error(_config(profiles=[{"plugins": plugins}])).field == (
+        "profiles[0].plugins.filter.enabled[0].name"
+    )
 
 
 def test_disable_one_score_plugin_and_reweight_another() -> None:
@@ -63,11 +97,11 @@ def test_disable_one_score_plugin_and_reweight_another() -> None:
             "enabled": [{"name": "NodeResourcesFit", "weight": 5}],
         }
     }
-    profile = _ok(_config(profiles=[{"schedulerName": "s", "plugins": plugins}])).profiles[0]
-    assert "ImageLocality" not in profile.score
+    profile = _resolved(_config(profiles=[{"schedulerName": "s", "plugins": plugins}]))[0]
+    assert "ImageLocality" not in profile.at("score")
     assert profile.weights["NodeResourcesFit"] == 5
     # a plugin named at the Score point comes first, then the MultiPoint ones
-    assert profile.score[0] == "NodeResourcesFit"
+    assert profile.at("score")[0] == "NodeResourcesFit"
 
 
 def test_multi_point_star_keeps_only_what_is_enabled() -> None:
@@ -81,16 +115,16 @@ def test_multi_point_star_keeps_only_what_is_enabled() -> None:
             ],
         }
     }
-    profile = _ok(_config(profiles=[{"plugins": plugins}])).profiles[0]
-    assert profile.filter == ("NodeResourcesFit",)
-    assert profile.score == ("NodeResourcesFit",)
+    profile = _resolved(_config(profiles=[{"plugins": plugins}]))[0]
+    assert profile.at("filter") == ("NodeResourcesFit",)
+    assert profile.at("score") == ("NodeResourcesFit",)
     assert profile.weights["NodeResourcesFit"] == 4
-    assert profile.post_filter == ()
+    assert profile.at("postFilter") == ()
 
 
 def test_weight_zero_means_one() -> None:
     plugins = {"score": {"enabled": [{"name": "ImageLocality", "weight": 0}]}}
-    assert _ok(_config(profiles=[{"plugins": plugins}])).profiles[0].weights["ImageLocality"] == 1
+    assert _resolved(_config(profiles=[{"plugins": plugins}]))[0].weights["ImageLocality"] == 1
 
 
 def test_two_profiles_side_by_side() -> None:

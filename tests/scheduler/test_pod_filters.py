@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from tests.scheduler.helpers import node, pod, report, verdict
 
 U = "Unschedulable"
@@ -49,8 +47,12 @@ def test_spread_skew_and_missing_label() -> None:
 
 def test_spread_counts_only_same_namespace_and_live_pods() -> None:
     other = pod("o", namespace="other", labels={"app": "web"}, node_name="a")
-    dying = pod("d", labels={"app": "web"}, node_name="a")
-    dying = msgspec.structs.replace(dying, terminating=True)
+    dying = pod(
+        "d",
+        labels={"app": "web"},
+        node_name="a",
+        metadata={"deletionTimestamp": "2025-01-01T00:00:00Z"},
+    )
     result = report(_zones(), pod("p", labels={"app": "web"}, spec=_spread()), [other, dying])
     assert sorted(result["feasible"]) == ["a", "b", "c"]
 
@@ -142,9 +144,14 @@ def test_preemption_not_helpful_when_every_failure_is_unresolvable() -> None:
     nodes = [node("a", taints=[{"key": "k", "value": "v", "effect": "NoSchedule"}])]
     result = report(nodes, pod("p", priority=10), [pod("low", priority=0, node_name="a")])
     assert result["postFilter"]["nominatedNode"] is None
+    # the real event text of a v1.34.3 cluster (FitError.Error appends the PostFilter message
+    # as it is, DynamicResources first):
+    # "... had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are
+    # available: 6 Preemption is not helpful for scheduling."
     assert result["message"] == (
-        "0/1 nodes are available: 1 node(s) had untolerated taint {k: v}. "
-        "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
+        "0/1 nodes are available: 1 node(s) had untolerated taint(s). no new claims to "
+        "deallocate, preemption: 0/1 nodes are available: 1 Preemption is not helpful for "
+        "scheduling."
     )
 
 

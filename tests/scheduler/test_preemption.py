@@ -3,17 +3,23 @@ documented preemption rules."""
 
 from __future__ import annotations
 
-from impl.scheduler.nodeinfo import PodInfo, build_snapshot, pod_info
+from impl.scheduler.features import DEFAULT_FEATURES
+from impl.scheduler.podinfo import PodInfo, pod_info
 from impl.scheduler.preemption import more_important, pick_one_node, split_by_budget_violation
-from impl.scheduler.profile import build_profile
+from impl.scheduler.profile import default_profile
 from impl.scheduler.schedule import schedule_one
-from models.scheduling import DisruptionBudget, LabelSelector
-from tests.scheduler.helpers import node, pod, report
+from models.k8s.core.pod import Pod
+from models.k8s.policy import PodDisruptionBudget
+from tests.scheduler.helpers import decode, node, pod, report, snapshot
+
+
+def _info(source: Pod) -> PodInfo:
+    return pod_info(source, DEFAULT_FEATURES)
 
 
 def _victims(*specs: tuple[int, str]) -> list[PodInfo]:
     return [
-        pod_info(pod(f"v{i}", priority=priority, status={"startTime": start} if start else None))
+        _info(pod(f"v{i}", priority=priority, status={"startTime": start} if start else None))
         for i, (priority, start) in enumerate(specs)
     ]
 
@@ -56,9 +62,9 @@ def test_then_latest_start_among_the_most_important_victims() -> None:
 
 
 def test_more_important_is_priority_then_earlier_start() -> None:
-    high = pod("h", priority=2)
-    low_early = pod("e", priority=1, status={"startTime": "2024-01-01T00:00:00Z"})
-    low_late = pod("l", priority=1, status={"startTime": "2024-02-01T00:00:00Z"})
+    high = _info(pod("h", priority=2))
+    low_early = _info(pod("e", priority=1, status={"startTime": "2024-01-01T00:00:00Z"}))
+    low_late = _info(pod("l", priority=1, status={"startTime": "2024-02-01T00:00:00Z"}))
     assert more_important(high, low_early)
     assert more_important(low_early, low_late)
     assert not more_important(low_late, low_early)
@@ -82,21 +88,25 @@ def test_fewest_budget_violations_come_first() -> None:
 
 
 def test_victims_that_would_violate_a_budget_are_reprieved_first() -> None:
-    budget = DisruptionBudget(
-        namespace="default",
-        name="db",
-        selector=LabelSelector(match_labels=(("app", "db"),)),
-        disruptions_allowed=0,
+    budget = decode(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}, "minAvailable": 1},
+            "status": {"disruptionsAllowed": 0},
+        }
     )
+    assert isinstance(budget, PodDisruptionBudget)
     existing = [
         pod("db", cpu="1", priority=1, labels={"app": "db"}, node_name="a"),
         pod("cache", cpu="1", priority=2, labels={"app": "cache"}, node_name="a"),
     ]
-    snapshot = build_snapshot([node("a", cpu="2")], existing, budgets=(budget,))
-    outcome = schedule_one(build_profile(), snapshot, pod_info(pod("vip", cpu="1", priority=10)))
+    state = snapshot([node("a", cpu="2"), *existing, budget])
+    outcome, _ = schedule_one(default_profile(), state, _info(pod("vip", cpu="1", priority=10)))
     # by importance "cache" (2) would be reprieved first; the budget-protected "db" goes first
     assert outcome.post_filter is not None
     assert outcome.post_filter.victims == ("default/cache",)
-    violating, fine = split_by_budget_violation([pod_info(p) for p in existing], (budget,))
-    assert [v.pod.name for v in violating] == ["db"]
-    assert [f.pod.name for f in fine] == ["cache"]
+    violating, fine = split_by_budget_violation([_info(p) for p in existing], (budget,))
+    assert [v.name for v in violating] == ["db"]
+    assert [f.name for f in fine] == ["cache"]

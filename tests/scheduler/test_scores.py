@@ -6,23 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from returns.result import Success
 
-from impl.scheduler.profile import build_profile
-from models.scheduler_config import decode_configuration
-from tests.scheduler.helpers import node, pod, report, scores
+from impl.scheduler.profile import Profile
+from tests.scheduler.helpers import node, pod, profile_with, report, scores
 
 
-def _profile(plugin_config: list[dict[str, Any]]) -> Any:
-    config = decode_configuration(
-        {
-            "apiVersion": "kubescheduler.config.k8s.io/v1",
-            "kind": "KubeSchedulerConfiguration",
-            "profiles": [{"schedulerName": "default-scheduler", "pluginConfig": plugin_config}],
-        }
-    )
-    assert isinstance(config, Success)
-    return build_profile(config.unwrap().profiles[0])
+def _profile(plugin_config: list[dict[str, Any]]) -> Profile:
+    return profile_with(plugin_config)
 
 
 def _two_nodes() -> tuple[list[Any], list[Any]]:
@@ -54,8 +44,10 @@ def test_requests_default_to_100m_and_200mi_for_scoring() -> None:
     result = report([node("a", cpu="1", memory="1000Mi"), node("b")], pod("p"))
     # cpu (1000-100)*100/1000 = 90, memory (1000-200)*100/1000 = 80, mean 85
     assert scores(result, "NodeResourcesFit")["a"] == (85, 85, 85)
-    # BalancedAllocation uses the plain requests: 0 and 0, deviation 0
-    assert scores(result, "NodeResourcesBalancedAllocation")["a"] == (100, 100, 100)
+    # BalancedAllocation skips a pod that requests nothing (balanced_allocation.go PreScore,
+    # v1.32+, kubernetes#129138)
+    assert "NodeResourcesBalancedAllocation" not in result["nodes"]["a"]["scores"]
+    assert "NodeResourcesBalancedAllocation" in result["skipped"]["score"]
 
 
 def test_balanced_allocation_truncates() -> None:

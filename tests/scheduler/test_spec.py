@@ -7,15 +7,16 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from returns.result import Success
 
-from impl.scheduler.nodeinfo import Snapshot, build_snapshot, pod_info
-from impl.scheduler.profile import Profile, build_profile
+from impl.scheduler.features import DEFAULT_FEATURES
+from impl.scheduler.podinfo import bound_to, pod_info
+from impl.scheduler.profile import Profile, default_profile
 from impl.scheduler.schedule import binding_step, schedule_one
-from models.scheduler_config import decode_configuration
-from models.scheduling import Node, Pod, SchedulingStep
+from models.k8s.core.node import Node
+from models.k8s.core.pod import Pod
+from models.scheduling.step import SchedulingStep
 from spec.scheduler.properties import PROPERTIES
-from tests.scheduler.helpers import node, pod
+from tests.scheduler.helpers import node, pod, profiles, snapshot
 
 ALWAYS = tuple(p for p in PROPERTIES if p.kind == "always")
 SOMETIMES = tuple(p for p in PROPERTIES if p.kind == "sometimes")
@@ -24,18 +25,18 @@ SOMETIMES = tuple(p for p in PROPERTIES if p.kind == "sometimes")
 def _bind_all(
     profile: Profile, nodes: list[Node], pods: list[Pod], choices: list[int] | None = None
 ) -> list[SchedulingStep]:
-    snapshot: Snapshot = build_snapshot(nodes, [])
+    state = snapshot(nodes)
     steps = []
     for index, incoming in enumerate(pods):
-        info = pod_info(incoming)
-        outcome = schedule_one(profile, snapshot, info)
+        info = pod_info(incoming, DEFAULT_FEATURES)
+        outcome, _ = schedule_one(profile, state, info)
         if not outcome.cycle.top:
             continue
         pick = (choices[index] if choices else 0) % len(outcome.cycle.top)
         chosen = outcome.cycle.top[pick]
-        steps.append(binding_step(snapshot, info, outcome, chosen))
-        bound = pod_info(steps[-1].pod)
-        snapshot = snapshot.with_node(snapshot.node(chosen).with_pod(bound))
+        steps.append(binding_step(state, info, outcome, chosen))
+        bound = bound_to(info, chosen)
+        state = state.with_node(state.node(chosen).with_pod(bound, index + 1))
     return steps
 
 
@@ -85,7 +86,6 @@ def _cluster(draw: st.DrawFn) -> tuple[list[Node], list[Pod], list[int]]:
                 memory=draw(st.sampled_from([None, "256Mi", "1Gi"])),
                 labels={"app": app},
                 spec=spec,
-                index=index,
             )
         )
     choices = draw(st.lists(st.integers(0, 3), min_size=len(pods), max_size=len(pods)))
@@ -98,9 +98,9 @@ def test_every_binding_satisfies_the_always_properties(
     case: tuple[list[Node], list[Pod], list[int]],
 ) -> None:
     nodes, pods, choices = case
-    for step in _bind_all(build_profile(), nodes, pods, choices):
+    for step in _bind_all(default_profile(), nodes, pods, choices):
         broken = [p.name for p in ALWAYS if not p.holds(step)]
-        assert broken == [], (step.pod.key, step.pod.node_name)
+        assert broken == [], (step.pod.metadata, step.pod.pod_spec.node_name)
 
 
 def _scenarios() -> list[SchedulingStep]:
@@ -128,10 +128,10 @@ def _scenarios() -> list[SchedulingStep]:
         node("b", cpu="1", memory="16Gi", labels={"zone": "z2"}),
     ]
     pods = [
-        pod("full", cpu="1", labels={"app": "web"}, spec=spread, index=0),
-        pod("second", cpu="500m", labels={"app": "web"}, spec=anti, index=1),
+        pod("full", cpu="1", labels={"app": "web"}, spec=spread),
+        pod("second", cpu="500m", labels={"app": "web"}, spec=anti),
     ]
-    return _bind_all(build_profile(), nodes, pods)
+    return _bind_all(default_profile(), nodes, pods)
 
 
 def test_the_sometimes_companions_are_observed() -> None:
@@ -144,15 +144,7 @@ def test_the_sometimes_companions_are_observed() -> None:
 
 
 def _without(point: str, plugin: str) -> Profile:
-    config = decode_configuration(
-        {
-            "apiVersion": "kubescheduler.config.k8s.io/v1",
-            "kind": "KubeSchedulerConfiguration",
-            "profiles": [{"plugins": {point: {"disabled": [{"name": plugin}]}}}],
-        }
-    )
-    assert isinstance(config, Success)
-    return build_profile(config.unwrap().profiles[0])
+    return profiles({"plugins": {point: {"disabled": [{"name": plugin}]}}})[0]
 
 
 def _violated(profile: Profile, nodes: list[Node], pods: list[Pod]) -> set[str]:
@@ -161,8 +153,8 @@ def _violated(profile: Profile, nodes: list[Node], pods: list[Pod]) -> set[str]:
 
 def test_a_scheduler_skipping_the_fit_filter_overcommits() -> None:
     nodes = [node("a", cpu="1")]
-    pods = [pod("x", cpu="1", index=0), pod("y", cpu="1", index=1)]
-    assert _violated(build_profile(), nodes, pods) == set()
+    pods = [pod("x", cpu="1"), pod("y", cpu="1")]
+    assert _violated(default_profile(), nodes, pods) == set()
     assert "scheduler.no_overcommit" in _violated(
         _without("filter", "NodeResourcesFit"), nodes, pods
     )
@@ -174,8 +166,8 @@ def test_a_scheduler_skipping_inter_pod_affinity_breaks_anti_affinity() -> None:
         "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
     }
     nodes = [node("a", labels={"zone": "z1"})]
-    pods = [pod(f"w{i}", labels={"app": "web"}, spec=spec, index=i) for i in range(2)]
-    assert _violated(build_profile(), nodes, pods) == set()
+    pods = [pod(f"w{i}", labels={"app": "web"}, spec=spec) for i in range(2)]
+    assert _violated(default_profile(), nodes, pods) == set()
     broken = _violated(_without("filter", "InterPodAffinity"), nodes, pods)
     assert "scheduler.anti_affinity_respected" in broken
 
@@ -192,7 +184,7 @@ def test_a_scheduler_skipping_topology_spread_breaks_max_skew() -> None:
         ]
     }
     nodes = [node("a", labels={"zone": "z1"}), node("b", cpu="1", labels={"zone": "z2"})]
-    pods = [pod(f"w{i}", labels={"app": "web"}, spec=spec, index=i) for i in range(3)]
-    assert _violated(build_profile(), nodes, pods) == set()
+    pods = [pod(f"w{i}", labels={"app": "web"}, spec=spec) for i in range(3)]
+    assert _violated(default_profile(), nodes, pods) == set()
     broken = _violated(_without("filter", "PodTopologySpread"), nodes, pods)
     assert "scheduler.spread_within_max_skew" in broken

@@ -30,8 +30,9 @@ def events_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line)["event"] for line in lines]
 
 
-def test_the_corpus_has_every_interaction_test() -> None:
-    assert len(TRACES) == 28
+def test_the_corpus_has_every_interaction_test_and_a_restart() -> None:
+    assert len(TRACES) == 29
+    assert (CORPUS / "restart.ndjson.gz") in TRACES
 
 
 @pytest.mark.parametrize("path", TRACES, ids=[path.name.split(".")[0] for path in TRACES])
@@ -83,6 +84,23 @@ EDITS: list[tuple[str, str, int, dict[str, Any], str]] = [
         65,
         {"msg.entries": 13},
         "message-was-sent",
+    ),
+    # Restarted node 3 re-applies the committed entry adding voter 4 (line 125), but reports
+    # voters without 4.
+    (
+        "re-applied entry after a restart",
+        "restart",
+        125,
+        {"prop.cc.newconf": ["1", "2", "3"]},
+        "config-from-committed-entry",
+    ),
+    # Node 2 restarts (line 85) with a vote it never persisted (its Ready lines say vote 1).
+    (
+        "restart with another vote",
+        "restart",
+        85,
+        {"state.vote": "3"},
+        "restart-from-persisted-state",
     ),
     # Node 2 grants its vote to node 3, which never asked for it.
     ("vote without request", "campaign", 18, {"msg.to": "3"}, "vote-needs-request"),

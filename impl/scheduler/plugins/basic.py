@@ -1,8 +1,9 @@
-"""The simple default plugins: PrioritySort, NodeUnschedulable, NodeName, NodePorts,
-TaintToleration, ImageLocality and DefaultBinder.
+"""The simple default plugins: PrioritySort, SchedulingGates, NodeUnschedulable, NodeName,
+NodePorts, TaintToleration, ImageLocality and DefaultBinder.
 
-Reason strings and codes are kube-scheduler's (v1.30; the TaintToleration reason names the first
-untolerated taint, as ``node(s) had untolerated taint {key: value}``).
+Reason strings and codes are kube-scheduler's at v1.35: the TaintToleration reason no longer
+names the taint (``node(s) had untolerated taint(s)``, kubernetes#134740), and tolerations with
+``Gt``/``Lt`` match only with the TaintTolerationComparisonOperators gate.
 """
 
 from __future__ import annotations
@@ -15,32 +16,62 @@ from impl.scheduler.framework import (
     PRE_FILTER_SKIP,
     PRE_FILTER_SUCCESS,
     SUCCESS,
+    ClusterEvent,
     CycleContext,
+    EventKind,
     Plugin,
     PreFilterResult,
+    QueuedPodInfo,
     Status,
     unresolvable,
     unschedulable,
 )
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo
-from models.scheduling import Taint, Toleration, tolerations_tolerate
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.podinfo import PodInfo
+from models.k8s.core.node import Taint
+from models.k8s.core.pod import Toleration
+from models.scheduling.matching import (
+    PREFER_NO_SCHEDULE,
+    SCHEDULE_BLOCKING,
+    first_untolerated,
+    tolerated,
+)
 
 REASON_UNSCHEDULABLE: Final = "node(s) were unschedulable"
 REASON_NODE_NAME: Final = "node(s) didn't match the requested node name"
 REASON_NODE_PORTS: Final = "node(s) didn't have free ports for the requested pod ports"
+REASON_TAINTS: Final = "node(s) had untolerated taint(s)"
+REASON_GATED: Final = "waiting for scheduling gates: {gates}"
 UNSCHEDULABLE_TAINT: Final = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
+NODE_EVENTS: Final = frozenset({EventKind.NODE_ADD, EventKind.NODE_UPDATE})
 
 
 @final
 class PrioritySort(Plugin):
-    """QueueSort: higher ``spec.priority`` first, then earlier arrival."""
+    """QueueSort: higher ``spec.priority`` first, then earlier queue timestamp (arrival order
+    among equal timestamps)."""
 
     name = "PrioritySort"
 
-    def less(self, left: PodInfo, right: PodInfo) -> bool:
-        if left.pod.priority != right.pod.priority:
-            return left.pod.priority > right.pod.priority
-        return left.pod.creation_index < right.pod.creation_index
+    def less(self, left: QueuedPodInfo, right: QueuedPodInfo) -> bool:
+        if left.info.priority != right.info.priority:
+            return left.info.priority > right.info.priority
+        if left.timestamp_ms != right.timestamp_ms:
+            return left.timestamp_ms < right.timestamp_ms
+        return left.sequence < right.sequence
+
+
+@final
+class SchedulingGates(Plugin):
+    """PreEnqueue: a pod with ``spec.schedulingGates`` stays out of activeQ."""
+
+    name = "SchedulingGates"
+
+    def pre_enqueue(self, pod: PodInfo) -> Status:
+        if not pod.scheduling_gates:
+            return SUCCESS
+        gates = " ".join(pod.scheduling_gates)
+        return unresolvable(REASON_GATED.format(gates=f"[{gates}]"))
 
 
 @final
@@ -50,15 +81,27 @@ class NodeUnschedulable(Plugin):
 
     name = "NodeUnschedulable"
 
+    def __init__(self, comparison_operators: bool = False) -> None:
+        self.comparison_operators = comparison_operators
+
     def filter_memo_key(self, context: CycleContext) -> object | None:
         return ()
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
-        if not node.node.unschedulable:
+        if not node.view.unschedulable:
             return SUCCESS
-        if tolerations_tolerate(context.pod.pod.tolerations, UNSCHEDULABLE_TAINT):
+        tolerations = context.pod.tolerations
+        if tolerated(
+            tolerations, UNSCHEDULABLE_TAINT, comparison_operators=self.comparison_operators
+        ):
             return SUCCESS
         return unresolvable(REASON_UNSCHEDULABLE)
+
+    def cluster_events(self) -> frozenset[EventKind]:
+        return NODE_EVENTS
+
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        return event.node is not None and not event.node.view.unschedulable
 
 
 @final
@@ -71,10 +114,16 @@ class NodeName(Plugin):
         return ()
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
-        wanted = context.pod.pod.node_name
+        wanted = context.pod.node_name
         if not wanted or wanted == node.name:
             return SUCCESS
         return unresolvable(REASON_NODE_NAME)
+
+    def cluster_events(self) -> frozenset[EventKind]:
+        return frozenset({EventKind.NODE_ADD})
+
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        return event.node is not None and (not pod.node_name or pod.node_name == event.node.name)
 
 
 def port_conflicts(used: frozenset[tuple[str, str, int]], wanted: tuple[str, str, int]) -> bool:
@@ -103,9 +152,15 @@ class NodePorts(Plugin):
             return unschedulable(REASON_NODE_PORTS)
         return SUCCESS
 
+    def cluster_events(self) -> frozenset[EventKind]:
+        return frozenset({EventKind.ASSIGNED_POD_DELETE, *NODE_EVENTS})
 
-def _schedule_blocking(taint: Taint) -> bool:
-    return taint.effect in ("NoSchedule", "NoExecute")
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        deleted = event.pod
+        if event.kind is not EventKind.ASSIGNED_POD_DELETE or deleted is None:
+            return True
+        freed = frozenset(deleted.host_ports)
+        return any(port_conflicts(freed, wanted) for wanted in pod.host_ports)
 
 
 @final
@@ -115,6 +170,9 @@ class TaintToleration(Plugin):
 
     name = "TaintToleration"
 
+    def __init__(self, comparison_operators: bool = False) -> None:
+        self.comparison_operators = comparison_operators
+
     def filter_memo_key(self, context: CycleContext) -> object | None:
         return ()
 
@@ -122,17 +180,19 @@ class TaintToleration(Plugin):
         return ()
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
-        tolerations = context.pod.pod.tolerations
-        for taint in node.node.taints:
-            if _schedule_blocking(taint) and not tolerations_tolerate(tolerations, taint):
-                return unresolvable(f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}")
-        return SUCCESS
+        taint = first_untolerated(
+            node.view.taints,
+            context.pod.tolerations,
+            SCHEDULE_BLOCKING,
+            comparison_operators=self.comparison_operators,
+        )
+        return SUCCESS if taint is None else unresolvable(REASON_TAINTS)
 
     def pre_score(self, context: CycleContext, nodes: Sequence[NodeInfo]) -> Status:
         preferring: tuple[Toleration, ...] = tuple(
             toleration
-            for toleration in context.pod.pod.tolerations
-            if toleration.effect in ("", "PreferNoSchedule")
+            for toleration in context.pod.tolerations
+            if toleration.effect in (None, "", PREFER_NO_SCHEDULE)
         )
         context.state[self.name] = preferring
         return SUCCESS
@@ -142,24 +202,34 @@ class TaintToleration(Plugin):
         assert isinstance(tolerations, tuple)
         return sum(
             1
-            for taint in node.node.taints
-            if taint.effect == "PreferNoSchedule" and not tolerations_tolerate(tolerations, taint)
+            for taint in node.view.taints
+            if taint.effect == PREFER_NO_SCHEDULE
+            and not tolerated(tolerations, taint, comparison_operators=self.comparison_operators)
         )
 
     def normalize_score(
-        self,
-        context: CycleContext,
-        nodes: Sequence[NodeInfo],
-        scores: list[int],
+        self, context: CycleContext, nodes: Sequence[NodeInfo], scores: list[int]
     ) -> list[int]:
         return default_normalize_score(INTEGERS, scores, reverse=True)
 
+    def cluster_events(self) -> frozenset[EventKind]:
+        return NODE_EVENTS
 
-def normalized_image_name(name: str) -> str:
-    """Append ``:latest`` when the image names no tag after its last ``/``."""
-    if name.rfind(":") <= name.rfind("/"):
-        return f"{name}:latest"
-    return name
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        def untolerated(node: NodeInfo | None) -> bool:
+            if node is None:
+                return True
+            found = first_untolerated(
+                node.view.taints,
+                pod.tolerations,
+                SCHEDULE_BLOCKING,
+                comparison_operators=self.comparison_operators,
+            )
+            return found is not None
+
+        return (
+            event.node is not None and untolerated(event.old_node) and not untolerated(event.node)
+        )
 
 
 @final
@@ -174,23 +244,19 @@ class ImageLocality(Plugin):
         return (context.snapshot.image_nodes, len(context.snapshot.infos))
 
     def score(self, context: CycleContext, node: NodeInfo) -> int:
-        pod = context.pod.pod
+        pod = context.pod
         snapshot = context.snapshot
         total_nodes = len(snapshot.infos)
-        sizes: dict[str, int] = {}
-        for image in node.node.images:
-            for image_name in image.names:
-                sizes[image_name] = image.size_bytes
+        sizes = node.view.image_sizes
         image_sum = 0
-        for container in (*pod.init_containers, *pod.containers):
-            name = normalized_image_name(container.image)
-            if name in sizes:
+        for name in pod.images:
+            size = sizes.get(name)
+            if size is not None:
                 spread = snapshot.image_nodes.get(name, 0) / total_nodes
-                image_sum += int(float(sizes[name]) * spread)
-        containers = len(pod.init_containers) + len(pod.containers)
-        if containers == 0:
+                image_sum += int(float(size) * spread)
+        if not pod.images:
             return 0
-        return image_locality_score(INTEGERS, image_sum, containers)
+        return image_locality_score(INTEGERS, image_sum, len(pod.images))
 
 
 @final

@@ -4,37 +4,35 @@ pods' required affinity (``hardPodAffinityWeight``) as a score normalized by min
 
 Counts are keyed by ``(topologyKey, value of the existing pod's node)``. The incoming pod's
 namespaceSelector is merged into its namespace list over the known namespaces, as kube-scheduler
-does with its namespace lister.
+does with its namespace lister (namespaces listed in the cluster file, and those pods live in).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, final
 
 import msgspec
 
 from impl.scheduler.framework import (
+    POD_AND_NODE_EVENTS,
     PRE_FILTER_SKIP,
     PRE_FILTER_SUCCESS,
     SKIP,
     SUCCESS,
+    ClusterEvent,
     CycleContext,
+    EventKind,
     Plugin,
     PreFilterResult,
     Status,
     unresolvable,
     unschedulable,
 )
-from impl.scheduler.nodeinfo import NodeInfo, Snapshot
-from models.scheduling import (
-    LabelSelector,
-    Namespace,
-    Pod,
-    PodAffinityTerm,
-    StringMap,
-    namespace_labels,
-)
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.podinfo import AffinityTerm, PodInfo
+from impl.scheduler.snapshot import Snapshot
+from models.scheduling.matching import namespace_labels
 
 REASON_AFFINITY: Final = "node(s) didn't match pod affinity rules"
 REASON_ANTI_AFFINITY: Final = "node(s) didn't match pod anti-affinity rules"
@@ -43,91 +41,59 @@ REASON_EXISTING_ANTI_AFFINITY: Final = "node(s) didn't satisfy existing pods ant
 Pair = tuple[str, str]
 
 
-@final
-class Term(msgspec.Struct, frozen=True, kw_only=True):
-    """``framework.AffinityTerm``: namespaces, namespace selector (None: none), label
-    selector (None: nothing), topology key."""
-
-    namespaces: frozenset[str]
-    namespace_selector: LabelSelector | None
-    selector: LabelSelector | None
-    topology_key: str
-
-    def matches(self, pod: Pod, labels_of_namespace: StringMap | None) -> bool:
-        """``AffinityTerm.Matches``: namespace listed or selected, and labels selected."""
-        in_namespace = pod.namespace in self.namespaces or (
-            self.namespace_selector is not None
-            and labels_of_namespace is not None
-            and self.namespace_selector.matches(labels_of_namespace)
-        )
-        return in_namespace and self.selector is not None and self.selector.matches(pod.labels)
-
-
-def compile_term(owner: Pod, term: PodAffinityTerm) -> Term:
-    """A term of ``owner`` as ``NewPodInfo`` builds it: no namespaces and no selector means the
-    owner's namespace."""
-    namespaces = frozenset(term.namespaces)
-    if not namespaces and term.namespace_selector is None:
-        namespaces = frozenset({owner.namespace})
-    return Term(
-        namespaces=namespaces,
-        namespace_selector=term.namespace_selector,
-        selector=term.label_selector,
-        topology_key=term.topology_key,
-    )
-
-
-def merge_namespaces(term: Term, namespaces: Iterable[Namespace]) -> Term:
-    """``mergeAffinityTermNamespacesIfNotEmpty``: a non-empty-or-empty namespace selector is
-    resolved against the known namespaces into the namespace list."""
-    if term.namespace_selector is None:
-        return term
-    selector = term.namespace_selector
-    selected = frozenset(ns.name for ns in namespaces if selector.matches(ns.labels))
-    return Term(
-        namespaces=term.namespaces | selected,
-        namespace_selector=None,
-        selector=term.selector,
-        topology_key=term.topology_key,
-    )
-
-
-def _required(pod: Pod, anti: bool) -> tuple[PodAffinityTerm, ...]:
-    affinity = pod.pod_anti_affinity if anti else pod.pod_affinity
-    return affinity.required if affinity is not None else ()
-
-
-def _preferred(pod: Pod, anti: bool) -> tuple[tuple[int, PodAffinityTerm], ...]:
-    affinity = pod.pod_anti_affinity if anti else pod.pod_affinity
-    if affinity is None:
-        return ()
-    return tuple((weighted.weight, weighted.term) for weighted in affinity.preferred)
-
-
-def known_namespaces(snapshot: Snapshot, pod: Pod) -> list[Namespace]:
-    """Declared namespaces and those implied by pods (with the default name label)."""
-    names = {ns.name for ns in snapshot.namespaces}
-    implied = {info.pod.namespace for node in snapshot.in_order() for info in node.pods}
+def known_namespaces(snapshot: Snapshot, pod: PodInfo) -> dict[str, Mapping[str, str]]:
+    """Declared namespaces and those implied by pods, with their labels."""
+    known: dict[str, Mapping[str, str]] = dict(snapshot.namespaces.items())
+    implied = {info.namespace for node in snapshot.in_order() for info in node.pods}
     implied.add(pod.namespace)
-    known = list(snapshot.namespaces)
-    for name in sorted(implied - names):
-        known.append(Namespace(name=name, labels=namespace_labels((), name)))
+    for name in sorted(implied - known.keys()):
+        known[name] = namespace_labels({}, name)
     return known
+
+
+def merge_namespaces(
+    term: AffinityTerm, namespaces: Mapping[str, Mapping[str, str]]
+) -> AffinityTerm:
+    """``mergeAffinityTermNamespacesIfNotEmpty``: a namespace selector (even an empty one) is
+    resolved against the known namespaces into the namespace list."""
+    selector = term.namespace_selector
+    if selector is None:
+        return term
+    selected = frozenset(name for name, labels in namespaces.items() if selector.matches(labels))
+    return msgspec.structs.replace(
+        term, namespaces=term.namespaces | selected, namespace_selector=None
+    )
 
 
 @final
 class _FilterState(msgspec.Struct, frozen=True, kw_only=True):
-    affinity_terms: tuple[Term, ...]
-    anti_affinity_terms: tuple[Term, ...]
+    affinity_terms: tuple[AffinityTerm, ...]
+    anti_affinity_terms: tuple[AffinityTerm, ...]
     existing_anti: dict[Pair, int]
     affinity_counts: dict[Pair, int]
     anti_counts: dict[Pair, int]
 
 
-def _add(counts: dict[Pair, int], key: str, labels: StringMap) -> None:
+def _add(counts: dict[Pair, int], key: str, labels: Mapping[str, str], amount: int = 1) -> None:
     value = labels.get(key)
     if value is not None:
-        counts[(key, value)] = counts.get((key, value), 0) + 1
+        counts[(key, value)] = counts.get((key, value), 0) + amount
+
+
+def _own_labels(snapshot: Snapshot, pod: PodInfo) -> Mapping[str, str]:
+    return namespace_labels(snapshot.namespaces, pod.namespace)
+
+
+def _existing_anti(snapshot: Snapshot, pod: PodInfo) -> dict[Pair, int]:
+    """Existing pods' required anti-affinity terms that select the incoming pod."""
+    own_labels = _own_labels(snapshot, pod)
+    counts: dict[Pair, int] = {}
+    for node in snapshot.with_required_anti_affinity():
+        for existing in node.pods:
+            for term in existing.anti_required:
+                if term.matches(pod, own_labels):
+                    _add(counts, term.topology_key, node.labels)
+    return counts
 
 
 @final
@@ -145,37 +111,26 @@ class InterPodAffinity(Plugin):
         self.ignore_preferred_of_existing = ignore_preferred_terms_of_existing_pods
 
     def pre_filter(self, context: CycleContext) -> PreFilterResult:
-        pod = context.pod.pod
+        pod = context.pod
         snapshot = context.snapshot
-        own_labels = namespace_labels(snapshot.namespaces, pod.namespace)
-        existing_anti: dict[Pair, int] = {}
-        for node in snapshot.with_required_anti_affinity():
-            for info in node.pods:
-                for raw in _required(info.pod, anti=True):
-                    term = compile_term(info.pod, raw)
-                    if term.matches(pod, own_labels):
-                        _add(existing_anti, term.topology_key, node.node.labels)
-        required_terms = _required(pod, False) or _required(pod, True)
-        namespaces = known_namespaces(snapshot, pod) if required_terms else []
-        affinity = tuple(
-            merge_namespaces(compile_term(pod, t), namespaces) for t in _required(pod, False)
-        )
-        anti = tuple(
-            merge_namespaces(compile_term(pod, t), namespaces) for t in _required(pod, True)
-        )
+        existing_anti = _existing_anti(snapshot, pod)
+        has_terms = bool(pod.affinity_required or pod.anti_required)
+        namespaces = known_namespaces(snapshot, pod) if has_terms else {}
+        affinity = tuple(merge_namespaces(t, namespaces) for t in pod.affinity_required)
+        anti = tuple(merge_namespaces(t, namespaces) for t in pod.anti_required)
         if not existing_anti and not affinity and not anti:
             return PRE_FILTER_SKIP
         affinity_counts: dict[Pair, int] = {}
         anti_counts: dict[Pair, int] = {}
         if affinity or anti:
             for node in snapshot.in_order():
-                for info in node.pods:
+                for existing in node.pods:
                     for term in affinity:
-                        if term.matches(info.pod, None):
-                            _add(affinity_counts, term.topology_key, node.node.labels)
+                        if term.matches(existing, None):
+                            _add(affinity_counts, term.topology_key, node.labels)
                     for term in anti:
-                        if term.matches(info.pod, None):
-                            _add(anti_counts, term.topology_key, node.node.labels)
+                        if term.matches(existing, None):
+                            _add(anti_counts, term.topology_key, node.labels)
         context.state[self.name] = _FilterState(
             affinity_terms=affinity,
             anti_affinity_terms=anti,
@@ -188,8 +143,8 @@ class InterPodAffinity(Plugin):
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
         state = context.state[self.name]
         assert isinstance(state, _FilterState)
-        labels = node.node.labels
-        if not _satisfies_affinity(state, context.pod.pod, labels):
+        labels = node.labels
+        if not _satisfies_affinity(state, context.pod, labels):
             return unresolvable(REASON_AFFINITY)
         if state.anti_counts:
             for term in state.anti_affinity_terms:
@@ -202,46 +157,57 @@ class InterPodAffinity(Plugin):
                     return unschedulable(REASON_EXISTING_ANTI_AFFINITY)
         return SUCCESS
 
+    def _own_terms(
+        self, pod: PodInfo, snapshot: Snapshot
+    ) -> tuple[tuple[int, AffinityTerm, int], ...]:
+        if not (pod.affinity_preferred or pod.anti_preferred):
+            return ()
+        namespaces = known_namespaces(snapshot, pod)
+        return tuple(
+            (weight, merge_namespaces(term, namespaces), 1)
+            for weight, term in pod.affinity_preferred
+        ) + tuple(
+            (weight, merge_namespaces(term, namespaces), -1) for weight, term in pod.anti_preferred
+        )
+
+    def _existing_terms(
+        self,
+        scores: dict[Pair, int],
+        pod: PodInfo,
+        existing: PodInfo,
+        labels: Mapping[str, str],
+        own: Mapping[str, str],
+    ) -> None:
+        if self.hard_pod_affinity_weight > 0:
+            for term in existing.affinity_required:
+                if term.matches(pod, own):
+                    _add(scores, term.topology_key, labels, self.hard_pod_affinity_weight)
+        for sign, preferred in ((1, existing.affinity_preferred), (-1, existing.anti_preferred)):
+            for weight, term in preferred:
+                if term.matches(pod, own):
+                    _add(scores, term.topology_key, labels, weight * sign)
+
     def pre_score(self, context: CycleContext, nodes: Sequence[NodeInfo]) -> Status:
-        pod = context.pod.pod
-        preferred_affinity = _preferred(pod, anti=False)
-        preferred_anti = _preferred(pod, anti=True)
-        has_constraints = bool(preferred_affinity or preferred_anti)
+        pod = context.pod
+        snapshot = context.snapshot
+        own_terms = self._own_terms(pod, snapshot)
+        has_constraints = bool(own_terms)
         if self.ignore_preferred_of_existing and not has_constraints:
             return SKIP
-        snapshot = context.snapshot
-        namespaces = known_namespaces(snapshot, pod) if has_constraints else []
-        own_terms = tuple(
-            (weight, merge_namespaces(compile_term(pod, t), namespaces), 1)
-            for weight, t in preferred_affinity
-        ) + tuple(
-            (weight, merge_namespaces(compile_term(pod, t), namespaces), -1)
-            for weight, t in preferred_anti
-        )
-        own_labels = namespace_labels(snapshot.namespaces, pod.namespace)
+        own_labels = _own_labels(snapshot, pod)
         scores: dict[Pair, int] = {}
         nodes_to_process = snapshot.in_order() if has_constraints else snapshot.with_affinity()
         for node in nodes_to_process:
-            labels = node.node.labels
+            labels = node.labels
             if not labels:
                 continue
-            for info in node.pods:
-                existing = info.pod
-                if not has_constraints and not info.has_affinity:
+            for existing in node.pods:
+                if not has_constraints and not existing.has_affinity:
                     continue
                 for weight, term, sign in own_terms:
                     if term.matches(existing, None):
-                        _score(scores, term.topology_key, labels, weight * sign)
-                if self.hard_pod_affinity_weight > 0:
-                    for raw in _required(existing, anti=False):
-                        term = compile_term(existing, raw)
-                        if term.matches(pod, own_labels):
-                            _score(scores, term.topology_key, labels, self.hard_pod_affinity_weight)
-                for sign, anti in ((1, False), (-1, True)):
-                    for weight, raw in _preferred(existing, anti=anti):
-                        term = compile_term(existing, raw)
-                        if term.matches(pod, own_labels):
-                            _score(scores, term.topology_key, labels, weight * sign)
+                        _add(scores, term.topology_key, labels, weight * sign)
+                self._existing_terms(scores, pod, existing, labels, own_labels)
         context.state[self.name + "/score"] = scores
         return SUCCESS
 
@@ -254,23 +220,33 @@ class InterPodAffinity(Plugin):
         scores = context.state[self.name + "/score"]
         assert isinstance(scores, dict)
         total = 0
-        labels = node.node.labels
+        labels = node.labels
         for key, value in scores:
             if labels.get(key) == value:
                 total += scores[(key, value)]
         return total
 
     def normalize_score(
-        self,
-        context: CycleContext,
-        nodes: Sequence[NodeInfo],
-        scores: list[int],
+        self, context: CycleContext, nodes: Sequence[NodeInfo], scores: list[int]
     ) -> list[int]:
         topology_scores = context.state[self.name + "/score"]
         assert isinstance(topology_scores, dict)
         if not topology_scores:
             return scores
         return min_max_normalize(scores)
+
+    def cluster_events(self) -> frozenset[EventKind]:
+        return POD_AND_NODE_EVENTS
+
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        other = event.pod
+        if other is None:
+            return True
+        if event.kind is EventKind.ASSIGNED_POD_ADD:
+            return any(term.matches(other, None) for term in pod.affinity_required)
+        if any(term.matches(other, None) for term in pod.anti_required):
+            return True
+        return any(term.matches(pod, None) for term in other.anti_required)
 
 
 def min_max_normalize(scores: Sequence[int]) -> list[int]:
@@ -285,13 +261,7 @@ def min_max_normalize(scores: Sequence[int]) -> list[int]:
     return [int(100.0 * (float(score - lowest) / float(spread))) for score in scores]
 
 
-def _score(scores: dict[Pair, int], key: str, labels: StringMap, amount: int) -> None:
-    value = labels.get(key)
-    if value is not None:
-        scores[(key, value)] = scores.get((key, value), 0) + amount
-
-
-def _satisfies_affinity(state: _FilterState, pod: Pod, labels: StringMap) -> bool:
+def _satisfies_affinity(state: _FilterState, pod: PodInfo, labels: Mapping[str, str]) -> bool:
     pods_exist = True
     for term in state.affinity_terms:
         value = labels.get(term.topology_key)

@@ -2,10 +2,13 @@
 scoring strategies) and NodeResourcesBalancedAllocation.
 
 Filter: reasons collected in kube-scheduler's order (``Too many pods``, cpu, memory,
-ephemeral-storage, then scalar resources by name), status Unschedulable. Scoring: the pod's
-requests with the non-zero defaults against the node's non-zero sums for cpu and memory, plain
-sums otherwise; resources the node does not offer, and scalar resources the pod does not
-request, are left out. BalancedAllocation uses plain requests.
+ephemeral-storage, then scalar resources, by name here where Go follows map order). The status
+is Unschedulable, or UnschedulableAndUnresolvable when some request exceeds the node's whole
+allocatable (v1.34+: preemption cannot help there). The pod's requests include pod-level
+resources (PodLevelResources). Scoring: the pod's requests with the non-zero defaults against
+the node's non-zero sums for cpu and memory, plain sums otherwise; resources the node does not
+offer, and scalar resources the pod does not request, are left out. BalancedAllocation uses
+plain requests and skips pods that request none of its resources (v1.32+).
 """
 
 from __future__ import annotations
@@ -29,15 +32,26 @@ from impl.scheduler.arithmetic import (
 )
 from impl.scheduler.framework import (
     PRE_FILTER_SUCCESS,
+    SKIP,
     SUCCESS,
+    ClusterEvent,
     CycleContext,
+    EventKind,
     Plugin,
     PreFilterResult,
     Status,
+    unresolvable,
     unschedulable,
 )
-from impl.scheduler.nodeinfo import NodeInfo, PodInfo, is_extended_resource, is_scalar_resource
-from models.scheduling import CPU, EPHEMERAL_STORAGE, MEMORY
+from impl.scheduler.nodeinfo import NodeInfo
+from impl.scheduler.podinfo import PodInfo
+from models.scheduling.amounts import (
+    CPU,
+    EPHEMERAL_STORAGE,
+    MEMORY,
+    is_extended_resource,
+    is_scalar_resource,
+)
 
 REASON_TOO_MANY_PODS: Final = "Too many pods"
 LEAST_ALLOCATED: Final = "LeastAllocated"
@@ -61,19 +75,21 @@ def insufficient_resources(
     node: NodeInfo,
     ignored_resources: frozenset[str] = frozenset(),
     ignored_groups: frozenset[str] = frozenset(),
-) -> list[str]:
-    """``fitsRequest``: every reason the pod does not fit, in kube-scheduler's order."""
-    reasons: list[str] = []
+) -> list[tuple[str, bool]]:
+    """``fitsRequest``: every reason the pod does not fit, in kube-scheduler's order, each
+    with whether it is unresolvable (the request exceeds the node's allocatable)."""
+    reasons: list[tuple[str, bool]] = []
     if too_many_pods(INTEGERS, len(node.pods), node.allowed_pod_number()):
-        reasons.append(REASON_TOO_MANY_PODS)
+        reasons.append((REASON_TOO_MANY_PODS, False))
     requests = pod.requests
     if not requests:
         return reasons
     requested = node.requested
     for resource in (CPU, MEMORY, EPHEMERAL_STORAGE):
         wanted = requests.get(resource, 0)
-        if insufficient(INTEGERS, wanted, node.allocatable(resource), requested.get(resource, 0)):
-            reasons.append(f"Insufficient {resource}")
+        allocatable = node.allocatable(resource)
+        if insufficient(INTEGERS, wanted, allocatable, requested.get(resource, 0)):
+            reasons.append((f"Insufficient {resource}", wanted > allocatable))
     for resource in sorted(requests.keys()):
         wanted = requests[resource]
         if not is_scalar_resource(resource) or wanted == 0:
@@ -82,8 +98,9 @@ def insufficient_resources(
             resource in ignored_resources or resource.split("/")[0] in ignored_groups
         ):
             continue
-        if insufficient(INTEGERS, wanted, node.allocatable(resource), requested.get(resource, 0)):
-            reasons.append(f"Insufficient {resource}")
+        allocatable = node.allocatable(resource)
+        if insufficient(INTEGERS, wanted, allocatable, requested.get(resource, 0)):
+            reasons.append((f"Insufficient {resource}", wanted > allocatable))
     return reasons
 
 
@@ -92,20 +109,16 @@ def _scoring_amounts(
 ) -> tuple[int, int]:
     """``calculateResourceAllocatableRequest``: (allocatable, requested after placing the pod);
     (0, 0) means the resource is left out."""
+    wanted = (pod.requests if plain else pod.non_zero).get(resource, 0)
+    if wanted == 0 and is_scalar_resource(resource):
+        return 0, 0
     if resource == CPU:
-        wanted = pod.requests.get(CPU, 0) if plain else pod.non_zero_cpu
         used = node.requested.get(CPU, 0) if plain else node.non_zero_cpu
         return node.allocatable(CPU), used + wanted
     if resource == MEMORY:
-        wanted = pod.requests.get(MEMORY, 0) if plain else pod.non_zero_memory
         used = node.requested.get(MEMORY, 0) if plain else node.non_zero_memory
         return node.allocatable(MEMORY), used + wanted
-    wanted = pod.requests.get(resource, 0)
-    if resource == EPHEMERAL_STORAGE:
-        return node.allocatable(resource), node.requested.get(resource, 0) + wanted
-    if wanted == 0 and is_scalar_resource(resource):
-        return 0, 0
-    if resource in node.node.allocatable:
+    if resource == EPHEMERAL_STORAGE or resource in node.view.allocatable:
         return node.allocatable(resource), node.requested.get(resource, 0) + wanted
     return 0, 0
 
@@ -154,10 +167,32 @@ class NodeResourcesFit(Plugin):
         return PRE_FILTER_SUCCESS
 
     def filter(self, context: CycleContext, node: NodeInfo) -> Status:
-        reasons = insufficient_resources(
+        found = insufficient_resources(
             context.pod, node, self.ignored_resources, self.ignored_groups
         )
-        return unschedulable(*reasons) if reasons else SUCCESS
+        if not found:
+            return SUCCESS
+        reasons = tuple(reason for reason, _ in found)
+        if any(unresolvable_reason for _, unresolvable_reason in found):
+            return unresolvable(*reasons)
+        return unschedulable(*reasons)
+
+    def cluster_events(self) -> frozenset[EventKind]:
+        return frozenset({EventKind.ASSIGNED_POD_DELETE, EventKind.NODE_ADD, EventKind.NODE_UPDATE})
+
+    def queueing_hint(self, event: ClusterEvent, pod: PodInfo) -> bool:
+        if event.kind is EventKind.ASSIGNED_POD_DELETE:
+            return True
+        node = event.node
+        if node is None:
+            return False
+        empty = NodeInfo(view=node.view, name=node.name)
+        if insufficient_resources(pod, empty, self.ignored_resources, self.ignored_groups):
+            return False
+        old = event.old_node
+        if old is None:
+            return True
+        return _more_room(pod, old, node)
 
     def pre_score(self, context: CycleContext, nodes: Sequence[NodeInfo]) -> Status:
         return SUCCESS
@@ -180,6 +215,17 @@ def balanced_score(fractions: Sequence[float]) -> int:
     return int((1 - std) * 100)
 
 
+def _more_room(pod: PodInfo, old: NodeInfo, new: NodeInfo) -> bool:
+    """``haveAnyRequestedResourcesIncreased``: more pods allowed, or more of a requested
+    resource allocatable."""
+    if new.allowed_pod_number() > old.allowed_pod_number():
+        return True
+    return any(
+        value > 0 and new.allocatable(name) > old.allocatable(name)
+        for name, value in pod.requests.items()
+    )
+
+
 @final
 class NodeResourcesBalancedAllocation(Plugin):
     """Score: favours nodes whose resource fractions stay close to each other."""
@@ -193,6 +239,9 @@ class NodeResourcesBalancedAllocation(Plugin):
         self.resources = resources
 
     def pre_score(self, context: CycleContext, nodes: Sequence[NodeInfo]) -> Status:
+        requests = context.pod.requests
+        if all(requests.get(resource, 0) == 0 for resource, _ in self.resources):
+            return SKIP
         return SUCCESS
 
     def score(self, context: CycleContext, node: NodeInfo) -> int:
