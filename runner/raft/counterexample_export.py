@@ -185,6 +185,9 @@ class _Director:
                     verdict = f" prev {message.prev_log_index} up to {last}"
                 where = f"n{message.from_id}->n{message.to_id}"
                 return f"deliver {kind} {where} (term {message.term}{verdict})"
+            case Duplicate(message=message_id):
+                copied = self.describe(Deliver(message=message_id))
+                return "duplicate" + copied.removeprefix("deliver")
             case DrawRandom(node=node_id, value=value):
                 return f"random n{node_id}={value}"
             case Tick(node=node_id):
