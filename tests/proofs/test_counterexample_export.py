@@ -8,7 +8,6 @@ follows z3's choice of nodes (renaming the nodes of the execution renames the tr
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -17,15 +16,15 @@ import pytest
 
 from models.raft import Message, RaftMutant
 from models.trace import Deliver, TraceResult
-from proofs.catalog import Mutant, all_proofs
+from proofs.catalog import all_proofs
 from proofs.execution import AbstractStep, Execution, NodeValues
-from proofs.z3adapter import Counterexample
 from runner.cli.main import main
 from runner.exit_codes import ExitCode
 from runner.raft.cluster import NotEnabled
 from runner.raft.counterexample_export import ExportedTrace, ExportFailure, export_counterexample
 from runner.raft.run import RaftRun, StepOutcome
 from runner.sim.trace import parse_trace
+from tests.proofs import mutant_runs
 
 EXPECTED = {
     # mutant: (impl.raft mutant, spec.raft properties that correspond to the proof's property)
@@ -46,25 +45,9 @@ EXPECTED = {
 }
 
 
-def _mutant(name: str) -> Mutant:
-    found = [m for case in all_proofs() for m in case.mutants if m.name == name]
-    assert len(found) == 1
-    return found[0]
-
-
-@functools.cache
-def _execution(name: str) -> Execution:
-    verdict = _mutant(name).check()
-    assert isinstance(verdict, Counterexample)
-    assert verdict.execution is not None
-    return verdict.execution
-
-
-@functools.cache
-def _exported(name: str) -> ExportedTrace:
-    exported = export_counterexample(_execution(name), _mutant(name).impl_mutant, "test")
-    assert isinstance(exported, ExportedTrace), exported
-    return exported
+_mutant = mutant_runs.mutant
+_execution = mutant_runs.execution
+_exported = mutant_runs.exported
 
 
 def test_the_protocol_mutants_are_the_ones_with_impl_switches() -> None:

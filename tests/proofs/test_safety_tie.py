@@ -9,7 +9,6 @@ event. ``impl.raft``'s mutants must break a relation, naming it and the field.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -280,22 +279,6 @@ def test_every_step_of_simulator_runs_satisfies_the_relations(
     assert steps > 2000
 
 
-@functools.cache
-def _mutant_trace(name: str) -> tuple[bytes, int]:
-    """The exported trace of protocol mutant ``name`` and its number of voters."""
-    from proofs.catalog import all_proofs
-    from proofs.z3adapter import Counterexample
-    from runner.raft.counterexample_export import ExportedTrace, export_counterexample
-
-    [mutant] = [m for case in all_proofs() for m in case.mutants if m.name == name]
-    verdict = mutant.check()
-    assert isinstance(verdict, Counterexample)
-    assert verdict.execution is not None
-    exported = export_counterexample(verdict.execution, mutant.impl_mutant, "test")
-    assert isinstance(exported, ExportedTrace), exported
-    return exported.content, verdict.execution.voters
-
-
 def _trace_checks(name: str, rules_for: str | None) -> list[StepCheck]:
     """The node steps of the exported trace of mutant ``name``, checked against the etcd
     relations (``rules_for`` None) or the relations with that mutant's switch."""
@@ -306,9 +289,10 @@ def _trace_checks(name: str, rules_for: str | None) -> list[StepCheck]:
     from proofs.raft.safety import MUTANT_RULES
     from runner.raft.run import RaftRun
     from runner.sim.trace import parse_trace
+    from tests.proofs import mutant_runs
 
-    content, size = _mutant_trace(name)
-    parsed = parse_trace(content, name)
+    parsed = parse_trace(mutant_runs.exported(name).content, name)
+    size = mutant_runs.execution(name).voters
     rules = ETCD if rules_for is None else MUTANT_RULES[rules_for]
     voters = tuple(range(1, size + 1))
     checks: list[StepCheck] = []
