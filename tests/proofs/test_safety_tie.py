@@ -196,10 +196,14 @@ def test_a_scripted_run_exercises_every_relation(pre_vote: bool) -> None:
 
 def _simulation_checks(seed: int, monkeypatch: pytest.MonkeyPatch) -> tuple[list[StepCheck], str]:
     """Every node step of one seeded simulator run, checked; and the run's PreVote setting."""
+    import random
+
     import msgspec
 
     import impl.raft
-    from runner.raft.simulator import Simulation, SimulationOptions, make_header
+    from runner.raft.simulator import SimulationOptions, make_header
+    from runner.raft.world import RAFT
+    from runner.sim.simulate import Simulation
 
     options = SimulationOptions(
         seed=seed,
@@ -209,12 +213,12 @@ def _simulation_checks(seed: int, monkeypatch: pytest.MonkeyPatch) -> tuple[list
         faults=("crash", "drop", "duplicate", "partition"),
         spare_nodes=0,
     )
-    import random
-
-    header = make_header(options, random.Random(seed), "test")
+    prng = random.Random(seed)
+    header = make_header(options, prng, "test")
     # Compaction (snapshots) is not modelled; everything else the swarm draws is.
+    weights = {**header.swarm.weights, "compact": 0}
     header = msgspec.structs.replace(
-        header, swarm=msgspec.structs.replace(header.swarm, compact_weight=0)
+        header, swarm=msgspec.structs.replace(header.swarm, weights=weights)
     )
     checks: list[StepCheck] = []
     last: dict[int, RaftNodeState] = {}
@@ -235,12 +239,12 @@ def _simulation_checks(seed: int, monkeypatch: pytest.MonkeyPatch) -> tuple[list
 
     monkeypatch.setattr(impl.raft, "on_event", on_event)
     monkeypatch.setattr(impl.raft, "init", init)
-    result = Simulation(options, "test", header).execute()
+    result = Simulation(RAFT, header, prng).execute()
     assert result.result.status == "pass", result.result
     return checks, f"pre_vote={header.setup.pre_vote} check_quorum={header.setup.check_quorum}"
 
 
-SIMULATOR_SEEDS = range(1, 9)
+SIMULATOR_SEEDS = range(1, 21)
 
 
 def test_every_step_of_simulator_runs_satisfies_the_relations(
@@ -276,22 +280,23 @@ def test_every_step_of_simulator_runs_satisfies_the_relations(
         "unchanged (pre-vote)",
     ):
         assert seen[relation] > 0, (relation, seen)
-    assert steps > 2000
+    assert steps > 10000
 
 
 def _trace_checks(name: str, rules_for: str | None) -> list[StepCheck]:
     """The node steps of the exported trace of mutant ``name``, checked against the etcd
     relations (``rules_for`` None) or the relations with that mutant's switch."""
-    import msgspec
 
     import impl.raft
     from proofs.raft.node_relations import ETCD
     from proofs.raft.safety import MUTANT_RULES
-    from runner.raft.run import RaftRun
+    from runner.cli.worlds import WORLDS
+    from runner.raft.world import RAFT
+    from runner.sim.run import Run as KernelRun
     from runner.sim.trace import parse_trace
     from tests.proofs import mutant_runs
 
-    parsed = parse_trace(mutant_runs.exported(name).content, name)
+    parsed = parse_trace(mutant_runs.exported(name).content, name, WORLDS)
     size = mutant_runs.execution(name).voters
     rules = ETCD if rules_for is None else MUTANT_RULES[rules_for]
     voters = tuple(range(1, size + 1))
@@ -315,7 +320,7 @@ def _trace_checks(name: str, rules_for: str | None) -> list[StepCheck]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(impl.raft, "on_event", on_event)
         patch.setattr(impl.raft, "init", init)
-        run = RaftRun(msgspec.structs.replace(parsed.header.setup), parsed.header.swarm)
+        run = KernelRun(RAFT.build(parsed.header.setup, parsed.header.swarm))
         for _, step in parsed.steps:
             run.step(step.action)
     return checks
