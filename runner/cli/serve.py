@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from runner.apiserver import MUTANTS
-from runner.cli.options import bounded_float
+from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -44,7 +44,7 @@ def register(verbs: VerbParsers) -> None:
     )
     etcd.add_argument(
         "--progress-notify-interval",
-        type=float,
+        type=positive_seconds,
         default=0.5,
         help="seconds between watch progress notifications (default 0.5)",
     )
