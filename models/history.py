@@ -100,7 +100,7 @@ EtcdOperation: TypeAlias = (
 )
 """The etcd requests a history records, as :mod:`models.etcd` defines them."""
 
-EtcdResult: TypeAlias = (
+EtcdAnswer: TypeAlias = (
     RangeResponse
     | PutResponse
     | DeleteRangeResponse
@@ -109,8 +109,10 @@ EtcdResult: TypeAlias = (
     | LeaseGrantResponse
     | LeaseRevokeResponse
     | LeaseKeepAliveResponse
-    | EtcdError
 )
+"""etcd's response to one of them."""
+
+EtcdResult: TypeAlias = EtcdAnswer | EtcdError
 """etcd's answer to one: its response, or the error it returned."""
 
 

@@ -8,46 +8,12 @@ a watch message needs wrapping: the time it arrived, or the error that ended the
 from __future__ import annotations
 
 from models import history as h
-from models.etcd import (
-    CompactionRequest,
-    CompactionResponse,
-    DeleteRangeRequest,
-    DeleteRangeResponse,
-    LeaseGrantRequest,
-    LeaseGrantResponse,
-    LeaseKeepAliveRequest,
-    LeaseKeepAliveResponse,
-    LeaseRevokeRequest,
-    LeaseRevokeResponse,
-    PutRequest,
-    PutResponse,
-    RangeRequest,
-    RangeResponse,
-    TxnRequest,
-    TxnResponse,
-    WatchResponse,
-)
+from models.etcd import WatchResponse
 
-WorkloadRequest = (
-    RangeRequest
-    | PutRequest
-    | DeleteRangeRequest
-    | TxnRequest
-    | CompactionRequest
-    | LeaseGrantRequest
-    | LeaseRevokeRequest
-    | LeaseKeepAliveRequest
-)
-WorkloadResponse = (
-    RangeResponse
-    | PutResponse
-    | DeleteRangeResponse
-    | TxnResponse
-    | CompactionResponse
-    | LeaseGrantResponse
-    | LeaseRevokeResponse
-    | LeaseKeepAliveResponse
-)
+WorkloadRequest = h.EtcdOperation
+"""What the workload sends: the etcd requests a history records."""
+WorkloadResponse = h.EtcdAnswer
+"""What etcd answers them (besides errors)."""
 
 
 def watch_message(message: WatchResponse | str, time_ns: int) -> h.WatchMessage:
