@@ -7,9 +7,12 @@ It prints ``listening on URL`` once the port is bound and serves until interrupt
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def register(verbs: VerbParsers) -> None:
-    """Add ``serve`` with its ``etcd`` target."""
+    """Add ``serve`` with its ``etcd`` and ``apiserver`` targets."""
     parser = verbs.add_parser("serve", help="serve a reference component over its real API")
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
     etcd = targets.add_parser("etcd", help="the reference etcd over the v3 JSON gateway")
@@ -50,6 +53,47 @@ def register(verbs: VerbParsers) -> None:
     )
     add_output_option(etcd)
     etcd.set_defaults(handler=serve_etcd)
+    _register_apiserver(targets)
+
+
+def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    apiserver = targets.add_parser(
+        "apiserver",
+        help="the reference kube-apiserver, for kubectl and client libraries",
+        description=(
+            "Serve the Kubernetes API on the in-process reference etcd. Flags keep "
+            "kube-apiserver's names. --insecure-port serves plain HTTP with no authentication."
+        ),
+    )
+    apiserver.add_argument(
+        "--insecure-port",
+        type=int,
+        default=8080,
+        help="plain HTTP port without authentication (default 8080; 0 picks a free port)",
+    )
+    apiserver.add_argument(
+        "--bind-address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: loopback only)",
+    )
+    apiserver.add_argument(
+        "--service-cluster-ip-range",
+        default="10.0.0.0/24",
+        help="CIDR that Service cluster IPs come from (default 10.0.0.0/24)",
+    )
+    apiserver.add_argument(
+        "--write-kubeconfig",
+        metavar="FILE",
+        type=Path,
+        help="write a kubeconfig for this server to FILE once it listens",
+    )
+    apiserver.add_argument(
+        "--watch-cache-size",
+        type=int,
+        default=1000,
+        help="revisions the watch cache keeps for watches to resume from (default 1000)",
+    )
+    apiserver.set_defaults(handler=serve_apiserver)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -93,4 +137,66 @@ def serve_etcd(args: argparse.Namespace) -> ExitCode:
     server.close()
     thread.join(timeout=5)
     print("kubeoracle serve etcd: stopped", file=sys.stderr, flush=True)
+    return ExitCode.PASS
+
+
+def _service_range(text: str) -> str:
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InputError(
+            f"expected a CIDR such as 10.0.0.0/24, got {text!r}", field="--service-cluster-ip-range"
+        ) from None
+    if network.version != 4 or network.num_addresses < 8:
+        raise InputError(
+            "must be an IPv4 range of at least 8 addresses", field="--service-cluster-ip-range"
+        )
+    return str(network)
+
+
+def _wait_for_signal() -> None:
+    stopped = threading.Event()
+
+    def on_signal(signal_number: int, frame: FrameType | None) -> None:
+        del signal_number, frame
+        stopped.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stopped.wait()
+
+
+def serve_apiserver(args: argparse.Namespace) -> ExitCode:
+    """Serve until SIGINT or SIGTERM."""
+    from impl.apiserver.context import builtin_config
+    from runner.apiserver.kubeconfig import kubeconfig_text
+    from runner.apiserver.server import ApiHttpServer, start_in_thread
+    from runner.input_files import check_output_path, write_output
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    if not 0 <= args.insecure_port <= 65535:
+        raise InputError("must be a port number (0-65535)", field="--insecure-port")
+    if not 1 <= args.watch_cache_size <= 1_000_000:
+        raise InputError("must be between 1 and 1000000", field="--watch-cache-size")
+    if args.write_kubeconfig is not None:
+        check_output_path(args.write_kubeconfig, "kubeconfig")
+    config = builtin_config(
+        service_cluster_ip_range=_service_range(args.service_cluster_ip_range),
+        watch_cache_capacity=args.watch_cache_size,
+    )
+    address = (args.bind_address, args.insecure_port)
+    try:
+        server = ApiHttpServer(address, config)
+    except OSError as error:
+        where = f"{args.bind_address}:{args.insecure_port}"
+        raise InputError(f"cannot listen on {where}: {error}", field="--insecure-port") from error
+    thread = start_in_thread(server)
+    if args.write_kubeconfig is not None:
+        write_output(args.write_kubeconfig, kubeconfig_text(server.url), "kubeconfig")
+        args.write_kubeconfig.chmod(0o600)
+    print(f"kubeoracle serve apiserver: listening on {server.url}", flush=True)
+    _wait_for_signal()
+    server.close()
+    thread.join(timeout=5)
+    print("kubeoracle serve apiserver: stopped", file=sys.stderr, flush=True)
     return ExitCode.PASS

@@ -1,0 +1,503 @@
+"""Create, update and patch as decisions over the current object (kube's generic registry).
+
+Theory of operation. A write request is decided against the object the server believes is
+current (first from the watch cache, then, when that answer is a failure or the commit's
+compare fails, from etcd): the decision is either an answer or writes guarded by the key's
+``mod_revision``. The machine commits the writes in one etcd transaction; when the compare
+fails it decides again with the object the transaction returned (kube's ``GuaranteedUpdate``
+loop). Everything a decision needs (time, UID, generated names) is in the request's entropy.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+import msgspec
+
+from impl.apiserver import defaults
+from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
+from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
+from impl.apiserver.managed import record_update
+from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.structural import validate_values
+from impl.apiserver.validation import validate_create, validate_update
+from models.apiserver.resources import object_key
+from models.apiserver.status import (
+    MODIFIED,
+    already_exists,
+    bad_request,
+    conflict,
+    forbidden,
+    generate_name_conflict,
+    invalid,
+    not_found,
+    resource_version_required,
+)
+from models.field_errors import FieldError, required
+from models.k8s.meta_ops import Status, StatusCause
+
+Json = dict[str, Any]
+
+NAMESPACE_MISMATCH: Final = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
+GENERATED_NAME_MAX: Final = 63
+GENERATE_PREFIX_MAX: Final = 58
+STATUS_KEEPS: Final = {
+    "Deployment": ("labels",),
+    "ReplicaSet": ("labels",),
+    "StatefulSet": ("labels",),
+    "DaemonSet": ("labels",),
+    "Pod": ("ownerReferences",),
+}
+"""Metadata a ``/status`` write may not change, beyond spec (kube's status strategies)."""
+GENERATION_KINDS: Final = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "DaemonSet",
+        "StatefulSet",
+        "Job",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "CustomResourceDefinition",
+    }
+)
+
+
+class Current(msgspec.Struct, frozen=True):
+    """The object a decision works from: plain JSON (resourceVersion set) and its revision.
+
+    A decision may change ``obj`` in place: each decision gets its own decoded copy."""
+
+    obj: Json
+    mod_revision: int
+
+
+def tracks_generation(ctx: Context) -> bool:
+    return ctx.resource.custom or ctx.resource.kind in GENERATION_KINDS
+
+
+def has_status(ctx: Context) -> bool:
+    return ctx.resource.subresource("status") is not None
+
+
+def _decode_body(ctx: Context, value: Any) -> Decoded | Status:
+    mode = field_validation(ctx.request.param("fieldValidation"))
+    if isinstance(mode, Status):
+        return mode
+    return decode_object(
+        value,
+        ctx.root_schema(),
+        ctx.schemas,
+        mode,
+        ctx.resource.kind,
+        ctx.resource.group_version,
+        ctx.resource.custom,
+    )
+
+
+def check_type_meta(ctx: Context, obj: Json) -> Status | None:
+    """The body's apiVersion/kind must name the resource's (when given)."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if kind and kind != ctx.resource.kind:
+        return bad_request(
+            f'{kind} in version "{ctx.resource.version}" cannot be handled as a '
+            f'{ctx.resource.kind}: no kind "{kind}" is registered for version "{api_version}"'
+        )
+    if api_version and api_version != ctx.resource.group_version:
+        return bad_request(
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({ctx.resource.group_version})"
+        )
+    return None
+
+
+def _set_type_meta(ctx: Context, obj: Json) -> None:
+    obj["apiVersion"] = ctx.resource.group_version
+    obj["kind"] = ctx.resource.kind
+
+
+def namespace_problem(ctx: Context, name: str) -> Status | None:
+    """NamespaceLifecycle admission: the namespace must exist and not be terminating."""
+    if not ctx.resource.namespaced:
+        return None
+    key = f"/registry/namespaces/{ctx.info.namespace}"
+    cached = ctx.cache.objects.get(key)
+    if cached is None:
+        return not_found("namespaces", ctx.info.namespace)
+    namespace = decode(cached.value)
+    if (
+        metadata(namespace).get("deletionTimestamp")
+        or namespace.get("status", {}).get("phase") == "Terminating"
+    ):
+        return forbidden(
+            ctx.resource.qualified,
+            name,
+            f"unable to create new content in namespace {ctx.info.namespace} "
+            "because it is being terminated",
+            causes=(
+                StatusCause(
+                    reason="NamespaceTerminating",
+                    message=f"namespace {ctx.info.namespace} is being terminated",
+                    field="metadata.namespace",
+                ),
+            ),
+        )
+    return None
+
+
+def _errors_status(ctx: Context, name: str, errors: list[FieldError]) -> Reply:
+    return reply(invalid(ctx.resource.kind, ctx.resource.group, name, errors))
+
+
+def _custom_errors(ctx: Context, obj: Json, decoded: Decoded) -> list[FieldError]:
+    schema = ctx.root_schema()
+    if not ctx.resource.custom or schema is None:
+        return []
+    return [*decoded.type_errors, *validate_values(obj, schema, ctx.schemas)]
+
+
+def _prepare_create(ctx: Context, obj: Json) -> None:
+    """kube's ``BeforeCreate`` and the kind's ``PrepareForCreate``."""
+    meta = metadata(obj)
+    for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
+        meta.pop(field, None)
+    meta["uid"] = ctx.entropy.uid
+    meta["creationTimestamp"] = ctx.entropy.now
+    if tracks_generation(ctx):
+        meta["generation"] = 1
+    else:
+        meta.pop("generation", None)
+    kind = ctx.resource.kind
+    if has_status(ctx) and kind not in ("Node", "Pod", "Namespace", "Service"):
+        obj.pop("status", None)
+    if kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+    elif kind == "Namespace":
+        obj["status"] = {"phase": "Active"}
+    elif kind == "Service":
+        obj["status"] = {"loadBalancer": {}}
+    elif kind == "CustomResourceDefinition":
+        _crd_status(obj)
+
+
+def _qos_class(pod: Json) -> str:
+    containers = [c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+    requests_set = limits_set = False
+    guaranteed = bool(containers)
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        requests_set = requests_set or bool(requests)
+        limits_set = limits_set or bool(limits)
+        for resource in ("cpu", "memory"):
+            if resource not in limits or requests.get(resource, limits.get(resource)) != limits.get(
+                resource
+            ):
+                guaranteed = False
+    if not requests_set and not limits_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _crd_status(crd: Json) -> None:
+    """What kube's CRD controllers report at once for valid names: accepted and established."""
+    spec = crd.get("spec") or {}
+    storage = [
+        v.get("name")
+        for v in spec.get("versions") or []
+        if isinstance(v, dict) and v.get("storage")
+    ]
+    crd["status"] = {
+        "acceptedNames": copy.deepcopy(spec.get("names") or {}),
+        "conditions": [
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": metadata(crd).get("creationTimestamp"),
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": metadata(crd).get("creationTimestamp"),
+            },
+        ],
+        "storedVersions": storage,
+    }
+
+
+def _allocate_cluster_ip(ctx: Context, obj: Json) -> Status | None:
+    """A Service of type ClusterIP/NodePort/LoadBalancer gets the lowest free address of the
+    range after the first (kube draws a random free one: any free address is allowed)."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
+        return None
+    if spec.get("clusterIP"):
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    else:
+        base, _, bits = ctx.config.service_cluster_ip_range.partition("/")
+        octets = [int(part) for part in base.split(".")]
+        start = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
+        size = 1 << (32 - int(bits or "24"))
+        used = set()
+        for key, cached in ctx.cache.objects.items():
+            if key.startswith("/registry/services/specs/"):
+                used.add((decode(cached.value).get("spec") or {}).get("clusterIP"))
+        for offset in range(2, size - 1):
+            address = start + offset
+            text = ".".join(str((address >> shift) & 255) for shift in (24, 16, 8, 0))
+            if text not in used:
+                spec["clusterIP"] = text
+                spec["clusterIPs"] = [text]
+                break
+        else:
+            return Status(
+                code=500,
+                status="Failure",
+                reason="InternalError",
+                message="failed to allocate a serviceIP: range is full",
+                api_version="v1",
+                kind="Status",
+            )
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    return None
+
+
+def _generated_name(ctx: Context, prefix: str) -> str | Status:
+    """The name of this attempt; past the last suffix, kube's ``NewGenerateNameConflict`` for
+    the last name tried."""
+    suffixes = ctx.entropy.name_suffixes
+    if ctx.attempt < len(suffixes):
+        return prefix[:GENERATE_PREFIX_MAX] + suffixes[ctx.attempt]
+    last = prefix[:GENERATE_PREFIX_MAX] + (suffixes[-1] if suffixes else "")
+    return generate_name_conflict(ctx.resource.qualified, last)
+
+
+def _status_update(ctx: Context, old: Json, new: Json) -> Json:
+    """A ``/status`` write (the kinds' ``StatusStrategy.PrepareForUpdate``): everything but
+    metadata and status comes from the stored object; workloads also keep their labels, pods
+    their ownerReferences."""
+    result = {key: copy.deepcopy(value) for key, value in old.items() if key != "status"}
+    result["metadata"] = metadata(new)
+    if "status" in new:
+        result["status"] = new["status"]
+    old_meta = metadata(old)
+    for field in STATUS_KEEPS.get(ctx.resource.kind, ()):
+        if field in old_meta:
+            result["metadata"][field] = copy.deepcopy(old_meta[field])
+        else:
+            result["metadata"].pop(field, None)
+    return result
+
+
+def decide_create(ctx: Context, current: Current | None) -> Decision:
+    body = parse_body(ctx.request.body, ctx.request.content_type)
+    if isinstance(body, Status):
+        return reply(body)
+    decoded = _decode_body(ctx, body)
+    if isinstance(decoded, Status):
+        return reply(decoded)
+    obj: Json = decoded.value
+    problem = check_type_meta(ctx, obj)
+    if problem is not None:
+        return reply(problem)
+    return create_object(ctx, obj, decoded, current)
+
+
+def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | None) -> Decision:
+    """The create decision for a decoded object (also server-side apply's first apply)."""
+    _set_type_meta(ctx, obj)
+    meta = metadata(obj)
+    body_namespace = meta.get("namespace")
+    if ctx.resource.namespaced:
+        if body_namespace and body_namespace != ctx.info.namespace:
+            return reply(bad_request(NAMESPACE_MISMATCH))
+        meta["namespace"] = ctx.info.namespace
+    else:
+        meta.pop("namespace", None)
+    name = meta.get("name")
+    generated = False
+    if not name and meta.get("generateName"):
+        name = _generated_name(ctx, str(meta["generateName"]))
+        if isinstance(name, Status):
+            return reply(name)
+        meta["name"] = name
+        generated = True
+    if ctx.info.name and name and name != ctx.info.name:
+        return reply(
+            bad_request(
+                f"the name of the object ({name}) does not match the name on the URL "
+                f"({ctx.info.name})"
+            )
+        )
+    if not name:
+        return _errors_status(
+            ctx, "", [required("metadata.name", "name or generateName is required")]
+        )
+    if current is not None and not generated:
+        exists = already_exists(ctx.resource.qualified, str(name))
+        if metadata(current.obj).get("deletionTimestamp"):
+            exists = msgspec.structs.replace(
+                exists, message=f"object is being deleted: {exists.message}"
+            )
+        return reply(exists)
+    problem = namespace_problem(ctx, str(name))
+    if problem is not None:
+        return reply(problem)
+    _prepare_create(ctx, obj)
+    defaults.apply_defaults(ctx.resource.kind, obj)
+    if ctx.resource.kind == "Service":
+        allocation = _allocate_cluster_ip(ctx, obj)
+        if allocation is not None:
+            return reply(allocation)
+    errors = validate_create(ctx.resource.kind, obj, ctx.resource.namespaced) + _custom_errors(
+        ctx, obj, decoded
+    )
+    if errors:
+        return _errors_status(ctx, str(name), errors)
+    record_update(ctx, None, obj)
+    key = object_key(ctx.resource, ctx.info.namespace, str(name))
+    return Write(
+        writes=(KeyWrite(key=key, expected=0, value=stored_bytes(obj)),),
+        code=201,
+        warnings=decoded.warnings,
+    )
+
+
+def _spec_changed(new: Json, old: Json) -> bool:
+    strip = ("metadata", "status")
+    return {k: v for k, v in new.items() if k not in strip} != {
+        k: v for k, v in old.items() if k not in strip
+    }
+
+
+def finish_update(
+    ctx: Context,
+    current: Current,
+    new: Json,
+    warnings: tuple[str, ...],
+    check_rv: bool,
+    decoded: Decoded | None = None,
+    applied: bool = False,
+) -> Decision:
+    """Shared tail of update and patch: preconditions, preserved fields, validation, write."""
+    old = current.obj
+    name = meta_str(old, "name")
+    new_meta, old_meta = metadata(new), metadata(old)
+    requested_rv = new_meta.get("resourceVersion")
+    if check_rv:
+        if requested_rv in (None, ""):
+            if not ctx.resource.unconditional_update:
+                return reply(resource_version_required(ctx.resource.qualified, name))
+        elif str(requested_rv) != str(current.mod_revision):
+            return reply(conflict(ctx.resource.qualified, name, MODIFIED))
+    elif requested_rv not in (None, "") and str(requested_rv) != str(current.mod_revision):
+        return reply(conflict(ctx.resource.qualified, name, MODIFIED))
+    _set_type_meta(ctx, new)
+    if ctx.resource.namespaced:
+        if new_meta.get("namespace") not in (None, "", ctx.info.namespace):
+            return reply(bad_request(NAMESPACE_MISMATCH))
+        new_meta["namespace"] = ctx.info.namespace
+    if new_meta.get("name") in (None, ""):
+        new_meta["name"] = name
+    if new_meta.get("name") != name:
+        return reply(
+            bad_request(
+                f"the name of the object ({new_meta.get('name')}) does not match the name "
+                f"on the URL ({name})"
+            )
+        )
+    for field in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
+        if field in old_meta:
+            new_meta[field] = old_meta[field]
+        else:
+            new_meta.pop(field, None)
+    new_meta.pop("resourceVersion", None)
+    subresource = ctx.info.subresource
+    if subresource == "status":
+        new = _status_update(ctx, old, new)
+    elif has_status(ctx) and ctx.resource.kind != "Node":
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    defaults.apply_defaults(ctx.resource.kind, new)
+    if tracks_generation(ctx) and _spec_changed(new, old):
+        metadata(new)["generation"] = int(old_meta.get("generation") or 0) + 1
+    if ctx.resource.kind == "CustomResourceDefinition" and subresource != "status":
+        _crd_status(new)
+        metadata(new)["creationTimestamp"] = old_meta.get("creationTimestamp")
+    errors = validate_update(ctx.resource.kind, new, old, ctx.resource.namespaced)
+    if decoded is not None:
+        errors += _custom_errors(ctx, new, decoded)
+    if errors:
+        return _errors_status(ctx, name, errors)
+    if not applied:  # server-side apply has recorded its own managedFields entry
+        record_update(ctx, old, new)
+    old_stored = stored_bytes(old)
+    new_stored = stored_bytes(new)
+    key = object_key(ctx.resource, ctx.info.namespace, name)
+    if new_stored == old_stored:
+        return Write(
+            writes=(),
+            code=200,
+            answer="body",
+            body=_with_rv_bytes(old, current.mod_revision),
+            warnings=warnings,
+        )
+    meta = metadata(new)
+    if (
+        meta.get("deletionTimestamp")
+        and not meta.get("finalizers")
+        and not meta.get("deletionGracePeriodSeconds")
+    ):
+        return Write(
+            writes=(KeyWrite(key=key, expected=current.mod_revision, value=None),),
+            code=200,
+            answer="body",
+            body=_with_rv_bytes(new, current.mod_revision),
+            warnings=warnings,
+        )
+    return Write(
+        writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored),),
+        code=200,
+        warnings=warnings,
+    )
+
+
+def _with_rv_bytes(obj: Json, revision: int) -> bytes:
+    out = copy.deepcopy(obj)
+    metadata(out)["resourceVersion"] = str(revision)
+    return encode(out)
+
+
+def decide_update(ctx: Context, current: Current | None) -> Decision:
+    body = parse_body(ctx.request.body, ctx.request.content_type)
+    if isinstance(body, Status):
+        return reply(body)
+    decoded = _decode_body(ctx, body)
+    if isinstance(decoded, Status):
+        return reply(decoded)
+    obj: Json = decoded.value
+    problem = check_type_meta(ctx, obj)
+    if problem is not None:
+        return reply(problem)
+    if current is None:
+        if ctx.resource.create_on_update:
+            return create_object(ctx, obj, decoded, None)
+        return reply(not_found(ctx.resource.qualified, ctx.info.name))
+    return finish_update(ctx, current, obj, decoded.warnings, check_rv=True, decoded=decoded)

@@ -1,0 +1,1 @@
+"""The API server's vocabulary: served resources, requests and answers, storage commands."""

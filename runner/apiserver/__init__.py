@@ -1,0 +1,1 @@
+"""kube-apiserver: the store drivers, the HTTP server and `serve apiserver`."""

@@ -1,0 +1,62 @@
+"""What kube-apiserver's post-start hooks create through its own API at start: the system
+namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) and the
+``kubernetes`` Service in ``default`` on the first address of the service range.
+
+They are plain create requests; an object that already exists (a restart on a kept store)
+answers 409, which is what the hooks ignore too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import msgspec
+
+from impl.apiserver.context import Config
+from models.apiserver.messages import ApiRequest
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+USER_AGENT = "kube-apiserver/bootstrap"
+
+
+def _create(path: str, body: object) -> ApiRequest:
+    return ApiRequest(
+        method="POST",
+        path=path,
+        content_type="application/json",
+        accept="application/json",
+        user_agent=USER_AGENT,
+        body=msgspec.json.encode(body),
+    )
+
+
+def kubernetes_service_ip(config: Config) -> str:
+    """The first address of ``--service-cluster-ip-range`` (kube's ``kubernetes`` Service)."""
+    network = ipaddress.ip_network(config.service_cluster_ip_range, strict=False)
+    return str(network.network_address + 1)
+
+
+def bootstrap_requests(config: Config) -> list[ApiRequest]:
+    requests = [
+        _create(
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        )
+        for name in SYSTEM_NAMESPACES
+    ]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": kubernetes_service_ip(config),
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "sessionAffinity": "None",
+        },
+    }
+    requests.append(_create("/api/v1/namespaces/default/services", service))
+    return requests

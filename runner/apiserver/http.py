@@ -1,0 +1,272 @@
+"""The API server's ASGI application: HTTP requests in, the machine's answers and watch streams
+out.
+
+Theory of operation. Everything runs on the event loop's thread: a request handler reads the
+body (at most ``MAX_BODY_BYTES``, kube's default), turns the request into a ``RequestReceived``
+with fresh entropy and feeds the driver, then waits for what the machine says about that request
+ID. ``StreamSink`` (the driver's sink) resolves the waiting handler with an answer, or with a
+``WatchStream`` whose lines the handler writes as they come (chunked, one JSON event per line)
+until the machine ends it, the client leaves (``WatchClosed``), or the stream falls more than
+``MAX_PENDING_LINES`` behind (kube's cacher drops a watcher whose buffer is full; the client
+re-watches). A watch without ``timeoutSeconds`` gets kube's default, a random time between 30
+and 60 minutes. Every request is logged in one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from models.apiserver.messages import (
+    ApiRequest,
+    ApiResponse,
+    RequestReceived,
+    WatchClosed,
+)
+from models.apiserver.status import failure
+from models.k8s.codec import encode_json
+from runner.apiserver import protobuf
+from runner.apiserver.driver import Driver
+from runner.apiserver.entropy import EntropySource
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES: Final = 3 * 1024 * 1024
+"""kube-apiserver's default ``MaxRequestBodyBytes``."""
+MAX_PENDING_LINES: Final = 10_000
+MIN_REQUEST_TIMEOUT_SECONDS: Final = 1800
+"""``--min-request-timeout``: a watch without timeoutSeconds lasts 1-2 times this."""
+
+LOG = logging.getLogger("kubeoracle.apiserver")
+
+
+class WatchStream:
+    """The lines of one watch, queued for its connection; None ends it."""
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type
+        self.lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.overflowed = False
+
+
+class StreamSink:
+    """The driver's sink: resolves each request's waiting handler."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, asyncio.Future[ApiResponse | WatchStream]] = {}
+        self.streams: dict[int, WatchStream] = {}
+        self.dropped: list[int] = []
+
+    def respond(self, request_id: int, response: ApiResponse) -> None:
+        future = self.waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def start_watch(self, request_id: int, content_type: str) -> None:
+        stream = WatchStream(content_type)
+        self.streams[request_id] = stream
+        future = self.waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(stream)
+
+    def send_watch(self, watch_id: int, line: bytes) -> None:
+        stream = self.streams.get(watch_id)
+        if stream is None or stream.overflowed:
+            return
+        if stream.lines.qsize() >= MAX_PENDING_LINES:
+            stream.overflowed = True
+            stream.lines.put_nowait(None)
+            self.dropped.append(watch_id)
+            return
+        stream.lines.put_nowait(line)
+
+    def end_watch(self, watch_id: int) -> None:
+        stream = self.streams.pop(watch_id, None)
+        if stream is not None:
+            stream.lines.put_nowait(None)
+
+    def end_all(self) -> None:
+        for watch_id in list(self.streams):
+            self.end_watch(watch_id)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
+    return headers
+
+
+def _status_response(code: int, reason: str, message: str) -> ApiResponse:
+    return ApiResponse(status=code, body=encode_json(failure(code, reason, message)))
+
+
+class ApiServerApp:
+    """The ASGI application over one driver."""
+
+    def __init__(self, driver: Driver, sink: StreamSink, entropy: EntropySource) -> None:
+        self.driver = driver
+        self.sink = sink
+        self.entropy = entropy
+        self.next_request = 1
+        self.closing = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.monotonic()
+        body = await self._read_body(receive)
+        if isinstance(body, ApiResponse):
+            await self._send(send, body)
+            self._log(scope, body.status, started)
+            return
+        request = self._request(scope, body)
+        if isinstance(request, ApiResponse):
+            await self._send(send, request)
+            self._log(scope, request.status, started)
+            return
+        request_id, outcome = await self._ask(request)
+        if isinstance(outcome, ApiResponse):
+            await self._send(send, outcome)
+            self._log(scope, outcome.status, started)
+            return
+        self._log(scope, 200, started)
+        await self._stream(send, receive, request_id, outcome)
+
+    async def _read_body(self, receive: Receive) -> bytes | ApiResponse:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _status_response(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"Request entity too large: limit is {MAX_BODY_BYTES}",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _request(self, scope: Scope, body: bytes) -> ApiRequest | ApiResponse:
+        headers = _headers(scope)
+        content_type = headers.get("content-type", "")
+        if content_type.split(";")[0].strip() == protobuf.MEDIA_TYPE and body:
+            decoded = protobuf.decode_object(body)
+            if isinstance(decoded, protobuf.Undecodable):
+                if decoded.malformed:
+                    return _status_response(400, "BadRequest", decoded.message)
+                return _status_response(
+                    415,
+                    "UnsupportedMediaType",
+                    f"{decoded.message}: send application/json or application/yaml",
+                )
+            body, content_type = msgspec.json.encode(decoded), "application/json"
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        is_watch = any(key == "watch" and value in ("true", "1") for key, value in query)
+        if is_watch and not any(key == "timeoutSeconds" for key, _ in query):
+            spread = random.uniform(1.0, 2.0)
+            query.append(("timeoutSeconds", str(int(MIN_REQUEST_TIMEOUT_SECONDS * spread))))
+        return ApiRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query=tuple(query),
+            content_type=content_type,
+            accept=headers.get("accept", ""),
+            user_agent=headers.get("user-agent", ""),
+            body=body,
+        )
+
+    async def _ask(self, request: ApiRequest) -> tuple[int, ApiResponse | WatchStream]:
+        request_id = self.next_request
+        self.next_request += 1
+        future: asyncio.Future[ApiResponse | WatchStream] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.sink.waiting[request_id] = future
+        self.driver.feed(
+            RequestReceived(request_id=request_id, request=request, entropy=self.entropy.draw())
+        )
+        self._forget_dropped()
+        return request_id, await future
+
+    def _forget_dropped(self) -> None:
+        while self.sink.dropped:
+            self.driver.feed(WatchClosed(watch_id=self.sink.dropped.pop()))
+
+    async def _send(self, send: Send, response: ApiResponse) -> None:
+        headers = [
+            (b"content-type", response.content_type.encode("latin-1")),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", b"no-cache, private"),
+        ]
+        headers += [(h.name.lower().encode(), h.value.encode()) for h in response.headers]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _stream(
+        self, send: Send, receive: Receive, watch_id: int, stream: WatchStream
+    ) -> None:
+        headers = [
+            (b"content-type", stream.content_type.encode("latin-1")),
+            (b"cache-control", b"no-cache, private"),
+            (b"transfer-encoding", b"chunked"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        gone = asyncio.ensure_future(self._wait_disconnect(receive))
+        try:
+            while True:
+                getter = asyncio.ensure_future(stream.lines.get())
+                done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                line = getter.result()
+                if line is None:
+                    break
+                await send({"type": "http.response.body", "body": line, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass
+        finally:
+            gone.cancel()
+            if watch_id in self.sink.streams:
+                self.sink.streams.pop(watch_id, None)
+                self.driver.feed(WatchClosed(watch_id=watch_id))
+            self._forget_dropped()
+
+    async def _wait_disconnect(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    def _log(self, scope: Scope, status: int, started: float) -> None:
+        headers = _headers(scope)
+        query = scope.get("query_string", b"").decode("latin-1")
+        uri = scope["path"] + (f"?{query}" if query else "")
+        client = scope.get("client") or ("", 0)
+        LOG.info(
+            "HTTP verb=%s URI=%s latency=%.3fms userAgent=%s srcIP=%s:%s resp=%d",
+            scope["method"],
+            msgspec.json.encode(uri).decode(),
+            (time.monotonic() - started) * 1000,
+            msgspec.json.encode(headers.get("user-agent", "")).decode(),
+            client[0],
+            client[1],
+            status,
+        )

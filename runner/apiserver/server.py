@@ -1,0 +1,134 @@
+"""The API server process: uvicorn on a bound socket, the driver on its event loop, and the
+periodic work kube-apiserver does (time for bookmarks and watch timeouts, store compaction).
+
+Theory of operation. ``ApiHttpServer`` binds its socket at construction (its URL is known at
+once) and ``serve_forever`` runs uvicorn and the driver in the calling thread's event loop until
+``close``. Every second a ``Tick`` tells the machine the time. Every ``COMPACTION_SECONDS`` the
+in-process store is compacted to the revision it had one interval earlier, as kube-apiserver's
+compactor asks etcd to every five minutes (``--etcd-compaction-interval``). Closing ends every
+watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS``, and releases
+the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Final
+
+import uvicorn
+
+from impl.apiserver.context import Config
+from models.apiserver.messages import RequestReceived, Tick
+from runner.apiserver.bootstrap import bootstrap_requests
+from runner.apiserver.driver import Driver
+from runner.apiserver.entropy import EntropySource, SystemEntropy
+from runner.apiserver.http import ApiServerApp, StreamSink
+from runner.apiserver.local_store import LocalStore
+from runner.etcd.server import LISTEN_BACKLOG, bind
+
+GRACEFUL_SHUTDOWN_SECONDS: Final = 2
+TICK_SECONDS: Final = 1.0
+COMPACTION_SECONDS: Final = 300.0
+BOOTSTRAP_REQUEST_BASE: Final = 1 << 62
+"""Request IDs of the start-up hooks' creates, far from the HTTP requests' own."""
+
+
+class ApiHttpServer:
+    """One API server over HTTP on one socket, with the in-process reference etcd."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        config: Config,
+        store: LocalStore | None = None,
+        entropy: EntropySource | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store if store is not None else LocalStore()
+        self.entropy = entropy if entropy is not None else SystemEntropy()
+        self.socket = bind(address)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.sink = StreamSink()
+        self.driver: Driver | None = None
+        self.app: ApiServerApp | None = None
+        self.uvicorn: uvicorn.Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`close` (blocks the calling thread)."""
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self.stopped.set()
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.driver = Driver(self.config, self.store, self.sink)
+        for index, request in enumerate(bootstrap_requests(self.config)):
+            self.driver.feed(
+                RequestReceived(
+                    request_id=BOOTSTRAP_REQUEST_BASE + index,
+                    request=request,
+                    entropy=self.entropy.draw(),
+                )
+            )
+        self.app = ApiServerApp(self.driver, self.sink, self.entropy)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_level="critical",
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            backlog=LISTEN_BACKLOG,
+        )
+        self.uvicorn = uvicorn.Server(config)
+        periodic = asyncio.ensure_future(self._periodic())
+        self.started.set()
+        try:
+            await self.uvicorn.serve(sockets=[self.socket])
+        finally:
+            periodic.cancel()
+
+    async def _periodic(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_compaction = loop.time() + COMPACTION_SECONDS
+        compact_to = self.store.revision
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self.driver is None:
+                continue
+            self.driver.feed(Tick(now_seconds=self.entropy.now_seconds()))
+            if loop.time() >= next_compaction:
+                self.store.compact(compact_to)
+                compact_to = self.store.revision
+                next_compaction = loop.time() + COMPACTION_SECONDS
+
+    def _shut_down(self) -> None:
+        self.sink.end_all()
+        if self.uvicorn is not None:
+            self.uvicorn.should_exit = True
+
+    def close(self) -> None:
+        """Stop serving, end streams, release the port."""
+        loop = self.loop
+        if loop is not None and self.started.is_set() and not self.stopped.is_set():
+            loop.call_soon_threadsafe(self._shut_down)
+            self.stopped.wait(GRACEFUL_SHUTDOWN_SECONDS + 3)
+        self.store.close()
+        self.socket.close()
+
+
+def start_in_thread(server: ApiHttpServer) -> threading.Thread:
+    """Run ``server`` in a daemon thread; returns once it accepts connections."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="apiserver")
+    thread.start()
+    server.started.wait(10)
+    return thread

@@ -1,0 +1,1 @@
+"""The service model, its properties, and judging a proxy against it."""
