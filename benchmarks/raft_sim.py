@@ -2,8 +2,11 @@
 
 Prints simulated steps per second for 3 and 5 nodes with every fault kind on and every
 ``spec.raft`` invariant checked after every step (fingerprints and trace lines included), and
-replay speed in trace lines per second. Figures only, no assertion: speed depends on the
-machine and its load. ``--profile`` prints the ten hottest functions of one 5-node run.
+replay speed in trace lines per second, then the ratio of the 5-node simulation to the bare
+core (``benchmarks.raft_core``: ``impl.raft`` events per CPU second with a minimal pump, no
+checking, no fingerprints, no trace). Figures only, no assertion: speed depends on the machine
+and its load; CPU seconds are the fair measure on a shared machine. ``--profile`` prints the
+hottest functions of one 5-node run.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import cProfile
 import pstats
 import time
 
+from benchmarks.raft_core import core_events_per_second
+from runner.cli.worlds import WORLDS
 from runner.raft.faults import FAULT_KINDS
-from runner.raft.replay import replay
 from runner.raft.simulator import SimulationOptions, simulate
+from runner.sim.replay import replay
 from runner.sim.trace import parse_trace
 
 SEEDS = (1, 2, 3)
 
 
-def measure(nodes: int, steps: int) -> None:
+def measure(nodes: int, steps: int) -> float:
     """Simulate and replay every seed; print rates per CPU second and per wall second (the
     CPU figure is the fair one on a shared machine)."""
     simulated = lines = 0
@@ -35,7 +40,7 @@ def measure(nodes: int, steps: int) -> None:
         simulated += result.result.steps
         content = result.trace.content()
         cpu, wall = time.process_time(), time.perf_counter()
-        report = replay(parse_trace(content, "benchmark.jsonl"))
+        report = replay(parse_trace(content, "benchmark.jsonl", WORLDS))
         replay_cpu += time.process_time() - cpu
         replay_wall += time.perf_counter() - wall
         assert report.divergence is None, report.divergence
@@ -47,6 +52,7 @@ def measure(nodes: int, steps: int) -> None:
         f"{lines / replay_cpu:,.0f} lines per CPU second ({lines / replay_wall:,.0f} per wall "
         "second)"
     )
+    return simulated / simulate_cpu
 
 
 def main() -> None:
@@ -60,8 +66,12 @@ def main() -> None:
         profiler.runcall(simulate, options, "benchmark")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         return
-    for nodes in (3, 5):
-        measure(nodes, args.steps)
+    rates = {nodes: measure(nodes, args.steps) for nodes in (3, 5)}
+    core = core_events_per_second(nodes=5)
+    print(
+        f"bare core (impl.raft, 5 nodes): {core:,.0f} events per CPU second; the 5-node "
+        f"simulation runs at {rates[5] / core:.0%} of it"
+    )
 
 
 if __name__ == "__main__":

@@ -65,13 +65,14 @@ def main() -> None:
 
 def simulated_lines(steps: int, trace_format: str) -> list[str]:
     """A simulator run (seed 1, 5 nodes, swarm faults) exported as Raft events."""
+    from runner.cli.worlds import WORLDS
     from runner.raft.simulator import SimulationOptions, simulate
     from runner.raft.trace_export import node_events
     from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
     from runner.sim.trace import parse_trace
 
     result = simulate(SimulationOptions(seed=1, safety_steps=steps, liveness_steps=2000))
-    events = node_events(parse_trace(result.trace.content(), "benchmark"))
+    events = node_events(parse_trace(result.trace.content(), "benchmark", WORLDS))
     if trace_format == "kubeoracle":
         return kubeoracle_lines(events, "benchmark")
     return etcd_lines(events)

@@ -63,6 +63,7 @@ class ResponseHeader(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 # ---- errors -------------------------------------------------------------------------------------
 
 GRPC_INVALID_ARGUMENT = 3
+GRPC_DEADLINE_EXCEEDED = 4
 GRPC_NOT_FOUND = 5
 GRPC_RESOURCE_EXHAUSTED = 8
 GRPC_FAILED_PRECONDITION = 9

@@ -8,7 +8,7 @@ versions must share a schema, as with ``conversion: None``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import immutables
 import msgspec
@@ -50,7 +50,7 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
     custom: immutables.Map[str, CustomResource] = msgspec.field(default_factory=immutables.Map)
 
 
-_BUILTIN_INDEX = {(r.group, r.version, r.resource): r for r in BUILTIN_RESOURCES}
+_BUILTIN_INDEX: Final = {(r.group, r.version, r.resource): r for r in BUILTIN_RESOURCES}
 
 
 def find(catalog: Catalog, group: str, version: str, resource: str) -> Resource | None:
@@ -164,7 +164,7 @@ def custom_resources_of(crd: dict[str, Any]) -> list[tuple[str, CustomResource]]
     return found
 
 
-_OBJECT_META = {
+_OBJECT_META: Final = {
     "type": "object",
     "properties": {
         "apiVersion": {"type": "string"},

@@ -12,7 +12,7 @@ checks before sending ``fieldValidation=Strict``) and whose schemas carry
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import Catalog, all_resources, custom_for
@@ -168,7 +168,7 @@ def _openapi_v3_index(catalog: Catalog, config: Config) -> Json:
     return {"paths": paths}
 
 
-_PATCH_PARAMETERS = [
+_PATCH_PARAMETERS: Final = [
     {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
     {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
     {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},

@@ -15,7 +15,7 @@ admission will sit (issue 14): today it admits everything.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import immutables
 import msgspec
@@ -432,7 +432,7 @@ def _start_watch(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
 # Writes --------------------------------------------------------------------------------------
 
 
-_DECIDERS = {
+_DECIDERS: Final = {
     ("create", ""): decide_create,
     ("create", "binding"): decide_binding,
     ("create", "eviction"): decide_eviction,

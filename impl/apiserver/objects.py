@@ -9,7 +9,7 @@ a no-op update is recognised (kube skips the write when the bytes are unchanged)
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -138,7 +138,7 @@ def field_set(kind: str, obj: Json) -> dict[str, str]:
     return fields
 
 
-FIELD_LABELS = {
+FIELD_LABELS: Final = {
     "Pod": frozenset(
         {
             "metadata.name",

@@ -9,12 +9,14 @@ patch, delete, deletecollection.
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 
 from models.apiserver.messages import ApiRequest
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
-_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+_METHOD_VERBS: Final = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
 class RequestInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -20,7 +20,7 @@ from models.apiserver.schemas import Schema, SchemaSet
 from models.field_errors import FieldError, FieldErrorType, invalid, required
 from models.k8s.base import thaw_json
 
-_JSON_TYPES = {
+_JSON_TYPES: Final = {
     "object": "object",
     "array": "array",
     "string": "string",

@@ -7,7 +7,7 @@ time; custom resources get their CRD's ``additionalPrinterColumns`` (or Name and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from impl.apiserver.context import Context
 from models.apiserver.clock import parse_rfc3339
@@ -111,7 +111,7 @@ def _pod(obj: Json, now: int) -> list[object]:
     ]
 
 
-_POD: list[Column] = [
+_POD: Final[list[Column]] = [
     ("Ready", "string", 0),
     ("Status", "string", 0),
     ("Restarts", "string", 0),
@@ -136,7 +136,7 @@ def _deployment(obj: Json, now: int) -> list[object]:
     ]
 
 
-_DEPLOYMENT: list[Column] = [
+_DEPLOYMENT: Final[list[Column]] = [
     ("Ready", "string", 0),
     ("Up-to-date", "integer", 0),
     ("Available", "integer", 0),
@@ -160,7 +160,7 @@ def _replica_set(obj: Json, now: int) -> list[object]:
     ]
 
 
-_REPLICA_SET: list[Column] = [
+_REPLICA_SET: Final[list[Column]] = [
     ("Desired", "integer", 0),
     ("Current", "integer", 0),
     ("Ready", "integer", 0),
@@ -200,7 +200,7 @@ def _service(obj: Json, now: int) -> list[object]:
     ]
 
 
-_SERVICE: list[Column] = [
+_SERVICE: Final[list[Column]] = [
     ("Type", "string", 0),
     ("Cluster-IP", "string", 0),
     ("External-IP", "string", 0),
@@ -218,7 +218,7 @@ def _simple(*cells: Callable[[Json], object]) -> Callable[[Json, int], list[obje
     return row
 
 
-PRINTERS: dict[str, tuple[list[Column], Callable[[Json, int], list[object]]]] = {
+PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]]]]] = {
     "Pod": (_POD, _pod),
     "Deployment": (_DEPLOYMENT, _deployment),
     "ReplicaSet": (_REPLICA_SET, _replica_set),

@@ -7,12 +7,13 @@ Each constructor gives the Status kube-apiserver sends for that failure: its ``r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from models.field_errors import FieldError, FieldErrorType
 from models.k8s.meta import ListMeta
 from models.k8s.meta_ops import Status, StatusCause, StatusDetails
 
-_CAUSE_TYPES = {
+_CAUSE_TYPES: Final = {
     FieldErrorType.INVALID: "FieldValueInvalid",
     FieldErrorType.REQUIRED: "FieldValueRequired",
     FieldErrorType.FORBIDDEN: "FieldValueForbidden",

@@ -44,11 +44,15 @@ def register(verbs: VerbParsers) -> None:
 
 def run_export_raft(args: argparse.Namespace) -> ExitCode:
     """The ``export raft`` handler."""
+    from runner.cli.worlds import WORLDS
     from runner.raft.trace_export import node_events
     from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
     from runner.sim.trace import read_trace
 
-    parsed = read_trace(args.trace)
+    parsed = read_trace(args.trace, WORLDS)
+    if parsed.kind.name != "raft":
+        reason = f"a trace of the {parsed.kind.name} world, not of raft"
+        raise InputError(reason, source=str(args.trace), line=1, field="world")
     events = node_events(parsed)
     description = f"simulator run of {args.trace.name} (seed {parsed.header.seed})"
     if args.format == "kubeoracle":

@@ -19,7 +19,7 @@ from runner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
-    from runner.raft.replay import ReplayReport
+    from runner.sim.replay import ReplayReport
     from runner.sim.trace import ParsedTrace
 
 
@@ -40,10 +40,11 @@ def register(verbs: VerbParsers) -> None:
 
 def run_replay(args: argparse.Namespace) -> ExitCode:
     """The ``replay`` handler."""
-    from runner.raft.replay import replay
+    from runner.cli.worlds import WORLDS
+    from runner.sim.replay import replay
     from runner.sim.trace import code_version, read_trace
 
-    parsed = read_trace(args.file)
+    parsed = read_trace(args.file, WORLDS)
     outcome = replay(parsed)
     report = build_report(parsed, outcome, code_version())
     emit(report, args.output, render_text)

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 
 def _trace() -> str:
+    from runner.cli.worlds import WORLDS
     from runner.sim.trace_schema import schema_text
 
-    return schema_text()
+    return schema_text(WORLDS)
 
 
 def _raft_events() -> str:

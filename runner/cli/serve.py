@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from runner.cli.options import bounded_float
 from runner.cli.output import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -45,6 +46,13 @@ def register(verbs: VerbParsers) -> None:
         type=float,
         default=0.5,
         help="seconds between watch progress notifications (default 0.5)",
+    )
+    etcd.add_argument(
+        "--body-read-timeout",
+        type=bounded_float(0, 86_400),
+        default=30.0,
+        help="seconds a unary request's body may take to arrive before the answer is 408 "
+        "(default 30; etcd waits for ever)",
     )
     etcd.add_argument(
         "--strict-fields",
@@ -115,7 +123,11 @@ def serve_etcd(args: argparse.Namespace) -> ExitCode:
     backend = make_backend(args.members)
     try:
         server = GatewayServer(
-            address, backend, args.progress_notify_interval, strict_fields=args.strict_fields
+            address,
+            backend,
+            args.progress_notify_interval,
+            strict_fields=args.strict_fields,
+            body_read_timeout_seconds=args.body_read_timeout,
         )
     except OSError as error:
         backend.close()

@@ -11,6 +11,13 @@ header, or ``{"error", "message", "code"}`` with the HTTP status grpc-gateway ma
 the body and answers go out as newline-separated ``{"result": ...}`` chunks; a first message
 that does not decode answers 500 with code 2 (Unknown), as etcd does, and a later one ends the
 stream. Nothing a client sends reaches the backend unless it decoded and fits etcd's limits.
+
+A unary body must arrive within ``body_read_timeout_seconds`` (default
+:data:`BODY_READ_TIMEOUT_SECONDS`) of its first read: a client that announces bytes it never
+sends (a chunk size larger than its data, a short ``Content-Length`` body) is answered 408 and
+its connection closed. uvicorn and h11 have no setting for this (uvicorn's only timeouts are
+keep-alive and shutdown), so the application bounds its own ``receive``. etcd sets no read
+timeout on its gateway and waits for ever; a stream's body is long-lived by design and has none.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, Final
 from returns.result import Failure, Success
 
 from models.etcd import (
+    GRPC_DEADLINE_EXCEEDED,
     GRPC_INVALID_ARGUMENT,
     CompactionRequest,
     DeleteRangeRequest,
@@ -80,6 +88,7 @@ MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 """A body larger than this cannot hold a request under gRPC's 2 MiB limit with etcd's JSON
 (base64 grows bytes by a third): it is refused unread, so memory stays bounded."""
 MAX_STREAM_MESSAGES_QUEUED: Final = 1000
+BODY_READ_TIMEOUT_SECONDS: Final = 30.0
 CORS_HEADERS: Final = (
     (b"access-control-allow-headers", b"accept, content-type, authorization"),
     (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
@@ -97,6 +106,10 @@ class BodyTooLarge(Exception):  # noqa: N818 (a condition, not an error of ours)
 
 class ClientGone(Exception):  # noqa: N818
     """The client disconnected before its request was read."""
+
+
+class BodyTimedOut(Exception):  # noqa: N818
+    """The body did not arrive within the body read timeout."""
 
 
 def normalize_path(path: str) -> str:
@@ -135,12 +148,17 @@ async def respond_error(send: Send, error: EtcdError, *, close: bool = False) ->
     await _respond(send, status, _json(error_body(error)), b"application/json", extra)
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body, or BodyTooLarge / ClientGone."""
+async def read_body(receive: Receive, timeout_seconds: float) -> bytes:
+    """The whole request body, or BodyTooLarge / ClientGone / BodyTimedOut."""
     parts: list[bytes] = []
     size = 0
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
     while True:
-        message = await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimedOut from None
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
@@ -155,9 +173,16 @@ async def read_body(receive: Receive) -> bytes:
 class GatewayApp:
     """The ASGI application (one per served member)."""
 
-    def __init__(self, service: EtcdService, *, strict_fields: bool = False) -> None:
+    def __init__(
+        self,
+        service: EtcdService,
+        *,
+        strict_fields: bool = False,
+        body_read_timeout_seconds: float = BODY_READ_TIMEOUT_SECONDS,
+    ) -> None:
         self.service = service
         self.strict_fields = strict_fields
+        self.body_read_timeout_seconds = body_read_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,9 +220,18 @@ class GatewayApp:
 
     async def _unary(self, path: str, receive: Receive, send: Send) -> None:
         try:
-            body = await read_body(receive)
+            body = await read_body(receive, self.body_read_timeout_seconds)
         except BodyTooLarge as too_large:
             await respond_error(send, grpc_too_large(too_large.size), close=True)
+            return
+        except BodyTimedOut:
+            seconds = f"{self.body_read_timeout_seconds:g}"
+            timed_out = EtcdError(
+                code=GRPC_DEADLINE_EXCEEDED,
+                message=f"request body not received within {seconds} s",
+            )
+            body = _json(error_body(timed_out))
+            await _respond(send, 408, body, b"application/json", ((b"connection", b"close"),))
             return
         except ClientGone:
             return

@@ -24,7 +24,12 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from runner.etcd.backend import Backend
-from runner.etcd.gateway import STREAM_ENDPOINTS, GatewayApp, normalize_path
+from runner.etcd.gateway import (
+    BODY_READ_TIMEOUT_SECONDS,
+    STREAM_ENDPOINTS,
+    GatewayApp,
+    normalize_path,
+)
 from runner.etcd.service import EtcdService
 
 LISTEN_BACKLOG: Final = 1024
@@ -89,13 +94,18 @@ class GatewayServer:
         progress_notify_interval_seconds: float = 0.5,
         *,
         strict_fields: bool = False,
+        body_read_timeout_seconds: float = BODY_READ_TIMEOUT_SECONDS,
     ) -> None:
         self.backend = backend
         self.socket = bind(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.service = EtcdService(backend, progress_notify_interval_seconds)
         config = uvicorn.Config(
-            GatewayApp(self.service, strict_fields=strict_fields),
+            GatewayApp(
+                self.service,
+                strict_fields=strict_fields,
+                body_read_timeout_seconds=body_read_timeout_seconds,
+            ),
             http=EtcdH11Protocol,
             lifespan="off",
             log_level="critical",

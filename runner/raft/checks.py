@@ -1,17 +1,26 @@
-"""The invariants checked at every step of a run, through ``spec.raft``.
+"""The Raft world's checker: every invariant of ``spec.raft`` at every step.
 
-:class:`RaftChecker` turns a :class:`~runner.raft.cluster.ClusterState` into the
-``models.raft.ClusterObservation`` the spec judges (an up node is observed whole, a down node
-by its storage only), passes it to the spec, and records the first step at which each
-``sometimes`` property held (coverage: a safety property whose situation never arose was
-checked vacuously).
+:class:`RaftChecker` (a :class:`runner.sim.world.Checker`) turns a
+:class:`~runner.raft.cluster.ClusterState` into the ``models.raft.ClusterObservation`` the spec
+judges (an up node is observed whole, a down node by its storage only), passes it to the spec,
+and records the first step at which each ``sometimes`` property held (coverage: a safety
+property whose situation never arose was checked vacuously).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import final
 
-from models.raft import ClusterObservation, NodeObservation, observe_down_node, observe_node
+from models.environment import NodeId
+from models.raft import (
+    ClusterObservation,
+    Command,
+    NodeObservation,
+    observe_down_node,
+    observe_node,
+)
+from models.raft_world import ClusterAction
 from runner.raft.cluster import ClusterState, NodeSlot
 from spec.property import Violation
 from spec.raft import COMPANIONS, SAFETY, RaftHistory, check_step
@@ -27,7 +36,7 @@ class RaftChecker:
     def __init__(self) -> None:
         self._observed: dict[int, tuple[NodeSlot, NodeObservation]] = {}
         self.history = RaftHistory()
-        self.coverage: dict[str, int | None] = {prop.name: None for prop in COMPANIONS}
+        self.sometimes_at: dict[str, int | None] = {prop.name: None for prop in COMPANIONS}
         self.invariants: tuple[str, ...] = tuple(prop.name for prop in SAFETY)
 
     def observe(self, state: ClusterState) -> ClusterObservation:
@@ -49,14 +58,39 @@ class RaftChecker:
             nodes.append(observation)
         return ClusterObservation(nodes=tuple(nodes), partitioned=bool(state.cut_links))
 
+    def start(self, state: ClusterState) -> tuple[Violation, ...]:
+        """The initial state's violations."""
+        return self.check(state, 0)
+
+    def step(
+        self,
+        index: int,
+        action: ClusterAction,
+        before: ClusterState,
+        after: ClusterState,
+        outputs: tuple[tuple[NodeId, Command], ...],
+    ) -> tuple[Violation, ...]:
+        """The violations after step ``index``."""
+        del action, before, outputs
+        return self.check(after, index)
+
+    def finish(self, state: ClusterState, index: int) -> tuple[Violation, ...]:
+        """Nothing is judged on a Raft run as a whole: every invariant is a state property."""
+        del state, index
+        return ()
+
+    def coverage(self) -> Mapping[str, int | None]:
+        """The first step each ``sometimes`` companion held at."""
+        return self.sometimes_at
+
     def check(self, state: ClusterState, step: int) -> tuple[Violation, ...]:
         """Every safety property broken in ``state`` (empty when all hold). Call once per
         step, in order: the spec keeps a history (votes cast, entries committed)."""
         seen_before = self.history.sometimes_seen
         self.history, violations = check_step(self.history, self.observe(state))
         for name in self.history.sometimes_seen - seen_before:
-            if self.coverage.get(name) is None:
-                self.coverage[name] = step
+            if self.sometimes_at.get(name) is None:
+                self.sometimes_at[name] = step
         return violations
 
 

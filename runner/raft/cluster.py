@@ -1,38 +1,44 @@
-"""A cluster of Raft nodes and the network between them, as data.
+"""A cluster of Raft nodes on the simulated network: ``impl.raft`` hosted in a world of machines.
 
-Theory of operation. :class:`ClusterState` holds every node slot (up with its
-``RaftNodeState``, or down), what each node's storage holds (written only by the node's
-``Persist*`` commands, so a node that forgets to persist loses that on a crash), the random
-draw each node is waiting for, each node's application state (a digest chain over the entries
-it applied), the messages in flight (by id), and the directed links a partition cuts.
-
-:func:`apply_action` applies one :data:`models.trace.ClusterAction` and is deterministic: the
-same state and action give the same new state. Nothing here draws randomness: random values
-arrive as ``random`` actions, chosen by the simulator from the run's PRNG. An action that is not
-enabled in the state (a message not in flight, a tick at a down node) gives
-:class:`NotEnabled`, so a replay of an edited trace reports it instead of crashing.
-
-Network semantics: a message sent on a cut link, to a down node or to a full network is lost;
-a partition also loses the messages in flight on the links it cuts; a crash loses the messages
-in flight to and from the crashed node (a transport's queues live in the process). Anything
-else in flight can be delivered in any order (delay, reordering), dropped, or duplicated.
-Whether a ``MsgSnap`` arrived or was lost is reported to its sender
+Theory of operation. The cluster is a :class:`runner.sim.machines.MachinesState` whose slots
+hold ``impl.raft`` nodes (:class:`RaftHost` adapts the component to the machines world): each
+slot's storage is the node's ``PersistedState`` (written only by its ``Persist*`` commands, so
+a node that forgets to persist loses that on a crash), its application is a digest chain over
+the entries it applied (:class:`RaftApplication`), and the network carries ``models.raft``
+messages. Whether a ``MsgSnap`` arrived or was lost is reported to its sender
 (``SnapshotStatusReported``), as etcd's transport does (``ReportSnapshot``): without the report
 a leader whose snapshot was refused or whose follower's answer was lost would wait for that
 follower forever.
+
+:func:`apply_action` applies one :data:`models.raft_world.ClusterAction` and is deterministic:
+the environment's actions go to ``runner.sim.machines``, a client's action (propose, compact,
+membership change, read index) becomes an event of the node it names. Random values arrive as
+``random`` actions chosen by the simulator. An action that is not enabled in the state gives
+:class:`~runner.sim.world.NotEnabled`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Final, assert_never, final
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias, assert_never, final
 
-import immutables
 import msgspec
 
 import impl.raft
+from models.environment import (
+    Crash,
+    Deliver,
+    DrawRandom,
+    Drop,
+    Duplicate,
+    Heal,
+    Link,
+    NodeId,
+    Partition,
+    Restart,
+    Tick,
+)
 from models.raft import (
     ApplyEntries,
     ApplySnapshot,
@@ -70,64 +76,148 @@ from models.raft import (
 )
 from models.raft import Propose as ProposeEvent
 from models.raft import Tick as TickEvent
-from models.trace import (
+from models.raft_world import (
     ChangeMembership,
     ClusterAction,
     Compact,
-    Crash,
-    Deliver,
-    DrawRandom,
-    Drop,
-    Duplicate,
-    Heal,
     LeaveJoint,
-    Link,
-    NodeId,
-    Partition,
     Propose,
     RaftSetup,
     RequestReadIndex,
-    Restart,
-    Tick,
 )
+from models.step import Step
+from runner.sim import machines
+from runner.sim.machines import (
+    AwaitRandom,
+    Booted,
+    Effect,
+    InFlight,
+    MachinesConfig,
+    MachinesState,
+    Persist,
+    RandomRequest,
+    Report,
+    Send,
+    Slot,
+    Update,
+)
+from runner.sim.world import Applied, NotEnabled
 
-EVENTS_PER_ACTION_MAX: Final = 64
-"""A bound on the events one action can cause (the action's own plus transport reports)."""
+__all__ = [
+    "Applied",
+    "ClusterConfig",
+    "ClusterState",
+    "InFlight",
+    "NodeSlot",
+    "NotEnabled",
+    "RaftApplication",
+    "RandomRequest",
+    "apply_action",
+    "cluster_config",
+    "deliverable",
+    "initial_state",
+]
+
 EMPTY_APPLICATION_DIGEST: Final = "0" * 32
 
 
-class RandomRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A node waits for a uniform random integer in ``[low, high)``."""
+class RaftApplication(msgspec.Struct, frozen=True, kw_only=True):
+    """The state machine a node's committed entries drive: how far it applied and a digest
+    chain over the entries (two nodes that applied the same entries have the same digest)."""
 
-    low: int
-    high: int
-
-
-class NodeSlot(msgspec.Struct, frozen=True, kw_only=True):
-    """One node: its state while up (``None`` while down), its storage, the random draw it
-    waits for, and its application state (entries applied, digest chain over them)."""
-
-    node_id: NodeId
-    state: RaftNodeState | None
-    storage: PersistedState
-    random_request: RandomRequest | None = None
     applied_index: int = 0
-    application_digest: str = EMPTY_APPLICATION_DIGEST
+    digest: str = EMPTY_APPLICATION_DIGEST
 
 
-class InFlight(msgspec.Struct, frozen=True, kw_only=True):
-    """A message the network holds."""
+NodeSlot: TypeAlias = Slot[RaftNodeState, PersistedState, RaftApplication]
+ClusterState: TypeAlias = MachinesState[RaftNodeState, PersistedState, RaftApplication, Message]
+ClusterApplied: TypeAlias = Applied[ClusterState, tuple[NodeId, Command]]
 
-    message: Message
+
+@final
+@dataclass(frozen=True, slots=True)
+class RaftHost:
+    """``impl.raft`` as a machine of the machines world."""
+
+    config: RaftConfig
+    initial_conf: ConfState
+
+    def boot(self) -> Booted[RaftNodeState, PersistedState, RaftApplication, Command]:
+        step = impl.raft.init(self.config, None, self.initial_conf)
+        return Booted(step.state, step.state.persisted, RaftApplication(), step.commands)
+
+    def restart(
+        self, slot: NodeSlot
+    ) -> Booted[RaftNodeState, PersistedState, RaftApplication, Command]:
+        step = impl.raft.init(self.config, slot.storage, self.initial_conf)
+        snapshot = slot.storage.snapshot
+        application = RaftApplication(
+            applied_index=snapshot.metadata.index, digest=_snapshot_digest(snapshot.data)
+        )
+        return Booted(step.state, slot.storage, application, step.commands)
+
+    def handle(self, state: RaftNodeState, event: Event) -> Step[RaftNodeState, Command]:
+        return impl.raft.on_event(self.config, state, event)
+
+    def tick(self) -> Event:
+        return TickEvent()
+
+    def receive(self, message: Message) -> Event:
+        return MessageReceived(message=message)
+
+    def random(self, value: int) -> Event:
+        return RandomDrawn(value=value)
+
+    def effect(self, slot: NodeSlot, command: Command) -> Effect:
+        """Persist, send, wait for a random value, apply; the rest are reports."""
+        match command:
+            case SendMessage(message=message):
+                return Send(message)
+            case PersistHardState(term=term, vote=vote, commit_index=commit_index):
+                return Persist(
+                    msgspec.structs.replace(
+                        slot.storage, term=term, vote=vote, commit_index=commit_index
+                    )
+                )
+            case PersistEntries(entries=entries):
+                return Persist(_append(slot.storage, entries))
+            case PersistSnapshot(snapshot=snapshot):
+                return Persist(_store_snapshot(slot.storage, snapshot))
+            case RequestRandom(low=low, high=high):
+                return AwaitRandom(low, high)
+            case ApplyEntries(entries=entries):
+                return Update(_apply_entries(slot.application, entries))
+            case ApplySnapshot(snapshot=snapshot):
+                return Update(
+                    RaftApplication(
+                        applied_index=snapshot.metadata.index,
+                        digest=_snapshot_digest(snapshot.data),
+                    )
+                )
+            case (
+                ProposalAccepted()
+                | ProposalRejected()
+                | ReadIndexReady()
+                | ReadIndexDropped()
+                | CommitAdvanced()
+                | ConfChangeApplied()
+                | RoleChanged()
+            ):
+                return Report()
+            case _:
+                assert_never(command)
 
 
-class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
-    """Every node and the network."""
+def route(message: Message) -> Link:
+    """A Raft message goes from its sender to its recipient."""
+    return (message.from_id, message.to_id)
 
-    nodes: immutables.Map[NodeId, NodeSlot]
-    in_flight: immutables.Map[int, InFlight]
-    next_message_id: int = 1
-    cut_links: tuple[Link, ...] = ()
+
+def report_snapshot(message: Message, delivered: bool) -> tuple[NodeId, Any] | None:
+    """etcd's ``ReportSnapshot``: the sender of a ``MsgSnap`` learns whether it arrived."""
+    if isinstance(message, MsgSnap):
+        return message.from_id, SnapshotStatusReported(node_id=message.to_id, failed=not delivered)
+    return None
 
 
 @final
@@ -139,17 +229,20 @@ class ClusterConfig:
     node_configs: dict[NodeId, RaftConfig]
     initial_conf: ConfState
     max_in_flight: int
+    machines: MachinesConfig
 
     @property
     def node_ids(self) -> tuple[NodeId, ...]:
         return tuple(sorted(self.node_configs))
 
 
-def cluster_config(setup: RaftSetup, max_in_flight: int) -> ClusterConfig:
-    """Node configurations for ``setup``: voters ``1..nodes``, spare slots after them."""
+def cluster_config(setup: RaftSetup, max_in_flight: int | None = None) -> ClusterConfig:
+    """Node configurations for ``setup``: voters ``1..nodes``, spare slots after them; the
+    network holds ``max_in_flight`` messages (default: the setup's)."""
     assert 1 <= setup.nodes <= 9, "a cluster has 1 to 9 initial voters"
     assert 0 <= setup.spare_nodes <= 9 - setup.nodes, "at most 9 node slots"
-    assert max_in_flight >= 1
+    capacity = setup.max_in_flight if max_in_flight is None else max_in_flight
+    assert capacity >= 1
     mutant = None if setup.mutant == "none" else RaftMutant(setup.mutant)
     configs = {
         node_id: RaftConfig(
@@ -165,352 +258,72 @@ def cluster_config(setup: RaftSetup, max_in_flight: int) -> ClusterConfig:
         for node_id in range(1, setup.nodes + setup.spare_nodes + 1)
     }
     initial_conf = ConfState(voters=tuple(range(1, setup.nodes + 1)))
-    return ClusterConfig(setup, configs, initial_conf, max_in_flight)
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """An action's result: the new state and every command each node produced, in order."""
-
-    state: ClusterState
-    commands: tuple[tuple[NodeId, Command], ...]
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class NotEnabled:
-    """The action cannot happen in this state, and why."""
-
-    reason: str
-
-
-@dataclass(slots=True)
-class _Work:
-    """The mutable scratch of one action: the state so far, commands, pending events."""
-
-    state: ClusterState
-    commands: list[tuple[NodeId, Command]] = field(default_factory=list)
-    events: list[tuple[NodeId, Event]] = field(default_factory=list)
-
-
-def initial_state(config: ClusterConfig) -> Applied:
-    """Every node slot started fresh with the bootstrap configuration."""
-    work = _Work(ClusterState(nodes=immutables.Map(), in_flight=immutables.Map()))
-    for node_id in config.node_ids:
-        step = impl.raft.init(config.node_configs[node_id], None, config.initial_conf)
-        slot = NodeSlot(node_id=node_id, state=step.state, storage=step.state.persisted)
-        work.state = _with_slot(work.state, slot)
-        _carry_out(config, work, node_id, step.commands)
-    _drain(config, work)
-    return Applied(work.state, tuple(work.commands))
-
-
-def _with_slot(state: ClusterState, slot: NodeSlot) -> ClusterState:
-    return msgspec.structs.replace(state, nodes=state.nodes.set(slot.node_id, slot))
-
-
-def _link_cut(state: ClusterState, source: NodeId, destination: NodeId) -> bool:
-    return (source, destination) in state.cut_links
-
-
-def deliverable(state: ClusterState, message_id: int) -> bool:
-    """Whether the message can arrive now: its destination is up and its link is not cut."""
-    flight = state.in_flight.get(message_id)
-    if flight is None:
-        return False
-    message = flight.message
-    slot = state.nodes.get(message.to_id)
-    return (
-        slot is not None
-        and slot.state is not None
-        and not _link_cut(state, message.from_id, message.to_id)
+    hosts = {node_id: RaftHost(config, initial_conf) for node_id, config in configs.items()}
+    network = MachinesConfig(
+        hosts=hosts, route=route, max_in_flight=capacity, transport_report=report_snapshot
     )
+    return ClusterConfig(setup, configs, initial_conf, capacity, network)
+
+
+def initial_state(config: ClusterConfig) -> ClusterApplied:
+    """Every node slot started fresh with the bootstrap configuration."""
+    return machines.start(config.machines)
+
+
+def deliverable(config: ClusterConfig, state: ClusterState, message_id: int) -> bool:
+    """Whether the message can arrive now: its destination is up and its link is not cut."""
+    return machines.deliverable(config.machines, state, message_id)
 
 
 def apply_action(
     config: ClusterConfig, state: ClusterState, action: ClusterAction
-) -> Applied | NotEnabled:
+) -> ClusterApplied | NotEnabled:
     """Apply one action (see the module docstring for the semantics)."""
-    work = _Work(state)
-    refusal = _start(config, work, action)
-    if refusal is not None:
-        return NotEnabled(refusal)
-    _drain(config, work)
-    return Applied(work.state, tuple(work.commands))
-
-
-def _up_node(work: _Work, node_id: NodeId) -> str | None:
-    slot = work.state.nodes.get(node_id)
-    if slot is None:
-        return f"node {node_id} does not exist"
-    if slot.state is None:
-        return f"node {node_id} is down"
-    return None
-
-
-def _start(config: ClusterConfig, work: _Work, action: ClusterAction) -> str | None:
-    """Begin ``action``: queue its events or change the environment; a reason if not enabled."""
+    network = config.machines
     match action:
-        case Deliver(message=message_id):
-            return _deliver(work, message_id)
-        case Drop(message=message_id):
-            return _drop(work, message_id)
-        case Duplicate(message=message_id):
-            return _duplicate(config, work, message_id)
-        case Tick(node=node_id):
-            return _queue(work, node_id, TickEvent())
+        case (
+            Deliver()
+            | Drop()
+            | Duplicate()
+            | Tick()
+            | Crash()
+            | Restart()
+            | Partition()
+            | Heal()
+            | DrawRandom()
+        ):
+            return machines.apply_environment(network, state, action)
         case Propose(node=node_id, value=value):
-            return _queue(work, node_id, ProposeEvent(data=value.encode()))
-        case Crash(node=node_id):
-            return _crash(work, node_id)
-        case Restart(node=node_id):
-            return _restart(config, work, node_id)
-        case Partition(links=links):
-            return _partition(config, work, links)
-        case Heal():
-            work.state = msgspec.structs.replace(work.state, cut_links=())
-            return None
-        case DrawRandom(node=node_id, value=value):
-            return _draw_random(work, node_id, value)
+            return machines.inject(network, state, node_id, ProposeEvent(data=value.encode()))
         case Compact(node=node_id):
-            return _compact(work, node_id)
+            return _compact(config, state, node_id)
         case ChangeMembership(node=node_id, changes=changes, transition=transition):
             singles = tuple(ConfChangeSingle(type=c.type, node_id=c.node) for c in changes)
             change = ConfChangeV2(transition=transition, changes=singles)
-            return _queue(work, node_id, ProposeConfChange(change=change))
+            return machines.inject(network, state, node_id, ProposeConfChange(change=change))
         case LeaveJoint(node=node_id):
-            return _queue(work, node_id, ProposeConfChange(change=ConfChangeV2()))
+            leave = ProposeConfChange(change=ConfChangeV2())
+            return machines.inject(network, state, node_id, leave)
         case RequestReadIndex(node=node_id, context=context):
-            return _queue(work, node_id, ReadIndexRequested(context=context.encode()))
+            read = ReadIndexRequested(context=context.encode())
+            return machines.inject(network, state, node_id, read)
         case _:
             assert_never(action)
 
 
-def _queue(work: _Work, node_id: NodeId, event: Event) -> str | None:
-    refusal = _up_node(work, node_id)
-    if refusal is None:
-        work.events.append((node_id, event))
-    return refusal
-
-
-def _deliver(work: _Work, message_id: int) -> str | None:
-    flight = work.state.in_flight.get(message_id)
-    if flight is None:
-        return f"message {message_id} is not in flight"
-    if not deliverable(work.state, message_id):
-        return f"message {message_id} cannot arrive: node {flight.message.to_id} is down or cut off"
-    in_flight = work.state.in_flight.delete(message_id)
-    work.state = msgspec.structs.replace(work.state, in_flight=in_flight)
-    message = flight.message
-    work.events.append((message.to_id, MessageReceived(message=message)))
-    if isinstance(message, MsgSnap) and _up_node(work, message.from_id) is None:
-        report = SnapshotStatusReported(node_id=message.to_id, failed=False)
-        work.events.append((message.from_id, report))
-    return None
-
-
-def _drop(work: _Work, message_id: int) -> str | None:
-    flight = work.state.in_flight.get(message_id)
-    if flight is None:
-        return f"message {message_id} is not in flight"
-    in_flight = work.state.in_flight.delete(message_id)
-    work.state = msgspec.structs.replace(work.state, in_flight=in_flight)
-    _report_lost(work, flight.message)
-    return None
-
-
-def _duplicate(config: ClusterConfig, work: _Work, message_id: int) -> str | None:
-    flight = work.state.in_flight.get(message_id)
-    if flight is None:
-        return f"message {message_id} is not in flight"
-    if len(work.state.in_flight) >= config.max_in_flight:
-        return "the network is full"
-    _add_in_flight(work, flight.message)
-    return None
-
-
-def _report_lost(work: _Work, message: Message) -> None:
-    """A lost snapshot is reported to its sender (etcd ``ReportSnapshot``)."""
-    if isinstance(message, MsgSnap) and _up_node(work, message.from_id) is None:
-        report = SnapshotStatusReported(node_id=message.to_id, failed=True)
-        work.events.append((message.from_id, report))
-
-
-def _add_in_flight(work: _Work, message: Message) -> None:
-    state = work.state
-    message_id = state.next_message_id
-    work.state = msgspec.structs.replace(
-        state,
-        in_flight=state.in_flight.set(message_id, InFlight(message=message)),
-        next_message_id=message_id + 1,
-    )
-
-
-def _crash(work: _Work, node_id: NodeId) -> str | None:
-    refusal = _up_node(work, node_id)
+def _compact(
+    config: ClusterConfig, state: ClusterState, node_id: NodeId
+) -> ClusterApplied | NotEnabled:
+    """The node's application snapshots its applied state; the node compacts its log."""
+    refusal = machines.up_node_refusal(state, node_id)
     if refusal is not None:
-        return refusal
-    slot = work.state.nodes[node_id]
-    down = msgspec.structs.replace(slot, state=None, random_request=None)
-    lost = [
-        mid
-        for mid, flight in work.state.in_flight.items()
-        if node_id in (flight.message.to_id, flight.message.from_id)
-    ]
-    in_flight = work.state.in_flight
-    for message_id in sorted(lost):
-        in_flight = in_flight.delete(message_id)
-    work.state = msgspec.structs.replace(
-        work.state, nodes=work.state.nodes.set(node_id, down), in_flight=in_flight
-    )
-    return None
-
-
-def _restart(config: ClusterConfig, work: _Work, node_id: NodeId) -> str | None:
-    slot = work.state.nodes.get(node_id)
-    if slot is None:
-        return f"node {node_id} does not exist"
-    if slot.state is not None:
-        return f"node {node_id} is up"
-    step = impl.raft.init(config.node_configs[node_id], slot.storage, config.initial_conf)
-    snapshot = slot.storage.snapshot
-    restarted = msgspec.structs.replace(
-        slot,
-        state=step.state,
-        applied_index=snapshot.metadata.index,
-        application_digest=_snapshot_digest(snapshot.data),
-    )
-    work.state = _with_slot(work.state, restarted)
-    _carry_out(config, work, node_id, step.commands)
-    return None
-
-
-def _partition(config: ClusterConfig, work: _Work, links: tuple[Link, ...]) -> str | None:
-    nodes = set(config.node_ids)
-    for source, destination in links:
-        if source not in nodes or destination not in nodes or source == destination:
-            return f"link {source}->{destination} is not a link between two cluster nodes"
-    cut = tuple(sorted(set(links)))
-    if cut != links:
-        return "links must be sorted and distinct"
-    lost = [
-        (mid, f.message)
-        for mid, f in work.state.in_flight.items()
-        if (f.message.from_id, f.message.to_id) in set(cut)
-    ]
-    in_flight = work.state.in_flight
-    for message_id, message in sorted(lost, key=lambda pair: pair[0]):
-        in_flight = in_flight.delete(message_id)
-        _report_lost(work, message)
-    work.state = msgspec.structs.replace(work.state, in_flight=in_flight, cut_links=cut)
-    return None
-
-
-def _draw_random(work: _Work, node_id: NodeId, value: int) -> str | None:
-    refusal = _up_node(work, node_id)
-    if refusal is not None:
-        return refusal
-    slot = work.state.nodes[node_id]
-    request = slot.random_request
-    if request is None:
-        return f"node {node_id} has not asked for a random value"
-    if not request.low <= value < request.high:
-        return f"value {value} is outside [{request.low}, {request.high})"
-    work.state = _with_slot(work.state, msgspec.structs.replace(slot, random_request=None))
-    work.events.append((node_id, RandomDrawn(value=value)))
-    return None
-
-
-def _compact(work: _Work, node_id: NodeId) -> str | None:
-    refusal = _up_node(work, node_id)
-    if refusal is not None:
-        return refusal
-    slot = work.state.nodes[node_id]
-    if slot.applied_index <= slot.storage.snapshot.metadata.index:
-        return f"node {node_id} has applied nothing beyond its snapshot"
-    data = slot.application_digest.encode()
-    work.events.append((node_id, CreateSnapshot(index=slot.applied_index, data=data)))
-    return None
-
-
-def _drain(config: ClusterConfig, work: _Work) -> None:
-    """Feed the queued events to their nodes, in order, carrying out the commands."""
-    handled = 0
-    while work.events:
-        handled += 1
-        assert handled <= EVENTS_PER_ACTION_MAX, "an action caused too many events"
-        node_id, event = work.events.pop(0)
-        slot = work.state.nodes[node_id]
-        if slot.state is None:
-            continue
-        step = impl.raft.on_event(config.node_configs[node_id], slot.state, event)
-        work.state = _with_slot(work.state, msgspec.structs.replace(slot, state=step.state))
-        _carry_out(config, work, node_id, step.commands)
-
-
-def _carry_out(
-    config: ClusterConfig, work: _Work, node_id: NodeId, commands: Iterable[Command]
-) -> None:
-    """Do what a node asked, in order: persist, send, wait for a random value, apply."""
-    slot = work.state.nodes[node_id]
-    for command in commands:
-        work.commands.append((node_id, command))
-        match command:
-            case SendMessage(message=message):
-                work.state = _with_slot(work.state, slot)
-                _send(config, work, message)
-                slot = work.state.nodes[node_id]
-            case PersistHardState(term=term, vote=vote, commit_index=commit_index):
-                storage = msgspec.structs.replace(
-                    slot.storage, term=term, vote=vote, commit_index=commit_index
-                )
-                slot = msgspec.structs.replace(slot, storage=storage)
-            case PersistEntries(entries=entries):
-                slot = msgspec.structs.replace(slot, storage=_append(slot.storage, entries))
-            case PersistSnapshot(snapshot=snapshot):
-                storage = _store_snapshot(slot.storage, snapshot)
-                slot = msgspec.structs.replace(slot, storage=storage)
-            case RequestRandom(low=low, high=high):
-                assert low < high, "an empty random range"
-                slot = msgspec.structs.replace(
-                    slot, random_request=RandomRequest(low=low, high=high)
-                )
-            case ApplyEntries(entries=entries):
-                slot = _apply_entries(slot, entries)
-            case ApplySnapshot(snapshot=snapshot):
-                slot = msgspec.structs.replace(
-                    slot,
-                    applied_index=snapshot.metadata.index,
-                    application_digest=_snapshot_digest(snapshot.data),
-                )
-            case (
-                ProposalAccepted()
-                | ProposalRejected()
-                | ReadIndexReady()
-                | ReadIndexDropped()
-                | CommitAdvanced()
-                | ConfChangeApplied()
-                | RoleChanged()
-            ):
-                pass  # reports for the runner's observers (statistics, liveness, exports)
-            case _:
-                assert_never(command)
-    work.state = _with_slot(work.state, slot)
-
-
-def _send(config: ClusterConfig, work: _Work, message: Message) -> None:
-    destination = work.state.nodes.get(message.to_id)
-    lost = (
-        destination is None
-        or destination.state is None
-        or _link_cut(work.state, message.from_id, message.to_id)
-        or len(work.state.in_flight) >= config.max_in_flight
-    )
-    if lost:
-        _report_lost(work, message)
-    else:
-        _add_in_flight(work, message)
+        return NotEnabled(refusal)
+    slot = state.nodes[node_id]
+    application = slot.application
+    if application.applied_index <= slot.storage.snapshot.metadata.index:
+        return NotEnabled(f"node {node_id} has applied nothing beyond its snapshot")
+    event = CreateSnapshot(index=application.applied_index, data=application.digest.encode())
+    return machines.inject(config.machines, state, node_id, event)
 
 
 def _append(storage: PersistedState, entries: tuple[Entry, ...]) -> PersistedState:
@@ -537,14 +350,14 @@ def _chain(digest: str, entry: Entry) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def _apply_entries(slot: NodeSlot, entries: tuple[Entry, ...]) -> NodeSlot:
-    digest = slot.application_digest
-    index = slot.applied_index
+def _apply_entries(application: RaftApplication, entries: tuple[Entry, ...]) -> RaftApplication:
+    digest = application.digest
+    index = application.applied_index
     for entry in entries:
         assert entry.index == index + 1, "entries are applied in order, without gaps"
         digest = _chain(digest, entry)
         index = entry.index
-    return msgspec.structs.replace(slot, applied_index=index, application_digest=digest)
+    return RaftApplication(applied_index=index, digest=digest)
 
 
 def _snapshot_digest(data: bytes) -> str:

@@ -26,14 +26,13 @@ so the trace follows the counterexample rather than a look-alike; a mismatch is 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, final
 
-from models.raft import Message, MsgApp, MsgAppResp, MsgVote, MsgVoteResp, RaftNodeState
-from models.trace import (
-    TRACE_FORMAT,
-    TRACE_VERSION,
+from models.raft import Command, Message, MsgApp, MsgAppResp, MsgVote, MsgVoteResp, RaftNodeState
+from models.raft_world import (
     ClusterAction,
     Crash,
     Deliver,
@@ -41,14 +40,17 @@ from models.trace import (
     Propose,
     RaftSetup,
     Restart,
-    SwarmOptions,
     Tick,
-    TraceHeader,
-    TraceResult,
 )
+from models.trace import TRACE_FORMAT, TRACE_VERSION, SwarmOptions, TraceHeader, TraceResult
 from proofs.execution import AbstractStep, Execution, NodeValues
 from runner.raft.checks import Violation
-from runner.raft.simulator import Simulation, SimulationOptions, violation_result
+from runner.raft.cluster import ClusterState
+from runner.raft.world import ACTION_KINDS, RAFT
+from runner.sim.run import violation_result
+from runner.sim.simulate import Simulation
+
+RaftSimulation = Simulation[RaftSetup, ClusterState, ClusterAction, tuple[int, Command]]
 
 ELECTION_TIMEOUT_TICKS: Final = 3
 MAX_IN_FLIGHT: Final = 256
@@ -112,29 +114,11 @@ def directed_setup(voters: int, mutant: str) -> tuple[RaftSetup, SwarmOptions]:
         max_entries_per_append=1,
         max_inflight_appends=4,
         mutant=mutant,
-        safety_steps=STEPS_MAX,
-        liveness_steps=0,
-    )
-    swarm = SwarmOptions(
-        faults=("crash",),
-        deliver_weight=0,
-        tick_weight=0,
-        propose_weight=0,
-        compact_weight=0,
-        random_weight=0,
-        drop_weight=0,
-        duplicate_weight=0,
-        partition_weight=0,
-        heal_weight=0,
-        crash_weight=0,
-        restart_weight=0,
-        conf_change_weight=0,
         asymmetric_partitions=False,
-        crash_leader_on_commit=False,
-        joint_swaps=False,
         max_crashed=1,
         max_in_flight=MAX_IN_FLIGHT,
     )
+    swarm = SwarmOptions(faults=("crash",), weights={kind.name: 0 for kind in ACTION_KINDS})
     return setup, swarm
 
 
@@ -142,7 +126,7 @@ def directed_setup(voters: int, mutant: str) -> tuple[RaftSetup, SwarmOptions]:
 class _Director:
     """Drives one :class:`Simulation` through the abstract steps."""
 
-    def __init__(self, simulation: Simulation) -> None:
+    def __init__(self, simulation: RaftSimulation) -> None:
         self.simulation = simulation
         self.violations: tuple[Violation, ...] = ()
         self.proposals = 0
@@ -349,20 +333,19 @@ def export_counterexample(
 ) -> ExportedTrace | ExportFailure:
     """Run ``execution`` on ``impl.raft`` with ``mutant`` and write it as a trace."""
     setup, swarm = directed_setup(execution.voters, mutant)
-    options = SimulationOptions(
-        seed=0, nodes=execution.voters, mutant=mutant, checkpoint_interval_steps=0
-    )
     header = TraceHeader(
         format=TRACE_FORMAT,
         version=TRACE_VERSION,
-        target="raft",
+        world=RAFT.name,
         seed=0,
         code_version=code_version,
-        setup=setup,
         swarm=swarm,
+        setup=setup,
+        safety_steps=STEPS_MAX,
+        liveness_steps=0,
         checkpoint_interval_steps=0,
     )
-    simulation = Simulation(options, code_version, header)
+    simulation: RaftSimulation = Simulation(RAFT, header, random.Random(0))
     director = _Director(simulation)
     spans: list[StepSpan] = []
     try:

@@ -1,14 +1,10 @@
-"""The fault model: which faults a run may inject, drawn from its seed (swarm testing).
+"""The Raft world's faults: its fault kinds, the mutants, and the fault actions themselves.
 
-Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012; TigerBeetle's VOPR) gives each run a
-different mix rather than every fault at a fixed rate: a run without crashes reaches deep
-replication states that constant crashing would never let it reach, and a run with many
-partitions stresses elections. :func:`draw_swarm` draws, from the run's PRNG, the set of fault
-kinds and the relative weight of every action kind. Every option it draws goes into the trace
-header, so a run is reproduced by its seed alone or by its header.
-
-This module also builds the fault actions themselves (partitions, membership changes) from
-the PRNG; the simulator decides when.
+Which faults a run injects and how often is drawn from its seed by the kernel
+(``runner.sim.swarm``) from the Raft world's catalogue (``runner.raft.world``); nothing here or
+there depends on which mutant runs: a user's bug does not come with a name. This module builds
+the fault actions (partitions, partitions along a joint configuration, membership changes)
+from the PRNG once the scheduler picked their kind.
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ import random
 from typing import Final
 
 from models.raft import ConfChangeTransition, ConfState, NodeId
-from models.trace import ChangeMembership, ConfChangeItem, Link, Partition, SwarmOptions
+from models.raft_world import ChangeMembership, ConfChangeItem, Link, Partition
 
 FAULT_KINDS: Final = ("crash", "drop", "duplicate", "membership", "partition")
 """``crash``: nodes crash and restart; ``drop``: messages are lost; ``duplicate``: messages are
@@ -40,56 +36,14 @@ MUTANT_DESCRIPTIONS: Final[dict[str, str]] = {
 }
 """One line per ``models.raft.RaftMutant``, for ``--list-mutants``."""
 
-MUTANT_FAULTS: Final[dict[str, tuple[str, ...]]] = {
-    "vote_twice": (),
-    "commit_previous_term_by_counting": ("crash", "partition"),
-    "skip_consistency_check": ("crash", "drop", "duplicate", "partition"),
-    "vote_not_persisted": ("crash",),
-    "joint_counts_new_only": ("membership", "partition"),
-}
-"""Faults a mutant's runs always include: those without which its bug cannot show."""
-
-
-MUTANT_WEIGHTS: Final[dict[str, dict[str, int]]] = {
-    "commit_previous_term_by_counting": {"crash_weight": 6, "restart_weight": 6},
-    "joint_counts_new_only": {"conf_change_weight": 15, "partition_weight": 4},
-    "vote_twice": {"random_weight": 1},
-    "vote_not_persisted": {"random_weight": 1, "crash_weight": 6, "restart_weight": 12},
-}
-"""Weights a mutant's runs raise, to reach its bug's situation more often."""
-
-ENTRIES_PER_APPEND_CHOICES: Final = (1, 4, 64)
-
-
-def entries_per_append(prng: random.Random, mutant: str) -> int:
-    """How many entries one MsgApp may carry. One entry per message lets a new leader's
-    acknowledgements cover an earlier term's entry without its own (paper Figure 8)."""
-    drawn = prng.choice(ENTRIES_PER_APPEND_CHOICES)
-    return 1 if mutant == "commit_previous_term_by_counting" else drawn
-
-
+FLOW_CONTROL_CHOICES: Final = ((1, 1), (1, 4), (4, 4), (64, 1), (64, 16))
+"""(entries per MsgApp, MsgApp in flight per follower): stop-and-wait replication of one entry
+at a time lets a new leader's acknowledgements cover an earlier term's entry without its own
+(paper Figure 8); pipelined batches reach other interleavings. etcd raft's MaxSizePerMsg and
+MaxInflightMsgs, kept small so that pipelined appends fit in the simulated network."""
 ELECTION_TIMEOUT_CHOICES: Final = (4, 6, 10)
 """Election timeouts (ticks; heartbeats every tick): short ones give more elections per run,
 10 is etcd's default ratio."""
-
-
-def election_timeout(prng: random.Random, mutant: str) -> int:
-    """The election timeout; the shortest for the vote mutants (more concurrent candidates)."""
-    drawn = prng.choice(ELECTION_TIMEOUT_CHOICES)
-    return 4 if mutant in ("vote_twice", "vote_not_persisted") else drawn
-
-
-INFLIGHT_APPENDS_CHOICES: Final = (1, 4, 16)
-"""etcd's flow control (MaxInflightMsgs), kept small so that pipelined appends fit in the
-simulated network's capacity."""
-
-
-def inflight_appends(prng: random.Random, mutant: str) -> int:
-    """How many MsgApp a leader keeps unacknowledged per follower. With one, a new leader's
-    earlier-term entry is acknowledged before its own empty entry is even sent."""
-    drawn = prng.choice(INFLIGHT_APPENDS_CHOICES)
-    return 1 if mutant == "commit_previous_term_by_counting" else drawn
-
 
 TRANSITIONS: Final[tuple[ConfChangeTransition, ...]] = ("auto", "implicit", "explicit")
 
@@ -106,48 +60,6 @@ def parse_faults(text: str) -> tuple[str, ...] | str:
     if unknown:
         return f"unknown fault kind {', '.join(unknown)} (known: {', '.join(FAULT_KINDS)})"
     return kinds
-
-
-def draw_swarm(
-    prng: random.Random, nodes: int, faults: tuple[str, ...] | None, mutant: str
-) -> SwarmOptions:
-    """The run's fault mix and action weights. ``faults=None``: each kind is on with
-    probability 1/2 (plus those the mutant needs); otherwise exactly ``faults``."""
-    if faults is None:
-        drawn = {kind for kind in FAULT_KINDS if prng.random() < 0.5}
-        chosen = tuple(sorted(drawn | set(MUTANT_FAULTS.get(mutant, ()))))
-    else:
-        chosen = tuple(sorted(faults))
-    assert set(chosen) <= set(FAULT_KINDS)
-
-    def weight(kind: str, low: int, high: int) -> int:
-        draw = prng.randint(low, high)
-        return draw if kind == "" or kind in chosen else 0
-
-    raised = MUTANT_WEIGHTS.get(mutant, {})
-    return SwarmOptions(
-        faults=chosen,
-        deliver_weight=weight("", 30, 80),
-        tick_weight=weight("", 15, 45),
-        propose_weight=weight("", 1, 8),
-        compact_weight=weight("", 0, 3),
-        random_weight=raised.get("random_weight", weight("", 5, 60)),
-        drop_weight=max(weight("drop", 1, 10), raised.get("drop_weight", 0)),
-        duplicate_weight=weight("duplicate", 1, 6),
-        partition_weight=max(weight("partition", 1, 3), raised.get("partition_weight", 0)),
-        heal_weight=max(weight("partition", 1, 3), raised.get("heal_weight", 0)),
-        crash_weight=max(weight("crash", 1, 3), raised.get("crash_weight", 0)),
-        restart_weight=max(weight("crash", 1, 8), raised.get("restart_weight", 0)),
-        conf_change_weight=max(weight("membership", 1, 3), raised.get("conf_change_weight", 0)),
-        asymmetric_partitions=prng.random() < 0.5,
-        crash_leader_on_commit=(
-            "crash" in chosen
-            and (prng.random() < 0.3 or mutant == "commit_previous_term_by_counting")
-        ),
-        joint_swaps=prng.random() < 0.3 or mutant == "joint_counts_new_only",
-        max_crashed=prng.randint(1, max(1, (nodes + 1) // 2)),
-        max_in_flight=4 * (nodes + 2) ** 2,
-    )
 
 
 def random_partition(
@@ -175,18 +87,17 @@ def random_partition(
 
 
 def configuration_split(
-    prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
+    leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
 ) -> Partition | None:
     """A partition along a joint configuration (a nemesis that targets membership changes):
     the leader's side holds a majority of the incoming voters, including the new ones; the
     other side holds a majority of the outgoing voters. Only a correct joint quorum (both
-    majorities) keeps the two sides from both committing."""
+    majorities) keeps the two sides from both committing. ``None`` when no such cut exists."""
     incoming, outgoing = set(conf.voters), set(conf.voters_outgoing)
     if not conf.is_joint() or leader not in incoming:
         return None
     side = {leader} | (incoming - outgoing)
-    shared = sorted((incoming & outgoing) - side)
-    prng.shuffle(shared)
+    shared = sorted((incoming & outgoing) - side, reverse=True)
     while len(side & incoming) < len(incoming) // 2 + 1 and shared:
         side.add(shared.pop())
     other = [node for node in node_ids if node not in side]
@@ -196,9 +107,9 @@ def configuration_split(
     return Partition(links=tuple(sorted(links)))
 
 
-def _single_change(
-    prng: random.Random, conf: ConfState, node_ids: tuple[NodeId, ...], voters_min: int
-) -> ConfChangeItem | None:
+def _single_changes(
+    conf: ConfState, node_ids: tuple[NodeId, ...], voters_min: int
+) -> list[ConfChangeItem]:
     voters = set(conf.voters)
     learners = set(conf.learners)
     members = voters | learners | set(conf.voters_outgoing) | set(conf.learners_next)
@@ -210,7 +121,15 @@ def _single_change(
             candidates.append(ConfChangeItem(type="add_learner_node", node=node))
         if node in members and (node not in voters or len(voters) > voters_min):
             candidates.append(ConfChangeItem(type="remove_node", node=node))
-    return prng.choice(candidates) if candidates else None
+    return candidates
+
+
+def can_change(
+    leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...], voters_min: int
+) -> bool:
+    """Whether :func:`random_conf_change` has a change to offer."""
+    others = tuple(node for node in node_ids if node != leader)
+    return bool(_single_changes(conf, others, voters_min))
 
 
 def random_conf_change(
@@ -219,12 +138,10 @@ def random_conf_change(
     conf: ConfState,
     node_ids: tuple[NodeId, ...],
     voters_min: int,
-    *,
-    swap: bool = False,
-) -> ChangeMembership | None:
+) -> ChangeMembership:
     """A membership change for ``leader`` to propose against its configuration ``conf``: a
     simple change, or two changes through a joint configuration (left automatically, or
-    explicitly by a later ``leave_joint``).
+    explicitly by a later ``leave_joint``). Call only when :func:`can_change` holds.
 
     Like an etcd operator, it never takes the voters below ``voters_min``, never removes or
     demotes the leader itself (leadership is moved away first: a leader that steps down on its
@@ -233,31 +150,37 @@ def random_conf_change(
     removed member id; a re-added node would refuse snapshots whose configuration lacks it).
     """
     node_ids = tuple(node for node in node_ids if node != leader)
-    if swap and prng.random() < 0.7:
-        change = _swap(prng, leader, conf, node_ids)
-        if change is not None:
-            return change
-    first = _single_change(prng, conf, node_ids, voters_min)
-    if first is None:
-        return None
+    candidates = _single_changes(conf, node_ids, voters_min)
+    assert candidates, "no membership change to offer"
+    first = prng.choice(candidates)
     if prng.random() < 0.5:
         return ChangeMembership(node=leader, changes=(first,), transition="auto")
     rest = tuple(node for node in node_ids if node != first.node)
-    second = _single_change(prng, _after(conf, first), rest, voters_min)
-    changes = (first,) if second is None else (first, second)
+    seconds = _single_changes(_after(conf, first), rest, voters_min)
+    changes = (first,) if not seconds else (first, prng.choice(seconds))
     transition = prng.choice(TRANSITIONS)
     return ChangeMembership(node=leader, changes=changes, transition=transition)
 
 
-def _swap(
+def can_swap(leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]) -> bool:
+    """Whether :func:`voter_swap` has a voter to replace and a node to replace it with."""
+    others = tuple(node for node in node_ids if node != leader)
+    leaving = [node for node in conf.voters if node in others]
+    joining = [node for node in others if node not in conf.voters]
+    return bool(leaving) and bool(joining)
+
+
+def voter_swap(
     prng: random.Random, leader: NodeId, conf: ConfState, node_ids: tuple[NodeId, ...]
-) -> ChangeMembership | None:
+) -> ChangeMembership:
     """Replace one voter by a node that is not a voter, through a joint configuration that a
-    later ``leave_joint`` ends (``explicit``)."""
-    leaving = [node for node in conf.voters if node in node_ids]
-    joining = [node for node in node_ids if node not in conf.voters]
-    if not leaving or not joining:
-        return None
+    later ``leave_joint`` ends (``explicit``): a long joint window in which the outgoing and
+    incoming majorities differ. Call only when :func:`can_swap` holds."""
+    others = tuple(node for node in node_ids if node != leader)
+    leaving = [node for node in conf.voters if node in others]
+    joining = [node for node in others if node not in conf.voters]
+    assert leaving, "no voter to swap out"
+    assert joining, "no node to swap in"
     changes = (
         ConfChangeItem(type="remove_node", node=prng.choice(leaving)),
         ConfChangeItem(type="add_node", node=prng.choice(joining)),
@@ -266,7 +189,7 @@ def _swap(
 
 
 def _after(conf: ConfState, change: ConfChangeItem) -> ConfState:
-    """The voters and learners after one change (only what ``_single_change`` looks at)."""
+    """The voters and learners after one change (only what ``_single_changes`` looks at)."""
     voters = set(conf.voters) - {change.node}
     learners = set(conf.learners) - {change.node}
     if change.type == "add_node":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from models.environment import Deliver, Restart
 from models.raft import (
     ApplySnapshot,
     Command,
@@ -43,7 +44,6 @@ from models.raft import (
     RoleChanged,
     SendMessage,
 )
-from models.trace import Deliver, Restart
 from runner.raft.cluster import (
     Applied,
     ClusterState,
@@ -269,7 +269,7 @@ def apply_conf(shown: Shown, conf: ConfState) -> Shown:
 
 def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
     """Every node event of the run recorded in ``parsed``, in order."""
-    config = cluster_config(parsed.header.setup, parsed.header.swarm.max_in_flight)
+    config = cluster_config(parsed.header.setup)
     start = initial_state(config)
     events = [
         NodeEvent(0, node, "init", shown_state(slot.state))
@@ -290,7 +290,7 @@ def node_events(parsed: ParsedTrace) -> list[NodeEvent]:
             builder.restarting = True
             builder.add(action.node, "init", started)
         persists: list[tuple[int, Command]] = []
-        for node, command in commit_first(applied.commands):
+        for node, command in commit_first(applied.outputs):
             if applied.state.nodes[node].state is None:
                 continue
             if isinstance(command, PersistHardState | PersistEntries | PersistSnapshot):

@@ -21,6 +21,9 @@ not field by field), with the value when its JSON is short.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
+from itertools import compress
+from operator import is_not
 from typing import Any, Final, final
 
 import immutables
@@ -109,14 +112,30 @@ def value_at(state: object, path: str) -> tuple[bool, object]:
 
 @final
 class _Entry:
-    """What the cache remembers at one path: the object, its digest, its children."""
+    """What the cache remembers at one path: the object and its digest; for a struct, its field
+    values, their entries and the byte parts its digest is made of; for a map, its keys in
+    sorted order with their values, entries and digest parts; inside a map, the bytes naming
+    it in its parent's digest."""
 
-    __slots__ = ("children", "digest", "value")
+    __slots__ = ("digest", "fields", "key_set", "keys", "kids", "label", "parts", "value", "values")
 
-    def __init__(self, value: object, digest: bytes, children: dict[str, _Entry]) -> None:
+    # Set only where they apply (a leaf has none): an entry is made for every changed value.
+    fields: tuple[Any, ...]
+    keys: list[Any]
+    values: list[Any]
+    key_set: set[Any]
+    kids: list[_Entry]
+    parts: list[bytes]
+
+    def __init__(self, value: object, digest: bytes) -> None:
         self.value = value
         self.digest = digest
-        self.children = children
+        self.label = b""
+
+
+def _label(name: str) -> bytes:
+    """How a child is named inside its parent's digest: a zero byte, the name, ``=``."""
+    return b"\x00" + name.encode() + b"="
 
 
 @final
@@ -124,97 +143,140 @@ class Fingerprinter:
     """Digests a sequence of states, re-hashing only what changed since the previous one.
 
     ``update(state)`` returns the fingerprint and the delta. Paths are child names joined by
-    dots (``nodes.2.current_term``); the root is ``$``.
+    dots (``nodes.2.current_term``); the root is ``$``. The digests are exactly those of
+    :func:`digest_of`; only the work differs: a child that is the same object as before keeps
+    its digest without a call, and each struct type's field labels are built once.
     """
 
     def __init__(self) -> None:
-        self._root: dict[str, _Entry] = {}
+        self._root: _Entry | None = None
         self._changes: list[FieldChange] = []
+        self._layouts: dict[type, tuple[bytes, tuple[str, ...], tuple[bytes, ...]]] = {}
 
     def update(self, state: object) -> tuple[str, tuple[FieldChange, ...]]:
         """Fingerprint ``state``; the delta lists what changed since the previous call (all of
         it, as one change at ``$``, on the first call)."""
         self._changes = []
-        digest = self._digest(self._root, "$", "", state, report=True)
+        self._root = self._node(self._root, "", state, report=True)
         changes = tuple(self._changes)
         self._changes = []
-        return digest.hex(), changes
+        return self._root.digest.hex(), changes
 
-    def _record(self, path_or_root: str, digest: bytes, encoded: bytes | None) -> None:
-        path = path_or_root or "$"
+    def _record(self, path: str, digest: bytes, encoded: bytes | None) -> None:
+        path = path or "$"
         if encoded is not None and len(encoded) <= DELTA_VALUE_BYTES_MAX:
             change = FieldChange(path=path, digest=digest.hex(), value=msgspec.Raw(encoded))
         else:
             change = FieldChange(path=path, digest=digest.hex())
         self._changes.append(change)
 
-    def _digest(
-        self, parent: dict[str, _Entry], name: str, path: str, value: object, *, report: bool
-    ) -> bytes:
-        entry = parent.get(name)
+    def _layout(self, kind: type) -> tuple[bytes, tuple[str, ...], tuple[bytes, ...]]:
+        layout = self._layouts.get(kind)
+        if layout is None:
+            names: tuple[str, ...] = kind.__struct_fields__  # type: ignore[attr-defined]
+            layout = (kind.__name__.encode(), names, tuple(_label(name) for name in names))
+            self._layouts[kind] = layout
+        return layout
+
+    def _node(self, entry: _Entry | None, path: str, value: object, *, report: bool) -> _Entry:
+        """The entry for ``value`` at ``path`` (``entry``: what was there before)."""
         if entry is not None and entry.value is value:
-            return entry.digest
-        same_shape = entry is not None and (
-            type(entry.value) is type(value)
-            if isinstance(value, msgspec.Struct)
-            else isinstance(value, immutables.Map) and isinstance(entry.value, immutables.Map)
-        )
-        children: dict[str, _Entry] = entry.children if entry is not None and same_shape else {}
-        report_children = report and same_shape
-        prefix = f"{path}." if path else ""
+            return entry
         if isinstance(value, msgspec.Struct):
-            fields = [
-                (
-                    field,
-                    self._digest(
-                        children,
-                        field,
-                        prefix + field,
-                        getattr(value, field),
-                        report=report_children,
-                    ),
-                )
-                for field in value.__struct_fields__
-            ]
-            digest = _inner_digest(type(value).__name__, fields)
+            same = entry is not None and type(entry.value) is type(value)
+            built = self._struct(entry if same else None, path, value, report=report and same)
         elif isinstance(value, immutables.Map):
-            digest = self._map_digest(children, prefix, value, report=report_children)
+            same = entry is not None and isinstance(entry.value, immutables.Map)
+            built = self._map(entry if same else None, path, value, report=report and same)
         else:
             encoded = encode(value)
             digest = _leaf_digest(encoded)
             if report and (entry is None or entry.digest != digest):
                 self._record(path, digest, encoded)
-            parent[name] = _Entry(value, digest, children)
-            return digest
-        if report and not same_shape:
-            self._record(path, digest, encode(value))
-        parent[name] = _Entry(value, digest, children)
-        return digest
+            return _Entry(value, digest)
+        if report and not same:
+            self._record(path, built.digest, encode(value))
+        return built
 
-    def _map_digest(
-        self,
-        children: dict[str, _Entry],
-        prefix: str,
-        value: immutables.Map[Any, Any],
-        *,
-        report: bool,
-    ) -> bytes:
-        ordered = _map_keys(value)
-        keys = [str(key) for key in ordered]
-        present = set(keys)
-        removed = sorted(name for name in children if name not in present)
-        for name in removed:
-            del children[name]
-            if report:
-                self._changes.append(FieldChange(path=prefix + name, digest=REMOVED_DIGEST))
-        items: list[tuple[str, bytes]] = []
-        for name, key in zip(keys, ordered, strict=True):
-            item = value[key]
-            entry = children.get(name)
-            if entry is not None and entry.value is item:
-                items.append((name, entry.digest))
-            else:
-                items.append(
-                    (name, self._digest(children, name, prefix + name, item, report=report))
-                )
-        return _inner_digest("Map", items)
+    def _struct(
+        self, entry: _Entry | None, path: str, value: msgspec.Struct, *, report: bool
+    ) -> _Entry:
+        """Only the fields that are not the same objects as before are visited: which ones is
+        found in C (``map(is_not, ...)`` over the field tuples)."""
+        type_name, names, labels = self._layout(type(value))
+        values = msgspec.structs.astuple(value)
+        built = _Entry(value, b"")
+        built.fields = values
+        if entry is None:
+            kids: list[_Entry] = []
+            parts = [type_name]
+            for name, label, child_value in zip(names, labels, values, strict=True):
+                child_path = f"{path}.{name}" if path else name
+                child = self._node(None, child_path, child_value, report=report)
+                kids.append(child)
+                parts.append(label)
+                parts.append(child.digest)
+        else:
+            kids, parts = entry.kids, entry.parts
+            changed = compress(range(len(values)), map(is_not, values, entry.fields))
+            for position in changed:
+                name = names[position]
+                child_path = f"{path}.{name}" if path else name
+                child = self._node(kids[position], child_path, values[position], report=report)
+                kids[position] = child
+                parts[2 + 2 * position] = child.digest
+        built.kids, built.parts = kids, parts
+        built.digest = hashlib.blake2b(b"".join(parts), digest_size=DIGEST_BYTES).digest()
+        return built
+
+    def _map(
+        self, entry: _Entry | None, path: str, value: immutables.Map[Any, Any], *, report: bool
+    ) -> _Entry:
+        """Entries are kept in sorted key order with the parts of the digest; a new map is
+        compared with the previous one by key sets (removed, added) and by identity of the
+        values under the remaining keys, each found in C, so a step that adds or removes a few
+        messages costs little however many are in flight."""
+        prefix = f"{path}." if path else ""
+        if entry is None:
+            keys: list[Any] = []
+            values: list[Any] = []
+            kids: list[_Entry] = []
+            parts = [b"Map"]
+            key_set: set[Any] = set()
+        else:
+            keys, values, kids, parts, key_set = (
+                entry.keys,
+                entry.values,
+                entry.kids,
+                entry.parts,
+                entry.key_set,
+            )
+        present = set(value.keys())
+        if present != key_set:
+            for name, key in sorted((str(key), key) for key in key_set - present):
+                position = bisect_left(keys, key)
+                del keys[position], values[position], kids[position]
+                del parts[1 + 2 * position : 3 + 2 * position]
+                if report:
+                    self._changes.append(FieldChange(path=prefix + name, digest=REMOVED_DIGEST))
+        current = list(map(value.get, keys))
+        for position in compress(range(len(keys)), map(is_not, current, values)):
+            old = kids[position]
+            child = self._node(old, prefix + str(keys[position]), current[position], report=report)
+            child.label = old.label
+            kids[position] = child
+            values[position] = current[position]
+            parts[2 + 2 * position] = child.digest
+        for key in sorted(present - key_set):
+            position = bisect_left(keys, key)
+            name = str(key)
+            child = self._node(None, prefix + name, value[key], report=report)
+            child.label = _label(name)
+            keys.insert(position, key)
+            values.insert(position, value[key])
+            kids.insert(position, child)
+            parts[1 + 2 * position : 1 + 2 * position] = [child.label, child.digest]
+        result = _Entry(value, hashlib.blake2b(b"".join(parts), digest_size=DIGEST_BYTES).digest())
+        result.keys, result.values, result.kids, result.parts = keys, values, kids, parts
+        result.key_set = present
+        return result

@@ -3,9 +3,11 @@
 ``check_step(history, observation) -> (history, violations)`` is what a simulator calls after
 every step. Each check below names its property (see ``spec.raft.properties`` for the
 catalogue and sources) and reports the nodes involved and a reason in words. Work per step is
-proportional to the number of nodes plus what changed (new log entries, new commits), because
-Log Matching, Leader Append-Only and "committed entries never lost" only need to look at the
-boundary of a change once Log Matching holds for everything seen before.
+proportional to what changed: a node observed as the very same object as at the previous step
+is not judged afresh, only what other nodes' changes can still affect is re-examined
+(``_recheck_unchanged``); and Log Matching, Leader Append-Only and "committed entries never
+lost" only look at the boundary of a change once Log Matching holds for everything seen
+before (new log entries, new commits).
 """
 
 from __future__ import annotations
@@ -345,6 +347,20 @@ def _check_node(
     _check_configuration(run, node, previous)
 
 
+def _recheck_unchanged(run: _Pass, node: NodeObservation) -> None:
+    """A node observed exactly as at the previous step (the same object). Everything
+    ``_check_node`` judges from the node alone gave the same verdict then; what other nodes
+    changed since can still matter in two places, re-examined here: a committed entry recorded
+    since at the node's commit index (committed entries durable), and entries committed since
+    that a leader must hold (Leader Completeness)."""
+    _check_durable(run, node, node)
+    if node.up and node.role == "leader":
+        check = run.history.leader_checks.get(node.node_id)
+        verified = check is not None and check.term == node.term
+        if not verified or check is None or check.verified_index < run.history.max_committed_index:
+            _check_leader_completeness(run, node)
+
+
 def _partition_companion(run: _Pass, observation: ClusterObservation) -> None:
     history = run.history
     highest = max((node.commit_index for node in observation.nodes if node.up), default=0)
@@ -366,9 +382,15 @@ def check_step(
     max_term = max((node.term for node in observation.nodes), default=0)
     previous_nodes = history.previous
     down: set[int] = set(history.down_since_seen)
+    changed: list[NodeObservation] = []
     for node in observation.nodes:
-        _check_node(run, node, previous_nodes.get(node.node_id), max_term)
-    for node in observation.nodes:
+        previous = previous_nodes.get(node.node_id)
+        if previous is node:
+            _recheck_unchanged(run, node)
+        else:
+            _check_node(run, node, previous, max_term)
+            changed.append(node)
+    for node in changed:
         if not node.up:
             down.add(node.node_id)
         else:

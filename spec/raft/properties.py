@@ -9,6 +9,8 @@ vacuous in that run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
 from models.raft import ClusterObservation
@@ -126,7 +128,7 @@ COMPANIONS: tuple[Property[RaftHistory], ...] = (
     ),
 )
 
-COMPANION_OF: dict[str, str] = {
+COMPANION_OF: Mapping[str, str] = {
     names.ELECTION_SAFETY: names.LEADER_ELECTED,
     names.LEADER_APPEND_ONLY: names.LEADER_APPENDS,
     names.LOG_MATCHING: names.ENTRY_REPLICATED,

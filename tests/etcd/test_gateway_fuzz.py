@@ -25,6 +25,8 @@ FIELDS = ("key", "range_end", "value", "lease", "limit", "revision", "sort_order
           "failure", "request_put", "request_range", "create_request", "cancel_request",
           "watch_id", "start_revision", "filters", "physical", "keys")  # fmt: skip
 UNARY_PATHS = sorted(POST_ENDPOINTS - {"/v3/watch", "/v3/lease/keepalive"})
+BODY_READ_TIMEOUT_SECONDS = 0.3
+"""Short, so that a body announcing bytes it never sends is answered 408 quickly."""
 ANSWER_STATUSES = frozenset({200, 400, 404, 405, 408, 412, 429, 500, 503})
 
 json_scalars = st.one_of(
@@ -52,7 +54,9 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[str]:
-    server = GatewayServer(("127.0.0.1", 0), make_backend(3))
+    server = GatewayServer(
+        ("127.0.0.1", 0), make_backend(3), body_read_timeout_seconds=BODY_READ_TIMEOUT_SECONDS
+    )
     thread = start_in_thread(server)
     try:
         yield server.url
@@ -127,14 +131,39 @@ CHUNKINGS = [
 ]
 
 
+def chunked(pieces: list[bytes], sizes: list[bytes], data: bytes) -> bytes:
+    """A chunked request: well-formed chunks of ``pieces``, then chunks whose size lines are
+    ``sizes`` (each followed by ``data``), then the last chunk."""
+    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    body += b"".join(size + b"\r\n" + data + b"\r\n" for size in sizes) + b"0\r\n\r\n"
+    head = b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head + body
+
+
 @pytest.mark.parametrize(("pieces", "sizes"), CHUNKINGS)
 def test_broken_chunking(gateway: str, pieces: list[bytes], sizes: list[bytes]) -> None:
-    """Deterministic cases: a generated chunk size larger than the data sent leaves the
-    connection waiting for the announced bytes, as any slow client does (docs/etcd.md)."""
-    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
-    body += b"".join(size + b"\r\nab\r\n" for size in sizes) + b"0\r\n\r\n"
-    head = b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    assert_etcd_shaped(exchange(gateway, head + body, timeout=5))
+    assert_etcd_shaped(exchange(gateway, chunked(pieces, sizes, b"ab"), timeout=5))
+    assert_still_writes(gateway)
+
+
+size_lines = st.one_of(
+    st.sampled_from([b"zz", b"-1", b"1;x=y", b"", b"ffffffffffffffff", b" 2", b"0x2"]),
+    st.integers(1, 40).map(lambda size: b"%x" % size),
+)
+
+
+@settings(FUZZ_SETTINGS, max_examples=60)
+@given(
+    pieces=st.lists(st.binary(min_size=1, max_size=8), max_size=3),
+    sizes=st.lists(size_lines, max_size=2),
+    data=st.binary(max_size=8),
+)
+def test_generated_chunking(
+    gateway: str, pieces: list[bytes], sizes: list[bytes], data: bytes
+) -> None:
+    """A size line larger than the data sent leaves the body incomplete: the answer is 408
+    once the body read timeout passes, never a connection held for ever."""
+    assert_etcd_shaped(exchange(gateway, chunked(pieces, sizes, data), timeout=5))
     assert_still_writes(gateway)
 
 

@@ -125,3 +125,36 @@ def test_a_slow_client_does_not_block_others(gateway: str) -> None:
         answer = exchange(gateway, post("/v3/kv/range", b'{"key":"YQ=="}'))
         assert answer is not None
         assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # A chunk announcing 0x10 bytes, of which two are sent.
+        b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{}",
+        # A Content-Length body of 100 bytes, of which one is sent.
+        b"POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    ],
+)
+def test_a_body_that_never_completes_is_answered_408_after_the_read_timeout(
+    request_bytes: bytes,
+) -> None:
+    server = GatewayServer(("127.0.0.1", 0), SingleMemberBackend(), body_read_timeout_seconds=0.5)
+    thread = start_in_thread(server)
+    try:
+        with socket.create_connection(address(server.url), timeout=10) as connection:
+            connection.sendall(request_bytes)
+            answer = b""
+            while chunk := connection.recv(65536):  # until the server closes the connection
+                answer += chunk
+    finally:
+        server.close()
+        thread.join(timeout=5)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"connection: close" in head.lower()
+    assert json.loads(body) == {
+        "error": "request body not received within 0.5 s",
+        "message": "request body not received within 0.5 s",
+        "code": 4,
+    }

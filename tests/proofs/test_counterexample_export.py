@@ -15,16 +15,19 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from models.environment import Deliver
 from models.raft import Message, RaftMutant
-from models.trace import Deliver, TraceResult
+from models.trace import TraceResult
 from proofs.catalog import Mutant, all_proofs
 from proofs.execution import AbstractStep, Execution, NodeValues
 from proofs.z3adapter import Counterexample
 from runner.cli.main import main
+from runner.cli.worlds import WORLDS
 from runner.exit_codes import ExitCode
 from runner.raft.cluster import NotEnabled
 from runner.raft.counterexample_export import ExportedTrace, ExportFailure, export_counterexample
-from runner.raft.run import RaftRun, StepOutcome
+from runner.raft.world import RAFT
+from runner.sim.run import Run, StepOutcome
 from runner.sim.trace import parse_trace
 
 EXPECTED = {
@@ -70,7 +73,7 @@ def test_the_protocol_mutants_are_the_ones_with_impl_switches() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_trace_breaks_the_property_of_the_proof(name: str) -> None:
     exported = _exported(name)
-    parsed = parse_trace(exported.content, name)
+    parsed = parse_trace(exported.content, name, WORLDS)
     assert parsed.header.setup.mutant == EXPECTED[name][0].value
     assert parsed.result.status == "violation"
     assert parsed.result.property in EXPECTED[name][1]
@@ -91,9 +94,9 @@ def test_replay_reproduces_the_violation(name: str, tmp_path: Path) -> None:
 
 def _run(content: bytes, mutant: str) -> tuple[list[Message], list[str]]:
     """Apply the trace's actions with ``mutant``: the messages delivered, the violations."""
-    parsed = parse_trace(content, "trace")
+    parsed = parse_trace(content, "trace", WORLDS)
     setup = msgspec.structs.replace(parsed.header.setup, mutant=mutant)
-    run = RaftRun(setup, parsed.header.swarm)
+    run = Run(RAFT.build(setup, parsed.header.swarm))
     delivered: list[Message] = []
     broken: list[str] = []
     for _, step in parsed.steps:
@@ -147,7 +150,7 @@ def test_the_trace_follows_the_nodes_z3_chose() -> None:
     assert isinstance(renamed.result, TraceResult)
     assert renamed.result.property == original.property
     assert renamed.result.nodes == tuple(sorted(rotation[n] for n in original.nodes))
-    parsed = parse_trace(renamed.content, "renamed")
+    parsed = parse_trace(renamed.content, "renamed", WORLDS)
     first = parsed.steps[0][1].action
     assert getattr(first, "node", None) == rotation[execution.steps[0].nodes[0]]
 

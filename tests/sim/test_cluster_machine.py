@@ -18,7 +18,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from models.trace import (
+from models.raft_world import (
     ChangeMembership,
     ClusterAction,
     Compact,
@@ -37,9 +37,10 @@ from models.trace import (
 )
 from runner.raft.cluster import deliverable
 from runner.raft.faults import FAULT_KINDS
-from runner.raft.run import RaftRun, StepOutcome
 from runner.raft.simulator import SimulationOptions, make_header
+from runner.raft.world import RAFT, RaftWorld
 from runner.sim.fingerprint import fingerprint_of
+from runner.sim.run import Run, StepOutcome
 
 NODE_IDS = (1, 2, 3, 4)
 """Three voters and one spare slot."""
@@ -65,7 +66,8 @@ class ClusterMachine(RuleBasedStateMachine):
         super().__init__()
         options = SimulationOptions(seed=0, nodes=3, faults=FAULT_KINDS, spare_nodes=1)
         header = make_header(options, random.Random(0), "test")
-        self.run = RaftRun(header.setup, header.swarm)
+        self.world: RaftWorld = RAFT.build(header.setup, header.swarm)
+        self.run = Run(self.world)
         assert self.run.initial_violations == ()
         self.leaders_seen = 0
 
@@ -83,7 +85,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
     def ready(self) -> list[int]:
         state = self.run.state
-        return [m for m in sorted(state.in_flight) if deliverable(state, m)]
+        return [m for m in sorted(state.in_flight) if deliverable(self.world.config, state, m)]
 
     @precondition(lambda self: bool(self.ready()))
     @rule(pick=picks)
@@ -105,7 +107,7 @@ class ClusterMachine(RuleBasedStateMachine):
         in_flight = sorted(self.run.state.in_flight)
         self.apply(Drop(message=in_flight[pick % len(in_flight)]))
 
-    @precondition(lambda self: 0 < len(self.run.state.in_flight) < self.run.config.max_in_flight)
+    @precondition(lambda self: 0 < len(self.run.state.in_flight) < self.world.config.max_in_flight)
     @rule(pick=picks)
     def duplicate(self, pick: int) -> None:
         in_flight = sorted(self.run.state.in_flight)
@@ -174,7 +176,10 @@ class ClusterMachine(RuleBasedStateMachine):
     @rule(node=nodes)
     def compact(self, node: int) -> None:
         slot = self.run.state.nodes[node]
-        if slot.state is not None and slot.applied_index > slot.storage.snapshot.metadata.index:
+        if (
+            slot.state is not None
+            and slot.application.applied_index > slot.storage.snapshot.metadata.index
+        ):
             self.apply(Compact(node=node))
 
     @rule(

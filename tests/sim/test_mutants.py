@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from runner.cli.simulate import MUTANT_SEEDS
-from runner.raft.replay import replay
+from runner.cli.worlds import WORLDS
 from runner.raft.simulator import SimulationOptions, simulate
+from runner.sim.replay import replay
 from runner.sim.trace import parse_trace
 
 CAUGHT = sorted(name for name, bound in MUTANT_SEEDS.items() if bound is not None)
@@ -30,7 +31,7 @@ def test_the_mutant_is_caught_within_its_bound_and_replays(mutant: str) -> None:
     else:
         pytest.fail(f"{mutant} survived seeds 1..{bound}")
     assert result.result.property is not None
-    report = replay(parse_trace(result.trace.content(), "mutant.jsonl"))
+    report = replay(parse_trace(result.trace.content(), "mutant.jsonl", WORLDS))
     assert report.divergence is None
     assert report.recorded.property == result.result.property
     assert report.steps_replayed == result.result.index

@@ -4,7 +4,7 @@ and a read index appends nothing to any log (Raft thesis section 6.4)."""
 from __future__ import annotations
 
 from models.raft import NO_NODE, ReadIndexDropped, ReadIndexReady
-from models.trace import (
+from models.raft_world import (
     ClusterAction,
     Crash,
     Deliver,
@@ -15,7 +15,7 @@ from models.trace import (
     Tick,
 )
 from runner.raft.cluster import (
-    Applied,
+    ClusterApplied,
     ClusterConfig,
     ClusterState,
     NotEnabled,
@@ -28,13 +28,13 @@ from runner.raft.cluster import (
 SETUP = RaftSetup(
     nodes=3, spare_nodes=0, election_timeout_ticks=10, heartbeat_interval_ticks=1,
     pre_vote=False, check_quorum=True, max_entries_per_append=64, max_inflight_appends=16,
-    mutant="none", safety_steps=0, liveness_steps=0,
+    mutant="none", asymmetric_partitions=False, max_crashed=1, max_in_flight=64,
 )  # fmt: skip
 
 
-def step(config: ClusterConfig, state: ClusterState, action: ClusterAction) -> Applied:
+def step(config: ClusterConfig, state: ClusterState, action: ClusterAction) -> ClusterApplied:
     result = apply_action(config, state, action)
-    assert isinstance(result, Applied), result
+    assert not isinstance(result, NotEnabled), result
     return result
 
 
@@ -43,7 +43,7 @@ def settle(config: ClusterConfig, state: ClusterState) -> tuple[ClusterState, li
     commands: list[object] = []
     for _ in range(500):
         draws = [n for n, s in sorted(state.nodes.items()) if s.random_request is not None]
-        ready = [m for m in sorted(state.in_flight) if deliverable(state, m)]
+        ready = [m for m in sorted(state.in_flight) if deliverable(config, state, m)]
         if not draws and not ready:
             return state, commands
         if draws:
@@ -54,7 +54,7 @@ def settle(config: ClusterConfig, state: ClusterState) -> tuple[ClusterState, li
         else:
             applied = step(config, state, Deliver(message=ready[0]))
         state = applied.state
-        commands.extend(command for _, command in applied.commands)
+        commands.extend(command for _, command in applied.outputs)
     raise AssertionError("the cluster did not settle")
 
 
@@ -100,7 +100,7 @@ def test_a_read_index_at_a_leader_is_answered_after_a_heartbeat_quorum() -> None
     config = cluster_config(SETUP, max_in_flight=256)
     state = elect_node_1(config)
     applied = step(config, state, RequestReadIndex(node=1, context="r2"))
-    assert not any(isinstance(c, ReadIndexReady) for _, c in applied.commands)
+    assert not any(isinstance(c, ReadIndexReady) for _, c in applied.outputs)
     assert applied.state.in_flight, "the leader sends a heartbeat round"
     state, later = settle(config, applied.state)
     assert [c for c in later if isinstance(c, ReadIndexReady)] == [
@@ -115,7 +115,7 @@ def test_without_a_leader_the_read_index_is_dropped_in_the_same_action() -> None
     assert follower is not None
     assert follower.lead == NO_NODE
     applied = step(config, state, RequestReadIndex(node=2, context="r3"))
-    assert (2, ReadIndexDropped(context=b"r3", reason="no leader")) in applied.commands
+    assert (2, ReadIndexDropped(context=b"r3", reason="no leader")) in applied.outputs
 
 
 def test_a_read_index_at_a_down_node_is_not_enabled() -> None:

@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from models.raft_world import RaftSetup
 from runner.cli.main import main
+from runner.cli.worlds import WORLDS
 from runner.exit_codes import ExitCode
-from runner.raft.replay import replay
 from runner.raft.simulator import SimulationOptions, SimulationResult, simulate
+from runner.sim.replay import replay
 from runner.sim.trace import parse_trace
 
+Recorded = SimulationResult[RaftSetup]
 SEEDS = (1, 2, 3, 4)
 SHORT = {"safety_steps": 500, "liveness_steps": 4000}
 
 
-def run(seed: int, **options: object) -> SimulationResult:
+def run(seed: int, **options: object) -> Recorded:
     settings: dict[str, object] = {"seed": seed, **SHORT, **options}
     return simulate(SimulationOptions(**settings), "test")  # type: ignore[arg-type]
 
@@ -46,19 +49,19 @@ def step_line(lines: list[str], index: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def recorded() -> SimulationResult:
+def recorded() -> Recorded:
     result = run(5, nodes=5, faults=("crash", "drop", "duplicate", "membership", "partition"))
     assert result.result.status == "pass"
     return result
 
 
-def test_a_recorded_trace_replays(recorded: SimulationResult) -> None:
-    report = replay(parse_trace(recorded.trace.content(), "t.jsonl"))
+def test_a_recorded_trace_replays(recorded: Recorded) -> None:
+    report = replay(parse_trace(recorded.trace.content(), "t.jsonl", WORLDS))
     assert report.divergence is None
     assert report.steps_replayed == recorded.result.steps
 
 
-def edited(recorded: SimulationResult, index: int, change: str) -> tuple[bytes, int]:
+def edited(recorded: Recorded, index: int, change: str) -> tuple[bytes, int]:
     lines = recorded.trace.content().decode().splitlines()
     number = step_line(lines, index)
     record = json.loads(lines[number])
@@ -74,7 +77,7 @@ def edited(recorded: SimulationResult, index: int, change: str) -> tuple[bytes, 
     return ("\n".join(lines) + "\n").encode(), number + 1
 
 
-def first_tick_or_delivery(recorded: SimulationResult, after: int) -> int:
+def first_tick_or_delivery(recorded: Recorded, after: int) -> int:
     for line in recorded.trace.lines:
         record = json.loads(line)
         is_step = record["record"] == "step" and record["index"] > after
@@ -84,19 +87,21 @@ def first_tick_or_delivery(recorded: SimulationResult, after: int) -> int:
 
 
 @pytest.mark.parametrize("change", ["action", "fingerprint"])
-def test_an_edited_step_diverges_at_that_step(recorded: SimulationResult, change: str) -> None:
+def test_an_edited_step_diverges_at_that_step(recorded: Recorded, change: str) -> None:
     index = first_tick_or_delivery(recorded, 200)
     content, line = edited(recorded, index, change)
-    report = replay(parse_trace(content, "t.jsonl"))
+    report = replay(parse_trace(content, "t.jsonl", WORLDS))
     assert report.divergence is not None
     assert (report.divergence.step, report.divergence.line) == (index, line)
     assert report.steps_replayed == index - 1
 
 
-def test_an_edited_action_names_the_fields_that_differ(recorded: SimulationResult) -> None:
+def test_an_edited_action_names_the_fields_that_differ(
+    recorded: Recorded,
+) -> None:
     index = first_tick_or_delivery(recorded, 300)
     content, _ = edited(recorded, index, "action")
-    report = replay(parse_trace(content, "t.jsonl"))
+    report = replay(parse_trace(content, "t.jsonl", WORLDS))
     assert report.divergence is not None
     differences = report.divergence.differences
     if "cannot happen" not in report.divergence.reason:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from models.trace import Tick, TraceRecord, TraceResult, TraceStep
+from models.environment import Tick
+from models.trace import TraceResult, TraceStep
 from runner.cli.main import main
+from runner.cli.worlds import WORLDS
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 from runner.raft.simulator import SimulationOptions, make_header
@@ -23,18 +25,18 @@ def well_formed_lines() -> list[bytes]:
     header = make_header(SimulationOptions(seed=7, nodes=3), random.Random(7), "test")
     steps = [TraceStep(index=index, action=Tick(node=1), fingerprint="00" * 16) for index in (1, 2)]
     result = TraceResult(status="pass", steps=2)
-    records: list[TraceRecord] = [header, *steps, result]
+    records: list[object] = [header, *steps, result]
     return [encode_record(record) for record in records]
 
 
 def parse(lines: list[bytes]) -> InputError:
     with pytest.raises(InputError) as caught:
-        parse_trace(b"\n".join(lines) + b"\n", "t.jsonl")
+        parse_trace(b"\n".join(lines) + b"\n", "t.jsonl", WORLDS)
     return caught.value
 
 
 def test_a_well_formed_trace_parses() -> None:
-    parsed = parse_trace(b"\n".join(well_formed_lines()) + b"\n", "t.jsonl")
+    parsed = parse_trace(b"\n".join(well_formed_lines()) + b"\n", "t.jsonl", WORLDS)
     assert parsed.header.seed == 7
     assert [step.index for _, step in parsed.steps] == [1, 2]
     assert [line for line, _ in parsed.steps] == [2, 3]
@@ -102,10 +104,10 @@ def test_replay_exits_2_naming_file_and_line(
 
 def test_replay_of_a_missing_file_exits_2(tmp_path: Path) -> None:
     with pytest.raises(InputError):
-        read_trace(tmp_path / "absent.jsonl")
+        read_trace(tmp_path / "absent.jsonl", WORLDS)
     assert main(["replay", str(tmp_path / "absent.jsonl")]) == ExitCode.USAGE
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
     committed = (ROOT / "docs" / "trace.schema.json").read_text(encoding="utf-8")
-    assert committed == schema_text()
+    assert committed == schema_text(WORLDS)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from runner.cli.worlds import WORLDS
 from runner.raft.simulator import SimulationOptions, simulate
 from runner.raft.trace_export import node_events
 from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
@@ -28,13 +29,21 @@ CASES = [
     ("commit_previous_term_by_counting", "leader-commit-rule"),
     ("vote_not_persisted", "restart-from-persisted-state"),
 ]
+ALSO_BROKEN = {
+    "joint_counts_new_only": {"leader-needs-quorum"},
+    "skip_consistency_check": {"state-matches-reference"},
+}
+"""Other rules the same mutation breaks at the same place, whichever a run shows first:
+counting only the incoming majority wins elections as well as commits; in etcd's format every
+line carries the node's state, so an append accepted without the check shows there as a log
+the reference does not have (on the line right after the receive)."""
 
 
 def exported(mutant: str, seed: int) -> tuple[list[str], list[str]]:
     result = simulate(
         SimulationOptions(seed=seed, nodes=5, safety_steps=1500, liveness_steps=1000, mutant=mutant)
     )
-    events = node_events(parse_trace(result.trace.content(), f"{mutant}-{seed}"))
+    events = node_events(parse_trace(result.trace.content(), f"{mutant}-{seed}", WORLDS))
     return kubeoracle_lines(events, f"{mutant} seed {seed}"), etcd_lines(events)
 
 
@@ -62,6 +71,9 @@ def check_right_event(mutant: str, records: list[dict[str, Any]], line: int) -> 
             record for record in before if record["kind"] == "persist" and "state" in record
         ]
         assert persisted[-1]["state"]["vote"] is not None
+    elif flagged["kind"] == "become_leader":
+        assert mutant == "joint_counts_new_only"
+        assert states[-1]["config"].get("outgoing_voters")  # elected in a joint configuration
     else:
         assert flagged["kind"] == "commit"
         assert states[-1]["role"] == "leader"
@@ -78,8 +90,9 @@ def test_mutant_run_is_rejected_at_the_mutation(mutant: str, rule: str, tmp_path
             break
     else:
         pytest.fail(f"no run of {mutant} within {SEEDS_BOUND} seeds was rejected")
-    assert verdict.rule.name == rule, (seed, verdict.detail)
+    allowed = {rule} | ALSO_BROKEN.get(mutant, set())
+    assert verdict.rule.name in allowed, (seed, verdict.detail)
     check_right_event(mutant, [json.loads(line) for line in ours], verdict.line)
     etcd_verdict = validate_lines(etcd, tmp_path, "run.ndjson")
     assert isinstance(etcd_verdict, Violation)
-    assert etcd_verdict.rule.name == rule
+    assert etcd_verdict.rule.name in allowed

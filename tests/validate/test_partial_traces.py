@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from runner.cli.worlds import WORLDS
 from runner.raft.simulator import SimulationOptions, simulate
 from runner.raft.trace_export import node_events
 from runner.raft.trace_writers import kubeoracle_lines
@@ -45,8 +46,10 @@ def without_persists(record: Record) -> Record | None:
 
 @pytest.fixture(scope="module")
 def simulated() -> list[str]:
-    result = simulate(SimulationOptions(seed=6, nodes=3, safety_steps=600, liveness_steps=600))
-    return kubeoracle_lines(node_events(parse_trace(result.trace.content(), "seed-6")), "seed 6")
+    result = simulate(SimulationOptions(seed=12, nodes=3, safety_steps=600, liveness_steps=600))
+    return kubeoracle_lines(
+        node_events(parse_trace(result.trace.content(), "seed-12", WORLDS)), "seed 12"
+    )
 
 
 @pytest.mark.parametrize(

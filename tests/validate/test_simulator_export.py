@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner.cli.main import main
+from runner.cli.worlds import WORLDS
 from runner.raft.simulator import SimulationOptions, simulate
 from runner.raft.trace_export import node_events
 from runner.raft.trace_writers import etcd_lines, kubeoracle_lines
@@ -24,7 +25,7 @@ def exported(seed: int, mutant: str = "none", steps: int = 400) -> tuple[list[st
     result = simulate(
         SimulationOptions(seed=seed, nodes=3, safety_steps=steps, liveness_steps=600, mutant=mutant)
     )
-    events = node_events(parse_trace(result.trace.content(), f"seed-{seed}"))
+    events = node_events(parse_trace(result.trace.content(), f"seed-{seed}", WORLDS))
     return kubeoracle_lines(events, f"simulator seed {seed}"), etcd_lines(events)
 
 

@@ -1,9 +1,11 @@
-"""Replay: re-execute a trace and find the first step where the run departs from it.
+"""Replay: re-execute a trace of any world and find the first step where the run departs from it.
 
-The header gives the cluster setup; each step's action is applied with the same code the
-simulator uses (:class:`runner.raft.run.RaftRun`), and the resulting fingerprint must equal the
-recorded one. Snapshot lines must match the state in full; the result line must be reproduced
-(the same invariant broken after the same step, or the liveness phase ending the same way).
+The header names the world and gives its setup; each step's action is applied with the same
+code the simulator uses (:class:`runner.sim.run.Run`), and the resulting fingerprint must equal
+the recorded one, and so must the recorded delta (every changed field, with its digest and
+value) when the step has one: a trace whose deltas were altered does not replay. Snapshot
+lines must match the state in full; the result line must be reproduced (the same property
+broken after the same step, or the liveness phase ending the same way).
 
 At the first divergence the report says which step, which action, and which fields differ:
 the recorded delta holds the expected new values of the fields the step changed (or their
@@ -19,12 +21,10 @@ from typing import Any, Final, final
 import msgspec
 
 from models.trace import FieldChange, TracePhase, TraceResult, TraceSnapshot, TraceStep
-from runner.raft.checks import Violation
-from runner.raft.cluster import ClusterState, NotEnabled
-from runner.raft.run import RaftRun, StepOutcome
-from runner.raft.simulator import liveness_failure, violation_result
 from runner.sim.fingerprint import REMOVED_DIGEST, encode, to_builtins, value_at
+from runner.sim.run import AnyRun, Run, StepOutcome, violation_result
 from runner.sim.trace import ParsedTrace
+from runner.sim.world import NotEnabled, Violation
 
 DIFFERENCES_MAX: Final = 40
 """A divergence report lists at most this many differing fields."""
@@ -89,25 +89,40 @@ def _expected_value(change: FieldChange) -> Any:
     return f"(value with digest {change.digest})"
 
 
-def _state_value(state: ClusterState, path: str) -> Any:
+def _state_value(state: object, path: str) -> Any:
     found, value = value_at(state, path)
     return to_builtins(value) if found else "(absent)"
+
+
+def _same_change(expected: FieldChange, got: FieldChange) -> bool:
+    """Whether a recorded change says exactly what the replay computed: the digest, and the
+    value when either side carries one."""
+    if expected.digest != got.digest:
+        return False
+    if isinstance(expected.value, msgspec.Raw) or isinstance(got.value, msgspec.Raw):
+        expected_bytes = bytes(expected.value) if isinstance(expected.value, msgspec.Raw) else None
+        got_bytes = bytes(got.value) if isinstance(got.value, msgspec.Raw) else None
+        return expected_bytes == got_bytes
+    return True
 
 
 def diff_step(
     recorded: tuple[FieldChange, ...] | None,
     got: tuple[FieldChange, ...],
-    before: ClusterState,
-    after: ClusterState,
+    before: object,
+    after: object,
 ) -> tuple[Difference, ...]:
-    """The fields whose values after the step differ between the trace and the replay."""
+    """The fields whose values after the step differ between the trace and the replay (with
+    no recorded delta, only the fields the replay changed can be named)."""
     expected_changes = {change.path: change for change in recorded or ()}
     got_changes = {change.path: change for change in got}
     differences: list[Difference] = []
     for path in sorted(set(expected_changes) | set(got_changes)):
         expected = expected_changes.get(path)
         actual = got_changes.get(path)
-        if expected is not None and actual is not None and expected.digest == actual.digest:
+        if expected is not None and actual is not None and _same_change(expected, actual):
+            continue
+        if expected is None and recorded is None:
             continue
         expected_value = (
             _expected_value(expected) if expected is not None else _state_value(before, path)
@@ -120,9 +135,9 @@ def diff_step(
 
 
 def _check_step(
-    run: RaftRun, line: int, record: TraceStep
+    run: AnyRun, line: int, record: TraceStep[Any]
 ) -> tuple[Divergence | None, tuple[Violation, ...]]:
-    """Apply one recorded step: a divergence, or the invariants the new state breaks."""
+    """Apply one recorded step: a divergence, or the properties the new state breaks."""
     before = run.state
     outcome = run.step(record.action)
     action = to_builtins(record.action)
@@ -132,29 +147,38 @@ def _check_step(
     assert isinstance(outcome, StepOutcome)
     if outcome.fingerprint != record.fingerprint:
         differences = diff_step(record.delta, outcome.delta, before, run.state)
-        reason = (
-            f"fingerprint {outcome.fingerprint}, the trace says {record.fingerprint}"
-            if differences
-            else (
-                f"fingerprint {outcome.fingerprint}, the trace says {record.fingerprint}, "
-                "yet every field the trace records matches: the recorded fingerprint was altered "
-                "or the trace has no delta for this step"
+        reason = f"fingerprint {outcome.fingerprint}, the trace says {record.fingerprint}"
+        if not differences:
+            reason += (
+                ", yet every field the trace records matches: the recorded fingerprint was "
+                "altered or the trace has no delta for this step"
             )
+        return Divergence(record.index, line, reason, action, differences), ()
+    if record.delta is not None and record.delta != outcome.delta:
+        differences = diff_step(record.delta, outcome.delta, before, run.state)
+        reason = (
+            "the state matches the recorded fingerprint but the recorded delta is false: "
+            f"it does not list exactly the {len(outcome.delta)} field(s) the step changed"
         )
         return Divergence(record.index, line, reason, action, differences), ()
     return None, outcome.violations
 
 
 def _check_result(
-    run: RaftRun, parsed: ParsedTrace, broken: TraceResult | None
+    run: AnyRun, parsed: ParsedTrace, broken: TraceResult | None
 ) -> Divergence | None:
     recorded = parsed.result
     if broken is not None:
         got = broken
     elif run.liveness_started_at is not None and run.liveness_reached_at is None:
-        got = liveness_failure(run)
+        got = run.liveness_failure(parsed.header.liveness_steps)
     else:
-        got = TraceResult(status="pass", steps=run.steps)
+        at_end = run.finish()
+        got = (
+            violation_result(at_end[0], run.steps)
+            if at_end
+            else TraceResult(status="pass", steps=run.steps)
+        )
     same = (got.status, got.property, got.index) == (
         recorded.status,
         recorded.property,
@@ -169,7 +193,7 @@ def _check_result(
 
 def replay(parsed: ParsedTrace) -> ReplayReport:
     """Re-execute ``parsed`` and compare every step, snapshot and the result."""
-    run = RaftRun(parsed.header.setup, parsed.header.swarm)
+    run: AnyRun = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
     broken: TraceResult | None = None
     if run.initial_violations:
         broken = violation_result(run.initial_violations[0], 0)
@@ -195,7 +219,7 @@ def replay(parsed: ParsedTrace) -> ReplayReport:
     return ReplayReport(run.steps, parsed.result, divergence)
 
 
-def _check_snapshot(run: RaftRun, line: int, record: TraceSnapshot) -> Divergence | None:
+def _check_snapshot(run: AnyRun, line: int, record: TraceSnapshot) -> Divergence | None:
     if record.fingerprint != run.fingerprint:
         reason = f"snapshot fingerprint {record.fingerprint}, the replay has {run.fingerprint}"
         return Divergence(record.index, line, reason)
