@@ -4,6 +4,8 @@ revision 2``. Keys and values are shown as text when they are UTF-8, as bytes ot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from models.etcd import (
     CompactionRequest,
     Compare,
@@ -23,7 +25,7 @@ from models.etcd import (
     TxnResponse,
 )
 
-SYMBOLS = {"EQUAL": "=", "NOT_EQUAL": "!=", "GREATER": ">", "LESS": "<"}
+SYMBOLS: Mapping[str, str] = {"EQUAL": "=", "NOT_EQUAL": "!=", "GREATER": ">", "LESS": "<"}
 
 
 def show(data: bytes) -> str:

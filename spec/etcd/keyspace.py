@@ -32,7 +32,7 @@ etcd histories are not split per key. Human descriptions are in :mod:`spec.etcd.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import immutables
 import msgspec
@@ -423,7 +423,7 @@ def transition(operation: Operation, result: OperationResult | None) -> EtcdTran
     return step
 
 
-ANSWERS: dict[type, type] = {
+ANSWERS: Mapping[type, type] = {
     RangeRequest: RangeResponse,
     PutRequest: PutResponse,
     DeleteRangeRequest: DeleteRangeResponse,
