@@ -110,8 +110,18 @@ class Untouched(msgspec.Struct, frozen=True, kw_only=True, tag="untouched"):
 
 
 class Unspecified(msgspec.Struct, frozen=True, kw_only=True, tag="unspecified"):
+    """Left open by the API: any outcome, or one of ``allowed`` (outcome tags) when given."""
+
+    allowed: tuple[str, ...] = ()
+
     def describe(self) -> str:
+        if self.allowed:
+            return "left open by the Service API among: " + ", ".join(self.allowed)
         return "left open by the Service API"
+
+    def admits(self, outcome: object) -> bool:
+        tag = type(outcome).__struct_config__.tag if isinstance(outcome, msgspec.Struct) else ""
+        return not self.allowed or tag in self.allowed
 
 
 Outcome = Forwarded | Rejected | Dropped | Untouched | Unspecified

@@ -36,7 +36,7 @@ from models.proxy.packet import (
     Unspecified,
 )
 from models.proxy.view import ServicePortEndpoints
-from spec.proxy.model import outcome
+from spec.proxy.model import Frontend, find_frontend, outcome
 from spec.proxy.properties import Observation, broken
 
 TOLERANCE: Final = Fraction(1, 10**8)
@@ -188,10 +188,25 @@ def packet_classes(
     return tuple(result)
 
 
+def affinity_ages(
+    config: ProxyConfig,
+    cluster: tuple[ServicePortEndpoints, ...],
+    packet: Packet,
+    affinity: Affinity,
+) -> dict[str, int]:
+    """backend -> seconds since the client last used it, for the service port ``packet``
+    addresses (rule interpreters keep affinity per backend of one service port)."""
+    frontend = find_frontend(config, cluster, packet)
+    if not isinstance(frontend, Frontend):
+        return {}
+    name = frontend.entry.service_port.name
+    return {e.backend: e.age_seconds for e in affinity.entries if e.service == name}
+
+
 def disagreement(expected: Outcome, actual: Outcome) -> str | None:
     """Why ``actual`` is not an outcome the model allows, or None when it is."""
     if isinstance(expected, Unspecified):
-        return None
+        return None if expected.admits(actual) else f"{actual.describe()}; {expected.describe()}"
     if not isinstance(expected, Forwarded) or not isinstance(actual, Forwarded):
         if type(expected) is type(actual):
             return None

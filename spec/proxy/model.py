@@ -20,7 +20,9 @@ connection:
    (ready, else serving and terminating). With Local external policy, traffic from pods and
    from the node itself is treated as if it came from inside the cluster.
 4. **No endpoints.** A Service with no usable endpoint anywhere rejects connections at every
-   frontend; a Local policy with no endpoint on this node drops them.
+   frontend; a Local policy with no endpoint on this node drops them. (A host process's
+   connection to an external or load-balancer address that is not the node's own leaves the
+   node; the API does not say who rejects it, and kube-proxy's modes differ.)
 5. **Load balancing.** Each candidate endpoint is equally likely. With
    ``sessionAffinity: ClientIP``, a client whose last connection (within
    ``timeoutSeconds``) went to a candidate goes there again.
@@ -28,7 +30,8 @@ connection:
    policy; external traffic with Cluster policy, traffic to a cluster IP from outside the pod
    CIDRs (``--cluster-cidr``) and everything under ``--masquerade-all`` is masqueraded. A
    connection that a pod makes to itself through a Service (hairpin) is masqueraded.
-7. ``loadBalancerSourceRanges`` admits to load-balancer IPs only clients inside the ranges.
+7. ``loadBalancerSourceRanges`` admits to load-balancer IPs only clients inside the ranges
+   (a client outside them, of a Service without endpoints, is refused: dropped or rejected).
 """
 
 from __future__ import annotations
@@ -184,6 +187,11 @@ def _external(
 ) -> Outcome:
     port, endpoints = frontend.entry.service_port, frontend.entry.endpoints
     if not usable(endpoints):
+        leaving = packet.from_host and not is_local(config, packet.destination)
+        if leaving:
+            return Unspecified()
+        if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
+            return Unspecified(allowed=("rejected", "dropped"))
         return Rejected()
     if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
         return Dropped()

@@ -15,8 +15,16 @@ from typing import Final
 
 import msgspec
 
-from models.proxy.config import ProxyConfig, is_local, is_pod_source
-from models.proxy.packet import Affinity, Forwarded, Outcome, Packet, Rejected
+from models.proxy.config import ProxyConfig, in_any, is_local, is_pod_source
+from models.proxy.packet import (
+    Affinity,
+    Dropped,
+    Forwarded,
+    Outcome,
+    Packet,
+    Rejected,
+    Unspecified,
+)
 from models.proxy.view import ServicePortEndpoints
 from spec.property import Property
 from spec.proxy.model import Frontend, find_frontend, usable
@@ -79,10 +87,20 @@ def local_policy_stays_on_node(observation: Observation) -> bool:
 
 
 def no_endpoints_rejects(observation: Observation) -> bool:
-    """A Service with no usable endpoint anywhere rejects connections at every frontend."""
+    """A Service with no usable endpoint anywhere rejects connections at every frontend (except
+    a host process's connection to an external address that is not the node's own)."""
     frontend = _frontend(observation)
     if frontend is None or usable(frontend.entry.endpoints):
         return True
+    packet = observation.packet
+    leaving = packet.from_host and not is_local(observation.config, packet.destination)
+    if leaving and frontend.kind != "internal":
+        return True
+    if isinstance(observation.outcome, Unspecified):
+        return True
+    if isinstance(observation.outcome, Dropped) and frontend.kind == "load-balancer":
+        port = frontend.entry.service_port
+        return bool(port.source_ranges) and not in_any(packet.source, port.source_ranges)
     return isinstance(observation.outcome, Rejected)
 
 
