@@ -141,8 +141,8 @@ def _check_watch_streams(
 def _watch_request(history: History, watch: int) -> dict[str, Any]:
     request = history.watches[watch].request
     return {
-        "key": request.key,
-        "range_end": request.range_end,
+        "key": request.key.decode("utf-8", "backslashreplace"),
+        "range_end": request.range_end.decode("utf-8", "backslashreplace"),
         "start_revision": request.start_revision,
         "prev_kv": request.prev_kv,
         "filters": list(request.filters),

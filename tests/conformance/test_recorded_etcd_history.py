@@ -6,6 +6,7 @@ check must say so, name the issue, and keep saying so.
 """
 
 import gzip
+import json
 from pathlib import Path
 
 from models.history import parse_history
@@ -24,6 +25,8 @@ def test_the_recorded_etcd_history_shows_issue_18089() -> None:
         (v["check"], v["revision"], v["request"]["start_revision"]) for v in details["violations"]
     ]
     assert problems == [("watch Resumable", 288, 287), ("watch Reliable", 287, 287)]
+    # The report is JSON (-o json): the watched range is text, as the workload's keys are.
+    assert json.loads(json.dumps(details))["violations"][0]["request"]["key"] == "key"
     assert all("#18089" in v["known_issue"] for v in details["violations"])
 
 
