@@ -26,11 +26,9 @@ import msgspec
 from models import history as h
 from models.etcd import (
     CompactionRequest,
-    Compare,
     DeleteRangeRequest,
     EtcdError,
     LeaseGrantRequest,
-    LeaseKeepAliveRequest,
     LeaseRevokeRequest,
     PutRequest,
     RangeRequest,
@@ -40,8 +38,15 @@ from models.etcd import (
 )
 from runner.etcd.client import EtcdGatewayClient, Indeterminate, WatchStreamReader
 from runner.etcd.conform_record import WorkloadRequest, WorkloadResponse, watch_message
+from runner.etcd.workload import (
+    KEY_PREFIX,
+    ClientKnowledge,
+    called,
+    key_name,
+    learn,
+    next_request,
+)
 
-KEY_PREFIX = b"key"
 KEY_COUNT = 6
 LEASE_TTL_SECONDS = 600
 """Long enough never to expire during a run: expiry depends on wall time, not on the history."""
@@ -88,10 +93,6 @@ class Recorder:
             )
 
 
-def key_name(index: int) -> bytes:
-    return KEY_PREFIX + str(index).encode()
-
-
 class ClientWorker:
     """One client: a connection, a PRNG, and what it has learned (revisions, leases)."""
 
@@ -104,70 +105,12 @@ class ClientWorker:
         self.random = random.Random(seed * 1_000_003 + client_id)
         self.recorder = recorder
         self.client = EtcdGatewayClient(endpoints[self.endpoint_index], timeout_seconds=2.0)
-        self.counter = 0
-        self.last_revision = 1
-        self.last_mod_revision: dict[bytes, int] = {}
-        self.leases: list[int] = []
-
-    def fresh_value(self) -> bytes:
-        self.counter += 1
-        return f"c{self.client_id}-{self.counter}".encode()
-
-    def fresh_lease_id(self) -> int:
-        self.counter += 1
-        return (self.client_id + 1) * 1_000_000 + self.counter
-
-    def random_key(self) -> bytes:
-        return key_name(self.random.randrange(KEY_COUNT))
+        self.knows = ClientKnowledge(client=client_id)
 
     def next_request(self) -> WorkloadRequest:
-        choice = self.random.randrange(100)
-        key = self.random_key()
-        if choice < 18:
-            return RangeRequest(key=key)
-        if choice < 26:
-            return RangeRequest(key=KEY_PREFIX, range_end=prefix_range_end(KEY_PREFIX))
-        if choice < 30:
-            return RangeRequest(
-                key=KEY_PREFIX, range_end=prefix_range_end(KEY_PREFIX), limit=2, keys_only=True
-            )
-        if choice < 50:
-            return PutRequest(key=key, value=self.fresh_value(), prev_kv=choice % 2 == 0)
-        if choice < 57:
-            return DeleteRangeRequest(key=key, prev_kv=choice % 2 == 0)
-        if choice < 67:
-            expected = self.last_mod_revision.get(key, 0)
-            return TxnRequest(
-                compare=(Compare(key=key, target="MOD", result="EQUAL", mod_revision=expected),),
-                success=(PutRequest(key=key, value=self.fresh_value()),),
-                failure=(RangeRequest(key=key),),
-            )
-        if choice < 72:
-            other = self.random_key()
-            writes: tuple[PutRequest | DeleteRangeRequest, ...] = (
-                PutRequest(key=key, value=self.fresh_value()),
-            )
-            if other != key:
-                writes = (*writes, DeleteRangeRequest(key=other))
-            return TxnRequest(
-                compare=(Compare(key=other, target="VERSION", result="GREATER", version=0),),
-                success=writes,
-                failure=(PutRequest(key=key, value=self.fresh_value()),),
-            )
-        return self._lease_or_compaction_request(choice, key)
-
-    def _lease_or_compaction_request(self, choice: int, key: bytes) -> WorkloadRequest:
-        if choice < 78 or not self.leases:
-            return LeaseGrantRequest(TTL=LEASE_TTL_SECONDS, ID=self.fresh_lease_id())
-        lease = self.random.choice(self.leases)
-        if choice < 86:
-            return PutRequest(key=key, value=self.fresh_value(), lease=lease)
-        if choice < 91:
-            self.leases.remove(lease)
-            return LeaseRevokeRequest(ID=lease)
-        if choice < 97:
-            return LeaseKeepAliveRequest(ID=lease)
-        return CompactionRequest(revision=max(1, self.last_revision - self.random.randrange(8)))
+        request = next_request(self.random, self.knows, KEY_COUNT, LEASE_TTL_SECONDS)
+        self.knows = called(self.knows, request)
+        return request
 
     def send(self, request: WorkloadRequest) -> WorkloadResponse | EtcdError | Indeterminate:
         if isinstance(request, RangeRequest):
@@ -185,16 +128,6 @@ class ClientWorker:
         if isinstance(request, LeaseRevokeRequest):
             return self.client.lease_revoke(request)
         return self.client.lease_keepalive(request)
-
-    def learn(self, request: WorkloadRequest, response: WorkloadResponse) -> None:
-        self.last_revision = max(self.last_revision, response.header.revision)
-        if isinstance(request, LeaseGrantRequest):
-            self.leases.append(request.ID)
-        found = getattr(response, "kvs", ())
-        for kv in found:
-            self.last_mod_revision[kv.key] = kv.mod_revision
-        if isinstance(request, PutRequest):
-            self.last_mod_revision[request.key] = response.header.revision
 
     def switch_endpoint(self) -> None:
         self.client.close()
@@ -235,7 +168,7 @@ class ClientWorker:
             time.sleep(0.05)
             return
         if not isinstance(response, EtcdError):
-            self.learn(request, response)
+            self.knows = learn(self.knows, request, response)
         self.recorder.add(
             h.OperationRecord(
                 client_id=self.client_id,

@@ -148,6 +148,17 @@ async def respond_error(send: Send, error: EtcdError, *, close: bool = False) ->
     await _respond(send, status, _json(error_body(error)), b"application/json", extra)
 
 
+INT63_MAX: Final = (1 << 63) - 1
+
+
+def _content_length_fits(scope: Scope) -> bool:
+    """No Content-Length header, or one whose value fits in Go's int64."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and int(value) > INT63_MAX:
+            return False
+    return True
+
+
 async def read_body(receive: Receive, timeout_seconds: float) -> bytes:
     """The whole request body, or BodyTooLarge / ClientGone / BodyTimedOut."""
     parts: list[bytes] = []
@@ -189,7 +200,11 @@ class GatewayApp:
             return
         path = normalize_path(scope["path"])
         method = scope["method"]
-        if path in GET_ENDPOINTS:
+        if not _content_length_fits(scope):
+            # Go's net/http reads Content-Length as a uint63: a larger one is "bad
+            # Content-Length", 400 in plain text before any handler (h11 takes any size).
+            await _respond_text(send, 400, "400 Bad Request", ((b"connection", b"close"),))
+        elif path in GET_ENDPOINTS:
             await self._get(path, method, send)
         elif path not in POST_ENDPOINTS:
             await _respond_text(send, 404, "Not Found\n")

@@ -40,6 +40,10 @@ CASES: dict[str, bytes] = {
     "2^70 lease ID": post("/v3/lease/grant", b'{"TTL":30,"ID":1180591620717411303424}'),
     "2 MB key": post("/v3/kv/put", json.dumps({"key": HUGE_KEY, "value": "MQ=="}).encode()),
     "Content-Length abc": b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+    "Content-Length over int64": (
+        b"POST /v3/kv/compaction HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 99999999999999999999\r\n\r\n"
+    ),
     "bad chunk size": (
         b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n"
         b"0\r\n\r\n"

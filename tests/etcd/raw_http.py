@@ -61,6 +61,8 @@ def _parse(data: bytes) -> Answer | None:
         return None
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
+    if 100 <= status < 200:  # an interim answer (100 Continue): the final one follows
+        return _parse(rest)
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
