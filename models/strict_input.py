@@ -175,6 +175,11 @@ def _check_depth(data: bytes, source: str, line: int, limits: Limits) -> None:
         raise limit_error("depth", f"nesting depth {depth}", limits, source=source, line=line)
 
 
+def _malformed(error: msgspec.DecodeError, data: bytes, source: str, line: int) -> InputError:
+    where = line or _line_of_byte(data, str(error))
+    return InputError(f"invalid JSON: {error}", source=source, line=where)
+
+
 def _line_of_byte(data: bytes, message: str) -> int:
     """The 1-based line of the ``(byte N)`` msgspec names in an error about a whole document."""
     found = _AT_BYTE.search(message)
@@ -201,7 +206,12 @@ def _out_of_range(value: object, wide: frozenset[str]) -> tuple[str, int] | None
 def _check_integers(data: bytes, source: str, line: int, wide: frozenset[str] | None) -> None:
     if wide is None or _LONG_INTEGER.search(data) is None:
         return
-    found = _out_of_range(msgspec.json.decode(data), wide)
+    try:
+        plain = msgspec.json.decode(data)
+    except msgspec.DecodeError as error:
+        # A typed decoder may stop at a wrong type before the text stops being JSON.
+        raise _malformed(error, data, source, line) from None
+    found = _out_of_range(plain, wide)
     if found is not None:
         where, value = found
         reason = f"integer {value} is outside int64 [{INT64_MIN}, {INT64_MAX}]"
@@ -244,16 +254,21 @@ def decode_json(
     integer's range to the decoder's types (Kubernetes objects: ``Int32``, ``Int64`` fields,
     and quantities, which take any number)."""
     _check_depth(data, source, line, limits)
+    if not data.isascii():
+        # msgspec checks the strings it decodes, not the inside of a Raw field: check it all.
+        utf8_text(data, source, first_line=line or 1)
     try:
         value = decoder.decode(data)
     except msgspec.ValidationError as error:
+        try:
+            msgspec.json.decode(data)
+        except msgspec.DecodeError as malformed:
+            # A typed decoder may stop at a wrong type before the text stops being JSON.
+            raise _malformed(malformed, data, source, line) from None
         _check_integers(data, source, line, wide_integers)
         raise validation_error(error, source, line) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        utf8_text(data, source, first_line=line or 1)
-        raise InputError(
-            f"invalid JSON: {error}", source=source, line=line or _line_of_byte(data, str(error))
-        ) from None
+    except msgspec.DecodeError as error:
+        raise _malformed(error, data, source, line) from None
     except RecursionError:
         value_text = "nesting deeper than the decoder can follow"
         raise limit_error("depth", value_text, limits, source=source, line=line) from None

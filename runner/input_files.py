@@ -23,7 +23,7 @@ _CORRUPT_GZIP: Final = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def _cannot_read(path: Path, error: OSError) -> InputError:
-    if isinstance(error, IsADirectoryError) or path.is_dir():
+    if isinstance(error, IsADirectoryError):
         return InputError("cannot read: it is a directory, not a file", source=str(path))
     return InputError(f"cannot read: {error.strerror or error}", source=str(path))
 
@@ -98,12 +98,17 @@ def _raw_lines(stream: IO[bytes], limits: Limits) -> Iterator[bytes]:
 
 
 def check_output_path(path: Path, what: str = "output") -> None:
-    """Refuse (exit 2) an output path that cannot be a file: a directory, or a missing folder."""
-    if path.is_dir():
-        raise InputError(f"cannot write the {what}: it is a directory", source=str(path))
-    if not path.parent.is_dir():
-        reason = f"cannot write the {what}: no folder {path.parent}"
-        raise InputError(reason, source=str(path))
+    """Refuse (exit 2) an output path that cannot be a file: a directory, a missing folder, a
+    name the file system refuses."""
+    try:
+        if path.is_dir():
+            raise InputError(f"cannot write the {what}: it is a directory", source=str(path))
+        if not path.parent.is_dir():
+            reason = f"cannot write the {what}: no folder {path.parent}"
+            raise InputError(reason, source=str(path))
+    except OSError as error:
+        reason = f"cannot write the {what}: {error.strerror or error}"
+        raise InputError(reason, source=str(path)) from None
 
 
 def write_output(path: Path, content: str | bytes, what: str = "output") -> None:

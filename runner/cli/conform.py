@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from runner.cli.options import bounded_int, positive_seconds, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -46,8 +47,12 @@ def register(verbs: VerbParsers) -> None:
         "local 3-member cluster from the etcd binary on PATH)",
     )
     etcd.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
-    etcd.add_argument("--duration", type=float, default=5.0, help="seconds of workload (default 5)")
-    etcd.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
+    etcd.add_argument(
+        "--duration", type=positive_seconds, default=5.0, help="seconds of workload (default 5)"
+    )
+    etcd.add_argument(
+        "--clients", type=bounded_int(1, 64), default=4, help="concurrent clients, 1-64 (default 4)"
+    )
     etcd.add_argument(
         "--faults",
         default="",
@@ -59,7 +64,7 @@ def register(verbs: VerbParsers) -> None:
     )
     etcd.add_argument(
         "--check-timeout",
-        type=float,
+        type=timeout_seconds,
         default=120.0,
         help="seconds the linearizability search may take before the verdict is inconclusive "
         "(default 120)",

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from runner.cli.options import bounded_float
+from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -43,7 +43,7 @@ def register(verbs: VerbParsers) -> None:
     )
     etcd.add_argument(
         "--progress-notify-interval",
-        type=float,
+        type=positive_seconds,
         default=0.5,
         help="seconds between watch progress notifications (default 0.5)",
     )

@@ -159,3 +159,19 @@ def test_yaml_shape_counts_alias_expansion_without_expanding() -> None:
 def test_yaml_shape_finds_an_alias_cycle() -> None:
     assert yaml_shape(compose("a: &a [1, *a]\n")).cyclic
     assert not yaml_shape(compose("a: &a [1]\nb: *a\n")).cyclic
+
+
+def test_non_utf8_inside_a_raw_field_is_refused() -> None:
+    class Carrier(msgspec.Struct, forbid_unknown_fields=True):
+        value: msgspec.Raw
+
+    with pytest.raises(InputError) as caught:
+        decode_json(msgspec.json.Decoder(Carrier), b'{"value":"\xff"}', "t", line=2)
+    assert caught.value.describe() == "t:2: not UTF-8: byte 0xff at column 11"
+
+
+def test_a_wrong_type_before_malformed_json_is_reported_as_malformed_json() -> None:
+    # msgspec stops at "node": "x" (a type error) before it reaches the broken end of the text.
+    error = refused(b'{"node":"x","inner":{"state":"a","term":99999999999999999999' + b"}")
+    assert error.reason.startswith("invalid JSON")
+    assert error.line == 4

@@ -66,3 +66,9 @@ def test_outputs_that_cannot_be_files_are_usage_errors(tmp_path: Path) -> None:
     assert "no folder" in refused(lambda: write_output(tmp_path / "a" / "b.html", "x")).reason
     write_output(tmp_path / "ok.html", "page")
     assert (tmp_path / "ok.html").read_text() == "page"
+
+
+def test_a_name_too_long_for_the_file_system_is_a_usage_error(tmp_path: Path) -> None:
+    long_name = tmp_path / ("a" * 300)
+    assert "too long" in refused(lambda: read_bytes(long_name)).reason
+    assert "too long" in refused(lambda: check_output_path(long_name)).reason
