@@ -32,6 +32,7 @@ import msgspec
 from impl.proxy.endpoints import categorize
 from impl.proxy.names import nft_endpoint_base, nft_service_base
 from models.proxy.config import ProxyConfig, in_cidr
+from models.proxy.state import NftablesState
 from models.proxy.view import EndpointView, ServicePortEndpoints
 
 TABLE: Final = "ip kube-proxy"
@@ -69,19 +70,6 @@ JUMPS: Final = (
 )
 VERDICT_MAP: Final = "ipv4_addr . inet_proto . inet_service : verdict"
 PORT_MAP: Final = "inet_proto . inet_service : verdict"
-
-
-class NftablesState(msgspec.Struct, frozen=True, kw_only=True):
-    """What kube-proxy remembers of the kernel between syncs: the map and set elements it wrote
-    (container -> key -> value), the service chains and affinity sets in the table, the chains
-    waiting to be deleted (name -> when they went stale), and whether the base chains have been
-    recreated once."""
-
-    elements: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
-    chains: frozenset[str] = frozenset()
-    affinity_sets: frozenset[str] = frozenset()
-    stale_chains: tuple[tuple[str, float], ...] = ()
-    recreated: bool = False
 
 
 class NftablesRender(msgspec.Struct, frozen=True, kw_only=True):

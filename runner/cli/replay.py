@@ -96,7 +96,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         if recorded["status"] != "pass":
             what += f" of {recorded['property']} after step {recorded['index']}"
         lines.append(
-            f"REPRODUCED: {report['steps_replayed']} steps, every fingerprint matched;"
+            f"REPRODUCED: {report['steps_replayed']} steps, every fingerprint and delta matched;"
             f" result: {what}"
         )
         return "\n".join(lines)

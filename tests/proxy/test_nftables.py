@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from impl.proxy.nftables import NftablesState, render
+from impl.proxy.nftables import render
 from models.k8s.core.service import Service
 from models.k8s.discovery import EndpointSlice
 from models.proxy.config import ProxyConfig
+from models.proxy.state import NftablesState
 from models.proxy.view import ServicePortEndpoints, cluster_view
 from spec.proxy.judge import first_difference
 from spec.proxy.nft_eval import nft_proxy

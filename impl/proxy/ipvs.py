@@ -1,0 +1,282 @@
+"""kube-proxy v1.35's ipvs mode: IPVS virtual servers in ``ipvsadm-restore`` form, the ipsets
+in ``ipset restore`` form and the iptables helper rules in ``iptables-restore`` form.
+
+Follows ``pkg/proxy/ipvs/proxier.go`` (``syncProxyRules``, ``syncEndpoint``,
+``writeIptablesRules``); where the structure was taken from memory of that file rather than
+read, ``docs/proxy.md`` says so. Per service port, one virtual server per frontend: the
+cluster IP, each external and load-balancer IP (all three bound to the dummy interface
+``kube-ipvs0``, listed in ipset ``KUBE-IPVS-IPS``) and the NodePort on each NodePort address;
+scheduler ``rr`` (``--ipvs-scheduler``), ClientIP affinity as persistence (``-p timeout``).
+Real servers (masquerading forwarding, weight 1) are the Cluster-policy endpoints, or, for a
+Local policy, this node's endpoints when it has some (else the Cluster ones: kube-proxy lets
+local pods reach the service anyway).
+
+The iptables rules only mark for masquerade (off-cluster clients of cluster IPs, external and
+load-balancer traffic except Local policy, NodePorts except Local), masquerade hairpin
+connections (``KUBE-LOOP-BACK``), filter load-balancer source ranges and reject traffic to
+bound addresses on ports that are not services (``KUBE-IPVS-FILTER``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from impl.proxy.endpoints import categorize
+from impl.proxy.iptables import mark_text
+from models.proxy.config import LOOPBACK_CIDR, ProxyConfig
+from models.proxy.events import JumpRule
+from models.proxy.view import EndpointView, ServicePortEndpoints
+
+DUMMY_DEVICE: Final = "kube-ipvs0"
+_KUBERNETES = "Kubernetes "
+SETS: Final = (
+    (
+        "KUBE-LOOP-BACK",
+        "hash:ip,port,ip",
+        _KUBERNETES + "endpoints dst ip:port, source ip for solving hairpin purpose",
+    ),
+    (
+        "KUBE-CLUSTER-IP",
+        "hash:ip,port",
+        _KUBERNETES + "service cluster ip + port for masquerade purpose",
+    ),
+    (
+        "KUBE-EXTERNAL-IP",
+        "hash:ip,port",
+        _KUBERNETES + "service external ip + port for masquerade and filter purpose",
+    ),
+    (
+        "KUBE-EXTERNAL-IP-LOCAL",
+        "hash:ip,port",
+        _KUBERNETES + "service external ip + port with externalTrafficPolicy=local",
+    ),
+    ("KUBE-LOAD-BALANCER", "hash:ip,port", _KUBERNETES + "service lb portal"),
+    (
+        "KUBE-LOAD-BALANCER-FW",
+        "hash:ip,port",
+        _KUBERNETES + "service load balancer ip + port for load balancer with sourceRange",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-LOCAL",
+        "hash:ip,port",
+        _KUBERNETES + "service load balancer ip + port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-SOURCE-CIDR",
+        "hash:ip,port,net",
+        _KUBERNETES + "service load balancer ip + port + source cidr for packet filter purpose",
+    ),
+    ("KUBE-NODE-PORT-TCP", "bitmap:port", _KUBERNETES + "nodeport TCP port for masquerade purpose"),
+    (
+        "KUBE-NODE-PORT-LOCAL-TCP",
+        "bitmap:port",
+        _KUBERNETES + "nodeport TCP port with externalTrafficPolicy=local",
+    ),
+    ("KUBE-NODE-PORT-UDP", "bitmap:port", _KUBERNETES + "nodeport UDP port for masquerade purpose"),
+    (
+        "KUBE-NODE-PORT-LOCAL-UDP",
+        "bitmap:port",
+        _KUBERNETES + "nodeport UDP port with externalTrafficPolicy=local",
+    ),
+    ("KUBE-HEALTH-CHECK-NODE-PORT", "bitmap:port", _KUBERNETES + "health check node port"),
+    ("KUBE-IPVS-IPS", "hash:ip", "IPVS service ip"),
+)
+PROTOCOL_FLAGS: Final = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service"}
+_NEW = ("-m", "conntrack", "--ctstate", "NEW")
+JUMP_RULES: Final = tuple(
+    JumpRule(table=table, chain=chain, target=target, args=args, comment=comment)
+    for table, chain, target, args, comment in (
+        ("nat", "OUTPUT", "KUBE-SERVICES", (), "kubernetes service portals"),
+        ("nat", "PREROUTING", "KUBE-SERVICES", (), "kubernetes service portals"),
+        ("nat", "POSTROUTING", "KUBE-POSTROUTING", (), "kubernetes postrouting rules"),
+        ("filter", "FORWARD", "KUBE-FORWARD", (), "kubernetes forwarding rules"),
+        ("filter", "INPUT", "KUBE-NODE-PORT", (), "kubernetes health check rules"),
+        ("filter", "INPUT", "KUBE-PROXY-FIREWALL", _NEW, "kube-proxy firewall rules"),
+        ("filter", "FORWARD", "KUBE-PROXY-FIREWALL", _NEW, "kube-proxy firewall rules"),
+        ("filter", "INPUT", "KUBE-IPVS-FILTER", _NEW, "kubernetes ipvs access filter"),
+        ("filter", "OUTPUT", "KUBE-IPVS-OUT-FILTER", (), "kubernetes ipvs access filter"),
+    )
+)
+
+
+class IpvsRender(msgspec.Struct, frozen=True, kw_only=True):
+    ipvsadm: str
+    ipset: str
+    iptables: str
+    services: frozenset[str]
+    bound: tuple[str, ...]
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.servers: dict[str, list[str]] = {}
+        self.entries: dict[str, set[str]] = {name: set() for name, _, _ in SETS}
+
+
+def _server(
+    out: _Out,
+    protocol: str,
+    address: str,
+    port: int,
+    scheduler: str,
+    timeout: int | None,
+    endpoints: tuple[EndpointView, ...],
+) -> None:
+    flag = PROTOCOL_FLAGS[protocol]
+    virtual = f"{flag} {address}:{port}"
+    persistence = f" -p {timeout}" if timeout is not None else ""
+    lines = [f"-A {virtual} -s {scheduler}{persistence}"]
+    lines.extend(f"-a {virtual} -r {e.address} -m -w 1" for e in endpoints)
+    out.servers[f"{protocol}/{address}:{port}"] = lines
+
+
+def _sets(config: ProxyConfig, entry: ServicePortEndpoints, out: _Out) -> None:
+    port = entry.service_port
+    proto = port.proto
+    e = out.entries
+    e["KUBE-CLUSTER-IP"].add(f"{port.cluster_ip},{proto}:{port.port}")
+    e["KUBE-IPVS-IPS"].add(port.cluster_ip)
+    for endpoint in entry.endpoints:
+        if endpoint.node_name == config.node_name:
+            e["KUBE-LOOP-BACK"].add(f"{endpoint.ip},{proto}:{endpoint.port},{endpoint.ip}")
+    for address in port.external_ips:
+        e["KUBE-EXTERNAL-IP-LOCAL" if port.external_local else "KUBE-EXTERNAL-IP"].add(
+            f"{address},{proto}:{port.port}"
+        )
+        e["KUBE-IPVS-IPS"].add(address)
+    for address in port.load_balancer_ips:
+        e["KUBE-LOAD-BALANCER"].add(f"{address},{proto}:{port.port}")
+        e["KUBE-IPVS-IPS"].add(address)
+        if port.external_local:
+            e["KUBE-LOAD-BALANCER-LOCAL"].add(f"{address},{proto}:{port.port}")
+        if port.source_ranges:
+            e["KUBE-LOAD-BALANCER-FW"].add(f"{address},{proto}:{port.port}")
+            for cidr in port.source_ranges:
+                e["KUBE-LOAD-BALANCER-SOURCE-CIDR"].add(
+                    f"{address},{proto}:{port.port},{cidr.strip()}"
+                )
+    if port.node_port and port.protocol in ("TCP", "UDP"):
+        e[f"KUBE-NODE-PORT-{port.protocol}"].add(str(port.node_port))
+        if port.external_local:
+            e[f"KUBE-NODE-PORT-LOCAL-{port.protocol}"].add(str(port.node_port))
+    if port.health_check_node_port:
+        e["KUBE-HEALTH-CHECK-NODE-PORT"].add(str(port.health_check_node_port))
+
+
+def _service(config: ProxyConfig, entry: ServicePortEndpoints, out: _Out) -> None:
+    port = entry.service_port
+    c = categorize(config, port, entry.endpoints)
+    internal = c.local if port.internal_local and c.local else c.cluster
+    external = c.local if port.external_local and c.local else c.cluster
+    scheduler, timeout = config.ipvs_scheduler, port.affinity_timeout_seconds
+    _server(out, port.protocol, port.cluster_ip, port.port, scheduler, timeout, internal)
+    for address in (*port.external_ips, *port.load_balancer_ips):
+        _server(out, port.protocol, address, port.port, scheduler, timeout, external)
+    if port.node_port:
+        addresses = config.node_port_addresses
+        if addresses is None:
+            addresses = tuple(a for a in config.local_addresses if not a.startswith("127."))
+        for address in addresses:
+            _server(out, port.protocol, address, port.node_port, scheduler, timeout, external)
+    _sets(config, entry, out)
+
+
+def _ipset_text(out: _Out) -> str:
+    lines = []
+    for name, kind, comment in SETS:
+        family = "" if kind.startswith("bitmap") else " family inet"
+        bounds = " range 0-65535" if kind.startswith("bitmap") else " hashsize 1024 maxelem 65536"
+        lines.append(f"create {name} {kind}{family}{bounds} comment -exist")
+        lines.append(f"flush {name}")
+        for item in sorted(out.entries[name]):
+            lines.append(f'add {name} {item} comment "{comment}"')
+    return "\n".join(lines) + "\n"
+
+
+def _set_rule(chain: str, name: str, match: str, target: str, proto: str = "") -> str:
+    protocol = f" -p {proto}" if proto else ""
+    return f"-A {chain}{protocol} -m set --match-set {name} {match} -j {target}"
+
+
+def _iptables_text(config: ProxyConfig) -> str:
+    mark = mark_text(config)
+    nat = [
+        ":KUBE-SERVICES - [0:0]", ":KUBE-POSTROUTING - [0:0]", ":KUBE-NODE-PORT - [0:0]",
+        ":KUBE-LOAD-BALANCER - [0:0]", ":KUBE-MARK-MASQ - [0:0]",
+        f"-A KUBE-POSTROUTING -m mark ! --mark {mark}/{mark} -j RETURN",
+        f"-A KUBE-POSTROUTING -j MARK --xor-mark {mark}",
+        "-A KUBE-POSTROUTING -j MASQUERADE" + (" --random-fully" if config.random_fully else ""),
+        f"-A KUBE-MARK-MASQ -j MARK --or-mark {mark}",
+        f"-A KUBE-SERVICES -s {LOOPBACK_CIDR} -j RETURN",
+        _set_rule("KUBE-POSTROUTING", "KUBE-LOOP-BACK", "dst,dst,src", "MASQUERADE"),
+        _set_rule("KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", "KUBE-LOAD-BALANCER"),
+        _set_rule("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER-LOCAL", "dst,dst", "RETURN"),
+    ]  # fmt: skip
+    for proto in ("tcp", "udp"):
+        name = f"KUBE-NODE-PORT-LOCAL-{proto.upper()}"
+        nat.append(_set_rule("KUBE-NODE-PORT", name, "dst", "RETURN", proto))
+        name = f"KUBE-NODE-PORT-{proto.upper()}"
+        nat.append(_set_rule("KUBE-NODE-PORT", name, "dst", "KUBE-MARK-MASQ", proto))
+    if config.masquerade_all:
+        nat.append(_set_rule("KUBE-SERVICES", "KUBE-CLUSTER-IP", "dst,dst", "KUBE-MARK-MASQ"))
+    elif config.cluster_cidrs:
+        pods = config.cluster_cidrs[0]
+        rule = _set_rule("KUBE-SERVICES", "KUBE-CLUSTER-IP", "dst,dst", "KUBE-MARK-MASQ")
+        nat.append(rule.replace(" -j ", f" ! -s {pods} -j "))
+    nat.append(_set_rule("KUBE-SERVICES", "KUBE-EXTERNAL-IP", "dst,dst", "KUBE-MARK-MASQ"))
+    nat.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")
+    nat.append("-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ")
+    for name in ("KUBE-CLUSTER-IP", "KUBE-LOAD-BALANCER"):
+        nat.append(_set_rule("KUBE-SERVICES", name, "dst,dst", "ACCEPT"))
+    filter_lines = [
+        ":KUBE-FORWARD - [0:0]", ":KUBE-NODE-PORT - [0:0]", ":KUBE-PROXY-FIREWALL - [0:0]",
+        ":KUBE-SOURCE-RANGES-FIREWALL - [0:0]", ":KUBE-IPVS-FILTER - [0:0]",
+        ":KUBE-IPVS-OUT-FILTER - [0:0]",
+        _set_rule("KUBE-PROXY-FIREWALL", "KUBE-LOAD-BALANCER-FW", "dst,dst",
+                  "KUBE-SOURCE-RANGES-FIREWALL"),
+        _set_rule("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-SOURCE-CIDR", "dst,dst,src",
+                  "RETURN"),
+        "-A KUBE-SOURCE-RANGES-FIREWALL -j DROP",
+        f"-A KUBE-FORWARD -m mark --mark {mark}/{mark} -j ACCEPT",
+        "-A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        _set_rule("KUBE-NODE-PORT", "KUBE-HEALTH-CHECK-NODE-PORT", "dst", "ACCEPT"),
+    ]  # fmt: skip
+    for name in ("KUBE-LOAD-BALANCER", "KUBE-CLUSTER-IP", "KUBE-EXTERNAL-IP",
+                 "KUBE-EXTERNAL-IP-LOCAL"):  # fmt: skip
+        filter_lines.append(_set_rule("KUBE-IPVS-FILTER", name, "dst,dst", "RETURN"))
+    filter_lines.append(
+        _set_rule("KUBE-IPVS-FILTER", "KUBE-HEALTH-CHECK-NODE-PORT", "dst", "RETURN")
+    )
+    filter_lines.append(
+        "-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst "
+        "-j REJECT"
+    )
+    return "\n".join(("*nat", *nat, "COMMIT", "*filter", *filter_lines, "COMMIT")) + "\n"
+
+
+def render(
+    config: ProxyConfig, cluster: tuple[ServicePortEndpoints, ...], previous: frozenset[str]
+) -> IpvsRender:
+    """One sync: the virtual servers (with real servers), the ipsets and the helper rules;
+    virtual servers of ``previous`` no longer wanted are deleted."""
+    out = _Out()
+    for entry in cluster:
+        _service(config, entry, out)
+    lines: list[str] = []
+    for key in sorted(previous - out.servers.keys()):
+        protocol, _, target = key.partition("/")
+        lines.append(f"-D {PROTOCOL_FLAGS[protocol]} {target}")
+    for key in sorted(out.servers):
+        protocol, _, target = key.partition("/")
+        if key in previous:
+            lines.append(f"-D {PROTOCOL_FLAGS[protocol]} {target}")
+        lines.extend(out.servers[key])
+    return IpvsRender(
+        ipvsadm="\n".join(lines) + "\n",
+        ipset=_ipset_text(out),
+        iptables=_iptables_text(config),
+        services=frozenset(out.servers),
+        bound=tuple(sorted(out.entries["KUBE-IPVS-IPS"])),
+    )
