@@ -62,9 +62,13 @@ def decode(resource: Resource, raw: bytes, metadata_only: bool) -> Any | None:
     """The object ``raw`` holds, decoded for ``resource``; None when it does not decode."""
     model: type[Any] = MetadataOnly if metadata_only else resource.model
     try:
-        return _DECODERS[model].decode(raw)
+        obj = _DECODERS[model].decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
         return None
+    if metadata_only and not obj.kind:
+        # List items carry no type meta; a metadata informer knows its resource's kind.
+        obj = msgspec.structs.replace(obj, api_version=resource.api_version, kind=resource.kind)
+    return obj
 
 
 def namespace_of(obj: Any) -> str:

@@ -1,7 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
-kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount``) send
-their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
+kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount``, and
+``kubectl create deployment``) send their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
 
@@ -96,8 +96,73 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (3, "imagePullSecrets", "message", "LocalObjectReference", True),
         (4, "automountServiceAccountToken", "bool", "", False),
     ),
+    # kubectl create deployment (k8s.io/api apps/v1 and core/v1 generated.proto): the fields
+    # its generator sets and a few neighbours; ResourceRequirements' Quantity maps are left out.
+    "LabelSelectorRequirement": (
+        (1, "key", "string", "", False),
+        (2, "operator", "string", "", False),
+        (3, "values", "string", "", True),
+    ),
+    "LabelSelector": (
+        (1, "matchLabels", "map:string", "", False),
+        (2, "matchExpressions", "message", "LabelSelectorRequirement", True),
+    ),
+    "ContainerPort": (
+        (1, "name", "string", "", False),
+        (2, "hostPort", "int32", "", False),
+        (3, "containerPort", "int32", "", False),
+        (4, "protocol", "string", "", False),
+        (5, "hostIP", "string", "", False),
+    ),
+    "EnvVar": ((1, "name", "string", "", False), (2, "value", "string", "", False)),
+    "ResourceRequirements": (),
+    "Container": (
+        (1, "name", "string", "", False),
+        (2, "image", "string", "", False),
+        (3, "command", "string", "", True),
+        (4, "args", "string", "", True),
+        (5, "workingDir", "string", "", False),
+        (6, "ports", "message", "ContainerPort", True),
+        (7, "env", "message", "EnvVar", True),
+        (8, "resources", "message", "ResourceRequirements", False),
+        (13, "terminationMessagePath", "string", "", False),
+        (14, "imagePullPolicy", "string", "", False),
+        (20, "terminationMessagePolicy", "string", "", False),
+    ),
+    "PodSpec": (
+        (2, "containers", "message", "Container", True),
+        (3, "restartPolicy", "string", "", False),
+        (4, "terminationGracePeriodSeconds", "int64", "", False),
+        (6, "dnsPolicy", "string", "", False),
+        (7, "nodeSelector", "map:string", "", False),
+        (8, "serviceAccountName", "string", "", False),
+        (10, "nodeName", "string", "", False),
+        (19, "schedulerName", "string", "", False),
+    ),
+    "PodTemplateSpec": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodSpec", False),
+    ),
+    "DeploymentStrategy": ((1, "type", "string", "", False),),
+    "DeploymentSpec": (
+        (1, "replicas", "int32", "", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "template", "message", "PodTemplateSpec", False),
+        (4, "strategy", "message", "DeploymentStrategy", False),
+        (5, "minReadySeconds", "int32", "", False),
+        (6, "revisionHistoryLimit", "int32", "", False),
+        (7, "paused", "bool", "", False),
+        (9, "progressDeadlineSeconds", "int32", "", False),
+    ),
+    "DeploymentStatus": (),
+    "Deployment": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "DeploymentSpec", False),
+        (3, "status", "message", "DeploymentStatus", False),
+    ),
 }
 DECODED_KINDS: Final = {
+    ("apps/v1", "Deployment"),
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
     ("v1", "Namespace"),
@@ -184,6 +249,8 @@ def _to_json(message_name: str, message: Message) -> Any:
             result[descriptor.name] = {key: _value(kind, "", value[key]) for key in value}
         elif repeated:
             result[descriptor.name] = [_value(kind, target, item) for item in value]
+        elif target == "Time" and not value.ListFields():
+            continue  # Go writes a zero metav1.Time as an empty message; its JSON is null
         elif not _go_zero(kind, descriptor.name, value):
             result[descriptor.name] = _value(kind, target, value)
     return result

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from runner.apiserver import MUTANTS
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
+from runner.cli.serve_controller_manager import register_controller_manager
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(verbs: VerbParsers) -> None:
-    """Add ``serve`` with its ``etcd`` and ``apiserver`` targets."""
+    """Add ``serve`` with its ``etcd``, ``apiserver`` and ``controller-manager`` targets."""
     parser = verbs.add_parser("serve", help="serve a reference component over its real API")
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
     etcd = targets.add_parser("etcd", help="the reference etcd over the v3 JSON gateway")
@@ -63,6 +64,7 @@ def register(verbs: VerbParsers) -> None:
     add_output_option(etcd)
     etcd.set_defaults(handler=serve_etcd)
     _register_apiserver(targets)
+    register_controller_manager(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,0 +1,59 @@
+"""The controller manager's REST client: one connection, raw JSON bodies, timed by verb.
+
+A controller's ``Call`` carries its method, path, query, content type and body bytes; the
+answer goes back to the controller as status and body bytes. A transport failure answers status
+0 (the write's outcome is unknown) and drops the connection, to reconnect on the next call.
+Each request is reported to ``observe(verb, code, seconds)`` for the ``rest_client_*`` metrics.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from models.controllers.messages import ApiCall
+from runner.apiserver.client import TIMEOUT_SECONDS, Endpoint
+
+Observer = Callable[[str, str, float], None]
+"""``(method, code, seconds)``; code is the HTTP status, or ``"<error>"``."""
+
+
+class RestClient:
+    """Used by one thread."""
+
+    def __init__(self, endpoint: Endpoint, observe: Observer | None = None) -> None:
+        self.endpoint = endpoint
+        self.observe = observe
+        self._connection: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def send(self, call: ApiCall) -> tuple[int, bytes]:
+        """``(status, body)``; ``(0, reason)`` when no answer came."""
+        if self._connection is None:
+            self._connection = self.endpoint.connection(TIMEOUT_SECONDS)
+        target = call.path + (f"?{urlencode(call.query)}" if call.query else "")
+        headers = self.endpoint.headers()
+        headers["User-Agent"] = "kube-controller-manager/kubeoracle"
+        if call.body:
+            headers["Content-Type"] = call.content_type or "application/json"
+        started = time.monotonic()
+        try:
+            self._connection.request(call.method, target, body=call.body or None, headers=headers)
+            response = self._connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            self._report(call.method, "<error>", started)
+            return 0, f"{type(error).__name__}: {error}".encode()
+        self._report(call.method, str(response.status), started)
+        return response.status, body
+
+    def _report(self, method: str, code: str, started: float) -> None:
+        if self.observe is not None:
+            self.observe(method, code, time.monotonic() - started)
