@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from runner.cli.output import add_output_option, emit
+from runner.cli.simulate_controllers import register_controllers
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 from runner.sim.seeds import SEEDS_MAX, SeedRange, parse_seed_range
@@ -99,6 +100,7 @@ def register(verbs: VerbParsers) -> None:
     )
     raft.add_argument("--mutant", default="none", help="run a deliberately broken Raft variant")
     raft.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
+    register_controllers(targets)
     raft.add_argument("--trace", type=Path, default=None, help="write the trace to FILE")
     add_output_option(raft)
     raft.set_defaults(handler=run_simulate_raft)

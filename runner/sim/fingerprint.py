@@ -41,6 +41,9 @@ REMOVED_DIGEST: Final = ""
 def _encode_hook(value: object) -> object:
     if isinstance(value, immutables.Map):
         return {str(key): item for key, item in value.items()}
+    to_builtins = getattr(value, "to_builtins", None)
+    if callable(to_builtins):  # models.k8s.base.Opaque: JSON kept as is
+        return to_builtins()
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
