@@ -27,7 +27,7 @@ from spec.proxy.nft_rules import NftError, NftRuleset
 RulesFormat = Literal["iptables", "nftables"]
 
 
-def load_inputs(path: str) -> ProxyInputs:
+def load_inputs(path: str, *, require_services: bool = True) -> ProxyInputs:
     text = read_text(Path(path))
     decoded = decode_numbered(text, register_kinds(PROXY_KINDS))
     if isinstance(decoded, Failure):
@@ -36,7 +36,7 @@ def load_inputs(path: str) -> ProxyInputs:
             error.reason, source=path, line=error.line, document=error.document, field=error.field
         )
     inputs = gather(item for _, item in decoded.unwrap())
-    if not inputs.services:
+    if require_services and not inputs.services:
         raise InputError("no Service object found", source=path)
     return inputs
 
