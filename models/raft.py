@@ -137,6 +137,12 @@ class RaftMutant(enum.Enum):
     """The vote is not written to stable storage: a restarted node has forgotten it."""
     JOINT_COUNTS_NEW_ONLY = "joint_counts_new_only"
     """A joint configuration counts only the incoming majority (for commit and elections)."""
+    SKIP_UP_TO_DATE_CHECK = "skip_up_to_date_check"
+    """A voter grants its vote without checking that the candidate's log is at least as up to
+    date as its own (paper section 5.4.1): a leader may lack committed entries."""
+    TRUNCATE_WITHOUT_CONFLICT = "truncate_without_conflict"
+    """A follower cuts its log after the entries of an accepted MsgApp even when none
+    conflicts: a late duplicate deletes entries it acknowledged, which may be committed."""
 
 
 class RaftConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,9 +23,7 @@ Method = Literal["inductive invariant", "bounded model check", "exhaustive"]
 
 GROUP_MODULES: tuple[str, ...] = (
     "proofs.raft.quorum",
-    "proofs.raft.election",
-    "proofs.raft.log_matching",
-    "proofs.raft.commitment",
+    "proofs.raft.safety",
     "proofs.scheduling.scores",
     "proofs.scheduling.binding",
     "proofs.scheduling.matching",

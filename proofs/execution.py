@@ -29,8 +29,9 @@ class NodeValues(msgspec.Struct, frozen=True, kw_only=True):
 
 @final
 class AbstractStep(msgspec.Struct, frozen=True, kw_only=True):
-    """One step of the model: ``campaign``, ``vote``, ``append``, ``propose``, ``restart``,
-    ``step-down`` or ``elect``; ``nodes`` is (actor,) or (candidate/leader, addressee)."""
+    """One step of the model: ``campaign``, ``vote``, ``append``, ``redeliver``, ``propose``,
+    ``restart``, ``step-down`` or ``elect``; ``nodes`` is (actor,) or (candidate/leader,
+    addressee)."""
 
     kind: str
     nodes: tuple[int, ...]
@@ -45,6 +46,10 @@ class AbstractStep(msgspec.Struct, frozen=True, kw_only=True):
     last_sent: int = 0
     """The index of the last entry an append step carries (``prev`` when it carries none)."""
     accepted: bool = False
+    replied: bool = True
+    """Whether an append step's reply reached the leader (False: it was lost)."""
+    source: int = 0
+    """A ``redeliver`` step: the number of the append step whose MsgApp arrives again."""
     after: tuple[NodeValues, ...]
     """Every node's state after the step."""
 

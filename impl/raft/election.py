@@ -225,7 +225,10 @@ def on_vote_request(transition: Transition, message: MsgVote | MsgPreVote) -> No
     if transition.config.mutant is RaftMutant.VOTE_TWICE:
         can_vote = True
     response = MsgPreVoteResp if pre_vote else MsgVoteResp
-    if can_vote and log_ops.is_up_to_date(persisted, message.last_log_index, message.last_log_term):
+    up_to_date = log_ops.is_up_to_date(persisted, message.last_log_index, message.last_log_term)
+    if transition.config.mutant is RaftMutant.SKIP_UP_TO_DATE_CHECK:
+        up_to_date = True
+    if can_vote and up_to_date:
         transition.send(
             response(from_id=state.node_id, to_id=message.from_id, term=message.term, reject=False)
         )

@@ -201,6 +201,16 @@ def on_append_entries(transition: Transition, message: MsgApp) -> None:
         persisted = transition.state.persisted
         if persisted.commit_index > persisted.last_index():
             transition.update_persisted(commit_index=persisted.last_index())
+    elif (
+        transition.config.mutant is RaftMutant.TRUNCATE_WITHOUT_CONFLICT
+        and last_new < persisted.last_index()
+    ):
+        # The mutant's bug: nothing conflicts, yet the entries after the message's go. The
+        # last kept entry is written again, so storage drops what follows it too.
+        kept = persisted.log[: last_new + 1 - persisted.first_index()]
+        transition.set_log(kept, dirty_from=max(last_new, persisted.first_index()))
+        if persisted.commit_index > last_new:
+            transition.update_persisted(commit_index=last_new)
     commit_to(transition, min(message.commit_index, last_new))
     _respond(transition, message.from_id, last_new)
 

@@ -201,6 +201,8 @@ class MessageValues(msgspec.Struct, frozen=True, kw_only=True):
     prev: int = 0
     last_sent: int = 0
     accepted: bool = False
+    replied: bool = True
+    source: int = 0
 
 
 Details = Callable[[ModelRef], MessageValues]
@@ -219,6 +221,8 @@ class StepInstance(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     nodes: tuple[int, ...]
     details: Details = _no_message
+    message: AppendRequest | None = None
+    """For an append step: the MsgApp it delivers (a later step may deliver it again)."""
 
 
 def _campaign(rules: Rules, before: ClusterState, after: ClusterState, c: int) -> StepInstance:
@@ -304,8 +308,9 @@ def _append(
     response = AppendResponse(
         term=reply.term, follower=k, accepted=reply.accepted, index=reply.index
     )
+    replied = Bool(f"{tag}.replied")
     leader_step = If(
-        reply.sent,
+        And(reply.sent, replied),
         conjoin(
             on_append_response(
                 rules,
@@ -334,6 +339,7 @@ def _append(
             prev=model_int(model, prev),
             last_sent=model_int(model, last_sent),
             accepted=model_bool(model, reply.accepted),
+            replied=model_bool(model, replied),
         )
 
     def describe(model: ModelRef) -> str:
@@ -341,13 +347,66 @@ def _append(
         sent = f"entries {first}..{last}" if first <= last else "no entries"
         term = model_int(model, leader.term)
         answer = "accepts" if model_bool(model, reply.accepted) else "rejects"
+        handled = "handles the reply" if model_bool(model, replied) else "never gets the reply"
         return (
             f"n{c} sends n{k} MsgApp(term {term}, prev {first - 1}, {sent}, "
-            f"commit {model_int(model, leader.commit)}); n{k} {answer}; n{c} handles the reply"
+            f"commit {model_int(model, leader.commit)}); n{k} {answer}; n{c} {handled}"
         )
 
     return StepInstance(
-        formula=formula, describe=describe, kind="append", nodes=(c, k), details=details
+        formula=formula,
+        describe=describe,
+        kind="append",
+        nodes=(c, k),
+        details=details,
+        message=request,
+    )
+
+
+def _redeliver(
+    rules: Rules,
+    before: ClusterState,
+    after: ClusterState,
+    level: int,
+    chosen: tuple[ArithRef, int, StepInstance],
+    tag: str,
+) -> StepInstance:
+    """The MsgApp of an earlier append step (at ``level``) arrives again, late; its reply is
+    lost (a duplicated, delayed message)."""
+    choice, number, original = chosen
+    message = original.message
+    assert message is not None
+    c, k = original.nodes
+    reply = AppendReply(
+        sent=Bool(f"{tag}.sent"),
+        accepted=Bool(f"{tag}.accepted"),
+        term=Int(f"{tag}.reply_term"),
+        index=Int(f"{tag}.reply_index"),
+    )
+    follower_step = on_append_request(
+        rules, before.nodes[k - 1], message, after.nodes[k - 1], reply
+    )
+    formula = And(choice == number, conjoin(follower_step), _frame(before, after, (k - 1,)))
+
+    def details(model: ModelRef) -> MessageValues:
+        return MessageValues(
+            term=model_int(model, message.term),
+            prev=model_int(model, message.prev_index),
+            last_sent=model_int(model, message.last_sent),
+            accepted=model_bool(model, reply.accepted),
+            source=level,
+        )
+
+    def describe(model: ModelRef) -> str:
+        answer = "accepts" if model_bool(model, reply.accepted) else "rejects"
+        return (
+            f"n{k} receives again n{c}'s MsgApp of step {level} (term "
+            f"{model_int(model, message.term)}, prev {model_int(model, message.prev_index)}, up to "
+            f"{model_int(model, message.last_sent)}); n{k} {answer}; the reply is lost"
+        )
+
+    return StepInstance(
+        formula=formula, describe=describe, kind="redeliver", nodes=(c, k), details=details
     )
 
 
@@ -570,11 +629,16 @@ def bounded_check(
     schedule: tuple[str, ...] = (),
     atomic_elections: bool = False,
     final_level_only: bool = False,
+    in_order_appends: bool = False,
 ) -> Verdict:
     """Is every ``safe`` property true in every state reachable in at most ``depth`` steps?
 
     A ``schedule`` (one step kind per level, as in etcd's scripted TLA+ scenarios) restricts
     the search to executions whose steps have those kinds; z3 picks the nodes and messages.
+    With ``in_order_appends`` every append step sends the one entry after the follower's last,
+    as an etcd leader replicating in order does with one entry per MsgApp, and only the first
+    before the follower acknowledged anything (etcd's probe state), so that the execution
+    exports step for step.
 
     A counterexample is the shortest violating execution, one pair per step (the step taken and
     the state of the nodes it touched) and a last pair naming the broken property.
@@ -584,40 +648,66 @@ def bounded_check(
     states = [fresh_state(shape, "s0")]
     solver.add(initial(states[0]))
     chosen: list[tuple[ArithRef, tuple[StepInstance, ...]]] = []
-    for level in range(depth + 1):
-        state = states[-1]
-        if final_level_only and level < depth:
-            after = fresh_state(shape, f"s{level + 1}")
-            instances = step_instances(
-                rules, shape, state, after, f"s{level + 1}", atomic_elections=atomic_elections
+
+    def add_level(level: int) -> None:
+        before, after = states[-1], fresh_state(shape, f"s{level + 1}")
+        kind = schedule[level] if schedule else ""
+        if kind == "redeliver":
+            earlier = [
+                (choice, number, instance, at)
+                for at, (choice, instances) in enumerate(chosen, start=1)
+                for number, instance in enumerate(instances)
+                if instance.kind == "append"
+            ]
+            instances = tuple(
+                _redeliver(
+                    rules, before, after, at, (choice, number, instance), f"s{level + 1}.re{n}"
+                )
+                for n, (choice, number, instance, at) in enumerate(earlier)
             )
-            if schedule:
-                instances = tuple(i for i in instances if i.kind == schedule[level])
-            choice = Int(f"s{level + 1}.choice")
-            solver.add(Or([And(choice == i, inst.formula) for i, inst in enumerate(instances)]))
-            chosen.append((choice, instances))
-            states.append(after)
-            continue
-        solver.push()
-        solver.add(Not(And([prop(shape, state) for _, prop in safe])))
-        result = solver.check()
-        if result == sat:
-            return _counterexample(solver.model(), states, chosen, shape, safe)
-        if result == unknown:
-            return Unknown(reason=f"depth {level}: {solver.reason_unknown()}")
-        solver.pop()
-        if level == depth:
-            break
-        after = fresh_state(shape, f"s{level + 1}")
-        instances = step_instances(
-            rules, shape, state, after, f"s{level + 1}", atomic_elections=atomic_elections
-        )
-        if schedule:
-            instances = tuple(i for i in instances if i.kind == schedule[level])
+        else:
+            instances = step_instances(
+                rules, shape, before, after, f"s{level + 1}", atomic_elections=atomic_elections
+            )
+            if kind:
+                instances = tuple(i for i in instances if i.kind == kind)
         choice = Int(f"s{level + 1}.choice")
-        solver.add(Or([And(choice == i, inst.formula) for i, inst in enumerate(instances)]))
+        solver.add(
+            Or(
+                [
+                    And(choice == i, inst.formula, _shaped(inst, before))
+                    for i, inst in enumerate(instances)
+                ]
+            )
+        )
         chosen.append((choice, instances))
         states.append(after)
+
+    def _shaped(instance: StepInstance, before: ClusterState) -> BoolRef:
+        message = instance.message
+        if not in_order_appends or message is None:
+            return BoolVal(True)
+        leader, follower = (before.nodes[node - 1] for node in instance.nodes)
+        # etcd's probe state: until k acknowledged something, one MsgApp (from the start).
+        probing = leader.match[instance.nodes[1] - 1] == 0
+        return And(
+            message.prev_index == follower.log.last_index,
+            message.last_sent == message.prev_index + 1,
+            Or(Not(probing), message.prev_index == 0),
+        )
+
+    for level in range(depth + 1):
+        if not (final_level_only and level < depth):
+            solver.push()
+            solver.add(Not(And([prop(shape, states[-1]) for _, prop in safe])))
+            result = solver.check()
+            if result == sat:
+                return _counterexample(solver.model(), states, chosen, shape, safe)
+            if result == unknown:
+                return Unknown(reason=f"depth {level}: {solver.reason_unknown()}")
+            solver.pop()
+        if level < depth:
+            add_level(level)
     return Proved()
 
 
@@ -648,6 +738,8 @@ def _counterexample(
                 prev=message.prev,
                 last_sent=message.last_sent,
                 accepted=message.accepted,
+                replied=message.replied,
+                source=message.source,
                 after=tuple(
                     node_values(model, states[number], index) for index in range(shape.voters)
                 ),

@@ -37,7 +37,7 @@ from proofs.raft.relations import (
     same_log,
     unchanged_log,
 )
-from proofs.z3adapter import And, ArithRef, BoolRef, If, IntVal, Not, Or
+from proofs.z3adapter import And, ArithRef, BoolRef, BoolVal, If, IntVal, Not, Or
 
 
 @final
@@ -140,9 +140,8 @@ def on_vote_request(
     ignored = And(in_lease, message.term > before.term, before.lead != NONE)
     stale = message.term < before.term
     middle = observe_term(start, message.term, NONE, from_leader=False)
-    up_to_date = Or(
-        message.last_term > before.last_term,
-        And(message.last_term == before.last_term, message.last_index >= before.log.last_index),
+    up_to_date = rules.up_to_date(
+        message.last_index, message.last_term, before.log.last_index, before.last_term
     )
     handled = And(Not(ignored), Not(stale))
     grant = And(handled, rules.can_vote(middle, candidate), up_to_date)
@@ -269,7 +268,7 @@ def _append_effects(
     accepted = And(
         Not(below_commit), rules.match_term(before.log, message.prev_index, message.prev_term)
     )
-    conflict = _conflict(before.log, message)
+    conflict = Or(_conflict(before.log, message), BoolVal(rules.truncate_without_conflict))
     last = If(conflict, message.last_sent, before.log.last_index)
     commit = If(
         And(accepted, _min(message.commit, message.last_sent) > before.commit),
@@ -296,15 +295,18 @@ def _conflict(log: LogView, message: AppendRequest) -> BoolRef:
     )
 
 
-def _appended_term_at(log: LogView, message: AppendRequest, index: ArithRef) -> ArithRef:
+def _appended_term_at(
+    rules: Rules, log: LogView, message: AppendRequest, index: ArithRef
+) -> ArithRef:
     """The term at ``index`` after ``maybeAppend`` accepted ``message``."""
+    conflict = Or(_conflict(log, message), BoolVal(rules.truncate_without_conflict))
     return If(
         index <= message.prev_index,
         log.term_at(index),
         If(
             index <= message.last_sent,
             message.entries.term_at(index),
-            If(_conflict(log, message), IntVal(0), log.term_at(index)),
+            If(conflict, IntVal(0), log.term_at(index)),
         ),
     )
 
@@ -325,7 +327,7 @@ def on_append_request(
     below_commit, accepted, last, commit = _append_effects(rules, before, message)
     log = If(
         And(handled, accepted),
-        same_log(after.log, lambda i: _appended_term_at(before.log, message, i), last),
+        same_log(after.log, lambda i: _appended_term_at(rules, before.log, message, i), last),
         same_log(after.log, before.log.term_at, before.log.last_index),
     )
     reply_index = If(

@@ -279,6 +279,21 @@ def match_term_skipped(log: LogView, index: ArithRef, term: ArithRef) -> BoolRef
     return index <= log.last_index
 
 
+def up_to_date_etcd(
+    last_index: ArithRef, last_term: ArithRef, own_index: ArithRef, own_term: ArithRef
+) -> BoolRef:
+    """etcd ``isUpToDate``: a later last term, or the same last term and a log as long."""
+    return Or(last_term > own_term, And(last_term == own_term, last_index >= own_index))
+
+
+def up_to_date_skipped(
+    last_index: ArithRef, last_term: ArithRef, own_index: ArithRef, own_term: ArithRef
+) -> BoolRef:
+    """Mutant: a vote is granted whatever the candidate's log."""
+    del last_index, last_term, own_index, own_term
+    return BoolVal(True)
+
+
 @final
 class Rules(msgspec.Struct, frozen=True, kw_only=True):
     """The decision points of the protocol; a mutant replaces one."""
@@ -286,6 +301,9 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     can_vote: Callable[[Control, ArithRef], BoolRef] = can_vote_etcd
     may_commit: Callable[[NodeView, ArithRef], BoolRef] = commit_current_term_only
     match_term: Callable[[LogView, ArithRef, ArithRef], BoolRef] = match_term_etcd
+    up_to_date: Callable[[ArithRef, ArithRef, ArithRef, ArithRef], BoolRef] = up_to_date_etcd
+    truncate_without_conflict: bool = False
+    """Mutant: a follower cuts its log after the sent entries even when none conflicts."""
 
 
 ETCD_RULES = Rules()

@@ -32,12 +32,15 @@ MUTANT_SEEDS: Final[dict[str, int | None]] = {
     "vote_not_persisted": 60,
     "joint_counts_new_only": 80,
     "commit_previous_term_by_counting": 150,
+    "skip_up_to_date_check": 10,
+    "truncate_without_conflict": 50,
 }
 """Within how many consecutive seeds (default options, any start) the simulator catches each
 mutant, with no tuning by mutant name. Measured with ``--seeds 1..200`` (seeds needed from any
 start: the worst case seen, median in brackets): vote_twice 4 (1), skip_consistency_check 10
 (1), vote_not_persisted 26 (4), joint_counts_new_only 37 (6), commit_previous_term_by_counting
-56 (18); each bound is about twice the worst case seen or more (``docs/cli.md``)."""
+56 (18), skip_up_to_date_check 5 (1), truncate_without_conflict 24 (5); each bound is about
+twice the worst case seen or more (``docs/cli.md``)."""
 MUTANT_SEARCHED_SEEDS: Final = 30
 """How many seeds were searched for the mutants the simulator does not catch."""
 

@@ -2,7 +2,8 @@
 
 Theory of operation. A protocol mutant's counterexample (:class:`proofs.execution.Execution`)
 is a sequence of abstract steps of the bounded cluster model: a node campaigns, a candidate's
-MsgVote is answered, a leader's MsgApp is answered, a proposal, a restart, a step-down. Each
+MsgVote is answered, a leader's MsgApp is answered (or arrives again late), a proposal, a
+restart, a step-down. Each
 becomes a directed schedule of cluster actions for ``impl.raft`` running the same mutant, on
 the nodes and in the order z3 chose:
 
@@ -11,9 +12,12 @@ the nodes and in the order z3 chose:
   random election timeout is answered with the high end first, so it does not campaign; the
   model delivers vote requests outside leases); deliver c's MsgVote of the step's term to k,
   then k's answer to c;
-- append c->k: deliver c's newest MsgApp to k and k's answer back, as long as the leader is
-  still probing down towards the step's ``prev``, then further MsgApps until k holds the
-  step's last entry (a setup of one entry per MsgApp sends what the model sends);
+- append c->k: deliver the oldest MsgApp from c to k whose previous index is the step's
+  ``prev`` (if none, c's newest probe and its rejection, until c probes that low), then the
+  following ones until k holds the step's last entry (a setup of one entry per MsgApp sends
+  what the model sends); k's answers reach c unless the model lost the reply;
+- redeliver c->k: the MsgApps of an earlier append step arrive again (the director kept a
+  copy in flight with a Duplicate action when it first delivered them); the answer is lost;
 - propose c: a client proposal at c (only at a leader); restart k: crash and restart k;
   step-down c: tick the leader until CheckQuorum makes it a follower.
 
@@ -37,6 +41,7 @@ from models.raft_world import (
     Crash,
     Deliver,
     DrawRandom,
+    Duplicate,
     Propose,
     RaftSetup,
     Restart,
@@ -126,8 +131,12 @@ def directed_setup(voters: int, mutant: str) -> tuple[RaftSetup, SwarmOptions]:
 class _Director:
     """Drives one :class:`Simulation` through the abstract steps."""
 
-    def __init__(self, simulation: RaftSimulation) -> None:
+    def __init__(self, simulation: RaftSimulation, redelivered: frozenset[int]) -> None:
         self.simulation = simulation
+        self.redelivered = redelivered
+        """Numbers of the append steps whose MsgApps a later step delivers again."""
+        self.copies: dict[int, list[int]] = {}
+        self.number = 0
         self.violations: tuple[Violation, ...] = ()
         self.proposals = 0
         self.described: list[str] = []
@@ -160,6 +169,9 @@ class _Director:
                     verdict = f" prev {message.prev_log_index} up to {last}"
                 where = f"n{message.from_id}->n{message.to_id}"
                 return f"deliver {kind} {where} (term {message.term}{verdict})"
+            case Duplicate(message=message_id):
+                copied = self.describe(Deliver(message=message_id))
+                return "duplicate" + copied.removeprefix("deliver")
             case DrawRandom(node=node_id, value=value):
                 return f"random n{node_id}={value}"
             case Tick(node=node_id):
@@ -249,26 +261,67 @@ class _Director:
         if answer:
             self.act(Deliver(message=answer))
 
+    def oldest(self, source: int, destination: int, prev: int) -> int:
+        """The oldest in-flight MsgApp from ``source`` to ``destination`` after ``prev``."""
+        found = [
+            message_id
+            for message_id, flight in self.simulation.run.state.in_flight.items()
+            if isinstance(flight.message, MsgApp)
+            and (flight.message.from_id, flight.message.to_id) == (source, destination)
+            and flight.message.prev_log_index == prev
+        ]
+        return min(found, default=0)
+
+    def deliver_app(self, request: int, *, keep_copy: bool) -> MsgApp:
+        """Deliver a MsgApp; with ``keep_copy`` a duplicate stays in flight for a later step."""
+        flight = self.simulation.run.state.in_flight[request].message
+        assert isinstance(flight, MsgApp)
+        if keep_copy:
+            self.act(Duplicate(message=request))
+            self.copies.setdefault(self.number, []).append(max(self.simulation.run.state.in_flight))
+        self.act(Deliver(message=request))
+        return flight
+
     def append(self, step: AbstractStep) -> None:
+        """Deliver the leader's MsgApps from ``step.prev`` on (probing down to it first, as the
+        leader does after rejections) until k holds ``step.last_sent``."""
         c, k = step.nodes
-        covered = -1
+        need, covered = step.prev, -1
+        keep_copy = self.number in self.redelivered
         for _ in range(APPEND_ROUNDS_MAX):
-            request = self.newest(MsgApp, c, k)
-            if not request:
-                raise _StuckError(f"no MsgApp from n{c} to n{k} is in flight")
-            flight = self.simulation.run.state.in_flight[request].message
-            assert isinstance(flight, MsgApp)
-            self.act(Deliver(message=request))
-            answer = self.newest(MsgAppResp, k, c, after=request)
-            probing = flight.prev_log_index > step.prev
-            if answer and (probing or step.sent):
-                self.act(Deliver(message=answer))
-            if not probing:
+            request = self.oldest(c, k, need)
+            if request:
+                flight = self.deliver_app(request, keep_copy=keep_copy)
+                answer = self.newest(MsgAppResp, k, c, after=request)
+                if answer and step.sent and step.replied:
+                    self.act(Deliver(message=answer))
                 covered = flight.prev_log_index + len(flight.entries)
                 if covered >= step.last_sent:
                     return
+                need = covered
+                continue
+            probe = self.newest(MsgApp, c, k)
+            if not probe:
+                raise _StuckError(f"no MsgApp from n{c} to n{k} is in flight")
+            probed = self.simulation.run.state.in_flight[probe].message
+            assert isinstance(probed, MsgApp)
+            if probed.prev_log_index <= need:
+                raise _StuckError(f"n{c} sends n{k} no MsgApp after entry {need}")
+            # The leader probes from a later index: its rejection makes it probe lower.
+            self.act(Deliver(message=probe))
+            answer = self.newest(MsgAppResp, k, c, after=probe)
+            if answer:
+                self.act(Deliver(message=answer))
         reason = f"n{c}'s MsgApps brought n{k} to entry {covered}, not {step.last_sent}"
         raise _StuckError(reason)
+
+    def redeliver(self, step: AbstractStep) -> None:
+        """The MsgApps of step ``step.source`` arrive again (copies kept then); no reply."""
+        copies = self.copies.get(step.source, [])
+        if not copies:
+            raise _StuckError(f"no copy of step {step.source}'s MsgApp is in flight")
+        for message_id in copies:
+            self.act(Deliver(message=message_id))
 
     def propose(self, step: AbstractStep) -> None:
         (c,) = step.nodes
@@ -291,6 +344,7 @@ class _Director:
             "campaign": self.campaign,
             "vote": self.vote,
             "append": self.append,
+            "redeliver": self.redeliver,
             "propose": self.propose,
             "restart": self.restart,
             "step-down": self.step_down,
@@ -346,10 +400,13 @@ def export_counterexample(
         checkpoint_interval_steps=0,
     )
     simulation: RaftSimulation = Simulation(RAFT, header, random.Random(0))
-    director = _Director(simulation)
+    director = _Director(
+        simulation, frozenset(step.source for step in execution.steps if step.kind == "redeliver")
+    )
     spans: list[StepSpan] = []
     try:
         for number, step in enumerate(execution.steps, start=1):
+            director.number = number
             first = director.steps + 1
             try:
                 director.carry_out(step)

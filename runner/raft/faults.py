@@ -33,6 +33,10 @@ MUTANT_DESCRIPTIONS: Final[dict[str, str]] = {
     "joint_counts_new_only": (
         "a joint configuration counts only the incoming majority (commit and elections)"
     ),
+    "skip_up_to_date_check": "a voter grants its vote without the log up-to-date check",
+    "truncate_without_conflict": (
+        "a follower cuts its log after an accepted MsgApp's entries even without a conflict"
+    ),
 }
 """One line per ``models.raft.RaftMutant``, for ``--list-mutants``."""
 

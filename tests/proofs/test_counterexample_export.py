@@ -8,7 +8,6 @@ follows z3's choice of nodes (renaming the nodes of the execution renames the tr
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -18,9 +17,8 @@ import pytest
 from models.environment import Deliver
 from models.raft import Message, RaftMutant
 from models.trace import TraceResult
-from proofs.catalog import Mutant, all_proofs
+from proofs.catalog import all_proofs
 from proofs.execution import AbstractStep, Execution, NodeValues
-from proofs.z3adapter import Counterexample
 from runner.cli.main import main
 from runner.cli.worlds import WORLDS
 from runner.exit_codes import ExitCode
@@ -29,6 +27,7 @@ from runner.raft.counterexample_export import ExportedTrace, ExportFailure, expo
 from runner.raft.world import RAFT
 from runner.sim.run import Run, StepOutcome
 from runner.sim.trace import parse_trace
+from tests.proofs import mutant_runs
 
 EXPECTED = {
     # mutant: (impl.raft mutant, spec.raft properties that correspond to the proof's property)
@@ -38,28 +37,20 @@ EXPECTED = {
         RaftMutant.COMMIT_PREVIOUS_TERM_BY_COUNTING,
         {"leader_completeness", "state_machine_safety"},
     ),
+    "vote-without-up-to-date-check": (
+        RaftMutant.SKIP_UP_TO_DATE_CHECK,
+        {"leader_completeness", "state_machine_safety"},
+    ),
+    "truncate-committed-entry": (
+        RaftMutant.TRUNCATE_WITHOUT_CONFLICT,
+        {"leader_completeness", "state_machine_safety", "committed_entries_durable"},
+    ),
 }
 
 
-def _mutant(name: str) -> Mutant:
-    found = [m for case in all_proofs() for m in case.mutants if m.name == name]
-    assert len(found) == 1
-    return found[0]
-
-
-@functools.cache
-def _execution(name: str) -> Execution:
-    verdict = _mutant(name).check()
-    assert isinstance(verdict, Counterexample)
-    assert verdict.execution is not None
-    return verdict.execution
-
-
-@functools.cache
-def _exported(name: str) -> ExportedTrace:
-    exported = export_counterexample(_execution(name), _mutant(name).impl_mutant, "test")
-    assert isinstance(exported, ExportedTrace), exported
-    return exported
+_mutant = mutant_runs.mutant
+_execution = mutant_runs.execution
+_exported = mutant_runs.exported
 
 
 def test_the_protocol_mutants_are_the_ones_with_impl_switches() -> None:

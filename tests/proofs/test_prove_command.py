@@ -43,9 +43,11 @@ def _vacuous() -> ProofCase:
 def test_the_quorum_proofs_pass_and_print_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prove", "raft.quorum"]) == 0
     out = capsys.readouterr().out
-    assert "raft.quorum.majority  exhaustive" in out
+    [row] = [line for line in out.splitlines() if line.startswith("raft.quorum.majority ")]
+    assert row.split()[1] == "exhaustive"
+    assert row.split()[-2] == "proved"
     assert "mutant minority-quorum: refuted" in out
-    assert out.splitlines()[-1].startswith("pass: 2/2 proved, 2/2 mutants refuted")
+    assert out.splitlines()[-1].startswith("pass: 3/3 proved, 3/3 mutants refuted")
 
 
 def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,9 +106,14 @@ def test_the_whole_catalog_proves_and_refutes_every_mutant(
         "raft.quorum.joint",
         "raft.election.safety",
         "raft.log.matching",
-        "raft.commitment.safety",
+        "raft.leader.completeness",
+        "raft.state_machine.safety",
     } <= names
+    unbounded = {"raft.log.matching", "raft.leader.completeness", "raft.state_machine.safety"}
     for proof in report["proofs"]:
+        if proof["name"] in unbounded:
+            assert proof["method"] == "inductive invariant"
+            assert proof["bound"].startswith("no size bound")
         assert proof["result"] == "proved", proof["name"]
         assert proof["mutants"]
         assert all(m["refuted"] for m in proof["mutants"]), proof["name"]
