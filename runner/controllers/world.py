@@ -7,9 +7,10 @@ informers (the API watch each follows and the watch lines it has not handed over
 controller's calls are carried out at once, in order, and each answer fed back (a
 ``LoseAnswer`` fault loses the next write: never applied, answered status 0). Watch lines the
 API server emits queue at every informer watching that resource; ``Deliver`` hands one over,
-so caches lag behind the store as much as the schedule makes them. A restarted controller (crash,
-leader failover) starts from ``init`` and lists every resource before it watches again; a
-broken watch lists again. Kubelets bind, run and finish pods with ``fixture``'s writes.
+so caches lag behind the store as much as the schedule makes them. A restarted controller
+(crash, leader failover) starts from ``init`` and lists every resource before it watches
+again; a broken watch lists again. Kubelets bind, run and finish pods with ``fixture``'s
+writes; a deleted pod finishes once its grace period has passed.
 Users change the desired state through the API (``User``).
 """
 
@@ -24,6 +25,7 @@ from impl.apiserver.context import Config, builtin_config
 from impl.controllers import deployment, garbagecollector, machine, replicaset
 from impl.controllers.machine import ControllerState
 from impl.controllers.plan import ControllerDef
+from models.apiserver.clock import parse_rfc3339
 from models.apiserver.messages import ApiRequest
 from models.controllers.config import ControllerConfig
 from models.controllers.messages import (
@@ -294,7 +296,7 @@ class Engine:
         namespace, name = key.split("/", 1)
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
         state, status, body = self.send(state, ApiRequest(method="GET", path=path))
-        if status != 200 or not fixture.pending_work(msgspec.json.decode(body)):
+        if status != 200 or not _kubelet_ready(msgspec.json.decode(body), state.api.now_seconds):
             return NotEnabled("nothing for the kubelet to do")
         box = [state]
         outputs: list[ControllersOutput] = []
@@ -338,7 +340,19 @@ class Engine:
     def pods_needing_work(self, state: ControllersState) -> list[str]:
         objects = world_api.stored_objects(state.api)
         pods = [obj for obj in objects if obj.get("kind") == "Pod"]
+        now = state.api.now_seconds
         return [
             f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             for pod in fixture.pods_needing_work(pods)
+            if _kubelet_ready(pod, now)
         ]
+
+
+def _kubelet_ready(pod: dict[str, Any], now_seconds: int) -> bool:
+    """The kubelet has a step to take; a deleted pod's containers take their whole grace
+    period to stop (``deletionTimestamp`` is when it ends), so it lingers, terminating."""
+    work = fixture.pending_work(pod)
+    if work != "finish":
+        return bool(work)
+    ends = parse_rfc3339(pod["metadata"].get("deletionTimestamp"))
+    return ends is None or ends <= now_seconds

@@ -34,9 +34,9 @@ def view_of(state: ControllersState) -> View:
     return View(world_api.stored_objects(state.api))
 
 
-def _current_deployment_sync(action: ControllersAction, before: ControllersState) -> bool:
-    """A Deployment-controller sync whose informers had handed over every event."""
-    if not isinstance(action, Work) or not _sync_of(action, DEPLOYMENT):
+def _current_sync(action: ControllersAction, before: ControllersState, name: str) -> bool:
+    """A sync of controller ``name`` whose informers had handed over every event."""
+    if not isinstance(action, Work) or not _sync_of(action, name):
         return False
     slot = before.slots[action.controller]
     return all(not informer.pending for informer in slot.informers.values())
@@ -107,7 +107,12 @@ class SafetyChecker:
                 if isinstance(action, Work) and _sync_of(action, REPLICASET)
                 else ()
             ),
-            *(safety.rollout_bounds(old, new) if _current_deployment_sync(action, before) else ()),
+            *(
+                safety.status_counts_available(old, new)
+                if _current_sync(action, before, REPLICASET)
+                else ()
+            ),
+            *(safety.rollout_bounds(old, new) if _current_sync(action, before, DEPLOYMENT) else ()),
             *safety.orphans_kept(new, self.orphaned),
             *safety.foreground_waits(old, new),
         ]

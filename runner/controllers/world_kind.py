@@ -184,7 +184,7 @@ class ControllersWorldKind:
         ActionKind("work", None, 20, 40),
         ActionKind("kubelet", None, 10, 30),
         ActionKind("advance", None, 2, 6),
-        ActionKind("user", None, 2, 6),
+        ActionKind("user", None, 5, 12),
         ActionKind("crash", "crash", 1, 2),
         ActionKind("restart", "crash", 3, 6),
         ActionKind("failover", "failover", 1, 2),

@@ -7,6 +7,10 @@ situation it guards arises.
   value and the one in the controller's cache): expectations stop a controller from creating
   again before its informer saw its own creates. Companion ``replicaset.full``: some
   ReplicaSet of two or more replicas has exactly its replicas active.
+- ``replicaset.status_counts_available``: a ReplicaSet-controller sync on an up-to-date cache
+  writes ``status.availableReplicas`` no larger than the non-terminating available pods it saw
+  (the Deployment controller's scale-down arithmetic trusts this number). Companion
+  ``replicaset.terminating_counted``: a ReplicaSet with a status had terminating pods.
 - ``deployment.max_surge``: a Deployment-controller sync, made on a cache that had seen every
   event, must not take a RollingUpdate Deployment's ReplicaSets (same spec) above
   ``replicas + maxSurge`` replicas in total. Companion ``deployment.surged``: a Deployment had
@@ -51,6 +55,7 @@ from spec.property import Violation
 
 SOMETIMES = (
     "replicaset.full",
+    "replicaset.terminating_counted",
     "deployment.surged",
     "deployment.at_min_available",
     "gc.orphaned",
@@ -78,6 +83,30 @@ def no_excess_pods(before: View, after: View, seen_replicas: Mapping[str, int]) 
                     "replicaset.no_excess_pods",
                     f"{key_of(rs)} has {count} active pods after creating "
                     f"{len(created)}, but spec.replicas is {bound}",
+                )
+            )
+    return found
+
+
+def status_counts_available(before: View, after: View) -> list[Violation]:
+    """Judge one ReplicaSet-controller sync made on an up-to-date cache: a status it wrote
+    counts as available only non-terminating pods (API reference, ``availableReplicas``: "the
+    number of available non-terminating pods"), of those it saw (``before``; a pod it deletes in
+    the same sync may still be counted, as Kubernetes computes the status from the list it
+    synced)."""
+    found = []
+    for rs in after.of("ReplicaSet"):
+        old = before.by_uid.get(uid_of(rs))
+        if old is None or old.get("status") == rs.get("status"):
+            continue
+        seen = sum(1 for pod in before.controlled(old, "Pod") if available(pod))
+        claimed = int(rs.get("status", {}).get("availableReplicas") or 0)
+        if claimed > seen:
+            found.append(
+                _violation(
+                    "replicaset.status_counts_available",
+                    f"{key_of(rs)} status says {claimed} available pods; "
+                    f"{seen} were available and not terminating",
                 )
             )
     return found
@@ -188,6 +217,8 @@ def witnessed(after: View, orphaned: Iterable[str]) -> set[str]:
         count = sum(1 for pod in after.controlled(rs, "Pod") if active(pod))
         if replicas(rs) >= 2 and count == replicas(rs):
             seen.add("replicaset.full")
+        if any(terminating(pod) for pod in after.controlled(rs, "Pod")) and rs.get("status"):
+            seen.add("replicaset.terminating_counted")
     for deployment in after.of("Deployment"):
         sets = [rs for rs in after.controlled(deployment, "ReplicaSet") if replicas(rs) > 0]
         posts = fenceposts(deployment)
