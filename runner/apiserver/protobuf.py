@@ -1,9 +1,10 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
 kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount``, and
-``kubectl create deployment``) send their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
-(apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
-decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
+``kubectl create deployment``) send their object as protobuf: the magic ``k8s\\x00``, then a
+``runtime.Unknown`` holding the type (apiVersion, kind) and the object's own message. The
+machine speaks JSON only, so the runner decodes such a body here and hands the machine the JSON
+kube's JSON codec would have written.
 
 The wire decoding is the ``protobuf`` library's; the message layouts (field numbers and types of
 the few kinds decoded) are written out below from Kubernetes' published API (``generated.proto``
