@@ -101,11 +101,11 @@ def register(verbs: VerbParsers) -> None:
     )
     raft.add_argument("--mutant", default="none", help="run a deliberately broken Raft variant")
     raft.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
-    register_controllers(targets)
     raft.add_argument("--trace", type=Path, default=None, help="write the trace to FILE")
     add_output_option(raft)
     raft.set_defaults(handler=run_simulate_raft)
     simulate_apiserver.add_target(targets)
+    register_controllers(targets)
 
 
 def parse_seed(text: str) -> int:
