@@ -23,7 +23,7 @@ from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
 from impl.apiserver.context import (
     Config,
 )
-from impl.apiserver.delete_collection import absorb, start_delete_collection
+from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.read_requests import (
     read_answer,
@@ -213,6 +213,8 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         return Step(
             state=state, commands=(Respond(request_id=pending.request_id, response=response),)
         )
+    if pending.stage == "collect" and isinstance(result, RangeResponse):
+        return on_listed(config, state, ctx, pending, result)
     if pending.stage == "current" and isinstance(result, RangeResponse):
         fetched = msgspec.structs.replace(pending, from_store=True)
         return continue_write(state, ctx, fetched, current_from(result))

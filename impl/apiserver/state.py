@@ -40,7 +40,7 @@ from models.step import Step
 LOAD_OPERATION = 0
 
 
-Stage = Literal["current", "commit", "get", "list", "scale"]
+Stage = Literal["current", "commit", "get", "list", "scale", "collect"]
 
 
 class CollectionDelete(msgspec.Struct, frozen=True, kw_only=True):
