@@ -46,7 +46,7 @@ from impl.apiserver.state import (
     respond,
 )
 from impl.apiserver.watches import bookmark_line, fan_out
-from impl.apiserver.write_requests import continue_write, on_commit, start_write
+from impl.apiserver.write_requests import continue_write, on_commit, on_namespace, start_write
 from models.apiserver.messages import (
     ApiRequest,
     ApiServerCommand,
@@ -213,6 +213,8 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         return Step(
             state=state, commands=(Respond(request_id=pending.request_id, response=response),)
         )
+    if pending.stage == "namespace" and isinstance(result, RangeResponse):
+        return on_namespace(state, ctx, pending, result)
     if pending.stage == "collect" and isinstance(result, RangeResponse):
         return on_listed(config, state, ctx, pending, result)
     if pending.stage == "current" and isinstance(result, RangeResponse):
