@@ -1,10 +1,10 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
-kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount``, and
-``kubectl create deployment``) send their object as protobuf: the magic ``k8s\\x00``, then a
-``runtime.Unknown`` holding the type (apiVersion, kind) and the object's own message. The
-machine speaks JSON only, so the runner decodes such a body here and hands the machine the JSON
-kube's JSON codec would have written.
+kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
+deployment``) send
+their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
+(apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
+decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
 
 The wire decoding is the ``protobuf`` library's; the message layouts (field numbers and types of
 the few kinds decoded) are written out below from Kubernetes' published API (``generated.proto``
@@ -28,7 +28,9 @@ MEDIA_TYPE: Final = "application/vnd.kubernetes.protobuf"
 _PACKAGE: Final = "kubeoracle.k8s"
 
 # (number, name, type, message type or "", repeated). Types: string, bytes, bool, int32, int64,
-# message, or map:<value type> (map<string, value>).
+# message, or map:<value type> (map<string, value>). bool, int32 and int64 are Go pointer fields
+# (written only when set, kept even when zero); bool_v, int32_v and int64_v are Go value fields
+# with ``omitempty`` (always written, left out of the JSON when zero).
 Field = tuple[int, str, str, str, bool]
 _OBJECT_META: Final[tuple[Field, ...]] = (
     (1, "name", "string", "", False),
@@ -91,14 +93,6 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (2, "spec", "message", "NamespaceSpec", False),
         (3, "status", "message", "NamespaceStatus", False),
     ),
-    "ServiceAccount": (
-        (1, "metadata", "message", "ObjectMeta", False),
-        (2, "secrets", "message", "ObjectReference", True),
-        (3, "imagePullSecrets", "message", "LocalObjectReference", True),
-        (4, "automountServiceAccountToken", "bool", "", False),
-    ),
-    # kubectl create deployment (k8s.io/api apps/v1 and core/v1 generated.proto): the fields
-    # its generator sets and a few neighbours; ResourceRequirements' Quantity maps are left out.
     "LabelSelectorRequirement": (
         (1, "key", "string", "", False),
         (2, "operator", "string", "", False),
@@ -108,15 +102,18 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (1, "matchLabels", "map:string", "", False),
         (2, "matchExpressions", "message", "LabelSelectorRequirement", True),
     ),
+    "Quantity": ((1, "string", "string", "", False),),
     "ContainerPort": (
         (1, "name", "string", "", False),
-        (2, "hostPort", "int32", "", False),
+        (2, "hostPort", "int32_v", "", False),
         (3, "containerPort", "int32", "", False),
         (4, "protocol", "string", "", False),
         (5, "hostIP", "string", "", False),
     ),
-    "EnvVar": ((1, "name", "string", "", False), (2, "value", "string", "", False)),
-    "ResourceRequirements": (),
+    "ResourceRequirements": (
+        (1, "limits", "map:message:Quantity", "", False),
+        (2, "requests", "map:message:Quantity", "", False),
+    ),
     "Container": (
         (1, "name", "string", "", False),
         (2, "image", "string", "", False),
@@ -124,11 +121,14 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (4, "args", "string", "", True),
         (5, "workingDir", "string", "", False),
         (6, "ports", "message", "ContainerPort", True),
-        (7, "env", "message", "EnvVar", True),
         (8, "resources", "message", "ResourceRequirements", False),
         (13, "terminationMessagePath", "string", "", False),
         (14, "imagePullPolicy", "string", "", False),
+        (16, "stdin", "bool_v", "", False),
+        (17, "stdinOnce", "bool_v", "", False),
+        (18, "tty", "bool_v", "", False),
         (20, "terminationMessagePolicy", "string", "", False),
+        (24, "restartPolicy", "string", "", False),
     ),
     "PodSpec": (
         (2, "containers", "message", "Container", True),
@@ -138,7 +138,11 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (7, "nodeSelector", "map:string", "", False),
         (8, "serviceAccountName", "string", "", False),
         (10, "nodeName", "string", "", False),
+        (11, "hostNetwork", "bool_v", "", False),
+        (12, "hostPID", "bool_v", "", False),
+        (13, "hostIPC", "bool_v", "", False),
         (19, "schedulerName", "string", "", False),
+        (20, "initContainers", "message", "Container", True),
     ),
     "PodTemplateSpec": (
         (1, "metadata", "message", "ObjectMeta", False),
@@ -150,24 +154,40 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (2, "selector", "message", "LabelSelector", False),
         (3, "template", "message", "PodTemplateSpec", False),
         (4, "strategy", "message", "DeploymentStrategy", False),
-        (5, "minReadySeconds", "int32", "", False),
+        (5, "minReadySeconds", "int32_v", "", False),
         (6, "revisionHistoryLimit", "int32", "", False),
-        (7, "paused", "bool", "", False),
+        (7, "paused", "bool_v", "", False),
         (9, "progressDeadlineSeconds", "int32", "", False),
     ),
-    "DeploymentStatus": (),
+    "DeploymentStatus": tuple(
+        (number, name, "int64_v" if number == 1 else "int32_v", "", False)
+        for number, name in (
+            (1, "observedGeneration"),
+            (2, "replicas"),
+            (3, "updatedReplicas"),
+            (4, "availableReplicas"),
+            (5, "unavailableReplicas"),
+            (7, "readyReplicas"),
+        )
+    ),
     "Deployment": (
         (1, "metadata", "message", "ObjectMeta", False),
         (2, "spec", "message", "DeploymentSpec", False),
         (3, "status", "message", "DeploymentStatus", False),
     ),
+    "ServiceAccount": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "secrets", "message", "ObjectReference", True),
+        (3, "imagePullSecrets", "message", "LocalObjectReference", True),
+        (4, "automountServiceAccountToken", "bool", "", False),
+    ),
 }
 DECODED_KINDS: Final = {
-    ("apps/v1", "Deployment"),
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
 }
 
 _TYPES: Final = {
@@ -176,6 +196,9 @@ _TYPES: Final = {
     "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
     "int32": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
     "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "bool_v": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
+    "int32_v": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+    "int64_v": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
     "message": descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
 }
 _OPTIONAL: Final = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
@@ -198,7 +221,10 @@ def _add_field(
         entry = message.nested_type.add(name=name[0].upper() + name[1:] + "Entry")
         entry.options.map_entry = True
         entry.field.add(name="key", number=1, type=_TYPES["string"], label=_OPTIONAL)
-        entry.field.add(name="value", number=2, type=_TYPES[kind[4:]], label=_OPTIONAL)
+        value_kind, _, value_target = kind[4:].partition(":")
+        value = entry.field.add(name="value", number=2, type=_TYPES[value_kind], label=_OPTIONAL)
+        if value_target:
+            value.type_name = f".{_PACKAGE}.{value_target}"
         field.type = _TYPES["message"]
         field.type_name = f".{_PACKAGE}.{message.name}.{entry.name}"
         field.label = _REPEATED
@@ -232,14 +258,18 @@ _CLASSES: Final = _message_classes()
 def _value(kind: str, target: str, value: Any) -> Any:
     if kind == "message":
         return _to_json(target, value)
+    if kind.startswith("map:message:"):
+        return _to_json(kind[len("map:message:") :], value)
     if kind in ("bytes", "map:bytes"):
         return base64.b64encode(value).decode("ascii")
     return value
 
 
 def _to_json(message_name: str, message: Message) -> Any:
-    if message_name == "Time":
-        return rfc3339(int(message.seconds))  # type: ignore[attr-defined]
+    if message_name == "Time":  # Go writes a zero time as an empty message; JSON says null
+        return rfc3339(int(message.seconds)) if message.ListFields() else None  # type: ignore[attr-defined]
+    if message_name == "Quantity":
+        return str(message.string)  # type: ignore[attr-defined]
     fields = {
         name: (kind, target, repeated) for _, name, kind, target, repeated in MESSAGES[message_name]
     }
@@ -250,8 +280,6 @@ def _to_json(message_name: str, message: Message) -> Any:
             result[descriptor.name] = {key: _value(kind, "", value[key]) for key in value}
         elif repeated:
             result[descriptor.name] = [_value(kind, target, item) for item in value]
-        elif target == "Time" and not value.ListFields():
-            continue  # Go writes a zero metav1.Time as an empty message; its JSON is null
         elif not _go_zero(kind, descriptor.name, value):
             result[descriptor.name] = _value(kind, target, value)
     return result
@@ -261,7 +289,11 @@ def _go_zero(kind: str, name: str, value: Any) -> bool:
     """A value Go's protobuf marshalling always writes but its JSON (``omitempty``) leaves out:
     an empty non-pointer string, a zero ``generation``. Pointer fields (optional bools and
     ints) are written only when set, so their zero values stay."""
-    return (kind == "string" and value == "") or (name == "generation" and value == 0)
+    return (
+        (kind == "string" and value == "")
+        or (kind.endswith("_v") and not value)
+        or (name == "generation" and value == 0)
+    )
 
 
 def decode_object(body: bytes) -> dict[str, Any] | Undecodable:
