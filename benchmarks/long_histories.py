@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from models.history import EtcdDelete, EtcdPut, EtcdRange, Operation
+from models.etcd import DeleteRangeRequest, PutRequest, RangeRequest
+from models.history import Operation
 from runner.history.synthetic import (
     concurrent_events,
     jepsen_lines,
@@ -47,13 +48,13 @@ UNKNOWN_EVERY = 1_000
 
 def etcd_request(prng: random.Random) -> Operation:
     """Half ranges, 40% puts, 10% deletes, on 4 keys."""
-    key = f"key{prng.randrange(4)}"
+    key = b"key%d" % prng.randrange(4)
     draw = prng.random()
     if draw < 0.5:
-        return EtcdRange(key=key)
+        return RangeRequest(key=key)
     if draw < 0.9:
-        return EtcdPut(key=key, value=str(prng.randrange(100)))
-    return EtcdDelete(key=key)
+        return PutRequest(key=key, value=b"%d" % prng.randrange(100))
+    return DeleteRangeRequest(key=key)
 
 
 def history_lines(kind: str, operations: int) -> tuple[Iterator[str], str]:

@@ -3,7 +3,12 @@
 These records mirror etcd 3.4's ``etcdserverpb``/``mvccpb`` messages (field names as in the
 proto, snake_case). Keys and values are ``bytes``; revisions, versions and lease IDs are ints.
 Requests form a tagged union so that a Raft log entry can carry any of them. Errors carry etcd's
-gRPC code and exact message text (``etcdserver/api/v3rpc/rpctypes``).
+gRPC code and exact message text (``etcdserver/api/v3rpc/rpctypes``), tagged ``error`` so that a
+response-or-error union (a client history's result) decodes. They are the one set of etcd types:
+client histories (:mod:`models.history`) record these requests and responses as they are. Every
+record refuses unknown fields when decoded with msgspec (history files, etcd's JSON through
+:mod:`models.etcd_json`); the gateway's request decoding, which must ignore them as etcd does,
+is :mod:`models.etcd_decode`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ MAX_LEASE_TTL_SECONDS = 9_000_000_000
 NO_LEASE = 0
 
 
-class KeyValue(msgspec.Struct, frozen=True, kw_only=True):
+class KeyValue(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One key's state at a revision (``mvccpb.KeyValue``)."""
 
     key: bytes = b""
@@ -38,7 +43,7 @@ class KeyValue(msgspec.Struct, frozen=True, kw_only=True):
     lease: int = NO_LEASE
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True):
+class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A change to one key (``mvccpb.Event``); a DELETE's ``kv`` has only key and mod_revision."""
 
     type: EventType = "PUT"
@@ -46,7 +51,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     prev_kv: KeyValue | None = None
 
 
-class ResponseHeader(msgspec.Struct, frozen=True, kw_only=True):
+class ResponseHeader(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The header every response carries; ``revision`` is the store revision it saw."""
 
     cluster_id: int = 0
@@ -66,7 +71,7 @@ GRPC_OUT_OF_RANGE = 11
 GRPC_UNAVAILABLE = 14
 
 
-class EtcdError(msgspec.Struct, frozen=True, kw_only=True):
+class EtcdError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="error"):
     """An error etcd returns: the gRPC status code and the exact message."""
 
     code: int
@@ -115,7 +120,9 @@ ERROR_LEADER_CHANGED = EtcdError(code=GRPC_UNAVAILABLE, message="etcdserver: lea
 # ---- KV requests --------------------------------------------------------------------------------
 
 
-class RangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
+class RangeRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="range"
+):
     """Read one key, a range [key, range_end), a prefix, or all keys >= key (range_end b"\\0")."""
 
     key: bytes = b""
@@ -133,7 +140,7 @@ class RangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
     max_create_revision: int = 0
 
 
-class PutRequest(msgspec.Struct, frozen=True, kw_only=True, tag="put"):
+class PutRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="put"):
     """Write one key, optionally attached to a lease."""
 
     key: bytes = b""
@@ -144,7 +151,9 @@ class PutRequest(msgspec.Struct, frozen=True, kw_only=True, tag="put"):
     ignore_lease: bool = False
 
 
-class DeleteRangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="delete_range"):
+class DeleteRangeRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="delete_range"
+):
     """Delete one key or a range, with the same range conventions as :class:`RangeRequest`."""
 
     key: bytes = b""
@@ -152,7 +161,7 @@ class DeleteRangeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="delete_
     prev_kv: bool = False
 
 
-class Compare(msgspec.Struct, frozen=True, kw_only=True):
+class Compare(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One txn guard: ``target(key) result operand`` over every key of the range."""
 
     key: bytes = b""
@@ -166,7 +175,7 @@ class Compare(msgspec.Struct, frozen=True, kw_only=True):
     lease: int = NO_LEASE
 
 
-class TxnRequest(msgspec.Struct, frozen=True, kw_only=True, tag="txn"):
+class TxnRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="txn"):
     """If every compare holds, run ``success`` in order, else ``failure``; one revision."""
 
     compare: tuple[Compare, ...] = ()
@@ -178,7 +187,9 @@ RequestOp = RangeRequest | PutRequest | DeleteRangeRequest | TxnRequest
 """An operation inside a txn branch."""
 
 
-class CompactionRequest(msgspec.Struct, frozen=True, kw_only=True, tag="compaction"):
+class CompactionRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="compaction"
+):
     """Discard history below ``revision``."""
 
     revision: int = 0
@@ -188,33 +199,43 @@ class CompactionRequest(msgspec.Struct, frozen=True, kw_only=True, tag="compacti
 # ---- lease requests -----------------------------------------------------------------------------
 
 
-class LeaseGrantRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_grant"):
+class LeaseGrantRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_grant"
+):
     """Create a lease; ``ID`` is chosen by the proposer (etcd's leader) when the client sent 0."""
 
     TTL: int = 0
     ID: int = 0
 
 
-class LeaseRevokeRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_revoke"):
+class LeaseRevokeRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_revoke"
+):
     """Delete a lease and every key attached to it (also how expiry is applied)."""
 
     ID: int = 0
 
 
-class LeaseKeepAliveRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_keepalive"):
+class LeaseKeepAliveRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_keepalive"
+):
     """Renew a lease: its deadline becomes now + its granted TTL."""
 
     ID: int = 0
 
 
-class LeaseTimeToLiveRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_timetolive"):
+class LeaseTimeToLiveRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_timetolive"
+):
     """Remaining TTL of a lease, optionally with its keys."""
 
     ID: int = 0
     keys: bool = False
 
 
-class LeaseLeasesRequest(msgspec.Struct, frozen=True, kw_only=True, tag="lease_leases"):
+class LeaseLeasesRequest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_leases"
+):
     """List every live lease."""
 
 
@@ -236,7 +257,9 @@ EtcdRequest = (
 # ---- responses ----------------------------------------------------------------------------------
 
 
-class RangeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
+class RangeResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="range"
+):
     """The matching key-values (after limit), whether more exist, and the total count."""
 
     header: ResponseHeader
@@ -245,14 +268,16 @@ class RangeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="range"):
     count: int = 0
 
 
-class PutResponse(msgspec.Struct, frozen=True, kw_only=True, tag="put"):
+class PutResponse(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="put"):
     """The revision written, and the previous key-value when asked for."""
 
     header: ResponseHeader
     prev_kv: KeyValue | None = None
 
 
-class DeleteRangeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="delete_range"):
+class DeleteRangeResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="delete_range"
+):
     """How many keys were deleted, and their previous key-values when asked for."""
 
     header: ResponseHeader
@@ -260,7 +285,7 @@ class DeleteRangeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="delete
     prev_kvs: tuple[KeyValue, ...] = ()
 
 
-class TxnResponse(msgspec.Struct, frozen=True, kw_only=True, tag="txn"):
+class TxnResponse(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="txn"):
     """Which branch ran and the response of each of its operations."""
 
     header: ResponseHeader
@@ -272,13 +297,17 @@ ResponseOp = RangeResponse | PutResponse | DeleteRangeResponse | TxnResponse
 """The response of an operation inside a txn branch."""
 
 
-class CompactionResponse(msgspec.Struct, frozen=True, kw_only=True, tag="compaction"):
+class CompactionResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="compaction"
+):
     """Acknowledges a compaction."""
 
     header: ResponseHeader
 
 
-class LeaseGrantResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_grant"):
+class LeaseGrantResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_grant"
+):
     """The granted lease's ID and TTL (raised to the minimum TTL)."""
 
     header: ResponseHeader
@@ -286,13 +315,17 @@ class LeaseGrantResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_g
     TTL: int = 0
 
 
-class LeaseRevokeResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_revoke"):
+class LeaseRevokeResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_revoke"
+):
     """Acknowledges a revocation."""
 
     header: ResponseHeader
 
 
-class LeaseKeepAliveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_keepalive"):
+class LeaseKeepAliveResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_keepalive"
+):
     """The renewed TTL; 0 when the lease does not exist (etcd replies so instead of an error)."""
 
     header: ResponseHeader
@@ -300,7 +333,9 @@ class LeaseKeepAliveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lea
     TTL: int = 0
 
 
-class LeaseTimeToLiveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_timetolive"):
+class LeaseTimeToLiveResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_timetolive"
+):
     """Remaining TTL (-1 for an unknown lease), granted TTL and attached keys."""
 
     header: ResponseHeader
@@ -310,7 +345,9 @@ class LeaseTimeToLiveResponse(msgspec.Struct, frozen=True, kw_only=True, tag="le
     keys: tuple[bytes, ...] = ()
 
 
-class LeaseLeasesResponse(msgspec.Struct, frozen=True, kw_only=True, tag="lease_leases"):
+class LeaseLeasesResponse(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="lease_leases"
+):
     """The IDs of every live lease, ascending."""
 
     header: ResponseHeader
@@ -334,7 +371,7 @@ EtcdResponse = (
 # ---- watch --------------------------------------------------------------------------------------
 
 
-class WatchCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
+class WatchCreateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Start a watch on a key or range from ``start_revision`` (0: from the next revision)."""
 
     key: bytes = b""
@@ -346,7 +383,7 @@ class WatchCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
     watch_id: int = 0
 
 
-class WatchResponse(msgspec.Struct, frozen=True, kw_only=True):
+class WatchResponse(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One message of a watch stream (creation, events, progress, cancellation)."""
 
     header: ResponseHeader

@@ -5,17 +5,19 @@ operation with the time it was called, the time it returned (or none), what it a
 what it got. The format (documented in ``docs/history-format.md``, JSON Schema generated from
 these types by :func:`history_json_schema`) is JSON Lines:
 
-* an optional first line ``{"kind": "header", "format": "kubeoracle-history", "version": 1,
+* an optional first line ``{"kind": "header", "format": "kubeoracle-history", "version": 2,
   "model": "etcd"}``;
 * one ``{"kind": "operation", ...}`` line per client operation (:class:`OperationRecord`);
 * one ``{"kind": "watch", ...}`` line per etcd watch stream (:class:`WatchRecord`).
 
 Operations are typed per model, with the tag in ``"type"``:
 
-* ``etcd``: ``range`` (a get is a range without ``range_end``), ``put``, ``delete``, ``txn``
-  (compares, then the success or failure ops), ``lease_grant``, ``lease_revoke``,
-  ``lease_keepalive``, ``compact``; results ``range``, ``put``, ``delete``, ``txn``,
-  ``lease_grant``, ``lease_revoke``, ``lease_keepalive``, ``compact`` or ``error``;
+* ``etcd``: etcd's own requests and responses (:mod:`models.etcd`, the one set of etcd types):
+  operations ``range``, ``put``, ``delete_range``, ``txn``, ``compaction``, ``lease_grant``,
+  ``lease_revoke``, ``lease_keepalive``; results the matching responses (with their
+  ``header``) or ``error`` (etcd's gRPC code and message). Keys and values are bytes, base64 in
+  JSON as etcd's JSON gateway writes them. A watch records etcd's create request and each
+  message received (:class:`WatchMessage`: etcd's ``WatchResponse``, or a stream error);
 * ``kv`` (string registers per key): ``kv_get``, ``kv_put``, ``kv_append``; results ``value``
   (a get) and ``ok``;
 * ``register`` and ``cas-register``: ``read``, ``write``, ``cas`` (cas-register only); results
@@ -41,10 +43,35 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 from returns.result import Failure, Result, Success
 
+from models.etcd import (
+    CompactionRequest,
+    CompactionResponse,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    EtcdError,
+    LeaseGrantRequest,
+    LeaseGrantResponse,
+    LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse,
+    LeaseRevokeRequest,
+    LeaseRevokeResponse,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+    TxnResponse,
+    WatchCreateRequest,
+    WatchResponse,
+)
 from models.strict_input import InputError, decode_json, numbered_lines
 
 FORMAT_NAME = "kubeoracle-history"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+VERSION_1_NOTE = (
+    " (version 1 had kubeoracle's own etcd records with text keys; version 2 records etcd's "
+    "messages, keys base64 as etcd's gateway writes them: see docs/history-format.md)"
+)
 
 ModelName = Literal["etcd", "kv", "register", "cas-register"]
 MODEL_NAMES: tuple[ModelName, ...] = ("cas-register", "etcd", "kv", "register")
@@ -59,209 +86,34 @@ RegisterValue: TypeAlias = int | str | None
 """A register's value: an integer or a string; ``None`` is "no value" (never written)."""
 
 
-# ---------------------------------------------------------------------------------- etcd data
-
-
-class KeyValue(Record, frozen=True, kw_only=True):
-    """An etcd key-value as a range or watch returns it (``mvccpb.KeyValue``).
-
-    Keys and values are text (UTF-8). ``create_revision`` is the revision of the key's latest
-    creation, ``mod_revision`` of its latest modification, ``version`` counts modifications
-    since creation (a delete resets it), ``lease`` is the attached lease id (0: none).
-    """
-
-    key: str
-    value: str = ""
-    create_revision: int = 0
-    mod_revision: int = 0
-    version: int = 0
-    lease: int = 0
-
-
-CompareTarget = Literal["version", "create", "mod", "value", "lease"]
-CompareResult = Literal["equal", "not_equal", "greater", "less"]
-
-
-class Compare(Record, frozen=True, kw_only=True):
-    """One txn guard: ``target(key) <result> operand``.
-
-    A missing key has version, create, mod and lease 0; its value compares false whatever the
-    operator (etcd skips value compares on missing keys, so the guard fails).
-    """
-
-    key: str
-    target: CompareTarget
-    result: CompareResult
-    operand: int | str
-
-
-class EtcdRange(Record, frozen=True, kw_only=True, tag_field="type", tag="range"):
-    """Range ``[key, range_end)``; no ``range_end`` means the single key ``key``.
-
-    ``revision`` 0 reads the current revision; ``limit`` 0 means no limit.
-    """
-
-    key: str
-    range_end: str = ""
-    revision: int = 0
-    limit: int = 0
-    keys_only: bool = False
-    count_only: bool = False
-    serializable: bool = False
-
-
-class EtcdPut(Record, frozen=True, kw_only=True, tag_field="type", tag="put"):
-    """Put ``key = value``, attached to ``lease`` (0: no lease)."""
-
-    key: str
-    value: str
-    lease: int = 0
-    prev_kv: bool = False
-
-
-class EtcdDelete(Record, frozen=True, kw_only=True, tag_field="type", tag="delete"):
-    """Delete ``[key, range_end)`` (no ``range_end``: the single key)."""
-
-    key: str
-    range_end: str = ""
-    prev_kv: bool = False
-
-
-TxnOperation: TypeAlias = EtcdRange | EtcdPut | EtcdDelete
-
-
-class EtcdTxn(Record, frozen=True, kw_only=True, tag_field="type", tag="txn"):
-    """If every compare holds run ``success``, else ``failure``; one revision if any write."""
-
-    compare: tuple[Compare, ...] = ()
-    success: tuple[TxnOperation, ...] = ()
-    failure: tuple[TxnOperation, ...] = ()
-
-
-class EtcdLeaseGrant(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"):
-    """Grant a lease of ``ttl_seconds``; ``lease_id`` 0 lets the server pick the id."""
-
-    ttl_seconds: int
-    lease_id: int = 0
-
-
-class EtcdLeaseRevoke(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"):
-    """Revoke a lease, deleting the keys attached to it."""
-
-    lease_id: int
-
-
-class EtcdLeaseKeepalive(
-    Record, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
-):
-    """Renew a lease once (one request on the keepalive stream)."""
-
-    lease_id: int
-
-
-class EtcdCompact(Record, frozen=True, kw_only=True, tag_field="type", tag="compact"):
-    """Compact the key history up to ``revision``."""
-
-    revision: int
-    physical: bool = False
-
+# ------------------------------------------------------------------------------------- etcd
 
 EtcdOperation: TypeAlias = (
-    EtcdRange
-    | EtcdPut
-    | EtcdDelete
-    | EtcdTxn
-    | EtcdLeaseGrant
-    | EtcdLeaseRevoke
-    | EtcdLeaseKeepalive
-    | EtcdCompact
+    RangeRequest
+    | PutRequest
+    | DeleteRangeRequest
+    | TxnRequest
+    | CompactionRequest
+    | LeaseGrantRequest
+    | LeaseRevokeRequest
+    | LeaseKeepAliveRequest
 )
+"""The etcd requests a history records, as :mod:`models.etcd` defines them."""
 
-
-class RangeResult(Record, frozen=True, kw_only=True, tag_field="type", tag="range"):
-    """A range's answer: ``revision`` is the response header's revision."""
-
-    revision: int = 0
-    kvs: tuple[KeyValue, ...] = ()
-    count: int = 0
-    more: bool = False
-
-
-class PutResult(Record, frozen=True, kw_only=True, tag_field="type", tag="put"):
-    """A put's answer: ``revision`` is the header revision (the put's own revision)."""
-
-    revision: int = 0
-    prev_kv: KeyValue | None = None
-
-
-class DeleteResult(Record, frozen=True, kw_only=True, tag_field="type", tag="delete"):
-    """A delete's answer: how many keys it deleted, and their previous values if asked."""
-
-    revision: int = 0
-    deleted: int = 0
-    prev_kvs: tuple[KeyValue, ...] = ()
-
-
-TxnResponse: TypeAlias = RangeResult | PutResult | DeleteResult
-
-
-class TxnResult(Record, frozen=True, kw_only=True, tag_field="type", tag="txn"):
-    """A txn's answer: whether the compares held, and one response per executed op."""
-
-    revision: int = 0
-    succeeded: bool = False
-    responses: tuple[TxnResponse, ...] = ()
-
-
-class LeaseGrantResult(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_grant"):
-    """A granted lease: its id and TTL (possibly raised to the server's minimum)."""
-
-    revision: int = 0
-    lease_id: int
-    ttl_seconds: int = 0
-
-
-class LeaseRevokeResult(Record, frozen=True, kw_only=True, tag_field="type", tag="lease_revoke"):
-    """A revoke's answer."""
-
-    revision: int = 0
-
-
-class LeaseKeepaliveResult(
-    Record, frozen=True, kw_only=True, tag_field="type", tag="lease_keepalive"
-):
-    """A keepalive's answer; ``ttl_seconds`` 0 means the lease was not found (expired)."""
-
-    revision: int = 0
-    lease_id: int
-    ttl_seconds: int = 0
-
-
-class CompactResult(Record, frozen=True, kw_only=True, tag_field="type", tag="compact"):
-    """A compaction's answer."""
-
-    revision: int = 0
-
-
-class ErrorResult(Record, frozen=True, kw_only=True, tag_field="type", tag="error"):
-    """An error the server returned, e.g. "etcdserver: mvcc: required revision has been
-    compacted". With ``definite`` true it is the operation's outcome (no effect); an error that
-    leaves the outcome unknown (a timeout) belongs on a record with ``definite`` false."""
-
-    message: str
-
-
-EtcdResult: TypeAlias = (
-    RangeResult
-    | PutResult
-    | DeleteResult
-    | TxnResult
-    | LeaseGrantResult
-    | LeaseRevokeResult
-    | LeaseKeepaliveResult
-    | CompactResult
-    | ErrorResult
+EtcdAnswer: TypeAlias = (
+    RangeResponse
+    | PutResponse
+    | DeleteRangeResponse
+    | TxnResponse
+    | CompactionResponse
+    | LeaseGrantResponse
+    | LeaseRevokeResponse
+    | LeaseKeepAliveResponse
 )
+"""etcd's response to one of them."""
+
+EtcdResult: TypeAlias = EtcdAnswer | EtcdError
+"""etcd's answer to one: its response, or the error it returned."""
 
 
 # ------------------------------------------------------------------ kv, register, cas-register
@@ -353,71 +205,40 @@ class OperationRecord(Record, frozen=True, kw_only=True, tag_field="kind", tag="
     definite: bool = True
 
 
-WatchFilter = Literal["noput", "nodelete"]
-
-
-class WatchRequest(Record, frozen=True, kw_only=True):
-    """A watch's ``create_request``: keys ``[key, range_end)`` from ``start_revision``.
-
-    ``start_revision`` 0 means "from the next revision"; ``filters`` drop puts or deletes;
-    ``prev_kv`` asks for each event's previous key-value.
-    """
-
-    key: str
-    range_end: str = ""
-    start_revision: int = 0
-    prev_kv: bool = False
-    progress_notify: bool = False
-    filters: tuple[WatchFilter, ...] = ()
-
-
-EventType = Literal["put", "delete"]
-
-
-class WatchEvent(Record, frozen=True, kw_only=True):
-    """One change: for a delete, ``kv`` holds the key and the deletion's ``mod_revision``."""
-
-    type: EventType
-    kv: KeyValue
-    prev_kv: KeyValue | None = None
-
-
-class WatchResponse(Record, frozen=True, kw_only=True):
-    """One message on a watch stream, received at ``time``.
-
-    ``revision`` is the response header's revision. A response that is not ``created``, not
-    ``canceled``, has no ``compact_revision`` and no events is a progress notification: all
-    events up to ``revision`` have been delivered.
-    """
+class WatchMessage(Record, frozen=True, kw_only=True):
+    """One message of an etcd watch stream as the client received it at ``time``: etcd's
+    ``response``, or the ``error`` that ended the stream (exactly one of them)."""
 
     time: int
-    revision: int = 0
-    created: bool = False
-    canceled: bool = False
-    compact_revision: int = 0
-    cancel_reason: str = ""
+    response: WatchResponse | None = None
     error: str = ""
-    events: tuple[WatchEvent, ...] = ()
 
     def is_progress_notify(self) -> bool:
-        """etcd's ``WatchResponse.IsProgressNotify``."""
+        """etcd's ``WatchResponse.IsProgressNotify``: no events, not created, not canceled, no
+        compaction, a revision: every event up to that revision has been delivered."""
+        response = self.response
         return (
-            not self.events
-            and not self.created
-            and not self.canceled
-            and self.compact_revision == 0
-            and self.revision != 0
-            and not self.error
+            response is not None
+            and not response.events
+            and not response.created
+            and not response.canceled
+            and response.compact_revision == 0
+            and response.header.revision != 0
         )
 
 
 class WatchRecord(Record, frozen=True, kw_only=True, tag_field="kind", tag="watch"):
-    """One watch stream: the request and every response received, in arrival order."""
+    """One watch stream: etcd's create request and every message received, in arrival
+    order."""
 
     client_id: int
-    request: WatchRequest
-    responses: tuple[WatchResponse, ...] = ()
+    request: WatchCreateRequest
+    messages: tuple[WatchMessage, ...] = ()
     watch_id: int = 0
+
+    def received(self) -> list[tuple[int, WatchResponse]]:
+        """(arrival time, response) of every response, without a stream error."""
+        return [(m.time, m.response) for m in self.messages if m.response is not None]
 
 
 HistoryLine: TypeAlias = HistoryHeader | OperationRecord | WatchRecord
@@ -472,6 +293,14 @@ def _checked(record: OperationRecord, source: str, line: int) -> OperationRecord
     return record
 
 
+def _checked_watch(record: WatchRecord, source: str, line: int) -> WatchRecord:
+    for number, message in enumerate(record.messages):
+        if (message.response is None) == (not message.error):
+            reason = "a watch message holds either a response or an error"
+            raise InputError(reason, source=source, line=line, field=f"messages[{number}]")
+    return record
+
+
 def parse_history_lines(
     lines: Iterable[tuple[int, bytes]], source: str
 ) -> Result[History, InputError]:
@@ -492,13 +321,15 @@ def parse_history_lines(
                     raise InputError("a header must come first", source=source, line=number)
                 if record.format != FORMAT_NAME or record.version != FORMAT_VERSION:
                     reason = f"expected {FORMAT_NAME} version {FORMAT_VERSION}"
+                    if record.version == 1:
+                        reason += VERSION_1_NOTE
                     raise InputError(reason, source=source, line=number, field="format")
                 header = record
             elif isinstance(record, OperationRecord):
                 operations.append(_checked(record, source, number))
                 numbers.append(number)
             else:
-                watches.append(record)
+                watches.append(_checked_watch(record, source, number))
     except InputError as error:
         return Failure(error)
     return Success(

@@ -37,14 +37,7 @@ from models.etcd import (
     prefix_range_end,
 )
 from runner.etcd.client import EtcdGatewayClient, Indeterminate, WatchStreamReader
-from runner.etcd.conform_record import (
-    WorkloadRequest,
-    WorkloadResponse,
-    operation,
-    result,
-    watch_request,
-    watch_response,
-)
+from runner.etcd.conform_record import WorkloadRequest, WorkloadResponse, watch_message
 from runner.etcd.workload import (
     KEY_PREFIX,
     ClientKnowledge,
@@ -164,7 +157,7 @@ class ClientWorker:
                     client_id=self.client_id,
                     call_time=call_time,
                     return_time=None,
-                    operation=operation(request),
+                    operation=request,
                     definite=False,
                 )
             )
@@ -181,8 +174,8 @@ class ClientWorker:
                 client_id=self.client_id,
                 call_time=call_time,
                 return_time=return_time,
-                operation=operation(request),
-                result=result(response),
+                operation=request,
+                result=response,
             )
         )
 
@@ -214,15 +207,16 @@ class WatchWorker:
                 if self.closing:
                     return
                 self.reader = reader
-            responses: list[h.WatchResponse] = []
+            messages: list[h.WatchMessage] = []
             last_event_revision = 0
             for message in reader.responses():
-                responses.append(watch_response(message, self.recorder.now()))
+                messages.append(watch_message(message, self.recorder.now()))
                 if not isinstance(message, str) and message.events:
                     last_event_revision = message.events[-1].kv.mod_revision
                 if not isinstance(message, str) and message.canceled:
                     break
-            if not responses or not responses[0].created:
+            opened = messages[0].response if messages else None
+            if opened is None or not opened.created:
                 # The stream never opened (member down): nothing was watched.
                 time.sleep(0.1)
                 continue
@@ -230,13 +224,17 @@ class WatchWorker:
                 self.recorder.watches.append(
                     h.WatchRecord(
                         client_id=self.client_id + 1000 * attempt,
-                        request=watch_request(request),
-                        responses=tuple(responses),
+                        request=request,
+                        messages=tuple(messages),
                     )
                 )
             if self.closing or stop.is_set():
                 return
-            compacted = [r.compact_revision for r in responses if r.canceled]
+            compacted = [
+                m.response.compact_revision
+                for m in messages
+                if m.response is not None and m.response.canceled
+            ]
             if compacted and compacted[-1] > 0:
                 # Resume inside the history window: from the compaction revision on.
                 request = msgspec.structs.replace(request, start_revision=compacted[-1])
@@ -342,13 +340,13 @@ def summary_counts(recorder: Recorder) -> dict[str, Any]:
         name = type(record.operation).__name__
         by_type[name] = by_type.get(name, 0) + 1
         indefinite += 0 if record.definite else 1
-        errors += 1 if isinstance(record.result, h.ErrorResult) else 0
+        errors += 1 if isinstance(record.result, EtcdError) else 0
     return {
         "operations": len(recorder.operations),
         "operations_by_type": dict(sorted(by_type.items())),
         "indefinite": indefinite,
         "errors": errors,
         "watch_streams": len(recorder.watches),
-        "watch_events": sum(len(r.events) for w in recorder.watches for r in w.responses),
+        "watch_events": sum(len(r.events) for w in recorder.watches for _, r in w.received()),
         "faults": len(recorder.faults),
     }

@@ -24,7 +24,7 @@ MAX_REPORTED_WATCH_PROBLEMS = 10
 
 
 def _describe_record(index: int, record: OperationRecord) -> dict[str, Any]:
-    from spec.etcd.keyspace import describe_operation, describe_result
+    from spec.etcd.describe import describe_operation, describe_result
 
     return {
         "index": index,
@@ -141,8 +141,8 @@ def _check_watch_streams(
 def _watch_request(history: History, watch: int) -> dict[str, Any]:
     request = history.watches[watch].request
     return {
-        "key": request.key,
-        "range_end": request.range_end,
+        "key": request.key.decode("utf-8", "backslashreplace"),
+        "range_end": request.range_end.decode("utf-8", "backslashreplace"),
         "start_revision": request.start_revision,
         "prev_kv": request.prev_kv,
         "filters": list(request.filters),
@@ -160,7 +160,7 @@ def known_etcd_issues(
 ) -> dict[int, str]:
     """Watches whose problem is a known etcd bug: started at a compaction revision where a
     matching DELETE happened that the stream never delivered (#18089)."""
-    from spec.etcd.keyspace import in_range
+    from models.etcd import range_end_covers
     from spec.etcd.watch import replay
 
     history_replay = replay(history.operations, order)
@@ -173,15 +173,15 @@ def known_etcd_issues(
             continue
         received = {
             (event.kv.key, event.kv.mod_revision)
-            for response in watch.responses
+            for _, response in watch.received()
             for event in response.events
         }
         missed_deletes = [
             event
             for event in history_replay.events.get(start, ())
-            if event.type == "delete"
-            and "nodelete" not in request.filters
-            and in_range(event.kv.key, request.key, request.range_end)
+            if event.type == "DELETE"
+            and "NODELETE" not in request.filters
+            and range_end_covers(request.key, request.range_end, event.kv.key)
             and (event.kv.key, start) not in received
         ]
         if missed_deletes:

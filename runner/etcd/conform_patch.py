@@ -12,50 +12,50 @@ from __future__ import annotations
 
 import msgspec
 
-from models.history import (
-    DeleteResult,
-    EtcdDelete,
-    EtcdOperation,
-    EtcdPut,
-    EtcdTxn,
-    History,
+from models.etcd import (
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    Event,
     KeyValue,
-    OperationRecord,
-    PutResult,
+    PutRequest,
+    PutResponse,
+    RequestOp,
+    ResponseHeader,
+    ResponseOp,
+    TxnRequest,
     TxnResponse,
-    TxnResult,
-    WatchEvent,
 )
+from models.history import History, OperationRecord
 
 
 class Sighting(msgspec.Struct, frozen=True, kw_only=True):
     """A put seen on a watch: its event and when the watch received it."""
 
-    event: WatchEvent
+    event: Event
     time: int
     with_prev_kv: bool
 
 
 def _sightings(
     history: History,
-) -> tuple[dict[tuple[str, str], Sighting], dict[int, list[WatchEvent]]]:
+) -> tuple[dict[tuple[bytes, bytes], Sighting], dict[int, list[Event]]]:
     """Puts by (key, value), first arrival; and every event seen per revision, from range
     watches without filters (which see every key of their range at each revision)."""
-    puts: dict[tuple[str, str], Sighting] = {}
-    by_revision: dict[int, dict[tuple[str, str], WatchEvent]] = {}
+    puts: dict[tuple[bytes, bytes], Sighting] = {}
+    by_revision: dict[int, dict[tuple[str, bytes], Event]] = {}
     for watch in history.watches:
         if not watch.request.range_end or watch.request.filters:
             continue  # only streams that see every change to a range count as witnesses
-        for response in watch.responses:
+        for time, response in watch.received():
             for event in response.events:
                 revision = event.kv.mod_revision
                 by_revision.setdefault(revision, {})[(event.type, event.kv.key)] = event
-                if event.type != "put":
+                if event.type != "PUT":
                     continue
                 seen = puts.get((event.kv.key, event.kv.value))
-                if seen is None or response.time < seen.time:
+                if seen is None or time < seen.time:
                     puts[(event.kv.key, event.kv.value)] = Sighting(
-                        event=event, time=response.time, with_prev_kv=watch.request.prev_kv
+                        event=event, time=time, with_prev_kv=watch.request.prev_kv
                     )
     events = {revision: list(found.values()) for revision, found in by_revision.items()}
     return puts, events
@@ -72,18 +72,22 @@ def _previous(seen: Sighting) -> tuple[KeyValue | None] | None:
 
 
 def _branch_result(
-    branch: tuple[EtcdOperation, ...], revision: int, events: list[WatchEvent]
-) -> tuple[TxnResponse, ...] | None:
+    branch: tuple[RequestOp, ...], revision: int, events: list[Event]
+) -> tuple[ResponseOp, ...] | None:
     """Responses of a branch of puts and deletes applied at ``revision`` (None if unknowable)."""
-    responses: list[TxnResponse] = []
+    responses: list[ResponseOp] = []
     for operation in branch:
-        if isinstance(operation, EtcdPut) and not operation.prev_kv:
-            responses.append(PutResult(revision=revision))
+        if isinstance(operation, PutRequest) and not operation.prev_kv:
+            responses.append(PutResponse(header=ResponseHeader(revision=revision)))
         elif (
-            isinstance(operation, EtcdDelete) and not operation.range_end and not operation.prev_kv
+            isinstance(operation, DeleteRangeRequest)
+            and not operation.range_end
+            and not operation.prev_kv
         ):
-            deleted = sum(1 for e in events if e.type == "delete" and e.kv.key == operation.key)
-            responses.append(DeleteResult(revision=revision, deleted=deleted))
+            deleted = sum(1 for e in events if e.type == "DELETE" and e.kv.key == operation.key)
+            responses.append(
+                DeleteRangeResponse(header=ResponseHeader(revision=revision), deleted=deleted)
+            )
         else:
             return None
     return tuple(responses)
@@ -91,24 +95,24 @@ def _branch_result(
 
 def _resolve(
     record: OperationRecord,
-    puts: dict[tuple[str, str], Sighting],
-    events: dict[int, list[WatchEvent]],
+    puts: dict[tuple[bytes, bytes], Sighting],
+    events: dict[int, list[Event]],
 ) -> OperationRecord:
     operation = record.operation
-    if isinstance(operation, EtcdPut):
+    if isinstance(operation, PutRequest):
         seen = puts.get((operation.key, operation.value))
         if seen is None or seen.time < record.call_time:
             return record
         revision = seen.event.kv.mod_revision
-        result: PutResult | TxnResult = PutResult(revision=revision)
+        result: PutResponse | TxnResponse = PutResponse(header=ResponseHeader(revision=revision))
         if operation.prev_kv:
             known = _previous(seen)
             if known is None:
                 return record
-            result = PutResult(revision=revision, prev_kv=known[0])
-    elif isinstance(operation, EtcdTxn):
+            result = PutResponse(header=ResponseHeader(revision=revision), prev_kv=known[0])
+    elif isinstance(operation, TxnRequest):
         for succeeded, branch in ((True, operation.success), (False, operation.failure)):
-            unique = [op for op in branch if isinstance(op, EtcdPut)]
+            unique = [op for op in branch if isinstance(op, PutRequest)]
             seen = puts.get((unique[0].key, unique[0].value)) if unique else None
             if seen is None or seen.time < record.call_time:
                 continue
@@ -116,7 +120,11 @@ def _resolve(
             responses = _branch_result(branch, revision, events.get(revision, []))
             if responses is None:
                 return record
-            result = TxnResult(revision=revision, succeeded=succeeded, responses=responses)
+            result = TxnResponse(
+                header=ResponseHeader(revision=revision),
+                succeeded=succeeded,
+                responses=responses,
+            )
             break
         else:
             return record

@@ -1,18 +1,20 @@
 """Sequential reference model of etcd's keyspace (v3 API, etcd 3.4 semantics), for checking
 histories.
 
-The state is a dict-like ``immutables.Map`` of live keys to :class:`KeyValue` plus the revision
-counter, the compaction revision, the leases and a snapshot of the keys at every revision (for
-ranges at an old revision). The rules, from etcd's mvcc package and its robustness-test model
-(reference notes §3.2, §3.7, §4.4):
+The model speaks etcd's own messages (:mod:`models.etcd`: requests in, responses or errors
+out, keys and values as bytes). The state is an ``immutables.Map`` of live keys to
+:class:`~models.etcd.KeyValue` plus the revision counter, the compaction revision, the leases
+and the keys at every revision (for ranges at an old revision). The rules, from etcd's mvcc
+package and its robustness-test model (reference notes §3.2, §3.7, §4.4):
 
 * the store starts empty at revision 1; every request that writes (a put, a delete that removes
   a key, a txn with such an op, a revoke that removes keys) gets exactly one new revision;
 * a put sets ``mod_revision`` to that revision, ``version`` to old+1 (1 for a new key, with
   ``create_revision`` = the revision); a delete removes the key;
-* a txn evaluates its compares on the current keys (a missing key has version, create, mod and
-  lease 0, and any compare on its value fails), then runs the success or failure ops in order,
-  later ops seeing earlier writes; keys written twice in one txn are rejected;
+* a txn evaluates its compares on the current keys (every key of a compare's range must pass; a
+  missing key has version, create, mod and lease 0, and any compare on its value fails), then
+  runs the success or failure ops in order, later ops seeing earlier writes; keys written twice
+  in one branch are rejected;
 * a range at revision 0 reads the current keys; at a revision above the current one it fails
   with "required revision is a future revision", below the compaction revision with "required
   revision has been compacted"; the response header carries the current revision;
@@ -21,51 +23,55 @@ ranges at an old revision). The rules, from etcd's mvcc package and its robustne
 * compaction to a revision at or below the compaction revision fails with "compacted", above
   the current revision with "future revision".
 
-Operations touch a global revision counter, so etcd histories are not split per key.
+What the model does not decide is left out of the comparison (:func:`normalize`): the header's
+cluster, member and term, inner txn headers, a granted TTL, a keepalive's TTL beyond "alive"
+and its header, a compaction's header beyond a lower bound (:func:`header_revision_fits`), and
+an error's gRPC code (its message is compared). Operations touch a global revision counter, so
+etcd histories are not split per key. Human descriptions are in :mod:`spec.etcd.describe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import immutables
 import msgspec
 
-from models.history import (
-    CompactResult,
+from models.etcd import (
+    ERROR_COMPACTED,
+    ERROR_DUPLICATE_KEY,
+    ERROR_FUTURE_REVISION,
+    ERROR_LEASE_EXISTS,
+    ERROR_LEASE_NOT_FOUND,
+    CompactionRequest,
+    CompactionResponse,
     Compare,
-    DeleteResult,
-    ErrorResult,
-    EtcdCompact,
-    EtcdDelete,
-    EtcdLeaseGrant,
-    EtcdLeaseKeepalive,
-    EtcdLeaseRevoke,
-    EtcdPut,
-    EtcdRange,
-    EtcdTxn,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    EtcdError,
     KeyValue,
-    LeaseGrantResult,
-    LeaseKeepaliveResult,
-    LeaseRevokeResult,
-    Operation,
-    OperationRecord,
-    OperationResult,
-    PutResult,
-    RangeResult,
-    TxnOperation,
+    LeaseGrantRequest,
+    LeaseGrantResponse,
+    LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse,
+    LeaseRevokeRequest,
+    LeaseRevokeResponse,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    ResponseHeader,
+    TxnRequest,
     TxnResponse,
-    TxnResult,
+    range_end_covers,
 )
+from models.history import Operation, OperationRecord, OperationResult
+from spec.etcd.describe import describe_kvs, describe_operation, describe_result
 from spec.linearizability import ILLEGAL, Illegal
 
-ERROR_COMPACTED = "etcdserver: mvcc: required revision has been compacted"
-ERROR_FUTURE_REVISION = "etcdserver: mvcc: required revision is a future revision"
-ERROR_LEASE_NOT_FOUND = "etcdserver: requested lease not found"
-ERROR_LEASE_EXISTS = "etcdserver: lease already exists"
-ERROR_DUPLICATE_KEY = "etcdserver: duplicate key given in txn request"
-
-Keys = immutables.Map[str, KeyValue]
+Keys = immutables.Map[bytes, KeyValue]
+BranchOp = RangeRequest | PutRequest | DeleteRangeRequest
+BranchResponse = RangeResponse | PutResponse | DeleteRangeResponse
 
 
 class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,7 +86,7 @@ class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
     revision: int = 1
     compact_revision: int = -1
     keys: Keys = msgspec.field(default_factory=immutables.Map)
-    leases: immutables.Map[int, frozenset[str]] = msgspec.field(default_factory=immutables.Map)
+    leases: immutables.Map[int, frozenset[bytes]] = msgspec.field(default_factory=immutables.Map)
     lineage: int = 0
     snapshots: immutables.Map[int, Keys] = msgspec.field(default_factory=immutables.Map)
     """The keys as they were after each revision (revision 1: empty)."""
@@ -89,60 +95,61 @@ class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
         return hash((self.revision, self.compact_revision, self.keys, self.leases, self.lineage))
 
 
-def in_range(key: str, start: str, end: str) -> bool:
-    """Whether ``key`` is in etcd's range ``[start, end)``: no end means the key ``start``; the
-    end ``"\\0"`` means every key from ``start`` on."""
-    if not end:
-        return key == start
-    if end == "\0":
-        return key >= start
-    return start <= key < end
+def header(revision: int) -> ResponseHeader:
+    """The header the model gives a response: only the revision is determined."""
+    return ResponseHeader(revision=revision)
 
 
-def _select(keys: Keys, start: str, end: str) -> list[KeyValue]:
+def select(keys: Keys, start: bytes, end: bytes) -> list[KeyValue]:
+    """The live key-values in etcd's range ``[start, end)``, by key."""
     if not end:
         found = keys.get(start)
         return [] if found is None else [found]
-    return [keys[key] for key in sorted(keys) if in_range(key, start, end)]
+    return [keys[key] for key in sorted(keys) if range_end_covers(start, end, key)]
+
+
+def _compare_one(current: KeyValue, compare: Compare) -> bool:
+    """etcd's ``compareKV``: the target of ``current`` against the compare's operand."""
+    actual: int | bytes
+    operand: int | bytes
+    if compare.target == "VALUE":
+        actual, operand = current.value, compare.value
+    else:
+        actual, operand = {
+            "VERSION": (current.version, compare.version),
+            "CREATE": (current.create_revision, compare.create_revision),
+            "MOD": (current.mod_revision, compare.mod_revision),
+            "LEASE": (current.lease, compare.lease),
+        }[compare.target]
+    if compare.result == "EQUAL":
+        return actual == operand
+    if compare.result == "NOT_EQUAL":
+        return actual != operand
+    if compare.result == "GREATER":
+        return actual > operand  # type: ignore[operator]
+    return actual < operand  # type: ignore[operator]
 
 
 def _compare_holds(keys: Keys, compare: Compare) -> bool:
-    current = keys.get(compare.key)
-    if current is None:
-        if compare.target == "value":
-            return False
-        current = KeyValue(key=compare.key)
-    actual: int | str
-    if compare.target == "value":
-        actual = current.value
-    else:
-        actual = {
-            "version": current.version,
-            "create": current.create_revision,
-            "mod": current.mod_revision,
-            "lease": current.lease,
-        }[compare.target]
-    if type(actual) is not type(compare.operand):
-        return False
-    if compare.result == "equal":
-        return actual == compare.operand
-    if compare.result == "not_equal":
-        return actual != compare.operand
-    if compare.result == "greater":
-        return actual > compare.operand  # type: ignore[operator]
-    return actual < compare.operand  # type: ignore[operator]
+    """etcd's ``applyCompare``: every key of the range passes; none at all is compared as a
+    missing key (zero fields), except that a value compare then fails."""
+    found = select(keys, compare.key, compare.range_end)
+    if not found:
+        return compare.target != "VALUE" and _compare_one(KeyValue(key=compare.key), compare)
+    return all(_compare_one(kv, compare) for kv in found)
 
 
-def _range_result(keys: Keys, request: EtcdRange, revision: int) -> RangeResult:
-    found = _select(keys, request.key, request.range_end)
+def _range_response(keys: Keys, request: RangeRequest, revision: int) -> RangeResponse:
+    found = select(keys, request.key, request.range_end)
     count = len(found)
     if request.count_only:
-        return RangeResult(revision=revision, count=count)
+        return RangeResponse(header=header(revision), count=count)
     if request.limit > 0:
         found = found[: request.limit]
     if request.keys_only:
-        found = [msgspec.structs.replace(kv, value="") for kv in found]
-    return RangeResult(revision=revision, kvs=tuple(found), count=count, more=count > len(found))
+        found = [msgspec.structs.replace(kv, value=b"") for kv in found]
+    more = count > len(found)
+    return RangeResponse(header=header(revision), kvs=tuple(found), count=count, more=more)
 
 
 class _Writer:
@@ -159,7 +166,7 @@ class _Writer:
         if kv.lease and kv.lease in self.leases:
             self.leases = self.leases.set(kv.lease, self.leases[kv.lease] - {kv.key})
 
-    def put(self, request: EtcdPut) -> PutResult:
+    def put(self, request: PutRequest) -> PutResponse:
         previous = self.keys.get(request.key)
         if previous is not None:
             self._detach(previous)
@@ -175,25 +182,26 @@ class _Writer:
         if request.lease:
             self.leases = self.leases.set(request.lease, self.leases[request.lease] | {kv.key})
         self.changed = True
-        return PutResult(prev_kv=previous if request.prev_kv else None)
+        return PutResponse(header=header(0), prev_kv=previous if request.prev_kv else None)
 
-    def delete(self, request: EtcdDelete) -> DeleteResult:
-        found = _select(self.keys, request.key, request.range_end)
+    def delete(self, request: DeleteRangeRequest) -> DeleteRangeResponse:
+        found = select(self.keys, request.key, request.range_end)
         for kv in found:
             self._detach(kv)
             self.keys = self.keys.delete(kv.key)
         self.changed = self.changed or bool(found)
-        return DeleteResult(deleted=len(found), prev_kvs=tuple(found) if request.prev_kv else ())
+        previous = tuple(found) if request.prev_kv else ()
+        return DeleteRangeResponse(header=header(0), deleted=len(found), prev_kvs=previous)
 
-    def run(self, operation: TxnOperation) -> TxnResponse:
-        if isinstance(operation, EtcdPut):
+    def run(self, operation: BranchOp) -> BranchResponse:
+        if isinstance(operation, PutRequest):
             return self.put(operation)
-        if isinstance(operation, EtcdDelete):
+        if isinstance(operation, DeleteRangeRequest):
             return self.delete(operation)
         keys = self.keys
         if 0 < operation.revision <= self.state.revision:
             keys = _keys_at(self.state, operation.revision)
-        return _range_result(keys, operation, 0)
+        return _range_response(keys, operation, 0)
 
     def finish(self) -> EtcdState:
         if not self.changed:
@@ -208,27 +216,27 @@ class _Writer:
         )
 
 
-def _duplicate_key(operations: tuple[TxnOperation, ...]) -> str | None:
+def _duplicate_key(operations: tuple[BranchOp, ...]) -> EtcdError | None:
     """etcd's first request check: no key written twice in one branch (a put twice, or a put
     inside a deleted range)."""
-    put_keys: set[str] = set()
+    put_keys: set[bytes] = set()
     for operation in operations:
-        if isinstance(operation, EtcdPut):
+        if isinstance(operation, PutRequest):
             if operation.key in put_keys:
                 return ERROR_DUPLICATE_KEY
             put_keys.add(operation.key)
     for operation in operations:
-        if isinstance(operation, EtcdDelete):
+        if isinstance(operation, DeleteRangeRequest):
             for key in put_keys:
-                if in_range(key, operation.key, operation.range_end):
+                if range_end_covers(operation.key, operation.range_end, key):
                     return ERROR_DUPLICATE_KEY
     return None
 
 
-def _unknown_lease(state: EtcdState, operations: tuple[TxnOperation, ...]) -> str | None:
+def _unknown_lease(state: EtcdState, operations: tuple[BranchOp, ...]) -> EtcdError | None:
     """The check of the branch that runs: every lease a put attaches exists."""
     for operation in operations:
-        if not isinstance(operation, EtcdPut):
+        if not isinstance(operation, PutRequest):
             continue
         if operation.lease and operation.lease not in state.leases:
             return ERROR_LEASE_NOT_FOUND
@@ -245,7 +253,7 @@ def _keys_at(state: EtcdState, revision: int) -> Keys:
     return immutables.Map()
 
 
-def _check_range(state: EtcdState, request: EtcdRange) -> str | None:
+def _check_range(state: EtcdState, request: RangeRequest) -> EtcdError | None:
     if request.revision > state.revision:
         return ERROR_FUTURE_REVISION
     if 0 < request.revision < state.compact_revision:
@@ -253,99 +261,121 @@ def _check_range(state: EtcdState, request: EtcdRange) -> str | None:
     return None
 
 
+def branch(operation: TxnRequest, succeeded: bool) -> tuple[BranchOp, ...]:
+    """The ops of the branch that runs (the model has no nested txns: ``check_record``
+    refuses them)."""
+    ops = operation.success if succeeded else operation.failure
+    return tuple(op for op in ops if not isinstance(op, TxnRequest))
+
+
 def apply(state: EtcdState, operation: Operation) -> tuple[OperationResult, EtcdState]:
     """etcd's answer to ``operation`` in ``state`` and the state after it."""
-    if isinstance(operation, EtcdRange):
+    if isinstance(operation, RangeRequest):
         problem = _check_range(state, operation)
         if problem is not None:
-            return ErrorResult(message=problem), state
+            return problem, state
         keys = state.keys
         if operation.revision > 0:
             keys = _keys_at(state, operation.revision)
-        return _range_result(keys, operation, state.revision), state
-    if isinstance(operation, EtcdPut | EtcdDelete):
-        operation = EtcdTxn(success=(operation,))
-        result, after = apply(state, operation)
-        if isinstance(result, TxnResult):
-            return msgspec.structs.replace(result.responses[0], revision=result.revision), after
+        return _range_response(keys, operation, state.revision), state
+    if isinstance(operation, PutRequest | DeleteRangeRequest):
+        result, after = apply(state, TxnRequest(success=(operation,)))
+        if isinstance(result, TxnResponse):
+            only = result.responses[0]
+            return msgspec.structs.replace(only, header=result.header), after
         return result, after
-    if isinstance(operation, EtcdTxn):
+    if isinstance(operation, TxnRequest):
         return _apply_txn(state, operation)
     return _apply_lease_or_compact(state, operation)
 
 
-def _apply_txn(state: EtcdState, operation: EtcdTxn) -> tuple[OperationResult, EtcdState]:
+def _apply_txn(state: EtcdState, operation: TxnRequest) -> tuple[OperationResult, EtcdState]:
     # etcd rejects a key written twice in either branch before evaluating anything.
-    for checked in (operation.success, operation.failure):
-        duplicate = _duplicate_key(checked)
+    for succeeded in (True, False):
+        duplicate = _duplicate_key(branch(operation, succeeded))
         if duplicate is not None:
-            return ErrorResult(message=duplicate), state
+            return duplicate, state
     succeeded = all(_compare_holds(state.keys, compare) for compare in operation.compare)
-    branch = operation.success if succeeded else operation.failure
-    problem = _unknown_lease(state, branch)
-    for request in branch:
-        if isinstance(request, EtcdRange) and problem is None:
+    ops = branch(operation, succeeded)
+    problem = _unknown_lease(state, ops)
+    for request in ops:
+        if isinstance(request, RangeRequest) and problem is None:
             problem = _check_range(state, request)
     if problem is not None:
-        return ErrorResult(message=problem), state
+        return problem, state
     writer = _Writer(state)
-    responses = tuple(writer.run(request) for request in branch)
+    responses = tuple(writer.run(request) for request in ops)
     after = writer.finish()
-    return TxnResult(revision=after.revision, succeeded=succeeded, responses=responses), after
+    answer = TxnResponse(header=header(after.revision), succeeded=succeeded, responses=responses)
+    return answer, after
 
 
 def _apply_lease_or_compact(
     state: EtcdState, operation: Operation
 ) -> tuple[OperationResult, EtcdState]:
-    if isinstance(operation, EtcdLeaseGrant):
-        if operation.lease_id in state.leases:
-            return ErrorResult(message=ERROR_LEASE_EXISTS), state
-        leases = state.leases.set(operation.lease_id, frozenset())
-        granted = LeaseGrantResult(revision=state.revision, lease_id=operation.lease_id)
+    if isinstance(operation, LeaseGrantRequest):
+        if operation.ID in state.leases:
+            return ERROR_LEASE_EXISTS, state
+        leases = state.leases.set(operation.ID, frozenset())
+        granted = LeaseGrantResponse(header=header(state.revision), ID=operation.ID)
         return granted, msgspec.structs.replace(state, leases=leases)
-    if isinstance(operation, EtcdLeaseRevoke):
-        if operation.lease_id not in state.leases:
-            return ErrorResult(message=ERROR_LEASE_NOT_FOUND), state
+    if isinstance(operation, LeaseRevokeRequest):
+        if operation.ID not in state.leases:
+            return ERROR_LEASE_NOT_FOUND, state
         writer = _Writer(state)
-        for key in sorted(state.leases[operation.lease_id]):
-            writer.delete(EtcdDelete(key=key))
+        for key in sorted(state.leases[operation.ID]):
+            writer.delete(DeleteRangeRequest(key=key))
         after = writer.finish()
-        after = msgspec.structs.replace(after, leases=after.leases.delete(operation.lease_id))
-        return LeaseRevokeResult(revision=after.revision), after
-    if isinstance(operation, EtcdLeaseKeepalive):
-        alive = 1 if operation.lease_id in state.leases else 0
-        return (
-            LeaseKeepaliveResult(
-                revision=state.revision, lease_id=operation.lease_id, ttl_seconds=alive
-            ),
-            state,
-        )
-    assert isinstance(operation, EtcdCompact), f"not an etcd operation: {operation!r}"
+        after = msgspec.structs.replace(after, leases=after.leases.delete(operation.ID))
+        return LeaseRevokeResponse(header=header(after.revision)), after
+    if isinstance(operation, LeaseKeepAliveRequest):
+        alive = 1 if operation.ID in state.leases else 0
+        kept = LeaseKeepAliveResponse(header=header(state.revision), ID=operation.ID, TTL=alive)
+        return kept, state
+    assert isinstance(operation, CompactionRequest), f"not an etcd operation: {operation!r}"
     if operation.revision <= state.compact_revision:
-        return ErrorResult(message=ERROR_COMPACTED), state
+        return ERROR_COMPACTED, state
     if operation.revision > state.revision:
-        return ErrorResult(message=ERROR_FUTURE_REVISION), state
+        return ERROR_FUTURE_REVISION, state
     after = msgspec.structs.replace(state, compact_revision=operation.revision)
-    return CompactResult(revision=state.revision), after
+    return CompactionResponse(header=header(state.revision)), after
+
+
+UNDETERMINED = ResponseHeader()
 
 
 def normalize(result: OperationResult) -> OperationResult:
-    """The parts of a result the model determines: inner txn responses carry no header
-    revision, a lease's TTL only says whether the lease is alive, the header revision of a
-    keepalive or a compaction is not determined (see :func:`header_revision_fits`)."""
-    if isinstance(result, TxnResult):
-        responses = tuple(msgspec.structs.replace(item, revision=0) for item in result.responses)
-        return msgspec.structs.replace(result, responses=responses)
-    if isinstance(result, LeaseGrantResult):
-        return msgspec.structs.replace(result, ttl_seconds=0)
-    if isinstance(result, LeaseKeepaliveResult):
+    """The parts of a result the model determines (see the module docstring)."""
+    if isinstance(result, EtcdError):
+        return msgspec.structs.replace(result, code=0)
+    if not isinstance(
+        result,
+        RangeResponse
+        | PutResponse
+        | DeleteRangeResponse
+        | TxnResponse
+        | LeaseGrantResponse
+        | LeaseRevokeResponse
+        | LeaseKeepAliveResponse
+        | CompactionResponse,
+    ):
+        return result
+    determined = header(result.header.revision)
+    if isinstance(result, TxnResponse):
+        responses = tuple(
+            msgspec.structs.replace(item, header=UNDETERMINED) for item in result.responses
+        )
+        return msgspec.structs.replace(result, header=determined, responses=responses)
+    if isinstance(result, LeaseGrantResponse):
+        return msgspec.structs.replace(result, header=determined, TTL=0)
+    if isinstance(result, LeaseKeepAliveResponse):
         # etcd answers a keepalive outside Raft: the leader's lessor decides the TTL, the
         # member the client talks to fills the header from its own applied revision, which may
         # lag. Only "alive or not" is linearizable.
-        return msgspec.structs.replace(result, ttl_seconds=min(result.ttl_seconds, 1), revision=0)
-    if isinstance(result, CompactResult):
-        return msgspec.structs.replace(result, revision=0)
-    return result
+        return msgspec.structs.replace(result, header=UNDETERMINED, TTL=min(result.TTL, 1))
+    if isinstance(result, CompactionResponse):
+        return msgspec.structs.replace(result, header=UNDETERMINED)
+    return msgspec.structs.replace(result, header=determined)
 
 
 def header_revision_fits(state: EtcdState, result: OperationResult) -> bool:
@@ -357,20 +387,28 @@ def header_revision_fits(state: EtcdState, result: OperationResult) -> bool:
     and perhaps not yet a write another member already acknowledged. So the header is at least
     the revision where the compaction is linearized; no upper bound is determined.
     """
-    return not isinstance(result, CompactResult) or result.revision >= state.revision
+    if not isinstance(result, CompactionResponse):
+        return True
+    return result.header.revision >= state.revision
 
 
 EtcdTransition = Callable[[EtcdState], EtcdState | Illegal]
 
 
+def _determined_revision(observed: OperationResult | None) -> int:
+    """The header revision the model checks in ``observed`` (0: none)."""
+    found = getattr(observed, "header", None)
+    return found.revision if isinstance(found, ResponseHeader) else 0
+
+
 def transition(operation: Operation, result: OperationResult | None) -> EtcdTransition:
     """The search's step for one operation (see :class:`spec.linearizability.SequentialModel`)."""
-    if isinstance(operation, EtcdLeaseGrant) and isinstance(result, LeaseGrantResult):
-        operation = msgspec.structs.replace(operation, lease_id=result.lease_id)
+    if isinstance(operation, LeaseGrantRequest) and isinstance(result, LeaseGrantResponse):
+        operation = msgspec.structs.replace(operation, ID=result.ID)
     observed = None if result is None else normalize(result)
     # Every answer but an error carries the revision the store had before or after the
     # request: a state at another revision cannot produce it (a cheap test before applying).
-    revision = getattr(observed, "revision", 0)
+    revision = _determined_revision(observed)
 
     def step(state: EtcdState) -> EtcdState | Illegal:
         if revision and not 0 <= revision - state.revision <= 1:
@@ -385,90 +423,54 @@ def transition(operation: Operation, result: OperationResult | None) -> EtcdTran
     return step
 
 
-def check_record(record: OperationRecord) -> str | None:
-    """Why ``record`` is not an etcd operation with a fitting result, if so."""
-    operation, result = record.operation, record.result
-    answers = {
-        EtcdRange: RangeResult,
-        EtcdPut: PutResult,
-        EtcdDelete: DeleteResult,
-        EtcdTxn: TxnResult,
-        EtcdLeaseGrant: LeaseGrantResult,
-        EtcdLeaseRevoke: LeaseRevokeResult,
-        EtcdLeaseKeepalive: LeaseKeepaliveResult,
-        EtcdCompact: CompactResult,
-    }
-    expected = answers.get(type(operation))
+ANSWERS: Mapping[type, type] = {
+    RangeRequest: RangeResponse,
+    PutRequest: PutResponse,
+    DeleteRangeRequest: DeleteRangeResponse,
+    TxnRequest: TxnResponse,
+    CompactionRequest: CompactionResponse,
+    LeaseGrantRequest: LeaseGrantResponse,
+    LeaseRevokeRequest: LeaseRevokeResponse,
+    LeaseKeepAliveRequest: LeaseKeepAliveResponse,
+}
+"""Each request the model takes, and the response that answers it."""
+
+
+def _unmodelled(operation: object) -> str | None:
+    """The first request field the model does not implement, if the request sets one."""
+    if isinstance(operation, RangeRequest):
+        if operation.sort_order != "NONE" or operation.sort_target != "KEY":
+            return "sorted ranges"
+        bounds = (operation.min_mod_revision, operation.max_mod_revision)
+        if any((*bounds, operation.min_create_revision, operation.max_create_revision)):
+            return "ranges filtered by revision"
+    if isinstance(operation, PutRequest) and (operation.ignore_value or operation.ignore_lease):
+        return "put ignore_value/ignore_lease"
+    if isinstance(operation, TxnRequest):
+        for op in (*operation.success, *operation.failure):
+            if isinstance(op, TxnRequest):
+                return "nested txn"
+            found = _unmodelled(op)
+            if found is not None:
+                return found
+    return None
+
+
+def check_record(
+    operation: Operation, result: OperationResult | None, definite: bool
+) -> str | None:
+    """Why a record is not an etcd operation with a fitting result the model can judge."""
+    expected = ANSWERS.get(type(operation))
     if expected is None:
         return f"operation {type(operation).__name__} is not an etcd operation"
-    if not record.definite or result is None or isinstance(result, ErrorResult):
+    unmodelled = _unmodelled(operation)
+    if unmodelled is not None:
+        return f"the etcd model does not implement {unmodelled}"
+    if not definite or result is None or isinstance(result, EtcdError):
         return None
     if not isinstance(result, expected):
         return f"result {type(result).__name__} does not answer {type(operation).__name__}"
     return None
-
-
-def _describe_range(request: EtcdRange) -> str:
-    where = repr(request.key)
-    if request.range_end == "\0":
-        where += ".."
-    elif request.range_end:
-        where += f"..{request.range_end!r}"
-    at = f" @{request.revision}" if request.revision else ""
-    return f"range({where}{at})"
-
-
-def describe_operation(operation: Operation) -> str:
-    """A short human form: ``put('a', '1')``, ``txn(if mod('a') = 2 then put('a', '2'))``."""
-    if isinstance(operation, EtcdRange):
-        return _describe_range(operation)
-    if isinstance(operation, EtcdPut):
-        lease = f", lease={operation.lease}" if operation.lease else ""
-        return f"put({operation.key!r}, {operation.value!r}{lease})"
-    if isinstance(operation, EtcdDelete):
-        end = f"..{operation.range_end!r}" if operation.range_end else ""
-        return f"delete({operation.key!r}{end})"
-    if isinstance(operation, EtcdTxn):
-        symbols = {"equal": "=", "not_equal": "!=", "greater": ">", "less": "<"}
-        guards = " and ".join(
-            f"{item.target}({item.key!r}) {symbols[item.result]} {item.operand!r}"
-            for item in operation.compare
-        )
-        success = "; ".join(describe_operation(item) for item in operation.success)
-        failure = "; ".join(describe_operation(item) for item in operation.failure)
-        otherwise = f" else {failure}" if failure else ""
-        return f"txn(if {guards or 'true'} then {success or 'nothing'}{otherwise})"
-    if isinstance(operation, EtcdLeaseGrant):
-        return f"lease_grant(ttl={operation.ttl_seconds}s, id={operation.lease_id})"
-    if isinstance(operation, EtcdLeaseRevoke):
-        return f"lease_revoke({operation.lease_id})"
-    if isinstance(operation, EtcdLeaseKeepalive):
-        return f"lease_keepalive({operation.lease_id})"
-    assert isinstance(operation, EtcdCompact)
-    return f"compact({operation.revision})"
-
-
-def _describe_kvs(kvs: tuple[KeyValue, ...]) -> str:
-    return "{" + ", ".join(f"{kv.key!r}: {kv.value!r}@{kv.mod_revision}" for kv in kvs) + "}"
-
-
-def describe_result(result: OperationResult) -> str:
-    """A short human form of an etcd answer, with its header revision."""
-    if isinstance(result, ErrorResult):
-        return f"error {result.message!r}"
-    if isinstance(result, RangeResult):
-        return f"{_describe_kvs(result.kvs)} count={result.count} at revision {result.revision}"
-    if isinstance(result, TxnResult):
-        branch = "succeeded" if result.succeeded else "failed"
-        inner = "; ".join(describe_result(item) for item in result.responses)
-        return f"{branch} at revision {result.revision}" + (f" [{inner}]" if inner else "")
-    if isinstance(result, DeleteResult):
-        return f"deleted {result.deleted} at revision {result.revision}"
-    if isinstance(result, LeaseGrantResult):
-        return f"lease {result.lease_id}"
-    if isinstance(result, LeaseKeepaliveResult):
-        return "alive" if result.ttl_seconds else "lease not found (TTL 0)"
-    return f"ok at revision {getattr(result, 'revision', 0)}"
 
 
 class EtcdModel:
@@ -488,24 +490,25 @@ class EtcdModel:
         return apply(state, operation)
 
     def has_effect(self, operation: Operation) -> bool:
-        if isinstance(operation, EtcdLeaseGrant):
-            return operation.lease_id != 0
-        return not isinstance(operation, EtcdRange | EtcdLeaseKeepalive)
+        if isinstance(operation, LeaseGrantRequest):
+            return operation.ID != 0  # the client never learned the id it would need
+        return not isinstance(operation, RangeRequest | LeaseKeepAliveRequest)
 
     def read_only(self, operation: Operation, result: OperationResult) -> bool:
-        if isinstance(result, ErrorResult) or isinstance(operation, EtcdRange | EtcdLeaseKeepalive):
+        if isinstance(result, EtcdError):
             return True
-        if isinstance(operation, EtcdTxn) and isinstance(result, TxnResult):
-            branch = operation.success if result.succeeded else operation.failure
-            return all(isinstance(item, EtcdRange) for item in branch)
+        if isinstance(operation, RangeRequest | LeaseKeepAliveRequest):
+            return True
+        if isinstance(operation, TxnRequest) and isinstance(result, TxnResponse):
+            return all(isinstance(op, RangeRequest) for op in branch(operation, result.succeeded))
         return False
 
     def checked(self, record: OperationRecord) -> bool:
         operation = record.operation
-        return not (isinstance(operation, EtcdRange) and operation.serializable)
+        return not (isinstance(operation, RangeRequest) and operation.serializable)
 
     def invalid_reason(self, record: OperationRecord) -> str | None:
-        return check_record(record)
+        return check_record(record.operation, record.result, record.definite)
 
     def partition_key(self, operation: Operation) -> str | None:
         del operation  # revisions are global: no partitions
@@ -519,4 +522,4 @@ class EtcdModel:
 
     def describe_state(self, state: EtcdState) -> str:
         live = tuple(state.keys[key] for key in sorted(state.keys))
-        return f"revision {state.revision}, keys {_describe_kvs(live)}"
+        return f"revision {state.revision}, keys {describe_kvs(live)}"

@@ -20,15 +20,15 @@ from collections.abc import Sequence
 import immutables
 import msgspec
 
-from models.history import (
-    EtcdCompact,
+from models.etcd import (
+    CompactionRequest,
+    Event,
     KeyValue,
-    OperationRecord,
-    WatchEvent,
-    WatchRecord,
-    WatchRequest,
+    WatchCreateRequest,
+    range_end_covers,
 )
-from spec.etcd.keyspace import EtcdState, Keys, apply, in_range
+from models.history import OperationRecord, WatchRecord
+from spec.etcd.keyspace import EtcdState, Keys, apply
 
 ORDERED = (
     "broke Ordered - events are ordered by revision; an event will never appear on a watch if "
@@ -76,39 +76,39 @@ class WatchProblem(msgspec.Struct, frozen=True, kw_only=True):
 class Replay(msgspec.Struct, frozen=True, kw_only=True):
     """The history's writes, revision by revision."""
 
-    events: immutables.Map[int, tuple[WatchEvent, ...]]
+    events: immutables.Map[int, tuple[Event, ...]]
     keys_at: immutables.Map[int, Keys]
     last_revision: int
     compactions: frozenset[int]
 
 
-def _sort_key(event: WatchEvent) -> tuple[str, str]:
+def _sort_key(event: Event) -> tuple[bytes, str]:
     return (event.kv.key, event.type)
 
 
 def replay(records: Sequence[OperationRecord], order: Sequence[int]) -> Replay:
     """Apply the operations at history indices ``order`` from an empty keyspace."""
     state = EtcdState()
-    events: dict[int, tuple[WatchEvent, ...]] = {}
+    events: dict[int, tuple[Event, ...]] = {}
     keys_at: dict[int, Keys] = {1: state.keys}
     compactions: set[int] = set()
     for index in order:
         before = state
         _, state = apply(state, records[index].operation)
-        if isinstance(records[index].operation, EtcdCompact) and (
+        if isinstance(records[index].operation, CompactionRequest) and (
             state.compact_revision != before.compact_revision
         ):
             compactions.add(state.compact_revision)
         if state.revision == before.revision:
             continue
-        changed: list[WatchEvent] = []
+        changed: list[Event] = []
         for key in sorted(set(before.keys) | set(state.keys)):
             old, new = before.keys.get(key), state.keys.get(key)
             if new is not None and new != old:
-                changed.append(WatchEvent(type="put", kv=new, prev_kv=old))
+                changed.append(Event(type="PUT", kv=new, prev_kv=old))
             elif new is None and old is not None:
                 gone = KeyValue(key=key, mod_revision=state.revision)
-                changed.append(WatchEvent(type="delete", kv=gone, prev_kv=old))
+                changed.append(Event(type="DELETE", kv=gone, prev_kv=old))
         events[state.revision] = tuple(sorted(changed, key=_sort_key))
         keys_at[state.revision] = state.keys
     return Replay(
@@ -119,17 +119,17 @@ def replay(records: Sequence[OperationRecord], order: Sequence[int]) -> Replay:
     )
 
 
-def _matches(request: WatchRequest, event: WatchEvent) -> bool:
-    if event.type == "put" and "noput" in request.filters:
+def _matches(request: WatchCreateRequest, event: Event) -> bool:
+    if event.type == "PUT" and "NOPUT" in request.filters:
         return False
-    if event.type == "delete" and "nodelete" in request.filters:
+    if event.type == "DELETE" and "NODELETE" in request.filters:
         return False
-    return in_range(event.kv.key, request.key, request.range_end)
+    return range_end_covers(request.key, request.range_end, event.kv.key)
 
 
 def _expected(
-    history: Replay, request: WatchRequest, first: int, last: int
-) -> list[tuple[int, WatchEvent]]:
+    history: Replay, request: WatchCreateRequest, first: int, last: int
+) -> list[tuple[int, Event]]:
     return [
         (revision, event)
         for revision in range(max(first, 2), last + 1)
@@ -142,16 +142,21 @@ def _stream_checks(watch: WatchRecord) -> list[tuple[str, int]]:
     """Guarantees that need only the stream: created, filter, ordered, unique, atomic,
     bookmarkable."""
     found: list[tuple[str, int]] = []
-    if watch.responses and not watch.responses[0].created:
+    first = watch.messages[0].response if watch.messages else None
+    if watch.messages and (first is None or not first.created):
         found.append((CREATED, 0))
     last_revision = 0
     progress_revision = 0
-    seen: set[tuple[int, str]] = set()
-    for response in watch.responses:
-        if response.is_progress_notify():
-            if response.revision < max(last_revision, progress_revision):
-                found.append((BOOKMARKABLE, response.revision))
-            progress_revision = max(progress_revision, response.revision)
+    seen: set[tuple[int, bytes]] = set()
+    for message in watch.messages:
+        response = message.response
+        if response is None:
+            continue
+        if message.is_progress_notify():
+            revision = response.header.revision
+            if revision < max(last_revision, progress_revision):
+                found.append((BOOKMARKABLE, revision))
+            progress_revision = max(progress_revision, revision)
             continue
         if response.events and response.events[0].kv.mod_revision == last_revision:
             found.append((ATOMIC, last_revision))
@@ -175,7 +180,8 @@ def _replay_checks(watch: WatchRecord, history: Replay) -> list[tuple[str, int]]
     compaction."""
     found: list[tuple[str, int]] = []
     request = watch.request
-    received = [(event.kv.mod_revision, event) for r in watch.responses for event in r.events]
+    responses = [response for _, response in watch.received()]
+    received = [(event.kv.mod_revision, event) for r in responses for event in r.events]
     for revision, event in received:
         wanted = [
             item for item in history.events.get(revision, ()) if _sort_key(item) == _sort_key(event)
@@ -184,7 +190,7 @@ def _replay_checks(watch: WatchRecord, history: Replay) -> list[tuple[str, int]]
             found.append((KEY_VALUE, revision))
         elif request.prev_kv and event.prev_kv is not None and event.prev_kv != wanted[0].prev_kv:
             found.append((PREV_KV, revision))
-    for response in watch.responses:
+    for response in responses:
         wrong_compaction = (
             response.compact_revision <= request.start_revision
             or response.compact_revision not in history.compactions
@@ -192,7 +198,9 @@ def _replay_checks(watch: WatchRecord, history: Replay) -> list[tuple[str, int]]
         if response.canceled and response.compact_revision and wrong_compaction:
             found.append((COMPACTED, response.compact_revision))
     observed = [revision for revision, _ in received] + [
-        response.revision for response in watch.responses if response.is_progress_notify()
+        message.response.header.revision
+        for message in watch.messages
+        if message.response is not None and message.is_progress_notify()
     ]
     if not observed:
         return found

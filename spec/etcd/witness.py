@@ -21,30 +21,24 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from models.history import (
-    EtcdRange,
-    Operation,
-    OperationRecord,
-    OperationResult,
-    RangeResult,
-    WatchRecord,
-)
+from models.etcd import RangeRequest, RangeResponse, ResponseHeader
+from models.history import Operation, OperationRecord, OperationResult, WatchRecord
 from spec.etcd.keyspace import EtcdModel, EtcdState, EtcdTransition
 from spec.etcd.watch import WatchProblem, check_watches
 from spec.linearizability import ILLEGAL, Budget, Illegal
 from spec.linearizability_report import check_history
 
-# (type, key, value): a delete's value is "".
-Sighting = tuple[str, str, str]
+# (type, key, value): a delete's value is b"".
+Sighting = tuple[str, bytes, bytes]
 
 
 def watched_events(watches: Iterable[WatchRecord]) -> dict[int, frozenset[Sighting]]:
     """Every event any watch delivered, by revision."""
     seen: dict[int, set[Sighting]] = {}
     for watch in watches:
-        for response in watch.responses:
+        for _, response in watch.received():
             for event in response.events:
-                value = event.kv.value if event.type == "put" else ""
+                value = event.kv.value if event.type == "PUT" else b""
                 seen.setdefault(event.kv.mod_revision, set()).add((event.type, event.kv.key, value))
     return {revision: frozenset(events) for revision, events in seen.items()}
 
@@ -53,7 +47,7 @@ def produces(before: EtcdState, after: EtcdState, sighting: Sighting) -> bool:
     """Whether the write from ``before`` to ``after`` (one new revision) has this event."""
     kind, key, value = sighting
     new = after.keys.get(key)
-    if kind == "put":
+    if kind == "PUT":
         return new is not None and new.mod_revision == after.revision and new.value == value
     return new is None and key in before.keys
 
@@ -92,7 +86,7 @@ class WitnessedEtcdModel(EtcdModel):
 
 
 # A key no etcd client sends (etcd keys are non-empty; this one starts with NUL and names us).
-MILESTONE_KEY = "\x00kubeoracle-watch-milestone"
+MILESTONE_KEY = b"\x00kubeoracle-watch-milestone"
 
 
 def milestones(watches: Iterable[WatchRecord]) -> dict[int, int]:
@@ -100,11 +94,11 @@ def milestones(watches: Iterable[WatchRecord]) -> dict[int, int]:
     had committed that revision by then, so its write is linearized before that time."""
     earliest: dict[int, int] = {}
     for watch in watches:
-        for response in watch.responses:
+        for time, response in watch.received():
             for event in response.events:
                 revision = event.kv.mod_revision
-                if revision not in earliest or response.time < earliest[revision]:
-                    earliest[revision] = response.time
+                if revision not in earliest or time < earliest[revision]:
+                    earliest[revision] = time
     return earliest
 
 
@@ -116,7 +110,7 @@ def milestone_records(
     records: list[OperationRecord] = []
     reached: dict[Operation, int] = {}
     for revision, time in sorted(milestones(watches).items()):
-        marker = EtcdRange(key=MILESTONE_KEY, revision=revision, count_only=True)
+        marker = RangeRequest(key=MILESTONE_KEY, revision=revision, count_only=True)
         reached[marker] = revision
         records.append(
             OperationRecord(
@@ -124,7 +118,7 @@ def milestone_records(
                 call_time=time - 1,
                 return_time=time,
                 operation=marker,
-                result=RangeResult(revision=revision),
+                result=RangeResponse(header=ResponseHeader(revision=revision)),
             )
         )
     return records, reached

@@ -6,6 +6,7 @@ check must say so, name the issue, and keep saying so.
 """
 
 import gzip
+import json
 from pathlib import Path
 
 from models.history import parse_history
@@ -24,13 +25,15 @@ def test_the_recorded_etcd_history_shows_issue_18089() -> None:
         (v["check"], v["revision"], v["request"]["start_revision"]) for v in details["violations"]
     ]
     assert problems == [("watch Resumable", 288, 287), ("watch Reliable", 287, 287)]
+    # The report is JSON (-o json): the watched range is text, as the workload's keys are.
+    assert json.loads(json.dumps(details))["violations"][0]["request"]["key"] == "key"
     assert all("#18089" in v["known_issue"] for v in details["violations"])
 
 
 def test_a_stale_read_planted_in_the_recorded_history_is_caught_with_its_operations() -> None:
     import msgspec
 
-    from models.history import RangeResult
+    from models.etcd import RangeResponse
 
     history = parse_history(gzip.decompress(HISTORY.read_bytes()).decode()).unwrap()
     # A prefix in real time (every operation called before the 40th call) keeps the
@@ -40,13 +43,13 @@ def test_a_stale_read_planted_in_the_recorded_history_is_caught_with_its_operati
     index = next(
         i
         for i, record in enumerate(operations)
-        if isinstance(record.result, RangeResult) and record.result.kvs and i > 20
+        if isinstance(record.result, RangeResponse) and record.result.kvs and i > 20
     )
     record = operations[index]
-    assert isinstance(record.result, RangeResult)
+    assert isinstance(record.result, RangeResponse)
     stale = msgspec.structs.replace(
         record.result,
-        kvs=tuple(msgspec.structs.replace(kv, value="never-written") for kv in record.result.kvs),
+        kvs=tuple(msgspec.structs.replace(kv, value=b"never-written") for kv in record.result.kvs),
     )
     operations[index] = msgspec.structs.replace(record, result=stale)
     planted = msgspec.structs.replace(history, operations=tuple(operations), watches=())

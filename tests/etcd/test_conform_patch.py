@@ -1,79 +1,78 @@
 """Writes with an unknown outcome, resolved from what range watches saw."""
 
-from models.history import (
-    EtcdPut,
-    EtcdTxn,
-    History,
-    KeyValue,
-    OperationRecord,
-    PutResult,
-    TxnResult,
-    WatchEvent,
-    WatchRecord,
-    WatchRequest,
+from models.etcd import (
+    Event,
+    PutRequest,
+    PutResponse,
+    TxnRequest,
+    TxnResponse,
+    WatchCreateRequest,
     WatchResponse,
 )
+from models.history import History, OperationRecord, WatchMessage, WatchRecord
 from runner.etcd.conform_patch import patch_history
+from tests.lincheck.builders import header, key_value
 
-PREFIX = WatchRequest(key="key", range_end="kez", start_revision=1, prev_kv=True)
+PREFIX = WatchCreateRequest(key=b"key", range_end=b"kez", start_revision=1, prev_kv=True)
 
 
-def unknown(put: EtcdPut | EtcdTxn) -> OperationRecord:
+def unknown(put: PutRequest | TxnRequest) -> OperationRecord:
     return OperationRecord(
         client_id=1, call_time=10, return_time=None, operation=put, definite=False
     )
 
 
-def seen(request: WatchRequest, *events: WatchEvent) -> WatchRecord:
+def seen(request: WatchCreateRequest, *events: Event) -> WatchRecord:
     return WatchRecord(
         client_id=9,
         request=request,
-        responses=(
-            WatchResponse(time=5, revision=1, created=True),
-            WatchResponse(time=50, revision=3, events=events),
+        messages=(
+            WatchMessage(time=5, response=WatchResponse(header=header(1), created=True)),
+            WatchMessage(time=50, response=WatchResponse(header=header(3), events=events)),
         ),
     )
 
 
-def put_event(key: str, value: str, revision: int, version: int) -> WatchEvent:
-    kv = KeyValue(key=key, value=value, create_revision=2, mod_revision=revision, version=version)
-    return WatchEvent(type="put", kv=kv)
+def put_event(key: bytes, value: bytes, revision: int, version: int) -> Event:
+    return Event(type="PUT", kv=key_value(key, value, 2, revision, version))
 
 
 def test_a_put_seen_by_a_prefix_watch_becomes_definite_at_its_revision() -> None:
     history = History(
-        operations=(unknown(EtcdPut(key="key1", value="v1")),),
-        watches=(seen(PREFIX, put_event("key1", "v1", 3, 2)),),
+        operations=(unknown(PutRequest(key=b"key1", value=b"v1")),),
+        watches=(seen(PREFIX, put_event(b"key1", b"v1", 3, 2)),),
     )
     patched, resolved = patch_history(history)
     record = patched.operations[0]
     assert (resolved, record.definite, record.return_time) == (1, True, 50)
-    assert record.result == PutResult(revision=3)
+    assert record.result == PutResponse(header=header(3))
 
 
 def test_a_txn_branch_is_known_from_its_unique_put() -> None:
-    txn = EtcdTxn(
-        success=(EtcdPut(key="key1", value="a"),), failure=(EtcdPut(key="key1", value="b"),)
+    txn = TxnRequest(
+        success=(PutRequest(key=b"key1", value=b"a"),),
+        failure=(PutRequest(key=b"key1", value=b"b"),),
     )
     history = History(
-        operations=(unknown(txn),), watches=(seen(PREFIX, put_event("key1", "b", 3, 1)),)
+        operations=(unknown(txn),), watches=(seen(PREFIX, put_event(b"key1", b"b", 3, 1)),)
     )
     patched, _ = patch_history(history)
-    assert patched.operations[0].result == TxnResult(
-        revision=3, succeeded=False, responses=(PutResult(revision=3),)
+    assert patched.operations[0].result == TxnResponse(
+        header=header(3), succeeded=False, responses=(PutResponse(header=header(3)),)
     )
 
 
 def test_what_cannot_be_proved_stays_unknown() -> None:
-    single_key = WatchRequest(key="key1", start_revision=1)
-    no_prev = WatchRequest(key="key", range_end="kez", start_revision=1)
+    single_key = WatchCreateRequest(key=b"key1", start_revision=1)
+    no_prev = WatchCreateRequest(key=b"key", range_end=b"kez", start_revision=1)
     cases = (
-        (EtcdPut(key="key1", value="v1"), single_key),
-        (EtcdPut(key="key1", value="v1", prev_kv=True), no_prev),
+        (PutRequest(key=b"key1", value=b"v1"), single_key),
+        (PutRequest(key=b"key1", value=b"v1", prev_kv=True), no_prev),
     )
     for put, request in cases:
         history = History(
-            operations=(unknown(put),), watches=(seen(request, put_event("key1", "v1", 3, 2)),)
+            operations=(unknown(put),),
+            watches=(seen(request, put_event(b"key1", b"v1", 3, 2)),),
         )
         patched, resolved = patch_history(history)
         assert (resolved, patched.operations[0].definite) == (0, False)

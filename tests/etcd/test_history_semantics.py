@@ -7,27 +7,26 @@ takes the next one; a compaction answers from the serving member's store after i
 etcdserver/v3_server.go ``Compact`` in v3.4: ``resp.Header.Revision = s.kv.Rev()``).
 """
 
-from models.history import (
-    CompactResult,
-    ErrorResult,
-    EtcdCompact,
-    EtcdDelete,
-    EtcdPut,
-    EtcdRange,
+from models.etcd import (
+    ERROR_COMPACTED,
+    CompactionRequest,
+    CompactionResponse,
+    DeleteRangeRequest,
+    Event,
     KeyValue,
-    OperationRecord,
-    PutResult,
-    WatchEvent,
-    WatchRecord,
-    WatchRequest,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    WatchCreateRequest,
     WatchResponse,
 )
-from spec.etcd.keyspace import ERROR_COMPACTED, EtcdModel
+from models.history import OperationRecord, WatchMessage, WatchRecord
+from spec.etcd.keyspace import EtcdModel
 from spec.etcd.watch import check_watches
 from spec.etcd.witness import judge_watches
 from spec.linearizability import Budget
 from spec.linearizability_report import check_history
-from tests.lincheck.builders import operation
+from tests.lincheck.builders import header, key_value, operation
 
 
 def compaction_history(header_revision: int) -> list[OperationRecord]:
@@ -35,10 +34,16 @@ def compaction_history(header_revision: int) -> list[OperationRecord]:
     "compacted" before anything else is written (so the compaction took effect while the store
     was at revision 2); then put b takes revision 3, before the compaction's answer arrives."""
     return [
-        operation(1, 0, 1, EtcdPut(key="a", value="1"), PutResult(revision=2)),
-        operation(2, 2, 10, EtcdCompact(revision=2), CompactResult(revision=header_revision)),
-        operation(3, 3, 4, EtcdRange(key="a", revision=1), ErrorResult(message=ERROR_COMPACTED)),
-        operation(1, 5, 6, EtcdPut(key="b", value="2"), PutResult(revision=3)),
+        operation(1, 0, 1, PutRequest(key=b"a", value=b"1"), PutResponse(header=header(2))),
+        operation(
+            2,
+            2,
+            10,
+            CompactionRequest(revision=2),
+            CompactionResponse(header=header(header_revision)),
+        ),
+        operation(3, 3, 4, RangeRequest(key=b"a", revision=1), ERROR_COMPACTED),
+        operation(1, 5, 6, PutRequest(key=b"b", value=b"2"), PutResponse(header=header(3))),
     ]
 
 
@@ -54,26 +59,28 @@ def test_a_compaction_header_below_its_linearization_point_is_a_violation() -> N
     assert report.verdict == "not_linearizable"
 
 
-def _watch_seeing(*events: tuple[int, WatchEvent]) -> WatchRecord:
-    responses = [WatchResponse(time=1, created=True, revision=1)]
-    responses += [WatchResponse(time=t, revision=e.kv.mod_revision, events=(e,)) for t, e in events]
-    return WatchRecord(
-        client_id=9, request=WatchRequest(key="a", range_end="c"), responses=tuple(responses)
-    )
+def _watch_seeing(*events: tuple[int, Event]) -> WatchRecord:
+    messages = [WatchMessage(time=1, response=WatchResponse(header=header(1), created=True))]
+    messages += [
+        WatchMessage(time=t, response=WatchResponse(header=header(e.kv.mod_revision), events=(e,)))
+        for t, e in events
+    ]
+    request = WatchCreateRequest(key=b"a", range_end=b"c")
+    return WatchRecord(client_id=9, request=request, messages=tuple(messages))
 
 
-A_AT_2 = KeyValue(key="a", value="0", create_revision=2, mod_revision=2, version=1)
-PUT_A = WatchEvent(type="put", kv=A_AT_2)
-DELETE_A = WatchEvent(type="delete", kv=KeyValue(key="a", mod_revision=3))
+A_AT_2 = key_value(b"a", b"0", 2, 2, 1)
+PUT_A = Event(type="PUT", kv=A_AT_2)
+DELETE_A = Event(type="DELETE", kv=KeyValue(key=b"a", mod_revision=3))
 
 
 def unknown_writes() -> list[OperationRecord]:
     """put a=0 returns (revision 2); then a delete of a and a put of b are cut off by a fault:
     their outcomes are unknown. The watch saw revision 3 delete a."""
     return [
-        operation(1, 0, 2, EtcdPut(key="a", value="0"), PutResult(revision=2)),
-        operation(2, 3, None, EtcdDelete(key="a"), None),
-        operation(3, 4, None, EtcdPut(key="b", value="1"), None),
+        operation(1, 0, 2, PutRequest(key=b"a", value=b"0"), PutResponse(header=header(2))),
+        operation(2, 3, None, DeleteRangeRequest(key=b"a"), None),
+        operation(3, 4, None, PutRequest(key=b"b", value=b"1"), None),
     ]
 
 
@@ -94,9 +101,7 @@ def test_watches_are_judged_against_the_linearization_they_saw() -> None:
 
 def test_a_watch_event_no_write_produced_is_still_reported() -> None:
     records = unknown_writes()
-    invented = WatchEvent(
-        type="put", kv=KeyValue(key="a", value="9", create_revision=2, mod_revision=3, version=2)
-    )
+    invented = Event(type="PUT", kv=key_value(b"a", b"9", 2, 3, 2))
     watches = [_watch_seeing((5, PUT_A), (20, invented))]
     report = check_history(EtcdModel(), records, Budget())
     verdict = judge_watches(records, watches, report.orders[0][1], Budget())

@@ -1,5 +1,6 @@
 """Small helpers to write histories by hand in tests."""
 
+from models.etcd import KeyValue, ResponseHeader
 from models.history import (
     CasResult,
     OkResult,
@@ -52,3 +53,13 @@ def cas(
 ) -> OperationRecord:
     result = None if succeeded is None else CasResult(succeeded=succeeded)
     return operation(client, call, returned, RegisterCas(expected=expected, new=new), result)
+
+
+def header(revision: int) -> ResponseHeader:
+    """An etcd response header that only says the revision."""
+    return ResponseHeader(revision=revision)
+
+
+def key_value(key: bytes, value: bytes, create: int, mod: int, version: int) -> KeyValue:
+    """An etcd key-value (``mvccpb.KeyValue``) without a lease."""
+    return KeyValue(key=key, value=value, create_revision=create, mod_revision=mod, version=version)

@@ -88,8 +88,8 @@ def test_etcd_history_with_a_broken_watch_exits_1(
 ) -> None:
     from tests.lincheck.test_watch import EVERYTHING, GOOD, WRITES
 
-    good = WatchRecord(client_id=9, request=EVERYTHING, responses=GOOD)
-    gap = WatchRecord(client_id=9, request=EVERYTHING, responses=(GOOD[0], GOOD[1], *GOOD[3:]))
+    good = WatchRecord(client_id=9, request=EVERYTHING, messages=GOOD)
+    gap = WatchRecord(client_id=9, request=EVERYTHING, messages=(GOOD[0], GOOD[1], *GOOD[3:]))
     path = tmp_path / "etcd.jsonl"
     header = HistoryHeader(model="etcd")
     path.write_text(

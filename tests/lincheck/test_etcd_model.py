@@ -1,40 +1,36 @@
 """etcd's keyspace model against values computed by hand from etcd's documented semantics
 (revisions start at 1, one revision per writing request, versions count puts since creation)."""
 
-from models.history import (
-    CompactResult,
-    Compare,
-    DeleteResult,
-    ErrorResult,
-    EtcdCompact,
-    EtcdDelete,
-    EtcdLeaseGrant,
-    EtcdLeaseKeepalive,
-    EtcdLeaseRevoke,
-    EtcdPut,
-    EtcdRange,
-    EtcdTxn,
-    KeyValue,
-    LeaseKeepaliveResult,
-    LeaseRevokeResult,
-    Operation,
-    OperationResult,
-    PutResult,
-    RangeResult,
-    TxnResult,
-)
-from spec.etcd.keyspace import (
+from models.etcd import (
     ERROR_COMPACTED,
     ERROR_DUPLICATE_KEY,
     ERROR_FUTURE_REVISION,
     ERROR_LEASE_NOT_FOUND,
-    EtcdModel,
-    EtcdState,
-    apply,
+    CompactionRequest,
+    CompactionResponse,
+    Compare,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    LeaseGrantRequest,
+    LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse,
+    LeaseRevokeRequest,
+    LeaseRevokeResponse,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    ResponseHeader,
+    TxnRequest,
+    TxnResponse,
 )
+from models.history import Operation, OperationResult
+from spec.etcd.keyspace import EtcdModel, EtcdState, apply
 from spec.linearizability import Budget
 from spec.linearizability_report import check_history
-from tests.lincheck.builders import operation
+from tests.lincheck.builders import header, key_value, operation
+
+INNER = ResponseHeader()  # inner txn responses carry no header of their own in the model
 
 
 def run(*operations: Operation) -> tuple[list[OperationResult], EtcdState]:
@@ -47,127 +43,157 @@ def run(*operations: Operation) -> tuple[list[OperationResult], EtcdState]:
 
 
 def test_puts_bump_revision_and_version() -> None:
-    results, state = run(EtcdPut(key="a", value="1"), EtcdPut(key="a", value="2", prev_kv=True))
-    first = KeyValue(key="a", value="1", create_revision=2, mod_revision=2, version=1)
-    assert results == [PutResult(revision=2), PutResult(revision=3, prev_kv=first)]
-    assert state.keys["a"] == KeyValue(
-        key="a", value="2", create_revision=2, mod_revision=3, version=2
+    results, state = run(
+        PutRequest(key=b"a", value=b"1"), PutRequest(key=b"a", value=b"2", prev_kv=True)
     )
+    first = key_value(b"a", b"1", 2, 2, 1)
+    assert results == [
+        PutResponse(header=header(2)),
+        PutResponse(header=header(3), prev_kv=first),
+    ]
+    assert state.keys[b"a"] == key_value(b"a", b"2", 2, 3, 2)
 
 
 def test_delete_of_a_missing_key_writes_nothing() -> None:
-    results, state = run(EtcdDelete(key="a"), EtcdPut(key="a", value="1"), EtcdDelete(key="a"))
+    results, state = run(
+        DeleteRangeRequest(key=b"a"), PutRequest(key=b"a", value=b"1"), DeleteRangeRequest(key=b"a")
+    )
     assert results == [
-        DeleteResult(revision=1, deleted=0),
-        PutResult(revision=2),
-        DeleteResult(revision=3, deleted=1),
+        DeleteRangeResponse(header=header(1), deleted=0),
+        PutResponse(header=header(2)),
+        DeleteRangeResponse(header=header(3), deleted=1),
     ]
     assert state.revision == 3
-    assert "a" not in state.keys
+    assert b"a" not in state.keys
 
 
 def test_recreated_key_starts_at_version_one() -> None:
-    _, state = run(EtcdPut(key="a", value="1"), EtcdDelete(key="a"), EtcdPut(key="a", value="2"))
-    assert state.keys["a"] == KeyValue(
-        key="a", value="2", create_revision=4, mod_revision=4, version=1
+    _, state = run(
+        PutRequest(key=b"a", value=b"1"),
+        DeleteRangeRequest(key=b"a"),
+        PutRequest(key=b"a", value=b"2"),
     )
+    assert state.keys[b"a"] == key_value(b"a", b"2", 4, 4, 1)
 
 
 def test_txn_compare_on_mod_revision_and_one_revision_for_all_writes() -> None:
-    guard = Compare(key="a", target="mod", result="equal", operand=2)
-    txn = EtcdTxn(
+    guard = Compare(key=b"a", target="MOD", result="EQUAL", mod_revision=2)
+    txn = TxnRequest(
         compare=(guard,),
-        success=(EtcdPut(key="a", value="2"), EtcdPut(key="b", value="3"), EtcdRange(key="b")),
-        failure=(EtcdRange(key="a"),),
+        success=(
+            PutRequest(key=b"a", value=b"2"),
+            PutRequest(key=b"b", value=b"3"),
+            RangeRequest(key=b"b"),
+        ),
+        failure=(RangeRequest(key=b"a"),),
     )
-    results, state = run(EtcdPut(key="a", value="1"), txn, txn)
-    b = KeyValue(key="b", value="3", create_revision=3, mod_revision=3, version=1)
-    assert results[1] == TxnResult(
-        revision=3,
+    results, state = run(PutRequest(key=b"a", value=b"1"), txn, txn)
+    b = key_value(b"b", b"3", 3, 3, 1)
+    assert results[1] == TxnResponse(
+        header=header(3),
         succeeded=True,
-        responses=(PutResult(), PutResult(), RangeResult(kvs=(b,), count=1)),
+        responses=(
+            PutResponse(header=INNER),
+            PutResponse(header=INNER),
+            RangeResponse(header=INNER, kvs=(b,), count=1),
+        ),
     )
-    a = KeyValue(key="a", value="2", create_revision=2, mod_revision=3, version=2)
+    a = key_value(b"a", b"2", 2, 3, 2)
     # The second time mod(a) is 3: the failure branch reads a, and nothing is written.
-    assert results[2] == TxnResult(
-        revision=3, succeeded=False, responses=(RangeResult(kvs=(a,), count=1),)
+    assert results[2] == TxnResponse(
+        header=header(3),
+        succeeded=False,
+        responses=(RangeResponse(header=INNER, kvs=(a,), count=1),),
     )
     assert state.revision == 3
 
 
 def test_value_compare_on_a_missing_key_fails() -> None:
-    guard = Compare(key="x", target="value", result="not_equal", operand="v")
-    results, _ = run(EtcdTxn(compare=(guard,), success=(EtcdPut(key="x", value="v"),)))
-    assert results == [TxnResult(revision=1, succeeded=False)]
-    create = Compare(key="x", target="create", result="equal", operand=0)
-    results, _ = run(EtcdTxn(compare=(create,), success=(EtcdPut(key="x", value="v"),)))
-    assert results == [TxnResult(revision=2, succeeded=True, responses=(PutResult(),))]
+    guard = Compare(key=b"x", target="VALUE", result="NOT_EQUAL", value=b"v")
+    results, _ = run(TxnRequest(compare=(guard,), success=(PutRequest(key=b"x", value=b"v"),)))
+    assert results == [TxnResponse(header=header(1), succeeded=False)]
+    create = Compare(key=b"x", target="CREATE", result="EQUAL", create_revision=0)
+    results, _ = run(TxnRequest(compare=(create,), success=(PutRequest(key=b"x", value=b"v"),)))
+    assert results == [
+        TxnResponse(header=header(2), succeeded=True, responses=(PutResponse(header=INNER),))
+    ]
+
+
+def test_compare_over_a_range_needs_every_key() -> None:
+    # etcd's applyCompare: with a range_end, every key in the range must pass.
+    setup = (PutRequest(key=b"a1", value=b"x"), PutRequest(key=b"a2", value=b"y"))
+    every = Compare(key=b"a", range_end=b"b", target="VALUE", result="GREATER", value=b"w")
+    one = Compare(key=b"a", range_end=b"b", target="VALUE", result="EQUAL", value=b"x")
+    results, _ = run(*setup, TxnRequest(compare=(every,)), TxnRequest(compare=(one,)))
+    assert [result.succeeded for result in results[2:]] == [True, False]  # type: ignore[union-attr]
 
 
 def test_duplicate_key_in_txn_is_rejected() -> None:
-    txn = EtcdTxn(success=(EtcdPut(key="a", value="1"), EtcdPut(key="a", value="2")))
+    txn = TxnRequest(success=(PutRequest(key=b"a", value=b"1"), PutRequest(key=b"a", value=b"2")))
     results, state = run(txn)
-    assert results == [ErrorResult(message=ERROR_DUPLICATE_KEY)]
+    assert results == [ERROR_DUPLICATE_KEY]
     assert state.revision == 1
 
 
 def test_range_prefix_limit_and_old_revision() -> None:
     results, _ = run(
-        EtcdPut(key="a/1", value="x"),
-        EtcdPut(key="a/2", value="y"),
-        EtcdPut(key="b", value="z"),
-        EtcdRange(key="a/", range_end="a0", limit=1),
-        EtcdRange(key="a/", range_end="a0", revision=2),
-        EtcdRange(key="a", revision=9),
+        PutRequest(key=b"a/1", value=b"x"),
+        PutRequest(key=b"a/2", value=b"y"),
+        PutRequest(key=b"b", value=b"z"),
+        RangeRequest(key=b"a/", range_end=b"a0", limit=1),
+        RangeRequest(key=b"a/", range_end=b"a0", revision=2),
+        RangeRequest(key=b"a", revision=9),
     )
-    one = KeyValue(key="a/1", value="x", create_revision=2, mod_revision=2, version=1)
-    assert results[3] == RangeResult(revision=4, kvs=(one,), count=2, more=True)
-    assert results[4] == RangeResult(revision=4, kvs=(one,), count=1)
-    assert results[5] == ErrorResult(message=ERROR_FUTURE_REVISION)
+    one = key_value(b"a/1", b"x", 2, 2, 1)
+    assert results[3] == RangeResponse(header=header(4), kvs=(one,), count=2, more=True)
+    assert results[4] == RangeResponse(header=header(4), kvs=(one,), count=1)
+    assert results[5] == ERROR_FUTURE_REVISION
 
 
 def test_compaction_errors() -> None:
     results, _ = run(
-        EtcdPut(key="a", value="1"),
-        EtcdPut(key="a", value="2"),
-        EtcdCompact(revision=3),
-        EtcdRange(key="a", revision=2),
-        EtcdRange(key="a", revision=3),
-        EtcdCompact(revision=3),
-        EtcdCompact(revision=5),
+        PutRequest(key=b"a", value=b"1"),
+        PutRequest(key=b"a", value=b"2"),
+        CompactionRequest(revision=3),
+        RangeRequest(key=b"a", revision=2),
+        RangeRequest(key=b"a", revision=3),
+        CompactionRequest(revision=3),
+        CompactionRequest(revision=5),
     )
-    assert results[2] == CompactResult(revision=3)
-    assert results[3] == ErrorResult(message=ERROR_COMPACTED)
-    assert isinstance(results[4], RangeResult)
+    assert results[2] == CompactionResponse(header=header(3))
+    assert results[3] == ERROR_COMPACTED
+    assert isinstance(results[4], RangeResponse)
     assert results[4].count == 1
-    assert results[5] == ErrorResult(message=ERROR_COMPACTED)
-    assert results[6] == ErrorResult(message=ERROR_FUTURE_REVISION)
+    assert results[5] == ERROR_COMPACTED
+    assert results[6] == ERROR_FUTURE_REVISION
 
 
 def test_lease_revoke_deletes_attached_keys_in_one_revision() -> None:
     results, state = run(
-        EtcdLeaseGrant(ttl_seconds=60, lease_id=7),
-        EtcdPut(key="a", value="1", lease=7),
-        EtcdPut(key="b", value="2", lease=7),
-        EtcdPut(key="c", value="3"),
-        EtcdPut(key="d", value="4", lease=8),
-        EtcdLeaseRevoke(lease_id=7),
-        EtcdLeaseKeepalive(lease_id=7),
-        EtcdLeaseRevoke(lease_id=7),
+        LeaseGrantRequest(TTL=60, ID=7),
+        PutRequest(key=b"a", value=b"1", lease=7),
+        PutRequest(key=b"b", value=b"2", lease=7),
+        PutRequest(key=b"c", value=b"3"),
+        PutRequest(key=b"d", value=b"4", lease=8),
+        LeaseRevokeRequest(ID=7),
+        LeaseKeepAliveRequest(ID=7),
+        LeaseRevokeRequest(ID=7),
     )
-    assert results[4] == ErrorResult(message=ERROR_LEASE_NOT_FOUND)
-    assert results[5] == LeaseRevokeResult(revision=5)
-    assert results[6] == LeaseKeepaliveResult(revision=5, lease_id=7, ttl_seconds=0)
-    assert results[7] == ErrorResult(message=ERROR_LEASE_NOT_FOUND)
-    assert sorted(state.keys) == ["c"]
+    assert results[4] == ERROR_LEASE_NOT_FOUND
+    assert results[5] == LeaseRevokeResponse(header=header(5))
+    assert results[6] == LeaseKeepAliveResponse(header=header(5), ID=7, TTL=0)
+    assert results[7] == ERROR_LEASE_NOT_FOUND
+    assert sorted(state.keys) == [b"c"]
 
 
 def test_stale_read_in_an_etcd_history_is_a_violation() -> None:
     model = EtcdModel()
-    kv = KeyValue(key="a", value="1", create_revision=2, mod_revision=2, version=1)
-    put = operation(1, 0, 1, EtcdPut(key="a", value="1"), PutResult(revision=2))
-    fresh = operation(2, 2, 3, EtcdRange(key="a"), RangeResult(revision=2, kvs=(kv,), count=1))
-    stale = operation(2, 4, 5, EtcdRange(key="a"), RangeResult(revision=1))
+    kv = key_value(b"a", b"1", 2, 2, 1)
+    put = operation(1, 0, 1, PutRequest(key=b"a", value=b"1"), PutResponse(header=header(2)))
+    fresh = operation(
+        2, 2, 3, RangeRequest(key=b"a"), RangeResponse(header=header(2), kvs=(kv,), count=1)
+    )
+    stale = operation(2, 4, 5, RangeRequest(key=b"a"), RangeResponse(header=header(1)))
     assert check_history(model, [put, fresh], Budget()).verdict == "linearizable"
     report = check_history(model, [put, fresh, stale], Budget())
     assert report.verdict == "not_linearizable"
@@ -177,13 +203,25 @@ def test_stale_read_in_an_etcd_history_is_a_violation() -> None:
     assert report.violation.possible_results == ("{'a': '1'@2} count=1 at revision 2",)
 
 
+def test_a_real_header_with_cluster_member_and_term_is_judged_on_its_revision() -> None:
+    model = EtcdModel()
+    real = ResponseHeader(cluster_id=14841639068965178418, member_id=10276657743932975437,
+                          revision=2, raft_term=3)  # fmt: skip
+    put = operation(1, 0, 1, PutRequest(key=b"a", value=b"1"), PutResponse(header=real))
+    assert check_history(model, [put], Budget()).verdict == "linearizable"
+
+
 def test_unknown_put_may_have_happened() -> None:
     model = EtcdModel()
-    kv = KeyValue(key="a", value="1", create_revision=2, mod_revision=2, version=1)
-    lost = operation(1, 0, None, EtcdPut(key="a", value="1"), None)
-    seen = operation(2, 5, 6, EtcdRange(key="a"), RangeResult(revision=2, kvs=(kv,), count=1))
-    not_seen = operation(3, 1, 2, EtcdRange(key="a"), RangeResult(revision=1))
+    kv = key_value(b"a", b"1", 2, 2, 1)
+    lost = operation(1, 0, None, PutRequest(key=b"a", value=b"1"), None)
+    seen = operation(
+        2, 5, 6, RangeRequest(key=b"a"), RangeResponse(header=header(2), kvs=(kv,), count=1)
+    )
+    not_seen = operation(3, 1, 2, RangeRequest(key=b"a"), RangeResponse(header=header(1)))
     assert check_history(model, [lost, not_seen, seen], Budget()).verdict == "linearizable"
     # A serializable read may be stale: it is not checked.
-    stale = operation(3, 7, 8, EtcdRange(key="a", serializable=True), RangeResult(revision=1))
+    stale = operation(
+        3, 7, 8, RangeRequest(key=b"a", serializable=True), RangeResponse(header=header(1))
+    )
     assert check_history(model, [lost, seen, stale], Budget()).verdict == "linearizable"

@@ -9,17 +9,13 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from models.etcd import DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse
 from models.history import (
-    EtcdDelete,
-    EtcdPut,
-    EtcdRange,
-    KeyValue,
     KvAppend,
     KvGet,
     KvPut,
     Operation,
     OperationRecord,
-    RangeResult,
     RegisterCas,
     RegisterRead,
     RegisterWrite,
@@ -29,6 +25,7 @@ from spec.etcd.keyspace import EtcdModel
 from spec.etcd.registers import KvModel, RegisterModel
 from spec.linearizability import Budget, SequentialModel
 from spec.linearizability_report import check_history
+from tests.lincheck.builders import header, key_value
 
 POINT_SPACING = 10
 
@@ -95,10 +92,10 @@ KV_OPERATIONS = st.one_of(
     st.builds(KvAppend, key=st.sampled_from("ab"), value=st.sampled_from(["x", "y"])),
 )
 ETCD_OPERATIONS = st.one_of(
-    st.builds(EtcdRange, key=st.sampled_from("ab")),
-    st.builds(EtcdRange, key=st.just("a"), range_end=st.just("c")),
-    st.builds(EtcdPut, key=st.sampled_from("ab"), value=st.sampled_from(["1", "2"])),
-    st.builds(EtcdDelete, key=st.sampled_from("ab")),
+    st.builds(RangeRequest, key=st.sampled_from([b"a", b"b"])),
+    st.builds(RangeRequest, key=st.just(b"a"), range_end=st.just(b"c")),
+    st.builds(PutRequest, key=st.sampled_from([b"a", b"b"]), value=st.sampled_from([b"1", b"2"])),
+    st.builds(DeleteRangeRequest, key=st.sampled_from([b"a", b"b"])),
 )
 CAS_REGISTER = RegisterModel(with_cas=True)
 KV = KvModel()
@@ -164,16 +161,16 @@ def test_etcd_histories_from_the_model_are_linearizable(records: list[OperationR
 def test_etcd_range_of_a_value_never_put_is_not_linearizable(
     records: list[OperationRecord], data: st.DataObject
 ) -> None:
-    ranges = [i for i, r in enumerate(records) if isinstance(r.operation, EtcdRange)]
+    ranges = [i for i, r in enumerate(records) if isinstance(r.operation, RangeRequest)]
     assume(ranges)
     chosen = data.draw(st.sampled_from(ranges))
-    ghost = KeyValue(key="a", value="9", create_revision=2, mod_revision=2, version=1)
+    ghost = key_value(b"a", b"9", 2, 2, 1)
     corrupted = list(records)
     corrupted[chosen] = OperationRecord(
         client_id=records[chosen].client_id,
         call_time=records[chosen].call_time,
         return_time=records[chosen].return_time,
         operation=records[chosen].operation,
-        result=RangeResult(revision=2, kvs=(ghost,), count=1),  # puts write only "1", "2"
+        result=RangeResponse(header=header(2), kvs=(ghost,), count=1),  # puts write "1", "2"
     )
     assert verdict(ETCD, corrupted) == "not_linearizable"

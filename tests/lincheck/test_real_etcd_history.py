@@ -7,12 +7,18 @@ from pathlib import Path
 
 import msgspec
 
-from models.history import EtcdPut, EtcdRange, History, RangeResult, parse_history
+from models.etcd import PutRequest, PutResponse, RangeRequest, RangeResponse
+from models.history import History, parse_history
 from spec.etcd.keyspace import EtcdModel
 from spec.linearizability import Budget
 from spec.linearizability_report import check_history
 
 DATA = Path(__file__).resolve().parent / "data" / "etcd-3.4.23-history.jsonl"
+
+
+def revision_of(result: object) -> int:
+    """A put response's header revision (0 for anything else)."""
+    return result.header.revision if isinstance(result, PutResponse) else 0
 
 
 def load() -> History:
@@ -28,32 +34,32 @@ def test_recorded_etcd_history_is_linearizable() -> None:
 
 def test_stale_read_in_the_recorded_history_is_found() -> None:
     operations = list(load().operations)
-    puts = [record for record in operations if isinstance(record.operation, EtcdPut)]
+    puts = [record for record in operations if isinstance(record.operation, PutRequest)]
     target = None
     for index in range(len(operations) - 1, -1, -1):
         record = operations[index]
-        if not isinstance(record.operation, EtcdRange):
+        if not isinstance(record.operation, RangeRequest):
             continue
-        assert isinstance(record.result, RangeResult)
+        assert isinstance(record.result, RangeResponse)
         if not record.result.kvs:
             continue
         current = record.result.kvs[0]
         older = [
             put
             for put in puts
-            if isinstance(put.operation, EtcdPut)
+            if isinstance(put.operation, PutRequest)
             and put.operation.key == current.key
             and put.return_time is not None
             and put.return_time < record.call_time
-            and getattr(put.result, "revision", 0) < current.mod_revision
+            and revision_of(put.result) < current.mod_revision
             and put.operation.value != current.value
         ]
         if older:
             target = index
             old = older[-1]
-            assert isinstance(old.operation, EtcdPut)
+            assert isinstance(old.operation, PutRequest)
             stale = msgspec.structs.replace(
-                current, value=old.operation.value, mod_revision=getattr(old.result, "revision", 0)
+                current, value=old.operation.value, mod_revision=revision_of(old.result)
             )
             operations[index] = msgspec.structs.replace(
                 record, result=msgspec.structs.replace(record.result, kvs=(stale,))

@@ -4,29 +4,28 @@ into responses that keeps revisions whole, passes; dropping one event breaks Rel
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from models.history import (
-    EtcdDelete,
-    EtcdPut,
-    EtcdTxn,
-    Operation,
-    OperationRecord,
-    WatchEvent,
-    WatchRecord,
-    WatchRequest,
+from models.etcd import (
+    DeleteRangeRequest,
+    Event,
+    PutRequest,
+    TxnRequest,
+    WatchCreateRequest,
     WatchResponse,
 )
+from models.history import Operation, OperationRecord, WatchMessage, WatchRecord
 from spec.etcd.keyspace import EtcdState, apply
 from spec.etcd.watch import check_watches, replay
-from tests.lincheck.builders import operation
+from tests.lincheck.builders import header, operation
 
+KEYS = st.sampled_from([b"a", b"b", b"c"])
 WRITES = st.one_of(
-    st.builds(EtcdPut, key=st.sampled_from("abc"), value=st.sampled_from(["1", "2"])),
-    st.builds(EtcdDelete, key=st.sampled_from("abc")),
+    st.builds(PutRequest, key=KEYS, value=st.sampled_from([b"1", b"2"])),
+    st.builds(DeleteRangeRequest, key=KEYS),
     st.builds(
-        EtcdTxn,
+        TxnRequest,
         success=st.tuples(
-            st.builds(EtcdPut, key=st.just("a"), value=st.just("t")),
-            st.builds(EtcdPut, key=st.just("b"), value=st.just("t")),
+            st.builds(PutRequest, key=st.just(b"a"), value=st.just(b"t")),
+            st.builds(PutRequest, key=st.just(b"b"), value=st.just(b"t")),
         ),
     ),
 )
@@ -41,6 +40,11 @@ def sequential(requests: list[Operation]) -> list[OperationRecord]:
     return records
 
 
+def message(revision: int, events: tuple[Event, ...], created: bool = False) -> WatchMessage:
+    response = WatchResponse(header=header(revision), created=created, events=events)
+    return WatchMessage(time=revision, response=response)
+
+
 @settings(max_examples=60)
 @given(st.lists(WRITES, min_size=1, max_size=10), st.data())
 def test_stream_from_the_replay_passes_and_a_gap_breaks_reliable(
@@ -51,33 +55,28 @@ def test_stream_from_the_replay_passes_and_a_gap_breaks_reliable(
     history = replay(records, order)
     revisions = sorted(history.events)
     assume(revisions)
-    responses = [WatchResponse(time=0, revision=1, created=True)]
+    batches: list[tuple[int, tuple[Event, ...]]] = []
     for revision in revisions:
-        batch: tuple[WatchEvent, ...] = tuple(
-            WatchEvent(type=event.type, kv=event.kv, prev_kv=event.prev_kv)
-            for event in history.events[revision]
-        )
+        batch = history.events[revision]
         merge: bool = data.draw(st.booleans())
-        if responses[-1].events and merge:
+        if batches and merge:
             # Several whole revisions in one response are allowed.
-            batch = responses.pop().events + batch
-        responses.append(WatchResponse(time=revision, revision=revision, events=batch))
-    request = WatchRequest(key="\0", range_end="\0", start_revision=2, prev_kv=True)
-    good = WatchRecord(client_id=2, request=request, responses=tuple(responses))
-    assert check_watches(records, [good], order) == []
+            batch = batches.pop()[1] + batch
+        batches.append((revision, batch))
+    request = WatchCreateRequest(key=b"\0", range_end=b"\0", start_revision=2, prev_kv=True)
+    created = message(1, (), created=True)
+    good = [created, *(message(revision, batch) for revision, batch in batches)]
+    record = WatchRecord(client_id=2, request=request, messages=tuple(good))
+    assert check_watches(records, [record], order) == []
     # Drop one event that is not the last one: the watch saw a later revision, so it must
     # have seen this one too.
-    flat = [(r, e) for r, response in enumerate(responses) for e in range(len(response.events))]
+    flat = [(b, e) for b, (_, batch) in enumerate(batches) for e in range(len(batch))]
     assume(len(flat) >= 2)
-    dropped_response, dropped_event = data.draw(st.sampled_from(flat[:-1]))
-    broken = list(responses)
-    kept = list(broken[dropped_response].events)
-    del kept[dropped_event]
-    broken[dropped_response] = WatchResponse(
-        time=broken[dropped_response].time,
-        revision=broken[dropped_response].revision,
-        events=tuple(kept),
-    )
-    broken_record = WatchRecord(client_id=2, request=request, responses=tuple(broken))
+    dropped_batch, dropped_event = data.draw(st.sampled_from(flat[:-1]))
+    revision, batch = batches[dropped_batch]
+    kept = batch[:dropped_event] + batch[dropped_event + 1 :]
+    broken = list(good)
+    broken[dropped_batch + 1] = message(revision, kept)
+    broken_record = WatchRecord(client_id=2, request=request, messages=tuple(broken))
     found = {problem.guarantee for problem in check_watches(records, [broken_record], order)}
     assert "Reliable" in found or "Resumable" in found
