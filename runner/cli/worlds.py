@@ -1,4 +1,5 @@
-"""The worlds this build simulates, by name: what ``replay`` and ``schema trace`` know.
+"""The worlds this build simulates, by name: what ``replay``, ``schema trace`` and ``explore``
+know.
 
 A world registers here (one line) once its kind exists (``runner.<c>.world``); the kernel
 itself never imports a world.
@@ -8,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from runner.explore.simulation import Explorable
+from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
 from runner.sim.world import WorldKind
 
 WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {RAFT.name: RAFT}
+EXPLORABLE: Final[dict[str, Explorable[Any]]] = {RAFT.name: RaftExploration()}
+"""The worlds ``explore`` runs: their mutants and how a mutant's setup is drawn."""

@@ -93,13 +93,15 @@ def probe(
         ]
         if found:
             return applied_actions if _first(found) == target else None
-    at_end = [found for checker in checkers for found in checker.finish(state, len(applied_actions))]
+    at_end = [
+        found for checker in checkers for found in checker.finish(state, len(applied_actions))
+    ]
     return applied_actions if _first(at_end) == target else None
 
 
-def ddmin(actions: list[ActionT], still_fails: Probe[ActionT], budget: int) -> tuple[
-    list[ActionT], int, bool
-]:
+def ddmin(
+    actions: list[ActionT], still_fails: Probe[ActionT], budget: int
+) -> tuple[list[ActionT], int, bool]:
     """Zeller's ddmin (complements only): the shortest list found, the re-runs made, and
     whether it is 1-minimal (``False`` when the budget ran out first)."""
     runs = 0
@@ -130,17 +132,12 @@ def write_trace(
     """The trace of ``actions`` run by the simulator, its status and property."""
     short = msgspec.structs.replace(header, safety_steps=len(actions))
     simulation = Simulation(kind, short, random.Random(header.seed))
-    if simulation.run.initial_violations:
-        result = simulation.violation(simulation.run.initial_violations)
-    else:
-        result = None
-        for action in actions:
-            outcome = simulation.advance(action)
-            if outcome.violations:
-                result = simulation.violation(outcome.violations)
-                break
-        if result is None:
-            result = simulation.passed()
+    violations = simulation.run.initial_violations
+    for action in () if violations else actions:
+        violations = simulation.advance(action).violations
+        if violations:
+            break
+    result = simulation.violation(violations) if violations else simulation.passed()
     return result.trace.content(), result.result.status, result.result.property
 
 
