@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from runner.apiserver import MUTANTS
+from runner.cli import serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.errors import InputError
@@ -115,6 +116,7 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         help="revisions the watch cache keeps for watches to resume from (default 1000)",
     )
     apiserver.set_defaults(handler=serve_apiserver)
+    serve_proxy.add_target(targets)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
