@@ -23,6 +23,7 @@ from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
 from impl.apiserver.context import (
     Config,
 )
+from impl.apiserver.delete_collection import absorb, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.read_requests import (
     read_answer,
@@ -102,7 +103,11 @@ def on_event(config: Config, state: ApiServerState, event: ApiServerEvent) -> Ap
         case RequestReceived():
             return _on_request(config, state, event)
         case StorageReplied():
-            return _on_storage(config, state, event)
+            owner = state.pending.get(event.operation_id)
+            step = _on_storage(config, state, event)
+            if owner is not None and owner.collection is not None:
+                return absorb(config, step, owner)
+            return step
         case StorageEvents():
             return _on_store_events(state, event)
         case StorageWatchLost():
@@ -157,6 +162,8 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
         return start_list(state, ctx, rid)
     if info.verb == "get":
         return start_get(state, ctx, rid)
+    if info.verb == "deletecollection":
+        return start_delete_collection(config, state, ctx, rid)
     return start_write(state, ctx, rid)
 
 

@@ -254,6 +254,7 @@ def decide_eviction(ctx: Context, current: Current | None) -> Decision:
             code=201,
             answer="body",
             body=encode_json(success(StatusDetails(name=ctx.info.name, kind="pods"))),
+            then_delete=decision.then_delete,
         )
     return decision
 

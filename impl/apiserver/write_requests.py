@@ -16,6 +16,7 @@ from impl.apiserver.context import (
     Decision,
     KeyWrite,
     Reply,
+    Write,
     json_response,
     status_response,
 )
@@ -180,6 +181,21 @@ def on_commit(
         return continue_write(state, retry_ctx, retry, current)
     revision = result.header.revision
     first_write = write.writes[0]
+    if write.then_delete and first_write.value is not None:
+        removal = Write(
+            writes=(KeyWrite(key=first_write.key, expected=revision, value=None),),
+            code=write.code,
+            answer="body",
+            body=write.body
+            if write.answer == "body"
+            else with_resource_version(first_write.value, revision),
+        )
+        removing = msgspec.structs.replace(pending, write=removal, attempt=0)
+        return pending_op(
+            state,
+            removing,
+            StorageTxn(operation_id=state.next_operation, request=transaction(removal.writes)),
+        )
     if write.answer == "object" and first_write.value is not None:
         body = with_resource_version(first_write.value, revision)
     elif write.answer == "scale" and first_write.value is not None:

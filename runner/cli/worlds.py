@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from runner.apiserver.world import APISERVER
 from runner.explore.simulation import Explorable
 from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
 from runner.sim.world import WorldKind
 
-WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {RAFT.name: RAFT}
+WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
+    RAFT.name: RAFT,
+    APISERVER.name: APISERVER,
+}
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {RAFT.name: RaftExploration()}
 """The worlds ``explore`` runs: their mutants and how a mutant's setup is drawn."""
