@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from runner.cli.options import bounded_int
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
     from runner.explore.simulation import Explorable
 
 DEFAULT_SEEDS: Final = "1..100"
-DEFAULT_STEPS: Final = 600
+DEFAULT_STEPS: Final = 300
 """Explore favours breadth: many short safety phases (``simulate`` runs 2500 steps)."""
 DEFAULT_LIVENESS_STEPS: Final = 10000
 WORKERS_MAX: Final = 1024
+DEFAULT_SHRINK_BUDGET: Final = 300
+SHRINK_BUDGET_MAX: Final = 100_000
 STEPS_OPTION_MAX: Final = 1_000_000
 SEEDS_SHOWN: Final = 12
 EXIT_CODES: Final = {
@@ -51,7 +54,7 @@ def register(verbs: VerbParsers) -> None:
             "property broken. The report is the same whatever the engine and worker count."
         ),
     )
-    parser.add_argument("world", metavar="WORLD", help="the world to explore (raft)")
+    parser.add_argument("world", metavar="WORLD", help="the world to explore (raft, apiserver)")
     parser.add_argument(
         "--seeds",
         default=DEFAULT_SEEDS,
@@ -97,6 +100,20 @@ def register(verbs: VerbParsers) -> None:
         default="swarm",
         help="comma-separated fault kinds of the world, 'all', 'none', or 'swarm': each seed "
         "picks the mix (default)",
+    )
+    parser.add_argument(
+        "--shrink-budget",
+        type=bounded_int(0, SHRINK_BUDGET_MAX),
+        default=DEFAULT_SHRINK_BUDGET,
+        help="re-runs allowed to shrink the shortest run of each violation group, 0 to skip "
+        f"shrinking (default {DEFAULT_SHRINK_BUDGET})",
+    )
+    parser.add_argument(
+        "--traces",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each group's shrunk trace into this existing folder",
     )
     add_output_option(parser)
     parser.set_defaults(handler=run_explore)
@@ -165,15 +182,22 @@ def make_engine(args: argparse.Namespace) -> Engine:
 
 def run_explore(args: argparse.Namespace) -> ExitCode:
     """The ``explore`` handler."""
+    from models.trace import STEPS_MAX
     from runner.cli.worlds import EXPLORABLE
-    from runner.explore.exploration import Exploration, explore
+    from runner.explore.exploration import Exploration, explore, shrink_groups
     from runner.explore.simulation import RunChoices
+    from runner.input_files import write_output
     from runner.sim.trace import code_version
 
     target: Explorable[Any] | None = EXPLORABLE.get(args.world)
     if target is None:
         known = ", ".join(sorted(EXPLORABLE))
         raise InputError(f"unknown world {args.world!r} (known: {known})", field="WORLD")
+    if args.steps + args.liveness_steps > STEPS_MAX:
+        reason = f"--steps plus --liveness-steps exceed the limit of {STEPS_MAX} steps per run"
+        raise InputError(reason, field="--steps")
+    if args.traces is not None and not args.traces.is_dir():
+        raise InputError("not an existing folder", field="--traces", source=str(args.traces))
     exploration = Exploration(
         world=args.world,
         target=target,
@@ -189,9 +213,15 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     engine = make_engine(args)
     try:
         report = explore(exploration, engine, _progress)
+        traces = {}
+        if args.shrink_budget > 0:
+            traces = shrink_groups(exploration, engine, report, args.shrink_budget)
     finally:
         engine.close()
         _clear_progress()
+    if args.traces is not None:
+        for name, content in sorted(traces.items()):
+            write_output(args.traces / name, content, "trace")
     emit(report, args.output, render_text)
     return EXIT_CODES[report["verdict"]]
 
@@ -233,8 +263,18 @@ def render_text(report: Mapping[str, Any]) -> str:
             lines.append(
                 f"    {group['group']}: {group['runs']} seeds, first {group['first_seed']},"
                 f" shortest seed {group['shortest_seed']} ({group['shortest_steps']} steps)"
+                + _shrunk_text(group.get("shrunk"))
             )
         if target["lost"]:
             lines.append(f"    lost: {len(target['lost'])} runs ({target['lost'][0]['reason']})")
     lines.append(f"verdict: {report['verdict']}" + "".join(f"; {r}" for r in report["reasons"]))
     return "\n".join(lines)
+
+
+def _shrunk_text(shrunk: Mapping[str, Any] | None) -> str:
+    if shrunk is None:
+        return ""
+    if "lost" in shrunk:
+        return f", not shrunk ({shrunk['lost']})"
+    minimal = "1-minimal" if shrunk["minimal"] else "budget reached"
+    return f", shrunk to {shrunk['steps']} steps ({minimal}, {shrunk['runs']} re-runs)"

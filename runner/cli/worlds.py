@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from runner.apiserver.exploration import ApiServerExploration
 from runner.apiserver.world import APISERVER
 from runner.explore.simulation import Explorable
 from runner.raft.simulator import RaftExploration
@@ -19,5 +20,8 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     RAFT.name: RAFT,
     APISERVER.name: APISERVER,
 }
-EXPLORABLE: Final[dict[str, Explorable[Any]]] = {RAFT.name: RaftExploration()}
+EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
+    RAFT.name: RaftExploration(),
+    APISERVER.name: ApiServerExploration(),
+}
 """The worlds ``explore`` runs: their mutants and how a mutant's setup is drawn."""

@@ -218,7 +218,7 @@ class DaskEngine:
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: the HTTP server always starts
                     silence_logs=logging.ERROR,
                 )
                 self._client = Client(self._cluster)

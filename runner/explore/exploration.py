@@ -5,6 +5,8 @@ The report depends only on what was explored (world, mutants, seeds, run choices
 engine, its worker count or the order in which outcomes arrived: outcomes are keyed by
 (mutant, seed) and everything is sorted. Timing and the engine are kept apart from the table
 (``report["run"]``), so two reports of the same exploration compare equal without them.
+Then each group of safety violations has its shortest run shrunk (``runner.explore.shrink``,
+on the same engine): deterministic as well.
 
 Verdict: a violation when the reference (mutant ``none``) fails any seed; inconclusive when a
 run was lost (its worker kept dying, or the world raised outside a run) or a mutant escaped
@@ -13,12 +15,14 @@ every seed (the exploration did not show it can catch that bug); otherwise a pas
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, final
 
 from runner.explore.engine import Engine, Failed, Outcome
+from runner.explore.shrink import ShrinkTask, Shrunk, shrink
 from runner.explore.simulation import (
     CORRECT,
     Explorable,
@@ -167,6 +171,42 @@ def _verdict(targets: list[dict[str, Any]]) -> dict[str, Any]:
     return {"verdict": verdict, "reasons": reasons}
 
 
+def shrink_groups(
+    exploration: Exploration, engine: Engine, report: dict[str, Any], budget: int
+) -> dict[str, bytes]:
+    """Shrink the shortest run of every safety-violation group (on ``engine``, at most
+    ``budget`` re-runs each) and add ``shrunk`` to the group: the shrunk steps, the re-runs
+    made and whether the result is 1-minimal. The shrunk traces by file name."""
+    wanted: list[tuple[dict[str, Any], str]] = []
+    for target in report["targets"]:
+        for group in target["groups"]:
+            if group["group"].startswith("violation: "):
+                wanted.append((group, target["mutant"]))
+    tasks = [
+        ShrinkTask(
+            SeedTask(exploration.target, mutant, group["shortest_seed"], exploration.choices),
+            budget,
+        )
+        for group, mutant in wanted
+    ]
+    traces: dict[str, bytes] = {}
+    for (group, mutant), outcome in zip(wanted, engine.run(shrink, tasks), strict=True):
+        if isinstance(outcome, Failed):
+            group["shrunk"] = {"lost": outcome.reason}
+            continue
+        shrunk: Shrunk = outcome.value
+        broken = re.sub(r"[^A-Za-z0-9_.-]", "_", shrunk.property or "none")
+        name = f"{exploration.world}-{mutant}-{broken}-seed{group['shortest_seed']}.jsonl"
+        traces[name] = shrunk.trace
+        group["shrunk"] = {
+            "steps": shrunk.steps,
+            "runs": shrunk.runs,
+            "minimal": shrunk.minimal,
+            "trace": name,
+        }
+    return traces
+
+
 def seed_ranges(seeds: Sequence[int]) -> str:
     """Sorted seeds written as ranges: ``1-4, 6, 8-9``."""
     parts: list[str] = []
@@ -187,4 +227,4 @@ def _span(first: int, last: int | None) -> str:
     return str(first) if last == first else f"{first}-{last}"
 
 
-__all__ = ["Exploration", "build_report", "explore", "seed_ranges"]
+__all__ = ["Exploration", "build_report", "explore", "seed_ranges", "shrink_groups"]

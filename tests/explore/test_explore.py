@@ -11,11 +11,18 @@ import pytest
 from runner.cli.main import main
 from runner.cli.worlds import EXPLORABLE
 from runner.explore.engine import DaskEngine, Engine, Failed, InProcessEngine, LocalEngine
-from runner.explore.exploration import Exploration, build_report, explore, seed_ranges
+from runner.explore.exploration import (
+    Exploration,
+    build_report,
+    explore,
+    seed_ranges,
+    shrink_groups,
+)
 from runner.explore.simulation import RunChoices, SeedTask
 from runner.sim.seeds import SeedRange
 
 MUTANTS = ("none", "skip_up_to_date_check", "vote_twice")
+SHRINK_BUDGET = 40
 
 
 def exploration(seeds: SeedRange, mutants: tuple[str, ...] = MUTANTS) -> Exploration:
@@ -40,8 +47,12 @@ def target(report: dict[str, Any], mutant: str) -> dict[str, Any]:
 def test_every_engine_and_worker_count_gives_the_same_table() -> None:
     chosen = exploration(SeedRange(1, 4))
     engines: list[Engine] = [InProcessEngine(), LocalEngine(2), DaskEngine(2)]
+    reports = []
     try:
-        reports = [explore(chosen, engine) for engine in engines]
+        for engine in engines:
+            report = explore(chosen, engine)
+            shrink_groups(chosen, engine, report, SHRINK_BUDGET)
+            reports.append(report)
     finally:
         for engine in engines:
             engine.close()
@@ -61,6 +72,10 @@ def test_every_engine_and_worker_count_gives_the_same_table() -> None:
     assert up_to_date["caught"] >= 1
     assert sum(group["runs"] for group in up_to_date["groups"]) == up_to_date["caught"]
     assert first["verdict"] == "pass"
+    # Every group was shrunk (on every engine alike), never to more steps than it had.
+    for entry in (twice, up_to_date):
+        for group in entry["groups"]:
+            assert 1 <= group["shrunk"]["steps"] <= group["shortest_steps"]
 
 
 def test_the_reference_failing_is_a_violation_and_a_lost_run_inconclusive() -> None:
@@ -123,3 +138,21 @@ def test_bad_options_exit_2_naming_the_option(
 ) -> None:
     assert main(["explore", *options]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_another_world_explores_with_the_same_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["explore", "apiserver", "--seeds", "1..2", "--mutant", "none,stale-list"]
+    code = main(
+        [*args, "--steps", "150", "--liveness-steps", "150", "--workers", "1", "-o", "json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert target(report, "none")["caught"] == 0
+    # A list served a few revisions in the past is not the consistent list Kubernetes
+    # promises for a list without resourceVersion ("API concepts", resource versions).
+    stale = target(report, "stale-list")
+    assert stale["caught"] >= 1
+    assert {group["group"] for group in stale["groups"]} <= {
+        "violation: list_consistent",
+        "violation: linearizable",
+    }
+    assert code == {"pass": 0, "inconclusive": 3}[report["verdict"]]
