@@ -31,7 +31,7 @@ DEFAULT_STEPS: Final = 300
 """Explore favours breadth: many short safety phases (``simulate`` runs 2500 steps)."""
 DEFAULT_LIVENESS_STEPS: Final = 10000
 WORKERS_MAX: Final = 1024
-DEFAULT_SHRINK_BUDGET: Final = 300
+DEFAULT_SHRINK_BUDGET: Final = 1000
 SHRINK_BUDGET_MAX: Final = 100_000
 STEPS_OPTION_MAX: Final = 1_000_000
 SEEDS_SHOWN: Final = 12

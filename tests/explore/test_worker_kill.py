@@ -126,7 +126,7 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_no_seed(
     command = [
         sys.executable, "-m", "runner", "explore", "raft", "--engine", "dask",
         "--scheduler", address, "--seeds", f"{SEEDS.first}..{SEEDS.last}",
-        "--mutant", ",".join(MUTANTS), "--steps", str(STEPS), "-o", "json",
+        "--mutant", ",".join(MUTANTS), "--steps", str(STEPS), "--shrink-budget", "0", "-o", "json",
     ]  # fmt: skip
     explorer = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
