@@ -1,8 +1,9 @@
 """DELETE on a collection (the ``deletecollection`` verb), as kube's ``Store.DeleteCollection``:
-list the matching objects (label and field selectors), delete each one with the request's
-DeleteOptions exactly as a DELETE of that object would (finalizers, graceful deletion,
-propagation policy), skip objects already gone (404), stop at the first other error and answer
-it; otherwise answer 200 with the list as it was before the deletions.
+list the collection from the store (a consistent read), pick the objects the label and field
+selectors match, delete each one with the request's DeleteOptions exactly as a DELETE of that
+object would (finalizers, graceful deletion, propagation policy), skip objects already gone
+(404), stop at the first other error and answer it; otherwise answer 200 with the list as it
+was before the deletions.
 
 The machine deletes the objects one after the other: each deletion is an ordinary write of the
 request, and the answer it would send is taken here instead of being sent.
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 import msgspec
 
-from impl.apiserver import cache as cache_ops
 from impl.apiserver.context import Config, Context
-from impl.apiserver.objects import decode, meta_str
+from impl.apiserver.objects import decode, meta_str, with_resource_version
 from impl.apiserver.reads import list_response, parse_filter
 from impl.apiserver.state import (
     ApiServerState,
@@ -23,11 +23,14 @@ from impl.apiserver.state import (
     Pending,
     cached_current,
     context,
+    pending_op,
+    prefix_end,
     respond,
 )
 from impl.apiserver.write_requests import continue_write
-from models.apiserver.messages import Respond
+from models.apiserver.messages import Respond, StorageRange
 from models.apiserver.resources import collection_prefix, object_key
+from models.etcd import RangeRequest, RangeResponse
 from models.k8s.meta_ops import Status
 from models.step import Step
 
@@ -35,26 +38,42 @@ from models.step import Step
 def start_delete_collection(
     config: Config, state: ApiServerState, ctx: Context, rid: int
 ) -> ApiStep:
+    """Read the collection from the store (a consistent list, as ``e.List`` with no
+    resourceVersion: the watch cache may lag), then delete what the selectors pick."""
+    del config
     filter_ = parse_filter(ctx)
     if isinstance(filter_, Status):
         return Step(state=state, commands=(respond(rid, filter_),))
     prefix = collection_prefix(ctx.resource, ctx.info.namespace)
-    items = [(key, obj.value) for key, obj in cache_ops.objects_under(state.cache, prefix)]
-    answer = list_response(ctx, items, state.cache.revision, prefix, 0)
-    doomed = [decode(value) for _, value in items]
-    remaining = tuple(
-        (meta_str(obj, "namespace"), meta_str(obj, "name"))
-        for obj in doomed
-        if filter_.matches(obj)
-    )
-    owner = Pending(
+    pending = Pending(
         request_id=rid,
         request=ctx.request,
         entropy=ctx.entropy,
         info=ctx.info,
         resource=ctx.resource,
-        stage="current",
-        collection=CollectionDelete(remaining=remaining, answer=answer),
+        stage="collect",
+        prefix=prefix,
+    )
+    request = RangeRequest(key=prefix.encode(), range_end=prefix_end(prefix))
+    return pending_op(
+        state, pending, StorageRange(operation_id=state.next_operation, request=request)
+    )
+
+
+def on_listed(
+    config: Config, state: ApiServerState, ctx: Context, pending: Pending, result: RangeResponse
+) -> ApiStep:
+    """The store's list arrived: answer it later, delete its selected objects one by one."""
+    filter_ = parse_filter(ctx)
+    assert not isinstance(filter_, Status)
+    items = [
+        (kv.key.decode(), with_resource_version(kv.value, kv.mod_revision)) for kv in result.kvs
+    ]
+    answer = list_response(ctx, items, result.header.revision, pending.prefix, 0)
+    selected = [obj for obj in (decode(value) for _, value in items) if filter_.matches(obj)]
+    remaining = tuple((meta_str(obj, "namespace"), meta_str(obj, "name")) for obj in selected)
+    owner = msgspec.structs.replace(
+        pending, collection=CollectionDelete(remaining=remaining, answer=answer)
     )
     return _next(config, state, owner)
 

@@ -23,7 +23,7 @@ from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
 from impl.apiserver.context import (
     Config,
 )
-from impl.apiserver.delete_collection import absorb, start_delete_collection
+from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.read_requests import (
     read_answer,
@@ -46,7 +46,7 @@ from impl.apiserver.state import (
     respond,
 )
 from impl.apiserver.watches import bookmark_line, fan_out
-from impl.apiserver.write_requests import continue_write, on_commit, start_write
+from impl.apiserver.write_requests import continue_write, on_commit, on_namespace, start_write
 from models.apiserver.messages import (
     ApiRequest,
     ApiServerCommand,
@@ -213,6 +213,10 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         return Step(
             state=state, commands=(Respond(request_id=pending.request_id, response=response),)
         )
+    if pending.stage == "namespace" and isinstance(result, RangeResponse):
+        return on_namespace(state, ctx, pending, result)
+    if pending.stage == "collect" and isinstance(result, RangeResponse):
+        return on_listed(config, state, ctx, pending, result)
     if pending.stage == "current" and isinstance(result, RangeResponse):
         fetched = msgspec.structs.replace(pending, from_store=True)
         return continue_write(state, ctx, fetched, current_from(result))

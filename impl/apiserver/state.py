@@ -40,7 +40,7 @@ from models.step import Step
 LOAD_OPERATION = 0
 
 
-Stage = Literal["current", "commit", "get", "list", "scale"]
+Stage = Literal["current", "commit", "get", "list", "scale", "collect", "namespace"]
 
 
 class CollectionDelete(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +71,8 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
     """The revision a list asked the store for (0: the latest)."""
     collection: CollectionDelete | None = None
     """Set while this write deletes one object of a collection."""
+    namespace_read: bool = False
+    """The store was asked for the request's namespace (missing from the watch cache)."""
 
 
 class ApiServerState(msgspec.Struct, frozen=True, kw_only=True):
