@@ -1,6 +1,6 @@
 """A counterexample execution of the bounded cluster model, as plain values.
 
-:func:`proofs.raft.cluster.bounded_check` reads these out of z3's model: for every step, its
+:func:`proofs.raft.bounded.bounded_check` reads these out of z3's model: for every step, its
 kind, the nodes it involves, what the messages carried and every node's state after it. The
 runner translates an :class:`Execution` into concrete cluster actions for ``impl.raft``
 (``runner/raft/counterexample_export.py``); nothing here depends on z3.

@@ -15,7 +15,7 @@ from models.apiserver.resources import BUILTIN_RESOURCES, MODELS, Resource
 from models.apiserver.schemas import Schema, SchemaSet, builtin_schemas
 from models.k8s.codec import encode_json
 from models.k8s.meta_ops import Status
-from models.k8s.version import KUBERNETES_VERSION
+from models.kubernetes_version import KUBERNETES_VERSION
 
 JSON = "application/json"
 
@@ -28,7 +28,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     watch_cache_capacity: int = 1000
     max_update_attempts: int = 16
     bookmark_interval_seconds: int = 60
-    git_version: str = KUBERNETES_VERSION
+    git_version: str = f"{KUBERNETES_VERSION}.0"
 
 
 def builtin_config(
@@ -52,6 +52,14 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     cache: WatchCache
     catalog: Catalog
     attempt: int = 0
+    scale_write: bool = False
+    """A ``/scale`` write carried out on the main resource: its managedFields entry still
+    names the ``scale`` subresource."""
+
+    @property
+    def field_subresource(self) -> str:
+        """The subresource a managedFields entry of this request names."""
+        return "scale" if self.scale_write else self.info.subresource
 
     @property
     def custom(self) -> CustomResource | None:

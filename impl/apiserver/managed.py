@@ -137,8 +137,8 @@ def _entry(ctx: Context, manager: str, operation: str, paths: set[Path]) -> Json
         "fieldsType": "FieldsV1",
         "fieldsV1": to_fields_v1(paths),
     }
-    if ctx.info.subresource:
-        entry["subresource"] = ctx.info.subresource
+    if ctx.field_subresource:
+        entry["subresource"] = ctx.field_subresource
     return entry
 
 
@@ -178,7 +178,7 @@ def record_update(ctx: Context, old: Json | None, new: Json) -> None:
     if not changed and not removed:
         _store_entries(new, entries)
         return
-    manager, subresource = manager_name(ctx), ctx.info.subresource
+    manager, subresource = manager_name(ctx), ctx.field_subresource
     updated: list[Json] = []
     mine: set[Path] = set()
     for entry in entries:
@@ -268,7 +268,7 @@ def record_apply(
     entries = _entries(live) if live is not None else []
     updated: list[Json] = []
     for entry in entries:
-        if _same_owner(entry, manager, "Apply", ctx.info.subresource):
+        if _same_owner(entry, manager, "Apply", ctx.field_subresource):
             continue
         paths = from_fields_v1(entry.get("fieldsV1"))
         if force:

@@ -235,7 +235,7 @@ def _with_apply_entry(
 def _merge_applied(ctx: Context, live: Json, applied: Json, manager: str) -> Json | PatchError:
     """The live object with the configuration merged in and the manager's dropped fields gone."""
     schema, schemas = ctx.root_schema(), ctx.schemas
-    before = previously_applied(live, manager, ctx.info.subresource)
+    before = previously_applied(live, manager, ctx.field_subresource)
     now = set(leaves(applied, schema, schemas))
     others = owned_by_others(live, manager)
     result = copy.deepcopy(live)

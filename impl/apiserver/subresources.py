@@ -160,7 +160,9 @@ def decide_scale(ctx: Context, current: Current | None) -> Decision:
         node[steps[-1]] = replicas
     else:
         new.setdefault("spec", {})["replicas"] = replicas
-    sub_ctx = msgspec.structs.replace(ctx, info=msgspec.structs.replace(ctx.info, subresource=""))
+    sub_ctx = msgspec.structs.replace(
+        ctx, info=msgspec.structs.replace(ctx.info, subresource=""), scale_write=True
+    )
     decision = finish_update(sub_ctx, current, new, (), check_rv=False)
     if isinstance(decision, Write) and decision.answer == "object":
         return Write(writes=decision.writes, code=200, answer="scale")

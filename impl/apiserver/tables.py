@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from impl.apiserver.catalog import CustomResource
 from impl.apiserver.context import Context
 from models.apiserver.clock import parse_rfc3339
+from models.apiserver.resources import Resource
 
 Json = dict[str, Any]
 Column = tuple[str, str, int]  # name, type, priority
@@ -387,7 +389,20 @@ def _jsonpath(obj: Json, path: str) -> object:
 def table_for(
     ctx: Context, objects: list[Json], resource_version: str, continue_token: str
 ) -> Json:
-    now = ctx.entropy.now_seconds
+    return build_table(
+        ctx.resource, ctx.custom, ctx.entropy.now_seconds, objects, resource_version, continue_token
+    )
+
+
+def build_table(
+    resource: Resource,
+    custom: CustomResource | None,
+    now: int,
+    objects: list[Json],
+    resource_version: str,
+    continue_token: str = "",
+) -> Json:
+    """The Table of ``objects`` with the kind's columns (a custom resource's printer columns)."""
     name_column = {
         "name": "Name",
         "type": "string",
@@ -395,7 +410,6 @@ def table_for(
         "description": "Name must be unique within a namespace.",
         "priority": 0,
     }
-    custom = ctx.custom
     if custom is not None:
         columns_spec = custom.columns or ()
         definitions = [name_column] + [
@@ -421,7 +435,7 @@ def table_for(
                 cells.append(_d(obj, "metadata", "creationTimestamp"))
             rows.append({"cells": cells, "object": _partial(obj)})
     else:
-        printer = PRINTERS.get(ctx.resource.kind)
+        printer = PRINTERS.get(resource.kind)
         if printer is None:
             definitions = [
                 name_column,

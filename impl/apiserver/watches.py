@@ -12,9 +12,12 @@ from __future__ import annotations
 import msgspec
 
 from impl.apiserver.cache import Change, WatchCache
+from impl.apiserver.catalog import CustomResource
 from impl.apiserver.objects import decode, encode
 from impl.apiserver.reads import Filter
+from impl.apiserver.tables import build_table
 from models.apiserver.messages import SendWatch
+from models.apiserver.resources import Resource
 from models.k8s.codec import encode_json
 from models.k8s.meta_ops import Status
 
@@ -30,9 +33,22 @@ class Watcher(msgspec.Struct, frozen=True, kw_only=True):
     deadline_seconds: int = 0
     bookmarked_revision: int = 0
     next_bookmark_seconds: int = 0
+    table: Printing | None = None
+    """Set when the client asked for Tables (``kubectl get -w``): each event's object is then a
+    one-row Table, the first with its column definitions, the others without (kube's
+    ``watchEmbeddedEncoder`` sets NoHeaders after the first event)."""
+    headers_sent: bool = False
+
+
+class Printing(msgspec.Struct, frozen=True, kw_only=True):
+    """What a Table watch needs to print rows: the resource and a custom resource's columns."""
+
+    resource: Resource
+    custom: CustomResource | None = None
 
 
 def event_line(kind: str, value: bytes) -> bytes:
+    """``{"type":KIND,"object":VALUE}`` and a newline."""
     return b'{"type":"' + kind.encode() + b'","object":' + value + b"}\n"
 
 
@@ -58,38 +74,59 @@ def _passes(watcher: Watcher, value: bytes) -> bool:
     return isinstance(obj, dict) and watcher.filter.matches(obj)
 
 
-def line_for(watcher: Watcher, change: Change) -> bytes | None:
+def _object(watcher: Watcher, value: bytes, now: int, first: bool) -> bytes:
+    if watcher.table is None:
+        return value
+    obj = decode(value)
+    revision = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    table = build_table(watcher.table.resource, watcher.table.custom, now, [obj], revision)
+    if not first:
+        table["columnDefinitions"] = None
+    return encode(table)
+
+
+def line_for(watcher: Watcher, change: Change, now: int, first: bool) -> bytes | None:
     """The line ``change`` gives ``watcher``, or None when it does not concern it."""
     if change.revision <= watcher.start_revision or not change.key.startswith(watcher.prefix):
         return None
-    now = change.type != "DELETED" and _passes(watcher, change.value)
+    after = change.type != "DELETED" and _passes(watcher, change.value)
     before = bool(change.previous) and _passes(watcher, change.previous)
     if change.type == "DELETED":
-        return event_line("DELETED", change.value) if before else None
-    if now and before:
-        return event_line("MODIFIED", change.value)
-    if now:
-        return event_line("ADDED", change.value)
-    if before:
-        return event_line("DELETED", change.value)
-    return None
+        kind = "DELETED" if before else ""
+    else:
+        kind = "MODIFIED" if after and before else "ADDED" if after else "DELETED" if before else ""
+    if not kind:
+        return None
+    return event_line(kind, _object(watcher, change.value, now, first))
 
 
-def initial_lines(watcher: Watcher, cache: WatchCache) -> list[bytes]:
+def initial_lines(watcher: Watcher, cache: WatchCache, now: int) -> list[bytes]:
     """Synthetic ADDED events for the current objects of the selection (RV unset or "0")."""
-    lines = []
+    lines: list[bytes] = []
     for key in sorted(k for k in cache.objects if k.startswith(watcher.prefix)):
         value = cache.objects[key].value
         if _passes(watcher, value):
-            lines.append(event_line("ADDED", value))
+            first = not lines and not watcher.headers_sent
+            lines.append(event_line("ADDED", _object(watcher, value, now, first)))
     return lines
 
 
-def fan_out(watchers: list[Watcher], changes: tuple[Change, ...]) -> list[SendWatch]:
+def fan_out(
+    watchers: list[Watcher], changes: tuple[Change, ...], now: int
+) -> tuple[list[SendWatch], list[Watcher]]:
+    """The lines ``changes`` give ``watchers``, and the watchers whose state moved (a Table
+    watch that has now sent its column definitions)."""
     sends: list[SendWatch] = []
+    sent: set[int] = {w.watch_id for w in watchers if w.headers_sent}
     for change in changes:
         for watcher in watchers:
-            line = line_for(watcher, change)
+            line = line_for(watcher, change, now, watcher.watch_id not in sent)
             if line is not None:
                 sends.append(SendWatch(watch_id=watcher.watch_id, line=line))
-    return sends
+                sent.add(watcher.watch_id)
+    moved = [
+        msgspec.structs.replace(w, headers_sent=True)
+        for w in watchers
+        if w.table is not None and not w.headers_sent and w.watch_id in sent
+    ]
+    return sends, moved

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+import immutables
 import msgspec
 
 from impl.proxy import iptables, ipvs, nftables, userspace
@@ -77,7 +78,7 @@ def _index(state: ProxyState, key: Key, old: Key | None, new: Key | None) -> Pro
 def _changed(before: ProxyState, after: ProxyState, owner: Key | None) -> ProxyState:
     if owner is None or _projection(before, owner) == _projection(after, owner):
         return after
-    return msgspec.structs.replace(after, changed=after.changed | {owner})
+    return msgspec.structs.replace(after, changed=after.changed.set(owner, True))
 
 
 def on_event(config: ProxyMachineConfig, state: ProxyState, event: ProxyEvent) -> ProxyStep:
@@ -157,7 +158,7 @@ def _sync(config: ProxyMachineConfig, state: ProxyState, now: float) -> ProxySte
         return Step(state=state)
     last = state.last_full_sync_seconds
     full = state.need_full_sync or last is None or now - last > config.full_sync_period_seconds
-    changed = None if full else state.changed
+    changed = None if full else frozenset(state.changed.keys())
     proxy = msgspec.structs.replace(config.proxy, zone=state.zone)
     cluster = current_cluster(state)
     kernel = state.kernel
@@ -195,5 +196,5 @@ def _sync(config: ProxyMachineConfig, state: ProxyState, now: float) -> ProxySte
     else:
         assert_never(mode)
     flight = InFlight(kernel=kernel, full=full, now_seconds=now, cleaned_up=cleaned)
-    after = msgspec.structs.replace(state, changed=frozenset(), in_flight=flight)
+    after = msgspec.structs.replace(state, changed=immutables.Map(), in_flight=flight)
     return Step(state=after, commands=tuple(commands))

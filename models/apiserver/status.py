@@ -151,6 +151,17 @@ def resource_version_required(qualified: str, name: str) -> Status:
     )
 
 
+def too_large_resource_version(minimum: int, current: int) -> Status:
+    """``NewTooLargeResourceVersionError``: a read newer than the store has reached."""
+    cause = StatusCause(reason="ResourceVersionTooLarge", message="Too large resource version")
+    return failure(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {minimum}, current: {current}",
+        StatusDetails(causes=(cause,), retry_after_seconds=1),
+    )
+
+
 def invalid(kind: str, group: str, name: str, errors: Sequence[FieldError]) -> Status:
     """``NewInvalid``: ``<Kind> "<name>" is invalid: <one error>`` or ``[e1, e2]``."""
     messages: list[str] = []

@@ -68,7 +68,8 @@ class ProxyState(msgspec.Struct, frozen=True, kw_only=True):
     )
     zone: str = ""
     lists_synced: bool = False
-    changed: frozenset[Key] = frozenset()
+    changed: immutables.Map[Key, bool] = msgspec.field(default_factory=immutables.Map)
+    """Services changed since the last sync (a persistent set: keys, values unused)."""
     need_full_sync: bool = True
     last_full_sync_seconds: float | None = None
     last_cleanup_seconds: float = 0.0

@@ -12,15 +12,15 @@ execution exports as a trace of ``impl.raft`` with the same mutant
 
 from __future__ import annotations
 
-from proofs.raft.cluster import (
+from proofs.raft.bounded import (
     Property,
-    Shape,
     bounded_check,
     election_safety,
     leader_completeness,
     log_matching,
     state_machine_safety,
 )
+from proofs.raft.cluster import Shape
 from proofs.raft.relations import (
     Rules,
     can_vote_twice,

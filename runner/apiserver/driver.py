@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Protocol, assert_never
 
 from impl.apiserver.context import Config
-from impl.apiserver.machine import ApiServerState, init, on_event
+from impl.apiserver.machine import init, on_event
+from impl.apiserver.state import ApiServerState
 from models.apiserver.messages import (
     ApiResponse,
     ApiServerCommand,

@@ -120,6 +120,8 @@ class ApiServerApp:
         self.entropy = entropy
         self.next_request = 1
         self.closing = asyncio.Event()
+        self.request_filter: Callable[[ApiRequest], ApiRequest] | None = None
+        """A deliberately broken server's change to each request (``--mutant``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,6 +137,8 @@ class ApiServerApp:
             await self._send(send, request)
             self._log(scope, request.status, started)
             return
+        if self.request_filter is not None:
+            request = self.request_filter(request)
         request_id, outcome = await self._ask(request)
         if isinstance(outcome, ApiResponse):
             await self._send(send, outcome)

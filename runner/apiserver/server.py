@@ -7,47 +7,69 @@ once) and ``serve_forever`` runs uvicorn and the driver in the calling thread's 
 in-process store is compacted to the revision it had one interval earlier, as kube-apiserver's
 compactor asks etcd to every five minutes (``--etcd-compaction-interval``). Closing ends every
 watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS``, and releases
-the port.
+the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
+event loop, and the start-up creates wait for its first list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
-from typing import Final
+from typing import Final, Protocol
 
 import uvicorn
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
 from runner.apiserver.bootstrap import bootstrap_requests
-from runner.apiserver.driver import Driver
+from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
 from runner.apiserver.local_store import LocalStore
+from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
+from runner.apiserver.remote_store import RemoteStore
 from runner.etcd.server import LISTEN_BACKLOG, bind
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
 TICK_SECONDS: Final = 1.0
 COMPACTION_SECONDS: Final = 300.0
+READY_TIMEOUT_SECONDS: Final = 10.0
+"""How long start-up waits for the store's first list before creating the system objects."""
 BOOTSTRAP_REQUEST_BASE: Final = 1 << 62
 """Request IDs of the start-up hooks' creates, far from the HTTP requests' own."""
 
 
+class CompactingStore(Store, Protocol):
+    """A store the server compacts periodically."""
+
+    @property
+    def revision(self) -> int: ...
+
+    def compact(self, revision: int) -> None: ...
+
+
 class ApiHttpServer:
-    """One API server over HTTP on one socket, with the in-process reference etcd."""
+    """One API server over HTTP on one socket, on the in-process reference etcd or, given
+    ``etcd_servers``, on a real etcd cluster."""
 
     def __init__(
         self,
         address: tuple[str, int],
         config: Config,
-        store: LocalStore | None = None,
+        etcd_servers: list[str] | None = None,
         entropy: EntropySource | None = None,
+        mutant: str = "",
     ) -> None:
         self.config = config
-        self.store = store if store is not None else LocalStore()
+        self.etcd_servers = etcd_servers or []
+        self.mutant = mutant
+        self.store: CompactingStore = StaleListStore() if mutant == "stale-list" else LocalStore()
         self.entropy = entropy if entropy is not None else SystemEntropy()
         self.socket = bind(address)
+        # Accepted connections inherit it: an answer's head and body, written separately,
+        # must not wait for the client's delayed ACK (40 ms per request otherwise).
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.sink = StreamSink()
         self.driver: Driver | None = None
@@ -71,7 +93,14 @@ class ApiHttpServer:
 
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.driver = Driver(self.config, self.store, self.sink)
+        if self.etcd_servers:
+            self.store = RemoteStore(self.etcd_servers, self.loop)
+        sink: Sink = SkippingSink(self.sink) if self.mutant == "skip-watch-event" else self.sink
+        self.driver = Driver(self.config, self.store, sink)
+        for _ in range(int(READY_TIMEOUT_SECONDS / 0.01)):
+            if self.driver.ready:
+                break
+            await asyncio.sleep(0.01)
         for index, request in enumerate(bootstrap_requests(self.config)):
             self.driver.feed(
                 RequestReceived(
@@ -81,6 +110,8 @@ class ApiHttpServer:
                 )
             )
         self.app = ApiServerApp(self.driver, self.sink, self.entropy)
+        if self.mutant == "ignore-resource-version":
+            self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
             self.app,
             lifespan="off",

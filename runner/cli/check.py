@@ -1,5 +1,6 @@
 """``kubeoracle check history FILE``: is a recorded client history linearizable? (``check
-schedule`` is in :mod:`runner.cli.check_schedule`.)
+schedule`` is in :mod:`runner.cli.check_schedule`, ``check proxy`` in
+:mod:`runner.cli.check_proxy`.)
 
 Reads a history (kubeoracle JSON Lines, a Jepsen etcd log or a porcupine kv log), judges it
 against a sequential model (etcd, kv, register, cas-register) and prints the verdict; on a
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from runner.cli import check_schedule
+from runner.cli import check_proxy, check_schedule
 from runner.cli.options import bounded_int, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
@@ -77,6 +78,7 @@ def register(verbs: VerbParsers) -> None:
     add_output_option(history)
     history.set_defaults(handler=run_check_history)
     check_schedule.add_target(targets)
+    check_proxy.add_target(targets)
 
 
 def model_named(name: str) -> SequentialModel[Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from runner.cli.conform_apiserver import register_target as register_apiserver_target
 from runner.cli.options import bounded_int, positive_seconds, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
@@ -71,6 +72,7 @@ def register(verbs: VerbParsers) -> None:
     )
     add_output_option(etcd)
     etcd.set_defaults(handler=conform_etcd)
+    register_apiserver_target(targets)
 
 
 def _parse_faults(text: str, external: bool) -> tuple[str, ...]:

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from runner.apiserver import MUTANTS
+from runner.cli import serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.errors import InputError
@@ -96,12 +98,25 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         help="write a kubeconfig for this server to FILE once it listens",
     )
     apiserver.add_argument(
+        "--etcd-servers",
+        metavar="URL,...",
+        help="store in a real etcd through its v3 API (http://host:port, comma-separated) "
+        "instead of the in-process reference etcd",
+    )
+    apiserver.add_argument(
+        "--mutant",
+        choices=MUTANTS,
+        default="",
+        help="serve a deliberately broken server, to show conform apiserver catching it",
+    )
+    apiserver.add_argument(
         "--watch-cache-size",
         type=int,
         default=1000,
         help="revisions the watch cache keeps for watches to resume from (default 1000)",
     )
     apiserver.set_defaults(handler=serve_apiserver)
+    serve_proxy.add_target(targets)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -166,6 +181,20 @@ def _service_range(text: str) -> str:
     return str(network)
 
 
+def _etcd_servers(text: str) -> list[str]:
+    servers = [part.strip() for part in text.split(",") if part.strip()]
+    for server in servers:
+        host, _, port = server.removeprefix("http://").rstrip("/").rpartition(":")
+        if not server.startswith("http://") or not host or not port.isdigit():
+            raise InputError(
+                f"expected http://HOST:PORT, got {server!r} (https is not supported yet)",
+                field="--etcd-servers",
+            )
+    if not servers:
+        raise InputError("no server given", field="--etcd-servers")
+    return servers
+
+
 def _wait_for_signal() -> None:
     stopped = threading.Event()
 
@@ -197,8 +226,9 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         watch_cache_capacity=args.watch_cache_size,
     )
     address = (args.bind_address, args.insecure_port)
+    etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None
     try:
-        server = ApiHttpServer(address, config)
+        server = ApiHttpServer(address, config, etcd_servers=etcd_servers, mutant=args.mutant)
     except OSError as error:
         where = f"{args.bind_address}:{args.insecure_port}"
         raise InputError(f"cannot listen on {where}: {error}", field="--insecure-port") from error

@@ -14,6 +14,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from runner.etcd.cluster import LocalEtcdCluster
+
 KUBECTL = "/usr/bin/kubectl"
 START_TIMEOUT_SECONDS = 30
 
@@ -25,6 +27,30 @@ class Served(msgspec.Struct, kw_only=True):
     kubeconfig: Path
     cache: Path
     process: subprocess.Popen[str]
+    etcd: str = ""
+    """The real etcd's client URL when the server stores there."""
+
+
+STORES = ("reference-etcd", "real-etcd")
+"""The stores every kubectl and client test runs on: the in-process reference etcd, and a real
+etcd 3.4 (Debian's etcd-server) started for the module."""
+
+
+@contextmanager
+def serve_on(store: str, tmp: Path, *extra: str) -> Iterator[Served]:
+    """``serve`` on the named store (see ``STORES``)."""
+    if store == "reference-etcd":
+        with serve(tmp, *extra) as served:
+            yield served
+        return
+    cluster = LocalEtcdCluster(1)
+    try:
+        cluster.start()
+        with serve(tmp, "--etcd-servers", cluster.endpoints[0], *extra) as served:
+            served.etcd = cluster.endpoints[0]
+            yield served
+    finally:
+        cluster.stop()
 
 
 @contextmanager

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.apiserver.kubectl import Served, have_kubectl, kubectl, serve
+from models.etcd import RangeRequest, RangeResponse
+from runner.etcd.client import EtcdGatewayClient
+from tests.apiserver.kubectl import STORES, Served, have_kubectl, kubectl, serve, serve_on
 
 pytestmark = [
     pytest.mark.kubectl,
@@ -43,9 +45,11 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("apiserver")) as running:
+@pytest.fixture(scope="module", params=STORES)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    with serve_on(request.param, tmp_path_factory.mktemp("apiserver")) as running:
         yield running
 
 
@@ -202,3 +206,23 @@ def test_one_log_line_per_request_and_a_clean_stop(tmp_path: Path) -> None:
     assert all("userAgent=" in line and "latency=" in line for line in requests)
     assert log[-1] == "kubeoracle serve apiserver: stopped"
     assert "Traceback" not in "\n".join(log)
+
+
+def test_objects_are_stored_under_kubes_keys_as_json(tmp_path: Path) -> None:
+    with serve_on("real-etcd", tmp_path) as served:
+        _check_stored_configmap(served)
+
+
+def _check_stored_configmap(served: Served) -> None:
+    _ok(served, "create", "configmap", "stored", "--from-literal=k=v")
+    found = EtcdGatewayClient(served.etcd).range(
+        RangeRequest(key=b"/registry/configmaps/default/stored")
+    )
+    assert isinstance(found, RangeResponse)
+    [kv] = found.kvs
+    value = json.loads(kv.value)
+    assert value["kind"] == "ConfigMap"
+    assert value["data"] == {"k": "v"}
+    assert "resourceVersion" not in value["metadata"]  # it is the key's mod_revision
+    live = _json(served, "get", "configmap", "stored")
+    assert live["metadata"]["resourceVersion"] == str(kv.mod_revision)  # type: ignore[index]

@@ -183,3 +183,25 @@ def test_table_output_for_kubectl_get(five: LocalApiServer) -> None:
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Data", "Age"]
     assert table["rows"][0]["cells"][:2] == ["a", 0]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_a_resource_version_from_the_future_is_504_too_large(five: LocalApiServer) -> None:
+    current = int(five.call("GET", CONFIGMAPS).body["metadata"]["resourceVersion"])
+    answer = five.call("GET", CONFIGMAPS, query={"resourceVersion": str(current + 100)})
+    assert answer.status == 504
+    assert answer.body["reason"] == "Timeout"
+    assert answer.body["message"] == (
+        f"Timeout: Too large resource version: {current + 100}, current: {current}"
+    )
+    assert answer.body["details"]["causes"] == [
+        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+    ]
+
+
+def test_not_older_than_a_seen_resource_version_reads_the_latest(five: LocalApiServer) -> None:
+    seen = five.call("GET", CONFIGMAPS).body["metadata"]["resourceVersion"]
+    five.call("DELETE", f"{CONFIGMAPS}/a")
+    answer = five.call("GET", CONFIGMAPS, query={"resourceVersion": seen})
+    # No limit: "Not older than" the given version; the cache is newer, so a is gone.
+    assert _names(answer.body["items"]) == ["b", "c", "d", "e"]
+    assert int(answer.body["metadata"]["resourceVersion"]) > int(seen)

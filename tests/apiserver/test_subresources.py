@@ -152,3 +152,19 @@ def test_a_pods_status_write_keeps_owner_references_but_not_labels(
 def test_unknown_subresource_is_404(server: LocalApiServer) -> None:
     server.call("POST", PODS, pod("p1"))
     assert server.call("GET", f"{PODS}/p1/nonsense").status == 404
+
+
+def test_a_scale_write_is_owned_through_the_scale_subresource(server: LocalApiServer) -> None:
+    server.call("POST", DEPLOYMENTS, deployment())
+    server.call(
+        "PATCH",
+        f"{DEPLOYMENTS}/web/scale",
+        {"spec": {"replicas": 3}},
+        content_type=MERGE,
+        query={"fieldManager": "scaler"},
+    )
+    entries = server.call("GET", f"{DEPLOYMENTS}/web").body["metadata"]["managedFields"]
+    scaler = next(entry for entry in entries if entry["manager"] == "scaler")
+    assert scaler["subresource"] == "scale"
+    assert scaler["operation"] == "Update"
+    assert scaler["fieldsV1"] == {"f:spec": {"f:replicas": {}}}

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from impl.apiserver.context import Config
+from models.apiserver.messages import ApiRequest
 from runner.apiserver.local import LocalApiServer
 from tests.apiserver.helpers import CONFIGMAPS, configmap
 
@@ -136,7 +137,7 @@ def test_timeout_seconds_ends_the_watch(server: LocalApiServer) -> None:
     assert watch not in server.recorder.open
 
 
-def test_watch_of_one_object_by_name_in_the_path(server: LocalApiServer) -> None:
+def test_name_selector_does_not_match_longer_names(server: LocalApiServer) -> None:
     watch = server.watch(
         f"{CONFIGMAPS}", {"fieldSelector": "metadata.name=a", "resourceVersion": "1"}
     )
@@ -158,3 +159,23 @@ def test_bookmarks_come_about_once_a_minute(server: LocalApiServer) -> None:
     assert [event["type"] for event in server.events(watch)] == ["BOOKMARK", "BOOKMARK"]
     server.tick(60)  # nothing changed since the last bookmark
     assert len(server.events(watch)) == 2
+
+
+def test_table_watch_sends_column_definitions_only_first(server: LocalApiServer) -> None:
+    # handlers/response.go watchEmbeddedEncoder: NoHeaders after the first event.
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    request = ApiRequest(
+        method="GET",
+        path=CONFIGMAPS,
+        query=(("watch", "true"), ("resourceVersion", "1")),
+        accept=accept,
+    )
+    watch = server.send(request)
+    server.call("POST", CONFIGMAPS, configmap("a", {"k": "v"}))
+    server.call("POST", CONFIGMAPS, configmap("b"))
+    first, second = (event["object"] for event in server.events(watch))
+    assert first["kind"] == "Table"
+    assert [c["name"] for c in first["columnDefinitions"]] == ["Name", "Data", "Age"]
+    assert first["rows"][0]["cells"][:2] == ["a", 1]
+    assert second["columnDefinitions"] is None
+    assert second["rows"][0]["cells"][0] == "b"

@@ -13,14 +13,17 @@ over several backends must be plausible for the model's uniform choice.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import msgspec
 import pytest
 
 from impl.proxy.machine import current_cluster, init, on_event
+from models.k8s.codec import encode_yaml
 from models.proxy.config import ProxyConfig, ProxyMode
 from models.proxy.events import (
     EndpointSliceUpserted,
@@ -34,6 +37,7 @@ from models.proxy.events import (
 from models.proxy.packet import Dropped, Forwarded, Packet, Rejected, Unspecified, Untouched
 from models.proxy.state import ProxyMachineConfig
 from models.proxy.view import ServicePortEndpoints
+from runner.cli.main import main
 from runner.proxy import kernel
 from runner.proxy.netns import NODE_CLIENT_SIDE, NODE_POD_SIDE, Answer, Lab, lab
 from spec.proxy.model import outcome
@@ -231,3 +235,52 @@ def test_the_tier_sees_a_broken_rule_set() -> None:
             kernel.apply(proxy_lab.execute, command)
         problems = check("iptables", proxy_lab, node, cluster)
     assert any("masquerade expected: True" in p for p in problems)
+
+
+def cluster_file(tmp_path: Path, mode: ProxyMode) -> Path:
+    """The lab's cluster as ``check proxy`` reads it: objects, the Node, the configuration."""
+    objects = [
+        e.service if isinstance(e, ServiceUpserted) else e.endpoint_slice
+        for e in events()
+        if isinstance(e, ServiceUpserted | EndpointSliceUpserted)
+    ]
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "zone-a"}},
+        "status": {"addresses": [{"type": "InternalIP", "address": NODE_CLIENT_SIDE},
+                                 {"type": "InternalIP", "address": NODE_POD_SIDE}]},
+    }  # fmt: skip
+    configuration = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "hostnameOverride": NODE,
+        "clusterCIDR": "10.0.0.0/8",
+        "mode": mode,
+        "iptables": {"localhostNodePorts": False},
+    }
+    path = tmp_path / "cluster.yaml"
+    documents = [encode_yaml(objects), json.dumps(node), json.dumps(configuration)]
+    path.write_text("\n---\n".join(documents) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("mode", "dump"), [("iptables", ["iptables-save"]),
+                                            ("nftables", ["nft", "list", "ruleset"])])  # fmt: skip
+def test_check_proxy_reads_what_the_real_tools_print(
+    mode: ProxyMode, dump: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, cluster, commands = sync(mode)
+    with Lab(backends(cluster), (POD,), (OUTSIDE,)) as proxy_lab:
+        for command in commands:
+            kernel.apply(proxy_lab.execute, command)
+        saved = proxy_lab.exec(proxy_lab.node, dump)
+    rules = tmp_path / "rules.txt"
+    rules.write_text(saved)
+    code = main(
+        ["check", "proxy", "--rules", str(rules), "--cluster", str(cluster_file(tmp_path, mode))]
+    )
+    assert (code, capsys.readouterr().out.splitlines()[-1]) == (
+        0,
+        "PASS: every packet class behaves as the Service API says",
+    )

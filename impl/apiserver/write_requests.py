@@ -1,0 +1,198 @@
+"""Writes (create, update, patch, delete and the subresources): decided against the cached object,
+committed as one etcd transaction guarded by the key's ``mod_revision``, decided again against
+the store's object when the guard fails or a refusal may come from a stale cache (kube's
+``GuaranteedUpdate`` loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import msgspec
+
+from impl.apiserver.context import (
+    Config,
+    Context,
+    Decision,
+    KeyWrite,
+    Reply,
+    json_response,
+    status_response,
+)
+from impl.apiserver.deletes import decide_delete
+from impl.apiserver.objects import decode, encode, with_resource_version
+from impl.apiserver.patching import decide_patch
+from impl.apiserver.state import (
+    ApiServerState,
+    ApiStep,
+    Pending,
+    cached_current,
+    current_from,
+    pending_op,
+    range_command,
+    respond,
+)
+from impl.apiserver.subresources import (
+    decide_binding,
+    decide_eviction,
+    decide_finalize,
+    decide_scale,
+    scale_of,
+)
+from impl.apiserver.writes import Current, decide_create, decide_update
+from models.apiserver.messages import (
+    Respond,
+    StorageTxn,
+)
+from models.apiserver.resources import object_key
+from models.apiserver.status import (
+    conflict,
+    method_not_allowed,
+)
+from models.etcd import (
+    Compare,
+    DeleteRangeRequest,
+    PutRequest,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+    TxnResponse,
+)
+from models.step import Step
+
+Decider = Callable[[Context, Current | None], Decision]
+
+DECIDERS: Final[Mapping[tuple[str, str], Decider]] = {
+    ("create", ""): decide_create,
+    ("create", "binding"): decide_binding,
+    ("create", "eviction"): decide_eviction,
+    ("update", ""): decide_update,
+    ("update", "status"): decide_update,
+    ("update", "scale"): decide_scale,
+    ("update", "finalize"): decide_finalize,
+    ("patch", ""): decide_patch,
+    ("patch", "status"): decide_patch,
+    ("patch", "scale"): decide_scale,
+    ("delete", ""): decide_delete,
+}
+
+
+def decide(ctx: Context, current: Current | None) -> Decision:
+    decider = DECIDERS.get((ctx.info.verb, ctx.info.subresource))
+    if decider is None:
+        return Reply(
+            response=status_response(
+                method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            )
+        )
+    return decider(ctx, current)
+
+
+def start_write(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:
+    key = object_key(ctx.resource, ctx.info.namespace, ctx.info.name) if ctx.info.name else ""
+    current = cached_current(state, key) if key else None
+    pending = Pending(
+        request_id=rid,
+        request=ctx.request,
+        entropy=ctx.entropy,
+        info=ctx.info,
+        resource=ctx.resource,
+        stage="current",
+        key=key,
+    )
+    return continue_write(state, ctx, pending, current)
+
+
+def continue_write(
+    state: ApiServerState, ctx: Context, pending: Pending, current: Current | None
+) -> ApiStep:
+    decision = decide(ctx, current)
+    if isinstance(decision, Reply):
+        stale = pending.key and not pending.from_store and decision.response.status >= 400
+        if stale and ctx.info.verb != "create":
+            return pending_op(
+                state,
+                msgspec.structs.replace(pending, stage="current"),
+                range_command(state.next_operation, pending.key),
+            )
+        return Step(
+            state=state,
+            commands=(Respond(request_id=pending.request_id, response=decision.response),),
+        )
+    if not decision.writes:
+        return Step(
+            state=state,
+            commands=(
+                Respond(
+                    request_id=pending.request_id,
+                    response=json_response(decision.code, decision.body, decision.warnings),
+                ),
+            ),
+        )
+    txn = transaction(decision.writes)
+    committing = msgspec.structs.replace(
+        pending, stage="commit", write=decision, key=decision.writes[0].key
+    )
+    return pending_op(state, committing, StorageTxn(operation_id=state.next_operation, request=txn))
+
+
+def transaction(writes: tuple[KeyWrite, ...]) -> TxnRequest:
+    compares = tuple(
+        Compare(key=w.key.encode(), target="MOD", result="EQUAL", mod_revision=w.expected)
+        for w in writes
+    )
+    success = tuple(
+        PutRequest(key=w.key.encode(), value=w.value)
+        if w.value is not None
+        else DeleteRangeRequest(key=w.key.encode())
+        for w in writes
+    )
+    failure_ops = tuple(RangeRequest(key=w.key.encode()) for w in writes)
+    return TxnRequest(compare=compares, success=success, failure=failure_ops)
+
+
+def on_commit(
+    config: Config, state: ApiServerState, ctx: Context, pending: Pending, result: TxnResponse
+) -> ApiStep:
+    write = pending.write
+    assert write is not None
+    if not result.succeeded:
+        if pending.attempt + 1 >= config.max_update_attempts:
+            return Step(
+                state=state,
+                commands=(
+                    respond(
+                        pending.request_id,
+                        conflict(
+                            ctx.resource.qualified, ctx.info.name, "too many conflicting updates"
+                        ),
+                    ),
+                ),
+            )
+        first = result.responses[0] if result.responses else None
+        current = current_from(first) if isinstance(first, RangeResponse) else None
+        retry = msgspec.structs.replace(
+            pending, attempt=pending.attempt + 1, stage="current", from_store=True
+        )
+        retry_ctx = msgspec.structs.replace(ctx, attempt=pending.attempt + 1)
+        return continue_write(state, retry_ctx, retry, current)
+    revision = result.header.revision
+    first_write = write.writes[0]
+    if write.answer == "object" and first_write.value is not None:
+        body = with_resource_version(first_write.value, revision)
+    elif write.answer == "scale" and first_write.value is not None:
+        committed = Current(decode(with_resource_version(first_write.value, revision)), revision)
+        body = encode(scale_of(ctx, committed))
+    else:
+        body = write.body
+    return Step(
+        state=state,
+        commands=(
+            Respond(
+                request_id=pending.request_id,
+                response=json_response(write.code, body, write.warnings),
+            ),
+        ),
+    )

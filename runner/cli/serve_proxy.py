@@ -1,0 +1,91 @@
+"""``kubeoracle serve proxy --kubeconfig F --mode iptables|nftables|ipvs|userspace [--dry-run]``:
+the reference kube-proxy, watching Services and EndpointSlices through any API server and
+keeping the rules in sync.
+
+Without ``--dry-run`` the rules go to this host's kernel (root; iptables, nft) or, in
+userspace mode, to a local TCP/UDP proxy; the ipvs mode needs IPVS, which kernels without it
+refuse (use ``--dry-run`` there). With ``--dry-run`` each sync prints its rules (the
+``iptables-restore`` input, the ``nft -f`` transaction, the ``ipvsadm``/``ipset``/iptables
+inputs, or the userspace routes) and a unified diff against the previous sync. The node is
+``--hostname-override`` with addresses ``--node-ip``; ``--config`` reads a
+KubeProxyConfiguration (flags win). Exit codes: 0 stopped (Ctrl-C, ``--duration``,
+``--max-syncs``), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+from types import FrameType
+
+from models.kubernetes_version import KUBERNETES_VERSION
+from models.proxy.config import PROXY_MODES
+from runner.exit_codes import ExitCode
+
+
+def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = targets.add_parser(
+        "proxy",
+        help=f"the reference kube-proxy ({KUBERNETES_VERSION}) against any API server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the API server")
+    parser.add_argument("--mode", choices=PROXY_MODES, default="iptables")
+    parser.add_argument("--dry-run", action="store_true", help="print rules and diffs only")
+    parser.add_argument("--config", help="a KubeProxyConfiguration file")
+    parser.add_argument("--hostname-override", help="this node's name (default: the hostname)")
+    parser.add_argument("--node-ip", action="append", default=[], help="a node address (repeat)")
+    parser.add_argument("--cluster-cidr", help="pod CIDRs, comma-separated")
+    parser.add_argument("--masquerade-all", action="store_true")
+    parser.add_argument("--max-syncs", type=int, help="stop after this many syncs")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> ExitCode:
+    import msgspec
+
+    from models.k8s.codec import decode_data
+    from models.k8s.core.node import Node
+    from models.proxy.inputs import KubeProxyConfiguration, ProxyInputs
+    from models.proxy.state import ProxyMachineConfig
+    from runner.errors import InputError
+    from runner.proxy.inputs import load_config, load_inputs
+    from runner.proxy.serve import ProxyServer
+    from runner.proxy.watch import kubeconfig_server
+
+    server = kubeconfig_server(args.kubeconfig)
+    configuration = KubeProxyConfiguration()
+    if args.config:
+        found = load_inputs(args.config, require_services=False).configuration
+        if found is None:
+            raise InputError("no KubeProxyConfiguration object found", source=args.config)
+        configuration = found
+    name = args.hostname_override or configuration.hostname_override or socket.gethostname()
+    overrides: dict[str, object] = {"hostname_override": name}
+    if args.cluster_cidr:
+        overrides["cluster_cidr"] = args.cluster_cidr
+    configuration = msgspec.structs.replace(configuration, **overrides)
+    addresses = [{"type": "InternalIP", "address": ip} for ip in args.node_ip or ["127.0.0.1"]]
+    node = decode_data({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                        "status": {"addresses": addresses}})  # fmt: skip
+    decoded = node.unwrap()
+    if not isinstance(decoded, Node):
+        raise InputError("--node-ip: not an address")
+    inputs = ProxyInputs(nodes=(decoded,), configuration=configuration)
+    proxy = load_config(args.config or "--node-ip", inputs, args.mode)
+    if args.masquerade_all:
+        proxy = msgspec.structs.replace(proxy, masquerade_all=True)
+    machine = ProxyMachineConfig(proxy=proxy, mode=args.mode)
+    loop = ProxyServer(server, machine, sys.stdout, dry_run=args.dry_run)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        loop.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    loop.run(max_syncs=args.max_syncs, duration_seconds=args.duration)
+    return ExitCode.PASS

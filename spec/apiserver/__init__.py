@@ -1,0 +1,1 @@
+"""The API server's specification: its invariants over recorded client histories."""
