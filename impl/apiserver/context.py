@@ -96,6 +96,9 @@ class Write(msgspec.Struct, frozen=True, kw_only=True, tag="write"):
     answer: Literal["object", "body", "scale"] = "object"
     body: bytes = b""
     warnings: tuple[str, ...] = ()
+    then_delete: bool = False
+    """Once committed, delete the key (guarded by the commit's revision), then answer (the
+    committed object, or ``body``): a pod deleted with grace 0 is first marked, then removed."""
 
 
 Decision = Reply | Write

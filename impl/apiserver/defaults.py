@@ -113,6 +113,26 @@ def daemon_set(obj: Json) -> None:
     _template(spec)
 
 
+def stateful_set(obj: Json) -> None:
+    """``SetDefaults_StatefulSet`` (apps/v1); MaxUnavailableStatefulSet is beta, on, in v1.35."""
+    spec = _child(obj, "spec")
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _child(spec, "updateStrategy")
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        _child(strategy, "rollingUpdate")
+    rolling = strategy.get("rollingUpdate")
+    if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict):
+        rolling.setdefault("partition", 0)
+        rolling.setdefault("maxUnavailable", 1)
+    retention = _child(spec, "persistentVolumeClaimRetentionPolicy")
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+
+
 def job(obj: Json) -> None:
     spec = _child(obj, "spec")
     if spec.get("completions") is None and spec.get("parallelism") is None:
@@ -205,6 +225,7 @@ DEFAULTERS: Final[dict[str, Callable[[Json], None]]] = {
     "Deployment": deployment,
     "ReplicaSet": replica_set,
     "DaemonSet": daemon_set,
+    "StatefulSet": stateful_set,
     "Job": job,
     "Service": service,
     "Namespace": namespace,

@@ -18,7 +18,7 @@ from impl.apiserver.bodies import parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Write, reply
 from impl.apiserver.objects import encode, meta_str, metadata, stored_bytes
 from impl.apiserver.writes import Current
-from models.apiserver.clock import rfc3339
+from models.apiserver.clock import parse_rfc3339, rfc3339
 from models.apiserver.resources import object_key
 from models.apiserver.status import bad_request, conflict, forbidden, not_found, success
 from models.k8s.codec import encode_json
@@ -27,6 +27,10 @@ from models.k8s.meta_ops import Status, StatusDetails
 Json = dict[str, Any]
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 """The NamespaceLifecycle plugin refuses to delete these."""
+ORPHAN = "orphan"
+FOREGROUND = "foregroundDeletion"
+"""The garbage collector's finalizers (``metav1.FinalizerOrphanDependents``,
+``FinalizerDeleteDependents``); kube-controller-manager's GC removes them."""
 
 
 def _options(ctx: Context) -> Json | Status:
@@ -51,14 +55,60 @@ def _options(ctx: Context) -> Json | Status:
 
 
 def _pod_grace(obj: Json, options: Json) -> int:
-    """``CheckGracefulDelete`` for pods."""
+    """The pod strategy's ``CheckGracefulDelete``: the grace period (it always deletes pods
+    gracefully, with 0 for an unscheduled or finished pod)."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     grace = options.get("gracePeriodSeconds")
     if grace is None:
-        grace = spec.get("terminationGracePeriodSeconds", 30)
+        grace = spec.get("terminationGracePeriodSeconds") or 0
     if not spec.get("nodeName") or status.get("phase") in ("Failed", "Succeeded"):
         grace = 0
-    return max(int(grace), 0) if int(grace) >= 0 else 1
+    return 1 if int(grace) < 0 else int(grace)
+
+
+def _gc_policy(finalizers: list[str], options: Json) -> tuple[bool, bool]:
+    """(orphan, foreground): ``shouldOrphanDependents`` and ``shouldDeleteDependents``. Options
+    first (``orphanDependents``, then ``propagationPolicy``), then the object's own GC
+    finalizer, then the default policy (background for every served kind)."""
+    if options.get("orphanDependents") is not None:
+        return bool(options["orphanDependents"]), False
+    policy = options.get("propagationPolicy")
+    if policy is not None:
+        return policy == "Orphan", policy == "Foreground"
+    for finalizer in finalizers:
+        if finalizer in (ORPHAN, FOREGROUND):
+            return finalizer == ORPHAN, finalizer == FOREGROUND
+    return False, False
+
+
+def gc_finalizers(finalizers: list[str], options: Json) -> list[str]:
+    """``deletionFinalizersForGarbageCollection``: drop both GC finalizers, add back the
+    policy's; the list is kept as it was when the set does not change."""
+    orphan, foreground = _gc_policy(finalizers, options)
+    kept = [f for f in finalizers if f not in (ORPHAN, FOREGROUND)]
+    kept += [ORPHAN] * orphan + [FOREGROUND] * foreground
+    return finalizers if set(kept) == set(finalizers) else kept
+
+
+def _check_preconditions(ctx: Context, current: Current, options: Json) -> Status | None:
+    meta, name = metadata(current.obj), meta_str(current.obj, "name")
+    preconditions = options.get("preconditions") or {}
+    if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+        return conflict(
+            ctx.resource.qualified,
+            name,
+            f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+            f"UID in object meta: {meta.get('uid', '')}",
+        )
+    wanted = preconditions.get("resourceVersion")
+    if wanted and str(wanted) != str(current.mod_revision):
+        return conflict(
+            ctx.resource.qualified,
+            name,
+            f"Precondition failed: ResourceVersion in precondition: {wanted}, "
+            f"ResourceVersion in object meta: {current.mod_revision}",
+        )
+    return None
 
 
 def decide_delete(ctx: Context, current: Current | None) -> Decision:
@@ -67,69 +117,92 @@ def decide_delete(ctx: Context, current: Current | None) -> Decision:
     options = _options(ctx)
     if isinstance(options, Status):
         return reply(options)
+    refused = _check_preconditions(ctx, current, options)
+    if refused is not None:
+        return reply(refused)
     obj = copy.deepcopy(current.obj)
-    meta = metadata(obj)
-    name = meta_str(obj, "name")
-    preconditions = options.get("preconditions") or {}
-    if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
-        return reply(
-            conflict(
-                ctx.resource.qualified,
-                name,
-                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                f"UID in object meta: {meta.get('uid', '')}",
-            )
-        )
-    if preconditions.get("resourceVersion") and str(preconditions["resourceVersion"]) != str(
-        current.mod_revision
-    ):
-        return reply(
-            conflict(
-                ctx.resource.qualified,
-                name,
-                "Precondition failed: ResourceVersion in precondition: "
-                f"{preconditions['resourceVersion']}, "
-                f"ResourceVersion in object meta: {current.mod_revision}",
-            )
-        )
+    meta, name = metadata(obj), meta_str(obj, "name")
     key = object_key(ctx.resource, ctx.info.namespace, name)
     meta.pop("resourceVersion", None)
-    finalizers = list(meta.get("finalizers") or [])
-    policy = options.get("propagationPolicy")
-    if options.get("orphanDependents") is True:
-        policy = "Orphan"
-    if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-        finalizers.append("foregroundDeletion")
-    if policy == "Orphan" and "orphan" not in finalizers:
-        finalizers.append("orphan")
     if ctx.resource.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
         return reply(forbidden("namespaces", name, "this namespace may not be deleted"))
     if ctx.resource.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
         return _terminate_namespace(ctx, current, obj, key)
-    grace = _pod_grace(obj, options) if ctx.resource.kind == "Pod" else 0
-    already = meta.get("deletionTimestamp")
-    if grace > 0:
-        if already and int(meta.get("deletionGracePeriodSeconds") or 0) <= grace:
-            return _unchanged(current, obj)
-        meta["deletionTimestamp"] = rfc3339(ctx.entropy.now_seconds + grace)
-        meta["deletionGracePeriodSeconds"] = grace
-        if finalizers:
-            meta["finalizers"] = finalizers
-        return _update(key, current, obj)
-    if finalizers:
-        if already and finalizers == list(meta.get("finalizers") or []):
-            return _unchanged(current, obj)
-        if not already:
-            meta["deletionTimestamp"] = ctx.entropy.now
-            meta["deletionGracePeriodSeconds"] = 0
-        meta["finalizers"] = finalizers
-        return _update(key, current, obj)
+    graceful = _before_delete(ctx, obj, options) if ctx.resource.kind == "Pod" else "no"
+    if graceful == "pending":  # a longer grace period than the one running: nothing to do
+        return _unchanged(current, current.obj, options)
+    finalizers = list(meta.get("finalizers") or [])
+    wanted = gc_finalizers(finalizers, options)
+    if wanted:
+        meta["finalizers"] = wanted
+    else:
+        meta.pop("finalizers", None)
+    if wanted and graceful == "no":
+        _mark_as_deleting(ctx, meta)
+    if wanted or graceful == "later":
+        if obj == _without_version(current.obj):
+            return _unchanged(current, obj, options)
+        return _update(key, current, obj, options)
+    if graceful == "now":  # the update with grace 0, then the deletion (kube does both)
+        return Write(
+            writes=(KeyWrite(key=key, expected=current.mod_revision, value=stored_bytes(obj)),),
+            code=200,
+            then_delete=True,
+        )
     return Write(
         writes=(KeyWrite(key=key, expected=current.mod_revision, value=None),),
         code=200,
         answer="body",
         body=deleted_answer(ctx, current.obj),
     )
+
+
+def _before_delete(ctx: Context, obj: Json, options: Json) -> str:
+    """``rest.BeforeDelete`` for pods (the graceful strategy), setting ``deletionTimestamp`` and
+    ``deletionGracePeriodSeconds`` in ``obj``: "pending" (a graceful deletion already runs and
+    is not shortened), "later" (the pod waits out a grace period), "now" (grace 0: updated,
+    then deleted), or "no" (already marked with grace 0: deleted like any other kind)."""
+    meta = metadata(obj)
+    since = meta.get("deletionTimestamp")
+    running = int(meta.get("deletionGracePeriodSeconds") or 0)
+    if since:
+        if running <= 0:
+            return "no"
+        asked = options.get("gracePeriodSeconds")
+        if asked is None or int(asked) >= running:
+            return "pending"
+        period = max(int(asked), 0)
+        start = _seconds(since) - running
+        meta["deletionTimestamp"] = rfc3339(start + period)
+        meta["deletionGracePeriodSeconds"] = period
+        return "later" if period > 0 else "now"
+    period = _pod_grace(obj, options)
+    meta["deletionTimestamp"] = rfc3339(ctx.entropy.now_seconds + period)
+    meta["deletionGracePeriodSeconds"] = period
+    if int(meta.get("generation") or 0) > 0:
+        meta["generation"] = int(meta["generation"]) + 1
+    return "later" if period > 0 else "now"
+
+
+def _seconds(text: object) -> int:
+    return parse_rfc3339(text) or 0
+
+
+def _without_version(obj: Json) -> Json:
+    bare = copy.deepcopy(obj)
+    metadata(bare).pop("resourceVersion", None)
+    return bare
+
+
+def _mark_as_deleting(ctx: Context, meta: Json) -> None:
+    """``markAsDeleting``: the first marking bumps ``generation``; ``deletionTimestamp``
+    becomes now unless it is already earlier; the grace period is 0."""
+    since = meta.get("deletionTimestamp")
+    if not since and int(meta.get("generation") or 0) > 0:
+        meta["generation"] = int(meta["generation"]) + 1
+    if not since or _seconds(since) > ctx.entropy.now_seconds:
+        meta["deletionTimestamp"] = ctx.entropy.now
+    meta["deletionGracePeriodSeconds"] = 0
 
 
 def deleted_answer(ctx: Context, last: Json) -> bytes:
@@ -145,23 +218,30 @@ def deleted_answer(ctx: Context, last: Json) -> bytes:
     return encode_json(success(details))
 
 
-def _unchanged(current: Current, obj: Json) -> Decision:
-    metadata(obj)["resourceVersion"] = str(current.mod_revision)
-    return Write(writes=(), code=200, answer="body", body=encode(obj))
+def _accepted(options: Json) -> int:
+    """The deprecated ``orphanDependents: false`` makes a delete that did not remove the object
+    answer 202 Accepted (the handler's legacy rule); 200 otherwise."""
+    return 202 if options.get("orphanDependents") is False else 200
 
 
-def _update(key: str, current: Current, obj: Json) -> Decision:
+def _unchanged(current: Current, obj: Json, options: Json) -> Decision:
+    kept = copy.deepcopy(obj)
+    metadata(kept)["resourceVersion"] = str(current.mod_revision)
+    return Write(writes=(), code=_accepted(options), answer="body", body=encode(kept))
+
+
+def _update(key: str, current: Current, obj: Json, options: Json) -> Decision:
     return Write(
         writes=(KeyWrite(key=key, expected=current.mod_revision, value=stored_bytes(obj)),),
-        code=200,
+        code=_accepted(options),
     )
 
 
 def _terminate_namespace(ctx: Context, current: Current, obj: Json, key: str) -> Decision:
     meta = metadata(obj)
     if meta.get("deletionTimestamp"):
-        return _unchanged(current, obj)
+        return _unchanged(current, obj, {})
     meta["deletionTimestamp"] = ctx.entropy.now
     meta["deletionGracePeriodSeconds"] = 0
     obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
-    return _update(key, current, obj)
+    return _update(key, current, obj, {})

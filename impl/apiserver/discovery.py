@@ -212,13 +212,26 @@ def _openapi_v3_document(catalog: Catalog, config: Config, gv_path: str) -> Json
         }
         paths[_item_path(resource)] = {"get": get, "patch": operation}
         for name in schema_set.components:
-            schemas[name] = thaw_json(schema_set.components[name])
+            schemas[name] = _described_refs(thaw_json(schema_set.components[name]))
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": config.git_version},
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _described_refs(schema: object) -> object:
+    """OpenAPI 3.0 ignores the siblings of a ``$ref``: a property that refers to another
+    schema and has its own description is published as ``allOf: [{$ref}]`` beside it, as
+    kube-apiserver does, so that ``kubectl explain`` shows the field's description."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(properties, dict):
+        for field, value in properties.items():
+            if isinstance(value, dict) and "$ref" in value and "description" in value:
+                rest = {k: v for k, v in value.items() if k != "$ref"}
+                properties[field] = {"allOf": [{"$ref": value["$ref"]}], **rest}
+    return schema
 
 
 def _openapi_v2(config: Config) -> Json:

@@ -23,6 +23,7 @@ from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
 from impl.apiserver.context import (
     Config,
 )
+from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.read_requests import (
     read_answer,
@@ -45,7 +46,7 @@ from impl.apiserver.state import (
     respond,
 )
 from impl.apiserver.watches import bookmark_line, fan_out
-from impl.apiserver.write_requests import continue_write, on_commit, start_write
+from impl.apiserver.write_requests import continue_write, on_commit, on_namespace, start_write
 from models.apiserver.messages import (
     ApiRequest,
     ApiServerCommand,
@@ -102,7 +103,11 @@ def on_event(config: Config, state: ApiServerState, event: ApiServerEvent) -> Ap
         case RequestReceived():
             return _on_request(config, state, event)
         case StorageReplied():
-            return _on_storage(config, state, event)
+            owner = state.pending.get(event.operation_id)
+            step = _on_storage(config, state, event)
+            if owner is not None and owner.collection is not None:
+                return absorb(config, step, owner)
+            return step
         case StorageEvents():
             return _on_store_events(state, event)
         case StorageWatchLost():
@@ -157,6 +162,8 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
         return start_list(state, ctx, rid)
     if info.verb == "get":
         return start_get(state, ctx, rid)
+    if info.verb == "deletecollection":
+        return start_delete_collection(config, state, ctx, rid)
     return start_write(state, ctx, rid)
 
 
@@ -206,6 +213,10 @@ def _on_storage(config: Config, state: ApiServerState, event: StorageReplied) ->
         return Step(
             state=state, commands=(Respond(request_id=pending.request_id, response=response),)
         )
+    if pending.stage == "namespace" and isinstance(result, RangeResponse):
+        return on_namespace(state, ctx, pending, result)
+    if pending.stage == "collect" and isinstance(result, RangeResponse):
+        return on_listed(config, state, ctx, pending, result)
     if pending.stage == "current" and isinstance(result, RangeResponse):
         fetched = msgspec.structs.replace(pending, from_store=True)
         return continue_write(state, ctx, fetched, current_from(result))

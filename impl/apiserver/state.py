@@ -22,6 +22,7 @@ from impl.apiserver.watches import Watcher
 from impl.apiserver.writes import Current
 from models.apiserver.messages import (
     ApiRequest,
+    ApiResponse,
     ApiServerCommand,
     Entropy,
     Respond,
@@ -39,7 +40,16 @@ from models.step import Step
 LOAD_OPERATION = 0
 
 
-Stage = Literal["current", "commit", "get", "list", "scale"]
+Stage = Literal["current", "commit", "get", "list", "scale", "collect", "namespace"]
+
+
+class CollectionDelete(msgspec.Struct, frozen=True, kw_only=True):
+    """A DELETE on a collection under way: the objects still to delete, one at a time, and the
+    answer (the list as it was before the deletions, as kube's ``DeleteCollection`` returns)."""
+
+    remaining: tuple[tuple[str, str], ...]
+    """(namespace, name) of each object still to delete."""
+    answer: ApiResponse
 
 
 class Pending(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +69,10 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
     limit: int = 0
     revision: int = 0
     """The revision a list asked the store for (0: the latest)."""
+    collection: CollectionDelete | None = None
+    """Set while this write deletes one object of a collection."""
+    namespace_read: bool = False
+    """The store was asked for the request's namespace (missing from the watch cache)."""
 
 
 class ApiServerState(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ import msgspec
 from impl.apiserver.bodies import media_type, parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, json_response, reply
 from impl.apiserver.deletes import decide_delete
+from impl.apiserver.eviction import budget_gate
 from impl.apiserver.objects import encode, meta_str, metadata, stored_bytes
 from impl.apiserver.patching import (
     JSON_PATCH,
@@ -249,11 +250,15 @@ def decide_eviction(ctx: Context, current: Current | None) -> Decision:
     )
     decision = decide_delete(delete_ctx, current)
     if isinstance(decision, Write):
+        gate = budget_gate(ctx, current.obj)
+        if isinstance(gate, Status):
+            return reply(gate)
         return Write(
-            writes=decision.writes,
+            writes=(*decision.writes, *([gate] if gate is not None else [])),
             code=201,
             answer="body",
             body=encode_json(success(StatusDetails(name=ctx.info.name, kind="pods"))),
+            then_delete=decision.then_delete,
         )
     return decision
 

@@ -65,6 +65,10 @@ def _d(obj: Json, *path: str) -> Any:
     return node
 
 
+def _na(value: object) -> str:
+    return "N/A" if value is None else str(value)
+
+
 def _none(value: object) -> str:
     return "<none>" if value in (None, "", []) else str(value)
 
@@ -287,6 +291,33 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
                 )
             )
         ),
+    ),
+    "StatefulSet": (
+        [
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+        ],
+        lambda o, now: [
+            f"{_d(o, 'status', 'readyReplicas') or 0}/{_d(o, 'spec', 'replicas') or 0}",
+            _age(o, now),
+            *_containers(o),
+        ],
+    ),
+    "PodDisruptionBudget": (
+        [
+            ("Min Available", "string", 0),
+            ("Max Unavailable", "string", 0),
+            ("Allowed Disruptions", "integer", 0),
+            ("Age", "string", 0),
+        ],
+        lambda o, now: [
+            _na(_d(o, "spec", "minAvailable")),
+            _na(_d(o, "spec", "maxUnavailable")),
+            _d(o, "status", "disruptionsAllowed") or 0,
+            _age(o, now),
+        ],
     ),
     "DaemonSet": (
         [

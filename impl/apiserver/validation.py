@@ -17,6 +17,7 @@ from typing import Any, Final
 import msgspec
 from returns.pipeline import is_successful
 
+from impl.apiserver import kind_rules
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
 from models.k8s.base import decode_hook
 from models.label_validation import (
@@ -436,6 +437,8 @@ KIND_RULES: Final[dict[str, Callable[[Json], list[FieldError]]]] = {
     "Deployment": _workload,
     "ReplicaSet": _workload,
     "DaemonSet": _workload,
+    "StatefulSet": lambda obj: _workload(obj) + kind_rules.stateful_set(obj),
+    "PodDisruptionBudget": kind_rules.pod_disruption_budget,
     "Job": _job,
     "Service": _service,
     "ConfigMap": _config_map,
@@ -459,6 +462,7 @@ _IMMUTABLE_FIELDS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
     "Deployment": (("spec", "selector"),),
     "ReplicaSet": (("spec", "selector"),),
     "DaemonSet": (("spec", "selector"),),
+    "PodDisruptionBudget": (),
     "Job": (("spec", "selector"), ("spec", "template"), ("spec", "completions")),
     "RoleBinding": (("roleRef",),),
     "ClusterRoleBinding": (("roleRef",),),
@@ -500,6 +504,8 @@ def validate_update(kind: str, new: Json, old: Json, namespaced: bool) -> list[F
             errors.append(invalid(".".join(path), None, IMMUTABLE))
     if kind == "Pod":
         errors.extend(_pod_update(new, old))
+    if kind == "StatefulSet":
+        errors.extend(kind_rules.stateful_set_update(new, old))
     return errors
 
 

@@ -10,12 +10,14 @@ from typing import Final
 
 import msgspec
 
+from impl.apiserver.cache import CachedObject
 from impl.apiserver.context import (
     Config,
     Context,
     Decision,
     KeyWrite,
     Reply,
+    Write,
     json_response,
     status_response,
 )
@@ -109,6 +111,11 @@ def continue_write(
     state: ApiServerState, ctx: Context, pending: Pending, current: Current | None
 ) -> ApiStep:
     decision = decide(ctx, current)
+    if isinstance(decision, Reply) and _namespace_unseen(ctx, pending, decision):
+        # NamespaceLifecycle looks a namespace its informer has not seen up in the store.
+        key = f"/registry/namespaces/{ctx.info.namespace}"
+        looking = msgspec.structs.replace(pending, stage="namespace", namespace_read=True)
+        return pending_op(state, looking, range_command(state.next_operation, key))
     if isinstance(decision, Reply):
         stale = pending.key and not pending.from_store and decision.response.status >= 400
         if stale and ctx.info.verb != "create":
@@ -136,6 +143,39 @@ def continue_write(
         pending, stage="commit", write=decision, key=decision.writes[0].key
     )
     return pending_op(state, committing, StorageTxn(operation_id=state.next_operation, request=txn))
+
+
+def _namespace_unseen(ctx: Context, pending: Pending, decision: Reply) -> bool:
+    """A create refused because the watch cache does not hold its namespace (yet)."""
+    return (
+        ctx.info.verb == "create"
+        and not ctx.info.subresource
+        and decision.response.status == 404
+        and ctx.resource.namespaced
+        and not pending.namespace_read
+        and f"/registry/namespaces/{ctx.info.namespace}" not in ctx.cache.objects
+    )
+
+
+def on_namespace(
+    state: ApiServerState, ctx: Context, pending: Pending, result: RangeResponse
+) -> ApiStep:
+    """Decide the create again, with the namespace as the store has it (or still absent)."""
+    if result.kvs:
+        kv = result.kvs[0]
+        seen = CachedObject(
+            value=with_resource_version(kv.value, kv.mod_revision),
+            mod_revision=kv.mod_revision,
+            create_revision=kv.create_revision,
+        )
+        objects = ctx.cache.objects.set(kv.key.decode(), seen)
+        ctx = msgspec.structs.replace(
+            ctx, cache=msgspec.structs.replace(ctx.cache, objects=objects)
+        )
+    again = msgspec.structs.replace(pending, stage="current")
+    return continue_write(
+        state, ctx, again, cached_current(state, pending.key) if pending.key else None
+    )
 
 
 def transaction(writes: tuple[KeyWrite, ...]) -> TxnRequest:
@@ -180,6 +220,21 @@ def on_commit(
         return continue_write(state, retry_ctx, retry, current)
     revision = result.header.revision
     first_write = write.writes[0]
+    if write.then_delete and first_write.value is not None:
+        removal = Write(
+            writes=(KeyWrite(key=first_write.key, expected=revision, value=None),),
+            code=write.code,
+            answer="body",
+            body=write.body
+            if write.answer == "body"
+            else with_resource_version(first_write.value, revision),
+        )
+        removing = msgspec.structs.replace(pending, write=removal, attempt=0)
+        return pending_op(
+            state,
+            removing,
+            StorageTxn(operation_id=state.next_operation, request=transaction(removal.writes)),
+        )
     if write.answer == "object" and first_write.value is not None:
         body = with_resource_version(first_write.value, revision)
     elif write.answer == "scale" and first_write.value is not None:

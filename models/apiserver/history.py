@@ -26,6 +26,8 @@ class Seen(msgspec.Struct, frozen=True, kw_only=True):
     uid: str
     deleting: bool = False
     """``metadata.deletionTimestamp`` was set."""
+    finalized: bool = False
+    """``metadata.finalizers`` was not empty: a delete of this version marks it, not removes it."""
 
     @property
     def value(self) -> str:
@@ -56,6 +58,9 @@ class ApiOperation(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     objects: tuple[Seen, ...] = ()
     list_revision: int = 0
+    marks: bool = False
+    """A delete of a version that finalizers hold: it marks the object (``deletionTimestamp``)
+    instead of removing it, whether or not its answer came."""
 
     @property
     def succeeded(self) -> bool:

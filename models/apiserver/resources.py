@@ -15,7 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from models.k8s.apiextensions import CustomResourceDefinition
-from models.k8s.apps import Deployment, ReplicaSet
+from models.k8s.apps import Deployment, ReplicaSet, StatefulSet
 from models.k8s.autoscaling import HorizontalPodAutoscaler
 from models.k8s.batch import Job
 from models.k8s.config import ConfigMap, Secret, ServiceAccount
@@ -26,6 +26,7 @@ from models.k8s.core.pod import Pod
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
+from models.k8s.policy import PodDisruptionBudget
 from models.k8s.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 STANDARD_VERBS: Final = (
@@ -204,6 +205,15 @@ BUILTIN_RESOURCES: Final = (
         subresources=(_status("apps", "v1", "DaemonSet"),),
     ),
     _grouped(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        short_names=("sts",),
+        categories=("all",),
+        subresources=(_status("apps", "v1", "StatefulSet"), _SCALE),
+    ),
+    _grouped(
         "batch",
         "v1",
         "jobs",
@@ -221,6 +231,14 @@ BUILTIN_RESOURCES: Final = (
         short_names=("hpa",),
         categories=("all",),
         subresources=(_status("autoscaling", "v2", "HorizontalPodAutoscaler"),),
+    ),
+    _grouped(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short_names=("pdb",),
+        subresources=(_status("policy", "v1", "PodDisruptionBudget"),),
     ),
     _grouped("rbac.authorization.k8s.io", "v1", "roles", "Role", create_on_update=True),
     _grouped(
@@ -270,6 +288,8 @@ MODELS: Final[dict[str, type[Any]]] = {
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,
+    "StatefulSet": StatefulSet,
+    "PodDisruptionBudget": PodDisruptionBudget,
     "Job": Job,
     "EndpointSlice": EndpointSlice,
     "Lease": Lease,

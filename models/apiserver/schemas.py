@@ -19,6 +19,7 @@ from typing import Any, Final
 import immutables
 import msgspec
 
+from models.apiserver.field_docs import describe
 from models.k8s.base import FrozenMap, JsonFrozen, Opaque, freeze_json
 from models.quantity import Quantity
 
@@ -183,6 +184,9 @@ def _decorate(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         strategy = PATCH_STRATEGIES.get((name, field))
         if strategy is not None:
             properties[field] = {**properties[field], **strategy}
+        text = describe(name, field)
+        if text and "description" not in properties[field]:
+            properties[field] = {**properties[field], "description": text}
     return schema
 
 

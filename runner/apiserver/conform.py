@@ -52,6 +52,7 @@ def seen_of(obj: Any) -> Seen | None:
         token=str(data.get("token", "")),
         uid=str(meta.get("uid", "")),
         deleting=bool(meta.get("deletionTimestamp")),
+        finalized=bool(meta.get("finalizers")),
     )
 
 
@@ -132,6 +133,7 @@ class Worker:
                 options,
                 precondition=current.resource_version,
                 expected_token=current.value,
+                marks=current.finalized,
             )
 
     def _update(self, name: str, path: str, current: Seen) -> None:

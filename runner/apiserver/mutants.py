@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
+from impl.apiserver.state import LOAD_OPERATION
 from models.apiserver.messages import ApiRequest, ApiResponse, StorageRange, StorageTxn
 from runner.apiserver import MUTANTS as MUTANT_NAMES
 from runner.apiserver.driver import Sink, StoreCallback
@@ -24,20 +25,29 @@ STALE_REVISIONS: Final = 4
 SKIP_EVERY: Final = 5
 
 
+def stale_range(
+    command: StorageRange | StorageTxn, revision: int, compact_revision: int
+) -> StorageRange | StorageTxn:
+    """A client's list (a range over a prefix, at no given revision) read ``STALE_REVISIONS``
+    back from the store's ``revision``; other operations (the watch cache's load too)
+    unchanged."""
+    if (
+        isinstance(command, StorageRange)
+        and command.operation_id != LOAD_OPERATION
+        and command.request.range_end
+        and command.request.revision == 0
+    ):
+        past = max(compact_revision + 1, 1, revision - STALE_REVISIONS)
+        request = msgspec.structs.replace(command.request, revision=past)
+        return msgspec.structs.replace(command, request=request)
+    return command
+
+
 class StaleListStore(LocalStore):
-    """Lists (ranges over a prefix, at no given revision) read ``STALE_REVISIONS`` back."""
+    """Lists read ``STALE_REVISIONS`` back (:func:`stale_range`)."""
 
     def submit(self, command: StorageRange | StorageTxn, done: StoreCallback) -> None:
-        if (
-            isinstance(command, StorageRange)
-            and command.request.range_end
-            and command.request.revision == 0
-        ):
-            floor = max(self.state.compact_revision + 1, 1)
-            past = max(floor, self.revision - STALE_REVISIONS)
-            request = msgspec.structs.replace(command.request, revision=past)
-            command = msgspec.structs.replace(command, request=request)
-        super().submit(command, done)
+        super().submit(stale_range(command, self.revision, self.state.compact_revision), done)
 
 
 class SkippingSink:

@@ -1,6 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
-kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount``) send
+kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
+deployment``) send
 their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
@@ -27,7 +28,9 @@ MEDIA_TYPE: Final = "application/vnd.kubernetes.protobuf"
 _PACKAGE: Final = "kubeoracle.k8s"
 
 # (number, name, type, message type or "", repeated). Types: string, bytes, bool, int32, int64,
-# message, or map:<value type> (map<string, value>).
+# message, or map:<value type> (map<string, value>). bool, int32 and int64 are Go pointer fields
+# (written only when set, kept even when zero); bool_v, int32_v and int64_v are Go value fields
+# with ``omitempty`` (always written, left out of the JSON when zero).
 Field = tuple[int, str, str, str, bool]
 _OBJECT_META: Final[tuple[Field, ...]] = (
     (1, "name", "string", "", False),
@@ -90,6 +93,88 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (2, "spec", "message", "NamespaceSpec", False),
         (3, "status", "message", "NamespaceStatus", False),
     ),
+    "LabelSelectorRequirement": (
+        (1, "key", "string", "", False),
+        (2, "operator", "string", "", False),
+        (3, "values", "string", "", True),
+    ),
+    "LabelSelector": (
+        (1, "matchLabels", "map:string", "", False),
+        (2, "matchExpressions", "message", "LabelSelectorRequirement", True),
+    ),
+    "Quantity": ((1, "string", "string", "", False),),
+    "ContainerPort": (
+        (1, "name", "string", "", False),
+        (2, "hostPort", "int32_v", "", False),
+        (3, "containerPort", "int32", "", False),
+        (4, "protocol", "string", "", False),
+        (5, "hostIP", "string", "", False),
+    ),
+    "ResourceRequirements": (
+        (1, "limits", "map:message:Quantity", "", False),
+        (2, "requests", "map:message:Quantity", "", False),
+    ),
+    "Container": (
+        (1, "name", "string", "", False),
+        (2, "image", "string", "", False),
+        (3, "command", "string", "", True),
+        (4, "args", "string", "", True),
+        (5, "workingDir", "string", "", False),
+        (6, "ports", "message", "ContainerPort", True),
+        (8, "resources", "message", "ResourceRequirements", False),
+        (13, "terminationMessagePath", "string", "", False),
+        (14, "imagePullPolicy", "string", "", False),
+        (16, "stdin", "bool_v", "", False),
+        (17, "stdinOnce", "bool_v", "", False),
+        (18, "tty", "bool_v", "", False),
+        (20, "terminationMessagePolicy", "string", "", False),
+        (24, "restartPolicy", "string", "", False),
+    ),
+    "PodSpec": (
+        (2, "containers", "message", "Container", True),
+        (3, "restartPolicy", "string", "", False),
+        (4, "terminationGracePeriodSeconds", "int64", "", False),
+        (6, "dnsPolicy", "string", "", False),
+        (7, "nodeSelector", "map:string", "", False),
+        (8, "serviceAccountName", "string", "", False),
+        (10, "nodeName", "string", "", False),
+        (11, "hostNetwork", "bool_v", "", False),
+        (12, "hostPID", "bool_v", "", False),
+        (13, "hostIPC", "bool_v", "", False),
+        (19, "schedulerName", "string", "", False),
+        (20, "initContainers", "message", "Container", True),
+    ),
+    "PodTemplateSpec": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodSpec", False),
+    ),
+    "DeploymentStrategy": ((1, "type", "string", "", False),),
+    "DeploymentSpec": (
+        (1, "replicas", "int32", "", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "template", "message", "PodTemplateSpec", False),
+        (4, "strategy", "message", "DeploymentStrategy", False),
+        (5, "minReadySeconds", "int32_v", "", False),
+        (6, "revisionHistoryLimit", "int32", "", False),
+        (7, "paused", "bool_v", "", False),
+        (9, "progressDeadlineSeconds", "int32", "", False),
+    ),
+    "DeploymentStatus": tuple(
+        (number, name, "int64_v" if number == 1 else "int32_v", "", False)
+        for number, name in (
+            (1, "observedGeneration"),
+            (2, "replicas"),
+            (3, "updatedReplicas"),
+            (4, "availableReplicas"),
+            (5, "unavailableReplicas"),
+            (7, "readyReplicas"),
+        )
+    ),
+    "Deployment": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "DeploymentSpec", False),
+        (3, "status", "message", "DeploymentStatus", False),
+    ),
     "ServiceAccount": (
         (1, "metadata", "message", "ObjectMeta", False),
         (2, "secrets", "message", "ObjectReference", True),
@@ -102,6 +187,7 @@ DECODED_KINDS: Final = {
     ("v1", "Secret"),
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
 }
 
 _TYPES: Final = {
@@ -110,6 +196,9 @@ _TYPES: Final = {
     "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
     "int32": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
     "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "bool_v": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
+    "int32_v": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+    "int64_v": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
     "message": descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
 }
 _OPTIONAL: Final = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
@@ -132,7 +221,10 @@ def _add_field(
         entry = message.nested_type.add(name=name[0].upper() + name[1:] + "Entry")
         entry.options.map_entry = True
         entry.field.add(name="key", number=1, type=_TYPES["string"], label=_OPTIONAL)
-        entry.field.add(name="value", number=2, type=_TYPES[kind[4:]], label=_OPTIONAL)
+        value_kind, _, value_target = kind[4:].partition(":")
+        value = entry.field.add(name="value", number=2, type=_TYPES[value_kind], label=_OPTIONAL)
+        if value_target:
+            value.type_name = f".{_PACKAGE}.{value_target}"
         field.type = _TYPES["message"]
         field.type_name = f".{_PACKAGE}.{message.name}.{entry.name}"
         field.label = _REPEATED
@@ -166,14 +258,18 @@ _CLASSES: Final = _message_classes()
 def _value(kind: str, target: str, value: Any) -> Any:
     if kind == "message":
         return _to_json(target, value)
+    if kind.startswith("map:message:"):
+        return _to_json(kind[len("map:message:") :], value)
     if kind in ("bytes", "map:bytes"):
         return base64.b64encode(value).decode("ascii")
     return value
 
 
 def _to_json(message_name: str, message: Message) -> Any:
-    if message_name == "Time":
-        return rfc3339(int(message.seconds))  # type: ignore[attr-defined]
+    if message_name == "Time":  # Go writes a zero time as an empty message; JSON says null
+        return rfc3339(int(message.seconds)) if message.ListFields() else None  # type: ignore[attr-defined]
+    if message_name == "Quantity":
+        return str(message.string)  # type: ignore[attr-defined]
     fields = {
         name: (kind, target, repeated) for _, name, kind, target, repeated in MESSAGES[message_name]
     }
@@ -193,7 +289,11 @@ def _go_zero(kind: str, name: str, value: Any) -> bool:
     """A value Go's protobuf marshalling always writes but its JSON (``omitempty``) leaves out:
     an empty non-pointer string, a zero ``generation``. Pointer fields (optional bools and
     ints) are written only when set, so their zero values stay."""
-    return (kind == "string" and value == "") or (name == "generation" and value == 0)
+    return (
+        (kind == "string" and value == "")
+        or (kind.endswith("_v") and not value)
+        or (name == "generation" and value == 0)
+    )
 
 
 def decode_object(body: bytes) -> dict[str, Any] | Undecodable:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from runner.cli import simulate_apiserver
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -102,6 +103,7 @@ def register(verbs: VerbParsers) -> None:
     raft.add_argument("--trace", type=Path, default=None, help="write the trace to FILE")
     add_output_option(raft)
     raft.set_defaults(handler=run_simulate_raft)
+    simulate_apiserver.add_target(targets)
 
 
 def parse_seed(text: str) -> int:

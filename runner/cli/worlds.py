@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from runner.apiserver.world import APISERVER
 from runner.raft.world import RAFT
 from runner.sim.world import WorldKind
 
-WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {RAFT.name: RAFT}
+WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
+    RAFT.name: RAFT,
+    APISERVER.name: APISERVER,
+}

@@ -369,6 +369,16 @@ def uid_stable(history: ApiHistory) -> list[Violation]:
             and op.succeeded
             and _version(op) > born.resource_version
         ]
+        # So does a delete that removed it (or may have: its outcome is unknown), after the
+        # version it was conditioned on.
+        ends += [
+            op.precondition + 1
+            for op in _writes(history)
+            if op.kind == "delete"
+            and op.name == create.name
+            and op.precondition >= born.resource_version
+            and (not op.definite or (op.succeeded and not _version(op)))
+        ]
         end = min(ends, default=None)
         for _, seen in observed:
             if seen.name != create.name or seen.resource_version < born.resource_version:

@@ -15,7 +15,8 @@ linearizable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Final
 
 from models.apiserver.history import ApiHistory, ApiOperation
 from models.history import (
@@ -30,6 +31,13 @@ from models.history import (
 from spec.etcd.registers import RegisterModel
 from spec.linearizability import Budget
 from spec.linearizability_report import CheckReport, check_history
+
+_COMPARING: Final[Mapping[str, tuple[int, ...]]] = {
+    "create": (409,),
+    "update": (404, 409),
+    "delete": (404, 409),
+}
+"""The refusals that come from comparing the object: it exists, it is absent, another version."""
 
 
 def _record(
@@ -50,13 +58,19 @@ def _cas(op: ApiOperation, expected: str | None, new: str | None) -> OperationRe
 
 
 def _write_record(op: ApiOperation) -> OperationRecord | None:
+    """The write as a register operation; None for a refusal that says nothing about the
+    object's state (an invalid body, a missing namespace: only 409 and 404 compare)."""
+    if op.definite and not op.succeeded and op.status not in _COMPARING[op.kind]:
+        return None
     if op.kind == "create":
         return _cas(op, None, op.token)
     if op.kind == "update" and op.precondition:
         return _cas(op, op.expected_token, op.token)
     if op.kind == "delete" and op.precondition:
-        held = op.succeeded and bool(op.objects) and op.objects[0].deleting
-        return _cas(op, op.expected_token, op.objects[0].value if held else None)
+        if op.succeeded and op.objects:  # the answer shows whether it marked or removed
+            shown = op.objects[0]
+            return _cas(op, op.expected_token, shown.value if shown.deleting else None)
+        return _cas(op, op.expected_token, f"{op.expected_token}#deleting" if op.marks else None)
     return None
 
 

@@ -59,7 +59,14 @@ def test_a_scheduled_pod_waits_out_its_grace_period(server: LocalApiServer) -> N
     final = server.call("DELETE", f"{PODS}/p1", {"gracePeriodSeconds": 0})
     assert final.status == 200
     assert server.call("GET", f"{PODS}/p1").status == 404
-    assert _summary(server, watch) == [("ADDED", "p1"), ("MODIFIED", "p1"), ("DELETED", "p1")]
+    # BeforeDelete shortens the running grace period to 0, the store writes that (MODIFIED),
+    # then deletes (DELETED): updateForGracefulDeletionAndFinalizers, then Storage.Delete.
+    assert _summary(server, watch) == [
+        ("ADDED", "p1"),
+        ("MODIFIED", "p1"),
+        ("MODIFIED", "p1"),
+        ("DELETED", "p1"),
+    ]
 
 
 def test_a_second_delete_may_only_shorten_the_grace_period(server: LocalApiServer) -> None:

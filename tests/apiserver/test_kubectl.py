@@ -192,6 +192,24 @@ def test_api_resources(served: Served) -> None:
     assert ("deployments", "deploy", "apps/v1", "true", "Deployment") in listed
     assert ("namespaces", "ns", "v1", "false", "Namespace") in listed
     assert ("leases", "coordination.k8s.io/v1", "true", "Lease") in listed
+    assert ("statefulsets", "sts", "apps/v1", "true", "StatefulSet") in listed
+    pdb = ("poddisruptionbudgets", "pdb", "policy/v1", "true", "PodDisruptionBudget")
+    assert pdb in listed
+
+
+def test_create_deployment_sends_protobuf(served: Served) -> None:
+    # kubectl's typed client posts the Deployment as protobuf; the container is named after
+    # the image, the labels are app=<name>, the port becomes containerPort.
+    created = _ok(served, "create", "deployment", "gen", "--image=nginx:1.27", "--port=80",
+                  "--replicas=2")  # fmt: skip
+    assert created == "deployment.apps/gen created\n"
+    spec: dict[str, object] = _json(served, "get", "deployment", "gen")["spec"]  # type: ignore[assignment]
+    assert spec["replicas"] == 2
+    assert spec["selector"] == {"matchLabels": {"app": "gen"}}
+    template: dict[str, object] = spec["template"]  # type: ignore[assignment]
+    container = template["spec"]["containers"][0]  # type: ignore[index]
+    assert (container["name"], container["image"]) == ("nginx", "nginx:1.27")
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 
 def test_one_log_line_per_request_and_a_clean_stop(tmp_path: Path) -> None:

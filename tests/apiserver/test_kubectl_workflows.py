@@ -152,9 +152,14 @@ def test_explain_reads_the_openapi_schema(served: Served) -> None:
     text = _ok(served, "explain", "pods.spec.restartPolicy")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     assert lines[:3] == ["KIND:       Pod", "VERSION:    v1", "FIELD: restartPolicy <string>"]
+    assert lines[3:5] == ["DESCRIPTION:", "Always, OnFailure or Never (default Always)."]
     deployment = _ok(served, "explain", "deployment.spec")
     assert "FIELD: spec <DeploymentSpec>" in deployment
     assert "replicas\t<integer>" in deployment
+    # A field that refers to another schema keeps its own description (allOf in OpenAPI v3).
+    assert "The desired state, written by users and controllers." in deployment
+    finalizers = _ok(served, "explain", "configmaps.metadata.finalizers")
+    assert "Keys that must all be removed before the object is deleted" in finalizers
 
 
 def test_wait_for_jsonpath_and_condition(served: Served) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from models.apiserver.history import (
     ApiHistory,
     ApiOperation,
@@ -113,6 +115,17 @@ def test_a_stale_read_after_a_write_is_not_linearizable() -> None:
     assert check_objects(_history(CREATE_A, stale))["a"].verdict == "not_linearizable"
     fresh = _op(3, 4, "get", 200, name="a", client=1, objects=(_seen("a", 5, "t1"),))
     assert check_objects(_history(CREATE_A, fresh))["a"].verdict == "linearizable"
+
+
+def test_an_unanswered_delete_of_a_held_version_may_mark_it() -> None:
+    # A delete of a version with finalizers only marks it (deletionTimestamp): a later read of
+    # the marked version is explained by that delete even when its answer never came.
+    delete = ApiOperation(client=1, call_time=3, return_time=None, kind="delete", name="a",
+                          precondition=5, expected_token="t1", marks=True)  # fmt: skip
+    marked = _op(6, 7, "get", 200, name="a", objects=(_seen("a", 6, "t1", deleting=True),))
+    assert check_objects(_history(CREATE_A, delete, marked))["a"].verdict == "linearizable"
+    removing = msgspec.structs.replace(delete, marks=False)
+    assert check_objects(_history(CREATE_A, removing, marked))["a"].verdict == "not_linearizable"
 
 
 def test_companions_report_what_a_history_did_not_exercise() -> None:

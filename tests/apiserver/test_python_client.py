@@ -100,3 +100,13 @@ def test_a_too_old_resource_version_raises_410(api: Any) -> None:
     # kubernetes.watch.Watch raises the ERROR event's Status as an ApiException.
     assert expired.value.status == 410
     assert "too old resource version" in str(expired.value.reason)
+
+
+def test_delete_collection_by_label(api: Any) -> None:
+    for name, team in (("dc-a", "x"), ("dc-b", "x"), ("dc-c", "y")):
+        body = _configmap(name)
+        body.metadata.labels = {"dc-team": team}
+        api.create_namespaced_config_map("default", body)
+    api.delete_collection_namespaced_config_map("default", label_selector="dc-team=x")
+    left = api.list_namespaced_config_map("default", label_selector="dc-team").items
+    assert [item.metadata.name for item in left] == ["dc-c"]
