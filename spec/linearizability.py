@@ -41,6 +41,7 @@ ILLEGAL = Illegal.ILLEGAL
 
 StateT = TypeVar("StateT", bound=Hashable)
 Transition = Callable[[StateT], "StateT | Illegal"]
+ReachTest = Callable[[StateT], bool]
 
 
 class SequentialModel(Protocol[StateT]):
@@ -72,6 +73,21 @@ class SequentialModel(Protocol[StateT]):
         """Whether the operation, answering ``result``, leaves every state where it is legal
         unchanged (a read, a failed compare-and-set). The search linearizes such operations as
         soon as they are legal, without trying the alternatives."""
+        ...
+
+    def grows(self, operation: Operation) -> bool:
+        """Whether the operation, whatever its outcome, only *grows* the state: takes it to a
+        state at or above it in the model's preorder of states (kv: an append extends the
+        string). False is always safe."""
+        ...
+
+    def reach_test(
+        self, operation: Operation, result: OperationResult
+    ) -> Callable[[StateT], bool] | None:
+        """For a read-only operation: a test that is false for a state only if no state at or
+        above it makes the operation legal (kv: the string read must extend the state). The
+        search abandons a state where a pending read fails it and no operation that does not
+        grow (see :meth:`grows`) can come before the read. None: no test."""
         ...
 
     def checked(self, record: OperationRecord) -> bool:
@@ -146,7 +162,11 @@ class SearchResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Prepared(Generic[StateT]):
-    """The operations of one (sub-)history with their transitions, ready to search."""
+    """The operations of one (sub-)history with their transitions, ready to search.
+
+    ``reach`` and ``grows`` (per operation, see :meth:`SequentialModel.reach_test` and
+    :meth:`SequentialModel.grows`) let the search abandon hopeless states early; left out, they
+    are None and False: no pruning, the same verdicts."""
 
     def __init__(
         self,
@@ -154,12 +174,17 @@ class Prepared(Generic[StateT]):
         transitions: Sequence[Callable[[StateT], StateT | Illegal]],
         read_only: Sequence[bool],
         initial: StateT,
+        reach: Sequence[ReachTest[StateT] | None] | None = None,
+        grows: Sequence[bool] | None = None,
     ) -> None:
         assert len(operations) == len(transitions) == len(read_only)
         self.operations = tuple(operations)
         self.transitions = tuple(transitions)
         self.read_only = tuple(read_only)
         self.initial = initial
+        self.reach = tuple(reach) if reach is not None else (None,) * len(self.operations)
+        self.grows = tuple(grows) if grows is not None else (False,) * len(self.operations)
+        assert len(self.reach) == len(self.grows) == len(self.operations)
 
     def subset(self, positions: Sequence[int]) -> Prepared[StateT]:
         """The sub-history of the operations at ``positions`` (positions in this one)."""
@@ -168,6 +193,8 @@ class Prepared(Generic[StateT]):
             [self.transitions[p] for p in positions],
             [self.read_only[p] for p in positions],
             self.initial,
+            [self.reach[p] for p in positions],
+            [self.grows[p] for p in positions],
         )
 
     def cut_at(self, time: int, keep_call_at_cut: bool) -> Prepared[StateT]:
@@ -176,28 +203,21 @@ class Prepared(Generic[StateT]):
 
         Operations that return exactly at ``time`` stay complete.
         """
-        kept: list[PreparedOperation] = []
-        transitions: list[Callable[[StateT], StateT | Illegal]] = []
-        read_only: list[bool] = []
-        for operation, transition, reads in zip(
-            self.operations, self.transitions, self.read_only, strict=True
-        ):
+        kept: list[int] = []
+        operations: list[PreparedOperation] = []
+        for position, operation in enumerate(self.operations):
             if operation.call_time > time or (operation.call_time == time and not keep_call_at_cut):
                 continue
             if operation.return_time is not None and operation.return_time > time:
-                if reads:
+                if self.read_only[position]:
                     continue  # a pending read-only operation has no effect: drop it
-                operation = PreparedOperation(
-                    index=operation.index,
-                    client_id=operation.client_id,
-                    call_time=operation.call_time,
-                    return_time=None,
-                    identity=operation.identity,
-                )
-            kept.append(operation)
-            transitions.append(transition)
-            read_only.append(reads)
-        return Prepared(kept, transitions, read_only, self.initial)
+                operation = msgspec.structs.replace(operation, return_time=None)
+            kept.append(position)
+            operations.append(operation)
+        cut = self.subset(kept)
+        return Prepared(
+            operations, cut.transitions, cut.read_only, self.initial, cut.reach, cut.grows
+        )
 
 
 def prepare(
@@ -222,13 +242,11 @@ def prepare(
     identities: dict[Operation, int] = {}
     # Identical requests with identical results share one transition (a long register history
     # repeats a few reads and writes): memory grows with the distinct operations.
-    prepared_once: dict[tuple[Operation, OperationResult | None], tuple[Transition[StateT], bool]]
-    prepared_once = {}
+    prepared_once: dict[tuple[Operation, OperationResult | None], _Shared[StateT]] = {}
     prepared: dict[str | None, Prepared[StateT]] = {}
     for key in sorted(groups, key=lambda name: "" if name is None else name):
         operations: list[PreparedOperation] = []
-        transitions: list[Callable[[StateT], StateT | Illegal]] = []
-        read_only: list[bool] = []
+        shares: list[_Shared[StateT]] = []
         for index, record in groups[key]:
             unknown = not record.definite or record.return_time is None
             operations.append(
@@ -243,12 +261,22 @@ def prepare(
             result = None if unknown else record.result
             shared = prepared_once.get((record.operation, result))
             if shared is None:
-                shared = (
-                    model.transition(record.operation, result),
-                    result is not None and model.read_only(record.operation, result),
-                )
+                shared = _share(model, record.operation, result)
                 prepared_once[(record.operation, result)] = shared
-            transitions.append(shared[0])
-            read_only.append(shared[1])
-        prepared[key] = Prepared(operations, transitions, read_only, initial)
+            shares.append(shared)
+        transitions, read_only, reach, grows = zip(*shares, strict=True) if shares else ((),) * 4
+        prepared[key] = Prepared(operations, transitions, read_only, initial, reach, grows)
     return prepared
+
+
+_Shared = tuple[Transition[StateT], bool, "ReachTest[StateT] | None", bool]
+"""What :func:`prepare` derives once per distinct (operation, result): transition, read-only,
+reach test, grows."""
+
+
+def _share(
+    model: SequentialModel[StateT], operation: Operation, result: OperationResult | None
+) -> _Shared[StateT]:
+    read_only = result is not None and model.read_only(operation, result)
+    reach = model.reach_test(operation, result) if result is not None and read_only else None
+    return model.transition(operation, result), read_only, reach, model.grows(operation)

@@ -37,6 +37,7 @@ from spec.linearizability import (
     Illegal,
     Prepared,
     PreparedOperation,
+    ReachTest,
     SequentialModel,
     StateT,
     Verdict,
@@ -155,11 +156,15 @@ def _relax(
     operations: list[PreparedOperation] = []
     transitions: list[Callable[[StateT], StateT | Illegal]] = []
     read_only: list[bool] = []
+    reach: list[ReachTest[StateT] | None] = []
+    grows: list[bool] = []
     for position, operation in enumerate(prepared.operations):
         if position not in relaxed:
             operations.append(operation)
             transitions.append(prepared.transitions[position])
             read_only.append(prepared.read_only[position])
+            reach.append(prepared.reach[position])
+            grows.append(prepared.grows[position])
             continue
         record = records[operation.index]
         if prepared.read_only[position] or not model.has_effect(record.operation):
@@ -167,7 +172,9 @@ def _relax(
         operations.append(msgspec.structs.replace(operation, return_time=None))
         transitions.append(model.transition(record.operation, None))
         read_only.append(False)
-    return Prepared(operations, transitions, read_only, prepared.initial)
+        reach.append(None)
+        grows.append(model.grows(record.operation))
+    return Prepared(operations, transitions, read_only, prepared.initial, reach, grows)
 
 
 def _shrink(
@@ -251,7 +258,13 @@ def _possible_results(
         transitions[culprit] = open_result
         read_only = list(prepared.read_only)
         read_only[culprit] = False
-        trial = Prepared(prepared.operations, transitions, read_only, prepared.initial)
+        reach = list(prepared.reach)
+        reach[culprit] = None
+        grows = list(prepared.grows)
+        grows[culprit] = False  # its open result may lead anywhere
+        trial = Prepared(
+            prepared.operations, transitions, read_only, prepared.initial, reach, grows
+        )
         local = Budget(max_steps=budget.check_steps, interrupted=budget.interrupted)
         result = run_searches([trial], local)[0]
         budget.spend(local.steps_used)

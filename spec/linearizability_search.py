@@ -134,6 +134,8 @@ class _Nodes:
         self.match = [-1] * (size + 2)
         self.transition_of: list[Callable[[Any], Any] | None] = [None] * (size + 2)
         self.reads_of = [False] * (size + 2)
+        self.reach_of: list[Callable[[Any], bool] | None] = [None] * (size + 2)
+        self.grows_of = [False] * (size + 2)
         self.slot_of = [-1] * (size + 2)
         self.twin_slot_of = [-1] * (size + 2)
         call_node = [0] * len(operations)
@@ -146,6 +148,8 @@ class _Nodes:
             outcome_unknown = operations[position].return_time is None
             self.transition_of[node] = prepared.transitions[position]
             self.reads_of[node] = prepared.read_only[position]
+            self.reach_of[node] = prepared.reach[position]
+            self.grows_of[node] = prepared.grows[position]
             # Definite operations from 0 up, unknown ones from -1 down.
             self.slot_of[node] = numbers[next_slot[0]] if not outcome_unknown else ~next_slot[1]
             next_slot[outcome_unknown] += 1
@@ -164,6 +168,18 @@ class _Nodes:
             numbers,
         )
         self.next_unknown, self.previous_unknown = _linked(unknown, numbers)
+
+    def resets_before(self, limit: int) -> bool:
+        """Whether a call not yet linearized that may change the state without growing it
+        (see :meth:`spec.linearizability.SequentialModel.grows`) comes before node ``limit``."""
+        transition_of, grows_of = self.transition_of, self.grows_of
+        for next_node in (self.next_write, self.next_unknown):
+            node = next_node[self.size]
+            while node < limit:  # the tail sentinel is above every node
+                if transition_of[node] is not None and not grows_of[node]:
+                    return True
+                node = next_node[node]
+        return False
 
 
 def _earlier_twins(operations: Sequence[PreparedOperation]) -> list[int]:
@@ -190,6 +206,7 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
     nodes = _Nodes(prepared)
     head, match, slot_of = nodes.size, nodes.match, nodes.slot_of
     transition_of, reads_of, twin_slot_of = nodes.transition_of, nodes.reads_of, nodes.twin_slot_of
+    reach_of, resets_before = nodes.reach_of, nodes.resets_before
     next_read, previous_read = nodes.next_read, nodes.previous_read
     next_write, previous_write = nodes.next_write, nodes.previous_write
     next_unknown, previous_unknown = nodes.next_unknown, nodes.previous_unknown
@@ -213,10 +230,17 @@ def search_steps(prepared: Prepared[Any], chunk_steps: int) -> SearchSteps:
             fresh = False
             entry = next_read[resume]  # earlier read-only calls are illegal in this state
             transition = transition_of[entry]
+            doomed = False
             while transition is not None and transition(state) is ILLEGAL:
+                reach = reach_of[entry]
+                if reach is not None and not reach(state) and not resets_before(match[entry]):
+                    doomed = True  # no state this one can grow into makes the read legal
+                    break
                 entry = next_read[entry]
                 transition = transition_of[entry]
-            if transition is None:
+            if doomed:
+                entry = -1
+            elif transition is None:
                 entry, limit = head, -1
             else:
                 slot = slot_of[entry]  # a read-only call is definite: slot >= base

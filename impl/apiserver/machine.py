@@ -175,8 +175,11 @@ def _check_verb(resource: Resource, info: RequestInfo) -> Status | None:
             return failure(404, "NotFound", "the server could not find the requested resource")
     else:
         allowed = resource.verbs
-    if info.verb not in allowed or (
-        info.verb in ("create",) and info.name and not info.subresource
+    item_verb_on_collection = info.verb in ("update", "patch") and not info.name
+    if (
+        info.verb not in allowed
+        or (info.verb in ("create",) and info.name and not info.subresource)
+        or item_verb_on_collection
     ):
         return method_not_allowed("the server does not allow this method on the requested resource")
     if (

@@ -51,7 +51,9 @@ def parse_filter(ctx: Context) -> Filter | Status:
     label_text = ctx.request.param("labelSelector") or ""
     labels = parse_label_selector(label_text)
     if not is_successful(labels):
-        return bad_request(f"unable to parse requirement: {labels.failure().message}")
+        message = labels.failure().message  # labels.Parse's error, already "unable to parse..."
+        prefix = "unable to parse requirement: "
+        return bad_request(message if message.startswith(prefix) else prefix + message)
     field_text = ctx.request.param("fieldSelector") or ""
     fields = parse_field_selector(field_text)
     if not is_successful(fields):

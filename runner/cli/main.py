@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner.cli.check",
     "runner.cli.conform",
     "runner.cli.decode",
+    "runner.cli.explore",
     "runner.cli.export",
     "runner.cli.prove",
     "runner.cli.replay",

@@ -1,4 +1,5 @@
-"""The worlds this build simulates, by name: what ``replay`` and ``schema trace`` know.
+"""The worlds this build simulates, by name: what ``replay``, ``schema trace`` and ``explore``
+know.
 
 A world registers here (one line) once its kind exists (``runner.<c>.world``); the kernel
 itself never imports a world.
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from runner.apiserver.exploration import ApiServerExploration
 from runner.apiserver.world import APISERVER
 from runner.controllers.world_kind import CONTROLLERS
+from runner.explore.simulation import Explorable
+from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
 from runner.sim.world import WorldKind
 
@@ -18,3 +22,8 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     APISERVER.name: APISERVER,
     CONTROLLERS.name: CONTROLLERS,
 }
+EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
+    RAFT.name: RaftExploration(),
+    APISERVER.name: ApiServerExploration(),
+}
+"""The worlds ``explore`` runs: their mutants and how a mutant's setup is drawn."""

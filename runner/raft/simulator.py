@@ -10,16 +10,18 @@ user chooses for a Raft run (:class:`SimulationOptions`).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import final
 
 from models.raft_world import RaftSetup
 from models.trace import SwarmOptions, TraceHeader
-from runner.raft.world import RAFT, draw_setup
+from runner.raft.faults import MUTANT_DESCRIPTIONS
+from runner.raft.world import RAFT, RaftWorldKind, draw_setup
 from runner.sim import simulate as kernel
 from runner.sim.simulate import RunOptions, SimulationResult
 
-__all__ = ["SimulationOptions", "SimulationResult", "make_header", "simulate"]
+__all__ = ["RaftExploration", "SimulationOptions", "SimulationResult", "make_header", "simulate"]
 
 
 @final
@@ -65,3 +67,23 @@ def simulate(
 ) -> SimulationResult[RaftSetup]:
     """Run one Raft simulation."""
     return kernel.simulate(RAFT, options.run_options(), options.draw, code_version)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RaftExploration:
+    """The Raft world as ``explore`` runs it (``runner.explore.simulation.Explorable``):
+    ``nodes`` voters, every mutant of ``runner.raft.faults``."""
+
+    nodes: int = 5
+
+    @property
+    def kind(self) -> RaftWorldKind:
+        return RAFT
+
+    @property
+    def mutants(self) -> Mapping[str, str]:
+        return MUTANT_DESCRIPTIONS
+
+    def setup_drawer(self, mutant: str) -> Callable[[random.Random, SwarmOptions], RaftSetup]:
+        return SimulationOptions(seed=0, nodes=self.nodes, mutant=mutant).draw

@@ -503,6 +503,16 @@ class EtcdModel:
             return all(isinstance(op, RangeRequest) for op in branch(operation, result.succeeded))
         return False
 
+    def grows(self, operation: Operation) -> bool:
+        del operation  # no preorder of keyspaces is used for pruning (yet)
+        return False
+
+    def reach_test(
+        self, operation: Operation, result: OperationResult
+    ) -> Callable[[EtcdState], bool] | None:
+        del operation, result
+        return None
+
     def checked(self, record: OperationRecord) -> bool:
         operation = record.operation
         return not (isinstance(operation, RangeRequest) and operation.serializable)

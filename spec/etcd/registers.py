@@ -8,7 +8,9 @@ Each is the textbook object, written to be obviously correct:
   a ``:fail`` cas compared unequal);
 * ``kv``: independent string registers by key, ``""`` until written; ``kv_get`` returns the
   string, ``kv_put`` replaces it, ``kv_append`` appends. Keys are independent, so the checker
-  splits a kv history per key and each partition's state is one string.
+  splits a kv history per key and each partition's state is one string. Appends only extend
+  it: a get whose answer does not start with the state can only be legal after a put, which
+  lets the search abandon such states (``grows``, ``reach_test``).
 """
 
 from __future__ import annotations
@@ -115,6 +117,16 @@ class RegisterModel:
             return isinstance(result, CasResult) and not result.succeeded
         return isinstance(operation, RegisterRead)
 
+    def grows(self, operation: Operation) -> bool:
+        del operation  # a write may set any value: no state is above another
+        return False
+
+    def reach_test(
+        self, operation: Operation, result: OperationResult
+    ) -> Callable[[RegisterValue], bool] | None:
+        del operation, result  # no order among values
+        return None
+
     def checked(self, record: OperationRecord) -> bool:
         del record  # every operation of this model is checked
         return True
@@ -214,6 +226,18 @@ class KvModel:
     def read_only(self, operation: Operation, result: OperationResult) -> bool:
         del result  # a get never changes the state, whatever it returned
         return isinstance(operation, KvGet)
+
+    def grows(self, operation: Operation) -> bool:
+        # States are ordered by extension (s <= t when t starts with s): an append extends
+        # the string; a put may set anything.
+        return isinstance(operation, KvAppend)
+
+    def reach_test(self, operation: Operation, result: OperationResult) -> Callable[[str], bool]:
+        # A get answering v is legal only in state v, which extends s only if v starts with s.
+        assert isinstance(operation, KvGet)
+        assert isinstance(result, ValueResult)
+        assert isinstance(result.value, str)
+        return result.value.startswith
 
     def checked(self, record: OperationRecord) -> bool:
         del record  # every operation of this model is checked

@@ -68,6 +68,21 @@ def test_invalid_label_selector_is_400(five: LocalApiServer) -> None:
     answer = five.call("GET", CONFIGMAPS, query={"labelSelector": "a in (b"})
     assert answer.status == 400
     assert answer.body["reason"] == "BadRequest"
+    # labels.Parse wraps parseRequirement's error once; the handler answers it as is.
+    unclosed = five.call("GET", CONFIGMAPS, query={"labelSelector": "a in ("})
+    assert unclosed.body["message"] == (
+        "unable to parse requirement: found '', expected: ',', ')' or identifier"
+    )
+
+
+def test_put_and_patch_on_a_collection_are_405(five: LocalApiServer) -> None:
+    for method, content_type in (
+        ("PUT", "application/json"),
+        ("PATCH", "application/merge-patch+json"),
+    ):
+        answer = five.call(method, CONFIGMAPS, {}, content_type=content_type)
+        assert answer.status == 405
+        assert answer.body["reason"] == "MethodNotAllowed"
 
 
 def test_field_selector_on_metadata_name(five: LocalApiServer) -> None:

@@ -40,7 +40,7 @@ def test_parallel_report_equals_the_single_process_one(name: str) -> None:
         model,
         records,  # type: ignore[arg-type]
         Budget(max_steps=20_000_000),
-        parallel_searcher(2),
+        parallel_searcher(2, min_operations=0),  # fork even for these small histories
     )
     assert (
         shared.verdict == alone.verdict == ("linearizable" if "ok" in name else "not_linearizable")

@@ -1,20 +1,25 @@
-"""The search against the definition itself, on small random register histories.
+"""The search against the definition itself, on small random register and kv histories.
 
 Herlihy & Wing: a history is linearizable when some order of its operations respects real time
 (``a`` before ``b`` whenever ``a`` returned before ``b`` was called) and, run in that order, the
 sequential model gives every observed result. An operation with an unknown outcome may appear
 anywhere after its call, or not at all. The oracle enumerates exactly that: every subset of the
 unknown operations, every order of the chosen operations. Histories are drawn at random (not
-from the model), so both verdicts occur."""
+from the model), so both verdicts occur. The kv histories (appends, puts and gets of one key)
+exercise the search's pruning of states no append can lead to a pending get's answer from."""
 
 from collections.abc import Sequence
 from itertools import combinations, permutations
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from models.history import (
     CasResult,
+    KvAppend,
+    KvGet,
+    KvPut,
     OkResult,
     Operation,
     OperationRecord,
@@ -24,12 +29,15 @@ from models.history import (
     RegisterWrite,
     ValueResult,
 )
-from spec.etcd.registers import RegisterModel
-from spec.linearizability import ILLEGAL, Budget
+from spec.etcd.registers import KvModel, RegisterModel
+from spec.linearizability import ILLEGAL, Budget, SequentialModel
 from spec.linearizability_report import check_history
 
 MODEL = RegisterModel(with_cas=True)
+KV = KvModel()
 VALUES = st.sampled_from([None, 0, 1])
+PIECES = st.sampled_from(["x", "y"])
+ANSWERS = st.sampled_from(["", "x", "y", "xy", "yx", "xx", "xyx", "yxy"])
 
 
 @st.composite
@@ -66,6 +74,39 @@ def random_history(draw: st.DrawFn) -> list[OperationRecord]:
     return records
 
 
+@st.composite
+def random_kv_history(draw: st.DrawFn) -> list[OperationRecord]:
+    """Up to 7 operations on one key with random intervals, requests and answers."""
+    records: list[OperationRecord] = []
+    for client in range(draw(st.integers(1, 7))):
+        call = draw(st.integers(0, 8))
+        returned: int | None = call + draw(st.integers(0, 6))
+        if draw(st.integers(0, 4)) == 0:
+            returned = None
+        kind = draw(st.sampled_from(["get", "get", "append", "append", "put"]))
+        request: Operation
+        result: OperationResult
+        if kind == "get":
+            if returned is None:
+                continue  # an unknown get has no effect: it would be dropped
+            request, result = KvGet(key="k"), ValueResult(value=draw(ANSWERS))
+        elif kind == "append":
+            request, result = KvAppend(key="k", value=draw(PIECES)), OkResult()
+        else:
+            request, result = KvPut(key="k", value=draw(ANSWERS)), OkResult()
+        records.append(
+            OperationRecord(
+                client_id=client,
+                call_time=call,
+                return_time=returned,
+                operation=request,
+                result=result if returned is not None else None,
+                definite=returned is not None,
+            )
+        )
+    return records
+
+
 def respects_real_time(order: Sequence[OperationRecord]) -> bool:
     for later, b in enumerate(order):
         for a in order[later + 1 :]:
@@ -75,10 +116,10 @@ def respects_real_time(order: Sequence[OperationRecord]) -> bool:
     return True
 
 
-def legal(order: Sequence[OperationRecord]) -> bool:
-    state = MODEL.initial_state()
+def legal(order: Sequence[OperationRecord], model: SequentialModel[Any] = MODEL) -> bool:
+    state = model.initial_state()
     for record in order:
-        moved = MODEL.transition(record.operation, record.result if record.definite else None)(
+        moved = model.transition(record.operation, record.result if record.definite else None)(
             state
         )
         if moved is ILLEGAL:
@@ -87,13 +128,13 @@ def legal(order: Sequence[OperationRecord]) -> bool:
     return True
 
 
-def oracle(records: Sequence[OperationRecord]) -> bool:
+def oracle(records: Sequence[OperationRecord], model: SequentialModel[Any] = MODEL) -> bool:
     definite = [record for record in records if record.definite]
     unknown = [record for record in records if not record.definite]
     for size in range(len(unknown) + 1):
         for chosen in combinations(unknown, size):
             for order in permutations([*definite, *chosen]):
-                if respects_real_time(order) and legal(order):
+                if respects_real_time(order) and legal(order, model):
                     return True
     return False
 
@@ -117,3 +158,10 @@ def test_a_linearizable_verdict_comes_with_an_order_the_definition_accepts(
     assert respects_real_time(ordered)
     assert legal(ordered)
     assert {index for index, record in enumerate(records) if record.definite} <= set(order)
+
+
+@given(random_kv_history())
+def test_kv_verdict_matches_the_definition(records: list[OperationRecord]) -> None:
+    report = check_history(KV, records, Budget(max_steps=1_000_000))
+    expected = "linearizable" if oracle(records, KV) else "not_linearizable"
+    assert report.verdict == expected

@@ -1,0 +1,1 @@
+"""Exploration at scale: many seeds or input files run in parallel, locally or on Dask."""

@@ -1,0 +1,271 @@
+"""Engines that run one function over many items in parallel, each item's outcome exactly once.
+
+Three engines share one interface (:class:`Engine`): :class:`InProcessEngine` runs the items
+one after another in this process, :class:`LocalEngine` uses worker processes on this machine
+(``concurrent.futures`` with the ``spawn`` start method), :class:`DaskEngine`
+hands the items to a ``dask.distributed`` cluster (a ``LocalCluster`` it starts, or any
+scheduler by address). Both survive the loss of a worker: the items a lost worker was running
+are run again elsewhere. An item whose worker is lost :data:`ATTEMPTS_MAX` times is given up on
+and reported as :class:`Failed` (a run that kills its worker every time must not stall the
+rest). Outcomes are keyed by the item's position, so an item retried after a loss is still
+reported once; the order in which outcomes arrive is the only thing the engine and worker
+count change, and callers sort.
+
+The function and the items must be picklable by reference (top-level functions, frozen
+dataclasses), since they travel to other processes or machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar, final
+
+from runner.errors import InputError
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+ATTEMPTS_MAX: Final = 3
+"""How many times an item may lose its worker before it is given up on (Dask's own default
+``distributed.scheduler.allowed-failures`` is 3 as well)."""
+CONNECT_TIMEOUT_SECONDS: Final = 30
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Done(Generic[ResultT]):
+    """The item ran to its end and returned ``value``."""
+
+    value: ResultT
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The item produced no value: the function raised, or its worker kept dying."""
+
+    reason: str
+
+
+Outcome: TypeAlias = Done[ResultT] | Failed
+Observer: TypeAlias = Callable[[int, "Outcome[Any]"], None]
+"""Called in the coordinating process as each item's outcome arrives: its position and outcome."""
+
+
+class Engine(Protocol):
+    """Runs a function over items in parallel."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def workers(self) -> int:
+        """How many workers run items at once (for a remote cluster: when the run started)."""
+        ...
+
+    @property
+    def workers_lost(self) -> int | None:
+        """How many times an item had to run again because its worker was lost (``None``:
+        the engine does not tell; Dask reschedules on its own)."""
+        ...
+
+    def run(
+        self,
+        function: Callable[[ItemT], ResultT],
+        items: Sequence[ItemT],
+        observe: Observer | None = None,
+    ) -> list[Outcome[ResultT]]:
+        """Every item's outcome, in the items' order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _raised(error: BaseException) -> Failed:
+    return Failed(f"{type(error).__name__}: {error}")
+
+
+@final
+class InProcessEngine:
+    """Every item in this process, one after another (the baseline engines are measured
+    against, and the quickest for a handful of items)."""
+
+    name = "in-process"
+    workers = 1
+    workers_lost = 0
+
+    def run(
+        self,
+        function: Callable[[ItemT], ResultT],
+        items: Sequence[ItemT],
+        observe: Observer | None = None,
+    ) -> list[Outcome[ResultT]]:
+        outcomes: list[Outcome[ResultT]] = []
+        for index, item in enumerate(items):
+            outcome: Outcome[ResultT]
+            try:
+                outcome = Done(function(item))
+            except Exception as error:  # reported as the item's outcome, as other engines do
+                outcome = _raised(error)
+            outcomes.append(outcome)
+            if observe is not None:
+                observe(index, outcome)
+        return outcomes
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@final
+class LocalEngine:
+    """Worker processes on this machine. A worker that dies (killed, out of memory) breaks
+    the pool: a new pool runs every item that had not finished, and the items that were
+    running when it broke count one lost attempt."""
+
+    name = "local"
+
+    def __init__(self, workers: int) -> None:
+        assert workers >= 1
+        self._workers = workers
+        self._lost = 0
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def workers_lost(self) -> int:
+        return self._lost
+
+    def run(
+        self,
+        function: Callable[[ItemT], ResultT],
+        items: Sequence[ItemT],
+        observe: Observer | None = None,
+    ) -> list[Outcome[ResultT]]:
+        outcomes: dict[int, Outcome[ResultT]] = {}
+        attempts = dict.fromkeys(range(len(items)), 0)
+
+        def settle(index: int, outcome: Outcome[ResultT]) -> None:
+            assert index not in outcomes, f"item {index} settled twice"
+            outcomes[index] = outcome
+            if observe is not None:
+                observe(index, outcome)
+
+        while len(outcomes) < len(items):
+            pending = [index for index in range(len(items)) if index not in outcomes]
+            for index in self._run_pool(function, items, pending, settle):
+                attempts[index] += 1
+                self._lost += 1
+                if attempts[index] >= ATTEMPTS_MAX:
+                    settle(index, Failed(f"its worker was lost {attempts[index]} times"))
+        return [outcomes[index] for index in range(len(items))]
+
+    def _run_pool(
+        self,
+        function: Callable[[ItemT], ResultT],
+        items: Sequence[ItemT],
+        pending: list[int],
+        settle: Callable[[int, Outcome[ResultT]], None],
+    ) -> list[int]:
+        """Run ``pending`` in a fresh pool; the items that were running if the pool broke."""
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self._workers, mp_context=context) as pool:
+            futures: dict[Future[ResultT], int] = {
+                pool.submit(function, items[index]): index for index in pending
+            }
+            waiting = set(futures)
+            while waiting:
+                # Futures handed to a worker (or to the queue feeding the workers) are
+                # "running"; if the pool breaks, these are the items it may have been running.
+                running = [futures[future] for future in waiting if future.running()]
+                finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    error = future.exception()
+                    if isinstance(error, BrokenProcessPool):
+                        return running
+                    if error is not None:
+                        settle(futures[future], _raised(error))
+                    else:
+                        settle(futures[future], Done(future.result()))
+        return []
+
+    def close(self) -> None:
+        """Nothing outlives :meth:`run`."""
+
+
+@final
+class DaskEngine:
+    """A ``dask.distributed`` cluster: a ``LocalCluster`` of ``workers`` single-threaded
+    worker processes, or the scheduler at ``address`` with whatever workers it has (each must
+    have kubeoracle installed). The scheduler reschedules the tasks of a lost worker; after
+    ``distributed.scheduler.allowed-failures`` losses a task fails with ``KilledWorker``."""
+
+    name = "dask"
+
+    def __init__(self, workers: int, address: str | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        self._cluster: LocalCluster | None = None
+        try:
+            if address is None:
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: the HTTP server always starts
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError, ValueError) as error:
+            self.close()
+            where = address or "a local cluster"
+            raise InputError(f"cannot reach the Dask scheduler at {where}: {error}") from error
+        self._workers = len(self._client.scheduler_info().get("workers", {})) or workers
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def workers_lost(self) -> int | None:
+        return None
+
+    def run(
+        self,
+        function: Callable[[ItemT], ResultT],
+        items: Sequence[ItemT],
+        observe: Observer | None = None,
+    ) -> list[Outcome[ResultT]]:
+        from distributed import as_completed
+
+        futures = self._client.map(function, list(items), pure=False)
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        outcomes: dict[int, Outcome[ResultT]] = {}
+        for future in as_completed(futures):
+            index = index_of[future.key]
+            assert index not in outcomes, f"item {index} settled twice"
+            outcome: Outcome[ResultT]
+            if future.status == "finished":
+                outcome = Done(future.result())
+            else:
+                outcome = _raised(future.exception())
+            outcomes[index] = outcome
+            future.release()
+            if observe is not None:
+                observe(index, outcome)
+        return [outcomes[index] for index in range(len(items))]
+
+    def close(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+        if self._cluster is not None:
+            self._cluster.close()
