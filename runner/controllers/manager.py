@@ -32,10 +32,10 @@ from models.controllers.messages import (
 )
 from models.controllers.resources import RESOURCES
 from runner.apiserver.client import Endpoint
-from runner.controllers.informers import Feed, Reflector
 from runner.controllers.local import Hosted
 from runner.controllers.metrics import ManagerMetrics
-from runner.controllers.rest import RestClient
+from runner.served.informers import Feed, Reflector
+from runner.served.rest import RestClient
 
 IDLE_SECONDS: Final = 0.02
 """How long the driver waits for a watch event before ticking the clock again."""
