@@ -22,7 +22,6 @@ those whose ``schedulerName`` names one of its profiles.
 
 from __future__ import annotations
 
-import queue
 import random
 import threading
 import time
@@ -32,7 +31,6 @@ import msgspec
 
 from impl.scheduler.machine import SchedulerConfig, SchedulerState, init, on_event
 from models.controllers.messages import ControllerEvent, Listed, Observed
-from models.controllers.resources import RESOURCES
 from models.k8s.base import decode_hook
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
@@ -57,7 +55,7 @@ from models.scheduling.events import (
 )
 from runner.apiserver.client import Endpoint
 from runner.scheduler.writes import Writer
-from runner.served.informers import Feed, Reflector
+from runner.served.informers import Informers
 from runner.served.rest import RestClient
 
 IDLE_SECONDS: Final = 0.02
@@ -121,10 +119,7 @@ class LiveScheduler:
         self.config = config
         self.state = init(config).state
         self.watcher = watcher
-        self.feed: Feed = queue.Queue()
-        self.reflectors = [
-            Reflector(endpoint, RESOURCES[name], self.feed) for name in ("nodes", "pods")
-        ]
+        self.informers = Informers(endpoint, ("nodes", "pods"))
         self.rest = RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT)
         self.writer = Writer(self.rest, instance)
         self.random = random.Random(seed)
@@ -136,16 +131,9 @@ class LiveScheduler:
 
     def run(self, stop: threading.Event) -> None:
         """Schedule until ``stop``."""
-        for reflector in self.reflectors:
-            reflector.start()
         try:
-            while not stop.is_set():
-                self._step()
+            self.informers.drive(stop, self._informed, self._schedule, IDLE_SECONDS)
         finally:
-            for reflector in self.reflectors:
-                reflector.stopped.set()
-            for reflector in self.reflectors:
-                reflector.stop()
             self.rest.close()
 
     def _now_ms(self) -> int:
@@ -159,22 +147,15 @@ class LiveScheduler:
         self.watcher.observe_event(event, before, step.state, time.perf_counter() - started)
         return step.commands
 
-    def _step(self) -> None:
-        try:
-            resource, change = self.feed.get(timeout=IDLE_SECONDS)
-        except queue.Empty:
-            pass
-        else:
-            self._informed(resource, change)
-            while not self.feed.empty():
-                resource, change = self.feed.get_nowait()
-                self._informed(resource, change)
+    def _schedule(self) -> None:
         if not self.synced.is_set():
             return
         self._handle(Tick(now_ms=self._now_ms()))
         for _ in range(BURST):
-            queue_ = self.state.queue
-            if not queue_.active and not (self.config.features.pop_from_backoff and queue_.backoff):
+            pending = self.state.queue
+            if not pending.active and not (
+                self.config.features.pop_from_backoff and pending.backoff
+            ):
                 break
             self._cycle()
 
