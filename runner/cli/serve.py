@@ -1,6 +1,7 @@
-"""``kubeoracle serve etcd``: the reference etcd over etcd 3.4's v3 JSON gateway.
+"""``kubeoracle serve etcd``: the reference etcd over etcd 3.4's v3 gRPC API and JSON gateway.
 
-Any client of the gateway (curl, etcd3gw, ``kubeoracle conform etcd --endpoints``) can use it.
+Both protocols share one port, as in etcd: etcdctl, etcd's Go client and other gRPC clients,
+and any client of the gateway (curl, etcd3gw, ``kubeoracle conform etcd --endpoints``) can use it.
 It prints ``listening on URL`` once the port is bound and serves until interrupted.
 """
 
@@ -34,7 +35,9 @@ def register(verbs: VerbParsers) -> None:
     targets."""
     parser = verbs.add_parser("serve", help="serve a reference component over its real API")
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
-    etcd = targets.add_parser("etcd", help="the reference etcd over the v3 JSON gateway")
+    etcd = targets.add_parser(
+        "etcd", help="the reference etcd over etcd's v3 gRPC API and JSON gateway (one port)"
+    )
     etcd.add_argument(
         "--listen",
         default="127.0.0.1:2379",
