@@ -22,6 +22,7 @@ from runner.cli import serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.cli.serve_controller_manager import register_controller_manager
+from runner.cli.serve_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 
 def register(verbs: VerbParsers) -> None:
-    """Add ``serve`` with its ``etcd``, ``apiserver`` and ``controller-manager`` targets."""
+    """Add ``serve`` with its ``etcd``, ``apiserver``, ``controller-manager`` and ``scheduler``
+    targets."""
     parser = verbs.add_parser("serve", help="serve a reference component over its real API")
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
     etcd = targets.add_parser(
@@ -69,6 +71,7 @@ def register(verbs: VerbParsers) -> None:
     etcd.set_defaults(handler=serve_etcd)
     _register_apiserver(targets)
     register_controller_manager(targets)
+    register_scheduler(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
