@@ -1,5 +1,6 @@
-"""A self-signed serving certificate, as kube-controller-manager makes one in ``--cert-dir``
-when no ``--tls-cert-file`` is given (valid for localhost, 127.0.0.1 and the host name)."""
+"""A self-signed serving certificate, as kube-controller-manager and kube-scheduler make one in
+``--cert-dir`` when no ``--tls-cert-file`` is given (valid for localhost, 127.0.0.1 and the
+host name)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from cryptography.x509.oid import NameOID
 VALID_DAYS = 365
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """Write ``kube-controller-manager.crt``/``.key`` under ``folder``; their paths."""
+def self_signed(folder: Path, component: str) -> tuple[Path, Path]:
+    """Write ``<component>.crt``/``.key`` under ``folder``; their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{host}@kubeoracle")])
@@ -39,8 +40,8 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path = folder / "kube-controller-manager.crt"
-    key_path = folder / "kube-controller-manager.key"
+    cert_path = folder / f"{component}.crt"
+    key_path = folder / f"{component}.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
