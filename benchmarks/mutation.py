@@ -1,12 +1,14 @@
 """Mutation testing (not part of CI): how many deliberately broken variants of the code do the
-tests catch? ``python -m benchmarks.mutation [TARGET ...] [--max-children N] [--keep DIR]``
+tests catch? ``python -m benchmarks.mutation [TARGET ...] [--only FILE] [--keep DIR]``
 (``scripts/mutation`` installs mutmut and runs this, niced).
 
 Targets (default: all): ``scheduler`` (impl/scheduler, tests/scheduler), ``raft`` (impl/raft,
 tests/raft), ``etcd`` (impl/etcd, tests/etcd), ``linearizability`` (spec/linearizability*.py,
-tests/lincheck). ``--ignore-tests GLOB`` leaves test files out (to score a suite before new tests
-were added). For each target the repository's tracked files are copied into a scratch folder
-with a ``[tool.mutmut]`` section naming the target's sources and tests, ``mutmut run`` mutates
+tests/lincheck). ``--only FILE`` mutates just those files of the target (a whole target takes
+hours on a shared machine; the table then scores that subset, with the target's full tests).
+``--ignore-tests GLOB`` leaves test files out (to score a suite before new tests were added).
+For each target the repository's tracked files are copied into a scratch folder with a
+``[tool.mutmut]`` section naming the target's sources and tests, ``mutmut run`` mutates
 every function of the sources (operators, constants, comparisons, arguments, ...) and runs the
 tests that reach it, and the result is printed:
 
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,15 +68,18 @@ def tracked_files() -> list[str]:
     return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
-def mutmut_section(target: Target, ignore: tuple[str, ...], others: list[str]) -> str:
-    """The ``[tool.mutmut]`` configuration of one run (``ignore``: test file globs left out;
-    ``others``: what mutmut copies besides the sources, since tests read docs/ and data)."""
+def mutmut_section(
+    target: Target, mutate: tuple[str, ...], ignore: tuple[str, ...], others: list[str]
+) -> str:
+    """The ``[tool.mutmut]`` configuration of one run (``mutate``: the file globs mutated;
+    ``ignore``: test file globs left out; ``others``: what mutmut copies besides the sources,
+    since tests read docs/ and data)."""
     pytest_args = ["-p", "no:cacheprovider", "-q", *(f"--ignore-glob={glob}" for glob in ignore)]
     lines = [
         "",
         "[tool.mutmut]",
         f"source_paths = {json.dumps(list(SOURCE_PACKAGES))}",
-        f"only_mutate = {json.dumps(list(target.mutate))}",
+        f"only_mutate = {json.dumps(list(mutate))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}",
         f"pytest_add_cli_args = {json.dumps(pytest_args)}",
         f"also_copy = {json.dumps(others)}",
@@ -83,7 +89,7 @@ def mutmut_section(target: Target, ignore: tuple[str, ...], others: list[str]) -
     return "\n".join(lines)
 
 
-def prepare(target: Target, folder: Path, ignore: tuple[str, ...]) -> None:
+def prepare(target: Target, folder: Path, mutate: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """A copy of the repository in ``folder``, configured for ``target``."""
     names = tracked_files()
     for name in names:
@@ -92,14 +98,19 @@ def prepare(target: Target, folder: Path, ignore: tuple[str, ...]) -> None:
         shutil.copy2(ROOT / name, destination)
     others = sorted({name.split("/")[0] for name in names} - set(SOURCE_PACKAGES))
     with (folder / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
-        pyproject.write(mutmut_section(target, ignore, others))
+        pyproject.write(mutmut_section(target, mutate, ignore, others))
 
 
 def run_target(
-    target: Target, folder: Path, max_children: int, ignore: tuple[str, ...]
+    target: Target,
+    folder: Path,
+    max_children: int,
+    mutate: tuple[str, ...],
+    ignore: tuple[str, ...],
 ) -> dict[str, int]:
-    """Run mutmut for ``target`` in ``folder``; its summary counts."""
-    prepare(target, folder, ignore)
+    """Run mutmut for ``target`` in ``folder``, mutating the files ``mutate`` matches; its
+    summary counts."""
+    prepare(target, folder, mutate, ignore)
     environment = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
     mutmut = [sys.executable, "-m", "mutmut"]
     with (folder / "mutmut.log").open("w", encoding="utf-8") as log:
@@ -122,6 +133,13 @@ def run_target(
     return stats
 
 
+def files_to_mutate(target: Target, only: list[str]) -> tuple[str, ...]:
+    """The globs mutated for ``target``: its own, or the files of ``only`` that belong to it."""
+    if not only:
+        return target.mutate
+    return tuple(name for name in only if any(fnmatch(name, glob) for glob in target.mutate))
+
+
 def score(stats: dict[str, int]) -> float:
     """mutmut's mutation score in percent: (killed + timeout) / (total - skipped)."""
     tested = stats["total"] - stats.get("skipped", 0)
@@ -131,7 +149,16 @@ def score(stats: dict[str, int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=", ".join(TARGETS))
-    parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
+    parser.add_argument(
+        "--max-children", type=int, default=1, help="parallel test processes (default 1)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="mutate only FILE (repeatable; e.g. impl/raft/replication.py); the target's tests run",
+    )
     parser.add_argument("--keep", type=Path, help="keep the scratch folders under DIR")
     parser.add_argument(
         "--ignore-tests",
@@ -145,16 +172,26 @@ def main() -> None:
     unknown = sorted(set(names) - set(TARGETS))
     if unknown:
         parser.error(f"unknown target {', '.join(unknown)} (known: {', '.join(TARGETS)})")
+    for name in args.only:
+        if not (ROOT / name).is_file() or not any(
+            files_to_mutate(TARGETS[target], [name]) for target in names
+        ):
+            parser.error(f"--only {name}: not a file of the targets {', '.join(names)}")
     print(f"{'target':<16} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9} "
           f"{'timeout':>8} {'score':>7} {'minutes':>8}")  # fmt: skip
     for name in names:
+        mutate = files_to_mutate(TARGETS[name], args.only)
+        if not mutate:
+            continue
         base = args.keep if args.keep is not None else Path(tempfile.mkdtemp(prefix="mutation-"))
         folder = base / name
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         started = time.monotonic()
-        stats = run_target(TARGETS[name], folder, args.max_children, tuple(args.ignore_tests))
+        stats = run_target(
+            TARGETS[name], folder, args.max_children, mutate, tuple(args.ignore_tests)
+        )
         minutes = (time.monotonic() - started) / 60
         print(
             f"{name:<16} {stats['total']:>8} {stats['killed']:>7} {stats['survived']:>9} "

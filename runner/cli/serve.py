@@ -1,6 +1,7 @@
-"""``kubeoracle serve etcd``: the reference etcd over etcd 3.4's v3 JSON gateway.
+"""``kubeoracle serve etcd``: the reference etcd over etcd 3.4's v3 gRPC API and JSON gateway.
 
-Any client of the gateway (curl, etcd3gw, ``kubeoracle conform etcd --endpoints``) can use it.
+Both protocols share one port, as in etcd: etcdctl, etcd's Go client and other gRPC clients,
+and any client of the gateway (curl, etcd3gw, ``kubeoracle conform etcd --endpoints``) can use it.
 It prints ``listening on URL`` once the port is bound and serves until interrupted.
 """
 
@@ -23,6 +24,7 @@ from runner.cli import apiserver_security, serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.cli.serve_controller_manager import register_controller_manager
+from runner.cli.serve_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
@@ -31,10 +33,13 @@ if TYPE_CHECKING:
 
 
 def register(verbs: VerbParsers) -> None:
-    """Add ``serve`` with its ``etcd``, ``apiserver`` and ``controller-manager`` targets."""
+    """Add ``serve`` with its ``etcd``, ``apiserver``, ``controller-manager`` and ``scheduler``
+    targets."""
     parser = verbs.add_parser("serve", help="serve a reference component over its real API")
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
-    etcd = targets.add_parser("etcd", help="the reference etcd over the v3 JSON gateway")
+    etcd = targets.add_parser(
+        "etcd", help="the reference etcd over etcd's v3 gRPC API and JSON gateway (one port)"
+    )
     etcd.add_argument(
         "--listen",
         default="127.0.0.1:2379",
@@ -68,6 +73,7 @@ def register(verbs: VerbParsers) -> None:
     etcd.set_defaults(handler=serve_etcd)
     _register_apiserver(targets)
     register_controller_manager(targets)
+    register_scheduler(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
