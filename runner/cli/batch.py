@@ -50,7 +50,7 @@ def register(verbs: VerbParsers) -> None:
 
 def parse_command(text: str) -> tuple[str, ...]:
     """COMMAND split like a shell would, checked: a verb that judges files, no ``-o``."""
-    from runner.explore.files import BATCH_VERBS
+    from runner.cli.batch_files import BATCH_VERBS
 
     try:
         template = tuple(shlex.split(text))
@@ -82,8 +82,8 @@ def check_command(arguments: tuple[str, ...]) -> None:
 
 def run_batch(args: argparse.Namespace) -> ExitCode:
     """The ``batch`` handler."""
+    from runner.cli.batch_files import FileTask, batch_exit_code, command_arguments, run_file
     from runner.explore.engine import Failed
-    from runner.explore.files import FileTask, batch_exit_code, command_arguments, run_file
 
     template = parse_command(args.command)
     files: list[str] = args.files

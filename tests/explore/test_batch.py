@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from runner.cli.batch_files import batch_exit_code, command_arguments
 from runner.cli.main import main
 from runner.exit_codes import ExitCode
-from runner.explore.files import batch_exit_code, command_arguments
 
 VALIDATE = Path(__file__).resolve().parents[1] / "validate"
 BROKEN = VALIDATE / "traces" / "double_vote.jsonl"
