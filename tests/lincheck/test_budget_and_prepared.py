@@ -1,14 +1,19 @@
-"""``Budget`` (a step allowance shared by one check) and ``Prepared`` built by hand: what the
-docstrings promise, checked directly. ``max_steps`` is an allowance in total: once that many
-steps are spent the search may not go on, and an exhausted budget stays exhausted. A Prepared
-without pruning facts searches with none (the same verdicts), and a sub-history starts from the
-same initial state as the whole."""
+"""``Budget`` (a step allowance shared by one check), ``prepare`` and ``Prepared`` built by
+hand: what the docstrings promise, checked directly. ``max_steps`` is an allowance in total:
+once that many steps are spent the search may not go on, and an exhausted budget stays
+exhausted. ``prepare`` leaves out records the model does not check and reads whose outcome is
+unknown (they change nothing), and keeps everything else. A Prepared without pruning facts
+searches with none (the same verdicts), and a sub-history starts from the same initial state as
+the whole."""
 
-from models.history import RegisterValue
+from models.etcd import PutRequest, PutResponse, RangeRequest, RangeResponse
+from models.history import RegisterRead, RegisterValue
+from spec.etcd.keyspace import EtcdModel
 from spec.etcd.registers import RegisterModel
 from spec.linearizability import Budget, Prepared, prepare
+from spec.linearizability_report import check_history
 from spec.linearizability_search import search
-from tests.lincheck.builders import read, write
+from tests.lincheck.builders import header, operation, read, write
 
 REGISTER = RegisterModel(with_cas=False)
 
@@ -76,3 +81,29 @@ def test_a_sub_history_starts_from_the_same_initial_state() -> None:
     assert search(only_the_read, Budget(max_steps=1000)).verdict == "linearizable"
     # From the register's own initial value (None), the read alone cannot see 1.
     assert search(prepared.subset([1]), Budget(max_steps=1000)).verdict == "not_linearizable"
+
+
+def test_an_unchecked_record_is_left_out_and_the_records_after_it_still_checked() -> None:
+    model = EtcdModel()
+    # A serializable read may be stale, so it is not checked; the put after it is, and so is
+    # the linearizable read that starts after the put returned yet answers from revision 1.
+    serializable = operation(
+        1, 0, 1, RangeRequest(key=b"a", serializable=True), RangeResponse(header=header(1))
+    )
+    put = operation(2, 2, 3, PutRequest(key=b"a", value=b"1"), PutResponse(header=header(2)))
+    stale = operation(3, 4, 5, RangeRequest(key=b"a"), RangeResponse(header=header(1)))
+    (prepared,) = prepare(model, [serializable, put, stale]).values()
+    assert [operation.index for operation in prepared.operations] == [1, 2]
+    verdict = check_history(model, [serializable, put, stale], Budget(max_steps=10_000)).verdict
+    assert verdict == "not_linearizable"
+
+
+def test_a_read_without_an_outcome_is_dropped_and_a_write_without_one_kept() -> None:
+    records = [
+        write(1, 0, 2, 1),
+        operation(2, 3, None, RegisterRead(), None),  # never returned: changes nothing
+        write(3, 4, None, 2),  # never returned: may have taken effect
+    ]
+    (prepared,) = prepare(REGISTER, records).values()
+    assert [operation.index for operation in prepared.operations] == [0, 2]
+    assert [operation.return_time for operation in prepared.operations] == [2, None]
