@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from models.apiserver.auth import Credentials
 from models.apiserver.messages import (
     ApiRequest,
     ApiResponse,
@@ -36,6 +37,7 @@ from runner.apiserver import protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
+from runner.apiserver.tls import client_identity
 from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
@@ -109,6 +111,18 @@ def _headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
+def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
+    """What a request over the secure port presented; None over plain HTTP."""
+    if scope.get("scheme") != "https":
+        return None
+    identity = client_identity(scope)
+    return Credentials(
+        certificate_user=identity[0] if identity is not None else None,
+        certificate_groups=identity[1] if identity is not None else (),
+        authorization=headers.get("authorization"),
+    )
+
+
 def _status_response(code: int, reason: str, message: str) -> ApiResponse:
     return ApiResponse(status=code, body=encode_json(failure(code, reason, message)))
 
@@ -151,10 +165,8 @@ class ApiServerApp:
         if self.metrics is None:
             await self._answer(scope, send, receive, request, started)
             return
-        if request.path == "/metrics" and scope.get("scheme") == "http":
-            # Plain HTTP is the unauthenticated port; HTTPS asks the machine (authorization).
-            await self._send(send, self._metrics_response(request))
-            self._log(scope, 200, started)
+        if request.path == "/metrics":
+            await self._send_metrics(scope, send, request, started)
             return
         await self._measured(scope, send, receive, request, started, self.metrics)
 
@@ -205,13 +217,23 @@ class ApiServerApp:
                     tracked.dec()
         metrics.finished(labels, status, time.monotonic() - started)
 
-    def _metrics_response(self, request: ApiRequest) -> ApiResponse:
+    async def _send_metrics(
+        self, scope: Scope, send: Send, request: ApiRequest, started: float
+    ) -> None:
+        """``/metrics``: on the secure port only for whom the machine authorizes (it answers
+        404 for a non-resource path it lets through, 401 or 403 otherwise)."""
         assert self.metrics is not None
+        answer = ApiResponse(status=200, body=self.metrics.text(), content_type=CONTENT_TYPE)
         if request.method.upper() not in ("GET", "HEAD"):
-            return _status_response(
+            answer = _status_response(
                 405, "MethodNotAllowed", "the server does not allow this method"
             )
-        return ApiResponse(status=200, body=self.metrics.text(), content_type=CONTENT_TYPE)
+        elif scope.get("scheme") == "https":
+            _, outcome = await self._ask(request)
+            if isinstance(outcome, ApiResponse) and outcome.status != 404:
+                answer = outcome
+        await self._send(send, answer)
+        self._log(scope, answer.status, started)
 
     async def _read_body(self, receive: Receive) -> bytes | ApiResponse:
         chunks: list[bytes] = []
@@ -259,6 +281,7 @@ class ApiServerApp:
             accept=headers.get("accept", ""),
             user_agent=headers.get("user-agent", ""),
             body=body,
+            credentials=_credentials(scope, headers),
         )
 
     async def _ask(self, request: ApiRequest) -> tuple[int, ApiResponse | WatchStream]:

@@ -6,6 +6,9 @@ are watch events of kind Pod; apiserver_storage_objects counts the stored pods."
 
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -120,3 +123,36 @@ def test_a_watch_is_long_running_until_it_ends(served: Served, tmp_path: Path) -
         watcher.wait(timeout=10)
     eventually(lambda: value(served, watching) == 0, "the watch closed")
     assert value(served, ended) == before_ended + 1
+
+
+def test_the_secure_port_serves_metrics_only_to_whom_rbac_allows(tmp_path: Path) -> None:
+    """kube's bootstrap policy: system:masters and the group system:monitoring may get
+    /metrics; another user gets kube's 403 for a non-resource path."""
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text('monitor-token,prometheus,2001,"system:monitoring"\nalice-token,alice,2002\n')
+    extra = ("--secure-port", "0", "--cert-dir", str(tmp_path / "pki"))
+    with serve(tmp_path, *extra, "--token-auth-file", str(tokens)) as secure:
+        assert secure.process.stdout is not None
+        secure_url = secure.process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        # The admin kubeconfig (a system:masters client certificate) over HTTPS.
+        done = kubectl(secure, "get", "--raw", "/metrics")
+        assert done.returncode == 0, done.stderr
+        assert "apiserver_request_total{" in done.stdout
+        ca = ssl.create_default_context(cafile=str(tmp_path / "pki" / "ca.crt"))
+        host, port = secure_url.removeprefix("https://").rsplit(":", 1)
+
+        def get(token: str) -> tuple[int, str]:
+            connection = http.client.HTTPSConnection(host, int(port), context=ca, timeout=10)
+            try:
+                connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+                response = connection.getresponse()
+                return response.status, response.read().decode()
+            finally:
+                connection.close()
+
+        status, text = get("monitor-token")
+        assert status == 200
+        assert "etcd_request_duration_seconds_bucket" in text
+        status, text = get("alice-token")
+        assert status == 403
+        assert json.loads(text)["message"] == 'forbidden: User "alice" cannot get path "/metrics"'
