@@ -37,7 +37,7 @@ from models.etcd import (
 )
 from models.etcd_decode import WatchStreamRequest
 from models.etcd_json import to_gateway
-from runner.etcd import grpc_codec
+from runner.etcd import grpc_codec, grpc_registry
 from runner.etcd.etcdpb import rpc_pb2, rpc_pb2_grpc
 from runner.etcd.service import EtcdService
 
@@ -331,9 +331,19 @@ class Maintenance(rpc_pb2_grpc.MaintenanceServicer):
 
 
 def add_services(server: grpc.aio.Server, service: EtcdService, client_url: str) -> None:
-    """Register every served etcd service on ``server``."""
-    rpc_pb2_grpc.add_KVServicer_to_server(KV(service), server)
-    rpc_pb2_grpc.add_WatchServicer_to_server(Watch(service), server)
-    rpc_pb2_grpc.add_LeaseServicer_to_server(Lease(service), server)
-    rpc_pb2_grpc.add_ClusterServicer_to_server(Cluster(service, client_url), server)
-    rpc_pb2_grpc.add_MaintenanceServicer_to_server(Maintenance(service), server)
+    """Register every served etcd service on ``server``, with Go gRPC's answers to requests
+    that do not parse and to methods nobody serves (:mod:`runner.etcd.grpc_registry`)."""
+    servicers: dict[str, object] = {
+        "KV": KV(service),
+        "Watch": Watch(service),
+        "Lease": Lease(service),
+        "Cluster": Cluster(service, client_url),
+        "Maintenance": Maintenance(service),
+    }
+    services = rpc_pb2.DESCRIPTOR.services_by_name
+    handlers = [
+        grpc_registry.service_handler(services[name], servicer)
+        for name, servicer in servicers.items()
+    ]
+    names = frozenset(services[name].full_name for name in servicers)
+    server.add_generic_rpc_handlers([*handlers, grpc_registry.UnknownMethods(names)])

@@ -27,7 +27,6 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from models.etcd_wire import MAX_GRPC_MESSAGE_BYTES
 from runner.etcd.backend import Backend
 from runner.etcd.gateway import (
     BODY_READ_TIMEOUT_SECONDS,
@@ -35,6 +34,7 @@ from runner.etcd.gateway import (
     GatewayApp,
     normalize_path,
 )
+from runner.etcd.grpc_registry import TRANSPORT_LIMIT_BYTES
 from runner.etcd.grpc_services import add_services
 from runner.etcd.mux import Tunnel, sniff
 from runner.etcd.service import EtcdService
@@ -43,11 +43,11 @@ LISTEN_BACKLOG: Final = 1024
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
 WORKER_THREADS: Final = 64
 GRPC_OPTIONS: Final = (
-    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", TRANSPORT_LIMIT_BYTES),
     ("grpc.max_send_message_length", 2**31 - 1),
 )
-"""etcd's limits: a request up to ``--max-request-bytes`` plus gRPC's overhead; answers of any
-size."""
+"""Answers of any size, as etcd; requests over etcd's limit (``--max-request-bytes`` plus gRPC's
+overhead) are refused by :mod:`runner.etcd.grpc_registry`, or by grpcio beyond its own limit."""
 """Threads for blocking backend calls (each waits for its request to commit)."""
 
 

@@ -54,6 +54,7 @@ from models.scheduling.events import (
     Tick,
 )
 from runner.apiserver.client import Endpoint
+from runner.scheduler.timing import SAMPLE_PERCENT, PluginTimer
 from runner.scheduler.writes import Writer
 from runner.served.informers import Informers
 from runner.served.rest import RestClient
@@ -83,6 +84,9 @@ class Watcher(Protocol):
 
     def observe_preemption(self, victims: int) -> None:
         """A cycle nominated its pod after choosing ``victims`` to preempt."""
+
+    def observe_binding(self, profile: str, status: str, seconds: float) -> None:
+        """A ``pods/binding`` call ended (``status``: Success or Error)."""
 
 
 def _decode(resource: str, raw: bytes) -> Pod | Node | None:
@@ -115,6 +119,7 @@ class LiveScheduler:
         watcher: Watcher,
         seed: int | None = None,
         instance: str = "kubeoracle",
+        timer: PluginTimer | None = None,
     ) -> None:
         self.config = config
         self.state = init(config).state
@@ -123,6 +128,8 @@ class LiveScheduler:
         self.rest = RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT)
         self.writer = Writer(self.rest, instance)
         self.random = random.Random(seed)
+        self.timer = timer
+        self.sampler = random.Random()
         self.pods: dict[str, Pod] = {}
         self.nodes: dict[str, Node] = {}
         self.listed: set[str] = set()
@@ -238,7 +245,11 @@ class LiveScheduler:
 
     def _cycle(self) -> None:
         started = time.perf_counter()
+        if self.timer is not None:
+            self.timer.sampling = self.sampler.randrange(100) < SAMPLE_PERCENT
         commands = self._handle(ScheduleNext(random=self.random.randrange(2**31)))
+        if self.timer is not None:
+            self.timer.sampling = False
         nominated: str | None = None
         victims = [command for command in commands if isinstance(command, Evict)]
         if any(isinstance(command, Nominate) and command.node for command in commands):
@@ -269,7 +280,11 @@ class LiveScheduler:
             self._handle(BindingFailed(key=key, node=node, reason="the pod is gone"))
             self._attempted(key, "error", attempt, started)
             return
+        binding = time.perf_counter()
         status, error = self.writer.bind(pod, node)
+        profile = pod.pod_spec.scheduler_name or "default-scheduler"
+        outcome = "Success" if status == 201 else "Error"
+        self.watcher.observe_binding(profile, outcome, time.perf_counter() - binding)
         if status == 201:
             self._handle(BindingSucceeded(key=key, node=node))
             namespace = pod.meta.namespace or "default"

@@ -11,7 +11,10 @@ unschedulable, gated), ``scheduler_unschedulable_pods{plugin,profile}`` and
 {attempts}`` (from the pod's first arrival in the queue to its binding),
 ``scheduler_queue_incoming_pods_total{queue,event}`` (pods entering a pool, found by comparing
 the pools before and after each event), ``scheduler_event_handling_duration_seconds{event}``,
-``scheduler_preemption_attempts_total`` and ``scheduler_preemption_victims``.
+``scheduler_preemption_attempts_total``, ``scheduler_preemption_victims``,
+``scheduler_framework_extension_point_duration_seconds{extension_point,status,profile}`` (only
+the Bind point: the binding call) and ``scheduler_plugin_execution_duration_seconds
+{plugin,extension_point,status}`` (the plugin calls of sampled cycles: :mod:`.timing`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ SLI_BUCKETS: Final = exponential(0.01, 2, 20)
 ATTEMPTS_BUCKETS: Final = exponential(1, 2, 5)
 EVENT_BUCKETS: Final = exponential(0.0001, 2, 12)
 VICTIM_BUCKETS: Final = exponential(1, 2, 7)
+PLUGIN_BUCKETS: Final = exponential(0.00001, 1.5, 20)
+EXTENSION_BUCKETS: Final = exponential(0.0001, 2, 12)
 POOLS: Final = ("active", "backoff", "unschedulable", "gated")
 
 StateSource = Callable[[], SchedulerState | None]
@@ -192,6 +197,20 @@ class SchedulerMetrics(ClientMetrics):
             buckets=EVENT_BUCKETS,
             registry=self.registry,
         )
+        self.plugin_duration = Histogram(
+            "scheduler_plugin_execution_duration_seconds",
+            "Duration for running a plugin at a specific extension point.",
+            ["plugin", "extension_point", "status"],
+            buckets=PLUGIN_BUCKETS,
+            registry=self.registry,
+        )
+        self.extension_duration = Histogram(
+            "scheduler_framework_extension_point_duration_seconds",
+            "Latency for running all plugins of a specific extension point.",
+            ["extension_point", "status", "profile"],
+            buckets=EXTENSION_BUCKETS,
+            registry=self.registry,
+        )
         self.preemption_attempts = Counter(
             "scheduler_preemption_attempts",
             "Total preemption attempts in the cluster till now",
@@ -237,6 +256,14 @@ class SchedulerMetrics(ClientMetrics):
             queued = self.first_queued.pop(key, None)
             if queued is not None:
                 self.sli_duration.labels(str(attempt)).observe(time.monotonic() - queued)
+
+    def observe_plugin(self, plugin: str, point: str, status: str, seconds: float) -> None:
+        """One timed plugin call (in a sampled cycle)."""
+        self.plugin_duration.labels(plugin, point, status).observe(seconds)
+
+    def observe_binding(self, profile: str, status: str, seconds: float) -> None:
+        """The Bind extension point: the ``pods/binding`` call."""
+        self.extension_duration.labels("Bind", status, profile).observe(seconds)
 
     def observe_preemption(self, victims: int) -> None:
         self.preemption_attempts.inc()

@@ -16,6 +16,7 @@ from runner.exit_codes import ExitCode
 from runner.scheduler.inputs import scheduler_config
 from runner.scheduler.live import LiveScheduler
 from runner.scheduler.metrics import SchedulerMetrics
+from runner.scheduler.timing import PluginTimer, timed_config
 from runner.served.component import serve_component
 
 
@@ -28,8 +29,14 @@ def serve(args: argparse.Namespace) -> ExitCode:
         metrics = SchedulerMetrics(
             lambda: holder[0].state if holder else None, endpoint.url.split("://", 1)[1]
         )
+        timer = PluginTimer(metrics.observe_plugin)
         scheduler = LiveScheduler(
-            endpoint, config, metrics, seed=args.seed, instance=socket.gethostname()
+            endpoint,
+            timed_config(config, timer),
+            metrics,
+            seed=args.seed,
+            instance=socket.gethostname(),
+            timer=timer,
         )
         holder.append(scheduler)
         profiles = ", ".join(config.profiles)

@@ -229,3 +229,29 @@ def test_many_clients_at_once(stubs: Stubs) -> None:
     final = stubs.kv.Range(rpc_pb2.RangeRequest(key=b"c", range_end=b"d"), timeout=TIMEOUT)
     assert final.header.revision == 1 + 8 * 10
     assert {kv.value for kv in final.kvs} == {b"9"}
+
+
+def test_transport_refusals_are_worded_as_gos_grpc_words_them(stubs: Stubs) -> None:
+    def refusal(method: str, data: bytes) -> tuple[grpc.StatusCode, str]:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = stubs.channel.unary_unary(method)
+        with pytest.raises(grpc.RpcError) as refused:
+            call(data, timeout=TIMEOUT)
+        return rpc_error(refused.value).code(), str(rpc_error(refused.value).details())
+
+    assert refusal("/etcdserverpb.KV/Nope", b"") == (
+        grpc.StatusCode.UNIMPLEMENTED,
+        "unknown method Nope for service etcdserverpb.KV",
+    )
+    assert refusal("/etcdserverpb.Auth/AuthEnable", b"") == (
+        grpc.StatusCode.UNIMPLEMENTED,
+        "unknown service etcdserverpb.Auth",
+    )
+    code, message = refusal("/etcdserverpb.KV/Range", b"\xff\xff\xff")
+    assert code == grpc.StatusCode.INTERNAL
+    assert message.startswith("grpc: error unmarshalling request: ")
+    big = rpc_pb2.PutRequest(key=b"k", value=b"x" * (3 * 1024 * 1024)).SerializeToString()
+    assert refusal("/etcdserverpb.KV/Put", big) == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"grpc: received message larger than max ({len(big)} vs. 2097152)",
+    )
+    assert put(stubs, b"k", b"v").header.revision == 2

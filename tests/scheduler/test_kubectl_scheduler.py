@@ -268,3 +268,49 @@ def test_leases_have_kube_scheduler_defaults(cluster: tuple[Served, Manager, Man
     other = get(served, "lease", "other-scheduler", namespace="kube-system")["spec"]
     assert other["holderIdentity"] != lease["holderIdentity"]
     assert 'leader_election_master_status{name="kube-scheduler"} 1.0' in samples(first)
+
+
+MOVING = (
+    'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"}',
+    'scheduler_scheduling_attempt_duration_seconds_count{profile="default-scheduler",'
+    'result="scheduled"}',
+    "scheduler_scheduling_algorithm_duration_seconds_count",
+    "scheduler_pod_scheduling_attempts_count",
+    'scheduler_pod_scheduling_sli_duration_seconds_count{attempts="1"}',
+    'scheduler_queue_incoming_pods_total{event="PodAdd",queue="active"}',
+    'scheduler_framework_extension_point_duration_seconds_count{extension_point="Bind",'
+    'profile="default-scheduler",status="Success"}',
+    'scheduler_scheduler_cache_size{type="pods"}',
+)
+DECLARED = (
+    "scheduler_pending_pods",
+    "scheduler_plugin_execution_duration_seconds",
+    "scheduler_event_handling_duration_seconds",
+    "scheduler_preemption_attempts_total",
+    "scheduler_preemption_victims",
+    "rest_client_requests_total",
+    "rest_client_request_duration_seconds",
+    "process_cpu_seconds_total",
+)
+
+
+def test_metrics_move_as_pods_are_scheduled(cluster: tuple[Served, Manager, Manager]) -> None:
+    served, first, _ = cluster
+    before = {name: sample(first, name) for name in MOVING}
+    posts = 'rest_client_requests_total{code="201",host='
+    posted = sum(float(line.rsplit(" ", 1)[1]) for line in samples(first) if line.startswith(posts))
+    create(served, *(pod(f"counted-{i}", cpu="10m") for i in range(5)))
+    eventually(
+        lambda: all(node_of(served, f"counted-{i}") for i in range(5)), "the five pods bound"
+    )
+    eventually(lambda: sample(first, MOVING[0]) == before[MOVING[0]] + 5, "five attempts counted")
+    after = {name: sample(first, name) for name in MOVING}
+    assert {name: after[name] - before[name] for name in MOVING} == dict.fromkeys(MOVING, 5.0)
+    # Five bindings and five Scheduled events at least were posted (201 Created).
+    now = sum(float(line.rsplit(" ", 1)[1]) for line in samples(first) if line.startswith(posts))
+    assert now - posted >= 10
+    text = first.metrics()
+    for family in DECLARED:
+        assert f"# TYPE {family} " in text, family
+    assert 'scheduler_pending_pods{queue="active"} 0.0' in text
+    assert "_created" not in text
