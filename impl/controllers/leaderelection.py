@@ -26,6 +26,7 @@ LEASE_DURATION_MS: Final = 15_000
 RENEW_DEADLINE_MS: Final = 10_000
 RETRY_PERIOD_MS: Final = 2_000
 LEASE_NAME: Final = "kube-controller-manager"
+SCHEDULER_LEASE_NAME: Final = "kube-scheduler"
 LEASE_NAMESPACE: Final = "kube-system"
 
 

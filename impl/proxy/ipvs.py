@@ -205,12 +205,12 @@ def _iptables_text(config: ProxyConfig) -> str:
     nat = [
         ":KUBE-SERVICES - [0:0]", ":KUBE-POSTROUTING - [0:0]", ":KUBE-NODE-PORT - [0:0]",
         ":KUBE-LOAD-BALANCER - [0:0]", ":KUBE-MARK-MASQ - [0:0]",
+        _set_rule("KUBE-POSTROUTING", "KUBE-LOOP-BACK", "dst,dst,src", "MASQUERADE"),
         f"-A KUBE-POSTROUTING -m mark ! --mark {mark}/{mark} -j RETURN",
         f"-A KUBE-POSTROUTING -j MARK --xor-mark {mark}",
         "-A KUBE-POSTROUTING -j MASQUERADE" + (" --random-fully" if config.random_fully else ""),
         f"-A KUBE-MARK-MASQ -j MARK --or-mark {mark}",
         f"-A KUBE-SERVICES -s {LOOPBACK_CIDR} -j RETURN",
-        _set_rule("KUBE-POSTROUTING", "KUBE-LOOP-BACK", "dst,dst,src", "MASQUERADE"),
         _set_rule("KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", "KUBE-LOAD-BALANCER"),
         _set_rule("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER-LOCAL", "dst,dst", "RETURN"),
     ]  # fmt: skip

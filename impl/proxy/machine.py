@@ -185,6 +185,8 @@ def _sync(config: ProxyMachineConfig, state: ProxyState, now: float) -> ProxySte
         kernel = msgspec.structs.replace(kernel, nftables=result.state)
     elif mode == "ipvs":
         applied = ipvs.render(proxy, cluster, kernel.ipvs_services)
+        if full:
+            commands.append(EnsureJumpRules(rules=ipvs.JUMP_RULES))
         commands.append(
             IpvsApply(
                 ipvsadm=applied.ipvsadm, ipset=applied.ipset, iptables=applied.iptables, full=full

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from models.apiserver.auth import Credentials
 from models.apiserver.messages import (
     ApiRequest,
     ApiResponse,
@@ -35,6 +36,7 @@ from models.k8s.codec import encode_json
 from runner.apiserver import protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
+from runner.apiserver.tls import client_identity
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -105,6 +107,18 @@ def _headers(scope: Scope) -> dict[str, str]:
     for raw_name, raw_value in scope.get("headers", []):
         headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
     return headers
+
+
+def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
+    """What a request over the secure port presented; None over plain HTTP."""
+    if scope.get("scheme") != "https":
+        return None
+    identity = client_identity(scope)
+    return Credentials(
+        certificate_user=identity[0] if identity is not None else None,
+        certificate_groups=identity[1] if identity is not None else (),
+        authorization=headers.get("authorization"),
+    )
 
 
 def _status_response(code: int, reason: str, message: str) -> ApiResponse:
@@ -193,6 +207,7 @@ class ApiServerApp:
             accept=headers.get("accept", ""),
             user_agent=headers.get("user-agent", ""),
             body=body,
+            credentials=_credentials(scope, headers),
         )
 
     async def _ask(self, request: ApiRequest) -> tuple[int, ApiResponse | WatchStream]:

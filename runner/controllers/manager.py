@@ -12,7 +12,6 @@ before anything else happens, so a controller sees the world in the order it act
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -30,12 +29,11 @@ from models.controllers.messages import (
     Tick,
     Work,
 )
-from models.controllers.resources import RESOURCES
 from runner.apiserver.client import Endpoint
-from runner.controllers.informers import Feed, Reflector
 from runner.controllers.local import Hosted
 from runner.controllers.metrics import ManagerMetrics
-from runner.controllers.rest import RestClient
+from runner.served.informers import Informers
+from runner.served.rest import RestClient
 
 IDLE_SECONDS: Final = 0.02
 """How long the driver waits for a watch event before ticking the clock again."""
@@ -59,12 +57,8 @@ class Manager:
         self.config = config
         self.metrics = metrics
         self.hosts = {d.name: Hosted(d, config, now_ms()) for d in definitions}
-        self.feed: Feed = queue.Queue()
         self.rest = RestClient(endpoint, metrics.observe_request)
-        self.reflectors = [
-            Reflector(endpoint, RESOURCES[name], self.feed)
-            for name in sorted({w.resource for d in definitions for w in d.watches})
-        ]
+        self.informers = Informers(endpoint, {w.resource for d in definitions for w in d.watches})
         self.enqueued: dict[tuple[str, str], float] = {}
 
     def queues(self) -> dict[str, wq.WorkQueue]:
@@ -72,28 +66,12 @@ class Manager:
 
     def run(self, stop: threading.Event) -> None:
         """Drive the controllers until ``stop``."""
-        for reflector in self.reflectors:
-            reflector.start()
         try:
-            while not stop.is_set():
-                self._step()
+            self.informers.drive(stop, self._broadcast, self._work, IDLE_SECONDS)
         finally:
-            for reflector in self.reflectors:
-                reflector.stopped.set()
-            for reflector in self.reflectors:
-                reflector.stop()
             self.rest.close()
 
-    def _step(self) -> None:
-        try:
-            resource, event = self.feed.get(timeout=IDLE_SECONDS)
-        except queue.Empty:
-            pass
-        else:
-            self._broadcast(resource, event)
-            while not self.feed.empty():
-                resource, event = self.feed.get_nowait()
-                self._broadcast(resource, event)
+    def _work(self) -> None:
         tick = Tick(now_ms=now_ms())
         for host in self.hosts.values():
             self._feed(host, tick)

@@ -42,6 +42,8 @@ class Backend(Protocol):
 
     changed: threading.Condition
     member_id: int
+    member_ids: tuple[int, ...]
+    """Every member's ID (``member_id`` is the one this process serves)."""
 
     def propose(self, request: EtcdRequest) -> EtcdResponse | EtcdError: ...
 
@@ -64,6 +66,7 @@ class SingleMemberBackend:
     def __init__(self) -> None:
         self.changed = threading.Condition()
         self.member_id = member_id_for(0)
+        self.member_ids: tuple[int, ...] = (self.member_id,)
         self._state = EtcdState()
         self._applied_index = 1
         self._origin = time.monotonic()

@@ -229,9 +229,7 @@ class GatewayApp:
             await _respond(send, 200 if healthy else 503, body, b"text/plain; charset=utf-8")
 
     def encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
-        encoded = to_gateway(response)
-        encoded["header"] = to_gateway(self.service.header(response.header.revision))
-        return encoded
+        return self.service.encode(response)
 
     async def _unary(self, path: str, receive: Receive, send: Send) -> None:
         try:

@@ -50,6 +50,7 @@ class MemberBackend:
     ) -> None:
         self.changed = threading.Condition()
         self.member_id = member_id_for(0)
+        self.member_ids = tuple(member_id_for(index) for index in range(members))
         self.tick_seconds = tick_seconds
         self.members = MemberCluster(
             members,

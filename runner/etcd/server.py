@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
+import grpc
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -30,16 +34,69 @@ from runner.etcd.gateway import (
     GatewayApp,
     normalize_path,
 )
+from runner.etcd.grpc_registry import TRANSPORT_LIMIT_BYTES
+from runner.etcd.grpc_services import add_services
+from runner.etcd.mux import Tunnel, sniff
 from runner.etcd.service import EtcdService
 
 LISTEN_BACKLOG: Final = 1024
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
 WORKER_THREADS: Final = 64
+GRPC_OPTIONS: Final = (
+    ("grpc.max_receive_message_length", TRANSPORT_LIMIT_BYTES),
+    ("grpc.max_send_message_length", 2**31 - 1),
+)
+"""Answers of any size, as etcd; requests over etcd's limit (``--max-request-bytes`` plus gRPC's
+overhead) are refused by :mod:`runner.etcd.grpc_registry`, or by grpcio beyond its own limit."""
 """Threads for blocking backend calls (each waits for its request to commit)."""
 
 
 class EtcdH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, answering unparseable HTTP as etcd's Go server does."""
+    """uvicorn's h11 protocol, answering unparseable HTTP as etcd's Go server does, and
+    handing connections that open with the HTTP/2 preface to the gRPC server
+    (:mod:`runner.etcd.mux`)."""
+
+    grpc_socket: str | None = None
+    """The gRPC server's Unix socket (set on the subclass a server makes)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.held = b""
+        self.sniffed = self.grpc_socket is None
+        self.tunnel: Tunnel | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.to_upstream(data)
+            return
+        if not self.sniffed:
+            self.held += data
+            is_grpc = sniff(self.held)
+            if is_grpc is None:
+                return
+            self.sniffed = True
+            data, self.held = self.held, b""
+            if is_grpc and self.grpc_socket is not None:
+                self.tunnel = Tunnel(self.transport, self.grpc_socket, data)
+                return
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.tunnel is not None:
+            self.tunnel.close()
+        super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.tunnel is not None:
+            self.tunnel.client_blocked(True)
+            return
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.tunnel is not None:
+            self.tunnel.client_blocked(False)
+            return
+        super().resume_writing()
 
     def send_400_response(self, msg: str) -> None:
         del msg
@@ -95,18 +152,25 @@ class GatewayServer:
         *,
         strict_fields: bool = False,
         body_read_timeout_seconds: float = BODY_READ_TIMEOUT_SECONDS,
+        grpc: bool = True,
     ) -> None:
         self.backend = backend
         self.socket = bind(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.service = EtcdService(backend, progress_notify_interval_seconds)
+        self.grpc_directory = tempfile.mkdtemp(prefix="kubeoracle-etcd-") if grpc else None
+        protocol = type(
+            "ServedH11Protocol",
+            (EtcdH11Protocol,),
+            {"grpc_socket": None if self.grpc_directory is None else self._grpc_socket()},
+        )
         config = uvicorn.Config(
             GatewayApp(
                 self.service,
                 strict_fields=strict_fields,
                 body_read_timeout_seconds=body_read_timeout_seconds,
             ),
-            http=EtcdH11Protocol,
+            http=protocol,
             lifespan="off",
             log_level="critical",
             access_log=False,
@@ -130,11 +194,25 @@ class GatewayServer:
         finally:
             self.stopped.set()
 
+    def _grpc_socket(self) -> str:
+        assert self.grpc_directory is not None
+        return os.path.join(self.grpc_directory, "grpc.sock")
+
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, "etcd-request"))
+        grpc_server = None
+        if self.grpc_directory is not None:
+            grpc_server = grpc.aio.server(options=GRPC_OPTIONS)
+            add_services(grpc_server, self.service, self.url)
+            grpc_server.add_insecure_port(f"unix:{self._grpc_socket()}")
+            await grpc_server.start()
         self.started.set()
-        await self.uvicorn.serve(sockets=[self.socket])
+        try:
+            await self.uvicorn.serve(sockets=[self.socket])
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(GRACEFUL_SHUTDOWN_SECONDS)
 
     def close(self) -> None:
         """Stop serving, end streams, release the port, stop the backend."""
@@ -146,6 +224,8 @@ class GatewayServer:
             self.stopped.wait(GRACEFUL_SHUTDOWN_SECONDS + 3)
         self.backend.close()
         self.socket.close()
+        if self.grpc_directory is not None:
+            shutil.rmtree(self.grpc_directory, ignore_errors=True)
 
 
 def start_in_thread(server: GatewayServer) -> threading.Thread:

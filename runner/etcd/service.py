@@ -36,6 +36,7 @@ from models.etcd import (
     WatchResponse,
 )
 from models.etcd_decode import WatchCancel, WatchProgress, WatchStreamRequest
+from models.etcd_json import to_gateway
 from models.etcd_wire import check_size
 from runner.etcd.backend import Backend
 
@@ -74,6 +75,12 @@ class EtcdService:
 
     def header(self, revision: int) -> ResponseHeader:
         return self.backend.header(revision)
+
+    def encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
+        """A response as the gateway's JSON, with this member's header at its revision."""
+        encoded = to_gateway(response)
+        encoded["header"] = to_gateway(self.header(response.header.revision))
+        return encoded
 
     def status(self) -> tuple[int, dict[str, Any]]:
         """``/v3/maintenance/status``: the revision for its header, and its fields (the

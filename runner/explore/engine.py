@@ -34,6 +34,11 @@ ATTEMPTS_MAX: Final = 3
 """How many times an item may lose its worker before it is given up on (Dask's own default
 ``distributed.scheduler.allowed-failures`` is 3 as well)."""
 CONNECT_TIMEOUT_SECONDS: Final = 30
+BATCHES_PER_WORKER: Final = 8
+"""The Dask engine cuts the items into at least this many batches per worker (load balance)..."""
+BATCH_ITEMS_MAX: Final = 16
+"""...of at most this many items: one Dask task costs a few milliseconds of scheduling, as
+much as a short simulation run, so a task runs a batch of items, each settled on its own."""
 
 
 @final
@@ -88,6 +93,27 @@ class Engine(Protocol):
 
 def _raised(error: BaseException) -> Failed:
     return Failed(f"{type(error).__name__}: {error}")
+
+
+def run_batch(
+    function: Callable[[ItemT], ResultT], items: Sequence[ItemT]
+) -> list[Outcome[ResultT]]:
+    """Each item's outcome, in order: what one Dask task runs (top-level: it travels)."""
+    outcomes: list[Outcome[ResultT]] = []
+    for item in items:
+        try:
+            outcomes.append(Done(function(item)))
+        except Exception as error:  # the item's outcome, as other engines report it
+            outcomes.append(_raised(error))
+    return outcomes
+
+
+def batch_bounds(count: int, workers: int) -> list[tuple[int, int]]:
+    """``count`` items cut into consecutive ``[start, end)`` batches: at least
+    :data:`BATCHES_PER_WORKER` per worker when there are enough items, none longer than
+    :data:`BATCH_ITEMS_MAX`."""
+    size = max(1, min(BATCH_ITEMS_MAX, count // (max(workers, 1) * BATCHES_PER_WORKER)))
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 @final
@@ -203,8 +229,11 @@ class LocalEngine:
 class DaskEngine:
     """A ``dask.distributed`` cluster: a ``LocalCluster`` of ``workers`` single-threaded
     worker processes, or the scheduler at ``address`` with whatever workers it has (each must
-    have kubeoracle installed). The scheduler reschedules the tasks of a lost worker; after
-    ``distributed.scheduler.allowed-failures`` losses a task fails with ``KilledWorker``."""
+    have kubeoracle installed). One task runs a batch of consecutive items
+    (:func:`batch_bounds`). The scheduler reschedules the tasks of a lost worker (the whole
+    batch runs again; its items settle once, when it finishes); after
+    ``distributed.scheduler.allowed-failures`` losses a task fails with ``KilledWorker`` and
+    each of its items is reported as failed."""
 
     name = "dask"
 
@@ -246,21 +275,26 @@ class DaskEngine:
     ) -> list[Outcome[ResultT]]:
         from distributed import as_completed
 
-        futures = self._client.map(function, list(items), pure=False)
-        index_of = {future.key: index for index, future in enumerate(futures)}
+        bounds = batch_bounds(len(items), self._workers)
+        futures = [
+            self._client.submit(run_batch, function, list(items[start:end]), pure=False)
+            for start, end in bounds
+        ]
+        bounds_of = {future.key: bound for future, bound in zip(futures, bounds, strict=True)}
         outcomes: dict[int, Outcome[ResultT]] = {}
         for future in as_completed(futures):
-            index = index_of[future.key]
-            assert index not in outcomes, f"item {index} settled twice"
-            outcome: Outcome[ResultT]
+            start, end = bounds_of[future.key]
+            batch: list[Outcome[ResultT]]
             if future.status == "finished":
-                outcome = Done(future.result())
+                batch = future.result()
             else:
-                outcome = _raised(future.exception())
-            outcomes[index] = outcome
+                batch = [_raised(future.exception())] * (end - start)
             future.release()
-            if observe is not None:
-                observe(index, outcome)
+            for index, outcome in enumerate(batch, start):
+                assert index not in outcomes, f"item {index} settled twice"
+                outcomes[index] = outcome
+                if observe is not None:
+                    observe(index, outcome)
         return [outcomes[index] for index in range(len(items))]
 
     def close(self) -> None:

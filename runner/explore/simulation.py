@@ -94,18 +94,19 @@ class SeedOutcome:
         return f"{self.status}: {self.property}"
 
 
-def simulate_seed(task: SeedTask) -> SimulationResult[Any]:
-    """The full run of a seed (with its trace)."""
+def simulate_seed(task: SeedTask, record: bool = True) -> SimulationResult[Any]:
+    """The full run of a seed: with its trace, or (``record=False``) only its result."""
     drawer = task.target.setup_drawer(task.mutant)
     options = task.choices.run_options(task.seed)
-    return simulate(task.target.kind, options, drawer, task.choices.code_version)
+    return simulate(task.target.kind, options, drawer, task.choices.code_version, record)
 
 
 def run_seed(task: SeedTask) -> SeedOutcome:
-    """Run one seed; a world that raises is reported as an ``error`` outcome (a finding), not
-    as a lost item."""
+    """Run one seed, without recording it (the trace of a seed worth keeping is recorded again
+    by :func:`simulate_seed`); a world that raises is reported as an ``error`` outcome (a
+    finding), not as a lost item."""
     try:
-        result = simulate_seed(task).result
+        result = simulate_seed(task, record=False).result
     except Exception as error:  # the world crashed: that is what this seed found
         return SeedOutcome(
             mutant=task.mutant,

@@ -263,12 +263,13 @@ def deliverable(config: MachinesConfig, state: AnyState, message_id: int) -> boo
 def ready_messages(config: MachinesConfig, state: AnyState) -> list[int]:
     """The ids of the in-flight messages that can arrive now, in id order."""
     cut = set(state.cut_links)
-    nodes = state.nodes
+    up = {node for node, slot in state.nodes.items() if slot.state is not None}
+    route = config.route
+    in_flight = state.in_flight
     ready = []
-    for message_id in sorted(state.in_flight.keys()):
-        link = config.route(state.in_flight[message_id].message)
-        slot = nodes.get(link[1])
-        if slot is not None and slot.state is not None and link not in cut:
+    for message_id in sorted(in_flight.keys()):
+        link = route(in_flight[message_id].message)
+        if link[1] in up and link not in cut:
             ready.append(message_id)
     return ready
 

@@ -42,7 +42,9 @@ class StepOutcome(Generic[OutputT]):
 class Run(Generic[StateT, ActionT, OutputT]):
     """A world being run: apply actions one by one, fingerprint and check each state."""
 
-    def __init__(self, world: World[StateT, ActionT, OutputT]) -> None:
+    def __init__(self, world: World[StateT, ActionT, OutputT], fingerprints: bool = True) -> None:
+        """``fingerprints=False``: skip fingerprinting (every fingerprint is ``""``, every delta
+        empty) for a run whose verdict alone matters; nothing else changes."""
         self.world = world
         initial = world.initial()
         self.state: StateT = initial.state
@@ -51,8 +53,10 @@ class Run(Generic[StateT, ActionT, OutputT]):
         self.checkers = world.checkers()
         self.statistics = world.statistics()
         self.progress = world.progress()
-        self.fingerprinter = Fingerprinter()
-        self.fingerprint, _ = self.fingerprinter.update(self.state)
+        self.fingerprinter = Fingerprinter() if fingerprints else None
+        self.fingerprint = ""
+        if self.fingerprinter is not None:
+            self.fingerprint, _ = self.fingerprinter.update(self.state)
         self.initial_violations: tuple[Violation, ...] = tuple(
             violation for checker in self.checkers for violation in checker.start(self.state)
         )
@@ -72,7 +76,9 @@ class Run(Generic[StateT, ActionT, OutputT]):
         watching = self.liveness_started_at is not None and self.liveness_reached_at is None
         if watching and self.progress.observe(self.state, applied.outputs):
             self.liveness_reached_at = self.steps
-        self.fingerprint, delta = self.fingerprinter.update(self.state)
+        delta: tuple[FieldChange, ...] = ()
+        if self.fingerprinter is not None:
+            self.fingerprint, delta = self.fingerprinter.update(self.state)
         violations: tuple[Violation, ...] = ()
         for checker in self.checkers:
             found = checker.step(self.steps, action, before, self.state, applied.outputs)

@@ -114,19 +114,26 @@ class Simulation(Generic[SetupT, StateT, ActionT, OutputT]):
         kind: WorldKind[SetupT, StateT, ActionT, OutputT],
         header: TraceHeader[SetupT],
         prng: random.Random,
+        record: bool = True,
     ) -> None:
         """``prng``: the run's PRNG after the header was drawn from it (a directed schedule
-        that chooses every action through :meth:`advance` may pass any)."""
+        that chooses every action through :meth:`advance` may pass any). ``record=False``:
+        neither fingerprints nor trace lines (the trace stays empty), for a caller that needs
+        only the result; the run itself, and so its result, is the same."""
         self.kind = kind
         self.header = header
         self.prng = prng
+        self.record = record
         self.world = kind.build(header.setup, header.swarm)
-        self.run: Run[StateT, ActionT, OutputT] = Run(self.world)
+        self.run: Run[StateT, ActionT, OutputT] = Run(self.world, fingerprints=record)
         self.trace = TraceWriter()
-        self.trace.add(header)
+        if record:
+            self.trace.add(header)
         self._snapshot("initial")
 
     def _snapshot(self, reason: SnapshotReason) -> None:
+        if not self.record:
+            return
         snapshot = TraceSnapshot(
             index=self.run.steps,
             reason=reason,
@@ -139,6 +146,8 @@ class Simulation(Generic[SetupT, StateT, ActionT, OutputT]):
         """Apply an enabled action, run every checker, and write its step line."""
         outcome = self.run.step(action)
         assert isinstance(outcome, StepOutcome), f"the simulator chose a disabled action: {outcome}"
+        if not self.record:
+            return outcome
         step = TraceStep(
             index=self.run.steps,
             action=action,
@@ -154,7 +163,8 @@ class Simulation(Generic[SetupT, StateT, ActionT, OutputT]):
     def finish(self, result: TraceResult) -> SimulationResult[SetupT]:
         """Write the last snapshot and the result line."""
         self._snapshot("failure" if result.status != "pass" else "final")
-        self.trace.add(result)
+        if self.record:
+            self.trace.add(result)
         started = self.run.liveness_started_at
         reached = self.run.liveness_reached_at
         used = None if started is None or reached is None else reached - started
@@ -189,7 +199,8 @@ class Simulation(Generic[SetupT, StateT, ActionT, OutputT]):
             if outcome.violations:
                 return self.violation(outcome.violations)
         self.run.start_liveness()
-        self.trace.add(TracePhase(index=self.run.steps, phase="liveness"))
+        if self.record:
+            self.trace.add(TracePhase(index=self.run.steps, phase="liveness"))
         driver = self.world.driver(self.prng)
         for _ in range(self.header.liveness_steps):
             outcome = self.advance(driver.next_action(self.run.state, self.run.steps))
@@ -206,8 +217,10 @@ def simulate(
     options: RunOptions,
     draw_setup: Callable[[random.Random, SwarmOptions], SetupT],
     code_version: str = "unknown",
+    record: bool = True,
 ) -> SimulationResult[SetupT]:
-    """Run one simulation of ``kind`` with the options the user chose."""
+    """Run one simulation of ``kind`` with the options the user chose (``record=False``: no
+    fingerprints and an empty trace, the same result)."""
     prng = random.Random(options.seed)
     header = make_header(kind, options, prng, draw_setup, code_version)
-    return Simulation(kind, header, prng).execute()
+    return Simulation(kind, header, prng, record).execute()

@@ -31,6 +31,7 @@ from models.proxy.config import ProxyConfig, in_cidr, is_local
 from models.proxy.events import JumpRule
 from models.proxy.packet import Affinity, Outcome, Packet
 from models.proxy.view import ServicePortEndpoints
+from spec.proxy.ipset_rules import IpSets, check_flags
 from spec.proxy.iptables_rules import Chain, Match, Rule, RulesError, Ruleset, parse_rule
 from spec.proxy.judge import Proxy, affinity_ages
 from spec.proxy.walk import Branch, PacketState, start, to_outcome
@@ -38,41 +39,89 @@ from spec.proxy.walk import Branch, PacketState, start, to_outcome
 MAX_DEPTH: Final = 32
 
 
-class IptablesProxy:
-    """A rule set, ready to judge packets (see the module docstring)."""
+STOPS: Final = frozenset({"drop", "reject"})
 
-    def __init__(self, ruleset: Ruleset, config: ProxyConfig) -> None:
+
+class IptablesProxy:
+    """A rule set, ready to judge packets (see the module docstring). ``ipsets`` are the sets
+    ``-m set`` rules test; ``bound`` are addresses the node owns besides its own (ipvs mode's
+    dummy interface), which routing and ``addrtype LOCAL`` treat as local."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        config: ProxyConfig,
+        *,
+        ipsets: IpSets | None = None,
+        bound: frozenset[str] = frozenset(),
+    ) -> None:
         self.ruleset = ruleset
         self.config = config
+        self.ipsets: IpSets = ipsets or {}
+        self.bound = bound
         self.recent_backends = _recent_backends(ruleset)
+        check_sets(ruleset, self.ipsets)
+
+    def is_local(self, address: str) -> bool:
+        return is_local(self.config, address) or address in self.bound
+
+    def intercept(
+        self,
+        state: PacketState,  # noqa: ARG002 - used by the ipvs interpreter's override
+        ages: Mapping[str, int],  # noqa: ARG002
+    ) -> list[Branch] | None:
+        """What a load balancer hooked after the nat table does to a new connection (ipvs mode
+        overrides this); None when it leaves the packet alone."""
+        return None
 
     def walk(self, packet: Packet, ages: Mapping[str, int]) -> list[Branch]:
         state = start(packet)
         first = "OUTPUT" if packet.from_host else "PREROUTING"
         results: list[Branch] = []
         for chance, after_nat, end in self._base("nat", first, state, ages):
-            if end in ("drop", "reject"):
+            if end in STOPS:
                 results.append((chance, after_nat, end))
-                continue
-            if packet.from_host:
-                filter_chain = "OUTPUT"
+            elif packet.from_host:
+                served = self.intercept(after_nat, ages) or [(Fraction(1), after_nat, "accept")]
+                results.extend(self._leave(chance, served, ages))
+            elif not self.is_local(after_nat.destination):
+                for more, after_filter, verdict in self._base("filter", "FORWARD", after_nat, ages):
+                    if verdict in STOPS:
+                        results.append((chance * more, after_filter, verdict))
+                        continue
+                    for last, final, ending in self._base("nat", "POSTROUTING", after_filter, ages):
+                        results.append((chance * more * last, final, ending))
             else:
-                local = is_local(self.config, after_nat.destination)
-                filter_chain = "INPUT" if local else "FORWARD"
-            for more, after_filter, verdict in self._base("filter", filter_chain, after_nat, ages):
-                if verdict in ("drop", "reject") or filter_chain == "INPUT":
-                    results.append((chance * more, after_filter, verdict))
+                for more, after_filter, verdict in self._base("filter", "INPUT", after_nat, ages):
+                    balanced = self.intercept(after_filter, ages) if verdict == "accept" else None
+                    if balanced is None:
+                        results.append((chance * more, after_filter, verdict))
+                    else:
+                        results.extend(self._leave(chance * more, balanced, ages))
+        return results
+
+    def _leave(
+        self, chance: Fraction, branches: list[Branch], ages: Mapping[str, int]
+    ) -> list[Branch]:
+        """A packet sent by the node: filter OUTPUT, nat POSTROUTING, and filter INPUT too when
+        it is addressed to the node itself (it comes back over loopback; nat is not consulted
+        again for a connection it has seen)."""
+        results: list[Branch] = []
+        for step, state, how in branches:
+            if how in STOPS:
+                results.append((chance * step, state, how))
+                continue
+            for more, after_filter, verdict in self._base("filter", "OUTPUT", state, ages):
+                if verdict in STOPS:
+                    results.append((chance * step * more, after_filter, verdict))
                     continue
                 for last, final, ending in self._base("nat", "POSTROUTING", after_filter, ages):
-                    if ending in ("drop", "reject") or not packet.from_host:
-                        results.append((chance * more * last, final, ending))
+                    weight = chance * step * more * last
+                    if ending in STOPS or not self.is_local(final.destination):
+                        results.append((weight, final, ending))
                         continue
-                    if not is_local(self.config, final.destination):
-                        results.append((chance * more * last, final, ending))
-                        continue
-                    # Delivered to the node itself over loopback: filter INPUT sees it too.
-                    for step, delivered, end in self._base("filter", "INPUT", final, ages):
-                        results.append((chance * more * last * step, delivered, end))
+                    for again, delivered, end in self._base("filter", "INPUT", final, ages):
+                        results.append((weight * again, delivered, end))
         return results
 
     def outcome(self, packet: Packet, ages: Mapping[str, int]) -> Outcome:
@@ -169,7 +218,9 @@ def _test(proxy: IptablesProxy, match: Match, state: PacketState, ages: Mapping[
         if match.value != "LOCAL":
             raise RulesError(0, f"addrtype {match.value} is not interpreted")
         address = state.source if kind == "src-type" else state.destination
-        return is_local(proxy.config, address)
+        return proxy.is_local(address)
+    if kind == "set":
+        return proxy.ipsets[match.value].contains(state, match.flags)
     if kind == "probability":
         return True
     if kind == "mark":
@@ -221,6 +272,21 @@ def _recent_backends(ruleset: Ruleset) -> dict[str, str]:
                 if rule.recent_set and rule.target == "DNAT":
                     found[rule.recent_set] = rule.argument("--to-destination")
     return found
+
+
+def check_sets(ruleset: Ruleset, ipsets: IpSets) -> None:
+    """Refuse a ``-m set`` rule naming a set that is not given, or with flags its type does
+    not take."""
+    for chains in ruleset.values():
+        for chain in chains.values():
+            for rule in chain.rules:
+                for match in rule.matches:
+                    if match.kind != "set":
+                        continue
+                    found = ipsets.get(match.value)
+                    if found is None:
+                        raise RulesError(rule.line, f"ipset {match.value} is not given")
+                    check_flags(found.kind, match.flags, rule.line)
 
 
 def ensure_jumps(ruleset: Ruleset, jumps: tuple[JumpRule, ...]) -> Ruleset:

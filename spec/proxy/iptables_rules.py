@@ -9,10 +9,10 @@ chain's policy), ``-A`` appends, ``-I`` inserts, ``-X`` deletes, ``-F`` flushes,
 A rule is parsed into matches and a target from the option subset kube-proxy writes and
 ``iptables-save`` prints back: addresses (``-s``/``-d``, negated with ``!``), ``-p``,
 ``--dport``, and the ``comment``, ``tcp``/``udp``/``sctp``, ``addrtype``, ``statistic``,
-``recent``, ``mark``, ``conntrack`` and ``nfacct`` matches; targets: user chains (``-j``,
-``-g``), ACCEPT, DROP, RETURN, REJECT, DNAT, MARK, MASQUERADE. Anything else is refused with
-its line number (``RulesError``), so a verdict is never built on a rule the interpreter does
-not understand.
+``recent``, ``mark``, ``conntrack``, ``nfacct`` and ``set`` (ipsets) matches; targets: user
+chains (``-j``, ``-g``), ACCEPT, DROP, RETURN, REJECT, DNAT, MARK, MASQUERADE. Anything else
+is refused with its line number (``RulesError``), so a verdict is never built on a rule the
+interpreter does not understand.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ KNOWN_MATCHES: Final = frozenset(
         "recent",
         "mark",
         "conntrack",
+        "set",
     }
 )
 
@@ -55,12 +56,14 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
     """One test of a rule. ``kind``: ``source``, ``destination`` (``value`` a CIDR),
     ``protocol``, ``dport`` (a number), ``src-type``/``dst-type`` (LOCAL), ``probability``
     (a decimal), ``recent`` (``value`` the list name, ``seconds`` the window), ``mark``
-    (``value`` "V/M"), ``ctstate`` (comma-separated states)."""
+    (``value`` "V/M"), ``ctstate`` (comma-separated states), ``set`` (``value`` an ipset's name,
+    ``flags`` its ``src``/``dst`` directions)."""
 
     kind: str
     value: str
     negated: bool = False
     seconds: int = 0
+    flags: str = ""
 
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,6 +113,12 @@ def _match_module(
         if words[index] == "!":
             negate, index = True, index + 1
         option = words[index]
+        if module == "set" and option == "--match-set" and index + 2 < len(words):
+            matches.append(
+                Match(kind="set", value=words[index + 1], flags=words[index + 2], negated=negate)
+            )
+            index += 3
+            continue
         takes = option not in ("--rcheck", "--reap", "--set", "--rsource", "--update", "--random")
         value = words[index + 1] if takes and index + 1 < len(words) else ""
         index += 2 if takes else 1
@@ -208,6 +217,13 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
         line = raw.strip()
         if line and not line.startswith("#"):
             yield number, line
+
+
+def word_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, shell words) of each line that is not blank or a comment (the ipvsadm
+    and ipset readers' input)."""
+    for number, line in _lines(text):
+        yield number, _tokens(line, number)
 
 
 def apply_restore(ruleset: Ruleset, text: str, *, noflush: bool = True) -> Ruleset:

@@ -43,6 +43,9 @@ TOLERANCE: Final = Fraction(1, 10**8)
 OUTSIDE_CANDIDATES: Final = ("203.0.113.2", "198.51.100.7", "192.0.2.9", "100.64.9.9")
 
 Proxy = Callable[[Packet, Affinity], Outcome]
+Expectation = Callable[[Packet, Affinity], tuple[Outcome, tuple[str, ...]]]
+"""What a packet should meet, and the names of the documented departures from the model that
+decided it (none: the model's own outcome)."""
 
 
 class PacketClass(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +62,7 @@ class Difference(msgspec.Struct, frozen=True, kw_only=True):
     actual: Outcome
     reason: str
     properties: tuple[str, ...] = ()
+    departures: tuple[str, ...] = ()
 
 
 def _constants(config: ProxyConfig, cluster: tuple[ServicePortEndpoints, ...]) -> set[str]:
@@ -233,11 +237,19 @@ def disagreement(expected: Outcome, actual: Outcome) -> str | None:
 
 
 def first_difference(
-    config: ProxyConfig, cluster: tuple[ServicePortEndpoints, ...], proxy: Proxy
+    config: ProxyConfig,
+    cluster: tuple[ServicePortEndpoints, ...],
+    proxy: Proxy,
+    expect: Expectation | None = None,
 ) -> Difference | None:
-    """The first packet class where ``proxy`` departs from the service model."""
+    """The first packet class where ``proxy`` departs from the service model (or from
+    ``expect``: the model with a proxy mode's documented departures, and their names)."""
     for item in packet_classes(config, cluster):
-        expected = outcome(config, cluster, item.packet, item.affinity)
+        departures: tuple[str, ...] = ()
+        if expect is None:
+            expected = outcome(config, cluster, item.packet, item.affinity)
+        else:
+            expected, departures = expect(item.packet, item.affinity)
         actual = proxy(item.packet, item.affinity)
         reason = disagreement(expected, actual)
         if reason is not None:
@@ -255,5 +267,6 @@ def first_difference(
                 actual=actual,
                 reason=reason,
                 properties=broken(observation),
+                departures=departures,
             )
     return None

@@ -133,25 +133,31 @@ def local_candidates(
     return usable(e for e in endpoints if e.node_name == config.node_name)
 
 
-def _spread(
+def spread(
     port: ServicePortView,
     candidates: tuple[EndpointView, ...],
     packet: Packet,
     affinity: Affinity,
     *,
     masquerade: bool,
+    hairpin_only_on: str | None = None,
 ) -> Outcome:
-    addresses = tuple(e.address for e in candidates)
-    chosen = addresses
+    """Each candidate equally likely (or the one a live affinity names); the source is
+    masqueraded when ``masquerade`` or the backend is the client itself (hairpin; with
+    ``hairpin_only_on``, only when that endpoint is on that node)."""
+    by_address = {e.address: e for e in candidates}
+    chosen = tuple(e.address for e in candidates)
     if port.affinity_timeout_seconds is not None:
         live = [
-            b for b in affinity.live(port.name, port.affinity_timeout_seconds) if b in addresses
+            b for b in affinity.live(port.name, port.affinity_timeout_seconds) if b in by_address
         ]
         if live:
             chosen = (live[0],)
     shares: dict[tuple[str, bool], Fraction] = {}
     for backend in chosen:
-        hairpin = backend.rsplit(":", 1)[0] == packet.source
+        hairpin = backend.rsplit(":", 1)[0] == packet.source and (
+            hairpin_only_on is None or by_address[backend].node_name == hairpin_only_on
+        )
         key = (backend, masquerade or hairpin)
         shares[key] = shares.get(key, Fraction(0)) + Fraction(1, len(chosen))
     return forwarded(shares)
@@ -172,10 +178,10 @@ def _internal(
     masquerade = config.masquerade_all or (
         bool(config.cluster_cidrs) and not is_pod_source(config, packet.source)
     )
-    return _spread(port, candidates, packet, affinity, masquerade=masquerade)
+    return spread(port, candidates, packet, affinity, masquerade=masquerade)
 
 
-def _source_admitted(config: ProxyConfig, port: ServicePortView, packet: Packet) -> bool:
+def source_admitted(config: ProxyConfig, port: ServicePortView, packet: Packet) -> bool:
     if not port.source_ranges or in_any(packet.source, port.source_ranges):
         return True
     node_admitted = in_any(config.primary_address, port.source_ranges)
@@ -190,24 +196,24 @@ def _external(
         leaving = packet.from_host and not is_local(config, packet.destination)
         if leaving:
             return Unspecified()
-        if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
+        if frontend.kind == "load-balancer" and not source_admitted(config, port, packet):
             return Unspecified(allowed=("rejected", "dropped"))
         return Rejected()
-    if frontend.kind == "load-balancer" and not _source_admitted(config, port, packet):
+    if frontend.kind == "load-balancer" and not source_admitted(config, port, packet):
         return Dropped()
     if not port.external_local:
         candidates = cluster_candidates(config, endpoints)
-        return _spread(port, candidates, packet, affinity, masquerade=True)
+        return spread(port, candidates, packet, affinity, masquerade=True)
     if is_pod_source(config, packet.source):
         candidates = cluster_candidates(config, endpoints)
-        return _spread(port, candidates, packet, affinity, masquerade=False)
+        return spread(port, candidates, packet, affinity, masquerade=False)
     if is_local(config, packet.source):
         candidates = cluster_candidates(config, endpoints)
-        return _spread(port, candidates, packet, affinity, masquerade=True)
+        return spread(port, candidates, packet, affinity, masquerade=True)
     candidates = local_candidates(config, endpoints)
     if not candidates:
         return Dropped()
-    return _spread(port, candidates, packet, affinity, masquerade=False)
+    return spread(port, candidates, packet, affinity, masquerade=False)
 
 
 def outcome(

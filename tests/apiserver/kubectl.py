@@ -117,3 +117,10 @@ def kubectl(
 
 def have_kubectl() -> bool:
     return shutil.which(KUBECTL) is not None
+
+
+def require_kubectl() -> None:
+    """Fail, loudly and never by skipping, when the real kubectl is missing: the kubectl tiers
+    need it at /usr/bin/kubectl."""
+    if not have_kubectl():
+        pytest.fail(f"{KUBECTL} is missing: the kubectl tests need the real kubectl", pytrace=False)

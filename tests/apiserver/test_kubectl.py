@@ -12,12 +12,17 @@ import pytest
 
 from models.etcd import RangeRequest, RangeResponse
 from runner.etcd.client import EtcdGatewayClient
-from tests.apiserver.kubectl import STORES, Served, have_kubectl, kubectl, serve, serve_on
+from tests.apiserver.kubectl import STORES, Served, kubectl, require_kubectl, serve, serve_on
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
 
 DEPLOYMENT = """\
 apiVersion: apps/v1

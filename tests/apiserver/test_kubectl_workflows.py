@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.apiserver.kubectl import KUBECTL, STORES, Served, have_kubectl, kubectl, serve_on
+from tests.apiserver.kubectl import KUBECTL, STORES, Served, kubectl, require_kubectl, serve_on
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
 
 DEPLOYMENT = """\
 apiVersion: apps/v1

@@ -1,4 +1,5 @@
-"""Running ``kubeoracle serve controller-manager`` as a process for the kubectl tests."""
+"""Running ``kubeoracle serve controller-manager`` (or another served component: ``scheduler``) as
+a process for the kubectl tests."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Manager(msgspec.Struct, kw_only=True):
                 return line
             if not line and self.process.poll() is not None:
                 break
-        pytest.fail(f"the controller manager never said {text!r}: {self.log.read_text()}")
+        pytest.fail(f"the component never said {text!r}: {self.log.read_text()}")
 
 
 def free_port() -> int:
@@ -50,14 +51,22 @@ def free_port() -> int:
 @contextmanager
 def controller_manager(kubeconfig: Path, tmp: Path, *extra: str) -> Iterator[Manager]:
     """The manager on plain-HTTP ``--port`` and HTTPS ``--secure-port``, stopped with SIGTERM."""
+    with served_component("controller-manager", kubeconfig, tmp, *extra) as manager:
+        yield manager
+
+
+@contextmanager
+def served_component(target: str, kubeconfig: Path, tmp: Path, *extra: str) -> Iterator[Manager]:
+    """``kubeoracle serve <target>`` on plain-HTTP ``--port`` and HTTPS ``--secure-port``,
+    stopped with SIGTERM."""
     port, secure_port = free_port(), free_port()
-    log = tmp / f"controller-manager-{port}.log"
+    log = tmp / f"{target}-{port}.log"
     command = [
         sys.executable,
         "-m",
         "runner",
         "serve",
-        "controller-manager",
+        target,
         "--kubeconfig",
         str(kubeconfig),
         "--bind-address",

@@ -12,7 +12,7 @@ from typing import Any
 from models.controllers.messages import ApiCall
 from runner.apiserver.client import ApiClient, Endpoint
 from runner.controllers import fixture
-from runner.controllers.rest import RestClient
+from runner.served.rest import RestClient
 
 PERIOD_SECONDS = 0.1
 

@@ -15,14 +15,20 @@ from typing import Any
 
 import pytest
 
-from tests.apiserver.kubectl import Served, have_kubectl, kubectl, serve
+from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
 from tests.controllers.manager_process import Manager, controller_manager
 from tests.controllers.pod_runner import PodRunner
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
+
 TIMEOUT_SECONDS = 60.0
 REVISION = "deployment.kubernetes.io/revision"
 

@@ -10,7 +10,16 @@ import pytest
 
 from runner.cli.main import main
 from runner.cli.worlds import EXPLORABLE
-from runner.explore.engine import DaskEngine, Engine, Failed, InProcessEngine, LocalEngine
+from runner.explore.engine import (
+    BATCH_ITEMS_MAX,
+    BATCHES_PER_WORKER,
+    DaskEngine,
+    Engine,
+    Failed,
+    InProcessEngine,
+    LocalEngine,
+    batch_bounds,
+)
 from runner.explore.exploration import (
     Exploration,
     build_report,
@@ -18,7 +27,7 @@ from runner.explore.exploration import (
     seed_ranges,
     shrink_groups,
 )
-from runner.explore.simulation import RunChoices, SeedTask
+from runner.explore.simulation import RunChoices, SeedTask, simulate_seed
 from runner.sim.seeds import SeedRange
 
 MUTANTS = ("none", "skip_up_to_date_check", "vote_twice")
@@ -156,3 +165,27 @@ def test_another_world_explores_with_the_same_engine(capsys: pytest.CaptureFixtu
         "violation: linearizable",
     }
     assert code == {"pass": 0, "inconclusive": 3}[report["verdict"]]
+
+
+@pytest.mark.parametrize("mutant", ["none", "vote_twice", "skip_consistency_check"])
+def test_a_run_without_recording_ends_exactly_as_the_recorded_run(mutant: str) -> None:
+    """explore runs seeds without fingerprints or trace lines; the result (status, steps,
+    property, message) must be the recorded run's, since a catching seed is re-run with
+    ``simulate --seed`` and shrunk from its recording."""
+    for seed in (1, 3, 8):
+        task = SeedTask(EXPLORABLE["raft"], mutant, seed, exploration(SeedRange(1, 1)).choices)
+        recorded = simulate_seed(task)
+        bare = simulate_seed(task, record=False)
+        assert bare.result == recorded.result
+        assert bare.trace.lines == []
+        last = json.loads(recorded.trace.lines[-1])
+        assert (last["record"], last["steps"]) == ("result", bare.result.steps)
+
+
+def test_the_dask_batches_cover_every_item_once() -> None:
+    for count, workers in [(1, 2), (7, 2), (48, 2), (16_000, 2), (100, 64)]:
+        bounds = batch_bounds(count, workers)
+        covered = [index for start, end in bounds for index in range(start, end)]
+        assert covered == list(range(count))
+        assert max(end - start for start, end in bounds) <= BATCH_ITEMS_MAX
+        assert len(bounds) >= min(count, workers * BATCHES_PER_WORKER)

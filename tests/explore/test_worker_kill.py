@@ -28,9 +28,9 @@ pytestmark = pytest.mark.explore_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).parent / "dask"
-SEEDS = SeedRange(1, 12)
+SEEDS = SeedRange(1, 24)
 MUTANTS = ("none", "vote_twice")
-STEPS = 400
+STEPS = 1500
 START_SECONDS = 60.0
 STOP_SECONDS = 10.0
 

@@ -1,11 +1,12 @@
 """Reflectors: list then watch one resource through the API server, forever, as client-go does.
 
 Each reflector runs in its own thread and puts what it learns on one queue shared by the
-manager: ``Listed`` after a full list (the cache is replaced), then one ``Observed`` per watch
-event. A watch that ends (server timeout, dropped connection) is resumed from the last
-resourceVersion seen, bookmarks included; a watch the server refuses (410 Gone: the version was
-compacted) or an ERROR event makes it list again. Failures back off for a second, as client-go's
-reflector does (``backoffManager`` initial 800 ms, capped).
+component (:class:`Informers` drains it): ``Listed`` after a full list (the cache is
+replaced), then one ``Observed`` per watch event. A watch that ends (server timeout, dropped
+connection) is resumed from the last resourceVersion seen, bookmarks included; a watch the
+server refuses (410 Gone: the version was compacted) or an ERROR event makes it list again.
+Failures back off for a second, as client-go's reflector does (``backoffManager`` initial
+800 ms, capped).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import json
 import queue
 import random
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from models.controllers.messages import ControllerEvent, Listed, Observed
-from models.controllers.resources import Resource
+from models.controllers.resources import RESOURCES, Resource
 from runner.apiserver.client import ApiClient, Endpoint, WatchReader
 
 RETRY_SECONDS: Final = 1.0
@@ -109,3 +111,43 @@ class Reflector:
         if kind == "BOOKMARK":
             return revision
         return ""
+
+
+class Informers:
+    """Reflectors on several resources (by plural name) feeding one queue, drained by one
+    driver thread."""
+
+    def __init__(self, endpoint: Endpoint, names: Iterable[str]) -> None:
+        self.feed: Feed = queue.Queue()
+        self.reflectors = [
+            Reflector(endpoint, RESOURCES[name], self.feed) for name in sorted(names)
+        ]
+
+    def drive(
+        self,
+        stop: threading.Event,
+        handle: Callable[[str, ControllerEvent], None],
+        then: Callable[[], None],
+        idle_seconds: float,
+    ) -> None:
+        """Until ``stop``: wait up to ``idle_seconds`` for a change, ``handle`` every change
+        that has come, then call ``then``. The reflectors run meanwhile and stop at the end."""
+        for reflector in self.reflectors:
+            reflector.start()
+        try:
+            while not stop.is_set():
+                try:
+                    resource, change = self.feed.get(timeout=idle_seconds)
+                except queue.Empty:
+                    pass
+                else:
+                    handle(resource, change)
+                    while not self.feed.empty():
+                        resource, change = self.feed.get_nowait()
+                        handle(resource, change)
+                then()
+        finally:
+            for reflector in self.reflectors:
+                reflector.stopped.set()
+            for reflector in self.reflectors:
+                reflector.stop()

@@ -1,6 +1,6 @@
-"""The controller manager's REST client: one connection, raw JSON bodies, timed by verb.
+"""A served component's REST client: one connection, raw JSON bodies, timed by verb.
 
-A controller's ``Call`` carries its method, path, query, content type and body bytes; the
+A ``Call`` carries its method, path, query, content type and body bytes; the
 answer goes back to the controller as status and body bytes. A transport failure answers status
 0 (the write's outcome is unknown) and drops the connection, to reconnect on the next call.
 Each request is reported to ``observe(verb, code, seconds)`` for the ``rest_client_*`` metrics.
@@ -23,9 +23,15 @@ Observer = Callable[[str, str, float], None]
 class RestClient:
     """Used by one thread."""
 
-    def __init__(self, endpoint: Endpoint, observe: Observer | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        observe: Observer | None = None,
+        user_agent: str = "kube-controller-manager/kubeoracle",
+    ) -> None:
         self.endpoint = endpoint
         self.observe = observe
+        self.user_agent = user_agent
         self._connection: http.client.HTTPConnection | None = None
 
     def close(self) -> None:
@@ -39,7 +45,7 @@ class RestClient:
             self._connection = self.endpoint.connection(TIMEOUT_SECONDS)
         target = call.path + (f"?{urlencode(call.query)}" if call.query else "")
         headers = self.endpoint.headers()
-        headers["User-Agent"] = "kube-controller-manager/kubeoracle"
+        headers["User-Agent"] = self.user_agent
         if call.body:
             headers["Content-Type"] = call.content_type or "application/json"
         started = time.monotonic()

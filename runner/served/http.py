@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import uvicorn
 
-from runner.controllers.metrics import CONTENT_TYPE
 from runner.etcd.server import bind
+from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

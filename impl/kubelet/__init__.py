@@ -1,0 +1,1 @@
+"""The kubelet: a pure node agent (``impl.kubelet.machine``)."""

@@ -1,0 +1,1 @@
+"""The kubelet's vocabulary: configuration, events, commands and observable state."""

@@ -1,0 +1,1 @@
+"""The kubelet's shell: runtimes, the multi-node server, the simulation world."""
