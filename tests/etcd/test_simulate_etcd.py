@@ -75,13 +75,15 @@ def test_the_cli_passes_replays_and_reports_in_json(
     assert "REPRODUCED" in capsys.readouterr().out
     assert main(["simulate", "etcd", "--seed", "1", "--steps", "300", "-o", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["target"] == "etcd" and report["result"]["status"] == "pass"
+    assert report["target"] == "etcd"
+    assert report["result"]["status"] == "pass"
 
 
 def test_the_cli_lists_mutants_and_exits_1_on_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "etcd", "--list-mutants"]) == 0
     listed = capsys.readouterr().out
-    assert "stale_linearizable_read" in listed and "lost_lease_revoke" in listed
+    assert "stale_linearizable_read" in listed
+    assert "lost_lease_revoke" in listed
     code = main(["simulate", "etcd", "--seed", "1", "--mutant", "stale_linearizable_read"])
     assert code == 1
     assert "FAIL: violation of linearizability" in capsys.readouterr().out
