@@ -53,6 +53,17 @@ def _shares(server: VirtualServer, candidates: tuple[RealServer, ...]) -> list[F
     return [Fraction(1, len(candidates))] * len(candidates)
 
 
+def check_schedulers(table: IpvsTable) -> None:
+    """Refuse a virtual server whose scheduler is not interpreted."""
+    for key, server in table.items():
+        if server.scheduler not in SCHEDULERS:
+            raise RulesError(
+                server.line,
+                f"scheduler {server.scheduler} of {key[1]}:{key[2]} is not interpreted "
+                f"(only {', '.join(SCHEDULERS)})",
+            )
+
+
 class IpvsProxy(IptablesProxy):
     """IPVS virtual servers plus the ipsets and iptables rules of one node."""
 
@@ -62,13 +73,7 @@ class IpvsProxy(IptablesProxy):
         bound = ipsets.get(BOUND_SET)
         addresses = frozenset(m[0] for m in bound.members) if bound is not None else frozenset()
         super().__init__(ruleset, config, ipsets=ipsets, bound=addresses)
-        for key, server in table.items():
-            if server.scheduler not in SCHEDULERS:
-                raise RulesError(
-                    server.line,
-                    f"scheduler {server.scheduler} of {key[1]}:{key[2]} is not interpreted "
-                    f"(only {', '.join(SCHEDULERS)})",
-                )
+        check_schedulers(table)
         self.table = table
 
     def intercept(self, state: PacketState, ages: Mapping[str, int]) -> list[Branch] | None:
