@@ -280,7 +280,9 @@ class WatchWorker:
             reader.close()
 
 
-def watch_requests(rng: random.Random) -> tuple[WatchCreateRequest, ...]:
+def watch_requests(
+    rng: random.Random, key_count: int = KEY_COUNT
+) -> tuple[WatchCreateRequest, ...]:
     """Watches from the start, from revision 1, on one key, with filters, with prev_kv."""
     prefix_end = prefix_range_end(KEY_PREFIX)
     return (
@@ -290,7 +292,7 @@ def watch_requests(rng: random.Random) -> tuple[WatchCreateRequest, ...]:
         ),
         WatchCreateRequest(key=KEY_PREFIX, range_end=prefix_end, progress_notify=True),
         WatchCreateRequest(
-            key=key_name(rng.randrange(KEY_COUNT)), start_revision=1, progress_notify=True
+            key=key_name(rng.randrange(key_count)), start_revision=1, progress_notify=True
         ),
         WatchCreateRequest(
             key=KEY_PREFIX, range_end=prefix_end, filters=("NOPUT",), progress_notify=True
