@@ -67,22 +67,7 @@ def register(verbs: VerbParsers) -> None:
         help="all: the reference and every mutant (default); none: the reference only; or "
         "comma-separated mutant names",
     )
-    parser.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="local: worker processes on this machine (in this process with --workers 1); "
-        "dask: a Dask LocalCluster, or the scheduler given by --scheduler (default local)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=bounded_int(1, WORKERS_MAX),
-        default=None,
-        help="worker processes for local and the Dask LocalCluster (default: the CPU count)",
-    )
-    parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (tcp://HOST:PORT)"
-    )
+    add_engine_options(parser)
     parser.add_argument(
         "--steps",
         type=bounded_int(0, STEPS_OPTION_MAX),
@@ -117,6 +102,26 @@ def register(verbs: VerbParsers) -> None:
     )
     add_output_option(parser)
     parser.set_defaults(handler=run_explore)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--workers`` and ``--scheduler`` (read by :func:`make_engine`)."""
+    parser.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: worker processes on this machine (in this process with --workers 1); "
+        "dask: a Dask LocalCluster, or the scheduler given by --scheduler (default local)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=bounded_int(1, WORKERS_MAX),
+        default=None,
+        help="worker processes for local and the Dask LocalCluster (default: the CPU count)",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (tcp://HOST:PORT)"
+    )
 
 
 def parse_seeds(text: str) -> SeedRange:
@@ -212,13 +217,13 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     )
     engine = make_engine(args)
     try:
-        report = explore(exploration, engine, _progress)
+        report = explore(exploration, engine, progress_bar)
         traces = {}
         if args.shrink_budget > 0:
             traces = shrink_groups(exploration, engine, report, args.shrink_budget)
     finally:
         engine.close()
-        _clear_progress()
+        clear_progress()
     if args.traces is not None:
         for name, content in sorted(traces.items()):
             write_output(args.traces / name, content, "trace")
@@ -226,7 +231,8 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     return EXIT_CODES[report["verdict"]]
 
 
-def _progress(finished: int, total: int) -> None:
+def progress_bar(finished: int, total: int) -> None:
+    """A progress bar on stderr when it is a terminal."""
     if sys.stderr.isatty():
         width = 30
         filled = width * finished // total
@@ -235,7 +241,8 @@ def _progress(finished: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def _clear_progress() -> None:
+def clear_progress() -> None:
+    """Erase the progress bar."""
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
