@@ -7,7 +7,8 @@ etcd error becomes the gRPC status etcd answers with (``etcdserver: ...`` messag
 of :class:`models.etcd.EtcdError`). Streams (Watch, LeaseKeepAlive) read their requests in a
 task while the service writes answers. Only the member list and the status of the
 Maintenance service are served from Cluster and Maintenance; every other method of those
-services, and Auth, answers Unimplemented.
+services, and Auth, answers Unimplemented. The v3lock and v3election services are
+:mod:`runner.etcd.recipe_services`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from models.etcd_decode import WatchStreamRequest
 from models.etcd_json import to_gateway
 from runner.etcd import grpc_codec, grpc_registry
 from runner.etcd.etcdpb import rpc_pb2, rpc_pb2_grpc
+from runner.etcd.recipe_services import recipe_handlers
 from runner.etcd.service import EtcdService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -346,4 +348,7 @@ def add_services(server: grpc.aio.Server, service: EtcdService, client_url: str)
         for name, servicer in servicers.items()
     ]
     names = frozenset(services[name].full_name for name in servicers)
-    server.add_generic_rpc_handlers([*handlers, grpc_registry.UnknownMethods(names)])
+    recipes, recipe_names = recipe_handlers(service)
+    server.add_generic_rpc_handlers(
+        [*handlers, *recipes, grpc_registry.UnknownMethods(names | recipe_names)]
+    )

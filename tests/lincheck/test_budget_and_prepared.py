@@ -187,3 +187,15 @@ def test_identical_requests_with_identical_answers_share_one_transition() -> Non
     assert prepared.transitions[0] is prepared.transitions[2]
     assert prepared.transitions[1] is prepared.transitions[3]
     assert [operation.identity for operation in prepared.operations] == [0, 1, 0, 1]
+
+
+def test_a_failed_cas_and_a_read_are_read_only_a_write_and_an_unknown_cas_are_not() -> None:
+    records = [
+        write(1, 0, 1, 1),
+        cas(2, 2, 3, 5, 6, False),  # failed: it changed nothing
+        cas(3, 4, 5, 1, 2, True),  # succeeded: it set 2
+        read(4, 6, 7, 2),
+        cas(5, 8, None, 2, 3, None),  # unknown: it may have set 3
+    ]
+    (prepared,) = prepare(RegisterModel(with_cas=True), records).values()
+    assert prepared.read_only == (False, True, False, True, False)
