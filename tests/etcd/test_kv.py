@@ -164,6 +164,16 @@ def test_txn_compares_on_missing_keys_and_every_operator() -> None:
     assert not holds(Compare(key=b"x", target="VALUE", result="NOT_EQUAL", value=b"v"))
 
 
+def test_a_range_after_a_delete_in_the_same_txn_sees_the_key_gone() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"), PutRequest(key=b"b", value=b"1"))
+    txn = TxnRequest(success=(DeleteRangeRequest(key=b"a"), RangeRequest(key=b"a", range_end=b"c")))
+    _, (response,) = run(state, txn)
+    assert isinstance(response, TxnResponse)
+    read = response.responses[1]
+    assert isinstance(read, RangeResponse)
+    assert ([kv.key for kv in read.kvs], read.count) == ([b"b"], 1)
+
+
 def test_txn_compares_on_an_existing_key_with_every_operator() -> None:
     state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"v"))  # revision 2, version 1
 
