@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import grpc
@@ -56,9 +56,7 @@ from runner.etcd.etcdpb import (
     kv_pb2,
     rpc_pb2,
     v3election_pb2,
-    v3election_pb2_grpc,
     v3lock_pb2,
-    v3lock_pb2_grpc,
 )
 from runner.etcd.service import EtcdService
 
@@ -171,7 +169,7 @@ async def _session_lease(service: EtcdService, lease: int, context: Context) -> 
     return granted.ID
 
 
-class Lock(v3lock_pb2_grpc.LockServicer):
+class Lock:
     """``v3lockpb.Lock``."""
 
     def __init__(self, service: EtcdService) -> None:
@@ -215,7 +213,7 @@ def _resumed(leader: v3election_pb2.LeaderKey) -> RecipeState:
     )
 
 
-class Election(v3election_pb2_grpc.ElectionServicer):
+class Election:
     """``v3electionpb.Election`` (without Observe)."""
 
     def __init__(self, service: EtcdService) -> None:
@@ -284,21 +282,22 @@ class Election(v3election_pb2_grpc.ElectionServicer):
         answer.header.CopyFrom(_header(self.service, found.header))
         return answer
 
-    async def Observe(
-        self, request: v3election_pb2.LeaderRequest, context: Context
-    ) -> AsyncIterator[v3election_pb2.LeaderResponse]:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "kubeoracle: Observe is not served by the reference"
-        )
-        yield v3election_pb2.LeaderResponse()  # pragma: no cover (never reached)
-
 
 def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler], frozenset[str]]:
     """The v3lock and v3election services' handlers, and their full names."""
     lock_service = v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]
     election_service = v3election_pb2.DESCRIPTOR.services_by_name["Election"]
+    locks, elections = Lock(service), Election(service)
     handlers = [
-        grpc_registry.service_handler(lock_service, Lock(service)),
-        grpc_registry.service_handler(election_service, Election(service)),
+        grpc_registry.service_handler(lock_service, {"Lock": locks.Lock, "Unlock": locks.Unlock}),
+        grpc_registry.service_handler(
+            election_service,
+            {
+                "Campaign": elections.Campaign,
+                "Proclaim": elections.Proclaim,
+                "Resign": elections.Resign,
+                "Leader": elections.Leader,
+            },
+        ),
     ]
     return handlers, frozenset({lock_service.full_name, election_service.full_name})
