@@ -9,7 +9,9 @@ import msgspec
 
 from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import Catalog, CustomResource, custom_for
+from impl.apiserver.rbac import RbacIndex
 from impl.apiserver.routing import RequestInfo
+from models.apiserver.auth import AuthConfig
 from models.apiserver.messages import ApiRequest, ApiResponse, Entropy, Header
 from models.apiserver.resources import BUILTIN_RESOURCES, MODELS, Resource
 from models.apiserver.schemas import Schema, SchemaSet, builtin_schemas
@@ -29,6 +31,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     max_update_attempts: int = 16
     bookmark_interval_seconds: int = 60
     git_version: str = f"{KUBERNETES_VERSION}.0"
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    """How the secure port authenticates and authorizes (the insecure port does neither)."""
 
 
 def builtin_config(
@@ -51,6 +55,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     entropy: Entropy
     cache: WatchCache
     catalog: Catalog
+    rbac: RbacIndex = msgspec.field(default_factory=RbacIndex)
     attempt: int = 0
     scale_write: bool = False
     """A ``/scale`` write carried out on the main resource: its managedFields entry still

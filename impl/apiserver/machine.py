@@ -9,8 +9,9 @@ against the cached object, then committed as one etcd transaction guarded by the
 ``mod_revision``; a failed guard, or a failure decided on a possibly stale cached object, makes
 the machine re-read the key from the store and decide again (at most ``max_update_attempts``
 times). Store events update the cache and fan out to the watchers; CRD changes rebuild the
-catalog of custom resources. The ``authorize`` hook is where authentication, authorization and
-admission will sit (issue 14): today it admits everything.
+catalog of custom resources, RBAC changes the RBAC index. A request that came over the secure
+port (``credentials`` set) is authenticated and authorized first (``guard``); the review APIs
+(access, rules, self) are answered without storage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import msgspec
 
 from impl.apiserver import cache as cache_ops
+from impl.apiserver.authn import authenticate
+from impl.apiserver.authz import attributes_of, authorize, forbidden
 from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
 from impl.apiserver.context import (
@@ -25,6 +28,7 @@ from impl.apiserver.context import (
 )
 from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
+from impl.apiserver.rbac import RBAC_PREFIXES, RbacIndex, build_index
 from impl.apiserver.read_requests import (
     read_answer,
     start_get,
@@ -34,6 +38,7 @@ from impl.apiserver.read_requests import (
 from impl.apiserver.reads import (
     expired_continue,
 )
+from impl.apiserver.reviews import is_review, review_response
 from impl.apiserver.routing import RequestInfo, request_info
 from impl.apiserver.state import (
     LOAD_OPERATION,
@@ -92,10 +97,21 @@ def init(config: Config) -> ApiStep:
     return Step(state=state, commands=(load,))
 
 
-def authorize(info: RequestInfo, request: ApiRequest) -> Status | None:
-    """The authentication, authorization and admission hook (issue 14): admits everything."""
-    del info, request
-    return None
+def guard(
+    config: Config, state: ApiServerState, info: RequestInfo, request: ApiRequest
+) -> ApiRequest | Status:
+    """Authenticate and authorize a secure-port request: the request with its user, or the 401
+    or 403 answer. Requests without credentials (insecure port, the server's own) pass."""
+    if request.credentials is None:
+        return request
+    user = authenticate(config.auth, request.credentials)
+    if isinstance(user, Status):
+        return user
+    attributes = attributes_of(user, info)
+    verdict = authorize(config.auth, state.rbac, attributes)
+    if not verdict.allowed:
+        return forbidden(attributes, verdict.reason if verdict.denied else "")
+    return msgspec.structs.replace(request, user=user)
 
 
 def on_event(config: Config, state: ApiServerState, event: ApiServerEvent) -> ApiStep:
@@ -131,6 +147,10 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
         state, now_seconds=max(state.now_seconds, event.entropy.now_seconds)
     )
     info = request_info(request)
+    guarded = guard(config, state, info, request)
+    if isinstance(guarded, Status):
+        return Step(state=state, commands=(respond(rid, guarded),))
+    request = guarded
     if not info.is_resource:
         response = non_resource_response(config, state.cache, state.catalog, request, info)
         return Step(state=state, commands=(Respond(request_id=rid, response=response),))
@@ -141,6 +161,9 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
                 respond(rid, unavailable("the server is starting: the watch cache is not ready")),
             ),
         )
+    if is_review(info):
+        response = review_response(config.auth, state.rbac, request, info)
+        return Step(state=state, commands=(Respond(request_id=rid, response=response),))
     resource = find(state.catalog, info.group, info.version, info.resource)
     if resource is None:
         return Step(
@@ -152,7 +175,7 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
                 ),
             ),
         )
-    refused = authorize(info, request) or _check_verb(resource, info)
+    refused = _check_verb(resource, info)
     if refused is not None:
         return Step(state=state, commands=(respond(rid, refused),))
     ctx = context(config, state, info, resource, request, event.entropy)
@@ -265,7 +288,16 @@ def _on_load(state: ApiServerState, event: StorageReplied) -> ApiStep:
     )
     watch = StorageWatch(prefix=REGISTRY_ROOT.encode(), start_revision=result.header.revision + 1)
     return Step(
-        state=msgspec.structs.replace(state, cache=cache, catalog=catalog), commands=(watch,)
+        state=msgspec.structs.replace(state, cache=cache, catalog=catalog, rbac=_rbac(cache)),
+        commands=(watch,),
+    )
+
+
+def _rbac(cache: WatchCache) -> RbacIndex:
+    return build_index(
+        (key, value.value)
+        for prefix in RBAC_PREFIXES
+        for key, value in cache_ops.objects_under(cache, prefix)
     )
 
 
@@ -276,13 +308,18 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
         catalog = rebuild(
             [(key, value.value) for key, value in cache_ops.objects_under(cache, CRD_PREFIX)]
         )
+    rbac = state.rbac
+    if any(change.key.startswith(RBAC_PREFIXES) for change in changes):
+        rbac = _rbac(cache)
     watchers = [state.watchers[key] for key in sorted(state.watchers.keys())]
     sends, moved = fan_out(watchers, changes, state.now_seconds)
     registered = state.watchers
     for watcher in moved:
         registered = registered.set(watcher.watch_id, watcher)
     return Step(
-        state=msgspec.structs.replace(state, cache=cache, catalog=catalog, watchers=registered),
+        state=msgspec.structs.replace(
+            state, cache=cache, catalog=catalog, rbac=rbac, watchers=registered
+        ),
         commands=tuple(sends),
     )
 

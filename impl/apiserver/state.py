@@ -17,6 +17,7 @@ from impl.apiserver.context import (
     status_response,
 )
 from impl.apiserver.objects import decode, with_resource_version
+from impl.apiserver.rbac import RbacIndex
 from impl.apiserver.routing import RequestInfo
 from impl.apiserver.watches import Watcher
 from impl.apiserver.writes import Current
@@ -78,6 +79,8 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
 class ApiServerState(msgspec.Struct, frozen=True, kw_only=True):
     cache: WatchCache
     catalog: Catalog = msgspec.field(default_factory=Catalog)
+    rbac: RbacIndex = msgspec.field(default_factory=RbacIndex)
+    """The roles and bindings in the cache, read for authorization."""
     next_operation: int = 1
     pending: immutables.Map[int, Pending] = msgspec.field(default_factory=immutables.Map)
     watchers: immutables.Map[int, Watcher] = msgspec.field(default_factory=immutables.Map)
@@ -114,6 +117,7 @@ def context(
         entropy=entropy,
         cache=state.cache,
         catalog=state.catalog,
+        rbac=state.rbac,
         attempt=attempt,
     )
 

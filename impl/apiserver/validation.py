@@ -72,9 +72,20 @@ def dns1035_label_errors(value: str) -> tuple[str, ...]:
     return tuple(errors)
 
 
+def path_segment_errors(value: str) -> tuple[str, ...]:
+    """``path.IsValidPathSegmentName``: the RBAC kinds' names (``system:discovery``)."""
+    if value in (".", ".."):
+        return (f"may not be '{value}'",)
+    return tuple(f"may not contain '{c}'" for c in "/%" if c in value)
+
+
 NAME_RULES: Final[dict[str, Callable[[str], tuple[str, ...]]]] = {
     "Namespace": dns1123_label_errors,
     "Service": dns1035_label_errors,
+    "Role": path_segment_errors,
+    "ClusterRole": path_segment_errors,
+    "RoleBinding": path_segment_errors,
+    "ClusterRoleBinding": path_segment_errors,
 }
 
 

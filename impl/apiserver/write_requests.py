@@ -22,6 +22,7 @@ from impl.apiserver.context import (
     status_response,
 )
 from impl.apiserver.deletes import decide_delete
+from impl.apiserver.escalation import RBAC_GROUP, check_write
 from impl.apiserver.objects import decode, encode, with_resource_version
 from impl.apiserver.patching import decide_patch
 from impl.apiserver.state import (
@@ -89,7 +90,27 @@ def decide(ctx: Context, current: Current | None) -> Decision:
                 )
             )
         )
-    return decider(ctx, current)
+    decision = decider(ctx, current)
+    user = ctx.request.user
+    if (
+        isinstance(decision, Write)
+        and user is not None
+        and ctx.resource.group == RBAC_GROUP
+        and ctx.info.verb in ("create", "update", "patch")
+        and decision.writes
+        and decision.writes[0].value is not None
+    ):
+        refused = check_write(
+            ctx.config.auth,
+            ctx.rbac,
+            user,
+            ctx.resource.resource,
+            ctx.info.namespace,
+            decode(decision.writes[0].value),
+        )
+        if refused is not None:
+            return Reply(response=status_response(refused))
+    return decision
 
 
 def start_write(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:

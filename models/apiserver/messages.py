@@ -12,6 +12,7 @@ from typing import TypeAlias
 
 import msgspec
 
+from models.apiserver.auth import Credentials, UserInfo
 from models.etcd import EtcdError, Event, RangeRequest, RangeResponse, TxnRequest, TxnResponse
 
 
@@ -25,6 +26,11 @@ class ApiRequest(msgspec.Struct, frozen=True, kw_only=True):
     accept: str = ""
     user_agent: str = ""
     body: bytes = b""
+    credentials: Credentials | None = None
+    """What the request presented on the secure port; None: the insecure port (or the server
+    itself), which is neither authenticated nor authorized."""
+    user: UserInfo | None = None
+    """Who the machine authenticated the request as."""
 
     def param(self, name: str) -> str | None:
         """The first value of a query parameter, or None."""

@@ -2,8 +2,9 @@
 namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) and the
 ``kubernetes`` Service in ``default`` on the first address of the service range.
 
-They are plain create requests; an object that already exists (a restart on a kept store)
-answers 409, which is what the hooks ignore too.
+With RBAC on, the ``rbac/bootstrap-roles`` hook also creates the bootstrap ClusterRoles and
+ClusterRoleBindings (``bootstrap_policy``). They are plain create requests; an object that
+already exists (a restart on a kept store) answers 409, which is what the hooks ignore too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import msgspec
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import ApiRequest
+from runner.apiserver.bootstrap_policy import cluster_role_bindings, cluster_roles
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 USER_AGENT = "kube-apiserver/bootstrap"
@@ -60,3 +62,11 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
     }
     requests.append(_create("/api/v1/namespaces/default/services", service))
     return requests
+
+
+def policy_requests() -> list[ApiRequest]:
+    """Creates of the RBAC bootstrap policy."""
+    base = "/apis/rbac.authorization.k8s.io/v1"
+    return [_create(f"{base}/clusterroles", role) for role in cluster_roles()] + [
+        _create(f"{base}/clusterrolebindings", binding) for binding in cluster_role_bindings()
+    ]

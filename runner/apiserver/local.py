@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 
 from impl.apiserver.context import Config, builtin_config
+from models.apiserver.auth import Credentials
 from models.apiserver.messages import ApiRequest, ApiResponse, RequestReceived, Tick
-from runner.apiserver.bootstrap import bootstrap_requests
+from runner.apiserver.bootstrap import bootstrap_requests, policy_requests
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource, SeededEntropy
 from runner.apiserver.local_store import LocalStore
@@ -80,7 +81,10 @@ class LocalApiServer:
         self.driver = Driver(self.config, self.store, self.recorder)
         self._next_request = 1
         if bootstrap:
-            for request in bootstrap_requests(self.config):
+            requests = bootstrap_requests(self.config)
+            if "RBAC" in self.config.auth.modes:
+                requests += policy_requests()
+            for request in requests:
                 self.send(request)
 
     def send(self, request: ApiRequest) -> int:
@@ -100,6 +104,7 @@ class LocalApiServer:
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        credentials: Credentials | None = None,
     ) -> Answer:
         """One request; ``body`` is JSON-encoded unless it is bytes."""
         data = (
@@ -113,6 +118,7 @@ class LocalApiServer:
             accept=accept,
             user_agent="kubeoracle-tests/v0.0.0",
             body=data,
+            credentials=credentials,
         )
         request_id = self.send(request)
         response = self.recorder.answers.pop(request_id, None)

@@ -47,6 +47,92 @@ _OBJECT_META: Final[tuple[Field, ...]] = (
     (13, "ownerReferences", "message", "OwnerReference", True),
     (14, "finalizers", "string", "", True),
 )
+
+
+def _strings(*names: str, repeated: bool = False) -> tuple[Field, ...]:
+    return tuple(
+        (number, name, "string", "", repeated) for number, name in enumerate(names, start=1)
+    )
+
+
+_REVIEW_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "ResourceAttributes": _strings(
+        "namespace", "verb", "group", "version", "resource", "subresource", "name"
+    ),
+    "NonResourceAttributes": _strings("path", "verb"),
+    "SelfSubjectAccessReviewSpec": (
+        (1, "resourceAttributes", "message", "ResourceAttributes", False),
+        (2, "nonResourceAttributes", "message", "NonResourceAttributes", False),
+    ),
+    "SubjectAccessReviewSpec": (
+        (1, "resourceAttributes", "message", "ResourceAttributes", False),
+        (2, "nonResourceAttributes", "message", "NonResourceAttributes", False),
+        (3, "user", "string", "", False),
+        (4, "groups", "string", "", True),
+        (6, "uid", "string", "", False),
+    ),
+    "SelfSubjectRulesReviewSpec": _strings("namespace"),
+    "SelfSubjectAccessReview": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "SelfSubjectAccessReviewSpec", False),
+    ),
+    "SubjectAccessReview": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "SubjectAccessReviewSpec", False),
+    ),
+    "LocalSubjectAccessReview": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "SubjectAccessReviewSpec", False),
+    ),
+    "SelfSubjectRulesReview": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "SelfSubjectRulesReviewSpec", False),
+    ),
+    "SelfSubjectReview": ((1, "metadata", "message", "ObjectMeta", False),),
+    "BoundObjectReference": _strings("kind", "apiVersion", "name", "uid"),
+    "TokenRequestSpec": (
+        (1, "audiences", "string", "", True),
+        (3, "boundObjectRef", "message", "BoundObjectReference", False),
+        (4, "expirationSeconds", "int64", "", False),
+    ),
+    "TokenRequest": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "TokenRequestSpec", False),
+    ),
+}
+"""authorization.k8s.io/v1 and authentication.k8s.io/v1: what ``kubectl auth`` and ``kubectl
+create token`` send."""
+
+_RBAC_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "PolicyRule": _strings(
+        "verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs", repeated=True
+    ),
+    "AggregationRule": ((1, "clusterRoleSelectors", "message", "LabelSelector", True),),
+    "Subject": _strings("kind", "apiGroup", "name", "namespace"),
+    "RoleRef": _strings("apiGroup", "kind", "name"),
+    "Role": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "rules", "message", "PolicyRule", True),
+    ),
+    "ClusterRole": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "rules", "message", "PolicyRule", True),
+        (3, "aggregationRule", "message", "AggregationRule", False),
+    ),
+    "RoleBinding": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "subjects", "message", "Subject", True),
+        (3, "roleRef", "message", "RoleRef", False),
+    ),
+    "ClusterRoleBinding": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "subjects", "message", "Subject", True),
+        (3, "roleRef", "message", "RoleRef", False),
+    ),
+}
+"""rbac.authorization.k8s.io/v1: what ``kubectl create role|clusterrole|rolebinding|
+clusterrolebinding`` send."""
+
 MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     "Unknown": (
         (1, "typeMeta", "message", "TypeMeta", False),
@@ -181,6 +267,8 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (3, "imagePullSecrets", "message", "LocalObjectReference", True),
         (4, "automountServiceAccountToken", "bool", "", False),
     ),
+    **_REVIEW_MESSAGES,
+    **_RBAC_MESSAGES,
 }
 DECODED_KINDS: Final = {
     ("v1", "ConfigMap"),
@@ -188,6 +276,21 @@ DECODED_KINDS: Final = {
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
     ("apps/v1", "Deployment"),
+    *(
+        ("authorization.k8s.io/v1", kind)
+        for kind in (
+            "SelfSubjectAccessReview",
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+            "SelfSubjectRulesReview",
+        )
+    ),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("authentication.k8s.io/v1", "TokenRequest"),
+    *(
+        ("rbac.authorization.k8s.io/v1", kind)
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    ),
 }
 
 _TYPES: Final = {

@@ -8,7 +8,10 @@ in-process store is compacted to the revision it had one interval earlier, as ku
 compactor asks etcd to every five minutes (``--etcd-compaction-interval``). Closing ends every
 watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS``, and releases
 the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
-event loop, and the start-up creates wait for its first list.
+event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
+on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
+are authenticated and authorized by the machine. Requests and store calls are measured for
+``/metrics`` (:mod:`runner.apiserver.metrics`).
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ import uvicorn
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
-from runner.apiserver.bootstrap import bootstrap_requests
+from runner.apiserver.bootstrap import bootstrap_requests, policy_requests
 from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
 from runner.apiserver.local_store import LocalStore
+from runner.apiserver.metrics import ApiServerMetrics, TimedStore
 from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
 from runner.apiserver.remote_store import RemoteStore
+from runner.apiserver.tls import SecureFiles, TlsH11Protocol, server_context
 from runner.etcd.server import LISTEN_BACKLOG, bind
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
@@ -38,6 +43,10 @@ READY_TIMEOUT_SECONDS: Final = 10.0
 """How long start-up waits for the store's first list before creating the system objects."""
 BOOTSTRAP_REQUEST_BASE: Final = 1 << 62
 """Request IDs of the start-up hooks' creates, far from the HTTP requests' own."""
+
+
+class SecurePortError(OSError):
+    """The secure port could not be bound."""
 
 
 class CompactingStore(Store, Protocol):
@@ -60,8 +69,18 @@ class ApiHttpServer:
         etcd_servers: list[str] | None = None,
         entropy: EntropySource | None = None,
         mutant: str = "",
+        secure: tuple[tuple[str, int], SecureFiles] | None = None,
     ) -> None:
         self.config = config
+        self.secure_files = secure[1] if secure is not None else None
+        try:
+            self.secure_socket = bind(secure[0]) if secure is not None else None
+        except OSError as error:
+            raise SecurePortError(str(error)) from error
+        self.secure_address: tuple[str, int] | None = (
+            self.secure_socket.getsockname()[:2] if self.secure_socket is not None else None
+        )
+        self.secure_context = server_context(secure[1]) if secure is not None else None
         self.etcd_servers = etcd_servers or []
         self.mutant = mutant
         self.store: CompactingStore = StaleListStore() if mutant == "stale-list" else LocalStore()
@@ -73,8 +92,10 @@ class ApiHttpServer:
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.sink = StreamSink()
         self.driver: Driver | None = None
+        self.metrics = ApiServerMetrics(lambda: self.driver.state if self.driver else None)
         self.app: ApiServerApp | None = None
         self.uvicorn: uvicorn.Server | None = None
+        self.secure_uvicorn: uvicorn.Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = threading.Event()
         self.stopped = threading.Event()
@@ -83,6 +104,12 @@ class ApiHttpServer:
     def url(self) -> str:
         host, port = self.server_address
         return f"http://{host}:{port}"
+
+    @property
+    def secure_url(self) -> str:
+        assert self.secure_address is not None
+        host, port = self.secure_address
+        return f"https://{host}:{port}"
 
     def serve_forever(self) -> None:
         """Serve until :meth:`close` (blocks the calling thread)."""
@@ -96,12 +123,15 @@ class ApiHttpServer:
         if self.etcd_servers:
             self.store = RemoteStore(self.etcd_servers, self.loop)
         sink: Sink = SkippingSink(self.sink) if self.mutant == "skip-watch-event" else self.sink
-        self.driver = Driver(self.config, self.store, sink)
+        self.driver = Driver(self.config, TimedStore(self.store, self.metrics), sink)
         for _ in range(int(READY_TIMEOUT_SECONDS / 0.01)):
             if self.driver.ready:
                 break
             await asyncio.sleep(0.01)
-        for index, request in enumerate(bootstrap_requests(self.config)):
+        requests = bootstrap_requests(self.config)
+        if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
+            requests += policy_requests()
+        for index, request in enumerate(requests):
             self.driver.feed(
                 RequestReceived(
                     request_id=BOOTSTRAP_REQUEST_BASE + index,
@@ -109,7 +139,7 @@ class ApiHttpServer:
                     entropy=self.entropy.draw(),
                 )
             )
-        self.app = ApiServerApp(self.driver, self.sink, self.entropy)
+        self.app = ApiServerApp(self.driver, self.sink, self.entropy, self.metrics)
         if self.mutant == "ignore-resource-version":
             self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
@@ -121,10 +151,25 @@ class ApiHttpServer:
             backlog=LISTEN_BACKLOG,
         )
         self.uvicorn = uvicorn.Server(config)
+        serving = [self.uvicorn.serve(sockets=[self.socket])]
+        if self.secure_socket is not None and self.secure_context is not None:
+            tls_context = self.secure_context
+            secure_config = uvicorn.Config(
+                self.app,
+                http=TlsH11Protocol,
+                ssl_context_factory=lambda _config, _default: tls_context,
+                lifespan="off",
+                log_level="critical",
+                access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                backlog=LISTEN_BACKLOG,
+            )
+            self.secure_uvicorn = uvicorn.Server(secure_config)
+            serving.append(self.secure_uvicorn.serve(sockets=[self.secure_socket]))
         periodic = asyncio.ensure_future(self._periodic())
         self.started.set()
         try:
-            await self.uvicorn.serve(sockets=[self.socket])
+            await asyncio.gather(*serving)
         finally:
             periodic.cancel()
 
@@ -144,8 +189,9 @@ class ApiHttpServer:
 
     def _shut_down(self) -> None:
         self.sink.end_all()
-        if self.uvicorn is not None:
-            self.uvicorn.should_exit = True
+        for server in (self.uvicorn, self.secure_uvicorn):
+            if server is not None:
+                server.should_exit = True
 
     def close(self) -> None:
         """Stop serving, end streams, release the port."""
@@ -155,6 +201,8 @@ class ApiHttpServer:
             self.stopped.wait(GRACEFUL_SHUTDOWN_SECONDS + 3)
         self.store.close()
         self.socket.close()
+        if self.secure_socket is not None:
+            self.secure_socket.close()
 
 
 def start_in_thread(server: ApiHttpServer) -> threading.Thread:

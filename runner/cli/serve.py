@@ -17,8 +17,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from runner.apiserver import MUTANTS
-from runner.cli import serve_proxy
+from runner.cli import apiserver_security, serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.cli.serve_controller_manager import register_controller_manager
@@ -82,7 +84,8 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         help="the reference kube-apiserver, for kubectl and client libraries",
         description=(
             "Serve the Kubernetes API on the in-process reference etcd. Flags keep "
-            "kube-apiserver's names. --insecure-port serves plain HTTP with no authentication."
+            "kube-apiserver's names. --insecure-port serves plain HTTP with no authentication; "
+            "--secure-port serves HTTPS with authentication and authorization."
         ),
     )
     apiserver.add_argument(
@@ -125,6 +128,7 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         default=1000,
         help="revisions the watch cache keeps for watches to resume from (default 1000)",
     )
+    apiserver_security.add_arguments(apiserver)
     apiserver.set_defaults(handler=serve_apiserver)
     serve_proxy.add_target(targets)
 
@@ -220,8 +224,9 @@ def _wait_for_signal() -> None:
 def serve_apiserver(args: argparse.Namespace) -> ExitCode:
     """Serve until SIGINT or SIGTERM."""
     from impl.apiserver.context import builtin_config
+    from runner.apiserver.bootstrap import kubernetes_service_ip
     from runner.apiserver.kubeconfig import kubeconfig_text
-    from runner.apiserver.server import ApiHttpServer, start_in_thread
+    from runner.apiserver.server import ApiHttpServer, SecurePortError, start_in_thread
     from runner.input_files import check_output_path, write_output
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
@@ -231,22 +236,41 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         raise InputError("must be between 1 and 1000000", field="--watch-cache-size")
     if args.write_kubeconfig is not None:
         check_output_path(args.write_kubeconfig, "kubeconfig")
-    config = builtin_config(
-        service_cluster_ip_range=_service_range(args.service_cluster_ip_range),
-        watch_cache_capacity=args.watch_cache_size,
+    config = msgspec.structs.replace(
+        builtin_config(
+            service_cluster_ip_range=_service_range(args.service_cluster_ip_range),
+            watch_cache_capacity=args.watch_cache_size,
+        ),
+        auth=apiserver_security.auth_config(args),
     )
+    files = apiserver_security.secure_files(args, kubernetes_service_ip(config))
     address = (args.bind_address, args.insecure_port)
+    secure = ((args.bind_address, args.secure_port), files) if files is not None else None
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None
     try:
-        server = ApiHttpServer(address, config, etcd_servers=etcd_servers, mutant=args.mutant)
+        server = ApiHttpServer(
+            address, config, etcd_servers=etcd_servers, mutant=args.mutant, secure=secure
+        )
+    except SecurePortError as error:
+        where = f"{args.bind_address}:{args.secure_port}"
+        raise InputError(f"cannot listen on {where}: {error}", field="--secure-port") from error
     except OSError as error:
         where = f"{args.bind_address}:{args.insecure_port}"
         raise InputError(f"cannot listen on {where}: {error}", field="--insecure-port") from error
     thread = start_in_thread(server)
     if args.write_kubeconfig is not None:
-        write_output(args.write_kubeconfig, kubeconfig_text(server.url), "kubeconfig")
+        text = (
+            apiserver_security.admin_kubeconfig(server.secure_url, files)
+            if files is not None
+            else kubeconfig_text(server.url)
+        )
+        write_output(args.write_kubeconfig, text, "kubeconfig")
         args.write_kubeconfig.chmod(0o600)
     print(f"kubeoracle serve apiserver: listening on {server.url}", flush=True)
+    if files is not None:
+        print(f"kubeoracle serve apiserver: listening on {server.secure_url}", flush=True)
+        if files.admin_cert is not None:
+            print(f"kubeoracle serve apiserver: certificates in {files.cert.parent}", flush=True)
     _wait_for_signal()
     server.close()
     thread.join(timeout=5)

@@ -1,0 +1,302 @@
+"""kubectl v1.32 against ``serve apiserver --secure-port``: the admin kubeconfig works over
+HTTPS, limited users (client certificate and static token) are refused with kube's message,
+``kubectl auth can-i`` agrees with what then happens, and bad credentials get 401/403 (or, for a
+certificate the client CA did not sign, a TLS refusal) and never access. One server for the
+module."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner import pki
+from runner.apiserver.kubeconfig import kubeconfig_text
+from tests.apiserver.kubectl import Served, have_kubectl, kubectl, serve
+
+pytestmark = [
+    pytest.mark.kubectl,
+    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
+]
+
+TOKENS = 'alice-token,alice,1001,"devs"\nbob-token,bob,1002\n'
+
+SETUP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-view, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bob-edit}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: one-configmap, namespace: team}
+rules:
+- {apiGroups: [""], resources: [configmaps], resourceNames: [settings], verbs: [get, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: carol-one-configmap, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: one-configmap}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: operators}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: team}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other, namespace: team}
+data: {a: "1"}
+"""
+
+
+class Cluster:
+    def __init__(self, served: Served, secure_url: str, pki_dir: Path, tmp: Path) -> None:
+        self.served = served
+        self.secure_url = secure_url
+        self.pki_dir = pki_dir
+        self.tmp = tmp
+        self.ca = pki.load(pki_dir / "ca.crt", pki_dir / "ca.key")
+
+    def kubeconfig(
+        self, name: str, issued: pki.Issued | None = None, token: str | None = None
+    ) -> Path:
+        path = self.tmp / f"kubeconfig-{name}"
+        text = kubeconfig_text(
+            self.secure_url,
+            self.ca.certificate_pem(),
+            issued.certificate_pem() if issued is not None else None,
+            issued.key_pem() if issued is not None else None,
+            token,
+        )
+        path.write_text(text)
+        return path
+
+    def as_user(self, config: Path, *args: str) -> tuple[int, str]:
+        done = kubectl(self.served, "--kubeconfig", str(config), *args)
+        return done.returncode, (done.stdout + done.stderr).strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("secure")
+    tokens = tmp / "tokens.csv"
+    tokens.write_text(TOKENS)
+    pki_dir = tmp / "pki"
+    extra = ("--secure-port", "0", "--cert-dir", str(pki_dir), "--token-auth-file", str(tokens))
+    with serve(tmp, *extra) as served:
+        assert served.process.stdout is not None
+        secure_line = served.process.stdout.readline()
+        assert "listening on https://" in secure_line
+        made = Cluster(served, secure_line.rsplit(" ", 1)[-1].strip(), pki_dir, tmp)
+        done = kubectl(served, "apply", "-f", "-", stdin=SETUP)
+        assert done.returncode == 0, done.stderr
+        yield made
+        log = (tmp / "server.log").read_text()
+        assert "Traceback" not in log
+
+
+@pytest.fixture(scope="module")
+def users(cluster: Cluster) -> dict[str, Path]:
+    carol = pki.issue(cluster.ca, "carol", organizations=("operators",), client=True)
+    return {
+        "alice": cluster.kubeconfig("alice", token="alice-token"),
+        "bob": cluster.kubeconfig("bob", token="bob-token"),
+        "carol": cluster.kubeconfig("carol", issued=carol),
+    }
+
+
+def test_the_admin_kubeconfig_is_https_with_a_client_certificate(cluster: Cluster) -> None:
+    text = cluster.served.kubeconfig.read_text()
+    assert cluster.secure_url in text
+    assert "client-certificate-data" in text
+    done = kubectl(cluster.served, "auth", "whoami", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)["status"]["userInfo"]
+    assert info == {
+        "username": "kubernetes-admin",
+        "groups": ["system:masters", "system:authenticated"],
+    }
+    assert kubectl(cluster.served, "get", "nodes").returncode == 0
+
+
+def test_a_token_user_is_refused_with_kubes_message(
+    cluster: Cluster, users: dict[str, Path]
+) -> None:
+    code, output = cluster.as_user(users["alice"], "get", "pods", "-n", "default")
+    assert code == 1
+    assert output == (
+        'Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource '
+        '"pods" in API group "" in the namespace "default"'
+    )
+
+
+def test_a_certificate_user_is_refused_with_kubes_message(
+    cluster: Cluster, users: dict[str, Path]
+) -> None:
+    code, output = cluster.as_user(users["carol"], "get", "configmap", "other", "-n", "team")
+    assert code == 1
+    assert output == (
+        'Error from server (Forbidden): configmaps "other" is forbidden: User "carol" cannot '
+        'get resource "configmaps" in API group "" in the namespace "team"'
+    )
+    code, output = cluster.as_user(users["carol"], "get", "configmap", "settings", "-n", "team")
+    assert code == 0, output
+
+
+def test_whoami_for_token_and_certificate_users(cluster: Cluster, users: dict[str, Path]) -> None:
+    code, output = cluster.as_user(users["carol"], "auth", "whoami")
+    assert code == 0
+    assert output.splitlines() == [
+        "ATTRIBUTE   VALUE",
+        "Username    carol",
+        "Groups      [operators system:authenticated]",
+    ]
+    code, output = cluster.as_user(users["alice"], "auth", "whoami")
+    assert output.splitlines()[1:] == [
+        "Username    alice",
+        "UID         1001",
+        "Groups      [devs system:authenticated]",
+    ]
+
+
+# (user, verb, resource, namespace, name, expected) per the RBAC documentation's semantics:
+# view grants reads but not secrets; edit grants writes everywhere (ClusterRoleBinding) but not
+# RBAC; resourceNames limit carol to the one ConfigMap; nothing grants cluster-scoped nodes.
+MATRIX = [
+    ("alice", "list", "pods", "team", "", True),
+    ("alice", "list", "pods", "default", "", False),
+    ("alice", "get", "secrets", "team", "", False),
+    ("alice", "create", "configmaps", "team", "", False),
+    ("alice", "list", "deployments.apps", "team", "", True),
+    ("bob", "create", "configmaps", "default", "", True),
+    ("bob", "delete", "configmaps", "team", "other", True),
+    ("bob", "create", "roles.rbac.authorization.k8s.io", "team", "", False),
+    ("bob", "list", "nodes", "", "", False),
+    ("carol", "get", "configmaps", "team", "settings", True),
+    ("carol", "get", "configmaps", "team", "other", False),
+    ("carol", "list", "configmaps", "team", "", False),
+]
+
+
+@pytest.mark.parametrize(("who", "verb", "resource", "namespace", "name", "expected"), MATRIX)
+def test_can_i_agrees_with_the_rbac_semantics_and_with_what_happens(
+    cluster: Cluster,
+    users: dict[str, Path],
+    who: str,
+    verb: str,
+    resource: str,
+    namespace: str,
+    name: str,
+    expected: bool,
+) -> None:
+    where = ["-n", namespace] if namespace else []
+    target = f"{resource}/{name}" if name else resource
+    scope = where or ["--all-namespaces"]  # cluster-scoped: no "not namespace scoped" warning
+    code, output = cluster.as_user(users[who], "auth", "can-i", verb, target, *scope)
+    assert (code, output) == ((0, "yes") if expected else (1, "no"))
+    if verb in ("list", "get"):
+        code, output = cluster.as_user(users[who], verb if verb == "get" else "get", target, *where)
+        forbidden = "Error from server (Forbidden)" in output
+        assert forbidden != expected, output
+
+
+def test_can_i_list_shows_the_rules(cluster: Cluster, users: dict[str, Path]) -> None:
+    code, output = cluster.as_user(users["carol"], "auth", "can-i", "--list", "-n", "team")
+    assert code == 0
+    lines = [line.split() for line in output.splitlines()]
+    assert ["configmaps", "[]", "[settings]", "[get", "update]"] in lines
+    assert ["selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]"] in lines
+
+
+def test_a_forged_token_is_unauthorized(cluster: Cluster) -> None:
+    config = cluster.kubeconfig("forged", token="alice-token-forged")
+    code, output = cluster.as_user(config, "get", "pods")
+    assert (code, output) == (1, "error: You must be logged in to the server (Unauthorized)")
+
+
+def test_a_certificate_from_another_ca_gets_no_access(cluster: Cluster) -> None:
+    stranger_ca = pki.new_ca("stranger")
+    forged = pki.issue(
+        stranger_ca, "kubernetes-admin", organizations=("system:masters",), client=True
+    )
+    code, output = cluster.as_user(cluster.kubeconfig("stranger", issued=forged), "get", "pods")
+    _refused_in_the_handshake(cluster, code, output)
+
+
+def _refused_in_the_handshake(cluster: Cluster, code: int, output: str) -> None:
+    """The handshake fails (with TLS 1.3 kubectl sees the server's alert as a reset or EOF on
+    its first read) and the server keeps serving."""
+    assert code == 1
+    assert output.startswith('Get "https://') or "Unable to connect" in output, output
+    assert "reset by peer" in output or "EOF" in output or "tls" in output.lower(), output
+    assert kubectl(cluster.served, "get", "namespace", "default").returncode == 0
+
+
+def test_an_expired_certificate_gets_no_access(cluster: Cluster) -> None:
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=30)
+    expired = pki.issue(
+        cluster.ca,
+        "kubernetes-admin",
+        organizations=("system:masters",),
+        client=True,
+        not_before=past,
+        days=1,
+    )
+    code, output = cluster.as_user(cluster.kubeconfig("expired", issued=expired), "get", "pods")
+    _refused_in_the_handshake(cluster, code, output)
+
+
+def _raw(cluster: Cluster, path: str, authorization: str) -> tuple[int, dict[str, object]]:
+    host, port = cluster.secure_url.removeprefix("https://").rsplit(":", 1)
+    context = ssl.create_default_context(cadata=cluster.ca.certificate_pem().decode())
+    connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": authorization})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "who"),
+    [
+        ("Bearer", 403, "system:anonymous"),  # no token: not a bearer credential at all
+        ("Basic YWRtaW46YWRtaW4=", 403, "system:anonymous"),  # basic auth is gone since 1.19
+        ("Bearer not-a-token", 401, ""),
+        ("Bearer \u00e9\u00e9", 401, ""),
+        # kube splits on spaces and takes the second word as the token.
+        ("Bearer alice-token extra words", 403, "alice"),
+        ("bearer bob-token", 200, "bob"),
+    ],
+)
+def test_malformed_authorization_headers(
+    cluster: Cluster, header: str, status: int, who: str
+) -> None:
+    code, body = _raw(cluster, "/api/v1/namespaces/default/configmaps", header)
+    assert code == status
+    if status == 401:
+        assert body["reason"] == "Unauthorized"
+    if status == 403:
+        assert body["message"] == (
+            f'configmaps is forbidden: User "{who}" cannot list resource "configmaps" '
+            'in API group "" in the namespace "default"'
+        )
