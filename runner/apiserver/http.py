@@ -36,7 +36,9 @@ from models.k8s.codec import encode_json
 from runner.apiserver import protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
+from runner.apiserver.metrics import ApiServerMetrics, request_labels
 from runner.apiserver.tls import client_identity
+from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -128,10 +130,17 @@ def _status_response(code: int, reason: str, message: str) -> ApiResponse:
 class ApiServerApp:
     """The ASGI application over one driver."""
 
-    def __init__(self, driver: Driver, sink: StreamSink, entropy: EntropySource) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        sink: StreamSink,
+        entropy: EntropySource,
+        metrics: ApiServerMetrics | None = None,
+    ) -> None:
         self.driver = driver
         self.sink = sink
         self.entropy = entropy
+        self.metrics = metrics
         self.next_request = 1
         self.closing = asyncio.Event()
         self.request_filter: Callable[[ApiRequest], ApiRequest] | None = None
@@ -153,13 +162,78 @@ class ApiServerApp:
             return
         if self.request_filter is not None:
             request = self.request_filter(request)
+        if self.metrics is None:
+            await self._answer(scope, send, receive, request, started)
+            return
+        if request.path == "/metrics":
+            await self._send_metrics(scope, send, request, started)
+            return
+        await self._measured(scope, send, receive, request, started, self.metrics)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        receive: Receive,
+        request: ApiRequest,
+        started: float,
+        on_line: Callable[[], None] | None = None,
+    ) -> int:
+        """Ask the machine and answer (a watch: stream it, calling ``on_line`` for each event
+        written); the status."""
         request_id, outcome = await self._ask(request)
         if isinstance(outcome, ApiResponse):
             await self._send(send, outcome)
             self._log(scope, outcome.status, started)
-            return
+            return outcome.status
         self._log(scope, 200, started)
-        await self._stream(send, receive, request_id, outcome)
+        await self._stream(send, receive, request_id, outcome, on_line)
+        return 200
+
+    async def _measured(
+        self,
+        scope: Scope,
+        send: Send,
+        receive: Receive,
+        request: ApiRequest,
+        started: float,
+        metrics: ApiServerMetrics,
+    ) -> None:
+        labels = request_labels(request)
+        watching = labels[0] == "WATCH"
+        gauge = metrics.longrunning.labels(*labels) if watching else None
+        inflight = None if watching else metrics.inflight.labels(metrics.request_kind(request))
+        for tracked in (gauge, inflight):
+            if tracked is not None:
+                tracked.inc()
+        events = metrics.watch_events.labels(*metrics.watch_kind(labels)) if watching else None
+        try:
+            status = await self._answer(
+                scope, send, receive, request, started, events.inc if events else None
+            )
+        finally:
+            for tracked in (gauge, inflight):
+                if tracked is not None:
+                    tracked.dec()
+        metrics.finished(labels, status, time.monotonic() - started)
+
+    async def _send_metrics(
+        self, scope: Scope, send: Send, request: ApiRequest, started: float
+    ) -> None:
+        """``/metrics``: on the secure port only for whom the machine authorizes (it answers
+        404 for a non-resource path it lets through, 401 or 403 otherwise)."""
+        assert self.metrics is not None
+        answer = ApiResponse(status=200, body=self.metrics.text(), content_type=CONTENT_TYPE)
+        if request.method.upper() not in ("GET", "HEAD"):
+            answer = _status_response(
+                405, "MethodNotAllowed", "the server does not allow this method"
+            )
+        elif scope.get("scheme") == "https":
+            _, outcome = await self._ask(request)
+            if isinstance(outcome, ApiResponse) and outcome.status != 404:
+                answer = outcome
+        await self._send(send, answer)
+        self._log(scope, answer.status, started)
 
     async def _read_body(self, receive: Receive) -> bytes | ApiResponse:
         chunks: list[bytes] = []
@@ -238,7 +312,12 @@ class ApiServerApp:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _stream(
-        self, send: Send, receive: Receive, watch_id: int, stream: WatchStream
+        self,
+        send: Send,
+        receive: Receive,
+        watch_id: int,
+        stream: WatchStream,
+        on_line: Callable[[], None] | None = None,
     ) -> None:
         headers = [
             (b"content-type", stream.content_type.encode("latin-1")),
@@ -258,6 +337,8 @@ class ApiServerApp:
                 if line is None:
                     break
                 await send({"type": "http.response.body", "body": line, "more_body": True})
+                if on_line is not None:
+                    on_line()
             await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass

@@ -10,7 +10,8 @@ watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS`
 the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
 event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
 on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
-are authenticated and authorized by the machine.
+are authenticated and authorized by the machine. Requests and store calls are measured for
+``/metrics`` (:mod:`runner.apiserver.metrics`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
 from runner.apiserver.local_store import LocalStore
+from runner.apiserver.metrics import ApiServerMetrics, TimedStore
 from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
 from runner.apiserver.remote_store import RemoteStore
 from runner.apiserver.tls import SecureFiles, TlsH11Protocol, server_context
@@ -90,6 +92,7 @@ class ApiHttpServer:
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.sink = StreamSink()
         self.driver: Driver | None = None
+        self.metrics = ApiServerMetrics(lambda: self.driver.state if self.driver else None)
         self.app: ApiServerApp | None = None
         self.uvicorn: uvicorn.Server | None = None
         self.secure_uvicorn: uvicorn.Server | None = None
@@ -120,7 +123,7 @@ class ApiHttpServer:
         if self.etcd_servers:
             self.store = RemoteStore(self.etcd_servers, self.loop)
         sink: Sink = SkippingSink(self.sink) if self.mutant == "skip-watch-event" else self.sink
-        self.driver = Driver(self.config, self.store, sink)
+        self.driver = Driver(self.config, TimedStore(self.store, self.metrics), sink)
         for _ in range(int(READY_TIMEOUT_SECONDS / 0.01)):
             if self.driver.ready:
                 break
@@ -136,7 +139,7 @@ class ApiHttpServer:
                     entropy=self.entropy.draw(),
                 )
             )
-        self.app = ApiServerApp(self.driver, self.sink, self.entropy)
+        self.app = ApiServerApp(self.driver, self.sink, self.entropy, self.metrics)
         if self.mutant == "ignore-resource-version":
             self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(

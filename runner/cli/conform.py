@@ -39,13 +39,21 @@ def register(verbs: VerbParsers) -> None:
     targets = parser.add_subparsers(dest="target", metavar="<target>", required=True)
     etcd = targets.add_parser(
         "etcd",
-        help="drive an etcd v3 JSON gateway with a concurrent workload and faults, then check it",
+        help="drive an etcd (v3 JSON gateway or gRPC) with a concurrent workload and faults, "
+        "then check it",
     )
     etcd.add_argument(
         "--endpoints",
         default="",
         help="comma-separated http://host:port client URLs of a FRESH cluster (default: start a "
         "local 3-member cluster from the etcd binary on PATH)",
+    )
+    etcd.add_argument(
+        "--protocol",
+        choices=("gateway", "grpc"),
+        default="gateway",
+        help="how the clients speak to the endpoints: etcd's v3 JSON gateway or its v3 gRPC API "
+        "(default gateway)",
     )
     etcd.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
     etcd.add_argument(
@@ -218,6 +226,7 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
             clients=args.clients,
             inject_fault=fault_injector(cluster) if cluster is not None else None,
             fault_kinds=faults,
+            protocol=args.protocol,
         )
     finally:
         if cluster is not None:
@@ -236,6 +245,7 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
     report: dict[str, Any] = {
         "target": "etcd",
         "endpoints": list(endpoints) if not cluster else "local 3-member cluster",
+        "protocol": args.protocol,
         "seed": args.seed,
         "duration_seconds": args.duration,
         "clients": args.clients,
@@ -258,7 +268,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     counts = report["counts"]
     lines = [
         f"conform etcd: {report['verdict'].upper()} (seed {report['seed']}, "
-        f"{report['duration_seconds']}s, {report['clients']} clients)",
+        f"{report['duration_seconds']}s, {report['clients']} clients over "
+        f"{report['protocol']})",
         f"  operations: {counts['operations']} ({counts['indefinite']} with unknown outcome, "
         f"{counts['errors']} errors)",
         f"  watch streams: {counts['watch_streams']}, events received: {counts['watch_events']}",

@@ -3,10 +3,11 @@ the reference kube-proxy, watching Services and EndpointSlices through any API s
 keeping the rules in sync.
 
 Without ``--dry-run`` the rules go to this host's kernel (root; iptables, nft) or, in
-userspace mode, to a local TCP/UDP proxy; the ipvs mode needs IPVS, which kernels without it
-refuse (use ``--dry-run`` there). With ``--dry-run`` each sync prints its rules (the
-``iptables-restore`` input, the ``nft -f`` transaction, the ``ipvsadm``/``ipset``/iptables
-inputs, or the userspace routes) and a unified diff against the previous sync. The node is
+userspace mode, to a local TCP/UDP proxy; the ipvs mode runs only with ``--dry-run`` (its rules
+are not loaded into a kernel: the kernels here have no IPVS; judge them with ``check proxy``).
+With ``--dry-run`` each sync prints its rules (the ``iptables-restore`` input, the ``nft -f``
+transaction, the ``ipvsadm``/``ipset``/iptables inputs, or the userspace routes) and a unified
+diff against the previous sync. The node is
 ``--hostname-override`` with addresses ``--node-ip``; ``--config`` reads a
 KubeProxyConfiguration (flags win). Exit codes: 0 stopped (Ctrl-C, ``--duration``,
 ``--max-syncs``), 2 bad input.
@@ -57,6 +58,11 @@ def handle(args: argparse.Namespace) -> ExitCode:
     from runner.proxy.serve import ProxyServer
     from runner.proxy.watch import kubeconfig_server
 
+    if args.mode == "ipvs" and not args.dry_run:
+        raise InputError(
+            "--mode ipvs runs only with --dry-run: ipvs rules are not loaded into a kernel here "
+            "(no IPVS; judge them with check proxy)"
+        )
     server = kubeconfig_server(args.kubeconfig)
     configuration = KubeProxyConfiguration()
     if args.config:

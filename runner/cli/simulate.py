@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from runner.cli import simulate_apiserver
+from runner.cli import simulate_apiserver, simulate_etcd
 from runner.cli.output import add_output_option, emit
 from runner.cli.simulate_controllers import register_controllers
 from runner.errors import InputError
@@ -105,6 +105,7 @@ def register(verbs: VerbParsers) -> None:
     add_output_option(raft)
     raft.set_defaults(handler=run_simulate_raft)
     simulate_apiserver.add_target(targets)
+    simulate_etcd.add_target(targets)
     register_controllers(targets)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 from runner.apiserver.exploration import ApiServerExploration
 from runner.apiserver.world import APISERVER
 from runner.controllers.world_kind import CONTROLLERS
+from runner.etcd.world_kind import ETCD
 from runner.explore.simulation import Explorable
 from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
@@ -21,6 +22,7 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     RAFT.name: RAFT,
     APISERVER.name: APISERVER,
     CONTROLLERS.name: CONTROLLERS,
+    ETCD.name: ETCD,
 }
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
     RAFT.name: RaftExploration(),

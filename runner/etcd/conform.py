@@ -1,16 +1,16 @@
 """``kubeoracle conform etcd``: drive an etcd cluster, inject faults, record and check the history.
 
-Theory of operation. ``clients`` threads each own one gateway connection and a PRNG seeded from
-the run's seed; they issue a mix of gets, ranges, puts, deletes, txns (compare-and-set on
-mod_revision, multi-key writes), lease grant/revoke/keepalive and compactions over a small key
-space, with unique values so that every write is identifiable. Each operation is recorded with
-call and return times from one monotonic clock; an answer that leaves the outcome unknown is
-recorded as not definite. Watch threads keep streams open from several start revisions and record
-every message; a broken stream is resumed from the revision after the last event it delivered.
-A fault thread (only for members this command started) SIGKILLs and restarts, or SIGSTOPs and
-SIGCONTs, members at seeded times. The run ends by waiting for progress notifications so the
-watch checker knows how far each stream was complete. The thread interleaving is not seeded: two
-runs with one seed issue the same operation mixes but not the same history.
+Theory of operation. ``clients`` threads each own one connection (etcd's JSON gateway or its gRPC
+API: ``protocol``) and a PRNG seeded from the run's seed; they issue a mix of gets, ranges, puts,
+deletes, txns (compare-and-set on mod_revision, multi-key writes), lease grant/revoke/keepalive and
+compactions over a small key space, with unique values so that every write is identifiable. Each
+operation is recorded with call and return times from one monotonic clock; an answer that leaves
+the outcome unknown is recorded as not definite. Watch threads keep streams open from several start
+revisions and record every message; a broken stream is resumed from the revision after the last
+event it delivered. A fault thread (only for members this command started) SIGKILLs and restarts,
+or SIGSTOPs and SIGCONTs, members at seeded times. The run ends by waiting for progress
+notifications so the watch checker knows how far each stream was complete. The thread interleaving
+is not seeded: two runs with one seed issue the same operation mixes but not the same history.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from models.etcd import (
 )
 from runner.etcd.client import EtcdGatewayClient, Indeterminate, WatchStreamReader
 from runner.etcd.conform_record import WorkloadRequest, WorkloadResponse, watch_message
+from runner.etcd.grpc_client import EtcdGrpcClient, GrpcWatchStreamReader
 from runner.etcd.workload import (
     KEY_PREFIX,
     ClientKnowledge,
@@ -54,6 +55,25 @@ MAX_OPERATIONS_PER_CLIENT = 100_000
 MAX_WATCH_RESUMES = 50
 SETTLE_SECONDS = 1.5
 """After the workload, how long watches stay open to receive progress notifications."""
+PROTOCOLS = ("gateway", "grpc")
+"""How clients reach the endpoints: etcd's v3 JSON gateway, or its v3 gRPC API."""
+Client = EtcdGatewayClient | EtcdGrpcClient
+
+
+def make_client(protocol: str, endpoint: str) -> Client:
+    """A unary client of ``endpoint`` over ``protocol``."""
+    if protocol == "grpc":
+        return EtcdGrpcClient(endpoint, timeout_seconds=2.0)
+    return EtcdGatewayClient(endpoint, timeout_seconds=2.0)
+
+
+def make_watch_reader(
+    protocol: str, endpoint: str, request: WatchCreateRequest
+) -> WatchStreamReader | GrpcWatchStreamReader:
+    """One watch stream on ``endpoint`` over ``protocol``."""
+    if protocol == "grpc":
+        return GrpcWatchStreamReader(endpoint, request, timeout_seconds=30.0)
+    return WatchStreamReader(endpoint, request, timeout_seconds=30.0)
 
 
 class FaultRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,14 +117,20 @@ class ClientWorker:
     """One client: a connection, a PRNG, and what it has learned (revisions, leases)."""
 
     def __init__(
-        self, client_id: int, endpoints: tuple[str, ...], seed: int, recorder: Recorder
+        self,
+        client_id: int,
+        endpoints: tuple[str, ...],
+        seed: int,
+        recorder: Recorder,
+        protocol: str = "gateway",
     ) -> None:
         self.client_id = client_id
         self.endpoints = endpoints
         self.endpoint_index = client_id % len(endpoints)
         self.random = random.Random(seed * 1_000_003 + client_id)
         self.recorder = recorder
-        self.client = EtcdGatewayClient(endpoints[self.endpoint_index], timeout_seconds=2.0)
+        self.protocol = protocol
+        self.client = make_client(protocol, endpoints[self.endpoint_index])
         self.knows = ClientKnowledge(client=client_id)
 
     def next_request(self) -> WorkloadRequest:
@@ -132,7 +158,7 @@ class ClientWorker:
     def switch_endpoint(self) -> None:
         self.client.close()
         self.endpoint_index = (self.endpoint_index + 1) % len(self.endpoints)
-        self.client = EtcdGatewayClient(self.endpoints[self.endpoint_index], timeout_seconds=2.0)
+        self.client = make_client(self.protocol, self.endpoints[self.endpoint_index])
 
     def run(self, stop: threading.Event) -> None:
         for _ in range(MAX_OPERATIONS_PER_CLIENT):
@@ -189,12 +215,14 @@ class WatchWorker:
         endpoints: tuple[str, ...],
         request: WatchCreateRequest,
         recorder: Recorder,
+        protocol: str = "gateway",
     ) -> None:
         self.client_id = client_id
         self.endpoints = endpoints
         self.request = request
         self.recorder = recorder
-        self.reader: WatchStreamReader | None = None
+        self.protocol = protocol
+        self.reader: WatchStreamReader | GrpcWatchStreamReader | None = None
         self.lock = threading.Lock()
         self.closing = False
 
@@ -202,7 +230,7 @@ class WatchWorker:
         request = self.request
         for attempt in range(MAX_WATCH_RESUMES):
             endpoint = self.endpoints[(self.client_id + attempt) % len(self.endpoints)]
-            reader = WatchStreamReader(endpoint, request, timeout_seconds=30.0)
+            reader = make_watch_reader(self.protocol, endpoint, request)
             with self.lock:
                 if self.closing:
                     return
@@ -252,7 +280,9 @@ class WatchWorker:
             reader.close()
 
 
-def watch_requests(rng: random.Random) -> tuple[WatchCreateRequest, ...]:
+def watch_requests(
+    rng: random.Random, key_count: int = KEY_COUNT
+) -> tuple[WatchCreateRequest, ...]:
     """Watches from the start, from revision 1, on one key, with filters, with prev_kv."""
     prefix_end = prefix_range_end(KEY_PREFIX)
     return (
@@ -262,7 +292,7 @@ def watch_requests(rng: random.Random) -> tuple[WatchCreateRequest, ...]:
         ),
         WatchCreateRequest(key=KEY_PREFIX, range_end=prefix_end, progress_notify=True),
         WatchCreateRequest(
-            key=key_name(rng.randrange(KEY_COUNT)), start_revision=1, progress_notify=True
+            key=key_name(rng.randrange(key_count)), start_revision=1, progress_notify=True
         ),
         WatchCreateRequest(
             key=KEY_PREFIX, range_end=prefix_end, filters=("NOPUT",), progress_notify=True
@@ -281,16 +311,17 @@ def run_workload(
     clients: int,
     inject_fault: FaultAction | None,
     fault_kinds: tuple[str, ...],
+    protocol: str = "gateway",
 ) -> Recorder:
     """Run clients, watches and faults for ``duration_seconds``; return what was recorded."""
     recorder = Recorder()
     rng = random.Random(seed)
     stop = threading.Event()
     watchers = [
-        WatchWorker(100 + index, endpoints, request, recorder)
+        WatchWorker(100 + index, endpoints, request, recorder, protocol)
         for index, request in enumerate(watch_requests(rng))
     ]
-    workers = [ClientWorker(index, endpoints, seed, recorder) for index in range(clients)]
+    workers = [ClientWorker(index, endpoints, seed, recorder, protocol) for index in range(clients)]
     runs: list[Callable[[threading.Event], None]] = [w.run for w in watchers]
     runs.extend(worker.run for worker in workers)
     threads = [threading.Thread(target=run, args=(stop,), daemon=True) for run in runs]

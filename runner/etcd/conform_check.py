@@ -41,13 +41,20 @@ def check_recorded(
     history: History, time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS
 ) -> tuple[ExitCode, dict[str, Any]]:
     """The verdict and the report fields (``explanation`` lines, ``violations``)."""
+    deadline = time.monotonic() + time_limit_seconds
+    budget = Budget(interrupted=lambda: time.monotonic() > deadline)
+    return judge_history(history, budget, f"within {time_limit_seconds:.0f}s")
+
+
+def judge_history(history: History, budget: Budget, limit: str) -> tuple[ExitCode, dict[str, Any]]:
+    """:func:`check_recorded` with the caller's search budget (``simulate etcd`` gives a
+    number of steps, so that its verdict is the same on every machine); ``limit`` says what
+    the budget is, for an inconclusive verdict."""
     from runner.etcd.conform_patch import patch_history
     from spec.etcd.keyspace import EtcdModel
     from spec.linearizability_report import check_history
 
     history, resolved = patch_history(history)
-    deadline = time.monotonic() + time_limit_seconds
-    budget = Budget(interrupted=lambda: time.monotonic() > deadline)
     started = time.monotonic()
     report = check_history(EtcdModel(), history.operations, budget)
     linearizability = {
@@ -78,9 +85,7 @@ def check_recorded(
     if report.verdict == "unknown":
         return ExitCode.INCONCLUSIVE, {
             "linearizability": linearizability,
-            "explanation": [
-                f"the linearizability search did not finish within {time_limit_seconds:.0f}s"
-            ],
+            "explanation": [f"the linearizability search did not finish {limit}"],
             "violations": [],
         }
     order = report.orders[0][1] if report.orders else ()

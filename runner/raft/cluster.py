@@ -116,6 +116,7 @@ __all__ = [
     "cluster_config",
     "deliverable",
     "initial_state",
+    "persisted_after",
 ]
 
 EMPTY_APPLICATION_DIGEST: Final = "0" * 32
@@ -173,16 +174,8 @@ class RaftHost:
         match command:
             case SendMessage(message=message):
                 return Send(message)
-            case PersistHardState(term=term, vote=vote, commit_index=commit_index):
-                return Persist(
-                    msgspec.structs.replace(
-                        slot.storage, term=term, vote=vote, commit_index=commit_index
-                    )
-                )
-            case PersistEntries(entries=entries):
-                return Persist(_append(slot.storage, entries))
-            case PersistSnapshot(snapshot=snapshot):
-                return Persist(_store_snapshot(slot.storage, snapshot))
+            case PersistHardState() | PersistEntries() | PersistSnapshot():
+                return Persist(persisted_after(slot.storage, command))
             case RequestRandom(low=low, high=high):
                 return AwaitRandom(low, high)
             case ApplyEntries(entries=entries):
@@ -324,6 +317,22 @@ def _compact(
         return NotEnabled(f"node {node_id} has applied nothing beyond its snapshot")
     event = CreateSnapshot(index=application.applied_index, data=application.digest.encode())
     return machines.inject(config.machines, state, node_id, event)
+
+
+def persisted_after(
+    storage: PersistedState, command: PersistHardState | PersistEntries | PersistSnapshot
+) -> PersistedState:
+    """What a node's storage holds after one of its persistence commands (any host of
+    ``impl.raft``, an etcd member too, writes its storage this way)."""
+    match command:
+        case PersistHardState(term=term, vote=vote, commit_index=commit_index):
+            return msgspec.structs.replace(storage, term=term, vote=vote, commit_index=commit_index)
+        case PersistEntries(entries=entries):
+            return _append(storage, entries)
+        case PersistSnapshot(snapshot=snapshot):
+            return _store_snapshot(storage, snapshot)
+        case _:
+            assert_never(command)
 
 
 def _append(storage: PersistedState, entries: tuple[Entry, ...]) -> PersistedState:

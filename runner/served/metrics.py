@@ -27,16 +27,22 @@ REST_BUCKETS: Final = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 3
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def component_registry() -> CollectorRegistry:
+    """A registry with the process and Python runtime collectors."""
+    # The Kubernetes components expose no ``*_created`` series.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    registry = CollectorRegistry()
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+    return registry
+
+
 class ClientMetrics:
     """One registry per component instance (tests run several in one process)."""
 
     def __init__(self, host: str) -> None:
-        # The Kubernetes components expose no ``*_created`` series.
-        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.host = host
-        self.registry = CollectorRegistry()
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            self.registry.register(collector)
+        self.registry = component_registry()
         self.request_duration = Histogram(
             "rest_client_request_duration_seconds",
             "Request latency in seconds. Broken down by verb, and host.",

@@ -109,3 +109,20 @@ def test_a_used_cluster_is_refused(served_etcd: str) -> None:
     code, _, stderr = conform("--endpoints", served_etcd, "--duration", "1")
     assert code == 2
     assert "fresh" in stderr
+
+
+def test_real_etcd_over_grpc_with_faults() -> None:
+    code, report, stderr = conform(
+        "--protocol", "grpc", "--duration", "3", "--seed", "5", "--faults", "kill,pause"
+    )
+    assert report.get("protocol") == "grpc", (report, stderr)
+    assert_passed_on_real_etcd(code, report, stderr)
+    assert report["counts"]["faults"] >= 1
+
+
+def test_kubeoracle_serve_etcd_over_grpc(served_etcd: str) -> None:
+    code, report, stderr = conform(
+        "--endpoints", served_etcd, "--protocol", "grpc", "--duration", "2", "--seed", "4"
+    )
+    assert report.get("protocol") == "grpc", (report, stderr)
+    assert_passed(code, report, stderr)

@@ -52,7 +52,7 @@ def wait_for(text: io.StringIO, needle: str, seconds: float = 20) -> bool:
     return False
 
 
-@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+@pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
 def test_dry_run_prints_rules_and_the_diff_of_an_endpoint_change(tmp_path: Path, mode: str) -> None:
     with serve(tmp_path) as served:
         for document in (SERVICE, endpoint_slice("10.244.1.5")):
@@ -100,3 +100,13 @@ def test_the_verb_runs_one_sync_and_stops(
     assert code == 0
     assert "# sync 1 (iptables)" in out
     assert '"default/web:http has no endpoints"' in out
+
+
+def test_ipvs_mode_without_dry_run_is_refused_before_touching_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.cli.main import main
+
+    code = main(["serve", "proxy", "--kubeconfig", str(tmp_path / "absent"), "--mode", "ipvs"])
+    assert code == 2
+    assert "--mode ipvs runs only with --dry-run" in capsys.readouterr().err

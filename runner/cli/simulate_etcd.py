@@ -1,0 +1,264 @@
+"""``kubeoracle simulate etcd``: etcd members (``impl.etcd.member``) on the simulated network
+with clients, watchers and faults; the clients' history and the watch streams are judged with
+the checkers ``conform etcd`` uses on a real etcd (``runner.etcd.world_checks``).
+
+Exit 0 when every run passes; 1 on a violation (a non-linearizable history, a broken watch
+guarantee) or a liveness failure, the report naming the property and the operations; 3 when the
+history check ran out of its search budget; 2 for bad options. ``--seeds FIRST..LAST`` runs
+every seed of the range and, with ``--mutant``, reports the distribution of the first catching
+seed (``runner.sim.seeds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from runner.cli.options import bounded_int
+from runner.cli.output import add_output_option, emit
+from runner.errors import InputError
+from runner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from models.etcd_world import EtcdSetup
+    from runner.sim.simulate import SimulationResult
+
+DEFAULT_STEPS: Final = 2000
+DEFAULT_LIVENESS_STEPS: Final = 3000
+STEPS_LIMIT: Final = 100_000
+FAULTS: Final = ("crash", "drop", "duplicate", "partition", "pause")
+MUTANTS: Final = {
+    "stale_linearizable_read": "a linearizable read is answered from the member's applied "
+    "state without ReadIndex, as a serializable read is",
+    "lost_lease_revoke": "revoking a lease (by a client or by expiry) removes the lease but "
+    "not its keys",
+}
+
+
+def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``simulate etcd``."""
+    parser = targets.add_parser(
+        "etcd",
+        help="etcd members on Raft with clients, watches, leases and compaction, under "
+        "partitions, crashes, pauses and message loss",
+        description=(
+            "Simulate an etcd cluster (the reference member machines) with concurrent clients "
+            "and watchers: a safety phase with the seed's faults, a liveness phase (faults "
+            "stop) in which a write must be acknowledged, then the recorded history is judged "
+            "for linearizability and the watch streams for etcd's watch guarantees."
+        ),
+    )
+    parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=1, help="default 1")
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="COUNT|FIRST..LAST",
+        help="COUNT: this many consecutive seeds from --seed, stopping at the first failure; "
+        "FIRST..LAST: every seed of the range (with --mutant: the catching-seed distribution)",
+    )
+    parser.add_argument(
+        "--steps", type=bounded_int(0, STEPS_LIMIT), default=DEFAULT_STEPS,
+        help=f"steps of the safety phase (default {DEFAULT_STEPS})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--liveness-steps", type=bounded_int(1, STEPS_LIMIT), default=DEFAULT_LIVENESS_STEPS,
+        help=f"the liveness bound (default {DEFAULT_LIVENESS_STEPS})",
+    )  # fmt: skip
+    parser.add_argument("--members", type=bounded_int(1, 7), default=3, help="default 3")
+    parser.add_argument("--clients", type=bounded_int(1, 16), default=3, help="default 3")
+    parser.add_argument(
+        "--faults",
+        default="swarm",
+        help=f"comma-separated fault kinds ({', '.join(FAULTS)}), 'all', 'none', or 'swarm': "
+        "the seed picks the mix (default)",
+    )
+    parser.add_argument("--mutant", default="none", help="run a deliberately broken member")
+    parser.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--trace", type=Path, default=None, help="write the trace to FILE")
+    add_output_option(parser)
+    parser.set_defaults(handler=run_simulate_etcd)
+
+
+def _faults(text: str) -> tuple[str, ...] | None:
+    if text == "swarm":
+        return None
+    if text == "none":
+        return ()
+    if text == "all":
+        return FAULTS
+    chosen = tuple(part.strip() for part in text.split(","))
+    unknown = [part for part in chosen if part not in FAULTS]
+    if unknown:
+        raise InputError(f"unknown fault kind {unknown[0]!r} (known: {', '.join(FAULTS)})",
+                         field="--faults")  # fmt: skip
+    return chosen
+
+
+def _seeds(args: argparse.Namespace) -> tuple[list[int], bool]:
+    """The seeds to run, and whether every one runs (a range) or the first failure stops."""
+    from runner.sim.seeds import SEEDS_MAX, parse_seed_range
+
+    text = args.seeds
+    if text is not None and not text.isdigit():
+        parsed = parse_seed_range(text)
+        if isinstance(parsed, str):
+            raise InputError(parsed, field="--seeds")
+        return list(parsed.seeds()), True
+    count = int(text) if text is not None else 1
+    if not 1 <= count <= SEEDS_MAX:
+        raise InputError(f"expected 1 to {SEEDS_MAX} seeds", field="--seeds")
+    return list(range(args.seed, args.seed + count)), False
+
+
+def _exit_code(result: SimulationResult[Any]) -> ExitCode:
+    from runner.etcd.world_checks import INCONCLUSIVE
+
+    if result.result.status == "pass":
+        return ExitCode.PASS
+    if result.result.property == INCONCLUSIVE:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.VIOLATION
+
+
+def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
+    """The ``simulate etcd`` handler."""
+    from runner.etcd.world_kind import ETCD, draw_setup
+    from runner.input_files import check_output_path, write_output
+    from runner.sim.seeds import CatchDistribution, SeedRange
+    from runner.sim.simulate import RunOptions, simulate
+    from runner.sim.trace import code_version
+
+    if args.list_mutants:
+        emit({"mutants": MUTANTS}, args.output, _render_mutants)
+        return ExitCode.PASS
+    if args.mutant != "none" and args.mutant not in MUTANTS:
+        raise InputError(
+            f"unknown mutant {args.mutant!r} (known: {', '.join(MUTANTS)})", field="--mutant"
+        )
+    if args.steps + args.liveness_steps > STEPS_LIMIT:
+        raise InputError(f"--steps plus --liveness-steps exceed {STEPS_LIMIT}", field="--steps")
+    faults = _faults(args.faults)
+    seeds, every = _seeds(args)
+    if args.trace is not None:
+        check_output_path(args.trace, "trace")
+    options = RunOptions(
+        seed=seeds[0], safety_steps=args.steps, liveness_steps=args.liveness_steps, faults=faults
+    )
+
+    def setup(prng: Any, swarm: Any) -> EtcdSetup:
+        return draw_setup(prng, swarm, members=args.members, clients=args.clients,
+                          mutant=args.mutant)  # fmt: skip
+
+    version = code_version()
+    failed: list[int] = []
+    codes: list[ExitCode] = []
+    kept: SimulationResult[EtcdSetup] | None = None
+    for number, seed in enumerate(seeds, start=1):
+        _progress(f"seed {seed} ({number} of {len(seeds)})")
+        result = simulate(ETCD, dataclasses.replace(options, seed=seed), setup, version)
+        codes.append(_exit_code(result))
+        if result.result.status != "pass":
+            failed.append(seed)
+        if kept is None or kept.result.status == "pass":
+            kept = result
+        if failed and not every:
+            break
+    _progress("")
+    assert kept is not None
+    if args.trace is not None:
+        write_output(args.trace, kept.trace.content(), "trace")
+    report = build_report(kept, args, len(codes), failed)
+    if every and len(seeds) > 1:
+        report["distribution"] = CatchDistribution(
+            SeedRange(seeds[0], seeds[-1]), tuple(failed)
+        ).report()
+    emit(report, args.output, render_text)
+    return max(codes, key=lambda code: (code is ExitCode.VIOLATION, code.value))
+
+
+def build_report(
+    result: SimulationResult[EtcdSetup], args: argparse.Namespace, seeds_run: int, failed: list[int]
+) -> dict[str, Any]:
+    """The machine-readable report (``-o json``): the first failing run, else the last run."""
+    from runner.sim.fingerprint import to_builtins
+
+    header = result.header
+    return {
+        "target": "etcd",
+        "seed": header.seed,
+        "seeds_run": seeds_run,
+        "failing_seeds": failed,
+        "mutant": args.mutant,
+        "setup": to_builtins(header.setup),
+        "swarm": to_builtins(header.swarm),
+        "safety_steps": header.safety_steps,
+        "liveness_steps": header.liveness_steps,
+        "code_version": header.code_version,
+        "steps": result.result.steps,
+        "statistics": result.statistics,
+        "coverage": result.coverage,
+        "liveness_steps_used": result.liveness_steps_used,
+        "result": to_builtins(result.result),
+        "trace": str(args.trace) if args.trace is not None else None,
+    }
+
+
+def render_text(report: Mapping[str, Any]) -> str:
+    """The human summary."""
+    setup, result = report["setup"], report["result"]
+    faults = ", ".join(report["swarm"]["faults"]) or "none"
+    actions = ", ".join(f"{name} {count}" for name, count in report["statistics"].items())
+    covered = [name for name, step in report["coverage"].items() if step is not None]
+    lines = [
+        f"kubeoracle simulate etcd: seed {report['seed']}, {setup['members']} members,"
+        f" {setup['clients']} clients, {setup['watches']} watchers, workload"
+        f" {setup['workload']}, mutant {report['mutant']}",
+        f"  faults: {faults}",
+        f"  steps: {report['steps']} ({report['safety_steps']} safety + liveness bound"
+        f" {report['liveness_steps']}); {actions}",
+        f"  situations reached: {len(covered)} of {len(report['coverage'])}"
+        f" ({', '.join(covered) or 'none'})",
+    ]
+    failing = report["failing_seeds"]
+    if report["seeds_run"] > 1:
+        shown = ", ".join(map(str, failing[:20])) + (", ..." if len(failing) > 20 else "")
+        lines.append(
+            f"  seeds run: {report['seeds_run']}; failing: {len(failing)} ({shown or 'none'})"
+        )
+    distribution = report.get("distribution")
+    if distribution is not None and distribution.get("seeds_needed"):
+        needed = distribution["seeds_needed"]
+        lines.append(
+            f"  first failing seed {distribution['first_catching_seed']}; seeds needed from any"
+            f" start: median {needed['median']}, p90 {needed['p90']}, max {needed['max']}"
+        )
+    if result["status"] == "pass":
+        lines.append(
+            "PASS: the history is linearizable and every watch stream keeps etcd's guarantees"
+            f" ({report['seeds_run']} seed(s))"
+        )
+    else:
+        lines.append(
+            f"FAIL: {result['status']} of {result['property']} after step {result['index']}"
+            f" (seed {report['seed']}):"
+        )
+        lines.extend(f"  {line}" for line in str(result["message"]).splitlines())
+        hint = report["trace"] or f"FILE (rerun with --seed {report['seed']} --trace FILE)"
+        lines.append(f"  reproduce: kubeoracle replay {hint}")
+    return "\n".join(lines)
+
+
+def _render_mutants(report: Mapping[str, Any]) -> str:
+    lines = ["etcd member mutants (each must be caught by the history checkers):"]
+    lines.extend(f"  {name:<26} {text}" for name, text in report["mutants"].items())
+    return "\n".join(lines)
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[K{message}")
+        sys.stderr.flush()

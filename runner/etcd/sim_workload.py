@@ -1,0 +1,66 @@
+"""The client workloads of ``simulate etcd``, by name: where a simulated client's next request
+is drawn.
+
+A workload says which request an idle client sends next (drawn from the run's PRNG, given what
+the client knows) and what the client learns from a successful answer. The world
+(``runner.etcd.world``) records every request and answer in the history the checkers judge, so
+a workload needs no checker of its own. ``kv`` is the mix of ``conform etcd``
+(:mod:`runner.etcd.workload`). A new workload (a lock recipe, say) is one class here and one
+line in :data:`WORKLOADS`; the run's setup names it, so a trace replays with it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Final, Protocol, final
+
+from models.etcd_world import EtcdSetup
+from models.history import EtcdAnswer, EtcdOperation
+from runner.etcd import workload
+from runner.etcd.workload import ClientKnowledge
+
+
+class Workload(Protocol):
+    """What a simulated client sends and learns."""
+
+    def next_request(
+        self, prng: random.Random, knows: ClientKnowledge, setup: EtcdSetup
+    ) -> EtcdOperation:
+        """The client's next request (the world records that it was sent)."""
+        ...
+
+    def called(self, knows: ClientKnowledge, request: EtcdOperation) -> ClientKnowledge:
+        """What the client knows once ``request`` is sent."""
+        ...
+
+    def learn(
+        self, knows: ClientKnowledge, request: EtcdOperation, response: EtcdAnswer
+    ) -> ClientKnowledge:
+        """What a successful answer teaches the client."""
+        ...
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class KeyValueWorkload:
+    """Gets (linearizable and serializable), prefix ranges, puts (some on leases), deletes,
+    compare-and-set and multi-key txns, lease grants, revokes and keepalives, compactions."""
+
+    def next_request(
+        self, prng: random.Random, knows: ClientKnowledge, setup: EtcdSetup
+    ) -> EtcdOperation:
+        return workload.next_request(prng, knows, setup.keys, setup.lease_ttl_seconds)
+
+    def called(self, knows: ClientKnowledge, request: EtcdOperation) -> ClientKnowledge:
+        return workload.called(knows, request)
+
+    def learn(
+        self, knows: ClientKnowledge, request: EtcdOperation, response: EtcdAnswer
+    ) -> ClientKnowledge:
+        return workload.learn(knows, request, response)
+
+
+WORKLOADS: Final[dict[str, Workload]] = {"kv": KeyValueWorkload()}
+"""Every workload by the name a setup gives it."""
+DEFAULT_WORKLOAD: Final = "kv"
