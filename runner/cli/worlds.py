@@ -14,6 +14,7 @@ from runner.apiserver.world import APISERVER
 from runner.controllers.world_kind import CONTROLLERS
 from runner.etcd.world_kind import ETCD
 from runner.explore.simulation import Explorable
+from runner.kubelet.world_kind import KUBELET
 from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
 from runner.sim.world import WorldKind
@@ -23,6 +24,7 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     APISERVER.name: APISERVER,
     CONTROLLERS.name: CONTROLLERS,
     ETCD.name: ETCD,
+    KUBELET.name: KUBELET,
 }
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
     RAFT.name: RaftExploration(),
