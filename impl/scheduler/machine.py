@@ -8,8 +8,10 @@ are what kube-scheduler's informers and its own API calls deliver (:mod:`models.
 events`); commands are the API calls it makes.
 
 - A pending pod joins the queue (PreEnqueue may gate it); an assigned pod joins the cache and
-  raises AssignedPodAdd; a deleted pod leaves both and raises AssignedPodDelete; node events
-  raise their own. Raised events move waiting pods per QueueingHints.
+  raises AssignedPodAdd; an assigned pod updated in place is replaced in the cache and wakes
+  waiting pods only if its labels changed or its requests shrank; a deleted pod leaves both and
+  raises AssignedPodDelete; node events raise their own. Raised events move waiting pods per
+  QueueingHints.
 - ``ScheduleNext`` pops the queue's head and runs one cycle. A feasible pod is assumed on the
   chosen node (``random`` picks among the top-scoring nodes) and a ``Bind`` is issued; the
   pod stays assumed until ``BindingSucceeded`` (then AssignedPodAdd) or ``BindingFailed``
@@ -177,12 +179,42 @@ def _on_pod_added(config: SchedulerConfig, state: SchedulerState, event: PodAdde
     )
 
 
+def _assigned_update(
+    config: SchedulerConfig, state: SchedulerState, event: PodUpdated
+) -> SchedulerStep | None:
+    """An assigned pod changed in place (same node): replaced in the cache. kube-scheduler's
+    AssignedPodUpdate wakes a waiting pod only when the change may help it (the pod's labels
+    changed, or its requests shrank); a status-only change (a condition, a deletion
+    timestamp) wakes nobody. None when the pod is not cached on that node."""
+    info = pod_info(event.pod, config.features, assigned=True)
+    if not state.snapshot.has_node(info.node_name) or info.key in state.assumed:
+        return None
+    node = state.snapshot.node(info.node_name)
+    old = next((p for p in node.pods if p.key == info.key), None)
+    if old is None:
+        return None
+    generation = state.next_generation
+    replaced = node.without_pods(frozenset({info.key}), generation).with_pod(info, generation)
+    state = _with_node_info(state, replaced)
+    shrank = any(info.requests.get(name, 0) < value for name, value in old.requests.items())
+    if old.labels == info.labels and not shrank:
+        return Step(state=state)
+    # AssignedPodUpdate as the plugins' hints read it: like the old pod leaving the node.
+    cluster_event = ClusterEvent(kind=EventKind.ASSIGNED_POD_DELETE, pod=old, node=replaced)
+    return Step(state=_raise(config, state, cluster_event))
+
+
 def _on_pod_updated(
     config: SchedulerConfig, state: SchedulerState, event: PodUpdated
 ) -> SchedulerStep:
-    """An assigned pod is replaced in the cache (AssignedPodDelete then AssignedPodAdd); a
-    queued pod is replaced in its pool; any other pod is new."""
+    """An assigned pod still on its node is replaced in the cache (see ``_assigned_update``);
+    an assigned pod elsewhere is removed and added again (AssignedPodDelete, AssignedPodAdd);
+    a queued pod is replaced in its pool; any other pod is new."""
     key = pod_key(event.pod)
+    if event.pod.pod_spec.node_name and not state.queue.has(key):
+        in_place = _assigned_update(config, state, event)
+        if in_place is not None:
+            return in_place
     if event.pod.pod_spec.node_name or not state.queue.has(key):
         if any(key in (p.key for p in node.pods) for node in state.snapshot.in_order()):
             state = _on_pod_deleted(config, state, key).state

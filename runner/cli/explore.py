@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from runner.explore.simulation import Explorable
 
 DEFAULT_SEEDS: Final = "1..100"
-DEFAULT_STEPS: Final = 300
-"""Explore favours breadth: many short safety phases (``simulate`` runs 2500 steps)."""
 DEFAULT_LIVENESS_STEPS: Final = 10000
 WORKERS_MAX: Final = 1024
 DEFAULT_SHRINK_BUDGET: Final = 1000
@@ -67,27 +65,12 @@ def register(verbs: VerbParsers) -> None:
         help="all: the reference and every mutant (default); none: the reference only; or "
         "comma-separated mutant names",
     )
-    parser.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="local: worker processes on this machine (in this process with --workers 1); "
-        "dask: a Dask LocalCluster, or the scheduler given by --scheduler (default local)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=bounded_int(1, WORKERS_MAX),
-        default=None,
-        help="worker processes for local and the Dask LocalCluster (default: the CPU count)",
-    )
-    parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (tcp://HOST:PORT)"
-    )
+    add_engine_options(parser)
     parser.add_argument(
         "--steps",
         type=bounded_int(0, STEPS_OPTION_MAX),
-        default=DEFAULT_STEPS,
-        help=f"steps of each run's safety phase (default {DEFAULT_STEPS})",
+        default=None,
+        help="steps of each run's safety phase (default: the world's; raft 1000, apiserver 300)",
     )
     parser.add_argument(
         "--liveness-steps",
@@ -117,6 +100,26 @@ def register(verbs: VerbParsers) -> None:
     )
     add_output_option(parser)
     parser.set_defaults(handler=run_explore)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--workers`` and ``--scheduler`` (read by :func:`make_engine`)."""
+    parser.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: worker processes on this machine (in this process with --workers 1); "
+        "dask: a Dask LocalCluster, or the scheduler given by --scheduler (default local)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=bounded_int(1, WORKERS_MAX),
+        default=None,
+        help="worker processes for local and the Dask LocalCluster (default: the CPU count)",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler (tcp://HOST:PORT)"
+    )
 
 
 def parse_seeds(text: str) -> SeedRange:
@@ -193,7 +196,8 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     if target is None:
         known = ", ".join(sorted(EXPLORABLE))
         raise InputError(f"unknown world {args.world!r} (known: {known})", field="WORLD")
-    if args.steps + args.liveness_steps > STEPS_MAX:
+    steps: int = target.safety_steps if args.steps is None else args.steps
+    if steps + args.liveness_steps > STEPS_MAX:
         reason = f"--steps plus --liveness-steps exceed the limit of {STEPS_MAX} steps per run"
         raise InputError(reason, field="--steps")
     if args.traces is not None and not args.traces.is_dir():
@@ -204,7 +208,7 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
         mutants=parse_mutants(args.mutant, target.mutants),
         seeds=parse_seeds(args.seeds),
         choices=RunChoices(
-            safety_steps=args.steps,
+            safety_steps=steps,
             liveness_steps=args.liveness_steps,
             faults=parse_faults(args.faults, target.kind.fault_kinds),
             code_version=code_version(),
@@ -212,13 +216,13 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     )
     engine = make_engine(args)
     try:
-        report = explore(exploration, engine, _progress)
+        report = explore(exploration, engine, progress_bar)
         traces = {}
         if args.shrink_budget > 0:
             traces = shrink_groups(exploration, engine, report, args.shrink_budget)
     finally:
         engine.close()
-        _clear_progress()
+        clear_progress()
     if args.traces is not None:
         for name, content in sorted(traces.items()):
             write_output(args.traces / name, content, "trace")
@@ -226,7 +230,8 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     return EXIT_CODES[report["verdict"]]
 
 
-def _progress(finished: int, total: int) -> None:
+def progress_bar(finished: int, total: int) -> None:
+    """A progress bar on stderr when it is a terminal."""
     if sys.stderr.isatty():
         width = 30
         filled = width * finished // total
@@ -235,7 +240,8 @@ def _progress(finished: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def _clear_progress() -> None:
+def clear_progress() -> None:
+    """Erase the progress bar."""
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "runner.cli.batch",
     "runner.cli.check",
     "runner.cli.conform",
     "runner.cli.decode",

@@ -8,12 +8,12 @@ its protobuf descriptor with raw-bytes framing and does the parsing itself, as G
 a message over the limit is ``ResourceExhausted`` ``grpc: received message larger than max
 (N vs. LIMIT)``, one that does not parse is ``Internal`` ``grpc: error unmarshalling request:
 ...``, and a method or service nobody registered is ``Unimplemented`` ``unknown method M for
-service S`` / ``unknown service S``. Only then does the servicer's method run.
+service S`` / ``unknown service S``. Only then does the method's behaviour run.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final, NoReturn
 
 import grpc
@@ -24,6 +24,10 @@ from google.protobuf.message import DecodeError, Message
 from models.etcd_wire import MAX_GRPC_MESSAGE_BYTES
 
 Context = grpc.aio.ServicerContext[Any, Any]
+Behaviour = Callable[..., Any]
+"""A method's implementation: ``async (request, context) -> answer`` for a unary method, an
+async generator of answers for a server stream; a client stream gets an async iterator of
+requests instead of one."""
 TRANSPORT_LIMIT_BYTES: Final = 4 * MAX_GRPC_MESSAGE_BYTES
 """grpcio's own receive limit: messages between etcd's limit and this one are refused here with
 Go's words; larger ones by grpcio, before they are buffered (its wording)."""
@@ -91,8 +95,25 @@ def _stream_out(behaviour: Callable[..., Any], request_type: type[Message]) -> C
     return handle
 
 
-def _handler(servicer: object, method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
-    behaviour = getattr(servicer, method.name)
+def _not_served(method: MethodDescriptor) -> Behaviour:
+    """A method etcd serves and the reference does not."""
+    text = f"kubeoracle: {method.name} is not served by the reference"
+
+    async def refuse(request: Any, context: Context) -> Any:
+        del request
+        await _refuse(context, grpc.StatusCode.UNIMPLEMENTED, text)
+
+    async def refuse_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        await refuse(request, context)
+        yield None  # pragma: no cover (never reached)
+
+    return refuse_stream if method.server_streaming else refuse
+
+
+def _handler(
+    behaviours: Mapping[str, Behaviour], method: MethodDescriptor
+) -> grpc.RpcMethodHandler[Any, Any]:
+    behaviour = behaviours.get(method.name) or _not_served(method)
     request_type = _message_class(method)
     if method.client_streaming and method.server_streaming:
         return grpc.stream_stream_rpc_method_handler(
@@ -108,10 +129,14 @@ def _handler(servicer: object, method: MethodDescriptor) -> grpc.RpcMethodHandle
     )
 
 
-def service_handler(service: ServiceDescriptor, servicer: object) -> grpc.GenericRpcHandler:
-    """Every method of ``service``, answered by ``servicer``'s method of the same name."""
+def service_handler(
+    service: ServiceDescriptor, behaviours: Mapping[str, Behaviour]
+) -> grpc.GenericRpcHandler:
+    """Every method of ``service``: the behaviour of its name, or Unimplemented (``kubeoracle:
+    M is not served by the reference``) for a method the reference does not serve."""
     return grpc.method_handlers_generic_handler(
-        service.full_name, {method.name: _handler(servicer, method) for method in service.methods}
+        service.full_name,
+        {method.name: _handler(behaviours, method) for method in service.methods},
     )
 
 

@@ -55,7 +55,7 @@ from models.scheduling.events import (
 )
 from runner.apiserver.client import Endpoint
 from runner.scheduler.timing import SAMPLE_PERCENT, PluginTimer
-from runner.scheduler.writes import Writer
+from runner.scheduler.writes import EventRecorder, Writer
 from runner.served.informers import Informers
 from runner.served.rest import RestClient
 
@@ -126,7 +126,10 @@ class LiveScheduler:
         self.watcher = watcher
         self.informers = Informers(endpoint, ("nodes", "pods"))
         self.rest = RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT)
-        self.writer = Writer(self.rest, instance)
+        self.writer = Writer(self.rest)
+        self.recorder = EventRecorder(
+            RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT), instance
+        )
         self.random = random.Random(seed)
         self.timer = timer
         self.sampler = random.Random()
@@ -138,9 +141,11 @@ class LiveScheduler:
 
     def run(self, stop: threading.Event) -> None:
         """Schedule until ``stop``."""
+        self.recorder.start()
         try:
             self.informers.drive(stop, self._informed, self._schedule, IDLE_SECONDS)
         finally:
+            self.recorder.stop()
             self.rest.close()
 
     def _now_ms(self) -> int:
@@ -289,7 +294,7 @@ class LiveScheduler:
             self._handle(BindingSucceeded(key=key, node=node))
             namespace = pod.meta.namespace or "default"
             message = f"Successfully assigned {namespace}/{pod.meta.name} to {node}"
-            self.writer.event(pod, "Normal", "Scheduled", "Binding", message)
+            self.recorder.record(pod, "Normal", "Scheduled", "Binding", message)
             self._attempted(key, "scheduled", attempt, started)
             return
         self._handle(BindingFailed(key=key, node=node, reason=error))
@@ -300,7 +305,7 @@ class LiveScheduler:
         pod = self.pods.get(key)
         if pod is None:
             return
-        self.writer.event(pod, "Warning", "FailedScheduling", "Scheduling", message)
+        self.recorder.record(pod, "Warning", "FailedScheduling", "Scheduling", message)
         self.writer.scheduled_condition(pod, reason, message, nominated)
 
     def _evict(self, key: str, preemptor: str, node: str) -> None:
@@ -310,4 +315,4 @@ class LiveScheduler:
         scheduler = by.pod_spec.scheduler_name or "default-scheduler"
         self.writer.preempt(victim, scheduler)
         message = f"Preempted by pod {by.meta.uid} on node {node}"
-        self.writer.event(victim, "Normal", "Preempted", "Preempting", message, scheduler)
+        self.recorder.record(victim, "Normal", "Preempted", "Preempting", message, scheduler)

@@ -4,7 +4,9 @@ only when something changed, as ``updatePod`` does), the preemption of a victim 
 DisruptionTarget condition, then a delete), and the ``core/v1`` Events ``kubectl describe``
 lists, with kube-scheduler's reasons and messages.
 
-Events repeat as client-go's correlator makes them repeat: the same reason and message on the
+Events are recorded off the scheduling path, as client-go's broadcaster does: ``EventRecorder``
+posts them from its own thread and connection, in order. They repeat as client-go's correlator
+makes them repeat: the same reason and message on the
 same pod again bump the first Event's ``count`` and ``lastTimestamp`` (a merge patch) instead of
 creating a new one. The event source is the pod's ``schedulerName`` (kube-scheduler makes one
 recorder per profile), so ``kubectl describe`` shows ``From: default-scheduler``.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import queue
+import threading
 import time
 from typing import Any, Final
 
@@ -26,6 +30,7 @@ from runner.served.rest import RestClient
 STRATEGIC: Final = "application/strategic-merge-patch+json"
 MERGE: Final = "application/merge-patch+json"
 EVENT_CACHE_SIZE: Final = 4096
+STOP_SECONDS: Final = 5.0
 """Events remembered for counting repeats (client-go's correlator keeps an LRU of 4096)."""
 
 
@@ -55,12 +60,10 @@ def error_message(status: int, body: bytes) -> str:
 
 
 class Writer:
-    """kube-scheduler's API writes on one REST client (used by the driver thread only)."""
+    """kube-scheduler's API writes but Events, on one REST client (the driver thread's)."""
 
-    def __init__(self, rest: RestClient, instance: str) -> None:
+    def __init__(self, rest: RestClient) -> None:
         self.rest = rest
-        self.instance = instance
-        self.events: dict[tuple[str, str, str, str], tuple[str, int]] = {}
 
     def bind(self, pod: Pod, node: str) -> tuple[int, str]:
         """POST ``pods/binding`` (the pod's UID as precondition); status and error message."""
@@ -138,13 +141,52 @@ class Writer:
         )
         self.rest.send(call)
 
-    def event(
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True):
+    pod: Pod
+    kind: str
+    reason: str
+    action: str
+    message: str
+    source: str
+
+
+class EventRecorder:
+    """Posts Events from its own thread, in the order they were recorded."""
+
+    def __init__(self, rest: RestClient, instance: str) -> None:
+        self.rest = rest
+        self.instance = instance
+        self.events: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+        self.queue: queue.Queue[_Event | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="event-recorder")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Post what is queued (for at most a few seconds), then stop."""
+        self.queue.put(None)
+        self.thread.join(timeout=STOP_SECONDS)
+        self.rest.close()
+
+    def record(
         self, pod: Pod, kind: str, reason: str, action: str, message: str, source: str = ""
     ) -> None:
         """Record an Event about ``pod`` (``kind``: Normal or Warning) from ``source`` (by
         default the pod's scheduler)."""
-        namespace, name = pod.meta.namespace or "default", pod.meta.name or ""
         source = source or pod.pod_spec.scheduler_name or "default-scheduler"
+        self.queue.put(
+            _Event(pod=pod, kind=kind, reason=reason, action=action, message=message, source=source)
+        )
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            self._post(item)
+
+    def _post(self, item: _Event) -> None:
+        pod, source, reason, message = item.pod, item.source, item.reason, item.message
+        namespace, name = pod.meta.namespace or "default", pod.meta.name or ""
         now = time.time()
         key = (f"{namespace}/{name}/{pod.meta.uid or ''}", source, reason, message)
         seen = self.events.get(key)
@@ -176,8 +218,8 @@ class Writer:
             },
             "reason": reason,
             "message": message,
-            "type": kind,
-            "action": action,
+            "type": item.kind,
+            "action": item.action,
             "source": {"component": source},
             "reportingComponent": source,
             "reportingInstance": f"{source}-{self.instance}",

@@ -246,6 +246,10 @@ def test_transport_refusals_are_worded_as_gos_grpc_words_them(stubs: Stubs) -> N
         grpc.StatusCode.UNIMPLEMENTED,
         "unknown service etcdserverpb.Auth",
     )
+    assert refusal("/etcdserverpb.Cluster/MemberAdd", b"") == (
+        grpc.StatusCode.UNIMPLEMENTED,
+        "kubeoracle: MemberAdd is not served by the reference",
+    )
     code, message = refusal("/etcdserverpb.KV/Range", b"\xff\xff\xff")
     assert code == grpc.StatusCode.INTERNAL
     assert message.startswith("grpc: error unmarshalling request: ")

@@ -7,9 +7,17 @@ import pytest
 
 from impl.raft import log as log_ops
 from impl.raft import progress as progress_ops
-from impl.raft.commitment import committed_index, majority_committed_index, vote_result
-from models.raft import ConfState, Progress, RaftMutant
-from tests.raft.builders import stored
+from impl.raft.commitment import (
+    commit_to,
+    committed_index,
+    majority_committed_index,
+    majority_vote_result,
+    maybe_commit,
+    vote_result,
+)
+from impl.raft.transition import Transition
+from models.raft import ConfState, Progress, RaftConfig, RaftMutant, RaftNodeState
+from tests.raft.builders import elected, node, stored
 
 
 @pytest.mark.parametrize(
@@ -46,6 +54,76 @@ def test_joint_commit_needs_both_halves() -> None:
 def test_joint_vote_result(granted: set[int], rejected: set[int], expected: str) -> None:
     conf = ConfState(voters=(1, 4, 5), voters_outgoing=(1, 2, 3))
     assert vote_result(conf, frozenset(granted), frozenset(rejected), None) == expected
+
+
+@pytest.mark.parametrize(
+    ("granted", "rejected", "expected"),
+    [
+        ({1, 2}, set(), "won"),  # two of three
+        ({1}, set(), "pending"),  # 2 and 3 may still grant
+        ({1}, {2}, "pending"),  # 3 may still grant
+        ({1}, {2, 3}, "lost"),
+        (set(), {1, 2}, "lost"),
+    ],
+)
+def test_majority_vote_result(granted: set[int], rejected: set[int], expected: str) -> None:
+    assert majority_vote_result((1, 2, 3), frozenset(granted), frozenset(rejected)) == expected
+
+
+def test_commit_index_only_rises_and_says_whether_it_moved() -> None:
+    config, state = node(1, stored([1, 1, 1], term=1, commit_index=2))
+    transition = Transition(config, state)
+    assert not commit_to(transition, 2)  # already there
+    assert not commit_to(transition, 1)  # never lowered
+    assert transition.state.persisted.commit_index == 2
+    assert commit_to(transition, 3)
+    assert transition.state.persisted.commit_index == 3
+
+
+def leader_with_matches(
+    matches: dict[int, int], conf: ConfState | None = None, mutant: RaftMutant | None = None
+) -> tuple[RaftConfig, RaftNodeState]:
+    """Node 1 elected in term 2 over a log of two term-1 entries (it appends its own empty
+    entry 3 of term 2), with the followers' match indices set to ``matches``."""
+    voters = sorted({1, *matches})
+    config, state = node(1, stored([1, 1], term=1, voters=voters), voters=voters, mutant=mutant)
+    leader = elected(config, state)
+    assert leader.persisted.term == 2
+    assert leader.persisted.last_index() == 3
+    progress = tuple(
+        msgspec.structs.replace(p, match_index=matches.get(p.node_id, p.match_index))
+        for p in leader.progress
+    )
+    leader = msgspec.structs.replace(leader, progress=progress)
+    if conf is not None:
+        leader = msgspec.structs.replace(leader, conf_state=conf)
+    return config, leader
+
+
+def test_a_quorum_on_an_entry_of_an_earlier_term_commits_nothing() -> None:
+    # Paper section 5.4.2: a leader counts replicas only for entries of its own term.
+    config, leader = leader_with_matches({2: 2, 3: 0})
+    transition = Transition(config, leader)
+    assert not maybe_commit(transition)
+    assert transition.state.persisted.commit_index == 0
+    # Once its own entry 3 is on a majority, it commits 3, and with it 1 and 2.
+    config, leader = leader_with_matches({2: 3, 3: 0})
+    transition = Transition(config, leader)
+    assert maybe_commit(transition)
+    assert transition.state.persisted.commit_index == 3
+
+
+def test_the_joint_counts_new_only_mutant_commits_on_the_incoming_half_alone() -> None:
+    # Incoming {1, 4, 5} holds entry 3 on 1 and 4; outgoing {1, 2, 3} only on 1.
+    joint = ConfState(voters=(1, 4, 5), voters_outgoing=(1, 2, 3))
+    matches = {2: 0, 3: 0, 4: 3, 5: 0}
+    config, leader = leader_with_matches(matches, joint)
+    transition = Transition(config, leader)
+    assert not maybe_commit(transition)
+    config, leader = leader_with_matches(matches, joint, RaftMutant.JOINT_COUNTS_NEW_ONLY)
+    transition = Transition(config, leader)
+    assert maybe_commit(transition)
+    assert transition.state.persisted.commit_index == 3
 
 
 def test_progress_probe_to_replicate_to_probe() -> None:

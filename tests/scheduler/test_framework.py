@@ -20,7 +20,7 @@ from impl.scheduler.results_cache import ResultsCache
 from impl.scheduler.run import Attempt, drive, run_pods
 from impl.scheduler.schedule import schedule_one
 from models.k8s.core.pod import Pod
-from models.scheduling.events import PodUpdated
+from models.scheduling.events import PodAdded, PodDeleted, PodUpdated, ScheduleNext
 from tests.scheduler.helpers import cluster, node, pod, snapshot
 
 NO_POP = msgspec.structs.replace(DEFAULT_FEATURES, pop_from_backoff=False)
@@ -241,3 +241,34 @@ def test_an_event_the_hint_skips_leaves_the_pod_waiting() -> None:
     # the bound pod does not match web's term: QueueSkip, web stays unschedulable
     assert [(a.pod, a.node) for a in attempts] == [("default/web", ""), ("default/cache", "a")]
     assert [item.info.name for item in final.queue.unschedulable] == ["web"]
+
+
+def test_a_status_only_update_of_an_assigned_pod_wakes_nobody() -> None:
+    """kube-scheduler's AssignedPodUpdate: NodeResourcesFit's hint queues a waiting pod only
+    when an assigned pod's requests shrink; a condition or a deletion timestamp changes
+    nothing, so the waiting pod stays unschedulable until the assigned pod is deleted."""
+    profile = default_profile()
+    config = SchedulerConfig({profile.scheduler_name: profile})
+    state = init(config, cluster([node("n", cpu="1")])).state
+    running = pod("running", cpu="900m", node_name="n")
+    state = on_event(config, state, PodAdded(pod=running)).state
+    state = on_event(config, state, PodAdded(pod=pod("waiting", cpu="900m"))).state
+    step = on_event(config, state, ScheduleNext())
+    assert [type(c).__name__ for c in step.commands][-1] == "ReportFailure"
+    state = step.state
+    assert [i.info.key for i in state.queue.unschedulable] == ["default/waiting"]
+    terminating = pod(
+        "running",
+        cpu="900m",
+        node_name="n",
+        metadata={"deletionTimestamp": "2026-01-01T00:00:00Z"},
+        status={"conditions": [{"type": "DisruptionTarget", "status": "True"}]},
+    )
+    state = on_event(config, state, PodUpdated(pod=terminating)).state
+    assert [i.info.key for i in state.queue.unschedulable] == ["default/waiting"]
+    (cached,) = state.snapshot.node("n").pods
+    assert cached.terminating
+    state = on_event(config, state, PodDeleted(key="default/running")).state
+    # Woken: it waits out its backoff (1 s after the failed attempt), no longer unschedulable.
+    assert state.queue.unschedulable == ()
+    assert [i.info.key for i in state.queue.backoff] == ["default/waiting"]

@@ -314,3 +314,45 @@ def test_metrics_move_as_pods_are_scheduled(cluster: tuple[Served, Manager, Mana
         assert f"# TYPE {family} " in text, family
     assert 'scheduler_pending_pods{queue="active"} 0.0' in text
     assert "_created" not in text
+
+
+def test_preemption_nominates_and_evicts_through_the_api(
+    cluster: tuple[Served, Manager, Manager],
+) -> None:
+    """A pod of higher priority that fits nowhere preempts a lower-priority pod: it gets
+    status.nominatedNodeName, the victim gets DisruptionTarget (PreemptionByScheduler), a
+    delete and a Preempted event; once the victim is gone the preemptor is bound there."""
+    served, first, _ = cluster
+    create(served, node("node-small", "1"))
+    victim = pod("victim", cpu="900m")
+    victim["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "node-small"}
+    victim["spec"]["priority"] = 10
+    create(served, victim)
+    eventually(lambda: node_of(served, "victim") == "node-small", "victim bound")
+    preemptor = pod("preemptor", cpu="900m")
+    preemptor["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "node-small"}
+    preemptor["spec"]["priority"] = 1000
+    create(served, preemptor)
+
+    def nominated() -> str:
+        return str(get(served, "pod", "preemptor")["status"].get("nominatedNodeName") or "")
+
+    eventually(lambda: nominated() == "node-small", "preemptor nominated")
+    eventually(
+        lambda: get(served, "pod", "victim")["metadata"].get("deletionTimestamp") is not None,
+        "victim deleted",
+    )
+    conditions = get(served, "pod", "victim")["status"]["conditions"]
+    (target,) = [c for c in conditions if c["type"] == "DisruptionTarget"]
+    assert (target["status"], target["reason"]) == ("True", "PreemptionByScheduler")
+    uid = get(served, "pod", "preemptor")["metadata"]["uid"]
+    assert (
+        "Normal",
+        "Preempted",
+        "default-scheduler",
+        f"Preempted by pod {uid} on node node-small",
+    ) in events_of(served, "victim")
+    assert sample(first, "scheduler_preemption_attempts_total") >= 1
+    # No kubelet here: finish the victim's graceful deletion as its kubelet would.
+    ok(served, "delete", "pod", "victim", "--force", "--grace-period=0")
+    eventually(lambda: node_of(served, "preemptor") == "node-small", "preemptor bound")

@@ -1,0 +1,153 @@
+"""The vocabulary of etcd's lock and election recipes (etcd's ``clientv3/concurrency``).
+
+The recipe clients (``impl.etcd.recipes``) are pure machines: they receive answers and watch
+events, and emit commands (send a request, watch a key, report that the lock or leadership was
+won or lost). The observations (``spec.etcd.recipes``) are what a checker sees of a run: who
+believes it holds the lock, with which lease and fencing token, which leases are live, and what
+a fenced resource accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from models.etcd import (
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    EtcdError,
+    Event,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+    TxnResponse,
+)
+
+RecipeRequest = TxnRequest | RangeRequest | DeleteRangeRequest
+RecipeAnswer = TxnResponse | RangeResponse | DeleteRangeResponse | EtcdError
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+class SendRequest(msgspec.Struct, frozen=True, kw_only=True, tag="send"):
+    """Send ``request`` to etcd; its answer comes back as :class:`Answered`."""
+
+    request: RecipeRequest
+
+
+class WatchKey(msgspec.Struct, frozen=True, kw_only=True, tag="watch"):
+    """Watch ``key`` from ``start_revision`` (replacing any watch this client had); its events
+    come back as :class:`Watched`."""
+
+    key: bytes
+    start_revision: int
+
+
+class StopWatch(msgspec.Struct, frozen=True, kw_only=True, tag="stop_watch"):
+    """Close this client's watch."""
+
+
+class Acquired(msgspec.Struct, frozen=True, kw_only=True, tag="acquired"):
+    """The lock (or leadership) is this client's: ``key`` was created at ``revision``, the
+    fencing token a resource can check."""
+
+    key: bytes
+    revision: int
+
+
+class Released(msgspec.Struct, frozen=True, kw_only=True, tag="released"):
+    """The client gave the lock (or leadership) up, or found it was no longer its own."""
+
+    key: bytes
+
+
+class Failed(msgspec.Struct, frozen=True, kw_only=True, tag="failed"):
+    """The recipe stopped on an error (etcd's, or the election's "not leader")."""
+
+    reason: str
+
+
+RecipeCommand = SendRequest | WatchKey | StopWatch | Acquired | Released | Failed
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+
+class Answered(msgspec.Struct, frozen=True, kw_only=True, tag="answered"):
+    """etcd's answer to the request this client sent last."""
+
+    answer: RecipeAnswer
+
+
+class Watched(msgspec.Struct, frozen=True, kw_only=True, tag="watched"):
+    """Events of this client's watch."""
+
+    events: tuple[Event, ...]
+
+
+RecipeEvent = Answered | Watched
+
+
+# ---- observations -------------------------------------------------------------------------------
+
+
+class Holder(msgspec.Struct, frozen=True, kw_only=True):
+    """A client that believes it holds the lock (or leads): its lease and its fencing token."""
+
+    client: int
+    lease: int
+    token: int
+
+
+class LockObservation(msgspec.Struct, frozen=True, kw_only=True):
+    """One instant of a run: the believed holders, and the leases etcd still has."""
+
+    holders: tuple[Holder, ...] = ()
+    live_leases: frozenset[int] = frozenset()
+
+
+class ResourceWrite(msgspec.Struct, frozen=True, kw_only=True):
+    """A write a resource accepted, with the writer and the fencing token it presented (0: the
+    writer presented none)."""
+
+    client: int
+    token: int
+
+
+# ---- client state -------------------------------------------------------------------------------
+
+RecipeKind = Literal["lock", "election"]
+RecipePhase = Literal[
+    "creating",  # the txn that creates (or finds) the client's key was sent
+    "proclaiming",  # the value of a key found at campaign time is being replaced
+    "checking",  # asked for the key created just before its own
+    "waiting",  # watching that key for its DELETE
+    "held",  # first in the queue: holds the lock, or leads
+    "updating",  # a leader's new value is being proclaimed
+    "releasing",  # unlock or resign was sent
+    "released",
+    "failed",
+]
+
+
+class RecipeState(msgspec.Struct, frozen=True, kw_only=True):
+    """One lock or election client: its queue key, the key's create revision, and where it is."""
+
+    kind: RecipeKind
+    prefix: bytes
+    lease: int
+    value: bytes = b""
+    phase: RecipePhase = "creating"
+    key: bytes = b""
+    revision: int = 0
+    waiting_for: bytes = b""
+
+
+class ResourceObservation(msgspec.Struct, frozen=True, kw_only=True):
+    """What a resource guarded by the lock did: the writes it accepted and those it refused,
+    in order."""
+
+    accepted: tuple[ResourceWrite, ...] = ()
+    refused: tuple[ResourceWrite, ...] = ()

@@ -1,0 +1,107 @@
+"""One script of v3lock and v3election calls, run against any endpoint (real etcd 3.4.23 or
+``serve etcd``), recording each answer with the IDs each server picks masked."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import grpc
+
+from runner.etcd.etcdpb import (
+    rpc_pb2,
+    rpc_pb2_grpc,
+    v3election_pb2,
+    v3election_pb2_grpc,
+    v3lock_pb2,
+    v3lock_pb2_grpc,
+)
+
+TIMEOUT = 10.0
+_IDS = re.compile(r"(cluster_id|member_id|raft_term): \d+")
+
+
+def _text(message: object) -> str:
+    return _IDS.sub(r"\1: <id>", str(message).replace("\n", " ").strip())
+
+
+def run_script(target: str) -> list[str]:
+    """Locks with contention, an election with proclaim and resign, and refusals."""
+    channel = grpc.insecure_channel(target)
+    locks = v3lock_pb2_grpc.LockStub(channel)
+    elections = v3election_pb2_grpc.ElectionStub(channel)
+    leases = rpc_pb2_grpc.LeaseStub(channel)
+    kv = rpc_pb2_grpc.KVStub(channel)
+    lines: list[str] = []
+
+    def call(name: str, method: object, request: object) -> object:
+        try:
+            answer = method(request, timeout=TIMEOUT)  # type: ignore[operator]
+        except grpc.RpcError as error:
+            code, details = error.code(), error.details()
+            lines.append(f"{name}: {code.name} {details}")
+            return None
+        lines.append(f"{name}: {_text(answer)}")
+        return answer
+
+    try:
+        for lease in (0x101, 0x102):
+            leases.LeaseGrant(rpc_pb2.LeaseGrantRequest(ID=lease, TTL=60), timeout=TIMEOUT)
+        call("lock 1", locks.Lock, v3lock_pb2.LockRequest(name=b"L", lease=0x101))
+        waiter: dict[str, str] = {}
+
+        def second() -> None:
+            try:
+                answer = locks.Lock(v3lock_pb2.LockRequest(name=b"L", lease=0x102), timeout=TIMEOUT)
+                waiter["answer"] = _text(answer)
+            except grpc.RpcError as error:
+                waiter["answer"] = f"error {error}"
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)
+        lines.append(
+            f"lock 2 while 1 holds: {'still waiting' if thread.is_alive() else 'returned'}"
+        )
+        call("unlock 1", locks.Unlock, v3lock_pb2.UnlockRequest(key=b"L/101"))
+        thread.join(TIMEOUT)
+        lines.append(f"lock 2 after unlock 1: {waiter.get('answer')}")
+        call("lock on an unknown lease", locks.Lock, v3lock_pb2.LockRequest(name=b"M", lease=0x999))
+        call(
+            "lock on the held key's lease again",
+            locks.Lock,
+            v3lock_pb2.LockRequest(name=b"L", lease=0x102),
+        )
+        campaign = v3election_pb2.CampaignRequest(name=b"E", lease=0x101, value=b"alice")
+        won = call("campaign", elections.Campaign, campaign)
+        call("leader", elections.Leader, v3election_pb2.LeaderRequest(name=b"E"))
+        call("leader of nothing", elections.Leader, v3election_pb2.LeaderRequest(name=b"none"))
+        if isinstance(won, v3election_pb2.CampaignResponse):
+            leader = won.leader
+            stale = v3election_pb2.LeaderKey(
+                name=b"E", key=leader.key, rev=leader.rev - 1, lease=leader.lease
+            )
+            call(
+                "proclaim",
+                elections.Proclaim,
+                v3election_pb2.ProclaimRequest(leader=leader, value=b"alice-2"),
+            )
+            call(
+                "proclaim with a stale revision",
+                elections.Proclaim,
+                v3election_pb2.ProclaimRequest(leader=stale, value=b"x"),
+            )
+            call("leader after proclaim", elections.Leader, v3election_pb2.LeaderRequest(name=b"E"))
+            call("resign", elections.Resign, v3election_pb2.ResignRequest(leader=leader))
+            call("resign again", elections.Resign, v3election_pb2.ResignRequest(leader=leader))
+        call(
+            "proclaim without a leader",
+            elections.Proclaim,
+            v3election_pb2.ProclaimRequest(value=b"x"),
+        )
+        call("leader after resign", elections.Leader, v3election_pb2.LeaderRequest(name=b"E"))
+        call("keys", kv.Range, rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0", keys_only=True))
+    finally:
+        channel.close()
+    return lines
