@@ -29,7 +29,11 @@ def _draw(mutant: str, prng: random.Random, swarm: SwarmOptions) -> EtcdSetup:
 @final
 @dataclass(frozen=True, slots=True)
 class EtcdExploration:
-    """etcd members with clients and watchers, and the broken members."""
+    """etcd members with clients and watchers, and the broken members; ``safety_steps`` per
+    run unless the user says otherwise (as ``simulate etcd``: a history of about 50 client
+    operations, enough for the leases a lost revoke needs)."""
+
+    safety_steps: int = 2000
 
     @property
     def kind(self) -> EtcdWorldKind:
