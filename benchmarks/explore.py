@@ -34,22 +34,23 @@ def main() -> None:
     parser.add_argument("--world", default="raft")
     parser.add_argument("--seeds", default="1..100")
     parser.add_argument("--mutant", default="all")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None, help="default: the world's")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--engines", default=",".join(ENGINES))
     args = parser.parse_args()
     target = EXPLORABLE[args.world]
+    steps = target.safety_steps if args.steps is None else args.steps
     exploration = Exploration(
         args.world,
         target,
         parse_mutants(args.mutant, target.mutants),
         parse_seeds(args.seeds),
-        RunChoices(args.steps, 10000, None, "benchmark"),
+        RunChoices(steps, 10000, None, "benchmark"),
     )
     runs = len(exploration.tasks())
     print(
         f"explore {args.world}, seeds {args.seeds}, {len(exploration.mutants)} targets,"
-        f" {runs} runs of {args.steps} safety steps; {os.cpu_count()} CPUs,"
+        f" {runs} runs of {steps} safety steps; {os.cpu_count()} CPUs,"
         f" load average {os.getloadavg()[0]:.1f} at the start"
     )
     tables: list[dict[str, Any]] = []

@@ -30,7 +30,10 @@ def _draw(mutant: str, prng: random.Random, swarm: SwarmOptions) -> ApiSetup:
 @final
 @dataclass(frozen=True, slots=True)
 class ApiServerExploration:
-    """Clients against the reference API server on the reference etcd, and its mutants."""
+    """Clients against the reference API server on the reference etcd, and its mutants; runs
+    of 300 safety steps unless the user says otherwise."""
+
+    safety_steps: int = 300
 
     @property
     def kind(self) -> ApiWorldKind:

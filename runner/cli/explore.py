@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from runner.explore.simulation import Explorable
 
 DEFAULT_SEEDS: Final = "1..100"
-DEFAULT_STEPS: Final = 300
-"""Explore favours breadth: many short safety phases (``simulate`` runs 2500 steps)."""
 DEFAULT_LIVENESS_STEPS: Final = 10000
 WORKERS_MAX: Final = 1024
 DEFAULT_SHRINK_BUDGET: Final = 1000
@@ -71,8 +69,8 @@ def register(verbs: VerbParsers) -> None:
     parser.add_argument(
         "--steps",
         type=bounded_int(0, STEPS_OPTION_MAX),
-        default=DEFAULT_STEPS,
-        help=f"steps of each run's safety phase (default {DEFAULT_STEPS})",
+        default=None,
+        help="steps of each run's safety phase (default: the world's; raft 1000, apiserver 300)",
     )
     parser.add_argument(
         "--liveness-steps",
@@ -198,7 +196,8 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     if target is None:
         known = ", ".join(sorted(EXPLORABLE))
         raise InputError(f"unknown world {args.world!r} (known: {known})", field="WORLD")
-    if args.steps + args.liveness_steps > STEPS_MAX:
+    steps: int = target.safety_steps if args.steps is None else args.steps
+    if steps + args.liveness_steps > STEPS_MAX:
         reason = f"--steps plus --liveness-steps exceed the limit of {STEPS_MAX} steps per run"
         raise InputError(reason, field="--steps")
     if args.traces is not None and not args.traces.is_dir():
@@ -209,7 +208,7 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
         mutants=parse_mutants(args.mutant, target.mutants),
         seeds=parse_seeds(args.seeds),
         choices=RunChoices(
-            safety_steps=args.steps,
+            safety_steps=steps,
             liveness_steps=args.liveness_steps,
             faults=parse_faults(args.faults, target.kind.fault_kinds),
             code_version=code_version(),

@@ -43,6 +43,12 @@ class Explorable(Protocol[SetupT_co]):
         """How a run of ``mutant`` (``none``: the correct code) draws its setup from the seed."""
         ...
 
+    @property
+    def safety_steps(self) -> int:
+        """The safety steps of a run when the user does not choose (``--steps``): long enough
+        for the world's deepest known bug, short enough for many seeds."""
+        ...
+
 
 @final
 @dataclass(frozen=True, slots=True)

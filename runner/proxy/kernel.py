@@ -5,7 +5,9 @@ is checked through its interpreter only. Userspace tables are carried out by the
 proxy, not here.
 
 ``Executor`` runs one program (argv, standard input) somewhere (the host, or a namespace of a
-test lab) and returns its output or raises; ``apply`` maps each command onto programs.
+test lab) and returns its output or raises; ``apply`` maps each command onto programs;
+``apply_ipvs_helpers`` loads the parts of an ipvs sync that need no IPVS (the ipsets, with
+``ipset restore``, and the iptables helper rules), for the kernel tier.
 """
 
 from __future__ import annotations
@@ -59,3 +61,9 @@ def apply(execute: Executor, command: ProxyCommand) -> None:
             pass
         case _:
             assert_never(command)
+
+
+def apply_ipvs_helpers(execute: Executor, command: IpvsApply) -> None:
+    """The ipsets and iptables rules of an ipvs sync, without its virtual servers."""
+    execute(["ipset", "restore"], command.ipset)
+    execute(["iptables-restore", "-w", "--noflush", "--counters"], command.iptables)

@@ -1,7 +1,7 @@
 """An interpreter for ipvs-mode rule sets: IPVS virtual servers, the ipsets and the iptables
 helper rules together, for the first packet of a connection.
 
-IPVS semantics (Linux ``ip_vs``, as ``ipvsadm(8)`` documents it): a virtual server is a
+IPVS semantics (Linux ``net/netfilter/ipvs``, ``ipvsadm(8)``): a virtual server is a
 protocol, address and port with a scheduler; its real servers have weights. ``rr`` picks the
 real servers of weight above 0 in turn, so for a connection whose place in the rotation is
 unknown each is equally likely; ``wrr`` in proportion to weight. A virtual server without a
@@ -13,8 +13,9 @@ destination only; the source is rewritten by iptables' nat POSTROUTING (kube-pro
 
 Where IPVS sits among netfilter's hooks: for an arriving packet, after nat PREROUTING, routing
 (the addresses in ipset ``KUBE-IPVS-IPS``, which kube-proxy keeps equal to those it binds to the
-dummy interface ``kube-ipvs0``, are local) and filter INPUT, before nat INPUT (LOCAL_IN); for a
-packet from a host process, after nat OUTPUT and before filter OUTPUT (LOCAL_OUT). A packet
+dummy interface ``kube-ipvs0``, are local) and filter INPUT, before nat INPUT (LOCAL_IN,
+priority NAT_SRC-1); for a packet from a host process, after nat OUTPUT and before filter
+OUTPUT (LOCAL_OUT, priority NAT_DST+2). A packet
 IPVS forwards then passes filter OUTPUT and nat POSTROUTING. A packet that no virtual server
 matches goes on through the iptables walk unchanged (``spec/proxy/iptables_eval.py``, which
 also reads the ``-m set`` rules against the ipsets).

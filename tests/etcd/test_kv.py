@@ -18,7 +18,9 @@ from models.etcd import (
     EtcdError,
     EtcdRequest,
     EtcdResponse,
+    Event,
     KeyValue,
+    LeaseGrantRequest,
     PutRequest,
     PutResponse,
     RangeRequest,
@@ -161,6 +163,81 @@ def test_txn_compares_on_missing_keys_and_every_operator() -> None:
     assert not holds(Compare(key=b"x", target="CREATE", result="GREATER", create_revision=0))
     assert holds(Compare(key=b"x", target="LEASE", result="NOT_EQUAL", lease=5))
     assert not holds(Compare(key=b"x", target="VALUE", result="NOT_EQUAL", value=b"v"))
+
+
+def test_a_range_after_a_delete_in_the_same_txn_sees_the_key_gone() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"), PutRequest(key=b"b", value=b"1"))
+    txn = TxnRequest(success=(DeleteRangeRequest(key=b"a"), RangeRequest(key=b"a", range_end=b"c")))
+    _, (response,) = run(state, txn)
+    assert isinstance(response, TxnResponse)
+    read = response.responses[1]
+    assert isinstance(read, RangeResponse)
+    assert ([kv.key for kv in read.kvs], read.count) == ([b"b"], 1)
+
+
+def test_a_range_in_a_txn_sees_a_key_the_txn_created() -> None:
+    txn = TxnRequest(success=(PutRequest(key=b"x", value=b"1"), RangeRequest(key=b"x")))
+    _, (response,) = run(EtcdState(), txn)
+    assert isinstance(response, TxnResponse)
+    read = response.responses[1]
+    assert isinstance(read, RangeResponse)
+    assert [(kv.key, kv.value, kv.create_revision) for kv in read.kvs] == [(b"x", b"1", 2)]
+
+
+def test_ignore_value_and_ignore_lease_keep_the_current_ones() -> None:
+    state, _ = run(
+        EtcdState(),
+        LeaseGrantRequest(ID=5, TTL=10),
+        PutRequest(key=b"a", value=b"1", lease=5),  # revision 2
+        PutRequest(key=b"a", ignore_value=True),  # revision 3: value kept, lease dropped
+        PutRequest(key=b"b", value=b"1", lease=5),  # revision 4
+        PutRequest(key=b"b", value=b"2", ignore_lease=True),  # revision 5: lease kept
+    )
+    a, b = get(state, RangeRequest(key=b"a", range_end=b"c")).kvs
+    assert (a.value, a.lease, a.version) == (b"1", 0, 2)
+    assert (b.value, b.lease, b.version) == (b"2", 5, 2)
+
+
+def test_a_put_event_over_an_existing_key_carries_the_previous_value() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"), PutRequest(key=b"a", value=b"2"))
+    previous = KeyValue(key=b"a", create_revision=2, mod_revision=2, version=1, value=b"1")
+    current = KeyValue(key=b"a", create_revision=2, mod_revision=3, version=2, value=b"2")
+    assert state.events[3] == (Event(type="PUT", kv=current, prev_kv=previous),)
+
+
+def test_txn_compares_on_an_existing_key_with_every_operator() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"v"))  # revision 2, version 1
+
+    def holds(compare: Compare) -> bool:
+        response = apply(state, TxnRequest(compare=(compare,)), NOW)[1]
+        assert isinstance(response, TxnResponse)
+        return response.succeeded
+
+    assert holds(Compare(key=b"a", target="VERSION", result="NOT_EQUAL", version=0))
+    assert not holds(Compare(key=b"a", target="VERSION", result="NOT_EQUAL", version=1))
+    assert not holds(Compare(key=b"a", target="VERSION", result="LESS", version=1))
+    assert holds(Compare(key=b"a", target="VERSION", result="LESS", version=2))
+    assert not holds(Compare(key=b"a", target="MOD", result="GREATER", mod_revision=2))
+    assert holds(Compare(key=b"a", target="MOD", result="GREATER", mod_revision=1))
+    assert holds(Compare(key=b"a", target="CREATE", result="EQUAL", create_revision=2))
+    assert holds(Compare(key=b"a", target="VALUE", result="EQUAL", value=b"v"))
+    assert not holds(Compare(key=b"a", target="VALUE", result="NOT_EQUAL", value=b"v"))
+    # Values compare as bytes.
+    assert holds(Compare(key=b"a", target="VALUE", result="LESS", value=b"w"))
+    assert not holds(Compare(key=b"a", target="VALUE", result="LESS", value=b"v"))
+    assert holds(Compare(key=b"a", target="VALUE", result="GREATER", value=b"u"))
+
+
+def test_a_delete_event_carries_only_the_key_and_the_delete_revision() -> None:
+    state, _ = run(
+        EtcdState(), PutRequest(key=b"a", value=b"1"), DeleteRangeRequest(key=b"a", prev_kv=True)
+    )
+    previous = KeyValue(key=b"a", create_revision=2, mod_revision=2, version=1, value=b"1")
+    assert state.events[3] == (
+        Event(type="DELETE", kv=KeyValue(key=b"a", mod_revision=3), prev_kv=previous),
+    )
+    (event,) = state.events[3]
+    assert (event.kv.create_revision, event.kv.version) == (0, 0)
 
 
 def test_txn_validation_errors() -> None:

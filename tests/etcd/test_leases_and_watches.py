@@ -58,6 +58,22 @@ def test_revoke_deletes_attached_keys_in_one_revision() -> None:
     assert [event.kv.key for event in state.events[5]] == [b"a", b"b"]
 
 
+def test_one_txn_attaching_two_keys_to_a_lease_attaches_both() -> None:
+    state = at(EtcdState(), 0, LeaseGrantRequest(ID=5, TTL=10))
+    both = TxnRequest(
+        success=(
+            PutRequest(key=b"a", value=b"1", lease=5),
+            PutRequest(key=b"b", value=b"1", lease=5),
+        )
+    )
+    state = at(state, 0, both)
+    assert state.leases[5].keys == frozenset({b"a", b"b"})
+    state = at(state, 0, LeaseRevokeRequest(ID=5))
+    everything = apply(state, RangeRequest(key=b"\x00", range_end=b"\x00"), ApplyContext())[1]
+    assert isinstance(everything, RangeResponse)
+    assert everything.kvs == ()
+
+
 def test_rewriting_a_key_without_lease_detaches_it() -> None:
     state = at(EtcdState(), 0, LeaseGrantRequest(ID=5, TTL=10))
     state = at(state, 0, PutRequest(key=b"a", value=b"1", lease=5))

@@ -29,6 +29,7 @@ from models.proxy.events import (
     EndpointSliceUpserted,
     InitialListsSynced,
     IptablesRestore,
+    IpvsApply,
     ProxyCommand,
     ProxyEvent,
     ServiceUpserted,
@@ -279,6 +280,36 @@ def test_check_proxy_reads_what_the_real_tools_print(
     rules.write_text(saved)
     code = main(
         ["check", "proxy", "--rules", str(rules), "--cluster", str(cluster_file(tmp_path, mode))]
+    )
+    assert (code, capsys.readouterr().out.splitlines()[-1]) == (
+        0,
+        "PASS: every packet class behaves as the Service API says",
+    )
+
+
+def test_ipvs_helpers_load_into_a_real_kernel_and_check_proxy_reads_them_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No IPVS here: the virtual servers stay the machine's ipvsadm text; the ipsets and the
+    # iptables helpers go through the real ipset and iptables-restore and come back through
+    # ipset save and iptables-save.
+    _, cluster, commands = sync("ipvs")
+    ipvsadm = ""
+    with Lab(backends(cluster), (POD,), (OUTSIDE,)) as proxy_lab:
+        for command in commands:
+            if isinstance(command, IpvsApply):
+                kernel.apply_ipvs_helpers(proxy_lab.execute, command)
+                ipvsadm = command.ipvsadm
+            else:
+                kernel.apply(proxy_lab.execute, command)
+        sets = proxy_lab.exec(proxy_lab.node, ["ipset", "save"])
+        saved = proxy_lab.exec(proxy_lab.node, ["iptables-save"])
+    assert "create KUBE-IPVS-IPS hash:ip" in sets
+    assert "--match-set KUBE-CLUSTER-IP dst,dst" in saved
+    rules = tmp_path / "rules.txt"
+    rules.write_text(f"{ipvsadm}{sets}{saved}")
+    code = main(
+        ["check", "proxy", "--rules", str(rules), "--cluster", str(cluster_file(tmp_path, "ipvs"))]
     )
     assert (code, capsys.readouterr().out.splitlines()[-1]) == (
         0,
