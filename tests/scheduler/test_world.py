@@ -31,7 +31,8 @@ def test_the_reference_holds_and_the_allowed_races_happen() -> None:
     } <= reached
     # Every pod is settled: bound (by its own scheduler) or refused by a kubelet.
     for r in results:
-        assert r.statistics["bound"] == 16 or r.statistics.get("refused_by_kubelet", 0) > 0
+        refused = r.statistics.get("refused_by_kubelet", 0)
+        assert r.statistics["bound"] == 16 or (isinstance(refused, int) and refused > 0)
 
 
 def test_a_scheduler_without_the_fit_filter_is_caught() -> None:
