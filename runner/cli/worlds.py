@@ -12,6 +12,7 @@ from typing import Any, Final
 from runner.apiserver.exploration import ApiServerExploration
 from runner.apiserver.world import APISERVER
 from runner.controllers.world_kind import CONTROLLERS
+from runner.etcd.exploration import EtcdExploration
 from runner.etcd.world_kind import ETCD
 from runner.explore.simulation import Explorable
 from runner.raft.simulator import RaftExploration
@@ -29,5 +30,6 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
     RAFT.name: RaftExploration(),
     APISERVER.name: ApiServerExploration(),
+    ETCD.name: EtcdExploration(),
 }
 """The worlds ``explore`` runs: their mutants and how a mutant's setup is drawn."""

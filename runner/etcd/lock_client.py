@@ -137,14 +137,17 @@ class RecipeRunner:
 
     def _watch(self, command: WatchKey) -> None:
         self._stop_watch()
-        request = WatchCreateRequest(key=command.key, start_revision=command.start_revision)
+        request = WatchCreateRequest(
+            key=command.key, range_end=command.range_end, start_revision=command.start_revision
+        )
         reader = GrpcWatchStreamReader(self.endpoint, request, timeout_seconds=0)
         self.reader = reader
 
         def follow() -> None:
             for message in reader.responses():
                 if isinstance(message, WatchResponse) and message.events:
-                    self.events.put(Watched(events=message.events))
+                    revision = message.header.revision
+                    self.events.put(Watched(events=message.events, revision=revision))
 
         threading.Thread(target=follow, daemon=True, name="watch").start()
 

@@ -12,19 +12,19 @@ the key. Answers carry the header etcd's recipes report (the answer that complet
 campaign txn's). Every error is Unknown with etcd's message, as etcd answers (its recipe
 servers reach etcd through a Go client that drops the code): ``election: no leader``,
 ``election: not leader``, ``etcdserver: requested lease not found``.
-``Election.Observe`` is not served (Unimplemented).
+``Election.Observe`` follows the leader with ``impl.etcd.recipes.observe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, NoReturn
 
 import grpc
 
-from impl.etcd.recipes import election, lock
+from impl.etcd.recipes import election, lock, observe
 from impl.etcd.recipes.queue import RecipeStep
 from models.etcd import (
     DeleteRangeRequest,
@@ -43,6 +43,7 @@ from models.etcd_json import to_gateway
 from models.etcd_recipes import (
     Answered,
     Failed,
+    Observed,
     RecipeEvent,
     RecipePhase,
     RecipeState,
@@ -85,6 +86,7 @@ class _Driver:
         self.failure: str | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self.watch_stop = asyncio.Event()
+        self.observed: asyncio.Queue[Observed] = asyncio.Queue()
 
     async def carry_out(self, step: RecipeStep) -> None:
         for command in step.commands:
@@ -102,17 +104,22 @@ class _Driver:
                 await self.stop_watch()
             elif isinstance(command, Failed):
                 self.failure = command.reason
+            elif isinstance(command, Observed):
+                self.observed.put_nowait(command)
 
     async def _watch(self, command: WatchKey) -> None:
         incoming: asyncio.Queue[WatchStreamRequest | None] = asyncio.Queue()
         incoming.put_nowait(
-            WatchCreateRequest(key=command.key, start_revision=command.start_revision)
+            WatchCreateRequest(
+                key=command.key, range_end=command.range_end, start_revision=command.start_revision
+            )
         )
         self.watch_stop = asyncio.Event()
 
         async def send(response: WatchResponse) -> None:
             if response.events:
-                self.events.put_nowait(Watched(events=response.events))
+                watched = Watched(events=response.events, revision=response.header.revision)
+                self.events.put_nowait(watched)
 
         await self.service.watch(incoming, send, self.watch_stop)
 
@@ -214,7 +221,7 @@ def _resumed(leader: v3election_pb2.LeaderKey) -> RecipeState:
 
 
 class Election:
-    """``v3electionpb.Election`` (without Observe)."""
+    """``v3electionpb.Election`` (Observe is :func:`observe_leader`)."""
 
     def __init__(self, service: EtcdService) -> None:
         self.service = service
@@ -283,6 +290,37 @@ class Election:
         return answer
 
 
+async def observe_leader(
+    service: EtcdService, request: v3election_pb2.LeaderRequest, context: Context
+) -> AsyncIterator[v3election_pb2.LeaderResponse]:
+    """``Election.Observe``: the leader, then every new value and every new leader, until the
+    client goes away."""
+    driver = _Driver(service)
+    following = asyncio.create_task(
+        driver.run(observe.observe(request.name), observe.on_event, frozenset({"failed"}))
+    )
+    try:
+        while True:
+            seen = asyncio.create_task(driver.observed.get())
+            await asyncio.wait({seen, following}, return_when=asyncio.FIRST_COMPLETED)
+            if not seen.done():
+                seen.cancel()
+                break
+            observed = seen.result()
+            answer = v3election_pb2.LeaderResponse(
+                kv=grpc_codec.encode(to_gateway(observed.kv), kv_pb2.KeyValue())
+            )
+            answer.header.CopyFrom(_header(service, ResponseHeader(revision=observed.revision)))
+            yield answer
+        error = following.exception()
+        if isinstance(error, RecipeFailed):
+            await _abort(context, error.error)
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RecipeFailed):
+            await following
+
+
 def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler], frozenset[str]]:
     """The v3lock and v3election services' handlers, and their full names."""
     lock_service = v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]
@@ -297,6 +335,7 @@ def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler],
                 "Proclaim": elections.Proclaim,
                 "Resign": elections.Resign,
                 "Leader": elections.Leader,
+                "Observe": lambda request, context: observe_leader(service, request, context),
             },
         ),
     ]
