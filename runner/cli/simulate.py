@@ -18,6 +18,7 @@ from runner.cli import simulate_apiserver, simulate_etcd
 from runner.cli.output import add_output_option, emit
 from runner.cli.simulate_controllers import register_controllers
 from runner.cli.simulate_kubelet import register_kubelet
+from runner.cli.simulate_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
 from runner.sim.seeds import SEEDS_MAX, SeedRange, parse_seed_range
@@ -109,6 +110,7 @@ def register(verbs: VerbParsers) -> None:
     simulate_etcd.add_target(targets)
     register_controllers(targets)
     register_kubelet(targets)
+    register_scheduler(targets)
 
 
 def parse_seed(text: str) -> int:
