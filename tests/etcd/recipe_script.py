@@ -101,7 +101,51 @@ def run_script(target: str) -> list[str]:
             v3election_pb2.ProclaimRequest(value=b"x"),
         )
         call("leader after resign", elections.Leader, v3election_pb2.LeaderRequest(name=b"E"))
+        observe_script(elections, lines)
         call("keys", kv.Range, rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0", keys_only=True))
     finally:
         channel.close()
     return lines
+
+
+def observe_script(elections: v3election_pb2_grpc.ElectionStub, lines: list[str]) -> None:
+    """An observer of election O sees the first leader, its new value, and the next leader."""
+    stream = elections.Observe(v3election_pb2.LeaderRequest(name=b"O"), timeout=TIMEOUT)
+    seen: list[str] = []
+
+    def follow() -> None:
+        try:
+            for answer in stream:
+                seen.append(_text(answer))
+                if len(seen) == 3:
+                    return
+        except grpc.RpcError as error:
+            seen.append(f"stream ended: {error.code().name}")
+
+    observer = threading.Thread(target=follow)
+    observer.start()
+    time.sleep(0.5)
+    first = elections.Campaign(
+        v3election_pb2.CampaignRequest(name=b"O", lease=0x101, value=b"a"), timeout=TIMEOUT
+    )
+    time.sleep(0.3)
+    elections.Proclaim(
+        v3election_pb2.ProclaimRequest(leader=first.leader, value=b"b"), timeout=TIMEOUT
+    )
+    time.sleep(0.3)
+    second: dict[str, object] = {}
+
+    def campaign_second() -> None:
+        second["answer"] = elections.Campaign(
+            v3election_pb2.CampaignRequest(name=b"O", lease=0x102, value=b"c"), timeout=TIMEOUT
+        )
+
+    candidate = threading.Thread(target=campaign_second)
+    candidate.start()
+    time.sleep(0.5)
+    elections.Resign(v3election_pb2.ResignRequest(leader=first.leader), timeout=TIMEOUT)
+    candidate.join(TIMEOUT)
+    observer.join(TIMEOUT)
+    stream.cancel()
+    lines.extend(f"observed: {line}" for line in seen)
+    lines.append(f"second candidate: {_text(second.get('answer'))}")

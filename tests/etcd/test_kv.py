@@ -284,3 +284,44 @@ def test_nested_txn_compares_see_the_state_before_the_txn() -> None:
     state, _ = run(EtcdState(), nested)
     assert get(state, RangeRequest(key=b"b")).kvs[0].value == b"seen-before"
     assert state.revision == 2
+
+
+def test_a_nested_txn_in_the_failure_branch_runs_its_own_chosen_branch() -> None:
+    missing = Compare(key=b"z", target="VERSION", result="GREATER", version=0)  # false
+    absent = Compare(key=b"z", target="VERSION", result="EQUAL", version=0)  # true
+    txn = TxnRequest(
+        compare=(missing,),
+        success=(PutRequest(key=b"s", value=b"1"),),
+        failure=(
+            TxnRequest(
+                compare=(absent,),
+                success=(PutRequest(key=b"a", value=b"1"),),
+                failure=(PutRequest(key=b"b", value=b"1"),),
+            ),
+        ),
+    )
+    state, (response,) = run(EtcdState(), txn)
+    assert isinstance(response, TxnResponse)
+    assert not response.succeeded
+    assert [kv.key for kv in get(state, RangeRequest(key=b"a", range_end=b"t")).kvs] == [b"a"]
+
+
+def test_only_the_chosen_branches_of_nested_txns_are_validated() -> None:
+    absent = Compare(key=b"z", target="VERSION", result="EQUAL", version=0)  # true
+    present = Compare(key=b"z", target="VERSION", result="GREATER", version=0)  # false
+
+    def nested(compare: Compare) -> TxnRequest:
+        # Lease 99 was never granted: a put that would attach to it is refused.
+        return TxnRequest(
+            success=(
+                TxnRequest(
+                    compare=(compare,),
+                    success=(PutRequest(key=b"a", value=b"1", lease=99),),
+                    failure=(PutRequest(key=b"a", value=b"2"),),
+                ),
+            )
+        )
+
+    _, responses = run(EtcdState(), nested(absent), nested(present))
+    assert responses[0] == ERROR_LEASE_NOT_FOUND
+    assert isinstance(responses[1], TxnResponse)
