@@ -17,6 +17,7 @@ from runner.etcd.world_kind import ETCD
 from runner.explore.simulation import Explorable
 from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
+from runner.scheduler.world import SCHEDULER_WORLD
 from runner.sim.world import WorldKind
 
 WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
@@ -24,6 +25,7 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     APISERVER.name: APISERVER,
     CONTROLLERS.name: CONTROLLERS,
     ETCD.name: ETCD,
+    SCHEDULER_WORLD.name: SCHEDULER_WORLD,
 }
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {
     RAFT.name: RaftExploration(),
