@@ -7,8 +7,8 @@ which applies every write, in the order it arrives, to a fenced resource (refusi
 older than one it accepted) and to an unfenced one (``impl.etcd.recipes.fenced``). A watch on
 the lock's prefix records when each key was created and deleted (by revision). At seeded times
 the run pauses the client that is holding the lock (it said it acquired it and has not said it
-released it), for the TTL plus
-:data:`PAUSE_BEYOND_TTL_SECONDS`, then resumes it.
+released it), for the TTL plus :data:`PAUSE_BEYOND_TTL_SECONDS` and until another client
+acquired the lock (at most :data:`MAX_PAUSE_SECONDS`), then resumes it.
 
 The judgement (:func:`judge`): at each acquisition, the clients that believe they hold the lock
 are those whose acquisition came before it and whose release did not; the leases still alive
@@ -45,6 +45,7 @@ from spec.etcd import recipes as spec
 LOCK_NAME: Final = "kubeoracle-lock"
 LEASE_TTL_SECONDS: Final = 2
 PAUSE_BEYOND_TTL_SECONDS: Final = 2.0
+MAX_PAUSE_SECONDS: Final = 15.0
 STOP_GRACE_SECONDS: Final = 5.0
 
 
@@ -179,6 +180,29 @@ def current_holder(clients: list[ClientProcess]) -> ClientProcess | None:
     return None
 
 
+def wait_for_successor(
+    clients: list[ClientProcess],
+    paused: ClientProcess,
+    start_ns: int,
+    selector: selectors.BaseSelector,
+) -> None:
+    """Keep ``paused`` stopped for the TTL plus :data:`PAUSE_BEYOND_TTL_SECONDS`, and longer
+    (up to :data:`MAX_PAUSE_SECONDS`) until another client acquired the lock meanwhile, so that
+    a slow lease expiry on a loaded machine still shows what a long pause does."""
+    minimum = LEASE_TTL_SECONDS + PAUSE_BEYOND_TTL_SECONDS
+    while True:
+        read_lines(0.1, selector)
+        elapsed = (time.monotonic_ns() - start_ns) / 1e9
+        succeeded = any(
+            line.get("event") == "acquired" and line["time_ns"] > start_ns
+            for client in clients
+            if client is not paused
+            for line in client.lines
+        )
+        if (elapsed >= minimum and succeeded) or elapsed >= MAX_PAUSE_SECONDS:
+            return
+
+
 def stop_clients(clients: list[ClientProcess]) -> None:
     for client in clients:
         with contextlib.suppress(ProcessLookupError):
@@ -228,10 +252,9 @@ def run_lock_workload(
                 if holder is None:
                     read_lines(0.05, selector)
                     continue
-                seconds = LEASE_TTL_SECONDS + PAUSE_BEYOND_TTL_SECONDS
                 start = time.monotonic_ns()
                 holder.process.send_signal(signal.SIGSTOP)
-                read_lines(seconds, selector)
+                wait_for_successor(processes, holder, start, selector)
                 holder.process.send_signal(signal.SIGCONT)
                 pauses.append(
                     {"client": holder.number, "start_ns": start, "end_ns": time.monotonic_ns()}
