@@ -1,8 +1,10 @@
-"""Print etcd throughput figures: impl/etcd apply, and the gateway (reference and real etcd).
+"""Print etcd throughput figures: impl/etcd apply, and the gateway and gRPC (reference and
+real etcd).
 
 Run: ``python -m benchmarks.etcd_throughput``. Prints requests per second for the pure state
 machine, for ``serve etcd`` without Raft and with 3 simulated Raft members, and for a real
-3-member etcd cluster, each driven by 4 client threads doing puts and gets for 2 seconds.
+3-member etcd cluster, each driven by 4 client threads doing puts and gets for 2 seconds, over
+the JSON gateway and over gRPC.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from models.etcd import PutRequest, RangeRequest
 from runner.etcd.backend import make_backend
 from runner.etcd.client import EtcdGatewayClient
 from runner.etcd.cluster import LocalEtcdCluster
+from runner.etcd.grpc_client import EtcdGrpcClient
 from runner.etcd.server import GatewayServer
 
 SECONDS = 2.0
@@ -34,12 +37,15 @@ def apply_rate(count: int = 20_000) -> float:
     return count / (time.perf_counter() - start)
 
 
-def gateway_rate(endpoints: tuple[str, ...]) -> float:
+def gateway_rate(endpoints: tuple[str, ...], protocol: str = "gateway") -> float:
     done = [0] * CLIENTS
     stop = time.monotonic() + SECONDS
 
     def client(index: int) -> None:
-        connection = EtcdGatewayClient(endpoints[index % len(endpoints)])
+        endpoint = endpoints[index % len(endpoints)]
+        connection: EtcdGatewayClient | EtcdGrpcClient = (
+            EtcdGrpcClient(endpoint) if protocol == "grpc" else EtcdGatewayClient(endpoint)
+        )
         while time.monotonic() < stop:
             key = b"key%d" % (done[index] % 10)
             if done[index] % 2:
@@ -57,12 +63,12 @@ def gateway_rate(endpoints: tuple[str, ...]) -> float:
     return sum(done) / SECONDS
 
 
-def served_rate(members: int) -> float:
+def served_rate(members: int, protocol: str = "gateway") -> float:
     server = GatewayServer(("127.0.0.1", 0), make_backend(members))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        return gateway_rate((server.url,))
+        return gateway_rate((server.url,), protocol)
     finally:
         server.close()
         thread.join(timeout=5)
@@ -70,10 +76,17 @@ def served_rate(members: int) -> float:
 
 def main() -> None:
     print(f"impl/etcd apply: {apply_rate():,.0f} requests/s")
-    print(f"serve etcd --members 0: {served_rate(0):,.0f} requests/s ({CLIENTS} clients)")
-    print(f"serve etcd --members 3: {served_rate(3):,.0f} requests/s ({CLIENTS} clients)")
+    for protocol in ("gateway", "grpc"):
+        for members in (0, 3):
+            rate = served_rate(members, protocol)
+            print(
+                f"serve etcd --members {members}, {protocol}: {rate:,.0f} requests/s "
+                f"({CLIENTS} clients)"
+            )
     with LocalEtcdCluster(3) as cluster:
-        print(f"real etcd, 3 members: {gateway_rate(cluster.endpoints):,.0f} requests/s")
+        for protocol in ("gateway", "grpc"):
+            rate = gateway_rate(cluster.endpoints, protocol)
+            print(f"real etcd, 3 members, {protocol}: {rate:,.0f} requests/s")
 
 
 if __name__ == "__main__":

@@ -176,12 +176,15 @@ def recheck(
     (folder / "survivors.txt").write_text(
         "".join(f"    {name}: survived\n" for name in still), encoding="utf-8"
     )
-    return {
+    after = {
         **before,
         "killed": before["killed"] + len(names) - len(still) - timeouts,
         "timeout": before.get("timeout", 0) + timeouts,
         "survived": before["survived"] - len(names) + len(still),
     }
+    # The combined counts, where a later --recheck of this folder reads them.
+    (folder / "mutants" / "mutmut-cicd-stats.json").write_text(json.dumps(after, indent=4))
+    return after
 
 
 def files_to_mutate(target: Target, only: list[str]) -> tuple[str, ...]:

@@ -1,15 +1,16 @@
 """Sync time and rule size of the kube-proxy machine for 1k, 10k and 50k Services.
 
 Each Service has one TCP port and two ready endpoints (the cluster of kube-proxy's own scale
-tests has a handful of endpoints per Service). For each size and mode (iptables, nftables) the
-script times, with the machine driven through its events:
+tests has a handful of endpoints per Service). For each size and mode (iptables, nftables,
+ipvs) the script times, with the machine driven through its events:
 
 - a full sync: rendering the restore input / nft transaction from the informer cache;
 - a partial sync after one endpoint of one Service changes;
 
-and prints the rule size (lines, bytes). With ``--kernel`` (root, iptables and nft installed)
-it also loads the full sync (up to 10k Services) into a fresh network namespace with the real
-``iptables-restore`` and ``nft -f`` and times that.
+and prints the rule size (lines, bytes; for ipvs the ipvsadm, ipset and iptables inputs
+together). With ``--kernel`` (root, iptables and nft installed) it also loads the full sync (up
+to 10k Services) into a fresh network namespace with the real ``iptables-restore`` and ``nft
+-f`` and times that (not ipvs: the kernels here have no IPVS).
 
 Published figures to compare with (cited in docs/proxy.md): before partial syncs (Kubernetes
 1.26), large clusters reported iptables syncs of 4-5 s each (kubernetes/kubernetes#92836,
@@ -35,6 +36,7 @@ from models.proxy.events import (
     EndpointSliceUpserted,
     InitialListsSynced,
     IptablesRestore,
+    IpvsApply,
     NftablesRun,
     ProxyCommand,
     ServiceUpserted,
@@ -79,7 +81,9 @@ def objects(count: int) -> tuple[list[Service], list[EndpointSlice]]:
 
 
 def _text(commands: tuple[ProxyCommand, ...]) -> str:
-    return "".join(c.text for c in commands if isinstance(c, IptablesRestore | NftablesRun))
+    parts = [c.text for c in commands if isinstance(c, IptablesRestore | NftablesRun)]
+    parts.extend(c.ipvsadm + c.ipset + c.iptables for c in commands if isinstance(c, IpvsApply))
+    return "".join(parts)
 
 
 def measure(count: int, mode: ProxyMode, kernel: bool) -> dict[str, Any]:
@@ -119,7 +123,7 @@ def measure(count: int, mode: ProxyMode, kernel: bool) -> dict[str, Any]:
         "partial_seconds": partial_seconds,
         "partial_lines": _text(partial.commands).count("\n"),
     }
-    if kernel and count <= KERNEL_MAX_SERVICES:
+    if kernel and count <= KERNEL_MAX_SERVICES and mode != "ipvs":
         result["kernel_load_seconds"] = _load(mode, full_text)
     return result
 
@@ -144,7 +148,7 @@ def main() -> None:
     print(f"{'services':>8} {'mode':>9} {'full sync':>10} {'lines':>9} {'MB':>6} "
           f"{'partial':>9} {'p.lines':>7} {'kernel load':>11}")  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
-        for mode in ("iptables", "nftables"):
+        for mode in ("iptables", "nftables", "ipvs"):
             row = measure(size, mode, args.kernel)
             load = f"{row['kernel_load_seconds']:.2f}s" if "kernel_load_seconds" in row else "-"
             print(f"{size:>8} {mode:>9} {row['full_seconds']:>9.2f}s {row['full_lines']:>9} "

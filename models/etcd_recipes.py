@@ -18,6 +18,7 @@ from models.etcd import (
     DeleteRangeResponse,
     EtcdError,
     Event,
+    KeyValue,
     RangeRequest,
     RangeResponse,
     TxnRequest,
@@ -38,11 +39,12 @@ class SendRequest(msgspec.Struct, frozen=True, kw_only=True, tag="send"):
 
 
 class WatchKey(msgspec.Struct, frozen=True, kw_only=True, tag="watch"):
-    """Watch ``key`` from ``start_revision`` (replacing any watch this client had); its events
-    come back as :class:`Watched`."""
+    """Watch ``key`` (or ``[key, range_end)``) from ``start_revision``, replacing any watch
+    this client had; its events come back as :class:`Watched`."""
 
     key: bytes
     start_revision: int
+    range_end: bytes = b""
 
 
 class StopWatch(msgspec.Struct, frozen=True, kw_only=True, tag="stop_watch"):
@@ -69,7 +71,15 @@ class Failed(msgspec.Struct, frozen=True, kw_only=True, tag="failed"):
     reason: str
 
 
-RecipeCommand = SendRequest | WatchKey | StopWatch | Acquired | Released | Failed
+class Observed(msgspec.Struct, frozen=True, kw_only=True, tag="observed"):
+    """An observer saw the leader's key-value (a new leader, or the leader's new value); the
+    header revision of the answer or event it came from."""
+
+    kv: KeyValue
+    revision: int
+
+
+RecipeCommand = SendRequest | WatchKey | StopWatch | Acquired | Released | Failed | Observed
 
 
 # ---- events -------------------------------------------------------------------------------------
@@ -82,9 +92,11 @@ class Answered(msgspec.Struct, frozen=True, kw_only=True, tag="answered"):
 
 
 class Watched(msgspec.Struct, frozen=True, kw_only=True, tag="watched"):
-    """Events of this client's watch."""
+    """Events of this client's watch, and the revision in the header of the watch response
+    that carried them."""
 
     events: tuple[Event, ...]
+    revision: int = 0
 
 
 RecipeEvent = Answered | Watched
@@ -118,7 +130,7 @@ class ResourceWrite(msgspec.Struct, frozen=True, kw_only=True):
 
 # ---- client state -------------------------------------------------------------------------------
 
-RecipeKind = Literal["lock", "election"]
+RecipeKind = Literal["lock", "election", "observer"]
 RecipePhase = Literal[
     "creating",  # the txn that creates (or finds) the client's key was sent
     "proclaiming",  # the value of a key found at campaign time is being replaced
@@ -129,6 +141,7 @@ RecipePhase = Literal[
     "releasing",  # unlock or resign was sent
     "released",
     "failed",
+    "observing",  # an observer follows the leader's key, or waits for a first one
 ]
 
 

@@ -154,9 +154,11 @@ def aggregate(
     selectors: Mapping[str, tuple[Mapping[str, Any], ...]],
 ) -> dict[str, tuple[Rule, ...]]:
     """The rules of every ClusterRole once aggregation settles: an aggregated role's rules are
-    the union of the current rules of the roles it selects (itself excluded), repeated until
-    nothing changes."""
-    current = dict(own)
+    the union of the current rules of the roles it selects (itself excluded), repeated from
+    empty until nothing changes: the least fixpoint, which is where the aggregation controller
+    settles when no aggregating roles select each other in a cycle (in a cycle, rules stored in
+    the aggregating roles themselves are ignored)."""
+    current = {name: (() if name in selectors else rules) for name, rules in own.items()}
     selected = {
         name: [
             other

@@ -19,8 +19,10 @@ bound addresses on ports that are not services (``KUBE-IPVS-FILTER``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
+import immutables
 import msgspec
 
 from impl.proxy.endpoints import categorize
@@ -105,7 +107,10 @@ class IpvsRender(msgspec.Struct, frozen=True, kw_only=True):
     ipvsadm: str
     ipset: str
     iptables: str
-    services: frozenset[str]
+    servers: immutables.Map[str, tuple[str, ...]]
+    """Each virtual server (``PROTO/ip:port``) and its ipvsadm lines, for the next sync."""
+    sets: immutables.Map[str, frozenset[str]]
+    """Each ipset's entries, for the next sync."""
     bound: tuple[str, ...]
 
 
@@ -183,15 +188,23 @@ def _service(config: ProxyConfig, entry: ServicePortEndpoints, out: _Out) -> Non
     _sets(config, entry, out)
 
 
-def _ipset_text(out: _Out) -> str:
+def _ipset_text(out: _Out, previous: Mapping[str, frozenset[str]] | None) -> str:
+    """``ipset restore`` input: every set created if missing; a full sync (``previous`` None)
+    flushes and fills each, a partial one deletes and adds only the changed entries (kube-proxy's
+    ``syncIPSetEntries``)."""
     lines = []
     for name, kind, comment in SETS:
         family = "" if kind.startswith("bitmap") else " family inet"
         bounds = " range 0-65535" if kind.startswith("bitmap") else " hashsize 1024 maxelem 65536"
         lines.append(f"create {name} {kind}{family}{bounds} comment -exist")
-        lines.append(f"flush {name}")
-        for item in sorted(out.entries[name]):
-            lines.append(f'add {name} {item} comment "{comment}"')
+        wanted = out.entries[name]
+        if previous is None:
+            lines.append(f"flush {name}")
+            before: frozenset[str] = frozenset()
+        else:
+            before = previous.get(name, frozenset())
+            lines.extend(f"del {name} {item}" for item in sorted(before - wanted))
+        lines.extend(f'add {name} {item} comment "{comment}"' for item in sorted(wanted - before))
     return "\n".join(lines) + "\n"
 
 
@@ -256,27 +269,55 @@ def _iptables_text(config: ProxyConfig) -> str:
     return "\n".join(("*nat", *nat, "COMMIT", "*filter", *filter_lines, "COMMIT")) + "\n"
 
 
+def _changes(before: tuple[str, ...], wanted: tuple[str, ...]) -> list[str]:
+    """ipvsadm lines turning one virtual server from ``before`` into ``wanted`` (kube-proxy's
+    ``syncService`` edits a changed service, ``syncEndpoint`` adds and removes real servers)."""
+    lines = [] if before[0] == wanted[0] else ["-E" + wanted[0][2:]]
+    kept = set(wanted[1:])
+    for line in before[1:]:
+        if line not in kept:
+            lines.append("-d" + line[2:].split(" -m ")[0])
+    gone = set(before[1:])
+    lines.extend(line for line in wanted[1:] if line not in gone)
+    return lines
+
+
 def render(
-    config: ProxyConfig, cluster: tuple[ServicePortEndpoints, ...], previous: frozenset[str]
+    config: ProxyConfig,
+    cluster: tuple[ServicePortEndpoints, ...],
+    previous: Mapping[str, tuple[str, ...]],
+    *,
+    full: bool = True,
+    previous_sets: Mapping[str, frozenset[str]] | None = None,
 ) -> IpvsRender:
-    """One sync: the virtual servers (with real servers), the ipsets and the helper rules;
-    virtual servers of ``previous`` no longer wanted are deleted."""
+    """One sync: the virtual servers (with real servers), the ipsets and the helper rules.
+    ``previous`` is what the last applied sync left (key -> its ipvsadm lines): servers no
+    longer wanted are deleted; a partial sync writes only the differences, a full one (start,
+    after a failure, hourly) deletes and re-adds every server, since this machine cannot read
+    the kernel back as kube-proxy does. Likewise the ipsets: a partial sync given
+    ``previous_sets`` changes only the entries that changed."""
     out = _Out()
     for entry in cluster:
         _service(config, entry, out)
     lines: list[str] = []
-    for key in sorted(previous - out.servers.keys()):
+    for key in sorted(previous.keys() - out.servers.keys()):
         protocol, _, target = key.partition("/")
         lines.append(f"-D {PROTOCOL_FLAGS[protocol]} {target}")
-    for key in sorted(out.servers):
+    servers = {key: tuple(value) for key, value in out.servers.items()}
+    for key in sorted(servers):
         protocol, _, target = key.partition("/")
-        if key in previous:
+        before = previous.get(key)
+        if before is not None and not full:
+            lines.extend(_changes(before, servers[key]))
+            continue
+        if before is not None:
             lines.append(f"-D {PROTOCOL_FLAGS[protocol]} {target}")
-        lines.extend(out.servers[key])
+        lines.extend(servers[key])
     return IpvsRender(
-        ipvsadm="\n".join(lines) + "\n",
-        ipset=_ipset_text(out),
+        ipvsadm="".join(f"{line}\n" for line in lines),
+        ipset=_ipset_text(out, None if full else previous_sets),
         iptables=_iptables_text(config),
-        services=frozenset(out.servers),
+        servers=immutables.Map(servers),
+        sets=immutables.Map({name: frozenset(items) for name, items in out.entries.items()}),
         bound=tuple(sorted(out.entries["KUBE-IPVS-IPS"])),
     )

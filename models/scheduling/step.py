@@ -33,3 +33,25 @@ class SchedulingStep(msgspec.Struct, frozen=True, kw_only=True):
     verdicts: tuple[NodeVerdict, ...]
     namespaces: immutables.Map[str, immutables.Map[str, str]] = immutables.Map()
     comparison_operators: bool = False
+
+
+@final
+class LiveBinding(msgspec.Struct, frozen=True, kw_only=True):
+    """A binding in a running cluster: which scheduler made it, the step as that scheduler saw
+    the cluster (its cache, which may be stale), and the step as the API server held the
+    cluster when the binding was accepted (``truth``; None while the binding is in flight)."""
+
+    scheduler: str
+    seen: SchedulingStep
+    truth: SchedulingStep | None = None
+
+
+@final
+class Admission(msgspec.Struct, frozen=True, kw_only=True):
+    """A kubelet's admission decision for a pod bound to its node: the node and the pods it
+    already runs at that moment, and whether it admitted the pod."""
+
+    node: Node
+    running: tuple[Pod, ...]
+    pod: Pod
+    admitted: bool

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
     from runner.etcd.cluster import LocalEtcdCluster
     from runner.etcd.conform import FaultAction, Recorder
+    from runner.etcd.conform_lock import LockRun
 
 FAULT_KINDS = ("kill", "pause")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -54,6 +55,14 @@ def register(verbs: VerbParsers) -> None:
         default="gateway",
         help="how the clients speak to the endpoints: etcd's v3 JSON gateway or its v3 gRPC API "
         "(default gateway)",
+    )
+    etcd.add_argument(
+        "--workload",
+        choices=("kv", "lock"),
+        default="kv",
+        help="kv: the concurrent KV, lease and watch workload (default); lock: etcd's lock "
+        "recipe in client processes over gRPC, the holder paused (SIGSTOP) longer than its "
+        "lease's TTL, judged for mutual exclusion and fencing",
     )
     etcd.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
     etcd.add_argument(
@@ -208,6 +217,12 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
 
     endpoints = _parse_endpoints(args.endpoints)
     faults = _parse_faults(args.faults, external=bool(endpoints))
+    if args.workload == "lock" and faults:
+        raise InputError(
+            "the lock workload injects its own fault (it pauses the lock holder's process); "
+            "--faults applies to the kv workload",
+            field="--faults",
+        )
     if args.duration <= 0 or args.clients < 1:
         raise InputError("--duration must be positive and --clients at least 1")
     cluster = None if endpoints else LocalEtcdCluster(3)
@@ -219,18 +234,30 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
                 raise InputError(f"could not start a local etcd cluster: {error}") from error
             endpoints = cluster.endpoints
         _check_fresh(endpoints)
-        recorder = run_workload(
-            endpoints,
-            seed=args.seed,
-            duration_seconds=args.duration,
-            clients=args.clients,
-            inject_fault=fault_injector(cluster) if cluster is not None else None,
-            fault_kinds=faults,
-            protocol=args.protocol,
+        if args.workload == "lock":
+            from runner.etcd.conform_lock import run_lock_workload
+
+            lock_run = run_lock_workload(
+                endpoints, seed=args.seed, duration_seconds=args.duration, clients=args.clients
+            )
+        recorder = (
+            None
+            if args.workload == "lock"
+            else run_workload(
+                endpoints,
+                seed=args.seed,
+                duration_seconds=args.duration,
+                clients=args.clients,
+                inject_fault=fault_injector(cluster) if cluster is not None else None,
+                fault_kinds=faults,
+                protocol=args.protocol,
+            )
         )
     finally:
         if cluster is not None:
             _stop_cluster(cluster)
+    if recorder is None:
+        return _report_lock(args, endpoints, cluster is not None, lock_run)
     history = recorder.history()
     if args.history:
         from models.history import encode_history
@@ -277,4 +304,44 @@ def render_text(report: Mapping[str, Any]) -> str:
     ]
     lines.extend(f"  runner: {error}" for error in report["runner_errors"])
     lines.extend(f"  {line}" for line in report.get("explanation", []))
+    return "\n".join(lines)
+
+
+def _report_lock(
+    args: argparse.Namespace, endpoints: tuple[str, ...], local: bool, run: LockRun
+) -> ExitCode:
+    from runner.etcd.conform_lock import LEASE_TTL_SECONDS, judge
+
+    passed, details = judge(run)
+    report: dict[str, Any] = {
+        "target": "etcd",
+        "workload": "lock",
+        "endpoints": "local 3-member cluster" if local else list(endpoints),
+        "seed": args.seed,
+        "duration_seconds": args.duration,
+        "clients": args.clients,
+        "lease_ttl_seconds": LEASE_TTL_SECONDS,
+        "verdict": "pass" if passed else "violation",
+        "pauses": run.pauses,
+        **details,
+    }
+    emit(report, args.output, render_lock_text)
+    return ExitCode.PASS if passed else ExitCode.VIOLATION
+
+
+def render_lock_text(report: Mapping[str, Any]) -> str:
+    """The lock run for people."""
+    counts = report["counts"]
+    lines = [
+        f"conform etcd --workload lock: {report['verdict'].upper()} (seed {report['seed']}, "
+        f"{report['duration_seconds']}s, {report['clients']} lock clients, lease TTL "
+        f"{report['lease_ttl_seconds']}s)",
+        f"  acquisitions: {counts['acquisitions']}, holder pauses (SIGSTOP > TTL): "
+        f"{counts['pauses']}",
+        f"  resource writes: fenced {counts['writes_accepted_fenced']} accepted, "
+        f"{counts['writes_refused_fenced']} refused; unfenced {counts['writes_unfenced']}",
+    ]
+    for name, holds in report["properties"].items():
+        lines.append(f"  {'holds ' if holds else 'FAILS '} {name}")
+    lines.extend(f"  {line}" for line in report["explanation"])
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from runner.cli import apiserver_security, serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
 from runner.cli.serve_controller_manager import register_controller_manager
+from runner.cli.serve_kubelet import register_kubelet
 from runner.cli.serve_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -74,6 +75,7 @@ def register(verbs: VerbParsers) -> None:
     _register_apiserver(targets)
     register_controller_manager(targets)
     register_scheduler(targets)
+    register_kubelet(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

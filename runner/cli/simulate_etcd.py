@@ -31,12 +31,6 @@ DEFAULT_STEPS: Final = 2000
 DEFAULT_LIVENESS_STEPS: Final = 3000
 STEPS_LIMIT: Final = 100_000
 FAULTS: Final = ("crash", "drop", "duplicate", "partition", "pause")
-MUTANTS: Final = {
-    "stale_linearizable_read": "a linearizable read is answered from the member's applied "
-    "state without ReadIndex, as a serializable read is",
-    "lost_lease_revoke": "revoking a lease (by a client or by expiry) removes the lease but "
-    "not its keys",
-}
 
 
 def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +69,11 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         default="swarm",
         help=f"comma-separated fault kinds ({', '.join(FAULTS)}), 'all', 'none', or 'swarm': "
         "the seed picks the mix (default)",
+    )
+    parser.add_argument(
+        "--workload",
+        default="swarm",
+        help="the clients' mix: kv, leases, or 'swarm': the seed picks it (default)",
     )
     parser.add_argument("--mutant", default="none", help="run a deliberately broken member")
     parser.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
@@ -126,6 +125,7 @@ def _exit_code(result: SimulationResult[Any]) -> ExitCode:
 
 def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     """The ``simulate etcd`` handler."""
+    from runner.etcd.exploration import MUTANT_DESCRIPTIONS as MUTANTS
     from runner.etcd.world_kind import ETCD, draw_setup
     from runner.input_files import check_output_path, write_output
     from runner.sim.seeds import CatchDistribution, SeedRange
@@ -133,12 +133,19 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     from runner.sim.trace import code_version
 
     if args.list_mutants:
-        emit({"mutants": MUTANTS}, args.output, _render_mutants)
+        emit({"mutants": dict(MUTANTS)}, args.output, _render_mutants)
         return ExitCode.PASS
     if args.mutant != "none" and args.mutant not in MUTANTS:
         raise InputError(
             f"unknown mutant {args.mutant!r} (known: {', '.join(MUTANTS)})", field="--mutant"
         )
+    from runner.etcd.sim_workload import WORKLOADS
+
+    if args.workload != "swarm" and args.workload not in WORKLOADS:
+        known = ", ".join(sorted(WORKLOADS))
+        raise InputError(f"unknown workload {args.workload!r} (known: {known}, swarm)",
+                         field="--workload")  # fmt: skip
+    workload = None if args.workload == "swarm" else args.workload
     if args.steps + args.liveness_steps > STEPS_LIMIT:
         raise InputError(f"--steps plus --liveness-steps exceed {STEPS_LIMIT}", field="--steps")
     faults = _faults(args.faults)
@@ -151,10 +158,11 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
 
     def setup(prng: Any, swarm: Any) -> EtcdSetup:
         return draw_setup(prng, swarm, members=args.members, clients=args.clients,
-                          mutant=args.mutant)  # fmt: skip
+                          mutant=args.mutant, workload=workload)  # fmt: skip
 
     version = code_version()
     failed: list[int] = []
+    broken: dict[int, str] = {}
     codes: list[ExitCode] = []
     kept: SimulationResult[EtcdSetup] | None = None
     for number, seed in enumerate(seeds, start=1):
@@ -163,6 +171,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
         codes.append(_exit_code(result))
         if result.result.status != "pass":
             failed.append(seed)
+            broken[seed] = str(result.result.property)
         if kept is None or kept.result.status == "pass":
             kept = result
         if failed and not every:
@@ -172,7 +181,8 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     if args.trace is not None:
         write_output(args.trace, kept.trace.content(), "trace")
     report = build_report(kept, args, len(codes), failed)
-    if every and len(seeds) > 1:
+    report["failures"] = {str(seed): name for seed, name in broken.items()}
+    if every and len(seeds) > 1 and args.mutant != "none":
         report["distribution"] = CatchDistribution(
             SeedRange(seeds[0], seeds[-1]), tuple(failed)
         ).report()
@@ -229,6 +239,9 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(
             f"  seeds run: {report['seeds_run']}; failing: {len(failing)} ({shown or 'none'})"
         )
+    kinds = sorted(set(report.get("failures", {}).values()))
+    if len(failing) > 1 and kinds:
+        lines.append(f"  properties broken: {', '.join(kinds)}")
     distribution = report.get("distribution")
     if distribution is not None and distribution.get("seeds_needed"):
         needed = distribution["seeds_needed"]
@@ -238,7 +251,8 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
     if result["status"] == "pass":
         lines.append(
-            "PASS: the history is linearizable and every watch stream keeps etcd's guarantees"
+            "PASS: every Raft invariant held after every step, the history is linearizable and"
+            " every watch stream keeps etcd's guarantees"
             f" ({report['seeds_run']} seed(s))"
         )
     else:

@@ -12,19 +12,19 @@ the key. Answers carry the header etcd's recipes report (the answer that complet
 campaign txn's). Every error is Unknown with etcd's message, as etcd answers (its recipe
 servers reach etcd through a Go client that drops the code): ``election: no leader``,
 ``election: not leader``, ``etcdserver: requested lease not found``.
-``Election.Observe`` is not served (Unimplemented).
+``Election.Observe`` follows the leader with ``impl.etcd.recipes.observe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, NoReturn
 
 import grpc
 
-from impl.etcd.recipes import election, lock
+from impl.etcd.recipes import election, lock, observe
 from impl.etcd.recipes.queue import RecipeStep
 from models.etcd import (
     DeleteRangeRequest,
@@ -43,6 +43,7 @@ from models.etcd_json import to_gateway
 from models.etcd_recipes import (
     Answered,
     Failed,
+    Observed,
     RecipeEvent,
     RecipePhase,
     RecipeState,
@@ -85,6 +86,7 @@ class _Driver:
         self.failure: str | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self.watch_stop = asyncio.Event()
+        self.observed: asyncio.Queue[Observed] = asyncio.Queue()
 
     async def carry_out(self, step: RecipeStep) -> None:
         for command in step.commands:
@@ -102,17 +104,22 @@ class _Driver:
                 await self.stop_watch()
             elif isinstance(command, Failed):
                 self.failure = command.reason
+            elif isinstance(command, Observed):
+                self.observed.put_nowait(command)
 
     async def _watch(self, command: WatchKey) -> None:
         incoming: asyncio.Queue[WatchStreamRequest | None] = asyncio.Queue()
         incoming.put_nowait(
-            WatchCreateRequest(key=command.key, start_revision=command.start_revision)
+            WatchCreateRequest(
+                key=command.key, range_end=command.range_end, start_revision=command.start_revision
+            )
         )
         self.watch_stop = asyncio.Event()
 
         async def send(response: WatchResponse) -> None:
             if response.events:
-                self.events.put_nowait(Watched(events=response.events))
+                watched = Watched(events=response.events, revision=response.header.revision)
+                self.events.put_nowait(watched)
 
         await self.service.watch(incoming, send, self.watch_stop)
 
@@ -147,6 +154,23 @@ class _Driver:
         return state
 
 
+async def _run_recipe(
+    service: EtcdService,
+    context: Context,
+    step: RecipeStep,
+    machine: Callable[[RecipeState, RecipeEvent], RecipeStep],
+    until: frozenset[RecipePhase],
+) -> tuple[RecipeState, tuple[ResponseHeader, ...]]:
+    """Run a recipe to a phase of ``until``: its state and the headers of the answers it got,
+    in order (or the call is aborted with etcd's answer)."""
+    driver = _Driver(service)
+    try:
+        state = await driver.run(step, machine, until)
+    except RecipeFailed as failed:
+        await _abort(context, failed.error)
+    return state, tuple(driver.headers)
+
+
 def _header(service: EtcdService, header: ResponseHeader) -> rpc_pb2.ResponseHeader:
     return grpc_codec.encode(to_gateway(service.header(header.revision)), rpc_pb2.ResponseHeader())
 
@@ -179,15 +203,12 @@ class Lock:
         self, request: v3lock_pb2.LockRequest, context: Context
     ) -> v3lock_pb2.LockResponse:
         lease = await _session_lease(self.service, request.lease, context)
-        driver = _Driver(self.service)
-        try:
-            state = await driver.run(
-                lock.lock(request.name, lease), lock.on_event, frozenset({"held"})
-            )
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        step = lock.lock(request.name, lease)
+        state, headers = await _run_recipe(
+            self.service, context, step, lock.on_event, frozenset({"held"})
+        )
         answer = v3lock_pb2.LockResponse(key=state.key)
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Unlock(
@@ -214,7 +235,7 @@ def _resumed(leader: v3election_pb2.LeaderKey) -> RecipeState:
 
 
 class Election:
-    """``v3electionpb.Election`` (without Observe)."""
+    """``v3electionpb.Election`` (Observe is :func:`observe_leader`)."""
 
     def __init__(self, service: EtcdService) -> None:
         self.service = service
@@ -223,17 +244,15 @@ class Election:
         self, request: v3election_pb2.CampaignRequest, context: Context
     ) -> v3election_pb2.CampaignResponse:
         lease = await _session_lease(self.service, request.lease, context)
-        driver = _Driver(self.service)
         step = election.campaign(request.name, lease, request.value)
-        try:
-            state = await driver.run(step, election.on_event, frozenset({"held"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        state, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"held"})
+        )
         leader = v3election_pb2.LeaderKey(
             name=request.name, key=state.key, rev=state.revision, lease=lease
         )
         answer = v3election_pb2.CampaignResponse(leader=leader)
-        answer.header.CopyFrom(_header(self.service, driver.headers[0]))
+        answer.header.CopyFrom(_header(self.service, headers[0]))
         return answer
 
     async def Proclaim(
@@ -241,14 +260,12 @@ class Election:
     ) -> v3election_pb2.ProclaimResponse:
         if not request.HasField("leader"):
             await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        driver = _Driver(self.service)
         step = election.proclaim(_resumed(request.leader), request.value)
-        try:
-            await driver.run(step, election.on_event, frozenset({"held"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        _, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"held"})
+        )
         answer = v3election_pb2.ProclaimResponse()
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Resign(
@@ -256,14 +273,12 @@ class Election:
     ) -> v3election_pb2.ResignResponse:
         if not request.HasField("leader"):
             await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        driver = _Driver(self.service)
         step = election.resign(_resumed(request.leader))
-        try:
-            await driver.run(step, election.on_event, frozenset({"released"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        _, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"released"})
+        )
         answer = v3election_pb2.ResignResponse()
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Leader(
@@ -283,6 +298,37 @@ class Election:
         return answer
 
 
+async def observe_leader(
+    service: EtcdService, request: v3election_pb2.LeaderRequest, context: Context
+) -> AsyncIterator[v3election_pb2.LeaderResponse]:
+    """``Election.Observe``: the leader, then every new value and every new leader, until the
+    client goes away."""
+    driver = _Driver(service)
+    following = asyncio.create_task(
+        driver.run(observe.observe(request.name), observe.on_event, frozenset({"failed"}))
+    )
+    try:
+        while True:
+            seen = asyncio.create_task(driver.observed.get())
+            await asyncio.wait({seen, following}, return_when=asyncio.FIRST_COMPLETED)
+            if not seen.done():
+                seen.cancel()
+                break
+            observed = seen.result()
+            answer = v3election_pb2.LeaderResponse(
+                kv=grpc_codec.encode(to_gateway(observed.kv), kv_pb2.KeyValue())
+            )
+            answer.header.CopyFrom(_header(service, ResponseHeader(revision=observed.revision)))
+            yield answer
+        error = following.exception()
+        if isinstance(error, RecipeFailed):
+            await _abort(context, error.error)
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RecipeFailed):
+            await following
+
+
 def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler], frozenset[str]]:
     """The v3lock and v3election services' handlers, and their full names."""
     lock_service = v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]
@@ -297,6 +343,7 @@ def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler],
                 "Proclaim": elections.Proclaim,
                 "Resign": elections.Resign,
                 "Leader": elections.Leader,
+                "Observe": lambda request, context: observe_leader(service, request, context),
             },
         ),
     ]

@@ -5,7 +5,9 @@ A workload says which request an idle client sends next (drawn from the run's PR
 the client knows) and what the client learns from a successful answer. The world
 (``runner.etcd.world``) records every request and answer in the history the checkers judge, so
 a workload needs no checker of its own. ``kv`` is the mix of ``conform etcd``
-(:mod:`runner.etcd.workload`). A new workload (a lock recipe, say) is one class here and one
+(:mod:`runner.etcd.workload`); ``leases`` puts most keys on leases that clients keep alive,
+revoke or let expire. Unless the user names one, the seed draws the workload (swarm testing
+over the client mix too). A new workload (a lock recipe, say) is one class here and one
 line in :data:`WORKLOADS`; the run's setup names it, so a trace replays with it.
 """
 
@@ -15,6 +17,15 @@ import random
 from dataclasses import dataclass
 from typing import Final, Protocol, final
 
+from models.etcd import (
+    DeleteRangeRequest,
+    LeaseGrantRequest,
+    LeaseKeepAliveRequest,
+    LeaseRevokeRequest,
+    PutRequest,
+    RangeRequest,
+    prefix_range_end,
+)
 from models.etcd_world import EtcdSetup
 from models.history import EtcdAnswer, EtcdOperation
 from runner.etcd import workload
@@ -61,6 +72,47 @@ class KeyValueWorkload:
         return workload.learn(knows, request, response)
 
 
-WORKLOADS: Final[dict[str, Workload]] = {"kv": KeyValueWorkload()}
+@final
+@dataclass(frozen=True, slots=True)
+class LeaseWorkload:
+    """Keys that live on leases: grants, puts on a lease the client holds, keepalives and
+    revokes, with gets and prefix ranges that see which keys are still there, and plain
+    puts and deletes that detach keys from their leases."""
+
+    def next_request(
+        self, prng: random.Random, knows: ClientKnowledge, setup: EtcdSetup
+    ) -> EtcdOperation:
+        choice = prng.randrange(100)
+        key = workload.key_name(prng.randrange(setup.keys))
+        if choice < 15 or not knows.leases:
+            return LeaseGrantRequest(TTL=setup.lease_ttl_seconds, ID=workload.lease_id(knows))
+        lease = prng.choice(knows.leases)
+        value = f"c{knows.client}-{knows.calls}.0".encode()
+        if choice < 45:
+            return PutRequest(key=key, value=value, lease=lease)
+        if choice < 55:
+            return LeaseRevokeRequest(ID=lease)
+        if choice < 65:
+            return LeaseKeepAliveRequest(ID=lease)
+        if choice < 75:
+            return RangeRequest(key=key)
+        if choice < 90:
+            everything = prefix_range_end(workload.KEY_PREFIX)
+            return RangeRequest(key=workload.KEY_PREFIX, range_end=everything)
+        if choice < 95:
+            return PutRequest(key=key, value=value)
+        return DeleteRangeRequest(key=key)
+
+    def called(self, knows: ClientKnowledge, request: EtcdOperation) -> ClientKnowledge:
+        return workload.called(knows, request)
+
+    def learn(
+        self, knows: ClientKnowledge, request: EtcdOperation, response: EtcdAnswer
+    ) -> ClientKnowledge:
+        return workload.learn(knows, request, response)
+
+
+WORKLOADS: Final[dict[str, Workload]] = {"kv": KeyValueWorkload(), "leases": LeaseWorkload()}
 """Every workload by the name a setup gives it."""
-DEFAULT_WORKLOAD: Final = "kv"
+SWARM_WORKLOADS: Final = ("kv", "leases")
+"""What a seed draws its workload from when the user names none."""

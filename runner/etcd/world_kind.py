@@ -4,7 +4,8 @@ the options a seed draws.
 :data:`ETCD` names the world's trace types (``models.etcd_world``), its action kinds and fault
 kinds for swarm testing (``runner.etcd.world_choices``) and builds :class:`EtcdWorld` from a
 trace header's setup. :func:`draw_setup` draws what the user left to chance (Raft timing,
-PreVote, CheckQuorum, lease TTL, snapshot interval, how many members may be down). Nothing
+PreVote, CheckQuorum, lease TTL, snapshot interval, how many members may be down, the client
+workload). Nothing
 depends on the mutant that runs.
 """
 
@@ -17,14 +18,19 @@ from models.etcd_world import MUTANT_NONE, EtcdAction, EtcdSetup
 from models.trace import SwarmOptions
 from runner.errors import InputError
 from runner.etcd.conform import watch_requests
-from runner.etcd.sim_workload import DEFAULT_WORKLOAD, WORKLOADS
+from runner.etcd.sim_workload import SWARM_WORKLOADS, WORKLOADS
 from runner.etcd.world import EtcdApplied, EtcdEngine, EtcdWorldState
-from runner.etcd.world_checks import HistoryChecker, Tally, WriteAcknowledged
+from runner.etcd.world_checks import (
+    HistoryChecker,
+    MembersRaftChecker,
+    Tally,
+    WriteAcknowledged,
+)
 from runner.etcd.world_choices import ACTION_KINDS, FAULT_KINDS, FairDriver, SafetyChoices
 from runner.sim.world import Choice, NotEnabled, check_world_kind
 
 ELECTION_TIMEOUT_CHOICES: Final = (5, 10, 10, 20)
-LEASE_TTL_CHOICES: Final = (1, 2, 5, 30)
+LEASE_TTL_CHOICES: Final = (2, 5, 10, 30)
 """Lease TTLs in seconds (the members' clocks tick 100 ms): short ones expire in most runs."""
 SNAPSHOT_EVERY_CHOICES: Final = (5, 20, 100, 1000)
 
@@ -36,16 +42,18 @@ def draw_setup(
     members: int = 3,
     clients: int = 3,
     mutant: str = MUTANT_NONE,
-    workload: str = DEFAULT_WORKLOAD,
+    workload: str | None = None,
 ) -> EtcdSetup:
-    """The options the seed leaves to chance (see the module docstring)."""
+    """The options the seed leaves to chance (see the module docstring); ``workload=None``:
+    the seed draws it too."""
     del swarm  # every option is drawn whatever the mix, so a seed's choices do not depend on it
+    drawn_workload = prng.choice(SWARM_WORKLOADS)
     return EtcdSetup(
         members=members,
         clients=clients,
         watches=4,
         keys=prng.choice((2, 4, 6)),
-        workload=workload,
+        workload=drawn_workload if workload is None else workload,
         lease_ttl_seconds=prng.choice(LEASE_TTL_CHOICES),
         election_timeout_ticks=prng.choice(ELECTION_TIMEOUT_CHOICES),
         pre_vote=prng.random() < 0.5,
@@ -82,8 +90,8 @@ class EtcdWorld:
     def choices(self, state: EtcdWorldState, last: EtcdApplied) -> list[Choice[EtcdAction]]:
         return self.scheduler.choices(state, last)
 
-    def checkers(self) -> tuple[HistoryChecker, ...]:
-        return (HistoryChecker(),)
+    def checkers(self) -> tuple[MembersRaftChecker | HistoryChecker, ...]:
+        return (MembersRaftChecker(), HistoryChecker())
 
     def progress(self) -> WriteAcknowledged:
         return WriteAcknowledged()

@@ -19,6 +19,17 @@ a ``sometimes`` companion showing the situation it guards arises.
   ``kubelet.became_ready``: a pod became Ready.
 - ``kubelet.single_instance`` (across nodes): a pod's containers run on at most one node.
   Companion ``kubelet.ran``: some container ran.
+- ``kubelet.probe_thresholds``: a probe worker whose run of equal answers has reached the
+  threshold for that answer (``successThreshold`` or ``failureThreshold``, defaults 1 and 3)
+  holds that answer as its result (API reference, Probe). Companion
+  ``kubelet.probe_flipped``: a result changed.
+- ``kubelet.backoff_expires``: a container is never held in CrashLoopBackOff by a backoff entry
+  that had gone unused for more than twice the maximum backoff (600 s) before the exit ("Pod
+  lifecycle": the backoff resets after ten minutes of running). Companion
+  ``kubelet.backed_off``: some container was held back.
+- ``kubelet.eviction_order``: the pod evicted for memory pressure is first in the documented
+  ranking of the pods that were candidates (usage above requests first, then lower priority,
+  then larger usage above requests: "Node-pressure Eviction"). Companion ``kubelet.evicted``.
 """
 
 from __future__ import annotations
@@ -44,6 +55,9 @@ ALWAYS: Final = (
     "kubelet.grace_period_honoured",
     "kubelet.ready_only_when_running",
     "kubelet.single_instance",
+    "kubelet.probe_thresholds",
+    "kubelet.backoff_expires",
+    "kubelet.eviction_order",
 )
 SOMETIMES: Final = (
     "kubelet.reached_terminal",
@@ -52,6 +66,9 @@ SOMETIMES: Final = (
     "kubelet.killed_after_grace",
     "kubelet.became_ready",
     "kubelet.ran",
+    "kubelet.probe_flipped",
+    "kubelet.backed_off",
+    "kubelet.evicted",
 )
 
 
@@ -219,7 +236,105 @@ def companions(before: KubeletState, after: KubeletState) -> set[str]:
             shown.add("kubelet.refused_for_resources")
         if any(c.phase == "running" for c in record.containers):
             shown.add("kubelet.ran")
+        if any(c.waiting_reason == "CrashLoopBackOff" for c in record.containers):
+            shown.add("kubelet.backed_off")
+        if record.reason == "Evicted" and record.admitted:
+            shown.add("kubelet.evicted")
+    for old, new in _pairs(before, after):
+        results = {(c.name, p.kind, c.attempt): p.result for c in old.containers for p in c.probes}
+        for container in new.containers:
+            for probe in container.probes:
+                was = results.get((container.name, probe.kind, container.attempt))
+                if was is not None and was != probe.result:
+                    shown.add("kubelet.probe_flipped")
     return shown
+
+
+def _threshold(pod: PodRecord, container: str, kind: str, success: bool) -> int:
+    spec = pod.pod.pod_spec
+    for item in (*(spec.init_containers or ()), *(spec.containers or ())):
+        if item.name == container:
+            probe = {
+                "startup": item.startup_probe,
+                "liveness": item.liveness_probe,
+                "readiness": item.readiness_probe,
+            }[kind]
+            if probe is None:
+                return 1
+            chosen = probe.success_threshold if success else probe.failure_threshold
+            return max(1, chosen or (1 if success else 3))
+    return 1
+
+
+def probe_thresholds(state: KubeletState) -> list[Violation]:
+    found = []
+    for record in state.pods:
+        for container in record.containers:
+            for probe in container.probes:
+                if probe.last is None:
+                    continue
+                needed = _threshold(record, container.name, probe.kind, probe.last)
+                if probe.run >= needed and probe.result != probe.last:
+                    found.append(
+                        _violation(
+                            "kubelet.probe_thresholds",
+                            f"pod {record.uid} {container.name} {probe.kind}: {probe.run} "
+                            f"answers of {probe.last} in a row (threshold {needed}) but the "
+                            f"result is {probe.result}",
+                        )
+                    )
+    return found
+
+
+def backoff_expires(config: KubeletConfig, state: KubeletState) -> list[Violation]:
+    entries = {entry.key: entry for entry in state.backoff}
+    found = []
+    for record in state.pods:
+        for container in record.containers:
+            last = container.last_terminated
+            if container.waiting_reason != "CrashLoopBackOff" or last is None:
+                continue
+            entry = entries.get(f"{record.uid}/{container.name}")
+            if entry is None:
+                continue
+            idle = last.finished_at_ms - entry.last_update_ms
+            if idle > 2 * config.max_container_backoff_ms:
+                found.append(
+                    _violation(
+                        "kubelet.backoff_expires",
+                        f"pod {record.uid} {container.name} held in CrashLoopBackOff by a "
+                        f"backoff last used {idle} ms before the exit",
+                    )
+                )
+    return found
+
+
+def _rank_key(record: PodRecord, usage: Mapping[str, int]) -> tuple[int, int, int]:
+    above = usage.get(record.uid, 0) - dict(record.requests).get("memory", 0)
+    return (0 if above > 0 else 1, record.pod.pod_spec.priority or 0, -above)
+
+
+def eviction_order(before: KubeletState, after: KubeletState) -> list[Violation]:
+    usage = {u.uid: u.memory_bytes for u in after.usage}
+    candidates = [
+        r
+        for r in before.pods
+        if r.admitted and r.phase not in TERMINAL and r.deletion_deadline_ms is None
+    ]
+    found = []
+    for old, new in _pairs(before, after):
+        if new.reason != "Evicted" or old.reason == "Evicted" or not old.admitted:
+            continue
+        victim = _rank_key(new, usage)
+        better = [r.uid for r in candidates if _rank_key(r, usage) < victim]
+        if better:
+            found.append(
+                _violation(
+                    "kubelet.eviction_order",
+                    f"pod {new.uid} evicted while {better[0]} ranks before it",
+                )
+            )
+    return found
 
 
 def judge_step(config: KubeletConfig, before: KubeletState, after: KubeletState) -> list[Violation]:
@@ -230,4 +345,7 @@ def judge_step(config: KubeletConfig, before: KubeletState, after: KubeletState)
         *admission_within_allocatable(config, after),
         *grace_period_honoured(config, before, after),
         *ready_only_when_running(after),
+        *probe_thresholds(after),
+        *backoff_expires(config, after),
+        *eviction_order(before, after),
     ]

@@ -126,3 +126,36 @@ def test_kubeoracle_serve_etcd_over_grpc(served_etcd: str) -> None:
     )
     assert report.get("protocol") == "grpc", (report, stderr)
     assert_passed(code, report, stderr)
+
+
+def assert_lock_run(code: int, report: dict[str, Any], stderr: str) -> None:
+    """The guarantees hold, and the pause produced Jepsen's two holders."""
+    assert report.get("workload") == "lock", (report, stderr)
+    assert code == 0, (report, stderr)
+    properties = report["properties"]
+    assert properties["lock_mutual_exclusion_while_lease_live"]
+    assert properties["fenced_resource_writes_in_token_order"]
+    assert properties["lock_two_believed_holders"], report
+    assert not properties["lock_mutual_exclusion_unconditional"]
+    assert report["counts"]["pauses"] >= 1
+    assert any("expired (revoked)" in line for line in report["explanation"])
+    if properties["fenced_resource_refused_a_stale_write"]:
+        assert not properties["unfenced_resource_writes_in_token_order"]
+
+
+def test_lock_workload_on_real_etcd_finds_two_holders_and_fencing_holds() -> None:
+    code, report, stderr = conform("--workload", "lock", "--duration", "6", "--seed", "2")
+    assert_lock_run(code, report, stderr)
+
+
+def test_lock_workload_on_kubeoracle_serve_etcd(served_etcd: str) -> None:
+    code, report, stderr = conform(
+        "--workload", "lock", "--endpoints", served_etcd, "--duration", "6", "--seed", "3"
+    )
+    assert_lock_run(code, report, stderr)
+
+
+def test_lock_workload_refuses_faults() -> None:
+    code, _, stderr = conform("--workload", "lock", "--faults", "kill")
+    assert code == 2
+    assert "--faults" in stderr

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 from impl.etcd.apply import ApplyContext, apply, expired_leases
-from impl.etcd.recipes import election, lock
+from impl.etcd.recipes import election, lock, observe
 from impl.etcd.store import EtcdState
 from impl.etcd.watch import WatchStream, deliver, on_create
 from models.etcd import (
@@ -34,6 +34,7 @@ from models.etcd_recipes import (
     Failed,
     Holder,
     LockObservation,
+    Observed,
     RecipeCommand,
     RecipeEvent,
     RecipeState,
@@ -62,6 +63,7 @@ class World:
         self.held: dict[int, int] = {}  # client -> token, as the client believes
         self.failures: dict[int, str] = {}
         self.pending: dict[int, deque[RecipeEvent]] = {}
+        self.observed: dict[int, list[Observed]] = {}
 
     def apply(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
         self.etcd, answer = apply(self.etcd, request, ApplyContext(now_ms=self.now_ms))
@@ -74,7 +76,10 @@ class World:
         self.pending[client] = deque()
 
     def machine(self, client: int) -> Machine:
-        return lock.on_event if self.clients[client].kind == "lock" else election.on_event
+        kind = self.clients[client].kind
+        if kind == "observer":
+            return observe.on_event
+        return lock.on_event if kind == "lock" else election.on_event
 
     def start(self, client: int, step: Step[RecipeState, RecipeCommand]) -> None:
         self.clients[client] = step.state
@@ -90,7 +95,11 @@ class World:
                 )
                 self.pending[client].append(Answered(answer=answer))
             elif isinstance(command, WatchKey):
-                request = WatchCreateRequest(key=command.key, start_revision=command.start_revision)
+                request = WatchCreateRequest(
+                    key=command.key,
+                    range_end=command.range_end,
+                    start_revision=command.start_revision,
+                )
                 stream, responses = on_create(self.etcd, WatchStream(), request)
                 self.watches[client] = stream
                 events = tuple(event for response in responses for event in response.events)
@@ -104,6 +113,8 @@ class World:
                 self.held.pop(client, None)
             elif isinstance(command, Failed):
                 self.failures[client] = command.reason
+            elif isinstance(command, Observed):
+                self.observed.setdefault(client, []).append(command)
 
     def settle(self) -> None:
         """Deliver watch events and answers to every running client until nothing moves."""
@@ -111,9 +122,10 @@ class World:
             for client, stream in list(self.watches.items()):
                 stream, responses = deliver(self.etcd, stream)
                 self.watches[client] = stream
-                events = tuple(event for response in responses for event in response.events)
-                if events:
-                    self.pending[client].append(Watched(events=events))
+                for response in responses:
+                    if response.events:
+                        watched = Watched(events=response.events, revision=response.header.revision)
+                        self.pending[client].append(watched)
             ready = [c for c, queue in self.pending.items() if queue and c not in self.paused]
             if not ready:
                 return

@@ -2,10 +2,6 @@
 server): a contended lock waits until the holder unlocks, an election's leader proclaims and
 resigns, and refusals are etcd's (Unknown with etcd's message)."""
 
-import grpc
-import pytest
-
-from runner.etcd.etcdpb import v3election_pb2, v3election_pb2_grpc
 from tests.etcd.grpc_client import served
 from tests.etcd.recipe_script import run_script
 
@@ -39,12 +35,14 @@ def test_lock_and_election_script_on_the_reference() -> None:
     assert 'value: "alice-2"' in answers["leader after proclaim"]
 
 
-def test_observe_is_not_served() -> None:
+def test_observe_follows_values_and_the_next_leader() -> None:
     with served() as stubs:
-        stream = v3election_pb2_grpc.ElectionStub(stubs.channel).Observe(
-            v3election_pb2.LeaderRequest(name=b"E"), timeout=5
-        )
-        with pytest.raises(grpc.RpcError) as refused:
-            next(stream)
-        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        assert "Observe is not served" in str(refused.value.details())
+        lines = run_script(stubs.url.removeprefix("http://"))
+    observed = [line for line in lines if line.startswith("observed: ")]
+    # O/101 put at 8 (first leader "a"), proclaimed "b" at 9; O/102 created at 10 waits;
+    # O/101 resigned at 11: the observer reports O/102 at the header revision 11.
+    assert len(observed) == 3
+    assert f'{header(8)} kv {{   key: "O/101"' in observed[0]
+    assert 'value: "b"' in observed[1]
+    assert header(9) in observed[1]
+    assert f'{header(11)} kv {{   key: "O/102"   create_revision: 10' in observed[2]

@@ -20,10 +20,12 @@ from models.etcd import (
     EtcdResponse,
     Event,
     KeyValue,
+    LeaseGrantRequest,
     PutRequest,
     PutResponse,
     RangeRequest,
     RangeResponse,
+    ResponseHeader,
     TxnRequest,
     TxnResponse,
     prefix_range_end,
@@ -174,6 +176,36 @@ def test_a_range_after_a_delete_in_the_same_txn_sees_the_key_gone() -> None:
     assert ([kv.key for kv in read.kvs], read.count) == ([b"b"], 1)
 
 
+def test_a_range_in_a_txn_sees_a_key_the_txn_created() -> None:
+    txn = TxnRequest(success=(PutRequest(key=b"x", value=b"1"), RangeRequest(key=b"x")))
+    _, (response,) = run(EtcdState(), txn)
+    assert isinstance(response, TxnResponse)
+    read = response.responses[1]
+    assert isinstance(read, RangeResponse)
+    assert [(kv.key, kv.value, kv.create_revision) for kv in read.kvs] == [(b"x", b"1", 2)]
+
+
+def test_ignore_value_and_ignore_lease_keep_the_current_ones() -> None:
+    state, _ = run(
+        EtcdState(),
+        LeaseGrantRequest(ID=5, TTL=10),
+        PutRequest(key=b"a", value=b"1", lease=5),  # revision 2
+        PutRequest(key=b"a", ignore_value=True),  # revision 3: value kept, lease dropped
+        PutRequest(key=b"b", value=b"1", lease=5),  # revision 4
+        PutRequest(key=b"b", value=b"2", ignore_lease=True),  # revision 5: lease kept
+    )
+    a, b = get(state, RangeRequest(key=b"a", range_end=b"c")).kvs
+    assert (a.value, a.lease, a.version) == (b"1", 0, 2)
+    assert (b.value, b.lease, b.version) == (b"2", 5, 2)
+
+
+def test_a_put_event_over_an_existing_key_carries_the_previous_value() -> None:
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"), PutRequest(key=b"a", value=b"2"))
+    previous = KeyValue(key=b"a", create_revision=2, mod_revision=2, version=1, value=b"1")
+    current = KeyValue(key=b"a", create_revision=2, mod_revision=3, version=2, value=b"2")
+    assert state.events[3] == (Event(type="PUT", kv=current, prev_kv=previous),)
+
+
 def test_txn_compares_on_an_existing_key_with_every_operator() -> None:
     state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"v"))  # revision 2, version 1
 
@@ -253,3 +285,76 @@ def test_nested_txn_compares_see_the_state_before_the_txn() -> None:
     state, _ = run(EtcdState(), nested)
     assert get(state, RangeRequest(key=b"b")).kvs[0].value == b"seen-before"
     assert state.revision == 2
+
+
+def test_a_nested_txn_in_the_failure_branch_runs_its_own_chosen_branch() -> None:
+    missing = Compare(key=b"z", target="VERSION", result="GREATER", version=0)  # false
+    absent = Compare(key=b"z", target="VERSION", result="EQUAL", version=0)  # true
+    txn = TxnRequest(
+        compare=(missing,),
+        success=(PutRequest(key=b"s", value=b"1"),),
+        failure=(
+            TxnRequest(
+                compare=(absent,),
+                success=(PutRequest(key=b"a", value=b"1"),),
+                failure=(PutRequest(key=b"b", value=b"1"),),
+            ),
+        ),
+    )
+    state, (response,) = run(EtcdState(), txn)
+    assert isinstance(response, TxnResponse)
+    assert not response.succeeded
+    assert [kv.key for kv in get(state, RangeRequest(key=b"a", range_end=b"t")).kvs] == [b"a"]
+
+
+def test_only_the_chosen_branches_of_nested_txns_are_validated() -> None:
+    absent = Compare(key=b"z", target="VERSION", result="EQUAL", version=0)  # true
+    present = Compare(key=b"z", target="VERSION", result="GREATER", version=0)  # false
+
+    def nested(compare: Compare) -> TxnRequest:
+        # Lease 99 was never granted: a put that would attach to it is refused.
+        return TxnRequest(
+            success=(
+                TxnRequest(
+                    compare=(compare,),
+                    success=(PutRequest(key=b"a", value=b"1", lease=99),),
+                    failure=(PutRequest(key=b"a", value=b"2"),),
+                ),
+            )
+        )
+
+    _, responses = run(EtcdState(), nested(absent), nested(present))
+    assert responses[0] == ERROR_LEASE_NOT_FOUND
+    assert isinstance(responses[1], TxnResponse)
+
+
+def test_responses_inside_a_txn_carry_the_revision_they_saw() -> None:
+    # Observed on etcd 3.4.23: an operation before the txn's first write answers with the
+    # revision before the txn, a write and everything after it with the txn's new revision, and
+    # a nested txn's own header is empty.
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"))  # revision 2
+    txn = TxnRequest(
+        success=(
+            RangeRequest(key=b"a"),
+            DeleteRangeRequest(key=b"z"),  # deletes nothing
+            PutRequest(key=b"b", value=b"1"),
+            RangeRequest(key=b"a"),
+            DeleteRangeRequest(key=b"a"),
+            TxnRequest(success=(RangeRequest(key=b"b"),)),
+        )
+    )
+    _, (response,) = run(state, txn)
+    assert isinstance(response, TxnResponse)
+    assert response.header.revision == 3
+    first, nothing, put, second, deleted, nested = response.responses
+    assert isinstance(first, RangeResponse)
+    assert isinstance(nothing, DeleteRangeResponse)
+    assert isinstance(put, PutResponse)
+    assert isinstance(second, RangeResponse)
+    assert isinstance(deleted, DeleteRangeResponse)
+    assert isinstance(nested, TxnResponse)
+    assert [r.header.revision for r in (first, nothing, put, second, deleted)] == [2, 2, 3, 3, 3]
+    assert nested.header == ResponseHeader()
+    (inner,) = nested.responses
+    assert isinstance(inner, RangeResponse)
+    assert inner.header.revision == 3

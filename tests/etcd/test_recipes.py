@@ -4,7 +4,9 @@ pause longer than the TTL (Jepsen's etcd 3.4 result), and fencing restoring safe
 
 from __future__ import annotations
 
-from impl.etcd.recipes import election, lock
+from collections import deque
+
+from impl.etcd.recipes import election, lock, observe
 from impl.etcd.recipes.fenced import write
 from impl.etcd.recipes.queue import key_for
 from models.etcd import RangeResponse
@@ -172,3 +174,16 @@ def test_a_leader_whose_lease_expired_learns_it_no_longer_leads() -> None:
     assert world.failures[1] == "election: not leader"
     assert world.held == {2: 3}
     assert spec.UNCONDITIONAL_SINGLE_LEADER.holds(world.observe())
+
+
+def test_an_observer_follows_the_leader_its_values_and_its_successor() -> None:
+    world = three_clients()
+    world.pending[9] = deque()
+    world.start(9, observe.observe(b"e"))  # no leader yet: it watches the prefix
+    assert world.clients[9].phase == "waiting"
+    world.start(1, election.campaign(b"e", 0x101, b"alice"))  # revision 2
+    world.act(1, lambda state: election.proclaim(state, b"alice-2"))  # revision 3
+    world.start(2, election.campaign(b"e", 0x102, b"bob"))  # revision 4, waits
+    world.act(1, election.resign)  # revision 5: bob leads
+    seen = [(item.kv.key, item.kv.value, item.revision) for item in world.observed[9]]
+    assert seen == [(b"e/101", b"alice", 2), (b"e/101", b"alice-2", 3), (b"e/102", b"bob", 5)]

@@ -54,9 +54,12 @@ def make_pod(
 
 
 class Harness:
-    def __init__(self, config: KubeletConfig | None = None, *, answer: int = 200) -> None:
+    def __init__(
+        self, config: KubeletConfig | None = None, *, answer: int = 200, strict: bool = True
+    ) -> None:
         self.config = config or KubeletConfig(node_name="node-0")
         self.answer = answer
+        self.strict = strict
         self.commands: list[Command] = []
         self.statuses: dict[str, list[PodStatus]] = {}
         self.now_ms = T0
@@ -69,7 +72,7 @@ class Harness:
 
     def _take(self, pumped: pump.Pumped) -> None:
         found = properties.judge_step(self.config, self.state, pumped.state)
-        assert found == [], found
+        assert not self.strict or found == [], found
         self.violations.extend(found)
         self.shown |= properties.companions(self.state, pumped.state)
         self.state, self.runtime = pumped.state, pumped.runtime

@@ -19,7 +19,7 @@ def _conditions(harness: Harness, uid: str) -> dict[str, str]:
 def _restarts_at(
     spec: dict[str, Any], script: dict[str, str], seconds: int, config: KubeletConfig | None = None
 ) -> list[int]:
-    harness = Harness(config)
+    harness = Harness(config, strict=config is None or not config.mutant)
     start = harness.now_ms
     harness.add(make_pod("p", spec, script))
     times = [0] * len(harness.of_type(StartContainer))
@@ -94,6 +94,10 @@ def test_backoff_not_reset_mutant_keeps_backing_off() -> None:
     script = {APP + "exit-code": "1", APP + "run-seconds": "700"}
     mutant = KubeletConfig(node_name="node-0", mutant=BACKOFF_NOT_RESET)
     assert _restarts_at(ONE, script, 1500, mutant) == [0, 700, 1410]
+    harness = Harness(mutant, strict=False)
+    harness.add(make_pod("p", ONE, script))
+    harness.run(1405)
+    assert {v.property_name for v in harness.violations} == {"kubelet.backoff_expires"}
 
 
 def test_restart_policy_never_and_on_failure() -> None:

@@ -55,7 +55,7 @@ def test_readiness_success_threshold_needs_consecutive_successes() -> None:
 
 
 def _liveness_kill_second(config: KubeletConfig | None = None) -> int:
-    harness = Harness(config)
+    harness = Harness(config, strict=config is None)
     start = harness.now_ms
     pod = _probe_pod(
         "livenessProbe",
@@ -90,6 +90,12 @@ def test_liveness_failure_threshold_kills_and_restarts() -> None:
 def test_probe_threshold_off_by_one_mutant_kills_a_period_late() -> None:
     mutant = KubeletConfig(node_name="node-0", mutant=PROBE_THRESHOLD_OFF_BY_ONE)
     assert _liveness_kill_second(mutant) == 60
+    harness = Harness(mutant, strict=False)
+    harness.add(
+        _probe_pod("livenessProbe", {"periodSeconds": 10}, {APP + "liveness-fail-after": "25"})
+    )
+    harness.run(55)
+    assert {v.property_name for v in harness.violations} == {"kubelet.probe_thresholds"}
 
 
 def test_startup_probe_holds_liveness_and_readiness() -> None:

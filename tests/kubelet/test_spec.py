@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from models.kubelet.config import KubeletConfig, NodeResources
-from models.kubelet.events import PodObserved
+from models.kubelet.config import MIB, KubeletConfig, NodeResources
+from models.kubelet.events import PodObserved, UsageObserved
 from models.kubelet.state import ConditionRecord, KubeletState, PodRecord
 from spec.kubelet import properties
 from tests.kubelet.harness import Harness, make_pod
@@ -37,7 +37,14 @@ def _scenarios() -> list[Harness]:
     )
     stubborn.feed(PodObserved(pod=msgspec.structs.replace(pod, metadata=meta)))
     stubborn.run(10)
-    return [crash, small, stubborn]
+    probed = Harness()
+    container = {"name": "app", "image": "x", "readinessProbe": {"periodSeconds": 1}}
+    probed.add(make_pod("r", {"containers": [container]}, {APP + "readiness-fail-until": "2"}))
+    probed.run(4)
+    pressed = Harness()
+    pressed.add(make_pod("a", ONE))
+    pressed.feed(UsageObserved(memory_available_bytes=MIB))
+    return [crash, small, stubborn, probed, pressed]
 
 
 def test_reference_keeps_every_property_and_shows_every_companion() -> None:

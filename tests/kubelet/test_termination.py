@@ -143,7 +143,7 @@ def _usage(harness: Harness, available: int, pods: dict[str, int]) -> None:
 
 
 def _eviction_order(config: KubeletConfig) -> list[str]:
-    harness = Harness(config)
+    harness = Harness(config, strict=not config.mutant)
     spec_low = {**_requests("10m", "100Mi"), "priority": 0}
     spec_high = {**_requests("10m", "100Mi"), "priority": 1000}
     harness.add(make_pod("low", spec_low))
@@ -165,6 +165,11 @@ def test_eviction_ranks_usage_above_requests_then_priority() -> None:
 def test_eviction_ignoring_priority_mutant_picks_the_bigger_user() -> None:
     mutant = KubeletConfig(node_name="node-0", mutant=EVICTION_IGNORES_PRIORITY)
     assert _eviction_order(mutant) == ["uid-high"]
+    caught = Harness(mutant, strict=False)
+    for name, priority in (("low", 0), ("high", 1000)):
+        caught.add(make_pod(name, {**_requests("10m", "100Mi"), "priority": priority}))
+    _usage(caught, 50 * MIB, {"low": 200 * MIB, "high": 400 * MIB})
+    assert {v.property_name for v in caught.violations} == {"kubelet.eviction_order"}
 
 
 def test_memory_pressure_condition_and_best_effort_refusal() -> None:

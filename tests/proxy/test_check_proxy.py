@@ -92,7 +92,7 @@ def save_form(restore: str, jumps: tuple[JumpRule, ...]) -> str:
 def ipvs_dump(node: ProxyConfig) -> tuple[str, str, str]:
     """What ``ipvsadm-save -n``, ``ipset save`` and ``iptables-save`` would print after the
     ipvs mode's full sync on ``node``."""
-    rendered = ipvs.render(node, cluster_view(SERVICES, SLICES), frozenset())
+    rendered = ipvs.render(node, cluster_view(SERVICES, SLICES), {})
     return rendered.ipvsadm, rendered.ipset, save_form(rendered.iptables, ipvs.JUMP_RULES)
 
 

@@ -169,7 +169,7 @@ def parts(
     node: ProxyConfig, cluster: tuple[ServicePortEndpoints, ...]
 ) -> tuple[IpvsTable, IpSets, Ruleset]:
     """The machine's ipvs commands of one full sync, applied to empty kernel state."""
-    rendered = ipvs.render(node, cluster, frozenset())
+    rendered = ipvs.render(node, cluster, {})
     rules = apply_restore(ensure_jumps({}, ipvs.JUMP_RULES), rendered.iptables)
     return apply_ipvsadm({}, rendered.ipvsadm), apply_ipset({}, rendered.ipset), rules
 

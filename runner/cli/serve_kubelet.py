@@ -1,0 +1,60 @@
+"""``kubeoracle serve kubelet``'s options."""
+
+from __future__ import annotations
+
+import argparse
+
+from models.kubelet.config import MUTANTS
+from runner.cli.options import bounded_float, bounded_int
+from runner.exit_codes import ExitCode
+
+
+def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = targets.add_parser(
+        "kubelet",
+        help="N reference kubelets in one process against any API server",
+        description=(
+            "Run --nodes kubelets against the API server named by --kubeconfig: each registers "
+            "its Node, renews its Lease in kube-node-lease every 10 s, posts NodeStatus, and "
+            "runs the pods bound to it on the simulated runtime (container behaviour scripted "
+            "by sim.kubeoracle.io/<container>.<field> annotations; see docs/kubelet.md)."
+        ),
+    )
+    parser.add_argument("--kubeconfig", required=True, help="the API server and credentials")
+    parser.add_argument(
+        "--nodes", type=bounded_int(1, 10_000), default=1, help="kubelets to run (default 1)"
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("simulated",),
+        default="simulated",
+        help="the container runtime (default simulated; the process runtime is not built yet)",
+    )
+    parser.add_argument(
+        "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"
+    )
+    parser.add_argument(
+        "--writers",
+        type=bounded_int(1, 64),
+        default=4,
+        help="threads writing to the API server (default 4)",
+    )
+    parser.add_argument(
+        "--report-every",
+        type=bounded_float(0.1, 3600),
+        default=10.0,
+        help="seconds between progress lines (default 10)",
+    )
+    parser.add_argument(
+        "--mutant",
+        choices=MUTANTS,
+        default="",
+        help="run a deliberately broken kubelet, to show the checkers catching it",
+    )
+    parser.set_defaults(handler=serve_kubelet)
+
+
+def serve_kubelet(args: argparse.Namespace) -> ExitCode:
+    from runner.kubelet.serve import serve
+
+    return serve(args)
