@@ -109,6 +109,8 @@ class IpvsRender(msgspec.Struct, frozen=True, kw_only=True):
     iptables: str
     servers: immutables.Map[str, tuple[str, ...]]
     """Each virtual server (``PROTO/ip:port``) and its ipvsadm lines, for the next sync."""
+    sets: immutables.Map[str, frozenset[str]]
+    """Each ipset's entries, for the next sync."""
     bound: tuple[str, ...]
 
 
@@ -186,15 +188,23 @@ def _service(config: ProxyConfig, entry: ServicePortEndpoints, out: _Out) -> Non
     _sets(config, entry, out)
 
 
-def _ipset_text(out: _Out) -> str:
+def _ipset_text(out: _Out, previous: Mapping[str, frozenset[str]] | None) -> str:
+    """``ipset restore`` input: every set created if missing; a full sync (``previous`` None)
+    flushes and fills each, a partial one deletes and adds only the changed entries (kube-proxy's
+    ``syncIPSetEntries``)."""
     lines = []
     for name, kind, comment in SETS:
         family = "" if kind.startswith("bitmap") else " family inet"
         bounds = " range 0-65535" if kind.startswith("bitmap") else " hashsize 1024 maxelem 65536"
         lines.append(f"create {name} {kind}{family}{bounds} comment -exist")
-        lines.append(f"flush {name}")
-        for item in sorted(out.entries[name]):
-            lines.append(f'add {name} {item} comment "{comment}"')
+        wanted = out.entries[name]
+        if previous is None:
+            lines.append(f"flush {name}")
+            before: frozenset[str] = frozenset()
+        else:
+            before = previous.get(name, frozenset())
+            lines.extend(f"del {name} {item}" for item in sorted(before - wanted))
+        lines.extend(f'add {name} {item} comment "{comment}"' for item in sorted(wanted - before))
     return "\n".join(lines) + "\n"
 
 
@@ -278,12 +288,14 @@ def render(
     previous: Mapping[str, tuple[str, ...]],
     *,
     full: bool = True,
+    previous_sets: Mapping[str, frozenset[str]] | None = None,
 ) -> IpvsRender:
     """One sync: the virtual servers (with real servers), the ipsets and the helper rules.
     ``previous`` is what the last applied sync left (key -> its ipvsadm lines): servers no
     longer wanted are deleted; a partial sync writes only the differences, a full one (start,
     after a failure, hourly) deletes and re-adds every server, since this machine cannot read
-    the kernel back as kube-proxy does."""
+    the kernel back as kube-proxy does. Likewise the ipsets: a partial sync given
+    ``previous_sets`` changes only the entries that changed."""
     out = _Out()
     for entry in cluster:
         _service(config, entry, out)
@@ -303,8 +315,9 @@ def render(
         lines.extend(servers[key])
     return IpvsRender(
         ipvsadm="".join(f"{line}\n" for line in lines),
-        ipset=_ipset_text(out),
+        ipset=_ipset_text(out, None if full else previous_sets),
         iptables=_iptables_text(config),
         servers=immutables.Map(servers),
+        sets=immutables.Map({name: frozenset(items) for name, items in out.entries.items()}),
         bound=tuple(sorted(out.entries["KUBE-IPVS-IPS"])),
     )

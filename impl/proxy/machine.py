@@ -184,7 +184,9 @@ def _sync(config: ProxyMachineConfig, state: ProxyState, now: float) -> ProxySte
         commands.extend(NftablesRun(text=text, full=full) for text in result.transactions)
         kernel = msgspec.structs.replace(kernel, nftables=result.state)
     elif mode == "ipvs":
-        applied = ipvs.render(proxy, cluster, kernel.ipvs_servers, full=full)
+        applied = ipvs.render(
+            proxy, cluster, kernel.ipvs_servers, full=full, previous_sets=kernel.ipvs_sets
+        )
         if full:
             commands.append(EnsureJumpRules(rules=ipvs.JUMP_RULES))
         commands.append(
@@ -192,7 +194,9 @@ def _sync(config: ProxyMachineConfig, state: ProxyState, now: float) -> ProxySte
                 ipvsadm=applied.ipvsadm, ipset=applied.ipset, iptables=applied.iptables, full=full
             )
         )
-        kernel = msgspec.structs.replace(kernel, ipvs_servers=applied.servers)
+        kernel = msgspec.structs.replace(
+            kernel, ipvs_servers=applied.servers, ipvs_sets=applied.sets
+        )
     elif mode == "userspace":
         commands.append(UserspaceTable(routes=userspace.routes(proxy, cluster)))
     else:

@@ -52,6 +52,8 @@ class KernelState(msgspec.Struct, frozen=True, kw_only=True):
         default_factory=immutables.Map
     )
     """IPVS virtual servers (``PROTO/ip:port``) and the ipvsadm lines that made them."""
+    ipvs_sets: immutables.Map[str, frozenset[str]] = msgspec.field(default_factory=immutables.Map)
+    """The ipvs mode's ipsets and their entries."""
 
 
 class InFlight(msgspec.Struct, frozen=True, kw_only=True):

@@ -154,6 +154,23 @@ class _Driver:
         return state
 
 
+async def _run_recipe(
+    service: EtcdService,
+    context: Context,
+    step: RecipeStep,
+    machine: Callable[[RecipeState, RecipeEvent], RecipeStep],
+    until: frozenset[RecipePhase],
+) -> tuple[RecipeState, tuple[ResponseHeader, ...]]:
+    """Run a recipe to a phase of ``until``: its state and the headers of the answers it got,
+    in order (or the call is aborted with etcd's answer)."""
+    driver = _Driver(service)
+    try:
+        state = await driver.run(step, machine, until)
+    except RecipeFailed as failed:
+        await _abort(context, failed.error)
+    return state, tuple(driver.headers)
+
+
 def _header(service: EtcdService, header: ResponseHeader) -> rpc_pb2.ResponseHeader:
     return grpc_codec.encode(to_gateway(service.header(header.revision)), rpc_pb2.ResponseHeader())
 
@@ -186,15 +203,12 @@ class Lock:
         self, request: v3lock_pb2.LockRequest, context: Context
     ) -> v3lock_pb2.LockResponse:
         lease = await _session_lease(self.service, request.lease, context)
-        driver = _Driver(self.service)
-        try:
-            state = await driver.run(
-                lock.lock(request.name, lease), lock.on_event, frozenset({"held"})
-            )
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        step = lock.lock(request.name, lease)
+        state, headers = await _run_recipe(
+            self.service, context, step, lock.on_event, frozenset({"held"})
+        )
         answer = v3lock_pb2.LockResponse(key=state.key)
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Unlock(
@@ -230,17 +244,15 @@ class Election:
         self, request: v3election_pb2.CampaignRequest, context: Context
     ) -> v3election_pb2.CampaignResponse:
         lease = await _session_lease(self.service, request.lease, context)
-        driver = _Driver(self.service)
         step = election.campaign(request.name, lease, request.value)
-        try:
-            state = await driver.run(step, election.on_event, frozenset({"held"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        state, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"held"})
+        )
         leader = v3election_pb2.LeaderKey(
             name=request.name, key=state.key, rev=state.revision, lease=lease
         )
         answer = v3election_pb2.CampaignResponse(leader=leader)
-        answer.header.CopyFrom(_header(self.service, driver.headers[0]))
+        answer.header.CopyFrom(_header(self.service, headers[0]))
         return answer
 
     async def Proclaim(
@@ -248,14 +260,12 @@ class Election:
     ) -> v3election_pb2.ProclaimResponse:
         if not request.HasField("leader"):
             await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        driver = _Driver(self.service)
         step = election.proclaim(_resumed(request.leader), request.value)
-        try:
-            await driver.run(step, election.on_event, frozenset({"held"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        _, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"held"})
+        )
         answer = v3election_pb2.ProclaimResponse()
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Resign(
@@ -263,14 +273,12 @@ class Election:
     ) -> v3election_pb2.ResignResponse:
         if not request.HasField("leader"):
             await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        driver = _Driver(self.service)
         step = election.resign(_resumed(request.leader))
-        try:
-            await driver.run(step, election.on_event, frozenset({"released"}))
-        except RecipeFailed as failed:
-            await _abort(context, failed.error)
+        _, headers = await _run_recipe(
+            self.service, context, step, election.on_event, frozenset({"released"})
+        )
         answer = v3election_pb2.ResignResponse()
-        answer.header.CopyFrom(_header(self.service, driver.headers[-1]))
+        answer.header.CopyFrom(_header(self.service, headers[-1]))
         return answer
 
     async def Leader(

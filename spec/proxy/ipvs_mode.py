@@ -114,15 +114,11 @@ def _ipvs_outcome(
             names.append("local-policy-for-every-source")
     if not servers:
         return Rejected(), names
+    marked = _marked(config, frontend, packet)
     result = spread(
-        port,
-        servers,
-        packet,
-        affinity,
-        masquerade=_marked(config, frontend, packet),
-        hairpin_only_on=config.node_name,
+        port, servers, packet, affinity, masquerade=marked, hairpin_only_on=config.node_name
     )
-    if any(e.ip == packet.source and e.node_name != config.node_name for e in servers):
+    if result != spread(port, servers, packet, affinity, masquerade=marked):
         names.append("hairpin-masquerade-local-only")
     return result, names
 

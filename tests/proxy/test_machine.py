@@ -124,7 +124,7 @@ def test_a_full_sync_runs_at_least_hourly() -> None:
     assert late[-1].full
 
 
-def test_an_ipvs_partial_sync_writes_only_the_changed_real_servers() -> None:
+def test_an_ipvs_partial_sync_writes_only_the_changed_real_servers_and_set_entries() -> None:
     setup = machine("ipvs")
     other: list[ProxyEvent] = [
         ServiceUpserted(service=service("ns", "db", "172.30.0.2", [tcp("p", 5432)])),
@@ -143,6 +143,8 @@ def test_an_ipvs_partial_sync_writes_only_the_changed_real_servers() -> None:
     assert applied.ipvsadm == (
         "-d -t 172.30.0.1:80 -r 10.180.0.1:80\n-a -t 172.30.0.1:80 -r 10.180.0.3:80 -m -w 1\n"
     )
+    # The ipsets did not change: only their (idempotent) create lines are written.
+    assert all(line.startswith("create ") for line in applied.ipset.splitlines())
 
 
 def events_between(before: Generated, after: Generated) -> list[ProxyEvent]:
