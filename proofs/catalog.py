@@ -28,6 +28,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "proofs.scheduling.binding",
     "proofs.scheduling.matching",
     "proofs.controllers.rollout",
+    "proofs.rbac.escalation",
 )
 
 

@@ -96,6 +96,7 @@ __all__ = [
     "is_true",
     "model_bool",
     "model_int",
+    "model_pairs",
     "sat",
     "select_bool",
     "select_int",
@@ -162,6 +163,11 @@ def check_valid(
 
 def _all_constants(model: ModelRef) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((decl.name(), str(model[decl])) for decl in model.decls()))
+
+
+def model_pairs(model: ModelRef) -> tuple[tuple[str, str], ...]:
+    """Every constant a model assigns, as sorted ``(name, value)`` pairs."""
+    return _all_constants(model)
 
 
 def model_int(model: ModelRef, term: ArithRef) -> int:

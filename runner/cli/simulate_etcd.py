@@ -162,6 +162,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
 
     version = code_version()
     failed: list[int] = []
+    broken: dict[int, str] = {}
     codes: list[ExitCode] = []
     kept: SimulationResult[EtcdSetup] | None = None
     for number, seed in enumerate(seeds, start=1):
@@ -170,6 +171,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
         codes.append(_exit_code(result))
         if result.result.status != "pass":
             failed.append(seed)
+            broken[seed] = str(result.result.property)
         if kept is None or kept.result.status == "pass":
             kept = result
         if failed and not every:
@@ -179,6 +181,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     if args.trace is not None:
         write_output(args.trace, kept.trace.content(), "trace")
     report = build_report(kept, args, len(codes), failed)
+    report["failures"] = {str(seed): name for seed, name in broken.items()}
     if every and len(seeds) > 1 and args.mutant != "none":
         report["distribution"] = CatchDistribution(
             SeedRange(seeds[0], seeds[-1]), tuple(failed)
@@ -236,6 +239,9 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(
             f"  seeds run: {report['seeds_run']}; failing: {len(failing)} ({shown or 'none'})"
         )
+    kinds = sorted(set(report.get("failures", {}).values()))
+    if len(failing) > 1 and kinds:
+        lines.append(f"  properties broken: {', '.join(kinds)}")
     distribution = report.get("distribution")
     if distribution is not None and distribution.get("seeds_needed"):
         needed = distribution["seeds_needed"]
@@ -245,7 +251,8 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
     if result["status"] == "pass":
         lines.append(
-            "PASS: the history is linearizable and every watch stream keeps etcd's guarantees"
+            "PASS: every Raft invariant held after every step, the history is linearizable and"
+            " every watch stream keeps etcd's guarantees"
             f" ({report['seeds_run']} seed(s))"
         )
     else:

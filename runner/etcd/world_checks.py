@@ -9,7 +9,8 @@ judged up to the revision the member reached. :class:`HistoryChecker` judges it 
 run ends, with :func:`runner.etcd.conform_check.judge_history` (linearizability against
 ``spec.etcd.keyspace``, then ``spec.etcd.watch``) on a fixed search budget, so the verdict is
 the same on every machine and in every replay. The ``sometimes`` companions say whether the
-situations the history check is about arose in the run.
+situations the history check is about arose in the run. :class:`MembersRaftChecker` judges the
+members' Raft nodes with every ``spec.raft`` invariant after every step.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from collections.abc import Mapping
 from typing import Final, final
 
 from impl.etcd import watch as etcd_watch
+from impl.etcd.member_state import MemberState
 from models.etcd import DeleteRangeResponse, EtcdError, PutResponse, TxnResponse
 from models.etcd_member import Reply
 from models.etcd_world import EtcdAction
 from models.history import History, HistoryHeader, OperationRecord, WatchMessage, WatchRecord
+from models.raft import RaftNodeState
 from runner.etcd.world import (
     AbandonedCall,
     EtcdWorldState,
@@ -31,6 +34,7 @@ from runner.etcd.world import (
     member_state,
 )
 from runner.exit_codes import ExitCode
+from runner.raft.checks import RaftChecker
 from spec.linearizability import Budget
 from spec.property import Violation
 
@@ -179,6 +183,40 @@ class HistoryChecker:
 
     def coverage(self) -> Mapping[str, int | None]:
         return dict(self.reached)
+
+
+def _member_raft(member: MemberState) -> RaftNodeState:
+    return member.raft
+
+
+@final
+class MembersRaftChecker:
+    """Every ``spec.raft`` invariant on the members' Raft nodes, after every step (an
+    incremental check: members the step did not touch are not judged afresh)."""
+
+    def __init__(self) -> None:
+        self.raft = RaftChecker(raft_of=_member_raft)
+
+    def start(self, state: EtcdWorldState) -> tuple[Violation, ...]:
+        return self.raft.check(state.members, 0)
+
+    def step(
+        self,
+        index: int,
+        action: object,
+        before: EtcdWorldState,
+        after: EtcdWorldState,
+        outputs: tuple[Output, ...],
+    ) -> tuple[Violation, ...]:
+        del action, before, outputs
+        return self.raft.check(after.members, index)
+
+    def finish(self, state: EtcdWorldState, index: int) -> tuple[Violation, ...]:
+        del state, index
+        return ()
+
+    def coverage(self) -> Mapping[str, int | None]:
+        return self.raft.coverage()
 
 
 LIVENESS_PROPERTY: Final = "a write is acknowledged once faults stop"

@@ -20,7 +20,12 @@ from runner.errors import InputError
 from runner.etcd.conform import watch_requests
 from runner.etcd.sim_workload import SWARM_WORKLOADS, WORKLOADS
 from runner.etcd.world import EtcdApplied, EtcdEngine, EtcdWorldState
-from runner.etcd.world_checks import HistoryChecker, Tally, WriteAcknowledged
+from runner.etcd.world_checks import (
+    HistoryChecker,
+    MembersRaftChecker,
+    Tally,
+    WriteAcknowledged,
+)
 from runner.etcd.world_choices import ACTION_KINDS, FAULT_KINDS, FairDriver, SafetyChoices
 from runner.sim.world import Choice, NotEnabled, check_world_kind
 
@@ -85,8 +90,8 @@ class EtcdWorld:
     def choices(self, state: EtcdWorldState, last: EtcdApplied) -> list[Choice[EtcdAction]]:
         return self.scheduler.choices(state, last)
 
-    def checkers(self) -> tuple[HistoryChecker, ...]:
-        return (HistoryChecker(),)
+    def checkers(self) -> tuple[MembersRaftChecker | HistoryChecker, ...]:
+        return (MembersRaftChecker(), HistoryChecker())
 
     def progress(self) -> WriteAcknowledged:
         return WriteAcknowledged()

@@ -9,19 +9,22 @@ property whose situation never arose was checked vacuously).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import final
+from collections.abc import Callable, Mapping
+from typing import Any, final
 
 from models.environment import NodeId
 from models.raft import (
     ClusterObservation,
     Command,
     NodeObservation,
+    PersistedState,
+    RaftNodeState,
     observe_down_node,
     observe_node,
 )
 from models.raft_world import ClusterAction
-from runner.raft.cluster import ClusterState, NodeSlot
+from runner.raft.cluster import ClusterState
+from runner.sim.machines import MachinesState
 from spec.property import Violation
 from spec.raft import COMPANIONS, SAFETY, RaftHistory, check_step
 
@@ -33,13 +36,16 @@ class RaftChecker:
     """Checks each state of a run against every safety property of ``spec.raft``; remembers
     the first step each ``sometimes`` companion was seen."""
 
-    def __init__(self) -> None:
-        self._observed: dict[int, tuple[NodeSlot, NodeObservation]] = {}
+    def __init__(self, raft_of: Callable[[Any], RaftNodeState] | None = None) -> None:
+        """``raft_of``: the Raft node inside a slot's machine state, for a component that
+        hosts one (an etcd member); by default the slot holds the Raft node itself."""
+        self._raft_of = raft_of
+        self._observed: dict[int, tuple[object, NodeObservation]] = {}
         self.history = RaftHistory()
         self.sometimes_at: dict[str, int | None] = {prop.name: None for prop in COMPANIONS}
         self.invariants: tuple[str, ...] = tuple(prop.name for prop in SAFETY)
 
-    def observe(self, state: ClusterState) -> ClusterObservation:
+    def observe(self, state: MachinesState[Any, PersistedState, Any, Any]) -> ClusterObservation:
         """The spec's view of ``state`` (node observations are reused while a slot is
         unchanged). The network counts as partitioned while any link is cut."""
         nodes = []
@@ -49,10 +55,11 @@ class RaftChecker:
             if cached is not None and cached[0] is slot:
                 nodes.append(cached[1])
                 continue
+            raft = slot.state
+            if raft is not None and self._raft_of is not None:
+                raft = self._raft_of(raft)
             observation = (
-                observe_node(slot.state)
-                if slot.state is not None
-                else observe_down_node(node_id, slot.storage)
+                observe_node(raft) if raft is not None else observe_down_node(node_id, slot.storage)
             )
             self._observed[node_id] = (slot, observation)
             nodes.append(observation)
@@ -83,7 +90,9 @@ class RaftChecker:
         """The first step each ``sometimes`` companion held at."""
         return self.sometimes_at
 
-    def check(self, state: ClusterState, step: int) -> tuple[Violation, ...]:
+    def check(
+        self, state: MachinesState[Any, PersistedState, Any, Any], step: int
+    ) -> tuple[Violation, ...]:
         """Every safety property broken in ``state`` (empty when all hold). Call once per
         step, in order: the spec keeps a history (votes cast, entries committed)."""
         seen_before = self.history.sometimes_seen

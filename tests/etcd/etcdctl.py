@@ -177,7 +177,11 @@ def transcript(endpoint: str) -> list[str]:
     t.run("lease", "revoke", lease)
     t.run("get", "leased", "-w", "json")
     t.stream("watch", "--prefix", "foo", "--rev", "2", lines=12)
-    t.stream("watch", "w", lines=6, then=[("put", "w", "1"), ("del", "w")])
+    # From the next revision, so that the watch sees both writes however long it takes to open.
+    revision = _header_revision(t.run("get", "w", "-w", "json"))
+    t.stream(
+        "watch", "w", "--rev", str(revision + 1), lines=6, then=[("put", "w", "1"), ("del", "w")]
+    )
     t.run("compaction", "3")
     t.run("get", "foo", "--rev", "2")
     t.run("compaction", "3")
@@ -190,6 +194,13 @@ def transcript(endpoint: str) -> list[str]:
     status = t.run("endpoint", "status", "-w", "json")
     t.lines.append(f"endpoint status version: {_status_version(status)}")
     return [_key_ids(t.normalise(line)) for line in t.lines]
+
+
+def _header_revision(output: str) -> int:
+    try:
+        return int(json.loads(output)["header"]["revision"])
+    except (ValueError, LookupError, TypeError):
+        return 0
 
 
 def _status_version(output: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -60,7 +61,9 @@ def run_script(target: str) -> list[str]:
 
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(1.0)
+        queued = rpc_pb2.RangeRequest(key=b"L/102")
+        _wait_until(lambda: kv.Range(queued, timeout=TIMEOUT).count == 1)
+        time.sleep(0.3)  # had it not waited, it would have answered by now
         lines.append(
             f"lock 2 while 1 holds: {'still waiting' if thread.is_alive() else 'returned'}"
         )
@@ -101,15 +104,27 @@ def run_script(target: str) -> list[str]:
             v3election_pb2.ProclaimRequest(value=b"x"),
         )
         call("leader after resign", elections.Leader, v3election_pb2.LeaderRequest(name=b"E"))
-        observe_script(elections, lines)
+        observe_script(elections, kv, lines)
         call("keys", kv.Range, rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0", keys_only=True))
     finally:
         channel.close()
     return lines
 
 
-def observe_script(elections: v3election_pb2_grpc.ElectionStub, lines: list[str]) -> None:
-    """An observer of election O sees the first leader, its new value, and the next leader."""
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def observe_script(
+    elections: v3election_pb2_grpc.ElectionStub, kv: rpc_pb2_grpc.KVStub, lines: list[str]
+) -> None:
+    """An observer of election O sees the leader, its new value, and the next leader. Each
+    step waits for the previous one to be seen, so the script does not depend on timing."""
+    first = elections.Campaign(
+        v3election_pb2.CampaignRequest(name=b"O", lease=0x101, value=b"a"), timeout=TIMEOUT
+    )
     stream = elections.Observe(v3election_pb2.LeaderRequest(name=b"O"), timeout=TIMEOUT)
     seen: list[str] = []
 
@@ -124,15 +139,11 @@ def observe_script(elections: v3election_pb2_grpc.ElectionStub, lines: list[str]
 
     observer = threading.Thread(target=follow)
     observer.start()
-    time.sleep(0.5)
-    first = elections.Campaign(
-        v3election_pb2.CampaignRequest(name=b"O", lease=0x101, value=b"a"), timeout=TIMEOUT
-    )
-    time.sleep(0.3)
+    _wait_until(lambda: len(seen) >= 1)
     elections.Proclaim(
         v3election_pb2.ProclaimRequest(leader=first.leader, value=b"b"), timeout=TIMEOUT
     )
-    time.sleep(0.3)
+    _wait_until(lambda: len(seen) >= 2)
     second: dict[str, object] = {}
 
     def campaign_second() -> None:
@@ -142,7 +153,7 @@ def observe_script(elections: v3election_pb2_grpc.ElectionStub, lines: list[str]
 
     candidate = threading.Thread(target=campaign_second)
     candidate.start()
-    time.sleep(0.5)
+    _wait_until(lambda: kv.Range(rpc_pb2.RangeRequest(key=b"O/102"), timeout=TIMEOUT).count == 1)
     elections.Resign(v3election_pb2.ResignRequest(leader=first.leader), timeout=TIMEOUT)
     candidate.join(TIMEOUT)
     observer.join(TIMEOUT)

@@ -44,8 +44,10 @@ def test_seeded_runs_pass_and_reach_the_situations_the_checks_are_about() -> Non
         assert result.liveness_steps_used is not None
         reached |= {name for name, step in result.coverage.items() if step is not None}
     # Leader changes, unknown outcomes, expired leases, compaction and broken watches all
-    # happen in these runs: the history checks are not vacuous.
-    assert reached == set(result.coverage)
+    # happen in these runs: the history checks are not vacuous; so do the situations of every
+    # Raft invariant, but membership changes, which the etcd world never makes.
+    membership = {"conf_change_applied", "joint_configuration_entered_and_left"}
+    assert set(result.coverage) - reached == membership
 
 
 def test_a_run_replays_bit_for_bit() -> None:

@@ -1,0 +1,1 @@
+"""z3 proofs about RBAC: escalation prevention (``escalation.py``)."""
