@@ -27,7 +27,9 @@ def serve(args: argparse.Namespace) -> ExitCode:
     def build(endpoint: Endpoint) -> tuple[SchedulerMetrics, LiveScheduler, str]:
         holder: list[LiveScheduler] = []
         metrics = SchedulerMetrics(
-            lambda: holder[0].state if holder else None, endpoint.url.split("://", 1)[1]
+            lambda: holder[0].state if holder else None,
+            endpoint.url.split("://", 1)[1],
+            lambda: holder[0].binder.in_flight if holder else 0,
         )
         timer = PluginTimer(metrics.observe_plugin)
         scheduler = LiveScheduler(
