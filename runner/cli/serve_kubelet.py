@@ -26,9 +26,10 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
     )
     parser.add_argument(
         "--runtime",
-        choices=("simulated",),
+        choices=("simulated", "process"),
         default="simulated",
-        help="the container runtime (default simulated; the process runtime is not built yet)",
+        help="the container runtime: simulated (default; scripted by annotations) or process "
+        "(each container's command and args run as a local process)",
     )
     parser.add_argument(
         "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"
