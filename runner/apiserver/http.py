@@ -117,10 +117,18 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     if scope.get("scheme") != "https":
         return None
     identity = client_identity(scope)
+    groups = tuple(
+        raw_value.decode("latin-1")
+        for raw_name, raw_value in scope.get("headers", [])
+        if raw_name.decode("latin-1").lower() == "impersonate-group"
+    )
     return Credentials(
         certificate_user=identity[0] if identity is not None else None,
         certificate_groups=identity[1] if identity is not None else (),
         authorization=headers.get("authorization"),
+        impersonate_user=headers.get("impersonate-user"),
+        impersonate_groups=groups,
+        impersonate_uid=headers.get("impersonate-uid"),
     )
 
 

@@ -43,6 +43,8 @@ profiles:
 OTHER_CONFIG = """\
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
+leaderElection:
+  resourceName: other-scheduler
 profiles:
 - schedulerName: other-scheduler
 """
@@ -137,7 +139,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, 
                 tmp,
                 "--config",
                 str(tmp / "other.yaml"),
-                "--leader-elect-resource-name=other-scheduler",
             ) as second,
         ):
             first.wait_for_line("leading as")
