@@ -28,6 +28,7 @@ from impl.apiserver.context import (
 )
 from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
+from impl.apiserver.impersonation import impersonate
 from impl.apiserver.objects import decode
 from impl.apiserver.rbac import RBAC_PREFIXES, RbacIndex, build_index
 from impl.apiserver.read_requests import (
@@ -110,6 +111,9 @@ def guard(
     user = authenticate(
         config.auth, request.credentials, _service_account_user(config, state, request)
     )
+    if isinstance(user, Status):
+        return user
+    user = impersonate(config.auth, state.rbac, user, request.credentials)
     if isinstance(user, Status):
         return user
     attributes = attributes_of(user, info)

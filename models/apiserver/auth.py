@@ -35,6 +35,10 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     certificate_user: str | None = None
     certificate_groups: tuple[str, ...] = ()
     authorization: str | None = None
+    impersonate_user: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str | None = None
+    """The ``Impersonate-User``, ``Impersonate-Group`` (each) and ``Impersonate-Uid`` headers."""
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,6 +32,13 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
         "(each container's command and args run as a local process)",
     )
     parser.add_argument(
+        "--port",
+        type=bounded_int(1, 65535 - 10_000),
+        default=10250,
+        help="with --runtime process: node i serves the kubelet API on its IP at PORT+i "
+        "(default 10250)",
+    )
+    parser.add_argument(
         "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"
     )
     parser.add_argument(

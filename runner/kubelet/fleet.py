@@ -228,8 +228,14 @@ class Fleet:
         return sum(o.qsize() for o in self.outboxes)
 
 
-def configs(count: int, prefix: str, mutant: str) -> list[KubeletConfig]:
+def configs(count: int, prefix: str, mutant: str, port: int = 10250) -> list[KubeletConfig]:
+    """Node i is ``<prefix><i>``; its kubelet API port is ``port + i`` (0: no API)."""
     return [
-        KubeletConfig(node_name=f"{prefix}{index}", boot_id=f"{prefix}{index}-boot", mutant=mutant)
+        KubeletConfig(
+            node_name=f"{prefix}{index}",
+            boot_id=f"{prefix}{index}-boot",
+            mutant=mutant,
+            kubelet_port=port + index if port else 0,
+        )
         for index in range(count)
     ]

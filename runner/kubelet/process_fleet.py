@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from impl.kubelet import machine
+from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
 from models.kubelet.events import (
     Command,
@@ -28,9 +29,11 @@ from models.kubelet.events import (
     StartContainer,
     StopContainer,
     UpdateNodeStatus,
+    UsageObserved,
 )
 from models.kubelet.state import KubeletState
 from runner.apiserver.client import Endpoint
+from runner.kubelet.api import KubeletApi
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
@@ -45,14 +48,39 @@ class ProcessFleet(Fleet):
             for index, config in enumerate(self.configs)
         ]
         self.last_usage = time.monotonic()
+        self.usages: list[UsageObserved | None] = [None] * len(self.configs)
+        self.apis = [
+            KubeletApi(
+                config.node_name,
+                config.node_ip,
+                config.kubelet_port,
+                self._pods_of(index),
+                runtime.log_path,
+                self._usage_of(index),
+            )
+            for index, (config, runtime) in enumerate(
+                zip(self.configs, self.processes, strict=True)
+            )
+            if config.kubelet_port
+        ]
+
+    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
+        return lambda: list(dict(self.pods[index]).values())
+
+    def _usage_of(self, index: int) -> Callable[[], UsageObserved | None]:
+        return lambda: self.usages[index]
 
     def _reporter(self, index: int) -> Reporter:
         return Reporter(self, index)
 
     def run(self, stop: threading.Event) -> None:
+        for api in self.apis:
+            api.start()
         try:
             super().run(stop)
         finally:
+            for api in self.apis:
+                api.close()
             for runtime in self.processes:
                 runtime.close()
 
@@ -93,8 +121,9 @@ class ProcessFleet(Fleet):
         self.last_usage = time.monotonic()
         for index, runtime in enumerate(self.processes):
             if self.states[index] is not None:
-                memory = self.configs[index].capacity.memory_bytes
-                self.answers.put((index, runtime.usage(memory)))
+                usage = runtime.usage(self.configs[index].capacity.memory_bytes)
+                self.usages[index] = usage
+                self.answers.put((index, usage))
 
 
 class Reporter:

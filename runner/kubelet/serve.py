@@ -46,7 +46,8 @@ def serve(args: argparse.Namespace) -> ExitCode:
     signal.signal(signal.SIGTERM, on_signal)
     with credentials_folder() as folder:
         endpoint = endpoint_from_kubeconfig(Path(args.kubeconfig), folder)
-        nodes = configs(args.nodes, args.node_name_prefix, args.mutant)
+        port = args.port if args.runtime == "process" else 0
+        nodes = configs(args.nodes, args.node_name_prefix, args.mutant, port)
         if args.runtime == "process":
             from runner.kubelet.process_fleet import ProcessFleet
 

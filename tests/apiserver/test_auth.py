@@ -676,3 +676,56 @@ def test_token_request_refusals(issuing: LocalApiServer) -> None:
         'serviceaccounts "robot" is forbidden: User "alice" cannot create resource '
         '"serviceaccounts/token" in API group "" in the namespace "default"'
     )
+
+
+# Impersonation -------------------------------------------------------------------------------
+
+
+def test_the_admin_may_act_as_another_user(secure: LocalApiServer) -> None:
+    grant(secure, "alice", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}])
+    as_alice = msgspec.structs.replace(
+        ADMIN, impersonate_user="alice", impersonate_groups=("devs",)
+    )
+    info = whoami(secure, as_alice).body["status"]["userInfo"]
+    assert info == {"username": "alice", "groups": ["devs", "system:authenticated"]}
+    assert secure.call("GET", "/api/v1/namespaces/default/pods", credentials=as_alice).status == 200
+    answer = secure.call("GET", "/api/v1/nodes", credentials=as_alice)
+    assert answer.body["message"] == (
+        'nodes is forbidden: User "alice" cannot list resource "nodes" in API group "" at the '
+        "cluster scope"
+    )
+
+
+def test_impersonating_needs_the_impersonate_verb(secure: LocalApiServer) -> None:
+    answer = whoami(secure, msgspec.structs.replace(BOB, impersonate_user="alice"))
+    assert answer.status == 403
+    assert answer.body["message"] == (
+        'users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API '
+        'group "" at the cluster scope'
+    )
+    grant(
+        secure,
+        "bob",
+        [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}],
+    )
+    robot = msgspec.structs.replace(BOB, impersonate_user="system:serviceaccount:default:robot")
+    info = whoami(secure, robot).body["status"]["userInfo"]
+    assert info["groups"] == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:default",
+        "system:authenticated",
+    ]
+    elsewhere = msgspec.structs.replace(BOB, impersonate_user="system:serviceaccount:other:robot")
+    assert whoami(secure, elsewhere).status == 403
+    with_group = msgspec.structs.replace(robot, impersonate_groups=("system:masters",))
+    refused = whoami(secure, with_group)
+    assert refused.body["message"] == (
+        'groups "system:masters" is forbidden: User "bob" cannot impersonate resource "groups" '
+        'in API group "" at the cluster scope'
+    )
+
+
+def test_groups_without_a_user_is_a_bad_request(secure: LocalApiServer) -> None:
+    answer = whoami(secure, msgspec.structs.replace(ADMIN, impersonate_groups=("devs",)))
+    assert answer.status == 400
+    assert answer.body["reason"] == "BadRequest"

@@ -332,3 +332,38 @@ def test_kubectl_create_token_gives_a_service_account_token(cluster: Cluster) ->
         'error: failed to create token: TokenRequest.authentication.k8s.io "robot" is invalid: '
         "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
     )
+
+
+def test_can_i_as_another_user_agrees_with_the_matrix(cluster: Cluster) -> None:
+    for who, verb, resource, namespace, name, expected in MATRIX:
+        if who == "carol":
+            continue  # carol's grant is through her certificate's group
+        target = f"{resource}/{name}" if name else resource
+        scope = ["-n", namespace] if namespace else ["--all-namespaces"]
+        done = kubectl(cluster.served, "auth", "can-i", verb, target, *scope, "--as", who)
+        assert (done.returncode, done.stdout.strip()) == ((0, "yes") if expected else (1, "no"))
+    done = kubectl(
+        cluster.served,
+        "auth",
+        "can-i",
+        "get",
+        "configmaps/settings",
+        "-n",
+        "team",
+        "--as",
+        "carol",
+        "--as-group",
+        "operators",
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "yes")
+
+
+def test_impersonation_without_the_verb_is_refused(
+    cluster: Cluster, users: dict[str, Path]
+) -> None:
+    code, output = cluster.as_user(users["alice"], "get", "pods", "-n", "team", "--as", "bob")
+    assert (code, output) == (
+        1,
+        'Error from server (Forbidden): users "bob" is forbidden: User "alice" cannot impersonate '
+        'resource "users" in API group "" at the cluster scope',
+    )

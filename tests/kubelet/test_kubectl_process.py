@@ -1,7 +1,8 @@
 """kubectl against ``serve apiserver`` + ``serve scheduler`` + ``serve kubelet --nodes 3
---runtime process``: ``kubectl run`` starts a real process that serves, an httpGet readiness
-probe gates Ready, a command that exits non-zero goes into CrashLoopBackOff with its exit code
-in lastState, and deleting the pod stops the process."""
+--runtime process``: ``kubectl run`` starts a real process that serves, ``kubectl logs`` shows
+its output (through the API server's pods/log and the kubelet's containerLogs), an httpGet
+readiness probe gates Ready, a command that exits non-zero goes into CrashLoopBackOff with its
+exit code in lastState, and deleting the pod stops the process."""
 
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     ):
         log = (tmp / "kubelet.log").open("w")
         command = [
-            *(sys.executable, "-m", "runner", "serve", "kubelet"),
-            *("--kubeconfig", str(api.kubeconfig), "--nodes", "3", "--runtime", "process"),
+            *(sys.executable, "-m", "runner", "serve", "kubelet", "--nodes", "3"),
+            *("--kubeconfig", str(api.kubeconfig), "--runtime", "process"),
+            *("--port", str(free_port())),
         ]
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
@@ -142,3 +144,26 @@ def test_failing_command_goes_into_crash_loop_backoff(served: Served) -> None:
     assert status["lastState"]["terminated"]["exitCode"] == 3
     assert status["restartCount"] >= 1
     assert "CrashLoopBackOff" in ok(served, "get", "pod", "crash")
+
+
+def test_kubectl_logs_shows_the_output(served: Served) -> None:
+    ok(
+        served,
+        "run",
+        "hello",
+        "--image=busybox",
+        "--restart=Never",
+        "--command",
+        "--",
+        "sh",
+        "-c",
+        "echo one; echo two",
+    )
+    eventually(
+        lambda: pod(served, "hello").get("status", {}).get("phase") == "Succeeded", "Succeeded"
+    )
+    assert ok(served, "logs", "hello") == "one\ntwo\n"
+    assert ok(served, "logs", "hello", "--tail=1") == "two\n"
+    missing = kubectl(served, "logs", "absent")
+    assert missing.returncode == 1
+    assert 'pods "absent" not found' in missing.stderr
