@@ -20,6 +20,7 @@ from impl.apiserver.bodies import Decoded, decode_object, field_validation, pars
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
 from impl.apiserver.managed import record_update
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.pod_security import admit_pod
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -354,6 +355,11 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         return reply(problem)
     _prepare_create(ctx, obj)
     defaults.apply_defaults(ctx.resource.kind, obj)
+    if ctx.resource.kind == "Pod":
+        namespace = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
+        refused = admit_pod(decode(namespace.value) if namespace else None, obj, str(name))
+        if refused is not None:
+            return reply(refused)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:
