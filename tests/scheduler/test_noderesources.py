@@ -211,3 +211,17 @@ def test_balanced_allocation_counts_the_nodes_pods_by_their_plain_requests() -> 
         "a": (75, 75, 75),
         "b": (75, 75, 75),
     }
+
+
+def test_an_ignored_extended_resource_does_not_hold_the_pod_back() -> None:
+    resources = {"requests": {"cpu": "1", "example.com/gpu": "1"}}
+    wants_gpu = pod_info(
+        pod("p", containers=[{"name": "c", "image": "x", "resources": resources}]),
+        DEFAULT_FEATURES,
+    )
+    event = ClusterEvent(kind=EventKind.NODE_ADD, node=node_info(cpu="4"))
+    assert not NodeResourcesFit().queueing_hint(event, wants_gpu)
+    ignoring = NodeResourcesFit(ignored_resources=frozenset({"example.com/gpu"}))
+    assert ignoring.queueing_hint(event, wants_gpu)
+    by_group = NodeResourcesFit(ignored_groups=frozenset({"example.com"}))
+    assert by_group.queueing_hint(event, wants_gpu)
