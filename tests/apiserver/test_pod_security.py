@@ -1,13 +1,16 @@
-"""PodSecurity admission: pods created in a namespace labelled
+"""Pod admission: PodSecurity (pods created in a namespace labelled
 ``pod-security.kubernetes.io/enforce`` must meet the Pod Security Standard, refused with kube's
-``violates PodSecurity "LEVEL:latest": ...`` message (checks in kube's order)."""
+``violates PodSecurity "LEVEL:latest": ...`` message, checks in kube's order), and the
+pod-changing ServiceAccount and DefaultTolerationSeconds plugins when enabled."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
+from impl.apiserver.context import Config
 from runner.apiserver.local import LocalApiServer
 
 
@@ -117,3 +120,65 @@ def test_run_as_non_root_and_seccomp_may_come_from_the_pod(
     assert message.endswith(
         'runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true)'
     )
+
+
+# The pod-changing plugins (--enable-admission-plugins) ---------------------------------------
+
+
+def test_default_toleration_seconds(config: Config) -> None:
+    server = LocalApiServer(
+        config=msgspec.structs.replace(config, admission_plugins=("DefaultTolerationSeconds",))
+    )
+    tolerations = server.call("POST", "/api/v1/namespaces/default/pods", pod("p")).body["spec"][
+        "tolerations"
+    ]
+    assert tolerations == [
+        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+    ]
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    body = pod("q", tolerations=[own])
+    kept = server.call("POST", "/api/v1/namespaces/default/pods", body).body["spec"]["tolerations"]
+    assert kept == [
+        own,
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+    ]
+
+
+def test_service_account_admission(config: Config) -> None:
+    server = LocalApiServer(
+        config=msgspec.structs.replace(config, admission_plugins=("ServiceAccount",))
+    )
+    refused = server.call("POST", "/api/v1/namespaces/default/pods", pod("p"))
+    assert (refused.status, refused.body["message"]) == (
+        403,
+        'pods "p" is forbidden: error looking up service account default/default: '
+        'serviceaccount "default" not found',
+    )
+    server.call(
+        "POST", "/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "default"}}
+    )
+    spec = server.call("POST", "/api/v1/namespaces/default/pods", pod("p")).body["spec"]
+    assert spec["serviceAccountName"] == "default"
+    volume = spec["volumes"][0]
+    assert volume["name"].startswith("kube-api-access-")
+    assert len(volume["name"]) == len("kube-api-access-") + 5
+    assert volume["projected"]["sources"][0] == {
+        "serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}
+    }
+    assert spec["containers"][0]["volumeMounts"] == [
+        {
+            "name": volume["name"],
+            "readOnly": True,
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        }
+    ]
+    opted_out = server.call(
+        "POST", "/api/v1/namespaces/default/pods", pod("q", automountServiceAccountToken=False)
+    ).body["spec"]
+    assert "volumes" not in opted_out
