@@ -17,7 +17,7 @@ import msgspec
 from impl.kubelet import admission, backoff, eviction, node, pods, probes
 from impl.kubelet import containers as ct
 from impl.kubelet.status import TERMINAL, api_status, desired_conditions, fold_conditions
-from models.k8s.core.pod import Pod
+from models.k8s.core.pod import Pod, PodStatus
 from models.kubelet.config import KubeletConfig
 from models.kubelet.events import (
     ApiAnswered,
@@ -90,6 +90,10 @@ def _observed(config: KubeletConfig, state: KubeletState, pod: Pod) -> KubeletSt
     if record is None:
         return _admit(config, state, pod)
     record = msgspec.structs.replace(record, pod=pod)
+    if record.status_sent is not None and _gist(pod.pod_status) != _gist(record.status_sent):
+        # The status manager's reconcile: the API holds another status than the one last
+        # sent (a write was lost): send it again.
+        record = msgspec.structs.replace(record, status_sent=None)
     deleting = pod.meta.deletion_timestamp is not None
     if deleting and record.deletion_deadline_ms is None:
         seconds = pod.meta.deletion_grace_period_seconds
@@ -100,6 +104,12 @@ def _observed(config: KubeletConfig, state: KubeletState, pod: Pod) -> KubeletSt
             record, deletion_started_ms=state.now_ms, deletion_deadline_ms=state.now_ms + grace
         )
     return _replace_pod(state, record)
+
+
+def _gist(status: PodStatus) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What reconciling compares: the phase and each condition's status."""
+    conditions = tuple(sorted((c.type or "", c.status or "") for c in status.conditions or ()))
+    return status.phase or "", conditions
 
 
 def _removed(state: KubeletState, uid: str) -> tuple[KubeletState, tuple[Command, ...]]:
@@ -249,7 +259,10 @@ def _settle(config: KubeletConfig, state: KubeletState, first: tuple[Command, ..
 def _publish(
     config: KubeletConfig, now_ms: int, record: PodRecord, synced: tuple[Command, ...]
 ) -> tuple[PodRecord, tuple[Command, ...]]:
-    """Fold the conditions and PATCH a changed status, before any final DELETE."""
+    """Fold the conditions and PATCH a changed status, before any final DELETE. A pod that was
+    already terminal when this kubelet first saw it (after a restart) keeps its API status."""
+    if record.phase in TERMINAL and not record.containers:
+        return record, synced
     if record.admitted:
         wanted = desired_conditions(record)
         record = msgspec.structs.replace(

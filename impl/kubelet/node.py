@@ -253,10 +253,11 @@ def answered(
         case "status":
             if ok:
                 return msgspec.structs.replace(state, pending=pending)
+            retry = state.now_ms - config.node_status_update_frequency_ms + RETRY_MS
             return msgspec.structs.replace(
                 state,
                 pending=pending,
                 status_sent=None,
                 status_sent_ms=None,
-                status_checked_ms=None,
+                status_checked_ms=retry,
             )

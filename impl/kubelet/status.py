@@ -104,7 +104,7 @@ def _exit_code(container: ContainerRecord) -> int:
 
 def desired_conditions(record: PodRecord) -> tuple[tuple[str, str, str, str], ...]:
     """(type, status, reason, message) for the conditions the kubelet owns."""
-    if record.phase in TERMINAL and record.containers:
+    if record.phase in TERMINAL:
         done = "PodCompleted"
         return (
             ("PodReadyToStartContainers", "False", "", ""),

@@ -176,7 +176,21 @@ BUILTIN_RESOURCES: Final = (
     _core("events", "Event", short_names=("ev",), create_on_update=True),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), return_deleted=True),
+    _core(
+        "serviceaccounts",
+        "ServiceAccount",
+        short_names=("sa",),
+        return_deleted=True,
+        subresources=(
+            Subresource(
+                name="token",
+                group="authentication.k8s.io",
+                version="v1",
+                kind="TokenRequest",
+                verbs=("create",),
+            ),
+        ),
+    ),
     _grouped(
         "apps",
         "v1",

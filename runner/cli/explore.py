@@ -98,6 +98,15 @@ def register(verbs: VerbParsers) -> None:
         metavar="DIR",
         help="write each group's shrunk trace into this existing folder",
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="REPORT",
+        help="run nothing: merge the JSON reports of explorations of consecutive seed ranges "
+        "(same world and options) into the report of their union",
+    )
     add_output_option(parser)
     parser.set_defaults(handler=run_explore)
 
@@ -196,6 +205,8 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     if target is None:
         known = ", ".join(sorted(EXPLORABLE))
         raise InputError(f"unknown world {args.world!r} (known: {known})", field="WORLD")
+    if args.merge is not None:
+        return merge_command(args)
     steps: int = target.safety_steps if args.steps is None else args.steps
     if steps + args.liveness_steps > STEPS_MAX:
         reason = f"--steps plus --liveness-steps exceed the limit of {STEPS_MAX} steps per run"
@@ -226,6 +237,18 @@ def run_explore(args: argparse.Namespace) -> ExitCode:
     if args.traces is not None:
         for name, content in sorted(traces.items()):
             write_output(args.traces / name, content, "trace")
+    emit(report, args.output, render_text)
+    return EXIT_CODES[report["verdict"]]
+
+
+def merge_command(args: argparse.Namespace) -> ExitCode:
+    """``--merge``: the union of the reports, printed like an exploration's."""
+    from runner.explore.merge import merge_reports
+
+    report = merge_reports(args.merge)
+    if report["world"] != args.world:
+        reason = f"the reports explore {report['world']}, not {args.world}"
+        raise InputError(reason, field="--merge")
     emit(report, args.output, render_text)
     return EXIT_CODES[report["verdict"]]
 

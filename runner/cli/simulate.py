@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from runner.cli import simulate_apiserver, simulate_etcd
 from runner.cli.output import add_output_option, emit
 from runner.cli.simulate_controllers import register_controllers
+from runner.cli.simulate_kubelet import register_kubelet
 from runner.cli.simulate_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -108,6 +109,7 @@ def register(verbs: VerbParsers) -> None:
     simulate_apiserver.add_target(targets)
     simulate_etcd.add_target(targets)
     register_controllers(targets)
+    register_kubelet(targets)
     register_scheduler(targets)
 
 

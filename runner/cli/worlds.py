@@ -15,6 +15,7 @@ from runner.controllers.world_kind import CONTROLLERS
 from runner.etcd.exploration import EtcdExploration
 from runner.etcd.world_kind import ETCD
 from runner.explore.simulation import Explorable
+from runner.kubelet.world_kind import KUBELET
 from runner.raft.simulator import RaftExploration
 from runner.raft.world import RAFT
 from runner.scheduler.world import SCHEDULER_WORLD
@@ -25,6 +26,7 @@ WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     APISERVER.name: APISERVER,
     CONTROLLERS.name: CONTROLLERS,
     ETCD.name: ETCD,
+    KUBELET.name: KUBELET,
     SCHEDULER_WORLD.name: SCHEDULER_WORLD,
 }
 EXPLORABLE: Final[dict[str, Explorable[Any]]] = {

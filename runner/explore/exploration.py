@@ -109,7 +109,7 @@ def build_report(
             "faults": "swarm" if choices.faults is None else list(choices.faults),
         },
         "targets": targets,
-        **_verdict(targets),
+        **verdict_of(targets),
     }
 
 
@@ -154,7 +154,8 @@ def _add_to_group(group: dict[str, Any], outcome: SeedOutcome) -> None:
         group["message"] = outcome.message
 
 
-def _verdict(targets: list[dict[str, Any]]) -> dict[str, Any]:
+def verdict_of(targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The verdict of the targets' reports, and the reasons for it."""
     reasons: list[str] = []
     verdict: Verdict = "pass"
     for target in targets:
@@ -227,4 +228,11 @@ def _span(first: int, last: int | None) -> str:
     return str(first) if last == first else f"{first}-{last}"
 
 
-__all__ = ["Exploration", "build_report", "explore", "seed_ranges", "shrink_groups"]
+__all__ = [
+    "Exploration",
+    "build_report",
+    "explore",
+    "seed_ranges",
+    "shrink_groups",
+    "verdict_of",
+]

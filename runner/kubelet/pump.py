@@ -36,6 +36,7 @@ MAX_ROUNDS: Final = 64
 """Runtime answers fed back per pump (each round is one batch of due events)."""
 
 ApiCommand = RegisterNode | UpdateNodeStatus | RenewLease | PatchPodStatus | DeletePod
+RuntimeCommand = CreateSandbox | StartContainer | StopContainer | RunProbe | RemoveSandbox
 
 
 class Pumped(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,13 +52,10 @@ def boot(config: KubeletConfig, now_ms: int, node_index: int) -> Pumped:
     return _route(config, step.state, Runtime(node_index=node_index), step.commands, now_ms)
 
 
-def _carry(
-    commands: tuple[Command, ...],
-    runtime: Runtime,
-    now_ms: int,
-    api: list[ApiCommand],
-    sent: list[Command],
-) -> Runtime:
+def split(commands: tuple[Command, ...]) -> tuple[list[ApiCommand], list[RuntimeCommand]]:
+    """A step's commands: the API writes and the runtime requests, each in order."""
+    api: list[ApiCommand] = []
+    runtime: list[RuntimeCommand] = []
     for command in commands:
         match command:
             case (
@@ -67,8 +65,22 @@ def _carry(
             case (
                 CreateSandbox() | StartContainer() | StopContainer() | RunProbe() | RemoveSandbox()
             ):
-                sent.append(command)
-                runtime = simulated.on_command(runtime, command, now_ms)
+                runtime.append(command)
+    return api, runtime
+
+
+def _carry(
+    commands: tuple[Command, ...],
+    runtime: Runtime,
+    now_ms: int,
+    api: list[ApiCommand],
+    sent: list[Command],
+) -> Runtime:
+    writes, requests = split(commands)
+    api.extend(writes)
+    for request in requests:
+        sent.append(request)
+        runtime = simulated.on_command(runtime, request, now_ms)
     return runtime
 
 

@@ -44,6 +44,9 @@ def _encode_hook(value: object) -> object:
     to_builtins = getattr(value, "to_builtins", None)
     if callable(to_builtins):  # models.k8s.base.Opaque: JSON kept as is
         return to_builtins()
+    json_value = getattr(value, "json_value", None)
+    if callable(json_value):  # models.quantity.Quantity: its JSON text
+        return json_value()
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 

@@ -25,6 +25,7 @@ from models.etcd import (
     PutResponse,
     RangeRequest,
     RangeResponse,
+    ResponseHeader,
     TxnRequest,
     TxnResponse,
     prefix_range_end,
@@ -325,3 +326,35 @@ def test_only_the_chosen_branches_of_nested_txns_are_validated() -> None:
     _, responses = run(EtcdState(), nested(absent), nested(present))
     assert responses[0] == ERROR_LEASE_NOT_FOUND
     assert isinstance(responses[1], TxnResponse)
+
+
+def test_responses_inside_a_txn_carry_the_revision_they_saw() -> None:
+    # Observed on etcd 3.4.23: an operation before the txn's first write answers with the
+    # revision before the txn, a write and everything after it with the txn's new revision, and
+    # a nested txn's own header is empty.
+    state, _ = run(EtcdState(), PutRequest(key=b"a", value=b"1"))  # revision 2
+    txn = TxnRequest(
+        success=(
+            RangeRequest(key=b"a"),
+            DeleteRangeRequest(key=b"z"),  # deletes nothing
+            PutRequest(key=b"b", value=b"1"),
+            RangeRequest(key=b"a"),
+            DeleteRangeRequest(key=b"a"),
+            TxnRequest(success=(RangeRequest(key=b"b"),)),
+        )
+    )
+    _, (response,) = run(state, txn)
+    assert isinstance(response, TxnResponse)
+    assert response.header.revision == 3
+    first, nothing, put, second, deleted, nested = response.responses
+    assert isinstance(first, RangeResponse)
+    assert isinstance(nothing, DeleteRangeResponse)
+    assert isinstance(put, PutResponse)
+    assert isinstance(second, RangeResponse)
+    assert isinstance(deleted, DeleteRangeResponse)
+    assert isinstance(nested, TxnResponse)
+    assert [r.header.revision for r in (first, nothing, put, second, deleted)] == [2, 2, 3, 3, 3]
+    assert nested.header == ResponseHeader()
+    (inner,) = nested.responses
+    assert isinstance(inner, RangeResponse)
+    assert inner.header.revision == 3
