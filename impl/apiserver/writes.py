@@ -16,6 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from impl.apiserver import defaults
+from impl.apiserver.admission import admit_pod_create
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
 from impl.apiserver.managed import record_update
@@ -182,6 +183,28 @@ def _prepare_create(ctx: Context, obj: Json) -> None:
         obj["status"] = {"loadBalancer": {}}
     elif kind == "CustomResourceDefinition":
         _crd_status(obj)
+
+
+def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
+    """The admission plugins on a pod being created (``admission.py``)."""
+    namespace = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
+    spec = pod.get("spec")
+    account_name = str(
+        (spec if isinstance(spec, dict) else {}).get("serviceAccountName") or "default"
+    )
+    account = ctx.cache.objects.get(
+        f"/registry/serviceaccounts/{ctx.info.namespace}/{account_name}"
+    )
+    suffixes = ctx.entropy.name_suffixes
+    return admit_pod_create(
+        ctx.config.admission_plugins,
+        pod,
+        name,
+        ctx.info.namespace,
+        decode(namespace.value) if namespace else None,
+        decode(account.value) if account else None,
+        (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
+    )
 
 
 def _qos_class(pod: Json) -> str:
@@ -354,6 +377,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         return reply(problem)
     _prepare_create(ctx, obj)
     defaults.apply_defaults(ctx.resource.kind, obj)
+    if ctx.resource.kind == "Pod":
+        refused = _admit_pod(ctx, obj, str(name))
+        if refused is not None:
+            return reply(refused)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:

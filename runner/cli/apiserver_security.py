@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="audiences a ServiceAccount token must name one of (default: the issuer)",
     )
     parser.add_argument(
+        "--enable-admission-plugins",
+        default="",
+        metavar="PLUGIN,...",
+        help="also run these pod-changing admission plugins: ServiceAccount, "
+        "DefaultTolerationSeconds (NamespaceLifecycle and PodSecurity always run)",
+    )
+    parser.add_argument(
         "--authorization-mode",
         default="RBAC",
         metavar="MODE,...",
@@ -188,3 +195,17 @@ def admin_kubeconfig(url: str, files: SecureFiles) -> str:
     if files.admin_cert is not None and files.admin_key is not None:
         return kubeconfig_text(url, ca, read_bytes(files.admin_cert), read_bytes(files.admin_key))
     return kubeconfig_text(url, ca)
+
+
+def admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
+    from impl.apiserver.admission import OPTIONAL_PLUGINS
+
+    always = ("NamespaceLifecycle", "PodSecurity")
+    names = tuple(n.strip() for n in str(args.enable_admission_plugins).split(",") if n.strip())
+    for name in names:
+        if name not in OPTIONAL_PLUGINS + always:
+            raise InputError(
+                f"unknown plugin {name!r}: expected one of {', '.join(OPTIONAL_PLUGINS + always)}",
+                field="--enable-admission-plugins",
+            )
+    return tuple(name for name in OPTIONAL_PLUGINS if name in names)

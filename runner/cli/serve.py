@@ -241,7 +241,11 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         watch_cache_capacity=args.watch_cache_size,
     )
     files = apiserver_security.secure_files(args, kubernetes_service_ip(config))
-    config = msgspec.structs.replace(config, auth=apiserver_security.auth_config(args, files))
+    config = msgspec.structs.replace(
+        config,
+        auth=apiserver_security.auth_config(args, files),
+        admission_plugins=apiserver_security.admission_plugins(args),
+    )
     address = (args.bind_address, args.insecure_port)
     secure = ((args.bind_address, args.secure_port), files) if files is not None else None
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None

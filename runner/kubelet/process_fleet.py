@@ -16,23 +16,10 @@ from typing import Final
 from impl.kubelet import machine
 from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
-from models.kubelet.events import (
-    Command,
-    CreateSandbox,
-    DeletePod,
-    Event,
-    PatchPodStatus,
-    RegisterNode,
-    RemoveSandbox,
-    RenewLease,
-    RunProbe,
-    StartContainer,
-    StopContainer,
-    UpdateNodeStatus,
-    UsageObserved,
-)
+from models.kubelet.events import Command, Event, UsageObserved
 from models.kubelet.state import KubeletState
 from runner.apiserver.client import Endpoint
+from runner.kubelet import pump
 from runner.kubelet.api import KubeletApi
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
@@ -95,24 +82,11 @@ class ProcessFleet(Fleet):
     def _apply(self, index: int, state: KubeletState, commands: tuple[Command, ...]) -> None:
         self.states[index] = state
         outbox = self.outboxes[index % len(self.outboxes)]
-        for command in commands:
-            match command:
-                case (
-                    RegisterNode()
-                    | UpdateNodeStatus()
-                    | RenewLease()
-                    | PatchPodStatus()
-                    | DeletePod()
-                ):
-                    outbox.put((index, command))
-                case (
-                    CreateSandbox()
-                    | StartContainer()
-                    | StopContainer()
-                    | RunProbe()
-                    | RemoveSandbox()
-                ):
-                    self.processes[index].run(command)
+        writes, requests = pump.split(commands)
+        for write in writes:
+            outbox.put((index, write))
+        for request in requests:
+            self.processes[index].run(request)
 
     def _then(self) -> None:
         super()._then()

@@ -7,22 +7,17 @@ exit code in lastState, and deleting the pod stops the process."""
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
 from tests.controllers.manager_process import free_port, served_component
+from tests.kubelet.served import eventually, kubelets, ok, pod
 
 pytestmark = [pytest.mark.kubectl]
-TIMEOUT_SECONDS = 60.0
 
 
 @pytest.fixture(autouse=True)
@@ -36,40 +31,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with (
         serve(tmp) as api,
         served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
+        kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_port())),
     ):
-        log = (tmp / "kubelet.log").open("w")
-        command = [
-            *(sys.executable, "-m", "runner", "serve", "kubelet", "--nodes", "3"),
-            *("--kubeconfig", str(api.kubeconfig), "--runtime", "process"),
-            *("--port", str(free_port())),
-        ]
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            yield api
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-            log.close()
-
-
-def ok(served: Served, *args: str, stdin: str | None = None) -> str:
-    done = kubectl(served, *args, stdin=stdin)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"never: {what}")
-
-
-def pod(served: Served, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(ok(served, "get", "pod", name, "-o", "json"))
-    return found
+        yield api
 
 
 def answers(port: int) -> bool:

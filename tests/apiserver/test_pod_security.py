@@ -1,0 +1,184 @@
+"""Pod admission: PodSecurity (pods created in a namespace labelled
+``pod-security.kubernetes.io/enforce`` must meet the Pod Security Standard, refused with kube's
+``violates PodSecurity "LEVEL:latest": ...`` message, checks in kube's order), and the
+pod-changing ServiceAccount and DefaultTolerationSeconds plugins when enabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from impl.apiserver.context import Config
+from runner.apiserver.local import LocalApiServer
+
+
+def namespace(server: LocalApiServer, name: str, level: str) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": level}
+    answer = server.call(
+        "POST", "/api/v1/namespaces", {"metadata": {"name": name, "labels": labels}}
+    )
+    assert answer.status == 201
+
+
+def pod(name: str, container: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "nginx", **(container or {})}], **spec},
+    }
+
+
+RESTRICTED_OK = {
+    "securityContext": {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+}
+
+
+def create(server: LocalApiServer, ns: str, body: dict[str, Any]) -> tuple[int, str]:
+    answer = server.call("POST", f"/api/v1/namespaces/{ns}/pods", body)
+    return answer.status, answer.body.get("message", "")
+
+
+def test_privileged_namespaces_and_unlabelled_ones_enforce_nothing(server: LocalApiServer) -> None:
+    namespace(server, "open", "privileged")
+    bad = pod("p", {"securityContext": {"privileged": True}}, hostNetwork=True)
+    assert create(server, "open", bad)[0] == 201
+    assert create(server, "default", bad)[0] == 201
+
+
+def test_baseline_refuses_host_namespaces_and_privileged_containers(server: LocalApiServer) -> None:
+    namespace(server, "base", "baseline")
+    bad = pod(
+        "web",
+        {
+            "securityContext": {
+                "privileged": True,
+                "capabilities": {"add": ["NET_ADMIN", "CHOWN"]},
+            },
+            "ports": [{"containerPort": 80, "hostPort": 8080}],
+        },
+        hostNetwork=True,
+        hostPID=True,
+        volumes=[{"name": "data", "hostPath": {"path": "/var"}}],
+    )
+    assert create(server, "base", bad) == (
+        403,
+        'pods "web" is forbidden: violates PodSecurity "baseline:latest": non-default '
+        'capabilities (container "c" must not include "NET_ADMIN" in '
+        "securityContext.capabilities.add), host namespaces (hostNetwork=true, hostPID=true), "
+        'hostPath volumes (volume "data"), hostPort (container "c" uses hostPort 8080), '
+        'privileged (container "c" must not set securityContext.privileged=true)',
+    )
+    assert create(server, "base", pod("fine"))[0] == 201
+
+
+def test_restricted_needs_the_hardened_settings(server: LocalApiServer) -> None:
+    namespace(server, "tight", "restricted")
+    assert create(server, "tight", pod("nginx")) == (
+        403,
+        'pods "nginx" is forbidden: violates PodSecurity "restricted:latest": '
+        'allowPrivilegeEscalation != false (container "c" must set '
+        "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "
+        '"c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or '
+        'container "c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or '
+        'container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or '
+        '"Localhost")',
+    )
+    assert create(server, "tight", pod("ok", RESTRICTED_OK))[0] == 201
+
+
+@pytest.mark.parametrize("where", ["pod", "container"])
+def test_run_as_non_root_and_seccomp_may_come_from_the_pod(
+    server: LocalApiServer, where: str
+) -> None:
+    namespace(server, "tight", "restricted")
+    hardened = {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"},
+    }
+    container = {
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    }
+    if where == "container":
+        container["securityContext"].update(hardened)
+        body = pod("p", container)
+    else:
+        body = pod("p", container, securityContext=hardened)
+    assert create(server, "tight", body)[0] == 201
+    # A container's own false overrides the pod's true.
+    container["securityContext"]["runAsNonRoot"] = False
+    body = pod("q", container, securityContext=hardened)
+    status, message = create(server, "tight", body)
+    assert status == 403
+    assert message.endswith(
+        'runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true)'
+    )
+
+
+# The pod-changing plugins (--enable-admission-plugins) ---------------------------------------
+
+
+def test_default_toleration_seconds(config: Config) -> None:
+    server = LocalApiServer(
+        config=msgspec.structs.replace(config, admission_plugins=("DefaultTolerationSeconds",))
+    )
+    tolerations = server.call("POST", "/api/v1/namespaces/default/pods", pod("p")).body["spec"][
+        "tolerations"
+    ]
+    assert tolerations == [
+        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+    ]
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    body = pod("q", tolerations=[own])
+    kept = server.call("POST", "/api/v1/namespaces/default/pods", body).body["spec"]["tolerations"]
+    assert kept == [
+        own,
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+    ]
+
+
+def test_service_account_admission(config: Config) -> None:
+    server = LocalApiServer(
+        config=msgspec.structs.replace(config, admission_plugins=("ServiceAccount",))
+    )
+    refused = server.call("POST", "/api/v1/namespaces/default/pods", pod("p"))
+    assert (refused.status, refused.body["message"]) == (
+        403,
+        'pods "p" is forbidden: error looking up service account default/default: '
+        'serviceaccount "default" not found',
+    )
+    server.call(
+        "POST", "/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "default"}}
+    )
+    spec = server.call("POST", "/api/v1/namespaces/default/pods", pod("p")).body["spec"]
+    assert spec["serviceAccountName"] == "default"
+    volume = spec["volumes"][0]
+    assert volume["name"].startswith("kube-api-access-")
+    assert len(volume["name"]) == len("kube-api-access-") + 5
+    assert volume["projected"]["sources"][0] == {
+        "serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}
+    }
+    assert spec["containers"][0]["volumeMounts"] == [
+        {
+            "name": volume["name"],
+            "readOnly": True,
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        }
+    ]
+    opted_out = server.call(
+        "POST", "/api/v1/namespaces/default/pods", pod("q", automountServiceAccountToken=False)
+    ).body["spec"]
+    assert "volumes" not in opted_out
