@@ -217,7 +217,8 @@ class ApiServerApp:
         started: float,
         metrics: ApiServerMetrics,
     ) -> None:
-        labels = request_labels(request)
+        state = metrics.state()
+        labels = request_labels(request, state.catalog if state is not None else None)
         watching = labels[0] == "WATCH"
         gauge = metrics.longrunning.labels(*labels) if watching else None
         inflight = None if watching else metrics.inflight.labels(metrics.request_kind(request))

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from runner.cli.options import bounded_int
+from runner.cli.options import bounded_int, fault_kinds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -82,21 +82,6 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=run_simulate_etcd)
 
 
-def _faults(text: str) -> tuple[str, ...] | None:
-    if text == "swarm":
-        return None
-    if text == "none":
-        return ()
-    if text == "all":
-        return FAULTS
-    chosen = tuple(part.strip() for part in text.split(","))
-    unknown = [part for part in chosen if part not in FAULTS]
-    if unknown:
-        raise InputError(f"unknown fault kind {unknown[0]!r} (known: {', '.join(FAULTS)})",
-                         field="--faults")  # fmt: skip
-    return chosen
-
-
 def _seeds(args: argparse.Namespace) -> tuple[list[int], bool]:
     """The seeds to run, and whether every one runs (a range) or the first failure stops."""
     from runner.sim.seeds import SEEDS_MAX, parse_seed_range
@@ -148,7 +133,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     workload = None if args.workload == "swarm" else args.workload
     if args.steps + args.liveness_steps > STEPS_LIMIT:
         raise InputError(f"--steps plus --liveness-steps exceed {STEPS_LIMIT}", field="--steps")
-    faults = _faults(args.faults)
+    faults = fault_kinds(args.faults, FAULTS)
     seeds, every = _seeds(args)
     if args.trace is not None:
         check_output_path(args.trace, "trace")

@@ -50,9 +50,9 @@ from runner.sim.world import ActionKind, Choice
 
 ACTION_KINDS: Final = (
     ActionKind("deliver", None, 300, 800),
-    ActionKind("tick", None, 100, 400),
+    ActionKind("tick", None, 40, 160),
     ActionKind("random", None, 10, 600),
-    ActionKind("client_call", None, 100, 400),
+    ActionKind("client_call", None, 200, 600),
     ActionKind("watch", None, 20, 80),
     ActionKind("drop", "drop", 5, 100),
     ActionKind("duplicate", "duplicate", 5, 60),

@@ -7,6 +7,7 @@
   code 128 + N, as container runtimes report it). A container with no command cannot run
   (exit 128, ContainerCannotRun).
 - SIGTERM and SIGKILL go to the process group.
+- A preStop hook (exec, httpGet or sleep) runs in its own thread; its end is reported.
 - Probes are real, each in its own thread, bounded by ``timeoutSeconds``: exec (exit 0),
   httpGet (status 200-399, to the pod IP or ``host``), tcpSocket (a connection opens); grpc is
   not supported and fails.
@@ -40,8 +41,10 @@ from models.kubelet.events import (
     CreateSandbox,
     Event,
     PodUsage,
+    PreStopDone,
     ProbeAnswered,
     RemoveSandbox,
+    RunPreStop,
     RunProbe,
     SandboxReady,
     StartContainer,
@@ -90,6 +93,8 @@ class ProcessRuntime:
                         os.killpg(process.pid, number)
             case RunProbe():
                 threading.Thread(target=self._probe, args=(command,), daemon=True).start()
+            case RunPreStop():
+                threading.Thread(target=self._prestop, args=(command,), daemon=True).start()
             case RemoveSandbox():
                 with self.lock:
                     left = [p for key, p in self.processes.items() if key[0] == command.uid]
@@ -187,6 +192,29 @@ class ProcessRuntime:
             )
         )
 
+    def _prestop(self, command: RunPreStop) -> None:
+        """Run the preStop handler (exec, httpGet or sleep), then report it done."""
+        with self.lock:
+            container = self.containers.get((command.uid, command.container, command.attempt))
+        hooks = _json(container.lifecycle) if container is not None else None
+        handler = hooks.get("preStop") if isinstance(hooks, dict) else None
+        try:
+            if isinstance(handler, dict) and container is not None:
+                sleep = handler.get("sleep")
+                if isinstance(sleep, dict):
+                    time.sleep(min(float(sleep.get("seconds") or 0), 3600.0))
+                else:
+                    spec = Probe(exec=Opaque.of(handler["exec"])) if "exec" in handler else None
+                    if spec is None and "httpGet" in handler:
+                        spec = Probe(http_get=Opaque.of(handler["httpGet"]))
+                    if spec is not None:
+                        self._check(spec, container, 3600, command.uid)
+        except (OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError):
+            pass
+        self.report(
+            PreStopDone(uid=command.uid, container=command.container, attempt=command.attempt)
+        )
+
     def _port(self, container: Container, port: Any) -> int:
         if isinstance(port, int):
             return port
@@ -253,6 +281,10 @@ class ProcessRuntime:
         return UsageObserved(
             memory_available_bytes=max(0, memory_capacity_bytes - total), pods=tuple(pods)
         )
+
+    def cpu_totals(self) -> dict[str, int]:
+        """Per pod: the cpu milliseconds used so far, as of the last usage reading."""
+        return {uid: used for uid, (used, _) in dict(self.cpu_seen).items()}
 
     def close(self) -> None:
         with self.lock:

@@ -8,7 +8,7 @@ immutable data, so the same code serves ``serve kubelet --runtime simulated`` an
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, assert_never
 
 import msgspec
 
@@ -23,6 +23,7 @@ from models.kubelet.events import (
     RegisterNode,
     RemoveSandbox,
     RenewLease,
+    RunPreStop,
     RunProbe,
     StartContainer,
     StopContainer,
@@ -36,7 +37,9 @@ MAX_ROUNDS: Final = 64
 """Runtime answers fed back per pump (each round is one batch of due events)."""
 
 ApiCommand = RegisterNode | UpdateNodeStatus | RenewLease | PatchPodStatus | DeletePod
-RuntimeCommand = CreateSandbox | StartContainer | StopContainer | RunProbe | RemoveSandbox
+RuntimeCommand = (
+    CreateSandbox | StartContainer | StopContainer | RunProbe | RunPreStop | RemoveSandbox
+)
 
 
 class Pumped(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,9 +66,16 @@ def split(commands: tuple[Command, ...]) -> tuple[list[ApiCommand], list[Runtime
             ):
                 api.append(command)
             case (
-                CreateSandbox() | StartContainer() | StopContainer() | RunProbe() | RemoveSandbox()
+                CreateSandbox()
+                | StartContainer()
+                | StopContainer()
+                | RunProbe()
+                | RunPreStop()
+                | RemoveSandbox()
             ):
                 runtime.append(command)
+            case _:
+                assert_never(command)
     return api, runtime
 
 

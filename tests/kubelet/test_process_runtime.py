@@ -17,7 +17,9 @@ from models.kubelet.events import (
     ContainerStarted,
     CreateSandbox,
     Event,
+    PreStopDone,
     ProbeAnswered,
+    RunPreStop,
     RunProbe,
     SandboxReady,
     StartContainer,
@@ -106,4 +108,18 @@ def test_probes_are_real(tmp_path: Path) -> None:
     usage = runtime.usage(8 * 1024**3)
     assert [u.uid for u in usage.pods] == ["u"]
     assert usage.pods[0].memory_bytes > 0
+    runtime.close()
+
+
+def test_prestop_exec_runs_then_is_reported(tmp_path: Path) -> None:
+    runtime, events = _runtime(tmp_path)
+    marker = tmp_path / "bye"
+    hook = {"preStop": {"exec": {"command": ["sh", "-c", f"echo bye > {marker}"]}}}
+    container = _container(command=["sleep", "60"], lifecycle=hook)
+    runtime.run(StartContainer(uid="u", pod=POD, container=container, attempt=1))
+    _next(events, ContainerStarted)
+    runtime.run(RunPreStop(uid="u", pod=POD, container="app", attempt=1))
+    done: PreStopDone = _next(events, PreStopDone)
+    assert (done.container, done.attempt) == ("app", 1)
+    assert marker.read_text() == "bye\n"
     runtime.close()
