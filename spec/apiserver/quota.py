@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from returns.result import Success
 
 from models.quantity import parse_quantity
 
 Json = Mapping[str, Any]
-ALIASES = {"cpu": "requests.cpu", "memory": "requests.memory"}
-TRACKED = frozenset(
+ALIASES: Final = {"cpu": "requests.cpu", "memory": "requests.memory"}
+TRACKED: Final = frozenset(
     {
         *ALIASES,
         "pods",
