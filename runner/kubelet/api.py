@@ -6,7 +6,10 @@ and its ``kubeletEndpoint`` port): what ``kubectl logs`` reaches through the API
 - ``GET /containerLogs/<namespace>/<pod>/<container>``: the container's output (text; the
   ``tailLines`` query keeps the last N lines);
 - ``GET /stats/summary``: the Summary API's shape (node and per-pod cpu and memory) from the
-  last usage reading.
+  last usage reading;
+- ``GET /metrics/resource``: the same figures in the Prometheus text the kubelet serves there
+  (``node_``/``pod_cpu_usage_seconds_total``, ``node_``/``pod_memory_working_set_bytes``), which
+  metrics-server scrapes.
 
 Plain HTTP on loopback, no authentication: a test and development server, not a hardened one.
 """
@@ -32,9 +35,18 @@ Usage = Callable[[], UsageObserved | None]
 
 class KubeletApi:
     def __init__(
-        self, node: str, host: str, port: int, pods: Pods, log_path: LogPath, usage: Usage
+        self,
+        node: str,
+        host: str,
+        port: int,
+        pods: Pods,
+        log_path: LogPath,
+        usage: Usage,
+        cpu_totals: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.node, self.pods, self.log_path, self.usage = node, pods, log_path, usage
+        self.cpu_totals = cpu_totals
+        """Per pod UID: the cpu milliseconds its processes used so far."""
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,6 +88,8 @@ class KubeletApi:
             return self._logs(path[1], path[2], path[3], query)
         if path == ["stats", "summary"]:
             return 200, json.dumps(self._summary()).encode(), "application/json"
+        if path == ["metrics", "resource"]:
+            return 200, self._resource_metrics().encode(), "text/plain; version=0.0.4"
         return 404, b"404 page not found\n", text
 
     def _logs(
@@ -98,6 +112,43 @@ class KubeletApi:
                     data = b"".join(lines[-int(tail[0]) :]) if int(tail[0]) else b""
                 return 200, data, text
         return 404, f"pod {namespace}/{name} is not on this node\n".encode(), text
+
+    def _resource_metrics(self) -> str:
+        usage = self.usage()
+        by_uid = {u.uid: u for u in usage.pods} if usage is not None else {}
+        totals = self.cpu_totals()
+        pods = sorted(self.pods(), key=lambda p: (p.meta.namespace or "", p.meta.name or ""))
+        labelled = [
+            (f'namespace="{p.meta.namespace}",pod="{p.meta.name}"', p.meta.uid or "") for p in pods
+        ]
+        cpu = [(f"{{{labels}}}", totals.get(uid, 0) / 1000) for labels, uid in labelled]
+        memory = [
+            (f"{{{labels}}}", by_uid[uid].memory_bytes if uid in by_uid else 0)
+            for labels, uid in labelled
+        ]
+        lines: list[str] = []
+        for prefix, what, kind, node_value, per_pod in (
+            (
+                "cpu_usage_seconds_total",
+                "Cumulative cpu time consumed by the {} in core-seconds",
+                "counter",
+                sum(totals.values()) / 1000,
+                cpu,
+            ),
+            (
+                "memory_working_set_bytes",
+                "Current working set of the {} in bytes",
+                "gauge",
+                sum(u.memory_bytes for u in by_uid.values()),
+                memory,
+            ),
+        ):
+            for scope, rows in (("node", [("", node_value)]), ("pod", per_pod)):
+                name = f"{scope}_{prefix}"
+                lines.append(f"# HELP {name} [STABLE] {what.format(scope)}")
+                lines.append(f"# TYPE {name} {kind}")
+                lines.extend(f"{name}{labels} {value}" for labels, value in rows)
+        return "\n".join(lines) + "\n"
 
     def _summary(self) -> dict[str, Any]:
         usage = self.usage()

@@ -282,6 +282,10 @@ class ProcessRuntime:
             memory_available_bytes=max(0, memory_capacity_bytes - total), pods=tuple(pods)
         )
 
+    def cpu_totals(self) -> dict[str, int]:
+        """Per pod: the cpu milliseconds used so far, as of the last usage reading."""
+        return {uid: used for uid, (used, _) in dict(self.cpu_seen).items()}
+
     def close(self) -> None:
         with self.lock:
             left = list(self.processes.values())

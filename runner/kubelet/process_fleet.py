@@ -44,6 +44,7 @@ class ProcessFleet(Fleet):
                 self._pods_of(index),
                 runtime.log_path,
                 self._usage_of(index),
+                runtime.cpu_totals,
             )
             for index, (config, runtime) in enumerate(
                 zip(self.configs, self.processes, strict=True)

@@ -30,6 +30,7 @@ def test_answers(tmp_path: Path) -> None:
         lambda: [POD],
         lambda uid, c: tmp_path / uid / f"{c}.log",
         lambda: usage,
+        lambda: {"u": 1500},
     )
     try:
         assert api.answer("/healthz")[:2] == (200, b"ok")
@@ -43,5 +44,14 @@ def test_answers(tmp_path: Path) -> None:
         assert summary["pods"][0]["cpu"] == {"usageNanoCores": 5_000_000}
         assert summary["pods"][0]["memory"] == {"workingSetBytes": 1000}
         assert api.answer("/nothing")[0] == 404
+        status, body, kind = api.answer("/metrics/resource")
+        assert (status, kind) == (200, "text/plain; version=0.0.4")
+        samples = [line for line in body.decode().splitlines() if not line.startswith("#")]
+        assert samples == [
+            "node_cpu_usage_seconds_total 1.5",
+            'pod_cpu_usage_seconds_total{namespace="default",pod="p"} 1.5',
+            "node_memory_working_set_bytes 1000",
+            'pod_memory_working_set_bytes{namespace="default",pod="p"} 1000',
+        ]
     finally:
         api.server.server_close()
