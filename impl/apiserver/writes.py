@@ -18,9 +18,12 @@ import msgspec
 from impl.apiserver import defaults
 from impl.apiserver.admission import admit_pod_create
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
+from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
 from impl.apiserver.managed import record_update
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.quota import QUOTA_PREFIX
+from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -196,7 +199,7 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
         f"/registry/serviceaccounts/{ctx.info.namespace}/{account_name}"
     )
     suffixes = ctx.entropy.name_suffixes
-    return admit_pod_create(
+    refused = admit_pod_create(
         ctx.config.admission_plugins,
         pod,
         name,
@@ -204,6 +207,13 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
         decode(namespace.value) if namespace else None,
         decode(account.value) if account else None,
         (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
+    )
+    if refused is not None or ctx.info.namespace not in ctx.quota_namespaces:
+        return refused
+    quotas = objects_under(ctx.cache, f"{QUOTA_PREFIX}{ctx.info.namespace}/")
+    pods = objects_under(ctx.cache, f"/registry/pods/{ctx.info.namespace}/")
+    return admit_quota(
+        [decode(q.value) for _, q in quotas], [decode(p.value) for _, p in pods], pod, name
     )
 
 

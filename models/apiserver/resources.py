@@ -23,6 +23,7 @@ from models.k8s.coordination import Lease
 from models.k8s.core.namespace import Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
+from models.k8s.core.quota import ResourceQuota
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
@@ -177,6 +178,12 @@ BUILTIN_RESOURCES: Final = (
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
     _core(
+        "resourcequotas",
+        "ResourceQuota",
+        short_names=("quota",),
+        subresources=(_status("", "v1", "ResourceQuota"),),
+    ),
+    _core(
         "serviceaccounts",
         "ServiceAccount",
         short_names=("sa",),
@@ -299,6 +306,7 @@ MODELS: Final[dict[str, type[Any]]] = {
     "ConfigMap": ConfigMap,
     "Secret": Secret,
     "ServiceAccount": ServiceAccount,
+    "ResourceQuota": ResourceQuota,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

@@ -182,3 +182,58 @@ def test_service_account_admission(config: Config) -> None:
         "POST", "/api/v1/namespaces/default/pods", pod("q", automountServiceAccountToken=False)
     ).body["spec"]
     assert "volumes" not in opted_out
+
+
+# ResourceQuota -------------------------------------------------------------------------------
+
+
+def quota(server: LocalApiServer, name: str, hard: dict[str, str]) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": name},
+        "spec": {"hard": hard},
+    }
+    assert server.call("POST", "/api/v1/namespaces/default/resourcequotas", body).status == 201
+
+
+def sized(name: str, cpu: str, memory: str = "") -> dict[str, Any]:
+    requests = {"cpu": cpu, **({"memory": memory} if memory else {})}
+    return pod(name, {"resources": {"requests": requests, "limits": requests}})
+
+
+def test_a_pod_count_quota_is_enforced(server: LocalApiServer) -> None:
+    quota(server, "q", {"pods": "2"})
+    assert create(server, "default", pod("a"))[0] == 201
+    assert create(server, "default", pod("b"))[0] == 201
+    assert create(server, "default", pod("c")) == (
+        403,
+        'pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, '
+        "limited: pods=2",
+    )
+    # Another namespace is not limited; a finished pod no longer counts.
+    namespace(server, "free", "privileged")
+    assert create(server, "free", pod("c"))[0] == 201
+    server.call(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/a/status",
+        b'{"status":{"phase":"Succeeded"}}',
+        content_type="application/merge-patch+json",
+    )
+    assert create(server, "default", pod("c"))[0] == 201
+
+
+def test_a_compute_quota_needs_requests_and_sums_them(server: LocalApiServer) -> None:
+    quota(server, "compute", {"requests.cpu": "1", "limits.memory": "1Gi"})
+    assert create(server, "default", pod("bare")) == (
+        403,
+        'pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: c; '
+        "requests.cpu for: c",
+    )
+    assert create(server, "default", sized("a", "600m", "512Mi"))[0] == 201
+    assert create(server, "default", sized("b", "500m", "256Mi")) == (
+        403,
+        'pods "b" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, used: '
+        "requests.cpu=600m, limited: requests.cpu=1",
+    )
+    assert create(server, "default", sized("c", "400m", "512Mi"))[0] == 201
