@@ -30,6 +30,7 @@ from impl.apiserver.delete_collection import absorb, on_listed, start_delete_col
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.impersonation import impersonate
 from impl.apiserver.objects import decode
+from impl.apiserver.quota import POLICY_PREFIXES
 from impl.apiserver.rbac import RBAC_PREFIXES, RbacIndex, build_index
 from impl.apiserver.read_requests import (
     read_answer,
@@ -315,8 +316,22 @@ def _on_load(state: ApiServerState, event: StorageReplied) -> ApiStep:
     )
     watch = StorageWatch(prefix=REGISTRY_ROOT.encode(), start_revision=result.header.revision + 1)
     return Step(
-        state=msgspec.structs.replace(state, cache=cache, catalog=catalog, rbac=_rbac(cache)),
+        state=msgspec.structs.replace(
+            state,
+            cache=cache,
+            catalog=catalog,
+            rbac=_rbac(cache),
+            policy_namespaces=_policy_namespaces(cache),
+        ),
         commands=(watch,),
+    )
+
+
+def _policy_namespaces(cache: WatchCache) -> frozenset[str]:
+    return frozenset(
+        key.split("/")[3]
+        for prefix in POLICY_PREFIXES
+        for key, _ in cache_ops.objects_under(cache, prefix)
     )
 
 
@@ -338,6 +353,9 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
     rbac = state.rbac
     if any(change.key.startswith(RBAC_PREFIXES) for change in changes):
         rbac = _rbac(cache)
+    policy_namespaces = state.policy_namespaces
+    if any(change.key.startswith(POLICY_PREFIXES) for change in changes):
+        policy_namespaces = _policy_namespaces(cache)
     watchers = [state.watchers[key] for key in sorted(state.watchers.keys())]
     sends, moved = fan_out(watchers, changes, state.now_seconds)
     registered = state.watchers
@@ -345,7 +363,12 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
         registered = registered.set(watcher.watch_id, watcher)
     return Step(
         state=msgspec.structs.replace(
-            state, cache=cache, catalog=catalog, rbac=rbac, watchers=registered
+            state,
+            cache=cache,
+            catalog=catalog,
+            rbac=rbac,
+            policy_namespaces=policy_namespaces,
+            watchers=registered,
         ),
         commands=tuple(sends),
     )

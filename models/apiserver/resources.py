@@ -23,6 +23,7 @@ from models.k8s.coordination import Lease
 from models.k8s.core.namespace import Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
+from models.k8s.core.quota import LimitRange, ResourceQuota
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
@@ -176,6 +177,13 @@ BUILTIN_RESOURCES: Final = (
     _core("events", "Event", short_names=("ev",), create_on_update=True),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
+    _core("limitranges", "LimitRange", short_names=("limits",)),
+    _core(
+        "resourcequotas",
+        "ResourceQuota",
+        short_names=("quota",),
+        subresources=(_status("", "v1", "ResourceQuota"),),
+    ),
     _core(
         "serviceaccounts",
         "ServiceAccount",
@@ -299,6 +307,8 @@ MODELS: Final[dict[str, type[Any]]] = {
     "ConfigMap": ConfigMap,
     "Secret": Secret,
     "ServiceAccount": ServiceAccount,
+    "ResourceQuota": ResourceQuota,
+    "LimitRange": LimitRange,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

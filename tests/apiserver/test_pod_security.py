@@ -182,3 +182,107 @@ def test_service_account_admission(config: Config) -> None:
         "POST", "/api/v1/namespaces/default/pods", pod("q", automountServiceAccountToken=False)
     ).body["spec"]
     assert "volumes" not in opted_out
+
+
+# ResourceQuota -------------------------------------------------------------------------------
+
+
+def quota(server: LocalApiServer, name: str, hard: dict[str, str]) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": name},
+        "spec": {"hard": hard},
+    }
+    assert server.call("POST", "/api/v1/namespaces/default/resourcequotas", body).status == 201
+
+
+def sized(name: str, cpu: str, memory: str = "") -> dict[str, Any]:
+    requests = {"cpu": cpu, **({"memory": memory} if memory else {})}
+    return pod(name, {"resources": {"requests": requests, "limits": requests}})
+
+
+def test_a_pod_count_quota_is_enforced(server: LocalApiServer) -> None:
+    quota(server, "q", {"pods": "2"})
+    assert create(server, "default", pod("a"))[0] == 201
+    assert create(server, "default", pod("b"))[0] == 201
+    assert create(server, "default", pod("c")) == (
+        403,
+        'pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, '
+        "limited: pods=2",
+    )
+    # Another namespace is not limited; a finished pod no longer counts.
+    namespace(server, "free", "privileged")
+    assert create(server, "free", pod("c"))[0] == 201
+    server.call(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/a/status",
+        b'{"status":{"phase":"Succeeded"}}',
+        content_type="application/merge-patch+json",
+    )
+    assert create(server, "default", pod("c"))[0] == 201
+
+
+def test_a_compute_quota_needs_requests_and_sums_them(server: LocalApiServer) -> None:
+    quota(server, "compute", {"requests.cpu": "1", "limits.memory": "1Gi"})
+    assert create(server, "default", pod("bare")) == (
+        403,
+        'pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: c; '
+        "requests.cpu for: c",
+    )
+    assert create(server, "default", sized("a", "600m", "512Mi"))[0] == 201
+    assert create(server, "default", sized("b", "500m", "256Mi")) == (
+        403,
+        'pods "b" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, used: '
+        "requests.cpu=600m, limited: requests.cpu=1",
+    )
+    assert create(server, "default", sized("c", "400m", "512Mi"))[0] == 201
+
+
+# LimitRanger ---------------------------------------------------------------------------------
+
+
+def limit_range(server: LocalApiServer, item: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "limits"},
+        "spec": {"limits": [{"type": "Container", **item}]},
+    }
+    assert server.call("POST", "/api/v1/namespaces/default/limitranges", body).status == 201
+
+
+def test_limit_ranger_fills_defaults_and_annotates(server: LocalApiServer) -> None:
+    limit_range(
+        server, {"default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m"}}
+    )
+    own = {"resources": {"limits": {"memory": "1Gi"}}}
+    answer = server.call("POST", "/api/v1/namespaces/default/pods", pod("p", own))
+    assert answer.status == 201
+    resources = answer.body["spec"]["containers"][0]["resources"]
+    # The container's own memory limit stays; the request defaults to the range's defaults
+    # (defaultRequest, else default: kube defaults a LimitRange item's defaultRequest to default).
+    assert resources == {
+        "limits": {"memory": "1Gi", "cpu": "500m"},
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+    }
+    assert answer.body["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+        "LimitRanger plugin set: cpu, memory request for container c; cpu limit for container c"
+    )
+
+
+def test_limit_ranger_enforces_min_and_max(server: LocalApiServer) -> None:
+    limit_range(server, {"min": {"cpu": "100m"}, "max": {"memory": "1Gi"}})
+    small = pod("small", {"resources": {"requests": {"cpu": "50m"}, "limits": {"memory": "2Gi"}}})
+    assert create(server, "default", small) == (
+        403,
+        'pods "small" is forbidden: [minimum cpu usage per Container is 100m, but request is '
+        "50m, maximum memory usage per Container is 1Gi, but limit is 2Gi]",
+    )
+    # Defaults come first: max becomes the default limit, min the default request.
+    answer = server.call("POST", "/api/v1/namespaces/default/pods", pod("fine"))
+    assert answer.status == 201
+    assert answer.body["spec"]["containers"][0]["resources"] == {
+        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "100m", "memory": "1Gi"},
+    }

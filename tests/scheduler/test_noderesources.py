@@ -30,8 +30,9 @@ from models.k8s.core.pod import Pod
 from tests.scheduler.helpers import node, pod, profile_with, report, scores, verdict
 
 
-def node_info(**allocatable: str) -> NodeInfo:
-    return NodeInfo(view=node_view(node("n", **allocatable)), name="n")  # type: ignore[arg-type]
+def node_info(*, extra: dict[str, str] | None = None, **allocatable: str) -> NodeInfo:
+    """A node with no pods; ``allocatable`` gives cpu, memory, pods; ``extra`` others."""
+    return NodeInfo(view=node_view(node("n", extra=extra, **allocatable)), name="n")  # type: ignore[arg-type]
 
 
 def wants_two_cpus() -> PodInfo:
@@ -71,7 +72,10 @@ def test_an_event_without_a_node_does_not_requeue() -> None:
 def test_an_updated_node_requeues_only_when_a_requested_resource_grew(
     old: dict[str, str], new: dict[str, str], requeued: bool
 ) -> None:
-    assert hint(EventKind.NODE_UPDATE, node_info(**new), node_info(**old)) is requeued
+    assert (
+        hint(EventKind.NODE_UPDATE, node_info(extra=None, **new), node_info(extra=None, **old))
+        is requeued
+    )
 
 
 def test_balanced_scores_worked_by_hand() -> None:
@@ -225,3 +229,33 @@ def test_an_ignored_extended_resource_does_not_hold_the_pod_back() -> None:
     assert ignoring.queueing_hint(event, wants_gpu)
     by_group = NodeResourcesFit(ignored_groups=frozenset({"example.com"}))
     assert by_group.queueing_hint(event, wants_gpu)
+
+
+def test_least_allocated_counts_the_extended_resources_already_in_use() -> None:
+    profile = profile_with(LEAST_WITH_GPU)
+    nodes = [node(name, cpu="4", memory="8Gi", extra={"example.com/gpu": "4"}) for name in "ab"]
+    existing = [gpu_pod("old", "2", node_name="a")]  # cpu 1, gpu 2 (memory: the 200Mi default)
+    result = report(nodes, gpu_pod("p", "1"), existing, profile)
+    # a: cpu 4000 - 2000: 50; memory 8192Mi - 400Mi: 95; gpu 4 - 3: 25; (50 + 95 + 25) / 3 = 56
+    # b: cpu 4000 - 1000: 75; memory 8192Mi - 200Mi: 97; gpu 4 - 1: 75; (75 + 97 + 75) / 3 = 82
+    fit = scores(result, "NodeResourcesFit")
+    assert (fit["a"][0], fit["b"][0]) == (56, 82)
+
+
+def test_one_more_unit_of_a_requested_extended_resource_requeues() -> None:
+    wants_one = pod_info(gpu_pod("p", "1"), DEFAULT_FEATURES)
+    event = ClusterEvent(
+        kind=EventKind.NODE_UPDATE,
+        node=node_info(cpu="4", extra={"example.com/gpu": "2"}),
+        old_node=node_info(cpu="4", extra={"example.com/gpu": "1"}),
+    )
+    assert NodeResourcesFit().queueing_hint(event, wants_one)
+
+
+def test_balanced_allocation_caps_an_overcommitted_fraction_at_one() -> None:
+    nodes = [node("a", cpu="4", memory="8Gi"), node("b", cpu="4", memory="8Gi")]
+    # Bound before the node shrank: 6 cpus on a 4-cpu node. The incoming pod wants no cpu.
+    existing = [pod("old", cpu="6", node_name="a")]
+    result = report(nodes, pod("p", memory="4Gi"), existing)
+    # a: cpu min(1.5, 1) = 1, memory 0.5: std 0.25: 75. b: cpu 0, memory 0.5: 75
+    assert scores(result, "NodeResourcesBalancedAllocation")["a"][0] == 75
