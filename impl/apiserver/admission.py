@@ -1,7 +1,8 @@
-"""The admission plugins a pod create passes, in kube-apiserver v1.35's order, between
-defaulting and validation: mutating ServiceAccount and DefaultTolerationSeconds (when enabled
-with ``--enable-admission-plugins``), then validating PodSecurity (always on; it acts only in
-namespaces labelled for it). NamespaceLifecycle runs earlier, with the namespace lookup.
+"""The pod-changing admission plugins ServiceAccount and DefaultTolerationSeconds (when enabled
+with ``--enable-admission-plugins``), then PodSecurity (always on; it acts only in namespaces
+labelled for it). ``writes._admit_pod`` runs the whole chain in v1.35's order: LimitRanger's
+defaults, these, LimitRanger's checks, PodSecurity, ResourceQuota. NamespaceLifecycle runs
+earlier, with the namespace lookup.
 
 - **ServiceAccount**: an empty ``spec.serviceAccountName`` becomes ``default``; the
   ServiceAccount must exist (403 ``error looking up service account NS/NAME: serviceaccount

@@ -58,7 +58,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     cache: WatchCache
     catalog: Catalog
     rbac: RbacIndex = msgspec.field(default_factory=RbacIndex)
-    quota_namespaces: frozenset[str] = frozenset()
+    policy_namespaces: frozenset[str] = frozenset()
     attempt: int = 0
     scale_write: bool = False
     """A ``/scale`` write carried out on the main resource: its managedFields entry still

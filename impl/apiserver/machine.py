@@ -30,7 +30,7 @@ from impl.apiserver.delete_collection import absorb, on_listed, start_delete_col
 from impl.apiserver.discovery import non_resource_response
 from impl.apiserver.impersonation import impersonate
 from impl.apiserver.objects import decode
-from impl.apiserver.quota import QUOTA_PREFIX
+from impl.apiserver.quota import POLICY_PREFIXES
 from impl.apiserver.rbac import RBAC_PREFIXES, RbacIndex, build_index
 from impl.apiserver.read_requests import (
     read_answer,
@@ -321,14 +321,18 @@ def _on_load(state: ApiServerState, event: StorageReplied) -> ApiStep:
             cache=cache,
             catalog=catalog,
             rbac=_rbac(cache),
-            quota_namespaces=_quota_namespaces(cache),
+            policy_namespaces=_policy_namespaces(cache),
         ),
         commands=(watch,),
     )
 
 
-def _quota_namespaces(cache: WatchCache) -> frozenset[str]:
-    return frozenset(key.split("/")[3] for key, _ in cache_ops.objects_under(cache, QUOTA_PREFIX))
+def _policy_namespaces(cache: WatchCache) -> frozenset[str]:
+    return frozenset(
+        key.split("/")[3]
+        for prefix in POLICY_PREFIXES
+        for key, _ in cache_ops.objects_under(cache, prefix)
+    )
 
 
 def _rbac(cache: WatchCache) -> RbacIndex:
@@ -349,9 +353,9 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
     rbac = state.rbac
     if any(change.key.startswith(RBAC_PREFIXES) for change in changes):
         rbac = _rbac(cache)
-    quota_namespaces = state.quota_namespaces
-    if any(change.key.startswith(QUOTA_PREFIX) for change in changes):
-        quota_namespaces = _quota_namespaces(cache)
+    policy_namespaces = state.policy_namespaces
+    if any(change.key.startswith(POLICY_PREFIXES) for change in changes):
+        policy_namespaces = _policy_namespaces(cache)
     watchers = [state.watchers[key] for key in sorted(state.watchers.keys())]
     sends, moved = fan_out(watchers, changes, state.now_seconds)
     registered = state.watchers
@@ -363,7 +367,7 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
             cache=cache,
             catalog=catalog,
             rbac=rbac,
-            quota_namespaces=quota_namespaces,
+            policy_namespaces=policy_namespaces,
             watchers=registered,
         ),
         commands=tuple(sends),

@@ -26,6 +26,9 @@ Json = dict[str, Any]
 COMPUTE: Final = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
 TRACKED: Final = frozenset({"pods", "count/pods", *COMPUTE})
 QUOTA_PREFIX: Final = "/registry/resourcequotas/"
+LIMITS_PREFIX: Final = "/registry/limitranges/"
+POLICY_PREFIXES: Final = (QUOTA_PREFIX, LIMITS_PREFIX)
+"""The namespaced policies pod admission reads (ResourceQuota, LimitRange)."""
 
 
 def _dict(value: Any) -> Json:

@@ -20,9 +20,11 @@ from impl.apiserver.admission import admit_pod_create
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
+from impl.apiserver.limit_ranger import apply_defaults, container_items
+from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
-from impl.apiserver.quota import QUOTA_PREFIX
+from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
 from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
@@ -189,32 +191,43 @@ def _prepare_create(ctx: Context, obj: Json) -> None:
 
 
 def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
-    """The admission plugins on a pod being created (``admission.py``)."""
-    namespace = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
+    """The admission plugins on a pod being created, in kube's order: LimitRanger's defaults,
+    ServiceAccount, DefaultTolerationSeconds; LimitRanger's checks, PodSecurity,
+    ResourceQuota (``admission.py``, ``limit_ranger.py``, ``quota.py``)."""
+    namespace_name = ctx.info.namespace
+    policed = namespace_name in ctx.policy_namespaces
+
+    def under(prefix: str) -> list[Json]:
+        if not policed:
+            return []
+        found = objects_under(ctx.cache, f"{prefix}{namespace_name}/")
+        return [decode(value.value) for _, value in found]
+
+    items = container_items(under(LIMITS_PREFIX))
+    if items:
+        apply_defaults(items, pod)
+        refused = validate_limits(items, pod, name)
+        if refused is not None:
+            return refused
+    namespace = ctx.cache.objects.get(f"/registry/namespaces/{namespace_name}")
     spec = pod.get("spec")
     account_name = str(
         (spec if isinstance(spec, dict) else {}).get("serviceAccountName") or "default"
     )
-    account = ctx.cache.objects.get(
-        f"/registry/serviceaccounts/{ctx.info.namespace}/{account_name}"
-    )
+    account = ctx.cache.objects.get(f"/registry/serviceaccounts/{namespace_name}/{account_name}")
     suffixes = ctx.entropy.name_suffixes
     refused = admit_pod_create(
         ctx.config.admission_plugins,
         pod,
         name,
-        ctx.info.namespace,
+        namespace_name,
         decode(namespace.value) if namespace else None,
         decode(account.value) if account else None,
         (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
     )
-    if refused is not None or ctx.info.namespace not in ctx.quota_namespaces:
+    if refused is not None or not policed:
         return refused
-    quotas = objects_under(ctx.cache, f"{QUOTA_PREFIX}{ctx.info.namespace}/")
-    pods = objects_under(ctx.cache, f"/registry/pods/{ctx.info.namespace}/")
-    return admit_quota(
-        [decode(q.value) for _, q in quotas], [decode(p.value) for _, p in pods], pod, name
-    )
+    return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
 
 
 def _qos_class(pod: Json) -> str:

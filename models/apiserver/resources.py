@@ -23,7 +23,7 @@ from models.k8s.coordination import Lease
 from models.k8s.core.namespace import Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
-from models.k8s.core.quota import ResourceQuota
+from models.k8s.core.quota import LimitRange, ResourceQuota
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
@@ -177,6 +177,7 @@ BUILTIN_RESOURCES: Final = (
     _core("events", "Event", short_names=("ev",), create_on_update=True),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
+    _core("limitranges", "LimitRange", short_names=("limits",)),
     _core(
         "resourcequotas",
         "ResourceQuota",
@@ -307,6 +308,7 @@ MODELS: Final[dict[str, type[Any]]] = {
     "Secret": Secret,
     "ServiceAccount": ServiceAccount,
     "ResourceQuota": ResourceQuota,
+    "LimitRange": LimitRange,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

@@ -115,4 +115,7 @@ class LeaseWorkload:
 WORKLOADS: Final[dict[str, Workload]] = {"kv": KeyValueWorkload(), "leases": LeaseWorkload()}
 """Every workload by the name a setup gives it."""
 SWARM_WORKLOADS: Final = ("kv", "leases")
-"""What a seed draws its workload from when the user names none."""
+"""What a seed draws its workload from when the user names none. Adding a name here changes
+what every seed draws: the known catching seeds of ``tests/etcd/test_simulate_etcd.py`` and the
+figures of ``docs/etcd.md`` must then be measured again (a workload only in :data:`WORKLOADS`
+runs with ``--workload NAME`` and changes nothing else)."""

@@ -237,3 +237,52 @@ def test_a_compute_quota_needs_requests_and_sums_them(server: LocalApiServer) ->
         "requests.cpu=600m, limited: requests.cpu=1",
     )
     assert create(server, "default", sized("c", "400m", "512Mi"))[0] == 201
+
+
+# LimitRanger ---------------------------------------------------------------------------------
+
+
+def limit_range(server: LocalApiServer, item: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "limits"},
+        "spec": {"limits": [{"type": "Container", **item}]},
+    }
+    assert server.call("POST", "/api/v1/namespaces/default/limitranges", body).status == 201
+
+
+def test_limit_ranger_fills_defaults_and_annotates(server: LocalApiServer) -> None:
+    limit_range(
+        server, {"default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m"}}
+    )
+    own = {"resources": {"limits": {"memory": "1Gi"}}}
+    answer = server.call("POST", "/api/v1/namespaces/default/pods", pod("p", own))
+    assert answer.status == 201
+    resources = answer.body["spec"]["containers"][0]["resources"]
+    # The container's own memory limit stays; the request defaults to the range's defaults
+    # (defaultRequest, else default: kube defaults a LimitRange item's defaultRequest to default).
+    assert resources == {
+        "limits": {"memory": "1Gi", "cpu": "500m"},
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+    }
+    assert answer.body["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+        "LimitRanger plugin set: cpu, memory request for container c; cpu limit for container c"
+    )
+
+
+def test_limit_ranger_enforces_min_and_max(server: LocalApiServer) -> None:
+    limit_range(server, {"min": {"cpu": "100m"}, "max": {"memory": "1Gi"}})
+    small = pod("small", {"resources": {"requests": {"cpu": "50m"}, "limits": {"memory": "2Gi"}}})
+    assert create(server, "default", small) == (
+        403,
+        'pods "small" is forbidden: [minimum cpu usage per Container is 100m, but request is '
+        "50m, maximum memory usage per Container is 1Gi, but limit is 2Gi]",
+    )
+    # Defaults come first: max becomes the default limit, min the default request.
+    answer = server.call("POST", "/api/v1/namespaces/default/pods", pod("fine"))
+    assert answer.status == 201
+    assert answer.body["spec"]["containers"][0]["resources"] == {
+        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "100m", "memory": "1Gi"},
+    }
