@@ -1,7 +1,8 @@
 """etcd 3.4's v3 JSON gateway as an ASGI application over :class:`runner.etcd.service.EtcdService`.
 
 Theory of operation. Each HTTP request is routed as etcd 3.4.23 routes it: ``POST /v3/...``
-(``/v3beta/...`` is an alias), ``GET /health`` and ``GET /version``; another method on a known
+(``/v3beta/...`` is an alias), ``GET /health``, ``GET /version`` and ``/metrics``
+(``runner.etcd.metrics``; any method, as etcd); another method on a known
 path answers 405, ``OPTIONS`` 200 (CORS preflight), an unknown path 404, with etcd's bodies.
 A unary body is read up to :data:`MAX_BODY_BYTES` (beyond it the request is refused as gRPC
 refuses a message over its limit, without reading further), decoded strictly by
@@ -68,6 +69,7 @@ from models.etcd_recipes import (
 from models.etcd_wire import grpc_too_large
 from runner.etcd.recipe_services import answer_gateway
 from runner.etcd.service import ETCD_CLUSTER_VERSION, ETCD_VERSION, EtcdService
+from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -227,6 +229,8 @@ class GatewayApp:
             # Go's net/http reads Content-Length as a uint63: a larger one is "bad
             # Content-Length", 400 in plain text before any handler (h11 takes any size).
             await _respond_text(send, 400, "400 Bad Request", ((b"connection", b"close"),))
+        elif path == "/metrics":  # any method, as etcd's Prometheus handler
+            await _respond(send, 200, self.service.metrics.text(), CONTENT_TYPE.encode())
         elif path in GET_ENDPOINTS:
             await self._get(path, method, send)
         elif path not in POST_ENDPOINTS:

@@ -3,7 +3,8 @@ serves them with ``/healthz`` on ``--metrics-bind-address``.
 
 Every mode has the sync-duration histogram, the last (queued) sync timestamps and the Service and
 EndpointSlice change counters and pending gauges; as kube-proxy registers them, only the
-iptables mode adds the full/partial duration histograms and the rules written per table, the
+iptables mode adds the full/partial duration histograms and the rules written in the last sync
+and owned in all per table (counted from the restore inputs: ``restore_chains``), the
 iptables and ipvs modes the restore failures, the nftables mode the sync failures. Histograms,
 timestamps and failures carry ``ip_family`` (this proxy is single-stack IPv4). The process and
 Python runtime collectors come from ``runner.served.metrics``.
@@ -64,6 +65,23 @@ def rules_by_table(text: str) -> dict[str, int]:
     return counts
 
 
+def restore_chains(chains: dict[tuple[str, str], int], text: str) -> None:
+    """Apply an ``iptables-restore --noflush`` input to per-(table, chain) rule counts: a
+    declared ``:CHAIN`` is flushed, ``-A CHAIN`` adds a rule, ``-X CHAIN`` deletes the chain;
+    chains the input does not name keep their rules."""
+    table = ""
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            chains[(table, line[1:].split(" ", 1)[0])] = 0
+        elif line.startswith("-A "):
+            key = (table, line.split(" ", 2)[1])
+            chains[key] = chains.get(key, 0) + 1
+        elif line.startswith("-X "):
+            chains.pop((table, line.split(" ", 2)[1]), None)
+
+
 class ProxyMetrics:
     """One registry per proxy (tests run several in one process)."""
 
@@ -75,11 +93,20 @@ class ProxyMetrics:
         self.full: Histogram | None = None
         self.partial: Histogram | None = None
         self.rules_last: Gauge | None = None
+        self.rules_total: Gauge | None = None
+        self.chains: dict[tuple[str, str], int] = {}
+        """Rules per (table, chain) written through restore inputs (the iptables mode)."""
         if mode == "iptables":
             self.full = _histogram("sync_full_proxy_rules_duration_seconds", " for full resyncs",
                                    registry)  # fmt: skip
             self.partial = _histogram("sync_partial_proxy_rules_duration_seconds",
                                       " for partial resyncs", registry)  # fmt: skip
+            self.rules_total = Gauge(
+                "kubeproxy_sync_proxy_rules_iptables_total",
+                "Total number of iptables rules owned by kube-proxy",
+                ["ip_family", "table"],
+                registry=registry,
+            )
             self.rules_last = Gauge(
                 "kubeproxy_sync_proxy_rules_iptables_last",
                 "Number of iptables rules written by kube-proxy in last sync",
@@ -167,6 +194,8 @@ class ProxyMetrics:
                         written[table] = written.get(table, 0) + count
             for table, count in written.items():
                 self.rules_last.labels(IP_FAMILY, table).set(count)
+        if self.rules_total is not None and ok:
+            self._count_rules(commands)
         self.pending_services.clear()
         self.pending_endpoints.clear()
         self.service_pending.set(0)
@@ -177,6 +206,19 @@ class ProxyMetrics:
             isinstance(c, IptablesRestore | IpvsApply | NftablesRun) for c in commands
         ):
             self.failures.labels(IP_FAMILY).inc()
+
+    def _count_rules(self, commands: Sequence[ProxyCommand]) -> None:
+        assert self.rules_total is not None
+        for command in commands:
+            if isinstance(command, IptablesRestore):
+                if command.full:
+                    self.chains.clear()
+                restore_chains(self.chains, command.text)
+        totals: dict[str, int] = {}
+        for (table, _chain), count in self.chains.items():
+            totals[table] = totals.get(table, 0) + count
+        for table, count in totals.items():
+            self.rules_total.labels(IP_FAMILY, table).set(count)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,7 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from models.proxy.config import ProxyConfig
 from models.proxy.state import ProxyMachineConfig
 from runner.errors import InputError
-from runner.proxy.metrics import ProxyMetrics, metrics_server, parse_bind_address, rules_by_table
+from runner.proxy.metrics import (
+    ProxyMetrics,
+    metrics_server,
+    parse_bind_address,
+    restore_chains,
+    rules_by_table,
+)
 from runner.proxy.serve import ProxyServer
 from runner.proxy.watch import kubeconfig_server
 from tests.apiserver.kubectl import kubectl, serve
@@ -101,7 +107,11 @@ def test_sync_counters_move_after_a_service_is_created(tmp_path: Path) -> None:
     assert value(after, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", **ipv4) > value(
         before, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", **ipv4
     )
-    assert value(after, "kubeproxy_sync_proxy_rules_iptables_last", table="nat", **ipv4) > 0
+    written = value(after, "kubeproxy_sync_proxy_rules_iptables_last", table="nat", **ipv4)
+    owned = value(after, "kubeproxy_sync_proxy_rules_iptables_total", table="nat", **ipv4)
+    assert written > 0
+    assert owned >= written
+    assert owned > value(before, "kubeproxy_sync_proxy_rules_iptables_total", table="nat", **ipv4)
     assert value(after, "kubeproxy_sync_proxy_rules_service_changes_pending") == 0
     assert value(after, "process_start_time_seconds") > 0
     assert health == (200, b"ok")
@@ -122,6 +132,19 @@ def test_modes_register_kube_proxys_families() -> None:
 def test_rules_are_counted_per_table() -> None:
     text = "*filter\n:KUBE-FORWARD - [0:0]\n-A KUBE-FORWARD -j ACCEPT\nCOMMIT\n*nat\n-A A\n-A B\n"
     assert rules_by_table(text) == {"filter": 1, "nat": 2}
+
+
+def test_a_noflush_restore_flushes_only_the_chains_it_declares() -> None:
+    chains: dict[tuple[str, str], int] = {}
+    full = (
+        "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-A - [0:0]\n:KUBE-SVC-B - [0:0]\n"
+        "-A KUBE-SERVICES -j KUBE-SVC-A\n-A KUBE-SERVICES -j KUBE-SVC-B\n"
+        "-A KUBE-SVC-A -j X\n-A KUBE-SVC-B -j Y\n-A KUBE-SVC-B -j Z\nCOMMIT\n"
+    )
+    restore_chains(chains, full)
+    restore_chains(chains, "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-A - [0:0]\n"
+                   "-A KUBE-SERVICES -j KUBE-SVC-B\n-X KUBE-SVC-A\nCOMMIT\n")  # fmt: skip
+    assert chains == {("nat", "KUBE-SERVICES"): 1, ("nat", "KUBE-SVC-B"): 2}
 
 
 def test_bind_addresses() -> None:
