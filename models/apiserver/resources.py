@@ -24,11 +24,11 @@ from models.k8s.core.namespace import Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
 from models.k8s.core.quota import LimitRange, ResourceQuota
-from models.k8s.priority import PriorityClass
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
 from models.k8s.policy import PodDisruptionBudget
+from models.k8s.priority import PriorityClass
 from models.k8s.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 STANDARD_VERBS: Final = (
