@@ -154,6 +154,19 @@ def test_the_cli_passes_with_the_finding_explained(
     assert report["result"]["status"] == "pass"
 
 
+def test_strict_lock_makes_two_holders_exit_1_and_needs_the_lock_workload(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["simulate", "etcd", "--workload", "lock", "--seed", str(PAUSE_SEED),
+                 "--strict-lock"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL (--strict-lock): lock_mutual_exclusion_unconditional" in out
+    assert "client 2 was paused at step" in out
+    assert main(["simulate", "etcd", "--workload", "kv", "--strict-lock"]) == 2
+    assert "--strict-lock needs --workload lock" in capsys.readouterr().err
+
+
 # ---- the workload's client, answer by answer ---------------------------------------------------
 
 
