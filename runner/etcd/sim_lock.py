@@ -5,9 +5,12 @@ Theory of operation. Each client grants itself a lease (the run's TTL) and keeps
 runs :mod:`impl.etcd.recipes.lock` (the pure recipe of etcd's ``concurrency.Mutex``): its
 requests go through the simulated members like any client's, and every answer the recipe waits
 for is fed back to it (:class:`runner.etcd.workload.LockClient` keeps the recipe state and the
-request it waits on, sent again after an unknown outcome). A waiter's watch on the key before
-its own is modelled by reading that key until it is gone: the read that finds it gone stands
-for the watch's DELETE event (at the read's revision). A holder unlocks now and then; a client
+request it waits on, sent again after an unknown outcome, and the watch it wants). A waiter's
+watch on the key before its own is a watch stream the world keeps open on a member
+(``runner.etcd.world``), reopened from the recipe's start revision on another member if its
+member crashes; its events reach the recipe through :meth:`LockWorkload.watched`, and a
+cancellation by compaction makes the waiter ask again (:meth:`LockWorkload.compacted`). A
+holder unlocks now and then; a client
 whose keepalive answers TTL 0 learns its lease (and so its lock) is gone and starts over.
 
 Each time a client that believes it holds the lock acts (before each request it sends), it
@@ -29,12 +32,11 @@ from typing import Final, final
 import msgspec
 
 from impl.etcd.recipes import fenced, lock
+from impl.etcd.recipes.queue import check
 from models.etcd import (
     DeleteRangeRequest,
     DeleteRangeResponse,
-    EtcdError,
     Event,
-    KeyValue,
     LeaseGrantRequest,
     LeaseKeepAliveRequest,
     LeaseKeepAliveResponse,
@@ -49,6 +51,7 @@ from models.etcd_recipes import (
     ResourceObservation,
     ResourceWrite,
     SendRequest,
+    StopWatch,
     Watched,
     WatchKey,
 )
@@ -90,34 +93,25 @@ def write_resources(resources: LockResources, knows: ClientKnowledge) -> LockRes
 
 
 def _feed(client: LockClient, event: RecipeEvent) -> LockClient:
-    """Hand the recipe an event; keep the request it sends next (a watch: the read of the
-    watched key)."""
+    """Hand the recipe an event; keep the request it sends next and the watch it wants."""
     assert client.recipe is not None
     step = lock.on_event(client.recipe, event)
     pending: TxnRequest | RangeRequest | DeleteRangeRequest | None = None
+    watch_key, watch_from = client.watch_key, client.watch_from
     for command in step.commands:
         if isinstance(command, SendRequest):
             pending = command.request
         elif isinstance(command, WatchKey):
-            pending = RangeRequest(key=command.key)
-    return LockClient(lease=client.lease, recipe=step.state, pending=pending)
-
-
-def _answered(client: LockClient, request: EtcdOperation, response: EtcdAnswer) -> LockClient:
-    """The answer to the request the recipe waited on."""
-    recipe = client.recipe
-    assert recipe is not None
-    if recipe.phase == "waiting":
-        assert isinstance(response, RangeResponse)
-        if response.kvs:
-            return client  # the key before is still there: read it again later
-        revision = response.header.revision
-        gone = Event(type="DELETE", kv=KeyValue(key=recipe.waiting_for, mod_revision=revision))
-        return _feed(client, Watched(events=(gone,), revision=revision))
-    del request
-    if isinstance(response, TxnResponse | RangeResponse | DeleteRangeResponse | EtcdError):
-        return _feed(client, Answered(answer=response))
-    return client
+            watch_key, watch_from = command.key, command.start_revision
+        elif isinstance(command, StopWatch):
+            watch_key, watch_from = b"", 0
+    return LockClient(
+        lease=client.lease,
+        recipe=step.state,
+        pending=pending,
+        watch_key=watch_key,
+        watch_from=watch_from,
+    )
 
 
 @final
@@ -171,6 +165,32 @@ class LockWorkload:
             and response.TTL == 0
         ):
             client = LockClient()  # the lease is gone, and the lock with it: start over
-        elif client.recipe is not None and request == client.pending:
-            client = _answered(client, request, response)
+        elif (
+            client.recipe is not None
+            and request == client.pending
+            and isinstance(response, TxnResponse | RangeResponse | DeleteRangeResponse)
+        ):
+            client = _feed(client, Answered(answer=response))
         return msgspec.structs.replace(knows, lock=client)
+
+    def watched(
+        self, knows: ClientKnowledge, events: tuple[Event, ...], revision: int
+    ) -> ClientKnowledge:
+        """Events of the client's watch reach the recipe."""
+        if knows.lock.recipe is None or not events:
+            return knows
+        return msgspec.structs.replace(
+            knows, lock=_feed(knows.lock, Watched(events=events, revision=revision))
+        )
+
+    def compacted(self, knows: ClientKnowledge) -> ClientKnowledge:
+        """The watch was cancelled (its start revision compacted): ask again for the key
+        before the client's own, as the recipe does after a DELETE."""
+        client = knows.lock
+        if client.recipe is None or client.recipe.phase != "waiting":
+            return knows
+        step = check(client.recipe)
+        request = step.commands[0]
+        assert isinstance(request, SendRequest)
+        again = LockClient(lease=client.lease, recipe=step.state, pending=request.request)
+        return msgspec.structs.replace(knows, lock=again)

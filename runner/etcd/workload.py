@@ -35,12 +35,16 @@ KEY_PREFIX = b"key"
 
 class LockClient(msgspec.Struct, frozen=True, kw_only=True):
     """A lock client of ``simulate etcd --workload lock`` (``runner.etcd.sim_lock``): its
-    lease (0: none yet), its recipe (``impl.etcd.recipes.lock``; None: not trying), and the
-    request the recipe waits to have answered (sent again after an unknown outcome)."""
+    lease (0: none yet), its recipe (``impl.etcd.recipes.lock``; None: not trying), the
+    request the recipe waits to have answered (sent again after an unknown outcome), and the
+    watch it wants open."""
 
     lease: int = 0
     recipe: RecipeState | None = None
     pending: RecipeRequest | None = None
+    watch_key: bytes = b""
+    """The key the recipe watches (b"": none), from revision ``watch_from``."""
+    watch_from: int = 0
 
 
 class ClientKnowledge(msgspec.Struct, frozen=True, kw_only=True):

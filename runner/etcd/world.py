@@ -67,7 +67,7 @@ from models.history import (
     WatchRecord,
 )
 from models.raft import PersistEntries
-from runner.etcd.sim_lock import LockResources, write_resources
+from runner.etcd.sim_lock import LockResources, LockWorkload, write_resources
 from runner.etcd.sim_members import MemberClock, MembersState, machines_config
 from runner.etcd.sim_workload import WORKLOADS, Workload
 from runner.etcd.workload import ClientKnowledge
@@ -99,6 +99,15 @@ class AbandonedCall(msgspec.Struct, frozen=True, kw_only=True):
     call: OpenCall
 
 
+class ClientWatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A lock client's watch stream (``runner.etcd.sim_lock``): its member, what it watches."""
+
+    member: NodeId
+    key: bytes
+    start_revision: int
+    stream: etcd_watch.WatchStream
+
+
 class ClientSlot(msgspec.Struct, frozen=True, kw_only=True):
     """One client: what it knows, its session (a new one after an unknown outcome), its call,
     and until when (members' clock, ms) its process is paused (0: running)."""
@@ -107,6 +116,7 @@ class ClientSlot(msgspec.Struct, frozen=True, kw_only=True):
     session: int = 0
     call: OpenCall | None = None
     paused_until_ms: int = 0
+    watch: ClientWatch | None = None
 
     @property
     def history_id(self) -> int:
@@ -347,6 +357,8 @@ class EtcdEngine:
             elif isinstance(command, PersistEntries):
                 self._note_logged(work, command)
         self._deliver_watches(work)
+        if isinstance(self.workload, LockWorkload):
+            self._client_watches(work, self.workload)
         self._resume_clients(work)
         state = work.state
         if work.operations:
@@ -357,6 +369,59 @@ class EtcdEngine:
         if work.time != state.time:
             state = msgspec.structs.replace(state, time=work.time)
         return Applied(state, outputs)
+
+    def _client_watches(self, work: _Work, lock: LockWorkload) -> None:
+        """Open, move, close and deliver the lock clients' watches: a stream follows the key
+        its client wants (closed when it wants none or another), is reopened from the
+        recipe's start revision on the next available member when its member crashed, and
+        delivers nothing while its member or its client is paused."""
+        for number in sorted(work.state.clients.keys()):
+            slot = work.state.clients[number]
+            knows = slot.knows
+            want, start = knows.lock.watch_key, knows.lock.watch_from
+            watch = slot.watch
+            if watch is not None and (
+                (watch.key, watch.start_revision) != (want, start)
+                or member_state(work.state, watch.member) is None
+            ):
+                watch = None
+            if not want or slot.paused_until_ms:
+                if watch is not slot.watch:
+                    self._set_client(work, number, msgspec.structs.replace(slot, watch=watch))
+                continue
+            responses: tuple[WatchResponse, ...] = ()
+            if watch is None:
+                nodes = sorted(work.state.members.nodes.keys())
+                offset = number % len(nodes)
+                ready = [n for n in nodes[offset:] + nodes[:offset] if available(work.state, n)]
+                if ready:
+                    member = member_state(work.state, ready[0])
+                    assert member is not None
+                    request = WatchCreateRequest(key=want, start_revision=start)
+                    stream, responses = etcd_watch.on_create(
+                        member.etcd, etcd_watch.WatchStream(), request
+                    )
+                    watch = ClientWatch(
+                        member=ready[0], key=want, start_revision=start, stream=stream
+                    )
+            elif available(work.state, watch.member):
+                member = member_state(work.state, watch.member)
+                assert member is not None
+                stream, responses = etcd_watch.deliver(member.etcd, watch.stream)
+                watch = msgspec.structs.replace(watch, stream=stream)
+            for response in responses:
+                if response.canceled:
+                    knows = lock.compacted(knows)
+                    break
+                knows = lock.watched(knows, response.events, response.header.revision)
+            if watch is not slot.watch or knows is not slot.knows:
+                moved = msgspec.structs.replace(slot, knows=knows, watch=watch)
+                self._set_client(work, number, moved)
+
+    def _set_client(self, work: _Work, number: int, slot: ClientSlot) -> None:
+        work.state = msgspec.structs.replace(
+            work.state, clients=work.state.clients.set(number, slot)
+        )
 
     def _resume_clients(self, work: _Work) -> None:
         """Paused clients whose pause the members' clock has passed run again."""

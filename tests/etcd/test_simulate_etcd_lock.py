@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from models.etcd import (
+    Event,
     KeyValue,
     LeaseKeepAliveRequest,
     LeaseKeepAliveResponse,
     RangeRequest,
-    RangeResponse,
     ResponseHeader,
 )
 from models.etcd_recipes import RecipeState
@@ -154,6 +154,19 @@ def test_the_cli_passes_with_the_finding_explained(
     assert report["result"]["status"] == "pass"
 
 
+def test_strict_lock_makes_two_holders_exit_1_and_needs_the_lock_workload(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["simulate", "etcd", "--workload", "lock", "--seed", str(PAUSE_SEED),
+                 "--strict-lock"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL (--strict-lock): lock_mutual_exclusion_unconditional" in out
+    assert "client 2 was paused at step" in out
+    assert main(["simulate", "etcd", "--workload", "kv", "--strict-lock"]) == 2
+    assert "--strict-lock needs --workload lock" in capsys.readouterr().err
+
+
 # ---- the workload's client, answer by answer ---------------------------------------------------
 
 
@@ -161,7 +174,11 @@ def _header(revision: int) -> ResponseHeader:
     return ResponseHeader(revision=revision)
 
 
-def test_a_waiter_reads_the_key_before_its_own_until_it_is_gone_then_asks_again() -> None:
+def test_a_waiter_asks_again_once_its_watch_sees_the_key_before_its_own_deleted() -> None:
+    # A waiter's key was created at revision 9; the key before it (created at 5) is watched
+    # from revision 10. A PUT on it changes nothing; its DELETE sends the waiter back to asking
+    # for the key created last before revision 9, and the watch is no longer wanted.
+    before = LOCK_PREFIX + b"/5"
     waiting = RecipeState(
         kind="lock",
         prefix=LOCK_PREFIX,
@@ -169,19 +186,32 @@ def test_a_waiter_reads_the_key_before_its_own_until_it_is_gone_then_asks_again(
         phase="waiting",
         key=LOCK_PREFIX + b"/7",
         revision=9,
-        waiting_for=LOCK_PREFIX + b"/5",
+        waiting_for=before,
     )
-    read = RangeRequest(key=LOCK_PREFIX + b"/5")
-    knows = ClientKnowledge(client=1, lock=LockClient(lease=7, recipe=waiting, pending=read))
-    there = RangeResponse(header=_header(10), kvs=(KeyValue(key=read.key, create_revision=5),))
-    still = LockWorkload().learn(knows, read, there)
-    assert still.lock == knows.lock
-    gone = LockWorkload().learn(knows, read, RangeResponse(header=_header(11)))
-    assert gone.lock.recipe is not None
-    assert gone.lock.recipe.phase == "checking"
-    pending = gone.lock.pending
-    assert isinstance(pending, RangeRequest)
-    assert pending.max_create_revision == 8  # the key created last before its own (revision 9)
+    client = LockClient(lease=7, recipe=waiting, watch_key=before, watch_from=10)
+    knows = ClientKnowledge(client=1, lock=client)
+    put = Event(type="PUT", kv=KeyValue(key=before, create_revision=5, mod_revision=11))
+    assert LockWorkload().watched(knows, (put,), 11).lock == client
+    deleted = Event(type="DELETE", kv=KeyValue(key=before, mod_revision=12))
+    after = LockWorkload().watched(knows, (deleted,), 12).lock
+    assert after.recipe is not None
+    assert after.recipe.phase == "checking"
+    assert after.watch_key == b""
+    assert isinstance(after.pending, RangeRequest)
+    assert after.pending.max_create_revision == 8
+
+
+def test_a_waiter_whose_watch_was_compacted_asks_again() -> None:
+    before = LOCK_PREFIX + b"/5"
+    waiting = RecipeState(kind="lock", prefix=LOCK_PREFIX, lease=7, phase="waiting",
+                          key=LOCK_PREFIX + b"/7", revision=9, waiting_for=before)  # fmt: skip
+    knows = ClientKnowledge(
+        client=1, lock=LockClient(lease=7, recipe=waiting, watch_key=before, watch_from=10)
+    )
+    again = LockWorkload().compacted(knows).lock
+    assert again.watch_key == b""
+    assert isinstance(again.pending, RangeRequest)
+    assert again.pending.max_create_revision == 8
 
 
 def test_a_keepalive_answered_with_ttl_zero_ends_the_lease_and_the_lock() -> None:
