@@ -46,6 +46,15 @@ from models.etcd import (
     TxnRequest,
     WatchCreateRequest,
 )
+from models.etcd_recipes import (
+    CampaignRequest,
+    LeaderKey,
+    LeaderRequest,
+    LockRequest,
+    ProclaimRequest,
+    ResignRequest,
+    UnlockRequest,
+)
 
 INT64_MIN: Final = -(1 << 63)
 INT64_MAX: Final = (1 << 63) - 1
@@ -243,6 +252,30 @@ _MESSAGES: tuple[Message, ...] = (
         WatchCreateRequest,
     ),
     Message("WatchCancelRequest", (Field("watch_id", 1, "int64"),), WatchCancel),
+    Message("LockRequest", (Field("name", 1, "bytes"), Field("lease", 2, "int64")), LockRequest),
+    Message("UnlockRequest", (Field("key", 1, "bytes"),), UnlockRequest),
+    Message(
+        "CampaignRequest",
+        (Field("name", 1, "bytes"), Field("lease", 2, "int64"), Field("value", 3, "bytes")),
+        CampaignRequest,
+    ),
+    Message("LeaderRequest", (Field("name", 1, "bytes"),), LeaderRequest),
+    Message(
+        "LeaderKey",
+        (
+            Field("name", 1, "bytes"),
+            Field("key", 2, "bytes"),
+            Field("rev", 3, "int64"),
+            Field("lease", 4, "int64"),
+        ),
+        LeaderKey,
+    ),
+    Message(
+        "ProclaimRequest",
+        (_message_field("leader", 1, "LeaderKey"), Field("value", 2, "bytes")),
+        ProclaimRequest,
+    ),
+    Message("ResignRequest", (_message_field("leader", 1, "LeaderKey"),), ResignRequest),
     Message("WatchProgressRequest", (), WatchProgress),
     Message(
         "WatchRequest",

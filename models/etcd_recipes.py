@@ -164,3 +164,55 @@ class ResourceObservation(msgspec.Struct, frozen=True, kw_only=True):
 
     accepted: tuple[ResourceWrite, ...] = ()
     refused: tuple[ResourceWrite, ...] = ()
+
+
+# ---- the v3lock and v3election requests (as the gateway decodes them) ---------------------------
+
+
+class LockRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3lockpb.LockRequest``: the lock's name and the holder's lease (0: a new one)."""
+
+    name: bytes = b""
+    lease: int = 0
+
+
+class UnlockRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3lockpb.UnlockRequest``: the key ``Lock`` returned."""
+
+    key: bytes = b""
+
+
+class CampaignRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3electionpb.CampaignRequest``."""
+
+    name: bytes = b""
+    lease: int = 0
+    value: bytes = b""
+
+
+class LeaderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3electionpb.LeaderRequest``: the election's name."""
+
+    name: bytes = b""
+
+
+class LeaderKey(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3electionpb.LeaderKey``: who leads, as Campaign returned it."""
+
+    name: bytes = b""
+    key: bytes = b""
+    rev: int = 0
+    lease: int = 0
+
+
+class ProclaimRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3electionpb.ProclaimRequest``."""
+
+    leader: LeaderKey | None = None
+    value: bytes = b""
+
+
+class ResignRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``v3electionpb.ResignRequest``."""
+
+    leader: LeaderKey | None = None

@@ -12,6 +12,7 @@ Failures are values: :class:`ConfigError` names the field, as kube-scheduler's v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final, final
 
@@ -131,10 +132,24 @@ class ProfileConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @final
+class LeaderElectionConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """``leaderElection`` (component-base's LeaderElectionConfiguration) as kube-scheduler
+    defaults it: the ``kube-system/kube-scheduler`` Lease, 15s/10s/2s."""
+
+    leader_elect: bool = True
+    lease_duration_ms: int = 15_000
+    renew_deadline_ms: int = 10_000
+    retry_period_ms: int = 2_000
+    resource_name: str = "kube-scheduler"
+    resource_namespace: str = "kube-system"
+
+
+@final
 class SchedulerConfiguration(msgspec.Struct, frozen=True, kw_only=True):
     """A decoded KubeSchedulerConfiguration."""
 
     profiles: tuple[ProfileConfig, ...] = (ProfileConfig(),)
+    leader_election: LeaderElectionConfig = LeaderElectionConfig()
     percentage_of_nodes_to_score: int = 0
     pod_initial_backoff_seconds: int = 1
     pod_max_backoff_seconds: int = 10
@@ -241,6 +256,66 @@ def _backoff(item: Mapping[str, object]) -> tuple[int, int]:
     return initial, maximum
 
 
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_MS: Final = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+
+
+def go_duration_ms(raw: object, field: str, default: int) -> int:
+    """A Go duration (``15s``, ``1m30s``, ``500ms``) in milliseconds (None: ``default``)."""
+    if raw is None:
+        return default
+    value = text(raw, field)
+    parts = _DURATION_PART.findall(value)
+    if not value or "".join(number + unit for number, unit in parts) != value:
+        raise FieldError(field, f"Invalid value: {value!r}: not a duration such as 15s or 1m30s")
+    return int(sum(float(number) * _UNIT_MS[unit] for number, unit in parts))
+
+
+def _leader_election(raw: object) -> LeaderElectionConfig:
+    field = "leaderElection"
+    allowed = (
+        "leaderElect",
+        "leaseDuration",
+        "renewDeadline",
+        "retryPeriod",
+        "resourceLock",
+        "resourceName",
+        "resourceNamespace",
+    )
+    item = mapping(raw, field, allowed)
+    elect = item.get("leaderElect", True)
+    if not isinstance(elect, bool):
+        raise FieldError(f"{field}.leaderElect", "Invalid value: expected true or false")
+    base = LeaderElectionConfig()
+    lock = text(item.get("resourceLock"), f"{field}.resourceLock", "leases")
+    if lock != "leases":
+        raise FieldError(f"{field}.resourceLock", f'Unsupported value: "{lock}": want "leases"')
+    config = LeaderElectionConfig(
+        leader_elect=elect,
+        lease_duration_ms=go_duration_ms(
+            item.get("leaseDuration"), f"{field}.leaseDuration", base.lease_duration_ms
+        ),
+        renew_deadline_ms=go_duration_ms(
+            item.get("renewDeadline"), f"{field}.renewDeadline", base.renew_deadline_ms
+        ),
+        retry_period_ms=go_duration_ms(
+            item.get("retryPeriod"), f"{field}.retryPeriod", base.retry_period_ms
+        ),
+        resource_name=text(item.get("resourceName"), f"{field}.resourceName", base.resource_name),
+        resource_namespace=text(
+            item.get("resourceNamespace"), f"{field}.resourceNamespace", base.resource_namespace
+        ),
+    )
+    if elect and config.lease_duration_ms <= config.renew_deadline_ms:
+        raise FieldError(
+            f"{field}.leaseDuration",
+            "Invalid value: LeaseDuration must be greater than RenewDeadline",
+        )
+    if elect and not (config.resource_name and config.resource_namespace):
+        raise FieldError(f"{field}.resourceName", "Required value")
+    return config
+
+
 def _configuration(raw: object) -> SchedulerConfiguration:
     item = mapping(raw, "", TOP_LEVEL_FIELDS)
     if item.get("apiVersion") != API_VERSION:
@@ -267,6 +342,7 @@ def _configuration(raw: object) -> SchedulerConfiguration:
         names.add(profile.scheduler_name)
     return SchedulerConfiguration(
         profiles=profiles,
+        leader_election=_leader_election(item.get("leaderElection")),
         percentage_of_nodes_to_score=percentage,
         pod_initial_backoff_seconds=initial,
         pod_max_backoff_seconds=maximum,

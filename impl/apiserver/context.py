@@ -31,6 +31,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     max_update_attempts: int = 16
     bookmark_interval_seconds: int = 60
     git_version: str = f"{KUBERNETES_VERSION}.0"
+    admission_plugins: tuple[str, ...] = ()
+    """Pod-changing admission plugins enabled (``--enable-admission-plugins``)."""
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     """How the secure port authenticates and authorizes (the insecure port does neither)."""
 
@@ -56,6 +58,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     cache: WatchCache
     catalog: Catalog
     rbac: RbacIndex = msgspec.field(default_factory=RbacIndex)
+    policy_namespaces: frozenset[str] = frozenset()
     attempt: int = 0
     scale_write: bool = False
     """A ``/scale`` write carried out on the main resource: its managedFields entry still

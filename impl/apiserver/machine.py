@@ -19,7 +19,7 @@ from __future__ import annotations
 import msgspec
 
 from impl.apiserver import cache as cache_ops
-from impl.apiserver.authn import authenticate
+from impl.apiserver.authn import authenticate, bearer_token
 from impl.apiserver.authz import attributes_of, authorize, forbidden
 from impl.apiserver.cache import WatchCache
 from impl.apiserver.catalog import CRD_PREFIX, find, rebuild
@@ -28,6 +28,9 @@ from impl.apiserver.context import (
 )
 from impl.apiserver.delete_collection import absorb, on_listed, start_delete_collection
 from impl.apiserver.discovery import non_resource_response
+from impl.apiserver.impersonation import impersonate
+from impl.apiserver.objects import decode
+from impl.apiserver.quota import POLICY_PREFIXES
 from impl.apiserver.rbac import RBAC_PREFIXES, RbacIndex, build_index
 from impl.apiserver.read_requests import (
     read_answer,
@@ -40,6 +43,7 @@ from impl.apiserver.reads import (
 )
 from impl.apiserver.reviews import is_review, review_response
 from impl.apiserver.routing import RequestInfo, request_info
+from impl.apiserver.service_tokens import looks_like_jwt, token_user
 from impl.apiserver.state import (
     LOAD_OPERATION,
     ApiServerState,
@@ -52,6 +56,7 @@ from impl.apiserver.state import (
 )
 from impl.apiserver.watches import bookmark_line, fan_out
 from impl.apiserver.write_requests import continue_write, on_commit, on_namespace, start_write
+from models.apiserver.auth import UserInfo
 from models.apiserver.messages import (
     ApiRequest,
     ApiServerCommand,
@@ -104,7 +109,12 @@ def guard(
     or 403 answer. Requests without credentials (insecure port, the server's own) pass."""
     if request.credentials is None:
         return request
-    user = authenticate(config.auth, request.credentials)
+    user = authenticate(
+        config.auth, request.credentials, _service_account_user(config, state, request)
+    )
+    if isinstance(user, Status):
+        return user
+    user = impersonate(config.auth, state.rbac, user, request.credentials)
     if isinstance(user, Status):
         return user
     attributes = attributes_of(user, info)
@@ -112,6 +122,24 @@ def guard(
     if not verdict.allowed:
         return forbidden(attributes, verdict.reason if verdict.denied else "")
     return msgspec.structs.replace(request, user=user)
+
+
+def _service_account_user(
+    config: Config, state: ApiServerState, request: ApiRequest
+) -> UserInfo | None:
+    """Who a ServiceAccount token in the request authenticates as, if anyone."""
+    token = bearer_token(request.credentials.authorization if request.credentials else None)
+    if token is None or not looks_like_jwt(token) or not config.auth.service_account_signing_key:
+        return None
+
+    def account_uid(namespace: str, name: str) -> str | None:
+        cached = state.cache.objects.get(f"/registry/serviceaccounts/{namespace}/{name}")
+        if cached is None:
+            return None
+        uid = (decode(cached.value).get("metadata") or {}).get("uid")
+        return uid if isinstance(uid, str) else None
+
+    return token_user(config.auth, token, state.now_seconds, account_uid)
 
 
 def on_event(config: Config, state: ApiServerState, event: ApiServerEvent) -> ApiStep:
@@ -288,8 +316,22 @@ def _on_load(state: ApiServerState, event: StorageReplied) -> ApiStep:
     )
     watch = StorageWatch(prefix=REGISTRY_ROOT.encode(), start_revision=result.header.revision + 1)
     return Step(
-        state=msgspec.structs.replace(state, cache=cache, catalog=catalog, rbac=_rbac(cache)),
+        state=msgspec.structs.replace(
+            state,
+            cache=cache,
+            catalog=catalog,
+            rbac=_rbac(cache),
+            policy_namespaces=_policy_namespaces(cache),
+        ),
         commands=(watch,),
+    )
+
+
+def _policy_namespaces(cache: WatchCache) -> frozenset[str]:
+    return frozenset(
+        key.split("/")[3]
+        for prefix in POLICY_PREFIXES
+        for key, _ in cache_ops.objects_under(cache, prefix)
     )
 
 
@@ -311,6 +353,9 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
     rbac = state.rbac
     if any(change.key.startswith(RBAC_PREFIXES) for change in changes):
         rbac = _rbac(cache)
+    policy_namespaces = state.policy_namespaces
+    if any(change.key.startswith(POLICY_PREFIXES) for change in changes):
+        policy_namespaces = _policy_namespaces(cache)
     watchers = [state.watchers[key] for key in sorted(state.watchers.keys())]
     sends, moved = fan_out(watchers, changes, state.now_seconds)
     registered = state.watchers
@@ -318,7 +363,12 @@ def _on_store_events(state: ApiServerState, event: StorageEvents) -> ApiStep:
         registered = registered.set(watcher.watch_id, watcher)
     return Step(
         state=msgspec.structs.replace(
-            state, cache=cache, catalog=catalog, rbac=rbac, watchers=registered
+            state,
+            cache=cache,
+            catalog=catalog,
+            rbac=rbac,
+            policy_namespaces=policy_namespaces,
+            watchers=registered,
         ),
         commands=tuple(sends),
     )

@@ -81,6 +81,9 @@ class ApiServerState(msgspec.Struct, frozen=True, kw_only=True):
     catalog: Catalog = msgspec.field(default_factory=Catalog)
     rbac: RbacIndex = msgspec.field(default_factory=RbacIndex)
     """The roles and bindings in the cache, read for authorization."""
+    policy_namespaces: frozenset[str] = frozenset()
+    """Namespaces that have a ResourceQuota or a LimitRange (only their pod creates read
+    them)."""
     next_operation: int = 1
     pending: immutables.Map[int, Pending] = msgspec.field(default_factory=immutables.Map)
     watchers: immutables.Map[int, Watcher] = msgspec.field(default_factory=immutables.Map)
@@ -118,6 +121,7 @@ def context(
         cache=state.cache,
         catalog=state.catalog,
         rbac=state.rbac,
+        policy_namespaces=state.policy_namespaces,
         attempt=attempt,
     )
 

@@ -25,6 +25,7 @@ from impl.apiserver.deletes import decide_delete
 from impl.apiserver.escalation import RBAC_GROUP, check_write
 from impl.apiserver.objects import decode, encode, with_resource_version
 from impl.apiserver.patching import decide_patch
+from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
     ApiStep,
@@ -69,6 +70,7 @@ DECIDERS: Final[Mapping[tuple[str, str], Decider]] = {
     ("create", ""): decide_create,
     ("create", "binding"): decide_binding,
     ("create", "eviction"): decide_eviction,
+    ("create", "token"): decide_token,
     ("update", ""): decide_update,
     ("update", "status"): decide_update,
     ("update", "scale"): decide_scale,

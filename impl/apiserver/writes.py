@@ -16,10 +16,16 @@ from typing import Any, Final
 import msgspec
 
 from impl.apiserver import defaults
+from impl.apiserver.admission import admit_pod_create
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
+from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
+from impl.apiserver.limit_ranger import apply_defaults, container_items
+from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
+from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -38,6 +44,7 @@ from models.field_errors import FieldError, required
 from models.k8s.meta_ops import Status, StatusCause
 
 Json = dict[str, Any]
+PRIORITY_CLASS_PREFIX: Final = "/registry/priorityclasses/"
 
 NAMESPACE_MISMATCH: Final = (
     "the namespace of the provided object does not match the namespace sent on the request"
@@ -182,6 +189,51 @@ def _prepare_create(ctx: Context, obj: Json) -> None:
         obj["status"] = {"loadBalancer": {}}
     elif kind == "CustomResourceDefinition":
         _crd_status(obj)
+
+
+def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
+    """The admission plugins on a pod being created, in kube's order: LimitRanger's defaults,
+    ServiceAccount, DefaultTolerationSeconds; LimitRanger's checks, PodSecurity,
+    ResourceQuota (``admission.py``, ``limit_ranger.py``, ``quota.py``)."""
+    namespace_name = ctx.info.namespace
+    policed = namespace_name in ctx.policy_namespaces
+
+    def under(prefix: str) -> list[Json]:
+        if not policed:
+            return []
+        found = objects_under(ctx.cache, f"{prefix}{namespace_name}/")
+        return [decode(value.value) for _, value in found]
+
+    items = container_items(under(LIMITS_PREFIX))
+    if items:
+        apply_defaults(items, pod)
+        refused = validate_limits(items, pod, name)
+        if refused is not None:
+            return refused
+    namespace = ctx.cache.objects.get(f"/registry/namespaces/{namespace_name}")
+    spec = pod.get("spec")
+    account_name = str(
+        (spec if isinstance(spec, dict) else {}).get("serviceAccountName") or "default"
+    )
+    account = ctx.cache.objects.get(f"/registry/serviceaccounts/{namespace_name}/{account_name}")
+    suffixes = ctx.entropy.name_suffixes
+    refused = admit_pod_create(
+        ctx.config.admission_plugins,
+        pod,
+        name,
+        namespace_name,
+        decode(namespace.value) if namespace else None,
+        decode(account.value) if account else None,
+        (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
+        _priority_classes(ctx) if "Priority" in ctx.config.admission_plugins else [],
+    )
+    if refused is not None or not policed:
+        return refused
+    return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
+
+
+def _priority_classes(ctx: Context) -> list[Json]:
+    return [decode(v.value) for _, v in objects_under(ctx.cache, PRIORITY_CLASS_PREFIX)]
 
 
 def _qos_class(pod: Json) -> str:
@@ -354,6 +406,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         return reply(problem)
     _prepare_create(ctx, obj)
     defaults.apply_defaults(ctx.resource.kind, obj)
+    if ctx.resource.kind == "Pod":
+        refused = _admit_pod(ctx, obj, str(name))
+        if refused is not None:
+            return reply(refused)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:

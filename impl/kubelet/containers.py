@@ -6,7 +6,9 @@ policy (:func:`should_restart`) and timed by the crash-loop backoff (``impl.kube
 while held back the container reads ``waiting: CrashLoopBackOff`` with the termination moved to
 ``lastState``; when a new instance starts, ``restartCount`` becomes the number of earlier
 instances. A stop is SIGTERM with a deadline (the grace period, at least 2 s) and SIGKILL when
-the deadline passes (:func:`enforce_deadline`).
+the deadline passes (:func:`enforce_deadline`); a container with a preStop hook runs it first
+(SIGTERM when it is done; a hook that outlasts the grace period gets one 2 s extension, then
+SIGKILL).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Final
 import msgspec
 
 from impl.kubelet import backoff, probes
+from models.k8s.base import Opaque
 from models.k8s.core.pod import Container, Pod
 from models.kubelet.config import KubeletConfig
-from models.kubelet.events import Command, StartContainer, StopContainer
+from models.kubelet.events import Command, RunPreStop, StartContainer, StopContainer
 from models.kubelet.state import BackoffEntry, ContainerRecord, PodRecord, Terminated
 
 CRASH_LOOP: Final = "CrashLoopBackOff"
@@ -121,6 +124,8 @@ def on_started(container: ContainerRecord, spec: Container, now_ms: int) -> Cont
         stop_sent_ms=0,
         stop_deadline_ms=0,
         stop_reason="",
+        prestop="none",
+        extended=False,
     )
 
 
@@ -150,8 +155,10 @@ def stop(
     uid: str, container: ContainerRecord, now_ms: int, grace: int, reason: str
 ) -> tuple[ContainerRecord, tuple[Command, ...]]:
     """Send SIGTERM (once) with a deadline ``grace`` ms away."""
-    if container.stop_signal is not None or not (
-        container.phase == "running" or container.starting
+    if (
+        container.stop_signal is not None
+        or container.prestop == "running"
+        or not (container.phase == "running" or container.starting)
     ):
         return container, ()
     stopped = msgspec.structs.replace(
@@ -168,10 +175,60 @@ def stop(
     )
 
 
+def has_prestop(spec: Container) -> bool:
+    lifecycle = spec.lifecycle
+    hooks = lifecycle.to_builtins() if isinstance(lifecycle, Opaque) else None
+    return isinstance(hooks, dict) and isinstance(hooks.get("preStop"), dict)
+
+
+def stop_with_hook(
+    record: PodRecord, container: ContainerRecord, now_ms: int, grace: int, reason: str
+) -> tuple[ContainerRecord, tuple[Command, ...]]:
+    """Stop a running container: its preStop hook first when it has one (SIGTERM follows when
+    the hook is done), else SIGTERM at once; either way the deadline is ``grace`` ms away."""
+    if (
+        container.phase != "running"
+        or container.stop_signal is not None
+        or container.prestop != "none"
+        or not has_prestop(spec_of(record.pod, container.name))
+    ):
+        return stop(record.uid, container, now_ms, grace, reason)
+    hooked = msgspec.structs.replace(
+        container,
+        prestop="running",
+        stop_sent_ms=now_ms,
+        stop_deadline_ms=now_ms + grace,
+        stop_reason=reason,
+    )
+    command = RunPreStop(
+        uid=record.uid, pod=record.pod, container=container.name, attempt=container.attempt
+    )
+    return hooked, (command,)
+
+
+def prestop_done(
+    uid: str, container: ContainerRecord, now_ms: int
+) -> tuple[ContainerRecord, tuple[Command, ...]]:
+    """The hook finished: SIGTERM, keeping the deadline."""
+    if container.prestop != "running":
+        return container, ()
+    done = msgspec.structs.replace(container, prestop="done")
+    remaining = max(0, container.stop_deadline_ms - now_ms)
+    return stop(uid, done, now_ms, remaining, container.stop_reason)
+
+
 def enforce_deadline(
     uid: str, container: ContainerRecord, now_ms: int
 ) -> tuple[ContainerRecord, tuple[Command, ...]]:
-    """SIGKILL a container whose grace period is over."""
+    """SIGKILL a container whose grace period is over; a preStop hook still running at the
+    deadline gets one 2 s extension first."""
+    if container.prestop == "running" and now_ms >= container.stop_deadline_ms:
+        if not container.extended:
+            extended = msgspec.structs.replace(
+                container, extended=True, stop_deadline_ms=container.stop_deadline_ms + 2000
+            )
+            return extended, ()
+        container = msgspec.structs.replace(container, prestop="done", stop_signal="SIGTERM")
     if container.stop_signal != "SIGTERM" or now_ms < container.stop_deadline_ms:
         return container, ()
     if not (container.phase == "running" or container.starting):

@@ -30,6 +30,7 @@ from models.kubelet.events import (
     PatchPodStatus,
     PodObserved,
     PodRemoved,
+    PreStopDone,
     ProbeAnswered,
     RemoveSandbox,
     SandboxReady,
@@ -134,7 +135,7 @@ def _removed(state: KubeletState, uid: str) -> tuple[KubeletState, tuple[Command
 def _container_event(
     config: KubeletConfig,
     state: KubeletState,
-    event: ContainerStarted | ContainerExited | ProbeAnswered,
+    event: ContainerStarted | ContainerExited | ProbeAnswered | PreStopDone,
 ) -> tuple[KubeletState, tuple[Command, ...]]:
     record = state.pod(event.uid)
     if record is None:
@@ -159,6 +160,8 @@ def _container_event(
             )
         case ProbeAnswered():
             container, commands = _probe_answered(config, state.now_ms, record, container, event)
+        case PreStopDone():
+            container, commands = ct.prestop_done(record.uid, container, state.now_ms)
         case _:
             assert_never(event)
     items = list(record.containers)
@@ -193,7 +196,7 @@ def _probe_answered(
     if seconds is None:
         seconds = record.pod.pod_spec.termination_grace_period_seconds
     grace = ct.grace_ms(config, seconds)
-    return ct.stop(record.uid, container, now_ms, grace, f"{event.probe} probe failed")
+    return ct.stop_with_hook(record, container, now_ms, grace, f"{event.probe} probe failed")
 
 
 def _usage(config: KubeletConfig, state: KubeletState, event: UsageObserved) -> KubeletState:
@@ -232,7 +235,7 @@ def on_event(config: KubeletConfig, state: KubeletState, event: Event) -> Kubele
             state = node.answered(config, state, event.request, event.code)
         case SandboxReady():
             state = _sandbox(state, event)
-        case ContainerStarted() | ContainerExited() | ProbeAnswered():
+        case ContainerStarted() | ContainerExited() | ProbeAnswered() | PreStopDone():
             state, commands = _container_event(config, state, event)
         case UsageObserved():
             state = _usage(config, state, event)

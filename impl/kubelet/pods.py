@@ -188,7 +188,7 @@ def _stop_all(now_ms: int, work: _Work, grace: int, reason: str) -> bool:
     for index, container in enumerate(work.record.containers):
         if container.role != "regular" and mains_active:
             continue
-        stopped, commands = ct.stop(work.record.uid, container, now_ms, grace, reason)
+        stopped, commands = ct.stop_with_hook(work.record, container, now_ms, grace, reason)
         work.set(index, stopped, commands)
     if any(ct.active(c) for c in work.record.containers):
         return False
@@ -247,7 +247,7 @@ def _probe(now_ms: int, work: _Work) -> None:
 def _deadlines(now_ms: int, work: _Work) -> None:
     for index, container in enumerate(work.record.containers):
         killed, commands = ct.enforce_deadline(work.record.uid, container, now_ms)
-        if commands:
+        if killed != container:
             work.set(index, killed, commands)
 
 

@@ -27,7 +27,7 @@ import msgspec
 
 from impl.proxy.endpoints import categorize
 from impl.proxy.iptables import mark_text
-from models.proxy.config import LOOPBACK_CIDR, ProxyConfig
+from models.proxy.config import LOOPBACK_CIDR, ProxyConfig, in_any
 from models.proxy.events import JumpRule
 from models.proxy.view import EndpointView, ServicePortEndpoints
 
@@ -64,6 +64,11 @@ SETS: Final = (
         "KUBE-LOAD-BALANCER-LOCAL",
         "hash:ip,port",
         _KUBERNETES + "service load balancer ip + port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-SOURCE-IP",
+        "hash:ip,port,ip",
+        _KUBERNETES + "service load balancer ip + port + source IP for packet filter purpose",
     ),
     (
         "KUBE-LOAD-BALANCER-SOURCE-CIDR",
@@ -162,6 +167,9 @@ def _sets(config: ProxyConfig, entry: ServicePortEndpoints, out: _Out) -> None:
                 e["KUBE-LOAD-BALANCER-SOURCE-CIDR"].add(
                     f"{address},{proto}:{port.port},{cidr.strip()}"
                 )
+            # The node reaches a load-balancer IP bound here from that IP itself.
+            if config.primary_address and in_any(config.primary_address, port.source_ranges):
+                e["KUBE-LOAD-BALANCER-SOURCE-IP"].add(f"{address},{proto}:{port.port},{address}")
     if port.node_port and port.protocol in ("TCP", "UDP"):
         e[f"KUBE-NODE-PORT-{port.protocol}"].add(str(port.node_port))
         if port.external_local:
@@ -239,6 +247,13 @@ def _iptables_text(config: ProxyConfig) -> str:
         rule = _set_rule("KUBE-SERVICES", "KUBE-CLUSTER-IP", "dst,dst", "KUBE-MARK-MASQ")
         nat.append(rule.replace(" -j ", f" ! -s {pods} -j "))
     nat.append(_set_rule("KUBE-SERVICES", "KUBE-EXTERNAL-IP", "dst,dst", "KUBE-MARK-MASQ"))
+    for name in ("KUBE-EXTERNAL-IP", "KUBE-EXTERNAL-IP-LOCAL"):
+        # Off-machine traffic (not bridged, not from the node) and traffic to addresses of the
+        # node itself stop here.
+        rule = _set_rule("KUBE-SERVICES", name, "dst,dst", "ACCEPT")
+        off_machine = " -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j "
+        nat.append(rule.replace(" -j ", off_machine))
+        nat.append(rule.replace(" -j ", " -m addrtype --dst-type LOCAL -j "))
     nat.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")
     nat.append("-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ")
     for name in ("KUBE-CLUSTER-IP", "KUBE-LOAD-BALANCER"):
@@ -250,6 +265,8 @@ def _iptables_text(config: ProxyConfig) -> str:
         _set_rule("KUBE-PROXY-FIREWALL", "KUBE-LOAD-BALANCER-FW", "dst,dst",
                   "KUBE-SOURCE-RANGES-FIREWALL"),
         _set_rule("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-SOURCE-CIDR", "dst,dst,src",
+                  "RETURN"),
+        _set_rule("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-SOURCE-IP", "dst,dst,src",
                   "RETURN"),
         "-A KUBE-SOURCE-RANGES-FIREWALL -j DROP",
         f"-A KUBE-FORWARD -m mark --mark {mark}/{mark} -j ACCEPT",

@@ -98,17 +98,33 @@ class Profile:
 
     def with_percentage(self, percentage: int) -> Profile:
         """The same profile with another ``percentageOfNodesToScore``."""
+        return self.replaced(percentage_of_nodes_to_score=percentage)
+
+    def replaced(
+        self,
+        *,
+        scheduler_name: str | None = None,
+        pre_filter: tuple[Plugin, ...] | None = None,
+        filter: tuple[Plugin, ...] | None = None,
+        pre_score: tuple[Plugin, ...] | None = None,
+        score: tuple[tuple[Plugin, int], ...] | None = None,
+        percentage_of_nodes_to_score: int | None = None,
+    ) -> Profile:
+        """The same profile with the given fields replaced."""
+        percentage = percentage_of_nodes_to_score
         return Profile(
-            scheduler_name=self.scheduler_name,
+            scheduler_name=self.scheduler_name if scheduler_name is None else scheduler_name,
             queue_sort=self.queue_sort,
             pre_enqueue=self.pre_enqueue,
-            pre_filter=self.pre_filter,
-            filter=self.filter,
+            pre_filter=self.pre_filter if pre_filter is None else pre_filter,
+            filter=self.filter if filter is None else filter,
             post_filter=self.post_filter,
-            pre_score=self.pre_score,
-            score=self.score,
+            pre_score=self.pre_score if pre_score is None else pre_score,
+            score=self.score if score is None else score,
             bind=self.bind,
-            percentage_of_nodes_to_score=percentage,
+            percentage_of_nodes_to_score=(
+                self.percentage_of_nodes_to_score if percentage is None else percentage
+            ),
             preemption=self.preemption,
             features=self.features,
         )

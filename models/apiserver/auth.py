@@ -35,6 +35,10 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     certificate_user: str | None = None
     certificate_groups: tuple[str, ...] = ()
     authorization: str | None = None
+    impersonate_user: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str | None = None
+    """The ``Impersonate-User``, ``Impersonate-Group`` (each) and ``Impersonate-Uid`` headers."""
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +66,12 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True):
     modes: tuple[str, ...] = ("AlwaysAllow",)
     """``--authorization-mode``, kube-apiserver's default (``serve apiserver`` defaults to RBAC,
     as kubeadm configures it)."""
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    api_audiences: tuple[str, ...] = ()
+    """Audiences a ServiceAccount token must name one of (empty: the issuer)."""
+    service_account_signing_key: bytes = b""
+    """The RSA private key (PEM) that signs and verifies ServiceAccount tokens; empty: no
+    TokenRequest and no ServiceAccount token authentication."""
 
 
 class Attributes(msgspec.Struct, frozen=True, kw_only=True):

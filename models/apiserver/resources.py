@@ -23,10 +23,12 @@ from models.k8s.coordination import Lease
 from models.k8s.core.namespace import Event, Namespace
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
+from models.k8s.core.quota import LimitRange, ResourceQuota
 from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
 from models.k8s.policy import PodDisruptionBudget
+from models.k8s.priority import PriorityClass
 from models.k8s.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 STANDARD_VERBS: Final = (
@@ -176,7 +178,28 @@ BUILTIN_RESOURCES: Final = (
     _core("events", "Event", short_names=("ev",), create_on_update=True),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), return_deleted=True),
+    _core("limitranges", "LimitRange", short_names=("limits",)),
+    _core(
+        "resourcequotas",
+        "ResourceQuota",
+        short_names=("quota",),
+        subresources=(_status("", "v1", "ResourceQuota"),),
+    ),
+    _core(
+        "serviceaccounts",
+        "ServiceAccount",
+        short_names=("sa",),
+        return_deleted=True,
+        subresources=(
+            Subresource(
+                name="token",
+                group="authentication.k8s.io",
+                version="v1",
+                kind="TokenRequest",
+                verbs=("create",),
+            ),
+        ),
+    ),
     _grouped(
         "apps",
         "v1",
@@ -223,6 +246,14 @@ BUILTIN_RESOURCES: Final = (
     ),
     _grouped("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     _grouped("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True),
+    _grouped(
+        "scheduling.k8s.io",
+        "v1",
+        "priorityclasses",
+        "PriorityClass",
+        short_names=("pc",),
+        namespaced=False,
+    ),
     _grouped(
         "autoscaling",
         "v2",
@@ -285,6 +316,9 @@ MODELS: Final[dict[str, type[Any]]] = {
     "ConfigMap": ConfigMap,
     "Secret": Secret,
     "ServiceAccount": ServiceAccount,
+    "ResourceQuota": ResourceQuota,
+    "LimitRange": LimitRange,
+    "PriorityClass": PriorityClass,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

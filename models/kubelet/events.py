@@ -3,10 +3,11 @@
 Every source of nondeterminism enters as an event: the time (``Tick``), what the API server
 holds (``NodeObserved``, ``PodObserved``, ``PodRemoved``), the outcome of each API call
 (``ApiAnswered``), and what the container runtime did (``SandboxReady``, ``ContainerStarted``,
-``ContainerExited``, ``ProbeAnswered``, ``UsageObserved``). Commands are either API writes
-(``RegisterNode``, ``UpdateNodeStatus``, ``RenewLease``, ``PatchPodStatus``, ``DeletePod``) or
-runtime requests (``CreateSandbox``, ``StartContainer``, ``StopContainer``, ``RunProbe``,
-``RemoveSandbox``); the runner carries them out and reports back with events.
+``ContainerExited``, ``ProbeAnswered``, ``PreStopDone``, ``UsageObserved``). Commands are
+either API writes (``RegisterNode``, ``UpdateNodeStatus``, ``RenewLease``, ``PatchPodStatus``,
+``DeletePod``) or runtime requests (``CreateSandbox``, ``StartContainer``, ``StopContainer``,
+``RunProbe``, ``RunPreStop``, ``RemoveSandbox``); the runner carries them out and reports back
+with events.
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ class ProbeAnswered(_Event, frozen=True, kw_only=True, tag="ProbeAnswered"):
     success: bool
 
 
+class PreStopDone(_Event, frozen=True, kw_only=True, tag="PreStopDone"):
+    """The container's preStop hook finished (whatever its outcome)."""
+
+    uid: str
+    container: str
+    attempt: int
+
+
 class PodUsage(msgspec.Struct, frozen=True, kw_only=True):
     uid: str
     cpu_millis: int
@@ -117,6 +126,7 @@ Event = (
     | ContainerStarted
     | ContainerExited
     | ProbeAnswered
+    | PreStopDone
     | UsageObserved
 )
 
@@ -192,6 +202,15 @@ class RunProbe(_Command, frozen=True, kw_only=True, tag="RunProbe"):
     spec: Probe
 
 
+class RunPreStop(_Command, frozen=True, kw_only=True, tag="RunPreStop"):
+    """Run the container's ``lifecycle.preStop`` handler (exec, httpGet or sleep)."""
+
+    uid: str
+    pod: Pod
+    container: str
+    attempt: int
+
+
 class RemoveSandbox(_Command, frozen=True, kw_only=True, tag="RemoveSandbox"):
     uid: str
 
@@ -206,5 +225,6 @@ Command = (
     | StartContainer
     | StopContainer
     | RunProbe
+    | RunPreStop
     | RemoveSandbox
 )

@@ -64,6 +64,10 @@ class ContainerRecord(msgspec.Struct, frozen=True, kw_only=True):
     stop_deadline_ms: int = 0
     """When SIGKILL follows the SIGTERM (sent time + grace period)."""
     stop_reason: str = ""
+    prestop: Literal["none", "running", "done"] = "none"
+    """The preStop hook of the current instance: not run, running (SIGTERM waits), done."""
+    extended: bool = False
+    """The one-time 2 s extension of a grace period a preStop hook outlasted was given."""
 
 
 class ConditionRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -440,7 +440,7 @@ PROOFS: tuple[ProofCase, ...] = (
         property_text="writes the escalation check allows never give a subject a permission "
         "that neither it nor the writer had",
         method="inductive invariant",
-        bound=f"{ROLES} roles of {RULES} symbolic rules, {SUBJECTS} subjects, any number of "
+        bound=f"{ROLES} roles of {RULES} symbolic rule(s), {SUBJECTS} subjects, any number of "
         "writes; verbs get/delete/list, groups ''/apps/batch, 5 resources with subresources, "
         "names ''/a/b; wildcards * and */log",
         check=prove_no_escalation,

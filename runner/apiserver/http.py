@@ -37,6 +37,7 @@ from runner.apiserver import protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
+from runner.apiserver.pod_logs import fetch_url, is_log_request, pod_log
 from runner.apiserver.tls import client_identity
 from runner.served.metrics import CONTENT_TYPE
 
@@ -116,15 +117,27 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     if scope.get("scheme") != "https":
         return None
     identity = client_identity(scope)
+    groups = tuple(
+        raw_value.decode("latin-1")
+        for raw_name, raw_value in scope.get("headers", [])
+        if raw_name.decode("latin-1").lower() == "impersonate-group"
+    )
     return Credentials(
         certificate_user=identity[0] if identity is not None else None,
         certificate_groups=identity[1] if identity is not None else (),
         authorization=headers.get("authorization"),
+        impersonate_user=headers.get("impersonate-user"),
+        impersonate_groups=groups,
+        impersonate_uid=headers.get("impersonate-uid"),
     )
 
 
 def _status_response(code: int, reason: str, message: str) -> ApiResponse:
     return ApiResponse(status=code, body=encode_json(failure(code, reason, message)))
+
+
+async def _fetch_in_thread(url: str) -> tuple[int, bytes]:
+    return await asyncio.to_thread(fetch_url, url)
 
 
 class ApiServerApp:
@@ -162,6 +175,11 @@ class ApiServerApp:
             return
         if self.request_filter is not None:
             request = self.request_filter(request)
+        if is_log_request(request):
+            answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
         if self.metrics is None:
             await self._answer(scope, send, receive, request, started)
             return
@@ -199,7 +217,8 @@ class ApiServerApp:
         started: float,
         metrics: ApiServerMetrics,
     ) -> None:
-        labels = request_labels(request)
+        state = metrics.state()
+        labels = request_labels(request, state.catalog if state is not None else None)
         watching = labels[0] == "WATCH"
         gauge = metrics.longrunning.labels(*labels) if watching else None
         inflight = None if watching else metrics.inflight.labels(metrics.request_kind(request))
@@ -296,6 +315,12 @@ class ApiServerApp:
         )
         self._forget_dropped()
         return request_id, await future
+
+    async def _ask_answer(self, request: ApiRequest) -> ApiResponse:
+        """A plain request's answer (never a watch)."""
+        _, outcome = await self._ask(request)
+        assert isinstance(outcome, ApiResponse), "a GET without watch answers at once"
+        return outcome
 
     def _forget_dropped(self) -> None:
         while self.sink.dropped:

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from impl.apiserver.catalog import all_resources, find
+from impl.apiserver.catalog import Catalog, all_resources, find
 from impl.apiserver.routing import request_info
 from impl.apiserver.state import ApiServerState
 from models.apiserver.messages import (
@@ -50,16 +50,26 @@ REQUEST_LABELS: Final = (
 )  # fmt: skip
 COMPONENT: Final = "apiserver"
 READ_ONLY: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+KNOWN_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
 
 StateSource = Callable[[], ApiServerState | None]
 
 
-def request_labels(request: ApiRequest) -> tuple[str, ...]:
-    """``REQUEST_LABELS`` of a request, as kube-apiserver's ``MonitorRequest`` reports them."""
+def request_labels(request: ApiRequest, catalog: Catalog | None) -> tuple[str, ...]:
+    """``REQUEST_LABELS`` of a request, as kube-apiserver's ``MonitorRequest`` reports them.
+    Label values come only from bounded sets, so that no request grows the metrics: a method
+    outside HTTP's is ``other``, and a path that names no served resource (or subresource)
+    is reported as a non-resource request, without group, version or resource."""
     info = request_info(request)
     method = request.method.upper()
-    verb = "GET" if method == "HEAD" else method
-    if info.is_resource:
+    verb = "GET" if method == "HEAD" else method if method in KNOWN_METHODS else "other"
+    served = find(catalog, info.group, info.version, info.resource) if catalog else None
+    subresource = info.subresource
+    if served is not None and subresource and served.subresource(subresource) is None:
+        served = None
+    if info.is_resource and served is not None:
         if info.verb == "watch":
             verb = "WATCH"
         elif info.verb == "list":
@@ -67,19 +77,11 @@ def request_labels(request: ApiRequest) -> tuple[str, ...]:
         elif verb == "PATCH" and request.content_type.startswith("application/apply-patch"):
             verb = "APPLY"
         scope = "resource" if info.name else "namespace" if info.namespace else "cluster"
+        group, version, resource = info.group, info.version, info.resource
     else:
-        scope = ""
+        scope, group, version, resource, subresource = "", "", "", "", ""
     dry_run = "All" if request.param("dryRun") else ""
-    return (
-        verb,
-        dry_run,
-        info.group,
-        info.version,
-        info.resource,
-        info.subresource,
-        scope,
-        COMPONENT,
-    )
+    return (verb, dry_run, group, version, resource, subresource, scope, COMPONENT)
 
 
 class _StorageCollector(Collector):

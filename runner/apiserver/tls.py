@@ -46,6 +46,8 @@ class SecureFiles:
     server_ca: Path | None = None
     """What a client trusts to verify the serving certificate (the generated CA, or the serving
     certificate itself when given)."""
+    service_account_key: Path | None = None
+    """The generated RSA key that signs ServiceAccount tokens."""
 
 
 def serving_hosts(bind_address: str, service_ip: str) -> tuple[str, ...]:
@@ -66,8 +68,9 @@ def serving_hosts(bind_address: str, service_ip: str) -> tuple[str, ...]:
 
 
 def generate(folder: Path, hosts: tuple[str, ...]) -> SecureFiles:
-    """A CA, a serving certificate for ``hosts`` and the admin's client certificate
-    (``CN=kubernetes-admin, O=system:masters``) under ``folder``."""
+    """A CA, a serving certificate for ``hosts``, the admin's client certificate
+    (``CN=kubernetes-admin, O=system:masters``) and a ServiceAccount signing key under
+    ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     ca = pki.new_ca("kubernetes")
     ca.write(folder / "ca.crt", folder / "ca.key")
@@ -77,6 +80,8 @@ def generate(folder: Path, hosts: tuple[str, ...]) -> SecureFiles:
     pki.issue(ca, ADMIN_USER, organizations=(ADMIN_GROUP,), client=True).write(
         folder / "admin.crt", folder / "admin.key"
     )
+    (folder / "sa.key").write_bytes(pki.new_rsa_key_pem())
+    (folder / "sa.key").chmod(0o600)
     return SecureFiles(
         cert=folder / "apiserver.crt",
         key=folder / "apiserver.key",
@@ -85,6 +90,7 @@ def generate(folder: Path, hosts: tuple[str, ...]) -> SecureFiles:
         admin_cert=folder / "admin.crt",
         admin_key=folder / "admin.key",
         server_ca=folder / "ca.crt",
+        service_account_key=folder / "sa.key",
     )
 
 

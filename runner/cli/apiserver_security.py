@@ -63,6 +63,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="requests with no credentials act as system:anonymous (default true)",
     )
     parser.add_argument(
+        "--service-account-signing-key-file",
+        type=Path,
+        help="RSA private key (PEM) that signs and verifies ServiceAccount tokens (default: "
+        "generated in --cert-dir)",
+    )
+    parser.add_argument(
+        "--service-account-issuer",
+        default="https://kubernetes.default.svc.cluster.local",
+        help="the iss claim of ServiceAccount tokens",
+    )
+    parser.add_argument(
+        "--api-audiences",
+        default="",
+        metavar="AUDIENCE,...",
+        help="audiences a ServiceAccount token must name one of (default: the issuer)",
+    )
+    parser.add_argument(
+        "--enable-admission-plugins",
+        default="",
+        metavar="PLUGIN,...",
+        help="also run these pod-changing admission plugins: ServiceAccount, Priority, "
+        "DefaultTolerationSeconds (NamespaceLifecycle, LimitRanger, PodSecurity and "
+        "ResourceQuota always run)",
+    )
+    parser.add_argument(
         "--authorization-mode",
         default="RBAC",
         metavar="MODE,...",
@@ -70,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def auth_config(args: argparse.Namespace) -> AuthConfig:
+def auth_config(args: argparse.Namespace, files: SecureFiles | None) -> AuthConfig:
+    """The authentication and authorization settings (``files``: the secure port's
+    certificates, with the generated ServiceAccount key)."""
     modes = tuple(mode.strip() for mode in str(args.authorization_mode).split(","))
     for mode in modes:
         if mode not in AUTHORIZATION_MODES:
@@ -83,7 +110,34 @@ def auth_config(args: argparse.Namespace) -> AuthConfig:
     from runner.apiserver.token_file import read_token_file
 
     tokens = read_token_file(args.token_auth_file) if args.token_auth_file else ()
-    return AuthConfig(tokens=tokens, anonymous=args.anonymous_auth, modes=modes)
+    key_file = args.service_account_signing_key_file or (
+        files.service_account_key if files is not None else None
+    )
+    key = read_bytes(key_file) if key_file is not None else b""
+    if key and not _is_rsa_private_key(key):
+        raise InputError(
+            "not an RSA private key in PEM", field="--service-account-signing-key-file"
+        )
+    audiences = tuple(a.strip() for a in str(args.api_audiences).split(",") if a.strip())
+    return AuthConfig(
+        tokens=tokens,
+        anonymous=args.anonymous_auth,
+        modes=modes,
+        service_account_issuer=args.service_account_issuer,
+        api_audiences=audiences,
+        service_account_signing_key=key,
+    )
+
+
+def _is_rsa_private_key(pem: bytes) -> bool:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        return False
+    return isinstance(key, rsa.RSAPrivateKey)
 
 
 def secure_files(args: argparse.Namespace, service_ip: str) -> SecureFiles | None:
@@ -92,7 +146,13 @@ def secure_files(args: argparse.Namespace, service_ip: str) -> SecureFiles | Non
     from runner.apiserver.tls import SecureFiles, generate, serving_hosts
 
     if args.secure_port is None:
-        for flag in ("tls_cert_file", "tls_private_key_file", "client_ca_file", "token_auth_file"):
+        for flag in (
+            "tls_cert_file",
+            "tls_private_key_file",
+            "client_ca_file",
+            "token_auth_file",
+            "service_account_signing_key_file",
+        ):
             if getattr(args, flag) is not None:
                 name = "--" + flag.replace("_", "-")
                 raise InputError("needs --secure-port", field=name)
@@ -122,6 +182,7 @@ def secure_files(args: argparse.Namespace, service_ip: str) -> SecureFiles | Non
             key=generated.key,
             client_ca=args.client_ca_file,
             server_ca=generated.server_ca,
+            service_account_key=generated.service_account_key,
         )
     return generated
 
@@ -135,3 +196,17 @@ def admin_kubeconfig(url: str, files: SecureFiles) -> str:
     if files.admin_cert is not None and files.admin_key is not None:
         return kubeconfig_text(url, ca, read_bytes(files.admin_cert), read_bytes(files.admin_key))
     return kubeconfig_text(url, ca)
+
+
+def admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
+    from impl.apiserver.admission import OPTIONAL_PLUGINS
+
+    always = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "ResourceQuota")
+    names = tuple(n.strip() for n in str(args.enable_admission_plugins).split(",") if n.strip())
+    for name in names:
+        if name not in OPTIONAL_PLUGINS + always:
+            raise InputError(
+                f"unknown plugin {name!r}: expected one of {', '.join(OPTIONAL_PLUGINS + always)}",
+                field="--enable-admission-plugins",
+            )
+    return tuple(name for name in OPTIONAL_PLUGINS if name in names)

@@ -117,7 +117,10 @@ def render(report: Mapping[str, Any]) -> str:
         counts = ", ".join(f"{name} ({count})" for name, count in sorted(allowed.items()))
         head += f"\nkube-proxy ipvs mode departures allowed (packet classes): {counts}"
     if report["verdict"] == "agree":
-        return f"{head}\nPASS: every packet class behaves as the Service API says\n"
+        verdict = "PASS: every packet class behaves as the Service API says"
+        if allowed:
+            verdict += " (or, where listed above, as kube-proxy's ipvs mode departs from it)"
+        return f"{head}\n{verdict}\n"
     difference = report["difference"]
     memory = difference["affinity"]["entries"]
     lines = [

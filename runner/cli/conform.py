@@ -217,6 +217,11 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
 
     endpoints = _parse_endpoints(args.endpoints)
     faults = _parse_faults(args.faults, external=bool(endpoints))
+    if args.workload == "lock" and args.history:
+        raise InputError(
+            "the lock workload records no KV history; --history applies to the kv workload",
+            field="--history",
+        )
     if args.workload == "lock" and faults:
         raise InputError(
             "the lock workload injects its own fault (it pauses the lock holder's process); "

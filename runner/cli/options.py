@@ -1,4 +1,5 @@
-"""Argument types for numeric options: a bad value is a usage error (exit 2) naming the option.
+"""Argument types for numeric options: a bad value is a usage error (exit 2) naming the option;
+and the ``--faults`` list every ``simulate`` target takes.
 
 argparse reports a ``type`` that raises ``ArgumentTypeError`` as
 ``kubeoracle VERB: error: argument --timeout: <reason>`` and exits 2, before any work starts.
@@ -51,3 +52,23 @@ positive_seconds = bounded_float(0.0, SECONDS_MAX)
 """Seconds for a duration: more than 0, at most a week."""
 timeout_seconds = bounded_float(0.0, SECONDS_MAX, low_open=False)
 """Seconds for a timeout: 0 (give up at the first check) to a week."""
+
+
+def fault_kinds(text: str, known: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``--faults``: comma-separated kinds of ``known``, ``all``, ``none``, or ``swarm`` (None:
+    the seed picks the mix); an unknown kind is an ``InputError`` naming the option."""
+    from runner.errors import InputError
+
+    if text == "swarm":
+        return None
+    if text == "none":
+        return ()
+    if text == "all":
+        return known
+    chosen = tuple(part.strip() for part in text.split(","))
+    unknown = [part for part in chosen if part not in known]
+    if unknown:
+        raise InputError(
+            f"unknown fault kind {unknown[0]!r} (known: {', '.join(known)})", field="--faults"
+        )
+    return chosen

@@ -236,14 +236,16 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         raise InputError("must be between 1 and 1000000", field="--watch-cache-size")
     if args.write_kubeconfig is not None:
         check_output_path(args.write_kubeconfig, "kubeconfig")
-    config = msgspec.structs.replace(
-        builtin_config(
-            service_cluster_ip_range=_service_range(args.service_cluster_ip_range),
-            watch_cache_capacity=args.watch_cache_size,
-        ),
-        auth=apiserver_security.auth_config(args),
+    config = builtin_config(
+        service_cluster_ip_range=_service_range(args.service_cluster_ip_range),
+        watch_cache_capacity=args.watch_cache_size,
     )
     files = apiserver_security.secure_files(args, kubernetes_service_ip(config))
+    config = msgspec.structs.replace(
+        config,
+        auth=apiserver_security.auth_config(args, files),
+        admission_plugins=apiserver_security.admission_plugins(args),
+    )
     address = (args.bind_address, args.insecure_port)
     secure = ((args.bind_address, args.secure_port), files) if files is not None else None
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None

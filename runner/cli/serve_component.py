@@ -32,9 +32,12 @@ def go_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def add_component_options(parser: argparse.ArgumentParser, secure_port: int, lease: str) -> None:
+def add_component_options(
+    parser: argparse.ArgumentParser, secure_port: int, lease: str, from_config: bool = False
+) -> None:
     """``--kubeconfig``, the serving flags and the ``--leader-elect*`` flags (Lease ``lease``
-    in kube-system, 15s/10s/2s)."""
+    in kube-system, 15s/10s/2s). With ``from_config`` the ``--leader-elect*`` flags default to
+    None: the component takes what its configuration file says for those not given."""
     parser.add_argument("--kubeconfig", required=True, help="the API server and credentials")
     parser.add_argument("--bind-address", default="0.0.0.0", help="default 0.0.0.0")
     parser.add_argument(
@@ -49,26 +52,37 @@ def add_component_options(parser: argparse.ArgumentParser, secure_port: int, lea
     parser.add_argument("--cert-dir", default="", help="where the self-signed certificate goes")
     parser.add_argument("--tls-cert-file", default="")
     parser.add_argument("--tls-private-key-file", default="")
+
+    def default(value: object) -> object:
+        return None if from_config else value
+
     parser.add_argument(
-        "--leader-elect", type=go_bool, nargs="?", const=True, default=True, metavar="BOOL"
+        "--leader-elect",
+        type=go_bool,
+        nargs="?",
+        const=True,
+        default=default(True),
+        metavar="BOOL",
     )
     parser.add_argument(
         "--leader-elect-lease-duration",
         type=duration_ms,
-        default=leaderelection.LEASE_DURATION_MS,
+        default=default(leaderelection.LEASE_DURATION_MS),
         help="default 15s",
     )
     parser.add_argument(
         "--leader-elect-renew-deadline",
         type=duration_ms,
-        default=leaderelection.RENEW_DEADLINE_MS,
+        default=default(leaderelection.RENEW_DEADLINE_MS),
         help="default 10s",
     )
     parser.add_argument(
         "--leader-elect-retry-period",
         type=duration_ms,
-        default=leaderelection.RETRY_PERIOD_MS,
+        default=default(leaderelection.RETRY_PERIOD_MS),
         help="default 2s",
     )
-    parser.add_argument("--leader-elect-resource-name", dest="lease", default=lease)
-    parser.add_argument("--leader-elect-resource-namespace", default=leaderelection.LEASE_NAMESPACE)
+    parser.add_argument("--leader-elect-resource-name", dest="lease", default=default(lease))
+    parser.add_argument(
+        "--leader-elect-resource-namespace", default=default(leaderelection.LEASE_NAMESPACE)
+    )

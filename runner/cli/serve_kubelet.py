@@ -26,9 +26,17 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
     )
     parser.add_argument(
         "--runtime",
-        choices=("simulated",),
+        choices=("simulated", "process"),
         default="simulated",
-        help="the container runtime (default simulated; the process runtime is not built yet)",
+        help="the container runtime: simulated (default; scripted by annotations) or process "
+        "(each container's command and args run as a local process)",
+    )
+    parser.add_argument(
+        "--port",
+        type=bounded_int(1, 65535 - 10_000),
+        default=10250,
+        help="with --runtime process: node i serves the kubelet API on its IP at PORT+i "
+        "(default 10250)",
     )
     parser.add_argument(
         "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"

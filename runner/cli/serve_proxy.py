@@ -9,8 +9,11 @@ With ``--dry-run`` each sync prints its rules (the ``iptables-restore`` input, t
 transaction, the ``ipvsadm``/``ipset``/iptables inputs, or the userspace routes) and a unified
 diff against the previous sync. The node is
 ``--hostname-override`` with addresses ``--node-ip``; ``--config`` reads a
-KubeProxyConfiguration (flags win). Exit codes: 0 stopped (Ctrl-C, ``--duration``,
-``--max-syncs``), 2 bad input.
+KubeProxyConfiguration (flags win). ``/metrics`` (kube-proxy's metric names) and ``/healthz``
+are served over HTTP on ``--metrics-bind-address`` (default 127.0.0.1:10249; ``0`` or empty
+disables; a port that cannot be bound is reported and skipped, as kube-proxy does without
+``bindAddressHardFail``). Exit codes: 0 stopped (Ctrl-C, ``--duration``, ``--max-syncs``),
+2 bad input.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--node-ip", action="append", default=[], help="a node address (repeat)")
     parser.add_argument("--cluster-cidr", help="pod CIDRs, comma-separated")
     parser.add_argument("--masquerade-all", action="store_true")
+    parser.add_argument(
+        "--metrics-bind-address",
+        help="HOST:PORT of /metrics and /healthz (default 127.0.0.1:10249; 0 disables)",
+    )
     parser.add_argument("--max-syncs", type=int, help="stop after this many syncs")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.set_defaults(handler=handle)
@@ -55,6 +62,12 @@ def handle(args: argparse.Namespace) -> ExitCode:
     from models.proxy.state import ProxyMachineConfig
     from runner.errors import InputError
     from runner.proxy.inputs import load_config, load_inputs
+    from runner.proxy.metrics import (
+        DEFAULT_BIND_ADDRESS,
+        ProxyMetrics,
+        metrics_server,
+        parse_bind_address,
+    )
     from runner.proxy.serve import ProxyServer
     from runner.proxy.watch import kubeconfig_server
 
@@ -70,6 +83,11 @@ def handle(args: argparse.Namespace) -> ExitCode:
         if found is None:
             raise InputError("no KubeProxyConfiguration object found", source=args.config)
         configuration = found
+    bind_address = parse_bind_address(
+        args.metrics_bind_address
+        if args.metrics_bind_address is not None
+        else configuration.metrics_bind_address or DEFAULT_BIND_ADDRESS
+    )
     name = args.hostname_override or configuration.hostname_override or socket.gethostname()
     overrides: dict[str, object] = {"hostname_override": name}
     if args.cluster_cidr:
@@ -86,12 +104,26 @@ def handle(args: argparse.Namespace) -> ExitCode:
     if args.masquerade_all:
         proxy = msgspec.structs.replace(proxy, masquerade_all=True)
     machine = ProxyMachineConfig(proxy=proxy, mode=args.mode)
-    loop = ProxyServer(server, machine, sys.stdout, dry_run=args.dry_run)
+    metrics = ProxyMetrics(args.mode)
+    loop = ProxyServer(server, machine, sys.stdout, dry_run=args.dry_run, metrics=metrics)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         loop.stop.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    loop.run(max_syncs=args.max_syncs, duration_seconds=args.duration)
+    listener = None
+    if bind_address is not None:
+        try:
+            listener = metrics_server(metrics, bind_address)
+        except InputError as error:
+            print(f"kubeoracle serve proxy: metrics server not started: {error}", file=sys.stderr)
+    if listener is not None:
+        listener.start()
+        print(f"# metrics: {' '.join(listener.urls())}/metrics", flush=True)
+    try:
+        loop.run(max_syncs=args.max_syncs, duration_seconds=args.duration)
+    finally:
+        if listener is not None:
+            listener.close()
     return ExitCode.PASS

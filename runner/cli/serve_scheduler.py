@@ -20,10 +20,11 @@ def register_scheduler(targets: argparse._SubParsersAction[argparse.ArgumentPars
             "pods/binding, record Scheduled and FailedScheduling events and set the "
             "PodScheduled condition. Leader election on the kube-system/kube-scheduler Lease; "
             "/metrics and /healthz on HTTPS --secure-port and plain HTTP --port. Flags keep "
-            "kube-scheduler's names."
+            "kube-scheduler's names; --leader-elect* flags given override the configuration's "
+            "leaderElection."
         ),
     )
-    add_component_options(parser, 10259, leaderelection.SCHEDULER_LEASE_NAME)
+    add_component_options(parser, 10259, leaderelection.SCHEDULER_LEASE_NAME, from_config=True)
     parser.add_argument("--config", help="a KubeSchedulerConfiguration (v1) YAML file")
     add_gates_option(parser)
     parser.add_argument(

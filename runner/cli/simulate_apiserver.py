@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from runner.cli.options import bounded_int
+from runner.cli.options import bounded_int, fault_kinds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
@@ -73,21 +73,6 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=run_simulate_apiserver)
 
 
-def _faults(text: str) -> tuple[str, ...] | None:
-    if text == "swarm":
-        return None
-    if text == "none":
-        return ()
-    if text == "all":
-        return FAULTS
-    chosen = tuple(part.strip() for part in text.split(","))
-    unknown = [part for part in chosen if part not in FAULTS]
-    if unknown:
-        raise InputError(f"unknown fault kind {unknown[0]!r} (known: {', '.join(FAULTS)})",
-                         field="--faults")  # fmt: skip
-    return chosen
-
-
 def _seeds(args: argparse.Namespace) -> list[int]:
     from runner.sim.seeds import SEEDS_MAX, parse_seed_range
 
@@ -123,7 +108,7 @@ def run_simulate_apiserver(args: argparse.Namespace) -> ExitCode:
         seed=seeds[0],
         safety_steps=args.steps,
         liveness_steps=args.liveness_steps,
-        faults=_faults(args.faults),
+        faults=fault_kinds(args.faults, FAULTS),
     )
 
     def setup(prng: Any, swarm: Any) -> ApiSetup:

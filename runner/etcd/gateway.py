@@ -1,13 +1,16 @@
 """etcd 3.4's v3 JSON gateway as an ASGI application over :class:`runner.etcd.service.EtcdService`.
 
 Theory of operation. Each HTTP request is routed as etcd 3.4.23 routes it: ``POST /v3/...``
-(``/v3beta/...`` is an alias), ``GET /health`` and ``GET /version``; another method on a known
+(``/v3beta/...`` is an alias), ``GET /health``, ``GET /version`` and ``/metrics``
+(``runner.etcd.metrics``; any method, as etcd); another method on a known
 path answers 405, ``OPTIONS`` 200 (CORS preflight), an unknown path 404, with etcd's bodies.
 A unary body is read up to :data:`MAX_BODY_BYTES` (beyond it the request is refused as gRPC
 refuses a message over its limit, without reading further), decoded strictly by
 :mod:`models.etcd_decode` and answered with grpc-gateway's JSON: the response with the member's
 header, or ``{"error", "message", "code"}`` with the HTTP status grpc-gateway maps the code to.
-``/v3/watch`` and ``/v3/lease/keepalive`` are streams: requests are decoded as they arrive on
+The v3lock and v3election routes (``/v3/lock/*``, ``/v3/election/*`` but observe) run the
+recipes of :mod:`runner.etcd.recipe_services`. ``/v3/watch`` and ``/v3/lease/keepalive`` are
+streams: requests are decoded as they arrive on
 the body and answers go out as newline-separated ``{"result": ...}`` chunks; a first message
 that does not decode answers 500 with code 2 (Unknown), as etcd does, and a later one ends the
 stream. Nothing a client sends reaches the backend unless it decoded and fits etcd's limits.
@@ -27,6 +30,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+import msgspec
 from returns.result import Failure, Success
 
 from models.etcd import (
@@ -54,8 +58,18 @@ from models.etcd_decode import (
     parse_json,
 )
 from models.etcd_json import error_body, to_gateway
+from models.etcd_recipes import (
+    CampaignRequest,
+    LeaderRequest,
+    LockRequest,
+    ProclaimRequest,
+    ResignRequest,
+    UnlockRequest,
+)
 from models.etcd_wire import grpc_too_large
+from runner.etcd.recipe_services import answer_gateway
 from runner.etcd.service import ETCD_CLUSTER_VERSION, ETCD_VERSION, EtcdService
+from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -81,8 +95,19 @@ UNARY_ENDPOINTS: Final[dict[str, type[EtcdRequest]]] = {
     "/v3/lease/leases": LeaseLeasesRequest,
     "/v3/kv/lease/leases": LeaseLeasesRequest,
 }
+RECIPE_ENDPOINTS: Final[dict[str, type[msgspec.Struct]]] = {
+    "/v3/lock/lock": LockRequest,
+    "/v3/lock/unlock": UnlockRequest,
+    "/v3/election/campaign": CampaignRequest,
+    "/v3/election/proclaim": ProclaimRequest,
+    "/v3/election/leader": LeaderRequest,
+    "/v3/election/resign": ResignRequest,
+}
+"""etcd's v3lock and v3election routes (``runner.etcd.recipe_services``)."""
 STREAM_ENDPOINTS: Final = frozenset({"/v3/watch", "/v3/lease/keepalive"})
-POST_ENDPOINTS: Final = frozenset({*UNARY_ENDPOINTS, *STREAM_ENDPOINTS, "/v3/maintenance/status"})
+POST_ENDPOINTS: Final = frozenset(
+    {*UNARY_ENDPOINTS, *RECIPE_ENDPOINTS, *STREAM_ENDPOINTS, "/v3/maintenance/status"}
+)
 GET_ENDPOINTS: Final = frozenset({"/health", "/version"})
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 """A body larger than this cannot hold a request under gRPC's 2 MiB limit with etcd's JSON
@@ -204,6 +229,8 @@ class GatewayApp:
             # Go's net/http reads Content-Length as a uint63: a larger one is "bad
             # Content-Length", 400 in plain text before any handler (h11 takes any size).
             await _respond_text(send, 400, "400 Bad Request", ((b"connection", b"close"),))
+        elif path == "/metrics":  # any method, as etcd's Prometheus handler
+            await _respond(send, 200, self.service.metrics.text(), CONTENT_TYPE.encode())
         elif path in GET_ENDPOINTS:
             await self._get(path, method, send)
         elif path not in POST_ENDPOINTS:
@@ -253,6 +280,9 @@ class GatewayApp:
             payload = {"header": to_gateway(self.service.header(revision)), **fields}
             await _respond(send, 200, _json(payload), b"application/json")
             return
+        if path in RECIPE_ENDPOINTS:
+            await self._recipe(path, body, send)
+            return
         match decode_body(body, UNARY_ENDPOINTS[path], strict_fields=self.strict_fields):
             case Failure(error):
                 await respond_error(send, error)
@@ -262,6 +292,17 @@ class GatewayApp:
                     await respond_error(send, response)
                 else:
                     await _respond(send, 200, _json(self.encode(response)), b"application/json")
+
+    async def _recipe(self, path: str, body: bytes, send: Send) -> None:
+        match decode_body(body, RECIPE_ENDPOINTS[path], strict_fields=self.strict_fields):
+            case Failure(error):
+                await respond_error(send, error)
+            case Success(request):
+                answer = await answer_gateway(self.service, path, to_gateway(request))
+                if isinstance(answer, EtcdError):
+                    await respond_error(send, answer)
+                else:
+                    await _respond(send, 200, _json(answer), b"application/json")
 
 
 class _JsonSplitter:

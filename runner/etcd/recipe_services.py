@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, NoReturn
 
 import grpc
+from google.protobuf.message import Message
 
 from impl.etcd.recipes import election, lock, observe
 from impl.etcd.recipes.queue import RecipeStep
@@ -30,6 +31,8 @@ from models.etcd import (
     DeleteRangeRequest,
     DeleteRangeResponse,
     EtcdError,
+    EtcdRequest,
+    EtcdResponse,
     LeaseGrantRequest,
     LeaseGrantResponse,
     RangeResponse,
@@ -93,7 +96,7 @@ class _Driver:
             if isinstance(command, SendRequest):
                 answer = await self.service.unary(command.request)
                 if isinstance(answer, EtcdError):
-                    raise RecipeFailed(answer)
+                    raise _failed(answer.message)
                 assert isinstance(answer, TxnResponse | RangeResponse | DeleteRangeResponse)
                 self.headers.append(answer.header)
                 self.events.put_nowait(Answered(answer=answer))
@@ -156,18 +159,14 @@ class _Driver:
 
 async def _run_recipe(
     service: EtcdService,
-    context: Context,
     step: RecipeStep,
     machine: Callable[[RecipeState, RecipeEvent], RecipeStep],
     until: frozenset[RecipePhase],
 ) -> tuple[RecipeState, tuple[ResponseHeader, ...]]:
     """Run a recipe to a phase of ``until``: its state and the headers of the answers it got,
-    in order (or the call is aborted with etcd's answer)."""
+    in order; RecipeFailed on an error."""
     driver = _Driver(service)
-    try:
-        state = await driver.run(step, machine, until)
-    except RecipeFailed as failed:
-        await _abort(context, failed.error)
+    state = await driver.run(step, machine, until)
     return state, tuple(driver.headers)
 
 
@@ -175,51 +174,48 @@ def _header(service: EtcdService, header: ResponseHeader) -> rpc_pb2.ResponseHea
     return grpc_codec.encode(to_gateway(service.header(header.revision)), rpc_pb2.ResponseHeader())
 
 
-async def _abort(context: Context, error: EtcdError) -> NoReturn:
+def _failed(message: str) -> RecipeFailed:
     """etcd's recipe servers call etcd through a Go client, whose errors lose their gRPC
     code on the way back: every error of these services is Unknown, with etcd's message."""
-    await context.abort(grpc.StatusCode.UNKNOWN, error.message)
-    raise AssertionError("abort returned")  # pragma: no cover
+    return RecipeFailed(EtcdError(code=grpc.StatusCode.UNKNOWN.value[0], message=message))
 
 
-async def _session_lease(service: EtcdService, lease: int, context: Context) -> int:
+async def _ask(service: EtcdService, request: EtcdRequest) -> EtcdResponse:
+    answer = await service.unary(request)
+    if isinstance(answer, EtcdError):
+        raise _failed(answer.message)
+    return answer
+
+
+async def _session_lease(service: EtcdService, lease: int) -> int:
     """The request's lease, or a new one of the session TTL when it names none."""
     if lease != 0:
         return lease
-    granted = await service.unary(LeaseGrantRequest(TTL=SESSION_TTL_SECONDS))
-    if isinstance(granted, EtcdError):
-        await _abort(context, granted)
+    granted = await _ask(service, LeaseGrantRequest(TTL=SESSION_TTL_SECONDS))
     assert isinstance(granted, LeaseGrantResponse)
     return granted.ID
 
 
-class Lock:
-    """``v3lockpb.Lock``."""
+async def lock_lock(
+    service: EtcdService, request: v3lock_pb2.LockRequest
+) -> v3lock_pb2.LockResponse:
+    """``Lock.Lock``: a mutex on the request's lease; answered once held."""
+    lease = await _session_lease(service, request.lease)
+    step = lock.lock(request.name, lease)
+    state, headers = await _run_recipe(service, step, lock.on_event, frozenset({"held"}))
+    answer = v3lock_pb2.LockResponse(key=state.key)
+    answer.header.CopyFrom(_header(service, headers[-1]))
+    return answer
 
-    def __init__(self, service: EtcdService) -> None:
-        self.service = service
 
-    async def Lock(
-        self, request: v3lock_pb2.LockRequest, context: Context
-    ) -> v3lock_pb2.LockResponse:
-        lease = await _session_lease(self.service, request.lease, context)
-        step = lock.lock(request.name, lease)
-        state, headers = await _run_recipe(
-            self.service, context, step, lock.on_event, frozenset({"held"})
-        )
-        answer = v3lock_pb2.LockResponse(key=state.key)
-        answer.header.CopyFrom(_header(self.service, headers[-1]))
-        return answer
-
-    async def Unlock(
-        self, request: v3lock_pb2.UnlockRequest, context: Context
-    ) -> v3lock_pb2.UnlockResponse:
-        deleted = await self.service.unary(DeleteRangeRequest(key=request.key))
-        if isinstance(deleted, EtcdError):
-            await _abort(context, deleted)
-        answer = v3lock_pb2.UnlockResponse()
-        answer.header.CopyFrom(_header(self.service, deleted.header))
-        return answer
+async def lock_unlock(
+    service: EtcdService, request: v3lock_pb2.UnlockRequest
+) -> v3lock_pb2.UnlockResponse:
+    """``Lock.Unlock``: delete the key."""
+    deleted = await _ask(service, DeleteRangeRequest(key=request.key))
+    answer = v3lock_pb2.UnlockResponse()
+    answer.header.CopyFrom(_header(service, deleted.header))
+    return answer
 
 
 def _resumed(leader: v3election_pb2.LeaderKey) -> RecipeState:
@@ -234,68 +230,101 @@ def _resumed(leader: v3election_pb2.LeaderKey) -> RecipeState:
     )
 
 
-class Election:
-    """``v3electionpb.Election`` (Observe is :func:`observe_leader`)."""
+async def election_campaign(
+    service: EtcdService, request: v3election_pb2.CampaignRequest
+) -> v3election_pb2.CampaignResponse:
+    """``Election.Campaign``: answered once the candidate leads."""
+    lease = await _session_lease(service, request.lease)
+    step = election.campaign(request.name, lease, request.value)
+    state, headers = await _run_recipe(service, step, election.on_event, frozenset({"held"}))
+    leader = v3election_pb2.LeaderKey(
+        name=request.name, key=state.key, rev=state.revision, lease=lease
+    )
+    answer = v3election_pb2.CampaignResponse(leader=leader)
+    answer.header.CopyFrom(_header(service, headers[0]))
+    return answer
 
-    def __init__(self, service: EtcdService) -> None:
-        self.service = service
 
-    async def Campaign(
-        self, request: v3election_pb2.CampaignRequest, context: Context
-    ) -> v3election_pb2.CampaignResponse:
-        lease = await _session_lease(self.service, request.lease, context)
-        step = election.campaign(request.name, lease, request.value)
-        state, headers = await _run_recipe(
-            self.service, context, step, election.on_event, frozenset({"held"})
-        )
-        leader = v3election_pb2.LeaderKey(
-            name=request.name, key=state.key, rev=state.revision, lease=lease
-        )
-        answer = v3election_pb2.CampaignResponse(leader=leader)
-        answer.header.CopyFrom(_header(self.service, headers[0]))
-        return answer
+async def election_proclaim(
+    service: EtcdService, request: v3election_pb2.ProclaimRequest
+) -> v3election_pb2.ProclaimResponse:
+    """``Election.Proclaim``: the named leader's new value."""
+    if not request.HasField("leader"):
+        raise _failed(ERROR_MISSING_LEADER)
+    step = election.proclaim(_resumed(request.leader), request.value)
+    _, headers = await _run_recipe(service, step, election.on_event, frozenset({"held"}))
+    answer = v3election_pb2.ProclaimResponse()
+    answer.header.CopyFrom(_header(service, headers[-1]))
+    return answer
 
-    async def Proclaim(
-        self, request: v3election_pb2.ProclaimRequest, context: Context
-    ) -> v3election_pb2.ProclaimResponse:
-        if not request.HasField("leader"):
-            await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        step = election.proclaim(_resumed(request.leader), request.value)
-        _, headers = await _run_recipe(
-            self.service, context, step, election.on_event, frozenset({"held"})
-        )
-        answer = v3election_pb2.ProclaimResponse()
-        answer.header.CopyFrom(_header(self.service, headers[-1]))
-        return answer
 
-    async def Resign(
-        self, request: v3election_pb2.ResignRequest, context: Context
-    ) -> v3election_pb2.ResignResponse:
-        if not request.HasField("leader"):
-            await _abort(context, EtcdError(code=2, message=ERROR_MISSING_LEADER))
-        step = election.resign(_resumed(request.leader))
-        _, headers = await _run_recipe(
-            self.service, context, step, election.on_event, frozenset({"released"})
-        )
-        answer = v3election_pb2.ResignResponse()
-        answer.header.CopyFrom(_header(self.service, headers[-1]))
-        return answer
+async def election_resign(
+    service: EtcdService, request: v3election_pb2.ResignRequest
+) -> v3election_pb2.ResignResponse:
+    """``Election.Resign``: delete the named leader's key if it is still its own."""
+    if not request.HasField("leader"):
+        raise _failed(ERROR_MISSING_LEADER)
+    step = election.resign(_resumed(request.leader))
+    _, headers = await _run_recipe(service, step, election.on_event, frozenset({"released"}))
+    answer = v3election_pb2.ResignResponse()
+    answer.header.CopyFrom(_header(service, headers[-1]))
+    return answer
 
-    async def Leader(
-        self, request: v3election_pb2.LeaderRequest, context: Context
-    ) -> v3election_pb2.LeaderResponse:
-        found = await self.service.unary(election.leader_request(request.name))
-        if isinstance(found, EtcdError):
-            await _abort(context, found)
-        assert isinstance(found, RangeResponse)
-        kv = election.leader(found)
-        if kv is None:
-            await _abort(context, EtcdError(code=2, message=ERROR_NO_LEADER))
-        answer = v3election_pb2.LeaderResponse(
-            kv=grpc_codec.encode(to_gateway(kv), kv_pb2.KeyValue())
-        )
-        answer.header.CopyFrom(_header(self.service, found.header))
-        return answer
+
+async def election_leader(
+    service: EtcdService, request: v3election_pb2.LeaderRequest
+) -> v3election_pb2.LeaderResponse:
+    """``Election.Leader``: the key created first."""
+    found = await _ask(service, election.leader_request(request.name))
+    assert isinstance(found, RangeResponse)
+    kv = election.leader(found)
+    if kv is None:
+        raise _failed(ERROR_NO_LEADER)
+    answer = v3election_pb2.LeaderResponse(kv=grpc_codec.encode(to_gateway(kv), kv_pb2.KeyValue()))
+    answer.header.CopyFrom(_header(service, found.header))
+    return answer
+
+
+UNARY_RECIPES: Final[dict[str, tuple[str, Callable[..., Any], type[Message]]]] = {
+    "/v3/lock/lock": ("Lock", lock_lock, v3lock_pb2.LockRequest),
+    "/v3/lock/unlock": ("Unlock", lock_unlock, v3lock_pb2.UnlockRequest),
+    "/v3/election/campaign": ("Campaign", election_campaign, v3election_pb2.CampaignRequest),
+    "/v3/election/proclaim": ("Proclaim", election_proclaim, v3election_pb2.ProclaimRequest),
+    "/v3/election/leader": ("Leader", election_leader, v3election_pb2.LeaderRequest),
+    "/v3/election/resign": ("Resign", election_resign, v3election_pb2.ResignRequest),
+}
+"""The unary methods by their gateway path (etcd's grpc-gateway routes): the gRPC method name,
+the function answering it, and its protobuf request."""
+
+
+async def answer_gateway(
+    service: EtcdService, path: str, request: dict[str, Any]
+) -> dict[str, Any] | EtcdError:
+    """A recipe method called through the gateway: ``request`` is the decoded body in its
+    gateway JSON form; the answer is the response's gateway JSON, or the error."""
+    _, answer, request_type = UNARY_RECIPES[path]
+    try:
+        response = await answer(service, grpc_codec.encode(request, request_type()))
+    except RecipeFailed as failed:
+        return failed.error
+    return grpc_codec.as_json(response)
+
+
+def _grpc_behaviour(
+    service: EtcdService, answer: Callable[..., Any]
+) -> Callable[[Any, Context], Any]:
+    async def behaviour(request: Any, context: Context) -> Any:
+        try:
+            return await answer(service, request)
+        except RecipeFailed as failed:
+            await _abort(context, failed.error)
+
+    return behaviour
+
+
+async def _abort(context: Context, error: EtcdError) -> NoReturn:
+    await context.abort(grpc_codec.status_code(error), error.message)
+    raise AssertionError("abort returned")  # pragma: no cover
 
 
 async def observe_leader(
@@ -333,18 +362,19 @@ def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler],
     """The v3lock and v3election services' handlers, and their full names."""
     lock_service = v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]
     election_service = v3election_pb2.DESCRIPTOR.services_by_name["Election"]
-    locks, elections = Lock(service), Election(service)
+    behaviours: dict[str, dict[str, Callable[..., Any]]] = {
+        lock_service.full_name: {},
+        election_service.full_name: {
+            "Observe": lambda request, context: observe_leader(service, request, context)
+        },
+    }
+    for path, (method, answer, _) in UNARY_RECIPES.items():
+        name = (
+            lock_service.full_name if path.startswith("/v3/lock/") else election_service.full_name
+        )
+        behaviours[name][method] = _grpc_behaviour(service, answer)
     handlers = [
-        grpc_registry.service_handler(lock_service, {"Lock": locks.Lock, "Unlock": locks.Unlock}),
-        grpc_registry.service_handler(
-            election_service,
-            {
-                "Campaign": elections.Campaign,
-                "Proclaim": elections.Proclaim,
-                "Resign": elections.Resign,
-                "Leader": elections.Leader,
-                "Observe": lambda request, context: observe_leader(service, request, context),
-            },
-        ),
+        grpc_registry.service_handler(lock_service, behaviours[lock_service.full_name]),
+        grpc_registry.service_handler(election_service, behaviours[election_service.full_name]),
     ]
-    return handlers, frozenset({lock_service.full_name, election_service.full_name})
+    return handlers, frozenset(behaviours)

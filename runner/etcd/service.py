@@ -7,6 +7,7 @@ the event loop (a blocking backend call runs in a worker thread), and runs watch
 asyncio tasks: a stream applies its requests (create, cancel, progress) in arrival order, then
 follows the backend's applied state, delivering events and progress notifications until the
 stream is closed or the service stops. A request the backend cannot take never reaches it.
+Proposals and watch streams are counted for ``/metrics`` (``runner.etcd.metrics``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from models.etcd import (
     EtcdResponse,
     LeaseKeepAliveRequest,
     LeaseKeepAliveResponse,
+    LeaseLeasesRequest,
+    LeaseTimeToLiveRequest,
     RangeRequest,
     ResponseHeader,
     WatchCreateRequest,
@@ -39,6 +42,7 @@ from models.etcd_decode import WatchCancel, WatchProgress, WatchStreamRequest
 from models.etcd_json import to_gateway
 from models.etcd_wire import check_size
 from runner.etcd.backend import Backend
+from runner.etcd.metrics import EtcdMetrics, nominal_db_size
 
 ETCD_VERSION: Final = "3.4.23"
 ETCD_CLUSTER_VERSION: Final = "3.4.0"
@@ -55,6 +59,12 @@ class EtcdService:
         self.backend = backend
         self.progress_notify_interval_seconds = progress_notify_interval_seconds
         self.closing = asyncio.Event()
+        self.sessions: set[_WatchSession] = set()
+        self.metrics = EtcdMetrics(backend, self.watchers)
+
+    def watchers(self) -> int:
+        """The watchers of every open watch stream."""
+        return sum(len(session.stream.watchers) for session in list(self.sessions))
 
     async def unary(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
         """Answer one unary request (limits first, then the backend)."""
@@ -63,7 +73,12 @@ class EtcdService:
             return error
         if isinstance(request, RangeRequest) and request.serializable:
             return self.backend.read(request)
-        return await asyncio.to_thread(self.backend.propose, request)
+        if isinstance(request, RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest):
+            return await asyncio.to_thread(self.backend.propose, request)
+        with self.metrics.proposing():
+            response = await asyncio.to_thread(self.backend.propose, request)
+        self.metrics.proposed(response)
+        return response
 
     async def keepalive(self, request: LeaseKeepAliveRequest) -> LeaseKeepAliveResponse:
         """Renew a lease (an unknown lease answers TTL 0, as etcd does)."""
@@ -86,7 +101,7 @@ class EtcdService:
         """``/v3/maintenance/status``: the revision for its header, and its fields (the
         backend's Raft figures, a nominal database size)."""
         state = self.backend.state()
-        size = str(len(state.history) * 64 + 16384)
+        size = str(nominal_db_size(state))
         fields = {"version": ETCD_VERSION, "dbSize": size, "dbSizeInUse": size}
         return state.revision, {**fields, **self.backend.status()}
 
@@ -103,7 +118,11 @@ class EtcdService:
         """Run one watch stream until ``incoming`` yields None (the client closed its side) and
         no watcher is left, ``stop`` is set (the client went away), or the service stops."""
         session = _WatchSession(self, send)
-        await session.run(incoming, stop)
+        self.sessions.add(session)
+        try:
+            await session.run(incoming, stop)
+        finally:
+            self.sessions.discard(session)
 
 
 class _WatchSession:

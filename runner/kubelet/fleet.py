@@ -68,7 +68,8 @@ class Fleet:
         self.outboxes: list[queue.Queue[tuple[int, Write] | None]] = [
             queue.Queue() for _ in range(max(1, writers))
         ]
-        self.answers: queue.Queue[tuple[int, ApiAnswered]] = queue.Queue()
+        self.answers: queue.Queue[tuple[int, Event]] = queue.Queue()
+        """Answers to node-level writes, and (process runtime) what the runtime saw."""
         self.counters = Counters()
         self.started_ms = _now_ms()
         self.last_tick_ms = 0
@@ -109,7 +110,15 @@ class Fleet:
         state = self.states[index]
         if state is None:
             return
+        self._step(index, state, event)
+
+    def _step(self, index: int, state: KubeletState, event: Event) -> None:
+        """Hand one event to a node (the simulated runtime answers within)."""
         self._take(index, pump.pump(self.configs[index], state, self.runtimes[index], event))
+
+    def _start(self, index: int, config: KubeletConfig, now_ms: int) -> None:
+        """Boot a node's kubelet."""
+        self._take(index, pump.boot(config, now_ms, index))
 
     def _then(self) -> None:
         while True:
@@ -134,7 +143,7 @@ class Fleet:
 
     def _boot(self, index: int, config: KubeletConfig, now_ms: int) -> None:
         """Start a node's kubelet and tell it what the informers already saw."""
-        self._take(index, pump.boot(config, now_ms, index))
+        self._start(index, config, now_ms)
         if self.nodes[index] is not None:
             self._feed(index, NodeObserved(node=self.nodes[index]))
         for _, pod in sorted(self.pods[index].items()):
@@ -219,8 +228,14 @@ class Fleet:
         return sum(o.qsize() for o in self.outboxes)
 
 
-def configs(count: int, prefix: str, mutant: str) -> list[KubeletConfig]:
+def configs(count: int, prefix: str, mutant: str, port: int = 10250) -> list[KubeletConfig]:
+    """Node i is ``<prefix><i>``; its kubelet API port is ``port + i`` (0: no API)."""
     return [
-        KubeletConfig(node_name=f"{prefix}{index}", boot_id=f"{prefix}{index}-boot", mutant=mutant)
+        KubeletConfig(
+            node_name=f"{prefix}{index}",
+            boot_id=f"{prefix}{index}-boot",
+            mutant=mutant,
+            kubelet_port=port + index if port else 0,
+        )
         for index in range(count)
     ]

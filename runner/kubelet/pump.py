@@ -8,7 +8,7 @@ immutable data, so the same code serves ``serve kubelet --runtime simulated`` an
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, assert_never
 
 import msgspec
 
@@ -23,6 +23,7 @@ from models.kubelet.events import (
     RegisterNode,
     RemoveSandbox,
     RenewLease,
+    RunPreStop,
     RunProbe,
     StartContainer,
     StopContainer,
@@ -36,6 +37,9 @@ MAX_ROUNDS: Final = 64
 """Runtime answers fed back per pump (each round is one batch of due events)."""
 
 ApiCommand = RegisterNode | UpdateNodeStatus | RenewLease | PatchPodStatus | DeletePod
+RuntimeCommand = (
+    CreateSandbox | StartContainer | StopContainer | RunProbe | RunPreStop | RemoveSandbox
+)
 
 
 class Pumped(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,13 +55,10 @@ def boot(config: KubeletConfig, now_ms: int, node_index: int) -> Pumped:
     return _route(config, step.state, Runtime(node_index=node_index), step.commands, now_ms)
 
 
-def _carry(
-    commands: tuple[Command, ...],
-    runtime: Runtime,
-    now_ms: int,
-    api: list[ApiCommand],
-    sent: list[Command],
-) -> Runtime:
+def split(commands: tuple[Command, ...]) -> tuple[list[ApiCommand], list[RuntimeCommand]]:
+    """A step's commands: the API writes and the runtime requests, each in order."""
+    api: list[ApiCommand] = []
+    runtime: list[RuntimeCommand] = []
     for command in commands:
         match command:
             case (
@@ -65,10 +66,31 @@ def _carry(
             ):
                 api.append(command)
             case (
-                CreateSandbox() | StartContainer() | StopContainer() | RunProbe() | RemoveSandbox()
+                CreateSandbox()
+                | StartContainer()
+                | StopContainer()
+                | RunProbe()
+                | RunPreStop()
+                | RemoveSandbox()
             ):
-                sent.append(command)
-                runtime = simulated.on_command(runtime, command, now_ms)
+                runtime.append(command)
+            case _:
+                assert_never(command)
+    return api, runtime
+
+
+def _carry(
+    commands: tuple[Command, ...],
+    runtime: Runtime,
+    now_ms: int,
+    api: list[ApiCommand],
+    sent: list[Command],
+) -> Runtime:
+    writes, requests = split(commands)
+    api.extend(writes)
+    for request in requests:
+        sent.append(request)
+        runtime = simulated.on_command(runtime, request, now_ms)
     return runtime
 
 

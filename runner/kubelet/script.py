@@ -7,6 +7,7 @@ Every key is ``sim.kubeoracle.io/<container>.<field>`` with a decimal integer va
 - ``run-seconds``: seconds from start to that exit (0 when only ``exit-code`` is set);
 - ``stop-seconds``: seconds it takes to exit after SIGTERM (0); past the grace period SIGKILL
   ends it;
+- ``prestop-seconds``: seconds its preStop hook (if the spec has one) takes (0);
 - ``<probe>-fail-until`` (probe: ``startup``, ``liveness``, ``readiness``): the probe fails
   until this many seconds after start; ``<probe>-fail-after``: it fails from then on;
 - ``memory-bytes``, ``cpu-millis``: the container's usage (0).
@@ -30,6 +31,7 @@ FIELDS: Final = (
     "exit-code",
     "run-seconds",
     "stop-seconds",
+    "prestop-seconds",
     "startup-fail-until",
     "startup-fail-after",
     "liveness-fail-until",
@@ -45,6 +47,7 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     exit_code: int | None = None
     run_seconds: int | None = None
     stop_seconds: int = 0
+    prestop_seconds: int = 0
     fail_until: tuple[tuple[str, int], ...] = ()
     fail_after: tuple[tuple[str, int], ...] = ()
     memory_bytes: int = 0
@@ -84,6 +87,7 @@ def script(pod: Pod, container: str) -> Script:
         exit_code=values.get("exit-code"),
         run_seconds=values.get("run-seconds"),
         stop_seconds=values.get("stop-seconds", 0),
+        prestop_seconds=values.get("prestop-seconds", 0),
         fail_until=tuple(
             (p, values[f"{p}-fail-until"]) for p in probes if f"{p}-fail-until" in values
         ),

@@ -46,9 +46,14 @@ def serve(args: argparse.Namespace) -> ExitCode:
     signal.signal(signal.SIGTERM, on_signal)
     with credentials_folder() as folder:
         endpoint = endpoint_from_kubeconfig(Path(args.kubeconfig), folder)
-        fleet = Fleet(
-            endpoint, configs(args.nodes, args.node_name_prefix, args.mutant), args.writers
-        )
+        port = args.port if args.runtime == "process" else 0
+        nodes = configs(args.nodes, args.node_name_prefix, args.mutant, port)
+        if args.runtime == "process":
+            from runner.kubelet.process_fleet import ProcessFleet
+
+            fleet: Fleet = ProcessFleet(endpoint, nodes, args.writers)
+        else:
+            fleet = Fleet(endpoint, nodes, args.writers)
         driver = threading.Thread(target=fleet.run, args=(stop,), daemon=True, name="kubelet-fleet")
         driver.start()
         print(

@@ -22,10 +22,12 @@ from models.kubelet.events import (
     Event,
     PatchPodStatus,
     PodUsage,
+    PreStopDone,
     ProbeAnswered,
     RegisterNode,
     RemoveSandbox,
     RenewLease,
+    RunPreStop,
     RunProbe,
     SandboxReady,
     StartContainer,
@@ -130,6 +132,13 @@ def on_command(runtime: Runtime, command: Command, now_ms: int) -> Runtime:
                 success=success,
             )
             return _at(runtime, now_ms, answer)
+        case RunPreStop():
+            hooked = _instance(runtime, command.uid, command.container, command.attempt)
+            seconds = hooked.script.prestop_seconds if hooked is not None else 0
+            done = PreStopDone(
+                uid=command.uid, container=command.container, attempt=command.attempt
+            )
+            return _at(runtime, now_ms + seconds * 1000, done)
         case RemoveSandbox():
             running = tuple(i for i in runtime.running if i.uid != command.uid)
             return msgspec.structs.replace(runtime, running=running)

@@ -68,7 +68,14 @@ MIB: Final = 1024 * 1024
 Step = Applied[KubeletWorldState, KubeletOutput]
 
 TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
-    ({"containers": [{"name": "app", "image": "web"}]}, {"app.memory-bytes": str(300 * MIB)}),
+    (
+        {
+            "containers": [
+                {"name": "app", "image": "web", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}
+            ]
+        },
+        {"app.memory-bytes": str(300 * MIB), "app.prestop-seconds": "5"},
+    ),
     (
         {"containers": [{"name": "app", "image": "crash"}]},
         {"app.exit-code": "1", "app.run-seconds": "3"},

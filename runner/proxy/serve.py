@@ -34,6 +34,7 @@ from models.proxy.events import (
 )
 from models.proxy.state import ProxyMachineConfig, ProxyState
 from runner.proxy import kernel
+from runner.proxy.metrics import ProxyMetrics
 from runner.proxy.netns import run
 from runner.proxy.userspace import UserspaceProxy
 from runner.proxy.watch import COLLECTIONS, Watcher
@@ -80,6 +81,7 @@ class ProxyServer:
         dry_run: bool,
         min_sync_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: ProxyMetrics | None = None,
     ) -> None:
         self.server = server
         self.config = config
@@ -87,6 +89,7 @@ class ProxyServer:
         self.dry_run = dry_run
         self.min_sync_seconds = min_sync_seconds
         self.clock = clock
+        self.metrics = metrics or ProxyMetrics(config.mode)
         self.stop = threading.Event()
         self.events: queue.Queue[tuple[str, ProxyEvent | str]] = queue.Queue()
         self.state: ProxyState = init(config).state
@@ -122,6 +125,7 @@ class ProxyServer:
                     self.out.write(f"# {kind}: {item}\n")
                 elif not isinstance(item, str):
                     self._feed(item)
+                    self.metrics.changed(item)
                     dirty = True
                 due = now - last_sync >= (self.min_sync_seconds if dirty else 30.0)
                 if self.state.lists_synced and due:
@@ -142,6 +146,7 @@ class ProxyServer:
         return list(step.commands)
 
     def _sync(self, now: float) -> None:
+        started = self.clock()
         commands = self._feed(SyncDue(now_seconds=now))
         if not commands:
             return
@@ -152,6 +157,7 @@ class ProxyServer:
         else:
             ok = self._apply(commands)
         self._feed(SyncApplied(ok=ok))
+        self.metrics.synced(commands, self.clock() - started, ok)
 
     def _print(self, commands: list[ProxyCommand]) -> None:
         text = "".join(command_text(c) for c in commands)

@@ -93,9 +93,15 @@ def load_gates(text: str | None) -> tuple[FeatureGates, SchedulerFeatures]:
     return gates, features.unwrap()
 
 
-def scheduler_config(config_path: str | None, gates_text: str | None) -> SchedulerConfig:
-    """The scheduler a command runs: profiles by schedulerName, features, backoff."""
-    configuration = load_configuration(config_path)
+def scheduler_config(
+    config_path: str | None,
+    gates_text: str | None,
+    configuration: SchedulerConfiguration | None = None,
+) -> SchedulerConfig:
+    """The scheduler a command runs: profiles by schedulerName, features, backoff (from
+    ``configuration`` when given, else read from ``config_path``)."""
+    if configuration is None:
+        configuration = load_configuration(config_path)
     gates, features = load_gates(gates_text)
     profiles = build_profiles(configuration, gates, features)
     if isinstance(profiles, Failure):

@@ -7,9 +7,11 @@ until nodes and pods have both been listed (client-go's ``WaitForCacheSync``), t
 hand every informer change to the machine as a pod or node event, tell it the time
 (``Tick``, milliseconds since start), and run cycles (``ScheduleNext``, with a random draw for
 ties) while a pod is ready. Each command is carried out at once on the REST client and its
-result fed back before the next cycle, so the machine's assumed pods never outlive their
-binding call: ``Bind`` posts ``pods/binding`` and answers ``BindingSucceeded`` (event
-Scheduled) or ``BindingFailed`` (event FailedScheduling, condition reason SchedulerError);
+result fed back before the next cycle, except bindings: as kube-scheduler's binding cycle,
+``Bind`` is posted to ``pods/binding`` by worker threads (:mod:`.binder`) while the driver
+schedules the next pods (the pod stays assumed), and each answer is handed back at the next
+turn of the loop as ``BindingSucceeded`` (event Scheduled) or ``BindingFailed`` (event
+FailedScheduling, condition reason SchedulerError);
 ``ReportFailure`` records FailedScheduling with the cycle's message and sets PodScheduled=False
 (reason Unschedulable), with the nominated node of the same cycle's ``Nominate``; ``Evict``
 preempts the victim through the API.
@@ -54,6 +56,7 @@ from models.scheduling.events import (
     Tick,
 )
 from runner.apiserver.client import Endpoint
+from runner.scheduler.binder import Binder, Binding, Bound
 from runner.scheduler.timing import SAMPLE_PERCENT, PluginTimer
 from runner.scheduler.writes import EventRecorder, Writer
 from runner.served.informers import Informers
@@ -127,6 +130,9 @@ class LiveScheduler:
         self.informers = Informers(endpoint, ("nodes", "pods"))
         self.rest = RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT)
         self.writer = Writer(self.rest)
+        self.binder = Binder(
+            lambda: RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT)
+        )
         self.recorder = EventRecorder(
             RestClient(endpoint, watcher.observe_request, user_agent=USER_AGENT), instance
         )
@@ -142,9 +148,11 @@ class LiveScheduler:
     def run(self, stop: threading.Event) -> None:
         """Schedule until ``stop``."""
         self.recorder.start()
+        self.binder.start()
         try:
             self.informers.drive(stop, self._informed, self._schedule, IDLE_SECONDS)
         finally:
+            self.binder.stop()
             self.recorder.stop()
             self.rest.close()
 
@@ -160,6 +168,8 @@ class LiveScheduler:
         return step.commands
 
     def _schedule(self) -> None:
+        for answer in self.binder.done():
+            self._answered(answer)
         if not self.synced.is_set():
             return
         self._handle(Tick(now_ms=self._now_ms()))
@@ -236,7 +246,9 @@ class LiveScheduler:
         if old is None:
             self._handle(PodAdded(pod=pod))
         elif pod.pod_spec.node_name and not old.pod_spec.node_name:
-            # Bound (by this scheduler or another): it leaves the queue for the cache.
+            if self.state.assumed.get(key) == pod.pod_spec.node_name:
+                return  # this scheduler's binding, seen before its answer: it stays assumed
+            # Bound by another: it leaves the queue for the cache.
             self._handle(PodDeleted(key=key))
             self._handle(PodAdded(pod=pod))
         else:
@@ -285,21 +297,25 @@ class LiveScheduler:
             self._handle(BindingFailed(key=key, node=node, reason="the pod is gone"))
             self._attempted(key, "error", attempt, started)
             return
-        binding = time.perf_counter()
-        status, error = self.writer.bind(pod, node)
+        self.binder.submit(Binding(key=key, pod=pod, node=node, attempt=attempt, started=started))
+
+    def _answered(self, answer: Bound) -> None:
+        """A binding's answer came back (the binding cycle's end)."""
+        binding = answer.binding
+        key, node, pod = binding.key, binding.node, binding.pod
         profile = pod.pod_spec.scheduler_name or "default-scheduler"
-        outcome = "Success" if status == 201 else "Error"
-        self.watcher.observe_binding(profile, outcome, time.perf_counter() - binding)
-        if status == 201:
+        outcome = "Success" if answer.status == 201 else "Error"
+        self.watcher.observe_binding(profile, outcome, answer.seconds)
+        if answer.status == 201:
             self._handle(BindingSucceeded(key=key, node=node))
             namespace = pod.meta.namespace or "default"
             message = f"Successfully assigned {namespace}/{pod.meta.name} to {node}"
             self.recorder.record(pod, "Normal", "Scheduled", "Binding", message)
-            self._attempted(key, "scheduled", attempt, started)
+            self._attempted(key, "scheduled", binding.attempt, binding.started)
             return
-        self._handle(BindingFailed(key=key, node=node, reason=error))
-        self._failed(key, error, None, "SchedulerError")
-        self._attempted(key, "error", attempt, started)
+        self._handle(BindingFailed(key=key, node=node, reason=answer.error))
+        self._failed(key, answer.error, None, "SchedulerError")
+        self._attempted(key, "error", binding.attempt, binding.started)
 
     def _failed(self, key: str, message: str, nominated: str | None, reason: str) -> None:
         pod = self.pods.get(key)

@@ -3,7 +3,8 @@ labels, on top of the families every served component has (:mod:`runner.served.m
 
 Read from the machine's state when scraped: ``scheduler_pending_pods{queue}`` (active, backoff,
 unschedulable, gated), ``scheduler_unschedulable_pods{plugin,profile}`` and
-``scheduler_scheduler_cache_size{type}`` (nodes, pods, assumed_pods). Observed by the driver:
+``scheduler_scheduler_cache_size{type}`` (nodes, pods, assumed_pods), and
+``scheduler_goroutines{operation="binding"}`` (bindings in flight). Observed by the driver:
 ``scheduler_schedule_attempts_total{result,profile}``,
 ``scheduler_scheduling_attempt_duration_seconds{result,profile}`` (the cycle and the binding),
 ``scheduler_scheduling_algorithm_duration_seconds`` (the cycle),
@@ -60,6 +61,7 @@ EXTENSION_BUCKETS: Final = exponential(0.0001, 2, 12)
 POOLS: Final = ("active", "backoff", "unschedulable", "gated")
 
 StateSource = Callable[[], SchedulerState | None]
+CountSource = Callable[[], int]
 
 
 def _pools(state: SchedulerState) -> dict[str, tuple[QueuedPodInfo, ...]]:
@@ -75,11 +77,18 @@ def _pools(state: SchedulerState) -> dict[str, tuple[QueuedPodInfo, ...]]:
 class _StateCollector(Collector):
     """The gauges read from the machine's state when scraped."""
 
-    def __init__(self, state: StateSource) -> None:
+    def __init__(self, state: StateSource, bindings: CountSource) -> None:
         self.state = state
+        self.bindings = bindings
 
     def collect(self) -> Iterator[Metric]:
         state = self.state()
+        goroutines = GaugeMetricFamily(
+            "scheduler_goroutines",
+            "Number of running goroutines split by the work they do such as binding.",
+            labels=["operation"],
+        )
+        goroutines.add_metric(["binding"], self.bindings())
         pending = GaugeMetricFamily(
             "scheduler_pending_pods",
             "Number of pending pods, by the queue type. 'active' means number of pods in "
@@ -118,6 +127,7 @@ class _StateCollector(Collector):
         yield pending
         yield unschedulable
         yield cache
+        yield goroutines
 
 
 def _event_label(event: SchedulerEvent) -> str:
@@ -146,9 +156,9 @@ def _event_label(event: SchedulerEvent) -> str:
 class SchedulerMetrics(ClientMetrics):
     """One registry per scheduler."""
 
-    def __init__(self, state: StateSource, host: str) -> None:
+    def __init__(self, state: StateSource, host: str, bindings: CountSource = lambda: 0) -> None:
         super().__init__(host)
-        self.registry.register(_StateCollector(state))
+        self.registry.register(_StateCollector(state, bindings))
         self.first_queued: dict[str, float] = {}
         self.attempts = Counter(
             "scheduler_schedule_attempts",

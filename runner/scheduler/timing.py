@@ -132,19 +132,11 @@ def timed_profile(profile: Profile, timer: PluginTimer) -> Profile:
     def wrap(plugin: Plugin) -> Plugin:
         return wrapped.setdefault(plugin.name, Timed(plugin, timer))
 
-    return Profile(
-        scheduler_name=profile.scheduler_name,
-        queue_sort=profile.queue_sort,
-        pre_enqueue=profile.pre_enqueue,
+    return profile.replaced(
         pre_filter=tuple(wrap(p) for p in profile.pre_filter),
         filter=tuple(wrap(p) for p in profile.filter),
-        post_filter=profile.post_filter,
         pre_score=tuple(wrap(p) for p in profile.pre_score),
         score=tuple((wrap(p), weight) for p, weight in profile.score),
-        bind=profile.bind,
-        percentage_of_nodes_to_score=profile.percentage_of_nodes_to_score,
-        preemption=profile.preemption,
-        features=profile.features,
     )
 
 

@@ -216,20 +216,7 @@ def _with(pod: Pod, **spec: Any) -> Pod:
 def _profile(name: str, skip_fit: bool) -> Profile:
     base = default_profile()
     filters = tuple(p for p in base.filter if not (skip_fit and p.name == "NodeResourcesFit"))
-    return Profile(
-        scheduler_name=name,
-        queue_sort=base.queue_sort,
-        pre_enqueue=base.pre_enqueue,
-        pre_filter=base.pre_filter,
-        filter=filters,
-        post_filter=base.post_filter,
-        pre_score=base.pre_score,
-        score=base.score,
-        bind=base.bind,
-        percentage_of_nodes_to_score=base.percentage_of_nodes_to_score,
-        preemption=base.preemption,
-        features=base.features,
-    )
+    return base.replaced(scheduler_name=name, filter=filters)
 
 
 def _terminal(pod: Pod) -> bool:

@@ -2,7 +2,8 @@
 
 A ``Call`` carries its method, path, query, content type and body bytes; the
 answer goes back to the controller as status and body bytes. A transport failure answers status
-0 (the write's outcome is unknown) and drops the connection, to reconnect on the next call.
+0 (the write's outcome is unknown) and drops the connection, to reconnect on the next call;
+a kept-alive connection the server closed while idle is reopened and the request sent again.
 Each request is reported to ``observe(verb, code, seconds)`` for the ``rest_client_*`` metrics.
 """
 
@@ -11,10 +12,19 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Callable
+from typing import Final
 from urllib.parse import urlencode
 
 from models.controllers.messages import ApiCall
 from runner.apiserver.client import TIMEOUT_SECONDS, Endpoint
+
+IDLE_CLOSED: Final = (
+    http.client.RemoteDisconnected,
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+)
+"""What a request on a kept-alive connection the server has closed fails with."""
 
 Observer = Callable[[str, str, float], None]
 """``(method, code, seconds)``; code is the HTTP status, or ``"<error>"``."""
@@ -41,24 +51,37 @@ class RestClient:
 
     def send(self, call: ApiCall) -> tuple[int, bytes]:
         """``(status, body)``; ``(0, reason)`` when no answer came."""
-        if self._connection is None:
-            self._connection = self.endpoint.connection(TIMEOUT_SECONDS)
         target = call.path + (f"?{urlencode(call.query)}" if call.query else "")
         headers = self.endpoint.headers()
         headers["User-Agent"] = self.user_agent
         if call.body:
             headers["Content-Type"] = call.content_type or "application/json"
         started = time.monotonic()
+        reused = self._connection is not None
+        answer = self._exchange(call, target, headers)
+        if isinstance(answer, IDLE_CLOSED) and reused:
+            # The server closed the kept-alive connection while it was idle (uvicorn after
+            # 5 s): the request never reached it. Go's transport retries on a new connection.
+            answer = self._exchange(call, target, headers)
+        if isinstance(answer, Exception):
+            self._report(call.method, "<error>", started)
+            return 0, f"{type(answer).__name__}: {answer}".encode()
+        status, body = answer
+        self._report(call.method, str(status), started)
+        return status, body
+
+    def _exchange(
+        self, call: ApiCall, target: str, headers: dict[str, str]
+    ) -> tuple[int, bytes] | Exception:
+        if self._connection is None:
+            self._connection = self.endpoint.connection(TIMEOUT_SECONDS)
         try:
             self._connection.request(call.method, target, body=call.body or None, headers=headers)
             response = self._connection.getresponse()
-            body = response.read()
+            return response.status, response.read()
         except (OSError, http.client.HTTPException) as error:
             self.close()
-            self._report(call.method, "<error>", started)
-            return 0, f"{type(error).__name__}: {error}".encode()
-        self._report(call.method, str(response.status), started)
-        return response.status, body
+            return error
 
     def _report(self, method: str, code: str, started: float) -> None:
         if self.observe is not None:

@@ -162,7 +162,7 @@ def grace_period_honoured(
             if (
                 previous is not None
                 and previous.attempt == container.attempt
-                and previous.stop_signal == "SIGTERM"
+                and (previous.stop_signal == "SIGTERM" or previous.prestop == "running")
                 and container.stop_signal == "SIGKILL"
                 and after.now_ms < previous.stop_deadline_ms
             ):

@@ -16,7 +16,9 @@ written in the rules. ``recent --rcheck --seconds s`` matches when the client us
 within ``s`` seconds: the list's backend is the DNAT destination of the rule that ``--set``s
 it, and the caller says which backends the client used and how long ago. ``conntrack
 --ctstate`` sees a first packet: NEW, plus DNAT once a DNAT ran. The mangle and raw tables are
-not interpreted.
+not interpreted. ``-m physdev`` never matches (the model has no bridged packets: pods and
+clients reach the node over routed links); ``-m ipvs`` matches the packets an IPVS virtual
+service took (``spec/proxy/ipvs_eval.py``).
 """
 
 from __future__ import annotations
@@ -221,6 +223,10 @@ def _test(proxy: IptablesProxy, match: Match, state: PacketState, ages: Mapping[
         return proxy.is_local(address)
     if kind == "set":
         return proxy.ipsets[match.value].contains(state, match.flags)
+    if kind.startswith("ipvs"):
+        return _ipvs_match(kind, match.value, state.virtual)
+    if kind == "physdev":
+        return False
     if kind == "probability":
         return True
     if kind == "mark":
@@ -234,6 +240,24 @@ def _test(proxy: IptablesProxy, match: Match, state: PacketState, ages: Mapping[
         age = ages.get(backend) if backend is not None else None
         return age is not None and age <= match.seconds
     raise RulesError(0, f"match {kind} is not interpreted")
+
+
+IP_PROTOCOLS: Final = {"6": "tcp", "17": "udp", "132": "sctp"}
+
+
+def _ipvs_match(kind: str, value: str, virtual: tuple[str, str, int] | None) -> bool:
+    """``-m ipvs``: the packet belongs to an IPVS connection of that virtual service."""
+    if virtual is None:
+        return False
+    protocol, address, port = virtual
+    if kind == "ipvs-vaddr":
+        return in_cidr(address, value if "/" in value else f"{value}/32")
+    if kind == "ipvs-vproto":
+        return IP_PROTOCOLS.get(value, value.lower()) == protocol
+    if kind == "ipvs-vport":
+        low, _, high = value.partition(":")
+        return int(low) <= port <= int(high or low)
+    return True
 
 
 def _dnat(state: PacketState, rule: Rule) -> PacketState:

@@ -9,10 +9,10 @@ chain's policy), ``-A`` appends, ``-I`` inserts, ``-X`` deletes, ``-F`` flushes,
 A rule is parsed into matches and a target from the option subset kube-proxy writes and
 ``iptables-save`` prints back: addresses (``-s``/``-d``, negated with ``!``), ``-p``,
 ``--dport``, and the ``comment``, ``tcp``/``udp``/``sctp``, ``addrtype``, ``statistic``,
-``recent``, ``mark``, ``conntrack``, ``nfacct`` and ``set`` (ipsets) matches; targets: user
-chains (``-j``, ``-g``), ACCEPT, DROP, RETURN, REJECT, DNAT, MARK, MASQUERADE. Anything else
-is refused with its line number (``RulesError``), so a verdict is never built on a rule the
-interpreter does not understand.
+``recent``, ``mark``, ``conntrack``, ``nfacct``, ``set`` (ipsets), ``ipvs`` and ``physdev``
+matches; targets: user chains (``-j``, ``-g``), ACCEPT, DROP, RETURN, REJECT, DNAT, MARK,
+MASQUERADE. Anything else is refused with its line number (``RulesError``), so a verdict is
+never built on a rule the interpreter does not understand.
 """
 
 from __future__ import annotations
@@ -39,8 +39,20 @@ KNOWN_MATCHES: Final = frozenset(
         "mark",
         "conntrack",
         "set",
+        "ipvs",
+        "physdev",
     }
 )
+
+
+FLAG_OPTIONS: Final = frozenset(
+    {"--rcheck", "--reap", "--set", "--rsource", "--update", "--random", "--ipvs",
+     "--physdev-is-in", "--physdev-is-out", "--physdev-is-bridged"}
+)  # fmt: skip
+PHYSDEV_OPTIONS: Final = frozenset(
+    {"--physdev-is-in", "--physdev-is-out", "--physdev-is-bridged", "--physdev-in",
+     "--physdev-out"}
+)  # fmt: skip
 
 
 class RulesError(Exception):
@@ -119,7 +131,7 @@ def _match_module(
             )
             index += 3
             continue
-        takes = option not in ("--rcheck", "--reap", "--set", "--rsource", "--update", "--random")
+        takes = option not in FLAG_OPTIONS
         value = words[index + 1] if takes and index + 1 < len(words) else ""
         index += 2 if takes else 1
         if module in ("tcp", "udp", "sctp") and option == "--dport":
@@ -145,6 +157,10 @@ def _match_module(
                 recent_set = "?"
             elif option not in ("--reap", "--mask", "--rsource"):
                 raise RulesError(number, f"recent option {option} is not interpreted")
+        elif module == "ipvs" and option in ("--ipvs", "--vaddr", "--vproto", "--vport"):
+            matches.append(Match(kind=f"ipvs{option[1:]}", value=value, negated=negate))
+        elif module == "physdev" and option in PHYSDEV_OPTIONS:
+            matches.append(Match(kind="physdev", value=option, negated=negate))
         elif module == "mark" and option == "--mark":
             matches.append(Match(kind="mark", value=value, negated=negate))
         elif module == "conntrack" and option == "--ctstate":

@@ -78,7 +78,8 @@ class IpvsProxy(IptablesProxy):
         self.table = table
 
     def intercept(self, state: PacketState, ages: Mapping[str, int]) -> list[Branch] | None:
-        server = self.table.get((state.protocol, state.destination, state.port))
+        key = (state.protocol, state.destination, state.port)
+        server = self.table.get(key)
         if server is None:
             return None
         candidates = tuple(r for r in server.reals if r.weight > 0)
@@ -96,7 +97,9 @@ class IpvsProxy(IptablesProxy):
         return [
             (
                 chance,
-                msgspec.structs.replace(state, destination=real.address, port=real.port, dnat=True),
+                msgspec.structs.replace(
+                    state, destination=real.address, port=real.port, dnat=True, virtual=key
+                ),
                 "accept",
             )
             for chance, real in zip(_shares(server, candidates), candidates, strict=True)

@@ -18,6 +18,8 @@ class PacketState(msgspec.Struct, frozen=True, kw_only=True):
     mark: int = 0
     dnat: bool = False
     masquerade: bool = False
+    virtual: tuple[str, str, int] | None = None
+    """The IPVS virtual service (protocol, address, port) that took the packet, if any."""
 
 
 Branch = tuple[Fraction, PacketState, str]

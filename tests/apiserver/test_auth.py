@@ -4,6 +4,8 @@ Status, the 403 wording of ``forbiddenMessage``, the RBAC documentation's evalua
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import msgspec
@@ -12,6 +14,7 @@ import pytest
 from impl.apiserver.context import Config
 from models.apiserver.auth import AuthConfig, Credentials, StaticToken
 from runner.apiserver.local import Answer, LocalApiServer
+from runner.pki import new_rsa_key_pem
 from tests.apiserver.helpers import pod
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -549,3 +552,180 @@ def test_a_patch_that_escalates_is_refused(secure: LocalApiServer) -> None:
     )
     assert answer.status == 403
     assert "is attempting to grant RBAC permissions not currently held" in answer.body["message"]
+
+
+# ServiceAccount tokens -----------------------------------------------------------------------
+
+SIGNING_KEY = new_rsa_key_pem()
+
+
+@pytest.fixture
+def issuing(config: Config) -> LocalApiServer:
+    auth = AuthConfig(tokens=TOKENS, modes=("RBAC",), service_account_signing_key=SIGNING_KEY)
+    server = LocalApiServer(config=msgspec.structs.replace(config, auth=auth))
+    as_admin(
+        server,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts",
+        {"metadata": {"name": "robot"}},
+    )
+    return server
+
+
+def token_for(
+    server: LocalApiServer, spec: dict[str, Any] | None = None, name: str = "robot"
+) -> Answer:
+    return server.call(
+        "POST",
+        f"/api/v1/namespaces/default/serviceaccounts/{name}/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec or {}},
+        credentials=ADMIN,
+    )
+
+
+def test_a_token_request_answers_a_signed_token_with_kubes_claims(issuing: LocalApiServer) -> None:
+    answer = token_for(issuing)
+    assert answer.status == 201
+    assert answer.body["kind"] == "TokenRequest"
+    assert answer.body["spec"]["expirationSeconds"] == 3600
+    assert answer.body["spec"]["audiences"] == ["https://kubernetes.default.svc.cluster.local"]
+    # SeededEntropy's clock starts at 2026-01-01T00:00:00Z; the token lives an hour.
+    assert answer.body["status"]["expirationTimestamp"] == "2026-01-01T01:00:00Z"
+    token = answer.body["status"]["token"]
+    header, claims, _ = token.split(".")
+    assert json.loads(base64.urlsafe_b64decode(header + "=="))["alg"] == "RS256"
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    assert payload["sub"] == "system:serviceaccount:default:robot"
+    assert payload["exp"] - payload["iat"] == 3600
+    assert payload["kubernetes.io"]["serviceaccount"]["name"] == "robot"
+    info = whoami(issuing, bearer(token)).body["status"]["userInfo"]
+    assert info["username"] == "system:serviceaccount:default:robot"
+    assert info["groups"] == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:default",
+        "system:authenticated",
+    ]
+
+
+def test_a_token_stops_working_when_it_expires(issuing: LocalApiServer) -> None:
+    token = token_for(issuing, {"expirationSeconds": 600}).body["status"]["token"]
+    assert whoami(issuing, bearer(token)).status == 201
+    issuing.tick(599)
+    assert whoami(issuing, bearer(token)).status == 201
+    issuing.tick(1)
+    assert whoami(issuing, bearer(token)).status == 401
+
+
+def test_a_token_for_another_audience_is_401(issuing: LocalApiServer) -> None:
+    token = token_for(issuing, {"audiences": ["vault"]}).body["status"]["token"]
+    assert whoami(issuing, bearer(token)).status == 401
+
+
+def test_a_forged_token_is_401(issuing: LocalApiServer) -> None:
+    token = token_for(issuing).body["status"]["token"]
+    header, claims, signature = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    payload["sub"] = "system:serviceaccount:kube-system:admin"
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    assert whoami(issuing, bearer(f"{header}.{forged}.{signature}")).status == 401
+    other_key = msgspec.structs.replace(
+        issuing.config.auth, service_account_signing_key=new_rsa_key_pem()
+    )
+    stranger = LocalApiServer(config=msgspec.structs.replace(issuing.config, auth=other_key))
+    as_admin(
+        stranger,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts",
+        {"metadata": {"name": "robot"}},
+    )
+    foreign = token_for(stranger).body["status"]["token"]
+    assert whoami(stranger, bearer(foreign)).status == 201
+    assert whoami(issuing, bearer(foreign)).status == 401  # signed by another key
+    for garbage in ("a.b.c", "x.y", "...", "eyJhbGciOiJub25lIn0.e30."):
+        assert whoami(issuing, bearer(garbage)).status == 401
+
+
+def test_a_token_of_a_deleted_service_account_is_401(issuing: LocalApiServer) -> None:
+    token = token_for(issuing).body["status"]["token"]
+    as_admin(issuing, "DELETE", "/api/v1/namespaces/default/serviceaccounts/robot")
+    assert whoami(issuing, bearer(token)).status == 401
+    as_admin(
+        issuing,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts",
+        {"metadata": {"name": "robot"}},
+    )
+    # A new ServiceAccount of the same name has a new uid: the old token stays refused.
+    assert whoami(issuing, bearer(token)).status == 401
+
+
+def test_token_request_refusals(issuing: LocalApiServer) -> None:
+    short = token_for(issuing, {"expirationSeconds": 60})
+    assert short.status == 422
+    assert short.body["message"] == (
+        'TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: '
+        "Invalid value: 60: may not specify a duration less than 10 minutes"
+    )
+    missing = token_for(issuing, name="nobody")
+    assert (missing.status, missing.body["message"]) == (404, 'serviceaccounts "nobody" not found')
+    refused = issuing.call(
+        "POST", "/api/v1/namespaces/default/serviceaccounts/robot/token", {}, credentials=ALICE
+    )
+    assert refused.status == 403
+    assert refused.body["message"] == (
+        'serviceaccounts "robot" is forbidden: User "alice" cannot create resource '
+        '"serviceaccounts/token" in API group "" in the namespace "default"'
+    )
+
+
+# Impersonation -------------------------------------------------------------------------------
+
+
+def test_the_admin_may_act_as_another_user(secure: LocalApiServer) -> None:
+    grant(secure, "alice", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}])
+    as_alice = msgspec.structs.replace(
+        ADMIN, impersonate_user="alice", impersonate_groups=("devs",)
+    )
+    info = whoami(secure, as_alice).body["status"]["userInfo"]
+    assert info == {"username": "alice", "groups": ["devs", "system:authenticated"]}
+    assert secure.call("GET", "/api/v1/namespaces/default/pods", credentials=as_alice).status == 200
+    answer = secure.call("GET", "/api/v1/nodes", credentials=as_alice)
+    assert answer.body["message"] == (
+        'nodes is forbidden: User "alice" cannot list resource "nodes" in API group "" at the '
+        "cluster scope"
+    )
+
+
+def test_impersonating_needs_the_impersonate_verb(secure: LocalApiServer) -> None:
+    answer = whoami(secure, msgspec.structs.replace(BOB, impersonate_user="alice"))
+    assert answer.status == 403
+    assert answer.body["message"] == (
+        'users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API '
+        'group "" at the cluster scope'
+    )
+    grant(
+        secure,
+        "bob",
+        [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}],
+    )
+    robot = msgspec.structs.replace(BOB, impersonate_user="system:serviceaccount:default:robot")
+    info = whoami(secure, robot).body["status"]["userInfo"]
+    assert info["groups"] == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:default",
+        "system:authenticated",
+    ]
+    elsewhere = msgspec.structs.replace(BOB, impersonate_user="system:serviceaccount:other:robot")
+    assert whoami(secure, elsewhere).status == 403
+    with_group = msgspec.structs.replace(robot, impersonate_groups=("system:masters",))
+    refused = whoami(secure, with_group)
+    assert refused.body["message"] == (
+        'groups "system:masters" is forbidden: User "bob" cannot impersonate resource "groups" '
+        'in API group "" at the cluster scope'
+    )
+
+
+def test_groups_without_a_user_is_a_bad_request(secure: LocalApiServer) -> None:
+    answer = whoami(secure, msgspec.structs.replace(ADMIN, impersonate_groups=("devs",)))
+    assert answer.status == 400
+    assert answer.body["reason"] == "BadRequest"

@@ -300,3 +300,70 @@ def test_malformed_authorization_headers(
             f'configmaps is forbidden: User "{who}" cannot list resource "configmaps" '
             'in API group "" in the namespace "default"'
         )
+
+
+def test_kubectl_create_token_gives_a_service_account_token(cluster: Cluster) -> None:
+    assert (
+        kubectl(cluster.served, "create", "serviceaccount", "robot", "-n", "team").returncode == 0
+    )
+    done = kubectl(cluster.served, "create", "token", "robot", "-n", "team")
+    assert done.returncode == 0, done.stderr
+    robot = cluster.kubeconfig("robot", token=done.stdout.strip())
+    code, output = cluster.as_user(robot, "auth", "whoami")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[1] == "Username    system:serviceaccount:team:robot"
+    assert lines[3] == (
+        "Groups      [system:serviceaccounts system:serviceaccounts:team system:authenticated]"
+    )
+    code, output = cluster.as_user(robot, "get", "pods", "-n", "team")
+    assert output == (
+        'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:team:robot" '
+        'cannot list resource "pods" in API group "" in the namespace "team"'
+    )
+    other = kubectl(cluster.served, "create", "token", "robot", "-n", "team", "--audience", "vault")
+    code, output = cluster.as_user(
+        cluster.kubeconfig("vault", token=other.stdout.strip()), "get", "pods"
+    )
+    assert (code, output) == (1, "error: You must be logged in to the server (Unauthorized)")
+    short = kubectl(cluster.served, "create", "token", "robot", "-n", "team", "--duration", "1m")
+    assert short.returncode == 1
+    assert short.stderr.strip() == (
+        'error: failed to create token: TokenRequest.authentication.k8s.io "robot" is invalid: '
+        "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+    )
+
+
+def test_can_i_as_another_user_agrees_with_the_matrix(cluster: Cluster) -> None:
+    for who, verb, resource, namespace, name, expected in MATRIX:
+        if who == "carol":
+            continue  # carol's grant is through her certificate's group
+        target = f"{resource}/{name}" if name else resource
+        scope = ["-n", namespace] if namespace else ["--all-namespaces"]
+        done = kubectl(cluster.served, "auth", "can-i", verb, target, *scope, "--as", who)
+        assert (done.returncode, done.stdout.strip()) == ((0, "yes") if expected else (1, "no"))
+    done = kubectl(
+        cluster.served,
+        "auth",
+        "can-i",
+        "get",
+        "configmaps/settings",
+        "-n",
+        "team",
+        "--as",
+        "carol",
+        "--as-group",
+        "operators",
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "yes")
+
+
+def test_impersonation_without_the_verb_is_refused(
+    cluster: Cluster, users: dict[str, Path]
+) -> None:
+    code, output = cluster.as_user(users["alice"], "get", "pods", "-n", "team", "--as", "bob")
+    assert (code, output) == (
+        1,
+        'Error from server (Forbidden): users "bob" is forbidden: User "alice" cannot impersonate '
+        'resource "users" in API group "" at the cluster scope',
+    )

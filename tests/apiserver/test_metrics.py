@@ -156,3 +156,28 @@ def test_the_secure_port_serves_metrics_only_to_whom_rbac_allows(tmp_path: Path)
         status, text = get("alice-token")
         assert status == 403
         assert json.loads(text)["message"] == 'forbidden: User "alice" cannot get path "/metrics"'
+
+
+def test_bad_requests_do_not_grow_the_metrics(served: Served) -> None:
+    """Label values come from bounded sets: paths that name no served resource count as
+    non-resource requests, unknown methods as ``other``."""
+    host, port = served.url.removeprefix("http://").rsplit(":", 1)
+    nonresource = (
+        'apiserver_request_total{code="404",component="apiserver",dry_run="",group="",'
+        'resource="",scope="",subresource="",verb="GET",version=""}'
+    )
+    before = value(served, nonresource)
+    for index in range(3):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", f"/api/v1/namespaces/default/nonsense{index}")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 404
+        connection.request("BREW", "/api/v1/namespaces/default/pods")
+        connection.getresponse().read()
+        connection.close()
+    text = metrics(served)
+    assert "nonsense" not in text
+    assert "BREW" not in text
+    assert value(served, nonresource) == before + 3
+    assert 'verb="other"' in text

@@ -155,7 +155,10 @@ def test_lock_workload_on_kubeoracle_serve_etcd(served_etcd: str) -> None:
     assert_lock_run(code, report, stderr)
 
 
-def test_lock_workload_refuses_faults() -> None:
+def test_lock_workload_refuses_faults_and_history() -> None:
     code, _, stderr = conform("--workload", "lock", "--faults", "kill")
     assert code == 2
     assert "--faults" in stderr
+    code, _, stderr = conform("--workload", "lock", "--history", "/tmp/unused-history.jsonl")
+    assert code == 2
+    assert "--history" in stderr

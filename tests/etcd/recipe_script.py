@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 import grpc
@@ -160,3 +163,37 @@ def observe_script(
     stream.cancel()
     lines.extend(f"observed: {line}" for line in seen)
     lines.append(f"second candidate: {_text(second.get('answer'))}")
+
+
+_GATEWAY_IDS = re.compile(r'"(cluster_id|member_id|raft_term)":"\d+"')
+_MASKED_ID = r'"\1":"<id>"'
+
+
+def run_gateway_script(url: str) -> list[str]:
+    """The v3lock and v3election routes of the JSON gateway: statuses and bodies, IDs masked."""
+    lines: list[str] = []
+
+    def post(path: str, body: object) -> None:
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+                status, text = answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        masked = _GATEWAY_IDS.sub(_MASKED_ID, text)
+        lines.append(f"{path} {status} {masked}")
+
+    post("/v3/lease/grant", {"TTL": "60", "ID": "257"})
+    post("/v3/lock/lock", {"name": "TA==", "lease": "257"})  # "L"
+    post("/v3/lock/lock", {"name": "TQ==", "lease": "999"})  # unknown lease
+    post("/v3/election/campaign", {"name": "RQ==", "lease": "257", "value": "YQ=="})
+    post("/v3/election/leader", {"name": "RQ=="})
+    post("/v3/election/leader", {"name": "Tg=="})  # no leader
+    leader = {"name": "RQ==", "key": "RS8xMDE=", "rev": "3", "lease": "257"}
+    post("/v3/election/proclaim", {"leader": leader, "value": "Yg=="})
+    post("/v3/election/proclaim", {"value": "YQ=="})  # no leader field
+    post("/v3/election/resign", {"leader": leader})
+    post("/v3/lock/unlock", {"key": "TC8xMDE="})
+    post("/v3/lock/lock", {"name": 5})  # wrong JSON type
+    post("/v3/lock/lock", {"name": "!!"})  # not base64
+    return lines

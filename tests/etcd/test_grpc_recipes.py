@@ -3,7 +3,7 @@ server): a contended lock waits until the holder unlocks, an election's leader p
 resigns, and refusals are etcd's (Unknown with etcd's message)."""
 
 from tests.etcd.grpc_client import served
-from tests.etcd.recipe_script import run_script
+from tests.etcd.recipe_script import run_gateway_script, run_script
 
 HEADER = "header {   cluster_id: <id>   member_id: <id>   revision: {}   raft_term: <id> }"
 
@@ -46,3 +46,16 @@ def test_observe_follows_values_and_the_next_leader() -> None:
     assert 'value: "b"' in observed[1]
     assert header(9) in observed[1]
     assert f'{header(11)} kv {{   key: "O/102"   create_revision: 10' in observed[2]
+
+
+def test_lock_and_election_routes_of_the_gateway() -> None:
+    with served() as stubs:
+        lines = run_gateway_script(stubs.url)
+    answers = [line.split(" ", 2) for line in lines]
+    assert [status for _, status, _ in answers] == [
+        "200", "200", "500", "200", "200", "500", "200", "500", "200", "200", "400", "400",
+    ]  # fmt: skip
+    assert answers[1][2].endswith('"key":"TC8xMDE="}')  # L/101
+    assert '"leader":{"name":"RQ==","key":"RS8xMDE=","rev":"3","lease":"257"}' in answers[3][2]
+    assert '"code":2' in answers[5][2]
+    assert "election: no leader" in answers[5][2]

@@ -6,19 +6,15 @@ kubelet. Expected values come from the Pod lifecycle and Nodes docs."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
+from tests.kubelet.served import eventually, kubelets, ok, pod
 
 pytestmark = [pytest.mark.kubectl]
-TIMEOUT_SECONDS = 60.0
 NODES = ("kubeoracle-node-0", "kubeoracle-node-1", "kubeoracle-node-2")
 
 
@@ -30,48 +26,8 @@ def _kubectl_installed() -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("kubelet")
-    with serve(tmp) as api:
-        log = (tmp / "kubelet.log").open("w")
-        command = [
-            sys.executable,
-            "-m",
-            "runner",
-            "serve",
-            "kubelet",
-            "--kubeconfig",
-            str(api.kubeconfig),
-            "--nodes",
-            "3",
-            "--report-every",
-            "5",
-        ]
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            yield api
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-            log.close()
-
-
-def ok(served: Served, *args: str, stdin: str | None = None) -> str:
-    done = kubectl(served, *args, stdin=stdin)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"never: {what}")
-
-
-def pod(served: Served, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(ok(served, "get", "pod", name, "-o", "json"))
-    return found
+    with serve(tmp) as api, kubelets(api, tmp, "--nodes", "3", "--report-every", "5"):
+        yield api
 
 
 def apply_pod(

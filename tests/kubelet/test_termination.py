@@ -206,3 +206,39 @@ def test_reboot_keeps_restart_counts_and_restarts_containers() -> None:
     assert after.restart_count == before + 1
     assert rebooted.status("uid-p").phase == "Running"
     assert isinstance(rebooted.node(), Node)
+
+
+def _prestop_run(prestop_seconds: int, stop_seconds: int, grace: int) -> list[tuple[int, str]]:
+    container = {
+        "name": "app",
+        "image": "x",
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "1"]}}},
+    }
+    harness = Harness()
+    start = harness.now_ms
+    script = {
+        APP + "prestop-seconds": str(prestop_seconds),
+        APP + "stop-seconds": str(stop_seconds),
+    }
+    pod = make_pod("p", {"containers": [container]}, script)
+    harness.add(pod)
+    harness.run(10)
+    harness.feed(PodObserved(pod=_deleting(pod, grace)))
+    seen: list[tuple[int, str]] = []
+    for _ in range(60):
+        for command in harness.commands[len(seen) :]:
+            seen.append(((harness.now_ms - start) // 1000, type(command).__name__))
+        harness.run(1)
+    return [(t, name) for t, name in seen if name in ("RunPreStop", "StopContainer", "DeletePod")]
+
+
+def test_prestop_runs_before_sigterm_within_the_grace_period() -> None:
+    # hook 5 s, then SIGTERM; the container exits 2 s later; all within the 30 s grace
+    events = _prestop_run(5, 2, 30)
+    assert events == [(10, "RunPreStop"), (15, "StopContainer"), (17, "DeletePod")]
+
+
+def test_a_prestop_outlasting_the_grace_gets_two_more_seconds_then_sigkill() -> None:
+    # grace 10 s, hook 100 s: deadline at 20 s, one 2 s extension, SIGKILL at 22 s
+    events = _prestop_run(100, 0, 10)
+    assert events == [(10, "RunPreStop"), (22, "StopContainer"), (22, "DeletePod")]

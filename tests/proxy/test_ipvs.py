@@ -18,6 +18,7 @@ from models.proxy.packet import (
     NO_AFFINITY,
     Affinity,
     AffinityEntry,
+    Dropped,
     Forwarded,
     Packet,
     Rejected,
@@ -251,3 +252,41 @@ def test_affinity_memory_becomes_the_persistence_template() -> None:
     remembered = proxy(sent, memory)
     assert isinstance(remembered, Forwarded)
     assert [s.backend for s in remembered.shares] == ["10.180.0.7:8080"]
+
+
+def test_a_load_balancer_admits_the_node_through_its_own_ip_when_the_ranges_hold_the_node() -> None:
+    node = config()
+    lb = service("ns", "lb", "172.30.0.6", [tcp("p", 80, nodePort=30006)], type="LoadBalancer",
+                 loadBalancerSourceRanges=["192.168.0.0/24"],
+                 status={"loadBalancer": {"ingress": [{"ip": "1.2.3.6"}]}})  # fmt: skip
+    slices = [endpoint_slice("ns", "lb", [ep("10.180.0.6", "node2")], [tcp("p", 8080)])]
+    cluster = cluster_view([lb], slices)
+    assert judge(node, cluster) is None
+    built = kernel(node, cluster)
+    from_itself = built.outcome(packet("1.2.3.6", 80, source="1.2.3.6"), {})
+    assert isinstance(from_itself, Forwarded)
+    assert built.outcome(packet("1.2.3.6", 80, source="203.0.113.2"), {}) == Dropped()
+
+
+def test_ipvs_and_physdev_matches_follow_the_packet() -> None:
+    rules = apply_restore(
+        {},
+        """*filter
+:OUTPUT ACCEPT [0:0]
+-A OUTPUT -s 1.2.3.4/32 -m ipvs --vaddr 1.2.3.4/32 --vport 80 --vproto 6 -j DROP
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -m physdev --physdev-is-in -j DROP
+COMMIT
+""",
+    )
+    table = apply_ipvsadm({}, "-A -t 1.2.3.4:80 -s rr\n-a -t 1.2.3.4:80 -r 10.180.0.1:80 -m -w 1\n")
+    proxy = IpvsProxy(table, {}, rules, config(local_addresses=("192.168.0.2", "1.2.3.4")))
+    own = Packet(source="1.2.3.4", destination="1.2.3.4", port=80, protocol="TCP", from_host=True)
+    assert proxy.outcome(own, {}) == Dropped()
+    other = Packet(source="192.168.0.2", destination="1.2.3.4", port=80, protocol="TCP",
+                   from_host=True)  # fmt: skip
+    assert isinstance(proxy.outcome(other, {}), Forwarded)
+    # No packet of the model is bridged, so --physdev-is-in never matches.
+    assert isinstance(proxy.outcome(packet("1.2.3.4", 80), {}), Forwarded)

@@ -95,7 +95,7 @@ def test_the_verb_runs_one_sync_and_stops(
         code = main(["serve", "proxy", "--kubeconfig", str(served.kubeconfig), "--dry-run",
                      "--mode", "iptables", "--hostname-override", "node", "--node-ip",
                      "192.168.0.2", "--cluster-cidr", "10.0.0.0/8", "--max-syncs", "1",
-                     "--duration", "30"])  # fmt: skip
+                     "--duration", "30", "--metrics-bind-address", "0"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert "# sync 1 (iptables)" in out

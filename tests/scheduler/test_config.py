@@ -234,7 +234,66 @@ def test_two_profiles_side_by_side() -> None:
             "profiles[0].pluginConfig[0].args.defaultConstraints",
         ),
         (_config(profiles=[{"plugin": {}}]), "profiles[0].plugin"),
+        (_config(leaderElection={"resourceLock": "endpoints"}), "leaderElection.resourceLock"),
+        (_config(leaderElection={"leaseDuration": "10s"}), "leaderElection.leaseDuration"),
+        (_config(leaderElection={"retryPeriod": "2 seconds"}), "leaderElection.retryPeriod"),
+        (_config(leaderElection={"leaderElect": "yes"}), "leaderElection.leaderElect"),
+        (_config(leaderElection={"lockName": "x"}), "leaderElection.lockName"),
     ],
 )
 def test_invalid_configuration_names_the_field(raw: dict[str, Any], field: str) -> None:
     assert _error(raw).field == field
+
+
+def test_leader_election_defaults_and_go_durations() -> None:
+    """kube-scheduler's defaults: the kube-system/kube-scheduler Lease, 15s/10s/2s; durations
+    are Go durations."""
+    default = _ok(_config()).leader_election
+    assert (default.leader_elect, default.resource_namespace, default.resource_name) == (
+        True,
+        "kube-system",
+        "kube-scheduler",
+    )
+    assert (default.lease_duration_ms, default.renew_deadline_ms, default.retry_period_ms) == (
+        15_000,
+        10_000,
+        2_000,
+    )
+    given = _ok(
+        _config(
+            leaderElection={
+                "leaderElect": True,
+                "leaseDuration": "1m30s",
+                "renewDeadline": "1m",
+                "retryPeriod": "500ms",
+                "resourceLock": "leases",
+                "resourceName": "my-scheduler",
+            }
+        )
+    ).leader_election
+    assert (given.lease_duration_ms, given.renew_deadline_ms, given.retry_period_ms) == (
+        90_000,
+        60_000,
+        500,
+    )
+    assert given.resource_name == "my-scheduler"
+    assert not _ok(_config(leaderElection={"leaderElect": False})).leader_election.leader_elect
+
+
+def test_leader_election_flags_given_override_the_file() -> None:
+    from runner.cli.main import build_parser
+    from runner.scheduler.serve import leader_election_flags
+
+    configuration = _ok(
+        _config(leaderElection={"resourceName": "from-file", "leaseDuration": "20s"})
+    )
+    args = build_parser().parse_args(
+        ["serve", "scheduler", "--kubeconfig", "kc", "--leader-elect-lease-duration=30s"]
+    )
+    leader_election_flags(args, configuration)
+    assert (args.lease, args.leader_elect_lease_duration, args.leader_elect_renew_deadline) == (
+        "from-file",
+        30_000,
+        10_000,
+    )
+    assert args.leader_elect is True

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ profiles:
 OTHER_CONFIG = """\
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
+leaderElection:
+  resourceName: other-scheduler
 profiles:
 - schedulerName: other-scheduler
 """
@@ -137,7 +141,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, 
                 tmp,
                 "--config",
                 str(tmp / "other.yaml"),
-                "--leader-elect-resource-name=other-scheduler",
             ) as second,
         ):
             first.wait_for_line("leading as")
@@ -268,6 +271,12 @@ def test_leases_have_kube_scheduler_defaults(cluster: tuple[Served, Manager, Man
     other = get(served, "lease", "other-scheduler", namespace="kube-system")["spec"]
     assert other["holderIdentity"] != lease["holderIdentity"]
     assert 'leader_election_master_status{name="kube-scheduler"} 1.0' in samples(first)
+    # /healthz over HTTPS with the self-signed certificate made in --cert-dir.
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(f"{first.secure_url}/healthz", context=insecure) as answer:
+        assert answer.read() == b"ok"
 
 
 MOVING = (

@@ -1,0 +1,172 @@
+"""The kubelet's own HTTP API for the process runtime (one server per node, on the node's IP
+and its ``kubeletEndpoint`` port): what ``kubectl logs`` reaches through the API server.
+
+- ``GET /healthz``: ``ok``;
+- ``GET /pods``: the pods bound to the node, as a PodList;
+- ``GET /containerLogs/<namespace>/<pod>/<container>``: the container's output (text; the
+  ``tailLines`` query keeps the last N lines);
+- ``GET /stats/summary``: the Summary API's shape (node and per-pod cpu and memory) from the
+  last usage reading;
+- ``GET /metrics/resource``: the same figures in the Prometheus text the kubelet serves there
+  (``node_``/``pod_cpu_usage_seconds_total``, ``node_``/``pod_memory_working_set_bytes``), which
+  metrics-server scrapes.
+
+Plain HTTP on loopback, no authentication: a test and development server, not a hardened one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from models.k8s.codec import to_builtins
+from models.k8s.core.pod import Pod
+from models.kubelet.events import UsageObserved
+
+Pods = Callable[[], list[Pod]]
+LogPath = Callable[[str, str], Path]
+Usage = Callable[[], UsageObserved | None]
+
+
+class KubeletApi:
+    def __init__(
+        self,
+        node: str,
+        host: str,
+        port: int,
+        pods: Pods,
+        log_path: LogPath,
+        usage: Usage,
+        cpu_totals: Callable[[], dict[str, int]] = dict,
+    ) -> None:
+        self.node, self.pods, self.log_path, self.usage = node, pods, log_path, usage
+        self.cpu_totals = cpu_totals
+        """Per pod UID: the cpu milliseconds its processes used so far."""
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, body, kind = api.answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name=f"kubelet-api-{node}"
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, target: str) -> tuple[int, bytes, str]:
+        parts = urlsplit(target)
+        path = [unquote(p) for p in parts.path.split("/") if p]
+        query = parse_qs(parts.query)
+        text = "text/plain; charset=utf-8"
+        if path == ["healthz"]:
+            return 200, b"ok", text
+        if path == ["pods"]:
+            items = [to_builtins(p) for p in self.pods()]
+            body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+            return 200, json.dumps(body).encode(), "application/json"
+        if len(path) == 4 and path[0] == "containerLogs":
+            return self._logs(path[1], path[2], path[3], query)
+        if path == ["stats", "summary"]:
+            return 200, json.dumps(self._summary()).encode(), "application/json"
+        if path == ["metrics", "resource"]:
+            return 200, self._resource_metrics().encode(), "text/plain; version=0.0.4"
+        return 404, b"404 page not found\n", text
+
+    def _logs(
+        self, namespace: str, name: str, container: str, query: dict[str, list[str]]
+    ) -> tuple[int, bytes, str]:
+        text = "text/plain; charset=utf-8"
+        for pod in self.pods():
+            if pod.meta.namespace == namespace and pod.meta.name == name:
+                log = self.log_path(pod.meta.uid or "", container)
+                if not log.exists():
+                    return (
+                        404,
+                        f"container {container!r} of pod {name!r} has no log\n".encode(),
+                        text,
+                    )
+                data = log.read_bytes()
+                tail = query.get("tailLines")
+                if tail and tail[0].isdecimal():
+                    lines = data.splitlines(keepends=True)
+                    data = b"".join(lines[-int(tail[0]) :]) if int(tail[0]) else b""
+                return 200, data, text
+        return 404, f"pod {namespace}/{name} is not on this node\n".encode(), text
+
+    def _resource_metrics(self) -> str:
+        usage = self.usage()
+        by_uid = {u.uid: u for u in usage.pods} if usage is not None else {}
+        totals = self.cpu_totals()
+        pods = sorted(self.pods(), key=lambda p: (p.meta.namespace or "", p.meta.name or ""))
+        labelled = [
+            (f'namespace="{p.meta.namespace}",pod="{p.meta.name}"', p.meta.uid or "") for p in pods
+        ]
+        cpu = [(f"{{{labels}}}", totals.get(uid, 0) / 1000) for labels, uid in labelled]
+        memory = [
+            (f"{{{labels}}}", by_uid[uid].memory_bytes if uid in by_uid else 0)
+            for labels, uid in labelled
+        ]
+        lines: list[str] = []
+        for prefix, what, kind, node_value, per_pod in (
+            (
+                "cpu_usage_seconds_total",
+                "Cumulative cpu time consumed by the {} in core-seconds",
+                "counter",
+                sum(totals.values()) / 1000,
+                cpu,
+            ),
+            (
+                "memory_working_set_bytes",
+                "Current working set of the {} in bytes",
+                "gauge",
+                sum(u.memory_bytes for u in by_uid.values()),
+                memory,
+            ),
+        ):
+            for scope, rows in (("node", [("", node_value)]), ("pod", per_pod)):
+                name = f"{scope}_{prefix}"
+                lines.append(f"# HELP {name} [STABLE] {what.format(scope)}")
+                lines.append(f"# TYPE {name} {kind}")
+                lines.extend(f"{name}{labels} {value}" for labels, value in rows)
+        return "\n".join(lines) + "\n"
+
+    def _summary(self) -> dict[str, Any]:
+        usage = self.usage()
+        by_uid = {u.uid: u for u in usage.pods} if usage is not None else {}
+        pods = []
+        for pod in self.pods():
+            used = by_uid.get(pod.meta.uid or "")
+            pods.append(
+                {
+                    "podRef": {
+                        "name": pod.meta.name,
+                        "namespace": pod.meta.namespace,
+                        "uid": pod.meta.uid,
+                    },
+                    "cpu": {"usageNanoCores": (used.cpu_millis if used else 0) * 1_000_000},
+                    "memory": {"workingSetBytes": used.memory_bytes if used else 0},
+                }
+            )
+        used_memory = sum(u.memory_bytes for u in by_uid.values())
+        node = {"nodeName": self.node, "memory": {"workingSetBytes": used_memory}}
+        return {"node": node, "pods": pods}

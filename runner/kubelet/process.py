@@ -1,0 +1,294 @@
+"""The process runtime (``serve kubelet --runtime process``): each container's
+``command``/``args`` runs as a real local process (the image is recorded and ignored).
+
+- A sandbox is a folder for the pod's logs; the pod's IP is the node's (host network).
+- A container starts as its own process group (``start_new_session``), output to
+  ``<sandbox>/<container>.log``; a waiter thread reports its exit (a signal N reads as exit
+  code 128 + N, as container runtimes report it). A container with no command cannot run
+  (exit 128, ContainerCannotRun).
+- SIGTERM and SIGKILL go to the process group.
+- A preStop hook (exec, httpGet or sleep) runs in its own thread; its end is reported.
+- Probes are real, each in its own thread, bounded by ``timeoutSeconds``: exec (exit 0),
+  httpGet (status 200-399, to the pod IP or ``host``), tcpSocket (a connection opens); grpc is
+  not supported and fails.
+- Usage (every 10 s): resident memory and the cpu rate (millicores since the last reading)
+  from ``/proc``, summed per pod.
+
+Everything it learns goes back to the fleet's driver as events on ``report``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from models.k8s.base import Opaque
+from models.k8s.core.pod import Container, Probe
+from models.kubelet.events import (
+    Command,
+    ContainerExited,
+    ContainerStarted,
+    CreateSandbox,
+    Event,
+    PodUsage,
+    PreStopDone,
+    ProbeAnswered,
+    RemoveSandbox,
+    RunPreStop,
+    RunProbe,
+    SandboxReady,
+    StartContainer,
+    StopContainer,
+    UsageObserved,
+)
+
+CANNOT_RUN_EXIT: Final = 128
+PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE")
+TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+Report = Callable[[Event], None]
+
+
+def _json(value: Any) -> Any:
+    return value.to_builtins() if isinstance(value, Opaque) else value
+
+
+class ProcessRuntime:
+    """One node's containers as local processes."""
+
+    def __init__(self, node_ip: str, report: Report, root: Path | None = None) -> None:
+        self.node_ip = node_ip
+        self.report = report
+        self.root = root or Path(tempfile.mkdtemp(prefix="kubeoracle-kubelet-"))
+        self.lock = threading.Lock()
+        self.processes: dict[tuple[str, str, int], subprocess.Popen[bytes]] = {}
+        self.containers: dict[tuple[str, str, int], Container] = {}
+        self.cpu_seen: dict[str, tuple[int, float]] = {}
+        """Per pod: cpu milliseconds used so far, and when that was read (for the rate)."""
+
+    def run(self, command: Command) -> None:
+        """Carry out one runtime command (API commands are not for the runtime)."""
+        match command:
+            case CreateSandbox():
+                (self.root / command.uid).mkdir(parents=True, exist_ok=True)
+                self.report(SandboxReady(uid=command.uid, pod_ip=self.node_ip))
+            case StartContainer():
+                self._start(command)
+            case StopContainer():
+                with self.lock:
+                    process = self.processes.get((command.uid, command.container, command.attempt))
+                if process is not None:
+                    number = signal.SIGKILL if command.signal == "SIGKILL" else signal.SIGTERM
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, number)
+            case RunProbe():
+                threading.Thread(target=self._probe, args=(command,), daemon=True).start()
+            case RunPreStop():
+                threading.Thread(target=self._prestop, args=(command,), daemon=True).start()
+            case RemoveSandbox():
+                with self.lock:
+                    left = [p for key, p in self.processes.items() if key[0] == command.uid]
+                for process in left:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
+            case _:
+                pass
+
+    def log_path(self, uid: str, container: str) -> Path:
+        return self.root / uid / f"{container}.log"
+
+    def _start(self, command: StartContainer) -> None:
+        name = command.container.name or ""
+        key = (command.uid, name, command.attempt)
+        argv = [*(command.container.command or ()), *(command.container.args or ())]
+        folder = self.root / command.uid
+        folder.mkdir(parents=True, exist_ok=True)
+        if not argv:
+            self.report(ContainerStarted(uid=command.uid, container=name, attempt=command.attempt))
+            self.report(
+                ContainerExited(
+                    uid=command.uid,
+                    container=name,
+                    attempt=command.attempt,
+                    exit_code=CANNOT_RUN_EXIT,
+                    reason="ContainerCannotRun",
+                )
+            )
+            return
+        with self.log_path(command.uid, name).open("ab") as log:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=command.container.working_dir or folder,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                log.write(f"cannot start {argv[0]}: {error}\n".encode())
+                self.report(
+                    ContainerStarted(uid=command.uid, container=name, attempt=command.attempt)
+                )
+                self.report(
+                    ContainerExited(
+                        uid=command.uid,
+                        container=name,
+                        attempt=command.attempt,
+                        exit_code=CANNOT_RUN_EXIT,
+                        reason="ContainerCannotRun",
+                    )
+                )
+                return
+        with self.lock:
+            self.processes[key] = process
+            self.containers[key] = command.container
+        self.report(ContainerStarted(uid=command.uid, container=name, attempt=command.attempt))
+        threading.Thread(target=self._wait, args=(key, process), daemon=True).start()
+
+    def _wait(self, key: tuple[str, str, int], process: subprocess.Popen[bytes]) -> None:
+        code = process.wait()
+        with self.lock:
+            self.processes.pop(key, None)
+            self.containers.pop(key, None)
+        number = -code if code < 0 else 0
+        uid, name, attempt = key
+        self.report(
+            ContainerExited(
+                uid=uid,
+                container=name,
+                attempt=attempt,
+                exit_code=128 + number if number else code,
+                signal=number,
+            )
+        )
+
+    def _probe(self, command: RunProbe) -> None:
+        spec = command.spec
+        timeout = max(1, spec.timeout_seconds or 1)
+        with self.lock:
+            container = self.containers.get((command.uid, command.container, command.attempt))
+        try:
+            success = container is not None and self._check(spec, container, timeout, command.uid)
+        except (OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError):
+            success = False
+        self.report(
+            ProbeAnswered(
+                uid=command.uid,
+                container=command.container,
+                attempt=command.attempt,
+                probe=command.probe,
+                success=success,
+            )
+        )
+
+    def _prestop(self, command: RunPreStop) -> None:
+        """Run the preStop handler (exec, httpGet or sleep), then report it done."""
+        with self.lock:
+            container = self.containers.get((command.uid, command.container, command.attempt))
+        hooks = _json(container.lifecycle) if container is not None else None
+        handler = hooks.get("preStop") if isinstance(hooks, dict) else None
+        try:
+            if isinstance(handler, dict) and container is not None:
+                sleep = handler.get("sleep")
+                if isinstance(sleep, dict):
+                    time.sleep(min(float(sleep.get("seconds") or 0), 3600.0))
+                else:
+                    spec = Probe(exec=Opaque.of(handler["exec"])) if "exec" in handler else None
+                    if spec is None and "httpGet" in handler:
+                        spec = Probe(http_get=Opaque.of(handler["httpGet"]))
+                    if spec is not None:
+                        self._check(spec, container, 3600, command.uid)
+        except (OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError):
+            pass
+        self.report(
+            PreStopDone(uid=command.uid, container=command.container, attempt=command.attempt)
+        )
+
+    def _port(self, container: Container, port: Any) -> int:
+        if isinstance(port, int):
+            return port
+        for item in container.ports or ():
+            if item.name == port and item.container_port is not None:
+                return int(item.container_port)
+        return int(str(port))
+
+    def _check(self, spec: Probe, container: Container, timeout: int, uid: str) -> bool:
+        action = _json(spec.exec)
+        if isinstance(action, dict):
+            argv = [str(part) for part in action.get("command") or ()]
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                cwd=container.working_dir or self.root / uid,
+                check=False,
+            )
+            return done.returncode == 0
+        get = _json(spec.http_get)
+        if isinstance(get, dict):
+            host = str(get.get("host") or self.node_ip)
+            connection = http.client.HTTPConnection(
+                host, self._port(container, get.get("port")), timeout=timeout
+            )
+            try:
+                connection.request("GET", str(get.get("path") or "/"))
+                return 200 <= connection.getresponse().status < 400
+            finally:
+                connection.close()
+        tcp = _json(spec.tcp_socket)
+        if isinstance(tcp, dict):
+            host = str(tcp.get("host") or self.node_ip)
+            with socket.create_connection(
+                (host, self._port(container, tcp.get("port"))), timeout=timeout
+            ):
+                return True
+        return False
+
+    def usage(self, memory_capacity_bytes: int) -> UsageObserved:
+        """Resident memory and cpu of each pod's processes, from ``/proc``."""
+        per_pod: dict[str, tuple[int, int]] = {}
+        with self.lock:
+            items = [(key[0], process.pid) for key, process in self.processes.items()]
+        for uid, pid in items:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            cpu_ms = (int(stat[11]) + int(stat[12])) * 1000 // TICKS
+            cpu, memory = per_pod.get(uid, (0, 0))
+            per_pod[uid] = (cpu + cpu_ms, memory + pages * PAGE_BYTES)
+        total = sum(memory for _, memory in per_pod.values())
+        now = time.monotonic()
+        pods = []
+        for uid, (cpu_ms, memory) in sorted(per_pod.items()):
+            before, at = self.cpu_seen.get(uid, (cpu_ms, now))
+            rate = int((cpu_ms - before) / (now - at)) if now > at else 0
+            self.cpu_seen[uid] = (cpu_ms, now)
+            pods.append(PodUsage(uid=uid, cpu_millis=max(0, rate), memory_bytes=memory))
+        return UsageObserved(
+            memory_available_bytes=max(0, memory_capacity_bytes - total), pods=tuple(pods)
+        )
+
+    def cpu_totals(self) -> dict[str, int]:
+        """Per pod: the cpu milliseconds used so far, as of the last usage reading."""
+        return {uid: used for uid, (used, _) in dict(self.cpu_seen).items()}
+
+    def close(self) -> None:
+        with self.lock:
+            left = list(self.processes.values())
+        for process in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)

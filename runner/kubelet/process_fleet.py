@@ -1,0 +1,111 @@
+"""``serve kubelet --runtime process``: the fleet (``runner.kubelet.fleet``) with each node's
+containers run as local processes (``runner.kubelet.process``) instead of simulated.
+
+The kubelet machine's runtime commands go to the node's ``ProcessRuntime``; what the runtime
+sees (started, exited, probe answers, usage every 10 s) comes back on the fleet's queue and is
+handed to the machine by the driver thread, like the answers to API writes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from impl.kubelet import machine
+from models.k8s.core.pod import Pod
+from models.kubelet.config import KubeletConfig
+from models.kubelet.events import Command, Event, UsageObserved
+from models.kubelet.state import KubeletState
+from runner.apiserver.client import Endpoint
+from runner.kubelet import pump
+from runner.kubelet.api import KubeletApi
+from runner.kubelet.fleet import Fleet
+from runner.kubelet.process import ProcessRuntime
+
+USAGE_SECONDS: Final = 10.0
+
+
+class ProcessFleet(Fleet):
+    def __init__(self, endpoint: Endpoint, configs: Sequence[KubeletConfig], writers: int) -> None:
+        super().__init__(endpoint, configs, writers)
+        self.processes = [
+            ProcessRuntime(config.node_ip, self._reporter(index))
+            for index, config in enumerate(self.configs)
+        ]
+        self.last_usage = time.monotonic()
+        self.usages: list[UsageObserved | None] = [None] * len(self.configs)
+        self.apis = [
+            KubeletApi(
+                config.node_name,
+                config.node_ip,
+                config.kubelet_port,
+                self._pods_of(index),
+                runtime.log_path,
+                self._usage_of(index),
+                runtime.cpu_totals,
+            )
+            for index, (config, runtime) in enumerate(
+                zip(self.configs, self.processes, strict=True)
+            )
+            if config.kubelet_port
+        ]
+
+    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
+        return lambda: list(dict(self.pods[index]).values())
+
+    def _usage_of(self, index: int) -> Callable[[], UsageObserved | None]:
+        return lambda: self.usages[index]
+
+    def _reporter(self, index: int) -> Reporter:
+        return Reporter(self, index)
+
+    def run(self, stop: threading.Event) -> None:
+        for api in self.apis:
+            api.start()
+        try:
+            super().run(stop)
+        finally:
+            for api in self.apis:
+                api.close()
+            for runtime in self.processes:
+                runtime.close()
+
+    def _start(self, index: int, config: KubeletConfig, now_ms: int) -> None:
+        step = machine.init(config, now_ms)
+        self._apply(index, step.state, step.commands)
+
+    def _step(self, index: int, state: KubeletState, event: Event) -> None:
+        step = machine.on_event(self.configs[index], state, event)
+        self._apply(index, step.state, step.commands)
+
+    def _apply(self, index: int, state: KubeletState, commands: tuple[Command, ...]) -> None:
+        self.states[index] = state
+        outbox = self.outboxes[index % len(self.outboxes)]
+        writes, requests = pump.split(commands)
+        for write in writes:
+            outbox.put((index, write))
+        for request in requests:
+            self.processes[index].run(request)
+
+    def _then(self) -> None:
+        super()._then()
+        if time.monotonic() - self.last_usage < USAGE_SECONDS:
+            return
+        self.last_usage = time.monotonic()
+        for index, runtime in enumerate(self.processes):
+            if self.states[index] is not None:
+                usage = runtime.usage(self.configs[index].capacity.memory_bytes)
+                self.usages[index] = usage
+                self.answers.put((index, usage))
+
+
+class Reporter:
+    """Puts what one node's runtime saw on the fleet's queue (any thread)."""
+
+    def __init__(self, fleet: Fleet, index: int) -> None:
+        self.fleet, self.index = fleet, index
+
+    def __call__(self, event: Event) -> None:
+        self.fleet.answers.put((self.index, event))

@@ -1,0 +1,94 @@
+"""Quota is never exceeded: hypothesis sends random pod creates (sizes, init containers,
+finished pods) against random quotas, and after every answer the pods the server holds satisfy
+``spec/apiserver/quota.py``. (Refusals are common here: quotas of 1-3 pods or 1-2 CPUs against
+up to 8 creates; tests/apiserver/test_pod_security.py checks the refusal messages.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from impl.apiserver.context import Config, builtin_config
+from runner.apiserver.local import LocalApiServer
+from spec.apiserver import quota as reference
+
+CONFIG: Config = builtin_config()
+CPU = st.sampled_from(("100m", "250m", "500m", "1"))
+MEMORY = st.sampled_from(("64Mi", "128Mi", "1Gi"))
+
+
+def resources(cpu: str, memory: str) -> dict[str, Any]:
+    values = {"cpu": cpu, "memory": memory}
+    return {"requests": values, "limits": values}
+
+
+pods = st.builds(
+    lambda cpu, memory, init, finished: (
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"generateName": "p-"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": "nginx", "resources": resources(cpu, memory)}
+                ],
+                **(
+                    {
+                        "initContainers": [
+                            {"name": "i", "image": "busybox", "resources": resources(*init)}
+                        ]
+                    }
+                    if init
+                    else {}
+                ),
+            },
+        },
+        finished,
+    ),
+    CPU,
+    MEMORY,
+    st.one_of(st.none(), st.tuples(CPU, MEMORY)),
+    st.booleans(),
+)
+quotas = st.dictionaries(
+    st.sampled_from(("pods", "requests.cpu", "limits.memory", "cpu", "memory", "count/pods")),
+    st.sampled_from(("1", "2", "3", "1500m", "2Gi")),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hard=st.lists(quotas, min_size=1, max_size=2), creates=st.lists(pods, min_size=1, max_size=8)
+)
+def test_quota_is_never_exceeded(
+    hard: list[dict[str, str]], creates: list[tuple[dict[str, Any], bool]]
+) -> None:
+    server = LocalApiServer(config=CONFIG)
+    for index, limits in enumerate(hard):
+        body = {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": f"q{index}"},
+            "spec": {"hard": limits},
+        }
+        assert server.call("POST", "/api/v1/namespaces/default/resourcequotas", body).status == 201
+    for body, finished in creates:
+        answer = server.call("POST", "/api/v1/namespaces/default/pods", body)
+        assert answer.status in (201, 403), answer.body
+        if answer.status == 403:
+            assert "quota" in answer.body["message"]
+        elif finished:
+            name = answer.body["metadata"]["name"]
+            server.call(
+                "PATCH",
+                f"/api/v1/namespaces/default/pods/{name}/status",
+                b'{"status":{"phase":"Succeeded"}}',
+                content_type="application/merge-patch+json",
+            )
+        held_quotas = server.call("GET", "/api/v1/namespaces/default/resourcequotas").body["items"]
+        held_pods = server.call("GET", "/api/v1/namespaces/default/pods").body["items"]
+        assert reference.violations(held_quotas, held_pods) == []

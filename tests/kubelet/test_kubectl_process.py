@@ -1,0 +1,133 @@
+"""kubectl against ``serve apiserver`` + ``serve scheduler`` + ``serve kubelet --nodes 3
+--runtime process``: ``kubectl run`` starts a real process that serves, ``kubectl logs`` shows
+its output (through the API server's pods/log and the kubelet's containerLogs), an httpGet
+readiness probe gates Ready, a command that exits non-zero goes into CrashLoopBackOff with its
+exit code in lastState, and deleting the pod stops the process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
+from tests.controllers.manager_process import free_port, served_component
+from tests.kubelet.served import eventually, kubelets, ok, pod
+
+pytestmark = [pytest.mark.kubectl]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("kubelet-process")
+    with (
+        serve(tmp) as api,
+        served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
+        kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_port())),
+    ):
+        yield api
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_kubectl_run_starts_a_real_process_and_delete_stops_it(served: Served) -> None:
+    port = free_port()
+    ok(
+        served,
+        "run",
+        "web",
+        "--image=python",
+        "--command",
+        "--",
+        "python3",
+        "-m",
+        "http.server",
+        str(port),
+    )
+    eventually(lambda: pod(served, "web").get("status", {}).get("phase") == "Running", "Running")
+    assert pod(served, "web")["spec"]["nodeName"].startswith("kubeoracle-node-")
+    eventually(lambda: answers(port), "the server answers")
+    ok(served, "delete", "pod", "web", "--timeout=60s")
+    eventually(lambda: not listening(port), "the process is gone")
+
+
+def test_http_readiness_probe_gates_ready(served: Served) -> None:
+    port = free_port()
+    container = {
+        "name": "app",
+        "image": "python",
+        "command": ["sh", "-c", f"sleep 3; exec python3 -m http.server {port}"],
+        "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1},
+    }
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "gated"},
+        "spec": {"containers": [container]},
+    }
+    ok(served, "apply", "-f", "-", stdin=json.dumps(body))
+    eventually(lambda: pod(served, "gated").get("status", {}).get("phase") == "Running", "Running")
+    conditions = {c["type"]: c["status"] for c in pod(served, "gated")["status"]["conditions"]}
+    assert conditions["Ready"] == "False"
+    ok(served, "wait", "--for=condition=Ready", "pod/gated", "--timeout=60s")
+    assert answers(port)
+    ok(served, "delete", "pod", "gated", "--timeout=60s")
+
+
+def test_failing_command_goes_into_crash_loop_backoff(served: Served) -> None:
+    ok(served, "run", "crash", "--image=busybox", "--command", "--", "sh", "-c", "exit 3")
+
+    def backing_off() -> bool:
+        statuses = pod(served, "crash").get("status", {}).get("containerStatuses") or []
+        return (
+            bool(statuses)
+            and statuses[0]["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff"
+        )
+
+    eventually(backing_off, "CrashLoopBackOff")
+    status = pod(served, "crash")["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["exitCode"] == 3
+    assert status["restartCount"] >= 1
+    assert "CrashLoopBackOff" in ok(served, "get", "pod", "crash")
+
+
+def test_kubectl_logs_shows_the_output(served: Served) -> None:
+    ok(
+        served,
+        "run",
+        "hello",
+        "--image=busybox",
+        "--restart=Never",
+        "--command",
+        "--",
+        "sh",
+        "-c",
+        "echo one; echo two",
+    )
+    eventually(
+        lambda: pod(served, "hello").get("status", {}).get("phase") == "Succeeded", "Succeeded"
+    )
+    assert ok(served, "logs", "hello") == "one\ntwo\n"
+    assert ok(served, "logs", "hello", "--tail=1") == "two\n"
+    missing = kubectl(served, "logs", "absent")
+    assert missing.returncode == 1
+    assert 'pods "absent" not found' in missing.stderr
