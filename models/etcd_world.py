@@ -3,9 +3,10 @@
 The etcd world (``runner.etcd.world``) runs etcd member machines (``impl.etcd.member``) on a
 simulated network, with clients and watchers. Its actions are the environment's
 (``models.environment``: deliver, drop, duplicate, tick, crash, restart, partition, heal,
-random) plus a client's request to one member, a watch opened on one member, and the pause and
-resumption of a member's process. :class:`EtcdSetup` is everything replay needs besides the
-actions: the cluster, the members' options, the workload and the fault options the seed drew.
+random) plus a client's request to one member, a watch opened on one member, the pause and
+resumption of a member's process, and the pause of a client's process. :class:`EtcdSetup` is
+everything replay needs besides the actions: the cluster, the members' options, the workload
+and the fault options the seed drew.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ class Resume(Action, frozen=True, kw_only=True, forbid_unknown_fields=True, tag=
     node: NodeId
 
 
+class ClientPause(
+    Action, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="pause_client"
+):
+    """Client ``client`` (idle) stops for ``duration_ms`` of the members' clock: it sends
+    nothing and renews no lease until the members' clocks have passed that time."""
+
+    client: Annotated[int, msgspec.Meta(ge=0)]
+    duration_ms: Positive
+
+
 EtcdAction: TypeAlias = (
     Deliver
     | Drop
@@ -78,6 +89,7 @@ EtcdAction: TypeAlias = (
     | OpenWatch
     | Pause
     | Resume
+    | ClientPause
 )
 """Every action of the etcd world."""
 

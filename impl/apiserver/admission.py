@@ -10,6 +10,10 @@ earlier, with the namespace lookup.
   ServiceAccount), a projected volume ``kube-api-access-XXXXX`` (a 3607-second token, the
   ``kube-root-ca.crt`` ConfigMap and the namespace) is added and mounted read-only at
   ``/var/run/secrets/kubernetes.io/serviceaccount`` in every container.
+- **Priority**: ``spec.priorityClassName`` (or, when empty, the ``globalDefault`` class, whose
+  name is then set) becomes ``spec.priority`` and ``spec.preemptionPolicy``; no class and no
+  default gives 0 and ``PreemptLowerPriority``. A missing class is 403 ``no PriorityClass with
+  name X was found``; a pod that states a different priority or preemption policy is 403.
 - **DefaultTolerationSeconds**: a pod that does not tolerate ``node.kubernetes.io/not-ready``
   or ``node.kubernetes.io/unreachable`` with effect NoExecute gets an ``Exists`` toleration
   for it with ``tolerationSeconds: 300``.
@@ -24,7 +28,7 @@ from models.apiserver.status import failure
 from models.k8s.meta_ops import Status, StatusDetails
 
 Json = dict[str, Any]
-OPTIONAL_PLUGINS: Final = ("ServiceAccount", "DefaultTolerationSeconds")
+OPTIONAL_PLUGINS: Final = ("ServiceAccount", "Priority", "DefaultTolerationSeconds")
 """Plugins that change pods, off unless ``--enable-admission-plugins`` names them (kube enables
 them by default; here pods stay as sent unless asked)."""
 TOKEN_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -126,6 +130,55 @@ def service_account(
     return None
 
 
+def _forbidden(name: str, why: str) -> Status:
+    return failure(
+        403,
+        "Forbidden",
+        f'pods "{name}" is forbidden: {why}',
+        StatusDetails(name=name, kind="pods"),
+    )
+
+
+def priority(pod: Json, classes: list[Json], name: str) -> Status | None:
+    """Resolve the pod's PriorityClass into its priority and preemption policy."""
+    spec = _spec(pod)
+    wanted = spec.get("priorityClassName") or ""
+    by_name = {str((c.get("metadata") or {}).get("name")): c for c in classes}
+    if wanted:
+        chosen = by_name.get(wanted)
+        if chosen is None:
+            return _forbidden(name, f"no PriorityClass with name {wanted} was found")
+    else:
+        defaults = [c for c in classes if c.get("globalDefault") is True]
+        chosen = min(defaults, key=lambda c: int(c.get("value", 0))) if defaults else None
+        if chosen is not None:
+            spec["priorityClassName"] = str((chosen.get("metadata") or {}).get("name"))
+    value = int(chosen.get("value", 0)) if chosen is not None else 0
+    policy = (
+        str(chosen.get("preemptionPolicy") or "PreemptLowerPriority")
+        if chosen
+        else ("PreemptLowerPriority")
+    )
+    stated = spec.get("priority")
+    if stated is not None and stated != value:
+        return _forbidden(
+            name,
+            f"the integer value of priority ({stated}) must not be provided in pod spec; "
+            f"priority admission controller computed {value} from the given PriorityClass name",
+        )
+    stated_policy = spec.get("preemptionPolicy")
+    if stated_policy is not None and stated_policy != policy:
+        return _forbidden(
+            name,
+            f"the string value of PreemptionPolicy ({stated_policy}) must not be provided in pod "
+            f"spec; priority admission controller computed {policy} from the given "
+            "PriorityClass name",
+        )
+    spec["priority"] = value
+    spec["preemptionPolicy"] = policy
+    return None
+
+
 def admit_pod_create(
     plugins: tuple[str, ...],
     pod: Json,
@@ -134,11 +187,16 @@ def admit_pod_create(
     namespace: Json | None,
     account: Json | None,
     suffix: str,
+    classes: list[Json] | None = None,
 ) -> Status | None:
     """Run the enabled plugins on a pod being created (``pod`` changes in place); the first
     refusal, or None."""
     if "ServiceAccount" in plugins:
         refused = service_account(pod, namespace_name, account, suffix, name)
+        if refused is not None:
+            return refused
+    if "Priority" in plugins:
+        refused = priority(pod, classes or [], name)
         if refused is not None:
             return refused
     if "DefaultTolerationSeconds" in plugins:

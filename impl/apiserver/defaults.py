@@ -220,8 +220,14 @@ def custom_resource_definition(obj: Json) -> None:
     spec.setdefault("conversion", {"strategy": "None"})
 
 
+def priority_class(obj: Json) -> None:
+    """``SetDefaults_PriorityClass``."""
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 DEFAULTERS: Final[dict[str, Callable[[Json], None]]] = {
     "Pod": pod,
+    "PriorityClass": priority_class,
     "Deployment": deployment,
     "ReplicaSet": replica_set,
     "DaemonSet": daemon_set,

@@ -44,6 +44,7 @@ from models.field_errors import FieldError, required
 from models.k8s.meta_ops import Status, StatusCause
 
 Json = dict[str, Any]
+PRIORITY_CLASS_PREFIX: Final = "/registry/priorityclasses/"
 
 NAMESPACE_MISMATCH: Final = (
     "the namespace of the provided object does not match the namespace sent on the request"
@@ -224,10 +225,15 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
         decode(namespace.value) if namespace else None,
         decode(account.value) if account else None,
         (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
+        _priority_classes(ctx) if "Priority" in ctx.config.admission_plugins else [],
     )
     if refused is not None or not policed:
         return refused
     return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
+
+
+def _priority_classes(ctx: Context) -> list[Json]:
+    return [decode(v.value) for _, v in objects_under(ctx.cache, PRIORITY_CLASS_PREFIX)]
 
 
 def _qos_class(pod: Json) -> str:

@@ -28,6 +28,7 @@ from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
 from models.k8s.policy import PodDisruptionBudget
+from models.k8s.priority import PriorityClass
 from models.k8s.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 STANDARD_VERBS: Final = (
@@ -246,6 +247,14 @@ BUILTIN_RESOURCES: Final = (
     _grouped("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     _grouped("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True),
     _grouped(
+        "scheduling.k8s.io",
+        "v1",
+        "priorityclasses",
+        "PriorityClass",
+        short_names=("pc",),
+        namespaced=False,
+    ),
+    _grouped(
         "autoscaling",
         "v2",
         "horizontalpodautoscalers",
@@ -309,6 +318,7 @@ MODELS: Final[dict[str, type[Any]]] = {
     "ServiceAccount": ServiceAccount,
     "ResourceQuota": ResourceQuota,
     "LimitRange": LimitRange,
+    "PriorityClass": PriorityClass,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

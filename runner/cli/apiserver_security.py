@@ -83,8 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--enable-admission-plugins",
         default="",
         metavar="PLUGIN,...",
-        help="also run these pod-changing admission plugins: ServiceAccount, "
-        "DefaultTolerationSeconds (NamespaceLifecycle and PodSecurity always run)",
+        help="also run these pod-changing admission plugins: ServiceAccount, Priority, "
+        "DefaultTolerationSeconds (NamespaceLifecycle, LimitRanger, PodSecurity and "
+        "ResourceQuota always run)",
     )
     parser.add_argument(
         "--authorization-mode",
@@ -200,7 +201,7 @@ def admin_kubeconfig(url: str, files: SecureFiles) -> str:
 def admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
     from impl.apiserver.admission import OPTIONAL_PLUGINS
 
-    always = ("NamespaceLifecycle", "PodSecurity")
+    always = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "ResourceQuota")
     names = tuple(n.strip() for n in str(args.enable_admission_plugins).split(",") if n.strip())
     for name in names:
         if name not in OPTIONAL_PLUGINS + always:

@@ -4,9 +4,12 @@ the checkers ``conform etcd`` uses on a real etcd (``runner.etcd.world_checks``)
 
 Exit 0 when every run passes; 1 on a violation (a non-linearizable history, a broken watch
 guarantee) or a liveness failure, the report naming the property and the operations; 3 when the
-history check ran out of its search budget; 2 for bad options. ``--seeds FIRST..LAST`` runs
-every seed of the range and, with ``--mutant``, reports the distribution of the first catching
-seed (``runner.sim.seeds``).
+history check ran out of its search budget; 2 for bad options. With ``--workload lock`` the
+verdict is the lock's real guarantee (``runner.etcd.sim_lock_check``): two clients believing
+they hold the lock after a pause longer than the TTL is an explained finding, not a failure
+(``--strict-lock``: a failure, exit 1).
+``--seeds FIRST..LAST`` runs every seed of the range and, with ``--mutant``, reports the
+distribution of the first catching seed (``runner.sim.seeds``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ DEFAULT_STEPS: Final = 2000
 DEFAULT_LIVENESS_STEPS: Final = 3000
 STEPS_LIMIT: Final = 100_000
 FAULTS: Final = ("crash", "drop", "duplicate", "partition", "pause")
+STRICT_PROPERTY: Final = "lock_mutual_exclusion_unconditional"
+"""What ``--strict-lock`` fails a run on (``spec.etcd.recipes.UNCONDITIONAL_MUTUAL_EXCLUSION``)."""
 
 
 def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,7 +78,16 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument(
         "--workload",
         default="swarm",
-        help="the clients' mix: kv, leases, or 'swarm': the seed picks it (default)",
+        help="the clients' mix: kv, leases, lock (etcd's lock recipe, checked for mutual "
+        "exclusion while the holder's lease is live and for fencing; two holders after a pause "
+        "longer than the TTL are reported, explained), or 'swarm': the seed picks kv or leases "
+        "(default)",
+    )
+    parser.add_argument(
+        "--strict-lock",
+        action="store_true",
+        help="with --workload lock: exit 1 when two clients believed they held the lock at once "
+        "(etcd does not promise otherwise; by default an explained finding)",
     )
     parser.add_argument("--mutant", default="none", help="run a deliberately broken member")
     parser.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
@@ -96,6 +110,12 @@ def _seeds(args: argparse.Namespace) -> tuple[list[int], bool]:
     if not 1 <= count <= SEEDS_MAX:
         raise InputError(f"expected 1 to {SEEDS_MAX} seeds", field="--seeds")
     return list(range(args.seed, args.seed + count)), False
+
+
+def _two_holders(result: SimulationResult[Any]) -> bool:
+    """The lock workload found two clients believing they held the lock at once."""
+    findings = result.statistics.get("lock_findings")
+    return isinstance(findings, dict) and "two_believed_holders" in findings
 
 
 def _exit_code(result: SimulationResult[Any]) -> ExitCode:
@@ -131,6 +151,8 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"unknown workload {args.workload!r} (known: {known}, swarm)",
                          field="--workload")  # fmt: skip
     workload = None if args.workload == "swarm" else args.workload
+    if args.strict_lock and workload != "lock":
+        raise InputError("--strict-lock needs --workload lock", field="--strict-lock")
     if args.steps + args.liveness_steps > STEPS_LIMIT:
         raise InputError(f"--steps plus --liveness-steps exceed {STEPS_LIMIT}", field="--steps")
     faults = fault_kinds(args.faults, FAULTS)
@@ -153,11 +175,12 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     for number, seed in enumerate(seeds, start=1):
         _progress(f"seed {seed} ({number} of {len(seeds)})")
         result = simulate(ETCD, dataclasses.replace(options, seed=seed), setup, version)
-        codes.append(_exit_code(result))
-        if result.result.status != "pass":
+        strict = args.strict_lock and _two_holders(result)
+        codes.append(ExitCode.VIOLATION if strict else _exit_code(result))
+        if result.result.status != "pass" or strict:
             failed.append(seed)
-            broken[seed] = str(result.result.property)
-        if kept is None or kept.result.status == "pass":
+            broken[seed] = STRICT_PROPERTY if strict else str(result.result.property)
+        if kept is None or kept.header.seed not in failed:
             kept = result
         if failed and not every:
             break
@@ -166,6 +189,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     if args.trace is not None:
         write_output(args.trace, kept.trace.content(), "trace")
     report = build_report(kept, args, len(codes), failed)
+    report["strict_lock"] = args.strict_lock
     report["failures"] = {str(seed): name for seed, name in broken.items()}
     if every and len(seeds) > 1 and args.mutant != "none":
         report["distribution"] = CatchDistribution(
@@ -206,7 +230,9 @@ def render_text(report: Mapping[str, Any]) -> str:
     """The human summary."""
     setup, result = report["setup"], report["result"]
     faults = ", ".join(report["swarm"]["faults"]) or "none"
-    actions = ", ".join(f"{name} {count}" for name, count in report["statistics"].items())
+    actions = ", ".join(
+        f"{name} {count}" for name, count in report["statistics"].items() if isinstance(count, int)
+    )
     covered = [name for name, step in report["coverage"].items() if step is not None]
     lines = [
         f"kubeoracle simulate etcd: seed {report['seed']}, {setup['members']} members,"
@@ -234,7 +260,27 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"  first failing seed {distribution['first_catching_seed']}; seeds needed from any"
             f" start: median {needed['median']}, p90 {needed['p90']}, max {needed['max']}"
         )
-    if result["status"] == "pass":
+    findings = report["statistics"].get("lock_findings")
+    if findings is not None:
+        lines.extend(_lock_lines(findings))
+    if (
+        result["status"] == "pass"
+        and report.get("strict_lock")
+        and "two_believed_holders" in (findings or {})
+    ):
+        lines.append(
+            f"FAIL (--strict-lock): {STRICT_PROPERTY}: two clients believed they held the lock at"
+            f" once (above; etcd does not promise otherwise) (seed {report['seed']})"
+        )
+        hint = report["trace"] or f"FILE (rerun with --seed {report['seed']} --trace FILE)"
+        lines.append(f"  reproduce: kubeoracle replay {hint}")
+    elif result["status"] == "pass" and findings is not None:
+        lines.append(
+            "PASS: every Raft invariant held after every step; at most one client whose lease"
+            " was alive believed it held the lock, and the fenced resource accepted writes in"
+            f" token order ({report['seeds_run']} seed(s))"
+        )
+    elif result["status"] == "pass":
         lines.append(
             "PASS: every Raft invariant held after every step, the history is linearizable and"
             " every watch stream keeps etcd's guarantees"
@@ -249,6 +295,21 @@ def render_text(report: Mapping[str, Any]) -> str:
         hint = report["trace"] or f"FILE (rerun with --seed {report['seed']} --trace FILE)"
         lines.append(f"  reproduce: kubeoracle replay {hint}")
     return "\n".join(lines)
+
+
+LOCK_FINDINGS: Final = {
+    "two_believed_holders": "two holders (etcd does not promise otherwise; found, not a failure)",
+    "stale_write_refused": "fencing refused the stale holder's write",
+    "unfenced_stale_write_accepted": "the unfenced resource took the stale holder's write",
+}
+
+
+def _lock_lines(findings: Mapping[str, str]) -> list[str]:
+    """The lock workload's explained findings."""
+    if not findings:
+        return ["  lock: no two believed holders in this run"]
+    return [f"  lock: {LOCK_FINDINGS.get(name, name)}:\n    {text}" for name, text in
+            findings.items()]  # fmt: skip
 
 
 def _render_mutants(report: Mapping[str, Any]) -> str:

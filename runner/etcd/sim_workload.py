@@ -6,9 +6,10 @@ the client knows) and what the client learns from a successful answer. The world
 (``runner.etcd.world``) records every request and answer in the history the checkers judge, so
 a workload needs no checker of its own. ``kv`` is the mix of ``conform etcd``
 (:mod:`runner.etcd.workload`); ``leases`` puts most keys on leases that clients keep alive,
-revoke or let expire. Unless the user names one, the seed draws the workload (swarm testing
-over the client mix too). A new workload (a lock recipe, say) is one class here and one
-line in :data:`WORKLOADS`; the run's setup names it, so a trace replays with it.
+revoke or let expire; ``lock`` runs etcd's lock recipe (:mod:`runner.etcd.sim_lock`, with
+its own checker). Unless the user names one, the seed draws the workload among ``kv`` and
+``leases`` (swarm testing over the client mix too). A new workload is one class and one line
+in :data:`WORKLOADS`; the run's setup names it, so a trace replays with it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from models.etcd import (
 from models.etcd_world import EtcdSetup
 from models.history import EtcdAnswer, EtcdOperation
 from runner.etcd import workload
+from runner.etcd.sim_lock import LockWorkload
 from runner.etcd.workload import ClientKnowledge
 
 
@@ -112,10 +114,15 @@ class LeaseWorkload:
         return workload.learn(knows, request, response)
 
 
-WORKLOADS: Final[dict[str, Workload]] = {"kv": KeyValueWorkload(), "leases": LeaseWorkload()}
+WORKLOADS: Final[dict[str, Workload]] = {
+    "kv": KeyValueWorkload(),
+    "leases": LeaseWorkload(),
+    "lock": LockWorkload(),
+}
 """Every workload by the name a setup gives it."""
 SWARM_WORKLOADS: Final = ("kv", "leases")
 """What a seed draws its workload from when the user names none. Adding a name here changes
 what every seed draws: the known catching seeds of ``tests/etcd/test_simulate_etcd.py`` and the
 figures of ``docs/etcd.md`` must then be measured again (a workload only in :data:`WORKLOADS`
-runs with ``--workload NAME`` and changes nothing else)."""
+runs with ``--workload NAME`` and changes nothing else: ``lock``, whose checks are its own,
+``runner.etcd.sim_lock_check``)."""

@@ -27,20 +27,37 @@ from models.etcd import (
     TxnRequest,
     prefix_range_end,
 )
+from models.etcd_recipes import RecipeRequest, RecipeState
 from runner.etcd.conform_record import WorkloadRequest, WorkloadResponse
 
 KEY_PREFIX = b"key"
 
 
+class LockClient(msgspec.Struct, frozen=True, kw_only=True):
+    """A lock client of ``simulate etcd --workload lock`` (``runner.etcd.sim_lock``): its
+    lease (0: none yet), its recipe (``impl.etcd.recipes.lock``; None: not trying), the
+    request the recipe waits to have answered (sent again after an unknown outcome), and the
+    watch it wants open."""
+
+    lease: int = 0
+    recipe: RecipeState | None = None
+    pending: RecipeRequest | None = None
+    watch_key: bytes = b""
+    """The key the recipe watches (b"": none), from revision ``watch_from``."""
+    watch_from: int = 0
+
+
 class ClientKnowledge(msgspec.Struct, frozen=True, kw_only=True):
     """What one client knows: how many requests it sent (``calls``, for unique values), the
-    newest revision it saw, the mod revision it last saw per key, and its leases."""
+    newest revision it saw, the mod revision it last saw per key, and its leases (and, for
+    the lock workload, its lock client)."""
 
     client: int
     calls: int = 0
     last_revision: int = 1
     last_mod: tuple[tuple[bytes, int], ...] = ()
     leases: tuple[int, ...] = ()
+    lock: LockClient = LockClient()
 
     def mod_revision(self, key: bytes) -> int:
         return dict(self.last_mod).get(key, 0)

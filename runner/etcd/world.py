@@ -50,7 +50,15 @@ from models.etcd import (
     WatchResponse,
 )
 from models.etcd_member import NO_CLIENT, ClientRequest, ForwardProposal, Proposal, Reply
-from models.etcd_world import ClientCall, EtcdAction, EtcdSetup, OpenWatch, Pause, Resume
+from models.etcd_world import (
+    ClientCall,
+    ClientPause,
+    EtcdAction,
+    EtcdSetup,
+    OpenWatch,
+    Pause,
+    Resume,
+)
 from models.history import (
     EtcdOperation,
     EtcdResult,
@@ -59,6 +67,7 @@ from models.history import (
     WatchRecord,
 )
 from models.raft import PersistEntries
+from runner.etcd.sim_lock import LockResources, LockWorkload, write_resources
 from runner.etcd.sim_members import MemberClock, MembersState, machines_config
 from runner.etcd.sim_workload import WORKLOADS, Workload
 from runner.etcd.workload import ClientKnowledge
@@ -90,12 +99,24 @@ class AbandonedCall(msgspec.Struct, frozen=True, kw_only=True):
     call: OpenCall
 
 
+class ClientWatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A lock client's watch stream (``runner.etcd.sim_lock``): its member, what it watches."""
+
+    member: NodeId
+    key: bytes
+    start_revision: int
+    stream: etcd_watch.WatchStream
+
+
 class ClientSlot(msgspec.Struct, frozen=True, kw_only=True):
-    """One client: what it knows, its session (a new one after an unknown outcome), its call."""
+    """One client: what it knows, its session (a new one after an unknown outcome), its call,
+    and until when (members' clock, ms) its process is paused (0: running)."""
 
     knows: ClientKnowledge
     session: int = 0
     call: OpenCall | None = None
+    paused_until_ms: int = 0
+    watch: ClientWatch | None = None
 
     @property
     def history_id(self) -> int:
@@ -135,6 +156,8 @@ class EtcdWorldState(msgspec.Struct, frozen=True, kw_only=True):
     """Each client request some member wrote to its log (as etcd's robustness tests read the
     members' WALs), with the time it was first written: a write no member ever logged cannot
     have taken effect."""
+    resources: LockResources = LockResources()
+    """What the lock workload's guarded resources accepted and refused."""
 
 
 Output: TypeAlias = tuple[NodeId, object]
@@ -168,6 +191,14 @@ def duplicable(state: EtcdWorldState, message_id: int) -> bool:
 def member_state(state: EtcdWorldState, node: NodeId) -> MemberState | None:
     slot = state.members.nodes.get(node)
     return None if slot is None else slot.state
+
+
+def clock_ms(state: EtcdWorldState) -> int:
+    """The members' clock: the latest ``now_ms`` of a member that is up."""
+    return max(
+        (slot.state.now_ms for slot in state.members.nodes.values() if slot.state is not None),
+        default=0,
+    )
 
 
 def available(state: EtcdWorldState, node: NodeId) -> bool:
@@ -228,6 +259,16 @@ class EtcdEngine:
                     return NotEnabled(f"member {node} is not paused")
                 resumed = msgspec.structs.replace(state, paused=state.paused - {node})
                 return self._settle(_Work(resumed, state.time), ())
+            case ClientPause(client=number, duration_ms=duration):
+                client = state.clients.get(number)
+                if client is None or client.call is not None or client.paused_until_ms:
+                    return NotEnabled(f"client {number} does not exist, waits or is paused")
+                until = clock_ms(state) + duration
+                stopped = msgspec.structs.replace(client, paused_until_ms=until)
+                paused_client = msgspec.structs.replace(
+                    state, clients=state.clients.set(number, stopped)
+                )
+                return self._settle(_Work(paused_client, state.time), ())
             case _:
                 assert_never(action)
 
@@ -269,8 +310,8 @@ class EtcdEngine:
 
     def _call(self, state: EtcdWorldState, call: ClientCall) -> EtcdApplied | NotEnabled:
         client = state.clients.get(call.client)
-        if client is None or client.call is not None:
-            return NotEnabled(f"client {call.client} does not exist or waits for an answer")
+        if client is None or client.call is not None or client.paused_until_ms:
+            return NotEnabled(f"client {call.client} does not exist, waits or is paused")
         if not available(state, call.member):
             return NotEnabled(f"member {call.member} is down or paused")
         request_id = state.next_request_id
@@ -289,6 +330,7 @@ class EtcdEngine:
             members=applied.state,
             next_request_id=request_id + 1,
             clients=state.clients.set(call.client, slot),
+            resources=write_resources(state.resources, client.knows),
         )
         return self._settle(work, applied.outputs)
 
@@ -315,6 +357,9 @@ class EtcdEngine:
             elif isinstance(command, PersistEntries):
                 self._note_logged(work, command)
         self._deliver_watches(work)
+        if isinstance(self.workload, LockWorkload):
+            self._client_watches(work, self.workload)
+        self._resume_clients(work)
         state = work.state
         if work.operations:
             operations = state.operations
@@ -324,6 +369,71 @@ class EtcdEngine:
         if work.time != state.time:
             state = msgspec.structs.replace(state, time=work.time)
         return Applied(state, outputs)
+
+    def _client_watches(self, work: _Work, lock: LockWorkload) -> None:
+        """Open, move, close and deliver the lock clients' watches: a stream follows the key
+        its client wants (closed when it wants none or another), is reopened from the
+        recipe's start revision on the next available member when its member crashed, and
+        delivers nothing while its member or its client is paused."""
+        for number in sorted(work.state.clients.keys()):
+            slot = work.state.clients[number]
+            knows = slot.knows
+            want, start = knows.lock.watch_key, knows.lock.watch_from
+            watch = slot.watch
+            if watch is not None and (
+                (watch.key, watch.start_revision) != (want, start)
+                or member_state(work.state, watch.member) is None
+            ):
+                watch = None
+            if not want or slot.paused_until_ms:
+                if watch is not slot.watch:
+                    self._set_client(work, number, msgspec.structs.replace(slot, watch=watch))
+                continue
+            responses: tuple[WatchResponse, ...] = ()
+            if watch is None:
+                nodes = sorted(work.state.members.nodes.keys())
+                offset = number % len(nodes)
+                ready = [n for n in nodes[offset:] + nodes[:offset] if available(work.state, n)]
+                if ready:
+                    member = member_state(work.state, ready[0])
+                    assert member is not None
+                    request = WatchCreateRequest(key=want, start_revision=start)
+                    stream, responses = etcd_watch.on_create(
+                        member.etcd, etcd_watch.WatchStream(), request
+                    )
+                    watch = ClientWatch(
+                        member=ready[0], key=want, start_revision=start, stream=stream
+                    )
+            elif available(work.state, watch.member):
+                member = member_state(work.state, watch.member)
+                assert member is not None
+                stream, responses = etcd_watch.deliver(member.etcd, watch.stream)
+                watch = msgspec.structs.replace(watch, stream=stream)
+            for response in responses:
+                if response.canceled:
+                    knows = lock.compacted(knows)
+                    break
+                knows = lock.watched(knows, response.events, response.header.revision)
+            if watch is not slot.watch or knows is not slot.knows:
+                moved = msgspec.structs.replace(slot, knows=knows, watch=watch)
+                self._set_client(work, number, moved)
+
+    def _set_client(self, work: _Work, number: int, slot: ClientSlot) -> None:
+        work.state = msgspec.structs.replace(
+            work.state, clients=work.state.clients.set(number, slot)
+        )
+
+    def _resume_clients(self, work: _Work) -> None:
+        """Paused clients whose pause the members' clock has passed run again."""
+        if not any(slot.paused_until_ms for slot in work.state.clients.values()):
+            return
+        now = clock_ms(work.state)
+        clients = work.state.clients
+        for number in sorted(clients.keys()):
+            slot = clients[number]
+            if slot.paused_until_ms and now >= slot.paused_until_ms:
+                clients = clients.set(number, msgspec.structs.replace(slot, paused_until_ms=0))
+        work.state = msgspec.structs.replace(work.state, clients=clients)
 
     def _reply(self, work: _Work, node: NodeId, reply: Reply) -> None:
         for number in sorted(work.state.clients.keys()):

@@ -5,8 +5,9 @@ Safety phase: every enabled kind is offered once (the kernel's swarm weights pic
 message delivery, loss and duplication, a member's tick, an answer to a member's random draw,
 a client's request (``client_call``: which idle client, which member, and the request, drawn
 from the run's workload in :mod:`runner.etcd.sim_workload`), a watch reopened after a break,
-partitions and healing, crashes and restarts, pauses and resumptions, and three targeted
-scenarios that every seed may draw (isolate, crash or pause the current leader). Nothing
+partitions and healing, crashes and restarts, pauses and resumptions (with the lock workload,
+a pause may stop a client, the lock's holder among them, for about the lease TTL), and three
+targeted scenarios that every seed may draw (isolate, crash or pause the current leader). Nothing
 depends on the mutant that runs.
 
 Liveness phase (:class:`FairDriver`): heal, resume, restart, reopen the watches, then rounds in
@@ -34,7 +35,16 @@ from models.environment import (
     Tick,
 )
 from models.etcd import PutRequest
-from models.etcd_world import ClientCall, EtcdAction, EtcdSetup, OpenWatch, Pause, Resume
+from models.etcd_world import (
+    ClientCall,
+    ClientPause,
+    EtcdAction,
+    EtcdSetup,
+    OpenWatch,
+    Pause,
+    Resume,
+)
+from runner.etcd.sim_lock import holds
 from runner.etcd.workload import key_name
 from runner.etcd.world import (
     EtcdApplied,
@@ -90,6 +100,48 @@ def leader(state: EtcdWorldState) -> NodeId | None:
     return None if best is None else best[1]
 
 
+def idle_clients(state: EtcdWorldState) -> list[int]:
+    """The clients that wait for no answer and are not paused."""
+    return [
+        number
+        for number in sorted(state.clients.keys())
+        if state.clients[number].call is None and not state.clients[number].paused_until_ms
+    ]
+
+
+def _with_client_pauses(
+    state: EtcdWorldState, found: list[Choice[EtcdAction]], idle: list[int], setup: EtcdSetup
+) -> list[Choice[EtcdAction]]:
+    """The lock workload's pauses: ``pause`` stops a member (if enabled) or an idle client,
+    half the time each; ``pause_leader`` stops the Raft leader or an idle client that believes
+    it holds the lock (the lock's leader), half the time each. A client's pause lasts between
+    half the lease TTL and three times it, on the members' clock."""
+    ttl_ms = setup.lease_ttl_seconds * 1000
+    holders = [number for number in idle if holds(state.clients[number].knows)]
+
+    def client_pause(prng: random.Random, among: list[int]) -> EtcdAction:
+        duration = prng.randint(ttl_ms // 2, 3 * ttl_ms)
+        return ClientPause(client=prng.choice(among), duration_ms=duration)
+
+    def either(kind: str, among: list[int]) -> Choice[EtcdAction]:
+        members = next((choice for choice in found if choice.kind == kind), None)
+
+        def make(prng: random.Random) -> EtcdAction:
+            if members is not None and (not among or prng.random() < 0.5):
+                return members.make(prng)
+            return client_pause(prng, among)
+
+        return Choice(kind, make)
+
+    kinds = {"pause": idle, "pause_leader": holders}
+    changed = [
+        either(kind, among)
+        for kind, among in kinds.items()
+        if among or any(choice.kind == kind for choice in found)
+    ]
+    return [*(choice for choice in found if choice.kind not in kinds), *changed]
+
+
 def _cut(group: set[NodeId], nodes: list[NodeId]) -> tuple[Link, ...]:
     """Every link between ``group`` and the other nodes, both ways, sorted."""
     links = {(a, b) for a in group for b in nodes if b not in group}
@@ -124,7 +176,7 @@ class SafetyChoices:
         waiting = [n for n in up if state.members.nodes[n].random_request is not None]
         if waiting:
             found.append(Choice("random", self._draw(state, waiting)))
-        idle = [c for c in sorted(state.clients.keys()) if state.clients[c].call is None]
+        idle = idle_clients(state)
         if idle and up:
             found.append(Choice("client_call", self._call(state, idle, up)))
         closed = [
@@ -139,6 +191,8 @@ class SafetyChoices:
                 )
             )
         found.extend(self._faults(state, up, down))
+        if self.setup.workload == "lock" and idle:
+            found = _with_client_pauses(state, found, idle, self.setup)
         return found
 
     def _faults(
@@ -223,7 +277,7 @@ class FairDriver:
             if ready:
                 self.delivered += 1
                 return Deliver(message=ready[0])
-        idle = [c for c in sorted(state.clients.keys()) if state.clients[c].call is None]
+        idle = idle_clients(state)
         if idle and not any(_liveness_call(slot.call) for slot in state.clients.values()):
             target = leader(state) or self.nodes[index % len(self.nodes)]
             value = f"{LIVENESS_PREFIX}{index}".encode()

@@ -4,7 +4,8 @@ the options a seed draws.
 :data:`ETCD` names the world's trace types (``models.etcd_world``), its action kinds and fault
 kinds for swarm testing (``runner.etcd.world_choices``) and builds :class:`EtcdWorld` from a
 trace header's setup. :func:`draw_setup` draws what the user left to chance (Raft timing,
-PreVote, CheckQuorum, lease TTL, snapshot interval, how many members may be down, the client
+PreVote, CheckQuorum, lease TTL (at most five seconds for the lock workload, so a client's
+pause can outlast it), snapshot interval, how many members may be down, the client
 workload). Nothing
 depends on the mutant that runs.
 """
@@ -18,6 +19,8 @@ from models.etcd_world import MUTANT_NONE, EtcdAction, EtcdSetup
 from models.trace import SwarmOptions
 from runner.errors import InputError
 from runner.etcd.conform import watch_requests
+from runner.etcd.sim_lock import LOCK_TTL_MAX_SECONDS
+from runner.etcd.sim_lock_check import LockChecker, LockFindings, LockTally
 from runner.etcd.sim_workload import SWARM_WORKLOADS, WORKLOADS
 from runner.etcd.world import EtcdApplied, EtcdEngine, EtcdWorldState
 from runner.etcd.world_checks import (
@@ -48,13 +51,16 @@ def draw_setup(
     the seed draws it too."""
     del swarm  # every option is drawn whatever the mix, so a seed's choices do not depend on it
     drawn_workload = prng.choice(SWARM_WORKLOADS)
+    chosen = drawn_workload if workload is None else workload
+    keys = prng.choice((2, 4, 6))
+    ttl = prng.choice(LEASE_TTL_CHOICES)  # drawn in this order so seeds keep their runs
     return EtcdSetup(
         members=members,
         clients=clients,
         watches=4,
-        keys=prng.choice((2, 4, 6)),
-        workload=drawn_workload if workload is None else workload,
-        lease_ttl_seconds=prng.choice(LEASE_TTL_CHOICES),
+        keys=keys,
+        workload=chosen,
+        lease_ttl_seconds=min(ttl, LOCK_TTL_MAX_SECONDS) if chosen == "lock" else ttl,
         election_timeout_ticks=prng.choice(ELECTION_TIMEOUT_CHOICES),
         pre_vote=prng.random() < 0.5,
         check_quorum=prng.random() < 0.5,
@@ -80,6 +86,7 @@ class EtcdWorld:
         requests = watch_requests(random.Random(setup.keys), setup.keys)[: setup.watches]
         self.engine = EtcdEngine(setup, requests)
         self.scheduler = SafetyChoices(self.engine)
+        self.lock_findings = LockFindings()
 
     def initial(self) -> EtcdApplied:
         return self.engine.initial()
@@ -90,7 +97,11 @@ class EtcdWorld:
     def choices(self, state: EtcdWorldState, last: EtcdApplied) -> list[Choice[EtcdAction]]:
         return self.scheduler.choices(state, last)
 
-    def checkers(self) -> tuple[MembersRaftChecker | HistoryChecker, ...]:
+    def checkers(self) -> tuple[MembersRaftChecker | HistoryChecker | LockChecker, ...]:
+        if self.setup.workload == "lock":
+            # The keyspace model does not implement the recipe's sorted, revision-filtered
+            # ranges, so the lock workload's history is judged by the lock checker only.
+            return (MembersRaftChecker(), LockChecker(self.lock_findings))
         return (MembersRaftChecker(), HistoryChecker())
 
     def progress(self) -> WriteAcknowledged:
@@ -99,8 +110,8 @@ class EtcdWorld:
     def driver(self, prng: random.Random) -> FairDriver:
         return FairDriver(self.engine, prng)
 
-    def statistics(self) -> Tally:
-        return Tally()
+    def statistics(self) -> Tally | LockTally:
+        return LockTally(self.lock_findings) if self.setup.workload == "lock" else Tally()
 
 
 @final

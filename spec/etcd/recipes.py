@@ -118,9 +118,10 @@ def explain_holders(observation: LockObservation, what: str = "lock") -> Violati
     )
     if _at_most_one_live(observation):
         reason += (
-            "; only one lease is alive: the other holders' leases expired while they still "
-            "believed they held it (a pause longer than the TTL), so etcd deleted their keys "
-            "and let the next client in; etcd's locks are only safe with fencing tokens"
+            "; at most one of their leases is alive: the other holders' leases expired while "
+            "they still believed they held it (a pause longer than the TTL), so etcd deleted "
+            "their keys and let the next client in; etcd's locks are only safe with fencing "
+            "tokens"
         )
     clients = tuple(sorted(believed_holders(observation)))
     return Violation(property_name=name, nodes=clients, reason=reason)

@@ -286,3 +286,37 @@ def test_limit_ranger_enforces_min_and_max(server: LocalApiServer) -> None:
         "limits": {"memory": "1Gi"},
         "requests": {"cpu": "100m", "memory": "1Gi"},
     }
+
+
+# Priority ------------------------------------------------------------------------------------
+
+
+def test_priority_resolves_the_class(config: Config) -> None:
+    server = LocalApiServer(config=msgspec.structs.replace(config, admission_plugins=("Priority",)))
+    plain = server.call("POST", "/api/v1/namespaces/default/pods", pod("plain")).body["spec"]
+    assert (plain["priority"], plain["preemptionPolicy"]) == (0, "PreemptLowerPriority")
+    for name, value, default in (("high", 1000, False), ("usual", 10, True)):
+        body = {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "globalDefault": default,
+        }
+        answer = server.call("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", body)
+        assert answer.body["preemptionPolicy"] == "PreemptLowerPriority"
+    high = server.call(
+        "POST", "/api/v1/namespaces/default/pods", pod("h", priorityClassName="high")
+    )
+    assert high.body["spec"]["priority"] == 1000
+    usual = server.call("POST", "/api/v1/namespaces/default/pods", pod("u")).body["spec"]
+    assert (usual["priorityClassName"], usual["priority"]) == ("usual", 10)
+    assert create(server, "default", pod("x", priorityClassName="nope")) == (
+        403,
+        'pods "x" is forbidden: no PriorityClass with name nope was found',
+    )
+    assert create(server, "default", pod("y", priorityClassName="high", priority=5)) == (
+        403,
+        'pods "y" is forbidden: the integer value of priority (5) must not be provided in pod '
+        "spec; priority admission controller computed 1000 from the given PriorityClass name",
+    )

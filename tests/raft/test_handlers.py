@@ -159,3 +159,44 @@ def test_learner_can_vote() -> None:
     request = MsgVote(from_id=1, to_id=4, term=2, last_log_index=1, last_log_term=1)
     step = deliver(config, learner, request)
     assert sent(step) == [MsgVoteResp(from_id=4, to_id=1, term=2, reject=False)]
+
+
+def test_proposals_beyond_the_uncommitted_limit_are_rejected() -> None:
+    # The new leader's own empty entry 1 is committed once 2 holds it; a limit of 2 then admits
+    # entries 2 and 3 (two uncommitted) and refuses the next (it would make three).
+    config, state = node(1, max_uncommitted_entries=2)
+    state = elected(config, state)
+    state = deliver(config, state, MsgAppResp(from_id=2, to_id=1, term=1, index=1)).state
+    assert (state.persisted.last_index(), state.commit_index) == (1, 1)
+    step = run(config, state, Propose(data=b"a"), Propose(data=b"b"), Propose(data=b"c"))
+    assert of_type(step, ProposalRejected) == [
+        ProposalRejected(reason="too_many_uncommitted_entries", leader_hint=1)
+    ]
+    assert step.state.persisted.last_index() == 3
+
+
+def test_a_rejection_sends_a_replicating_member_back_to_probing() -> None:
+    config, state = node(1)
+    state = elected(config, state)
+    state = deliver(config, state, MsgAppResp(from_id=2, to_id=1, term=1, index=1)).state
+    # Entries 2 and 3 go to 2 pipelined: MsgApp after 1, then MsgApp after 2.
+    state = run(config, state, Propose(data=b"a"), Propose(data=b"b")).state
+    assert progress_of(state, 2).state == "replicate"
+    # 2 refuses the append after entry 2 (it holds only 1; a rejection at or below the match
+    # index would be stale): back to probing from its hint.
+    reject = MsgAppResp(from_id=2, to_id=1, term=1, index=2, reject=True, reject_hint=1)
+    state = deliver(config, state, reject).state
+    assert progress_of(state, 2).state == "probe"
+
+
+def test_a_heartbeat_answer_from_an_up_to_date_member_sends_no_append() -> None:
+    config, state = node(1)
+    state = elected(config, state)
+    state = deliver(config, state, MsgAppResp(from_id=2, to_id=1, term=1, index=1)).state
+    assert progress_of(state, 2).match_index == state.persisted.last_index()
+    step = deliver(config, state, MsgHeartbeatResp(from_id=2, to_id=1, term=1))
+    assert [m for m in sent(step) if isinstance(m, MsgApp)] == []
+    # A member behind the leader's log gets what it is missing.
+    step = deliver(config, state, MsgHeartbeatResp(from_id=3, to_id=1, term=1))
+    [append] = [m for m in sent(step) if isinstance(m, MsgApp)]
+    assert append.to_id == 3
