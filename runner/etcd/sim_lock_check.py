@@ -129,9 +129,13 @@ class LockChecker:
         elif TWO_BELIEVED_HOLDERS.holds(observation) and explained is not None:
             self._reach("two_believed_holders", index)
             stale = [
-                self.pauses[holder.client]
+                self.pauses.get(
+                    holder.client,
+                    f"client {holder.client} was not paused: its keepalives did not reach etcd"
+                    " within the TTL (slow, or its calls failed)",
+                )
                 for holder in observation.holders
-                if holder.lease not in observation.live_leases and holder.client in self.pauses
+                if holder.lease not in observation.live_leases
             ]
             why = "".join(f"; {text}" for text in stale)
             self.findings.note("two_believed_holders", f"step {index}: {explained.reason}{why}")

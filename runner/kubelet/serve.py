@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from runner.apiserver.client import credentials_folder, endpoint_from_kubeconfig
+from runner.errors import InputError
 from runner.exit_codes import ExitCode
 from runner.kubelet.fleet import Fleet, configs
 
@@ -51,7 +52,10 @@ def serve(args: argparse.Namespace) -> ExitCode:
         if args.runtime == "process":
             from runner.kubelet.process_fleet import ProcessFleet
 
-            fleet: Fleet = ProcessFleet(endpoint, nodes, args.writers)
+            try:
+                fleet: Fleet = ProcessFleet(endpoint, nodes, args.writers)
+            except OSError as error:
+                raise InputError(f"cannot listen: {error}", field="--port") from error
         else:
             fleet = Fleet(endpoint, nodes, args.writers)
         driver = threading.Thread(target=fleet.run, args=(stop,), daemon=True, name="kubelet-fleet")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
 from tests.controllers.manager_process import free_port, served_component
-from tests.kubelet.served import eventually, kubelets, ok, pod
+from tests.kubelet.served import eventually, free_ports, kubelets, ok, pod
 
 pytestmark = [pytest.mark.kubectl]
 
@@ -31,7 +31,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with (
         serve(tmp) as api,
         served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
-        kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_port())),
+        kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_ports(3))),
     ):
         yield api
 
