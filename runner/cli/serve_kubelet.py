@@ -6,6 +6,7 @@ import argparse
 
 from models.kubelet.config import MUTANTS
 from runner.cli.options import bounded_float, bounded_int
+from runner.errors import InputError
 from runner.exit_codes import ExitCode
 
 
@@ -33,10 +34,10 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
     )
     parser.add_argument(
         "--port",
-        type=bounded_int(1, 65535 - 10_000),
+        type=bounded_int(1, 65535),
         default=10250,
         help="with --runtime process: node i serves the kubelet API on its IP at PORT+i "
-        "(default 10250)",
+        "(default 10250; PORT+NODES-1 must be a port too)",
     )
     parser.add_argument(
         "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"
@@ -64,5 +65,13 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
 
 def serve_kubelet(args: argparse.Namespace) -> ExitCode:
     from runner.kubelet.serve import serve
+
+    last = args.port + args.nodes - 1
+    if last > 65535:
+        raise InputError(
+            f"node {args.nodes - 1} would serve on port {last}, past 65535 "
+            f"(--port {args.port} with --nodes {args.nodes})",
+            field="--port",
+        )
 
     return serve(args)
