@@ -1,7 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
 kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
-deployment``) send
+deployment|poddisruptionbudget``) send
 their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
@@ -267,6 +267,32 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (3, "imagePullSecrets", "message", "LocalObjectReference", True),
         (4, "automountServiceAccountToken", "bool", "", False),
     ),
+    "IntOrString": (
+        (1, "type", "int64", "", False),
+        (2, "intVal", "int32", "", False),
+        (3, "strVal", "string", "", False),
+    ),
+    "PodDisruptionBudgetSpec": (
+        (1, "minAvailable", "message", "IntOrString", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "maxUnavailable", "message", "IntOrString", False),
+        (4, "unhealthyPodEvictionPolicy", "string", "", False),
+    ),
+    "PodDisruptionBudgetStatus": tuple(
+        (number, name, "int64_v" if number == 1 else "int32_v", "", False)
+        for number, name in (
+            (1, "observedGeneration"),
+            (3, "disruptionsAllowed"),
+            (4, "currentHealthy"),
+            (5, "desiredHealthy"),
+            (6, "expectedPods"),
+        )
+    ),
+    "PodDisruptionBudget": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodDisruptionBudgetSpec", False),
+        (3, "status", "message", "PodDisruptionBudgetStatus", False),
+    ),
     **_REVIEW_MESSAGES,
     **_RBAC_MESSAGES,
 }
@@ -276,6 +302,7 @@ DECODED_KINDS: Final = {
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
     ("apps/v1", "Deployment"),
+    ("policy/v1", "PodDisruptionBudget"),
     *(
         ("authorization.k8s.io/v1", kind)
         for kind in (
@@ -373,6 +400,10 @@ def _to_json(message_name: str, message: Message) -> Any:
         return rfc3339(int(message.seconds)) if message.ListFields() else None  # type: ignore[attr-defined]
     if message_name == "Quantity":
         return str(message.string)  # type: ignore[attr-defined]
+    if message_name == "IntOrString":  # type 0: intVal, 1: strVal; JSON writes the value
+        if int(message.type) == 1:  # type: ignore[attr-defined]
+            return str(message.strVal)  # type: ignore[attr-defined]
+        return int(message.intVal)  # type: ignore[attr-defined]
     fields = {
         name: (kind, target, repeated) for _, name, kind, target, repeated in MESSAGES[message_name]
     }
