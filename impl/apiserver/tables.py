@@ -251,12 +251,22 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             ("Roles", "string", 0),
             ("Age", "string", 0),
             ("Version", "string", 0),
+            ("Internal-IP", "string", 1),
+            ("External-IP", "string", 1),
+            ("OS-Image", "string", 1),
+            ("Kernel-Version", "string", 1),
+            ("Container-Runtime", "string", 1),
         ],
         lambda o, now: [
             _node_status(o),
             _node_roles(o),
             _age(o, now),
             _d(o, "status", "nodeInfo", "kubeletVersion") or "",
+            _node_address(o, "InternalIP"),
+            _node_address(o, "ExternalIP"),
+            _d(o, "status", "nodeInfo", "osImage") or "<unknown>",
+            _d(o, "status", "nodeInfo", "kernelVersion") or "<unknown>",
+            _d(o, "status", "nodeInfo", "containerRuntimeVersion") or "<unknown>",
         ],
     ),
     "Job": (
@@ -447,6 +457,14 @@ def _node_status(obj: Json) -> str:
     if _d(obj, "spec", "unschedulable"):
         status += ",SchedulingDisabled"
     return status
+
+
+def _node_address(obj: Json, kind: str) -> str:
+    """The node's first address of ``kind``, or ``<none>``."""
+    for address in _d(obj, "status", "addresses") or []:
+        if isinstance(address, dict) and address.get("type") == kind:
+            return str(address.get("address") or "<none>")
+    return "<none>"
 
 
 def _node_roles(obj: Json) -> str:

@@ -29,7 +29,7 @@ def register_cluster(targets: argparse._SubParsersAction[argparse.ArgumentParser
             "process as its own serve verb runs it. When every node is Ready and both Leases "
             "are held, the admin kubeconfig is written to --write-kubeconfig. Serves until "
             "SIGINT or SIGTERM (exit 0); a component that fails ends it (exit 1). See "
-            "docs/cluster.md."
+            "docs/serve-cluster.md."
         ),
     )
     parser.add_argument(
@@ -37,7 +37,8 @@ def register_cluster(targets: argparse._SubParsersAction[argparse.ArgumentParser
         metavar="FILE",
         type=Path,
         required=True,
-        help="where the admin kubeconfig goes once the cluster is ready",
+        help="where the admin kubeconfig goes once the cluster is ready (an old file there is "
+        "removed at start)",
     )
     parser.add_argument(
         "--nodes", type=bounded_int(1, 1000), default=1, help="kubelets to run (default 1)"
@@ -114,6 +115,11 @@ def serve_cluster(args: argparse.Namespace) -> ExitCode:
             args.dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise InputError(f"cannot create it: {error}", field="--dir") from error
+    # an old file is removed now, so that the file appearing means the cluster is ready
+    try:
+        args.write_kubeconfig.unlink(missing_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot replace it: {error}", source=str(args.write_kubeconfig)) from None
     folder = args.dir or Path(tempfile.mkdtemp(prefix="kubeoracle-cluster-"))
     config = ClusterConfig(
         nodes=args.nodes,

@@ -87,6 +87,11 @@ class Component:
             preexec_fn=_die_with_parent,
         )
 
+    def describe(self) -> str:
+        """``name (pid N)``."""
+        pid = self.process.pid if self.process is not None else 0
+        return f"{self.name} (pid {pid})"
+
     def exited(self) -> int | None:
         """The exit code if the process has ended, else None."""
         return None if self.process is None else self.process.poll()
@@ -217,8 +222,7 @@ class Cluster:
                         return ExitCode.PASS  # stopped while starting
                     for component in self.components[1:]:
                         component.start()
-                    names = ", ".join(c.name for c in self.components[1:])
-                    self.say(f"started {names}")
+                    self.say(f"started {', '.join(c.describe() for c in self.components)}")
                     if not self._wait_ready(endpoint, started):
                         return ExitCode.PASS
                 self._watch()
@@ -320,6 +324,7 @@ class Cluster:
                 if self.stop.wait(RESTART_SECONDS):
                     return
                 component.start()
+                self.say(f"started {component.describe()}")
 
     def _stop_all(self) -> None:
         running = [c for c in reversed(self.components) if c.exited() is None and c.process]
