@@ -33,7 +33,7 @@ from models.apiserver.messages import (
 )
 from models.apiserver.status import failure
 from models.k8s.codec import encode_json
-from runner.apiserver import protobuf
+from runner.apiserver import openapi_v2, protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
@@ -179,6 +179,12 @@ class ApiServerApp:
             request = self.request_filter(request)
         if is_log_request(request):
             answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if openapi_v2.wants_protobuf(request):
+            json_answer = await self._ask_answer(openapi_v2.as_json_request(request))
+            answer = openapi_v2.as_protobuf(json_answer)
             await self._send(send, answer)
             self._log(scope, answer.status, started)
             return
