@@ -116,7 +116,8 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     """What a request over the secure port presented; None over plain HTTP."""
     if scope.get("scheme") != "https":
         return None
-    identity = client_identity(scope)
+    verdict = client_identity(scope)
+    identity = verdict if isinstance(verdict, tuple) else None
     groups = tuple(
         raw_value.decode("latin-1")
         for raw_name, raw_value in scope.get("headers", [])
@@ -125,6 +126,7 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     return Credentials(
         certificate_user=identity[0] if identity is not None else None,
         certificate_groups=identity[1] if identity is not None else (),
+        certificate_error=verdict if isinstance(verdict, str) else None,
         authorization=headers.get("authorization"),
         impersonate_user=headers.get("impersonate-user"),
         impersonate_groups=groups,
