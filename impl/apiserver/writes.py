@@ -69,6 +69,7 @@ GENERATION_KINDS: Final = frozenset(
         "Job",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "EndpointSlice",
         "CustomResourceDefinition",
     }
 )
