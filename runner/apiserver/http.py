@@ -33,7 +33,7 @@ from models.apiserver.messages import (
 )
 from models.apiserver.status import failure
 from models.k8s.codec import encode_json
-from runner.apiserver import protobuf
+from runner.apiserver import openapi_v2, protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
@@ -116,7 +116,8 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     """What a request over the secure port presented; None over plain HTTP."""
     if scope.get("scheme") != "https":
         return None
-    identity = client_identity(scope)
+    verdict = client_identity(scope)
+    identity = verdict if isinstance(verdict, tuple) else None
     groups = tuple(
         raw_value.decode("latin-1")
         for raw_name, raw_value in scope.get("headers", [])
@@ -125,6 +126,7 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     return Credentials(
         certificate_user=identity[0] if identity is not None else None,
         certificate_groups=identity[1] if identity is not None else (),
+        certificate_error=verdict if isinstance(verdict, str) else None,
         authorization=headers.get("authorization"),
         impersonate_user=headers.get("impersonate-user"),
         impersonate_groups=groups,
@@ -177,6 +179,12 @@ class ApiServerApp:
             request = self.request_filter(request)
         if is_log_request(request):
             answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if openapi_v2.wants_protobuf(request):
+            json_answer = await self._ask_answer(openapi_v2.as_json_request(request))
+            answer = openapi_v2.as_protobuf(json_answer)
             await self._send(send, answer)
             self._log(scope, answer.status, started)
             return

@@ -33,7 +33,7 @@ from runner.apiserver.local_store import LocalStore
 from runner.apiserver.metrics import ApiServerMetrics, TimedStore
 from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
 from runner.apiserver.remote_store import RemoteStore
-from runner.apiserver.tls import SecureFiles, TlsH11Protocol, server_context
+from runner.apiserver.tls import SecureFiles, protocol_factory, server_context
 from runner.etcd.server import LISTEN_BACKLOG, bind
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
@@ -153,11 +153,10 @@ class ApiHttpServer:
         self.uvicorn = uvicorn.Server(config)
         serving = [self.uvicorn.serve(sockets=[self.socket])]
         if self.secure_socket is not None and self.secure_context is not None:
-            tls_context = self.secure_context
             secure_config = uvicorn.Config(
                 self.app,
-                http=TlsH11Protocol,
-                ssl_context_factory=lambda _config, _default: tls_context,
+                # TLS is the protocol's (pyOpenSSL), so uvicorn serves the socket as plain TCP.
+                http=protocol_factory(self.secure_context),  # type: ignore[arg-type]
                 lifespan="off",
                 log_level="critical",
                 access_log=False,
