@@ -71,6 +71,7 @@ GENERATION_KINDS: Final = frozenset(
         "Job",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "EndpointSlice",
         "CustomResourceDefinition",
     }
 )
