@@ -10,8 +10,9 @@ watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS`
 the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
 event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
 on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
-are authenticated and authorized by the machine. Requests and store calls are measured for
-``/metrics`` (:mod:`runner.apiserver.metrics`).
+are authenticated and authorized by the machine. WebSocket upgrades (``kubectl exec``) are
+served by uvicorn's ``websockets`` protocol on both ports. Requests and store calls are measured
+for ``/metrics`` (:mod:`runner.apiserver.metrics`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from runner.apiserver.local_store import LocalStore
 from runner.apiserver.metrics import ApiServerMetrics, TimedStore
 from runner.apiserver.mutants import SkippingSink, StaleListStore, forget_resource_versions
 from runner.apiserver.remote_store import RemoteStore
-from runner.apiserver.tls import SecureFiles, TlsH11Protocol, server_context
+from runner.apiserver.tls import (
+    SecureFiles,
+    TlsH11Protocol,
+    TlsWebSocketProtocol,
+    server_context,
+)
 from runner.etcd.server import LISTEN_BACKLOG, bind
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
@@ -144,6 +150,7 @@ class ApiHttpServer:
             self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
             self.app,
+            ws="websockets-sansio",
             lifespan="off",
             log_level="critical",
             access_log=False,
@@ -157,6 +164,7 @@ class ApiHttpServer:
             secure_config = uvicorn.Config(
                 self.app,
                 http=TlsH11Protocol,
+                ws=TlsWebSocketProtocol,
                 ssl_context_factory=lambda _config, _default: tls_context,
                 lifespan="off",
                 log_level="critical",

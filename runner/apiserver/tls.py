@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from models.strict_input import InputError
 from runner import pki
@@ -127,21 +128,34 @@ def client_identity(scope: Scope) -> tuple[str, tuple[str, ...]] | None:
     return pki.identity(certificate)
 
 
+def _with_client_chain(transport: asyncio.BaseTransport, inner: Any) -> Any:
+    """``inner`` with the connection's client certificate in each scope it is called with."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+
+    async def with_tls(scope: Scope, receive: Any, send: Any) -> None:
+        extensions = dict(scope.get("extensions") or {})
+        extensions["tls"] = {"client_cert_chain": chain, "server_cert": None}
+        scope["extensions"] = extensions
+        await inner(scope, receive, send)
+
+    return with_tls
+
+
 class TlsH11Protocol(H11Protocol):
     """uvicorn's h11 protocol that puts the connection's client certificate in each request's
     scope (``extensions.tls.client_cert_chain``, PEM)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        ssl_object = transport.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
-        inner = self.app
+        self.app = _with_client_chain(transport, self.app)
 
-        async def with_tls(scope: Scope, receive: Any, send: Any) -> None:
-            extensions = dict(scope.get("extensions") or {})
-            extensions["tls"] = {"client_cert_chain": chain, "server_cert": None}
-            scope["extensions"] = extensions
-            await inner(scope, receive, send)
 
-        self.app = with_tls
+class TlsWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (an upgraded connection) that does the same for the
+    WebSocket scope."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.app = _with_client_chain(transport, self.app)

@@ -45,6 +45,7 @@ class ProcessFleet(Fleet):
                 runtime.log_path,
                 self._usage_of(index),
                 runtime.cpu_totals,
+                runtime.exec_target,
             )
             for index, (config, runtime) in enumerate(
                 zip(self.configs, self.processes, strict=True)

@@ -54,4 +54,4 @@ def test_answers(tmp_path: Path) -> None:
             'pod_memory_working_set_bytes{namespace="default",pod="p"} 1000',
         ]
     finally:
-        api.server.server_close()
+        api.close()
