@@ -17,7 +17,7 @@ with that subprotocol and the server opens the same subprotocol to the kubelet (
 final Status on the error channel and closes; kubectl exits with the command's code). When the
 kubelet cannot be reached or refuses, the client gets kube's InternalError on the error channel
 (``error dialing backend: ...`` or ``unable to upgrade connection: <kubelet's answer>``); a node
-whose kubelet serves no API (the simulated runtime) reads as one that cannot be dialled. A plain
+whose status names no kubelet port reads as one that cannot be dialled. A plain
 GET or POST is answered ``Upgrade request required`` (400), and SPDY's POST with a 400 saying
 that this server streams over WebSocket only.
 """
@@ -180,7 +180,7 @@ async def relay(located: Located, protocol: str, receive: Receive, send: Send) -
     if located.url is None:
         kubelet: ClientConnection | str = (
             f"error dialing backend: node {located.node} has no kubelet endpoint "
-            "(its kubelet serves no API: the simulated runtime runs no processes)"
+            "(its status names no daemonEndpoints.kubeletEndpoint port)"
         )
     else:
         kubelet = await _dial(located.url, protocol)

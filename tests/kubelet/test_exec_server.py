@@ -21,12 +21,19 @@ from websockets.typing import Subprotocol
 
 from models.k8s.base import decode_hook
 from models.k8s.core.pod import Pod
+from models.kubelet.stats import NodeStats
 from runner.kubelet.api import KubeletApi
 
 V5 = Subprotocol("v5.channel.k8s.io")
 POD = msgspec.convert(
     {"metadata": {"name": "p", "namespace": "default", "uid": "u"}}, Pod, dec_hook=decode_hook
 )
+
+
+def no_stats() -> NodeStats:
+    return NodeStats(
+        node="n", timestamp_ms=0, start_ms=0, cpu_core_ns=0, memory_working_set_bytes=0
+    )
 
 
 @pytest.fixture
@@ -37,7 +44,7 @@ def api(tmp_path: Path) -> Iterator[KubeletApi]:
         return tmp_path, {"PATH": os.environ.get("PATH", ""), "GREETING": "hello"}
 
     served = KubeletApi(
-        "n", "127.0.0.1", 0, lambda: [POD], lambda uid, c: tmp_path, lambda: None, dict, context
+        "n", "127.0.0.1", 0, lambda: [POD], lambda uid, c: tmp_path, no_stats, context
     )
     served.start()
     try:
@@ -213,3 +220,18 @@ def test_a_plain_request_to_exec_is_refused(api: KubeletApi) -> None:
     with socket.create_connection((host, port), timeout=5) as raw:
         raw.sendall(b"GET /exec/default/p/app?command=true HTTP/1.1\r\nHost: x\r\n\r\n")
         assert raw.recv(4096).startswith(b"HTTP/1.1 400")
+
+
+def test_the_simulated_runtime_refuses_exec() -> None:
+    simulated = KubeletApi("n", "127.0.0.1", 0, lambda: [POD], lambda uid, c: Path("/"), no_stats)
+    simulated.start()
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url(simulated, ["true"], output="1"), subprotocols=[V5])
+        assert refused.value.response.status_code == 500
+        assert bytes(refused.value.response.body or b"").decode() == (
+            "exec is not supported by the simulated runtime (its containers run no processes): "
+            "serve kubelet --runtime process runs commands\n"
+        )
+    finally:
+        simulated.close()

@@ -144,7 +144,7 @@ def test_a_node_without_a_kubelet_api(served: Served) -> None:
     assert done.returncode == 1
     assert done.stderr == (
         "error: Internal error occurred: error dialing backend: node bare has no kubelet "
-        "endpoint (its kubelet serves no API: the simulated runtime runs no processes)\n"
+        "endpoint (its status names no daemonEndpoints.kubeletEndpoint port)\n"
     )
 
 
