@@ -2,7 +2,8 @@
 --runtime process``: ``kubectl run`` starts a real process that serves, ``kubectl logs`` shows
 its output (through the API server's pods/log and the kubelet's containerLogs), an httpGet
 readiness probe gates Ready, a command that exits non-zero goes into CrashLoopBackOff with its
-exit code in lastState, and deleting the pod stops the process."""
+exit code in lastState, deleting the pod stops the process, and ``kubectl top`` shows the
+process's real usage."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _kubectl_installed() -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("kubelet-process")
     with (
-        serve(tmp) as api,
+        serve(tmp, "--metric-resolution", "2") as api,
         served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
         kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_ports(3))),
     ):
@@ -131,3 +132,29 @@ def test_kubectl_logs_shows_the_output(served: Served) -> None:
     missing = kubectl(served, "logs", "absent")
     assert missing.returncode == 1
     assert 'pods "absent" not found' in missing.stderr
+
+
+def test_kubectl_top_shows_real_usage(served: Served) -> None:
+    script = "import time\nwhile True:\n    sum(range(20000))\n    time.sleep(0.01)\n"
+    ok(served, "run", "busy", "--image=python", "--command", "--", "python3", "-c", script)
+    eventually(lambda: kubectl(served, "top", "pod", "busy").returncode == 0, "pod metrics")
+    name, cpu, memory = ok(served, "top", "pod", "busy", "--no-headers").split()
+    assert name == "busy"
+    # A Python interpreter that keeps computing: above zero cpu, several MiB resident.
+    assert cpu.endswith("m"), cpu
+    assert int(cpu[:-1]) > 0, cpu
+    assert memory.endswith("Mi"), memory
+    assert int(memory[:-2]) >= 4, memory
+
+    def nodes() -> list[str]:
+        return ok(served, "top", "node", "--no-headers").splitlines()
+
+    eventually(lambda: len(nodes()) == 3 and "<unknown>" not in str(nodes()), "node metrics")
+    for line in nodes():
+        node_name, node_cpu, _, node_memory, _ = line.split()
+        assert node_name.startswith("kubeoracle-node-")
+        assert node_cpu.endswith("m"), line
+        assert int(node_cpu[:-1]) > 0, line
+        assert node_memory.endswith("Mi"), line
+        assert int(node_memory[:-2]) > 0, line
+    ok(served, "delete", "pod", "busy", "--timeout=60s")
