@@ -143,16 +143,16 @@ def check_permissions(
 def _check_op(
     state: EtcdState, op: RequestOp, auth: AuthInfo | None, *, in_txn: bool
 ) -> EtcdError | None:
-    """One operation: a range reads its range; a put writes its key (on its own, also every
-    key of its lease, and reads the key for prev_kv); a delete reads its range for prev_kv and
-    writes it."""
+    """One operation: a range reads its range; a put writes its key, reads it for prev_kv
+    (etcd 3.4.23 checks that only outside txns; see docs/etcd.md) and, on its own, needs every
+    key of its lease writable (as etcd); a delete reads its range for prev_kv and writes it."""
     if isinstance(op, RangeRequest):
         return check_op(state.auth, auth, op.key, op.range_end, write=False)
     if isinstance(op, PutRequest):
         refused = check_op(state.auth, auth, op.key, b"", write=True)
         if refused is None and not in_txn:
             refused = _check_lease_keys(state, op.lease, auth)
-        if refused is None and op.prev_kv and not in_txn:
+        if refused is None and op.prev_kv:
             refused = check_op(state.auth, auth, op.key, b"", write=False)
         return refused
     if isinstance(op, DeleteRangeRequest):
