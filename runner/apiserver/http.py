@@ -37,6 +37,7 @@ from runner.apiserver import openapi_v2, protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
+from runner.apiserver.metrics_api import MetricsApi
 from runner.apiserver.pod_logs import fetch_url, is_log_request, pod_log
 from runner.apiserver.tls import client_identity
 from runner.served.metrics import CONTENT_TYPE
@@ -160,6 +161,13 @@ class ApiServerApp:
         self.closing = asyncio.Event()
         self.request_filter: Callable[[ApiRequest], ApiRequest] | None = None
         """A deliberately broken server's change to each request (``--mutant``)."""
+        self.metrics_api: MetricsApi | None = None
+        """``metrics.k8s.io`` (``--metric-resolution``), when served."""
+
+    def serve_metrics(self, resolution_seconds: float) -> MetricsApi:
+        """Serve ``metrics.k8s.io`` from now on; the caller runs its scrape loop."""
+        self.metrics_api = MetricsApi(self._ask_answer, _fetch_in_thread, resolution_seconds)
+        return self.metrics_api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -177,6 +185,17 @@ class ApiServerApp:
             return
         if self.request_filter is not None:
             request = self.request_filter(request)
+        metrics_api = self.metrics_api
+        if metrics_api is not None and metrics_api.handles(request):
+            answer = await metrics_api.answer(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if metrics_api is not None and metrics_api.is_discovery(request):
+            answer = await metrics_api.discovery(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
         if is_log_request(request):
             answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
             await self._send(send, answer)

@@ -11,7 +11,9 @@ the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), crea
 event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
 on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
 are authenticated and authorized by the machine. Requests and store calls are measured for
-``/metrics`` (:mod:`runner.apiserver.metrics`).
+``/metrics`` (:mod:`runner.apiserver.metrics`). With ``metric_resolution_seconds`` the app also
+serves ``metrics.k8s.io`` and its scrape loop runs on the same event loop
+(:mod:`runner.apiserver.metrics_api`).
 """
 
 from __future__ import annotations
@@ -70,8 +72,11 @@ class ApiHttpServer:
         entropy: EntropySource | None = None,
         mutant: str = "",
         secure: tuple[tuple[str, int], SecureFiles] | None = None,
+        metric_resolution_seconds: float = 0.0,
     ) -> None:
         self.config = config
+        self.metric_resolution_seconds = metric_resolution_seconds
+        """Serve ``metrics.k8s.io``, scraping the kubelets this often (0: not served)."""
         self.secure_files = secure[1] if secure is not None else None
         try:
             self.secure_socket = bind(secure[0]) if secure is not None else None
@@ -165,12 +170,16 @@ class ApiHttpServer:
             )
             self.secure_uvicorn = uvicorn.Server(secure_config)
             serving.append(self.secure_uvicorn.serve(sockets=[self.secure_socket]))
-        periodic = asyncio.ensure_future(self._periodic())
+        periodic = [asyncio.ensure_future(self._periodic())]
+        if self.metric_resolution_seconds > 0:
+            metrics_api = self.app.serve_metrics(self.metric_resolution_seconds)
+            periodic.append(asyncio.ensure_future(metrics_api.run()))
         self.started.set()
         try:
             await asyncio.gather(*serving)
         finally:
-            periodic.cancel()
+            for task in periodic:
+                task.cancel()
 
     async def _periodic(self) -> None:
         loop = asyncio.get_running_loop()
