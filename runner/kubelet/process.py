@@ -11,8 +11,10 @@
 - SIGTERM and SIGKILL go to the process group.
 - A preStop hook (exec, httpGet or sleep) runs in its own thread; its end is reported.
 - Probes are real, each in its own thread, bounded by ``timeoutSeconds``: exec (exit 0),
-  httpGet (status 200-399, to the pod IP or ``host``), tcpSocket (a connection opens); grpc is
-  not supported and fails.
+  httpGet (status 200-399, to the pod IP or ``host``), tcpSocket (a connection opens), grpc
+  (``grpc.health.v1.Health/Check`` on the pod IP and ``port`` with the probe's ``service``,
+  default "", over an insecure channel with user agent ``kube-probe/1.35``: success only when
+  the answer is SERVING; no connection, UNIMPLEMENTED, a deadline or any other error fails).
 - ``kubectl exec`` runs its command where the container's running process runs (its folder and
   environment): :meth:`ProcessRuntime.exec_target`.
 - Usage (every 10 s, for the kubelet's eviction): resident memory and the cpu rate
@@ -65,6 +67,7 @@ from models.kubelet.events import (
     UsageObserved,
 )
 from models.kubelet.stats import ContainerStats, NodeStats
+from runner.kubelet import grpc_probe
 
 CANNOT_RUN_EXIT: Final = 128
 PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE")
@@ -229,7 +232,13 @@ class ProcessRuntime:
             container = self.containers.get((command.uid, command.container, command.attempt))
         try:
             success = container is not None and self._check(spec, container, timeout, command.uid)
-        except (OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError):
+        except (
+            OSError,
+            http.client.HTTPException,
+            subprocess.SubprocessError,
+            ValueError,
+            KeyError,
+        ):
             success = False
         self.report(
             ProbeAnswered(
@@ -297,6 +306,14 @@ class ProcessRuntime:
                 return 200 <= connection.getresponse().status < 400
             finally:
                 connection.close()
+        grpc_action = _json(spec.grpc)
+        if isinstance(grpc_action, dict):
+            return grpc_probe.check(
+                self.node_ip,
+                int(grpc_action["port"]),
+                str(grpc_action.get("service") or ""),
+                timeout,
+            )
         tcp = _json(spec.tcp_socket)
         if isinstance(tcp, dict):
             host = str(tcp.get("host") or self.node_ip)
