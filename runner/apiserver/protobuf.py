@@ -125,6 +125,21 @@ _BATCH_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
 }
 """batch/v1 Job: what ``kubectl create job`` sends."""
 
+_PDB_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "PodDisruptionBudgetSpec": (
+        (1, "minAvailable", "message", "IntOrString", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "maxUnavailable", "message", "IntOrString", False),
+        (4, "unhealthyPodEvictionPolicy", "string", "", False),
+    ),
+    "PodDisruptionBudget": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodDisruptionBudgetSpec", False),
+    ),
+}
+"""policy/v1 PodDisruptionBudget: what ``kubectl create pdb`` sends (its empty status is
+not decoded)."""
+
 _POLICY_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     "ScopedResourceSelectorRequirement": (
         (1, "scopeName", "string", "", False),
@@ -391,6 +406,7 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     **_RBAC_MESSAGES,
     **_SERVICE_MESSAGES,
     **_BATCH_MESSAGES,
+    **_PDB_MESSAGES,
     **_POLICY_MESSAGES,
 }
 DECODED_KINDS: Final = {
@@ -401,6 +417,7 @@ DECODED_KINDS: Final = {
     ("apps/v1", "Deployment"),
     ("v1", "Service"),
     ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
     ("v1", "ResourceQuota"),
     ("scheduling.k8s.io/v1", "PriorityClass"),
     ("policy/v1", "PodDisruptionBudget"),

@@ -41,7 +41,7 @@ from models.kubelet.state import KubeletState
 from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
 from runner.kubelet import pump, simulated
-from runner.kubelet.api import KubeletApi
+from runner.kubelet.api import ExecContext, KubeletApi
 from runner.kubelet.simulated import Runtime
 from runner.kubelet.writes import Write, Writer
 from runner.served.informers import Informers
@@ -99,6 +99,7 @@ class Fleet:
                 self._pods_of(index),
                 self._log_path_of(index),
                 self._stats_of(index),
+                self._exec_context_of(index),
             )
             for index, config in enumerate(self.configs)
             if config.kubelet_port
@@ -112,6 +113,11 @@ class Fleet:
         del index
         missing = Path(tempfile.gettempdir()) / "kubeoracle-simulated-has-no-logs"
         return lambda uid, container: missing / uid / container
+
+    def _exec_context_of(self, index: int) -> ExecContext | None:
+        """The simulated runtime runs no commands: ``kubectl exec`` gets its refusal."""
+        del index
+        return None
 
     def _stats_of(self, index: int) -> Callable[[], NodeStats]:
         def read() -> NodeStats:

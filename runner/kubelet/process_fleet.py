@@ -21,6 +21,7 @@ from models.kubelet.state import KubeletState
 from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
 from runner.kubelet import pump
+from runner.kubelet.api import ExecContext
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
@@ -38,6 +39,9 @@ class ProcessFleet(Fleet):
 
     def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
         return lambda uid, container: self.processes[index].log_path(uid, container)
+
+    def _exec_context_of(self, index: int) -> ExecContext:
+        return lambda uid, container: self.processes[index].exec_target(uid, container)
 
     def _stats_of(self, index: int) -> Callable[[], NodeStats]:
         def read() -> NodeStats:
