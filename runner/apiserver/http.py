@@ -33,10 +33,11 @@ from models.apiserver.messages import (
 )
 from models.apiserver.status import failure
 from models.k8s.codec import encode_json
-from runner.apiserver import protobuf
+from runner.apiserver import openapi_v2, protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
+from runner.apiserver.metrics_api import MetricsApi
 from runner.apiserver.pod_logs import fetch_url, is_log_request, pod_log
 from runner.apiserver.tls import client_identity
 from runner.served.metrics import CONTENT_TYPE
@@ -116,7 +117,8 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     """What a request over the secure port presented; None over plain HTTP."""
     if scope.get("scheme") != "https":
         return None
-    identity = client_identity(scope)
+    verdict = client_identity(scope)
+    identity = verdict if isinstance(verdict, tuple) else None
     groups = tuple(
         raw_value.decode("latin-1")
         for raw_name, raw_value in scope.get("headers", [])
@@ -125,6 +127,7 @@ def _credentials(scope: Scope, headers: dict[str, str]) -> Credentials | None:
     return Credentials(
         certificate_user=identity[0] if identity is not None else None,
         certificate_groups=identity[1] if identity is not None else (),
+        certificate_error=verdict if isinstance(verdict, str) else None,
         authorization=headers.get("authorization"),
         impersonate_user=headers.get("impersonate-user"),
         impersonate_groups=groups,
@@ -158,6 +161,13 @@ class ApiServerApp:
         self.closing = asyncio.Event()
         self.request_filter: Callable[[ApiRequest], ApiRequest] | None = None
         """A deliberately broken server's change to each request (``--mutant``)."""
+        self.metrics_api: MetricsApi | None = None
+        """``metrics.k8s.io`` (``--metric-resolution``), when served."""
+
+    def serve_metrics(self, resolution_seconds: float) -> MetricsApi:
+        """Serve ``metrics.k8s.io`` from now on; the caller runs its scrape loop."""
+        self.metrics_api = MetricsApi(self._ask_answer, _fetch_in_thread, resolution_seconds)
+        return self.metrics_api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,8 +185,25 @@ class ApiServerApp:
             return
         if self.request_filter is not None:
             request = self.request_filter(request)
+        metrics_api = self.metrics_api
+        if metrics_api is not None and metrics_api.handles(request):
+            answer = await metrics_api.answer(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if metrics_api is not None and metrics_api.is_discovery(request):
+            answer = await metrics_api.discovery(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
         if is_log_request(request):
             answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if openapi_v2.wants_protobuf(request):
+            json_answer = await self._ask_answer(openapi_v2.as_json_request(request))
+            answer = openapi_v2.as_protobuf(json_answer)
             await self._send(send, answer)
             self._log(scope, answer.status, started)
             return

@@ -55,6 +55,105 @@ def _strings(*names: str, repeated: bool = False) -> tuple[Field, ...]:
     )
 
 
+_SERVICE_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "IntOrString": (
+        (1, "type", "int64", "", False),
+        (2, "intVal", "int32", "", False),
+        (3, "strVal", "string", "", False),
+    ),
+    "ServicePort": (
+        (1, "name", "string", "", False),
+        (2, "protocol", "string", "", False),
+        (3, "port", "int32", "", False),
+        (4, "targetPort", "message", "IntOrString", False),
+        (5, "nodePort", "int32_v", "", False),
+        (6, "appProtocol", "string", "", False),
+    ),
+    "ClientIPConfig": ((1, "timeoutSeconds", "int32", "", False),),
+    "SessionAffinityConfig": ((1, "clientIP", "message", "ClientIPConfig", False),),
+    "ServiceSpec": (
+        (1, "ports", "message", "ServicePort", True),
+        (2, "selector", "map:string", "", False),
+        (3, "clusterIP", "string", "", False),
+        (4, "type", "string", "", False),
+        (5, "externalIPs", "string", "", True),
+        (7, "sessionAffinity", "string", "", False),
+        (8, "loadBalancerIP", "string", "", False),
+        (9, "loadBalancerSourceRanges", "string", "", True),
+        (10, "externalName", "string", "", False),
+        (11, "externalTrafficPolicy", "string", "", False),
+        (12, "healthCheckNodePort", "int32_v", "", False),
+        (13, "publishNotReadyAddresses", "bool_v", "", False),
+        (14, "sessionAffinityConfig", "message", "SessionAffinityConfig", False),
+        (17, "ipFamilyPolicy", "string", "", False),
+        (18, "clusterIPs", "string", "", True),
+        (19, "ipFamilies", "string", "", True),
+        (20, "allocateLoadBalancerNodePorts", "bool", "", False),
+        (21, "loadBalancerClass", "string", "", False),
+        (22, "internalTrafficPolicy", "string", "", False),
+        (23, "trafficDistribution", "string", "", False),
+    ),
+    "Service": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "ServiceSpec", False),
+    ),
+}
+"""v1 Service: what ``kubectl create service clusterip|nodeport|loadbalancer|externalname``
+sends (its status, always empty there, is not decoded)."""
+
+_BATCH_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "JobSpec": (
+        (1, "parallelism", "int32", "", False),
+        (2, "completions", "int32", "", False),
+        (3, "activeDeadlineSeconds", "int64", "", False),
+        (4, "selector", "message", "LabelSelector", False),
+        (5, "manualSelector", "bool", "", False),
+        (6, "template", "message", "PodTemplateSpec", False),
+        (7, "backoffLimit", "int32", "", False),
+        (8, "ttlSecondsAfterFinished", "int32", "", False),
+        (9, "completionMode", "string", "", False),
+        (10, "suspend", "bool", "", False),
+        (12, "backoffLimitPerIndex", "int32", "", False),
+        (13, "maxFailedIndexes", "int32", "", False),
+        (14, "podReplacementPolicy", "string", "", False),
+        (15, "managedBy", "string", "", False),
+    ),
+    "Job": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "JobSpec", False),
+    ),
+}
+"""batch/v1 Job: what ``kubectl create job`` sends."""
+
+_POLICY_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "ScopedResourceSelectorRequirement": (
+        (1, "scopeName", "string", "", False),
+        (2, "operator", "string", "", False),
+        (3, "values", "string", "", True),
+    ),
+    "ScopeSelector": (
+        (1, "matchExpressions", "message", "ScopedResourceSelectorRequirement", True),
+    ),
+    "ResourceQuotaSpec": (
+        (1, "hard", "map:message:Quantity", "", False),
+        (2, "scopes", "string", "", True),
+        (3, "scopeSelector", "message", "ScopeSelector", False),
+    ),
+    "ResourceQuota": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "ResourceQuotaSpec", False),
+    ),
+    "PriorityClass": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "value", "int32", "", False),
+        (3, "globalDefault", "bool_v", "", False),
+        (4, "description", "string", "", False),
+        (5, "preemptionPolicy", "string", "", False),
+    ),
+}
+"""v1 ResourceQuota and scheduling.k8s.io/v1 PriorityClass: what ``kubectl create quota`` and
+``kubectl create priorityclass`` send."""
+
 _REVIEW_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     "ResourceAttributes": _strings(
         "namespace", "verb", "group", "version", "resource", "subresource", "name"
@@ -269,6 +368,9 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     ),
     **_REVIEW_MESSAGES,
     **_RBAC_MESSAGES,
+    **_SERVICE_MESSAGES,
+    **_BATCH_MESSAGES,
+    **_POLICY_MESSAGES,
 }
 DECODED_KINDS: Final = {
     ("v1", "ConfigMap"),
@@ -276,6 +378,10 @@ DECODED_KINDS: Final = {
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
     ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("batch/v1", "Job"),
+    ("v1", "ResourceQuota"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
     *(
         ("authorization.k8s.io/v1", kind)
         for kind in (
@@ -373,6 +479,10 @@ def _to_json(message_name: str, message: Message) -> Any:
         return rfc3339(int(message.seconds)) if message.ListFields() else None  # type: ignore[attr-defined]
     if message_name == "Quantity":
         return str(message.string)  # type: ignore[attr-defined]
+    if message_name == "IntOrString":  # Go writes every field; JSON holds the one in use
+        if message.type == 1:  # type: ignore[attr-defined]
+            return str(message.strVal)  # type: ignore[attr-defined]
+        return int(message.intVal)  # type: ignore[attr-defined]
     fields = {
         name: (kind, target, repeated) for _, name, kind, target, repeated in MESSAGES[message_name]
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from impl.controllers import deployment, garbagecollector, replicaset
+from impl.controllers import deployment, endpoints, endpointslice, garbagecollector, replicaset
 from impl.controllers.plan import ControllerDef
 from models.controllers.config import ControllerConfig
 from runner.apiserver.client import Endpoint
@@ -23,6 +23,8 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     deployment.DEFINITION,
     replicaset.DEFINITION,
     garbagecollector.DEFINITION,
+    endpoints.DEFINITION,
+    endpointslice.DEFINITION,
 )
 
 

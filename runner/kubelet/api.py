@@ -5,11 +5,11 @@ and its ``kubeletEndpoint`` port): what ``kubectl logs`` reaches through the API
 - ``GET /pods``: the pods bound to the node, as a PodList;
 - ``GET /containerLogs/<namespace>/<pod>/<container>``: the container's output (text; the
   ``tailLines`` query keeps the last N lines);
-- ``GET /stats/summary``: the Summary API's shape (node and per-pod cpu and memory) from the
-  last usage reading;
-- ``GET /metrics/resource``: the same figures in the Prometheus text the kubelet serves there
-  (``node_``/``pod_cpu_usage_seconds_total``, ``node_``/``pod_memory_working_set_bytes``), which
-  metrics-server scrapes.
+- ``GET /stats/summary``: the Summary API's shape (node, pod and container cpu and memory);
+- ``GET /metrics/resource``: the Prometheus text metrics-server scrapes;
+- ``GET /metrics/cadvisor``: cAdvisor's container series;
+
+the last three from a fresh reading of the runtime (``runner.kubelet.exposition``).
 
 Plain HTTP on loopback, no authentication: a test and development server, not a hardened one.
 """
@@ -24,13 +24,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from impl.kubelet.admission import qos_class
+from models.apiserver.clock import rfc3339
 from models.k8s.codec import to_builtins
 from models.k8s.core.pod import Pod
-from models.kubelet.events import UsageObserved
+from models.kubelet.stats import NodeStats
+from runner.kubelet import exposition
 
 Pods = Callable[[], list[Pod]]
 LogPath = Callable[[str, str], Path]
-Usage = Callable[[], UsageObserved | None]
+Stats = Callable[[], NodeStats]
 
 
 class KubeletApi:
@@ -41,12 +44,9 @@ class KubeletApi:
         port: int,
         pods: Pods,
         log_path: LogPath,
-        usage: Usage,
-        cpu_totals: Callable[[], dict[str, int]] = dict,
+        stats: Stats,
     ) -> None:
-        self.node, self.pods, self.log_path, self.usage = node, pods, log_path, usage
-        self.cpu_totals = cpu_totals
-        """Per pod UID: the cpu milliseconds its processes used so far."""
+        self.node, self.pods, self.log_path, self.stats = node, pods, log_path, stats
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,9 +87,14 @@ class KubeletApi:
         if len(path) == 4 and path[0] == "containerLogs":
             return self._logs(path[1], path[2], path[3], query)
         if path == ["stats", "summary"]:
-            return 200, json.dumps(self._summary()).encode(), "application/json"
+            stats = self.stats()
+            summary = exposition.summary(stats, rfc3339(stats.timestamp_ms // 1000))
+            return 200, json.dumps(summary).encode(), "application/json"
         if path == ["metrics", "resource"]:
-            return 200, self._resource_metrics().encode(), "text/plain; version=0.0.4"
+            return 200, exposition.resource_metrics(self.stats()), exposition.CONTENT_TYPE
+        if path == ["metrics", "cadvisor"]:
+            cadvisor = exposition.cadvisor_metrics(self.stats(), self._qos())
+            return 200, cadvisor, exposition.CONTENT_TYPE
         return 404, b"404 page not found\n", text
 
     def _logs(
@@ -113,60 +118,5 @@ class KubeletApi:
                 return 200, data, text
         return 404, f"pod {namespace}/{name} is not on this node\n".encode(), text
 
-    def _resource_metrics(self) -> str:
-        usage = self.usage()
-        by_uid = {u.uid: u for u in usage.pods} if usage is not None else {}
-        totals = self.cpu_totals()
-        pods = sorted(self.pods(), key=lambda p: (p.meta.namespace or "", p.meta.name or ""))
-        labelled = [
-            (f'namespace="{p.meta.namespace}",pod="{p.meta.name}"', p.meta.uid or "") for p in pods
-        ]
-        cpu = [(f"{{{labels}}}", totals.get(uid, 0) / 1000) for labels, uid in labelled]
-        memory = [
-            (f"{{{labels}}}", by_uid[uid].memory_bytes if uid in by_uid else 0)
-            for labels, uid in labelled
-        ]
-        lines: list[str] = []
-        for prefix, what, kind, node_value, per_pod in (
-            (
-                "cpu_usage_seconds_total",
-                "Cumulative cpu time consumed by the {} in core-seconds",
-                "counter",
-                sum(totals.values()) / 1000,
-                cpu,
-            ),
-            (
-                "memory_working_set_bytes",
-                "Current working set of the {} in bytes",
-                "gauge",
-                sum(u.memory_bytes for u in by_uid.values()),
-                memory,
-            ),
-        ):
-            for scope, rows in (("node", [("", node_value)]), ("pod", per_pod)):
-                name = f"{scope}_{prefix}"
-                lines.append(f"# HELP {name} [STABLE] {what.format(scope)}")
-                lines.append(f"# TYPE {name} {kind}")
-                lines.extend(f"{name}{labels} {value}" for labels, value in rows)
-        return "\n".join(lines) + "\n"
-
-    def _summary(self) -> dict[str, Any]:
-        usage = self.usage()
-        by_uid = {u.uid: u for u in usage.pods} if usage is not None else {}
-        pods = []
-        for pod in self.pods():
-            used = by_uid.get(pod.meta.uid or "")
-            pods.append(
-                {
-                    "podRef": {
-                        "name": pod.meta.name,
-                        "namespace": pod.meta.namespace,
-                        "uid": pod.meta.uid,
-                    },
-                    "cpu": {"usageNanoCores": (used.cpu_millis if used else 0) * 1_000_000},
-                    "memory": {"workingSetBytes": used.memory_bytes if used else 0},
-                }
-            )
-        used_memory = sum(u.memory_bytes for u in by_uid.values())
-        node = {"nodeName": self.node, "memory": {"workingSetBytes": used_memory}}
-        return {"node": node, "pods": pods}
+    def _qos(self) -> dict[str, str]:
+        return {pod.meta.uid or "": qos_class(pod) for pod in self.pods()}

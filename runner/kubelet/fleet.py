@@ -6,14 +6,18 @@ second on the wall clock, and hands each node's API writes to one of a few write
 node always to the same one, so its writes stay in order). The answers to node-level writes
 come back to the driver as ``ApiAnswered`` events. Nodes boot spread over the first lease
 renew interval, as a real fleet's kubelets start at different times, so heartbeats spread out.
+A node whose config has a ``kubelet_port`` serves the kubelet API (``runner.kubelet.api``) on
+its IP and that port, its stats read from its runtime (simulated: the scripted usage).
 """
 
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Final
 
 from impl.controllers.cache import decode
@@ -24,8 +28,10 @@ from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
 from models.kubelet.events import ApiAnswered, Event, NodeObserved, PodObserved, PodRemoved, Tick
 from models.kubelet.state import KubeletState
+from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
-from runner.kubelet import pump
+from runner.kubelet import pump, simulated
+from runner.kubelet.api import KubeletApi
 from runner.kubelet.simulated import Runtime
 from runner.kubelet.writes import Write, Writer
 from runner.served.informers import Informers
@@ -73,6 +79,38 @@ class Fleet:
         self.counters = Counters()
         self.started_ms = _now_ms()
         self.last_tick_ms = 0
+        self.apis = [
+            KubeletApi(
+                config.node_name,
+                config.node_ip,
+                config.kubelet_port,
+                self._pods_of(index),
+                self._log_path_of(index),
+                self._stats_of(index),
+            )
+            for index, config in enumerate(self.configs)
+            if config.kubelet_port
+        ]
+
+    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
+        return lambda: list(dict(self.pods[index]).values())
+
+    def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
+        """The simulated runtime writes no logs: a path that does not exist."""
+        del index
+        missing = Path(tempfile.gettempdir()) / "kubeoracle-simulated-has-no-logs"
+        return lambda uid, container: missing / uid / container
+
+    def _stats_of(self, index: int) -> Callable[[], NodeStats]:
+        def read() -> NodeStats:
+            return simulated.stats(
+                self.runtimes[index],
+                _now_ms(),
+                self.configs[index].node_name,
+                dict(self.pods[index]),
+            )
+
+        return read
 
     # The driver thread -------------------------------------------------------------------
 
@@ -85,11 +123,15 @@ class Fleet:
         ]
         for thread in threads:
             thread.start()
+        for api in self.apis:
+            api.start()
         try:
             Informers(self.endpoint, ["pods", "nodes"]).drive(
                 stop, self._handle, self._then, IDLE_SECONDS
             )
         finally:
+            for api in self.apis:
+                api.close()
             for outbox in self.outboxes:
                 outbox.put(None)
             for thread in threads:

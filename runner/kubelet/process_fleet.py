@@ -11,16 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Final
 
 from impl.kubelet import machine
-from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
-from models.kubelet.events import Command, Event, UsageObserved
+from models.kubelet.events import Command, Event
 from models.kubelet.state import KubeletState
+from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
 from runner.kubelet import pump
-from runner.kubelet.api import KubeletApi
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
@@ -35,40 +35,24 @@ class ProcessFleet(Fleet):
             for index, config in enumerate(self.configs)
         ]
         self.last_usage = time.monotonic()
-        self.usages: list[UsageObserved | None] = [None] * len(self.configs)
-        self.apis = [
-            KubeletApi(
-                config.node_name,
-                config.node_ip,
-                config.kubelet_port,
-                self._pods_of(index),
-                runtime.log_path,
-                self._usage_of(index),
-                runtime.cpu_totals,
-            )
-            for index, (config, runtime) in enumerate(
-                zip(self.configs, self.processes, strict=True)
-            )
-            if config.kubelet_port
-        ]
 
-    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
-        return lambda: list(dict(self.pods[index]).values())
+    def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
+        return lambda uid, container: self.processes[index].log_path(uid, container)
 
-    def _usage_of(self, index: int) -> Callable[[], UsageObserved | None]:
-        return lambda: self.usages[index]
+    def _stats_of(self, index: int) -> Callable[[], NodeStats]:
+        def read() -> NodeStats:
+            pods = dict(self.pods[index])
+            return self.processes[index].stats(self.configs[index].node_name, pods)
+
+        return read
 
     def _reporter(self, index: int) -> Reporter:
         return Reporter(self, index)
 
     def run(self, stop: threading.Event) -> None:
-        for api in self.apis:
-            api.start()
         try:
             super().run(stop)
         finally:
-            for api in self.apis:
-                api.close()
             for runtime in self.processes:
                 runtime.close()
 
@@ -97,7 +81,6 @@ class ProcessFleet(Fleet):
         for index, runtime in enumerate(self.processes):
             if self.states[index] is not None:
                 usage = runtime.usage(self.configs[index].capacity.memory_bytes)
-                self.usages[index] = usage
                 self.answers.put((index, usage))
 
 

@@ -52,7 +52,9 @@ class Pumped(msgspec.Struct, frozen=True, kw_only=True):
 def boot(config: KubeletConfig, now_ms: int, node_index: int) -> Pumped:
     """A node that just booted: a fresh kubelet and an empty runtime."""
     step = machine.init(config, now_ms)
-    return _route(config, step.state, Runtime(node_index=node_index), step.commands, now_ms)
+    return _route(
+        config, step.state, Runtime(node_index=node_index, boot_ms=now_ms), step.commands, now_ms
+    )
 
 
 def split(commands: tuple[Command, ...]) -> tuple[list[ApiCommand], list[RuntimeCommand]]:
