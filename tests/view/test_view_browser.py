@@ -80,7 +80,8 @@ def test_a_mutant_trace_opens_on_its_highlighted_violation(
     assert broken["status"] == "violation"
     open_page(browser, view(trace))
     banner = browser.find_element(By.ID, "banner").text
-    assert broken["property"] in banner and broken["message"] in banner
+    assert broken["property"] in banner
+    assert broken["message"] in banner
     row = browser.find_element(By.CSS_SELECTOR, ".row.violation")
     assert row.get_attribute("data-n") == str(broken["index"])
     assert "sel" in (row.get_attribute("class") or "").split()
