@@ -66,9 +66,15 @@ class ProcessFleet(Fleet):
 
     def _step(self, index: int, state: KubeletState, event: Event) -> None:
         step = machine.on_event(self.configs[index], state, event)
-        self._apply(index, step.state, step.commands)
+        self._apply(index, step.state, step.commands, event)
 
-    def _apply(self, index: int, state: KubeletState, commands: tuple[Command, ...]) -> None:
+    def _apply(
+        self,
+        index: int,
+        state: KubeletState,
+        commands: tuple[Command, ...],
+        fed: Event | None = None,
+    ) -> None:
         self.states[index] = state
         outbox = self.outboxes[index % len(self.outboxes)]
         writes, requests = pump.split(commands)
@@ -76,6 +82,7 @@ class ProcessFleet(Fleet):
             outbox.put((index, write))
         for request in requests:
             self.processes[index].run(request)
+        self._record(index, state, ((fed,) if fed is not None else ()) + tuple(requests))
 
     def _then(self) -> None:
         super()._then()
