@@ -1,7 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
 kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
-deployment``) send
+deployment|poddisruptionbudget``) send
 their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
