@@ -10,9 +10,10 @@ watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS`
 the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
 event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
 on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
-are authenticated and authorized by the machine. Requests and store calls are measured for
-``/metrics`` (:mod:`runner.apiserver.metrics`). With ``metric_resolution_seconds`` the app also
-serves ``metrics.k8s.io`` and its scrape loop runs on the same event loop
+are authenticated and authorized by the machine. WebSocket upgrades (``kubectl exec``) are
+served by uvicorn's ``websockets`` protocol on both ports. Requests and store calls are measured
+for ``/metrics`` (:mod:`runner.apiserver.metrics`). With ``metric_resolution_seconds`` the app
+also serves ``metrics.k8s.io`` and its scrape loop runs on the same event loop
 (:mod:`runner.apiserver.metrics_api`).
 """
 
@@ -149,6 +150,7 @@ class ApiHttpServer:
             self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
             self.app,
+            ws="websockets-sansio",
             lifespan="off",
             log_level="critical",
             access_log=False,
@@ -162,6 +164,7 @@ class ApiHttpServer:
                 self.app,
                 # TLS is the protocol's (pyOpenSSL), so uvicorn serves the socket as plain TCP.
                 http=protocol_factory(self.secure_context),  # type: ignore[arg-type]
+                ws="websockets-sansio",
                 lifespan="off",
                 log_level="critical",
                 access_log=False,

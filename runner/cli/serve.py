@@ -23,6 +23,7 @@ from runner.apiserver import MUTANTS
 from runner.cli import apiserver_security, serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
+from runner.cli.serve_cluster import register_cluster
 from runner.cli.serve_controller_manager import register_controller_manager
 from runner.cli.serve_kubelet import register_kubelet
 from runner.cli.serve_scheduler import register_scheduler
@@ -76,6 +77,7 @@ def register(verbs: VerbParsers) -> None:
     register_controller_manager(targets)
     register_scheduler(targets)
     register_kubelet(targets)
+    register_cluster(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

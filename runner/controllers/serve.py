@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from impl.controllers import deployment, endpoints, endpointslice, garbagecollector, replicaset
+from impl.controllers import (
+    deployment,
+    disruption,
+    endpoints,
+    endpointslice,
+    garbagecollector,
+    replicaset,
+)
 from impl.controllers.plan import ControllerDef
 from models.controllers.config import ControllerConfig
 from runner.apiserver.client import Endpoint
@@ -25,6 +32,7 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     garbagecollector.DEFINITION,
     endpoints.DEFINITION,
     endpointslice.DEFINITION,
+    disruption.DEFINITION,
 )
 
 

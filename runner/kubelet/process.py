@@ -2,7 +2,9 @@
 ``command``/``args`` runs as a real local process (the image is recorded and ignored).
 
 - A sandbox is a folder for the pod's logs; the pod's IP is the node's (host network).
-- A container starts as its own process group (``start_new_session``), output to
+- A container starts as its own process group (``start_new_session``) in its ``workingDir``
+  (the sandbox folder without one), with the kubelet's environment plus the literal ``value``
+  of each of its ``env`` entries (``valueFrom`` is not resolved), output to
   ``<sandbox>/<container>.log``; a waiter thread reports its exit (a signal N reads as exit
   code 128 + N, as container runtimes report it). A container with no command cannot run
   (exit 128, ContainerCannotRun).
@@ -13,6 +15,8 @@
   (``grpc.health.v1.Health/Check`` on the pod IP and ``port`` with the probe's ``service``,
   default "", over an insecure channel with user agent ``kube-probe/1.35``: success only when
   the answer is SERVING; no connection, UNIMPLEMENTED, a deadline or any other error fails).
+- ``kubectl exec`` runs its command where the container's running process runs (its folder and
+  environment): :meth:`ProcessRuntime.exec_target`.
 - Usage (every 10 s, for the kubelet's eviction): resident memory and the cpu rate
   (millicores since the last reading) from ``/proc``, summed per pod.
 - Stats (``stats``, read when the kubelet API is asked): per container, psutil's figures for
@@ -76,6 +80,19 @@ def _json(value: Any) -> Any:
     return value.to_builtins() if isinstance(value, Opaque) else value
 
 
+def container_env(container: Container) -> dict[str, str]:
+    """The kubelet's environment plus the container's literal ``env`` values."""
+    env = dict(os.environ)
+    entries = _json(container.env)
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            value = entry.get("value")
+            if value is None and "valueFrom" in entry:
+                continue
+            env[entry["name"]] = value if isinstance(value, str) else ""
+    return env
+
+
 class ProcessRuntime:
     """One node's containers as local processes."""
 
@@ -124,6 +141,20 @@ class ProcessRuntime:
     def log_path(self, uid: str, container: str) -> Path:
         return self.root / uid / f"{container}.log"
 
+    def exec_target(self, uid: str, container: str) -> tuple[Path, dict[str, str]] | None:
+        """The working directory and environment of the container's running process, or None
+        when it has none running."""
+        with self.lock:
+            running = [
+                (attempt, spec)
+                for (owner, name, attempt), spec in self.containers.items()
+                if owner == uid and name == container
+            ]
+        if not running:
+            return None
+        spec = max(running, key=lambda item: item[0])[1]
+        return Path(spec.working_dir or self.root / uid), container_env(spec)
+
     def _start(self, command: StartContainer) -> None:
         name = command.container.name or ""
         key = (command.uid, name, command.attempt)
@@ -150,6 +181,7 @@ class ProcessRuntime:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=command.container.working_dir or folder,
+                    env=container_env(command.container),
                     start_new_session=True,
                 )
             except OSError as error:
@@ -259,6 +291,7 @@ class ProcessRuntime:
                 capture_output=True,
                 timeout=timeout,
                 cwd=container.working_dir or self.root / uid,
+                env=container_env(container),
                 check=False,
             )
             return done.returncode == 0

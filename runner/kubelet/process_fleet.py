@@ -21,6 +21,7 @@ from models.kubelet.state import KubeletState
 from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
 from runner.kubelet import pump
+from runner.kubelet.api import ExecContext
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
@@ -38,6 +39,9 @@ class ProcessFleet(Fleet):
 
     def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
         return lambda uid, container: self.processes[index].log_path(uid, container)
+
+    def _exec_context_of(self, index: int) -> ExecContext:
+        return lambda uid, container: self.processes[index].exec_target(uid, container)
 
     def _stats_of(self, index: int) -> Callable[[], NodeStats]:
         def read() -> NodeStats:
@@ -62,9 +66,15 @@ class ProcessFleet(Fleet):
 
     def _step(self, index: int, state: KubeletState, event: Event) -> None:
         step = machine.on_event(self.configs[index], state, event)
-        self._apply(index, step.state, step.commands)
+        self._apply(index, step.state, step.commands, event)
 
-    def _apply(self, index: int, state: KubeletState, commands: tuple[Command, ...]) -> None:
+    def _apply(
+        self,
+        index: int,
+        state: KubeletState,
+        commands: tuple[Command, ...],
+        fed: Event | None = None,
+    ) -> None:
         self.states[index] = state
         outbox = self.outboxes[index % len(self.outboxes)]
         writes, requests = pump.split(commands)
@@ -72,6 +82,7 @@ class ProcessFleet(Fleet):
             outbox.put((index, write))
         for request in requests:
             self.processes[index].run(request)
+        self._record(index, state, ((fed,) if fed is not None else ()) + tuple(requests))
 
     def _then(self) -> None:
         super()._then()

@@ -99,4 +99,4 @@ def test_answers(tmp_path: Path) -> None:
         assert samples[("resource_scrape_error", ())] == (0, None)
         assert len(samples) == 3 * 2 + 2 + 2 + 1
     finally:
-        api.server.server_close()
+        api.close()
