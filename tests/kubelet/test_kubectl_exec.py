@@ -1,14 +1,21 @@
 """The real kubectl's ``exec`` (WebSocket, ``v5.channel.k8s.io``) against ``serve apiserver`` +
 ``serve kubelet --runtime process``: the command's output, its exit code as kubectl's, ``-c``,
-``-i`` with piped stdin, and kube's answers for a wrong container, an unbound pod, a container
-not running and a node whose kubelet serves no API; WebSocket requests that break the
-protocol leave the API server serving."""
+``-i`` with piped stdin, ``-it`` on a terminal, and kube's answers for a wrong container, an
+unbound pod, a container not running and a node without a kubelet port; WebSocket requests
+that break the protocol leave the API server serving."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
+import select
 import socket
+import struct
+import subprocess
+import termios
+import time
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -16,7 +23,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
+from tests.apiserver.kubectl import KUBECTL, Served, kubectl, require_kubectl, serve
 from tests.kubelet.served import eventually, free_ports, kubelets, ok, pod
 
 pytestmark = [pytest.mark.kubectl]
@@ -190,3 +197,37 @@ def test_bad_websocket_requests_leave_the_server_serving(served: Served) -> None
                 pass
     done = kubectl(served, "exec", "two", "-c", "first", "--", "echo", "still serving")
     assert (done.returncode, done.stdout) == (0, "still serving\n")
+
+
+def test_a_terminal_with_dash_it(served: Served) -> None:
+    """kubectl on a pseudo-terminal of 33 rows and 120 columns: the command runs on a terminal
+    of that size (the resize channel), and what is typed reaches it."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 120, 0, 0))
+    command = [KUBECTL, "--kubeconfig", str(served.kubeconfig), "--cache-dir", str(served.cache)]
+    script = "tty >/dev/null && echo terminal; stty size; read x; echo got:$x"
+    process = subprocess.Popen(
+        [*command, "exec", "-it", "two", "-c", "first", "--", "sh", "-c", script],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    output, typed = b"", False
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and b"got:" not in output:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                output += os.read(master, 4096)
+            if b"33 120" in output and not typed:
+                os.write(master, b"typed\r")
+                typed = True
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        os.close(master)
+    lines = output.replace(b"\r", b"").splitlines()
+    assert lines[:2] == [b"terminal", b"33 120"]
+    assert lines[-1] == b"got:typed"
