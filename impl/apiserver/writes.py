@@ -192,6 +192,37 @@ def _prepare_create(ctx: Context, obj: Json) -> None:
         obj["status"] = {"loadBalancer": {}}
     elif kind == "CustomResourceDefinition":
         _crd_status(obj)
+    elif kind == "Job":
+        _generate_job_selector(obj)
+
+
+def _generate_job_selector(job: Json) -> None:
+    """The Job strategy's ``generateSelector`` unless ``spec.manualSelector``: the template
+    gets the labels ``job-name``, ``batch.kubernetes.io/job-name``, ``controller-uid`` and
+    ``batch.kubernetes.io/controller-uid`` (those not set), and the selector matches
+    ``batch.kubernetes.io/controller-uid``."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    meta = metadata(job)
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return
+    template_meta = template.setdefault("metadata", {})
+    if not isinstance(template_meta, dict):
+        return
+    labels = template_meta.setdefault("labels", {})
+    if not isinstance(labels, dict):
+        return
+    for key in ("job-name", "batch.kubernetes.io/job-name"):
+        labels.setdefault(key, meta.get("name"))
+    for key in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.setdefault(key, meta.get("uid"))
+    selector = spec.setdefault("selector", {})
+    if isinstance(selector, dict):
+        match = selector.setdefault("matchLabels", {})
+        if isinstance(match, dict):
+            match.setdefault("batch.kubernetes.io/controller-uid", meta.get("uid"))
 
 
 def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:

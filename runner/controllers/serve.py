@@ -15,6 +15,7 @@ from impl.controllers import (
     endpoints,
     endpointslice,
     garbagecollector,
+    job,
     replicaset,
 )
 from impl.controllers.plan import ControllerDef
@@ -33,6 +34,7 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     endpoints.DEFINITION,
     endpointslice.DEFINITION,
     disruption.DEFINITION,
+    job.DEFINITION,
 )
 
 
