@@ -74,6 +74,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def test_exec_prints_the_output(served: Served) -> None:
     done = kubectl(served, "exec", "two", "-c", "first", "--", "echo", "hi")
     assert (done.returncode, done.stdout) == (0, "hi\n")
+    spaced = kubectl(served, "exec", "two", "-c", "first", "--", "echo", "a b&c=d", "héllo ✓")
+    assert (spaced.returncode, spaced.stdout) == (0, "a b&c=d héllo ✓\n")
 
 
 def test_a_non_zero_exit_is_kubectls_exit_code(served: Served) -> None:
