@@ -1,11 +1,13 @@
 """Authentication: from what a request presented to the user it acts as, or a 401.
 
 As kube-apiserver's union of authenticators: a verified client certificate first (CN the user,
-each O a group), then a bearer token (``--token-auth-file``); a request that presents neither
-is anonymous (``system:anonymous`` in ``system:unauthenticated``) when ``--anonymous-auth`` is
-on, 401 otherwise. A bearer token that matches nothing is an error, never anonymous; an
-``Authorization`` header that is not ``Bearer <token>`` is ignored, as kube's bearer-token
-authenticator ignores it. Authenticated users get ``system:authenticated``.
+each O a group), then a bearer token (``--token-auth-file``, ServiceAccount tokens); a request
+that presents neither is anonymous (``system:anonymous`` in ``system:unauthenticated``) when
+``--anonymous-auth`` is on, 401 otherwise. A client certificate that does not verify and a
+bearer token that matches nothing are errors: the request gets 401 unless another
+authenticator accepts it, never anonymous access. An ``Authorization`` header that is not
+``Bearer <token>`` is ignored, as kube's bearer-token authenticator ignores it; ``Bearer`` with
+an empty token (two spaces) is an error. Authenticated users get ``system:authenticated``.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ def unauthorized() -> Status:
 
 def bearer_token(header: str | None) -> str | None:
     """The token of ``Authorization: Bearer <token>``; None when the header is absent or of
-    another scheme (kube splits on spaces and compares the scheme case-insensitively)."""
+    another scheme (kube trims the header, splits it on single spaces and compares the scheme
+    case-insensitively), "" when the scheme is Bearer and the token empty (an error)."""
     if header is None:
         return None
     parts = header.strip().split(" ", 2)
-    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
+    if len(parts) < 2 or parts[0].lower() != "bearer":
         return None
     return parts[1]
 
@@ -63,18 +66,18 @@ def authenticate(
 
     ``extra_token_user`` is what another bearer-token authenticator (ServiceAccount tokens,
     checked by the caller) made of the token, if anything."""
-    if credentials.certificate_user is not None:
-        if not credentials.certificate_user:
-            return unauthorized()
+    if credentials.certificate_user:
         return _with_authenticated(
             UserInfo(name=credentials.certificate_user, groups=credentials.certificate_groups)
         )
     token = bearer_token(credentials.authorization)
     if token is not None:
-        user = _token_user(config.tokens, token) or extra_token_user
+        user = (_token_user(config.tokens, token) if token else None) or extra_token_user
         if user is None:
             return unauthorized()
         return _with_authenticated(user)
+    if credentials.certificate_error is not None:
+        return unauthorized()
     if config.anonymous:
         return UserInfo(name=ANONYMOUS_USER, groups=(UNAUTHENTICATED,))
     return unauthorized()

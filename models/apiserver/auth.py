@@ -2,9 +2,9 @@
 authenticate as, the authorization attributes of a request, the server's authentication and
 authorization settings, and the RBAC rules an authorizer evaluates.
 
-The runner fills ``Credentials`` (the client certificate's subject, already verified against
-``--client-ca-file`` by the TLS handshake, and the ``Authorization`` header); the machine turns
-them into a ``UserInfo`` and decides.
+The runner fills ``Credentials`` (the client certificate's subject once the runner has verified
+it against ``--client-ca-file``, or why it did not verify, and the ``Authorization`` header);
+the machine turns them into a ``UserInfo`` and decides.
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     """What a request over the secure port presented.
 
     ``certificate_user`` and ``certificate_groups`` are a verified client certificate's subject
-    CN and Os (``certificate_user`` None: no certificate). ``authorization`` is the raw
-    ``Authorization`` header (None: absent)."""
+    CN and Os (``certificate_user`` None: no certificate, or one that did not verify).
+    ``certificate_error`` says why a presented certificate did not verify (None: it did, or
+    none was presented). ``authorization`` is the raw ``Authorization`` header (None:
+    absent)."""
 
     certificate_user: str | None = None
     certificate_groups: tuple[str, ...] = ()
+    certificate_error: str | None = None
     authorization: str | None = None
     impersonate_user: str | None = None
     impersonate_groups: tuple[str, ...] = ()

@@ -106,15 +106,14 @@ _SCALE: Final = Subresource(
 
 
 def _core(resource: str, kind: str, **extra: Any) -> Resource:
-    singular = resource[:-1] if resource.endswith("s") else resource
-    extra.setdefault("singular", singular)
+    extra.setdefault("singular", kind.lower())  # kube-apiserver's singularName for built-ins
     extra.setdefault("key_prefix", f"/registry/{resource}")
     extra.setdefault("namespaced", True)
     return Resource(group="", version="v1", resource=resource, kind=kind, **extra)
 
 
 def _grouped(group: str, version: str, resource: str, kind: str, **extra: Any) -> Resource:
-    extra.setdefault("singular", resource[:-1])
+    extra.setdefault("singular", kind.lower())
     extra.setdefault("key_prefix", f"/registry/{resource}")
     extra.setdefault("namespaced", True)
     return Resource(group=group, version=version, resource=resource, kind=kind, **extra)
@@ -156,7 +155,6 @@ BUILTIN_RESOURCES: Final = (
     _core(
         "endpoints",
         "Endpoints",
-        singular="endpoints",
         short_names=("ep",),
         key_prefix="/registry/services/endpoints",
         create_on_update=True,

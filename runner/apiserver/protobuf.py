@@ -1,7 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
 kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
-deployment``) send
+deployment|poddisruptionbudget``) send
 their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
@@ -54,6 +54,120 @@ def _strings(*names: str, repeated: bool = False) -> tuple[Field, ...]:
         (number, name, "string", "", repeated) for number, name in enumerate(names, start=1)
     )
 
+
+_SERVICE_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "IntOrString": (
+        (1, "type", "int64", "", False),
+        (2, "intVal", "int32", "", False),
+        (3, "strVal", "string", "", False),
+    ),
+    "ServicePort": (
+        (1, "name", "string", "", False),
+        (2, "protocol", "string", "", False),
+        (3, "port", "int32", "", False),
+        (4, "targetPort", "message", "IntOrString", False),
+        (5, "nodePort", "int32_v", "", False),
+        (6, "appProtocol", "string", "", False),
+    ),
+    "ClientIPConfig": ((1, "timeoutSeconds", "int32", "", False),),
+    "SessionAffinityConfig": ((1, "clientIP", "message", "ClientIPConfig", False),),
+    "ServiceSpec": (
+        (1, "ports", "message", "ServicePort", True),
+        (2, "selector", "map:string", "", False),
+        (3, "clusterIP", "string", "", False),
+        (4, "type", "string", "", False),
+        (5, "externalIPs", "string", "", True),
+        (7, "sessionAffinity", "string", "", False),
+        (8, "loadBalancerIP", "string", "", False),
+        (9, "loadBalancerSourceRanges", "string", "", True),
+        (10, "externalName", "string", "", False),
+        (11, "externalTrafficPolicy", "string", "", False),
+        (12, "healthCheckNodePort", "int32_v", "", False),
+        (13, "publishNotReadyAddresses", "bool_v", "", False),
+        (14, "sessionAffinityConfig", "message", "SessionAffinityConfig", False),
+        (17, "ipFamilyPolicy", "string", "", False),
+        (18, "clusterIPs", "string", "", True),
+        (19, "ipFamilies", "string", "", True),
+        (20, "allocateLoadBalancerNodePorts", "bool", "", False),
+        (21, "loadBalancerClass", "string", "", False),
+        (22, "internalTrafficPolicy", "string", "", False),
+        (23, "trafficDistribution", "string", "", False),
+    ),
+    "Service": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "ServiceSpec", False),
+    ),
+}
+"""v1 Service: what ``kubectl create service clusterip|nodeport|loadbalancer|externalname``
+sends (its status, always empty there, is not decoded)."""
+
+_BATCH_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "JobSpec": (
+        (1, "parallelism", "int32", "", False),
+        (2, "completions", "int32", "", False),
+        (3, "activeDeadlineSeconds", "int64", "", False),
+        (4, "selector", "message", "LabelSelector", False),
+        (5, "manualSelector", "bool", "", False),
+        (6, "template", "message", "PodTemplateSpec", False),
+        (7, "backoffLimit", "int32", "", False),
+        (8, "ttlSecondsAfterFinished", "int32", "", False),
+        (9, "completionMode", "string", "", False),
+        (10, "suspend", "bool", "", False),
+        (12, "backoffLimitPerIndex", "int32", "", False),
+        (13, "maxFailedIndexes", "int32", "", False),
+        (14, "podReplacementPolicy", "string", "", False),
+        (15, "managedBy", "string", "", False),
+    ),
+    "Job": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "JobSpec", False),
+    ),
+}
+"""batch/v1 Job: what ``kubectl create job`` sends."""
+
+_PDB_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "PodDisruptionBudgetSpec": (
+        (1, "minAvailable", "message", "IntOrString", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "maxUnavailable", "message", "IntOrString", False),
+        (4, "unhealthyPodEvictionPolicy", "string", "", False),
+    ),
+    "PodDisruptionBudget": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodDisruptionBudgetSpec", False),
+    ),
+}
+"""policy/v1 PodDisruptionBudget: what ``kubectl create pdb`` sends (its empty status is
+not decoded)."""
+
+_POLICY_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "ScopedResourceSelectorRequirement": (
+        (1, "scopeName", "string", "", False),
+        (2, "operator", "string", "", False),
+        (3, "values", "string", "", True),
+    ),
+    "ScopeSelector": (
+        (1, "matchExpressions", "message", "ScopedResourceSelectorRequirement", True),
+    ),
+    "ResourceQuotaSpec": (
+        (1, "hard", "map:message:Quantity", "", False),
+        (2, "scopes", "string", "", True),
+        (3, "scopeSelector", "message", "ScopeSelector", False),
+    ),
+    "ResourceQuota": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "ResourceQuotaSpec", False),
+    ),
+    "PriorityClass": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "value", "int32", "", False),
+        (3, "globalDefault", "bool_v", "", False),
+        (4, "description", "string", "", False),
+        (5, "preemptionPolicy", "string", "", False),
+    ),
+}
+"""v1 ResourceQuota and scheduling.k8s.io/v1 PriorityClass: what ``kubectl create quota`` and
+``kubectl create priorityclass`` send."""
 
 _REVIEW_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     "ResourceAttributes": _strings(
@@ -269,6 +383,10 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     ),
     **_REVIEW_MESSAGES,
     **_RBAC_MESSAGES,
+    **_SERVICE_MESSAGES,
+    **_BATCH_MESSAGES,
+    **_PDB_MESSAGES,
+    **_POLICY_MESSAGES,
 }
 DECODED_KINDS: Final = {
     ("v1", "ConfigMap"),
@@ -276,6 +394,11 @@ DECODED_KINDS: Final = {
     ("v1", "Namespace"),
     ("v1", "ServiceAccount"),
     ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "ResourceQuota"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
     *(
         ("authorization.k8s.io/v1", kind)
         for kind in (
@@ -373,6 +496,10 @@ def _to_json(message_name: str, message: Message) -> Any:
         return rfc3339(int(message.seconds)) if message.ListFields() else None  # type: ignore[attr-defined]
     if message_name == "Quantity":
         return str(message.string)  # type: ignore[attr-defined]
+    if message_name == "IntOrString":  # Go writes every field; JSON holds the one in use
+        if message.type == 1:  # type: ignore[attr-defined]
+            return str(message.strVal)  # type: ignore[attr-defined]
+        return int(message.intVal)  # type: ignore[attr-defined]
     fields = {
         name: (kind, target, repeated) for _, name, kind, target, repeated in MESSAGES[message_name]
     }

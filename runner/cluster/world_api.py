@@ -23,8 +23,6 @@ Entropy (now, UIDs, name suffixes) derives from the seed and a counter, so a ste
 
 from __future__ import annotations
 
-import random
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -35,7 +33,6 @@ from impl.apiserver.context import Config
 from impl.apiserver.machine import on_event
 from impl.etcd import watch as etcd_watch
 from impl.etcd.member_state import MemberState
-from models.apiserver.clock import rfc3339
 from models.apiserver.messages import (
     ApiRequest,
     ApiServerEvent,
@@ -57,7 +54,7 @@ from models.apiserver.messages import (
 from models.environment import NodeId
 from models.etcd import EtcdError, RangeResponse, TxnResponse, WatchCreateRequest
 from models.etcd_member import ClientRequest, Reply
-from runner.apiserver.entropy import NAME_ALPHABET
+from runner.apiserver.entropy import counted_entropy
 from runner.cluster.world_state import (
     START_SECONDS,
     ApiSlot,
@@ -72,8 +69,6 @@ from runner.sim.world import NotEnabled
 WORK_ITEMS_MAX: Final = 20_000
 """A bound on what one action can set off."""
 _STORAGE_WATCH_ID: Final = 1
-_SUFFIX_LENGTH: Final = 5
-_ATTEMPTS: Final = 8
 
 
 @dataclass(slots=True)
@@ -106,16 +101,7 @@ def member_state(state: ClusterState, node: NodeId) -> MemberState | None:
 
 
 def _entropy(state: ClusterState, seed: int) -> Entropy:
-    draw = random.Random(f"{seed}:{state.api.draws}")
-    suffixes = tuple(
-        "".join(draw.choice(NAME_ALPHABET) for _ in range(_SUFFIX_LENGTH)) for _ in range(_ATTEMPTS)
-    )
-    return Entropy(
-        now=rfc3339(now_seconds(state)),
-        now_seconds=now_seconds(state),
-        uid=str(uuid.UUID(int=draw.getrandbits(128), version=4)),
-        name_suffixes=suffixes,
-    )
+    return counted_entropy(seed, state.api.draws, now_seconds(state))
 
 
 def with_api(work: Work, api: ApiSlot) -> None:

@@ -143,6 +143,32 @@ def test_an_unknown_token_is_401_even_with_anonymous_on(secure: LocalApiServer) 
     }
 
 
+def test_a_certificate_that_did_not_verify_is_401_even_with_anonymous_on(
+    secure: LocalApiServer,
+) -> None:
+    bad = Credentials(certificate_error="verifying certificate CN=x failed: expired")
+    answer = secure.call("GET", "/version", credentials=bad)  # anonymous may read /version
+    assert (answer.status, answer.body["reason"]) == (401, "Unauthorized")
+    assert secure.call("GET", "/version", credentials=Credentials()).status == 200
+
+
+def test_a_certificate_that_did_not_verify_leaves_the_token_to_decide(
+    secure: LocalApiServer,
+) -> None:
+    with_token = Credentials(
+        certificate_error="unknown authority", authorization="Bearer bob-token"
+    )
+    assert whoami(secure, with_token).body["status"]["userInfo"]["username"] == "bob"
+    forged = Credentials(certificate_error="unknown authority", authorization="Bearer forged")
+    assert secure.call("GET", "/version", credentials=forged).status == 401
+
+
+def test_an_empty_bearer_token_is_401(secure: LocalApiServer) -> None:
+    # kube splits "Bearer  x" on single spaces: the token is the empty second word.
+    empty = Credentials(authorization="Bearer  alice-token")
+    assert secure.call("GET", "/version", credentials=empty).status == 401
+
+
 @pytest.mark.parametrize("header", ["Basic YWxpY2U6cHc=", "Bearer", "Bearer ", "alice-token", ""])
 def test_a_header_that_is_not_a_bearer_token_is_anonymous(
     secure: LocalApiServer, header: str
