@@ -487,6 +487,21 @@ class ClusterWorldKind:
         "watch-disconnect",
     )
 
+    def view_lane(self, action: Any, lane: str) -> str:
+        """``kubeoracle view``'s lane of an action: the component it acts on, by the name the
+        world gives it (``replica 1`` is ``manager-1``, ``node 2`` of a node fault is
+        ``kubelet-2``)."""
+        tag = action.get("type") if isinstance(action, dict) else None
+        if isinstance(action, dict) and "replica" in action:
+            return f"manager-{action['replica']}"
+        if tag in ("crash-node", "boot-node", "skew"):
+            return world_kubelets.node_name(int(action["node"]))
+        if tag == "cycle":
+            return "scheduler"
+        if tag == "restart-api":
+            return "apiserver"
+        return lane
+
     def build(self, setup: ClusterSetup, swarm: SwarmOptions) -> ClusterWorld:
         del swarm
         return ClusterWorld(setup)
