@@ -46,6 +46,26 @@ from models.etcd import (
     TxnRequest,
     WatchCreateRequest,
 )
+from models.etcd_auth import (
+    AuthDisableRequest,
+    AuthEnableRequest,
+    AuthenticateRequest,
+    Permission,
+    RoleAddRequest,
+    RoleDeleteRequest,
+    RoleGetRequest,
+    RoleGrantPermissionRequest,
+    RoleListRequest,
+    RoleRevokePermissionRequest,
+    UserAddOptions,
+    UserAddRequest,
+    UserChangePasswordRequest,
+    UserDeleteRequest,
+    UserGetRequest,
+    UserGrantRoleRequest,
+    UserListRequest,
+    UserRevokeRoleRequest,
+)
 from models.etcd_recipes import (
     CampaignRequest,
     LeaderKey,
@@ -133,6 +153,7 @@ COMPARE_TARGET = Enum(
     "etcdserverpb.Compare_CompareTarget", ("VERSION", "CREATE", "MOD", "VALUE", "LEASE")
 )
 FILTER_TYPE = Enum("etcdserverpb.WatchCreateRequest_FilterType", ("NOPUT", "NODELETE"))
+PERMISSION_TYPE = Enum("authpb.Permission_Type", ("READ", "WRITE", "READWRITE"))
 SORT_ENUMS = (SORT_ORDER, SORT_TARGET)
 
 
@@ -277,6 +298,64 @@ _MESSAGES: tuple[Message, ...] = (
     ),
     Message("ResignRequest", (_message_field("leader", 1, "LeaderKey"),), ResignRequest),
     Message("WatchProgressRequest", (), WatchProgress),
+    Message("AuthEnableRequest", (), AuthEnableRequest),
+    Message("AuthDisableRequest", (), AuthDisableRequest),
+    Message(
+        "AuthenticateRequest",
+        (Field("name", 1, "string"), Field("password", 2, "string")),
+        AuthenticateRequest,
+    ),
+    Message("UserAddOptions", (Field("no_password", 1, "bool"),), UserAddOptions),
+    Message(
+        "AuthUserAddRequest",
+        (
+            Field("name", 1, "string"),
+            Field("password", 2, "string"),
+            _message_field("options", 3, "UserAddOptions"),
+        ),
+        UserAddRequest,
+    ),
+    Message("AuthUserGetRequest", (Field("name", 1, "string"),), UserGetRequest),
+    Message("AuthUserListRequest", (), UserListRequest),
+    Message("AuthUserDeleteRequest", (Field("name", 1, "string"),), UserDeleteRequest),
+    Message(
+        "AuthUserChangePasswordRequest",
+        (Field("name", 1, "string"), Field("password", 2, "string")),
+        UserChangePasswordRequest,
+    ),
+    Message(
+        "AuthUserGrantRoleRequest",
+        (Field("user", 1, "string"), Field("role", 2, "string")),
+        UserGrantRoleRequest,
+    ),
+    Message(
+        "AuthUserRevokeRoleRequest",
+        (Field("name", 1, "string"), Field("role", 2, "string")),
+        UserRevokeRoleRequest,
+    ),
+    Message("AuthRoleAddRequest", (Field("name", 1, "string"),), RoleAddRequest),
+    Message("AuthRoleGetRequest", (Field("role", 1, "string"),), RoleGetRequest),
+    Message("AuthRoleListRequest", (), RoleListRequest),
+    Message("AuthRoleDeleteRequest", (Field("role", 1, "string"),), RoleDeleteRequest),
+    Message(
+        "Permission",
+        (
+            Field("permType", 1, PERMISSION_TYPE, model="perm_type"),
+            Field("key", 2, "bytes"),
+            Field("range_end", 3, "bytes"),
+        ),
+        Permission,
+    ),
+    Message(
+        "AuthRoleGrantPermissionRequest",
+        (Field("name", 1, "string"), _message_field("perm", 2, "Permission")),
+        RoleGrantPermissionRequest,
+    ),
+    Message(
+        "AuthRoleRevokePermissionRequest",
+        (Field("role", 1, "string"), Field("key", 2, "bytes"), Field("range_end", 3, "bytes")),
+        RoleRevokePermissionRequest,
+    ),
     Message(
         "WatchRequest",
         (
@@ -355,6 +434,12 @@ def _bytes(value: Any) -> bytes:
     raise _refuse(f"illegal base64 data at input byte {position}")
 
 
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _refuse(f"json: cannot unmarshal {_json_kind(value)} into Go value of type string")
+    return value
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _refuse(f"json: cannot unmarshal {_json_kind(value)} into Go value of type bool")
@@ -385,6 +470,8 @@ def _scalar(value: Any, kind: str | Enum) -> Any:
         return _bytes(value)
     if kind == "int64":
         return _int64(value)
+    if kind == "string":
+        return _string(value)
     return _bool(value)
 
 

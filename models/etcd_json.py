@@ -34,6 +34,7 @@ ENUM_ZERO_VALUES: Mapping[str, str] = {
     "result": "EQUAL",
     "target": "VERSION",
     "type": "PUT",
+    "perm_type": "READ",
 }
 ENUM_NAMES: Mapping[str, tuple[str, ...]] = {
     "sort_order": ("NONE", "ASCEND", "DESCEND"),
@@ -54,6 +55,8 @@ OP_TAGS: Mapping[type, str] = {
     TxnResponse: "txn",
 }
 KEPT_NAMES = frozenset({"ID", "TTL", "grantedTTL"})
+JSON_NAMES: Mapping[str, str] = {"perm_type": "permType"}
+"""Fields whose proto name is not the record's (``authpb.Permission.permType``)."""
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 T = TypeVar("T")
@@ -86,7 +89,7 @@ def to_gateway(record: msgspec.Struct) -> dict[str, Any]:
         value = getattr(record, name)
         if value in (0, b"", "", False, (), None) or ENUM_ZERO_VALUES.get(name) == value:
             continue
-        encoded[name] = _encode_value(name, value)
+        encoded[JSON_NAMES.get(name, name)] = _encode_value(name, value)
     return encoded
 
 

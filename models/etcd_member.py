@@ -16,7 +16,8 @@ from typing import Final
 
 import msgspec
 
-from models.etcd import EtcdError, EtcdRequest, EtcdResponse
+from models.etcd import EtcdError
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo
 from models.raft import (
     Message,
     NodeId,
@@ -62,12 +63,14 @@ class MemberConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     """One log entry's payload: the member and request ID waiting for it (``NO_CLIENT`` for a
-    member's own proposal), the proposer's clock, and the request."""
+    member's own proposal), the proposer's clock, the request, and who made it (etcd's request
+    header ``username`` and ``auth_revision``; None without a token)."""
 
     origin: NodeId
     request_id: int
     now_ms: int
-    request: EtcdRequest
+    request: AnyRequest
+    auth: AuthInfo | None = None
 
 
 class ForwardProposal(msgspec.Struct, frozen=True, kw_only=True, tag="ForwardProposal"):
@@ -90,10 +93,12 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class ClientRequest(_Event, frozen=True, kw_only=True, tag="ClientRequest"):
-    """A client asks this member; the reply carries ``request_id``."""
+    """A client asks this member; the reply carries ``request_id``. ``auth``: who the client's
+    token names (the serving member looked it up), None without a token."""
 
     request_id: int
-    request: EtcdRequest
+    request: AnyRequest
+    auth: AuthInfo | None = None
 
 
 class PeerMessageReceived(_Event, frozen=True, kw_only=True, tag="PeerMessageReceived"):
@@ -136,7 +141,7 @@ class Reply(_Command, frozen=True, kw_only=True, tag="Reply"):
     """The answer to client request ``request_id``."""
 
     request_id: int
-    result: EtcdResponse | EtcdError
+    result: AnyResponse | EtcdError
 
 
 MemberCommand = (

@@ -71,6 +71,9 @@ def _scalar_size(value: Any, kind: str | Enum) -> int:
         return varint_size(kind.names.index(value))
     if kind == "bytes":
         return varint_size(len(value)) + len(value)
+    if kind == "string":
+        encoded = len(value.encode())
+        return varint_size(encoded) + encoded
     if kind == "bool":
         return 1
     return varint_size(value)

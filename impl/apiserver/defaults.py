@@ -152,12 +152,14 @@ def service(obj: Json) -> None:
     spec.setdefault("sessionAffinity", "None")
     for port in _items(spec, "ports"):
         port.setdefault("protocol", "TCP")
-        if "targetPort" not in port and "port" in port:
+        if port.get("targetPort") in (None, 0, "") and "port" in port:
             port["targetPort"] = port["port"]
     if spec["type"] != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
 
 
 def namespace(obj: Json) -> None:

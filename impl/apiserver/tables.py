@@ -251,12 +251,22 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             ("Roles", "string", 0),
             ("Age", "string", 0),
             ("Version", "string", 0),
+            ("Internal-IP", "string", 1),
+            ("External-IP", "string", 1),
+            ("OS-Image", "string", 1),
+            ("Kernel-Version", "string", 1),
+            ("Container-Runtime", "string", 1),
         ],
         lambda o, now: [
             _node_status(o),
             _node_roles(o),
             _age(o, now),
             _d(o, "status", "nodeInfo", "kubeletVersion") or "",
+            _node_address(o, "InternalIP"),
+            _node_address(o, "ExternalIP"),
+            _d(o, "status", "nodeInfo", "osImage") or "<unknown>",
+            _d(o, "status", "nodeInfo", "kernelVersion") or "<unknown>",
+            _d(o, "status", "nodeInfo", "containerRuntimeVersion") or "<unknown>",
         ],
     ),
     "Job": (
@@ -281,15 +291,21 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
     ),
     "Endpoints": (
         [("Endpoints", "string", 0), ("Age", "string", 0)],
+        _simple(lambda o: _endpoints(o)),
+    ),
+    "EndpointSlice": (
+        [
+            ("AddressType", "string", 0),
+            ("Ports", "string", 0),
+            ("Endpoints", "string", 0),
+            ("Age", "string", 0),
+        ],
         _simple(
-            lambda o: _none(
-                ",".join(
-                    f"{a.get('ip')}:{p.get('port')}"
-                    for s in o.get("subsets") or []
-                    for a in s.get("addresses") or []
-                    for p in s.get("ports") or []
-                )
-            )
+            lambda o: o.get("addressType") or "",
+            lambda o: _slice_ports(o),
+            lambda o: _at_most_three(
+                [str(a) for e in o.get("endpoints") or [] for a in e.get("addresses") or []]
+            ),
         ),
     ),
     "StatefulSet": (
@@ -381,6 +397,62 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
 }
 
 
+_EVENT: Final[list[tuple[str, str, int, str]]] = [
+    ("Last Seen", "string", 0, ""),
+    ("Type", "string", 0, ""),
+    ("Reason", "string", 0, ""),
+    ("Object", "string", 0, ""),
+    ("Subobject", "string", 1, ""),
+    ("Source", "string", 1, ""),
+    ("Message", "string", 0, ""),
+    ("First Seen", "string", 1, ""),
+    ("Count", "string", 1, ""),
+    ("Name", "string", 1, "name"),
+]
+"""kube's event columns: no leading Name (it comes last, with ``-o wide``)."""
+
+
+def _since(text: object, now: int) -> str:
+    """``translateTimestampSince``: ``<unknown>`` for a zero time."""
+    when = parse_rfc3339(text)
+    return "<unknown>" if when is None else human_duration(now - when)
+
+
+def _event(obj: Json, now: int) -> list[object]:
+    """``printEvent`` (wide: the server prints every column) of a core/v1 Event, or of an
+    events.k8s.io/v1 one by its field names (``regarding``, ``note``, ``deprecated*``)."""
+    first_time = obj.get("firstTimestamp") or obj.get("deprecatedFirstTimestamp")
+    first = _since(first_time or obj.get("eventTime"), now)
+    last_time = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp")
+    last = _since(last_time, now) if last_time else first
+    count = obj.get("count") or obj.get("deprecatedCount") or 0
+    series = obj.get("series")
+    if isinstance(series, dict):
+        last, count = _since(series.get("lastObservedTime"), now), series.get("count") or 0
+    elif not count:
+        count = 1  # a singleton event of the new API has no count
+    regarding = obj.get("involvedObject") or obj.get("regarding") or {}
+    kind = str(regarding.get("kind") or "").lower()
+    target = f"{kind}/{regarding['name']}" if regarding.get("name") else kind
+    source = obj.get("source") or obj.get("deprecatedSource") or {}
+    component = source.get("component") or obj.get("reportingComponent") or ""
+    component = component or obj.get("reportingController") or ""
+    instance = source.get("host") or obj.get("reportingInstance") or ""
+    message = str(obj.get("message") or obj.get("note") or "").strip()
+    return [
+        last,
+        obj.get("type") or "",
+        obj.get("reason") or "",
+        target,
+        regarding.get("fieldPath") or "",
+        f"{component}, {instance}" if instance else component,
+        message,
+        first,
+        int(count),
+        _d(obj, "metadata", "name"),
+    ]
+
+
 def _node_status(obj: Json) -> str:
     for condition in _d(obj, "status", "conditions") or []:
         if condition.get("type") == "Ready":
@@ -391,6 +463,52 @@ def _node_status(obj: Json) -> str:
     if _d(obj, "spec", "unschedulable"):
         status += ",SchedulingDisabled"
     return status
+
+
+def _at_most_three(items: list[str], empty: str = "<unset>") -> str:
+    """``listWithMoreString``: the first three, then ``+ N more...``."""
+    if len(items) > 3:
+        return f"{','.join(items[:3])} + {len(items) - 3} more..."
+    return ",".join(items) or empty
+
+
+def _endpoints(obj: Json) -> str:
+    """``formatEndpoints``: ``<none>`` without subsets; ``IP:PORT`` of the ready addresses
+    for each port (bare IPs for a subset without ports), at most three shown."""
+    subsets = obj.get("subsets") or []
+    if not subsets:
+        return "<none>"
+    items: list[str] = []
+    for subset in subsets:
+        addresses = [str(a.get("ip")) for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        if not ports:
+            items.extend(addresses)
+        for port in ports:
+            items.extend(_host_port(ip, port.get("port")) for ip in addresses)
+    return _at_most_three(items, "")
+
+
+def _host_port(ip: str, port: object) -> str:
+    """``net.JoinHostPort``: an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _slice_ports(obj: Json) -> str:
+    """``formatDiscoveryPorts``: each port's number, else its name, else ``*``."""
+    names = []
+    for port in obj.get("ports") or []:
+        number, name = port.get("port"), port.get("name")
+        names.append(str(number) if number is not None else (name if name is not None else "*"))
+    return _at_most_three(names)
+
+
+def _node_address(obj: Json, kind: str) -> str:
+    """The node's first address of ``kind``, or ``<none>``."""
+    for address in _d(obj, "status", "addresses") or []:
+        if isinstance(address, dict) and address.get("type") == kind:
+            return str(address.get("address") or "<none>")
+    return "<none>"
 
 
 def _node_roles(obj: Json) -> str:
@@ -465,6 +583,12 @@ def build_table(
             else:
                 cells.append(_d(obj, "metadata", "creationTimestamp"))
             rows.append({"cells": cells, "object": _partial(obj)})
+    elif resource.kind == "Event":
+        definitions = [
+            {"name": n, "type": t, "format": f, "description": "", "priority": p}
+            for n, t, p, f in _EVENT
+        ]
+        rows = [{"cells": _event(o, now), "object": _partial(o)} for o in objects]
     else:
         printer = PRINTERS.get(resource.kind)
         if printer is None:

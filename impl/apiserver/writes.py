@@ -23,6 +23,7 @@ from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, re
 from impl.apiserver.limit_ranger import apply_defaults, container_items
 from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
+from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
 from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
 from impl.apiserver.quota import admit_pod as admit_quota
@@ -36,6 +37,7 @@ from models.apiserver.status import (
     conflict,
     forbidden,
     generate_name_conflict,
+    internal_error,
     invalid,
     not_found,
     resource_version_required,
@@ -69,6 +71,7 @@ GENERATION_KINDS: Final = frozenset(
         "Job",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "EndpointSlice",
         "CustomResourceDefinition",
     }
 )
@@ -189,6 +192,37 @@ def _prepare_create(ctx: Context, obj: Json) -> None:
         obj["status"] = {"loadBalancer": {}}
     elif kind == "CustomResourceDefinition":
         _crd_status(obj)
+    elif kind == "Job":
+        _generate_job_selector(obj)
+
+
+def _generate_job_selector(job: Json) -> None:
+    """The Job strategy's ``generateSelector`` unless ``spec.manualSelector``: the template
+    gets the labels ``job-name``, ``batch.kubernetes.io/job-name``, ``controller-uid`` and
+    ``batch.kubernetes.io/controller-uid`` (those not set), and the selector matches
+    ``batch.kubernetes.io/controller-uid``."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    meta = metadata(job)
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return
+    template_meta = template.setdefault("metadata", {})
+    if not isinstance(template_meta, dict):
+        return
+    labels = template_meta.setdefault("labels", {})
+    if not isinstance(labels, dict):
+        return
+    for key in ("job-name", "batch.kubernetes.io/job-name"):
+        labels.setdefault(key, meta.get("name"))
+    for key in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.setdefault(key, meta.get("uid"))
+    selector = spec.setdefault("selector", {})
+    if isinstance(selector, dict):
+        match = selector.setdefault("matchLabels", {})
+        if isinstance(match, dict):
+            match.setdefault("batch.kubernetes.io/controller-uid", meta.get("uid"))
 
 
 def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
@@ -414,6 +448,11 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:
             return reply(allocation)
+        node_ports = allocate_node_ports(ctx, obj, None, None)
+        if isinstance(node_ports, str):
+            return reply(internal_error(node_ports))
+        if node_ports:
+            return _errors_status(ctx, str(name), node_ports)
     errors = validate_create(ctx.resource.kind, obj, ctx.resource.namespaced) + _custom_errors(
         ctx, obj, decoded
     )
@@ -497,6 +536,13 @@ def finish_update(
     if ctx.resource.kind == "CustomResourceDefinition" and subresource != "status":
         _crd_status(new)
         metadata(new)["creationTimestamp"] = old_meta.get("creationTimestamp")
+    if ctx.resource.kind == "Service" and subresource != "status":
+        own_key = object_key(ctx.resource, ctx.info.namespace, name)
+        node_ports = allocate_node_ports(ctx, new, own_key, old)
+        if isinstance(node_ports, str):
+            return reply(internal_error(node_ports))
+        if node_ports:
+            return _errors_status(ctx, name, node_ports)
     errors = validate_update(ctx.resource.kind, new, old, ctx.resource.namespaced)
     if decoded is not None:
         errors += _custom_errors(ctx, new, decoded)

@@ -43,13 +43,12 @@ from models.etcd import (
     ERROR_REQUEST_TIMEOUT,
     ERROR_TOO_MANY_REQUESTS,
     EtcdError,
-    EtcdRequest,
-    EtcdResponse,
     LeaseGrantRequest,
     LeaseRevokeRequest,
     RangeRequest,
     TxnRequest,
 )
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo
 from models.etcd_member import (
     NO_CLIENT,
     ClientRequest,
@@ -114,8 +113,8 @@ def on_event(
     """Handle one event (see the module docstring)."""
     work = Work(config, state)
     match event:
-        case ClientRequest(request_id=request_id, request=request):
-            _on_client_request(work, request_id, request)
+        case ClientRequest(request_id=request_id, request=request, auth=auth):
+            _on_client_request(work, request_id, request, auth)
         case PeerMessageReceived(message=message):
             if isinstance(message, ForwardProposal):
                 work.raft_events.append((Propose(data=message.data), NO_CLIENT))
@@ -137,7 +136,7 @@ def on_event(
 # ---- client requests -----------------------------------------------------------------------------
 
 
-def is_read_only(request: EtcdRequest) -> bool:
+def is_read_only(request: AnyRequest) -> bool:
     """A range, or a txn whose every branch only ranges (etcd ``isTxnReadonly``)."""
     if isinstance(request, RangeRequest):
         return True
@@ -146,7 +145,7 @@ def is_read_only(request: EtcdRequest) -> bool:
     return all(is_read_only(op) for op in (*request.success, *request.failure))
 
 
-def is_serializable(request: EtcdRequest) -> bool:
+def is_serializable(request: AnyRequest) -> bool:
     """A serializable range, or a read-only txn all of whose ranges are serializable."""
     if isinstance(request, RangeRequest):
         return request.serializable
@@ -159,7 +158,9 @@ def _pending_count(state: MemberState) -> int:
     return len(state.writes) + member_reads.pending_count(state)
 
 
-def _on_client_request(work: Work, request_id: int, request: EtcdRequest) -> None:
+def _on_client_request(
+    work: Work, request_id: int, request: AnyRequest, auth: AuthInfo | None
+) -> None:
     state = work.state
     if _pending_count(state) >= work.config.max_pending_requests:
         work.reply(request_id, ERROR_TOO_MANY_REQUESTS)
@@ -167,15 +168,19 @@ def _on_client_request(work: Work, request_id: int, request: EtcdRequest) -> Non
     if is_read_only(request):
         linearizable = not is_serializable(request)
         if linearizable and work.config.mutant is not EtcdMutant.STALE_LINEARIZABLE_READ:
-            member_reads.start(work, request_id, request)
+            member_reads.start(work, request_id, request, auth)
         else:
-            work.reply(request_id, read_locally(state.etcd, request))
+            work.reply(request_id, read_locally(state.etcd, request, auth))
         return
     if isinstance(request, LeaseGrantRequest) and request.ID == 0:
         request = msgspec.structs.replace(request, ID=_lease_id(state))
         work.update(next_lease=state.next_lease + 1)
     proposal = Proposal(
-        origin=work.config.raft.node_id, request_id=request_id, now_ms=state.now_ms, request=request
+        origin=work.config.raft.node_id,
+        request_id=request_id,
+        now_ms=state.now_ms,
+        request=request,
+        auth=auth,
     )
     pending = PendingWrite(
         data=msgspec.msgpack.encode(proposal),
@@ -302,12 +307,13 @@ def _on_proposal_rejected(work: Work, request_id: int) -> None:
 def _apply_entries(work: Work, entries: tuple[Entry, ...]) -> None:
     for entry in entries:
         if entry.kind == "normal" and entry.data:
-            _apply_proposal(work, msgspec.msgpack.decode(entry.data, type=Proposal))
+            proposal = msgspec.msgpack.decode(entry.data, type=Proposal)
+            _apply_proposal(work, proposal, entry.index)
         work.update(applied_index=entry.index)
     _maybe_snapshot(work)
 
 
-def _apply_proposal(work: Work, proposal: Proposal) -> None:
+def _apply_proposal(work: Work, proposal: Proposal, index: int) -> None:
     state = work.state
     request = proposal.request
     if (
@@ -316,7 +322,8 @@ def _apply_proposal(work: Work, proposal: Proposal) -> None:
     ):
         etcd, response = _revoke_keeping_keys(state.etcd, request)
     else:
-        etcd, response = apply(state.etcd, request, ApplyContext(now_ms=proposal.now_ms))
+        context = ApplyContext(now_ms=proposal.now_ms, auth=proposal.auth, index=index)
+        etcd, response = apply(state.etcd, request, context)
     work.update(etcd=etcd)
     if isinstance(request, LeaseRevokeRequest):
         work.update(revoking=state.revoking - {request.ID})
@@ -327,7 +334,7 @@ def _apply_proposal(work: Work, proposal: Proposal) -> None:
 
 def _revoke_keeping_keys(
     etcd: EtcdState, request: LeaseRevokeRequest
-) -> tuple[EtcdState, EtcdResponse | EtcdError]:
+) -> tuple[EtcdState, AnyResponse | EtcdError]:
     """The LOST_LEASE_REVOKE mutant: the lease goes, its keys stay."""
     lease = etcd.leases.get(request.ID)
     if lease is None:

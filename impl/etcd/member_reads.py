@@ -16,7 +16,8 @@ from __future__ import annotations
 import msgspec
 
 from impl.etcd.member_state import MemberState, ReadRound, Work, read_locally
-from models.etcd import ERROR_LEADER_CHANGED, ERROR_REQUEST_TIMEOUT, EtcdRequest
+from models.etcd import ERROR_LEADER_CHANGED, ERROR_REQUEST_TIMEOUT
+from models.etcd_auth import AnyRequest, AuthInfo
 from models.etcd_member import NO_CLIENT
 from models.raft import NO_NODE, ReadIndexDropped, ReadIndexReady, ReadIndexRequested, RoleChanged
 
@@ -34,11 +35,12 @@ def _ask(work: Work, round_: ReadRound) -> ReadRound:
     return msgspec.structs.replace(round_, context=context, asked_ms=state.now_ms, retry=False)
 
 
-def start(work: Work, request_id: int, request: EtcdRequest) -> None:
+def start(work: Work, request_id: int, request: AnyRequest, auth: AuthInfo | None) -> None:
     state = work.state
     round_ = ReadRound(
         request_id=request_id,
         request=request,
+        auth=auth,
         context=b"",
         asked_ms=state.now_ms,
         deadline_ms=state.now_ms + work.config.request_timeout_ms,
@@ -100,7 +102,7 @@ def serve_ready(work: Work) -> None:
     kept: list[ReadRound] = []
     for round_ in state.reads:
         if 0 <= round_.index <= state.applied_index:
-            work.reply(round_.request_id, read_locally(state.etcd, round_.request))
+            work.reply(round_.request_id, read_locally(state.etcd, round_.request, round_.auth))
         else:
             kept.append(round_)
     work.update(reads=tuple(kept))

@@ -15,9 +15,9 @@ import immutables
 import msgspec
 
 from impl.etcd.apply import ApplyContext, apply
-from impl.etcd.kv import range_read
 from impl.etcd.store import EtcdState
-from models.etcd import EtcdError, EtcdRequest, EtcdResponse, RangeRequest
+from models.etcd import EtcdError
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo
 from models.etcd_member import NO_CLIENT, MemberCommand, MemberConfig, Reply
 from models.raft import NO_NODE, NodeId, RaftNodeState
 from models.raft import Event as RaftEvent
@@ -39,12 +39,13 @@ class ReadRound(msgspec.Struct, frozen=True, kw_only=True):
     request was dropped and must be asked again."""
 
     request_id: int
-    request: EtcdRequest
+    request: AnyRequest
     context: bytes
     asked_ms: int
     deadline_ms: int
     index: int = -1
     retry: bool = False
+    auth: AuthInfo | None = None
 
 
 class MemberState(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +73,7 @@ class Work:
         self.commands: list[MemberCommand] = []
         self.raft_events: list[tuple[RaftEvent, int]] = []
 
-    def reply(self, request_id: int, result: EtcdResponse | EtcdError) -> None:
+    def reply(self, request_id: int, result: AnyResponse | EtcdError) -> None:
         if request_id != NO_CLIENT:
             self.commands.append(Reply(request_id=request_id, result=result))
 
@@ -83,9 +84,10 @@ class Work:
         return Step(state=self.state, commands=tuple(self.commands))
 
 
-def read_locally(etcd: EtcdState, request: EtcdRequest) -> EtcdResponse | EtcdError:
-    """A read-only request (a range, a txn that only reads) answered from ``etcd``."""
-    if isinstance(request, RangeRequest):
-        return range_read(etcd, request)
-    _, response = apply(etcd, request, ApplyContext())
+def read_locally(
+    etcd: EtcdState, request: AnyRequest, auth: AuthInfo | None = None
+) -> AnyResponse | EtcdError:
+    """A read-only request (a range, a txn that only reads) answered from ``etcd``, checked
+    against its auth store as etcd's ``doSerialize`` checks it after the read index."""
+    _, response = apply(etcd, request, ApplyContext(auth=auth))
     return response

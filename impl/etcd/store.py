@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import immutables
 import msgspec
 
+from impl.etcd.auth import AuthState, Role, User
 from models.etcd import Event, KeyValue, range_end_covers
 
 EMPTY_KEY_HISTORY: tuple[KeyValue, ...] = ()
@@ -32,7 +33,8 @@ class Lease(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything etcd's apply loop owns: keyspace history, events per revision, leases."""
+    """Everything etcd's apply loop owns: keyspace history, events per revision, leases, and
+    the auth store (:mod:`impl.etcd.auth`)."""
 
     revision: int = 1
     compact_revision: int = -1
@@ -42,6 +44,7 @@ class EtcdState(msgspec.Struct, frozen=True, kw_only=True):
     sorted_keys: tuple[bytes, ...] = ()
     events: immutables.Map[int, tuple[Event, ...]] = msgspec.field(default_factory=immutables.Map)
     leases: immutables.Map[int, Lease] = msgspec.field(default_factory=immutables.Map)
+    auth: AuthState = msgspec.field(default_factory=AuthState)
 
 
 def is_tombstone(kv: KeyValue) -> bool:
@@ -136,6 +139,27 @@ class _Snapshot(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     history: tuple[tuple[bytes, tuple[KeyValue, ...]], ...]
     events: tuple[tuple[int, tuple[Event, ...]], ...]
     leases: tuple[Lease, ...]
+    auth: _AuthSnapshot
+
+
+class _AuthSnapshot(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """:class:`AuthState` as plain sequences (users and roles by name, tokens by token)."""
+
+    enabled: bool
+    revision: int
+    users: tuple[User, ...]
+    roles: tuple[Role, ...]
+    tokens: tuple[tuple[str, str], ...]
+
+
+def _auth_snapshot(auth: AuthState) -> _AuthSnapshot:
+    return _AuthSnapshot(
+        enabled=auth.enabled,
+        revision=auth.revision,
+        users=tuple(auth.users[name] for name in sorted(auth.users)),
+        roles=tuple(auth.roles[name] for name in sorted(auth.roles)),
+        tokens=tuple(sorted(auth.tokens.items())),
+    )
 
 
 def encode_state(state: EtcdState) -> bytes:
@@ -146,6 +170,7 @@ def encode_state(state: EtcdState) -> bytes:
         history=tuple((key, state.history[key]) for key in state.sorted_keys),
         events=tuple((revision, state.events[revision]) for revision in sorted(state.events)),
         leases=tuple(state.leases[lease_id] for lease_id in sorted(state.leases)),
+        auth=_auth_snapshot(state.auth),
     )
     return msgspec.msgpack.encode(snapshot)
 
@@ -162,4 +187,11 @@ def decode_state(data: bytes) -> EtcdState:
         sorted_keys=tuple(key for key, _ in snapshot.history),
         events=immutables.Map(snapshot.events),
         leases=immutables.Map((lease.ID, lease) for lease in snapshot.leases),
+        auth=AuthState(
+            enabled=snapshot.auth.enabled,
+            revision=snapshot.auth.revision,
+            users=immutables.Map((user.name, user) for user in snapshot.auth.users),
+            roles=immutables.Map((role.name, role) for role in snapshot.auth.roles),
+            tokens=immutables.Map(snapshot.auth.tokens),
+        ),
     )

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
-from models.k8s.apps import Deployment, ReplicaSet
+from models.k8s.apps import Deployment, ReplicaSet, StatefulSet
 from models.k8s.autoscaling import HorizontalPodAutoscaler
 from models.k8s.batch import Job
 from models.k8s.config import ConfigMap, Secret, ServiceAccount
@@ -24,6 +24,7 @@ from models.k8s.core.service import Endpoints, Service
 from models.k8s.daemonset import DaemonSet
 from models.k8s.discovery import EndpointSlice
 from models.k8s.meta import ObjectMeta
+from models.k8s.policy import PodDisruptionBudget
 
 
 class MetadataOnly(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -84,6 +85,8 @@ RESOURCES: Final = {
         _resource("replicasets", "apps", "ReplicaSet", ReplicaSet),
         _resource("deployments", "apps", "Deployment", Deployment),
         _resource("daemonsets", "apps", "DaemonSet", DaemonSet),
+        _resource("statefulsets", "apps", "StatefulSet", StatefulSet),
+        _resource("poddisruptionbudgets", "policy", "PodDisruptionBudget", PodDisruptionBudget),
         _resource("jobs", "batch", "Job", Job),
         _resource("endpointslices", "discovery.k8s.io", "EndpointSlice", EndpointSlice),
         _resource("leases", "coordination.k8s.io", "Lease", Lease),

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from impl.apiserver.connect import authorize_connect
 from models.apiserver.auth import Credentials
 from models.apiserver.messages import (
     ApiRequest,
@@ -33,10 +34,14 @@ from models.apiserver.messages import (
 )
 from models.apiserver.status import failure
 from models.k8s.codec import encode_json
+from models.k8s.meta_ops import Status
+from models.k8s.remotecommand import PROTOCOLS, choose_protocol
 from runner.apiserver import openapi_v2, protobuf
 from runner.apiserver.driver import Driver
 from runner.apiserver.entropy import EntropySource
 from runner.apiserver.metrics import ApiServerMetrics, request_labels
+from runner.apiserver.metrics_api import MetricsApi
+from runner.apiserver.pod_exec import is_exec_path, locate, refusal_for_plain_request, relay
 from runner.apiserver.pod_logs import fetch_url, is_log_request, pod_log
 from runner.apiserver.tls import client_identity
 from runner.served.metrics import CONTENT_TYPE
@@ -160,8 +165,18 @@ class ApiServerApp:
         self.closing = asyncio.Event()
         self.request_filter: Callable[[ApiRequest], ApiRequest] | None = None
         """A deliberately broken server's change to each request (``--mutant``)."""
+        self.metrics_api: MetricsApi | None = None
+        """``metrics.k8s.io`` (``--metric-resolution``), when served."""
+
+    def serve_metrics(self, resolution_seconds: float) -> MetricsApi:
+        """Serve ``metrics.k8s.io`` from now on; the caller runs its scrape loop."""
+        self.metrics_api = MetricsApi(self._ask_answer, _fetch_in_thread, resolution_seconds)
+        return self.metrics_api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         started = time.monotonic()
@@ -177,6 +192,27 @@ class ApiServerApp:
             return
         if self.request_filter is not None:
             request = self.request_filter(request)
+        if is_exec_path(request.path) and request.method.upper() in ("GET", "POST"):
+            located = await locate(request, self._ask_answer, self._authorize_connect)
+            answer = (
+                located
+                if isinstance(located, ApiResponse)
+                else refusal_for_plain_request(_headers(scope).get("upgrade", ""))
+            )
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        metrics_api = self.metrics_api
+        if metrics_api is not None and metrics_api.handles(request):
+            answer = await metrics_api.answer(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
+        if metrics_api is not None and metrics_api.is_discovery(request):
+            answer = await metrics_api.discovery(request)
+            await self._send(send, answer)
+            self._log(scope, answer.status, started)
+            return
         if is_log_request(request):
             answer = await pod_log(request, self._ask_answer, _fetch_in_thread)
             await self._send(send, answer)
@@ -195,6 +231,59 @@ class ApiServerApp:
             await self._send_metrics(scope, send, request, started)
             return
         await self._measured(scope, send, receive, request, started, self.metrics)
+
+    def _authorize_connect(self, request: ApiRequest) -> ApiRequest | Status:
+        return authorize_connect(self.driver.config, self.driver.state, request)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: ``pods/exec`` is relayed to the kubelet
+        (:mod:`runner.apiserver.pod_exec`); anything else is refused with 404."""
+        started = time.monotonic()
+        if (await receive()).get("type") != "websocket.connect":
+            return
+        # As an HTTP request: a GET, over https when the upgrade came over TLS (wss).
+        secure = scope.get("scheme") == "wss"
+        as_http = dict(scope, method="GET", scheme="https" if secure else "http")
+        request = self._request(as_http, b"")
+        if isinstance(request, ApiResponse):
+            await self._reject(scope, send, request, started)
+            return
+        if self.request_filter is not None:
+            request = self.request_filter(request)
+        if not is_exec_path(request.path):
+            missing = "the server could not find the requested resource"
+            await self._reject(scope, send, _status_response(404, "NotFound", missing), started)
+            return
+        located = await locate(request, self._ask_answer, self._authorize_connect)
+        if isinstance(located, ApiResponse):
+            await self._reject(scope, send, located, started)
+            return
+        offered = list(scope.get("subprotocols") or [])
+        protocol = choose_protocol(offered)
+        if protocol is None:
+            message = (
+                f"requested protocol(s) are not supported: {offered}; supports {list(PROTOCOLS)}"
+            )
+            await self._reject(scope, send, _status_response(400, "BadRequest", message), started)
+            return
+        await send({"type": "websocket.accept", "subprotocol": protocol})
+        self._log(dict(scope, method="GET"), 101, started)
+        await relay(located, protocol, receive, send)
+
+    async def _reject(
+        self, scope: Scope, send: Send, response: ApiResponse, started: float
+    ) -> None:
+        """Answer a WebSocket upgrade request with a plain HTTP response."""
+        headers = [
+            (b"content-type", response.content_type.encode("latin-1")),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", b"no-cache, private"),
+        ]
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+        self._log(dict(scope, method="GET"), response.status, started)
 
     async def _answer(
         self,

@@ -43,14 +43,22 @@ def _status(code: int, reason: str, message: str) -> ApiResponse:
     return ApiResponse(status=code, body=json.dumps(body).encode())
 
 
-def _get(request: ApiRequest, path: str) -> ApiRequest:
-    """A read by the server itself (no credentials: neither authenticated nor authorized)."""
+def server_read(request: ApiRequest, path: str) -> ApiRequest:
+    """A GET by the server itself (no credentials: neither authenticated nor authorized)."""
     return msgspec.structs.replace(
-        request, path=path, query=(), accept="application/json", credentials=None, user=None
+        request,
+        method="GET",
+        path=path,
+        query=(),
+        accept="application/json",
+        body=b"",
+        content_type="",
+        credentials=None,
+        user=None,
     )
 
 
-def _endpoint(node: dict[str, Any]) -> tuple[str, int] | None:
+def kubelet_endpoint(node: dict[str, Any]) -> tuple[str, int] | None:
     status = node.get("status") or {}
     addresses = [
         a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"
@@ -81,7 +89,7 @@ async def pod_log(
     judged = await ask(request)
     if judged.status in (401, 403):
         return judged
-    got = await ask(_get(request, f"/api/v1/namespaces/{namespace}/pods/{name}"))
+    got = await ask(server_read(request, f"/api/v1/namespaces/{namespace}/pods/{name}"))
     if got.status != 200:
         return got
     pod = json.loads(got.body)
@@ -96,8 +104,8 @@ async def pod_log(
     node_name = (pod.get("spec") or {}).get("nodeName") or ""
     if not node_name:
         return _status(400, "BadRequest", f"pod {name} does not have a host assigned")
-    node = await ask(_get(request, f"/api/v1/nodes/{node_name}"))
-    endpoint = _endpoint(json.loads(node.body)) if node.status == 200 else None
+    node = await ask(server_read(request, f"/api/v1/nodes/{node_name}"))
+    endpoint = kubelet_endpoint(json.loads(node.body)) if node.status == 200 else None
     if endpoint is None:
         return _status(500, "InternalError", f"node {node_name} has no kubelet endpoint")
     query = {"tailLines": request.param("tailLines")} if request.param("tailLines") else {}

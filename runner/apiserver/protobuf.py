@@ -1,7 +1,7 @@
 """Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) to JSON.
 
 kubectl's typed generators (``kubectl create configmap|secret|namespace|serviceaccount|
-deployment``) send
+deployment|poddisruptionbudget``) send
 their object as protobuf: the magic ``k8s\\x00``, then a ``runtime.Unknown`` holding the type
 (apiVersion, kind) and the object's own message. The machine speaks JSON only, so the runner
 decodes such a body here and hands the machine the JSON kube's JSON codec would have written.
@@ -124,6 +124,21 @@ _BATCH_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     ),
 }
 """batch/v1 Job: what ``kubectl create job`` sends."""
+
+_PDB_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
+    "PodDisruptionBudgetSpec": (
+        (1, "minAvailable", "message", "IntOrString", False),
+        (2, "selector", "message", "LabelSelector", False),
+        (3, "maxUnavailable", "message", "IntOrString", False),
+        (4, "unhealthyPodEvictionPolicy", "string", "", False),
+    ),
+    "PodDisruptionBudget": (
+        (1, "metadata", "message", "ObjectMeta", False),
+        (2, "spec", "message", "PodDisruptionBudgetSpec", False),
+    ),
+}
+"""policy/v1 PodDisruptionBudget: what ``kubectl create pdb`` sends (its empty status is
+not decoded)."""
 
 _POLICY_MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     "ScopedResourceSelectorRequirement": (
@@ -370,6 +385,7 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
     **_RBAC_MESSAGES,
     **_SERVICE_MESSAGES,
     **_BATCH_MESSAGES,
+    **_PDB_MESSAGES,
     **_POLICY_MESSAGES,
 }
 DECODED_KINDS: Final = {
@@ -380,6 +396,7 @@ DECODED_KINDS: Final = {
     ("apps/v1", "Deployment"),
     ("v1", "Service"),
     ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
     ("v1", "ResourceQuota"),
     ("scheduling.k8s.io/v1", "PriorityClass"),
     *(

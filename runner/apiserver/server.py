@@ -10,8 +10,11 @@ watch stream, lets open requests finish for at most ``GRACEFUL_SHUTDOWN_SECONDS`
 the port. With ``etcd_servers`` the store is a real etcd (``RemoteStore``), created on the
 event loop, and the start-up creates wait for its first list. With ``secure`` a second uvicorn
 on the same loop and driver serves TLS (``--secure-port``); its requests carry credentials and
-are authenticated and authorized by the machine. Requests and store calls are measured for
-``/metrics`` (:mod:`runner.apiserver.metrics`).
+are authenticated and authorized by the machine. WebSocket upgrades (``kubectl exec``) are
+served by uvicorn's ``websockets`` protocol on both ports. Requests and store calls are measured
+for ``/metrics`` (:mod:`runner.apiserver.metrics`). With ``metric_resolution_seconds`` the app
+also serves ``metrics.k8s.io`` and its scrape loop runs on the same event loop
+(:mod:`runner.apiserver.metrics_api`).
 """
 
 from __future__ import annotations
@@ -70,8 +73,11 @@ class ApiHttpServer:
         entropy: EntropySource | None = None,
         mutant: str = "",
         secure: tuple[tuple[str, int], SecureFiles] | None = None,
+        metric_resolution_seconds: float = 0.0,
     ) -> None:
         self.config = config
+        self.metric_resolution_seconds = metric_resolution_seconds
+        """Serve ``metrics.k8s.io``, scraping the kubelets this often (0: not served)."""
         self.secure_files = secure[1] if secure is not None else None
         try:
             self.secure_socket = bind(secure[0]) if secure is not None else None
@@ -144,6 +150,7 @@ class ApiHttpServer:
             self.app.request_filter = forget_resource_versions
         config = uvicorn.Config(
             self.app,
+            ws="websockets-sansio",
             lifespan="off",
             log_level="critical",
             access_log=False,
@@ -157,6 +164,7 @@ class ApiHttpServer:
                 self.app,
                 # TLS is the protocol's (pyOpenSSL), so uvicorn serves the socket as plain TCP.
                 http=protocol_factory(self.secure_context),  # type: ignore[arg-type]
+                ws="websockets-sansio",
                 lifespan="off",
                 log_level="critical",
                 access_log=False,
@@ -165,12 +173,16 @@ class ApiHttpServer:
             )
             self.secure_uvicorn = uvicorn.Server(secure_config)
             serving.append(self.secure_uvicorn.serve(sockets=[self.secure_socket]))
-        periodic = asyncio.ensure_future(self._periodic())
+        periodic = [asyncio.ensure_future(self._periodic())]
+        if self.metric_resolution_seconds > 0:
+            metrics_api = self.app.serve_metrics(self.metric_resolution_seconds)
+            periodic.append(asyncio.ensure_future(metrics_api.run()))
         self.started.set()
         try:
             await asyncio.gather(*serving)
         finally:
-            periodic.cancel()
+            for task in periodic:
+                task.cancel()
 
     async def _periodic(self) -> None:
         loop = asyncio.get_running_loop()

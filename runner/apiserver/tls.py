@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -26,6 +27,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from OpenSSL import SSL
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from models.strict_input import InputError
 from runner import pki
@@ -208,7 +210,9 @@ def _peer_chain(connection: SSL.Connection) -> list[x509.Certificate]:
 class ClientCertH11Protocol(H11Protocol):
     """uvicorn's h11 protocol on a TLS connection: each request's scope gets the client's
     chain (the ASGI TLS extension's ``client_cert_chain``, PEM) and, under
-    ``CLIENT_CERTIFICATE``, the verdict on it at the request's time."""
+    ``CLIENT_CERTIFICATE``, the verdict on it at the request's time. A WebSocket upgrade
+    (``kubectl exec``) goes on as :class:`ClientCertWebSocketProtocol`, whose scope gets the
+    same."""
 
     def __init__(
         self, chain: list[x509.Certificate], roots: tuple[x509.Certificate, ...], **kwargs: Any
@@ -216,12 +220,20 @@ class ClientCertH11Protocol(H11Protocol):
         super().__init__(**kwargs)
         self.chain = chain
         self.roots = roots
+        if self.ws_protocol_class is not None:
+            self.ws_protocol_class = cast(
+                "type[asyncio.Protocol]",
+                functools.partial(ClientCertWebSocketProtocol, self.with_tls),
+            )
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.app = self.with_tls(self.app)
+
+    def with_tls(self, inner: Any) -> Any:
+        """``inner`` with the client's chain and its verdict in every scope."""
         chain, roots = self.chain, self.roots
         pems = [c.public_bytes(Encoding.PEM).decode("ascii") for c in chain]
-        inner = self.app
 
         async def with_tls(scope: Scope, receive: Any, send: Any) -> None:
             extensions = dict(scope.get("extensions") or {})
@@ -232,7 +244,16 @@ class ClientCertH11Protocol(H11Protocol):
             scope["extensions"] = extensions
             await inner(scope, receive, send)
 
-        self.app = with_tls
+        return with_tls
+
+
+class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol after an upgrade on a TLS connection, its application
+    wrapped by ``wrap`` (:meth:`ClientCertH11Protocol.with_tls`)."""
+
+    def __init__(self, wrap: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = wrap(self.app)
 
 
 def protocol_factory(tls: ServerTls) -> Callable[..., asyncio.Protocol]:

@@ -12,8 +12,7 @@ linearizable, 1 not, 2 bad input, 3 out of time.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +21,13 @@ import msgspec
 from runner.cli import check_proxy, check_schedule
 from runner.cli.options import bounded_int, timeout_seconds
 from runner.cli.output import add_output_option, emit
-from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import timed
 
 FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
 
 if TYPE_CHECKING:
-    from models.history import History, OperationRecord
     from runner.cli.output import VerbParsers
-    from spec.linearizability import Budget, SequentialModel
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_WORKERS = 256
@@ -81,95 +78,35 @@ def register(verbs: VerbParsers) -> None:
     check_proxy.add_target(targets)
 
 
-def model_named(name: str) -> SequentialModel[Any]:
-    """The sequential model called ``name``."""
-    from spec.etcd.keyspace import EtcdModel
-    from spec.etcd.registers import KvModel, RegisterModel
-
-    if name == "etcd":
-        return EtcdModel()
-    if name == "kv":
-        return KvModel()
-    return RegisterModel(with_cas=name == "cas-register")
-
-
-def _choose_model(args: argparse.Namespace, history: History) -> str:
-    if args.model is not None:
-        return str(args.model)
-    if history.header is not None and history.header.model is not None:
-        return history.header.model
-    raise InputError("no --model given and the file has no header naming one", source=args.file)
-
-
-def _validate(
-    model: SequentialModel[Any], records: Sequence[OperationRecord], lines: Sequence[int], path: str
-) -> None:
-    for record, line in zip(records, lines, strict=True):
-        reason = model.invalid_reason(record)
-        if reason is not None:
-            raise InputError(reason, source=path, line=line, field="operation")
-
-
 def run_check_history(args: argparse.Namespace) -> ExitCode:
     """Handler of ``kubeoracle check history``."""
-    from runner.history.html import render_history_html
-    from runner.history.parallel import parallel_searcher
-    from runner.history.read import read_history
+    from runner.history.judge import judge_history
     from runner.input_files import check_output_path, write_output
-    from spec.linearizability import Budget
-    from spec.linearizability_report import check_history
+    from runner.view.history_view import history_view_data
+    from runner.view.page import render_page
 
     if args.html:
         check_output_path(Path(args.html), "timeline page")
-    history = read_history(Path(args.file), args.format)
-    if not history.operations and not history.watches:
-        raise InputError(
-            f"no operations found (is --format {args.format} right?)", source=args.file
-        )
-    model = model_named(_choose_model(args, history))
-    _validate(model, history.operations, history.operation_lines, args.file)
-    deadline = time.monotonic() + args.timeout
-    budget = Budget(interrupted=lambda: time.monotonic() > deadline)
-    started = time.monotonic()
-    report = check_history(model, history.operations, budget, parallel_searcher(args.workers))
-    watch_problems: list[dict[str, Any]] = []
-    if model.name == "etcd" and history.watches and report.verdict == "linearizable":
-        order = report.orders[0][1] if report.orders else ()
-        watch_problems = _check_watches(history, order, budget)
+    with timed("check history: searching (bar: the --timeout)", args.timeout, args.output):
+        judged = judge_history(args.file, args.format, args.model, args.timeout, args.workers)
+    report = judged.report
     document: dict[str, Any] = msgspec.to_builtins(report)
     document["file"] = args.file
-    document["seconds"] = round(time.monotonic() - started, 3)
-    document["watch_problems"] = watch_problems
-    document["operations"] = len(history.operations)
+    document["seconds"] = judged.seconds
+    document["watch_problems"] = judged.watch_problems
+    document["operations"] = len(judged.history.operations)
     if report.violation is not None:
         document["prefix_operations"] = len(report.violation.prefix_order)
     if args.html:
-
-        def describe(record: OperationRecord) -> str:
-            result = "?"
-            if record.definite and record.result is not None:
-                result = model.describe_result(record.result)
-            return f"{model.describe_operation(record.operation)} -> {result}"
-
-        def partition_of(record: OperationRecord) -> str | None:
-            return model.partition_key(record.operation)
-
-        page = render_history_html(args.file, history.operations, report, describe, partition_of)
+        page = render_page(history_view_data(args.file, judged))
         write_output(Path(args.html), page, "timeline page")
         document["html"] = args.html
     emit(document, args.output, render_text)
-    if report.verdict == "not_linearizable" or watch_problems:
+    if report.verdict == "not_linearizable" or judged.watch_problems:
         return ExitCode.VIOLATION
     if report.verdict == "unknown":
         return ExitCode.INCONCLUSIVE
     return ExitCode.PASS
-
-
-def _check_watches(history: History, order: Sequence[int], budget: Budget) -> list[dict[str, Any]]:
-    from spec.etcd.witness import judge_watches
-
-    verdict = judge_watches(history.operations, history.watches, order, budget)
-    return [msgspec.to_builtins(problem) for problem in verdict.problems]
 
 
 def render_text(report: Mapping[str, Any]) -> str:

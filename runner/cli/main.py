@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner.cli.serve",
     "runner.cli.simulate",
     "runner.cli.validate",
+    "runner.cli.view",
 )
 
 Handler = Callable[[argparse.Namespace], ExitCode]

@@ -23,6 +23,7 @@ from runner.apiserver import MUTANTS
 from runner.cli import apiserver_security, serve_proxy
 from runner.cli.options import bounded_float, positive_seconds
 from runner.cli.output import add_output_option
+from runner.cli.serve_cluster import register_cluster
 from runner.cli.serve_controller_manager import register_controller_manager
 from runner.cli.serve_kubelet import register_kubelet
 from runner.cli.serve_scheduler import register_scheduler
@@ -76,6 +77,7 @@ def register(verbs: VerbParsers) -> None:
     register_controller_manager(targets)
     register_scheduler(targets)
     register_kubelet(targets)
+    register_cluster(targets)
 
 
 def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,6 +129,14 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         type=int,
         default=1000,
         help="revisions the watch cache keeps for watches to resume from (default 1000)",
+    )
+    apiserver.add_argument(
+        "--metric-resolution",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="serve metrics.k8s.io (kubectl top), scraping every node's kubelet "
+        "/metrics/resource this often, as metrics-server does (default 15; 0: not served)",
     )
     apiserver_security.add_arguments(apiserver)
     apiserver.set_defaults(handler=serve_apiserver)
@@ -234,6 +244,10 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         raise InputError("must be a port number (0-65535)", field="--insecure-port")
     if not 1 <= args.watch_cache_size <= 1_000_000:
         raise InputError("must be between 1 and 1000000", field="--watch-cache-size")
+    if not (args.metric_resolution == 0 or 1 <= args.metric_resolution <= 3600):
+        raise InputError(
+            "must be 0 (off) or between 1 and 3600 seconds", field="--metric-resolution"
+        )
     if args.write_kubeconfig is not None:
         check_output_path(args.write_kubeconfig, "kubeconfig")
     config = builtin_config(
@@ -251,7 +265,12 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None
     try:
         server = ApiHttpServer(
-            address, config, etcd_servers=etcd_servers, mutant=args.mutant, secure=secure
+            address,
+            config,
+            etcd_servers=etcd_servers,
+            mutant=args.mutant,
+            secure=secure,
+            metric_resolution_seconds=args.metric_resolution,
         )
     except SecurePortError as error:
         where = f"{args.bind_address}:{args.secure_port}"

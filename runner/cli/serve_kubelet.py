@@ -35,9 +35,10 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument(
         "--port",
         type=bounded_int(1, 65535),
-        default=10250,
-        help="with --runtime process: node i serves the kubelet API on its IP at PORT+i "
-        "(default 10250; PORT+NODES-1 must be a port too)",
+        default=None,
+        help="node i serves the kubelet API (logs, stats, /metrics/resource for kubectl top) "
+        "on its IP at PORT+i (PORT+NODES-1 must be a port too); default 10250 with --runtime "
+        "process, none with the simulated runtime",
     )
     parser.add_argument(
         "--node-name-prefix", default="kubeoracle-node-", help="node i is named PREFIX<i>"
@@ -66,8 +67,10 @@ def register_kubelet(targets: argparse._SubParsersAction[argparse.ArgumentParser
 def serve_kubelet(args: argparse.Namespace) -> ExitCode:
     from runner.kubelet.serve import serve
 
-    last = args.port + args.nodes - 1
-    if last > 65535:
+    if args.port is None and args.runtime == "process":
+        args.port = 10250
+    last = (args.port or 0) + args.nodes - 1
+    if args.port is not None and last > 65535:
         raise InputError(
             f"node {args.nodes - 1} would serve on port {last}, past 65535 "
             f"(--port {args.port} with --nodes {args.nodes})",

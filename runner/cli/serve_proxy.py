@@ -22,11 +22,16 @@ import argparse
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from models.kubernetes_version import KUBERNETES_VERSION
 from models.proxy.config import PROXY_MODES
 from runner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.apiserver.client import Endpoint
 
 
 def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +59,19 @@ def add_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def handle(args: argparse.Namespace) -> ExitCode:
+    from runner.apiserver.client import credentials_folder, endpoint_from_kubeconfig
+    from runner.errors import InputError
+
+    if args.mode == "ipvs" and not args.dry_run:
+        raise InputError(
+            "--mode ipvs runs only with --dry-run: ipvs rules are not loaded into a kernel here "
+            "(no IPVS; judge them with check proxy)"
+        )
+    with credentials_folder() as folder:
+        return _serve(args, endpoint_from_kubeconfig(Path(args.kubeconfig), folder))
+
+
+def _serve(args: argparse.Namespace, server: Endpoint) -> ExitCode:
     import msgspec
 
     from models.k8s.codec import decode_data
@@ -69,14 +87,7 @@ def handle(args: argparse.Namespace) -> ExitCode:
         parse_bind_address,
     )
     from runner.proxy.serve import ProxyServer
-    from runner.proxy.watch import kubeconfig_server
 
-    if args.mode == "ipvs" and not args.dry_run:
-        raise InputError(
-            "--mode ipvs runs only with --dry-run: ipvs rules are not loaded into a kernel here "
-            "(no IPVS; judge them with check proxy)"
-        )
-    server = kubeconfig_server(args.kubeconfig)
     configuration = KubeProxyConfiguration()
     if args.config:
         found = load_inputs(args.config, require_services=False).configuration

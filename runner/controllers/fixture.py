@@ -44,6 +44,8 @@ def pending_work(pod: dict[str, Any], unready_images: frozenset[str] = frozenset
         return "finish" if pod.get("spec", {}).get("nodeName") else ""
     if not pod.get("spec", {}).get("nodeName"):
         return "bind"
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return ""  # a kubelet never runs a finished pod again
     images = {c.get("image") for c in pod.get("spec", {}).get("containers") or ()}
     if images & unready_images:
         return ""

@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from impl.controllers import deployment, garbagecollector, replicaset
+from impl.controllers import (
+    deployment,
+    disruption,
+    endpoints,
+    endpointslice,
+    garbagecollector,
+    job,
+    replicaset,
+)
 from impl.controllers.plan import ControllerDef
 from models.controllers.config import ControllerConfig
 from runner.apiserver.client import Endpoint
@@ -23,6 +31,10 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     deployment.DEFINITION,
     replicaset.DEFINITION,
     garbagecollector.DEFINITION,
+    endpoints.DEFINITION,
+    endpointslice.DEFINITION,
+    disruption.DEFINITION,
+    job.DEFINITION,
 )
 
 

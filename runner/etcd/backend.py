@@ -20,7 +20,6 @@ from typing import Protocol
 import msgspec
 
 from impl.etcd.apply import ApplyContext, apply, expired_leases
-from impl.etcd.kv import range_read
 from impl.etcd.store import EtcdState
 from models.etcd import (
     EtcdError,
@@ -33,6 +32,7 @@ from models.etcd import (
     RangeRequest,
     ResponseHeader,
 )
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo, AuthResponse
 from runner.etcd.member_backend import MemberBackend
 from runner.etcd.members import CLUSTER_ID, member_id_for
 
@@ -47,7 +47,13 @@ class Backend(Protocol):
 
     def propose(self, request: EtcdRequest) -> EtcdResponse | EtcdError: ...
 
-    def read(self, request: RangeRequest) -> EtcdResponse | EtcdError: ...
+    def propose_as(self, request: AnyRequest, auth: AuthInfo | None) -> AnyResponse | EtcdError:
+        """``request`` made as ``auth`` (who the client's token names; None: no token)."""
+        ...
+
+    def read(
+        self, request: RangeRequest, auth: AuthInfo | None = None
+    ) -> EtcdResponse | EtcdError: ...
 
     def state(self) -> EtcdState: ...
 
@@ -83,18 +89,26 @@ class SingleMemberBackend:
         return (int.from_bytes(digest, "big") & ((1 << 62) - 1)) + 1
 
     def propose(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
+        answer = self.propose_as(request, None)
+        assert not isinstance(answer, AuthResponse), "a KV or lease request has no auth answer"
+        return answer
+
+    def propose_as(self, request: AnyRequest, auth: AuthInfo | None) -> AnyResponse | EtcdError:
         with self.changed:
             if isinstance(request, LeaseGrantRequest) and request.ID == 0:
                 request = msgspec.structs.replace(request, ID=self._lease_id())
-            self._state, response = apply(self._state, request, ApplyContext(now_ms=self.now_ms()))
-            if not isinstance(request, RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest):
+            reads = RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest
+            if not isinstance(request, reads):
                 self._applied_index += 1
+            context = ApplyContext(now_ms=self.now_ms(), auth=auth, index=self._applied_index)
+            self._state, response = apply(self._state, request, context)
             self.changed.notify_all()
             return response
 
-    def read(self, request: RangeRequest) -> EtcdResponse | EtcdError:
+    def read(self, request: RangeRequest, auth: AuthInfo | None = None) -> EtcdResponse | EtcdError:
         with self.changed:
-            return range_read(self._state, request)
+            _, response = apply(self._state, request, ApplyContext(auth=auth))
+            return response
 
     def state(self) -> EtcdState:
         with self.changed:

@@ -8,9 +8,11 @@ A unary body is read up to :data:`MAX_BODY_BYTES` (beyond it the request is refu
 refuses a message over its limit, without reading further), decoded strictly by
 :mod:`models.etcd_decode` and answered with grpc-gateway's JSON: the response with the member's
 header, or ``{"error", "message", "code"}`` with the HTTP status grpc-gateway maps the code to.
-The v3lock and v3election routes (``/v3/lock/*``, ``/v3/election/*`` but observe) run the
-recipes of :mod:`runner.etcd.recipe_services`. ``/v3/watch`` and ``/v3/lease/keepalive`` are
-streams: requests are decoded as they arrive on
+The v3lock and v3election routes (``/v3/lock/*``, ``/v3/election/*``) run the recipes of
+:mod:`runner.etcd.recipe_services`; ``/v3/election/observe`` streams the leader's changes as
+``{"result": ...}`` chunks. The Auth routes (``/v3/auth/*``) go to the service's auth; the
+``Authorization`` header's value is the call's token, as grpc-gateway hands it to etcd.
+``/v3/watch`` and ``/v3/lease/keepalive`` are streams: requests are decoded as they arrive on
 the body and answers go out as newline-separated ``{"result": ...}`` chunks; a first message
 that does not decode answers 500 with code 2 (Unknown), as etcd does, and a later one ends the
 stream. Nothing a client sends reaches the backend unless it decoded and fits etcd's limits.
@@ -40,7 +42,6 @@ from models.etcd import (
     DeleteRangeRequest,
     EtcdError,
     EtcdRequest,
-    EtcdResponse,
     LeaseGrantRequest,
     LeaseKeepAliveRequest,
     LeaseLeasesRequest,
@@ -51,6 +52,7 @@ from models.etcd import (
     TxnRequest,
     WatchResponse,
 )
+from models.etcd_auth import AUTH_METHODS, AnyResponse, AuthRequest
 from models.etcd_decode import (
     decode_body,
     decode_request,
@@ -67,8 +69,11 @@ from models.etcd_recipes import (
     UnlockRequest,
 )
 from models.etcd_wire import grpc_too_large
-from runner.etcd.recipe_services import answer_gateway
-from runner.etcd.service import ETCD_CLUSTER_VERSION, ETCD_VERSION, EtcdService
+from runner.etcd.etcdpb import v3election_pb2
+from runner.etcd.grpc_codec import as_json
+from runner.etcd.grpc_codec import encode as encode_message
+from runner.etcd.recipe_services import RecipeFailed, answer_gateway, observe_answers
+from runner.etcd.service import ETCD_CLUSTER_VERSION, ETCD_VERSION, REQUEST_TOKEN, EtcdService
 from runner.served.metrics import CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
@@ -104,9 +109,20 @@ RECIPE_ENDPOINTS: Final[dict[str, type[msgspec.Struct]]] = {
     "/v3/election/resign": ResignRequest,
 }
 """etcd's v3lock and v3election routes (``runner.etcd.recipe_services``)."""
+AUTH_ENDPOINTS: Final[dict[str, type[AuthRequest]]] = {
+    path: record_type for _, path, record_type, _ in AUTH_METHODS
+}
+OBSERVE_ENDPOINT: Final = "/v3/election/observe"
 STREAM_ENDPOINTS: Final = frozenset({"/v3/watch", "/v3/lease/keepalive"})
 POST_ENDPOINTS: Final = frozenset(
-    {*UNARY_ENDPOINTS, *RECIPE_ENDPOINTS, *STREAM_ENDPOINTS, "/v3/maintenance/status"}
+    {
+        *UNARY_ENDPOINTS,
+        *RECIPE_ENDPOINTS,
+        *AUTH_ENDPOINTS,
+        *STREAM_ENDPOINTS,
+        OBSERVE_ENDPOINT,
+        "/v3/maintenance/status",
+    }
 )
 GET_ENDPOINTS: Final = frozenset({"/health", "/version"})
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
@@ -225,6 +241,7 @@ class GatewayApp:
             return
         path = normalize_path(scope["path"])
         method = scope["method"]
+        REQUEST_TOKEN.set(_authorization(scope))
         if not _content_length_fits(scope):
             # Go's net/http reads Content-Length as a uint63: a larger one is "bad
             # Content-Length", 400 in plain text before any handler (h11 takes any size).
@@ -255,7 +272,7 @@ class GatewayApp:
             body = _json({"health": "true" if healthy else "false"})
             await _respond(send, 200 if healthy else 503, body, b"text/plain; charset=utf-8")
 
-    def encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
+    def encode(self, response: AnyResponse | WatchResponse) -> dict[str, Any]:
         return self.service.encode(response)
 
     async def _unary(self, path: str, receive: Receive, send: Send) -> None:
@@ -283,6 +300,12 @@ class GatewayApp:
         if path in RECIPE_ENDPOINTS:
             await self._recipe(path, body, send)
             return
+        if path in AUTH_ENDPOINTS:
+            await self._auth(path, body, send)
+            return
+        if path == OBSERVE_ENDPOINT:
+            await self._observe(body, send)
+            return
         match decode_body(body, UNARY_ENDPOINTS[path], strict_fields=self.strict_fields):
             case Failure(error):
                 await respond_error(send, error)
@@ -292,6 +315,48 @@ class GatewayApp:
                     await respond_error(send, response)
                 else:
                     await _respond(send, 200, _json(self.encode(response)), b"application/json")
+
+    async def _auth(self, path: str, body: bytes, send: Send) -> None:
+        match decode_body(body, AUTH_ENDPOINTS[path], strict_fields=self.strict_fields):
+            case Failure(error):
+                await respond_error(send, error)
+            case Success(request):
+                response = await self.service.auth(request)
+                if isinstance(response, EtcdError):
+                    await respond_error(send, response)
+                else:
+                    await _respond(send, 200, _json(self.encode(response)), b"application/json")
+
+    async def _observe(self, body: bytes, send: Send) -> None:
+        """``/v3/election/observe``: one ``{"result": LeaderResponse}`` line per leader change,
+        until the client goes away; a failure is an ``{"error": ...}`` line, as grpc-gateway
+        ends a server stream."""
+        match decode_body(body, LeaderRequest, strict_fields=self.strict_fields):
+            case Failure(error):
+                await respond_error(send, error)
+                return
+            case Success(request):
+                message = encode_message(to_gateway(request), v3election_pb2.LeaderRequest())
+        started = False
+
+        async def write(line: bytes, status: int = 200) -> None:
+            # grpc-gateway writes the head with the first message: an observer of an election
+            # without a leader gets no head until there is one.
+            nonlocal started
+            if not started:
+                headers = [*CORS_HEADERS, (b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                started = True
+            await send({"type": "http.response.body", "body": line, "more_body": True})
+
+        try:
+            async for answer in observe_answers(self.service, message):
+                await write(_json({"result": as_json(answer)}) + b"\n")
+        except RecipeFailed as failed:
+            status = HTTP_STATUS_FOR_GRPC_CODE.get(failed.error.code, 500)
+            await write(_json({"error": _stream_error(failed.error)}) + b"\n", status)
+        if started:
+            await send({"type": "http.response.body", "body": b""})
 
     async def _recipe(self, path: str, body: bytes, send: Send) -> None:
         match decode_body(body, RECIPE_ENDPOINTS[path], strict_fields=self.strict_fields):
@@ -303,6 +368,21 @@ class GatewayApp:
                     await respond_error(send, answer)
                 else:
                     await _respond(send, 200, _json(answer), b"application/json")
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The ``Authorization`` header's value (etcd takes it as the token, unprefixed)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+def _stream_error(error: EtcdError) -> dict[str, Any]:
+    """grpc-gateway's error chunk on a server stream."""
+    status = HTTP_STATUS_FOR_GRPC_CODE.get(error.code, 500)
+    return {"grpc_code": error.code, "http_code": status, "message": error.message}
 
 
 class _JsonSplitter:

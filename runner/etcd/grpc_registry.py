@@ -22,6 +22,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from models.etcd_wire import MAX_GRPC_MESSAGE_BYTES
+from runner.etcd.service import REQUEST_TOKEN
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Behaviour = Callable[..., Any]
@@ -62,8 +63,17 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
 
 
+def _take_token(context: Context) -> None:
+    """Put the call's auth token in its context (etcd reads metadata ``token``, then
+    ``authorization``)."""
+    metadata = dict(context.invocation_metadata() or ())
+    token = metadata.get("token", metadata.get("authorization"))
+    REQUEST_TOKEN.set(token if isinstance(token, str) else None)
+
+
 def _unary(behaviour: Callable[..., Any], request_type: type[Message]) -> Callable[..., Any]:
     async def handle(data: bytes, context: Context) -> Any:
+        _take_token(context)
         return await behaviour(await parse(request_type, data, context), context)
 
     return handle
@@ -81,6 +91,7 @@ def _streamed_requests(
 
 def _stream_in(behaviour: Callable[..., Any], request_type: type[Message]) -> Callable[..., Any]:
     async def handle(raw: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:
+        _take_token(context)
         async for response in behaviour(_streamed_requests(request_type, raw, context), context):
             yield response
 
@@ -89,6 +100,7 @@ def _stream_in(behaviour: Callable[..., Any], request_type: type[Message]) -> Ca
 
 def _stream_out(behaviour: Callable[..., Any], request_type: type[Message]) -> Callable[..., Any]:
     async def handle(data: bytes, context: Context) -> AsyncIterator[Any]:
+        _take_token(context)
         async for response in behaviour(await parse(request_type, data, context), context):
             yield response
 

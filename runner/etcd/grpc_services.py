@@ -8,7 +8,9 @@ EtcdService` the JSON gateway uses, and encodes the answer; an etcd error become
 status etcd answers with (``etcdserver: ...`` messages, the code of
 :class:`models.etcd.EtcdError`). Streams (Watch, LeaseKeepAlive) read their requests in a task
 while the service writes answers. Of Cluster and Maintenance only the member list and the
-status are served; their other methods answer Unimplemented, and Auth is not registered. The
+status are served; their other methods answer Unimplemented. Auth is served whole
+(:data:`models.etcd_auth.AUTH_METHODS`). The caller's token (metadata ``token``, or
+``authorization``) is put in the call's context by :mod:`runner.etcd.grpc_registry`. The
 v3lock and v3election services are :mod:`runner.etcd.recipe_services`.
 """
 
@@ -38,6 +40,7 @@ from models.etcd import (
     TxnRequest,
     WatchResponse,
 )
+from models.etcd_auth import AUTH_METHODS, AuthRequest
 from models.etcd_decode import WatchStreamRequest
 from models.etcd_json import to_gateway
 from runner.etcd import grpc_codec, grpc_registry
@@ -81,6 +84,25 @@ def unary_behaviour(
                 await _abort(context, error)
             case Success(request):
                 response = await service.unary(request)
+                if isinstance(response, EtcdError):
+                    await _abort(context, response)
+                return grpc_codec.encode(service.encode(response), response_type())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return behaviour
+
+
+def auth_behaviour(
+    service: EtcdService, record_type: type[AuthRequest], response_type: type[Message]
+) -> Behaviour:
+    """An Auth method: decode, ask the service as the caller, encode (or answer the error)."""
+
+    async def behaviour(message: Message, context: Context) -> Message:
+        match grpc_codec.decode(message, record_type):
+            case Failure(error):
+                await _abort(context, error)
+            case Success(request):
+                response = await service.auth(request)
                 if isinstance(response, EtcdError):
                     await _abort(context, response)
                 return grpc_codec.encode(service.encode(response), response_type())
@@ -210,6 +232,10 @@ def add_services(server: grpc.aio.Server, service: EtcdService, client_url: str)
         "Watch": {"Watch": watch(service)},
         "Cluster": {"MemberList": member_list(service, client_url)},
         "Maintenance": {"Status": status(service)},
+        "Auth": {
+            method: auth_behaviour(service, record_type, getattr(rpc_pb2, response_name))
+            for method, _, record_type, response_name in AUTH_METHODS
+        },
     }
     for (service_name, method), (record_type, response_type) in UNARY_METHODS.items():
         behaviours[service_name][method] = unary_behaviour(service, record_type, response_type)

@@ -28,6 +28,7 @@ from models.etcd import (
     RangeRequest,
     ResponseHeader,
 )
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo, AuthResponse
 from runner.etcd.member_network import MemberCluster, UnsettledError
 from runner.etcd.members import CLUSTER_ID, member_id_for
 
@@ -66,10 +67,16 @@ class MemberBackend:
 
     def propose(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
         """Hand ``request`` to the gateway's member and wait for its answer."""
+        answer = self.propose_as(request, None)
+        assert not isinstance(answer, AuthResponse), "a KV or lease request has no auth answer"
+        return answer
+
+    def propose_as(self, request: AnyRequest, auth: AuthInfo | None) -> AnyResponse | EtcdError:
+        """Hand ``request``, made as ``auth``, to the gateway's member and wait for its answer."""
         with self.changed:
             timeout_ms = self.members.configs[GATEWAY_MEMBER].request_timeout_ms
             deadline = time.monotonic() + timeout_ms / 1000 + GRACE_SECONDS
-            request_id = self.members.request(GATEWAY_MEMBER, request)
+            request_id = self.members.request(GATEWAY_MEMBER, request, auth)
             self._settle()
             while request_id not in self.members.replies:
                 remaining = deadline - time.monotonic()
@@ -79,9 +86,11 @@ class MemberBackend:
                 self.changed.wait(remaining)
             return self.members.replies.pop(request_id)
 
-    def read(self, request: RangeRequest) -> EtcdResponse | EtcdError:
+    def read(self, request: RangeRequest, auth: AuthInfo | None = None) -> EtcdResponse | EtcdError:
         """A serializable read: the member answers it from its applied state at once."""
-        return self.propose(request)
+        answer = self.propose_as(request, auth)
+        assert not isinstance(answer, AuthResponse), "a range has no auth answer"
+        return answer
 
     def state(self) -> EtcdState:
         with self.changed:

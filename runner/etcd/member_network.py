@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import overload
 
 from impl.etcd import member
 from impl.etcd.member_state import MemberState
 from models.etcd import EtcdError, EtcdRequest, EtcdResponse
+from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo, AuthRequest, AuthResponse
 from models.etcd_member import (
     ClientRequest,
     ClockTicked,
@@ -41,7 +43,7 @@ from models.raft import (
 )
 from models.step import Step
 
-Answer = EtcdResponse | EtcdError
+Answer = AnyResponse | EtcdError
 MAX_DELIVERIES = 100_000
 """Messages and random draws one ``settle`` carries out at most."""
 
@@ -95,10 +97,11 @@ class MemberCluster:
         assert state is not None, f"member {node} is down"
         self._carry_out(node, member.on_event(self.configs[node], state, event))
 
-    def request(self, node: int, request: EtcdRequest) -> int:
-        """Hand ``request`` to member ``node``; returns its request ID (see ``replies``)."""
+    def request(self, node: int, request: AnyRequest, auth: AuthInfo | None = None) -> int:
+        """Hand ``request`` (made as ``auth``) to member ``node``; returns its request ID (see
+        ``replies``)."""
         self._next_request += 1
-        self.handle(node, ClientRequest(request_id=self._next_request, request=request))
+        self.handle(node, ClientRequest(request_id=self._next_request, request=request, auth=auth))
         return self._next_request
 
     def forget(self, request_id: int) -> None:
@@ -139,9 +142,21 @@ class MemberCluster:
             self.tick()
         raise AssertionError(f"not reached within {limit} ticks: {what}")
 
-    def call(self, node: int, request: EtcdRequest, limit: int = 200) -> Answer:
+    @overload
+    def call(
+        self, node: int, request: EtcdRequest, limit: int = 200, auth: AuthInfo | None = None
+    ) -> EtcdResponse | EtcdError: ...
+
+    @overload
+    def call(
+        self, node: int, request: AuthRequest, limit: int = 200, auth: AuthInfo | None = None
+    ) -> AuthResponse | EtcdError: ...
+
+    def call(
+        self, node: int, request: AnyRequest, limit: int = 200, auth: AuthInfo | None = None
+    ) -> Answer:
         """Send ``request`` and tick until it is answered."""
-        request_id = self.request(node, request)
+        request_id = self.request(node, request, auth)
         self.settle()
         self.tick_until(lambda: request_id in self.replies, f"an answer to {request!r}", limit)
         return self.replies[request_id]

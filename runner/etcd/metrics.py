@@ -25,7 +25,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from impl.etcd.store import EtcdState, is_tombstone
-from models.etcd import GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, EtcdError, EtcdResponse
+from models.etcd import GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, EtcdError
+from models.etcd_auth import AnyResponse
 from runner.served.metrics import component_registry
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class EtcdMetrics(Collector):
             with self.lock:
                 self.pending -= 1
 
-    def proposed(self, response: EtcdResponse | EtcdError) -> None:
+    def proposed(self, response: AnyResponse | EtcdError) -> None:
         if isinstance(response, EtcdError) and response.code in CONSENSUS_FAILURES:
             with self.lock:
                 self.failed += 1

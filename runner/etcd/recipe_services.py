@@ -327,11 +327,11 @@ async def _abort(context: Context, error: EtcdError) -> NoReturn:
     raise AssertionError("abort returned")  # pragma: no cover
 
 
-async def observe_leader(
-    service: EtcdService, request: v3election_pb2.LeaderRequest, context: Context
+async def observe_answers(
+    service: EtcdService, request: v3election_pb2.LeaderRequest
 ) -> AsyncIterator[v3election_pb2.LeaderResponse]:
     """``Election.Observe``: the leader, then every new value and every new leader, until the
-    client goes away."""
+    client goes away; RecipeFailed if a request of the observer fails."""
     driver = _Driver(service)
     following = asyncio.create_task(
         driver.run(observe.observe(request.name), observe.on_event, frozenset({"failed"}))
@@ -351,11 +351,22 @@ async def observe_leader(
             yield answer
         error = following.exception()
         if isinstance(error, RecipeFailed):
-            await _abort(context, error.error)
+            raise error
     finally:
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError, RecipeFailed):
             await following
+
+
+async def observe_leader(
+    service: EtcdService, request: v3election_pb2.LeaderRequest, context: Context
+) -> AsyncIterator[v3election_pb2.LeaderResponse]:
+    """``Election.Observe`` over gRPC: a failure ends the stream with its status."""
+    try:
+        async for answer in observe_answers(service, request):
+            yield answer
+    except RecipeFailed as failed:
+        await _abort(context, failed.error)
 
 
 def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler], frozenset[str]]:

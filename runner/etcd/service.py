@@ -8,15 +8,32 @@ asyncio tasks: a stream applies its requests (create, cancel, progress) in arriv
 follows the backend's applied state, delivering events and progress notifications until the
 stream is closed or the service stops. A request the backend cannot take never reaches it.
 Proposals and watch streams are counted for ``/metrics`` (``runner.etcd.metrics``).
+
+Auth: the transport puts the client's token (gRPC metadata ``token``, or the gateway's
+``Authorization`` header) in :data:`REQUEST_TOKEN` for the call; the service looks it up in the
+serving member's applied auth store (``invalid auth token`` if it names nobody) and hands the
+request to the backend as that user, where impl/etcd checks it. As in etcd 3.4, lease
+keepalive, time-to-live and list never look at the token. New passwords are hashed here before
+they are proposed, and an authentication checks the password here, then proposes the token's
+random prefix (:mod:`runner.etcd.auth_secrets`). The v3lock and v3election services run inside
+the caller's context, so their requests carry the caller's token, as etcd's do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import msgspec
+
+from impl.etcd.auth import (
+    auth_info_from_token,
+    check_op,
+    check_password_preconditions,
+)
 from impl.etcd.watch import (
     WatchStream,
     deliver,
@@ -38,9 +55,21 @@ from models.etcd import (
     WatchCreateRequest,
     WatchResponse,
 )
+from models.etcd_auth import (
+    ERROR_AUTH_FAILED,
+    AnyRequest,
+    AnyResponse,
+    AuthenticateRequest,
+    AuthInfo,
+    AuthRequest,
+    AuthResponse,
+    UserAddRequest,
+    UserChangePasswordRequest,
+)
 from models.etcd_decode import WatchCancel, WatchProgress, WatchStreamRequest
 from models.etcd_json import to_gateway
 from models.etcd_wire import check_size
+from runner.etcd import auth_secrets
 from runner.etcd.backend import Backend
 from runner.etcd.metrics import EtcdMetrics, nominal_db_size
 
@@ -50,6 +79,14 @@ WATCH_POLL_SECONDS: Final = 0.02
 MAX_STREAM_POLLS: Final = 10**9
 
 WatchSend = Callable[[WatchResponse], Awaitable[None]]
+REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "etcd_request_token", default=None
+)
+"""The auth token the current call presented (None: none), set by the transport."""
+TOKEN_FREE: Final = (LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseLeasesRequest)
+"""Requests etcd 3.4 answers without looking at the token."""
+AUTHENTICATE_ATTEMPTS: Final = 5
+WATCH_ID_DENIED: Final = -1
 
 
 class EtcdService:
@@ -66,19 +103,83 @@ class EtcdService:
         """The watchers of every open watch stream."""
         return sum(len(session.stream.watchers) for session in list(self.sessions))
 
+    def caller(self) -> AuthInfo | EtcdError | None:
+        """Who the current call's token names (None: it presented none)."""
+        token = REQUEST_TOKEN.get()
+        if token is None:
+            return None
+        return auth_info_from_token(self.backend.state().auth, token)
+
     async def unary(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
-        """Answer one unary request (limits first, then the backend)."""
+        """Answer one unary request (limits first, then the caller's token, then the
+        backend)."""
         error = check_size(request)
         if error is not None:
             return error
+        auth = None if isinstance(request, TOKEN_FREE) else self.caller()
+        if isinstance(auth, EtcdError):
+            return auth
         if isinstance(request, RangeRequest) and request.serializable:
-            return self.backend.read(request)
+            return self.backend.read(request, auth)
         if isinstance(request, RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest):
-            return await asyncio.to_thread(self.backend.propose, request)
+            return _kv_answer(await asyncio.to_thread(self.backend.propose_as, request, auth))
         with self.metrics.proposing():
-            response = await asyncio.to_thread(self.backend.propose, request)
+            response = await asyncio.to_thread(self.backend.propose_as, request, auth)
+        answer = _kv_answer(response)
+        self.metrics.proposed(answer)
+        return answer
+
+    async def auth(self, request: AuthRequest) -> AuthResponse | EtcdError:
+        """Answer one request of the Auth service as the current call's user."""
+        auth = self.caller()
+        if isinstance(auth, EtcdError):
+            return auth
+        if isinstance(request, AuthenticateRequest):
+            return await self._authenticate(request, auth)
+        if isinstance(request, UserAddRequest | UserChangePasswordRequest):
+            no_password = isinstance(request, UserAddRequest) and (
+                request.options is not None and request.options.no_password
+            )
+            hashed = (
+                b""
+                if no_password
+                else await asyncio.to_thread(auth_secrets.hash_password, request.password)
+            )
+            request = msgspec.structs.replace(request, password="", hashed_password=hashed)
+        return _auth_answer(await self._propose(request, auth))
+
+    async def _propose(self, request: AnyRequest, auth: AuthInfo | None) -> AnyResponse | EtcdError:
+        with self.metrics.proposing():
+            response = await asyncio.to_thread(self.backend.propose_as, request, auth)
         self.metrics.proposed(response)
         return response
+
+    async def _authenticate(
+        self, request: AuthenticateRequest, auth: AuthInfo | None
+    ) -> AuthResponse | EtcdError:
+        """etcd's ``EtcdServer.Authenticate``: check the password against the applied auth
+        store, propose the token, and do it again if the auth store changed meanwhile."""
+        answer: AuthResponse | EtcdError = ERROR_AUTH_FAILED
+        for _ in range(AUTHENTICATE_ATTEMPTS):
+            store = self.backend.state().auth
+            user = check_password_preconditions(store, request.name)
+            if isinstance(user, EtcdError):
+                return user
+            matches = await asyncio.to_thread(
+                auth_secrets.password_matches, request.password, user.hashed_password
+            )
+            if not matches:
+                return ERROR_AUTH_FAILED
+            proposal = AuthenticateRequest(
+                name=request.name, simple_token=auth_secrets.token_prefix()
+            )
+            answer = _auth_answer(await self._propose(proposal, auth))
+            if (
+                isinstance(answer, EtcdError)
+                or self.backend.state().auth.revision == store.revision
+            ):
+                return answer
+        return answer
 
     async def keepalive(self, request: LeaseKeepAliveRequest) -> LeaseKeepAliveResponse:
         """Renew a lease (an unknown lease answers TTL 0, as etcd does)."""
@@ -91,7 +192,7 @@ class EtcdService:
     def header(self, revision: int) -> ResponseHeader:
         return self.backend.header(revision)
 
-    def encode(self, response: EtcdResponse | WatchResponse) -> dict[str, Any]:
+    def encode(self, response: AnyResponse | WatchResponse) -> dict[str, Any]:
         """A response as the gateway's JSON, with this member's header at its revision."""
         encoded = to_gateway(response)
         encoded["header"] = to_gateway(self.header(response.header.revision))
@@ -125,12 +226,43 @@ class EtcdService:
             self.sessions.discard(session)
 
 
+def _kv_answer(response: AnyResponse | EtcdError) -> EtcdResponse | EtcdError:
+    assert not isinstance(response, AuthResponse), "a KV or lease request has no auth answer"
+    return response
+
+
+def _auth_answer(response: AnyResponse | EtcdError) -> AuthResponse | EtcdError:
+    assert isinstance(response, AuthResponse | EtcdError), "an auth request has an auth answer"
+    return response
+
+
 class _WatchSession:
     def __init__(self, service: EtcdService, send: WatchSend) -> None:
         self.service = service
         self.send = send
         self.stream = WatchStream()
         self.body_open = True
+
+    def refused(self, request: WatchCreateRequest) -> WatchResponse | None:
+        """etcd's ``isWatchPermitted``: a watch on a range the caller may not read is answered
+        created and cancelled at once, with watch ID -1 and the reason."""
+        state = self.service.backend.state()
+        caller = self.service.caller()
+        if isinstance(caller, EtcdError):
+            reason = caller.message
+        else:
+            key = request.key or b"\x00"
+            refused = check_op(state.auth, caller, key, request.range_end, write=False)
+            if refused is None:
+                return None
+            reason = refused.message
+        return WatchResponse(
+            header=ResponseHeader(revision=state.revision),
+            watch_id=WATCH_ID_DENIED,
+            created=True,
+            canceled=True,
+            cancel_reason=reason,
+        )
 
     async def _emit(self, responses: tuple[WatchResponse, ...]) -> None:
         for response in responses:
@@ -139,6 +271,10 @@ class _WatchSession:
     async def apply(self, request: WatchStreamRequest) -> None:
         state = self.service.backend.state()
         if isinstance(request, WatchCreateRequest):
+            denied = self.refused(request)
+            if denied is not None:
+                await self.send(denied)
+                return
             self.stream, responses = on_create(state, self.stream, request)
         elif isinstance(request, WatchCancel):
             self.stream, responses = on_cancel(state, self.stream, request.watch_id)

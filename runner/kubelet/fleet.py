@@ -6,26 +6,42 @@ second on the wall clock, and hands each node's API writes to one of a few write
 node always to the same one, so its writes stay in order). The answers to node-level writes
 come back to the driver as ``ApiAnswered`` events. Nodes boot spread over the first lease
 renew interval, as a real fleet's kubelets start at different times, so heartbeats spread out.
+A node whose config has a ``kubelet_port`` serves the kubelet API (``runner.kubelet.api``) on
+its IP and that port, its stats read from its runtime (simulated: the scripted usage).
 """
 
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Final
 
 from impl.controllers.cache import decode
+from impl.kubelet.recorder import recorded
 from models.controllers.messages import ControllerEvent, Listed, Observed
 from models.controllers.resources import RESOURCES
 from models.k8s.core.node import Node
 from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
-from models.kubelet.events import ApiAnswered, Event, NodeObserved, PodObserved, PodRemoved, Tick
+from models.kubelet.events import (
+    ApiAnswered,
+    Command,
+    Event,
+    NodeObserved,
+    PodObserved,
+    PodRemoved,
+    StartContainer,
+    Tick,
+)
 from models.kubelet.state import KubeletState
+from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
-from runner.kubelet import pump
+from runner.kubelet import pump, simulated
+from runner.kubelet.api import ExecContext, KubeletApi
 from runner.kubelet.simulated import Runtime
 from runner.kubelet.writes import Write, Writer
 from runner.served.informers import Informers
@@ -68,11 +84,51 @@ class Fleet:
         self.outboxes: list[queue.Queue[tuple[int, Write] | None]] = [
             queue.Queue() for _ in range(max(1, writers))
         ]
+        self.images: list[set[str]] = [set() for _ in self.configs]
+        """Images each node has pulled (for the kubelet's Pulled events)."""
         self.answers: queue.Queue[tuple[int, Event]] = queue.Queue()
         """Answers to node-level writes, and (process runtime) what the runtime saw."""
         self.counters = Counters()
         self.started_ms = _now_ms()
         self.last_tick_ms = 0
+        self.apis = [
+            KubeletApi(
+                config.node_name,
+                config.node_ip,
+                config.kubelet_port,
+                self._pods_of(index),
+                self._log_path_of(index),
+                self._stats_of(index),
+                self._exec_context_of(index),
+            )
+            for index, config in enumerate(self.configs)
+            if config.kubelet_port
+        ]
+
+    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
+        return lambda: list(dict(self.pods[index]).values())
+
+    def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
+        """The simulated runtime writes no logs: a path that does not exist."""
+        del index
+        missing = Path(tempfile.gettempdir()) / "kubeoracle-simulated-has-no-logs"
+        return lambda uid, container: missing / uid / container
+
+    def _exec_context_of(self, index: int) -> ExecContext | None:
+        """The simulated runtime runs no commands: ``kubectl exec`` gets its refusal."""
+        del index
+        return None
+
+    def _stats_of(self, index: int) -> Callable[[], NodeStats]:
+        def read() -> NodeStats:
+            return simulated.stats(
+                self.runtimes[index],
+                _now_ms(),
+                self.configs[index].node_name,
+                dict(self.pods[index]),
+            )
+
+        return read
 
     # The driver thread -------------------------------------------------------------------
 
@@ -85,11 +141,15 @@ class Fleet:
         ]
         for thread in threads:
             thread.start()
+        for api in self.apis:
+            api.start()
         try:
             Informers(self.endpoint, ["pods", "nodes"]).drive(
                 stop, self._handle, self._then, IDLE_SECONDS
             )
         finally:
+            for api in self.apis:
+                api.close()
             for outbox in self.outboxes:
                 outbox.put(None)
             for thread in threads:
@@ -105,6 +165,18 @@ class Fleet:
         outbox = self.outboxes[index % len(self.outboxes)]
         for command in pumped.api:
             outbox.put((index, command))
+        self._record(index, pumped.state, pumped.log)
+
+    def _record(self, index: int, state: KubeletState, log: tuple[Command | Event, ...]) -> None:
+        """Post the events the kubelet records for what its runtime did (after the writes
+        that caused them, on the node's writer)."""
+        outbox = self.outboxes[index % len(self.outboxes)]
+        node, images = self.configs[index].node_name, self.images[index]
+        for item in log:
+            for event in recorded(node, state, item, frozenset(images)):
+                outbox.put((index, event))
+            if isinstance(item, StartContainer) and item.container.image:
+                images.add(item.container.image)
 
     def _feed(self, index: int, event: Event) -> None:
         state = self.states[index]

@@ -11,16 +11,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Final
 
 from impl.kubelet import machine
-from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
-from models.kubelet.events import Command, Event, UsageObserved
+from models.kubelet.events import Command, Event
 from models.kubelet.state import KubeletState
+from models.kubelet.stats import NodeStats
 from runner.apiserver.client import Endpoint
 from runner.kubelet import pump
-from runner.kubelet.api import KubeletApi
+from runner.kubelet.api import ExecContext
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
@@ -35,40 +36,27 @@ class ProcessFleet(Fleet):
             for index, config in enumerate(self.configs)
         ]
         self.last_usage = time.monotonic()
-        self.usages: list[UsageObserved | None] = [None] * len(self.configs)
-        self.apis = [
-            KubeletApi(
-                config.node_name,
-                config.node_ip,
-                config.kubelet_port,
-                self._pods_of(index),
-                runtime.log_path,
-                self._usage_of(index),
-                runtime.cpu_totals,
-            )
-            for index, (config, runtime) in enumerate(
-                zip(self.configs, self.processes, strict=True)
-            )
-            if config.kubelet_port
-        ]
 
-    def _pods_of(self, index: int) -> Callable[[], list[Pod]]:
-        return lambda: list(dict(self.pods[index]).values())
+    def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
+        return lambda uid, container: self.processes[index].log_path(uid, container)
 
-    def _usage_of(self, index: int) -> Callable[[], UsageObserved | None]:
-        return lambda: self.usages[index]
+    def _exec_context_of(self, index: int) -> ExecContext:
+        return lambda uid, container: self.processes[index].exec_target(uid, container)
+
+    def _stats_of(self, index: int) -> Callable[[], NodeStats]:
+        def read() -> NodeStats:
+            pods = dict(self.pods[index])
+            return self.processes[index].stats(self.configs[index].node_name, pods)
+
+        return read
 
     def _reporter(self, index: int) -> Reporter:
         return Reporter(self, index)
 
     def run(self, stop: threading.Event) -> None:
-        for api in self.apis:
-            api.start()
         try:
             super().run(stop)
         finally:
-            for api in self.apis:
-                api.close()
             for runtime in self.processes:
                 runtime.close()
 
@@ -78,9 +66,15 @@ class ProcessFleet(Fleet):
 
     def _step(self, index: int, state: KubeletState, event: Event) -> None:
         step = machine.on_event(self.configs[index], state, event)
-        self._apply(index, step.state, step.commands)
+        self._apply(index, step.state, step.commands, event)
 
-    def _apply(self, index: int, state: KubeletState, commands: tuple[Command, ...]) -> None:
+    def _apply(
+        self,
+        index: int,
+        state: KubeletState,
+        commands: tuple[Command, ...],
+        fed: Event | None = None,
+    ) -> None:
         self.states[index] = state
         outbox = self.outboxes[index % len(self.outboxes)]
         writes, requests = pump.split(commands)
@@ -88,6 +82,7 @@ class ProcessFleet(Fleet):
             outbox.put((index, write))
         for request in requests:
             self.processes[index].run(request)
+        self._record(index, state, ((fed,) if fed is not None else ()) + tuple(requests))
 
     def _then(self) -> None:
         super()._then()
@@ -97,7 +92,6 @@ class ProcessFleet(Fleet):
         for index, runtime in enumerate(self.processes):
             if self.states[index] is not None:
                 usage = runtime.usage(self.configs[index].capacity.memory_bytes)
-                self.usages[index] = usage
                 self.answers.put((index, usage))
 
 

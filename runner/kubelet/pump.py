@@ -47,12 +47,17 @@ class Pumped(msgspec.Struct, frozen=True, kw_only=True):
     runtime: Runtime
     api: tuple[ApiCommand, ...] = ()
     runtime_commands: tuple[Command, ...] = ()
+    log: tuple[Command | Event, ...] = ()
+    """The event fed, then the runtime commands sent and the runtime events fed back, in the
+    order they happened (what the kubelet's event recorder looks at)."""
 
 
 def boot(config: KubeletConfig, now_ms: int, node_index: int) -> Pumped:
     """A node that just booted: a fresh kubelet and an empty runtime."""
     step = machine.init(config, now_ms)
-    return _route(config, step.state, Runtime(node_index=node_index), step.commands, now_ms)
+    return _route(
+        config, step.state, Runtime(node_index=node_index, boot_ms=now_ms), step.commands, now_ms
+    )
 
 
 def split(commands: tuple[Command, ...]) -> tuple[list[ApiCommand], list[RuntimeCommand]]:
@@ -85,11 +90,13 @@ def _carry(
     now_ms: int,
     api: list[ApiCommand],
     sent: list[Command],
+    log: list[Command | Event],
 ) -> Runtime:
     writes, requests = split(commands)
     api.extend(writes)
     for request in requests:
         sent.append(request)
+        log.append(request)
         runtime = simulated.on_command(runtime, request, now_ms)
     return runtime
 
@@ -100,22 +107,31 @@ def _route(
     runtime: Runtime,
     commands: tuple[Command, ...],
     now_ms: int,
+    fed: Event | None = None,
 ) -> Pumped:
     api: list[ApiCommand] = []
     sent: list[Command] = []
-    runtime = _carry(commands, runtime, now_ms, api, sent)
+    log: list[Command | Event] = [fed] if fed is not None else []
+    runtime = _carry(commands, runtime, now_ms, api, sent, log)
     for _ in range(MAX_ROUNDS):
         runtime, events = simulated.take_due(runtime, now_ms)
         if not events:
             break
         for event in events:
+            log.append(event)
             step = machine.on_event(config, state, event)
             state = step.state
-            runtime = _carry(step.commands, runtime, now_ms, api, sent)
-    return Pumped(state=state, runtime=runtime, api=tuple(api), runtime_commands=tuple(sent))
+            runtime = _carry(step.commands, runtime, now_ms, api, sent, log)
+    return Pumped(
+        state=state,
+        runtime=runtime,
+        api=tuple(api),
+        runtime_commands=tuple(sent),
+        log=tuple(log),
+    )
 
 
 def pump(config: KubeletConfig, state: KubeletState, runtime: Runtime, event: Event) -> Pumped:
     """Feed one event and every runtime answer it causes."""
     step = machine.on_event(config, state, event)
-    return _route(config, step.state, runtime, step.commands, step.state.now_ms)
+    return _route(config, step.state, runtime, step.commands, step.state.now_ms, event)

@@ -47,17 +47,17 @@ def serve(args: argparse.Namespace) -> ExitCode:
     signal.signal(signal.SIGTERM, on_signal)
     with credentials_folder() as folder:
         endpoint = endpoint_from_kubeconfig(Path(args.kubeconfig), folder)
-        port = args.port if args.runtime == "process" else 0
+        port = args.port if args.port is not None else 0
         nodes = configs(args.nodes, args.node_name_prefix, args.mutant, port)
-        if args.runtime == "process":
-            from runner.kubelet.process_fleet import ProcessFleet
+        try:
+            if args.runtime == "process":
+                from runner.kubelet.process_fleet import ProcessFleet
 
-            try:
                 fleet: Fleet = ProcessFleet(endpoint, nodes, args.writers)
-            except OSError as error:
-                raise InputError(f"cannot listen: {error}", field="--port") from error
-        else:
-            fleet = Fleet(endpoint, nodes, args.writers)
+            else:
+                fleet = Fleet(endpoint, nodes, args.writers)
+        except OSError as error:
+            raise InputError(f"cannot listen: {error}", field="--port") from error
         driver = threading.Thread(target=fleet.run, args=(stop,), daemon=True, name="kubelet-fleet")
         driver.start()
         print(

@@ -4,15 +4,22 @@ Given the kubelet's runtime commands at a time, it schedules the events the runt
 report: a sandbox is ready at once with the next pod IP; a container starts at once and exits
 when its script says; SIGTERM ends it after its ``stop-seconds`` (exit 143), SIGKILL at once
 (exit 137); a probe answers at once per the script. Usage is the scripted memory and cpu of the
-running containers. All of it is immutable data, so a simulation world can hold it in its state.
+running containers. Stats (``stats``, what the kubelet API serves) integrate the scripted cpu
+over each container's run time; the node adds a system share (``SYSTEM_CPU_MILLIS``,
+``SYSTEM_MEMORY_BYTES``: the kubelet and runtime daemons) from its boot, and keeps the cpu of
+containers that ended, so its counter never goes down. All of it is immutable data, so a
+simulation world can hold it in its state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
 
+from impl.kubelet.status import container_id
+from models.k8s.core.pod import Pod
 from models.kubelet.events import (
     Command,
     ContainerExited,
@@ -35,10 +42,13 @@ from models.kubelet.events import (
     UpdateNodeStatus,
     UsageObserved,
 )
+from models.kubelet.stats import ContainerStats, NodeStats
 from runner.kubelet.script import Script, script
 
 SIGTERM_EXIT: Final = 143
 SIGKILL_EXIT: Final = 137
+SYSTEM_CPU_MILLIS: Final = 50
+SYSTEM_MEMORY_BYTES: Final = 256 * 1024 * 1024
 
 
 class Scheduled(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +63,7 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int
     started_ms: int
     script: Script
+    image: str = ""
 
 
 class Runtime(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +72,20 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     seq: int = 0
     pending: tuple[Scheduled, ...] = ()
     running: tuple[Instance, ...] = ()
+    boot_ms: int = 0
+    retired_cpu_ns: int = 0
+    """cpu of the containers that ended (core-ns), for the node's counter."""
+
+
+def _cpu_ns(instance: Instance, until_ms: int) -> int:
+    """Core-ns a container used from its start to ``until_ms`` at its scripted rate."""
+    return instance.script.cpu_millis * max(0, until_ms - instance.started_ms) * 1000
+
+
+def _retire(runtime: Runtime, gone: list[tuple[Instance, int]]) -> Runtime:
+    """Count the cpu of instances that ended (each with when it ended)."""
+    used = sum(_cpu_ns(instance, until) for instance, until in gone)
+    return msgspec.structs.replace(runtime, retired_cpu_ns=runtime.retired_cpu_ns + used)
 
 
 def _at(runtime: Runtime, due_ms: int, event: Event) -> Runtime:
@@ -77,7 +102,7 @@ def _instance(runtime: Runtime, uid: str, container: str, attempt: int) -> Insta
 
 def _exit(runtime: Runtime, instance: Instance, due_ms: int, code: int, signal: int) -> Runtime:
     running = tuple(i for i in runtime.running if i is not instance)
-    runtime = msgspec.structs.replace(runtime, running=running)
+    runtime = _retire(msgspec.structs.replace(runtime, running=running), [(instance, due_ms)])
     event = ContainerExited(
         uid=instance.uid,
         container=instance.container,
@@ -108,6 +133,7 @@ def on_command(runtime: Runtime, command: Command, now_ms: int) -> Runtime:
                 attempt=command.attempt,
                 started_ms=now_ms,
                 script=plan,
+                image=command.container.image or "",
             )
             runtime = msgspec.structs.replace(runtime, running=(*runtime.running, instance))
             started = ContainerStarted(uid=command.uid, container=name, attempt=command.attempt)
@@ -141,7 +167,8 @@ def on_command(runtime: Runtime, command: Command, now_ms: int) -> Runtime:
             return _at(runtime, now_ms + seconds * 1000, done)
         case RemoveSandbox():
             running = tuple(i for i in runtime.running if i.uid != command.uid)
-            return msgspec.structs.replace(runtime, running=running)
+            gone = [(i, now_ms) for i in runtime.running if i.uid == command.uid]
+            return _retire(msgspec.structs.replace(runtime, running=running), gone)
         case RegisterNode() | UpdateNodeStatus() | RenewLease() | PatchPodStatus() | DeletePod():
             return runtime
 
@@ -184,12 +211,18 @@ def take_due(runtime: Runtime, now_ms: int) -> tuple[Runtime, tuple[Event, ...]]
         return runtime, ()
     left = tuple(s for s in runtime.pending if s.due_ms > now_ms)
     stopped = {
-        (e.uid, e.container, e.attempt) for s in ready if isinstance(e := s.event, ContainerExited)
+        (e.uid, e.container, e.attempt): s.due_ms
+        for s in ready
+        if isinstance(e := s.event, ContainerExited)
     }
     running = tuple(i for i in runtime.running if (i.uid, i.container, i.attempt) not in stopped)
-    return msgspec.structs.replace(runtime, pending=left, running=running), tuple(
-        s.event for s in ready
-    )
+    gone = [
+        (i, stopped[(i.uid, i.container, i.attempt)])
+        for i in runtime.running
+        if (i.uid, i.container, i.attempt) in stopped
+    ]
+    runtime = _retire(msgspec.structs.replace(runtime, pending=left, running=running), gone)
+    return runtime, tuple(s.event for s in ready)
 
 
 def next_due_ms(runtime: Runtime) -> int | None:
@@ -203,19 +236,79 @@ def next_due_ms(runtime: Runtime) -> int | None:
 
 
 def usage(runtime: Runtime, memory_capacity_bytes: int) -> UsageObserved:
-    """What cAdvisor would report: per pod summed usage, and the node's available memory."""
-    per_pod: dict[str, tuple[int, int]] = {}
+    """What cAdvisor would report: per pod summed usage (memory, cpu, disk, inodes,
+    processes), and the node's available memory."""
+    per_pod: dict[str, PodUsage] = {}
     for instance in runtime.running:
-        cpu, memory = per_pod.get(instance.uid, (0, 0))
-        per_pod[instance.uid] = (
-            cpu + instance.script.cpu_millis,
-            memory + instance.script.memory_bytes,
+        plan = instance.script
+        before = per_pod.get(instance.uid, PodUsage(uid=instance.uid, cpu_millis=0, memory_bytes=0))
+        per_pod[instance.uid] = PodUsage(
+            uid=instance.uid,
+            cpu_millis=before.cpu_millis + plan.cpu_millis,
+            memory_bytes=before.memory_bytes + plan.memory_bytes,
+            disk_bytes=before.disk_bytes + plan.disk_bytes,
+            inodes=before.inodes + plan.inodes,
+            processes=before.processes + plan.processes,
         )
-    total = sum(memory for _, memory in per_pod.values())
+    total = sum(u.memory_bytes for u in per_pod.values())
     return UsageObserved(
         memory_available_bytes=max(0, memory_capacity_bytes - total),
-        pods=tuple(
-            PodUsage(uid=uid, cpu_millis=cpu, memory_bytes=memory)
-            for uid, (cpu, memory) in sorted(per_pod.items())
-        ),
+        pods=tuple(per_pod[uid] for uid in sorted(per_pod)),
+    )
+
+
+def _ends_ms(runtime: Runtime, instance: Instance) -> int | None:
+    """When the instance ends, if already known (its script, or a scheduled exit)."""
+    ends = [
+        s.due_ms
+        for s in runtime.pending
+        if isinstance(e := s.event, ContainerExited)
+        and (e.uid, e.container, e.attempt) == (instance.uid, instance.container, instance.attempt)
+    ]
+    after = instance.script.exits_after_ms()
+    if after is not None:
+        ends.append(instance.started_ms + after)
+    return min(ends) if ends else None
+
+
+def stats(runtime: Runtime, now_ms: int, node: str, pods: Mapping[str, Pod]) -> NodeStats:
+    """What cAdvisor would read at ``now_ms``: each running container's cumulative cpu at its
+    scripted rate and its scripted memory (``pods``: the node's pods by UID, for names), and
+    the node's totals with the system share."""
+    containers: list[ContainerStats] = []
+    running_cpu = 0
+    for instance in sorted(runtime.running, key=lambda i: (i.uid, i.container, i.attempt)):
+        ends = _ends_ms(runtime, instance)
+        live = ends is None or ends > now_ms
+        used = _cpu_ns(instance, now_ms if ends is None else min(now_ms, ends))
+        running_cpu += used
+        pod = pods.get(instance.uid)
+        if pod is None or not live:
+            continue
+        containers.append(
+            ContainerStats(
+                namespace=pod.meta.namespace or "",
+                pod=pod.meta.name or "",
+                pod_uid=instance.uid,
+                container=instance.container,
+                image=instance.image,
+                container_id=container_id(instance.uid, instance.container, instance.attempt),
+                start_ms=instance.started_ms,
+                cpu_core_ns=used,
+                cpu_nanocores=instance.script.cpu_millis * 1_000_000,
+                memory_working_set_bytes=instance.script.memory_bytes,
+                memory_rss_bytes=instance.script.memory_bytes,
+            )
+        )
+    system_ns = SYSTEM_CPU_MILLIS * max(0, now_ms - runtime.boot_ms) * 1000
+    return NodeStats(
+        node=node,
+        timestamp_ms=now_ms,
+        start_ms=runtime.boot_ms,
+        cpu_core_ns=system_ns + runtime.retired_cpu_ns + running_cpu,
+        cpu_nanocores=(SYSTEM_CPU_MILLIS + sum(c.cpu_nanocores // 1_000_000 for c in containers))
+        * 1_000_000,
+        memory_working_set_bytes=SYSTEM_MEMORY_BYTES
+        + sum(c.memory_working_set_bytes for c in containers),
+        containers=tuple(containers),
     )

@@ -8,15 +8,23 @@
 - ``PatchPodStatus``: strategic-merge PATCH of ``pods/<name>/status`` with the pod's UID as a
   precondition (conditions merge by type).
 - ``DeletePod``: DELETE with ``gracePeriodSeconds: 0`` and a UID precondition.
+- ``RecordedEvent`` (``impl.kubelet.recorder``): POST a core/v1 Event named
+  ``<pod>.<hex nanoseconds>`` with source ``kubelet`` on the node, stamped with the wall
+  clock when it is posted; an event equal to one this
+  writer posted before (same pod, container, reason and message) is PATCHed instead with
+  ``count + 1`` and a new ``lastTimestamp``, as client-go's event correlator aggregates them.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
 from typing import Final
 
 import msgspec
 
+from models.apiserver.clock import rfc3339
 from models.controllers.messages import ApiCall
 from models.k8s.codec import encode_json
 from models.k8s.meta import ObjectMeta
@@ -29,12 +37,15 @@ from models.kubelet.events import (
     RenewLease,
     UpdateNodeStatus,
 )
+from models.kubelet.recorded import RecordedEvent
 from runner.served.rest import RestClient
 
 STRATEGIC: Final = "application/strategic-merge-patch+json"
 LEASES: Final = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases"
 
-Write = RegisterNode | UpdateNodeStatus | RenewLease | PatchPodStatus | DeletePod
+Write = RegisterNode | UpdateNodeStatus | RenewLease | PatchPodStatus | DeletePod | RecordedEvent
+EVENT_CACHE_SIZE: Final = 4096
+"""Events remembered for aggregation (client-go's correlator keeps an LRU of 4096)."""
 
 
 def _patch(path: str, body: bytes) -> ApiCall:
@@ -75,6 +86,7 @@ class Writer:
     def __init__(self, client: RestClient) -> None:
         self.client = _Retrying(client)
         self.lease_versions: dict[str, str] = {}
+        self.events: OrderedDict[tuple[str, ...], tuple[str, int]] = OrderedDict()
 
     def write(self, command: Write) -> tuple[ApiRequest | None, int]:
         """The request kind the kubelet waits on (None for pod writes) and the HTTP code."""
@@ -103,6 +115,59 @@ class Writer:
                 }
                 call = ApiCall(method="DELETE", path=path, body=json.dumps(options).encode())
                 return None, self.client.send(call)[0]
+            case RecordedEvent():
+                return None, self._event(command)
+
+    def _event(self, event: RecordedEvent) -> int:
+        now = rfc3339(int(time.time()))
+        events = f"/api/v1/namespaces/{event.namespace}/events"
+        key = (event.node, event.pod_uid, event.field_path, event.reason, event.message)
+        known = self.events.get(key)
+        if known is not None:
+            name, count = known
+            patch = json.dumps({"count": count + 1, "lastTimestamp": now}).encode()
+            call = ApiCall(
+                method="PATCH",
+                path=f"{events}/{name}",
+                content_type="application/merge-patch+json",
+                body=patch,
+            )
+            code = self.client.send(call)[0]
+            if code == 200:
+                self.events[key] = (name, count + 1)
+                self.events.move_to_end(key)
+                return code
+            del self.events[key]
+        name = f"{event.pod_name}.{time.time_ns():x}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": event.namespace},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "namespace": event.namespace,
+                "name": event.pod_name,
+                "uid": event.pod_uid,
+                "fieldPath": event.field_path,
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": event.type,
+            "source": {"component": "kubelet", "host": event.node},
+            "reportingComponent": "kubelet",
+            "reportingInstance": event.node,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        call = ApiCall(method="POST", path=events, body=json.dumps(body).encode())
+        code = self.client.send(call)[0]
+        if code == 201:
+            self.events[key] = (name, 1)
+            while len(self.events) > EVENT_CACHE_SIZE:
+                self.events.popitem(last=False)
+        return code
 
     def _lease(self, command: RenewLease) -> int:
         meta = command.lease.metadata or ObjectMeta()

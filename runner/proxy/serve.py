@@ -33,6 +33,7 @@ from models.proxy.events import (
     UserspaceTable,
 )
 from models.proxy.state import ProxyMachineConfig, ProxyState
+from runner.apiserver.client import Endpoint
 from runner.proxy import kernel
 from runner.proxy.metrics import ProxyMetrics
 from runner.proxy.netns import run
@@ -74,7 +75,7 @@ class ProxyServer:
 
     def __init__(
         self,
-        server: str,
+        server: str | Endpoint,
         config: ProxyMachineConfig,
         out: TextIO,
         *,

@@ -1,8 +1,10 @@
 """Listing and watching Services and EndpointSlices through an API server (what kube-proxy's
-informers do), over HTTP with urllib3.
+informers do), over HTTP or HTTPS with urllib3.
 
-``kubeconfig_server`` reads the server URL of a kubeconfig's current context. ``Watcher`` lists a
-collection, then watches it from the list's resourceVersion, turning each object into a
+``kubeconfig_server`` reads the server URL of a kubeconfig's current context. ``Watcher`` talks to
+a server URL, or to an ``Endpoint`` (``runner.apiserver.client``: the server, its CA and the
+client certificate or bearer token of a kubeconfig, as ``serve cluster``'s secure port needs).
+It lists a collection, then watches it from the list's resourceVersion, turning each object into a
 machine event (``ServiceUpserted``, ``EndpointSliceDeleted``, ...) on a queue; on a watch that
 ends or expires (410 Gone) it lists again, as a reflector does. Objects are decoded strictly by
 the object model; an object the model refuses is reported on the queue as an error line.
@@ -32,6 +34,7 @@ from models.proxy.events import (
     ServiceDeleted,
     ServiceUpserted,
 )
+from runner.apiserver.client import Endpoint
 from runner.errors import InputError
 from runner.input_files import read_text
 
@@ -86,17 +89,29 @@ class Watcher:
 
     def __init__(
         self,
-        server: str,
+        server: str | Endpoint,
         kind: str,
         events: queue.Queue[tuple[str, ProxyEvent | str]],
         stop: threading.Event,
     ) -> None:
-        self.server = server
+        endpoint = server if isinstance(server, Endpoint) else Endpoint(url=server)
+        self.server = endpoint.url
         self.kind = kind
         self.events = events
         self.stop = stop
+        tls: dict[str, Any] = {}
+        if endpoint.url.startswith("https://"):
+            tls = {
+                "cert_reqs": "CERT_NONE" if endpoint.insecure else "CERT_REQUIRED",
+                "ca_certs": endpoint.ca_file or None,
+                "cert_file": endpoint.cert_file or None,
+                "key_file": endpoint.key_file or None,
+            }
+        headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else None
         self.http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=WATCH_TIMEOUT_SECONDS + 5)
+            timeout=urllib3.Timeout(connect=5, read=WATCH_TIMEOUT_SECONDS + 5),
+            headers=headers,
+            **tls,
         )
 
     def run(self) -> None:

@@ -242,9 +242,14 @@ def test_transport_refusals_are_worded_as_gos_grpc_words_them(stubs: Stubs) -> N
         grpc.StatusCode.UNIMPLEMENTED,
         "unknown method Nope for service etcdserverpb.KV",
     )
-    assert refusal("/etcdserverpb.Auth/AuthEnable", b"") == (
+    assert refusal("/etcdserverpb.Nope/AuthEnable", b"") == (
         grpc.StatusCode.UNIMPLEMENTED,
-        "unknown service etcdserverpb.Auth",
+        "unknown service etcdserverpb.Nope",
+    )
+    # Auth is served: enabling it without a root user is refused as real etcd 3.4.23 does.
+    assert refusal("/etcdserverpb.Auth/AuthEnable", b"") == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "etcdserver: root user does not exist",
     )
     assert refusal("/etcdserverpb.Cluster/MemberAdd", b"") == (
         grpc.StatusCode.UNIMPLEMENTED,

@@ -21,7 +21,6 @@ from models.etcd import (
     ERROR_REQUEST_TIMEOUT,
     Compare,
     EtcdError,
-    EtcdResponse,
     LeaseGrantRequest,
     LeaseGrantResponse,
     LeaseRevokeRequest,
@@ -33,11 +32,12 @@ from models.etcd import (
     TxnRequest,
     TxnResponse,
 )
+from models.etcd_auth import AnyResponse
 from models.etcd_member import ClientRequest, EtcdMutant
 from runner.etcd.member_network import MemberCluster
 
 
-def value_of(answer: EtcdResponse | EtcdError) -> bytes | None:
+def value_of(answer: AnyResponse | EtcdError) -> bytes | None:
     assert isinstance(answer, RangeResponse), answer
     return answer.kvs[0].value if answer.kvs else None
 

@@ -56,6 +56,7 @@ def schedule(role: str) -> Callable[[str, Path], list[str]]:
 
 TARGETS = [
     Target("replay", "trace.jsonl", "json", lambda p, _w: ["replay", p], True),
+    Target("view", "trace.jsonl", "json", lambda p, w: ["view", p, "-o", str(w / "t.html")], True),
     Target(
         "export raft",
         "trace.jsonl",

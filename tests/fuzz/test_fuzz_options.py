@@ -89,6 +89,11 @@ def verbs(files: dict[str, str]) -> list[Verb]:
         ),
         Verb("replay", ("replay", trace), ("-o",)),
         Verb("replay FILE", ("replay",), ("",)),
+        Verb(
+            "view",
+            ("view", trace, "-o", files["out"]),
+            ("-o", "--format", "--model", "--timeout"),
+        ),
         Verb("export raft", ("export", "raft", trace, "--to", files["out"]), ("--to", "--format")),
         Verb("validate raft", ("validate", "raft", files["events"]), ("--format", "-o")),
         Verb(

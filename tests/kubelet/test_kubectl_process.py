@@ -2,12 +2,15 @@
 --runtime process``: ``kubectl run`` starts a real process that serves, ``kubectl logs`` shows
 its output (through the API server's pods/log and the kubelet's containerLogs), an httpGet
 readiness probe gates Ready, a command that exits non-zero goes into CrashLoopBackOff with its
-exit code in lastState, and deleting the pod stops the process."""
+exit code in lastState, deleting the pod stops the process, ``kubectl top`` shows the
+process's real usage, and gRPC probes against a container serving grpc.health.v1 gate Ready
+(SERVING) and restart it (NOT_SERVING)."""
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import urllib.request
 from collections.abc import Iterator
 
@@ -29,7 +32,7 @@ def _kubectl_installed() -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("kubelet-process")
     with (
-        serve(tmp) as api,
+        serve(tmp, "--metric-resolution", "2") as api,
         served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
         kubelets(api, tmp, "--nodes", "3", "--runtime", "process", "--port", str(free_ports(3))),
     ):
@@ -131,3 +134,81 @@ def test_kubectl_logs_shows_the_output(served: Served) -> None:
     missing = kubectl(served, "logs", "absent")
     assert missing.returncode == 1
     assert 'pods "absent" not found' in missing.stderr
+
+
+def test_kubectl_top_shows_real_usage(served: Served) -> None:
+    script = "import time\nwhile True:\n    sum(range(20000))\n    time.sleep(0.01)\n"
+    ok(served, "run", "busy", "--image=python", "--command", "--", "python3", "-c", script)
+    eventually(lambda: kubectl(served, "top", "pod", "busy").returncode == 0, "pod metrics")
+    name, cpu, memory = ok(served, "top", "pod", "busy", "--no-headers").split()
+    assert name == "busy"
+    # A Python interpreter that keeps computing: above zero cpu, several MiB resident.
+    assert cpu.endswith("m"), cpu
+    assert int(cpu[:-1]) > 0, cpu
+    assert memory.endswith("Mi"), memory
+    assert int(memory[:-2]) >= 4, memory
+
+    def nodes() -> list[str]:
+        return ok(served, "top", "node", "--no-headers").splitlines()
+
+    eventually(lambda: len(nodes()) == 3 and "<unknown>" not in str(nodes()), "node metrics")
+    for line in nodes():
+        node_name, node_cpu, _, node_memory, _ = line.split()
+        assert node_name.startswith("kubeoracle-node-")
+        assert node_cpu.endswith("m"), line
+        assert int(node_cpu[:-1]) > 0, line
+        assert node_memory.endswith("Mi"), line
+        assert int(node_memory[:-2]) > 0, line
+    ok(served, "delete", "pod", "busy", "--timeout=60s")
+
+
+GRPC_SERVER = """
+import sys
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+servicer = health.HealthServicer()
+servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+servicer.set("down", health_pb2.HealthCheckResponse.NOT_SERVING)
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+server.wait_for_termination()
+"""
+
+
+def test_grpc_probes_gate_ready_and_restart(served: Served) -> None:
+    def grpc_pod(name: str, probe_field: str, service: str) -> dict[str, object]:
+        port = free_port()
+        probe = {
+            "grpc": {"port": port, "service": service},
+            "periodSeconds": 1,
+            "failureThreshold": 2,
+        }
+        container = {
+            "name": "app",
+            "image": "grpc-health",
+            "command": [sys.executable, "-c", GRPC_SERVER, str(port)],
+            probe_field: probe,
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {"containers": [container]},
+        }
+
+    ok(served, "apply", "-f", "-", stdin=json.dumps(grpc_pod("grpc-ready", "readinessProbe", "")))
+    ok(served, "wait", "--for=condition=Ready", "pod/grpc-ready", "--timeout=60s")
+    dead = grpc_pod("grpc-dead", "livenessProbe", "down")
+    ok(served, "apply", "-f", "-", stdin=json.dumps(dead))
+
+    def restarted() -> bool:
+        statuses = pod(served, "grpc-dead").get("status", {}).get("containerStatuses") or []
+        return bool(statuses) and statuses[0]["restartCount"] >= 1
+
+    eventually(restarted, "the liveness probe restarts the container")
+    last = pod(served, "grpc-dead")["status"]["containerStatuses"][0]["lastState"]
+    assert last["terminated"]["exitCode"] == 143
+    ok(served, "delete", "pod", "grpc-ready", "grpc-dead", "--timeout=60s")

@@ -1,6 +1,7 @@
 """``serve kubelet``'s port range: node i serves on ``--port`` + i, so the last node's port must
 exist; any port that leaves room for every node is accepted (test helpers draw ports from the
-whole ephemeral range, up to 60999)."""
+whole ephemeral range, up to 60999). ``serve apiserver --metric-resolution`` outside 0 or
+1..3600 seconds exits 2 naming the option."""
 
 from __future__ import annotations
 
@@ -52,3 +53,12 @@ def test_a_high_port_with_room_for_every_node_is_accepted(
     error = capsys.readouterr().err
     assert "--port" not in error
     assert "kc" in error
+
+
+@pytest.mark.parametrize("value", ["0.5", "nan", "4000"])
+def test_a_metric_resolution_out_of_range_exits_2_naming_the_option(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code = main(["serve", "apiserver", "--insecure-port", "0", "--metric-resolution", value])
+    assert code == 2
+    assert "--metric-resolution" in capsys.readouterr().err

@@ -1,0 +1,158 @@
+"""``kubeoracle view`` without a browser: what the page's data says about real traces of
+several worlds, the generic reading of actions, the diff, and bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from runner.cli.main import main
+from runner.cli.worlds import WORLDS
+from runner.sim.trace import read_trace
+from runner.view.model import ABSENT, json_diff
+from runner.view.page import data_json, render_page
+from runner.view.trace_view import actor_of, label_of, read_trace_view
+from tests.view.traces import simulate, steps
+
+
+def test_actor_fields_name_lanes_and_nesting_prefixes_the_outer_tag() -> None:
+    assert actor_of({"action": "tick", "node": 3}) == "node 3"
+    assert actor_of({"action": "call", "client": 2, "member": 1}) == "node 1"
+    assert actor_of({"type": "inform", "component": "scheduler", "resource": "pods"}) == (
+        "scheduler"
+    )
+    assert actor_of({"type": "etcd", "action": {"action": "tick", "node": 2}}) == "etcd node 2"
+    assert actor_of({"action": "heal"}) is None
+    assert actor_of({"type": "etcd", "action": {"action": "heal"}}) is None
+    assert label_of({"type": "etcd", "action": {"action": "deliver", "message": 7}}) == (
+        "etcd deliver message=7"
+    )
+
+
+def test_json_diff_goes_down_to_the_leaves_that_changed() -> None:
+    out: list[tuple[str, str, str]] = []
+    before = {"a": 1, "b": {"c": [1, 2, 3], "d": "x"}, "gone": True}
+    after = {"a": 1, "b": {"c": [1, 5, 3], "d": "y"}, "new": None}
+    json_diff("root", before, after, out)
+    assert out == [
+        ("root.b.c[1]", "2", "5"),
+        ("root.b.d", '"x"', '"y"'),
+        ("root.gone", "true", ABSENT),
+        ("root.new", ABSENT, "null"),
+    ]
+
+
+def test_raft_trace_lanes_are_its_nodes_and_deliveries_are_arrows(tmp_path: Path) -> None:
+    trace = simulate("raft", tmp_path, "--seed", "2", "--steps", "400", "--nodes", "3")
+    data = read_trace_view(read_trace(trace, WORLDS))
+    recorded = steps(trace)
+    assert [row.n for row in data.rows] == [step["index"] for step in recorded]
+    nodes = {f"node {step['action']['node']}" for step in recorded if "node" in step["action"]}
+    assert set(data.lanes) - {"environment"} >= nodes
+    deliveries = [i for i, step in enumerate(recorded) if step["action"]["action"] == "deliver"]
+    assert deliveries, "the run delivered no message"
+    assert sorted(arrow.end for arrow in data.arrows if not arrow.lost) == deliveries
+    for arrow in data.arrows:
+        assert arrow.start < arrow.end
+        # A message goes from the node that sent it to another node.
+        assert data.lanes[arrow.target].startswith("node ")
+    # A tick's row is in its node's lane and its diff holds what the trace recorded.
+    for position, step in enumerate(recorded):
+        if step["action"]["action"] == "tick" and step["delta"]:
+            row = data.rows[position]
+            assert data.lanes[row.lane] == f"node {step['action']['node']}"
+            change = step["delta"][0]
+            shown = {path: after for path, _, after in row.diff}
+            assert shown[change["path"]] == json.dumps(change["value"], separators=(",", ":"))
+            break
+    else:
+        pytest.fail("no tick changed anything")
+
+
+def test_an_etcd_trace_has_member_lanes_and_client_calls(tmp_path: Path) -> None:
+    trace = simulate("etcd", tmp_path, "--seed", "1", "--steps", "300")
+    data = read_trace_view(read_trace(trace, WORLDS))
+    calls = [step for step in steps(trace) if step["action"]["action"] == "call"]
+    assert calls
+    for step in calls:
+        row = next(row for row in data.rows if row.n == step["index"])
+        assert data.lanes[row.lane] == f"node {step['action']['member']}"
+    assert data.arrows
+
+
+def test_a_mutant_trace_marks_the_violation_and_its_nodes(tmp_path: Path) -> None:
+    trace = simulate("raft", tmp_path, "--seed", "1", "--mutant", "vote_twice")
+    last = json.loads(trace.read_text().splitlines()[-1])
+    assert last["status"] == "violation"
+    data = read_trace_view(read_trace(trace, WORLDS))
+    (mark,) = data.marks
+    assert data.rows[mark.row].n == last["index"]
+    assert data.rows[mark.row].style == "violation"
+    assert last["property"] in mark.property
+    assert sorted(data.lanes[lane] for lane in mark.lanes) == [f"node {n}" for n in last["nodes"]]
+
+
+def test_the_page_is_self_contained_and_its_data_cannot_close_the_script() -> None:
+    from runner.view.model import Row, ViewData
+
+    evil = "</script><script>alert(1)</script>"
+    data = ViewData(
+        title=evil,
+        kind="trace",
+        summary=(evil,),
+        lanes=("environment",),
+        rows=(Row(n=1, lane=0, label=evil, detail=evil, diff=((evil, evil, evil),)),),
+    )
+    page = render_page(data)
+    assert page.count("</script>") == 2  # the data element's and the script's own
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+    assert "<link" not in page
+    assert " src=" not in page
+    assert msgspec.json.decode(data_json(data).encode())["rows"][0][2] == evil
+
+
+def test_a_corrupt_trace_is_exit_2_naming_the_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = simulate("raft", tmp_path, "--seed", "1", "--steps", "50")
+    lines = trace.read_text().splitlines()
+    lines[3] = lines[3][:20]
+    trace.write_text("\n".join(lines) + "\n")
+    assert main(["view", str(trace), "-o", str(tmp_path / "t.html")]) == 2
+    assert f"{trace}:4:" in capsys.readouterr().err
+    assert not (tmp_path / "t.html").exists()
+
+
+def test_a_bad_history_and_an_unwritable_page_are_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "h.jsonl"
+    history.write_text('{"kind": "operation", "client_id": "x"}\n')
+    assert main(["view", str(history), "-o", str(tmp_path / "h.html")]) == 2
+    assert f"{history}:1" in capsys.readouterr().err
+    trace = simulate("raft", tmp_path, "--seed", "1", "--steps", "20")
+    assert main(["view", str(trace), "-o", str(tmp_path)]) == 2
+    assert "directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+def test_every_world_renders_with_a_row_per_step_in_the_lane_its_action_names(
+    world: str, tmp_path: Path
+) -> None:
+    trace = simulate(world, tmp_path, "--seed", "1", "--steps", "60")
+    data = read_trace_view(read_trace(trace, WORLDS))
+    recorded = steps(trace)
+    assert [row.n for row in data.rows] == [step["index"] for step in recorded]
+    for row, step in zip(data.rows, recorded, strict=True):
+        named = actor_of(step["action"])
+        if named is not None:
+            assert data.lanes[row.lane] == named
+        if step["delta"]:
+            assert row.diff, f"step {step['index']} changed the state but shows no diff"
+    page = tmp_path / f"{world}.html"
+    assert main(["view", str(trace), "-o", str(page)]) == 0
+    assert page.read_text().startswith("<!DOCTYPE html>")
