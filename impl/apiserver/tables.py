@@ -291,15 +291,21 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
     ),
     "Endpoints": (
         [("Endpoints", "string", 0), ("Age", "string", 0)],
+        _simple(lambda o: _endpoints(o)),
+    ),
+    "EndpointSlice": (
+        [
+            ("AddressType", "string", 0),
+            ("Ports", "string", 0),
+            ("Endpoints", "string", 0),
+            ("Age", "string", 0),
+        ],
         _simple(
-            lambda o: _none(
-                ",".join(
-                    f"{a.get('ip')}:{p.get('port')}"
-                    for s in o.get("subsets") or []
-                    for a in s.get("addresses") or []
-                    for p in s.get("ports") or []
-                )
-            )
+            lambda o: o.get("addressType") or "",
+            lambda o: _slice_ports(o),
+            lambda o: _at_most_three(
+                [str(a) for e in o.get("endpoints") or [] for a in e.get("addresses") or []]
+            ),
         ),
     ),
     "StatefulSet": (
@@ -457,6 +463,44 @@ def _node_status(obj: Json) -> str:
     if _d(obj, "spec", "unschedulable"):
         status += ",SchedulingDisabled"
     return status
+
+
+def _at_most_three(items: list[str], empty: str = "<unset>") -> str:
+    """``listWithMoreString``: the first three, then ``+ N more...``."""
+    if len(items) > 3:
+        return f"{','.join(items[:3])} + {len(items) - 3} more..."
+    return ",".join(items) or empty
+
+
+def _endpoints(obj: Json) -> str:
+    """``formatEndpoints``: ``<none>`` without subsets; ``IP:PORT`` of the ready addresses
+    for each port (bare IPs for a subset without ports), at most three shown."""
+    subsets = obj.get("subsets") or []
+    if not subsets:
+        return "<none>"
+    items: list[str] = []
+    for subset in subsets:
+        addresses = [str(a.get("ip")) for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        if not ports:
+            items.extend(addresses)
+        for port in ports:
+            items.extend(_host_port(ip, port.get("port")) for ip in addresses)
+    return _at_most_three(items, "")
+
+
+def _host_port(ip: str, port: object) -> str:
+    """``net.JoinHostPort``: an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _slice_ports(obj: Json) -> str:
+    """``formatDiscoveryPorts``: each port's number, else its name, else ``*``."""
+    names = []
+    for port in obj.get("ports") or []:
+        number, name = port.get("port"), port.get("name")
+        names.append(str(number) if number is not None else (name if name is not None else "*"))
+    return _at_most_three(names)
 
 
 def _node_address(obj: Json, kind: str) -> str:

@@ -3,8 +3,12 @@
 Theory of operation. A pod bound to this node is admitted once, when the kubelet first sees it,
 against the pods it already admitted that are not terminal:
 
-1. the eviction handler: under memory pressure a BestEffort pod is refused (``Evicted``,
-   "The node had condition: [MemoryPressure]. ");
+1. the eviction handler (``pkg/kubelet/eviction``'s ``Admit``): with no pressure condition,
+   or for a critical pod (priority at least 2000000000), it admits; under MemoryPressure alone
+   it admits any pod that is not BestEffort, and a BestEffort pod that tolerates the
+   ``node.kubernetes.io/memory-pressure:NoSchedule`` taint; otherwise (DiskPressure or
+   PIDPressure, or a BestEffort pod under memory pressure) it refuses (``Evicted``, "The node
+   had condition: [MemoryPressure DiskPressure]. ", the True pressure conditions in order);
 2. the predicate handler (``pkg/kubelet/lifecycle/predicate.go``): resource fit in the order
    pods, cpu, memory, ephemeral-storage, extended resources (``OutOf<resource>``, "Node didn't
    have enough resource: cpu, requested: R, used: U, capacity: C", capacity meaning
@@ -21,7 +25,7 @@ from typing import Final
 
 import msgspec
 
-from models.k8s.core.node import Node
+from models.k8s.core.node import Node, Taint
 from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig, NodeResources
 from models.scheduling.amounts import (
@@ -33,10 +37,12 @@ from models.scheduling.amounts import (
     pod_requests,
     request_amounts,
 )
-from models.scheduling.matching import first_untolerated, required_node_affinity
+from models.scheduling.matching import first_untolerated, required_node_affinity, tolerated
 
 REJECTED_PREFIX: Final = "Pod was rejected: "
 NO_EXECUTE: Final = frozenset({"NoExecute"})
+SYSTEM_CRITICAL_PRIORITY: Final = 2_000_000_000
+MEMORY_PRESSURE_TAINT: Final = Taint(key="node.kubernetes.io/memory-pressure", effect="NoSchedule")
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,19 +124,34 @@ def _fit(
     return None
 
 
+def _eviction_refusal(pod: Pod, pressure: tuple[str, ...]) -> Refusal | None:
+    if not pressure or (pod.pod_spec.priority or 0) >= SYSTEM_CRITICAL_PRIORITY:
+        return None
+    if pressure == ("MemoryPressure",):
+        if qos_class(pod) != "BestEffort":
+            return None
+        if tolerated(
+            pod.pod_spec.tolerations or (), MEMORY_PRESSURE_TAINT, comparison_operators=False
+        ):
+            return None
+    return Refusal(
+        reason="Evicted",
+        message=f"{REJECTED_PREFIX}The node had condition: [{' '.join(pressure)}]. ",
+    )
+
+
 def admit(
     config: KubeletConfig,
     node: Node | None,
     pod: Pod,
     in_use: Mapping[str, int],
-    memory_pressure: bool,
+    pressure: tuple[str, ...],
 ) -> Refusal | None:
-    """None when the pod is admitted, else the first refusal."""
-    if memory_pressure and qos_class(pod) == "BestEffort":
-        return Refusal(
-            reason="Evicted",
-            message=f"{REJECTED_PREFIX}The node had condition: [MemoryPressure]. ",
-        )
+    """None when the pod is admitted, else the first refusal (``pressure``: the node's True
+    pressure conditions)."""
+    refusal = _eviction_refusal(pod, pressure)
+    if refusal is not None:
+        return refusal
     refusal = _fit(requests_of(pod), in_use, config)
     if refusal is not None:
         return refusal

@@ -73,7 +73,7 @@ def _admit(config: KubeletConfig, state: KubeletState, pod: Pod) -> KubeletState
         r.requests for r in state.pods if r.admitted and r.phase not in TERMINAL
     )
     refusal = admission.admit(
-        config, state.node, pod, in_use, eviction.under_pressure(config, state)
+        config, state.node, pod, in_use, eviction.pressure_conditions(config, state)
     )
     if refusal is None:
         record = pods.new_record(
@@ -200,14 +200,7 @@ def _probe_answered(
 
 
 def _usage(config: KubeletConfig, state: KubeletState, event: UsageObserved) -> KubeletState:
-    below = event.memory_available_bytes < config.eviction_hard_memory_available_bytes
-    state = msgspec.structs.replace(
-        state,
-        memory_available_bytes=event.memory_available_bytes,
-        usage=event.pods,
-        pressure_observed_ms=state.now_ms if below else state.pressure_observed_ms,
-    )
-    return eviction.evict(config, state)
+    return eviction.evict(config, eviction.observe(config, state, event))
 
 
 def _sandbox(state: KubeletState, event: SandboxReady) -> KubeletState:

@@ -9,8 +9,8 @@ exists) the kubelet retries registration on every tick. Then two loops run on th
   from the last posted one (heartbeat times aside) or ``nodeStatusReportFrequency`` (5 min) has
   passed since the last post.
 
-Conditions: MemoryPressure (from eviction), DiskPressure and PIDPressure (False: no signals
-modelled), Ready (KubeletReady, "kubelet is posting ready status").
+Conditions: MemoryPressure, DiskPressure and PIDPressure (from eviction's signals, with the
+kubelet's reasons and messages), Ready (KubeletReady, "kubelet is posting ready status").
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Final
 
 import msgspec
 
-from impl.kubelet.eviction import under_pressure
+from impl.kubelet.eviction import disk_pressure, pid_pressure, under_pressure
 from impl.kubelet.status import fold_conditions
 from models.apiserver.clock import rfc3339
 from models.k8s.base import FrozenMap
@@ -96,12 +96,27 @@ def _wanted_conditions(
             "kubelet has sufficient memory available",
         )
     )
-    return (
-        memory,
-        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    disk = (
+        ("DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure")
+        if disk_pressure(config, state)
+        else ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure")
     )
+    pid = (
+        (
+            "PIDPressure",
+            "True",
+            "KubeletHasInsufficientPID",
+            "kubelet has insufficient PID available",
+        )
+        if pid_pressure(config, state)
+        else (
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        )
+    )
+    return (memory, disk, pid, ("Ready", "True", "KubeletReady", "kubelet is posting ready status"))
 
 
 def status(config: KubeletConfig, state: KubeletState) -> NodeStatus:

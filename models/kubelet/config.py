@@ -2,9 +2,11 @@
 
 Sources: ``pkg/kubelet/apis/config/v1beta1/defaults.go`` (nodeStatusUpdateFrequency 10 s,
 nodeStatusReportFrequency 5 min, nodeLeaseDurationSeconds 40, maxPods 110, evictionHard
-``memory.available<100Mi`` and ``nodefs.available<10%``, evictionPressureTransitionPeriod
-5 min), ``pkg/kubelet/nodelease`` (renew interval 0.25 x lease duration) and the container
-restart backoff of ``pkg/kubelet/kubelet.go`` (10 s doubling, capped at 300 s).
+``memory.available<100Mi``, ``nodefs.available<10%``, ``nodefs.inodesFree<5%`` and
+``imagefs.available<15%`` (``pid.available`` and ``imagefs.inodesFree`` have none),
+evictionPressureTransitionPeriod 5 min), ``pkg/kubelet/nodelease`` (renew interval 0.25 x
+lease duration) and the container restart backoff of ``pkg/kubelet/kubelet.go`` (10 s
+doubling, capped at 300 s).
 
 Times are milliseconds, resources in the units the scheduler compares (cpu in millicores,
 everything else in bytes or counts).
@@ -26,7 +28,14 @@ BACKOFF_NOT_RESET: Final = "backoff-not-reset"
 """Mutant: the crash-loop backoff never expires, however long a container ran."""
 EVICTION_IGNORES_PRIORITY: Final = "eviction-ignores-priority"
 """Mutant: node-pressure eviction ranks by usage alone, ignoring pod priority."""
-MUTANTS: Final = (PROBE_THRESHOLD_OFF_BY_ONE, BACKOFF_NOT_RESET, EVICTION_IGNORES_PRIORITY)
+DISK_EVICTION_RANKS_BY_MEMORY: Final = "disk-eviction-ranks-by-memory"
+"""Mutant: under disk pressure, pods are ranked by their memory use instead of their disk use."""
+MUTANTS: Final = (
+    PROBE_THRESHOLD_OFF_BY_ONE,
+    BACKOFF_NOT_RESET,
+    EVICTION_IGNORES_PRIORITY,
+    DISK_EVICTION_RANKS_BY_MEMORY,
+)
 
 
 class NodeResources(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +59,11 @@ class KubeletConfig(msgspec.Struct, frozen=True, kw_only=True):
     reserved_memory_bytes: int = 0
     eviction_hard_memory_available_bytes: int = 100 * MIB
     eviction_hard_nodefs_available_percent: int = 10
+    eviction_hard_nodefs_inodes_free_percent: int | None = 5
+    eviction_hard_imagefs_available_percent: int | None = 15
+    eviction_hard_imagefs_inodes_free_percent: int | None = None
+    eviction_hard_pid_available: int | None = None
+    """``pid.available``: no default threshold (opt-in), a count of process IDs."""
     eviction_pressure_transition_period_ms: int = 300_000
     node_status_update_frequency_ms: int = 10_000
     node_status_report_frequency_ms: int = 300_000

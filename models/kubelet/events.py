@@ -107,13 +107,37 @@ class PodUsage(msgspec.Struct, frozen=True, kw_only=True):
     uid: str
     cpu_millis: int
     memory_bytes: int
+    disk_bytes: int = 0
+    """Local ephemeral storage in use (writable layers, logs, emptyDir)."""
+    inodes: int = 0
+    processes: int = 0
+
+
+DISK_SIGNALS: Final = (
+    "nodefs.available",
+    "nodefs.inodesFree",
+    "imagefs.available",
+    "imagefs.inodesFree",
+)
+PID_SIGNAL: Final = "pid.available"
+
+
+class SignalObserved(msgspec.Struct, frozen=True, kw_only=True):
+    """One eviction signal besides memory: what is available of what capacity (bytes for
+    ``*.available``, inodes for ``*.inodesFree``, process IDs for ``pid.available``)."""
+
+    signal: str
+    available: int
+    capacity: int
 
 
 class UsageObserved(_Event, frozen=True, kw_only=True, tag="UsageObserved"):
-    """The node's and each pod's resource use (what cAdvisor would report)."""
+    """The node's and each pod's resource use (what cAdvisor would report); ``signals``: the
+    filesystem and PID signals observed (one not listed was not measured)."""
 
     memory_available_bytes: int
     pods: tuple[PodUsage, ...] = ()
+    signals: tuple[SignalObserved, ...] = ()
 
 
 Event = (

@@ -14,7 +14,7 @@ import msgspec
 
 from models.k8s.core.node import Node, NodeStatus
 from models.k8s.core.pod import Pod, PodStatus
-from models.kubelet.events import ApiRequest, PodUsage, ProbeKind, Signal
+from models.kubelet.events import ApiRequest, PodUsage, ProbeKind, Signal, SignalObserved
 
 ContainerRole = Literal["init", "sidecar", "regular"]
 ContainerPhase = Literal["waiting", "running", "terminated"]
@@ -96,6 +96,8 @@ class PodRecord(msgspec.Struct, frozen=True, kw_only=True):
     delete_sent: bool = False
     conditions: tuple[ConditionRecord, ...] = ()
     status_sent: PodStatus | None = None
+    eviction_signal: str = ""
+    """The signal node-pressure eviction chose this pod for (when evicted)."""
 
 
 class BackoffEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,6 +122,11 @@ class KubeletState(msgspec.Struct, frozen=True, kw_only=True):
     node_conditions: tuple[ConditionRecord, ...] = ()
     memory_available_bytes: int | None = None
     pressure_observed_ms: int | None = None
+    """When ``memory.available`` was last observed below its threshold."""
+    signals: tuple[SignalObserved, ...] = ()
+    """The filesystem and PID signals of the last observation."""
+    disk_pressure_observed_ms: int | None = None
+    pid_pressure_observed_ms: int | None = None
     usage: tuple[PodUsage, ...] = ()
     pods: tuple[PodRecord, ...] = ()
     backoff: tuple[BackoffEntry, ...] = ()

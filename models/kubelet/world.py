@@ -62,8 +62,13 @@ class ClockJump(msgspec.Struct, frozen=True, kw_only=True, tag="clock-jump"):
 
 
 class Pressure(msgspec.Struct, frozen=True, kw_only=True, tag="pressure"):
+    """A usage observation on one node: ``memory.available`` of ``available_mib`` MiB, or for
+    another signal ``available_permille`` of its capacity."""
+
     node: int
     available_mib: int
+    signal: str = "memory.available"
+    available_permille: int = 0
 
 
 KubeletAction: TypeAlias = (

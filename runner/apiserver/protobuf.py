@@ -381,27 +381,6 @@ MESSAGES: Final[dict[str, tuple[Field, ...]]] = {
         (3, "imagePullSecrets", "message", "LocalObjectReference", True),
         (4, "automountServiceAccountToken", "bool", "", False),
     ),
-    "PodDisruptionBudgetSpec": (
-        (1, "minAvailable", "message", "IntOrString", False),
-        (2, "selector", "message", "LabelSelector", False),
-        (3, "maxUnavailable", "message", "IntOrString", False),
-        (4, "unhealthyPodEvictionPolicy", "string", "", False),
-    ),
-    "PodDisruptionBudgetStatus": tuple(
-        (number, name, "int64_v" if number == 1 else "int32_v", "", False)
-        for number, name in (
-            (1, "observedGeneration"),
-            (3, "disruptionsAllowed"),
-            (4, "currentHealthy"),
-            (5, "desiredHealthy"),
-            (6, "expectedPods"),
-        )
-    ),
-    "PodDisruptionBudget": (
-        (1, "metadata", "message", "ObjectMeta", False),
-        (2, "spec", "message", "PodDisruptionBudgetSpec", False),
-        (3, "status", "message", "PodDisruptionBudgetStatus", False),
-    ),
     **_REVIEW_MESSAGES,
     **_RBAC_MESSAGES,
     **_SERVICE_MESSAGES,
@@ -420,7 +399,6 @@ DECODED_KINDS: Final = {
     ("policy/v1", "PodDisruptionBudget"),
     ("v1", "ResourceQuota"),
     ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("policy/v1", "PodDisruptionBudget"),
     *(
         ("authorization.k8s.io/v1", kind)
         for kind in (

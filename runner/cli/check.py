@@ -22,6 +22,7 @@ from runner.cli import check_proxy, check_schedule
 from runner.cli.options import bounded_int, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.exit_codes import ExitCode
+from runner.progress import timed
 
 FORMATS = ("kubeoracle", "jepsen", "porcupine-kv")
 
@@ -86,7 +87,8 @@ def run_check_history(args: argparse.Namespace) -> ExitCode:
 
     if args.html:
         check_output_path(Path(args.html), "timeline page")
-    judged = judge_history(args.file, args.format, args.model, args.timeout, args.workers)
+    with timed("check history: searching (bar: the --timeout)", args.timeout, args.output):
+        judged = judge_history(args.file, args.format, args.model, args.timeout, args.workers)
     report = judged.report
     document: dict[str, Any] = msgspec.to_builtins(report)
     document["file"] = args.file

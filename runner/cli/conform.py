@@ -23,6 +23,7 @@ from runner.cli.options import bounded_int, positive_seconds, timeout_seconds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import timed
 
 if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
@@ -239,25 +240,26 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
                 raise InputError(f"could not start a local etcd cluster: {error}") from error
             endpoints = cluster.endpoints
         _check_fresh(endpoints)
-        if args.workload == "lock":
-            from runner.etcd.conform_lock import run_lock_workload
+        with timed(f"conform etcd: {args.workload} workload", args.duration, args.output):
+            if args.workload == "lock":
+                from runner.etcd.conform_lock import run_lock_workload
 
-            lock_run = run_lock_workload(
-                endpoints, seed=args.seed, duration_seconds=args.duration, clients=args.clients
+                lock_run = run_lock_workload(
+                    endpoints, seed=args.seed, duration_seconds=args.duration, clients=args.clients
+                )
+            recorder = (
+                None
+                if args.workload == "lock"
+                else run_workload(
+                    endpoints,
+                    seed=args.seed,
+                    duration_seconds=args.duration,
+                    clients=args.clients,
+                    inject_fault=fault_injector(cluster) if cluster is not None else None,
+                    fault_kinds=faults,
+                    protocol=args.protocol,
+                )
             )
-        recorder = (
-            None
-            if args.workload == "lock"
-            else run_workload(
-                endpoints,
-                seed=args.seed,
-                duration_seconds=args.duration,
-                clients=args.clients,
-                inject_fault=fault_injector(cluster) if cluster is not None else None,
-                fault_kinds=faults,
-                protocol=args.protocol,
-            )
-        )
     finally:
         if cluster is not None:
             _stop_cluster(cluster)
@@ -271,7 +273,8 @@ def _conform_etcd(args: argparse.Namespace) -> ExitCode:
             Path(args.history).write_text(encode_history(history), encoding="utf-8")
         except OSError as error:
             raise InputError(f"cannot write the history: {error}", source=args.history) from error
-    verdict, details = check_recorded(history, args.check_timeout)
+    with timed("conform etcd: checking the history", args.check_timeout, args.output):
+        verdict, details = check_recorded(history, args.check_timeout)
     if recorder.errors and verdict == ExitCode.PASS:
         verdict = ExitCode.INCONCLUSIVE  # a fault could not be carried out as planned
     report: dict[str, Any] = {

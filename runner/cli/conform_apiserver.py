@@ -16,6 +16,7 @@ from pathlib import Path
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import timed
 
 
 def register_target(targets: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,9 +78,10 @@ def conform_apiserver(args: argparse.Namespace) -> ExitCode:
         if status != 201:
             raise InputError(f"cannot create namespace {namespace}: {status} {answer}")
         try:
-            history = run_workload(
-                endpoint, namespace, args.seed, args.duration, args.clients, args.watchers
-            )
+            with timed("conform apiserver: workload", args.duration, args.output):
+                history = run_workload(
+                    endpoint, namespace, args.seed, args.duration, args.clients, args.watchers
+                )
         finally:
             client.request("DELETE", f"/api/v1/namespaces/{namespace}")
             client.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -21,6 +20,7 @@ from runner.cli.simulate_kubelet import register_kubelet
 from runner.cli.simulate_scheduler import register_scheduler
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import track
 from runner.sim.seeds import SEEDS_MAX, SeedRange, parse_seed_range
 
 if TYPE_CHECKING:
@@ -198,12 +198,10 @@ def run_simulate_raft(args: argparse.Namespace) -> ExitCode:
         return _run_range(args, seeds, options)
     version = code_version()
     result: SimulationResult[RaftSetup] | None = None
-    for number, seed in enumerate(seeds, start=1):
-        _progress(f"seed {seed} ({number} of {len(seeds)})")
+    for seed in track(seeds, "simulate raft: seeds", args.output):
         result = simulate(dataclasses.replace(options, seed=seed), version)
         if result.result.status != "pass":
             break
-    _progress("")
     assert result is not None
     _write_trace(args.trace, result)
     report = build_report(result, args.trace, len(seeds))
@@ -232,8 +230,8 @@ def _run_range(args: argparse.Namespace, seeds: SeedRange, options: Any) -> Exit
     caught: list[int] = []
     properties: dict[str, int] = {}
     kept: SimulationResult[RaftSetup] | None = None
-    for number, seed in enumerate(seeds.seeds(), start=1):
-        _progress(f"seed {seed} ({number} of {len(seeds)}, {len(caught)} failed)")
+    bar = track(seeds.seeds(), "simulate raft: seeds", args.output, total=len(seeds))
+    for seed in bar:
         result = simulate(dataclasses.replace(options, seed=seed), version)
         if result.result.status != "pass":
             caught.append(seed)
@@ -241,7 +239,6 @@ def _run_range(args: argparse.Namespace, seeds: SeedRange, options: Any) -> Exit
             properties[name] = properties.get(name, 0) + 1
         if kept is None or kept.result.status == "pass":
             kept = result
-    _progress("")
     assert kept is not None
     _write_trace(args.trace, kept)
     report = CatchDistribution(seeds, tuple(caught)).report()
@@ -279,12 +276,6 @@ def render_distribution(report: Mapping[str, Any]) -> str:
     if report["trace"]:
         lines.append(f"  trace: {report['trace']}")
     return "\n".join(lines)
-
-
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[K{message}")
-        sys.stderr.flush()
 
 
 def build_report(

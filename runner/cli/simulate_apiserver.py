@@ -8,7 +8,6 @@ property and the step; the trace is written only to ``--trace``), 2 for bad opti
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -17,6 +16,7 @@ from runner.cli.options import bounded_int, fault_kinds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import track
 
 if TYPE_CHECKING:
     from runner.apiserver.world import ApiSetup
@@ -123,8 +123,9 @@ def run_simulate_apiserver(args: argparse.Namespace) -> ExitCode:
     version = code_version()
     failed: list[int] = []
     kept: SimulationResult[ApiSetup] | None = None
-    for number, seed in enumerate(seeds, start=1):
-        _progress(f"seed {seed} ({number} of {len(seeds)})")
+    number = 0
+    for seed in track(seeds, "simulate apiserver: seeds", args.output):
+        number += 1
         result = simulate(APISERVER, dataclasses.replace(options, seed=seed), setup, version)
         if result.result.status != "pass":
             failed.append(seed)
@@ -132,7 +133,6 @@ def run_simulate_apiserver(args: argparse.Namespace) -> ExitCode:
             kept = result
         if failed and (args.seeds is None or args.seeds.isdigit()):
             break
-    _progress("")
     assert kept is not None
     if args.trace is not None:
         write_output(args.trace, kept.trace.content(), "trace")
@@ -203,9 +203,3 @@ def render_text(report: Mapping[str, Any]) -> str:
         hint = report["trace"] or "FILE (rerun with --seeds 1 --trace FILE)"
         lines.append(f"  seed {report['seed']}; reproduce: kubeoracle replay {hint}")
     return "\n".join(lines)
-
-
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[K{message}")
-        sys.stderr.flush()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -25,6 +24,7 @@ from runner.cli.options import bounded_int, fault_kinds
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import track
 
 if TYPE_CHECKING:
     from models.etcd_world import EtcdSetup
@@ -172,8 +172,7 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
     broken: dict[int, str] = {}
     codes: list[ExitCode] = []
     kept: SimulationResult[EtcdSetup] | None = None
-    for number, seed in enumerate(seeds, start=1):
-        _progress(f"seed {seed} ({number} of {len(seeds)})")
+    for seed in track(seeds, "simulate etcd: seeds", args.output):
         result = simulate(ETCD, dataclasses.replace(options, seed=seed), setup, version)
         strict = args.strict_lock and _two_holders(result)
         codes.append(ExitCode.VIOLATION if strict else _exit_code(result))
@@ -184,7 +183,6 @@ def run_simulate_etcd(args: argparse.Namespace) -> ExitCode:
             kept = result
         if failed and not every:
             break
-    _progress("")
     assert kept is not None
     if args.trace is not None:
         write_output(args.trace, kept.trace.content(), "trace")
@@ -316,9 +314,3 @@ def _render_mutants(report: Mapping[str, Any]) -> str:
     lines = ["etcd member mutants (each must be caught by the history checkers):"]
     lines.extend(f"  {name:<26} {text}" for name, text in report["mutants"].items())
     return "\n".join(lines)
-
-
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[K{message}")
-        sys.stderr.flush()

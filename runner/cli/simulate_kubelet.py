@@ -16,6 +16,7 @@ MUTANTS: Final = {
     "probe-threshold-off-by-one": "a probe result flips one consecutive answer late",
     "backoff-not-reset": "the crash-loop backoff never expires, however long a container ran",
     "eviction-ignores-priority": "node-pressure eviction ranks by usage alone",
+    "disk-eviction-ranks-by-memory": "under disk pressure pods are ranked by memory, not disk",
 }
 
 

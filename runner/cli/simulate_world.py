@@ -16,6 +16,7 @@ from runner.cli.options import bounded_int
 from runner.cli.output import add_output_option, emit
 from runner.errors import InputError
 from runner.exit_codes import ExitCode
+from runner.progress import track
 from runner.sim.seeds import SeedRange, parse_seed_range
 
 Simulate = Callable[[int, str, int, int, str], Any]
@@ -109,7 +110,8 @@ def run_world_target(target: WorldTarget, args: argparse.Namespace) -> ExitCode:
 def _run_range(
     target: WorldTarget, args: argparse.Namespace, seeds: SeedRange, version: str
 ) -> ExitCode:
-    runs = [_summary(_one(target, seed, args, version)) for seed in seeds.seeds()]
+    bar = track(seeds.seeds(), f"simulate {target.name}: seeds", args.output, total=len(seeds))
+    runs = [_summary(_one(target, seed, args, version)) for seed in bar]
     failing = [run["seed"] for run in runs if run["status"] != "pass"]
     report = {
         "mutant": args.mutant,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.cli.output import add_output_option, emit
 from runner.exit_codes import ExitCode
+from runner.progress import track
 
 if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
@@ -59,7 +60,7 @@ def validate_raft(args: argparse.Namespace) -> ExitCode:
 
     files: list[Path] = args.files
     trace = read_traces(files, args.format)
-    verdict = validate(trace.events, trace.options)
+    verdict = validate(track(trace.events, "validate raft: events", args.output), trace.options)
     if isinstance(verdict, Violation):
         emit(violation_report(verdict, files), args.output, render_text)
         inconclusive = verdict.choices_cut or verdict.inconclusive

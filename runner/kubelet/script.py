@@ -10,7 +10,9 @@ Every key is ``sim.kubeoracle.io/<container>.<field>`` with a decimal integer va
 - ``prestop-seconds``: seconds its preStop hook (if the spec has one) takes (0);
 - ``<probe>-fail-until`` (probe: ``startup``, ``liveness``, ``readiness``): the probe fails
   until this many seconds after start; ``<probe>-fail-after``: it fails from then on;
-- ``memory-bytes``, ``cpu-millis``: the container's usage (0).
+- ``memory-bytes``, ``cpu-millis``: the container's usage (0);
+- ``disk-bytes``, ``inodes``, ``processes``: its local storage, inodes and process count (0),
+  what disk and PID pressure rank pods by.
 
 A value that is not a decimal integer is ignored (the default applies) and reported by
 :func:`problems`, so a server can log it.
@@ -40,6 +42,9 @@ FIELDS: Final = (
     "readiness-fail-after",
     "memory-bytes",
     "cpu-millis",
+    "disk-bytes",
+    "inodes",
+    "processes",
 )
 
 
@@ -52,6 +57,9 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     fail_after: tuple[tuple[str, int], ...] = ()
     memory_bytes: int = 0
     cpu_millis: int = 0
+    disk_bytes: int = 0
+    inodes: int = 0
+    processes: int = 0
 
     def exits_after_ms(self) -> int | None:
         if self.exit_code is None and self.run_seconds is None:
@@ -96,6 +104,9 @@ def script(pod: Pod, container: str) -> Script:
         ),
         memory_bytes=values.get("memory-bytes", 0),
         cpu_millis=values.get("cpu-millis", 0),
+        disk_bytes=values.get("disk-bytes", 0),
+        inodes=values.get("inodes", 0),
+        processes=values.get("processes", 0),
     )
 
 

@@ -236,21 +236,24 @@ def next_due_ms(runtime: Runtime) -> int | None:
 
 
 def usage(runtime: Runtime, memory_capacity_bytes: int) -> UsageObserved:
-    """What cAdvisor would report: per pod summed usage, and the node's available memory."""
-    per_pod: dict[str, tuple[int, int]] = {}
+    """What cAdvisor would report: per pod summed usage (memory, cpu, disk, inodes,
+    processes), and the node's available memory."""
+    per_pod: dict[str, PodUsage] = {}
     for instance in runtime.running:
-        cpu, memory = per_pod.get(instance.uid, (0, 0))
-        per_pod[instance.uid] = (
-            cpu + instance.script.cpu_millis,
-            memory + instance.script.memory_bytes,
+        plan = instance.script
+        before = per_pod.get(instance.uid, PodUsage(uid=instance.uid, cpu_millis=0, memory_bytes=0))
+        per_pod[instance.uid] = PodUsage(
+            uid=instance.uid,
+            cpu_millis=before.cpu_millis + plan.cpu_millis,
+            memory_bytes=before.memory_bytes + plan.memory_bytes,
+            disk_bytes=before.disk_bytes + plan.disk_bytes,
+            inodes=before.inodes + plan.inodes,
+            processes=before.processes + plan.processes,
         )
-    total = sum(memory for _, memory in per_pod.values())
+    total = sum(u.memory_bytes for u in per_pod.values())
     return UsageObserved(
         memory_available_bytes=max(0, memory_capacity_bytes - total),
-        pods=tuple(
-            PodUsage(uid=uid, cpu_millis=cpu, memory_bytes=memory)
-            for uid, (cpu, memory) in sorted(per_pod.items())
-        ),
+        pods=tuple(per_pod[uid] for uid in sorted(per_pod)),
     )
 
 

@@ -36,6 +36,7 @@ from models.kubelet.events import (
     PodRemoved,
     RegisterNode,
     RenewLease,
+    SignalObserved,
     Tick,
     UpdateNodeStatus,
     UsageObserved,
@@ -65,6 +66,18 @@ from runner.sim.world import Applied, NotEnabled
 T0: Final = 1_800_000_000_000
 MAX_ROUNDS: Final = 32
 MIB: Final = 1024 * 1024
+GIB: Final = 1024 * MIB
+SIGNAL_CAPACITY: Final = {
+    "nodefs.available": 100 * GIB,
+    "nodefs.inodesFree": 6_553_600,
+    "imagefs.available": 100 * GIB,
+    "imagefs.inodesFree": 6_553_600,
+    "pid.available": 4_194_304,
+}
+"""The capacity of each filesystem and PID signal on a world's node."""
+PRESSURE_SIGNALS: Final = ("memory.available", "memory.available", *SIGNAL_CAPACITY)
+PID_THRESHOLD: Final = 100_000
+"""The world's nodes opt in to ``pid.available<100000`` and ``imagefs.inodesFree<5%``."""
 Step = Applied[KubeletWorldState, KubeletOutput]
 
 TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
@@ -74,7 +87,13 @@ TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
                 {"name": "app", "image": "web", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}
             ]
         },
-        {"app.memory-bytes": str(300 * MIB), "app.prestop-seconds": "5"},
+        {
+            "app.memory-bytes": str(300 * MIB),
+            "app.prestop-seconds": "5",
+            "app.disk-bytes": str(GIB),
+            "app.inodes": "2000",
+            "app.processes": "4",
+        },
     ),
     (
         {"containers": [{"name": "app", "image": "crash"}]},
@@ -99,6 +118,9 @@ TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
             "app.readiness-fail-until": "10",
             "app.liveness-fail-after": "40",
             "app.memory-bytes": str(200 * MIB),
+            "app.disk-bytes": str(5 * GIB),
+            "app.inodes": "500",
+            "app.processes": "1",
         },
     ),
     (
@@ -120,6 +142,9 @@ TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
             "init.run-seconds": "4",
             "app.stop-seconds": "60",
             "app.memory-bytes": str(500 * MIB),
+            "app.disk-bytes": str(200 * MIB),
+            "app.inodes": "9000",
+            "app.processes": "12",
         },
     ),
     (
@@ -166,7 +191,13 @@ class Engine:
     def __init__(self, setup: KubeletSetup) -> None:
         self.setup = setup
         self.configs = tuple(
-            KubeletConfig(node_name=f"node-{i}", boot_id=f"node-{i}", mutant=setup.mutant)
+            KubeletConfig(
+                node_name=f"node-{i}",
+                boot_id=f"node-{i}",
+                mutant=setup.mutant,
+                eviction_hard_imagefs_inodes_free_percent=5,
+                eviction_hard_pid_available=PID_THRESHOLD,
+            )
             for i in range(setup.nodes)
         )
 
@@ -379,8 +410,25 @@ class Engine:
                 usage = simulated.usage(
                     _runtime(slot), self.configs[action.node].capacity.memory_bytes
                 )
+                capacity = SIGNAL_CAPACITY.get(action.signal, 0)
+                signals = (
+                    (
+                        SignalObserved(
+                            signal=action.signal,
+                            available=capacity * action.available_permille // 1000,
+                            capacity=capacity,
+                        ),
+                    )
+                    if capacity
+                    else ()
+                )
+                memory = (
+                    action.available_mib * MIB
+                    if action.signal == "memory.available"
+                    else usage.memory_available_bytes
+                )
                 event = UsageObserved(
-                    memory_available_bytes=action.available_mib * MIB, pods=usage.pods
+                    memory_available_bytes=memory, pods=usage.pods, signals=signals
                 )
                 state = self._feed(state, action.node, event, outputs)
         return Applied(state, tuple(outputs))
@@ -417,4 +465,10 @@ def draw_action(
         case "clock-jump":
             return ClockJump(node=prng.randrange(nodes), seconds=prng.choice((-30, -5, 5, 60, 700)))
         case _:
-            return Pressure(node=prng.randrange(nodes), available_mib=prng.choice((50, 80, 500)))
+            signal = prng.choice(PRESSURE_SIGNALS)
+            return Pressure(
+                node=prng.randrange(nodes),
+                available_mib=prng.choice((50, 80, 500)),
+                signal=signal,
+                available_permille=prng.choice((10, 40, 500)),
+            )

@@ -27,9 +27,18 @@ a ``sometimes`` companion showing the situation it guards arises.
   that had gone unused for more than twice the maximum backoff (600 s) before the exit ("Pod
   lifecycle": the backoff resets after ten minutes of running). Companion
   ``kubelet.backed_off``: some container was held back.
-- ``kubelet.eviction_order``: the pod evicted for memory pressure is first in the documented
-  ranking of the pods that were candidates (usage above requests first, then lower priority,
-  then larger usage above requests: "Node-pressure Eviction"). Companion ``kubelet.evicted``.
+- ``kubelet.eviction_order``: the pod evicted for a signal is first in the documented ranking
+  of the pods that were candidates ("Node-pressure Eviction"): for memory, usage above the
+  memory request first, then lower priority, then larger usage above the request; for
+  ``nodefs.available``/``imagefs.available`` the same with local storage and the
+  ``ephemeral-storage`` request; for ``*.inodesFree`` with inodes (nothing requests inodes);
+  for ``pid.available`` lower priority first, then more processes. Companion
+  ``kubelet.evicted``.
+- ``kubelet.eviction_under_pressure``: a pod is evicted for a signal only when that step's
+  observation has the signal below its hard threshold (memory.available in bytes;
+  nodefs/imagefs percentages of the capacity observed, with the slack of the kubelet's float32
+  percentage; pid.available a count). Companion ``kubelet.evicted_for_disk_or_pids``: a pod was
+  evicted for a filesystem or PID signal.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ ALWAYS: Final = (
     "kubelet.probe_thresholds",
     "kubelet.backoff_expires",
     "kubelet.eviction_order",
+    "kubelet.eviction_under_pressure",
 )
 SOMETIMES: Final = (
     "kubelet.reached_terminal",
@@ -69,6 +79,7 @@ SOMETIMES: Final = (
     "kubelet.probe_flipped",
     "kubelet.backed_off",
     "kubelet.evicted",
+    "kubelet.evicted_for_disk_or_pids",
 )
 
 
@@ -240,6 +251,8 @@ def companions(before: KubeletState, after: KubeletState) -> set[str]:
             shown.add("kubelet.backed_off")
         if record.reason == "Evicted" and record.admitted:
             shown.add("kubelet.evicted")
+            if record.eviction_signal not in ("", "memory.available"):
+                shown.add("kubelet.evicted_for_disk_or_pids")
     for old, new in _pairs(before, after):
         results = {(c.name, p.kind, c.attempt): p.result for c in old.containers for p in c.probes}
         for container in new.containers:
@@ -309,13 +322,40 @@ def backoff_expires(config: KubeletConfig, state: KubeletState) -> list[Violatio
     return found
 
 
-def _rank_key(record: PodRecord, usage: Mapping[str, int]) -> tuple[int, int, int]:
-    above = usage.get(record.uid, 0) - dict(record.requests).get("memory", 0)
-    return (0 if above > 0 else 1, record.pod.pod_spec.priority or 0, -above)
+USED: Final[Mapping[str, str]] = {
+    "memory.available": "memory",
+    "nodefs.available": "disk",
+    "imagefs.available": "disk",
+    "nodefs.inodesFree": "inodes",
+    "imagefs.inodesFree": "inodes",
+    "pid.available": "pids",
+}
+"""What each signal ranks pods by."""
+
+
+def _usage_of(state: KubeletState, measure: str) -> dict[str, int]:
+    return {
+        u.uid: {
+            "memory": u.memory_bytes,
+            "disk": u.disk_bytes,
+            "inodes": u.inodes,
+            "pids": u.processes,
+        }[measure]
+        for u in state.usage
+    }
+
+
+def _rank_key(record: PodRecord, usage: Mapping[str, int], measure: str) -> tuple[int, int, int]:
+    priority = record.pod.pod_spec.priority or 0
+    used = usage.get(record.uid, 0)
+    if measure == "pids":
+        return (0, priority, -used)
+    request = {"memory": "memory", "disk": "ephemeral-storage"}.get(measure)
+    above = used - (dict(record.requests).get(request, 0) if request else 0)
+    return (0 if above > 0 else 1, priority, -above)
 
 
 def eviction_order(before: KubeletState, after: KubeletState) -> list[Violation]:
-    usage = {u.uid: u.memory_bytes for u in after.usage}
     candidates = [
         r
         for r in before.pods
@@ -325,13 +365,60 @@ def eviction_order(before: KubeletState, after: KubeletState) -> list[Violation]
     for old, new in _pairs(before, after):
         if new.reason != "Evicted" or old.reason == "Evicted" or not old.admitted:
             continue
-        victim = _rank_key(new, usage)
-        better = [r.uid for r in candidates if _rank_key(r, usage) < victim]
+        measure = USED.get(new.eviction_signal or "memory.available", "memory")
+        usage = _usage_of(after, measure)
+        victim = _rank_key(new, usage, measure)
+        better = [r.uid for r in candidates if _rank_key(r, usage, measure) < victim]
         if better:
             found.append(
                 _violation(
                     "kubelet.eviction_order",
-                    f"pod {new.uid} evicted while {better[0]} ranks before it",
+                    f"pod {new.uid} evicted for {new.eviction_signal or 'memory.available'} "
+                    f"while {better[0]} ranks before it",
+                )
+            )
+    return found
+
+
+FLOAT32_SLACK: Final = 1 + 2**-23
+
+
+def _below(config: KubeletConfig, state: KubeletState, signal: str) -> bool:
+    """Whether the observation in ``state`` has ``signal`` below its hard threshold."""
+    if signal == "memory.available":
+        available = state.memory_available_bytes
+        return available is not None and available < config.eviction_hard_memory_available_bytes
+    seen = [o for o in state.signals if o.signal == signal]
+    if not seen:
+        return False
+    if signal == "pid.available":
+        limit = config.eviction_hard_pid_available
+        return limit is not None and seen[0].available < limit
+    percent = {
+        "nodefs.available": config.eviction_hard_nodefs_available_percent,
+        "nodefs.inodesFree": config.eviction_hard_nodefs_inodes_free_percent,
+        "imagefs.available": config.eviction_hard_imagefs_available_percent,
+        "imagefs.inodesFree": config.eviction_hard_imagefs_inodes_free_percent,
+    }.get(signal)
+    return percent is not None and (
+        seen[0].available * 100 < seen[0].capacity * percent * FLOAT32_SLACK
+    )
+
+
+def eviction_under_pressure(
+    config: KubeletConfig, before: KubeletState, after: KubeletState
+) -> list[Violation]:
+    found = []
+    for old, new in _pairs(before, after):
+        if new.reason != "Evicted" or old.reason == "Evicted" or not old.admitted:
+            continue
+        signal = new.eviction_signal or "memory.available"
+        if not _below(config, after, signal):
+            found.append(
+                _violation(
+                    "kubelet.eviction_under_pressure",
+                    f"pod {new.uid} evicted for {signal}, which the observation does not have "
+                    "below its threshold",
                 )
             )
     return found
@@ -348,4 +435,5 @@ def judge_step(config: KubeletConfig, before: KubeletState, after: KubeletState)
         *probe_thresholds(after),
         *backoff_expires(config, after),
         *eviction_order(before, after),
+        *eviction_under_pressure(config, before, after),
     ]

@@ -1,6 +1,7 @@
 """kubectl v1.32 against ``serve apiserver``: ``kubectl get events`` with kube's event columns
-(no leading NAME; SUBOBJECT, SOURCE, FIRST SEEN, COUNT and NAME with ``-o wide``), and
-``kubectl create pdb``, which sends its PodDisruptionBudget as protobuf."""
+(no leading NAME; SUBOBJECT, SOURCE, FIRST SEEN, COUNT and NAME with ``-o wide``), Endpoints and
+EndpointSlices as kube's printers show them, and ``kubectl create pdb``, which sends its
+PodDisruptionBudget as protobuf."""
 
 from __future__ import annotations
 
@@ -121,3 +122,50 @@ def test_create_pdb_sends_protobuf_and_keeps_int_or_string(served: Served) -> No
     assert half == {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}
     rows = _table(_ok(served, "get", "pdb", "--sort-by", ".metadata.name"))
     assert [row[:3] for row in rows[1:]] == [["half", "N/A", "50%"], ["web", "3", "N/A"]]
+
+
+ENDPOINTS = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Endpoints
+  metadata: {name: four}
+  subsets:
+  - addresses: [{ip: 10.1.0.1}, {ip: 10.1.0.2}, {ip: 10.1.0.3}, {ip: 10.1.0.4}]
+    ports: [{port: 80}]
+- apiVersion: v1
+  kind: Endpoints
+  metadata: {name: empty}
+- apiVersion: v1
+  kind: Endpoints
+  metadata: {name: unready}
+  subsets:
+  - notReadyAddresses: [{ip: 10.1.0.9}]
+    ports: [{port: 80}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: web-abcde}
+  addressType: IPv4
+  ports: [{port: 80, name: http}, {name: metrics}, {}]
+  endpoints: [{addresses: [10.1.0.1]}, {addresses: [10.1.0.2]}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: bare}
+  addressType: IPv6
+  endpoints: []
+"""
+
+
+def test_endpoints_and_slices_print_as_kube_does(served: Served) -> None:
+    _ok(served, "create", "-f", "-", stdin=ENDPOINTS)
+    rows = _table(_ok(served, "get", "endpoints", "four", "empty", "unready"))
+    assert rows[0] == ["NAME", "ENDPOINTS", "AGE"]
+    # at most three shown, then how many more; no subsets: <none>; only unready: nothing
+    assert rows[1][:2] == ["four", "10.1.0.1:80,10.1.0.2:80,10.1.0.3:80 + 1 more..."]
+    assert rows[2][:2] == ["empty", "<none>"]
+    assert len(rows[3]) == 2  # the empty ENDPOINTS cell is not printed
+    rows = _table(_ok(served, "get", "endpointslices", "web-abcde", "bare"))
+    assert rows[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert rows[1][:4] == ["web-abcde", "IPv4", "80,metrics,*", "10.1.0.1,10.1.0.2"]
+    assert rows[2][:4] == ["bare", "IPv6", "<unset>", "<unset>"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -235,3 +236,28 @@ def test_the_simulated_runtime_refuses_exec() -> None:
         )
     finally:
         simulated.close()
+
+
+def test_v4_without_the_close_signal(api: KubeletApi) -> None:
+    v4 = Subprotocol("v4.channel.k8s.io")
+    with connect(url(api, ["sh", "-c", "echo four"], output="1"), subprotocols=[v4]) as ws:
+        assert ws.subprotocol == v4
+        received, status = session(ws)
+    assert received[1] == b"four\n"
+    assert status == {"metadata": {}, "status": "Success"}
+
+
+def test_a_client_that_leaves_ends_the_command(api: KubeletApi) -> None:
+    with connect(
+        url(api, ["sh", "-c", "echo $$; exec sleep 1000"], output="1"), subprotocols=[V5]
+    ) as ws:
+        output = b""
+        while not output.endswith(b"\n"):
+            message = ws.recv(timeout=10)
+            assert isinstance(message, bytes)
+            output += message[1:]
+    pid = int(output)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists()

@@ -1,8 +1,8 @@
 """The real kubectl's ``exec`` (WebSocket, ``v5.channel.k8s.io``) against ``serve apiserver`` +
 ``serve kubelet --runtime process``: the command's output, its exit code as kubectl's, ``-c``,
 ``-i`` with piped stdin, ``-it`` on a terminal, and kube's answers for a wrong container, an
-unbound pod, a container not running and a node without a kubelet port; WebSocket requests
-that break the protocol leave the API server serving."""
+unbound pod, a container not running and a node without a kubelet port; killing kubectl ends
+the command; WebSocket requests that break the protocol leave the API server serving."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import subprocess
 import termios
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -231,3 +232,20 @@ def test_a_terminal_with_dash_it(served: Served) -> None:
     lines = output.replace(b"\r", b"").splitlines()
     assert lines[:2] == [b"terminal", b"33 120"]
     assert lines[-1] == b"got:typed"
+
+
+def test_killing_kubectl_ends_the_command(served: Served) -> None:
+    command = [KUBECTL, "--kubeconfig", str(served.kubeconfig), "--cache-dir", str(served.cache)]
+    process = subprocess.Popen(
+        [*command, "exec", "two", "-c", "first", "--", "sh", "-c", "echo $$; exec sleep 1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        pid = int(process.stdout.readline())
+        assert Path(f"/proc/{pid}").exists()
+    finally:
+        process.kill()
+        process.wait()
+    eventually(lambda: not Path(f"/proc/{pid}").exists(), "the command is gone")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from models.kubelet.config import MIB, KubeletConfig, NodeResources
-from models.kubelet.events import PodObserved, UsageObserved
+from models.kubelet.config import GIB, MIB, KubeletConfig, NodeResources
+from models.kubelet.events import PodObserved, PodUsage, SignalObserved, UsageObserved
 from models.kubelet.state import ConditionRecord, KubeletState, PodRecord
 from spec.kubelet import properties
 from tests.kubelet.harness import Harness, make_pod
@@ -44,7 +44,16 @@ def _scenarios() -> list[Harness]:
     pressed = Harness()
     pressed.add(make_pod("a", ONE))
     pressed.feed(UsageObserved(memory_available_bytes=MIB))
-    return [crash, small, stubborn, probed, pressed]
+    full = Harness()
+    full.add(make_pod("d", ONE, {APP + "disk-bytes": "1000"}))
+    full.feed(
+        UsageObserved(
+            memory_available_bytes=GIB,
+            pods=(PodUsage(uid="uid-d", cpu_millis=0, memory_bytes=0, disk_bytes=1000),),
+            signals=(SignalObserved(signal="nodefs.available", available=GIB, capacity=100 * GIB),),
+        )
+    )
+    return [crash, small, stubborn, probed, pressed, full]
 
 
 def test_reference_keeps_every_property_and_shows_every_companion() -> None:
@@ -128,4 +137,38 @@ def test_single_instance_catches_a_pod_running_on_two_nodes() -> None:
     assert properties.single_instance({"node-0": state}) == []
     assert [v.reason for v in properties.single_instance({"a": state, "b": state})] == [
         "pod uid-p runs on a and b"
+    ]
+
+
+def test_eviction_properties_catch_a_wrong_victim_and_an_eviction_without_pressure() -> None:
+    harness = Harness()
+    harness.add(make_pod("small", ONE))
+    harness.add(make_pod("large", ONE))
+    config, before = harness.config, harness.state
+    usage = (
+        PodUsage(uid="uid-small", cpu_millis=0, memory_bytes=0, disk_bytes=10),
+        PodUsage(uid="uid-large", cpu_millis=0, memory_bytes=0, disk_bytes=5000),
+    )
+    signal = SignalObserved(signal="nodefs.available", available=GIB, capacity=100 * GIB)
+    small = next(r for r in before.pods if r.uid == "uid-small")
+    evicted = msgspec.structs.replace(
+        small, phase="Failed", reason="Evicted", eviction_signal="nodefs.available"
+    )
+    after = msgspec.structs.replace(
+        before,
+        usage=usage,
+        signals=(signal,),
+        pods=tuple(evicted if r.uid == "uid-small" else r for r in before.pods),
+    )
+    assert [v.reason for v in properties.eviction_order(before, after)] == [
+        "pod uid-small evicted for nodefs.available while uid-large ranks before it"
+    ]
+    assert properties.eviction_under_pressure(config, before, after) == []
+    # 11 % available is above the 10 % threshold: no eviction is allowed.
+    calm = msgspec.structs.replace(
+        after,
+        signals=(SignalObserved(signal="nodefs.available", available=11, capacity=100),),
+    )
+    assert [v.property_name for v in properties.eviction_under_pressure(config, before, calm)] == [
+        "kubelet.eviction_under_pressure"
     ]

@@ -42,8 +42,9 @@ def test_the_seeds_show_every_companion() -> None:
     ("mutant", "seed", "caught_by"),
     [
         ("probe-threshold-off-by-one", 2, "kubelet.probe_thresholds"),
-        ("backoff-not-reset", 2, "kubelet.backoff_expires"),
-        ("eviction-ignores-priority", 1, "kubelet.eviction_order"),
+        ("backoff-not-reset", 3, "kubelet.backoff_expires"),
+        ("eviction-ignores-priority", 7, "kubelet.eviction_order"),
+        ("disk-eviction-ranks-by-memory", 11, "kubelet.eviction_order"),
     ],
 )
 def test_mutants_are_caught(mutant: str, seed: int, caught_by: str) -> None:

@@ -1,8 +1,9 @@
 """Issue 18's kubectl session, with the real kubectl v1.32, against ``kubeoracle serve cluster
 --nodes 3``, asserting on what kubectl prints by its documented semantics: a Deployment rolls
 out, ``get pods -o wide -w`` shows each pod unscheduled, then bound to a node, then Running,
-``get events`` shows the scheduler's and the kubelet's events, and ``drain`` cordons and evicts,
-retrying while a PodDisruptionBudget forbids the eviction. One cluster for the module."""
+``get events`` shows the scheduler's and the kubelet's events, ``expose`` creates endpoints
+(and kube-proxy a route), and ``drain`` cordons and evicts, retrying while a
+PodDisruptionBudget forbids the eviction. One cluster for the module."""
 
 from __future__ import annotations
 
@@ -145,6 +146,42 @@ def test_events_show_the_scheduler_and_the_kubelet(cluster: RunningCluster) -> N
     assert plain[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
 
 
+def _endpoints(cluster: RunningCluster) -> set[str]:
+    """The ready ``IP:PORT`` of endpoints/web."""
+    ips = "jsonpath={range .subsets[*]}{range .addresses[*]}{.ip}{' '}{end}{end}"
+    found = kubectl(cluster, "get", "endpoints", "web", "-o", ips)
+    return {f"{ip}:80" for ip in found.stdout.split()} if found.returncode == 0 else set()
+
+
+def _pod_ips(cluster: RunningCluster) -> set[str]:
+    return {f"{row[5]}:80" for row in _pods(cluster).values() if row[2] == "Running"}
+
+
+def test_expose_creates_endpoints_and_the_proxy_routes_the_service(
+    cluster: RunningCluster,
+) -> None:
+    exposed = _ok(cluster, "expose", "deployment", "web", "--port", "80")
+    assert exposed == "service/web exposed\n"
+    _until("endpoints/web lists the three pods", lambda: _endpoints(cluster) == _pod_ips(cluster))
+    assert len(_endpoints(cluster)) == 3
+    rows = table(_ok(cluster, "get", "endpoints", "web"))
+    assert rows[0] == ["NAME", "ENDPOINTS", "AGE"]
+    assert set(rows[1][1].split(",")) == _pod_ips(cluster)
+    service = table(_ok(cluster, "get", "service", "web"))[1]
+    assert service[1:5] == ["ClusterIP", service[2], "<none>", "80/TCP"]
+    # kube-proxy (userspace, over the secure port) opened a local port for the Service
+    log = cluster.folder / "logs" / "proxy.log"
+    _until(
+        "the proxy routes the Service",
+        lambda: f"# TCP {service[2]}:80 on 127.0.0.1:" in log.read_text(),
+    )
+
+
+def _pdb(cluster: RunningCluster) -> list[str]:
+    """MIN AVAILABLE, MAX UNAVAILABLE, ALLOWED DISRUPTIONS of pdb/web."""
+    return table(_ok(cluster, "get", "pdb", "web"))[1][1:4]
+
+
 def test_drain_retries_while_a_pdb_forbids_and_evicts_once_allowed(
     cluster: RunningCluster,
 ) -> None:
@@ -152,6 +189,7 @@ def test_drain_retries_while_a_pdb_forbids_and_evicts_once_allowed(
     victim, node = next((name, row[6]) for name, row in sorted(pods.items()))
     created = _ok(cluster, "create", "pdb", "web", "--selector=app=web", "--min-available=3")
     assert created == "poddisruptionbudget.policy/web created\n"
+    _until("the disruption controller counts the pods", lambda: _pdb(cluster) == ["3", "N/A", "0"])
     refused = kubectl(cluster, "drain", node, "--ignore-daemonsets", "--timeout=8s")
     assert refused.returncode == 1
     assert f"node/{node} cordoned" in refused.stdout
@@ -164,7 +202,9 @@ def test_drain_retries_while_a_pdb_forbids_and_evicts_once_allowed(
     assert _pods(cluster)[victim][2] == "Running"  # still there
     nodes = {row[0]: row[1] for row in table(_ok(cluster, "get", "nodes"))[1:]}
     assert nodes[node] == "Ready,SchedulingDisabled"
-    _ok(cluster, "delete", "pdb", "web")
+    # two of three may stay: one disruption allowed
+    _ok(cluster, "patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"minAvailable":2}}')
+    _until("one disruption allowed", lambda: _pdb(cluster) == ["2", "N/A", "1"])
     drained = kubectl(cluster, "drain", node, "--ignore-daemonsets", "--timeout=60s")
     assert drained.returncode == 0, drained.stderr
     assert f"pod/{victim} evicted" in drained.stdout
@@ -177,6 +217,7 @@ def test_drain_retries_while_a_pdb_forbids_and_evicts_once_allowed(
 
     _until("the evicted pod replaced", replaced)
     assert node not in {row[6] for row in _pods(cluster).values()}  # cordoned: nothing new
+    _until("endpoints follow the pods", lambda: _endpoints(cluster) == _pod_ips(cluster))
     killing = table(
         _ok(cluster, "get", "events", "--field-selector", f"involvedObject.name={victim}")
     )
