@@ -21,7 +21,8 @@ Theory of operation (``pkg/controller/job``, v1.35):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import msgspec
 
@@ -144,7 +145,7 @@ def remaining_ms(record: Backoff, now_ms: int) -> int:
     return 0 if delay < elapsed else delay - elapsed
 
 
-_PHASES = {"Pending": 0, "Unknown": 1, "Running": 2}
+_PHASES: Final = MappingProxyType({"Pending": 0, "Unknown": 1, "Running": 2})
 
 
 def removal_order(pod: Pod) -> tuple[Any, ...]:
