@@ -18,7 +18,10 @@
 - ``kubectl exec`` runs its command where the container's running process runs (its folder and
   environment): :meth:`ProcessRuntime.exec_target`.
 - Usage (every 10 s, for the kubelet's eviction): resident memory and the cpu rate
-  (millicores since the last reading) from ``/proc``, summed per pod.
+  (millicores since the last reading) from ``/proc``, summed per pod, with each pod's process
+  count and the bytes and inodes of its sandbox folder; the signals of the filesystem holding
+  the sandboxes (as nodefs and imagefs: one disk) and ``pid.available`` (``pid_max`` minus the
+  host's processes).
 - Stats (``stats``, read when the kubelet API is asked): per container, psutil's figures for
   the process and its descendants (cpu: user + system of each, and of the children it reaped,
   in nanoseconds, or the scheduler's ``/proc/<pid>/schedstat`` run time when larger, so that an
@@ -62,6 +65,7 @@ from models.kubelet.events import (
     RunPreStop,
     RunProbe,
     SandboxReady,
+    SignalObserved,
     StartContainer,
     StopContainer,
     UsageObserved,
@@ -339,15 +343,58 @@ class ProcessRuntime:
             per_pod[uid] = (cpu + cpu_ms, memory + pages * PAGE_BYTES)
         total = sum(memory for _, memory in per_pod.values())
         now = time.monotonic()
+        processes: dict[str, int] = {}
+        for uid, pid in items:
+            processes[uid] = processes.get(uid, 0) + _tree_size(pid)
         pods = []
         for uid, (cpu_ms, memory) in sorted(per_pod.items()):
             before, at = self.cpu_seen.get(uid, (cpu_ms, now))
             rate = int((cpu_ms - before) / (now - at)) if now > at else 0
             self.cpu_seen[uid] = (cpu_ms, now)
-            pods.append(PodUsage(uid=uid, cpu_millis=max(0, rate), memory_bytes=memory))
+            disk, inodes = _folder_usage(self.root / uid)
+            pods.append(
+                PodUsage(
+                    uid=uid,
+                    cpu_millis=max(0, rate),
+                    memory_bytes=memory,
+                    disk_bytes=disk,
+                    inodes=inodes,
+                    processes=processes.get(uid, 0),
+                )
+            )
         return UsageObserved(
-            memory_available_bytes=max(0, memory_capacity_bytes - total), pods=tuple(pods)
+            memory_available_bytes=max(0, memory_capacity_bytes - total),
+            pods=tuple(pods),
+            signals=self.signals(),
         )
+
+    def signals(self) -> tuple[SignalObserved, ...]:
+        """The filesystem holding the sandboxes as both nodefs and imagefs (one disk, as on a
+        node without a separate image filesystem), and the host's process IDs."""
+        try:
+            fs = os.statvfs(self.root)
+            pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+        except (OSError, ValueError):
+            return ()
+        found = []
+        for prefix in ("nodefs", "imagefs"):
+            found.append(
+                SignalObserved(
+                    signal=f"{prefix}.available",
+                    available=fs.f_bavail * fs.f_frsize,
+                    capacity=fs.f_blocks * fs.f_frsize,
+                )
+            )
+            found.append(
+                SignalObserved(
+                    signal=f"{prefix}.inodesFree", available=fs.f_favail, capacity=fs.f_files
+                )
+            )
+        running = len(psutil.pids())
+        found.append(
+            SignalObserved(signal="pid.available", available=pid_max - running, capacity=pid_max)
+        )
+        return tuple(found)
 
     def stats(self, node: str, pods: dict[str, Pod]) -> NodeStats:
         """A reading of every running container (``pods``: the node's pods by UID, for their
@@ -431,6 +478,30 @@ def _schedstat_ns(pid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def _tree_size(pid: int) -> int:
+    """How many processes a container's process and its descendants are (0 if gone)."""
+    try:
+        return 1 + len(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return 0
+
+
+def _folder_usage(folder: Path) -> tuple[int, int]:
+    """Bytes and inodes under a sandbox folder (its logs: what the pod writes locally here)."""
+    size, inodes = 0, 0
+    try:
+        entries = list(folder.rglob("*"))
+    except OSError:
+        return 0, 0
+    for entry in entries:
+        try:
+            size += entry.lstat().st_size
+        except OSError:
+            continue
+        inodes += 1
+    return size, inodes
 
 
 def _tree_usage(pid: int) -> tuple[int, int] | None:

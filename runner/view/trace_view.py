@@ -14,6 +14,9 @@ follow the trace (an edited trace), the rest of the rows show the trace's record
 - **Arrow**: a step whose diff adds ``…in_flight.<id>`` sent message ``<id>`` (from that step's
   lane); an action with a ``message`` field (deliver, drop, duplicate) takes it. The message's
   ``to_id``/``to`` field names its destination, its ``type`` labels the arrow.
+- **A world's own names**: a world whose actions name one component in two ways (a cluster's
+  ``replica 0`` is its ``manager-0``) may give its kind a ``view_lane(action, lane) -> str``
+  method: given the action (as JSON) and the lane read as above, the lane to use.
 - **Fault** rows: actions whose kind the world lists with a fault (``WorldKind.action_kinds``).
 - **Violation**: the result's step (and the nodes it names) is marked.
 """
@@ -21,7 +24,7 @@ follow the trace (an edited trace), the rest of the rows show the trace's record
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -136,8 +139,10 @@ class _Sent:
 
 @dataclass
 class _Reader:
-    """The lanes found so far and the messages in flight."""
+    """The lanes found so far and the messages in flight; ``world_lane``: the world kind's
+    optional ``view_lane`` hook."""
 
+    world_lane: Callable[[Any, str], str] | None = None
     lanes: dict[str, int] = field(default_factory=dict)
     sent: dict[int, _Sent] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
@@ -235,7 +240,8 @@ def _steps_with_phase(parsed: ParsedTrace) -> Iterator[tuple[TraceStep[Any], boo
 
 def read_trace_view(parsed: ParsedTrace) -> ViewData:
     """The page's data for a checked trace."""
-    reader = _Reader()
+    hook = getattr(parsed.kind, "view_lane", None)
+    reader = _Reader(world_lane=hook if callable(hook) else None)
     faults = _fault_tags(parsed)
     run: AnyRun | None = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
     notes: list[str] = []
@@ -320,7 +326,10 @@ def _row(
     if name is None and sent is not None and not duplicate:
         to = _destination(sent.message)
         name = f"{prefix}node {to}" if to is not None else None
-    lane = reader.lane(name or ENVIRONMENT)
+    name = name or ENVIRONMENT
+    if reader.world_lane is not None:
+        name = reader.world_lane(action, name)
+    lane = reader.lane(name)
     if sent is not None and not duplicate:
         reader.arrows.append(
             Arrow(

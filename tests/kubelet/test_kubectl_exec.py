@@ -2,7 +2,8 @@
 ``serve kubelet --runtime process``: the command's output, its exit code as kubectl's, ``-c``,
 ``-i`` with piped stdin, ``-it`` on a terminal, and kube's answers for a wrong container, an
 unbound pod, a container not running and a node without a kubelet port; killing kubectl ends
-the command; WebSocket requests that break the protocol leave the API server serving."""
+the command; the official Python client's ``stream`` works too; WebSocket requests that break
+the protocol leave the API server serving."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
+from kubernetes.stream import stream
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
@@ -71,6 +74,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def test_exec_prints_the_output(served: Served) -> None:
     done = kubectl(served, "exec", "two", "-c", "first", "--", "echo", "hi")
     assert (done.returncode, done.stdout) == (0, "hi\n")
+    spaced = kubectl(served, "exec", "two", "-c", "first", "--", "echo", "a b&c=d", "héllo ✓")
+    assert (spaced.returncode, spaced.stdout) == (0, "a b&c=d héllo ✓\n")
 
 
 def test_a_non_zero_exit_is_kubectls_exit_code(served: Served) -> None:
@@ -249,3 +254,30 @@ def test_killing_kubectl_ends_the_command(served: Served) -> None:
         process.kill()
         process.wait()
     eventually(lambda: not Path(f"/proc/{pid}").exists(), "the command is gone")
+
+
+def test_the_python_clients_stream(served: Served) -> None:
+    """The official Python client's ``stream`` (websocket-client, offering v5 then v4): output
+    on its channels, stdin, and the exit code it reads from the error channel."""
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(served.kubeconfig), client_configuration=configuration)
+    with client.ApiClient(configuration) as api_client:
+        api = client.CoreV1Api(api_client)
+        session = stream(
+            api.connect_get_namespaced_pod_exec,
+            "two",
+            "default",
+            container="second",
+            command=["sh", "-c", "read x; echo got:$x $WHO; echo err >&2; exit 5"],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        session.write_stdin("line\n")
+        session.run_forever(timeout=30)
+        assert session.read_stdout() == "got:line second\n"
+        assert session.read_stderr() == "err\n"
+        assert session.returncode == 5
+        session.close()

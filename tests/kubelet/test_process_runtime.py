@@ -4,6 +4,7 @@ httpGet probes, the log file, and a container with no command."""
 from __future__ import annotations
 
 import queue
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,26 @@ def test_probes_are_real(tmp_path: Path) -> None:
     usage = runtime.usage(8 * 1024**3)
     assert [u.uid for u in usage.pods] == ["u"]
     assert usage.pods[0].memory_bytes > 0
+    assert usage.pods[0].processes == 1
+    # The container's log file, as the sandbox's local storage.
+    assert usage.pods[0].inodes == 1
+    assert usage.pods[0].disk_bytes == runtime.log_path("u", "app").stat().st_size
+    signals = {s.signal: s for s in usage.signals}
+    assert sorted(signals) == [
+        "imagefs.available",
+        "imagefs.inodesFree",
+        "nodefs.available",
+        "nodefs.inodesFree",
+        "pid.available",
+    ]
+    # The sandboxes' filesystem, as df reports it for tmp_path.
+    disk = shutil.disk_usage(tmp_path)
+    assert signals["nodefs.available"].capacity == disk.total
+    assert 0 < signals["nodefs.available"].available <= disk.total
+    assert signals["imagefs.available"].capacity == disk.total
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    assert signals["pid.available"].capacity == pid_max
+    assert 0 < signals["pid.available"].available < pid_max
     runtime.close()
 
 

@@ -1,7 +1,7 @@
-"""``serve cluster``'s life: bad flags refused with exit 2 before anything starts, a clean stop
-on SIGTERM (every component gone, exit 0), and controller-manager failover: killing the leading
-replica hands the Lease to the other one, the supervisor restarts the killed one, and the
-controllers keep working."""
+"""``serve cluster``'s life: bad flags refused with exit 2 before anything starts;
+controller-manager failover (killing the leading replica hands the Lease to the other one, the
+supervisor restarts the killed one, and the controllers keep working); then a clean stop on
+SIGTERM (every component gone, each saying it stopped, exit 0)."""
 
 from __future__ import annotations
 
@@ -61,27 +61,6 @@ def test_a_secure_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
     assert "Address already in use" in result.stderr
 
 
-@pytest.mark.kubectl
-@pytest.mark.slow
-def test_sigterm_stops_every_component_and_exits_0(tmp_path: Path) -> None:
-    require_kubectl()
-    with serve_cluster(tmp_path, "--nodes", "1") as running:
-        pids = running.pids()
-        assert all(alive(pid) for pid in pids.values())
-        code = stop(running)
-    assert code == 0
-    assert not [name for name, pid in pids.items() if alive(pid)]
-    errors = running.stderr.read_text().splitlines()
-    assert errors[0].startswith("kubeoracle serve cluster: stopping proxy, kubelet, scheduler")
-    assert errors[-1] == "kubeoracle serve cluster: stopped"
-    assert "SIGKILL" not in "\n".join(errors)
-    # each component stopped cleanly (none was killed): their own last words
-    logs = running.folder / "logs"
-    for name in ("apiserver", "scheduler", "kubelet"):
-        assert f"kubeoracle serve {name}: stopped" in (logs / f"{name}.log").read_text()
-    assert "Traceback" not in "".join(p.read_text() for p in logs.iterdir())
-
-
 def _leading(folder: Path) -> list[str]:
     return [
         name
@@ -92,7 +71,9 @@ def _leading(folder: Path) -> list[str]:
 
 @pytest.mark.kubectl
 @pytest.mark.slow
-def test_killing_the_leading_controller_manager_fails_over(tmp_path: Path) -> None:
+def test_killing_the_leading_controller_manager_fails_over_then_sigterm_stops_all(
+    tmp_path: Path,
+) -> None:
     require_kubectl()
     with serve_cluster(tmp_path, "--nodes", "1") as running:
         (leader,) = _leading(running.folder)
@@ -124,3 +105,18 @@ def test_killing_the_leading_controller_manager_fails_over(tmp_path: Path) -> No
         assert rollout.returncode == 0, rollout.stderr
         rows = table(kubectl(running, "get", "deployment", "after").stdout)
         assert rows[1][1] == "2/2"
+        # then SIGTERM stops every component, the restarted one included, and exits 0
+        pids = running.pids()
+        assert all(alive(pid) for pid in pids.values())
+        code = stop(running)
+    assert code == 0
+    assert not [name for name, pid in pids.items() if alive(pid)]
+    errors = running.stderr.read_text().splitlines()
+    assert errors[0].startswith("kubeoracle serve cluster: stopping proxy, kubelet, scheduler")
+    assert errors[-1] == "kubeoracle serve cluster: stopped"
+    assert "SIGKILL" not in "\n".join(errors)
+    # each component stopped cleanly (none was killed): their own last words
+    logs = running.folder / "logs"
+    for name in ("apiserver", "scheduler", "kubelet", standby):
+        assert "stopped" in (logs / f"{name}.log").read_text().splitlines()[-1], name
+    assert "Traceback" not in "".join(p.read_text() for p in logs.iterdir())

@@ -156,3 +156,36 @@ def test_every_world_renders_with_a_row_per_step_in_the_lane_its_action_names(
     page = tmp_path / f"{world}.html"
     assert main(["view", str(trace), "-o", str(page)]) == 0
     assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_world_kind_may_name_its_lanes_with_a_view_lane_hook(tmp_path: Path) -> None:
+    """A world that names one component two ways maps them to one lane with ``view_lane``."""
+    import dataclasses
+    from typing import Any
+
+    trace = simulate("raft", tmp_path, "--seed", "2", "--steps", "200", "--nodes", "3")
+    parsed = read_trace(trace, WORLDS)
+
+    class Renamed:
+        """The Raft kind, with a hook that calls the nodes "member-N" and puts proposals in a
+        "client" lane."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(parsed.kind, name)
+
+        def view_lane(self, action: Any, lane: str) -> str:
+            if action.get("action") == "propose":
+                return "client"
+            return lane.replace("node ", "member-")
+
+    data = read_trace_view(dataclasses.replace(parsed, kind=Renamed()))
+    for row, step in zip(data.rows, steps(trace), strict=True):
+        action = step["action"]
+        if action["action"] == "propose":
+            assert data.lanes[row.lane] == "client"
+        elif "node" in action:
+            assert data.lanes[row.lane] == f"member-{action['node']}"
+    # Deliveries name no component: their lane is the message's destination, renamed too.
+    assert data.arrows
+    assert all(data.lanes[arrow.target].startswith("member-") for arrow in data.arrows)
+    assert not [lane for lane in data.lanes if lane.startswith("node ")]
