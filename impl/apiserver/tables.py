@@ -538,9 +538,20 @@ def _jsonpath(obj: Json, path: str) -> object:
 def table_for(
     ctx: Context, objects: list[Json], resource_version: str, continue_token: str
 ) -> Json:
-    return build_table(
+    """The Table of ``objects`` for a request, its rows carrying what ``includeObject`` asks:
+    ``Metadata`` (the default: PartialObjectMetadata), ``Object`` (the whole object, which
+    ``kubectl get --sort-by`` sorts on) or ``None``."""
+    table = build_table(
         ctx.resource, ctx.custom, ctx.entropy.now_seconds, objects, resource_version, continue_token
     )
+    include = ctx.request.param("includeObject")
+    if include in ("Object", "None"):
+        for row, obj in zip(table["rows"], objects, strict=True):
+            if include == "Object":
+                row["object"] = obj
+            else:
+                del row["object"]
+    return table
 
 
 def build_table(

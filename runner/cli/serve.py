@@ -67,6 +67,12 @@ def register(verbs: VerbParsers) -> None:
         "(default 30; etcd waits for ever)",
     )
     etcd.add_argument(
+        "--auth-token-ttl",
+        type=bounded_float(0, 86_400 * 365),
+        default=300.0,
+        help="seconds an unused auth token stays valid (default 300, etcd's --auth-token-ttl)",
+    )
+    etcd.add_argument(
         "--strict-fields",
         action="store_true",
         help="refuse request fields etcd does not know, naming them (etcd ignores them)",
@@ -167,6 +173,7 @@ def serve_etcd(args: argparse.Namespace) -> ExitCode:
             args.progress_notify_interval,
             strict_fields=args.strict_fields,
             body_read_timeout_seconds=args.body_read_timeout,
+            auth_token_ttl_seconds=args.auth_token_ttl,
         )
     except OSError as error:
         backend.close()

@@ -37,7 +37,7 @@ from runner.etcd.gateway import (
 from runner.etcd.grpc_registry import TRANSPORT_LIMIT_BYTES
 from runner.etcd.grpc_services import add_services
 from runner.etcd.mux import Tunnel, sniff
-from runner.etcd.service import EtcdService
+from runner.etcd.service import AUTH_TOKEN_TTL_SECONDS, EtcdService
 
 LISTEN_BACKLOG: Final = 1024
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
@@ -158,11 +158,16 @@ class GatewayServer:
         strict_fields: bool = False,
         body_read_timeout_seconds: float = BODY_READ_TIMEOUT_SECONDS,
         grpc: bool = True,
+        auth_token_ttl_seconds: float = AUTH_TOKEN_TTL_SECONDS,
     ) -> None:
         self.backend = backend
         self.socket = bind(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
-        self.service = EtcdService(backend, progress_notify_interval_seconds)
+        self.service = EtcdService(
+            backend,
+            progress_notify_interval_seconds,
+            auth_token_ttl_seconds=auth_token_ttl_seconds,
+        )
         self.grpc_directory = tempfile.mkdtemp(prefix="kubeoracle-etcd-") if grpc else None
         protocol = type(
             "ServedH11Protocol",

@@ -57,6 +57,7 @@ from models.etcd import (
 )
 from models.etcd_auth import (
     ERROR_AUTH_FAILED,
+    ERROR_INVALID_AUTH_TOKEN,
     AnyRequest,
     AnyResponse,
     AuthenticateRequest,
@@ -86,15 +87,31 @@ REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 TOKEN_FREE: Final = (LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseLeasesRequest)
 """Requests etcd 3.4 answers without looking at the token."""
 AUTHENTICATE_ATTEMPTS: Final = 5
+AUTH_TOKEN_TTL_SECONDS: Final = 300.0
+"""etcd's default ``--auth-token-ttl``: a simple token unused this long is forgotten."""
 WATCH_ID_DENIED: Final = -1
 
 
 class EtcdService:
     """The v3 API of one reference etcd (the gateway's member)."""
 
-    def __init__(self, backend: Backend, progress_notify_interval_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        progress_notify_interval_seconds: float = 0.5,
+        *,
+        auth_token_ttl_seconds: float = AUTH_TOKEN_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backend = backend
         self.progress_notify_interval_seconds = progress_notify_interval_seconds
+        self.auth_token_ttl_seconds = auth_token_ttl_seconds
+        self.clock = clock
+        self.token_used: dict[str, float] = {}
+        """When each simple token was last used on this member (etcd's simpleTokenTTLKeeper,
+        which each member keeps for itself: it is not replicated)."""
+        self.expired: set[str] = set()
+        """Tokens this member let expire (etcd deletes them from its token map)."""
         self.closing = asyncio.Event()
         self.sessions: set[_WatchSession] = set()
         self.metrics = EtcdMetrics(backend, self.watchers)
@@ -104,11 +121,25 @@ class EtcdService:
         return sum(len(session.stream.watchers) for session in list(self.sessions))
 
     def caller(self) -> AuthInfo | EtcdError | None:
-        """Who the current call's token names (None: it presented none)."""
+        """Who the current call's token names (None: it presented none). A token unused for
+        the token TTL is forgotten, and every use starts its TTL again, as etcd's simple
+        tokens (``--auth-token-ttl``, 300 s)."""
         token = REQUEST_TOKEN.get()
         if token is None:
             return None
-        return auth_info_from_token(self.backend.state().auth, token)
+        found = auth_info_from_token(self.backend.state().auth, token)
+        if isinstance(found, EtcdError):
+            self.token_used.pop(token, None)
+            return found
+        now = self.clock()
+        last = self.token_used.get(token)
+        idle_too_long = last is not None and now - last > self.auth_token_ttl_seconds
+        if token in self.expired or idle_too_long:
+            self.expired.add(token)
+            self.token_used.pop(token, None)
+            return ERROR_INVALID_AUTH_TOKEN
+        self.token_used[token] = now
+        return found
 
     async def unary(self, request: EtcdRequest) -> EtcdResponse | EtcdError:
         """Answer one unary request (limits first, then the caller's token, then the
@@ -174,6 +205,8 @@ class EtcdService:
                 name=request.name, simple_token=auth_secrets.token_prefix()
             )
             answer = _auth_answer(await self._propose(proposal, auth))
+            if isinstance(answer, AuthResponse):
+                self.token_used[answer.token] = self.clock()
             if (
                 isinstance(answer, EtcdError)
                 or self.backend.state().auth.revision == store.revision

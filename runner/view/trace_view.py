@@ -13,7 +13,8 @@ follow the trace (an edited trace), the rest of the rows show the trace's record
   delivery is in the lane of the message's destination.
 - **Arrow**: a step whose diff adds ``…in_flight.<id>`` sent message ``<id>`` (from that step's
   lane); an action with a ``message`` field (deliver, drop, duplicate) takes it. The message's
-  ``to_id``/``to`` field names its destination, its ``type`` labels the arrow.
+  ``to_id``/``to`` field names its destination (for a message the trace holds only by digest:
+  the ``nodes.<id>`` slot the delivery changed), its ``type`` labels the arrow.
 - **A world's own names**: a world whose actions name one component in two ways (a cluster's
   ``replica 0`` is its ``manager-0``) may give its kind a ``view_lane(action, lane) -> str``
   method: given the action (as JSON) and the lane read as above, the lane to use.
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 import msgspec
 
-from models.trace import FieldChange, TracePhase, TraceStep
+from models.trace import FieldChange, TracePhase, TraceSnapshot, TraceStep
 from runner.sim.fingerprint import REMOVED_DIGEST, to_builtins, value_at
 from runner.sim.run import AnyRun, Run, StepOutcome
 from runner.sim.trace import ParsedTrace
@@ -53,9 +54,11 @@ AS_NODE: Final = frozenset({"member"})
 TAG_FIELDS: Final = ("action", "type")
 """The fields a world's action union is tagged on."""
 ENVIRONMENT: Final = "environment"
+NOT_RECORDED: Final = "(not recorded)"
 TO_FIELDS: Final = ("to_id", "to", "destination")
 LABEL_CHARS_MAX: Final = 110
 _IN_FLIGHT: Final = re.compile(r"(?:^|\.)in_flight\.(\d+)$")
+_NODE_SLOT: Final = re.compile(r"(?:^|\.)nodes\.(\d+)(?:\.|$)")
 
 
 def action_tag(action: Any) -> str:
@@ -203,52 +206,95 @@ def _replayed_diff(
     return entries, new_values
 
 
-def _recorded_diff(
-    delta: tuple[FieldChange, ...] | None, known: dict[str, Any]
-) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
-    """The diff the trace records (values over 240 bytes are only digests there)."""
-    entries: list[tuple[str, str, str]] = []
-    new_values: dict[str, Any] = {}
-    for change in delta or ():
-        if change.digest == REMOVED_DIGEST:
-            new: Any = ABSENT
-        elif isinstance(change.value, msgspec.Raw):
-            new = msgspec.json.decode(change.value)
-        else:
-            new = f"(long value, digest {change.digest[:12]})"
-        old = known.get(change.path, "(not recorded)")
-        known[change.path] = new
-        new_values[change.path] = new
-        json_diff(change.path, old, new, entries)
-    return entries, new_values
+@dataclass
+class _Recorded:
+    """What the trace itself says of each path: the values its deltas carry, over the last
+    snapshot's full state (decoded only when a path is looked up)."""
+
+    known: dict[str, Any] = field(default_factory=dict)
+    snapshot: msgspec.Raw | None = None
+    decoded: Any = None
+
+    def new_snapshot(self, state: msgspec.Raw) -> None:
+        self.snapshot, self.decoded, self.known = state, None, {}
+
+    def before(self, path: str) -> Any:
+        if path in self.known:
+            return self.known[path]
+        if self.snapshot is None:
+            return NOT_RECORDED
+        if self.decoded is None:
+            self.decoded = msgspec.json.decode(self.snapshot)
+        value = self.decoded
+        for name in path.split("."):
+            if not isinstance(value, dict):
+                return NOT_RECORDED
+            if name not in value:
+                return ABSENT  # the snapshot is the whole state: the path did not exist
+            value = value[name]
+        return value
+
+    def diff(
+        self, delta: tuple[FieldChange, ...] | None
+    ) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+        """The diff the trace records (values over 240 bytes are only digests there)."""
+        entries: list[tuple[str, str, str]] = []
+        new_values: dict[str, Any] = {}
+        for change in delta or ():
+            if change.digest == REMOVED_DIGEST:
+                new: Any = ABSENT
+            elif isinstance(change.value, msgspec.Raw):
+                new = msgspec.json.decode(change.value)
+            else:
+                new = f"(long value, digest {change.digest[:12]})"
+            old = self.before(change.path)
+            self.known[change.path] = new
+            new_values[change.path] = new
+            json_diff(change.path, old, new, entries)
+        return entries, new_values
 
 
 def _fault_tags(parsed: ParsedTrace) -> frozenset[str]:
     return frozenset(kind.name for kind in parsed.kind.action_kinds if kind.fault is not None)
 
 
-def _steps_with_phase(parsed: ParsedTrace) -> Iterator[tuple[TraceStep[Any], bool]]:
-    """Each step, and whether the liveness phase starts just before it."""
+def _steps_with_phase(
+    parsed: ParsedTrace,
+) -> Iterator[tuple[TraceStep[Any] | TraceSnapshot, bool]]:
+    """Each step (and snapshot), and whether the liveness phase starts just before it."""
     phase_next = False
     for _, record in parsed.records:
         if isinstance(record, TracePhase):
             phase_next = True
-        elif isinstance(record, TraceStep):
+        elif isinstance(record, TraceSnapshot):
+            yield record, False
+        else:
             yield record, phase_next
             phase_next = False
 
 
-def read_trace_view(parsed: ParsedTrace) -> ViewData:
-    """The page's data for a checked trace."""
+def read_trace_view(parsed: ParsedTrace, replay: bool = True) -> ViewData:
+    """The page's data for a checked trace; ``replay=False``: do not re-execute it, show the
+    values its deltas and snapshots record (fast, but long values only by digest)."""
     hook = getattr(parsed.kind, "view_lane", None)
     reader = _Reader(world_lane=hook if callable(hook) else None)
     faults = _fault_tags(parsed)
-    run: AnyRun | None = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
+    run: AnyRun | None = None
     notes: list[str] = []
-    known: dict[str, Any] = {}
+    if replay:
+        run = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
+    else:
+        notes.append(
+            "not re-executed (--no-replay): diffs show the values the trace records (up to 240 "
+            "bytes; longer ones by digest), earlier values from its last snapshot"
+        )
+    recorded = _Recorded()
     values = _Values()
     rows: list[Row] = []
     for record, phase_starts in _steps_with_phase(parsed):
+        if isinstance(record, TraceSnapshot):
+            recorded.new_snapshot(record.state)
+            continue
         action = to_builtins(record.action)
         entries: list[tuple[str, str, str]]
         if run is not None:
@@ -269,7 +315,7 @@ def read_trace_view(parsed: ParsedTrace) -> ViewData:
                     values, record.index, before, run.state, outcome.delta
                 )
         if run is None:
-            entries, new_values = _recorded_diff(record.delta, known)
+            entries, new_values = recorded.diff(record.delta)
         rows.append(_row(reader, len(rows), record.index, action, entries, new_values))
         style = "fault" if action_tag(_nesting(action)[1]) in faults else ""
         if phase_starts:
@@ -325,6 +371,8 @@ def _row(
     duplicate = tag == "duplicate"
     if name is None and sent is not None and not duplicate:
         to = _destination(sent.message)
+        if to is None:  # a long message the trace records by digest: the node it changed
+            to = next((m.group(1) for m in map(_NODE_SLOT.search, new_values) if m), None)
         name = f"{prefix}node {to}" if to is not None else None
     name = name or ENVIRONMENT
     if reader.world_lane is not None:

@@ -169,3 +169,36 @@ def test_endpoints_and_slices_print_as_kube_does(served: Served) -> None:
     assert rows[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
     assert rows[1][:4] == ["web-abcde", "IPv4", "80,metrics,*", "10.1.0.1,10.1.0.2"]
     assert rows[2][:4] == ["bare", "IPv6", "<unset>", "<unset>"]
+
+
+def _event(name: str, last: str) -> str:
+    return f"""\
+- apiVersion: v1
+  kind: Event
+  metadata: {{name: {name}, namespace: sorting}}
+  involvedObject: {{kind: Pod, name: {name}, namespace: sorting}}
+  reason: Tested
+  message: at {last}
+  type: Normal
+  firstTimestamp: "{last}"
+  lastTimestamp: "{last}"
+"""
+
+
+def test_get_events_sorted_by_last_timestamp(served: Served) -> None:
+    # --sort-by asks for the whole objects in the Table's rows (includeObject=Object) and
+    # sorts on them: by time, not by name
+    _ok(served, "create", "namespace", "sorting")
+    items = "".join(
+        _event(name, last)
+        for name, last in (
+            ("e-b", "2021-01-01T00:00:00Z"),
+            ("e-a", "2022-01-01T00:00:00Z"),
+            ("e-c", "2020-01-01T00:00:00Z"),
+        )
+    )
+    _ok(served, "create", "-f", "-", stdin=f"apiVersion: v1\nkind: List\nitems:\n{items}")
+    rows = _table(_ok(served, "get", "events", "-n", "sorting", "--sort-by=.lastTimestamp"))
+    assert [row[3] for row in rows[1:]] == ["pod/e-c", "pod/e-b", "pod/e-a"]
+    rows = _table(_ok(served, "get", "events", "-n", "sorting"))
+    assert [row[3] for row in rows[1:]] == ["pod/e-a", "pod/e-b", "pod/e-c"]
