@@ -96,7 +96,11 @@ def service_account(
     pod: Json, namespace: str, account: Json | None, suffix: str, name: str
 ) -> Status | None:
     """Default and check the pod's ServiceAccount and mount its token; the 403 when the
-    ServiceAccount does not exist."""
+    ServiceAccount does not exist. A mirror pod (a kubelet's static pod) is left as it is, as
+    kube leaves it."""
+    annotations = (pod.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and "kubernetes.io/config.mirror" in annotations:
+        return None
     spec = _spec(pod)
     account_name = spec.get("serviceAccountName") or "default"
     spec["serviceAccountName"] = account_name

@@ -117,10 +117,10 @@ def guard(
     user = impersonate(config.auth, state.rbac, user, request.credentials)
     if isinstance(user, Status):
         return user
-    attributes = attributes_of(user, info)
-    verdict = authorize(config.auth, state.rbac, attributes)
+    attributes = attributes_of(user, info, request.param("fieldSelector") or "")
+    verdict = authorize(config.auth, state.rbac, attributes, state.cache)
     if not verdict.allowed:
-        return forbidden(attributes, verdict.reason if verdict.denied else "")
+        return forbidden(attributes, verdict.reason)
     return msgspec.structs.replace(request, user=user)
 
 
@@ -190,7 +190,7 @@ def _on_request(config: Config, state: ApiServerState, event: RequestReceived) -
             ),
         )
     if is_review(info):
-        response = review_response(config.auth, state.rbac, request, info)
+        response = review_response(config.auth, state.rbac, request, info, state.cache)
         return Step(state=state, commands=(Respond(request_id=rid, response=response),))
     resource = find(state.catalog, info.group, info.version, info.resource)
     if resource is None:

@@ -11,6 +11,8 @@ from typing import Any, Final
 import msgspec
 
 from impl.apiserver.authz import authorize
+from impl.apiserver.cache import WatchCache
+from impl.apiserver.node_authz import node_name
 from impl.apiserver.rbac import RbacIndex, rules_for
 from impl.apiserver.routing import RequestInfo
 from models.apiserver.auth import MASTERS, Attributes, AuthConfig, Rule, UserInfo
@@ -101,12 +103,17 @@ def _answer(kind: str, group: str, spec: dict[str, Any], status: dict[str, Any])
 
 
 def _access(
-    config: AuthConfig, index: RbacIndex, kind: str, user: UserInfo, spec: dict[str, Any]
+    config: AuthConfig,
+    index: RbacIndex,
+    kind: str,
+    user: UserInfo,
+    spec: dict[str, Any],
+    cache: WatchCache | None,
 ) -> ApiResponse:
     attributes = _attributes(user, spec)
     if isinstance(attributes, str):
         return _invalid(kind, "spec.resourceAttributes", attributes)
-    verdict = authorize(config, index, attributes)
+    verdict = authorize(config, index, attributes, cache)
     status: dict[str, Any] = {"allowed": verdict.allowed}
     if verdict.denied:
         status["denied"] = True
@@ -158,9 +165,14 @@ def _user_from_spec(spec: dict[str, Any]) -> UserInfo:
 
 
 def review_response(
-    config: AuthConfig, index: RbacIndex, request: ApiRequest, info: RequestInfo
+    config: AuthConfig,
+    index: RbacIndex,
+    request: ApiRequest,
+    info: RequestInfo,
+    cache: WatchCache | None = None,
 ) -> ApiResponse:
-    """The answer to a POST of one review (anything else on these paths is not allowed)."""
+    """The answer to a POST of one review (anything else on these paths is not allowed);
+    ``cache`` holds the objects the Node authorizer relates to nodes."""
     kind = KINDS[info.resource]
     if info.verb != "create" or info.name or info.version != "v1":
         return _status(
@@ -178,15 +190,19 @@ def review_response(
     if info.resource == "selfsubjectreviews":
         return _answer(kind, AUTHENTICATION, {}, {"userInfo": user_json(user)})
     if info.resource == "selfsubjectaccessreviews":
-        return _access(config, index, kind, user, spec)
+        return _access(config, index, kind, user, spec, cache)
     if info.resource == "selfsubjectrulesreviews":
         namespace = _text(spec.get("namespace"))
         rules = _rules(config, index, user, namespace)
-        status = {
+        status: dict[str, Any] = {
             "resourceRules": [_rule_json(r) for r in rules if not r.non_resource_urls],
             "nonResourceRules": [_rule_json(r) for r in rules if r.non_resource_urls],
             "incomplete": False,
         }
+        if "Node" in config.modes and node_name(user) is not None:
+            # kube's Node authorizer cannot list a node's rules: the answer says so.
+            status["incomplete"] = True
+            status["evaluationError"] = "node authorizer does not support user rule resolution"
         return _answer(kind, AUTHORIZATION, spec, status)
     subject = _user_from_spec(spec)
     if not subject.name and not subject.groups:
@@ -200,4 +216,4 @@ def review_response(
                 "spec.resourceAttributes.namespace",
                 "must match metadata.namespace",
             )
-    return _access(config, index, kind, subject, spec)
+    return _access(config, index, kind, subject, spec, cache)

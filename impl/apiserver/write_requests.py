@@ -6,10 +6,12 @@ the store's object when the guard fails or a refusal may come from a stale cache
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from impl.apiserver.authz import forbidden_status
+from impl.apiserver.bodies import parse_body
 from impl.apiserver.cache import CachedObject
 from impl.apiserver.context import (
     Config,
@@ -23,7 +25,11 @@ from impl.apiserver.context import (
 )
 from impl.apiserver.deletes import decide_delete
 from impl.apiserver.escalation import RBAC_GROUP, check_write
-from impl.apiserver.objects import decode, encode, with_resource_version
+from impl.apiserver.node_authz import node_name
+from impl.apiserver.node_restriction import Write as RestrictedWrite
+from impl.apiserver.node_restriction import admit as admit_node_write
+from impl.apiserver.node_restriction import token_refusal
+from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
@@ -62,7 +68,10 @@ from models.etcd import (
     TxnRequest,
     TxnResponse,
 )
+from models.k8s.meta_ops import Status
 from models.step import Step
+
+Json = dict[str, Any]
 
 Decider = Callable[[Context, Current | None], Decision]
 
@@ -92,8 +101,17 @@ def decide(ctx: Context, current: Current | None) -> Decision:
                 )
             )
         )
-    decision = decider(ctx, current)
     user = ctx.request.user
+    restricted = user is not None and "NodeRestriction" in ctx.config.admission_plugins
+    if restricted and (ctx.resource.resource, ctx.info.subresource) == ("serviceaccounts", "token"):
+        refused = _node_token_refusal(ctx)
+        if refused is not None:
+            return Reply(response=status_response(refused))
+    decision = decider(ctx, current)
+    if restricted and isinstance(decision, Write):
+        refused = _node_restriction(ctx, current, decision)
+        if refused is not None:
+            return Reply(response=status_response(refused))
     if (
         isinstance(decision, Write)
         and user is not None
@@ -113,6 +131,64 @@ def decide(ctx: Context, current: Current | None) -> Decision:
         if refused is not None:
             return Reply(response=status_response(refused))
     return decision
+
+
+_OPERATIONS: Final = {"create": "CREATE", "update": "UPDATE", "patch": "UPDATE"}
+
+
+def _node_restriction(ctx: Context, current: Current | None, decision: Write) -> Status | None:
+    """NodeRestriction on a write a node may make, with the object as it would be stored."""
+    assert ctx.request.user is not None
+    operation = _OPERATIONS.get(ctx.info.verb, "DELETE")
+    if ctx.info.subresource == "eviction":
+        operation = "CREATE"
+    new: Json | None = None
+    if operation != "DELETE" and decision.writes and decision.writes[0].value is not None:
+        new = decode(decision.writes[0].value)
+    elif operation != "DELETE" and decision.body is not None and ctx.info.subresource != "eviction":
+        new = decode(decision.body)  # an update that changes nothing answers the object
+
+    def node_uid(name: str) -> str | None:
+        cached = ctx.cache.objects.get(f"/registry/minions/{name}")
+        uid = metadata(decode(cached.value)).get("uid") if cached is not None else None
+        return uid if isinstance(uid, str) else None
+
+    write = RestrictedWrite(
+        operation=operation,
+        group=ctx.resource.group,
+        resource=ctx.resource.resource,
+        sub=ctx.info.subresource,
+        namespace=ctx.info.namespace,
+        name=ctx.info.name,
+        old=current.obj if current is not None else None,
+        new=new,
+    )
+    return admit_node_write(ctx.request.user, write, node_uid)
+
+
+def _node_token_refusal(ctx: Context) -> Status | None:
+    """NodeRestriction on a node's TokenRequest: only for a pod bound to the node."""
+    user = ctx.request.user
+    assert user is not None
+    node = node_name(user)
+    if node is None:
+        return None
+    body = parse_body(ctx.request.body, ctx.request.content_type)
+    if isinstance(body, Status):
+        return None  # the decider answers the bad body
+
+    def pod_of(namespace: str, name: str) -> Json | None:
+        cached = ctx.cache.objects.get(f"/registry/pods/{namespace}/{name}")
+        return decode(cached.value) if cached is not None else None
+
+    why = (
+        token_refusal(node, body, ctx.info.namespace, pod_of)
+        if node
+        else f'could not determine node from user "{user.name}"'
+    )
+    if why is None:
+        return None
+    return forbidden_status("serviceaccounts", "", "serviceaccounts", ctx.info.name, why)
 
 
 def start_write(state: ApiServerState, ctx: Context, rid: int) -> ApiStep:

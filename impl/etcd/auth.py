@@ -85,14 +85,31 @@ class Role(msgspec.Struct, frozen=True, kw_only=True):
     perms: tuple[Permission, ...] = ()
 
 
+Span = tuple[bytes, bytes | None]
+"""``[begin, end)`` of keys; end None: unbounded."""
+
+
+class UserPermissions(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's readable and writable keys: the union of its roles' permission ranges, as
+    sorted, disjoint, non-touching spans (etcd's ``unifiedRangePermissions``)."""
+
+    read: tuple[Span, ...] = ()
+    write: tuple[Span, ...] = ()
+
+
 class AuthState(msgspec.Struct, frozen=True, kw_only=True):
-    """The auth store: on or off, its revision, users, roles and the live simple tokens."""
+    """The auth store: on or off, its revision, users, roles and the live simple tokens, and
+    each user's merged permissions (derived from users and roles, refreshed whenever they
+    change, as etcd's ``refreshRangePermCache``)."""
 
     enabled: bool = False
     revision: int = 1
     users: immutables.Map[str, User] = msgspec.field(default_factory=immutables.Map)
     roles: immutables.Map[str, Role] = msgspec.field(default_factory=immutables.Map)
     tokens: immutables.Map[str, str] = msgspec.field(default_factory=immutables.Map)
+    permissions: immutables.Map[str, UserPermissions] = msgspec.field(
+        default_factory=immutables.Map
+    )
 
 
 AuthResult = tuple[AuthState, AuthResponse | EtcdError]
@@ -131,38 +148,70 @@ def check_admin(state: AuthState, auth: AuthInfo | None) -> EtcdError | None:
 
 # ---- permission checks --------------------------------------------------------------------------
 
-_INFINITY = None
 
-
-def _perm_interval(perm: Permission) -> tuple[bytes, bytes | None] | None:
-    """A permission as ``[begin, end)`` (end None: unbounded); None for one covering nothing
-    (an empty key is +infinity in etcd's byte intervals)."""
+def _perm_span(perm: Permission) -> Span | None:
+    """A permission as a span; None for one covering nothing (an empty key is +infinity in
+    etcd's byte intervals)."""
     if perm.key == b"":
         return None
     if perm.range_end == b"":
         return perm.key, perm.key + b"\x00"
     if perm.range_end == b"\x00":
-        return perm.key, _INFINITY
+        return perm.key, None
     return perm.key, perm.range_end
 
 
-def _covers(intervals: list[tuple[bytes, bytes | None]], begin: bytes, end: bytes | None) -> bool:
-    """Whether the union of ``intervals`` covers ``[begin, end)`` without a gap. An empty or
-    inverted range is allowed when ``begin`` is covered (real etcd 3.4.23 answers a range
-    ``[k, k)`` inside a permission, and its interval tree reaches no further)."""
+def _merged(spans: list[Span]) -> tuple[Span, ...]:
+    """The union of ``spans`` as sorted disjoint spans (touching ones joined: no gap)."""
+    merged: list[Span] = []
+    for start, stop in sorted(spans, key=lambda span: span[0]):
+        if merged:
+            last_start, last_stop = merged[-1]
+            if last_stop is None:
+                break
+            if start <= last_stop:
+                merged[-1] = (last_start, None if stop is None else max(stop, last_stop))
+                continue
+        merged.append((start, stop))
+    return tuple(merged)
+
+
+def _user_permissions(state: AuthState, user: User) -> UserPermissions:
+    read: list[Span] = []
+    write: list[Span] = []
+    for role_name in user.roles:
+        role = state.roles.get(role_name)
+        for perm in role.perms if role is not None else ():
+            span = _perm_span(perm)
+            if span is None:
+                continue
+            if perm.perm_type in ("READ", "READWRITE"):
+                read.append(span)
+            if perm.perm_type in ("WRITE", "READWRITE"):
+                write.append(span)
+    return UserPermissions(read=_merged(read), write=_merged(write))
+
+
+def with_permissions(state: AuthState) -> AuthState:
+    """``state`` with every user's merged permissions recomputed from its users and roles."""
+    permissions = immutables.Map(
+        (name, _user_permissions(state, user)) for name, user in state.users.items()
+    )
+    return msgspec.structs.replace(state, permissions=permissions)
+
+
+def _covers(spans: tuple[Span, ...], begin: bytes, end: bytes | None) -> bool:
+    """Whether the merged ``spans`` cover ``[begin, end)``: one of them must, as merged spans
+    never touch. An empty or inverted range is allowed when ``begin`` is covered (real etcd
+    3.4.23 answers a range ``[k, k)`` inside a permission, and its interval tree reaches no
+    further)."""
     if end is not None and end <= begin:
         end = begin + b"\x00"
-    reached: bytes | None = begin
-    for start, stop in sorted(intervals, key=lambda interval: interval[0]):
-        if reached is None:
-            return True
-        if start > reached:
-            break
-        if stop is None or stop > reached:
-            reached = stop
-    if reached is None:
-        return True
-    return end is not None and reached >= end
+    at = bisect.bisect_right([start for start, _ in spans], begin) - 1
+    if at < 0:
+        return False
+    stop = spans[at][1]
+    return stop is None or (end is not None and stop >= end)
 
 
 def user_may(state: AuthState, username: str, key: bytes, range_end: bytes, write: bool) -> bool:
@@ -172,17 +221,13 @@ def user_may(state: AuthState, username: str, key: bytes, range_end: bytes, writ
         return False
     if has_root_role(user):
         return True
-    wanted = ("WRITE", "READWRITE") if write else ("READ", "READWRITE")
-    intervals = [
-        interval
-        for role_name in user.roles
-        if (role := state.roles.get(role_name)) is not None
-        for perm in role.perms
-        if perm.perm_type in wanted and (interval := _perm_interval(perm)) is not None
-    ]
+    permissions = state.permissions.get(username)
+    if permissions is None:
+        return False
+    spans = permissions.write if write else permissions.read
     if range_end == b"":
-        return _covers(intervals, key, key + b"\x00")
-    return _covers(intervals, key, None if range_end == b"\x00" else range_end)
+        return _covers(spans, key, key + b"\x00")
+    return _covers(spans, key, None if range_end == b"\x00" else range_end)
 
 
 def check_op(
@@ -204,8 +249,11 @@ def check_op(
 
 
 def _changed(state: AuthState, **changes: object) -> AuthState:
-    """A change that commits a new auth revision."""
-    return msgspec.structs.replace(state, revision=state.revision + 1, **changes)
+    """A change that commits a new auth revision (and refreshes the merged permissions)."""
+    changed = msgspec.structs.replace(state, revision=state.revision + 1, **changes)
+    if "users" in changes or "roles" in changes:
+        return with_permissions(changed)
+    return changed
 
 
 def _drop_tokens(tokens: immutables.Map[str, str], username: str) -> immutables.Map[str, str]:

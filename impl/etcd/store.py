@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import immutables
 import msgspec
 
-from impl.etcd.auth import AuthState, Role, User
+from impl.etcd.auth import AuthState, Role, User, with_permissions
 from models.etcd import Event, KeyValue, range_end_covers
 
 EMPTY_KEY_HISTORY: tuple[KeyValue, ...] = ()
@@ -187,11 +187,13 @@ def decode_state(data: bytes) -> EtcdState:
         sorted_keys=tuple(key for key, _ in snapshot.history),
         events=immutables.Map(snapshot.events),
         leases=immutables.Map((lease.ID, lease) for lease in snapshot.leases),
-        auth=AuthState(
-            enabled=snapshot.auth.enabled,
-            revision=snapshot.auth.revision,
-            users=immutables.Map((user.name, user) for user in snapshot.auth.users),
-            roles=immutables.Map((role.name, role) for role in snapshot.auth.roles),
-            tokens=immutables.Map(snapshot.auth.tokens),
+        auth=with_permissions(
+            AuthState(
+                enabled=snapshot.auth.enabled,
+                revision=snapshot.auth.revision,
+                users=immutables.Map((user.name, user) for user in snapshot.auth.users),
+                roles=immutables.Map((role.name, role) for role in snapshot.auth.roles),
+                tokens=immutables.Map(snapshot.auth.tokens),
+            )
         ),
     )

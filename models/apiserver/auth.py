@@ -21,7 +21,7 @@ MASTERS: Final = "system:masters"
 SERVICE_ACCOUNT_PREFIX: Final = "system:serviceaccount:"
 SERVICE_ACCOUNTS_GROUP: Final = "system:serviceaccounts"
 
-AUTHORIZATION_MODES: Final = ("AlwaysAllow", "AlwaysDeny", "RBAC")
+AUTHORIZATION_MODES: Final = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
 """The ``--authorization-mode`` values this server implements."""
 
 
@@ -91,6 +91,8 @@ class Attributes(msgspec.Struct, frozen=True, kw_only=True):
     subresource: str = ""
     name: str = ""
     path: str = ""
+    field_selector: str = ""
+    """The request's ``fieldSelector`` (list and watch), which the Node authorizer reads."""
 
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True):

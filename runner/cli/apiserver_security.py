@@ -83,9 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--enable-admission-plugins",
         default="",
         metavar="PLUGIN,...",
-        help="also run these pod-changing admission plugins: ServiceAccount, Priority, "
-        "DefaultTolerationSeconds (NamespaceLifecycle, LimitRanger, PodSecurity and "
-        "ResourceQuota always run)",
+        help="also run these admission plugins: ServiceAccount, Priority, "
+        "DefaultTolerationSeconds, NodeRestriction (NamespaceLifecycle, LimitRanger, "
+        "PodSecurity and ResourceQuota always run)",
     )
     parser.add_argument(
         "--authorization-mode",
@@ -199,14 +199,16 @@ def admin_kubeconfig(url: str, files: SecureFiles) -> str:
 
 
 def admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
-    from impl.apiserver.admission import OPTIONAL_PLUGINS
+    from impl.apiserver.admission import OPTIONAL_PLUGINS as CHANGING
+    from impl.apiserver.node_restriction import PLUGIN as NODE_RESTRICTION
 
+    optional = (*CHANGING, NODE_RESTRICTION)
     always = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "ResourceQuota")
     names = tuple(n.strip() for n in str(args.enable_admission_plugins).split(",") if n.strip())
     for name in names:
-        if name not in OPTIONAL_PLUGINS + always:
+        if name not in optional + always:
             raise InputError(
-                f"unknown plugin {name!r}: expected one of {', '.join(OPTIONAL_PLUGINS + always)}",
+                f"unknown plugin {name!r}: expected one of {', '.join(optional + always)}",
                 field="--enable-admission-plugins",
             )
-    return tuple(name for name in OPTIONAL_PLUGINS if name in names)
+    return tuple(name for name in optional if name in names)

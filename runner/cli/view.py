@@ -56,6 +56,14 @@ def register(verbs: VerbParsers) -> None:
         metavar="S",
         help="a history's check gives up after S seconds (the page then shows no verdict)",
     )
+    parser.add_argument(
+        "--no-replay",
+        action="store_true",
+        help=(
+            "do not re-execute a trace: show the values it records (long ones by digest); "
+            "much faster for big worlds"
+        ),
+    )
     parser.set_defaults(handler=run_view)
 
 
@@ -80,7 +88,7 @@ def run_view(args: argparse.Namespace) -> ExitCode:
         from runner.sim.trace import read_trace
         from runner.view.trace_view import read_trace_view
 
-        data = read_trace_view(read_trace(args.file, WORLDS))
+        data = read_trace_view(read_trace(args.file, WORLDS), replay=not args.no_replay)
     else:
         from runner.view.history_view import read_history_view
 

@@ -16,7 +16,9 @@ from impl.controllers import (
     endpointslice,
     garbagecollector,
     job,
+    nodelifecycle,
     replicaset,
+    tainteviction,
 )
 from impl.controllers.plan import ControllerDef
 from models.controllers.config import ControllerConfig
@@ -35,6 +37,8 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     endpointslice.DEFINITION,
     disruption.DEFINITION,
     job.DEFINITION,
+    nodelifecycle.DEFINITION,
+    tainteviction.DEFINITION,
 )
 
 

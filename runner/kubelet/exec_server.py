@@ -62,6 +62,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 CHUNK_BYTES: Final = 32 * 1024
 """The most output one message carries (client-go's read buffer)."""
+CLOSE_WAIT_SECONDS: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,9 @@ class _Session:
             # The client left first: nothing is listening, end the command.
             _kill(process)
             await process.wait()
+            if outputs:
+                # The terminal's reader ends once its other end is gone; only then close it.
+                await asyncio.wait(outputs, timeout=CLOSE_WAIT_SECONDS)
             for task in outputs:
                 task.cancel()
             if master is not None:

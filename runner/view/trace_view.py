@@ -7,13 +7,16 @@ follow the trace (an edited trace), the rest of the rows show the trace's record
 
 - **Lane** of a step: the component its action names, found by the first of
   :data:`ACTOR_FIELDS` the action has (``component`` by its value, ``member`` as ``node``, the
-  others as ``"client 2"``); an action nested in another (``{"type": "etcd", "action": {...}}``)
-  is prefixed with the outer tag (``"etcd node 2"``). An action that names no component
+  others as ``"client 2"``); an action naming a requester and a server (a client's call to a
+  member) is in the requester's lane with an arrow to the server's; an action nested in
+  another's ``action`` field (``{"type": "etcd", "action": {...}}``) is prefixed with the
+  outer tag (``"etcd node 2"``). An action that names no component
   (a partition, a heal, time passing, a user's request) is in the ``environment`` lane; a
   delivery is in the lane of the message's destination.
 - **Arrow**: a step whose diff adds ``…in_flight.<id>`` sent message ``<id>`` (from that step's
   lane); an action with a ``message`` field (deliver, drop, duplicate) takes it. The message's
-  ``to_id``/``to`` field names its destination, its ``type`` labels the arrow.
+  ``to_id``/``to`` field names its destination (for a message the trace holds only by digest:
+  the ``nodes.<id>`` slot the delivery changed), its ``type`` labels the arrow.
 - **A world's own names**: a world whose actions name one component in two ways (a cluster's
   ``replica 0`` is its ``manager-0``) may give its kind a ``view_lane(action, lane) -> str``
   method: given the action (as JSON) and the lane read as above, the lane to use.
@@ -30,7 +33,8 @@ from typing import Any, Final
 
 import msgspec
 
-from models.trace import FieldChange, TracePhase, TraceStep
+from models.trace import FieldChange, TracePhase, TraceSnapshot, TraceStep
+from runner.progress import track
 from runner.sim.fingerprint import REMOVED_DIGEST, to_builtins, value_at
 from runner.sim.run import AnyRun, Run, StepOutcome
 from runner.sim.trace import ParsedTrace
@@ -50,12 +54,21 @@ ACTOR_FIELDS: Final = (
 """Action fields that name the component acting, in the order they are looked for."""
 AS_NODE: Final = frozenset({"member"})
 """Actor fields that name the same components as ``node`` (an etcd member is a node)."""
+NESTED_FIELD: Final = "action"
+"""A world that wraps another's actions puts them in this field (``{"type": "etcd",
+"action": {"action": "tick", "node": 2}}``)."""
+REQUESTER_FIELDS: Final = ("client", "watch")
+SERVER_FIELDS: Final = ("member", "node")
+"""An action naming a requester and a server (``{"action": "call", "client": 2, "member":
+1}``) is in the requester's lane, with an arrow to the server's."""
 TAG_FIELDS: Final = ("action", "type")
 """The fields a world's action union is tagged on."""
 ENVIRONMENT: Final = "environment"
+NOT_RECORDED: Final = "(not recorded)"
 TO_FIELDS: Final = ("to_id", "to", "destination")
 LABEL_CHARS_MAX: Final = 110
 _IN_FLIGHT: Final = re.compile(r"(?:^|\.)in_flight\.(\d+)$")
+_NODE_SLOT: Final = re.compile(r"(?:^|\.)nodes\.(\d+)(?:\.|$)")
 
 
 def action_tag(action: Any) -> str:
@@ -67,22 +80,44 @@ def action_tag(action: Any) -> str:
     return "?"
 
 
+def _lane_name(name: str, value: int | str) -> str:
+    if name == "component":
+        return str(value)
+    return f"{'node' if name in AS_NODE else name} {value}"
+
+
+def request_of(action: Any) -> tuple[str, str] | None:
+    """For an action that names both a requester (:data:`REQUESTER_FIELDS`) and a server
+    (:data:`SERVER_FIELDS`): the two lanes (a client's call to a member)."""
+    if not isinstance(action, dict):
+        return None
+    found = [
+        next(((n, action[n]) for n in fields if isinstance(action.get(n), int | str)), None)
+        for fields in (REQUESTER_FIELDS, SERVER_FIELDS)
+    ]
+    requester, server = found
+    if requester is None or server is None:
+        return None
+    return _lane_name(*requester), _lane_name(*server)
+
+
 def actor_of(action: Any) -> str | None:
     """The lane an action's own fields name, or ``None``."""
     if not isinstance(action, dict):
         return None
+    request = request_of(action)
+    if request is not None:
+        return request[0]
     for name in ACTOR_FIELDS:
         value = action.get(name)
         if isinstance(value, bool) or not isinstance(value, int | str):
             continue
-        if name == "component":
-            return str(value)
-        return f"{'node' if name in AS_NODE else name} {value}"
-    for value in action.values():
-        if isinstance(value, dict) and action_tag(value) != "?":
-            inner = actor_of(value)
-            if inner is not None:
-                return f"{action_tag(action)} {inner}"
+        return _lane_name(name, value)
+    nested = action.get(NESTED_FIELD)
+    if isinstance(nested, dict):
+        inner = actor_of(nested)
+        if inner is not None:
+            return f"{action_tag(action)} {inner}"
     return None
 
 
@@ -90,10 +125,8 @@ def _nesting(action: Any) -> tuple[str, Any]:
     """The prefix nested actions add (``"etcd "``) and the innermost action."""
     prefix = ""
     while isinstance(action, dict):
-        inner = next(
-            (v for v in action.values() if isinstance(v, dict) and action_tag(v) != "?"), None
-        )
-        if inner is None:
+        inner = action.get(NESTED_FIELD)
+        if not isinstance(inner, dict):
             break
         prefix += action_tag(action) + " "
         action = inner
@@ -203,52 +236,96 @@ def _replayed_diff(
     return entries, new_values
 
 
-def _recorded_diff(
-    delta: tuple[FieldChange, ...] | None, known: dict[str, Any]
-) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
-    """The diff the trace records (values over 240 bytes are only digests there)."""
-    entries: list[tuple[str, str, str]] = []
-    new_values: dict[str, Any] = {}
-    for change in delta or ():
-        if change.digest == REMOVED_DIGEST:
-            new: Any = ABSENT
-        elif isinstance(change.value, msgspec.Raw):
-            new = msgspec.json.decode(change.value)
-        else:
-            new = f"(long value, digest {change.digest[:12]})"
-        old = known.get(change.path, "(not recorded)")
-        known[change.path] = new
-        new_values[change.path] = new
-        json_diff(change.path, old, new, entries)
-    return entries, new_values
+@dataclass
+class _Recorded:
+    """What the trace itself says of each path: the values its deltas carry, over the last
+    snapshot's full state (decoded only when a path is looked up)."""
+
+    known: dict[str, Any] = field(default_factory=dict)
+    snapshot: msgspec.Raw | None = None
+    decoded: Any = None
+
+    def new_snapshot(self, state: msgspec.Raw) -> None:
+        self.snapshot, self.decoded, self.known = state, None, {}
+
+    def before(self, path: str) -> Any:
+        if path in self.known:
+            return self.known[path]
+        if self.snapshot is None:
+            return NOT_RECORDED
+        if self.decoded is None:
+            self.decoded = msgspec.json.decode(self.snapshot)
+        value = self.decoded
+        for name in path.split("."):
+            if not isinstance(value, dict):
+                return NOT_RECORDED
+            if name not in value:
+                return ABSENT  # the snapshot is the whole state: the path did not exist
+            value = value[name]
+        return value
+
+    def diff(
+        self, delta: tuple[FieldChange, ...] | None
+    ) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+        """The diff the trace records (values over 240 bytes are only digests there)."""
+        entries: list[tuple[str, str, str]] = []
+        new_values: dict[str, Any] = {}
+        for change in delta or ():
+            if change.digest == REMOVED_DIGEST:
+                new: Any = ABSENT
+            elif isinstance(change.value, msgspec.Raw):
+                new = msgspec.json.decode(change.value)
+            else:
+                new = f"(long value, digest {change.digest[:12]})"
+            old = self.before(change.path)
+            self.known[change.path] = new
+            new_values[change.path] = new
+            json_diff(change.path, old, new, entries)
+        return entries, new_values
 
 
 def _fault_tags(parsed: ParsedTrace) -> frozenset[str]:
     return frozenset(kind.name for kind in parsed.kind.action_kinds if kind.fault is not None)
 
 
-def _steps_with_phase(parsed: ParsedTrace) -> Iterator[tuple[TraceStep[Any], bool]]:
-    """Each step, and whether the liveness phase starts just before it."""
+def _steps_with_phase(
+    parsed: ParsedTrace,
+) -> Iterator[tuple[TraceStep[Any] | TraceSnapshot, bool]]:
+    """Each step (and snapshot), and whether the liveness phase starts just before it."""
     phase_next = False
     for _, record in parsed.records:
         if isinstance(record, TracePhase):
             phase_next = True
-        elif isinstance(record, TraceStep):
+        elif isinstance(record, TraceSnapshot):
+            yield record, False
+        else:
             yield record, phase_next
             phase_next = False
 
 
-def read_trace_view(parsed: ParsedTrace) -> ViewData:
-    """The page's data for a checked trace."""
+def read_trace_view(parsed: ParsedTrace, replay: bool = True) -> ViewData:
+    """The page's data for a checked trace; ``replay=False``: do not re-execute it, show the
+    values its deltas and snapshots record (fast, but long values only by digest)."""
     hook = getattr(parsed.kind, "view_lane", None)
     reader = _Reader(world_lane=hook if callable(hook) else None)
     faults = _fault_tags(parsed)
-    run: AnyRun | None = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
+    run: AnyRun | None = None
     notes: list[str] = []
-    known: dict[str, Any] = {}
+    if replay:
+        run = Run(parsed.kind.build(parsed.header.setup, parsed.header.swarm))
+    else:
+        notes.append(
+            "not re-executed (--no-replay): diffs show the values the trace records (up to 240 "
+            "bytes; longer ones by digest), earlier values from its last snapshot"
+        )
+    recorded = _Recorded()
     values = _Values()
     rows: list[Row] = []
-    for record, phase_starts in _steps_with_phase(parsed):
+    steps = track(_steps_with_phase(parsed), "view: steps", total=len(parsed.records))
+    for record, phase_starts in steps:
+        if isinstance(record, TraceSnapshot):
+            recorded.new_snapshot(record.state)
+            continue
         action = to_builtins(record.action)
         entries: list[tuple[str, str, str]]
         if run is not None:
@@ -269,7 +346,7 @@ def read_trace_view(parsed: ParsedTrace) -> ViewData:
                     values, record.index, before, run.state, outcome.delta
                 )
         if run is None:
-            entries, new_values = _recorded_diff(record.delta, known)
+            entries, new_values = recorded.diff(record.delta)
         rows.append(_row(reader, len(rows), record.index, action, entries, new_values))
         style = "fault" if action_tag(_nesting(action)[1]) in faults else ""
         if phase_starts:
@@ -325,11 +402,22 @@ def _row(
     duplicate = tag == "duplicate"
     if name is None and sent is not None and not duplicate:
         to = _destination(sent.message)
+        if to is None:  # a long message the trace records by digest: the node it changed
+            to = next((m.group(1) for m in map(_NODE_SLOT.search, new_values) if m), None)
         name = f"{prefix}node {to}" if to is not None else None
     name = name or ENVIRONMENT
     if reader.world_lane is not None:
         name = reader.world_lane(action, name)
     lane = reader.lane(name)
+    request = request_of(inner)
+    if request is not None:
+        server = f"{prefix}{request[1]}"
+        if reader.world_lane is not None:
+            server = reader.world_lane(action, server)
+        target = reader.lane(server)
+        reader.arrows.append(
+            Arrow(start=position, end=position, source=lane, target=target, label=tag)
+        )
     if sent is not None and not duplicate:
         reader.arrows.append(
             Arrow(

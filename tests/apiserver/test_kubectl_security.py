@@ -90,8 +90,8 @@ class Cluster:
         path.write_text(text)
         return path
 
-    def as_user(self, config: Path, *args: str) -> tuple[int, str]:
-        done = kubectl(self.served, "--kubeconfig", str(config), *args)
+    def as_user(self, config: Path, *args: str, stdin_text: str | None = None) -> tuple[int, str]:
+        done = kubectl(self.served, "--kubeconfig", str(config), *args, stdin=stdin_text)
         return done.returncode, (done.stdout + done.stderr).strip()
 
 
@@ -101,7 +101,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tokens = tmp / "tokens.csv"
     tokens.write_text(TOKENS)
     pki_dir = tmp / "pki"
-    extra = ("--secure-port", "0", "--cert-dir", str(pki_dir), "--token-auth-file", str(tokens))
+    # As kubeadm runs kube-apiserver: nodes authorized by the Node authorizer, then RBAC.
+    extra = (
+        *("--secure-port", "0", "--cert-dir", str(pki_dir), "--token-auth-file", str(tokens)),
+        *("--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction"),
+    )
     with serve(tmp, *extra) as served:
         assert served.process.stdout is not None
         secure_line = served.process.stdout.readline()
@@ -411,4 +415,63 @@ def test_impersonation_without_the_verb_is_refused(
         1,
         'Error from server (Forbidden): users "bob" is forbidden: User "alice" cannot impersonate '
         'resource "users" in API group "" at the cluster scope',
+    )
+
+
+NODE_WORLD = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: kubelet-reads, namespace: team}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: kubelet-may-not, namespace: team}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: on-n1, namespace: team}
+spec:
+  nodeName: n1
+  containers:
+  - name: c
+    image: busybox
+    envFrom: [{secretRef: {name: kubelet-reads}}]
+"""
+
+
+def test_a_node_reads_what_its_pods_use_and_writes_only_itself(cluster: Cluster) -> None:
+    done = kubectl(cluster.served, "apply", "-f", "-", stdin=NODE_WORLD)
+    assert done.returncode == 0, done.stderr
+    node = pki.issue(cluster.ca, "system:node:n1", organizations=("system:nodes",), client=True)
+    config = cluster.kubeconfig("node-n1", issued=node)
+    code, output = cluster.as_user(config, "get", "secret", "kubelet-reads", "-n", "team")
+    assert code == 0, output
+    code, output = cluster.as_user(config, "get", "secret", "kubelet-may-not", "-n", "team")
+    assert (code, output) == (
+        1,
+        'Error from server (Forbidden): secrets "kubelet-may-not" is forbidden: User '
+        '"system:node:n1" cannot get resource "secrets" in API group "" in the namespace "team": '
+        "no relationship found between node 'n1' and this object",
+    )
+    code, output = cluster.as_user(config, "get", "nodes")
+    assert output.endswith("node 'n1' cannot read all nodes, only its own Node object"), output
+    for what, expected in (("secret/kubelet-reads", "yes"), ("secret/kubelet-may-not", "no")):
+        code, output = cluster.as_user(config, "auth", "can-i", "get", what, "-n", "team")
+        assert output.splitlines()[0].split(" - ")[0] == expected, output
+    code, output = cluster.as_user(config, "label", "node", "n1", "x=y", "--overwrite")
+    assert code == 1  # n1 is not registered: NotFound, after the authorizer let it through
+    assert "NotFound" in output or "not found" in output, output
+    code, output = cluster.as_user(
+        config,
+        "create",
+        "-f",
+        "-",
+        stdin_text='{"apiVersion":"v1","kind":"Node","metadata":{"name":"n9"}}',
+    )
+    assert (code, output) == (
+        1,
+        'Error from server (Forbidden): error when creating "STDIN": nodes "n9" is forbidden: '
+        'node "n1" is not allowed to modify node "n9"',
     )

@@ -49,7 +49,12 @@ from models.etcd_auth import (
     UserDeleteRequest,
     UserGrantRoleRequest,
 )
-from spec.etcd.auth import PERMISSION_RESPECTED, PERMITTED_REQUEST_SUCCEEDED, REQUEST_DENIED
+from spec.etcd.auth import (
+    PERMISSION_RESPECTED,
+    PERMITTED_REQUEST_SUCCEEDED,
+    REQUEST_DENIED,
+    permitted,
+)
 
 ROOT = AuthInfo(username="root", revision=0)
 
@@ -251,3 +256,22 @@ def test_the_permission_property_is_not_vacuous() -> None:
         succeeded=True,
     )
     assert not PERMISSION_RESPECTED.holds(forged)
+
+
+def _has_empty_range(request: Any) -> bool:
+    """A range ``[k, e)`` with ``e <= k`` touches no key: etcd decides it by ``k`` alone."""
+    if isinstance(request, TxnRequest):
+        ops = (*request.compare, *request.success, *request.failure)
+        return any(_has_empty_range(op) for op in ops)
+    range_end = getattr(request, "range_end", b"")
+    return range_end not in (b"", b"\x00") and range_end <= request.key
+
+
+@given(st.lists(permissions, max_size=4).map(tuple), kv_requests)
+def test_every_permitted_request_is_allowed(perms: tuple[Permission, ...], request: Any) -> None:
+    """The other direction: a request the spec permits is not refused for permissions (it may
+    still fail on its own, e.g. a key put twice in one txn)."""
+    judged = attempt(perms, request)
+    if permitted(judged) and not _has_empty_range(request):
+        store = with_root_and_alice(perms)
+        assert store.do(request, store.as_user("alice")) != ERROR_PERMISSION_DENIED

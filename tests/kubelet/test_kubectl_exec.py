@@ -2,8 +2,8 @@
 ``serve kubelet --runtime process``: the command's output, its exit code as kubectl's, ``-c``,
 ``-i`` with piped stdin, ``-it`` on a terminal, and kube's answers for a wrong container, an
 unbound pod, a container not running and a node without a kubelet port; killing kubectl ends
-the command; the official Python client's ``stream`` works too; WebSocket requests that break
-the protocol leave the API server serving."""
+the command; ``kubectl cp`` both ways; the official Python client's ``stream`` works too;
+WebSocket requests that break the protocol leave the API server serving."""
 
 from __future__ import annotations
 
@@ -281,3 +281,18 @@ def test_the_python_clients_stream(served: Served) -> None:
         assert session.read_stderr() == "err\n"
         assert session.returncode == 5
         session.close()
+
+
+def test_kubectl_cp_both_ways(served: Served, tmp_path: Path) -> None:
+    """``kubectl cp`` is ``tar`` through exec (stdin one way, stdout the other); relative paths
+    are the container's working directory, its sandbox folder."""
+    local = tmp_path / "local.txt"
+    local.write_text("local content\n")
+    sent = kubectl(served, "cp", str(local), "two:copied.txt", "-c", "first")
+    assert sent.returncode == 0, sent.stderr
+    inside = kubectl(served, "exec", "two", "-c", "first", "--", "cat", "copied.txt")
+    assert inside.stdout == "local content\n"
+    back = tmp_path / "back.txt"
+    fetched = kubectl(served, "cp", "two:copied.txt", str(back), "-c", "first")
+    assert fetched.returncode == 0, fetched.stderr
+    assert back.read_text() == "local content\n"

@@ -20,7 +20,8 @@ from tests.view.traces import simulate, steps
 
 def test_actor_fields_name_lanes_and_nesting_prefixes_the_outer_tag() -> None:
     assert actor_of({"action": "tick", "node": 3}) == "node 3"
-    assert actor_of({"action": "call", "client": 2, "member": 1}) == "node 1"
+    assert actor_of({"action": "call", "client": 2, "member": 1}) == "client 2"
+    assert actor_of({"action": "resume", "member": 1}) == "node 1"
     assert actor_of({"type": "inform", "component": "scheduler", "resource": "pods"}) == (
         "scheduler"
     )
@@ -78,9 +79,12 @@ def test_an_etcd_trace_has_member_lanes_and_client_calls(tmp_path: Path) -> None
     calls = [step for step in steps(trace) if step["action"]["action"] == "call"]
     assert calls
     for step in calls:
-        row = next(row for row in data.rows if row.n == step["index"])
-        assert data.lanes[row.lane] == f"node {step['action']['member']}"
-    assert data.arrows
+        position, row = next((i, row) for i, row in enumerate(data.rows) if row.n == step["index"])
+        assert data.lanes[row.lane] == f"client {step['action']['client']}"
+        (request,) = [a for a in data.arrows if a.start == a.end == position]
+        assert data.lanes[request.source] == f"client {step['action']['client']}"
+        assert data.lanes[request.target] == f"node {step['action']['member']}"
+    assert [a for a in data.arrows if a.start < a.end]
 
 
 def test_a_mutant_trace_marks_the_violation_and_its_nodes(tmp_path: Path) -> None:
@@ -147,6 +151,8 @@ def test_every_world_renders_with_a_row_per_step_in_the_lane_its_action_names(
     data = read_trace_view(read_trace(trace, WORLDS))
     recorded = steps(trace)
     assert [row.n for row in data.rows] == [step["index"] for step in recorded]
+    # Re-executed to the end: every diff is the replay's, with the values before and after.
+    assert not [line for line in data.summary if "departs" in line]
     for row, step in zip(data.rows, recorded, strict=True):
         named = actor_of(step["action"])
         if named is not None:
@@ -189,3 +195,59 @@ def test_a_world_kind_may_name_its_lanes_with_a_view_lane_hook(tmp_path: Path) -
     assert data.arrows
     assert all(data.lanes[arrow.target].startswith("member-") for arrow in data.arrows)
     assert not [lane for lane in data.lanes if lane.startswith("node ")]
+
+
+def test_without_replay_the_diff_is_what_the_trace_records(tmp_path: Path) -> None:
+    trace = simulate("raft", tmp_path, "--seed", "2", "--steps", "300", "--nodes", "3")
+    replayed = read_trace_view(read_trace(trace, WORLDS))
+    data = read_trace_view(read_trace(trace, WORLDS), replay=False)
+    assert "--no-replay" in " ".join(data.summary)
+    # The same messages between the same nodes; a message over 240 bytes (an MsgApp with
+    # entries) is only a digest in the trace, so without the replay its type is unknown, and
+    # so is its receiver when the delivery changed nothing (a stale message ignored).
+    environment = data.lanes.index("environment")
+    assert len(data.arrows) == len(replayed.arrows)
+    for mine, theirs in zip(data.arrows, replayed.arrows, strict=True):
+        assert (mine.start, mine.end) == (theirs.start, theirs.end)
+        assert data.lanes[mine.target] in (replayed.lanes[theirs.target], "environment")
+        sender = data.lanes[mine.source]
+        assert sender in (replayed.lanes[theirs.source], "environment")
+    assert sum(a.target != environment for a in data.arrows) > 0.8 * len(data.arrows)
+    typed = [(m, t) for m, t in zip(data.arrows, replayed.arrows, strict=True) if " " in m.label]
+    assert len(typed) > len(data.arrows) / 2
+    assert all(mine.label == theirs.label for mine, theirs in typed)
+    # Old values: the last value a delta recorded for the path, else the initial snapshot's.
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    snapshot = next(r for r in records if r["record"] == "snapshot")["state"]
+    last: dict[str, object] = {}
+    checked = 0
+    rows = iter(data.rows)
+    for record in records:
+        if record["record"] != "step":
+            continue
+        row = next(rows)
+        shown = {path: (before, after) for path, before, after in row.diff}
+        for change in record["delta"] or []:
+            path = change["path"]
+            if "value" not in change or path not in shown:
+                continue
+            old: object = snapshot
+            if path in last:
+                old = last[path]
+            else:
+                for name in path.split("."):
+                    old = old.get(name, ABSENT) if isinstance(old, dict) else ABSENT
+            before = old if old == ABSENT else json.dumps(old, separators=(",", ":"))
+            after = json.dumps(change["value"], separators=(",", ":"))
+            if old == "(long)" or (
+                isinstance(old, dict | list) and isinstance(change["value"], dict | list)
+            ):
+                continue  # a value the trace has by digest only, or one shown leaf by leaf
+            assert shown[path] == (before, after), path
+            checked += 1
+        for change in record["delta"] or []:
+            last[change["path"]] = change.get("value", "(long)")
+            if not change["digest"]:
+                last[change["path"]] = ABSENT
+    assert checked > 100
+    assert main(["view", str(trace), "--no-replay", "-o", str(tmp_path / "p.html")]) == 0
