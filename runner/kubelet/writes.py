@@ -121,7 +121,7 @@ class Writer:
     def _event(self, event: RecordedEvent) -> int:
         now = rfc3339(int(time.time()))
         events = f"/api/v1/namespaces/{event.namespace}/events"
-        key = (event.node, event.pod_uid, event.field_path, event.reason, event.message)
+        key = (event.node, event.uid, event.field_path, event.reason, event.message)
         known = self.events.get(key)
         if known is not None:
             name, count = known
@@ -138,19 +138,17 @@ class Writer:
                 self.events.move_to_end(key)
                 return code
             del self.events[key]
-        name = f"{event.pod_name}.{time.time_ns():x}"
+        name = f"{event.name}.{time.time_ns():x}"
+        involved = {"apiVersion": "v1", "kind": event.kind, "name": event.name, "uid": event.uid}
+        if event.kind == "Pod":
+            involved["namespace"] = event.namespace
+        if event.field_path:
+            involved["fieldPath"] = event.field_path
         body = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": event.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "namespace": event.namespace,
-                "name": event.pod_name,
-                "uid": event.pod_uid,
-                "fieldPath": event.field_path,
-            },
+            "involvedObject": involved,
             "reason": event.reason,
             "message": event.message,
             "type": event.type,
