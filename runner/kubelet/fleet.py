@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Final
 
 from impl.controllers.cache import decode
-from impl.kubelet.recorder import recorded
+from impl.kubelet.recorder import node_events, recorded
 from models.controllers.messages import ControllerEvent, Listed, Observed
 from models.controllers.resources import RESOURCES
-from models.k8s.core.node import Node
+from models.k8s.core.node import Node, NodeCondition
 from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
 from models.kubelet.events import (
@@ -34,8 +34,10 @@ from models.kubelet.events import (
     NodeObserved,
     PodObserved,
     PodRemoved,
+    RegisterNode,
     StartContainer,
     Tick,
+    UpdateNodeStatus,
 )
 from models.kubelet.state import KubeletState
 from models.kubelet.stats import NodeStats
@@ -86,6 +88,8 @@ class Fleet:
         ]
         self.images: list[set[str]] = [set() for _ in self.configs]
         """Images each node has pulled (for the kubelet's Pulled events)."""
+        self.conditions: list[tuple[NodeCondition, ...] | None] = [None] * len(self.configs)
+        """The node conditions each kubelet last posted since it started (node events)."""
         self.answers: queue.Queue[tuple[int, Event]] = queue.Queue()
         """Answers to node-level writes, and (process runtime) what the runtime saw."""
         self.counters = Counters()
@@ -166,6 +170,23 @@ class Fleet:
         for command in pumped.api:
             outbox.put((index, command))
         self._record(index, pumped.state, pumped.log)
+        self._record_node(index, pumped.api)
+
+    def _record_node(self, index: int, writes: Sequence[Write]) -> None:
+        """Post the node events of the statuses among ``writes`` (after them)."""
+        outbox = self.outboxes[index % len(self.outboxes)]
+        for write in writes:
+            if isinstance(write, RegisterNode):
+                status = write.node.status
+            elif isinstance(write, UpdateNodeStatus):
+                status = write.status
+            else:
+                continue
+            after = (status.conditions if status is not None else None) or ()
+            node = self.configs[index].node_name
+            for event in node_events(node, self.conditions[index], after):
+                outbox.put((index, event))
+            self.conditions[index] = after
 
     def _record(self, index: int, state: KubeletState, log: tuple[Command | Event, ...]) -> None:
         """Post the events the kubelet records for what its runtime did (after the writes
@@ -190,6 +211,7 @@ class Fleet:
 
     def _start(self, index: int, config: KubeletConfig, now_ms: int) -> None:
         """Boot a node's kubelet."""
+        self.conditions[index] = None
         self._take(index, pump.boot(config, now_ms, index))
 
     def _then(self) -> None:

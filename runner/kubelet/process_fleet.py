@@ -61,6 +61,7 @@ class ProcessFleet(Fleet):
                 runtime.close()
 
     def _start(self, index: int, config: KubeletConfig, now_ms: int) -> None:
+        self.conditions[index] = None
         step = machine.init(config, now_ms)
         self._apply(index, step.state, step.commands)
 
@@ -80,6 +81,7 @@ class ProcessFleet(Fleet):
         writes, requests = pump.split(commands)
         for write in writes:
             outbox.put((index, write))
+        self._record_node(index, writes)
         for request in requests:
             self.processes[index].run(request)
         self._record(index, state, ((fed,) if fed is not None else ()) + tuple(requests))
