@@ -171,7 +171,10 @@ def _request(record: PodRecord, resource: str) -> int:
 def rank(config: KubeletConfig, state: KubeletState, signal: str = MEMORY) -> tuple[PodRecord, ...]:
     """Active admitted pods in eviction order for ``signal``."""
     resource = RESOURCE[signal]
-    if resource == "ephemeral-storage" and config.mutant == DISK_EVICTION_RANKS_BY_MEMORY:
+    if (
+        resource in ("ephemeral-storage", "inodes")
+        and config.mutant == DISK_EVICTION_RANKS_BY_MEMORY
+    ):
         resource = "memory"
     use = {
         u.uid: {

@@ -29,7 +29,8 @@ BACKOFF_NOT_RESET: Final = "backoff-not-reset"
 EVICTION_IGNORES_PRIORITY: Final = "eviction-ignores-priority"
 """Mutant: node-pressure eviction ranks by usage alone, ignoring pod priority."""
 DISK_EVICTION_RANKS_BY_MEMORY: Final = "disk-eviction-ranks-by-memory"
-"""Mutant: under disk pressure, pods are ranked by their memory use instead of their disk use."""
+"""Mutant: under disk pressure (bytes or inodes), pods are ranked by their memory use instead of
+their disk or inode use."""
 MUTANTS: Final = (
     PROBE_THRESHOLD_OFF_BY_ONE,
     BACKOFF_NOT_RESET,

@@ -16,7 +16,9 @@ from impl.controllers import (
     endpointslice,
     garbagecollector,
     job,
+    nodelifecycle,
     replicaset,
+    tainteviction,
 )
 from impl.controllers.plan import ControllerDef
 from models.controllers.config import ControllerConfig
@@ -35,6 +37,8 @@ KNOWN: tuple[ControllerDef[Any], ...] = (
     endpointslice.DEFINITION,
     disruption.DEFINITION,
     job.DEFINITION,
+    nodelifecycle.DEFINITION,
+    tainteviction.DEFINITION,
 )
 
 
@@ -63,7 +67,7 @@ def choose(text: str) -> list[ControllerDef[Any]]:
 def serve(args: argparse.Namespace) -> ExitCode:
     """Serve until SIGINT/SIGTERM (exit 0) or until leadership is lost (exit 1)."""
     definitions = choose(args.controllers)
-    config = ControllerConfig(mutant=args.mutant)
+    config = ControllerConfig(mutant=args.mutant, record_events=True)
 
     def build(endpoint: Endpoint) -> tuple[ManagerMetrics, Manager, str]:
         holder: list[Manager] = []

@@ -28,6 +28,7 @@ timeout on its gateway and waits for ever; a stream's body is long-lived by desi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -329,8 +330,8 @@ class GatewayApp:
 
     async def _observe(self, body: bytes, send: Send) -> None:
         """``/v3/election/observe``: one ``{"result": LeaderResponse}`` line per leader change,
-        until the client goes away; a failure is an ``{"error": ...}`` line, as grpc-gateway
-        ends a server stream."""
+        until the client goes away. An observer whose request fails (a read the caller may not
+        make) ends the stream as etcd's does: status 200, nothing more."""
         match decode_body(body, LeaderRequest, strict_fields=self.strict_fields):
             case Failure(error):
                 await respond_error(send, error)
@@ -339,24 +340,22 @@ class GatewayApp:
                 message = encode_message(to_gateway(request), v3election_pb2.LeaderRequest())
         started = False
 
-        async def write(line: bytes, status: int = 200) -> None:
+        async def write(line: bytes) -> None:
             # grpc-gateway writes the head with the first message: an observer of an election
             # without a leader gets no head until there is one.
             nonlocal started
             if not started:
                 headers = [*CORS_HEADERS, (b"content-type", b"application/json")]
-                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
             await send({"type": "http.response.body", "body": line, "more_body": True})
 
-        try:
+        with contextlib.suppress(RecipeFailed):
             async for answer in observe_answers(self.service, message):
                 await write(_json({"result": as_json(answer)}) + b"\n")
-        except RecipeFailed as failed:
-            status = HTTP_STATUS_FOR_GRPC_CODE.get(failed.error.code, 500)
-            await write(_json({"error": _stream_error(failed.error)}) + b"\n", status)
-        if started:
-            await send({"type": "http.response.body", "body": b""})
+        if not started:
+            await write(b"")
+        await send({"type": "http.response.body", "body": b""})
 
     async def _recipe(self, path: str, body: bytes, send: Send) -> None:
         match decode_body(body, RECIPE_ENDPOINTS[path], strict_fields=self.strict_fields):
@@ -377,12 +376,6 @@ def _authorization(scope: Scope) -> str | None:
             text: str = value.decode("latin-1")
             return text
     return None
-
-
-def _stream_error(error: EtcdError) -> dict[str, Any]:
-    """grpc-gateway's error chunk on a server stream."""
-    status = HTTP_STATUS_FOR_GRPC_CODE.get(error.code, 500)
-    return {"grpc_code": error.code, "http_code": status, "message": error.message}
 
 
 class _JsonSplitter:

@@ -361,12 +361,13 @@ async def observe_answers(
 async def observe_leader(
     service: EtcdService, request: v3election_pb2.LeaderRequest, context: Context
 ) -> AsyncIterator[v3election_pb2.LeaderResponse]:
-    """``Election.Observe`` over gRPC: a failure ends the stream with its status."""
-    try:
+    """``Election.Observe`` over gRPC. A request of the observer that fails (a read the
+    caller may not make) ends the stream with status OK, as etcd's election server does: its
+    client-side ``Observe`` closes its channel on an error, and the server returns nil."""
+    del context
+    with contextlib.suppress(RecipeFailed):
         async for answer in observe_answers(service, request):
             yield answer
-    except RecipeFailed as failed:
-        await _abort(context, failed.error)
 
 
 def recipe_handlers(service: EtcdService) -> tuple[list[grpc.GenericRpcHandler], frozenset[str]]:

@@ -119,7 +119,7 @@ TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
             "app.liveness-fail-after": "40",
             "app.memory-bytes": str(200 * MIB),
             "app.disk-bytes": str(5 * GIB),
-            "app.inodes": "500",
+            "app.inodes": "9000",
             "app.processes": "1",
         },
     ),
@@ -143,7 +143,7 @@ TEMPLATES: Final[tuple[tuple[dict[str, Any], dict[str, str]], ...]] = (
             "app.stop-seconds": "60",
             "app.memory-bytes": str(500 * MIB),
             "app.disk-bytes": str(200 * MIB),
-            "app.inodes": "9000",
+            "app.inodes": "500",
             "app.processes": "12",
         },
     ),
@@ -408,7 +408,9 @@ class Engine:
             case Pressure():
                 slot = state.nodes[action.node]
                 usage = simulated.usage(
-                    _runtime(slot), self.configs[action.node].capacity.memory_bytes
+                    _runtime(slot),
+                    self.configs[action.node].capacity.memory_bytes,
+                    state.now_ms + slot.clock_offset_ms,
                 )
                 capacity = SIGNAL_CAPACITY.get(action.signal, 0)
                 signals = (

@@ -5,7 +5,7 @@ ranking per signal, the eviction message, and admission under pressure."""
 from __future__ import annotations
 
 from impl.kubelet import eviction
-from models.kubelet.config import GIB, KubeletConfig
+from models.kubelet.config import DISK_EVICTION_RANKS_BY_MEMORY, GIB, KubeletConfig
 from models.kubelet.events import PodUsage, SignalObserved, UsageObserved
 from tests.kubelet.harness import Harness, make_pod
 
@@ -148,3 +148,26 @@ def test_inodes_rank_by_inodes_and_memory_pressure_admits_a_tolerating_best_effo
         "Evicted",
         "Pod was rejected: The node had condition: [MemoryPressure]. ",
     )
+
+
+def test_the_mutant_ranks_disk_pressure_by_memory() -> None:
+    def victim(config: KubeletConfig) -> str:
+        harness = Harness(config, strict=False)
+        harness.add(make_pod("quiet", ONE))
+        harness.add(make_pod("writer", ONE))
+        harness.run(2)
+        harness.feed(
+            usage(
+                (
+                    PodUsage(uid="uid-quiet", cpu_millis=0, memory_bytes=GIB, disk_bytes=10),
+                    PodUsage(uid="uid-writer", cpu_millis=0, memory_bytes=0, disk_bytes=GIB),
+                ),
+                SignalObserved(signal="imagefs.available", available=GIB, capacity=100 * GIB),
+            )
+        )
+        (evicted,) = [u for u in ("uid-quiet", "uid-writer") if harness.status(u).reason]
+        return evicted
+
+    assert victim(CONFIG) == "uid-writer"
+    mutant = KubeletConfig(node_name="node-0", mutant=DISK_EVICTION_RANKS_BY_MEMORY)
+    assert victim(mutant) == "uid-quiet"
