@@ -73,6 +73,7 @@ GENERATION_KINDS: Final = frozenset(
         "PodDisruptionBudget",
         "EndpointSlice",
         "CustomResourceDefinition",
+        "ValidatingAdmissionPolicy",
     }
 )
 
