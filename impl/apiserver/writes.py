@@ -75,6 +75,7 @@ GENERATION_KINDS: Final = frozenset(
         "PodDisruptionBudget",
         "EndpointSlice",
         "CustomResourceDefinition",
+        "ValidatingAdmissionPolicy",
     }
 )
 

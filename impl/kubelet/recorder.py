@@ -13,6 +13,13 @@ what the runtime reports back, with the reasons and messages of kubelet v1.35
 - stopping a container: ``Killing`` ``Stopping container NAME``, once, before its preStop hook
   runs (``RunPreStop``) or, without a hook, with its SIGTERM (``StopContainer``).
 
+And about its node (``node_events``), as the kubelet records them in ``default`` against its
+node: at each start ``Starting`` ``Starting kubelet.`` and ``NodeAllocatableEnforced``
+``Updated Node Allocatable limit across pods``; then, whenever a condition is first reported or
+changes status, ``Node NAME status is now: REASON`` with REASON ``NodeHasSufficientMemory`` /
+``NodeHasInsufficientMemory``, ``NodeHasNoDiskPressure`` / ``NodeHasDiskPressure``,
+``NodeHasSufficientPID`` / ``NodeHasInsufficientPID``, ``NodeReady`` / ``NodeNotReady``.
+
 The pull policy is the container's ``imagePullPolicy``, or the API's default when absent
 (``Always`` for an untagged or ``:latest`` image, else ``IfNotPresent``). The simulated runtime
 pulls instantly and knows no image sizes: it reports ``0s`` and ``0 bytes``.
@@ -20,6 +27,9 @@ pulls instantly and knows no image sizes: it reports ``0s`` and ``0 bytes``.
 
 from __future__ import annotations
 
+from typing import Final
+
+from models.k8s.core.node import NodeCondition
 from models.k8s.core.pod import Container, Pod
 from models.kubelet.events import (
     Command,
@@ -53,8 +63,8 @@ def _event(node: str, pod: Pod, name: str, reason: str, message: str) -> Recorde
     return RecordedEvent(
         node=node,
         namespace=pod.meta.namespace or "default",
-        pod_name=pod.meta.name or "",
-        pod_uid=pod.meta.uid or "",
+        name=pod.meta.name or "",
+        uid=pod.meta.uid or "",
         field_path=field_path(pod, name),
         type="Normal",
         reason=reason,
@@ -120,3 +130,50 @@ def _hooked(state: KubeletState, uid: str, name: str) -> bool:
         if record.uid == uid:
             return any(c.name == name and c.prestop != "none" for c in record.containers)
     return False
+
+
+NODE_CONDITION_EVENTS: Final = {
+    "MemoryPressure": ("NodeHasInsufficientMemory", "NodeHasSufficientMemory"),
+    "DiskPressure": ("NodeHasDiskPressure", "NodeHasNoDiskPressure"),
+    "PIDPressure": ("NodeHasInsufficientPID", "NodeHasSufficientPID"),
+    "Ready": ("NodeReady", "NodeNotReady"),
+}
+"""A condition's event reason when its status is True, and otherwise."""
+
+
+def _node_event(node: str, reason: str, message: str) -> RecordedEvent:
+    return RecordedEvent(
+        node=node,
+        kind="Node",
+        namespace="default",
+        name=node,
+        uid=node,
+        type="Normal",
+        reason=reason,
+        message=message,
+    )
+
+
+def node_events(
+    node: str,
+    before: tuple[NodeCondition, ...] | None,
+    after: tuple[NodeCondition, ...],
+) -> tuple[RecordedEvent, ...]:
+    """The node events of a status the kubelet posts (``before``: the conditions it posted
+    last since it started, None for its first status after a start)."""
+    events: list[RecordedEvent] = []
+    if before is None:
+        events.append(_node_event(node, "Starting", "Starting kubelet."))
+    previous = {c.type: c.status for c in before or ()}
+    ready: list[RecordedEvent] = []
+    for condition in after:
+        reasons = NODE_CONDITION_EVENTS.get(condition.type or "")
+        if reasons is None or previous.get(condition.type) == condition.status:
+            continue
+        reason = reasons[0] if condition.status == "True" else reasons[1]
+        event = _node_event(node, reason, f"Node {node} status is now: {reason}")
+        (ready if condition.type == "Ready" else events).append(event)
+    if before is None:
+        message = "Updated Node Allocatable limit across pods"
+        events.append(_node_event(node, "NodeAllocatableEnforced", message))
+    return (*events, *ready)

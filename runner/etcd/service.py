@@ -85,7 +85,8 @@ REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 """The auth token the current call presented (None: none), set by the transport."""
 TOKEN_FREE: Final = (LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseLeasesRequest)
-"""Requests etcd 3.4 answers without looking at the token."""
+"""Requests etcd 3.4 answers without looking at the token (but a time-to-live that lists the
+lease's keys, checked as etcd 3.4.26 checks it)."""
 AUTHENTICATE_ATTEMPTS: Final = 5
 AUTH_TOKEN_TTL_SECONDS: Final = 300.0
 """etcd's default ``--auth-token-ttl``: a simple token unused this long is forgotten."""
@@ -147,7 +148,8 @@ class EtcdService:
         error = check_size(request)
         if error is not None:
             return error
-        auth = None if isinstance(request, TOKEN_FREE) else self.caller()
+        lists_keys = isinstance(request, LeaseTimeToLiveRequest) and request.keys
+        auth = None if isinstance(request, TOKEN_FREE) and not lists_keys else self.caller()
         if isinstance(auth, EtcdError):
             return auth
         if isinstance(request, RangeRequest) and request.serializable:

@@ -6,6 +6,8 @@ second on the wall clock, and hands each node's API writes to one of a few write
 node always to the same one, so its writes stay in order). The answers to node-level writes
 come back to the driver as ``ApiAnswered`` events. Nodes boot spread over the first lease
 renew interval, as a real fleet's kubelets start at different times, so heartbeats spread out.
+Every 10 s each node that runs containers observes its scripted usage (``UsageObserved``:
+memory with its growth, disk, inodes, processes), so memory pressure and eviction happen live.
 A node whose config has a ``kubelet_port`` serves the kubelet API (``runner.kubelet.api``) on
 its IP and that port, its stats read from its runtime (simulated: the scripted usage).
 """
@@ -21,10 +23,10 @@ from pathlib import Path
 from typing import Final
 
 from impl.controllers.cache import decode
-from impl.kubelet.recorder import recorded
+from impl.kubelet.recorder import node_events, recorded
 from models.controllers.messages import ControllerEvent, Listed, Observed
 from models.controllers.resources import RESOURCES
-from models.k8s.core.node import Node
+from models.k8s.core.node import Node, NodeCondition
 from models.k8s.core.pod import Pod
 from models.kubelet.config import KubeletConfig
 from models.kubelet.events import (
@@ -34,8 +36,10 @@ from models.kubelet.events import (
     NodeObserved,
     PodObserved,
     PodRemoved,
+    RegisterNode,
     StartContainer,
     Tick,
+    UpdateNodeStatus,
 )
 from models.kubelet.state import KubeletState
 from models.kubelet.stats import NodeStats
@@ -48,6 +52,8 @@ from runner.served.informers import Informers
 from runner.served.rest import RestClient
 
 TICK_MS: Final = 1000
+USAGE_MS: Final = 10_000
+"""How often the usage is observed (cAdvisor's housekeeping feeds the eviction manager)."""
 IDLE_SECONDS: Final = 0.05
 
 
@@ -86,11 +92,14 @@ class Fleet:
         ]
         self.images: list[set[str]] = [set() for _ in self.configs]
         """Images each node has pulled (for the kubelet's Pulled events)."""
+        self.conditions: list[tuple[NodeCondition, ...] | None] = [None] * len(self.configs)
+        """The node conditions each kubelet last posted since it started (node events)."""
         self.answers: queue.Queue[tuple[int, Event]] = queue.Queue()
         """Answers to node-level writes, and (process runtime) what the runtime saw."""
         self.counters = Counters()
         self.started_ms = _now_ms()
         self.last_tick_ms = 0
+        self.last_usage_ms = self.started_ms
         self.apis = [
             KubeletApi(
                 config.node_name,
@@ -166,6 +175,23 @@ class Fleet:
         for command in pumped.api:
             outbox.put((index, command))
         self._record(index, pumped.state, pumped.log)
+        self._record_node(index, pumped.api)
+
+    def _record_node(self, index: int, writes: Sequence[Write]) -> None:
+        """Post the node events of the statuses among ``writes`` (after them)."""
+        outbox = self.outboxes[index % len(self.outboxes)]
+        for write in writes:
+            if isinstance(write, RegisterNode):
+                status = write.node.status
+            elif isinstance(write, UpdateNodeStatus):
+                status = write.status
+            else:
+                continue
+            after = (status.conditions if status is not None else None) or ()
+            node = self.configs[index].node_name
+            for event in node_events(node, self.conditions[index], after):
+                outbox.put((index, event))
+            self.conditions[index] = after
 
     def _record(self, index: int, state: KubeletState, log: tuple[Command | Event, ...]) -> None:
         """Post the events the kubelet records for what its runtime did (after the writes
@@ -190,6 +216,7 @@ class Fleet:
 
     def _start(self, index: int, config: KubeletConfig, now_ms: int) -> None:
         """Boot a node's kubelet."""
+        self.conditions[index] = None
         self._take(index, pump.boot(config, now_ms, index))
 
     def _then(self) -> None:
@@ -212,6 +239,19 @@ class Fleet:
                     self._boot(index, config, now)
             else:
                 self._feed(index, Tick(now_ms=now))
+        if now - self.last_usage_ms >= USAGE_MS:
+            self.last_usage_ms = now
+            self._observe_usage(now)
+
+    def _observe_usage(self, now_ms: int) -> None:
+        """Every ``USAGE_MS``: the scripted usage of each node that runs containers (or was
+        observed before, so that pressure can clear), for eviction."""
+        for index, state in enumerate(self.states):
+            runtime = self.runtimes[index]
+            if state is None or not (runtime.running or state.memory_available_bytes is not None):
+                continue
+            memory = self.configs[index].capacity.memory_bytes
+            self._feed(index, simulated.usage(runtime, memory, now_ms))
 
     def _boot(self, index: int, config: KubeletConfig, now_ms: int) -> None:
         """Start a node's kubelet and tell it what the informers already saw."""

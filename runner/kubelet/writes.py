@@ -52,7 +52,7 @@ def _patch(path: str, body: bytes) -> ApiCall:
     return ApiCall(method="PATCH", path=path, content_type=STRATEGIC, body=body)
 
 
-def _wrap(field: str, encoded: bytes, uid: str = "") -> bytes:
+def status_patch(field: str, encoded: bytes, uid: str = "") -> bytes:
     """``{"metadata": {"uid": uid}, field: value}``; a condition without a reason or message
     says ``null`` for it, so the merge by type drops the one an earlier status had."""
     value = json.loads(encoded)
@@ -97,13 +97,13 @@ class Writer:
             case UpdateNodeStatus():
                 path = f"/api/v1/nodes/{command.name}/status"
                 return "status", self.client.send(
-                    _patch(path, _wrap("status", encode_json(command.status)))
+                    _patch(path, status_patch("status", encode_json(command.status)))
                 )[0]
             case RenewLease():
                 return "lease", self._lease(command)
             case PatchPodStatus():
                 path = f"/api/v1/namespaces/{command.namespace}/pods/{command.name}/status"
-                body = _wrap("status", encode_json(command.status), command.uid)
+                body = status_patch("status", encode_json(command.status), command.uid)
                 return None, self.client.send(_patch(path, body))[0]
             case DeletePod():
                 path = f"/api/v1/namespaces/{command.namespace}/pods/{command.name}"
@@ -121,7 +121,7 @@ class Writer:
     def _event(self, event: RecordedEvent) -> int:
         now = rfc3339(int(time.time()))
         events = f"/api/v1/namespaces/{event.namespace}/events"
-        key = (event.node, event.pod_uid, event.field_path, event.reason, event.message)
+        key = (event.node, event.uid, event.field_path, event.reason, event.message)
         known = self.events.get(key)
         if known is not None:
             name, count = known
@@ -138,19 +138,17 @@ class Writer:
                 self.events.move_to_end(key)
                 return code
             del self.events[key]
-        name = f"{event.pod_name}.{time.time_ns():x}"
+        name = f"{event.name}.{time.time_ns():x}"
+        involved = {"apiVersion": "v1", "kind": event.kind, "name": event.name, "uid": event.uid}
+        if event.kind == "Pod":
+            involved["namespace"] = event.namespace
+        if event.field_path:
+            involved["fieldPath"] = event.field_path
         body = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": event.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "namespace": event.namespace,
-                "name": event.pod_name,
-                "uid": event.pod_uid,
-                "fieldPath": event.field_path,
-            },
+            "involvedObject": involved,
             "reason": event.reason,
             "message": event.message,
             "type": event.type,

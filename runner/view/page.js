@@ -122,7 +122,7 @@
     }
     const mark = marked.get(i);
     const sent = arrows.filter(a => a.start === i).map(a => `${a.label} to ${data.lanes[a.target]}`);
-    const took = arrows.filter(a => a.end === i).map(a => `${a.label} from ${data.lanes[a.source]}${a.lost ? " (lost)" : ""}`);
+    const took = arrows.filter(a => a.end === i && !(a.start === i && a.source === r.lane)).map(a => `${a.label} from ${data.lanes[a.source]}${a.lost ? " (lost)" : ""}`);
     const diff = r.diff.length
       ? `<table class="diff"><thead><tr><th>path</th><th>before</th><th>after</th></tr></thead><tbody>` +
         r.diff.map(([path, before, after]) => `<tr><td class="path">${esc(path)}</td><td class="old">${esc(before)}</td><td class="new">${esc(after)}</td></tr>`).join("") +

@@ -7,8 +7,10 @@ follow the trace (an edited trace), the rest of the rows show the trace's record
 
 - **Lane** of a step: the component its action names, found by the first of
   :data:`ACTOR_FIELDS` the action has (``component`` by its value, ``member`` as ``node``, the
-  others as ``"client 2"``); an action nested in another (``{"type": "etcd", "action": {...}}``)
-  is prefixed with the outer tag (``"etcd node 2"``). An action that names no component
+  others as ``"client 2"``); an action naming a requester and a server (a client's call to a
+  member) is in the requester's lane with an arrow to the server's; an action nested in
+  another's ``action`` field (``{"type": "etcd", "action": {...}}``) is prefixed with the
+  outer tag (``"etcd node 2"``). An action that names no component
   (a partition, a heal, time passing, a user's request) is in the ``environment`` lane; a
   delivery is in the lane of the message's destination.
 - **Arrow**: a step whose diff adds ``…in_flight.<id>`` sent message ``<id>`` (from that step's
@@ -32,6 +34,7 @@ from typing import Any, Final
 import msgspec
 
 from models.trace import FieldChange, TracePhase, TraceSnapshot, TraceStep
+from runner.progress import track
 from runner.sim.fingerprint import REMOVED_DIGEST, to_builtins, value_at
 from runner.sim.run import AnyRun, Run, StepOutcome
 from runner.sim.trace import ParsedTrace
@@ -51,6 +54,13 @@ ACTOR_FIELDS: Final = (
 """Action fields that name the component acting, in the order they are looked for."""
 AS_NODE: Final = frozenset({"member"})
 """Actor fields that name the same components as ``node`` (an etcd member is a node)."""
+NESTED_FIELD: Final = "action"
+"""A world that wraps another's actions puts them in this field (``{"type": "etcd",
+"action": {"action": "tick", "node": 2}}``)."""
+REQUESTER_FIELDS: Final = ("client", "watch")
+SERVER_FIELDS: Final = ("member", "node")
+"""An action naming a requester and a server (``{"action": "call", "client": 2, "member":
+1}``) is in the requester's lane, with an arrow to the server's."""
 TAG_FIELDS: Final = ("action", "type")
 """The fields a world's action union is tagged on."""
 ENVIRONMENT: Final = "environment"
@@ -70,22 +80,44 @@ def action_tag(action: Any) -> str:
     return "?"
 
 
+def _lane_name(name: str, value: int | str) -> str:
+    if name == "component":
+        return str(value)
+    return f"{'node' if name in AS_NODE else name} {value}"
+
+
+def request_of(action: Any) -> tuple[str, str] | None:
+    """For an action that names both a requester (:data:`REQUESTER_FIELDS`) and a server
+    (:data:`SERVER_FIELDS`): the two lanes (a client's call to a member)."""
+    if not isinstance(action, dict):
+        return None
+    found = [
+        next(((n, action[n]) for n in fields if isinstance(action.get(n), int | str)), None)
+        for fields in (REQUESTER_FIELDS, SERVER_FIELDS)
+    ]
+    requester, server = found
+    if requester is None or server is None:
+        return None
+    return _lane_name(*requester), _lane_name(*server)
+
+
 def actor_of(action: Any) -> str | None:
     """The lane an action's own fields name, or ``None``."""
     if not isinstance(action, dict):
         return None
+    request = request_of(action)
+    if request is not None:
+        return request[0]
     for name in ACTOR_FIELDS:
         value = action.get(name)
         if isinstance(value, bool) or not isinstance(value, int | str):
             continue
-        if name == "component":
-            return str(value)
-        return f"{'node' if name in AS_NODE else name} {value}"
-    for value in action.values():
-        if isinstance(value, dict) and action_tag(value) != "?":
-            inner = actor_of(value)
-            if inner is not None:
-                return f"{action_tag(action)} {inner}"
+        return _lane_name(name, value)
+    nested = action.get(NESTED_FIELD)
+    if isinstance(nested, dict):
+        inner = actor_of(nested)
+        if inner is not None:
+            return f"{action_tag(action)} {inner}"
     return None
 
 
@@ -93,10 +125,8 @@ def _nesting(action: Any) -> tuple[str, Any]:
     """The prefix nested actions add (``"etcd "``) and the innermost action."""
     prefix = ""
     while isinstance(action, dict):
-        inner = next(
-            (v for v in action.values() if isinstance(v, dict) and action_tag(v) != "?"), None
-        )
-        if inner is None:
+        inner = action.get(NESTED_FIELD)
+        if not isinstance(inner, dict):
             break
         prefix += action_tag(action) + " "
         action = inner
@@ -291,7 +321,8 @@ def read_trace_view(parsed: ParsedTrace, replay: bool = True) -> ViewData:
     recorded = _Recorded()
     values = _Values()
     rows: list[Row] = []
-    for record, phase_starts in _steps_with_phase(parsed):
+    steps = track(_steps_with_phase(parsed), "view: steps", total=len(parsed.records))
+    for record, phase_starts in steps:
         if isinstance(record, TraceSnapshot):
             recorded.new_snapshot(record.state)
             continue
@@ -378,6 +409,15 @@ def _row(
     if reader.world_lane is not None:
         name = reader.world_lane(action, name)
     lane = reader.lane(name)
+    request = request_of(inner)
+    if request is not None:
+        server = f"{prefix}{request[1]}"
+        if reader.world_lane is not None:
+            server = reader.world_lane(action, server)
+        target = reader.lane(server)
+        reader.arrows.append(
+            Arrow(start=position, end=position, source=lane, target=target, label=tag)
+        )
     if sent is not None and not duplicate:
         reader.arrows.append(
             Arrow(

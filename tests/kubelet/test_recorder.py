@@ -1,5 +1,6 @@
-"""The kubelet's container events (``impl.kubelet.recorder``) over real kubelet runs on the
-simulated runtime: the reasons and messages of kubelet v1.35, in the order it records them."""
+"""The kubelet's container and node events (``impl.kubelet.recorder``) over real kubelet runs
+on the simulated runtime: the reasons and messages of kubelet v1.35, in the order it records
+them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from typing import Any
 import msgspec
 import pytest
 
-from impl.kubelet.recorder import pull_policy, recorded
+from impl.kubelet.recorder import node_events, pull_policy, recorded
+from models.k8s.core.node import NodeCondition
 from models.k8s.core.pod import Container, Pod
-from models.kubelet.events import PodObserved, RunPreStop, StartContainer, StopContainer
+from models.kubelet.events import (
+    PodObserved,
+    RegisterNode,
+    RunPreStop,
+    StartContainer,
+    StopContainer,
+    UpdateNodeStatus,
+)
 from models.kubelet.recorded import RecordedEvent
 from runner.kubelet import pump
 from tests.kubelet.harness import Harness, make_pod
@@ -87,7 +96,7 @@ def test_a_started_container_is_pulled_created_and_started_in_that_order() -> No
         (path, "Started", "Container started"),
     ]
     event = harness.events[0]
-    assert (event.node, event.namespace, event.pod_name, event.pod_uid, event.type) == (
+    assert (event.node, event.namespace, event.name, event.uid, event.type) == (
         "node-0",
         "default",
         "web",
@@ -125,7 +134,7 @@ def test_an_image_pulled_once_is_present_for_the_next_pod() -> None:
     harness.run(2)
     harness.add(make_pod("two", spec))
     harness.run(2)
-    reasons = [(e.pod_name, e.reason) for e in harness.events if e.reason.startswith("Pull")]
+    reasons = [(e.name, e.reason) for e in harness.events if e.reason.startswith("Pull")]
     assert reasons == [("one", "Pulling"), ("one", "Pulled"), ("two", "Pulled")]
 
 
@@ -176,3 +185,52 @@ def test_a_prestop_hook_gets_killing_when_it_begins_and_not_again_at_sigterm() -
     harness.run(10)
     assert [s.signal for s in harness.of_type(StopContainer)] == ["SIGTERM"]
     assert [e.reason for e in harness.events].count("Killing") == 1
+
+
+def _conditions(**statuses: str) -> tuple[NodeCondition, ...]:
+    return tuple(NodeCondition(type=kind, status=status) for kind, status in statuses.items())
+
+
+def test_a_started_kubelet_records_starting_its_conditions_then_ready() -> None:
+    after = _conditions(MemoryPressure="False", DiskPressure="False", PIDPressure="False",
+                        Ready="True")  # fmt: skip
+    events = node_events("node-0", None, after)
+    assert [(e.reason, e.message) for e in events] == [
+        ("Starting", "Starting kubelet."),
+        ("NodeHasSufficientMemory", "Node node-0 status is now: NodeHasSufficientMemory"),
+        ("NodeHasNoDiskPressure", "Node node-0 status is now: NodeHasNoDiskPressure"),
+        ("NodeHasSufficientPID", "Node node-0 status is now: NodeHasSufficientPID"),
+        ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods"),
+        ("NodeReady", "Node node-0 status is now: NodeReady"),
+    ]
+    # the node, in default, with its name as UID (the kubelet's node reference)
+    assert {(e.kind, e.namespace, e.name, e.uid, e.field_path) for e in events} == {
+        ("Node", "default", "node-0", "node-0", "")
+    }
+
+
+def test_only_a_changed_condition_is_recorded_again() -> None:
+    before = _conditions(MemoryPressure="False", Ready="True")
+    assert node_events("n", before, before) == ()
+    pressed = _conditions(MemoryPressure="True", Ready="False")
+    assert [e.reason for e in node_events("n", before, pressed)] == [
+        "NodeHasInsufficientMemory",
+        "NodeNotReady",
+    ]
+
+
+def test_a_kubelet_run_records_node_events_once_per_start() -> None:
+    # the kubelet's own statuses, as the fleet sees them: the registration, then updates
+    harness = Harness()
+    harness.run(30)
+    posted = [c.node.status for c in harness.of_type(RegisterNode)]
+    posted += [c.status for c in harness.of_type(UpdateNodeStatus)]
+    reasons: list[str] = []
+    before: tuple[NodeCondition, ...] | None = None
+    for status in posted:
+        after = status.conditions or ()
+        reasons += [e.reason for e in node_events("node-0", before, after)]
+        before = after
+    assert reasons.count("Starting") == 1
+    assert reasons.count("NodeReady") == 1
+    assert len(posted) > 1  # later statuses were posted and recorded nothing new

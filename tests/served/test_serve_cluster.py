@@ -142,6 +142,17 @@ def test_events_show_the_scheduler_and_the_kubelet(cluster: RunningCluster) -> N
             ("Created", path, source, "Container created"),
             ("Started", path, source, "Container started"),
         ]
+    # each kubelet's start: its node's events, from the kubelet on that node
+    pressures = ("NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID")
+    for node in NODES:
+        source = f"kubelet, {node}"
+        node_rows = [(r[2], r[4], r[5]) for r in rows[1:] if r[3] == f"node/{node}"]
+        assert node_rows == [
+            ("Starting", source, "Starting kubelet."),
+            *((reason, source, f"Node {node} status is now: {reason}") for reason in pressures),
+            ("NodeAllocatableEnforced", source, "Updated Node Allocatable limit across pods"),
+            ("NodeReady", source, f"Node {node} status is now: NodeReady"),
+        ]
     plain = table(_ok(cluster, "get", "events"))
     assert plain[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
 

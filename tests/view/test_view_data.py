@@ -20,7 +20,8 @@ from tests.view.traces import simulate, steps
 
 def test_actor_fields_name_lanes_and_nesting_prefixes_the_outer_tag() -> None:
     assert actor_of({"action": "tick", "node": 3}) == "node 3"
-    assert actor_of({"action": "call", "client": 2, "member": 1}) == "node 1"
+    assert actor_of({"action": "call", "client": 2, "member": 1}) == "client 2"
+    assert actor_of({"action": "resume", "member": 1}) == "node 1"
     assert actor_of({"type": "inform", "component": "scheduler", "resource": "pods"}) == (
         "scheduler"
     )
@@ -78,9 +79,12 @@ def test_an_etcd_trace_has_member_lanes_and_client_calls(tmp_path: Path) -> None
     calls = [step for step in steps(trace) if step["action"]["action"] == "call"]
     assert calls
     for step in calls:
-        row = next(row for row in data.rows if row.n == step["index"])
-        assert data.lanes[row.lane] == f"node {step['action']['member']}"
-    assert data.arrows
+        position, row = next((i, row) for i, row in enumerate(data.rows) if row.n == step["index"])
+        assert data.lanes[row.lane] == f"client {step['action']['client']}"
+        (request,) = [a for a in data.arrows if a.start == a.end == position]
+        assert data.lanes[request.source] == f"client {step['action']['client']}"
+        assert data.lanes[request.target] == f"node {step['action']['member']}"
+    assert [a for a in data.arrows if a.start < a.end]
 
 
 def test_a_mutant_trace_marks_the_violation_and_its_nodes(tmp_path: Path) -> None:
@@ -147,6 +151,8 @@ def test_every_world_renders_with_a_row_per_step_in_the_lane_its_action_names(
     data = read_trace_view(read_trace(trace, WORLDS))
     recorded = steps(trace)
     assert [row.n for row in data.rows] == [step["index"] for step in recorded]
+    # Re-executed to the end: every diff is the replay's, with the values before and after.
+    assert not [line for line in data.summary if "departs" in line]
     for row, step in zip(data.rows, recorded, strict=True):
         named = actor_of(step["action"])
         if named is not None:
