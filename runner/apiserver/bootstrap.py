@@ -5,7 +5,10 @@ namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) 
 ``system-cluster-critical`` PriorityClasses.
 
 With RBAC on, the ``rbac/bootstrap-roles`` hook also creates the bootstrap ClusterRoles and
-ClusterRoleBindings (``bootstrap_policy``). They are plain create requests; an object that
+ClusterRoleBindings (``bootstrap_policy``); when the server serves the metrics API
+(``--metric-resolution``), also the ClusterRole metrics-server's manifests install,
+``system:aggregated-metrics-reader`` (get, list and watch on ``metrics.k8s.io`` pods and nodes,
+aggregated into view, edit and admin). They are plain create requests; an object that
 already exists (a restart on a kept store) answers 409, which is what the hooks ignore too.
 """
 
@@ -77,3 +80,28 @@ def policy_requests() -> list[ApiRequest]:
     return [_create(f"{base}/clusterroles", role) for role in cluster_roles()] + [
         _create(f"{base}/clusterrolebindings", binding) for binding in cluster_role_bindings()
     ]
+
+
+def metrics_reader_requests() -> list[ApiRequest]:
+    """Create ``system:aggregated-metrics-reader``, as metrics-server's manifests do."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": "system:aggregated-metrics-reader",
+            "labels": {
+                "k8s-app": "metrics-server",
+                "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                "rbac.authorization.k8s.io/aggregate-to-view": "true",
+            },
+        },
+        "rules": [
+            {
+                "apiGroups": ["metrics.k8s.io"],
+                "resources": ["pods", "nodes"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    }
+    return [_create("/apis/rbac.authorization.k8s.io/v1/clusterroles", role)]
