@@ -1,6 +1,8 @@
 """What kube-apiserver's post-start hooks create through its own API at start: the system
 namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) and the
-``kubernetes`` Service in ``default`` on the first address of the service range.
+``kubernetes`` Service in ``default`` on the first address of the service range, and the
+``scheduling/bootstrap-system-priority-classes`` hook's ``system-node-critical`` and
+``system-cluster-critical`` PriorityClasses.
 
 With RBAC on, the ``rbac/bootstrap-roles`` hook also creates the bootstrap ClusterRoles and
 ClusterRoleBindings (``bootstrap_policy``); when the server serves the metrics API
@@ -17,6 +19,7 @@ import ipaddress
 import msgspec
 
 from impl.apiserver.context import Config
+from impl.apiserver.priority_classes import system_class_objects
 from models.apiserver.messages import ApiRequest
 from runner.apiserver.bootstrap_policy import cluster_role_bindings, cluster_roles
 
@@ -64,6 +67,10 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
         },
     }
     requests.append(_create("/api/v1/namespaces/default/services", service))
+    requests += [
+        _create("/apis/scheduling.k8s.io/v1/priorityclasses", priority_class)
+        for priority_class in system_class_objects()
+    ]
     return requests
 
 
