@@ -1,6 +1,9 @@
 """What kube-apiserver's post-start hooks create through its own API at start: the system
 namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) and the
-``kubernetes`` Service in ``default`` on the first address of the service range.
+``kubernetes`` Service in ``default`` on the first address of the service range; the served
+API server also creates the system PriorityClasses (``system-node-critical``,
+``system-cluster-critical``; ``priority_class_requests``), which the in-process worlds leave
+out.
 
 With RBAC on, the ``rbac/bootstrap-roles`` hook also creates the bootstrap ClusterRoles and
 ClusterRoleBindings (``bootstrap_policy``). They are plain create requests; an object that
@@ -62,6 +65,41 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
     }
     requests.append(_create("/api/v1/namespaces/default/services", service))
     return requests
+
+
+SYSTEM_PRIORITY_CLASSES = (
+    (
+        "system-node-critical",
+        2000001000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2000000000,
+        "Used for system critical pods that must run in the cluster, but can be moved to "
+        "another node if necessary.",
+    ),
+)
+"""kube-apiserver's built-in PriorityClasses (its ``scheduling/bootstrap-system-priority-classes``
+post-start hook): name, value, description."""
+
+
+def priority_class_requests() -> list[ApiRequest]:
+    """Creates of the system PriorityClasses."""
+    return [
+        _create(
+            "/apis/scheduling.k8s.io/v1/priorityclasses",
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+                "preemptionPolicy": "PreemptLowerPriority",
+            },
+        )
+        for name, value, description in SYSTEM_PRIORITY_CLASSES
+    ]
 
 
 def policy_requests() -> list[ApiRequest]:

@@ -28,7 +28,11 @@ import uvicorn
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
-from runner.apiserver.bootstrap import bootstrap_requests, policy_requests
+from runner.apiserver.bootstrap import (
+    bootstrap_requests,
+    policy_requests,
+    priority_class_requests,
+)
 from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
@@ -134,7 +138,7 @@ class ApiHttpServer:
             if self.driver.ready:
                 break
             await asyncio.sleep(0.01)
-        requests = bootstrap_requests(self.config)
+        requests = bootstrap_requests(self.config) + priority_class_requests()
         if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
             requests += policy_requests()
         for index, request in enumerate(requests):
