@@ -285,20 +285,6 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             _age(o, now),
         ],
     ),
-    "PriorityClass": (
-        [
-            ("Value", "integer", 0),
-            ("Global-Default", "boolean", 0),
-            ("Age", "string", 0),
-            ("PreemptionPolicy", "string", 0),
-        ],
-        lambda o, now: [
-            o.get("value") or 0,
-            bool(o.get("globalDefault")),
-            _age(o, now),
-            o.get("preemptionPolicy") or "",
-        ],
-    ),
     "Lease": (
         [("Holder", "string", 0), ("Age", "string", 0)],
         _simple(lambda o: _d(o, "spec", "holderIdentity") or ""),
@@ -398,6 +384,20 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             _d(o, "spec", "maxReplicas") or 0,
             _d(o, "status", "currentReplicas") or 0,
             _age(o, now),
+        ],
+    ),
+    "PriorityClass": (
+        [
+            ("Value", "integer", 0),
+            ("Global-Default", "boolean", 0),
+            ("Age", "string", 0),
+            ("PreemptionPolicy", "string", 0),
+        ],
+        lambda o, now: [
+            o.get("value", 0),
+            o.get("globalDefault") is True,
+            _age(o, now),
+            o.get("preemptionPolicy") or "",
         ],
     ),
     "RoleBinding": (

@@ -30,8 +30,8 @@ from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
 from runner.apiserver.bootstrap import (
     bootstrap_requests,
+    metrics_reader_requests,
     policy_requests,
-    priority_class_requests,
 )
 from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
@@ -138,9 +138,11 @@ class ApiHttpServer:
             if self.driver.ready:
                 break
             await asyncio.sleep(0.01)
-        requests = bootstrap_requests(self.config) + priority_class_requests()
+        requests = bootstrap_requests(self.config)
         if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
             requests += policy_requests()
+            if self.metric_resolution_seconds > 0:
+                requests += metrics_reader_requests()
         for index, request in enumerate(requests):
             self.driver.feed(
                 RequestReceived(

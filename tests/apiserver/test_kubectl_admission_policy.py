@@ -162,13 +162,3 @@ spec:
     )
     assert done.stdout.strip() == "pod/host created"
 
-
-def test_the_system_priority_classes_are_there(served: Served) -> None:
-    done = kubectl(served, "get", "priorityclasses")
-    assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines()]
-    assert rows[0][:3] == ["NAME", "VALUE", "GLOBAL-DEFAULT"]
-    assert [row[:3] for row in rows[1:]] == [
-        ["system-cluster-critical", "2000000000", "false"],
-        ["system-node-critical", "2000001000", "false"],
-    ]
