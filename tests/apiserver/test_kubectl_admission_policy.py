@@ -161,4 +161,3 @@ spec:
         "securityContext.privileged=true)"
     )
     assert done.stdout.strip() == "pod/host created"
-
