@@ -136,3 +136,28 @@ def test_the_policies_are_listed(served: Served) -> None:
         "validatingadmissionpolicy.admissionregistration.k8s.io/demo-policy.example.com",
         "validatingadmissionpolicy.admissionregistration.k8s.io/named-app",
     ]
+
+
+def test_pod_security_warn_prints_kubes_warning(served: Served) -> None:
+    done = kubectl(served, "create", "namespace", "warned")
+    assert done.returncode == 0, done.stderr
+    done = kubectl(
+        served, "label", "namespace", "warned", "pod-security.kubernetes.io/warn=baseline"
+    )
+    assert done.returncode == 0, done.stderr
+    pod = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: host, namespace: warned}
+spec:
+  hostNetwork: true
+  containers: [{name: web, image: nginx, securityContext: {privileged: true}}]
+"""
+    done = kubectl(served, "apply", "-f", "-", stdin=pod)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        'Warning: would violate PodSecurity "baseline:latest": host namespaces '
+        '(hostNetwork=true), privileged (container "web" must not set '
+        "securityContext.privileged=true)"
+    )
+    assert done.stdout.strip() == "pod/host created"
