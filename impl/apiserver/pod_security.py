@@ -15,9 +15,13 @@ The checks, in kube's order (by check ID), with their levels:
   runAsNonRoot must be true (pod or every container),
   seccompProfile must be RuntimeDefault or Localhost (pod or every container).
 
-``privileged`` (or no label) enforces nothing. The ``-version`` label and the warn/audit modes
-are not read (every check is the latest's); restricted's volume-type, runAsUser, seLinux,
-procMount, sysctls, AppArmor and add-only-NET_BIND_SERVICE checks are not there yet.
+``privileged`` (or no label) enforces nothing. ``pod-security.kubernetes.io/warn: LEVEL`` sends
+kube's warning instead (``would violate PodSecurity "restricted:latest": ...``), for pods and for
+the pod templates of workloads (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+ReplicationController, CronJob), on create and update; the audit mode has no audit log to go
+to. The ``-version`` labels are not read (every check is the latest's); restricted's
+volume-type, runAsUser, seLinux, procMount, sysctls, AppArmor and add-only-NET_BIND_SERVICE
+checks are not there yet.
 """
 
 from __future__ import annotations
@@ -29,6 +33,17 @@ from models.apiserver.status import failure
 from models.k8s.meta_ops import Status, StatusDetails
 
 ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
+WARN_LABEL: Final = "pod-security.kubernetes.io/warn"
+TEMPLATE_PATHS: Final = {
+    "Deployment": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+"""Where each workload kind keeps the pod template the warn mode checks."""
 BASELINE_CAPABILITIES: Final = frozenset(
     {
         "AUDIT_WRITE",
@@ -220,10 +235,32 @@ CHECKS: Final[tuple[tuple[str, str, Check], ...]] = (
 """(check ID, lowest level it applies at, check), in kube's order of check IDs."""
 
 
-def enforced_level(namespace: Json | None) -> str:
+def enforced_level(namespace: Json | None, label: str = ENFORCE_LABEL) -> str:
     labels = _dict(_dict((namespace or {}).get("metadata")).get("labels"))
-    level = labels.get(ENFORCE_LABEL)
+    level = labels.get(label)
     return level if level in ("baseline", "restricted") else "privileged"
+
+
+def warning(namespace: Json | None, kind: str, obj: Json) -> str | None:
+    """The warn mode's warning for a pod, or a workload's pod template, that violates the
+    namespace's warn level; None when it passes or the kind has no pod."""
+    level = enforced_level(namespace, WARN_LABEL)
+    if level == "privileged":
+        return None
+    if kind == "Pod":
+        pod = obj
+    else:
+        path = TEMPLATE_PATHS.get(kind)
+        if path is None:
+            return None
+        template: Any = obj
+        for key in path:
+            template = _dict(template).get(key)
+        pod = _dict(template)
+    problems = violations(level, pod)
+    if not problems:
+        return None
+    return f'would violate PodSecurity "{level}:latest": ' + ", ".join(problems)
 
 
 def violations(level: str, pod: Json) -> list[str]:

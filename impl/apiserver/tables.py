@@ -386,6 +386,20 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             _age(o, now),
         ],
     ),
+    "PriorityClass": (
+        [
+            ("Value", "integer", 0),
+            ("Global-Default", "boolean", 0),
+            ("Age", "string", 0),
+            ("PreemptionPolicy", "string", 0),
+        ],
+        lambda o, now: [
+            o.get("value", 0),
+            o.get("globalDefault") is True,
+            _age(o, now),
+            o.get("preemptionPolicy") or "",
+        ],
+    ),
     "RoleBinding": (
         [("Role", "string", 0), ("Age", "string", 0)],
         _simple(lambda o: f"{_d(o, 'roleRef', 'kind')}/{_d(o, 'roleRef', 'name')}"),

@@ -25,6 +25,8 @@ from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
 from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
+from impl.apiserver.priority_classes import admit as admit_priority_class
 from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
 from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
@@ -73,6 +75,7 @@ GENERATION_KINDS: Final = frozenset(
         "PodDisruptionBudget",
         "EndpointSlice",
         "CustomResourceDefinition",
+        "ValidatingAdmissionPolicy",
     }
 )
 
@@ -264,6 +267,13 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
     if refused is not None or not policed:
         return refused
     return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
+
+
+def _admit_priority_class(ctx: Context, obj: Json, creating: bool) -> Status | None:
+    """The Priority plugin's check of a PriorityClass write (one default at most)."""
+    if ctx.resource.qualified != PRIORITY_CLASSES or "Priority" not in ctx.config.admission_plugins:
+        return None
+    return admit_priority_class(obj, creating, _priority_classes(ctx))
 
 
 def _priority_classes(ctx: Context) -> list[Json]:
@@ -458,6 +468,9 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     )
     if errors:
         return _errors_status(ctx, str(name), errors)
+    refused = _admit_priority_class(ctx, obj, True)
+    if refused is not None:
+        return reply(refused)
     record_update(ctx, None, obj)
     key = object_key(ctx.resource, ctx.info.namespace, str(name))
     return Write(
@@ -548,6 +561,9 @@ def finish_update(
         errors += _custom_errors(ctx, new, decoded)
     if errors:
         return _errors_status(ctx, name, errors)
+    refused = _admit_priority_class(ctx, new, False)
+    if refused is not None:
+        return reply(refused)
     if not applied:  # server-side apply has recorded its own managedFields entry
         record_update(ctx, old, new)
     old_stored = stored_bytes(old)

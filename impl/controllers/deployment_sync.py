@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import msgspec
 
 from impl.controllers import deployment_util as du
+from impl.controllers import events
 from impl.controllers.arithmetic import INTEGERS
 from impl.controllers.cache import decode
 from impl.controllers.calls import create, delete, failure_text, plain, update, update_status
@@ -65,6 +66,7 @@ class Env:
     config: ControllerConfig
     now_ms: int
     requeue: Result | None = None
+    events: int = 0
 
 
 def status_of(d: Deployment) -> DeploymentStatus:
@@ -226,6 +228,10 @@ def _create_new(
         return None, message
     else:
         created = _rs_from(answer.body)
+    if not already_exists and created is not None and du.rs_replicas(created) > 0:
+        record_scaling(
+            env, f"Scaled up replica set {meta(created).name} from 0 to {du.rs_replicas(created)}"
+        )
     env.d, needs_update = set_revision(env.d, str(new_revision))
     if not already_exists and du.has_progress_deadline(env.d):
         message = f'Created new replica set "{meta(created).name if created else meta(rs).name}"'
@@ -293,7 +299,31 @@ def scale_replica_set(
     spec = msgspec.structs.replace(rs.spec or ReplicaSetSpec(), replicas=new_scale)
     copy = du.set_replicas_annotations(msgspec.structs.replace(rs, spec=spec), desired, maximum)
     updated, error = update_rs(env, copy)
+    if not error and size_changes:
+        old_scale = du.rs_replicas(rs)
+        direction = "up" if old_scale < new_scale else "down"
+        record_scaling(
+            env, f"Scaled {direction} replica set {meta(rs).name} from {old_scale} to {new_scale}"
+        )
     return (not error and size_changes), updated, error
+
+
+def record_scaling(env: Env, message: str) -> None:
+    """The Deployment's ScalingReplicaSet event (its answer is not read)."""
+    env.events += 1
+    recorded = events.event(
+        env.config,
+        "deployment-controller",
+        env.d,
+        "Deployment",
+        "apps/v1",
+        "ScalingReplicaSet",
+        message,
+        env.now_ms,
+        env.events,
+    )
+    if recorded is not None:
+        env.script.call(recorded.call)
 
 
 def scale_and_record(

@@ -38,10 +38,11 @@ from typing import Any
 import immutables
 import msgspec
 
+from impl.controllers import events
 from impl.controllers import expectations as exp
 from impl.controllers import job_util as ju
 from impl.controllers.cache import Change, get, in_namespace, key_of, split_key
-from impl.controllers.calls import decoded, plain
+from impl.controllers.calls import decoded, failure_text, plain
 from impl.controllers.job_manage import Managed, manage_calls, tally
 from impl.controllers.objects import (
     controller_of,
@@ -70,6 +71,7 @@ from impl.controllers.plan import (
 from models.controllers.config import ControllerConfig
 from models.controllers.messages import ApiCall
 from models.controllers.resources import RESOURCES
+from models.k8s.base import decode_hook
 from models.k8s.batch import Job
 from models.k8s.core.pod import Pod
 from models.selectors import label_selector_as_selector
@@ -537,6 +539,7 @@ def _decide(
         elif managed.kind == "create":
             stage.active -= managed.count - removed
         stage.error = error
+    recorded = _pod_events(context, stage, replies)
     suspend_changed = False
     if stage.finished is None:
         completions = typed_spec.get("completions")
@@ -571,7 +574,51 @@ def _decide(
     status["active"] = stage.active
     status["ready"] = stage.ready
     status["terminating"] = stage.terminating
-    return _track(context, stage, private, needs)
+    return events.before(_track(context, stage, private, needs), recorded)
+
+
+def _job_meta(job: Json) -> Job:
+    """The Job's metadata as a typed object, for an event about it."""
+    return msgspec.convert(
+        {"metadata": job.get("metadata")}, Job, dec_hook=decode_hook, strict=False
+    )
+
+
+def _pod_events(
+    context: Context[JobPrivate], stage: Stage, replies: tuple[Reply, ...]
+) -> tuple[Planned, ...]:
+    """``RealPodControl``'s events for the pods this sync created or deleted."""
+    typed = _job_meta(stage.job)
+    found = []
+    for sequence, reply in enumerate(replies):
+        answer, call = reply.answer, reply.planned.call
+        ok = 200 <= answer.status < 300
+        if call.method == "POST":
+            body = decoded(answer) if ok else None
+            created = (body.get("metadata") or {}).get("name") if isinstance(body, dict) else None
+            if ok:
+                reason, message = "SuccessfulCreate", f"Created pod: {created}"
+            else:
+                reason, message = "FailedCreate", f"Error creating: {failure_text(answer)}"
+        elif call.method == "DELETE" and ok:
+            reason, message = "SuccessfulDelete", f"Deleted pod: {call.path.rsplit('/', 1)[-1]}"
+        else:
+            continue
+        found.append(
+            events.event(
+                context.config,
+                NAME,
+                typed,
+                "Job",
+                "batch/v1",
+                reason,
+                message,
+                context.now_ms,
+                sequence,
+                warning=not ok,
+            )
+        )
+    return events.recorded(*found)
 
 
 def _clean(status: Json, with_finalizer: frozenset[str] | set[str]) -> bool:
@@ -760,7 +807,8 @@ def _finish(
     status = _status(stage.job)
     with_finalizer = set(memo.with_finalizer)
     error = stage.error
-    for item, reply in zip(memo.to_remove, replies, strict=False):
+    patches = [reply for reply in replies if reply.planned.call.method == "PATCH"]
+    for item, reply in zip(memo.to_remove, patches, strict=False):
         pod_uid = item.split("|")[1]
         answer = reply.answer
         if 200 <= answer.status < 300 or answer.status == 404:
@@ -792,6 +840,21 @@ def _finish(
         if stage.finished["type"] == "Complete":
             status["completionTime"] = stage.finished["lastTransitionTime"]
         needs = True
+        typed = _job_meta(stage.job)
+        complete = stage.finished["type"] == "Complete"
+        finished_event = events.event(
+            context.config,
+            NAME,
+            typed,
+            "Job",
+            "batch/v1",
+            "Completed" if complete else stage.finished["reason"],
+            "Job completed" if complete else stage.finished["message"],
+            context.now_ms,
+            warning=not complete,
+        )
+        if finished_event is not None:
+            return events.before(_write_last(context, stage, private, error), (finished_event,))
     if needs:
         return _write_last(context, stage, private, error)
     return Outcome(
@@ -827,7 +890,8 @@ def resume(
     stage = copy.deepcopy(memo.stage)
     memo = msgspec.structs.replace(memo, stage=stage)
     if memo.step == "flushed":
-        answer = replies[0].answer if replies else None
+        puts = [reply for reply in replies if reply.planned.call.method == "PUT"]
+        answer = puts[-1].answer if puts else None
         if answer is None or not 200 <= answer.status < 300:
             return Outcome(
                 expectations=context.expectations,

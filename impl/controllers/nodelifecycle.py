@@ -36,6 +36,7 @@ from typing import Any
 import immutables
 import msgspec
 
+from impl.controllers import events
 from impl.controllers.cache import Change, every, get
 from impl.controllers.calls import plain
 from impl.controllers.objects import labels, meta, seconds, timestamp
@@ -156,6 +157,23 @@ class Pass:
         self.taint_patches: dict[str, Json] = {}
         self.pod_calls: list[tuple[str, Planned]] = []
         self.current_ready: dict[str, str] = {}
+        self.events: list[Planned] = []
+
+    def record(self, obj: Any, kind: str, reason: str, message: str, warning: bool = False) -> None:
+        planned = events.event(
+            self.config,
+            "node-controller",
+            obj,
+            kind,
+            "v1",
+            reason,
+            message,
+            self.now,
+            len(self.events),
+            warning,
+        )
+        if planned is not None:
+            self.events.append(planned)
 
     def taint(self, name: str, add: str | None, remove: Iterable[str]) -> None:
         node = self.nodes[name]
@@ -250,6 +268,19 @@ def try_update_health(
     return health, observed, current, written
 
 
+def _pods_on(context: Context[NodePrivate], name: str) -> list[Any]:
+    return [
+        pod
+        for pod in every(context.cache, "pods")
+        if pod.spec is not None and pod.spec.node_name == name and _ready_true(pod)
+    ]
+
+
+def _ready_true(pod: Any) -> bool:
+    conditions = (pod.status.conditions or ()) if pod.status is not None else ()
+    return any(c.type == "Ready" and c.status != "False" for c in conditions)
+
+
 def _mark_pods_not_ready(
     context: Context[NodePrivate], name: str, now_ms: int
 ) -> list[tuple[str, Planned]]:
@@ -313,6 +344,12 @@ def sync(context: Context[NodePrivate], key: str) -> Outcome[NodePrivate]:
     zones = dict(private.zones)
     limiters = dict(private.limiters)
     for name in sorted(set(nodes) - private.known):
+        run.record(
+            nodes[name],
+            "Node",
+            "RegisteredNode",
+            f"Node {name} event: Registered Node {name} in Controller",
+        )
         zone = zone_of(nodes[name])
         if zone not in zones:
             zones[zone] = INITIAL
@@ -347,9 +384,14 @@ def sync(context: Context[NodePrivate], key: str) -> Outcome[NodePrivate]:
             continue
         run.current_ready[name] = str(current.get("status"))
         _taint_based_eviction(run, name, str(observed.get("status")))
-        if (current.get("status") != "True" and observed.get("status") == "True") or (
-            name in run.retry and observed.get("status") != "True"
-        ):
+        left_ready = current.get("status") != "True" and observed.get("status") == "True"
+        if left_ready:
+            run.record(
+                nodes[name], "Node", "NodeNotReady", f"Node {name} status is now: NodeNotReady"
+            )
+        if left_ready or (name in run.retry and observed.get("status") != "True"):
+            for pod in _pods_on(context, name):
+                run.record(pod, "Pod", "NodeNotReady", "Node is not ready", warning=True)
             run.pod_calls += _mark_pods_not_ready(context, name, run.now)
         run.retry.discard(name)
     zones = _handle_disruption(run, nodes, zones, limiters, by_zone)
@@ -364,6 +406,7 @@ def sync(context: Context[NodePrivate], key: str) -> Outcome[NodePrivate]:
         retry=frozenset(run.retry),
     )
     batch = (
+        *run.events,
         *run.status_calls,
         *(_patch_call(name, patch) for name, patch in sorted(run.taint_patches.items())),
         *(planned for _, planned in run.pod_calls),

@@ -24,10 +24,10 @@ from typing import Any
 import msgspec
 from returns.result import Success
 
-from impl.controllers import claiming, ownership
+from impl.controllers import claiming, events, ownership
 from impl.controllers import expectations as exp
 from impl.controllers.cache import Change, get, in_namespace, key_of, split_key
-from impl.controllers.calls import create, delete, failure_text, plain, update_status
+from impl.controllers.calls import create, decoded, delete, failure_text, plain, update_status
 from impl.controllers.objects import (
     controller_of,
     deleting,
@@ -262,7 +262,48 @@ def resume(
     if failed:
         failures = [reply.answer for reply in replies if not reply.planned.succeeded(reply.answer)]
         error = failure_text(failures[0]) if failures else "a call failed"
-    return _status(context, rs, memo.pods, memo.terminating, error, memo.diff)
+    outcome = _status(context, rs, memo.pods, memo.terminating, error, memo.diff)
+    return events.before(outcome, _pod_events(context, rs, replies))
+
+
+def _pod_events(
+    context: Context[None], rs: ReplicaSet, replies: tuple[Reply, ...]
+) -> tuple[Planned, ...]:
+    """``RealPodControl``'s events: SuccessfulCreate, FailedCreate, SuccessfulDelete."""
+    found = []
+    for sequence, reply in enumerate(replies):
+        answer, method = reply.answer, reply.planned.call.method
+        ok = 200 <= answer.status < 300
+        if method == "POST":
+            body = decoded(answer) if ok else None
+            created = (body.get("metadata") or {}).get("name") if isinstance(body, dict) else None
+            reason, message = (
+                ("SuccessfulCreate", f"Created pod: {created}")
+                if ok
+                else ("FailedCreate", f"Error creating: {failure_text(answer)}")
+            )
+        elif method == "DELETE" and ok:
+            reason, message = (
+                "SuccessfulDelete",
+                f"Deleted pod: {reply.planned.call.path.rsplit('/', 1)[-1]}",
+            )
+        else:
+            continue
+        found.append(
+            events.event(
+                context.config,
+                NAME,
+                rs,
+                "ReplicaSet",
+                "apps/v1",
+                reason,
+                message,
+                context.now_ms,
+                sequence,
+                warning=not ok,
+            )
+        )
+    return events.recorded(*found)
 
 
 def _pod_body(rs: ReplicaSet) -> dict[str, Any]:

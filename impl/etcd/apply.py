@@ -55,7 +55,14 @@ from models.etcd import (
     ResponseHeader,
     TxnRequest,
 )
-from models.etcd_auth import AnyRequest, AnyResponse, AuthInfo, AuthRequest, AuthResponse
+from models.etcd_auth import (
+    ERROR_USER_EMPTY,
+    AnyRequest,
+    AnyResponse,
+    AuthInfo,
+    AuthRequest,
+    AuthResponse,
+)
 
 MILLISECONDS_PER_SECOND = 1000
 
@@ -117,6 +124,10 @@ def apply(
     if isinstance(request, LeaseKeepAliveRequest):
         return apply_lease_keepalive(state, request, context)
     if isinstance(request, LeaseTimeToLiveRequest):
+        if request.keys and state.auth.enabled:
+            refused = _check_lease_keys(state, request.ID, context.auth, write=False)
+            if refused is not None:
+                return state, refused
         return state, lease_time_to_live(state, request, context)
     return state, lease_list(state, request)
 
@@ -179,13 +190,21 @@ def _check_txn(state: EtcdState, request: TxnRequest, auth: AuthInfo | None) -> 
     return None
 
 
-def _check_lease_keys(state: EtcdState, lease_id: int, auth: AuthInfo | None) -> EtcdError | None:
-    """etcd's ``checkLeasePuts``: every key attached to the lease must be writable."""
+def _check_lease_keys(
+    state: EtcdState, lease_id: int, auth: AuthInfo | None, *, write: bool = True
+) -> EtcdError | None:
+    """etcd's ``checkLeasePuts``: every key attached to the lease must be writable; for a
+    time-to-live that lists the keys, readable (etcd 3.4.26's ``checkLeaseTimeToLive``, which
+    also needs a user whatever the lease holds; 3.4.23 lists them to anyone)."""
+    if not state.auth.enabled:
+        return None
+    if not write and auth is None:
+        return ERROR_USER_EMPTY
     lease = state.leases.get(lease_id)
-    if lease is None or not state.auth.enabled:
+    if lease is None:
         return None
     for key in sorted(lease.keys):
-        refused = check_op(state.auth, auth, key, b"", write=True)
+        refused = check_op(state.auth, auth, key, b"", write=write)
         if refused is not None:
             return refused
     return None

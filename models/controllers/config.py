@@ -43,5 +43,9 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True):
     horizontal_pod_autoscaler_cpu_initialization_period_ms: int = 300_000
     terminated_pod_gc_threshold: int = 12_500
     max_endpoints_per_slice: int = 100
+    record_events: bool = False
+    """Post core/v1 Events as kube-controller-manager's recorders do (``serve
+    controller-manager`` turns it on; simulations and the unit tests' call sequences leave it
+    off)."""
     mutant: str = ""
     """A deliberately broken behaviour (``runner.controllers.mutants``) for testing checkers."""

@@ -23,6 +23,21 @@ NAME_SUFFIX_LENGTH: Final = 5
 NAME_ATTEMPTS: Final = 8
 
 
+def counted_entropy(seed: int, draw: int, now_seconds: int) -> Entropy:
+    """The ``draw``-th draw of ``seed`` at ``now_seconds``: computed from the two numbers
+    alone, so a simulation step that keeps them in its state replays without generator
+    state."""
+    generator = random.Random(f"{seed}:{draw}")
+    suffixes = tuple(
+        "".join(generator.choice(NAME_ALPHABET) for _ in range(NAME_SUFFIX_LENGTH))
+        for _ in range(NAME_ATTEMPTS)
+    )
+    uid = str(uuid.UUID(int=generator.getrandbits(128), version=4))
+    return Entropy(
+        now=rfc3339(now_seconds), now_seconds=now_seconds, uid=uid, name_suffixes=suffixes
+    )
+
+
 class EntropySource(Protocol):
     def draw(self) -> Entropy: ...
 

@@ -28,7 +28,11 @@ import uvicorn
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
-from runner.apiserver.bootstrap import bootstrap_requests, policy_requests
+from runner.apiserver.bootstrap import (
+    bootstrap_requests,
+    metrics_reader_requests,
+    policy_requests,
+)
 from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
@@ -137,6 +141,8 @@ class ApiHttpServer:
         requests = bootstrap_requests(self.config)
         if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
             requests += policy_requests()
+            if self.metric_resolution_seconds > 0:
+                requests += metrics_reader_requests()
         for index, request in enumerate(requests):
             self.driver.feed(
                 RequestReceived(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runner.cli import simulate_apiserver, simulate_etcd
 from runner.cli.output import add_output_option, emit
+from runner.cli.simulate_cluster import register_cluster
 from runner.cli.simulate_controllers import register_controllers
 from runner.cli.simulate_kubelet import register_kubelet
 from runner.cli.simulate_scheduler import register_scheduler
@@ -108,6 +109,7 @@ def register(verbs: VerbParsers) -> None:
     raft.set_defaults(handler=run_simulate_raft)
     simulate_apiserver.add_target(targets)
     simulate_etcd.add_target(targets)
+    register_cluster(targets)
     register_controllers(targets)
     register_kubelet(targets)
     register_scheduler(targets)

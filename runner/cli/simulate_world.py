@@ -39,7 +39,8 @@ class WorldTarget:
 
 def add_world_target(
     targets: argparse._SubParsersAction[argparse.ArgumentParser], target: WorldTarget
-) -> None:
+) -> argparse.ArgumentParser:
+    """Add ``simulate NAME`` with the shared options; the parser, for a target's own."""
     parser = targets.add_parser(target.name, help=target.help, description=target.description)
     parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=1, help="default 1")
     parser.add_argument("--seeds", help="run every seed of FIRST..LAST and report the failing ones")
@@ -57,6 +58,7 @@ def add_world_target(
     parser.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
     add_output_option(parser)
     parser.set_defaults(handler=lambda args: run_world_target(target, args))
+    return parser
 
 
 def _one(target: WorldTarget, seed: int, args: argparse.Namespace, version: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from runner.apiserver.exploration import ApiServerExploration
 from runner.apiserver.world import APISERVER
+from runner.cluster.world_kind import CLUSTER
 from runner.controllers.world_kind import CONTROLLERS
 from runner.etcd.exploration import EtcdExploration
 from runner.etcd.world_kind import ETCD
@@ -24,6 +25,7 @@ from runner.sim.world import WorldKind
 WORLDS: Final[dict[str, WorldKind[Any, Any, Any, Any]]] = {
     RAFT.name: RAFT,
     APISERVER.name: APISERVER,
+    CLUSTER.name: CLUSTER,
     CONTROLLERS.name: CONTROLLERS,
     ETCD.name: ETCD,
     KUBELET.name: KUBELET,

@@ -67,7 +67,7 @@ def choose(text: str) -> list[ControllerDef[Any]]:
 def serve(args: argparse.Namespace) -> ExitCode:
     """Serve until SIGINT/SIGTERM (exit 0) or until leadership is lost (exit 1)."""
     definitions = choose(args.controllers)
-    config = ControllerConfig(mutant=args.mutant)
+    config = ControllerConfig(mutant=args.mutant, record_events=True)
 
     def build(endpoint: Endpoint) -> tuple[ManagerMetrics, Manager, str]:
         holder: list[Manager] = []

@@ -11,8 +11,6 @@ a counter in the value, so it replays too.
 
 from __future__ import annotations
 
-import random
-import uuid
 from collections import deque
 from typing import Any, Final, assert_never
 
@@ -24,7 +22,6 @@ from impl.apiserver.state import ApiServerState
 from impl.etcd.apply import ApplyContext, apply
 from impl.etcd.store import EtcdState
 from impl.etcd.watch import WatchStream, deliver, on_cancel, on_create
-from models.apiserver.clock import rfc3339
 from models.apiserver.messages import (
     ApiRequest,
     ApiResponse,
@@ -45,7 +42,7 @@ from models.apiserver.messages import (
 )
 from models.etcd import EtcdError, RangeRequest, RangeResponse, TxnResponse, WatchCreateRequest
 from runner.apiserver.bootstrap import bootstrap_requests
-from runner.apiserver.entropy import NAME_ALPHABET
+from runner.apiserver.entropy import counted_entropy
 
 START_SECONDS: Final = 1_767_225_600
 _WATCH_ID: Final = 1
@@ -73,17 +70,7 @@ class Answered(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _entropy(value: ApiValue) -> Entropy:
-    draw = random.Random(f"{value.seed}:{value.draws}")
-    suffixes = tuple(
-        "".join(draw.choice(NAME_ALPHABET) for _ in range(_SUFFIX_LENGTH)) for _ in range(_ATTEMPTS)
-    )
-    uid = str(uuid.UUID(int=draw.getrandbits(128), version=4))
-    return Entropy(
-        now=rfc3339(value.now_seconds),
-        now_seconds=value.now_seconds,
-        uid=uid,
-        name_suffixes=suffixes,
-    )
+    return counted_entropy(value.seed, value.draws, value.now_seconds)
 
 
 def boot(config: Config, seed: int) -> ApiValue:

@@ -85,11 +85,18 @@ REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 """The auth token the current call presented (None: none), set by the transport."""
 TOKEN_FREE: Final = (LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseLeasesRequest)
-"""Requests etcd 3.4 answers without looking at the token."""
+"""Requests etcd 3.4 answers without looking at the token (but a time-to-live that lists the
+lease's keys, checked as etcd 3.4.26 checks it)."""
 AUTHENTICATE_ATTEMPTS: Final = 5
 AUTH_TOKEN_TTL_SECONDS: Final = 300.0
 """etcd's default ``--auth-token-ttl``: a simple token unused this long is forgotten."""
 WATCH_ID_DENIED: Final = -1
+GO_CODE_NAMES: Final = (
+    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+    "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+    "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+)  # fmt: skip
+"""Go's ``codes.Code`` names by number (the text of a gRPC error in Go)."""
 
 
 class EtcdService:
@@ -147,7 +154,8 @@ class EtcdService:
         error = check_size(request)
         if error is not None:
             return error
-        auth = None if isinstance(request, TOKEN_FREE) else self.caller()
+        lists_keys = isinstance(request, LeaseTimeToLiveRequest) and request.keys
+        auth = None if isinstance(request, TOKEN_FREE) and not lists_keys else self.caller()
         if isinstance(auth, EtcdError):
             return auth
         if isinstance(request, RangeRequest) and request.serializable:
@@ -278,17 +286,19 @@ class _WatchSession:
 
     def refused(self, request: WatchCreateRequest) -> WatchResponse | None:
         """etcd's ``isWatchPermitted``: a watch on a range the caller may not read is answered
-        created and cancelled at once, with watch ID -1 and the reason."""
+        created and cancelled at once, with watch ID -1 and the reason (the gRPC error's text,
+        ``rpc error: code = PermissionDenied desc = etcdserver: permission denied``)."""
         state = self.service.backend.state()
         caller = self.service.caller()
         if isinstance(caller, EtcdError):
-            reason = caller.message
+            refused: EtcdError | None = caller
         else:
             key = request.key or b"\x00"
             refused = check_op(state.auth, caller, key, request.range_end, write=False)
-            if refused is None:
-                return None
-            reason = refused.message
+        if refused is None:
+            return None
+        # etcd puts the gRPC error's Go text in the reason.
+        reason = f"rpc error: code = {GO_CODE_NAMES[refused.code]} desc = {refused.message}"
         return WatchResponse(
             header=ResponseHeader(revision=state.revision),
             watch_id=WATCH_ID_DENIED,

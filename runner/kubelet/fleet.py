@@ -6,6 +6,8 @@ second on the wall clock, and hands each node's API writes to one of a few write
 node always to the same one, so its writes stay in order). The answers to node-level writes
 come back to the driver as ``ApiAnswered`` events. Nodes boot spread over the first lease
 renew interval, as a real fleet's kubelets start at different times, so heartbeats spread out.
+Every 10 s each node that runs containers observes its scripted usage (``UsageObserved``:
+memory with its growth, disk, inodes, processes), so memory pressure and eviction happen live.
 A node whose config has a ``kubelet_port`` serves the kubelet API (``runner.kubelet.api``) on
 its IP and that port, its stats read from its runtime (simulated: the scripted usage).
 """
@@ -50,6 +52,8 @@ from runner.served.informers import Informers
 from runner.served.rest import RestClient
 
 TICK_MS: Final = 1000
+USAGE_MS: Final = 10_000
+"""How often the usage is observed (cAdvisor's housekeeping feeds the eviction manager)."""
 IDLE_SECONDS: Final = 0.05
 
 
@@ -95,6 +99,7 @@ class Fleet:
         self.counters = Counters()
         self.started_ms = _now_ms()
         self.last_tick_ms = 0
+        self.last_usage_ms = self.started_ms
         self.apis = [
             KubeletApi(
                 config.node_name,
@@ -234,6 +239,19 @@ class Fleet:
                     self._boot(index, config, now)
             else:
                 self._feed(index, Tick(now_ms=now))
+        if now - self.last_usage_ms >= USAGE_MS:
+            self.last_usage_ms = now
+            self._observe_usage(now)
+
+    def _observe_usage(self, now_ms: int) -> None:
+        """Every ``USAGE_MS``: the scripted usage of each node that runs containers (or was
+        observed before, so that pressure can clear), for eviction."""
+        for index, state in enumerate(self.states):
+            runtime = self.runtimes[index]
+            if state is None or not (runtime.running or state.memory_available_bytes is not None):
+                continue
+            memory = self.configs[index].capacity.memory_bytes
+            self._feed(index, simulated.usage(runtime, memory, now_ms))
 
     def _boot(self, index: int, config: KubeletConfig, now_ms: int) -> None:
         """Start a node's kubelet and tell it what the informers already saw."""

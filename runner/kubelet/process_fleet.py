@@ -9,10 +9,8 @@ handed to the machine by the driver thread, like the answers to API writes.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
 
 from impl.kubelet import machine
 from models.kubelet.config import KubeletConfig
@@ -25,8 +23,6 @@ from runner.kubelet.api import ExecContext
 from runner.kubelet.fleet import Fleet
 from runner.kubelet.process import ProcessRuntime
 
-USAGE_SECONDS: Final = 10.0
-
 
 class ProcessFleet(Fleet):
     def __init__(self, endpoint: Endpoint, configs: Sequence[KubeletConfig], writers: int) -> None:
@@ -35,7 +31,6 @@ class ProcessFleet(Fleet):
             ProcessRuntime(config.node_ip, self._reporter(index))
             for index, config in enumerate(self.configs)
         ]
-        self.last_usage = time.monotonic()
 
     def _log_path_of(self, index: int) -> Callable[[str, str], Path]:
         return lambda uid, container: self.processes[index].log_path(uid, container)
@@ -86,11 +81,9 @@ class ProcessFleet(Fleet):
             self.processes[index].run(request)
         self._record(index, state, ((fed,) if fed is not None else ()) + tuple(requests))
 
-    def _then(self) -> None:
-        super()._then()
-        if time.monotonic() - self.last_usage < USAGE_SECONDS:
-            return
-        self.last_usage = time.monotonic()
+    def _observe_usage(self, now_ms: int) -> None:
+        """Every 10 s (the fleet's ``USAGE_MS``): each node's processes, measured."""
+        del now_ms
         for index, runtime in enumerate(self.processes):
             if self.states[index] is not None:
                 usage = runtime.usage(self.configs[index].capacity.memory_bytes)

@@ -11,6 +11,8 @@ Every key is ``sim.kubeoracle.io/<container>.<field>`` with a decimal integer va
 - ``<probe>-fail-until`` (probe: ``startup``, ``liveness``, ``readiness``): the probe fails
   until this many seconds after start; ``<probe>-fail-after``: it fails from then on;
 - ``memory-bytes``, ``cpu-millis``: the container's usage (0);
+- ``memory-bytes-per-second``: memory growth from the start (0): a leak, whose working set is
+  ``memory-bytes`` plus this times the seconds it has run;
 - ``disk-bytes``, ``inodes``, ``processes``: its local storage, inodes and process count (0),
   what disk and PID pressure rank pods by.
 
@@ -42,6 +44,7 @@ FIELDS: Final = (
     "readiness-fail-after",
     "memory-bytes",
     "cpu-millis",
+    "memory-bytes-per-second",
     "disk-bytes",
     "inodes",
     "processes",
@@ -57,6 +60,7 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     fail_after: tuple[tuple[str, int], ...] = ()
     memory_bytes: int = 0
     cpu_millis: int = 0
+    memory_growth_bytes_per_second: int = 0
     disk_bytes: int = 0
     inodes: int = 0
     processes: int = 0
@@ -65,6 +69,12 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
         if self.exit_code is None and self.run_seconds is None:
             return None
         return (self.run_seconds or 0) * 1000
+
+    def memory_at(self, since_start_ms: int) -> int:
+        """The working set ``since_start_ms`` after the start."""
+        return (
+            self.memory_bytes + self.memory_growth_bytes_per_second * max(0, since_start_ms) // 1000
+        )
 
     def probe_succeeds(self, probe: ProbeKind, since_start_ms: int) -> bool:
         until = dict(self.fail_until).get(probe)
@@ -104,6 +114,7 @@ def script(pod: Pod, container: str) -> Script:
         ),
         memory_bytes=values.get("memory-bytes", 0),
         cpu_millis=values.get("cpu-millis", 0),
+        memory_growth_bytes_per_second=values.get("memory-bytes-per-second", 0),
         disk_bytes=values.get("disk-bytes", 0),
         inodes=values.get("inodes", 0),
         processes=values.get("processes", 0),

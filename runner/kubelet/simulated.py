@@ -235,17 +235,18 @@ def next_due_ms(runtime: Runtime) -> int | None:
     return min(times) if times else None
 
 
-def usage(runtime: Runtime, memory_capacity_bytes: int) -> UsageObserved:
-    """What cAdvisor would report: per pod summed usage (memory, cpu, disk, inodes,
-    processes), and the node's available memory."""
+def usage(runtime: Runtime, memory_capacity_bytes: int, now_ms: int) -> UsageObserved:
+    """What cAdvisor would report at ``now_ms``: per pod summed usage (memory with its growth,
+    cpu, disk, inodes, processes), and the node's available memory."""
     per_pod: dict[str, PodUsage] = {}
     for instance in runtime.running:
         plan = instance.script
+        memory = plan.memory_at(now_ms - instance.started_ms)
         before = per_pod.get(instance.uid, PodUsage(uid=instance.uid, cpu_millis=0, memory_bytes=0))
         per_pod[instance.uid] = PodUsage(
             uid=instance.uid,
             cpu_millis=before.cpu_millis + plan.cpu_millis,
-            memory_bytes=before.memory_bytes + plan.memory_bytes,
+            memory_bytes=before.memory_bytes + memory,
             disk_bytes=before.disk_bytes + plan.disk_bytes,
             inodes=before.inodes + plan.inodes,
             processes=before.processes + plan.processes,
@@ -296,8 +297,8 @@ def stats(runtime: Runtime, now_ms: int, node: str, pods: Mapping[str, Pod]) -> 
                 start_ms=instance.started_ms,
                 cpu_core_ns=used,
                 cpu_nanocores=instance.script.cpu_millis * 1_000_000,
-                memory_working_set_bytes=instance.script.memory_bytes,
-                memory_rss_bytes=instance.script.memory_bytes,
+                memory_working_set_bytes=instance.script.memory_at(now_ms - instance.started_ms),
+                memory_rss_bytes=instance.script.memory_at(now_ms - instance.started_ms),
             )
         )
     system_ns = SYSTEM_CPU_MILLIS * max(0, now_ms - runtime.boot_ms) * 1000

@@ -408,7 +408,9 @@ class Engine:
             case Pressure():
                 slot = state.nodes[action.node]
                 usage = simulated.usage(
-                    _runtime(slot), self.configs[action.node].capacity.memory_bytes
+                    _runtime(slot),
+                    self.configs[action.node].capacity.memory_bytes,
+                    state.now_ms + slot.clock_offset_ms,
                 )
                 capacity = SIGNAL_CAPACITY.get(action.signal, 0)
                 signals = (

@@ -52,7 +52,7 @@ def _patch(path: str, body: bytes) -> ApiCall:
     return ApiCall(method="PATCH", path=path, content_type=STRATEGIC, body=body)
 
 
-def _wrap(field: str, encoded: bytes, uid: str = "") -> bytes:
+def status_patch(field: str, encoded: bytes, uid: str = "") -> bytes:
     """``{"metadata": {"uid": uid}, field: value}``; a condition without a reason or message
     says ``null`` for it, so the merge by type drops the one an earlier status had."""
     value = json.loads(encoded)
@@ -97,13 +97,13 @@ class Writer:
             case UpdateNodeStatus():
                 path = f"/api/v1/nodes/{command.name}/status"
                 return "status", self.client.send(
-                    _patch(path, _wrap("status", encode_json(command.status)))
+                    _patch(path, status_patch("status", encode_json(command.status)))
                 )[0]
             case RenewLease():
                 return "lease", self._lease(command)
             case PatchPodStatus():
                 path = f"/api/v1/namespaces/{command.namespace}/pods/{command.name}/status"
-                body = _wrap("status", encode_json(command.status), command.uid)
+                body = status_patch("status", encode_json(command.status), command.uid)
                 return None, self.client.send(_patch(path, body))[0]
             case DeletePod():
                 path = f"/api/v1/namespaces/{command.namespace}/pods/{command.name}"

@@ -76,6 +76,9 @@ def test_expose_lists_the_ready_pods_in_endpoints_and_slices(
     served, _ = cluster
     ok(served, "create", "deployment", "web", "--image=nginx", "--replicas=3")
     rolled_out(served, "web")
+    # The controllers' events, as kubectl get events shows them.
+    reasons = {(e["reason"], e["message"].split(" ")[0]) for e in objects(served, "events")}
+    assert {("ScalingReplicaSet", "Scaled"), ("SuccessfulCreate", "Created")} <= reasons
     assert "service/web exposed" in ok(served, "expose", "deployment", "web", "--port", "80")
     eventually(lambda: len(_endpoints(served)) == 3, "three ready addresses in endpoints/web")
     pods = _pods(served)

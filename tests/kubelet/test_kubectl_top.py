@@ -91,3 +91,51 @@ def test_top_pod_and_node_show_the_scripted_usage(served: Served) -> None:
     missing = kubectl(served, "top", "pod", "absent")
     assert missing.returncode == 1
     assert 'podmetrics.metrics.k8s.io "default/absent" not found' in missing.stderr
+
+
+def test_a_leaking_container_puts_the_node_under_memory_pressure_and_is_evicted(
+    served: Served,
+) -> None:
+    # 1 GiB more every second: past the node's 8 GiB (less the 100Mi threshold) within the
+    # first 10 s usage period, so the next observation evicts it.
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "leak",
+            "annotations": {"sim.kubeoracle.io/app.memory-bytes-per-second": str(1024**3)},
+        },
+        "spec": {
+            "nodeName": "kubeoracle-node-1",
+            "containers": [{"name": "app", "image": "busybox"}],
+        },
+    }
+    ok(served, "apply", "-f", "-", stdin=json.dumps(body))
+
+    def status() -> dict[str, object]:
+        found: dict[str, object] = json.loads(ok(served, "get", "pod", "leak", "-o", "json"))[
+            "status"
+        ]
+        return found
+
+    eventually(lambda: status().get("reason") == "Evicted", "the leaking pod is evicted")
+    assert status()["phase"] == "Failed"
+    assert str(status()["message"]).startswith(
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+    )
+    conditions = status()["conditions"]
+    assert isinstance(conditions, list)
+    disruption = [c for c in conditions if c["type"] == "DisruptionTarget"]
+    assert [(c["status"], c["reason"], c["message"]) for c in disruption] == [
+        ("True", "TerminationByKubelet", status()["message"])
+    ]
+
+    def memory_pressure() -> list[str]:
+        node = json.loads(ok(served, "get", "node", "kubeoracle-node-1", "-o", "json"))
+        return [
+            f"{c['status']} {c['reason']}"
+            for c in node["status"]["conditions"]
+            if c["type"] == "MemoryPressure"
+        ]
+
+    eventually(lambda: memory_pressure() == ["True KubeletHasInsufficientMemory"], "MemoryPressure")

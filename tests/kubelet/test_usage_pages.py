@@ -90,3 +90,23 @@ def test_cadvisor_page_parses_with_cadvisor_labels() -> None:
     root_labels, root_cpu, _ = series[("container_cpu_usage_seconds_total", "/")]
     assert root_labels["container"] == root_labels["pod"] == ""
     assert root_cpu == stats.cpu_core_ns / 1e9
+
+
+def test_a_memory_curve_grows_from_the_start() -> None:
+    leak = make_pod(
+        "leak",
+        {"containers": [{"name": "app", "image": "x"}]},
+        {
+            "sim.kubeoracle.io/app.memory-bytes": "1000",
+            "sim.kubeoracle.io/app.memory-bytes-per-second": "10",
+        },
+    )
+    container = (leak.pod_spec.containers or ())[0]
+    command = StartContainer(uid="uid-leak", pod=leak, container=container, attempt=0)
+    runtime = simulated.on_command(Runtime(boot_ms=T0), command, T0)
+    # 1000 bytes, then 10 more each second: 1300 after 30 s.
+    (app,) = simulated.stats(runtime, T0 + 30_000, "node-0", {"uid-leak": leak}).containers
+    assert app.memory_working_set_bytes == 1300
+    usage = simulated.usage(runtime, 10_000, T0 + 30_000)
+    assert [u.memory_bytes for u in usage.pods] == [1300]
+    assert usage.memory_available_bytes == 10_000 - 1300

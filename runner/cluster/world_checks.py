@@ -1,0 +1,352 @@
+"""The cluster world's checker, progress and statistics: it reads what each component holds
+and hands plain observations to ``spec.cluster.properties`` after every step.
+
+- bindings: the pods the most advanced etcd member applied since the last step (its events),
+  each uid's node remembered (``pod-bound-once``);
+- runtimes: the pods each node's simulated runtime runs (``pod-runs-once``,
+  ``node-not-overcommitted`` against the node's allocatable as its kubelet registered it,
+  ``deleted-pod-stops`` against when its informer delivered the deletion);
+- the API server's watch cache: each object that changed since the last step against the
+  members' stores (``cache-at-committed-revision``);
+- outputs: each binding the scheduler posted, with the node as its informer had it
+  (``binding-respects-seen-taints``), and each controller write, with the leader's Lease
+  revision and its informers' list revisions (``leader-acts-on-synced-cache``).
+
+Progress (liveness): every Deployment in the API server's cache has observed its generation
+and has as many updated, ready replicas as it asks for, and no more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+from models.cluster_world import ClusterAction, ClusterSetup
+from models.k8s.base import decode_hook
+from models.k8s.core.node import Node
+from models.k8s.core.pod import Pod
+from runner.cluster.world_kubelets import node_name, running_uids
+from runner.cluster.world_managers import ControllerWrote
+from runner.cluster.world_scheduler import BindIssued
+from runner.cluster.world_state import ClusterState
+from spec.cluster import properties as p
+from spec.property import Violation
+
+COMPANIONS: Final = (
+    "pod-bound-arises",
+    "pod-runs-arises",
+    "node-runs-pods-arises",
+    "cache-holds-objects-arises",
+    "binding-beside-taint-arises",
+    "leader-write-after-failover-arises",
+    "deleted-pod-running-arises",
+)
+
+
+def _pod(raw: bytes) -> Pod:
+    return msgspec.json.decode(raw, type=Pod, dec_hook=decode_hook)
+
+
+class ClusterChecker:
+    """Every cross-component property after every step (see the module docstring)."""
+
+    def __init__(self, setup: ClusterSetup) -> None:
+        self.setup = setup
+        self.checked_revision = 0
+        self.bound: dict[str, str] = {}
+        self.cpu: dict[str, int] = {}
+        self.allocatable: dict[str, int] = {}
+        self.cache_seen: Any = None
+        self.first_leader_revision: int | None = None
+        self.seen: dict[str, int | None] = dict.fromkeys(COMPANIONS)
+        self.index = 0
+
+    def _saw(self, name: str) -> None:
+        if self.seen[name] is None:
+            self.seen[name] = self.index
+
+    def start(self, state: ClusterState) -> tuple[Violation, ...]:
+        return self._judge(state, ())
+
+    def step(
+        self,
+        index: int,
+        action: ClusterAction,
+        before: ClusterState,
+        after: ClusterState,
+        outputs: tuple[tuple[str, object], ...],
+    ) -> tuple[Violation, ...]:
+        del action
+        self.index = index
+        for slot, earlier in zip(after.kubelets, before.kubelets, strict=True):
+            if slot.deleted_ms is not earlier.deleted_ms and running_uids(earlier.machine) & {
+                uid for uid in slot.deleted_ms if uid not in earlier.deleted_ms
+            }:
+                self._saw("deleted-pod-running-arises")
+        return self._judge(after, outputs)
+
+    def finish(self, state: ClusterState, index: int) -> tuple[Violation, ...]:
+        del state, index
+        return ()
+
+    def coverage(self) -> Mapping[str, int | None]:
+        return dict(self.seen)
+
+    def _judge(
+        self, state: ClusterState, outputs: tuple[tuple[str, object], ...]
+    ) -> tuple[Violation, ...]:
+        found: list[Violation] = []
+        found += self._bindings(state)
+        found += self._runtimes(state)
+        found += self._cache(state)
+        for _, output in outputs:
+            if isinstance(output, BindIssued):
+                found += self._taints(output)
+            elif isinstance(output, ControllerWrote):
+                found += self._leader(output)
+        return tuple(found)
+
+    # etcd: bindings -----------------------------------------------------------------------
+
+    def _most_applied(self, state: ClusterState) -> Any:
+        best = None
+        for _, slot in sorted(state.members.nodes.items()):
+            if slot.state is not None and (
+                best is None or slot.state.etcd.revision > best.revision
+            ):
+                best = slot.state.etcd
+        return best
+
+    def _bindings(self, state: ClusterState) -> list[Violation]:
+        store = self._most_applied(state)
+        if store is None or store.revision <= self.checked_revision:
+            return []
+        found: list[Violation] = []
+        for revision in range(self.checked_revision + 1, store.revision + 1):
+            for event in store.events.get(revision, ()):
+                key = event.kv.key.decode()
+                if key.startswith("/registry/nodes/") and event.kv.value:
+                    node = msgspec.json.decode(event.kv.value, type=Node, dec_hook=decode_hook)
+                    self.allocatable[node.meta.name or ""] = p.allocatable_cpu_millis(node)
+                if not key.startswith("/registry/pods/") or not event.kv.value:
+                    continue
+                pod = _pod(event.kv.value)
+                uid, node_now = pod.meta.uid or "", pod.pod_spec.node_name or ""
+                self.cpu.setdefault(uid, p.cpu_millis(pod))
+                before = self.bound.get(uid, "")
+                if node_now:
+                    self._saw("pod-bound-arises")
+                    self.bound.setdefault(uid, node_now)
+                if not p.POD_BOUND_ONCE.holds((uid, before, node_now)):
+                    found.append(Violation(
+                        property_name=p.POD_BOUND_ONCE.name, nodes=(),
+                        reason=f"pod {key.removeprefix('/registry/pods/')} (uid {uid}) was bound "
+                        f"to {before} and is now bound to {node_now} (etcd revision {revision})",
+                    ))  # fmt: skip
+        self.checked_revision = store.revision
+        return found
+
+    # Runtimes -----------------------------------------------------------------------------
+
+    def _runtimes(self, state: ClusterState) -> list[Violation]:
+        found: list[Violation] = []
+        running: dict[str, set[str]] = {}
+        for index, slot in enumerate(state.kubelets):
+            name = node_name(index)
+            uids = running_uids(slot.machine)
+            for uid in sorted(uids):
+                running.setdefault(uid, set()).add(name)
+                raw = slot.known.get(uid)
+                if raw is not None and uid not in self.cpu:
+                    self.cpu[uid] = p.cpu_millis(_pod(raw))
+            if uids:
+                self._saw("node-runs-pods-arises")
+            found += self._overcommit(name, uids)
+            found += self._deleted(state, name, slot, uids)
+        if any(len(nodes) > 1 for nodes in running.values()):
+            uid = next(u for u, nodes in sorted(running.items()) if len(nodes) > 1)
+            found.append(Violation(
+                property_name=p.POD_RUNS_ONCE.name, nodes=(),
+                reason=f"pod uid {uid} runs on {', '.join(sorted(running[uid]))}",
+            ))  # fmt: skip
+        if running:
+            self._saw("pod-runs-arises")
+        return found
+
+    def _overcommit(self, name: str, uids: frozenset[str]) -> list[Violation]:
+        allocatable = self.allocatable.get(name)
+        if allocatable is None or not uids:
+            return []
+        requests = tuple(self.cpu.get(uid, 0) for uid in sorted(uids))
+        if p.NODE_NOT_OVERCOMMITTED.holds((requests, allocatable)):
+            return []
+        return [Violation(
+            property_name=p.NODE_NOT_OVERCOMMITTED.name, nodes=(),
+            reason=f"node {name} runs {len(uids)} pods requesting {sum(requests)}m cpu, "
+            f"allocatable {allocatable}m",
+        )]  # fmt: skip
+
+    def _deleted(
+        self, state: ClusterState, name: str, slot: Any, uids: frozenset[str]
+    ) -> list[Violation]:
+        found: list[Violation] = []
+        for uid in sorted(uids):
+            deleted = slot.deleted_ms.get(uid)
+            if deleted is None:
+                continue
+            if p.deleted_too_long(deleted, state.now_ms):
+                found.append(Violation(
+                    property_name="deleted-pod-stops", nodes=(),
+                    reason=f"node {name} still runs pod uid {uid} "
+                    f"{(state.now_ms - deleted) / 1000:g} s after its informer delivered that the "
+                    f"pod is gone (bound {p.DELETED_POD_STOP_BOUND_MS / 1000:g} s)",
+                ))  # fmt: skip
+        return found
+
+    # The API server's cache ---------------------------------------------------------------
+
+    def _cache(self, state: ClusterState) -> list[Violation]:
+        api = state.api.state
+        if api is None:
+            return []
+        objects = api.cache.objects
+        previous = self.cache_seen
+        self.cache_seen = objects
+        if objects is previous:
+            return []
+        applied = max(
+            (s.state.etcd.revision for s in state.members.nodes.values() if s.state is not None),
+            default=0,
+        )
+        found: list[Violation] = []
+        for key, cached in objects.items():
+            if previous is not None and previous.get(key) is cached:
+                continue
+            self._saw("cache-holds-objects-arises")
+            changed = self._changed_keys(state, cached.mod_revision)
+            if not p.cached_at_committed(key, cached.mod_revision, applied, changed):
+                found.append(Violation(
+                    property_name="cache-at-committed-revision", nodes=(),
+                    reason=f"the API server's cache holds {key} at revision "
+                    f"{cached.mod_revision}, which no etcd member applied with that key "
+                    f"(members applied up to {applied})",
+                ))  # fmt: skip
+        return found
+
+    def _changed_keys(self, state: ClusterState, revision: int) -> frozenset[str] | None:
+        for _, slot in sorted(state.members.nodes.items()):
+            if slot.state is None or slot.state.etcd.revision < revision:
+                continue
+            events = slot.state.etcd.events.get(revision)
+            if events is not None:
+                return frozenset(event.kv.key.decode() for event in events)
+        return None
+
+    # Outputs ------------------------------------------------------------------------------
+
+    def _taints(self, output: BindIssued) -> list[Violation]:
+        if output.tainted:
+            self._saw("binding-beside-taint-arises")
+        if not output.node_seen or not output.pod:
+            return []
+        node = msgspec.json.decode(output.node_seen, type=Node, dec_hook=decode_hook)
+        untolerated = p.untolerated_no_schedule(_pod(output.pod), node)
+        if not untolerated:
+            return []
+        return [Violation(
+            property_name="binding-respects-seen-taints", nodes=(),
+            reason=f"the scheduler bound {output.key} to {output.node}, whose taint "
+            f"{', '.join(untolerated)} its node informer had delivered and the pod does not "
+            "tolerate",
+        )]  # fmt: skip
+
+    def _leader(self, output: ControllerWrote) -> list[Violation]:
+        if self.first_leader_revision is None and output.acquired_revision > 0:
+            self.first_leader_revision = output.acquired_revision
+        elif output.acquired_revision > (self.first_leader_revision or 0):
+            self._saw("leader-write-after-failover-arises")
+        stale = p.synced_leader(output.acquired_revision, output.listed)
+        if not stale:
+            return []
+        listed = ", ".join(f"{r} at revision {v}" for r, v in output.listed)
+        role = (
+            "while not leading (it lost the Lease)"
+            if output.acquired_revision < 0
+            else f"as leader since Lease revision {output.acquired_revision}"
+        )
+        return [Violation(
+            property_name="leader-acts-on-synced-cache", nodes=(),
+            reason=f"manager-{output.replica}'s {output.controller} sent {output.method} "
+            f"{output.path} {role}; its informers last listed {listed}",
+        )]  # fmt: skip
+
+
+class DeploymentsReady:
+    """Liveness: every Deployment reached its replicas (see the module docstring)."""
+
+    name = "deployments-reach-replicas"
+
+    def __init__(self) -> None:
+        self.lagging = ""
+
+    def observe(self, state: ClusterState, outputs: tuple[tuple[str, object], ...]) -> bool:
+        del outputs
+        api = state.api.state
+        if api is None:
+            self.lagging = "the API server is down"
+            return False
+        for key, cached in sorted(api.cache.objects.items()):
+            if not key.startswith("/registry/deployments/"):
+                continue
+            deployment: Any = msgspec.json.decode(cached.value)
+            wanted = (deployment.get("spec") or {}).get("replicas", 1)
+            status = deployment.get("status") or {}
+            generation = (deployment.get("metadata") or {}).get("generation", 0)
+            done = (
+                status.get("observedGeneration", 0) >= generation
+                and status.get("updatedReplicas", 0) == wanted
+                and status.get("readyReplicas", 0) == wanted
+                and status.get("replicas", 0) == wanted
+            )
+            if not done:
+                self.lagging = (
+                    f"{key.removeprefix('/registry/deployments/')} wants {wanted}, has "
+                    f"{status.get('replicas', 0)} ({status.get('updatedReplicas', 0)} updated, "
+                    f"{status.get('readyReplicas', 0)} ready)"
+                )
+                return False
+        return True
+
+    def failure(self, bound: int) -> str:
+        return f"the Deployments did not reach their replicas within {bound} steps: {self.lagging}"
+
+
+class Tally:
+    """Counts of actions by kind and of API writes by component."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, int] = {}
+        self.bindings = 0
+        self.controller_writes = 0
+
+    def count(self, action: ClusterAction, outputs: tuple[tuple[str, object], ...]) -> None:
+        tag = type(action).__struct_config__.tag
+        name = str(tag)
+        inner = getattr(action, "action", None)
+        if inner is not None:
+            name = f"etcd-{type(inner).__name__.lower()}"
+        self.actions[name] = self.actions.get(name, 0) + 1
+        for _, output in outputs:
+            if isinstance(output, BindIssued):
+                self.bindings += 1
+            elif isinstance(output, ControllerWrote):
+                self.controller_writes += 1
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "actions": dict(sorted(self.actions.items())),
+            "bindings": self.bindings,
+            "controller_writes": self.controller_writes,
+        }

@@ -1,0 +1,112 @@
+"""What a user of the cluster world does through the API: Deployments created, scaled and
+rolled out, pods deleted (gracefully or forced, as ``kubectl delete --force --grace-period=0``),
+nodes tainted NoSchedule and untainted, and drained (``kubectl drain``: cordon, then evict each
+pod of the node through ``pods/eviction``; uncordoned by ``untaint``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from models.apiserver.messages import ApiRequest
+from models.cluster_world import User
+
+DEPLOYMENTS: Final = "/apis/apps/v1/namespaces/default/deployments"
+MERGE: Final = "application/merge-patch+json"
+CPU_REQUEST: Final = "100m"
+TAINT: Final = {"key": "dedicated", "value": "infra", "effect": "NoSchedule"}
+
+
+def deployment_name(index: int) -> str:
+    return f"web-{index}"
+
+
+def deployment(name: str, replicas: int, generation: int) -> dict[str, Any]:
+    labels = {"app": name}
+    container = {
+        "name": "app",
+        "image": f"registry.example/app:v{generation}",
+        "resources": {"requests": {"cpu": CPU_REQUEST}},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def _body(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True).encode()
+
+
+def requests(action: User, node_pods: tuple[str, ...]) -> tuple[ApiRequest, ...]:
+    """The requests ``action`` makes, in order (``node_pods``: the pods on the drained node,
+    ``namespace/name``, as the user's ``kubectl get pods`` showed them)."""
+    target = action.target
+    match action.verb:
+        case "create":
+            body = _body(deployment(target, action.value, 1))
+            return (
+                ApiRequest(
+                    method="POST", path=DEPLOYMENTS, content_type="application/json", body=body
+                ),
+            )
+        case "scale":
+            patch = _body({"spec": {"replicas": action.value}})
+            return (
+                ApiRequest(
+                    method="PATCH", path=f"{DEPLOYMENTS}/{target}", content_type=MERGE, body=patch
+                ),
+            )
+        case "rollout":
+            image = f"registry.example/app:v{action.value}"
+            containers = [
+                {"name": "app", "image": image, "resources": {"requests": {"cpu": CPU_REQUEST}}}
+            ]
+            patch = _body({"spec": {"template": {"spec": {"containers": containers}}}})
+            return (
+                ApiRequest(
+                    method="PATCH", path=f"{DEPLOYMENTS}/{target}", content_type=MERGE, body=patch
+                ),
+            )
+        case "delete-pod" | "force-delete-pod":
+            namespace, name = target.split("/", 1)
+            options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+            if action.verb == "force-delete-pod":
+                options["gracePeriodSeconds"] = 0
+            path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+            return (
+                ApiRequest(
+                    method="DELETE", path=path, content_type="application/json", body=_body(options)
+                ),
+            )
+        case "taint":
+            patch = _body({"spec": {"taints": [TAINT]}})
+            return (_node_patch(target, patch),)
+        case "untaint":
+            return (_node_patch(target, _body({"spec": {"taints": None, "unschedulable": None}})),)
+        case "drain":
+            cordon = _node_patch(target, _body({"spec": {"unschedulable": True}}))
+            return (cordon, *(_eviction(key) for key in node_pods))
+    raise AssertionError(action)
+
+
+def _node_patch(name: str, patch: bytes) -> ApiRequest:
+    return ApiRequest(method="PATCH", path=f"/api/v1/nodes/{name}", content_type=MERGE, body=patch)
+
+
+def _eviction(key: str) -> ApiRequest:
+    namespace, name = key.split("/", 1)
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+    return ApiRequest(method="POST", path=path, content_type="application/json", body=_body(body))

@@ -1,0 +1,1 @@
+"""What must hold across a whole cluster's components (``properties``)."""
