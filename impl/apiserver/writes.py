@@ -27,7 +27,7 @@ from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
 from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
 from impl.apiserver.priority_classes import admit as admit_priority_class
-from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
+from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX, admit_count
 from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
@@ -276,6 +276,16 @@ def _admit_priority_class(ctx: Context, obj: Json, creating: bool) -> Status | N
     return admit_priority_class(obj, creating, _priority_classes(ctx))
 
 
+def _admit_count(ctx: Context, name: str) -> Status | None:
+    """ResourceQuota's object counts on a create of a kind other than Pod."""
+    namespace = ctx.info.namespace
+    quotas = [decode(v.value) for _, v in objects_under(ctx.cache, f"{QUOTA_PREFIX}{namespace}/")]
+    if not quotas:
+        return None
+    held = len(objects_under(ctx.cache, object_key(ctx.resource, namespace, "")))
+    return admit_count(quotas, ctx.resource.resource, ctx.resource.group, held, name)
+
+
 def _priority_classes(ctx: Context) -> list[Json]:
     return [decode(v.value) for _, v in objects_under(ctx.cache, PRIORITY_CLASS_PREFIX)]
 
@@ -452,6 +462,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     defaults.apply_defaults(ctx.resource.kind, obj)
     if ctx.resource.kind == "Pod":
         refused = _admit_pod(ctx, obj, str(name))
+        if refused is not None:
+            return reply(refused)
+    elif ctx.resource.namespaced and ctx.info.namespace in ctx.policy_namespaces:
+        refused = _admit_count(ctx, str(name))
         if refused is not None:
             return reply(refused)
     if ctx.resource.kind == "Service":
