@@ -9,6 +9,12 @@ container to state it: ``failed quota: q: must specify limits.cpu for: c``. Over
 names, sorted). Usage is counted from the pods the server holds in the namespace that are not
 Succeeded or Failed: what the quota controller writes into ``status.used``, which this server
 does not maintain; ``spec.hard`` stands for ``status.hard``.
+
+Object counts (``admit_count``), for a create of any other namespaced kind: ``count/RES`` (a core
+resource) or ``count/RES.GROUP``, and the older names ``services``, ``configmaps``, ``secrets``,
+``persistentvolumeclaims``, ``replicationcontrollers`` and ``resourcequotas``; one per object the
+namespace holds. Over a limit: ``configmaps "c" is forbidden: exceeded quota: q, requested:
+configmaps=1,count/configmaps=1, used: ..., limited: ...``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ from models.quantity import Quantity, QuantityFormat, parse_quantity
 Json = dict[str, Any]
 COMPUTE: Final = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
 TRACKED: Final = frozenset({"pods", "count/pods", *COMPUTE})
+LEGACY_COUNTS: Final = frozenset(
+    {
+        "services",
+        "configmaps",
+        "secrets",
+        "persistentvolumeclaims",
+        "replicationcontrollers",
+        "resourcequotas",
+    }
+)
+"""Core resources whose object count a quota may also name without ``count/``."""
 QUOTA_PREFIX: Final = "/registry/resourcequotas/"
 LIMITS_PREFIX: Final = "/registry/limitranges/"
 POLICY_PREFIXES: Final = (QUOTA_PREFIX, LIMITS_PREFIX)
@@ -136,5 +153,45 @@ def admit_pod(quotas: Iterable[Json], pods: Iterable[Json], pod: Json, name: str
                 f"requested: {_pretty({k: requested[k] for k in exceeded})}, "
                 f"used: {_pretty({k: used.get(k, zero) for k in exceeded})}, "
                 f"limited: {_pretty({k: hard[k] for k in exceeded})}",
+            )
+    return None
+
+
+def count_names(resource: str, group: str) -> frozenset[str]:
+    """The quota names that count objects of ``resource`` in ``group``."""
+    names = {f"count/{resource}.{group}" if group else f"count/{resource}"}
+    if not group and resource in LEGACY_COUNTS:
+        names.add(resource)
+    return frozenset(names)
+
+
+def admit_count(
+    quotas: Iterable[Json], resource: str, group: str, held: int, name: str
+) -> Status | None:
+    """The refusal of one more object of ``resource`` when the namespace holds ``held`` and a
+    quota counts them; None admits it."""
+    names = count_names(resource, group)
+    for quota in sorted(quotas, key=lambda q: str(_dict(q.get("metadata")).get("name", ""))):
+        quota_name = str(_dict(quota.get("metadata")).get("name", ""))
+        hard = {
+            key: q
+            for key, value in _dict(_dict(quota.get("spec")).get("hard")).items()
+            if key in names and (q := _quantity(value)) is not None
+        }
+        one, used, after = _quantity("1"), _quantity(str(held)), _quantity(str(held + 1))
+        assert one is not None
+        assert used is not None
+        assert after is not None
+        exceeded = sorted(key for key, limit in hard.items() if limit < after)
+        if exceeded:
+            qualified = f"{resource}.{group}" if group else resource
+            return failure(
+                403,
+                "Forbidden",
+                f'{qualified} "{name}" is forbidden: exceeded quota: {quota_name}, '
+                f"requested: {_pretty(dict.fromkeys(exceeded, one))}, "
+                f"used: {_pretty(dict.fromkeys(exceeded, used))}, "
+                f"limited: {_pretty({k: hard[k] for k in exceeded})}",
+                StatusDetails(name=name, group=group or None, kind=resource),
             )
     return None

@@ -25,9 +25,11 @@ from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
 from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.pod_security import evaluate as evaluate_pod_security
+from impl.apiserver.pod_security import namespace_warnings, workload_warnings
 from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
 from impl.apiserver.priority_classes import admit as admit_priority_class
-from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
+from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX, admit_count
 from impl.apiserver.quota import admit_pod as admit_quota
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
@@ -269,11 +271,44 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
     return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
 
 
+def _pod_security_warnings(ctx: Context, old: Json | None, new: Json) -> tuple[str, ...]:
+    """PodSecurity's warnings on a write (``pod_security.py``): an admitted pod's, a workload's
+    pod template's, or, for a namespace whose enforce level changes, its violating pods'."""
+    if ctx.resource.custom:
+        return ()
+    kind = ctx.resource.kind
+    if kind == "Namespace":
+        if old is None:
+            return ()
+        name = meta_str(new, "name")
+        pods = objects_under(ctx.cache, f"/registry/pods/{name}/")
+        return namespace_warnings(
+            old, new, ((meta_str(pod, "name"), pod) for pod in (decode(v.value) for _, v in pods))
+        )
+    cached = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
+    namespace = decode(cached.value) if cached is not None else None
+    if kind == "Pod":
+        if old is not None:  # pod updates are not evaluated (see pod_security.py)
+            return ()
+        return evaluate_pod_security(namespace, new, meta_str(new, "name"), True).warnings
+    return workload_warnings(namespace, kind, new)
+
+
 def _admit_priority_class(ctx: Context, obj: Json, creating: bool) -> Status | None:
     """The Priority plugin's check of a PriorityClass write (one default at most)."""
     if ctx.resource.qualified != PRIORITY_CLASSES or "Priority" not in ctx.config.admission_plugins:
         return None
     return admit_priority_class(obj, creating, _priority_classes(ctx))
+
+
+def _admit_count(ctx: Context, name: str) -> Status | None:
+    """ResourceQuota's object counts on a create of a kind other than Pod."""
+    namespace = ctx.info.namespace
+    quotas = [decode(v.value) for _, v in objects_under(ctx.cache, f"{QUOTA_PREFIX}{namespace}/")]
+    if not quotas:
+        return None
+    held = len(objects_under(ctx.cache, object_key(ctx.resource, namespace, "")))
+    return admit_count(quotas, ctx.resource.resource, ctx.resource.group, held, name)
 
 
 def _priority_classes(ctx: Context) -> list[Json]:
@@ -454,6 +489,11 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         refused = _admit_pod(ctx, obj, str(name))
         if refused is not None:
             return reply(refused)
+    elif ctx.resource.namespaced and ctx.info.namespace in ctx.policy_namespaces:
+        refused = _admit_count(ctx, str(name))
+        if refused is not None:
+            return reply(refused)
+    admission_warnings = _pod_security_warnings(ctx, None, obj)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:
@@ -476,7 +516,7 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     return Write(
         writes=(KeyWrite(key=key, expected=0, value=stored_bytes(obj)),),
         code=201,
-        warnings=decoded.warnings,
+        warnings=(*decoded.warnings, *admission_warnings),
     )
 
 
@@ -564,6 +604,8 @@ def finish_update(
     refused = _admit_priority_class(ctx, new, False)
     if refused is not None:
         return reply(refused)
+    if subresource == "":
+        warnings = (*warnings, *_pod_security_warnings(ctx, old, new))
     if not applied:  # server-side apply has recorded its own managedFields entry
         record_update(ctx, old, new)
     old_stored = stored_bytes(old)

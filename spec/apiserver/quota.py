@@ -1,9 +1,11 @@
 """ResourceQuota's guarantee, stated over the objects a server holds: in every namespace, the
 pods that are not Succeeded or Failed use no more than any quota's ``spec.hard`` allows, for
 ``pods`` and for the cpu and memory requests and limits (summed over containers; an init
-container counts when it asks for more than the sum). Source: "Resource Quotas"
-(kubernetes.io/docs/concepts/policy/resource-quotas/): "the quota system ... ensures that
-creation of a resource does not exceed the hard limits"."""
+container counts when it asks for more than the sum); and the namespace holds no more objects
+of a kind than ``count/RESOURCE[.GROUP]`` allows (or the older ``configmaps``, ``secrets``,
+``services``, ``persistentvolumeclaims``, ``replicationcontrollers``, ``resourcequotas``).
+Source: "Resource Quotas" (kubernetes.io/docs/concepts/policy/resource-quotas/): "the quota
+system ... ensures that creation of a resource does not exceed the hard limits"."""
 
 from __future__ import annotations
 
@@ -66,5 +68,38 @@ def violations(quotas: Sequence[Json], pods: Sequence[Json]) -> list[str]:
                 continue
             used = sum((usage(p, name) for p in in_namespace), Fraction(0))
             if used > limit:
+                found.append(f"{(quota.get('metadata') or {}).get('name')}/{name}")
+    return found
+
+
+OLDER_COUNT_NAMES = (
+    *("configmaps", "secrets", "services", "persistentvolumeclaims"),
+    *("replicationcontrollers", "resourcequotas"),
+)
+
+
+def count_violations(quotas: Sequence[Json], objects: Sequence[tuple[str, str, Json]]) -> list[str]:
+    """Each object-count quota name over its hard limit, named ``quota/name``; ``objects`` holds
+    (resource, group, object) for the objects the server holds."""
+    found = []
+    for quota in quotas:
+        namespace = (quota.get("metadata") or {}).get("namespace")
+        for name, hard in ((quota.get("spec") or {}).get("hard") or {}).items():
+            limit = _amount(hard)
+            if limit is None:
+                continue
+            if name.startswith("count/") and name != "count/pods":
+                counted = name[len("count/") :]
+            elif name in OLDER_COUNT_NAMES:
+                counted = name
+            else:
+                continue
+            held = sum(
+                1
+                for resource, group, obj in objects
+                if (f"{resource}.{group}" if group else resource) == counted
+                and (obj.get("metadata") or {}).get("namespace") == namespace
+            )
+            if held > limit:
                 found.append(f"{(quota.get('metadata') or {}).get('name')}/{name}")
     return found
