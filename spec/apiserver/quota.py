@@ -123,3 +123,36 @@ def violations(
             if used is not None and used > limit:
                 found.append(f"{(quota.get('metadata') or {}).get('name')}/{name}")
     return found
+
+
+OLDER_COUNT_NAMES = (
+    *("configmaps", "secrets", "services", "persistentvolumeclaims"),
+    *("replicationcontrollers", "resourcequotas"),
+)
+
+
+def count_violations(quotas: Sequence[Json], objects: Sequence[tuple[str, str, Json]]) -> list[str]:
+    """Each object-count quota name over its hard limit, named ``quota/name``; ``objects`` holds
+    (resource, group, object) for the objects the server holds."""
+    found = []
+    for quota in quotas:
+        namespace = (quota.get("metadata") or {}).get("namespace")
+        for name, hard in ((quota.get("spec") or {}).get("hard") or {}).items():
+            limit = _amount(hard)
+            if limit is None:
+                continue
+            if name.startswith("count/") and name != "count/pods":
+                counted = name[len("count/") :]
+            elif name in OLDER_COUNT_NAMES:
+                counted = name
+            else:
+                continue
+            held = sum(
+                1
+                for resource, group, obj in objects
+                if (f"{resource}.{group}" if group else resource) == counted
+                and (obj.get("metadata") or {}).get("namespace") == namespace
+            )
+            if held > limit:
+                found.append(f"{(quota.get('metadata') or {}).get('name')}/{name}")
+    return found
