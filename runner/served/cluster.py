@@ -22,10 +22,11 @@ wait for that file) and one line says so.
 While it serves, a controller-manager or scheduler process that exits (it does when it loses
 its Lease) is started again a second later, as the kubelet restarts kind's static pods; any
 other component that exits ends the cluster (exit 1, naming it and the end of its log). On
-SIGINT or SIGTERM the components get SIGTERM in the reverse order of start-up, SIGKILL after
-``STOP_SECONDS``, and the supervisor exits 0. The components run in their own session, so a
-Ctrl-C at the terminal reaches only the supervisor, which stops them in order; on Linux each
-also gets SIGTERM if the supervisor itself dies (``PR_SET_PDEATHSIG``).
+SIGINT or SIGTERM every component but the API server gets SIGTERM at once, then (once they are
+gone) the API server; SIGKILL after ``STOP_SECONDS``; and the supervisor exits 0. The
+components run in their own session, so a Ctrl-C at the terminal reaches only the supervisor,
+which stops them; on Linux each also gets SIGTERM if the supervisor itself dies
+(``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -327,13 +328,18 @@ class Cluster:
                 self.say(f"started {component.describe()}")
 
     def _stop_all(self) -> None:
+        """SIGTERM every component but the API server at once, wait for them, then the API
+        server (the others still talk to it while they stop); SIGKILL whatever is left at
+        ``STOP_SECONDS``."""
         running = [c for c in reversed(self.components) if c.exited() is None and c.process]
         if running:
             print(f"{VERB}: stopping {', '.join(c.name for c in running)}", file=sys.stderr)
         deadline = time.monotonic() + STOP_SECONDS
-        for component in running:
-            component.terminate()
-            while component.exited() is None and time.monotonic() < deadline:
+        apiserver = self.components[0]
+        for wave in ([c for c in running if c is not apiserver], [apiserver]):
+            for component in wave:
+                component.terminate()
+            while any(c.exited() is None for c in wave) and time.monotonic() < deadline:
                 time.sleep(0.05)
         for component in running:
             if component.exited() is None:
