@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import re
 import shutil
 import signal
 import subprocess
@@ -247,6 +248,7 @@ class Cluster:
                 return None
             if time.monotonic() > deadline:
                 raise ClusterError(f"the API server did not listen:\n{apiserver.tail()}")
+        self._loopback_server()
         endpoint = endpoint_from_kubeconfig(self.admin, folder)
         client = ApiClient(endpoint)
         try:
@@ -260,6 +262,15 @@ class Cluster:
             client.close()
         self.say(f"API server {endpoint.url} (PKI, kubeconfig and logs in {self.config.folder})")
         return endpoint
+
+    def _loopback_server(self) -> None:
+        """A wildcard ``--bind-address`` (0.0.0.0, ::) is no address to connect to, nor one the
+        serving certificate names: the kubeconfig's server becomes 127.0.0.1 (in the
+        certificate), as kind's kubeconfig names the host's loopback."""
+        text = self.admin.read_text(encoding="utf-8")
+        fixed = re.sub(r"(server: https://)(0\.0\.0\.0|\[?::\]?):(\d+)", r"\g<1>127.0.0.1:\3", text)
+        if fixed != text:
+            self.admin.write_text(fixed, encoding="utf-8")
 
     def _listening(self, apiserver: Component) -> bool:
         """Has the API server written its kubeconfig and said where its secure port is?"""
