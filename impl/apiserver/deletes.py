@@ -17,6 +17,8 @@ from typing import Any
 from impl.apiserver.bodies import parse_body
 from impl.apiserver.context import Context, Decision, KeyWrite, Write, reply
 from impl.apiserver.objects import encode, meta_str, metadata, stored_bytes
+from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
+from impl.apiserver.priority_classes import delete_refusal
 from impl.apiserver.writes import Current
 from models.apiserver.clock import parse_rfc3339, rfc3339
 from models.apiserver.resources import object_key
@@ -112,6 +114,10 @@ def _check_preconditions(ctx: Context, current: Current, options: Json) -> Statu
 
 
 def decide_delete(ctx: Context, current: Current | None) -> Decision:
+    if ctx.resource.qualified == PRIORITY_CLASSES:
+        refused = delete_refusal(ctx.info.name)
+        if refused is not None:
+            return reply(refused)
     if current is None:
         return reply(not_found(ctx.resource.qualified, ctx.info.name))
     options = _options(ctx)

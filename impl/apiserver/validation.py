@@ -17,7 +17,7 @@ from typing import Any, Final
 import msgspec
 from returns.pipeline import is_successful
 
-from impl.apiserver import kind_rules
+from impl.apiserver import kind_rules, priority_classes
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
 from models.k8s.base import decode_hook
 from models.label_validation import (
@@ -458,6 +458,7 @@ KIND_RULES: Final[dict[str, Callable[[Json], list[FieldError]]]] = {
     "RoleBinding": _binding,
     "ClusterRoleBinding": _binding,
     "CustomResourceDefinition": _crd,
+    "PriorityClass": priority_classes.validate,
 }
 
 
@@ -489,8 +490,13 @@ def _at(obj: Json, path: tuple[str, ...]) -> object:
 
 
 def validate_update(kind: str, new: Json, old: Json, namespaced: bool) -> list[FieldError]:
-    """``ValidateObjectMetaUpdate`` plus the kind's create rules and immutable fields."""
-    errors = validate_create(kind, new, namespaced)
+    """``ValidateObjectMetaUpdate`` plus the kind's create rules and immutable fields (a
+    PriorityClass has its own update rules instead)."""
+    if kind == "PriorityClass":
+        errors = validate_metadata(kind, new, namespaced)
+        errors.extend(priority_classes.validate_update(new, old))
+    else:
+        errors = validate_create(kind, new, namespaced)
     new_meta, old_meta = _dict(new.get("metadata")), _dict(old.get("metadata"))
     for field in ("uid", "creationTimestamp", "name", "namespace", "generateName"):
         if field in ("generateName",):

@@ -10,9 +10,13 @@ from typing import Any, Final
 
 import msgspec
 
+from impl.apiserver.admission_policy import BINDING_PREFIX, POLICY_PREFIX, selector_matches
+from impl.apiserver.admission_policy import Request as PolicyRequest
+from impl.apiserver.admission_policy import admit as admit_policies
 from impl.apiserver.authz import forbidden_status
 from impl.apiserver.bodies import parse_body
-from impl.apiserver.cache import CachedObject
+from impl.apiserver.cache import CachedObject, objects_under
+from impl.apiserver.catalog import all_resources
 from impl.apiserver.context import (
     Config,
     Context,
@@ -112,6 +116,10 @@ def decide(ctx: Context, current: Current | None) -> Decision:
         refused = _node_restriction(ctx, current, decision)
         if refused is not None:
             return Reply(response=status_response(refused))
+    if isinstance(decision, Write) and ctx.info.subresource in ("", "status"):
+        decision = _admission_policies(ctx, current, decision)
+        if not isinstance(decision, Write):
+            return decision
     if (
         isinstance(decision, Write)
         and user is not None
@@ -164,6 +172,76 @@ def _node_restriction(ctx: Context, current: Current | None, decision: Write) ->
         new=new,
     )
     return admit_node_write(ctx.request.user, write, node_uid)
+
+
+def _admission_policies(ctx: Context, current: Current | None, decision: Write) -> Decision:
+    """ValidatingAdmissionPolicy on a write, with the object as it would be stored: the
+    refusal, or the write with the policies' warnings added."""
+    bindings = objects_under(ctx.cache, BINDING_PREFIX)
+    if not bindings:
+        return decision
+    operation = _OPERATIONS.get(ctx.info.verb, "DELETE")
+    new: Json | None = None
+    if operation != "DELETE":
+        if decision.writes and decision.writes[0].value is not None:
+            new = decode(decision.writes[0].value)
+        elif decision.body is not None:
+            new = decode(decision.body)
+    namespace = ctx.info.namespace
+    cached_namespace = (
+        ctx.cache.objects.get(f"/registry/namespaces/{namespace}") if namespace else None
+    )
+    user = ctx.request.user
+    request = PolicyRequest(
+        operation=operation,
+        group=ctx.resource.group,
+        version=ctx.resource.version,
+        resource=ctx.resource.resource,
+        subresource=ctx.info.subresource,
+        kind=ctx.resource.kind,
+        namespaced=ctx.resource.namespaced,
+        namespace=namespace,
+        name=ctx.info.name or (str(metadata(new).get("name") or "") if new else ""),
+        new=new,
+        old=current.obj if current is not None else None,
+        namespace_object=decode(cached_namespace.value) if cached_namespace else None,
+        user={"username": user.name, "uid": user.uid, "groups": list(user.groups)}
+        if user is not None
+        else {},
+    )
+
+    def params(api_version: str, kind: str, namespace: str, key: Any) -> list[Json] | None:
+        group, _, version = api_version.rpartition("/")
+        resource = next(
+            (
+                r
+                for r in all_resources(ctx.catalog)
+                if (r.group, r.version, r.kind) == (group, version, kind)
+            ),
+            None,
+        )
+        if resource is None:
+            return None
+        where = namespace or (ctx.info.namespace if resource.namespaced else "")
+        if isinstance(key, str):
+            cached = ctx.cache.objects.get(object_key(resource, where, key))
+            return [decode(cached.value)] if cached is not None else []
+        prefix = f"{resource.key_prefix}/{where + '/' if where else ''}"
+        found = [decode(c.value) for _, c in objects_under(ctx.cache, prefix)]
+        return [o for o in found if selector_matches(key, metadata(o).get("labels") or {})]
+
+    outcome = admit_policies(
+        [decode(c.value) for _, c in objects_under(ctx.cache, POLICY_PREFIX)],
+        [decode(c.value) for _, c in bindings],
+        request,
+        params,
+        ctx.resource.qualified,
+    )
+    if outcome.refusal is not None:
+        return Reply(response=status_response(outcome.refusal))
+    if outcome.warnings:
+        return msgspec.structs.replace(decision, warnings=(*decision.warnings, *outcome.warnings))
+    return decision
 
 
 def _node_token_refusal(ctx: Context) -> Status | None:

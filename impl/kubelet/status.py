@@ -13,8 +13,10 @@ current states:
 
 A terminal phase is final (``PodRecord.phase`` keeps it). Conditions follow the API reference:
 PodReadyToStartContainers (sandbox up), Initialized, ContainersReady and Ready (every main
-container and sidecar ready); a condition's ``lastTransitionTime`` is when its status last
-changed. Container statuses follow ``convertToAPIContainerStatuses``: a container that will be
+container and sidecar ready), and for a pod node-pressure eviction chose, DisruptionTarget
+(True, ``TerminationByKubelet``, the eviction message; another component's DisruptionTarget is
+kept otherwise); a condition's ``lastTransitionTime`` is when its status last changed.
+Container statuses follow ``convertToAPIContainerStatuses``: a container that will be
 restarted after a backoff reads ``waiting: CrashLoopBackOff`` with the last termination as
 ``lastState``; main containers are sorted by name, init containers kept in spec order.
 """
@@ -106,11 +108,17 @@ def desired_conditions(record: PodRecord) -> tuple[tuple[str, str, str, str], ..
     """(type, status, reason, message) for the conditions the kubelet owns."""
     if record.phase in TERMINAL:
         done = "PodCompleted"
+        disruption: tuple[tuple[str, str, str, str], ...] = (
+            (("DisruptionTarget", "True", "TerminationByKubelet", record.message),)
+            if record.eviction_signal
+            else ()
+        )
         return (
             ("PodReadyToStartContainers", "False", "", ""),
             ("Initialized", "True", done if record.phase == "Succeeded" else "", ""),
             ("Ready", "False", done, ""),
             ("ContainersReady", "False", done, ""),
+            *disruption,
         )
     sandbox = "True" if record.sandbox == "ready" else "False"
     incomplete = [c.name for c in record.containers if c.role != "regular" and not _done_init(c)]
@@ -238,7 +246,10 @@ def _images(pod: Pod) -> dict[str, str]:
 def api_status(record: PodRecord, node_ip: str) -> PodStatus:
     """The status the kubelet writes for this pod."""
     existing = record.pod.pod_status
-    others = tuple(c for c in existing.conditions or () if (c.type or "") not in KUBELET_CONDITIONS)
+    owned = KUBELET_CONDITIONS + tuple(
+        c.type for c in record.conditions if c.type == "DisruptionTarget"
+    )
+    others = tuple(c for c in existing.conditions or () if (c.type or "") not in owned)
     if not record.admitted:
         return msgspec.structs.replace(
             existing, phase="Failed", reason=record.reason, message=record.message

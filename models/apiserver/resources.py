@@ -14,6 +14,10 @@ from typing import Any, Final
 
 import msgspec
 
+from models.k8s.admission_policy import (
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+)
 from models.k8s.apiextensions import CustomResourceDefinition
 from models.k8s.apps import Deployment, ReplicaSet, StatefulSet
 from models.k8s.autoscaling import HorizontalPodAutoscaler
@@ -269,6 +273,23 @@ BUILTIN_RESOURCES: Final = (
         short_names=("pdb",),
         subresources=(_status("policy", "v1", "PodDisruptionBudget"),),
     ),
+    _grouped(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        namespaced=False,
+        categories=("api-extensions",),
+        subresources=(_status("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"),),
+    ),
+    _grouped(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
     _grouped("rbac.authorization.k8s.io", "v1", "roles", "Role", create_on_update=True),
     _grouped(
         "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", create_on_update=True
@@ -317,6 +338,8 @@ MODELS: Final[dict[str, type[Any]]] = {
     "ResourceQuota": ResourceQuota,
     "LimitRange": LimitRange,
     "PriorityClass": PriorityClass,
+    "ValidatingAdmissionPolicy": ValidatingAdmissionPolicy,
+    "ValidatingAdmissionPolicyBinding": ValidatingAdmissionPolicyBinding,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
     "DaemonSet": DaemonSet,

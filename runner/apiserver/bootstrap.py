@@ -1,9 +1,14 @@
 """What kube-apiserver's post-start hooks create through its own API at start: the system
 namespaces (``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``) and the
-``kubernetes`` Service in ``default`` on the first address of the service range.
+``kubernetes`` Service in ``default`` on the first address of the service range, and the
+``scheduling/bootstrap-system-priority-classes`` hook's ``system-node-critical`` and
+``system-cluster-critical`` PriorityClasses.
 
 With RBAC on, the ``rbac/bootstrap-roles`` hook also creates the bootstrap ClusterRoles and
-ClusterRoleBindings (``bootstrap_policy``). They are plain create requests; an object that
+ClusterRoleBindings (``bootstrap_policy``); when the server serves the metrics API
+(``--metric-resolution``), also the ClusterRole metrics-server's manifests install,
+``system:aggregated-metrics-reader`` (get, list and watch on ``metrics.k8s.io`` pods and nodes,
+aggregated into view, edit and admin). They are plain create requests; an object that
 already exists (a restart on a kept store) answers 409, which is what the hooks ignore too.
 """
 
@@ -14,6 +19,7 @@ import ipaddress
 import msgspec
 
 from impl.apiserver.context import Config
+from impl.apiserver.priority_classes import system_class_objects
 from models.apiserver.messages import ApiRequest
 from runner.apiserver.bootstrap_policy import cluster_role_bindings, cluster_roles
 
@@ -61,6 +67,10 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
         },
     }
     requests.append(_create("/api/v1/namespaces/default/services", service))
+    requests += [
+        _create("/apis/scheduling.k8s.io/v1/priorityclasses", priority_class)
+        for priority_class in system_class_objects()
+    ]
     return requests
 
 
@@ -70,3 +80,28 @@ def policy_requests() -> list[ApiRequest]:
     return [_create(f"{base}/clusterroles", role) for role in cluster_roles()] + [
         _create(f"{base}/clusterrolebindings", binding) for binding in cluster_role_bindings()
     ]
+
+
+def metrics_reader_requests() -> list[ApiRequest]:
+    """Create ``system:aggregated-metrics-reader``, as metrics-server's manifests do."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": "system:aggregated-metrics-reader",
+            "labels": {
+                "k8s-app": "metrics-server",
+                "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                "rbac.authorization.k8s.io/aggregate-to-view": "true",
+            },
+        },
+        "rules": [
+            {
+                "apiGroups": ["metrics.k8s.io"],
+                "resources": ["pods", "nodes"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    }
+    return [_create("/apis/rbac.authorization.k8s.io/v1/clusterroles", role)]

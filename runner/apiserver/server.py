@@ -28,7 +28,11 @@ import uvicorn
 
 from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
-from runner.apiserver.bootstrap import bootstrap_requests, policy_requests
+from runner.apiserver.bootstrap import (
+    bootstrap_requests,
+    metrics_reader_requests,
+    policy_requests,
+)
 from runner.apiserver.driver import Driver, Sink, Store
 from runner.apiserver.entropy import EntropySource, SystemEntropy
 from runner.apiserver.http import ApiServerApp, StreamSink
@@ -83,6 +87,10 @@ class ApiHttpServer:
             self.secure_socket = bind(secure[0]) if secure is not None else None
         except OSError as error:
             raise SecurePortError(str(error)) from error
+        if self.secure_socket is not None:
+            # As on the insecure port: TLS records of an answer's head and body must not wait
+            # for the client's delayed ACK.
+            self.secure_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.secure_address: tuple[str, int] | None = (
             self.secure_socket.getsockname()[:2] if self.secure_socket is not None else None
         )
@@ -137,6 +145,8 @@ class ApiHttpServer:
         requests = bootstrap_requests(self.config)
         if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
             requests += policy_requests()
+            if self.metric_resolution_seconds > 0:
+                requests += metrics_reader_requests()
         for index, request in enumerate(requests):
             self.driver.feed(
                 RequestReceived(

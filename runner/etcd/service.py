@@ -91,6 +91,12 @@ AUTHENTICATE_ATTEMPTS: Final = 5
 AUTH_TOKEN_TTL_SECONDS: Final = 300.0
 """etcd's default ``--auth-token-ttl``: a simple token unused this long is forgotten."""
 WATCH_ID_DENIED: Final = -1
+GO_CODE_NAMES: Final = (
+    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+    "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+    "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+)  # fmt: skip
+"""Go's ``codes.Code`` names by number (the text of a gRPC error in Go)."""
 
 
 class EtcdService:
@@ -280,17 +286,19 @@ class _WatchSession:
 
     def refused(self, request: WatchCreateRequest) -> WatchResponse | None:
         """etcd's ``isWatchPermitted``: a watch on a range the caller may not read is answered
-        created and cancelled at once, with watch ID -1 and the reason."""
+        created and cancelled at once, with watch ID -1 and the reason (the gRPC error's text,
+        ``rpc error: code = PermissionDenied desc = etcdserver: permission denied``)."""
         state = self.service.backend.state()
         caller = self.service.caller()
         if isinstance(caller, EtcdError):
-            reason = caller.message
+            refused: EtcdError | None = caller
         else:
             key = request.key or b"\x00"
             refused = check_op(state.auth, caller, key, request.range_end, write=False)
-            if refused is None:
-                return None
-            reason = refused.message
+        if refused is None:
+            return None
+        # etcd puts the gRPC error's Go text in the reason.
+        reason = f"rpc error: code = {GO_CODE_NAMES[refused.code]} desc = {refused.message}"
         return WatchResponse(
             header=ResponseHeader(revision=state.revision),
             watch_id=WATCH_ID_DENIED,

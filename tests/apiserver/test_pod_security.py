@@ -125,6 +125,37 @@ def test_run_as_non_root_and_seccomp_may_come_from_the_pod(
 # The pod-changing plugins (--enable-admission-plugins) ---------------------------------------
 
 
+def test_the_warn_label_warns_about_pods_and_pod_templates(server: LocalApiServer) -> None:
+    labels = {"pod-security.kubernetes.io/warn": "restricted"}
+    body = {"metadata": {"name": "warned", "labels": labels}}
+    assert server.call("POST", "/api/v1/namespaces", body).status == 201
+    answer = server.call("POST", "/api/v1/namespaces/warned/pods", pod("p", {"name": "web"}))
+    assert answer.status == 201  # warned, not refused
+    expected = (
+        '299 - "would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != '
+        'false (container \\"web\\" must set securityContext.allowPrivilegeEscalation=false), '
+        'unrestricted capabilities (container \\"web\\" must set '
+        'securityContext.capabilities.drop=[\\"ALL\\"]), runAsNonRoot != true (pod or '
+        'container \\"web\\" must set securityContext.runAsNonRoot=true), seccompProfile (pod '
+        'or container \\"web\\" must set securityContext.seccompProfile.type to '
+        '\\"RuntimeDefault\\" or \\"Localhost\\")"'
+    )
+    assert answer.headers["Warning"] == expected
+    hardened = pod("q", {"name": "web", **RESTRICTED_OK})
+    assert "Warning" not in server.call("POST", "/api/v1/namespaces/warned/pods", hardened).headers
+    template = {"metadata": {"labels": {"app": "d"}}, "spec": pod("x", {"name": "web"})["spec"]}
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": template},
+    }
+    answer = server.call("POST", "/apis/apps/v1/namespaces/warned/deployments", deployment)
+    assert answer.status == 201
+    assert answer.headers["Warning"] == expected
+    # Without the label nothing is said.
+    answer = server.call("POST", "/api/v1/namespaces/default/pods", pod("p", {"name": "web"}))
+    assert "Warning" not in answer.headers
+
+
 def test_default_toleration_seconds(config: Config) -> None:
     server = LocalApiServer(
         config=msgspec.structs.replace(config, admission_plugins=("DefaultTolerationSeconds",))

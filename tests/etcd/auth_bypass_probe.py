@@ -11,6 +11,7 @@ root attached the key ``z-leased`` (3.4.23 lists the keys to anyone; CVE-2023-32
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -107,4 +108,30 @@ def probe(target: str) -> list[str]:
             f"reason={first.cancel_reason!r}"
         )
         stream.cancel()
+    return lines
+
+
+_IDS = re.compile(r"(cluster_id|member_id|raft_term): \d+")
+
+
+def watch_refusals(target: str) -> list[str]:
+    """What a watch on ``z`` is answered as alice (no permission), without a token and with a
+    garbage one: the first message of each stream, IDs masked."""
+    lines: list[str] = []
+    with grpc.insecure_channel(target) as channel:
+        alice = _as_alice(channel)
+        tokens = (("alice", alice), ("no token", ()), ("garbage token", (("token", "x.1"),)))
+        for name, metadata in tokens:
+
+            def requests() -> Iterator[rpc_pb2.WatchRequest]:
+                yield rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"z"))
+                time.sleep(0.5)
+
+            stream = rpc_pb2_grpc.WatchStub(channel).Watch(
+                requests(), metadata=metadata, timeout=TIMEOUT
+            )
+            first = next(iter(stream))
+            text = _IDS.sub(r"\1: <id>", " ".join(str(first).split()))
+            lines.append(f"{name}: {text}")
+            stream.cancel()
     return lines

@@ -54,6 +54,10 @@ def test_disk_pressure_sets_the_condition_and_evicts_the_largest_user_of_disk() 
         "The node was low on resource: ephemeral-storage. "
         "Threshold quantity: 10737418400, available: 5Gi. "
     )
+    disruption = [c for c in writer.conditions or () if c.type == "DisruptionTarget"]
+    assert [(c.status, c.reason, c.message) for c in disruption] == [
+        ("True", "TerminationByKubelet", writer.message)
+    ]
     assert harness.status("uid-quiet").phase == "Running"
     harness.run(11)
     assert conditions(harness)["DiskPressure"] == (
@@ -67,6 +71,8 @@ def test_disk_pressure_sets_the_condition_and_evicts_the_largest_user_of_disk() 
     harness.add(make_pod("late", ONE))
     late = harness.status("uid-late")
     assert (late.phase, late.reason) == ("Failed", "Evicted")
+    # Refused at admission, not evicted: no DisruptionTarget.
+    assert [c.type for c in late.conditions or () if c.type == "DisruptionTarget"] == []
     assert late.message == "Pod was rejected: The node had condition: [DiskPressure]. "
     # A critical pod is still admitted.
     critical = make_pod("critical", {**ONE, "priority": 2_000_000_000})

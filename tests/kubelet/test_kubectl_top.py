@@ -123,6 +123,12 @@ def test_a_leaking_container_puts_the_node_under_memory_pressure_and_is_evicted(
     assert str(status()["message"]).startswith(
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: "
     )
+    conditions = status()["conditions"]
+    assert isinstance(conditions, list)
+    disruption = [c for c in conditions if c["type"] == "DisruptionTarget"]
+    assert [(c["status"], c["reason"], c["message"]) for c in disruption] == [
+        ("True", "TerminationByKubelet", status()["message"])
+    ]
 
     def memory_pressure() -> list[str]:
         node = json.loads(ok(served, "get", "node", "kubeoracle-node-1", "-o", "json"))

@@ -1,9 +1,11 @@
 """The metrics API through ``serve apiserver --secure-port`` is authorized as RBAC's ``list``
 and ``get`` on ``pods``/``nodes`` in the group ``metrics.k8s.io``: ``kubectl top`` as a user
-without rights gets kube's Forbidden messages, the admin gets an answer."""
+without rights gets kube's Forbidden messages, the admin gets an answer, and a user bound to
+``view`` may read pod metrics through metrics-server's aggregated reader role."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,24 @@ def test_kubectl_top_needs_rights_on_metrics(tmp_path: Path) -> None:
         admin = kubectl(served, "top", "pod")
         assert admin.returncode == 0, admin.stderr
         assert admin.stderr.strip() == "No resources found in default namespace."
+        # metrics-server's reader role is aggregated into view: a viewer may read metrics.
+        reader = kubectl(
+            served, "get", "clusterrole", "system:aggregated-metrics-reader", "-o", "json"
+        )
+        assert reader.returncode == 0, reader.stderr
+        assert json.loads(reader.stdout)["rules"] == [
+            {
+                "apiGroups": ["metrics.k8s.io"],
+                "resources": ["pods", "nodes"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ]
+        bound = kubectl(
+            served, "create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice"
+        )
+        assert bound.returncode == 0, bound.stderr
+        viewer = kubectl(served, *as_alice, "top", "pod")
+        assert viewer.returncode == 0, viewer.stderr
+        assert viewer.stderr.strip() == "No resources found in default namespace."
+        # Namespaced: still nothing at the cluster scope.
+        assert kubectl(served, *as_alice, "top", "node").returncode == 1
