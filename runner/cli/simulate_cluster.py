@@ -1,9 +1,9 @@
 """``kubeoracle simulate cluster``: the whole cluster (``runner.cluster``): etcd members on
 Raft, the API server, the scheduler, two controller-manager replicas electing a leader, N
-kubelets and kube-proxy, with the seed's faults and a user's changes; every ``spec.cluster`` property after
-every step, then a liveness phase in which every Deployment must reach its replicas and every
-Service its ready endpoints (options
-and reports: :mod:`runner.cli.simulate_world`; ``--nodes N`` sets the kubelets).
+kubelets and kube-proxy, with the seed's faults and a user's changes; every ``spec.cluster``
+property after every step, then a liveness phase in which every Deployment must reach its
+replicas and every Service its ready endpoints (options and reports:
+:mod:`runner.cli.simulate_world`; ``--nodes N`` sets the kubelets).
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ TARGET: Final = WorldTarget(
     description=(
         "Simulate a whole cluster whose components talk only through the API server: etcd "
         "members on Raft, the API server, the scheduler, two controller-manager replicas "
-        "electing a leader on a Lease, N kubelets on the simulated runtime and kube-proxy. The seed picks the "
-        "faults (node crash, partitions, etcd leader loss, API server restart, watch "
+        "electing a leader on a Lease, N kubelets on the simulated runtime and kube-proxy. "
+        "The seed picks the faults (node crash, partitions, etcd leader loss, API server restart, watch "
         "disconnect, controller failover, clock skew) and a user's changes (scale, rollout, "
         "pod deletion, taints, drains). Every spec/cluster property is judged after every "
-        "step; then faults heal, every Deployment must reach its replicas and kube-proxy must forward "
-        "every Service to exactly its ready pods."
+        "step; then faults heal, every Deployment must reach its replicas and kube-proxy "
+        "must forward every Service to exactly its ready pods."
     ),
     mutants=MUTANTS,
     mutants_title="cluster mutants",
