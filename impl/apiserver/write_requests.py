@@ -35,8 +35,6 @@ from impl.apiserver.node_restriction import admit as admit_node_write
 from impl.apiserver.node_restriction import token_refusal
 from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
-from impl.apiserver.pod_security import TEMPLATE_PATHS
-from impl.apiserver.pod_security import warning as pod_security_warning
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
@@ -124,15 +122,6 @@ def decide(ctx: Context, current: Current | None) -> Decision:
             return decision
     if (
         isinstance(decision, Write)
-        and ctx.info.subresource == ""
-        and ctx.info.verb in ("create", "update", "patch")
-        and decision.writes
-        and decision.writes[0].value is not None
-        and ctx.info.namespace
-    ):
-        decision = _pod_security_warning(ctx, decision)
-    if (
-        isinstance(decision, Write)
         and user is not None
         and ctx.resource.group == RBAC_GROUP
         and ctx.info.verb in ("create", "update", "patch")
@@ -183,24 +172,6 @@ def _node_restriction(ctx: Context, current: Current | None, decision: Write) ->
         new=new,
     )
     return admit_node_write(ctx.request.user, write, node_uid)
-
-
-def _pod_security_warning(ctx: Context, decision: Write) -> Write:
-    """PodSecurity's warn mode: the write with kube's warning when the pod or pod template
-    violates the namespace's warn level."""
-    if ctx.resource.kind != "Pod" and ctx.resource.kind not in TEMPLATE_PATHS:
-        return decision
-    if ctx.resource.kind == "Pod" and ctx.info.verb != "create":
-        return decision  # kube checks pod updates only for the fields they may change
-    cached = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
-    if cached is None:
-        return decision
-    value = decision.writes[0].value
-    assert value is not None
-    found = pod_security_warning(decode(cached.value), ctx.resource.kind, decode(value))
-    if found is None:
-        return decision
-    return msgspec.structs.replace(decision, warnings=(*decision.warnings, found))
 
 
 def _admission_policies(ctx: Context, current: Current | None, decision: Write) -> Decision:

@@ -146,7 +146,8 @@ def test_events_show_the_scheduler_and_the_kubelet(cluster: RunningCluster) -> N
     pressures = ("NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID")
     for node in NODES:
         source = f"kubelet, {node}"
-        node_rows = [(r[2], r[4], r[5]) for r in rows[1:] if r[3] == f"node/{node}"]
+        node_rows = [(r[2], r[4], r[5]) for r in rows[1:]
+                     if r[3] == f"node/{node}" and r[4] == source]  # fmt: skip
         assert node_rows == [
             ("Starting", source, "Starting kubelet."),
             *((reason, source, f"Node {node} status is now: {reason}") for reason in pressures),
