@@ -24,7 +24,7 @@ the objects the server holds in the namespace: what kube's quota controller writ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from returns.result import Success
@@ -194,19 +194,22 @@ def admit(
     resource: str,
     qualified: str,
     name: str,
+    recorded: Mapping[str, dict[str, Quantity]] | None = None,
 ) -> Status | None:
     """The refusal of an object (of ``group``/``resource``, its errors naming ``qualified``)
     the namespace's quotas do not allow, given the objects of its resource the namespace
-    already holds; None admits it."""
+    already holds; None admits it. A quota named in ``recorded`` is judged from that usage (its
+    ``status.used``, when the quota is fresher than the objects counted) instead."""
     quotas = sorted(quotas, key=lambda q: str(_dict(q.get("metadata")).get("name", "")))
     if not quotas:
         return None
     requested = {k: v for k, v in usage(group, resource, obj).items() if not v.is_zero()}
     if not requested:
         return None
-    used = total(group, resource, held)
+    counted = total(group, resource, held)
     for quota in quotas:
         quota_name = str(_dict(quota.get("metadata")).get("name", ""))
+        used = (recorded or {}).get(quota_name, counted)
         hard = _hard(quota)
         if (group, resource) == ("", "pods"):
             missing = _missing(hard, obj)
@@ -229,6 +232,25 @@ def admit(
                 f"limited: {_pretty({k: hard[k] for k in exceeded})}",
             )
     return None
+
+
+def recorded_usage(quota: Json) -> dict[str, Quantity]:
+    """A quota's ``status.used``, parsed."""
+    return {
+        key: q
+        for key, value in _dict(_dict(quota.get("status")).get("used")).items()
+        if (q := _quantity(value)) is not None
+    }
+
+
+def charged_status(quota: Json, requested: dict[str, Quantity]) -> Json:
+    """A quota's status after charging ``requested`` on top of its ``status.used``."""
+    used = recorded_usage(quota)
+    for key in _hard(quota):
+        if key in requested:
+            used[key] = used[key] + requested[key] if key in used else requested[key]
+    spec_hard = _dict(_dict(quota.get("spec")).get("hard"))
+    return {"hard": dict(spec_hard), "used": {key: str(value) for key, value in used.items()}}
 
 
 def status_of(quota: Json, used_by: dict[tuple[str, str], dict[str, Quantity]]) -> Json:

@@ -15,7 +15,16 @@ from typing import Any, Final
 from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, KeyWrite
 from impl.apiserver.objects import decode, metadata, stored_bytes
-from impl.apiserver.quota import QUOTA_PREFIX, admit, counted_resource, status_of, total
+from impl.apiserver.quota import (
+    QUOTA_PREFIX,
+    admit,
+    charged_status,
+    counted_resource,
+    recorded_usage,
+    status_of,
+    total,
+    usage,
+)
 from models.apiserver.resources import BUILTIN_RESOURCES, collection_prefix
 from models.k8s.meta_ops import Status
 from models.quantity import Quantity
@@ -78,13 +87,25 @@ def admit_create(ctx: Context, obj: Json, key: str, name: str) -> Status | tuple
     quotas = [decode(value.value) for _, value in cached]
     group, resource = ctx.resource.group, ctx.resource.resource
     held = [obj for held_key, obj in _held(ctx, namespace, group, resource) if held_key != key]
-    refused = admit(quotas, held, obj, group, resource, ctx.resource.qualified, name)
+    # A quota the store returned after a failed commit is newer than the objects the cache
+    # counts: its status.used (which every charged create writes) is the fresher usage.
+    fresher = {
+        str(metadata(quota).get("name", "")): quota
+        for (_, value), quota in zip(cached, quotas, strict=True)
+        if value.mod_revision > ctx.cache.revision
+    }
+    recorded = {quota_name: recorded_usage(quota) for quota_name, quota in fresher.items()}
+    refused = admit(quotas, held, obj, group, resource, ctx.resource.qualified, name, recorded)
     if refused is not None:
         return refused
     used = _used_by(ctx, namespace, quotas, key, obj)
+    requested = usage(group, resource, obj)
     writes = []
     for (quota_key, value), quota in zip(cached, quotas, strict=True):
-        status = status_of(quota, used)
+        if str(metadata(quota).get("name", "")) in fresher:
+            status = charged_status(quota, requested)
+        else:
+            status = status_of(quota, used)
         if quota.get("status") == status:
             continue
         quota["status"] = status

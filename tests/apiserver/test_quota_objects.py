@@ -13,6 +13,7 @@ import pytest
 
 from impl.apiserver.quota import counted_resource, usage
 from runner.apiserver.local import LocalApiServer
+from runner.apiserver.local_store import LocalStore
 from tests.apiserver.kubectl import kubectl, require_kubectl, serve
 
 NS = "/api/v1/namespaces/default"
@@ -172,3 +173,35 @@ def test_kubectl_sees_object_count_quotas(tmp_path: Path) -> None:
         assert header.split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
         assert row.split()[0] == "objects"
         assert row.split(None, 2)[2].strip() == "configmaps: 1/1, count/deployments.apps: 0/2"
+
+
+class LaggingStore(LocalStore):
+    """The in-process etcd whose watch delivery can be held back, as a real watch lags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = False
+
+    def _flush(self) -> None:
+        if not self.held:
+            super()._flush()
+
+
+def test_a_lagging_watch_cache_cannot_overrun_a_quota() -> None:
+    """The second create is decided on a cache that has not seen the first: the quota's
+    revision guard fails, the retry reads the quota as the store has it, and its
+    ``status.used`` (written with the first create) refuses the second."""
+    store = LaggingStore()
+    server = LocalApiServer(store=store)
+    quota(server, "q", {"configmaps": "1"})
+    store.held = True
+    assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": "a"}}).status == 201
+    assert refusal(server, f"{NS}/configmaps", {"metadata": {"name": "b"}}) == (
+        403,
+        'configmaps "b" is forbidden: exceeded quota: q, requested: configmaps=1, used: '
+        "configmaps=1, limited: configmaps=1",
+    )
+    store.held = False
+    store._flush()
+    names = [c["metadata"]["name"] for c in server.call("GET", f"{NS}/configmaps").body["items"]]
+    assert names == ["a"]
