@@ -51,9 +51,9 @@ TARGET: Final = WorldTarget(
         "electing a leader on a Lease, N kubelets on the simulated runtime and kube-proxy. "
         "The seed picks the faults (node crash, partitions, etcd leader loss, API server "
         "restart, watch disconnect, controller failover, clock skew) and a user's changes "
-        "(scale, rollout, pod deletion, taints, drains). Every spec/cluster property is judged after every "
-        "step; then faults heal, every Deployment must reach its replicas and kube-proxy "
-        "must forward every Service to exactly its ready pods."
+        "(scale, rollout, pod deletion, taints, drains). Every spec/cluster property is "
+        "judged after every step; then faults heal, every Deployment must reach its replicas "
+        "and kube-proxy must forward every Service to exactly its ready pods."
     ),
     mutants=MUTANTS,
     mutants_title="cluster mutants",
