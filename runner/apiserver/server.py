@@ -88,6 +88,10 @@ class ApiHttpServer:
             self.secure_socket = bind(secure[0]) if secure is not None else None
         except OSError as error:
             raise SecurePortError(str(error)) from error
+        if self.secure_socket is not None:
+            # As on the insecure port: TLS records of an answer's head and body must not wait
+            # for the client's delayed ACK.
+            self.secure_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.secure_address: tuple[str, int] | None = (
             self.secure_socket.getsockname()[:2] if self.secure_socket is not None else None
         )
