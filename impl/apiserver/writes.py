@@ -16,7 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from impl.apiserver import defaults
-from impl.apiserver.admission import admit_pod_create
+from impl.apiserver.admission import admit_pod_create, taint_new_node
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
@@ -478,6 +478,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         refused = _admit_pod(ctx, obj, str(name))
         if refused is not None:
             return reply(refused)
+    if ctx.resource.qualified == "nodes" and "TaintNodesByCondition" in (
+        ctx.config.admission_plugins
+    ):
+        taint_new_node(obj)
     admission_warnings = _pod_security_warnings(ctx, None, obj)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
