@@ -15,7 +15,7 @@ from impl.apiserver.admission_policy import Request as PolicyRequest
 from impl.apiserver.admission_policy import admit as admit_policies
 from impl.apiserver.authz import forbidden_status
 from impl.apiserver.bodies import parse_body
-from impl.apiserver.cache import CachedObject, objects_under
+from impl.apiserver.cache import CachedObject, WatchCache, objects_under
 from impl.apiserver.catalog import all_resources
 from impl.apiserver.context import (
     Config,
@@ -370,6 +370,29 @@ def transaction(writes: tuple[KeyWrite, ...]) -> TxnRequest:
     return TxnRequest(compare=compares, success=success, failure=failure_ops)
 
 
+def _refreshed(ctx: Context, writes: tuple[KeyWrite, ...], result: TxnResponse) -> WatchCache:
+    """The decision's cache with the other keys of a failed transaction (a ResourceQuota whose
+    usage the write charged) as the store holds them, so the retry does not compare against a
+    revision the watch has not delivered yet."""
+    objects = ctx.cache.objects
+    for write, answer in zip(writes[1:], result.responses[1:], strict=False):
+        if not isinstance(answer, RangeResponse):
+            continue
+        if answer.kvs:
+            kv = answer.kvs[0]
+            objects = objects.set(
+                write.key,
+                CachedObject(
+                    value=with_resource_version(kv.value, kv.mod_revision),
+                    mod_revision=kv.mod_revision,
+                    create_revision=kv.create_revision,
+                ),
+            )
+        elif write.key in objects:
+            objects = objects.delete(write.key)
+    return msgspec.structs.replace(ctx.cache, objects=objects)
+
+
 def on_commit(
     config: Config, state: ApiServerState, ctx: Context, pending: Pending, result: TxnResponse
 ) -> ApiStep:
@@ -393,7 +416,9 @@ def on_commit(
         retry = msgspec.structs.replace(
             pending, attempt=pending.attempt + 1, stage="current", from_store=True
         )
-        retry_ctx = msgspec.structs.replace(ctx, attempt=pending.attempt + 1)
+        retry_ctx = msgspec.structs.replace(
+            ctx, attempt=pending.attempt + 1, cache=_refreshed(ctx, write.writes, result)
+        )
         return continue_write(state, retry_ctx, retry, current)
     revision = result.header.revision
     first_write = write.writes[0]
