@@ -50,10 +50,10 @@ TARGET: Final = WorldTarget(
         "members on Raft, the API server, the scheduler, two controller-manager replicas "
         "electing a leader on a Lease, N kubelets on the simulated runtime and kube-proxy. "
         "The seed picks the faults (node crash, partitions, etcd leader loss, API server "
-        "restart, watch disconnect, controller failover, clock skew) and a user's changes (scale, rollout, "
-        "pod deletion, taints, drains). Every spec/cluster property is judged after every "
-        "step; then faults heal, every Deployment must reach its replicas and kube-proxy "
-        "must forward every Service to exactly its ready pods."
+        "restart, watch disconnect, controller failover, clock skew) and a user's changes "
+        "(scale, rollout, pod deletion, taints, drains). Every spec/cluster property is "
+        "judged after every step; then faults heal, every Deployment must reach its replicas "
+        "and kube-proxy must forward every Service to exactly its ready pods."
     ),
     mutants=MUTANTS,
     mutants_title="cluster mutants",
