@@ -171,6 +171,22 @@ def usage(group: str, resource: str, obj: Json) -> dict[str, Quantity]:
     return used
 
 
+def charge(group: str, resource: str, obj: Json, previous: Json | None) -> dict[str, Quantity]:
+    """What a write charges: the object's usage, less (never below zero) what the object it
+    replaces used (kube's ``SubtractWithNonNegativeResult``)."""
+    new = usage(group, resource, obj)
+    if previous is None:
+        return new
+    old = usage(group, resource, previous)
+    zero = Quantity.zero()
+    return {
+        key: value - old[key]
+        if key in old and old[key] < value
+        else (zero if key in old else value)
+        for key, value in new.items()
+    }
+
+
 def _hard(quota: Json) -> dict[str, Quantity]:
     return {
         key: q
@@ -195,15 +211,17 @@ def admit(
     qualified: str,
     name: str,
     recorded: Mapping[str, dict[str, Quantity]] | None = None,
+    previous: Json | None = None,
 ) -> Status | None:
     """The refusal of an object (of ``group``/``resource``, its errors naming ``qualified``)
     the namespace's quotas do not allow, given the objects of its resource the namespace
     already holds; None admits it. A quota named in ``recorded`` is judged from that usage (its
-    ``status.used``, when the quota is fresher than the objects counted) instead."""
+    ``status.used``, when the quota is fresher than the objects counted) instead. On an update
+    (``previous`` is the stored object, which ``held`` includes) only the growth is charged."""
     quotas = sorted(quotas, key=lambda q: str(_dict(q.get("metadata")).get("name", "")))
     if not quotas:
         return None
-    requested = {k: v for k, v in usage(group, resource, obj).items() if not v.is_zero()}
+    requested = {k: v for k, v in charge(group, resource, obj, previous).items() if not v.is_zero()}
     if not requested:
         return None
     counted = total(group, resource, held)

@@ -18,12 +18,12 @@ from impl.apiserver.objects import decode, metadata, stored_bytes
 from impl.apiserver.quota import (
     QUOTA_PREFIX,
     admit,
+    charge,
     charged_status,
     counted_resource,
     recorded_usage,
     status_of,
     total,
-    usage,
 )
 from models.apiserver.resources import BUILTIN_RESOURCES, collection_prefix
 from models.k8s.meta_ops import Status
@@ -76,8 +76,11 @@ def quota_status(ctx: Context, quota: Json, key: str) -> Json:
     return status_of(quota, _used_by(ctx, namespace, [quota], key, quota))
 
 
-def admit_create(ctx: Context, obj: Json, key: str, name: str) -> Status | tuple[KeyWrite, ...]:
-    """The quota refusal of a create, or the quota status writes that go with it."""
+def admit_create(
+    ctx: Context, obj: Json, key: str, name: str, previous: Json | None = None
+) -> Status | tuple[KeyWrite, ...]:
+    """The quota refusal of a create (or, with the ``previous`` object, of an update), or the
+    quota status writes that go with it."""
     namespace = ctx.info.namespace
     if not ctx.resource.namespaced or namespace not in ctx.policy_namespaces:
         return ()
@@ -86,7 +89,11 @@ def admit_create(ctx: Context, obj: Json, key: str, name: str) -> Status | tuple
         return ()
     quotas = [decode(value.value) for _, value in cached]
     group, resource = ctx.resource.group, ctx.resource.resource
-    held = [obj for held_key, obj in _held(ctx, namespace, group, resource) if held_key != key]
+    held = [
+        obj
+        for held_key, obj in _held(ctx, namespace, group, resource)
+        if held_key != key or previous is not None
+    ]
     # A quota the store returned after a failed commit is newer than the objects the cache
     # counts: its status.used (which every charged create writes) is the fresher usage.
     fresher = {
@@ -95,11 +102,13 @@ def admit_create(ctx: Context, obj: Json, key: str, name: str) -> Status | tuple
         if value.mod_revision > ctx.cache.revision
     }
     recorded = {quota_name: recorded_usage(quota) for quota_name, quota in fresher.items()}
-    refused = admit(quotas, held, obj, group, resource, ctx.resource.qualified, name, recorded)
+    refused = admit(
+        quotas, held, obj, group, resource, ctx.resource.qualified, name, recorded, previous
+    )
     if refused is not None:
         return refused
     used = _used_by(ctx, namespace, quotas, key, obj)
-    requested = usage(group, resource, obj)
+    requested = charge(group, resource, obj, previous)
     writes = []
     for (quota_key, value), quota in zip(cached, quotas, strict=True):
         if str(metadata(quota).get("name", "")) in fresher:

@@ -602,6 +602,14 @@ def finish_update(
         warnings = (*warnings, *_pod_security_warnings(ctx, old, new))
     if subresource == "" and ctx.resource.qualified == "resourcequotas":
         new["status"] = quota_status(ctx, new, object_key(ctx.resource, ctx.info.namespace, name))
+    charged: tuple[KeyWrite, ...] = ()
+    if subresource == "" and ctx.resource.qualified == "services":
+        # kube's quota evaluator for Services also handles updates (the type may change)
+        own_key = object_key(ctx.resource, ctx.info.namespace, name)
+        quota_answer = admit_quota(ctx, new, own_key, name, old)
+        if isinstance(quota_answer, Status):
+            return reply(quota_answer)
+        charged = quota_answer
     if not applied:  # server-side apply has recorded its own managedFields entry
         record_update(ctx, old, new)
     old_stored = stored_bytes(old)
@@ -629,7 +637,7 @@ def finish_update(
             warnings=warnings,
         )
     return Write(
-        writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored),),
+        writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored), *charged),
         code=200,
         warnings=warnings,
     )

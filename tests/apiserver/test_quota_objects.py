@@ -205,3 +205,24 @@ def test_a_lagging_watch_cache_cannot_overrun_a_quota() -> None:
     store._flush()
     names = [c["metadata"]["name"] for c in server.call("GET", f"{NS}/configmaps").body["items"]]
     assert names == ["a"]
+
+
+def test_a_service_update_is_charged_for_what_it_adds(server: LocalApiServer) -> None:
+    quota(server, "svc", {"services.nodeports": "2", "services.loadbalancers": "1"})
+    assert server.call("POST", f"{NS}/services", service("web", "ClusterIP", 3)).status == 201
+    current = server.call("GET", f"{NS}/services/web").body
+    current["spec"]["type"] = "NodePort"
+    answer = server.call("PUT", f"{NS}/services/web", current)
+    assert (answer.status, answer.body["message"]) == (
+        403,
+        'services "web" is forbidden: exceeded quota: svc, requested: services.nodeports=3, '
+        "used: services.nodeports=0, limited: services.nodeports=2",
+    )
+    current["spec"]["ports"] = current["spec"]["ports"][:2]
+    assert server.call("PUT", f"{NS}/services/web", current).status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/svc").body["status"]["used"]
+    assert used == {"services.nodeports": "2", "services.loadbalancers": "0"}
+    # an update that adds nothing is not charged, even at the limit
+    labelled = server.call("GET", f"{NS}/services/web").body
+    labelled["metadata"]["labels"] = {"tier": "front"}
+    assert server.call("PUT", f"{NS}/services/web", labelled).status == 200
