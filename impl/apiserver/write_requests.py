@@ -55,6 +55,7 @@ from impl.apiserver.subresources import (
 )
 from impl.apiserver.writes import Current, decide_create, decide_update
 from models.apiserver.messages import (
+    ApiResponse,
     Respond,
     StorageTxn,
 )
@@ -315,11 +316,32 @@ def continue_write(
                 ),
             ),
         )
+    if ctx.request.param("dryRun") == "All":
+        return Step(
+            state=state,
+            commands=(Respond(request_id=pending.request_id, response=_dry_run(ctx, decision)),),
+        )
     txn = transaction(decision.writes)
     committing = msgspec.structs.replace(
         pending, stage="commit", write=decision, key=decision.writes[0].key
     )
     return pending_op(state, committing, StorageTxn(operation_id=state.next_operation, request=txn))
+
+
+def _dry_run(ctx: Context, decision: Write) -> ApiResponse:
+    """``dryRun=All`` (``kubectl --dry-run=server``): the answer the write would give, with its
+    warnings, and nothing committed. A created object has no resourceVersion yet; a changed
+    one keeps the stored object's."""
+    first = decision.writes[0]
+    if decision.answer == "body" or first.value is None:
+        body = decision.body
+    elif decision.answer == "scale":
+        body = encode(scale_of(ctx, Current(decode(first.value), first.expected)))
+    elif first.expected:
+        body = with_resource_version(first.value, first.expected)
+    else:
+        body = first.value
+    return json_response(decision.code, body, decision.warnings)
 
 
 def _namespace_unseen(ctx: Context, pending: Pending, decision: Reply) -> bool:

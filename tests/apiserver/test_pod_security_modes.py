@@ -189,3 +189,65 @@ def test_kubectl_shows_pod_security_warnings(tmp_path: Path) -> None:
             + RESTRICTED_DETAIL.replace('"c"', '"nginx"')
         ]
         assert made.stdout.strip() == "deployment.apps/api created"
+
+
+def test_a_server_dry_run_warns_and_changes_nothing(server: LocalApiServer) -> None:
+    """``kubectl label --dry-run=server``, the documented way to preview an enforce level: the
+    warnings come back, the namespace keeps its labels."""
+    assert server.call("POST", "/api/v1/namespaces", ns({})).status == 201
+    assert server.call("POST", "/api/v1/namespaces/team/pods", pod("web")).status == 201
+    before = server.call("GET", "/api/v1/namespaces/team").body
+    patch = {"metadata": {"labels": {P + "enforce": "restricted"}}}
+    answer = server.call(
+        "PATCH",
+        "/api/v1/namespaces/team",
+        patch,
+        query={"dryRun": "All"},
+        content_type="application/merge-patch+json",
+    )
+    assert answer.status == 200
+    assert answer.body["metadata"]["labels"][P + "enforce"] == "restricted"
+    assert answer.body["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert answer.warnings == (
+        warning_header(
+            'existing pods in namespace "team" violate the new PodSecurity enforce level '
+            '"restricted:latest"'
+        ),
+        warning_header(f"web: {RESTRICTED_REASONS}"),
+    )
+    assert server.call("GET", "/api/v1/namespaces/team").body == before
+    created = server.call(
+        "POST", "/api/v1/namespaces/team/pods", pod("dry"), query={"dryRun": "All"}
+    )
+    assert created.status == 201
+    assert "resourceVersion" not in created.body["metadata"]
+    assert server.call("GET", "/api/v1/namespaces/team/pods/dry").status == 404
+    deleted = server.call("DELETE", "/api/v1/namespaces/team/pods/web", query={"dryRun": "All"})
+    assert deleted.status == 200
+    assert server.call("GET", "/api/v1/namespaces/team/pods/web").status == 200
+
+
+@pytest.mark.kubectl
+def test_kubectl_label_dry_run_server_previews_the_level(tmp_path: Path) -> None:
+    require_kubectl()
+    with serve(tmp_path) as served:
+        assert kubectl(served, "create", "namespace", "team").returncode == 0
+        assert kubectl(served, "run", "web", "--image=nginx", "-n", "team").returncode == 0
+        previewed = kubectl(
+            served,
+            "label",
+            "--dry-run=server",
+            "--overwrite",
+            "ns",
+            "team",
+            "pod-security.kubernetes.io/enforce=restricted",
+        )
+        assert previewed.returncode == 0, previewed.stderr
+        assert previewed.stdout.strip() == "namespace/team labeled (server dry run)"
+        assert previewed.stderr.splitlines() == [
+            'Warning: existing pods in namespace "team" violate the new PodSecurity enforce '
+            'level "restricted:latest"',
+            f"Warning: web: {RESTRICTED_REASONS}",
+        ]
+        labels = kubectl(served, "get", "ns", "team", "-o", "jsonpath={.metadata.labels}")
+        assert "pod-security" not in labels.stdout
