@@ -2,8 +2,8 @@
 
 The world (``runner.cluster``) is etcd members on Raft, one API server machine, the scheduler,
 two controller-manager replicas electing a leader on a Lease, N kubelets on the simulated
-runtime; they talk only through the API server. Components are named ``scheduler``,
-``manager-0``, ``manager-1`` and ``kubelet-<i>``.
+runtime and kube-proxy; they talk only through the API server. Components are named
+``scheduler``, ``manager-0``, ``manager-1``, ``kubelet-<i>`` and ``proxy``.
 
 Actions: an environment action of the etcd members (``Etcd``: deliver, drop, tick, crash,
 restart, partition, heal a Raft message or member), hand a component's informer its next watch

@@ -1,8 +1,8 @@
-"""The pod-changing admission plugins ServiceAccount and DefaultTolerationSeconds (when enabled
-with ``--enable-admission-plugins``), then PodSecurity (always on; it acts only in namespaces
-labelled for it). ``writes._admit_pod`` runs the whole chain in v1.35's order: LimitRanger's
-defaults, these, LimitRanger's checks, PodSecurity, ResourceQuota. NamespaceLifecycle runs
-earlier, with the namespace lookup.
+"""The object-changing admission plugins ServiceAccount, Priority, DefaultTolerationSeconds and
+TaintNodesByCondition (when enabled with ``--enable-admission-plugins``), then PodSecurity
+(always on; it acts only in namespaces labelled for it). ``writes._admit_pod`` runs the whole
+pod chain in v1.35's order: LimitRanger's defaults, these, LimitRanger's checks, PodSecurity,
+ResourceQuota. NamespaceLifecycle runs earlier, with the namespace lookup.
 
 - **ServiceAccount**: an empty ``spec.serviceAccountName`` becomes ``default``; the
   ServiceAccount must exist (403 ``error looking up service account NS/NAME: serviceaccount
@@ -17,6 +17,10 @@ earlier, with the namespace lookup.
 - **DefaultTolerationSeconds**: a pod that does not tolerate ``node.kubernetes.io/not-ready``
   or ``node.kubernetes.io/unreachable`` with effect NoExecute gets an ``Exists`` toleration
   for it with ``tolerationSeconds: 300``.
+- **TaintNodesByCondition**: a Node being created gets ``node.kubernetes.io/not-ready:NoSchedule``
+  (no value, no ``timeAdded``) unless it already has a taint of that key and effect, so no pod
+  is scheduled before the node lifecycle controller has judged its conditions (it removes the
+  taint once Ready is True).
 """
 
 from __future__ import annotations
@@ -28,9 +32,14 @@ from models.apiserver.status import failure
 from models.k8s.meta_ops import Status, StatusDetails
 
 Json = dict[str, Any]
-OPTIONAL_PLUGINS: Final = ("ServiceAccount", "Priority", "DefaultTolerationSeconds")
-"""Plugins that change pods, off unless ``--enable-admission-plugins`` names them (kube enables
-them by default; here pods stay as sent unless asked)."""
+OPTIONAL_PLUGINS: Final = (
+    "ServiceAccount",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "TaintNodesByCondition",
+)
+"""Plugins that change pods and nodes, off unless ``--enable-admission-plugins`` names them
+(kube enables them by default; here objects stay as sent unless asked)."""
 TOKEN_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOLERATION_SECONDS: Final = 300
 TAINTS: Final = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
@@ -62,6 +71,22 @@ def default_tolerations(pod: Json) -> None:
             )
     if added:
         spec["tolerations"] = [*(spec.get("tolerations") or []), *added]
+
+
+def taint_new_node(node: Json) -> None:
+    """TaintNodesByCondition on a Node being created."""
+    spec = node.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    taints = spec.get("taints") or []
+    if not isinstance(taints, list):
+        return
+    if any(
+        isinstance(t, dict) and t.get("key") == TAINTS[0] and t.get("effect") == "NoSchedule"
+        for t in taints
+    ):
+        return
+    spec["taints"] = [*taints, {"key": TAINTS[0], "effect": "NoSchedule"}]
 
 
 def _token_volume(name: str) -> Json:

@@ -37,6 +37,7 @@ from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
 
 from models.apiserver.status import failure
+from models.field_errors import FieldError, FieldErrorType, invalid, required
 from models.k8s.meta_ops import Status, StatusCause, StatusDetails
 
 Json = dict[str, Any]
@@ -439,3 +440,100 @@ def admit(
                 tuple(warnings),
             )
     return Outcome(None, tuple(warnings))
+
+
+# Validation of the policy objects ------------------------------------------------------------
+
+
+def _supported(field: str, value: object, allowed: tuple[str, ...]) -> FieldError:
+    return FieldError(
+        type=FieldErrorType.NOT_SUPPORTED,
+        field=field,
+        bad_value=str(value),
+        shows_value=True,
+        detail="supported values: " + ", ".join(f'"{a}"' for a in allowed),
+    )
+
+
+def _expression_errors(field: str, expression: Any) -> list[FieldError]:
+    if not isinstance(expression, str) or not expression.strip():
+        return [required(field, "expression is not specified")]
+    environment = celpy.Environment()
+    try:
+        environment.compile(expression)
+    except CELParseError as error:
+        detail = " ".join(str(error).split())
+        return [invalid(field, expression, f"compilation failed: {detail}")]
+    return []
+
+
+def validate_policy(obj: Json) -> list[FieldError]:
+    """kube's validation of a ValidatingAdmissionPolicy that this server checks: the failure
+    policy, that there is something to validate, that every expression compiles, the
+    reasons, the match constraints' presence."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    errors: list[FieldError] = []
+    policy = spec.get("failurePolicy")
+    if policy is not None and policy not in ("Fail", "Ignore"):
+        errors.append(_supported("spec.failurePolicy", policy, ("Fail", "Ignore")))
+    constraints = spec.get("matchConstraints")
+    if not isinstance(constraints, dict):
+        errors.append(required("spec.matchConstraints", ""))
+    elif not _list(constraints.get("resourceRules")):
+        errors.append(required("spec.matchConstraints.resourceRules", ""))
+    validations = _list(spec.get("validations"))
+    if not validations and not _list(spec.get("auditAnnotations")):
+        errors.append(
+            required(
+                "spec.validations",
+                "validations or auditAnnotations must contain at least one item",
+            )
+        )
+    for index, validation in enumerate(validations):
+        at = f"spec.validations[{index}]"
+        validation = validation if isinstance(validation, dict) else {}
+        errors += _expression_errors(f"{at}.expression", validation.get("expression"))
+        if validation.get("messageExpression"):
+            errors += _expression_errors(
+                f"{at}.messageExpression", validation.get("messageExpression")
+            )
+        reason = validation.get("reason")
+        if reason is not None and reason not in REASON_CODES:
+            errors.append(_supported(f"{at}.reason", reason, tuple(sorted(REASON_CODES))))
+    for section in ("matchConditions", "variables"):
+        for index, item in enumerate(_list(spec.get(section))):
+            item = item if isinstance(item, dict) else {}
+            errors += _expression_errors(
+                f"spec.{section}[{index}].expression", item.get("expression")
+            )
+    return errors
+
+
+def validate_binding(obj: Json) -> list[FieldError]:
+    """kube's validation of a ValidatingAdmissionPolicyBinding's policy name and actions."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    errors: list[FieldError] = []
+    if not spec.get("policyName"):
+        errors.append(required("spec.policyName", ""))
+    actions = _list(spec.get("validationActions"))
+    if not actions:
+        errors.append(
+            required("spec.validationActions", "at least one validation action is required")
+        )
+    for index, action in enumerate(actions):
+        if action not in ("Audit", "Deny", "Warn"):
+            errors.append(
+                _supported(f"spec.validationActions[{index}]", action, ("Audit", "Deny", "Warn"))
+            )
+    if "Deny" in actions and "Warn" in actions:
+        errors.append(
+            invalid(
+                "spec.validationActions",
+                tuple(str(a) for a in actions),
+                "must not contain both Deny and Warn (repeating the same validation failure "
+                "information in the API response and headers serves no purpose)",
+            )
+        )
+    return errors

@@ -170,7 +170,12 @@ def pv_secret_refs(pv: Json) -> set[tuple[str, str]]:
 
 def _pods_on(cache: WatchCache, node: str, namespace: str = "") -> Iterator[Json]:
     prefix = f"/registry/pods/{namespace}/" if namespace else "/registry/pods/"
+    # A node name is a DNS subdomain, which JSON never escapes: a pod bound to the node holds
+    # its bytes, so the others need not be decoded.
+    name = node.encode()
     for _, cached in objects_under(cache, prefix):
+        if name not in cached.value:
+            continue
         pod = decode(cached.value)
         if _get(pod, "spec", "nodeName") == node:
             yield pod

@@ -1,11 +1,28 @@
-"""The PodSecurity admission plugin: a pod created in a namespace labelled
-``pod-security.kubernetes.io/enforce: baseline|restricted`` must meet that Pod Security
-Standard, or the create is refused with kube's message::
+"""The PodSecurity admission plugin (v1.35): the namespace labels
+``pod-security.kubernetes.io/enforce``, ``/warn`` and ``/audit`` (each with a ``-version``
+label: ``latest`` or ``v1.N``) name a Pod Security Standard level (privileged, baseline,
+restricted) per mode.
 
-    pods "web" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation
-    != false (container "c" must set securityContext.allowPrivilegeEscalation=false), ...
+- **enforce**: a pod created in the namespace must meet the level, or the create is refused::
 
-The checks, in kube's order (by check ID), with their levels:
+      pods "web" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation
+      != false (container "c" must set securityContext.allowPrivilegeEscalation=false), ...
+
+- **warn**: an admitted pod, or a workload (Deployment, ReplicaSet, StatefulSet, DaemonSet,
+  Job, CronJob, ReplicationController, PodTemplate) whose pod template does not meet the level,
+  gets the Warning ``would violate PodSecurity "restricted:latest": ...``. Without a warn label,
+  warn takes the enforce level when that is stricter (kube's defaulting), so workloads in an
+  enforcing namespace are warned about.
+- **audit**: the same text as the audit annotation ``pod-security.kubernetes.io/audit-violations``
+  (and ``pod-security.kubernetes.io/enforce-policy`` for pods), returned by ``evaluate``; this
+  server keeps no audit log, so nothing records them.
+- Changing a namespace's enforce level (to baseline or restricted) warns about the namespace's
+  existing pods that violate it: ``existing pods in namespace "ns" violate the new PodSecurity
+  enforce level "restricted:latest"``, then one warning per distinct set of failed checks,
+  ``web (and 1 other pod): allowPrivilegeEscalation != false, ...``, sorted.
+
+An invalid level or version label counts as ``restricted`` or ``latest`` (kube's fail-closed
+parse). The checks, in kube's order (by check ID), with their levels:
 
 - baseline: non-default capabilities (only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
   KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT may be added),
@@ -15,35 +32,27 @@ The checks, in kube's order (by check ID), with their levels:
   runAsNonRoot must be true (pod or every container),
   seccompProfile must be RuntimeDefault or Localhost (pod or every container).
 
-``privileged`` (or no label) enforces nothing. ``pod-security.kubernetes.io/warn: LEVEL`` sends
-kube's warning instead (``would violate PodSecurity "restricted:latest": ...``), for pods and for
-the pod templates of workloads (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
-ReplicationController, CronJob), on create and update; the audit mode has no audit log to go
-to. The ``-version`` labels are not read (every check is the latest's); restricted's
-volume-type, runAsUser, seLinux, procMount, sysctls, AppArmor and add-only-NET_BIND_SERVICE
-checks are not there yet.
+Every version is checked with these (latest's) checks; restricted's volume-type, runAsUser,
+seLinux, procMount, sysctls, AppArmor and add-only-NET_BIND_SERVICE checks are not there yet,
+nor are pod updates, exemptions and the 3000-pod cap on the namespace check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any, Final
+
+import msgspec
 
 from models.apiserver.status import failure
 from models.k8s.meta_ops import Status, StatusDetails
 
-ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
-WARN_LABEL: Final = "pod-security.kubernetes.io/warn"
-TEMPLATE_PATHS: Final = {
-    "Deployment": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
-"""Where each workload kind keeps the pod template the warn mode checks."""
+PREFIX: Final = "pod-security.kubernetes.io/"
+ENFORCE_LABEL: Final = PREFIX + "enforce"
+MODES: Final = ("enforce", "audit", "warn")
+LEVELS: Final = ("privileged", "baseline", "restricted")
+_VERSION: Final = re.compile(r"v1\.(0|[1-9][0-9]*)")
 BASELINE_CAPABILITIES: Final = frozenset(
     {
         "AUDIT_WRITE",
@@ -235,36 +244,51 @@ CHECKS: Final[tuple[tuple[str, str, Check], ...]] = (
 """(check ID, lowest level it applies at, check), in kube's order of check IDs."""
 
 
-def enforced_level(namespace: Json | None, label: str = ENFORCE_LABEL) -> str:
+class Policy(msgspec.Struct, frozen=True):
+    """Each mode's ``level:version`` (kube's ``api.Policy``)."""
+
+    enforce: str
+    audit: str
+    warn: str
+
+
+def _level(text: str) -> str:
+    return text.partition(":")[0]
+
+
+def policy(namespace: Json | None) -> Policy:
+    """``api.PolicyToEvaluate`` with privileged:latest defaults: an invalid level is
+    restricted, an invalid version latest; warn follows a stricter enforce level unless set."""
     labels = _dict(_dict((namespace or {}).get("metadata")).get("labels"))
-    level = labels.get(label)
-    return level if level in ("baseline", "restricted") else "privileged"
+    chosen: dict[str, tuple[str, str]] = {}
+    for mode in MODES:
+        level = labels.get(PREFIX + mode)
+        version = labels.get(f"{PREFIX}{mode}-version")
+        chosen[mode] = (
+            "privileged" if level is None else (level if level in LEVELS else "restricted"),
+            "latest"
+            if version is None or (version != "latest" and not _VERSION.fullmatch(str(version)))
+            else str(version),
+        )
+    enforce_set = labels.get(ENFORCE_LABEL) in LEVELS
+    stricter = LEVELS.index(chosen["enforce"][0]) > LEVELS.index(chosen["warn"][0])
+    if PREFIX + "warn" not in labels and enforce_set and stricter:
+        version = chosen["enforce"][1]
+        if f"{PREFIX}warn-version" in labels:
+            version = chosen["warn"][1]
+        chosen["warn"] = (chosen["enforce"][0], version)
+    return Policy(**{mode: f"{level}:{version}" for mode, (level, version) in chosen.items()})
 
 
-def warning(namespace: Json | None, kind: str, obj: Json) -> str | None:
-    """The warn mode's warning for a pod, or a workload's pod template, that violates the
-    namespace's warn level; None when it passes or the kind has no pod."""
-    level = enforced_level(namespace, WARN_LABEL)
-    if level == "privileged":
-        return None
-    if kind == "Pod":
-        pod = obj
-    else:
-        path = TEMPLATE_PATHS.get(kind)
-        if path is None:
-            return None
-        template: Any = obj
-        for key in path:
-            template = _dict(template).get(key)
-        pod = _dict(template)
-    problems = violations(level, pod)
-    if not problems:
-        return None
-    return f'would violate PodSecurity "{level}:latest": ' + ", ".join(problems)
+def enforced_level(namespace: Json | None) -> str:
+    return _level(policy(namespace).enforce)
 
 
 def violations(level: str, pod: Json) -> list[str]:
-    if level == "privileged":
+    """Each failed check's reason with its detail, in kube's order (``level`` may carry its
+    ``:version``)."""
+    level = _level(level)
+    if level not in ("baseline", "restricted"):
         return []
     applied = ("baseline",) if level == "baseline" else ("baseline", "restricted")
     found = []
@@ -276,13 +300,121 @@ def violations(level: str, pod: Json) -> list[str]:
     return found
 
 
+def _reasons(problems: list[str]) -> str:
+    """``ForbiddenReason``: the reasons without their details."""
+    return ", ".join(problem.split(" (", 1)[0] for problem in problems)
+
+
+class Evaluation(msgspec.Struct, frozen=True):
+    """What PodSecurity decides for one pod or pod template."""
+
+    refusal: Status | None
+    warnings: tuple[str, ...]
+    audit_annotations: tuple[tuple[str, str], ...]
+    """(key, value) kube would add to the request's audit event."""
+
+
+def evaluate(namespace: Json | None, pod: Json, name: str, enforce: bool) -> Evaluation:
+    """``EvaluatePod``: enforce (pods only), audit, then warn unless refused."""
+    modes = policy(namespace)
+    refusal = None
+    annotations: list[tuple[str, str]] = []
+    if enforce:
+        annotations.append((PREFIX + "enforce-policy", modes.enforce))
+        problems = violations(modes.enforce, pod)
+        if problems:
+            message = (
+                f'pods "{name}" is forbidden: violates PodSecurity "{modes.enforce}": '
+                + ", ".join(problems)
+            )
+            refusal = failure(403, "Forbidden", message, StatusDetails(name=name, kind="pods"))
+    audited = violations(modes.audit, pod)
+    if audited:
+        annotations.append(
+            (
+                PREFIX + "audit-violations",
+                f'would violate PodSecurity "{modes.audit}": ' + ", ".join(audited),
+            )
+        )
+    warned = violations(modes.warn, pod) if refusal is None else []
+    warnings = (
+        (f'would violate PodSecurity "{modes.warn}": ' + ", ".join(warned),) if warned else ()
+    )
+    return Evaluation(refusal, warnings, tuple(sorted(annotations)))
+
+
 def admit_pod(namespace: Json | None, pod: Json, name: str) -> Status | None:
     """The 403 for a pod the namespace's enforced level forbids; None admits it."""
-    level = enforced_level(namespace)
-    problems = violations(level, pod)
-    if not problems:
+    return evaluate(namespace, pod, name, enforce=True).refusal
+
+
+WORKLOAD_KINDS: Final = frozenset(
+    {
+        "PodTemplate",
+        "CronJob",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "ReplicationController",
+    }
+)
+
+
+def template_of(kind: str, obj: Json) -> Json | None:
+    """``ExtractPodSpec`` of a workload kind: its pod template (None when it has none)."""
+    spec = _dict(obj.get("spec"))
+    if kind == "PodTemplate":
+        template = obj.get("template")
+    elif kind == "CronJob":
+        template = _dict(_dict(spec.get("jobTemplate")).get("spec")).get("template")
+    elif kind in WORKLOAD_KINDS:
+        template = spec.get("template")
+    else:
         return None
-    message = f'pods "{name}" is forbidden: violates PodSecurity "{level}:latest": ' + ", ".join(
-        problems
+    return template if isinstance(template, dict) else None
+
+
+def workload_warnings(namespace: Json | None, kind: str, obj: Json) -> tuple[str, ...]:
+    """``ValidatePodController``: warn (audit is not recorded) about a workload's template."""
+    template = template_of(kind, obj)
+    if template is None:
+        return ()
+    return evaluate(namespace, template, "", enforce=False).warnings
+
+
+def namespace_warnings(
+    old: Json | None, new: Json, pods: Iterable[tuple[str, Json]]
+) -> tuple[str, ...]:
+    """``ValidateNamespace`` on an update: when the enforce level:version changes to baseline
+    or restricted, the existing pods (name, pod) that would violate it."""
+    before, after = policy(old).enforce, policy(new).enforce
+    if before == after or _level(after) == "privileged":
+        return ()
+    first: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for pod_name, pod in pods:
+        problems = violations(after, pod)
+        if not problems:
+            continue
+        reason = _reasons(problems)
+        if reason not in first or pod_name < first[reason]:
+            first[reason] = pod_name
+        count[reason] = count.get(reason, 0) + 1
+    if not first:
+        return ()
+    name = str(_dict(new.get("metadata")).get("name", ""))
+    decorated = []
+    for reason, pod_name in first.items():
+        others = count[reason] - 1
+        if others == 0:
+            decorated.append(f"{pod_name}: {reason}")
+        elif others == 1:
+            decorated.append(f"{pod_name} (and 1 other pod): {reason}")
+        else:
+            decorated.append(f"{pod_name} (and {others} other pods): {reason}")
+    header = (
+        f'existing pods in namespace "{name}" violate the new PodSecurity enforce level "{after}"'
     )
-    return failure(403, "Forbidden", message, StatusDetails(name=name, kind="pods"))
+    return (header, *sorted(decorated))

@@ -386,6 +386,10 @@ PRINTERS: Final[dict[str, tuple[list[Column], Callable[[Json, int], list[object]
             _age(o, now),
         ],
     ),
+    "ResourceQuota": (
+        [("Age", "string", 0), ("Request", "string", 0), ("Limit", "string", 0)],
+        lambda o, now: [_age(o, now), *_quota_columns(o)],
+    ),
     "PriorityClass": (
         [
             ("Value", "integer", 0),
@@ -424,6 +428,19 @@ _EVENT: Final[list[tuple[str, str, int, str]]] = [
     ("Name", "string", 1, "name"),
 ]
 """kube's event columns: no leading Name (it comes last, with ``-o wide``)."""
+
+
+def _quota_columns(quota: Json) -> tuple[str, str]:
+    """kube's ResourceQuota Request and Limit cells: ``name: used/hard`` per ``status.hard``
+    name, sorted, ``limits.*`` in Limit."""
+    hard = _d(quota, "status", "hard") or {}
+    used = _d(quota, "status", "used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(hard):
+        cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
+        (limit if name.split(".")[0] == "limits" and "." in name else request).append(cell)
+    return ", ".join(request), ", ".join(limit)
 
 
 def _since(text: object, now: int) -> str:

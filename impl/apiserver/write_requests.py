@@ -15,7 +15,7 @@ from impl.apiserver.admission_policy import Request as PolicyRequest
 from impl.apiserver.admission_policy import admit as admit_policies
 from impl.apiserver.authz import forbidden_status
 from impl.apiserver.bodies import parse_body
-from impl.apiserver.cache import CachedObject, objects_under
+from impl.apiserver.cache import CachedObject, WatchCache, objects_under
 from impl.apiserver.catalog import all_resources
 from impl.apiserver.context import (
     Config,
@@ -35,8 +35,6 @@ from impl.apiserver.node_restriction import admit as admit_node_write
 from impl.apiserver.node_restriction import token_refusal
 from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
-from impl.apiserver.pod_security import TEMPLATE_PATHS
-from impl.apiserver.pod_security import warning as pod_security_warning
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
@@ -57,6 +55,7 @@ from impl.apiserver.subresources import (
 )
 from impl.apiserver.writes import Current, decide_create, decide_update
 from models.apiserver.messages import (
+    ApiResponse,
     Respond,
     StorageTxn,
 )
@@ -124,15 +123,6 @@ def decide(ctx: Context, current: Current | None) -> Decision:
             return decision
     if (
         isinstance(decision, Write)
-        and ctx.info.subresource == ""
-        and ctx.info.verb in ("create", "update", "patch")
-        and decision.writes
-        and decision.writes[0].value is not None
-        and ctx.info.namespace
-    ):
-        decision = _pod_security_warning(ctx, decision)
-    if (
-        isinstance(decision, Write)
         and user is not None
         and ctx.resource.group == RBAC_GROUP
         and ctx.info.verb in ("create", "update", "patch")
@@ -183,24 +173,6 @@ def _node_restriction(ctx: Context, current: Current | None, decision: Write) ->
         new=new,
     )
     return admit_node_write(ctx.request.user, write, node_uid)
-
-
-def _pod_security_warning(ctx: Context, decision: Write) -> Write:
-    """PodSecurity's warn mode: the write with kube's warning when the pod or pod template
-    violates the namespace's warn level."""
-    if ctx.resource.kind != "Pod" and ctx.resource.kind not in TEMPLATE_PATHS:
-        return decision
-    if ctx.resource.kind == "Pod" and ctx.info.verb != "create":
-        return decision  # kube checks pod updates only for the fields they may change
-    cached = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
-    if cached is None:
-        return decision
-    value = decision.writes[0].value
-    assert value is not None
-    found = pod_security_warning(decode(cached.value), ctx.resource.kind, decode(value))
-    if found is None:
-        return decision
-    return msgspec.structs.replace(decision, warnings=(*decision.warnings, found))
 
 
 def _admission_policies(ctx: Context, current: Current | None, decision: Write) -> Decision:
@@ -344,11 +316,32 @@ def continue_write(
                 ),
             ),
         )
+    if ctx.request.param("dryRun") == "All":
+        return Step(
+            state=state,
+            commands=(Respond(request_id=pending.request_id, response=_dry_run(ctx, decision)),),
+        )
     txn = transaction(decision.writes)
     committing = msgspec.structs.replace(
         pending, stage="commit", write=decision, key=decision.writes[0].key
     )
     return pending_op(state, committing, StorageTxn(operation_id=state.next_operation, request=txn))
+
+
+def _dry_run(ctx: Context, decision: Write) -> ApiResponse:
+    """``dryRun=All`` (``kubectl --dry-run=server``): the answer the write would give, with its
+    warnings, and nothing committed. A created object has no resourceVersion yet; a changed
+    one keeps the stored object's."""
+    first = decision.writes[0]
+    if decision.answer == "body" or first.value is None:
+        body = decision.body
+    elif decision.answer == "scale":
+        body = encode(scale_of(ctx, Current(decode(first.value), first.expected)))
+    elif first.expected:
+        body = with_resource_version(first.value, first.expected)
+    else:
+        body = first.value
+    return json_response(decision.code, body, decision.warnings)
 
 
 def _namespace_unseen(ctx: Context, pending: Pending, decision: Reply) -> bool:
@@ -399,6 +392,29 @@ def transaction(writes: tuple[KeyWrite, ...]) -> TxnRequest:
     return TxnRequest(compare=compares, success=success, failure=failure_ops)
 
 
+def _refreshed(ctx: Context, writes: tuple[KeyWrite, ...], result: TxnResponse) -> WatchCache:
+    """The decision's cache with the other keys of a failed transaction (a ResourceQuota whose
+    usage the write charged) as the store holds them, so the retry does not compare against a
+    revision the watch has not delivered yet."""
+    objects = ctx.cache.objects
+    for write, answer in zip(writes[1:], result.responses[1:], strict=False):
+        if not isinstance(answer, RangeResponse):
+            continue
+        if answer.kvs:
+            kv = answer.kvs[0]
+            objects = objects.set(
+                write.key,
+                CachedObject(
+                    value=with_resource_version(kv.value, kv.mod_revision),
+                    mod_revision=kv.mod_revision,
+                    create_revision=kv.create_revision,
+                ),
+            )
+        elif write.key in objects:
+            objects = objects.delete(write.key)
+    return msgspec.structs.replace(ctx.cache, objects=objects)
+
+
 def on_commit(
     config: Config, state: ApiServerState, ctx: Context, pending: Pending, result: TxnResponse
 ) -> ApiStep:
@@ -422,7 +438,9 @@ def on_commit(
         retry = msgspec.structs.replace(
             pending, attempt=pending.attempt + 1, stage="current", from_store=True
         )
-        retry_ctx = msgspec.structs.replace(ctx, attempt=pending.attempt + 1)
+        retry_ctx = msgspec.structs.replace(
+            ctx, attempt=pending.attempt + 1, cache=_refreshed(ctx, write.writes, result)
+        )
         return continue_write(state, retry_ctx, retry, current)
     revision = result.header.revision
     first_write = write.writes[0]

@@ -16,7 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from impl.apiserver import defaults
-from impl.apiserver.admission import admit_pod_create
+from impl.apiserver.admission import admit_pod_create, taint_new_node
 from impl.apiserver.bodies import Decoded, decode_object, field_validation, parse_body
 from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context, Decision, KeyWrite, Reply, Write, reply
@@ -25,10 +25,13 @@ from impl.apiserver.limit_ranger import validate as validate_limits
 from impl.apiserver.managed import record_update
 from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
+from impl.apiserver.pod_security import evaluate as evaluate_pod_security
+from impl.apiserver.pod_security import namespace_warnings, workload_warnings
 from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
 from impl.apiserver.priority_classes import admit as admit_priority_class
-from impl.apiserver.quota import LIMITS_PREFIX, QUOTA_PREFIX
-from impl.apiserver.quota import admit_pod as admit_quota
+from impl.apiserver.quota import LIMITS_PREFIX
+from impl.apiserver.quota_admission import admit_create as admit_quota
+from impl.apiserver.quota_admission import quota_status
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -230,8 +233,9 @@ def _generate_job_selector(job: Json) -> None:
 
 def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
     """The admission plugins on a pod being created, in kube's order: LimitRanger's defaults,
-    ServiceAccount, DefaultTolerationSeconds; LimitRanger's checks, PodSecurity,
-    ResourceQuota (``admission.py``, ``limit_ranger.py``, ``quota.py``)."""
+    ServiceAccount, DefaultTolerationSeconds; LimitRanger's checks, PodSecurity
+    (``admission.py``, ``limit_ranger.py``); ResourceQuota runs after validation, for every
+    kind (``quota_admission.py``)."""
     namespace_name = ctx.info.namespace
     policed = namespace_name in ctx.policy_namespaces
 
@@ -254,7 +258,7 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
     )
     account = ctx.cache.objects.get(f"/registry/serviceaccounts/{namespace_name}/{account_name}")
     suffixes = ctx.entropy.name_suffixes
-    refused = admit_pod_create(
+    return admit_pod_create(
         ctx.config.admission_plugins,
         pod,
         name,
@@ -264,9 +268,29 @@ def _admit_pod(ctx: Context, pod: Json, name: str) -> Status | None:
         (suffixes[0] if suffixes else ctx.entropy.uid)[:5],
         _priority_classes(ctx) if "Priority" in ctx.config.admission_plugins else [],
     )
-    if refused is not None or not policed:
-        return refused
-    return admit_quota(under(QUOTA_PREFIX), under("/registry/pods/"), pod, name)
+
+
+def _pod_security_warnings(ctx: Context, old: Json | None, new: Json) -> tuple[str, ...]:
+    """PodSecurity's warnings on a write (``pod_security.py``): an admitted pod's, a workload's
+    pod template's, or, for a namespace whose enforce level changes, its violating pods'."""
+    if ctx.resource.custom:
+        return ()
+    kind = ctx.resource.kind
+    if kind == "Namespace":
+        if old is None:
+            return ()
+        name = meta_str(new, "name")
+        pods = objects_under(ctx.cache, f"/registry/pods/{name}/")
+        return namespace_warnings(
+            old, new, ((meta_str(pod, "name"), pod) for pod in (decode(v.value) for _, v in pods))
+        )
+    cached = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
+    namespace = decode(cached.value) if cached is not None else None
+    if kind == "Pod":
+        if old is not None:  # pod updates are not evaluated (see pod_security.py)
+            return ()
+        return evaluate_pod_security(namespace, new, meta_str(new, "name"), True).warnings
+    return workload_warnings(namespace, kind, new)
 
 
 def _admit_priority_class(ctx: Context, obj: Json, creating: bool) -> Status | None:
@@ -454,6 +478,11 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
         refused = _admit_pod(ctx, obj, str(name))
         if refused is not None:
             return reply(refused)
+    if ctx.resource.qualified == "nodes" and "TaintNodesByCondition" in (
+        ctx.config.admission_plugins
+    ):
+        taint_new_node(obj)
+    admission_warnings = _pod_security_warnings(ctx, None, obj)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
         if allocation is not None:
@@ -471,12 +500,17 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     refused = _admit_priority_class(ctx, obj, True)
     if refused is not None:
         return reply(refused)
-    record_update(ctx, None, obj)
     key = object_key(ctx.resource, ctx.info.namespace, str(name))
+    if ctx.resource.qualified == "resourcequotas":
+        obj["status"] = quota_status(ctx, obj, key)
+    charged = admit_quota(ctx, obj, key, str(name))
+    if isinstance(charged, Status):
+        return reply(charged)
+    record_update(ctx, None, obj)
     return Write(
-        writes=(KeyWrite(key=key, expected=0, value=stored_bytes(obj)),),
+        writes=(KeyWrite(key=key, expected=0, value=stored_bytes(obj)), *charged),
         code=201,
-        warnings=decoded.warnings,
+        warnings=(*decoded.warnings, *admission_warnings),
     )
 
 
@@ -564,6 +598,18 @@ def finish_update(
     refused = _admit_priority_class(ctx, new, False)
     if refused is not None:
         return reply(refused)
+    if subresource == "":
+        warnings = (*warnings, *_pod_security_warnings(ctx, old, new))
+    if subresource == "" and ctx.resource.qualified == "resourcequotas":
+        new["status"] = quota_status(ctx, new, object_key(ctx.resource, ctx.info.namespace, name))
+    charged: tuple[KeyWrite, ...] = ()
+    if subresource == "" and ctx.resource.qualified == "services":
+        # kube's quota evaluator for Services also handles updates (the type may change)
+        own_key = object_key(ctx.resource, ctx.info.namespace, name)
+        quota_answer = admit_quota(ctx, new, own_key, name, old)
+        if isinstance(quota_answer, Status):
+            return reply(quota_answer)
+        charged = quota_answer
     if not applied:  # server-side apply has recorded its own managedFields entry
         record_update(ctx, old, new)
     old_stored = stored_bytes(old)
@@ -591,7 +637,7 @@ def finish_update(
             warnings=warnings,
         )
     return Write(
-        writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored),),
+        writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored), *charged),
         code=200,
         warnings=warnings,
     )

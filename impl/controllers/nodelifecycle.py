@@ -1,5 +1,6 @@
 """The node lifecycle controller (``node-lifecycle-controller``): marks nodes that stopped
-reporting, taints them NoExecute, and marks their pods not ready.
+reporting, taints them NoExecute, and marks their pods not ready; taints nodes NoSchedule by
+their conditions (TaintNodesByCondition).
 
 Theory of operation (``pkg/controller/nodelifecycle/node_lifecycle_controller.go``, v1.35).
 One key, ``monitor``, is synced every ``--node-monitor-period`` (5 s); each pass
@@ -26,12 +27,22 @@ One key, ``monitor``, is synced every ``--node-monitor-period`` (5 s); each pass
    drained at ``--node-eviction-rate`` 0.1 nodes/s (burst 1) per zone;
 5. the tainting pass takes queued nodes while the zone's rate allows and taints each per its
    Ready condition now (a node Ready again is just dropped).
+
+Each node added or updated in the informer queues the key ``noschedule/<name>``, whose sync
+(``doNoScheduleTaintingPass``) makes the node's NoSchedule taints among
+``node.kubernetes.io/{not-ready,unreachable,memory-pressure,disk-pressure,pid-pressure,
+network-unavailable,unschedulable}`` exactly those its conditions call for (Ready False:
+not-ready, Ready Unknown: unreachable, MemoryPressure/DiskPressure/PIDPressure/
+NetworkUnavailable True: the matching key; ``spec.unschedulable``: unschedulable). Missing
+ones are appended with ``timeAdded`` now (``SwapNodeControllerTaint``), others are dropped,
+every other taint is kept; the patch carries the node's resourceVersion, so a stale view
+gets 409 and the key is retried rate-limited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import immutables
 import msgspec
@@ -51,6 +62,20 @@ LEASE_NAMESPACE = "kube-node-lease"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+NO_SCHEDULE_KEY = "noschedule/"
+"""Prefix of the per-node NoSchedule keys (a node name has no ``/``, so none is ``monitor``)."""
+CONDITION_TAINTS: Final = {
+    ("Ready", "False"): NOT_READY,
+    ("Ready", "Unknown"): UNREACHABLE,
+    ("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+    ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+    ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable",
+    ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+}
+"""``nodeConditionToTaintKeyStatusMap``: (condition type, status) -> NoSchedule taint key."""
+NO_SCHEDULE_OWNED: Final = frozenset({*CONDITION_TAINTS.values(), UNSCHEDULABLE})
+"""The NoSchedule taint keys this controller adds and removes."""
 CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 MERGE = "application/merge-patch+json"
 INITIAL, NORMAL, PARTIAL, FULL = "Initial", "Normal", "PartialDisruption", "FullDisruption"
@@ -88,11 +113,69 @@ class NodePrivate(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def handle(context: Context[NodePrivate], change: Change) -> Reaction[NodePrivate]:
-    del change
-    if context.private.started:
-        return Reaction(expectations=context.expectations, private=context.private)
-    private = msgspec.structs.replace(context.private, started=True)
-    return Reaction(expectations=context.expectations, private=private, adds=(KEY,))
+    """The first event starts the monitor; a node added or updated queues its NoSchedule key."""
+    adds: list[str] = []
+    private = context.private
+    if not private.started:
+        private = msgspec.structs.replace(private, started=True)
+        adds.append(KEY)
+    if change.resource == "nodes" and change.new is not None:
+        adds.append(NO_SCHEDULE_KEY + (meta(change.new).name or ""))
+    return Reaction(expectations=context.expectations, private=private, adds=tuple(adds))
+
+
+def no_schedule_keys(node: Json) -> list[str]:
+    """The NoSchedule taint keys the node's conditions (in their order), then
+    ``spec.unschedulable``, call for."""
+    wanted: list[str] = []
+    for condition in (node.get("status") or {}).get("conditions") or []:
+        key = CONDITION_TAINTS.get((str(condition.get("type")), str(condition.get("status"))))
+        if key is not None and key not in wanted:
+            wanted.append(key)
+    if (node.get("spec") or {}).get("unschedulable"):
+        wanted.append(UNSCHEDULABLE)
+    return wanted
+
+
+def no_schedule_patch(node: Json, now_ms: int) -> Json | None:
+    """``doNoScheduleTaintingPass``: the merge patch that makes the node's controller-owned
+    NoSchedule taints those of :func:`no_schedule_keys` (new ones appended with ``timeAdded``
+    now; any other taint kept in place), with the node's resourceVersion; None when nothing
+    changes."""
+    wanted = no_schedule_keys(node)
+    current = _taints(node)
+
+    def owned(taint: Json) -> bool:
+        return taint.get("effect") == "NoSchedule" and taint.get("key") in NO_SCHEDULE_OWNED
+
+    kept = [t for t in current if not owned(t) or t.get("key") in wanted]
+    present = {t.get("key") for t in kept if owned(t)}
+    added = [
+        {"key": key, "effect": "NoSchedule", "timeAdded": timestamp(now_ms)}
+        for key in wanted
+        if key not in present
+    ]
+    if not added and len(kept) == len(current):
+        return None
+    version = (node.get("metadata") or {}).get("resourceVersion")
+    return {"metadata": {"resourceVersion": version}, "spec": {"taints": [*kept, *added] or None}}
+
+
+def _no_schedule_sync(context: Context[NodePrivate], name: str) -> Outcome[NodePrivate]:
+    node = get(context.cache, "nodes", "", name)
+    patch = no_schedule_patch(plain(node), context.now_ms) if node is not None else None
+    if patch is None:
+        return Outcome(expectations=context.expectations, private=context.private)
+    call = ApiCall(
+        method="PATCH",
+        path=f"/api/v1/nodes/{name}",
+        content_type=MERGE,
+        body=msgspec.json.encode(patch),
+    )
+    planned = Planned(call=call, tolerated=frozenset({404}))
+    return Outcome(
+        expectations=context.expectations, private=context.private, batches=((planned,),)
+    )
 
 
 def zone_of(node: Node) -> str:
@@ -336,7 +419,8 @@ def _accept(limiter: Limiter, now_ms: int) -> tuple[Limiter, bool]:
 
 
 def sync(context: Context[NodePrivate], key: str) -> Outcome[NodePrivate]:
-    del key
+    if key.startswith(NO_SCHEDULE_KEY):
+        return _no_schedule_sync(context, key.removeprefix(NO_SCHEDULE_KEY))
     run = Pass(context)
     private = context.private
     nodes = {meta(n).name or "": n for n in every(context.cache, "nodes")}

@@ -44,7 +44,7 @@ def kubernetes_service_ip(config: Config) -> str:
     return str(network.network_address + 1)
 
 
-def bootstrap_requests(config: Config) -> list[ApiRequest]:
+def bootstrap_requests(config: Config, secure_port: int = 6443) -> list[ApiRequest]:
     requests = [
         _create(
             "/api/v1/namespaces",
@@ -62,7 +62,7 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
         "spec": {
             "type": "ClusterIP",
             "clusterIP": kubernetes_service_ip(config),
-            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": secure_port}],
             "sessionAffinity": "None",
         },
     }
@@ -72,6 +72,36 @@ def bootstrap_requests(config: Config) -> list[ApiRequest]:
         for priority_class in system_class_objects()
     ]
     return requests
+
+
+def endpoint_requests(host: str, port: int) -> list[ApiRequest]:
+    """The ``kubernetes`` Endpoints and EndpointSlice for a secure port on ``host``."""
+    address = "127.0.0.1" if host in ("", "0.0.0.0") else ("::1" if host == "::" else host)
+    https = {"name": "https", "port": port, "protocol": "TCP"}
+    endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [{"addresses": [{"ip": address}], "ports": [https]}],
+    }
+    endpoint_slice = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
+        "addressType": "IPv6" if ":" in address else "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [https],
+    }
+    return [
+        _create("/api/v1/namespaces/default/endpoints", endpoints),
+        _create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", endpoint_slice),
+    ]
 
 
 def policy_requests() -> list[ApiRequest]:

@@ -51,6 +51,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     body: Any
     content_type: str
     headers: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    """Every ``Warning`` header's value, in order (``headers`` keeps the last)."""
 
 
 def _decoded(response: ApiResponse) -> Answer:
@@ -59,8 +61,13 @@ def _decoded(response: ApiResponse) -> Answer:
     except msgspec.DecodeError:
         body = None
     headers = {header.name: header.value for header in response.headers}
+    warnings = tuple(h.value for h in response.headers if h.name == "Warning")
     return Answer(
-        status=response.status, body=body, content_type=response.content_type, headers=headers
+        status=response.status,
+        body=body,
+        content_type=response.content_type,
+        headers=headers,
+        warnings=warnings,
     )
 
 

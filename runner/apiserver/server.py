@@ -30,6 +30,7 @@ from impl.apiserver.context import Config
 from models.apiserver.messages import RequestReceived, Tick
 from runner.apiserver.bootstrap import (
     bootstrap_requests,
+    endpoint_requests,
     metrics_reader_requests,
     policy_requests,
 )
@@ -87,6 +88,10 @@ class ApiHttpServer:
             self.secure_socket = bind(secure[0]) if secure is not None else None
         except OSError as error:
             raise SecurePortError(str(error)) from error
+        if self.secure_socket is not None:
+            # As on the insecure port: TLS records of an answer's head and body must not wait
+            # for the client's delayed ACK.
+            self.secure_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.secure_address: tuple[str, int] | None = (
             self.secure_socket.getsockname()[:2] if self.secure_socket is not None else None
         )
@@ -138,7 +143,11 @@ class ApiHttpServer:
             if self.driver.ready:
                 break
             await asyncio.sleep(0.01)
-        requests = bootstrap_requests(self.config)
+        if self.secure_address is not None:
+            host, port = self.secure_address
+            requests = bootstrap_requests(self.config, port) + endpoint_requests(host, port)
+        else:
+            requests = bootstrap_requests(self.config)
         if "RBAC" in self.config.auth.modes and self.secure_socket is not None:
             requests += policy_requests()
             if self.metric_resolution_seconds > 0:

@@ -84,8 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="PLUGIN,...",
         help="also run these admission plugins: ServiceAccount, Priority, "
-        "DefaultTolerationSeconds, NodeRestriction (NamespaceLifecycle, LimitRanger, "
-        "PodSecurity and ResourceQuota always run)",
+        "DefaultTolerationSeconds, TaintNodesByCondition, NodeRestriction (NamespaceLifecycle, "
+        "LimitRanger, PodSecurity and ResourceQuota always run)",
     )
     parser.add_argument(
         "--authorization-mode",

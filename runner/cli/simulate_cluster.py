@@ -1,8 +1,9 @@
 """``kubeoracle simulate cluster``: the whole cluster (``runner.cluster``): etcd members on
 Raft, the API server, the scheduler, two controller-manager replicas electing a leader, N
-kubelets, with the seed's faults and a user's changes; every ``spec.cluster`` property after
-every step, then a liveness phase in which every Deployment must reach its replicas (options
-and reports: :mod:`runner.cli.simulate_world`; ``--nodes N`` sets the kubelets).
+kubelets and kube-proxy, with the seed's faults and a user's changes; every ``spec.cluster``
+property after every step, then a liveness phase in which every Deployment must reach its
+replicas and every Service its ready endpoints (options and reports:
+:mod:`runner.cli.simulate_world`; ``--nodes N`` sets the kubelets).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ MUTANTS: Final = {
     "node is updated",
     "controller-stale-cache-after-failover": "a controller manager keeps its caches when it "
     "loses the Lease and acts on them, without listing, once leader again",
-    "kubelet-runs-deleted-pod": "the kubelet is never told that a pod is gone from the API "
-    "server and keeps running it",
+    "kubelet-runs-deleted-pod": "the kubelet is never told that a pod is being deleted or gone "
+    "from the API server and keeps running it",
 }
 SAFETY_STEPS: Final = 1500
 LIVENESS_STEPS: Final = 8000
@@ -47,11 +48,12 @@ TARGET: Final = WorldTarget(
     description=(
         "Simulate a whole cluster whose components talk only through the API server: etcd "
         "members on Raft, the API server, the scheduler, two controller-manager replicas "
-        "electing a leader on a Lease, N kubelets on the simulated runtime. The seed picks the "
-        "faults (node crash, partitions, etcd leader loss, API server restart, watch "
-        "disconnect, controller failover, clock skew) and a user's changes (scale, rollout, "
-        "pod deletion, taints, drains). Every spec/cluster property is judged after every "
-        "step; then faults heal and every Deployment must reach its replicas."
+        "electing a leader on a Lease, N kubelets on the simulated runtime and kube-proxy. "
+        "The seed picks the faults (node crash, partitions, etcd leader loss, API server "
+        "restart, watch disconnect, controller failover, clock skew) and a user's changes "
+        "(scale, rollout, pod deletion, taints, drains). Every spec/cluster property is "
+        "judged after every step; then faults heal, every Deployment must reach its replicas "
+        "and kube-proxy must forward every Service to exactly its ready pods."
     ),
     mutants=MUTANTS,
     mutants_title="cluster mutants",

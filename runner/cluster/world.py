@@ -1,5 +1,6 @@
 """The whole-cluster world on the simulation kernel: etcd members on Raft, the API server, the
-scheduler, two controller-manager replicas, N kubelets; they talk only through the API server.
+scheduler, two controller-manager replicas, N kubelets and kube-proxy; they talk only through
+the API server.
 
 Theory of operation. The state (``runner.cluster.world_state``) is one immutable value. An
 action starts some work (a Raft message delivered, an informer handed a line, a worker, a
@@ -35,6 +36,7 @@ from runner.cluster import world_kubelets
 from runner.cluster.world_api import Answer, ApiEngine, Work, member_state, now_seconds
 from runner.cluster.world_kubelets import KubeletPart
 from runner.cluster.world_managers import REPLICAS, ManagerPart
+from runner.cluster.world_proxy import ProxyPart
 from runner.cluster.world_scheduler import SchedulerPart
 from runner.cluster.world_state import ApiSlot, Caller, ClusterState, KubeletSlot, ManagerSlot
 from runner.etcd.sim_members import MemberClock, machines_config
@@ -81,6 +83,7 @@ class Engine:
         self.scheduler = SchedulerPart(self.api, setup.mutant)
         self.managers = ManagerPart(self.api, setup.mutant)
         self.kubelets = KubeletPart(self.api, setup.nodes, setup.mutant)
+        self.proxy = ProxyPart(self.api)
 
     # Working off an action -----------------------------------------------------------------
 
@@ -115,6 +118,8 @@ class Engine:
             self.managers.answer(work, caller, answer.status, answer.body)
         elif name.startswith("kubelet-"):
             self.kubelets.answer(work, caller, answer.status, answer.body)
+        elif name == "proxy":
+            self.proxy.answer(work, caller, answer.status, answer.body)
         elif name == "user":
             work.outputs.append(("user", (caller.text, answer.status, answer.body[:300])))
 
@@ -133,6 +138,7 @@ class Engine:
             scheduler=self.scheduler.boot(),
             managers=tuple(ManagerSlot() for _ in range(REPLICAS)),
             kubelets=tuple(KubeletSlot(machine=None) for _ in range(self.setup.nodes)),
+            proxy=self.proxy.boot(),
         )
         work = Work(state)
         self._elect_first_leader(work)
@@ -149,6 +155,7 @@ class Engine:
             self.managers.tick(work, replica)
         for index in range(self.setup.nodes):
             self.kubelets.boot(work, index)
+        self.proxy.start(work)
         self.settle(work)
         work.outputs = []
         return Applied(work.state, ())
@@ -238,6 +245,7 @@ class Engine:
             self.managers.tick(work, replica)
         for index in range(self.setup.nodes):
             self.kubelets.tick(work, index)
+        self.proxy.tick(work)
 
     def restart_api(self, work: Work) -> None:
         """The API server process restarts: requests in flight and watches are lost (their
@@ -262,7 +270,7 @@ class Engine:
         self.api.send(work, request, Caller(component="user", purpose="user", text=text))
 
     def components(self) -> tuple[str, ...]:
-        names = ["scheduler", *(f"manager-{r}" for r in range(REPLICAS))]
+        names = ["proxy", "scheduler", *(f"manager-{r}" for r in range(REPLICAS))]
         names.extend(world_kubelets.node_name(i) for i in range(self.setup.nodes))
         return tuple(names)
 

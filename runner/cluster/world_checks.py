@@ -12,8 +12,13 @@ and hands plain observations to ``spec.cluster.properties`` after every step.
   (``binding-respects-seen-taints``), and each controller write, with the leader's Lease
   revision and its informers' list revisions (``leader-acts-on-synced-cache``).
 
+- kube-proxy's routes: each backend against the pods etcd applied as Ready with labels the
+  Service's selector matches (``proxy-routes-to-ready-endpoints``).
+
 Progress (liveness): every Deployment in the API server's cache has observed its generation
-and has as many updated, ready replicas as it asks for, and no more.
+and has as many updated, ready replicas as it asks for, and no more; kube-proxy forwards each
+Service with a selector to exactly the addresses of its ready pods; no pod is still
+terminating; and no node runs a pod the API server does not bind to it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ COMPANIONS: Final = (
     "binding-beside-taint-arises",
     "leader-write-after-failover-arises",
     "deleted-pod-running-arises",
+    "proxy-routes-arise",
 )
 
 
@@ -60,6 +66,9 @@ class ClusterChecker:
         self.allocatable: dict[str, int] = {}
         self.cache_seen: Any = None
         self.first_leader_revision: int | None = None
+        self.ready_labels: dict[str, list[dict[str, str]]] = {}
+        self.selectors: dict[str, dict[str, str]] = {}
+        self.routes_seen: Any = None
         self.seen: dict[str, int | None] = dict.fromkeys(COMPANIONS)
         self.index = 0
 
@@ -81,9 +90,9 @@ class ClusterChecker:
         del action
         self.index = index
         for slot, earlier in zip(after.kubelets, before.kubelets, strict=True):
-            if slot.deleted_ms is not earlier.deleted_ms and running_uids(earlier.machine) & {
-                uid for uid in slot.deleted_ms if uid not in earlier.deleted_ms
-            }:
+            learned = {uid for uid in slot.deleted_ms if uid not in earlier.deleted_ms}
+            learned |= {uid for uid in slot.terminating if uid not in earlier.terminating}
+            if learned & running_uids(earlier.machine):
                 self._saw("deleted-pod-running-arises")
         return self._judge(after, outputs)
 
@@ -101,6 +110,7 @@ class ClusterChecker:
         found += self._bindings(state)
         found += self._runtimes(state)
         found += self._cache(state)
+        found += self._routes(state)
         for _, output in outputs:
             if isinstance(output, BindIssued):
                 found += self._taints(output)
@@ -130,8 +140,13 @@ class ClusterChecker:
                 if key.startswith("/registry/nodes/") and event.kv.value:
                     node = msgspec.json.decode(event.kv.value, type=Node, dec_hook=decode_hook)
                     self.allocatable[node.meta.name or ""] = p.allocatable_cpu_millis(node)
+                if key.startswith("/registry/services/specs/") and event.kv.value:
+                    service: Any = msgspec.json.decode(event.kv.value)
+                    name = key.removeprefix("/registry/services/specs/")
+                    self.selectors[name] = dict((service.get("spec") or {}).get("selector") or {})
                 if not key.startswith("/registry/pods/") or not event.kv.value:
                     continue
+                self._ready(event.kv.value)
                 pod = _pod(event.kv.value)
                 uid, node_now = pod.meta.uid or "", pod.pod_spec.node_name or ""
                 self.cpu.setdefault(uid, p.cpu_millis(pod))
@@ -146,6 +161,45 @@ class ClusterChecker:
                         f"to {before} and is now bound to {node_now} (etcd revision {revision})",
                     ))  # fmt: skip
         self.checked_revision = store.revision
+        return found
+
+    def _ready(self, raw: bytes) -> None:
+        pod: Any = msgspec.json.decode(raw)
+        status = pod.get("status") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or ()
+        )
+        address = status.get("podIP")
+        if ready and address:
+            labels = dict((pod.get("metadata") or {}).get("labels") or {})
+            known = self.ready_labels.setdefault(address, [])
+            if labels not in known:
+                known.append(labels)
+
+    # kube-proxy -------------------------------------------------------------------------------
+
+    def _routes(self, state: ClusterState) -> list[Violation]:
+        routes = state.proxy.routes
+        if routes is self.routes_seen:
+            return []
+        self.routes_seen = routes
+        found: list[Violation] = []
+        for route in routes:
+            service = route.service.rsplit(":", 1)[0]
+            selector = self.selectors.get(service, {})
+            if route.backends:
+                self._saw("proxy-routes-arise")
+            for backend in route.backends:
+                address = backend.rsplit(":", 1)[0]
+                if p.routes_to_ready(address, selector, self.ready_labels):
+                    continue
+                found.append(Violation(
+                    property_name="proxy-routes-to-ready-endpoints", nodes=(),
+                    reason=f"kube-proxy forwards {route.service} ({route.address}:{route.port}) "
+                    f"to {backend}, which no pod matching the selector {selector} had while "
+                    "Ready",
+                ))  # fmt: skip
         return found
 
     # Runtimes -----------------------------------------------------------------------------
@@ -194,15 +248,19 @@ class ClusterChecker:
         found: list[Violation] = []
         for uid in sorted(uids):
             deleted = slot.deleted_ms.get(uid)
-            if deleted is None:
+            marked = slot.terminating.get(uid)
+            if deleted is not None and p.deleted_too_long(deleted, state.now_ms):
+                what, since = "that the pod is gone", deleted
+            elif marked is not None and p.deleted_too_long(marked[0], state.now_ms, marked[1]):
+                what, since = f"the pod's deletion (grace {marked[1]} s)", marked[0]
+            else:
                 continue
-            if p.deleted_too_long(deleted, state.now_ms):
-                found.append(Violation(
-                    property_name="deleted-pod-stops", nodes=(),
-                    reason=f"node {name} still runs pod uid {uid} "
-                    f"{(state.now_ms - deleted) / 1000:g} s after its informer delivered that the "
-                    f"pod is gone (bound {p.DELETED_POD_STOP_BOUND_MS / 1000:g} s)",
-                ))  # fmt: skip
+            found.append(Violation(
+                property_name="deleted-pod-stops", nodes=(),
+                reason=f"node {name} still runs pod uid {uid} "
+                f"{(state.now_ms - since) / 1000:g} s after its informer delivered {what} "
+                f"(the kubelet's minimum grace {p.DELETED_POD_STOP_BOUND_MS / 1000:g} s)",
+            ))  # fmt: skip
         return found
 
     # The API server's cache ---------------------------------------------------------------
@@ -284,9 +342,10 @@ class ClusterChecker:
 
 
 class DeploymentsReady:
-    """Liveness: every Deployment reached its replicas (see the module docstring)."""
+    """Liveness: every Deployment reached its replicas and kube-proxy forwards each Service to
+    exactly its ready endpoints (see the module docstring)."""
 
-    name = "deployments-reach-replicas"
+    name = "cluster-converges"
 
     def __init__(self) -> None:
         self.lagging = ""
@@ -297,30 +356,86 @@ class DeploymentsReady:
         if api is None:
             self.lagging = "the API server is down"
             return False
-        for key, cached in sorted(api.cache.objects.items()):
-            if not key.startswith("/registry/deployments/"):
-                continue
-            deployment: Any = msgspec.json.decode(cached.value)
-            wanted = (deployment.get("spec") or {}).get("replicas", 1)
-            status = deployment.get("status") or {}
-            generation = (deployment.get("metadata") or {}).get("generation", 0)
-            done = (
-                status.get("observedGeneration", 0) >= generation
-                and status.get("updatedReplicas", 0) == wanted
-                and status.get("readyReplicas", 0) == wanted
-                and status.get("replicas", 0) == wanted
-            )
-            if not done:
-                self.lagging = (
-                    f"{key.removeprefix('/registry/deployments/')} wants {wanted}, has "
-                    f"{status.get('replicas', 0)} ({status.get('updatedReplicas', 0)} updated, "
-                    f"{status.get('readyReplicas', 0)} ready)"
-                )
-                return False
-        return True
+        objects = api.cache.objects
+        for key, cached in sorted(objects.items()):
+            if key.startswith("/registry/deployments/"):
+                self.lagging = _deployment_lag(key, msgspec.json.decode(cached.value))
+                if self.lagging:
+                    return False
+        self.lagging = _endpoints_lag(state, objects) or _runtime_lag(state, objects)
+        return not self.lagging
 
     def failure(self, bound: int) -> str:
-        return f"the Deployments did not reach their replicas within {bound} steps: {self.lagging}"
+        return f"the cluster did not converge within {bound} steps: {self.lagging}"
+
+
+def _deployment_lag(key: str, deployment: Any) -> str:
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    status = deployment.get("status") or {}
+    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    done = (
+        status.get("observedGeneration", 0) >= generation
+        and status.get("updatedReplicas", 0) == wanted
+        and status.get("readyReplicas", 0) == wanted
+        and status.get("replicas", 0) == wanted
+    )
+    if done:
+        return ""
+    return (
+        f"{key.removeprefix('/registry/deployments/')} wants {wanted}, has "
+        f"{status.get('replicas', 0)} ({status.get('updatedReplicas', 0)} updated, "
+        f"{status.get('readyReplicas', 0)} ready)"
+    )
+
+
+def _runtime_lag(state: ClusterState, objects: Any) -> str:
+    """A node whose runtime runs a pod the API server does not bind to it."""
+    bound: dict[str, set[str]] = {}
+    for key, cached in objects.items():
+        if key.startswith("/registry/pods/"):
+            pod: Any = msgspec.json.decode(cached.value)
+            node = (pod.get("spec") or {}).get("nodeName") or ""
+            bound.setdefault(node, set()).add(str((pod.get("metadata") or {}).get("uid") or ""))
+    for key, cached in sorted(objects.items()):
+        if key.startswith("/registry/pods/") and b'"deletionTimestamp"' in cached.value:
+            return f"pod {key.removeprefix('/registry/pods/')} is still terminating"
+    for index, slot in enumerate(state.kubelets):
+        name = node_name(index)
+        extra = sorted(running_uids(slot.machine) - bound.get(name, set()))
+        if extra:
+            return f"{name} runs pod uid {extra[0]}, which the API server does not bind to it"
+    return ""
+
+
+def _endpoints_lag(state: ClusterState, objects: Any) -> str:
+    """What kube-proxy's routes lack or have too many of, against the ready pods."""
+    ready: list[tuple[str, dict[str, str]]] = []
+    for key, cached in objects.items():
+        if not key.startswith("/registry/pods/"):
+            continue
+        pod: Any = msgspec.json.decode(cached.value)
+        status = pod.get("status") or {}
+        if (pod.get("metadata") or {}).get("deletionTimestamp") or not status.get("podIP"):
+            continue
+        if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or ()
+        ):
+            ready.append((status["podIP"], dict((pod.get("metadata") or {}).get("labels") or {})))
+    routes = {route.service.rsplit(":", 1)[0]: route for route in state.proxy.routes}
+    for key, cached in sorted(objects.items()):
+        if not key.startswith("/registry/services/specs/"):
+            continue
+        name = key.removeprefix("/registry/services/specs/")
+        selector = dict((msgspec.json.decode(cached.value).get("spec") or {}).get("selector") or {})
+        if not selector:
+            continue
+        wanted = sorted(ip for ip, labels in ready if p.selected(selector, labels))
+        route = routes.get(name)
+        have = sorted(b.rsplit(":", 1)[0] for b in route.backends) if route else []
+        if have != wanted:
+            return f"kube-proxy forwards {name} to {have or 'nothing'}, its ready pods are {wanted}"
+    return ""
 
 
 class Tally:

@@ -54,7 +54,7 @@ from runner.sim.world import ActionKind, Applied, Choice, NotEnabled, check_worl
 ADVANCE_CHOICES_MS: Final = (100, 500, 1000, 2000, 5000)
 USER_VERBS: Final[tuple[UserVerb, ...]] = (
     "scale", "scale", "rollout", "delete-pod", "force-delete-pod", "force-delete-pod",
-    "taint", "untaint", "drain",
+    "force-delete-pod", "force-delete-pod", "taint", "untaint", "drain",
 )  # fmt: skip
 FAIR_KINDS: Final = (
     "etcd-deliver",
@@ -107,6 +107,8 @@ class ClusterWorld:
             )
             for request in world_user.requests(create, ()):
                 self.engine.user(work, request, "create")
+            service = world_user.service_request(create.target)
+            self.engine.user(work, service, "create-service")
         self.engine.settle(work)
         return self.engine.finish(work)
 
@@ -189,6 +191,8 @@ class ClusterWorld:
             return False
         if name == "scheduler":
             return engine.scheduler.inform(work, resource)
+        if name == "proxy":
+            return engine.proxy.inform(work, resource)
         if name.startswith("manager-"):
             return engine.managers.inform(work, int(name.rsplit("-", 1)[1]), resource)
         if name.startswith("kubelet-"):
@@ -288,7 +292,10 @@ class ClusterWorld:
 
     def _informing(self, state: ClusterState) -> list[Inform]:
         found: list[Inform] = []
-        slots: list[tuple[str, Any]] = [("scheduler", state.scheduler.informers)]
+        slots: list[tuple[str, Any]] = [
+            ("proxy", state.proxy.informers),
+            ("scheduler", state.scheduler.informers),
+        ]
         for replica, manager in enumerate(state.managers):
             if manager.up and manager.leading and manager.controllers:
                 slots.append((f"manager-{replica}", manager.informers))

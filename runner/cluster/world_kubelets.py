@@ -7,7 +7,7 @@ A node's clock is the world's plus its skew. A crashed node loses its kubelet an
 containers die with it); booted again, it starts from nothing, registers and lists. The world
 keeps each pod the node's informer knows and when it learned of a deletion, which the
 deleted-pod property judges the runtime against. The mutant ``kubelet-runs-deleted-pod``
-never tells the kubelet that a pod is gone.
+never tells the kubelet that a pod is being deleted (``deletionTimestamp``) or gone.
 """
 
 from __future__ import annotations
@@ -277,9 +277,19 @@ class KubeletPart:
             if self.mutant != DELETED_MUTANT:
                 self.feed(work, index, PodRemoved(uid=uid))
             return
+        meta = obj.get("metadata") or {}
+        terminating = slot.terminating
+        if meta.get("deletionTimestamp") and uid not in terminating:
+            grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            terminating = terminating.set(uid, (work.state.now_ms, grace))
         self._set(work, index, msgspec.structs.replace(
-            slot, known=slot.known.set(uid, msgspec.json.encode(obj))
+            slot, known=slot.known.set(uid, msgspec.json.encode(obj)), terminating=terminating
         ))  # fmt: skip
+        if self.mutant == DELETED_MUTANT:
+            meta = dict(obj.get("metadata") or {})
+            meta.pop("deletionTimestamp", None)
+            meta.pop("deletionGracePeriodSeconds", None)
+            obj = {**obj, "metadata": meta}
         self.feed(work, index, PodObserved(pod=msgspec.convert(obj, Pod, dec_hook=decode_hook)))
 
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 import immutables
 import msgspec
 
-from impl.controllers import deployment, leaderelection, machine, replicaset
+from impl.controllers import deployment, endpointslice, leaderelection, machine, replicaset
 from impl.controllers.leaderelection import ElectionConfig, LeaseRecord
 from impl.controllers.plan import ControllerDef
 from models.apiserver.clock import rfc3339
@@ -42,7 +42,11 @@ from runner.cluster import world_informers as inf
 from runner.cluster.world_api import Answer, ApiEngine, Work
 from runner.cluster.world_state import START_SECONDS, Box, Caller, ManagerSlot
 
-DEFINITIONS: Final[tuple[ControllerDef[Any], ...]] = (deployment.DEFINITION, replicaset.DEFINITION)
+DEFINITIONS: Final[tuple[ControllerDef[Any], ...]] = (
+    deployment.DEFINITION,
+    replicaset.DEFINITION,
+    endpointslice.DEFINITION,
+)
 WATCHED: Final = tuple(sorted({w.resource for d in DEFINITIONS for w in d.watches}))
 STALE_MUTANT: Final = "controller-stale-cache-after-failover"
 LEASE_PATH: Final = (

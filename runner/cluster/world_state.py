@@ -24,6 +24,7 @@ from impl.apiserver.state import ApiServerState
 from impl.controllers.leaderelection import Observation
 from impl.etcd.watch import WatchStream
 from models.apiserver.messages import StorageResult
+from models.proxy.events import UserspaceRoute
 from runner.etcd.sim_members import MembersState
 from runner.sim.fingerprint import encode
 
@@ -128,9 +129,27 @@ class KubeletSlot(msgspec.Struct, frozen=True, kw_only=True):
     informers: immutables.Map[str, Informer] = msgspec.field(default_factory=immutables.Map)
     known: immutables.Map[str, bytes] = msgspec.field(default_factory=immutables.Map)
     deleted_ms: immutables.Map[str, int] = msgspec.field(default_factory=immutables.Map)
+    terminating: immutables.Map[str, tuple[int, int]] = msgspec.field(
+        default_factory=immutables.Map
+    )
+    """Pods whose ``deletionTimestamp`` the informer delivered: when (world ms) and the grace
+    period (s) the object gave."""
     skew_ms: int = 0
     boots: int = 0
     lease_version: str = ""
+
+
+class ProxySlot(msgspec.Struct, frozen=True, kw_only=True):
+    """kube-proxy: its machine, informers, the objects its informers hold
+    (``resource/namespace/name``), the resources listed once, whether its first lists are in,
+    and the routes of its last sync."""
+
+    machine: Box
+    informers: immutables.Map[str, Informer] = msgspec.field(default_factory=immutables.Map)
+    seen: frozenset[str] = frozenset()
+    listed: frozenset[str] = frozenset()
+    synced: bool = False
+    routes: tuple[UserspaceRoute, ...] = ()
 
 
 class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,5 +167,6 @@ class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     scheduler: SchedulerSlot
     managers: tuple[ManagerSlot, ...]
     kubelets: tuple[KubeletSlot, ...]
+    proxy: ProxySlot
     tainted: frozenset[str] = frozenset()
     cordoned: frozenset[str] = frozenset()

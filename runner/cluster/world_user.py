@@ -1,4 +1,5 @@
-"""What a user of the cluster world does through the API: Deployments created, scaled and
+"""What a user of the cluster world does through the API: Deployments (each with a Service
+in front of its pods) created, scaled and
 rolled out, pods deleted (gracefully or forced, as ``kubectl delete --force --grace-period=0``),
 nodes tainted NoSchedule and untainted, and drained (``kubectl drain``: cordon, then evict each
 pod of the node through ``pods/eviction``; uncordoned by ``untaint``).
@@ -95,6 +96,21 @@ def requests(action: User, node_pods: tuple[str, ...]) -> tuple[ApiRequest, ...]
             cordon = _node_patch(target, _body({"spec": {"unschedulable": True}}))
             return (cordon, *(_eviction(key) for key in node_pods))
     raise AssertionError(action)
+
+
+def service_request(name: str) -> ApiRequest:
+    """A ClusterIP Service ``name`` in front of Deployment ``name``'s pods (port 80 to 8080)."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+        },
+    }
+    path = "/api/v1/namespaces/default/services"
+    return ApiRequest(method="POST", path=path, content_type="application/json", body=_body(body))
 
 
 def _node_patch(name: str, patch: bytes) -> ApiRequest:

@@ -22,10 +22,11 @@ wait for that file) and one line says so.
 While it serves, a controller-manager or scheduler process that exits (it does when it loses
 its Lease) is started again a second later, as the kubelet restarts kind's static pods; any
 other component that exits ends the cluster (exit 1, naming it and the end of its log). On
-SIGINT or SIGTERM the components get SIGTERM in the reverse order of start-up, SIGKILL after
-``STOP_SECONDS``, and the supervisor exits 0. The components run in their own session, so a
-Ctrl-C at the terminal reaches only the supervisor, which stops them in order; on Linux each
-also gets SIGTERM if the supervisor itself dies (``PR_SET_PDEATHSIG``).
+SIGINT or SIGTERM every component but the API server gets SIGTERM at once, then (once they are
+gone) the API server; SIGKILL after ``STOP_SECONDS``; and the supervisor exits 0. The
+components run in their own session, so a Ctrl-C at the terminal reaches only the supervisor,
+which stops them; on Linux each also gets SIGTERM if the supervisor itself dies
+(``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import re
 import shutil
 import signal
 import subprocess
@@ -246,6 +248,7 @@ class Cluster:
                 return None
             if time.monotonic() > deadline:
                 raise ClusterError(f"the API server did not listen:\n{apiserver.tail()}")
+        self._loopback_server()
         endpoint = endpoint_from_kubeconfig(self.admin, folder)
         client = ApiClient(endpoint)
         try:
@@ -259,6 +262,15 @@ class Cluster:
             client.close()
         self.say(f"API server {endpoint.url} (PKI, kubeconfig and logs in {self.config.folder})")
         return endpoint
+
+    def _loopback_server(self) -> None:
+        """A wildcard ``--bind-address`` (0.0.0.0, ::) is no address to connect to, nor one the
+        serving certificate names: the kubeconfig's server becomes 127.0.0.1 (in the
+        certificate), as kind's kubeconfig names the host's loopback."""
+        text = self.admin.read_text(encoding="utf-8")
+        fixed = re.sub(r"(server: https://)(0\.0\.0\.0|\[?::\]?):(\d+)", r"\g<1>127.0.0.1:\3", text)
+        if fixed != text:
+            self.admin.write_text(fixed, encoding="utf-8")
 
     def _listening(self, apiserver: Component) -> bool:
         """Has the API server written its kubeconfig and said where its secure port is?"""
@@ -327,13 +339,18 @@ class Cluster:
                 self.say(f"started {component.describe()}")
 
     def _stop_all(self) -> None:
+        """SIGTERM every component but the API server at once, wait for them, then the API
+        server (the others still talk to it while they stop); SIGKILL whatever is left at
+        ``STOP_SECONDS``."""
         running = [c for c in reversed(self.components) if c.exited() is None and c.process]
         if running:
             print(f"{VERB}: stopping {', '.join(c.name for c in running)}", file=sys.stderr)
         deadline = time.monotonic() + STOP_SECONDS
-        for component in running:
-            component.terminate()
-            while component.exited() is None and time.monotonic() < deadline:
+        apiserver = self.components[0]
+        for wave in ([c for c in running if c is not apiserver], [apiserver]):
+            for component in wave:
+                component.terminate()
+            while any(c.exited() is None for c in wave) and time.monotonic() < deadline:
                 time.sleep(0.05)
         for component in running:
             if component.exited() is None:

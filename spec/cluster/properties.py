@@ -20,9 +20,15 @@ uids), never a component's implementation, so it can judge any cluster's compone
 - **synced leader** (``leader-acts-on-synced-cache``): a controller-manager leader writes only
   once each of its informers listed at or after the revision of the Lease write that made it
   leader (client-go's leader election then ``WaitForCacheSync``);
-- **deleted pods stop** (``deleted-pod-stops``): once a kubelet's informer delivered that a
-  pod is gone from the API server, no container of that pod runs there after the kubelet's
-  minimum grace period.
+- **deleted pods stop** (``deleted-pod-stops``): once a kubelet's informer delivered a pod's
+  deletion (``deletionTimestamp`` with its grace period), no container of that pod runs there
+  after the grace period; once it delivered that the pod is gone from the API server, none
+  runs after the kubelet's minimum grace period (pod termination, "Termination of Pods").
+
+- **proxy routes** (``proxy-routes-to-ready-endpoints``): every backend a kube-proxy forwards a
+  Service to is the address of a pod that matched the Service's selector while Ready (the
+  EndpointSlice controller publishes only such pods; the proxy's rules may lag behind a pod that
+  stopped being ready, which is the documented propagation, but never invent a backend).
 
 Each safety property has a ``sometimes`` companion (``*-arises``) showing its situation
 occurs in runs.
@@ -115,5 +121,23 @@ def synced_leader(acquired_revision: int, listed: Iterable[tuple[str, int]]) -> 
     return tuple(resource for resource, revision in listed if revision < acquired_revision)
 
 
-def deleted_too_long(deleted_ms: int, now_ms: int) -> bool:
-    return now_ms - deleted_ms > DELETED_POD_STOP_BOUND_MS
+def deleted_too_long(deleted_ms: int, now_ms: int, grace_seconds: int = 0) -> bool:
+    """A pod whose deletion (with ``grace_seconds``) its kubelet learned at ``deleted_ms`` has
+    run past its grace period and the kubelet's minimum."""
+    return now_ms - deleted_ms > grace_seconds * 1000 + DELETED_POD_STOP_BOUND_MS
+
+
+def selected(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """A Service's equality selector matches ``labels`` (an empty selector matches nothing:
+    such a Service has no managed endpoints)."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def routes_to_ready(
+    backend_address: str,
+    selector: Mapping[str, str],
+    ready_labels: Mapping[str, Iterable[Mapping[str, str]]],
+) -> bool:
+    """``backend_address`` belonged to a pod that was Ready with labels the selector matches
+    (``ready_labels``: for each pod address, the label sets it had while Ready)."""
+    return any(selected(selector, labels) for labels in ready_labels.get(backend_address, ()))

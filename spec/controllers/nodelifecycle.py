@@ -12,6 +12,13 @@ evictions, "Pod Lifecycle": pod conditions):
 - ``node.taints_match_ready``: a node tainted ``node.kubernetes.io/unreachable:NoExecute``
   has Ready Unknown, one tainted ``node.kubernetes.io/not-ready:NoExecute`` has Ready False.
   Companion ``node.tainted``: some node carried one of them.
+- ``node.noschedule_by_condition``: a node's NoSchedule taints among
+  ``node.kubernetes.io/{not-ready,unreachable,memory-pressure,disk-pressure,pid-pressure,
+  network-unavailable,unschedulable}`` are exactly those its conditions call for (Ready False:
+  not-ready, Unknown: unreachable; MemoryPressure, DiskPressure, PIDPressure,
+  NetworkUnavailable True: the matching key) plus unschedulable when ``spec.unschedulable``
+  ("Taints and Tolerations": taint nodes by condition). Companion ``node.pressure_tainted``: a
+  node with a True pressure condition carried its NoSchedule taint.
 - ``taint.untolerated_evicted``: no pod that is not being deleted stays on a node with a
   NoExecute taint none of its tolerations matches. Companion ``taint.tolerated_kept``: a pod
   tolerating such a taint without ``tolerationSeconds`` stayed on a tainted node.
@@ -20,14 +27,29 @@ evictions, "Pod Lifecycle": pod conditions):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from spec.property import Violation
 
 Obj = Mapping[str, Any]
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
-SOMETIMES = ("node.not_ready_with_pods", "node.tainted", "taint.tolerated_kept")
+SOMETIMES = (
+    "node.not_ready_with_pods",
+    "node.tainted",
+    "node.pressure_tainted",
+    "taint.tolerated_kept",
+)
+BY_CONDITION: Final = {
+    ("Ready", "False"): NOT_READY,
+    ("Ready", "Unknown"): UNREACHABLE,
+    ("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+    ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+    ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+    ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable",
+}
+CORDONED = "node.kubernetes.io/unschedulable"
+PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
 
 
 def _violation(name: str, reason: str) -> Violation:
@@ -116,6 +138,51 @@ def tainted(objects: Iterable[Obj]) -> bool:
         for node in _of(objects, "Node")
         for t in _no_execute(node)
     )
+
+
+def _called_for(node: Obj) -> set[str]:
+    wanted = {
+        BY_CONDITION[(str(c.get("type")), str(c.get("status")))]
+        for c in (node.get("status") or {}).get("conditions") or ()
+        if (str(c.get("type")), str(c.get("status"))) in BY_CONDITION
+    }
+    return wanted | ({CORDONED} if (node.get("spec") or {}).get("unschedulable") else set())
+
+
+def _no_schedule_keys(node: Obj) -> set[str]:
+    owned = {*BY_CONDITION.values(), CORDONED}
+    return {
+        str(t.get("key"))
+        for t in (node.get("spec") or {}).get("taints") or ()
+        if t.get("effect") == "NoSchedule" and t.get("key") in owned
+    }
+
+
+def noschedule_by_condition(objects: Iterable[Obj]) -> list[Violation]:
+    found = []
+    for node in _of(objects, "Node"):
+        wanted, carried = _called_for(node), _no_schedule_keys(node)
+        if wanted != carried:
+            found.append(
+                _violation(
+                    "node.noschedule_by_condition",
+                    f"node {_meta(node).get('name')} has NoSchedule taints {sorted(carried)} "
+                    f"where its conditions call for {sorted(wanted)}",
+                )
+            )
+    return found
+
+
+def pressure_tainted(objects: Iterable[Obj]) -> bool:
+    for node in _of(objects, "Node"):
+        pressed = {
+            BY_CONDITION[(kind, "True")]
+            for c in (node.get("status") or {}).get("conditions") or ()
+            if (kind := str(c.get("type"))) in PRESSURES and c.get("status") == "True"
+        }
+        if pressed and pressed <= _no_schedule_keys(node):
+            return True
+    return False
 
 
 def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:

@@ -1,6 +1,7 @@
-"""kubectl v1.32 and ValidatingAdmissionPolicy: the documentation's replica-limit policy and
-binding applied with ``kubectl apply``, a deployment refused with kube's exact message, one that
-passes, a Warn binding's warning printed by kubectl, and the policies listed."""
+"""kubectl v1.32 and admission: ValidatingAdmissionPolicy (the documentation's replica-limit
+policy and binding applied with ``kubectl apply``, a deployment refused with kube's exact
+message, one that passes, a Warn binding's warning printed by kubectl, the policies listed),
+PodSecurity's warn label, and object-count ResourceQuotas."""
 
 from __future__ import annotations
 
@@ -161,3 +162,25 @@ spec:
         "securityContext.privileged=true)"
     )
     assert done.stdout.strip() == "pod/host created"
+
+
+def test_an_object_count_quota_refuses_with_kubes_message(served: Served) -> None:
+    assert kubectl(served, "create", "namespace", "counted").returncode == 0
+    done = kubectl(
+        served, "create", "quota", "objects", "-n", "counted", "--hard=count/configmaps=1,secrets=0"
+    )
+    assert done.returncode == 0, done.stderr
+    assert kubectl(served, "create", "configmap", "one", "-n", "counted").returncode == 0
+    done = kubectl(served, "create", "configmap", "two", "-n", "counted")
+    assert (done.returncode, done.stderr.strip()) == (
+        1,
+        'error: failed to create configmap: configmaps "two" is forbidden: exceeded quota: '
+        "objects, requested: count/configmaps=1, used: count/configmaps=1, limited: "
+        "count/configmaps=1",
+    )
+    done = kubectl(served, "create", "secret", "generic", "s", "-n", "counted")
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(
+        'secrets "s" is forbidden: exceeded quota: objects, requested: secrets=1, used: '
+        "secrets=0, limited: secrets=0"
+    )

@@ -71,3 +71,11 @@ def test_a_leader_acts_only_on_caches_listed_since_it_acquired() -> None:
 def test_a_deleted_pod_may_run_only_briefly() -> None:
     assert not p.deleted_too_long(1000, 1000 + p.DELETED_POD_STOP_BOUND_MS)
     assert p.deleted_too_long(1000, 1001 + p.DELETED_POD_STOP_BOUND_MS)
+
+
+def test_a_proxy_backend_must_have_been_a_ready_selected_pod() -> None:
+    ready = {"10.64.0.2": [{"app": "web-0", "pod-template-hash": "x"}]}
+    assert p.routes_to_ready("10.64.0.2", {"app": "web-0"}, ready)
+    assert not p.routes_to_ready("10.64.0.2", {"app": "web-1"}, ready)
+    assert not p.routes_to_ready("10.64.0.9", {"app": "web-0"}, ready)
+    assert not p.routes_to_ready("10.64.0.2", {}, ready)

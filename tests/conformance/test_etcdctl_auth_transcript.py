@@ -29,6 +29,8 @@ def test_etcdctl_auth_transcript_matches_real_etcd(real_etcd_member: str) -> Non
         "Error: etcdserver: permission is not granted to the role",
         "Error: etcdserver: role is not granted to the user",
         "Error: watch is canceled by the server",
+        "Error: rpc error: code = Unknown desc = auth: authentication failed, password was "
+        "given for no password user",
         "Authentication Enabled",
         "Authentication Disabled",
         "\t[pre/, pre0) (prefix pre/)",

@@ -143,10 +143,14 @@ def test_a_silent_node_goes_unknown_is_tainted_and_its_pods_evicted() -> None:
     for name in ("plain", "thirty", "forever"):
         assert ready_of(c.get(f"{PODS}/{name}"))[0] == "False"
     assert ready_of(c.get(f"{PODS}/elsewhere"))[0] == "True"
-    # The taint follows on the next pass, from the Ready condition seen at its start.
-    assert taints(c, "node-a") == []
+    # TaintNodesByCondition: the node's update (Ready Unknown) brings the NoSchedule taint at
+    # once; the NoExecute one follows on the next pass, from the Ready seen at its start.
+    assert taints(c, "node-a") == [("node.kubernetes.io/unreachable", "NoSchedule")]
     step(c, 5, alive=("node-b",))
-    assert taints(c, "node-a") == [("node.kubernetes.io/unreachable", "NoExecute")]
+    assert taints(c, "node-a") == [
+        ("node.kubernetes.io/unreachable", "NoSchedule"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+    ]
     assert taints(c, "node-b") == []
     plain = c.get(f"{PODS}/plain")
     assert plain is None or plain["metadata"].get("deletionTimestamp")
@@ -171,16 +175,20 @@ def test_a_silent_node_goes_unknown_is_tainted_and_its_pods_evicted() -> None:
         }
     ]
     assert c.api.call("PUT", f"{NODES}/node-a/status", node).status == 200
+    c.settle(pods=False)
+    # The NoSchedule taint goes with the update; the NoExecute one at the next pass.
+    assert taints(c, "node-a") == [("node.kubernetes.io/unreachable", "NoExecute")]
     step(c, 5, alive=("node-b",))
     assert taints(c, "node-a") == []
 
 
-def test_when_every_node_is_silent_nothing_is_tainted() -> None:
+def test_when_every_node_is_silent_none_is_tainted_noexecute() -> None:
     c = cluster("only")
     step(c, 60)
     assert ready_of(c.get(f"{NODES}/only"))[0] == "Unknown"
     step(c, 20)
-    assert taints(c, "only") == []
+    # Full disruption stops the NoExecute tainting only; NoSchedule follows the condition.
+    assert taints(c, "only") == [("node.kubernetes.io/unreachable", "NoSchedule")]
 
 
 def test_a_renewed_lease_keeps_a_node_ready_without_status_updates() -> None:

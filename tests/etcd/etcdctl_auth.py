@@ -111,6 +111,7 @@ def _changes(t: Transcript) -> None:
     t.run("--user=alice:newpw", "get", "foo")
     t.run(ROOT, "user", "passwd", "carol", "--interactive=false", stdin="pw\n")
     t.run("--user=bob:", "get", "foo")
+    t.run("--user=bob:pw", "get", "foo")
     t.run(ROOT, "user", "delete", "root")
     t.run(ROOT, "role", "delete", "root")
     t.run(ROOT, "user", "revoke-role", "root", "root")

@@ -7,8 +7,11 @@ PodDisruptionBudget forbids the eviction. One cluster for the module."""
 
 from __future__ import annotations
 
+import json
 import re
+import ssl
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,7 +149,8 @@ def test_events_show_the_scheduler_and_the_kubelet(cluster: RunningCluster) -> N
     pressures = ("NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID")
     for node in NODES:
         source = f"kubelet, {node}"
-        node_rows = [(r[2], r[4], r[5]) for r in rows[1:] if r[3] == f"node/{node}"]
+        node_rows = [(r[2], r[4], r[5]) for r in rows[1:]
+                     if r[3] == f"node/{node}" and r[4] == source]  # fmt: skip
         assert node_rows == [
             ("Starting", source, "Starting kubelet."),
             *((reason, source, f"Node {node} status is now: {reason}") for reason in pressures),
@@ -180,12 +184,39 @@ def test_expose_creates_endpoints_and_the_proxy_routes_the_service(
     assert set(rows[1][1].split(",")) == _pod_ips(cluster)
     service = table(_ok(cluster, "get", "service", "web"))[1]
     assert service[1:5] == ["ClusterIP", service[2], "<none>", "80/TCP"]
+    # the API server's own endpoints, as its endpoint reconciler writes them
+    secure = re.search(r"server: https://(127\.0\.0\.1:\d+)", cluster.kubeconfig.read_text())
+    assert secure is not None
+    kubernetes = table(_ok(cluster, "get", "endpoints", "kubernetes"))[1]
+    assert kubernetes[1] == secure.group(1)
     # kube-proxy (userspace, over the secure port) opened a local port for the Service
     log = cluster.folder / "logs" / "proxy.log"
     _until(
         "the proxy routes the Service",
         lambda: f"# TCP {service[2]}:80 on 127.0.0.1:" in log.read_text(),
     )
+
+
+def test_the_kubernetes_service_reaches_the_api_server_through_kube_proxy(
+    cluster: RunningCluster,
+) -> None:
+    # 10.0.0.1:443, the kubernetes Service, is relayed to the secure port: the API server
+    # answers /version (public to anyone) over TLS with its own certificate
+    log = cluster.folder / "logs" / "proxy.log"
+    route = re.compile(r"# TCP 10\.0\.0\.1:443 on 127\.0\.0\.1:(\d+)")
+    _until("the proxy routes kubernetes", lambda: route.search(log.read_text()) is not None)
+    port = route.findall(log.read_text())[-1]
+    context = ssl.create_default_context(cafile=str(cluster.folder / "pki" / "ca.crt"))
+    body = b""
+    deadline = time.monotonic() + 30
+    while not body and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=5,
+                                        context=context) as answer:  # fmt: skip
+                body = answer.read()
+        except OSError:
+            time.sleep(0.5)
+    assert json.loads(body)["gitVersion"] == "v1.35.0"
 
 
 def _pdb(cluster: RunningCluster) -> list[str]:

@@ -5,6 +5,7 @@ SIGTERM (every component gone, each saying it stopped, exit 0)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -75,7 +76,9 @@ def test_killing_the_leading_controller_manager_fails_over_then_sigterm_stops_al
     tmp_path: Path,
 ) -> None:
     require_kubectl()
-    with serve_cluster(tmp_path, "--nodes", "1") as running:
+    # on every address: the kubeconfig names loopback, which the serving certificate covers
+    with serve_cluster(tmp_path, "--nodes", "1", "--bind-address", "0.0.0.0") as running:
+        assert re.search(r"server: https://127\.0\.0\.1:\d+\n", running.kubeconfig.read_text())
         (leader,) = _leading(running.folder)
         standby = ({"controller-manager-1", "controller-manager-2"} - {leader}).pop()
         pid = running.pids()[leader]
