@@ -285,3 +285,21 @@ def test_policies_and_bindings_are_validated(server: LocalApiServer) -> None:
         '"Warn"]: must not contain both Deny and Warn (repeating the same validation failure '
         "information in the API response and headers serves no purpose)]"
     )
+
+
+@pytest.mark.parametrize(
+    ("expression", "created"),
+    [
+        ("object.metadata.name.lowerAscii() == object.metadata.name", True),
+        ("object.metadata.name.split('-').size() == 2", False),  # 'web' has no dash
+        ("['a', 'b'].join('-') == 'a-b' && 'a-b'.indexOf('-') == 1", True),
+        ("object.spec.template.spec.containers.map(c, c.name).isSorted()", True),
+        ("[3, 1, 2].sum() == 6 && [3, 1, 2].max() == 3 && 'abc'.substring(1) == 'bc'", True),
+        ("'  x '.trim().upperAscii() == 'Y'", False),
+    ],
+)
+def test_kubernetes_string_and_list_functions(
+    server: LocalApiServer, expression: str, created: bool
+) -> None:
+    _install(server, _policy("p", [{"expression": expression}]), _binding("b", "p"))
+    assert (_create(server, _deployment("web", 1)).status == 201) is created

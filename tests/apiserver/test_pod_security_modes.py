@@ -56,9 +56,13 @@ def test_each_mode_reads_its_labels_with_kubes_defaults() -> None:
     assert policy(ns({P + "enforce": "baseline", P + "warn": "privileged"})) == Policy(
         "baseline:latest", "privileged:latest", "privileged:latest"
     )
-    # an invalid level is restricted, an invalid version latest (kube fails closed)
+    # an invalid enforce level is restricted (fail closed), an invalid warn or audit level
+    # privileged (fail open), an invalid version latest
     assert policy(ns({P + "audit": "tight", P + "audit-version": "1.30"})) == Policy(
-        "privileged:latest", "restricted:latest", "privileged:latest"
+        "privileged:latest", "privileged:latest", "privileged:latest"
+    )
+    assert policy(ns({P + "enforce": "tight", P + "warn": "loose"})) == Policy(
+        "restricted:latest", "privileged:latest", "privileged:latest"
     )
 
 
@@ -251,3 +255,49 @@ def test_kubectl_label_dry_run_server_previews_the_level(tmp_path: Path) -> None
         ]
         labels = kubectl(served, "get", "ns", "team", "-o", "jsonpath={.metadata.labels}")
         assert "pod-security" not in labels.stdout
+
+
+def test_invalid_labels_are_refused_on_namespace_writes(server: LocalApiServer) -> None:
+    bad = ns({P + "enforce": "tight", P + "warn-version": "1.30"}, "bad")
+    answer = server.call("POST", "/api/v1/namespaces", bad)
+    assert (answer.status, answer.body["message"]) == (
+        422,
+        'Namespace "bad" is invalid: [metadata.labels[pod-security.kubernetes.io/enforce]: '
+        'Invalid value: "tight": must be one of privileged, baseline, restricted, '
+        'metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: "1.30": '
+        'must be "latest" or "v1.x"]',
+    )
+    assert server.call("POST", "/api/v1/namespaces", ns({}, "ok")).status == 201
+    patch = {"metadata": {"labels": {P + "audit": "all"}}}
+    refused = server.call(
+        "PATCH", "/api/v1/namespaces/ok", patch, content_type="application/merge-patch+json"
+    )
+    assert (refused.status, refused.body["message"]) == (
+        422,
+        'Namespace "ok" is invalid: metadata.labels[pod-security.kubernetes.io/audit]: '
+        'Invalid value: "all": must be one of privileged, baseline, restricted',
+    )
+
+
+def test_relaxing_the_enforce_level_checks_no_pods(server: LocalApiServer) -> None:
+    assert server.call("POST", "/api/v1/namespaces", ns({})).status == 201
+    privileged = pod("x", securityContext={"privileged": True})
+    assert server.call("POST", "/api/v1/namespaces/team/pods", privileged).status == 201
+    merge = "application/merge-patch+json"
+
+    def relabel(labels: dict[str, str]) -> tuple[str, ...]:
+        patch = {"metadata": {"labels": labels}}
+        answer = server.call("PATCH", "/api/v1/namespaces/team", patch, content_type=merge)
+        assert answer.status == 200
+        return answer.warnings
+
+    header = 'existing pods in namespace "team" violate the new PodSecurity enforce level '
+    strict = relabel({P + "enforce": "restricted", P + "enforce-version": "v1.30"})
+    assert strict[0] == warning_header(header + '"restricted:v1.30"')
+    # x violates baseline too, but baseline at the same version is a relaxation: not checked
+    assert relabel({P + "enforce": "baseline"}) == ()
+    # a new version is checked even at the same level
+    assert relabel({P + "enforce-version": "v1.31"}) == (
+        warning_header(header + '"baseline:v1.31"'),
+        warning_header("x: privileged"),
+    )

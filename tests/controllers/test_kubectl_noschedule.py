@@ -1,22 +1,24 @@
 """TaintNodesByCondition end to end with the real kubectl: ``serve apiserver
 --enable-admission-plugins TaintNodesByCondition``, ``serve kubelet --nodes 2`` (the simulated
-runtime) and ``serve controller-manager``. The kubelets' new Nodes carry
+runtime), ``serve controller-manager`` and ``serve scheduler``. The kubelets' new Nodes carry
 ``node.kubernetes.io/not-ready:NoSchedule`` from admission until the node lifecycle controller
 sees them Ready; a container scripted to leak 1 GiB a second puts its node under MemoryPressure
 (docs/kubelet.md) and the node gets ``node.kubernetes.io/memory-pressure:NoSchedule`` with a
-``timeAdded``; ``kubectl cordon`` gives ``node.kubernetes.io/unschedulable:NoSchedule`` and
+``timeAdded``, so the scheduler's TaintToleration filter places a new Deployment's pods on the
+other node only; ``kubectl cordon`` gives ``node.kubernetes.io/unschedulable:NoSchedule`` and
 ``kubectl uncordon`` takes it away ("Taints and Tolerations": taint nodes by condition)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.apiserver.kubectl import Served, require_kubectl, serve
-from tests.controllers.manager_process import controller_manager
+from tests.controllers.manager_process import controller_manager, served_component
 from tests.kubelet.served import eventually, free_ports, kubelets, ok
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
@@ -53,7 +55,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         # No controller yet: admission's taint is on both new nodes.
         for node in NODES:
             assert keys(api, node) == [NOT_READY]
-        with controller_manager(api.kubeconfig, tmp, "--controllers", "*") as manager:
+        with (
+            controller_manager(api.kubeconfig, tmp, "--controllers", "*") as manager,
+            served_component("scheduler", api.kubeconfig, tmp, "--leader-elect=false"),
+        ):
             manager.wait_for_line("leading as")
             yield api
 
@@ -88,6 +93,15 @@ def test_memory_pressure_taints_the_node_noschedule(served: Served) -> None:
     assert keys(served, NODES[0]) == []
     shown = ok(served, "describe", "node", NODES[1])
     assert "node.kubernetes.io/memory-pressure:NoSchedule" in shown
+    time.sleep(1)  # the scheduler's node informer delivers the taint
+    ok(served, "create", "deployment", "web", "--image=nginx", "--replicas=4")
+
+    def placed() -> list[str]:
+        listed = json.loads(ok(served, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
+        return [str(p["spec"].get("nodeName") or "") for p in listed]
+
+    eventually(lambda: len(placed()) == 4 and all(placed()), "four pods scheduled")
+    assert placed() == [NODES[0]] * 4
 
 
 def test_cordon_and_uncordon(served: Served) -> None:
