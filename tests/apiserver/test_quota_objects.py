@@ -320,3 +320,12 @@ def test_removing_an_object_lowers_the_usage(server: LocalApiServer) -> None:
     assert server.call("DELETE", f"{NS}/pods/p", {"gracePeriodSeconds": 0}).status == 200
     used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
     assert used == {"configmaps": "2", "pods": "0"}
+
+
+def test_a_collection_delete_lowers_the_usage(server: LocalApiServer) -> None:
+    quota(server, "q", {"count/configmaps": "5"})
+    for name in ("a", "b", "c"):
+        assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": name}}).status == 201
+    assert server.call("DELETE", f"{NS}/configmaps").status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"count/configmaps": "0"}
