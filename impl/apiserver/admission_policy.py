@@ -20,9 +20,10 @@ message ``ValidatingAdmissionPolicy 'P' with binding 'B' denied request: MSG``, 
 ``reason``, by default Invalid, 422), Warn adds the warning ``Validation failed for
 ValidatingAdmissionPolicy 'P' with binding 'B': MSG``; Audit has no audit log here to go to.
 
-CEL is cel-python (``celpy``) with its standard functions; Kubernetes' CEL libraries (quantity,
-url, ip, cidr, the strings and lists extensions, ``authorizer``) are not there, nor type checking
-of the expressions against the schema.
+CEL is cel-python (``celpy``) with its standard functions and, of Kubernetes' CEL libraries, the
+strings extension and the lists library (``kubernetes_functions``); quantity, url, ip, cidr,
+sets, regex extensions and ``authorizer`` are not there, nor type checking of the expressions
+against the schema.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
 
 from models.apiserver.status import failure
+from models.field_errors import FieldError, FieldErrorType, invalid, required
 from models.k8s.meta_ops import Status, StatusCause, StatusDetails
 
 Json = dict[str, Any]
@@ -241,9 +243,111 @@ class CelError(Exception):
 
 def _compile(environment: celpy.Environment, expression: str) -> celpy.Runner:
     try:
-        return environment.program(environment.compile(expression))
+        return environment.program(
+            environment.compile(expression), functions=kubernetes_functions()
+        )
     except CELParseError as error:
         raise CelError(f"compilation failed: {error}") from None
+
+
+def _text(value: Any) -> celtypes.StringType:
+    return celtypes.StringType(value)
+
+
+def _index_of(receiver: Any, item: Any, offset: Any = 0) -> celtypes.IntType:
+    if isinstance(receiver, str):
+        return celtypes.IntType(receiver.find(str(item), int(offset)))
+    items = list(receiver)
+    return celtypes.IntType(items.index(item) if item in items else -1)
+
+
+def _last_index_of(receiver: Any, item: Any) -> celtypes.IntType:
+    if isinstance(receiver, str):
+        return celtypes.IntType(receiver.rfind(str(item)))
+    items = list(receiver)
+    return celtypes.IntType(len(items) - 1 - items[::-1].index(item) if item in items else -1)
+
+
+def _replace(receiver: Any, old: Any, new: Any, count: Any = -1) -> celtypes.StringType:
+    return _text(str(receiver).replace(str(old), str(new), int(count)))
+
+
+def _split(receiver: Any, separator: Any, count: Any = -1) -> celtypes.ListType:
+    limit = int(count)
+    if limit == 0:
+        return celtypes.ListType([])
+    text, sep = str(receiver), str(separator)
+    parts = list(text) if sep == "" else text.split(sep, limit - 1 if limit > 0 else -1)
+    if sep == "" and 0 < limit < len(parts):
+        parts = [*parts[: limit - 1], "".join(parts[limit - 1 :])]
+    return celtypes.ListType([_text(part) for part in parts])
+
+
+def _join(receiver: Any, separator: Any = "") -> celtypes.StringType:
+    return _text(str(separator).join(str(item) for item in receiver))
+
+
+def _substring(receiver: Any, start: Any, end: Any = None) -> celtypes.StringType:
+    text = str(receiver)
+    stop = len(text) if end is None else int(end)
+    if not 0 <= int(start) <= stop <= len(text):
+        raise ValueError(f"index out of range: {start}, {stop}")
+    return _text(text[int(start) : stop])
+
+
+def _char_at(receiver: Any, index: Any) -> celtypes.StringType:
+    text = str(receiver)
+    if not 0 <= int(index) <= len(text):
+        raise ValueError(f"index out of range: {index}")
+    return _text(text[int(index) : int(index) + 1])
+
+
+def _ascii(receiver: Any, upper: bool) -> celtypes.StringType:
+    text = str(receiver)
+    table = str.maketrans(
+        "abcdefghijklmnopqrstuvwxyz" if upper else "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if upper else "abcdefghijklmnopqrstuvwxyz",
+    )
+    return _text(text.translate(table))
+
+
+def _sum(receiver: Any) -> Any:
+    items = list(receiver)
+    if not items:
+        return celtypes.IntType(0)
+    total = items[0]
+    for item in items[1:]:
+        total = total + item
+    return total
+
+
+def _extremum(receiver: Any, largest: bool) -> Any:
+    items = list(receiver)
+    if not items:
+        raise ValueError(f"{'max' if largest else 'min'} called on an empty list")
+    return max(items) if largest else min(items)
+
+
+def kubernetes_functions() -> dict[str, Callable[..., Any]]:
+    """The parts of Kubernetes' CEL libraries provided here: the strings extension (charAt,
+    indexOf, lastIndexOf, join, lowerAscii, upperAscii, replace, split, substring, trim) and
+    the lists library (isSorted, sum, min, max, indexOf, lastIndexOf)."""
+    return {
+        "charAt": _char_at,
+        "indexOf": _index_of,
+        "lastIndexOf": _last_index_of,
+        "join": _join,
+        "lowerAscii": lambda receiver: _ascii(receiver, upper=False),
+        "upperAscii": lambda receiver: _ascii(receiver, upper=True),
+        "replace": _replace,
+        "split": _split,
+        "substring": _substring,
+        "trim": lambda receiver: _text(str(receiver).strip()),
+        "isSorted": lambda receiver: celtypes.BoolType(list(receiver) == sorted(receiver)),
+        "sum": _sum,
+        "min": lambda receiver: _extremum(receiver, largest=False),
+        "max": lambda receiver: _extremum(receiver, largest=True),
+    }
 
 
 def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
@@ -439,3 +543,100 @@ def admit(
                 tuple(warnings),
             )
     return Outcome(None, tuple(warnings))
+
+
+# Validation of the policy objects ------------------------------------------------------------
+
+
+def _supported(field: str, value: object, allowed: tuple[str, ...]) -> FieldError:
+    return FieldError(
+        type=FieldErrorType.NOT_SUPPORTED,
+        field=field,
+        bad_value=str(value),
+        shows_value=True,
+        detail="supported values: " + ", ".join(f'"{a}"' for a in allowed),
+    )
+
+
+def _expression_errors(field: str, expression: Any) -> list[FieldError]:
+    if not isinstance(expression, str) or not expression.strip():
+        return [required(field, "expression is not specified")]
+    environment = celpy.Environment()
+    try:
+        environment.compile(expression)
+    except CELParseError as error:
+        detail = " ".join(str(error).split())
+        return [invalid(field, expression, f"compilation failed: {detail}")]
+    return []
+
+
+def validate_policy(obj: Json) -> list[FieldError]:
+    """kube's validation of a ValidatingAdmissionPolicy that this server checks: the failure
+    policy, that there is something to validate, that every expression compiles, the
+    reasons, the match constraints' presence."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    errors: list[FieldError] = []
+    policy = spec.get("failurePolicy")
+    if policy is not None and policy not in ("Fail", "Ignore"):
+        errors.append(_supported("spec.failurePolicy", policy, ("Fail", "Ignore")))
+    constraints = spec.get("matchConstraints")
+    if not isinstance(constraints, dict):
+        errors.append(required("spec.matchConstraints", ""))
+    elif not _list(constraints.get("resourceRules")):
+        errors.append(required("spec.matchConstraints.resourceRules", ""))
+    validations = _list(spec.get("validations"))
+    if not validations and not _list(spec.get("auditAnnotations")):
+        errors.append(
+            required(
+                "spec.validations",
+                "validations or auditAnnotations must contain at least one item",
+            )
+        )
+    for index, validation in enumerate(validations):
+        at = f"spec.validations[{index}]"
+        validation = validation if isinstance(validation, dict) else {}
+        errors += _expression_errors(f"{at}.expression", validation.get("expression"))
+        if validation.get("messageExpression"):
+            errors += _expression_errors(
+                f"{at}.messageExpression", validation.get("messageExpression")
+            )
+        reason = validation.get("reason")
+        if reason is not None and reason not in REASON_CODES:
+            errors.append(_supported(f"{at}.reason", reason, tuple(sorted(REASON_CODES))))
+    for section in ("matchConditions", "variables"):
+        for index, item in enumerate(_list(spec.get(section))):
+            item = item if isinstance(item, dict) else {}
+            errors += _expression_errors(
+                f"spec.{section}[{index}].expression", item.get("expression")
+            )
+    return errors
+
+
+def validate_binding(obj: Json) -> list[FieldError]:
+    """kube's validation of a ValidatingAdmissionPolicyBinding's policy name and actions."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    errors: list[FieldError] = []
+    if not spec.get("policyName"):
+        errors.append(required("spec.policyName", ""))
+    actions = _list(spec.get("validationActions"))
+    if not actions:
+        errors.append(
+            required("spec.validationActions", "at least one validation action is required")
+        )
+    for index, action in enumerate(actions):
+        if action not in ("Audit", "Deny", "Warn"):
+            errors.append(
+                _supported(f"spec.validationActions[{index}]", action, ("Audit", "Deny", "Warn"))
+            )
+    if "Deny" in actions and "Warn" in actions:
+        errors.append(
+            invalid(
+                "spec.validationActions",
+                tuple(str(a) for a in actions),
+                "must not contain both Deny and Warn (repeating the same validation failure "
+                "information in the API response and headers serves no purpose)",
+            )
+        )
+    return errors

@@ -21,8 +21,12 @@ restricted) per mode.
   enforce level "restricted:latest"``, then one warning per distinct set of failed checks,
   ``web (and 1 other pod): allowPrivilegeEscalation != false, ...``, sorted.
 
-An invalid level or version label counts as ``restricted`` or ``latest`` (kube's fail-closed
-parse). The checks, in kube's order (by check ID), with their levels:
+A namespace is created, or its labels changed, only with valid PodSecurity labels
+(``namespace_refusal``: 422 naming each bad label); a bad label that got in anyway counts as
+``restricted`` for enforce, ``privileged`` for warn and audit, and a bad version as ``latest``, as
+kube parses them. Lowering the enforce level at the same version checks no pods.
+
+The checks, in kube's order (by check ID), with their levels:
 
 - baseline: non-default capabilities (only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
   KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT may be added),
@@ -46,6 +50,7 @@ from typing import Any, Final
 import msgspec
 
 from models.apiserver.status import failure
+from models.field_errors import FieldError, invalid
 from models.k8s.meta_ops import Status, StatusDetails
 
 PREFIX: Final = "pod-security.kubernetes.io/"
@@ -257,15 +262,17 @@ def _level(text: str) -> str:
 
 
 def policy(namespace: Json | None) -> Policy:
-    """``api.PolicyToEvaluate`` with privileged:latest defaults: an invalid level is
-    restricted, an invalid version latest; warn follows a stricter enforce level unless set."""
+    """``api.PolicyToEvaluate`` with privileged:latest defaults: an invalid enforce level is
+    restricted (an invalid warn or audit level privileged), an invalid version latest; warn
+    follows a stricter enforce level unless set."""
     labels = _dict(_dict((namespace or {}).get("metadata")).get("labels"))
     chosen: dict[str, tuple[str, str]] = {}
     for mode in MODES:
         level = labels.get(PREFIX + mode)
         version = labels.get(f"{PREFIX}{mode}-version")
+        invalid_level = "restricted" if mode == "enforce" else "privileged"  # warn, audit: open
         chosen[mode] = (
-            "privileged" if level is None else (level if level in LEVELS else "restricted"),
+            "privileged" if level is None else (level if level in LEVELS else invalid_level),
             "latest"
             if version is None or (version != "latest" and not _VERSION.fullmatch(str(version)))
             else str(version),
@@ -278,6 +285,41 @@ def policy(namespace: Json | None) -> Policy:
             version = chosen["warn"][1]
         chosen["warn"] = (chosen["enforce"][0], version)
     return Policy(**{mode: f"{level}:{version}" for mode, (level, version) in chosen.items()})
+
+
+def label_errors(namespace: Json | None) -> list[FieldError]:
+    """The namespace's invalid PodSecurity labels, as kube refuses them on a namespace write."""
+    labels = _dict(_dict((namespace or {}).get("metadata")).get("labels"))
+    errors = []
+    for mode in MODES:
+        level = labels.get(PREFIX + mode)
+        if level is not None and level not in LEVELS:
+            errors.append(
+                invalid(
+                    f"metadata.labels[{PREFIX}{mode}]",
+                    str(level),
+                    "must be one of " + ", ".join(LEVELS),
+                )
+            )
+        version = labels.get(f"{PREFIX}{mode}-version")
+        if version is not None and version != "latest" and not _VERSION.fullmatch(str(version)):
+            errors.append(
+                invalid(
+                    f"metadata.labels[{PREFIX}{mode}-version]",
+                    str(version),
+                    'must be "latest" or "v1.x"',
+                )
+            )
+    return errors
+
+
+def namespace_refusal(old: Json | None, new: Json) -> list[FieldError]:
+    """``ValidateNamespace``: a namespace is created only with valid labels, and updated unless
+    its label errors are new."""
+    errors = label_errors(new)
+    if errors and (old is None or not label_errors(old) or label_errors(old) != errors):
+        return errors
+    return []
 
 
 def enforced_level(namespace: Json | None) -> str:
@@ -392,6 +434,9 @@ def namespace_warnings(
     before, after = policy(old).enforce, policy(new).enforce
     if before == after or _level(after) == "privileged":
         return ()
+    same_version = after.partition(":")[2] == before.partition(":")[2]
+    if same_version and LEVELS.index(_level(after)) <= LEVELS.index(_level(before)):
+        return ()  # relaxed (or the same) at the same version
     first: dict[str, str] = {}
     count: dict[str, int] = {}
     for pod_name, pod in pods:

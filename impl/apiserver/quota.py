@@ -16,6 +16,9 @@ Tracked names (kube's evaluators, v1.35):
   ``configmaps``, ``secrets``, ``persistentvolumeclaims``, ``replicationcontrollers``,
   ``resourcequotas`` and ``services`` count the same.
 
+A quota with ``scopes`` or a ``scopeSelector`` (Terminating, NotTerminating, BestEffort,
+NotBestEffort, PriorityClass) counts and limits only the pods it matches, and no other kind.
+
 Over a limit: ``exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2`` (only the
 exceeded names, sorted); names the object uses none of are not checked. Usage is counted from
 the objects the server holds in the namespace: what kube's quota controller writes into
@@ -224,10 +227,16 @@ def admit(
     requested = {k: v for k, v in charge(group, resource, obj, previous).items() if not v.is_zero()}
     if not requested:
         return None
+    held = list(held)
     counted = total(group, resource, held)
     for quota in quotas:
+        if not matches(quota, group, resource, obj):
+            continue
         quota_name = str(_dict(quota.get("metadata")).get("name", ""))
-        used = (recorded or {}).get(quota_name, counted)
+        scoped = counted
+        if _selectors(quota):
+            scoped = total(group, resource, [h for h in held if matches(quota, group, resource, h)])
+        used = (recorded or {}).get(quota_name, scoped)
         hard = _hard(quota)
         if (group, resource) == ("", "pods"):
             missing = _missing(hard, obj)
@@ -271,15 +280,83 @@ def charged_status(quota: Json, requested: dict[str, Quantity]) -> Json:
     return {"hard": dict(spec_hard), "used": {key: str(value) for key, value in used.items()}}
 
 
-def status_of(quota: Json, used_by: dict[tuple[str, str], dict[str, Quantity]]) -> Json:
+def status_of(quota: Json, objects_by: Mapping[tuple[str, str], list[Json]]) -> Json:
     """The status kube's quota controller writes: ``hard`` as in the spec, ``used`` for every
-    tracked hard name, from each counted resource's usage (``used_by``)."""
+    tracked hard name, from the objects of each counted resource (``objects_by``) the quota's
+    scopes match."""
     spec_hard = _dict(_dict(quota.get("spec")).get("hard"))
+    totals: dict[tuple[str, str], dict[str, Quantity]] = {}
     used: Json = {}
     for key in spec_hard:
         counted = counted_resource(key)
         if counted is None:
             continue
-        amount = used_by.get(counted, {}).get(key)
+        if counted not in totals:
+            group, resource = counted
+            matching = [
+                o for o in objects_by.get(counted, []) if matches(quota, group, resource, o)
+            ]
+            totals[counted] = total(group, resource, matching)
+        amount = totals[counted].get(key)
         used[key] = str(amount) if amount is not None else "0"
     return {"hard": dict(spec_hard), "used": used}
+
+
+def _selectors(quota: Json) -> list[Json]:
+    """The quota's scopes (as ``Exists`` requirements) and scope selector requirements."""
+    spec = _dict(quota.get("spec"))
+    found = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
+    selector = _dict(spec.get("scopeSelector"))
+    found += [r for r in selector.get("matchExpressions") or [] if isinstance(r, dict)]
+    return found
+
+
+def _best_effort(pod: Json) -> bool:
+    spec = _dict(pod.get("spec"))
+    for field in ("initContainers", "containers"):
+        for container in spec.get(field) or []:
+            resources = _dict(_dict(container).get("resources"))
+            for kind in ("requests", "limits"):
+                if {"cpu", "memory"} & set(_dict(resources.get(kind))):
+                    return False
+    return True
+
+
+def _pod_matches(requirement: Json, pod: Json) -> bool:
+    """``podMatchesScopeFunc``: one scope requirement against a pod."""
+    spec = _dict(pod.get("spec"))
+    scope = requirement.get("scopeName")
+    deadline = spec.get("activeDeadlineSeconds")
+    terminating = isinstance(deadline, int) and deadline >= 0
+    if scope == "Terminating":
+        return terminating
+    if scope == "NotTerminating":
+        return not terminating
+    if scope == "BestEffort":
+        return _best_effort(pod)
+    if scope == "NotBestEffort":
+        return not _best_effort(pod)
+    if scope == "PriorityClass":
+        name = str(spec.get("priorityClassName") or "")
+        operator = requirement.get("operator")
+        values = [str(v) for v in requirement.get("values") or []]
+        if operator == "Exists":
+            return name != ""
+        if operator == "In":
+            return name in values
+        if operator == "NotIn":
+            return name not in values
+        return False  # DoesNotExist: the key is always there (kube's label-set view)
+    return False
+
+
+def matches(quota: Json, group: str, resource: str, obj: Json) -> bool:
+    """Whether a quota's scopes match the object: an unscoped quota matches everything, a
+    scoped one only pods meeting every requirement (kube's evaluators for other kinds match no
+    scope)."""
+    selectors = _selectors(quota)
+    if not selectors:
+        return True
+    if (group, resource) != ("", "pods"):
+        return False
+    return all(_pod_matches(requirement, obj) for requirement in selectors)

@@ -2,10 +2,10 @@
 (``quota.admit``) against the objects of the created resource the namespace holds, and the
 quotas' new ``status`` (``hard`` and ``used`` after the create) written in the same etcd
 transaction as the object, guarded by each quota's revision, as kube's admission writes a
-quota's usage before admitting. A ResourceQuota being created (or its spec changed) gets its
-status at once, counted from the namespace's objects (kube's quota controller fills it shortly
-after). Deleting an object does not lower ``status.used`` (no quota controller runs): the next
-charged create recounts it.
+quota's usage before admitting. Removing an object recounts them the same way (``release``,
+what kube's quota controller does on a delete). A ResourceQuota being created (or its spec
+changed) gets its status at once, counted from the namespace's objects (kube's quota controller
+fills it shortly after).
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from impl.apiserver.quota import (
     charge,
     charged_status,
     counted_resource,
+    matches,
     recorded_usage,
     status_of,
-    total,
 )
 from models.apiserver.resources import BUILTIN_RESOURCES, collection_prefix
 from models.k8s.meta_ops import Status
-from models.quantity import Quantity
 
 Json = dict[str, Any]
 _BUILTIN_PREFIXES: Final = {
@@ -49,11 +48,11 @@ def _held(ctx: Context, namespace: str, group: str, resource: str) -> list[tuple
     return [(key, decode(value.value)) for key, value in found]
 
 
-def _used_by(
+def _objects_by(
     ctx: Context, namespace: str, quotas: list[Json], new_key: str, new: Json | None
-) -> dict[tuple[str, str], dict[str, Quantity]]:
-    """Each counted resource's usage in the namespace, with ``new`` (an object of the request's
-    resource, at ``new_key``) in place of what the store holds there."""
+) -> dict[tuple[str, str], list[Json]]:
+    """The namespace's objects of each resource the quotas count, with ``new`` (an object of
+    the request's resource, at ``new_key``) in place of what the store holds there."""
     wanted = {
         counted
         for quota in quotas
@@ -61,19 +60,19 @@ def _used_by(
         if (counted := counted_resource(str(name))) is not None
     }
     own = (ctx.resource.group, ctx.resource.resource)
-    used: dict[tuple[str, str], dict[str, Quantity]] = {}
+    found: dict[tuple[str, str], list[Json]] = {}
     for group, resource in wanted:
         objects = [obj for key, obj in _held(ctx, namespace, group, resource) if key != new_key]
         if new is not None and (group, resource) == own:
             objects.append(new)
-        used[(group, resource)] = total(group, resource, objects)
-    return used
+        found[(group, resource)] = objects
+    return found
 
 
 def quota_status(ctx: Context, quota: Json, key: str) -> Json:
     """The status of a ResourceQuota being written at ``key``, counted from its namespace."""
     namespace = str(metadata(quota).get("namespace") or ctx.info.namespace)
-    return status_of(quota, _used_by(ctx, namespace, [quota], key, quota))
+    return status_of(quota, _objects_by(ctx, namespace, [quota], key, quota))
 
 
 def admit_create(
@@ -107,18 +106,42 @@ def admit_create(
     )
     if refused is not None:
         return refused
-    used = _used_by(ctx, namespace, quotas, key, obj)
+    objects_by = _objects_by(ctx, namespace, quotas, key, obj)
     requested = charge(group, resource, obj, previous)
     writes = []
     for (quota_key, value), quota in zip(cached, quotas, strict=True):
         if str(metadata(quota).get("name", "")) in fresher:
+            if not matches(quota, group, resource, obj):
+                continue
             status = charged_status(quota, requested)
         else:
-            status = status_of(quota, used)
+            status = status_of(quota, objects_by)
         if quota.get("status") == status:
             continue
         quota["status"] = status
         writes.append(
             KeyWrite(key=quota_key, expected=value.mod_revision, value=stored_bytes(quota))
         )
+    return tuple(writes)
+
+
+def release(ctx: Context, key: str) -> tuple[KeyWrite, ...]:
+    """The quota status writes that go with removing the object at ``key``: each quota of the
+    namespace recounted without it (what kube's quota controller does on a delete event)."""
+    namespace = ctx.info.namespace
+    if not ctx.resource.namespaced or namespace not in ctx.policy_namespaces:
+        return ()
+    cached = objects_under(ctx.cache, f"{QUOTA_PREFIX}{namespace}/")
+    quotas = [decode(value.value) for _, value in cached]
+    objects_by = _objects_by(ctx, namespace, quotas, key, None)
+    writes = []
+    for (quota_key, value), quota in zip(cached, quotas, strict=True):
+        if quota_key == key:
+            continue
+        status = status_of(quota, objects_by)
+        if quota.get("status") != status:
+            quota["status"] = status
+            writes.append(
+                KeyWrite(key=quota_key, expected=value.mod_revision, value=stored_bytes(quota))
+            )
     return tuple(writes)

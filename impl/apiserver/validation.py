@@ -17,7 +17,7 @@ from typing import Any, Final
 import msgspec
 from returns.pipeline import is_successful
 
-from impl.apiserver import kind_rules, priority_classes
+from impl.apiserver import admission_policy, kind_rules, priority_classes
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid, required
 from models.k8s.base import decode_hook
 from models.label_validation import (
@@ -459,6 +459,8 @@ KIND_RULES: Final[dict[str, Callable[[Json], list[FieldError]]]] = {
     "ClusterRoleBinding": _binding,
     "CustomResourceDefinition": _crd,
     "PriorityClass": priority_classes.validate,
+    "ValidatingAdmissionPolicy": admission_policy.validate_policy,
+    "ValidatingAdmissionPolicyBinding": admission_policy.validate_binding,
 }
 
 

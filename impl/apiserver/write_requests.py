@@ -35,6 +35,7 @@ from impl.apiserver.node_restriction import admit as admit_node_write
 from impl.apiserver.node_restriction import token_refusal
 from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
+from impl.apiserver.quota_admission import release as release_quota
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
@@ -55,6 +56,7 @@ from impl.apiserver.subresources import (
 )
 from impl.apiserver.writes import Current, decide_create, decide_update
 from models.apiserver.messages import (
+    ApiResponse,
     Respond,
     StorageTxn,
 )
@@ -120,6 +122,15 @@ def decide(ctx: Context, current: Current | None) -> Decision:
         decision = _admission_policies(ctx, current, decision)
         if not isinstance(decision, Write):
             return decision
+    if (
+        isinstance(decision, Write)
+        and ctx.info.verb == "delete"
+        and decision.writes
+        and decision.writes[0].value is None
+    ):
+        released = release_quota(ctx, decision.writes[0].key)
+        if released:
+            decision = msgspec.structs.replace(decision, writes=(*decision.writes, *released))
     if (
         isinstance(decision, Write)
         and user is not None
@@ -315,11 +326,32 @@ def continue_write(
                 ),
             ),
         )
+    if ctx.request.param("dryRun") == "All":
+        return Step(
+            state=state,
+            commands=(Respond(request_id=pending.request_id, response=_dry_run(ctx, decision)),),
+        )
     txn = transaction(decision.writes)
     committing = msgspec.structs.replace(
         pending, stage="commit", write=decision, key=decision.writes[0].key
     )
     return pending_op(state, committing, StorageTxn(operation_id=state.next_operation, request=txn))
+
+
+def _dry_run(ctx: Context, decision: Write) -> ApiResponse:
+    """``dryRun=All`` (``kubectl --dry-run=server``): the answer the write would give, with its
+    warnings, and nothing committed. A created object has no resourceVersion yet; a changed
+    one keeps the stored object's."""
+    first = decision.writes[0]
+    if decision.answer == "body" or first.value is None:
+        body = decision.body
+    elif decision.answer == "scale":
+        body = encode(scale_of(ctx, Current(decode(first.value), first.expected)))
+    elif first.expected:
+        body = with_resource_version(first.value, first.expected)
+    else:
+        body = first.value
+    return json_response(decision.code, body, decision.warnings)
 
 
 def _namespace_unseen(ctx: Context, pending: Pending, decision: Reply) -> bool:
@@ -424,7 +456,10 @@ def on_commit(
     first_write = write.writes[0]
     if write.then_delete and first_write.value is not None:
         removal = Write(
-            writes=(KeyWrite(key=first_write.key, expected=revision, value=None),),
+            writes=(
+                KeyWrite(key=first_write.key, expected=revision, value=None),
+                *release_quota(ctx, first_write.key),
+            ),
             code=write.code,
             answer="body",
             body=write.body

@@ -26,7 +26,7 @@ from impl.apiserver.managed import record_update
 from impl.apiserver.node_ports import allocate_node_ports
 from impl.apiserver.objects import decode, encode, meta_str, metadata, stored_bytes
 from impl.apiserver.pod_security import evaluate as evaluate_pod_security
-from impl.apiserver.pod_security import namespace_warnings, workload_warnings
+from impl.apiserver.pod_security import namespace_refusal, namespace_warnings, workload_warnings
 from impl.apiserver.priority_classes import QUALIFIED as PRIORITY_CLASSES
 from impl.apiserver.priority_classes import admit as admit_priority_class
 from impl.apiserver.quota import LIMITS_PREFIX
@@ -497,6 +497,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     )
     if errors:
         return _errors_status(ctx, str(name), errors)
+    if ctx.resource.qualified == "namespaces":
+        labels_refused = namespace_refusal(None, obj)
+        if labels_refused:
+            return _errors_status(ctx, str(name), labels_refused)
     refused = _admit_priority_class(ctx, obj, True)
     if refused is not None:
         return reply(refused)
@@ -598,6 +602,10 @@ def finish_update(
     refused = _admit_priority_class(ctx, new, False)
     if refused is not None:
         return reply(refused)
+    if subresource == "" and ctx.resource.qualified == "namespaces":
+        labels_refused = namespace_refusal(old, new)
+        if labels_refused:
+            return _errors_status(ctx, name, labels_refused)
     if subresource == "":
         warnings = (*warnings, *_pod_security_warnings(ctx, old, new))
     if subresource == "" and ctx.resource.qualified == "resourcequotas":

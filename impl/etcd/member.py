@@ -93,7 +93,9 @@ from models.raft import Command as RaftCommand
 from models.step import Step
 
 MAX_RAFT_EVENTS_PER_STEP = 64
-"""A bound on the Raft events one member event causes (its own plus snapshots it triggers)."""
+"""A bound on the Raft events one member event causes beyond those it queued at once (its own
+plus snapshots it triggers); a tick queues one ReadIndex request per waiting read, as many as
+the clients have reads in flight (a 100-node cluster's API server has more than 64)."""
 
 
 def init(
@@ -258,7 +260,7 @@ def _expire_leases(work: Work) -> None:
 
 def _drain(work: Work) -> None:
     """Hand queued events to Raft and handle what it says, until nothing is left (bounded)."""
-    for _ in range(MAX_RAFT_EVENTS_PER_STEP):
+    for _ in range(len(work.raft_events) + MAX_RAFT_EVENTS_PER_STEP):
         if not work.raft_events:
             return
         event, request_id = work.raft_events.pop(0)

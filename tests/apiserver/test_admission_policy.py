@@ -242,3 +242,64 @@ def test_policies_do_not_judge_policies(server: LocalApiServer) -> None:
     assert _create(server, _deployment("a", 1)).status == 422
     assert server.call("DELETE", f"{ADMISSION}/validatingadmissionpolicybindings/b").status == 200
     assert _create(server, _deployment("a", 1)).status == 201
+
+
+def test_policies_and_bindings_are_validated(server: LocalApiServer) -> None:
+    rule = {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"]}
+    policy = {
+        "metadata": {"name": "bad"},
+        "spec": {
+            "failurePolicy": "Never",
+            "matchConstraints": {"resourceRules": [{**rule, "resources": ["deployments"]}]},
+            "validations": [
+                {"expression": "object.spec.replicas <"},
+                {"expression": "true", "reason": "Teapot"},
+            ],
+        },
+    }
+    answer = server.call("POST", f"{ADMISSION}/validatingadmissionpolicies", policy)
+    assert answer.status == 422
+    message = answer.body["message"]
+    assert message.startswith(
+        'ValidatingAdmissionPolicy.admissionregistration.k8s.io "bad" is invalid: '
+        '[spec.failurePolicy: Unsupported value: "Never": supported values: "Fail", "Ignore", '
+        'spec.validations[0].expression: Invalid value: "object.spec.replicas <": '
+        "compilation failed: "
+    )
+    assert message.endswith(
+        'spec.validations[1].reason: Unsupported value: "Teapot": supported values: '
+        '"Forbidden", "Invalid", "RequestEntityTooLarge", "Unauthorized"]'
+    )
+    empty = {"metadata": {"name": "empty"}, "spec": {}}
+    answer = server.call("POST", f"{ADMISSION}/validatingadmissionpolicies", empty)
+    assert answer.body["message"] == (
+        'ValidatingAdmissionPolicy.admissionregistration.k8s.io "empty" is invalid: '
+        "[spec.matchConstraints: Required value, spec.validations: Required value: validations "
+        "or auditAnnotations must contain at least one item]"
+    )
+    binding = {"metadata": {"name": "b"}, "spec": {"validationActions": ["Deny", "Warn"]}}
+    answer = server.call("POST", f"{ADMISSION}/validatingadmissionpolicybindings", binding)
+    assert answer.body["message"] == (
+        'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: '
+        '[spec.policyName: Required value, spec.validationActions: Invalid value: ["Deny", '
+        '"Warn"]: must not contain both Deny and Warn (repeating the same validation failure '
+        "information in the API response and headers serves no purpose)]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "created"),
+    [
+        ("object.metadata.name.lowerAscii() == object.metadata.name", True),
+        ("object.metadata.name.split('-').size() == 2", False),  # 'web' has no dash
+        ("['a', 'b'].join('-') == 'a-b' && 'a-b'.indexOf('-') == 1", True),
+        ("object.spec.template.spec.containers.map(c, c.name).isSorted()", True),
+        ("[3, 1, 2].sum() == 6 && [3, 1, 2].max() == 3 && 'abc'.substring(1) == 'bc'", True),
+        ("'  x '.trim().upperAscii() == 'Y'", False),
+    ],
+)
+def test_kubernetes_string_and_list_functions(
+    server: LocalApiServer, expression: str, created: bool
+) -> None:
+    _install(server, _policy("p", [{"expression": expression}]), _binding("b", "p"))
+    assert (_create(server, _deployment("web", 1)).status == 201) is created

@@ -1,5 +1,6 @@
-"""ValidatingAdmissionPolicy's guarantee as a property: hypothesis draws Deny policies (replica
-and name limits on deployments, some matching every resource) and deployments to create; after
+"""ValidatingAdmissionPolicy's guarantee as a property: hypothesis draws policies (replica and
+name limits on deployments, some matching every resource) bound with Deny, Warn or Deny and
+Audit, and deployments to create; after
 the creates, every deployment the server holds satisfies ``spec/apiserver/admission_policy.py``.
 The companion shows the statement can fail: an object created before its policy violates it."""
 
@@ -89,7 +90,7 @@ def _held(server: LocalApiServer) -> list[tuple[str, str, dict[str, Any]]]:
         lambda seeds: st.tuples(*(policies(i) for i in range(len(seeds))))
     ),
     actions=st.lists(
-        st.sampled_from((["Deny"], ["Warn"], ["Deny", "Warn"])), min_size=3, max_size=3
+        st.sampled_from((["Deny"], ["Warn"], ["Deny", "Audit"])), min_size=3, max_size=3
     ),
     creates=deployments,
 )

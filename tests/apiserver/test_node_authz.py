@@ -549,3 +549,20 @@ def test_a_served_node_reads_what_its_pods_use_and_nothing_else() -> None:
     )
     assert [p["metadata"]["name"] for p in listed.body["items"]] == ["web"]
     assert server.call("GET", "/api/v1/pods", credentials=n1).status == 403
+
+
+def test_a_nodes_rules_review_is_incomplete_as_kubes() -> None:
+    server = LocalApiServer(config=CONFIG)
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectRulesReview",
+        "spec": {"namespace": "default"},
+    }
+    path = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+    status = server.call("POST", path, review, credentials=_node_credentials("n1")).body["status"]
+    assert status["incomplete"] is True
+    assert status["evaluationError"] == "node authorizer does not support user rule resolution"
+    other = Credentials(certificate_user="alice")
+    assert (
+        server.call("POST", path, review, credentials=other).body["status"]["incomplete"] is False
+    )

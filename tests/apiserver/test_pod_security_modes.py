@@ -56,9 +56,13 @@ def test_each_mode_reads_its_labels_with_kubes_defaults() -> None:
     assert policy(ns({P + "enforce": "baseline", P + "warn": "privileged"})) == Policy(
         "baseline:latest", "privileged:latest", "privileged:latest"
     )
-    # an invalid level is restricted, an invalid version latest (kube fails closed)
+    # an invalid enforce level is restricted (fail closed), an invalid warn or audit level
+    # privileged (fail open), an invalid version latest
     assert policy(ns({P + "audit": "tight", P + "audit-version": "1.30"})) == Policy(
-        "privileged:latest", "restricted:latest", "privileged:latest"
+        "privileged:latest", "privileged:latest", "privileged:latest"
+    )
+    assert policy(ns({P + "enforce": "tight", P + "warn": "loose"})) == Policy(
+        "restricted:latest", "privileged:latest", "privileged:latest"
     )
 
 
@@ -189,3 +193,111 @@ def test_kubectl_shows_pod_security_warnings(tmp_path: Path) -> None:
             + RESTRICTED_DETAIL.replace('"c"', '"nginx"')
         ]
         assert made.stdout.strip() == "deployment.apps/api created"
+
+
+def test_a_server_dry_run_warns_and_changes_nothing(server: LocalApiServer) -> None:
+    """``kubectl label --dry-run=server``, the documented way to preview an enforce level: the
+    warnings come back, the namespace keeps its labels."""
+    assert server.call("POST", "/api/v1/namespaces", ns({})).status == 201
+    assert server.call("POST", "/api/v1/namespaces/team/pods", pod("web")).status == 201
+    before = server.call("GET", "/api/v1/namespaces/team").body
+    patch = {"metadata": {"labels": {P + "enforce": "restricted"}}}
+    answer = server.call(
+        "PATCH",
+        "/api/v1/namespaces/team",
+        patch,
+        query={"dryRun": "All"},
+        content_type="application/merge-patch+json",
+    )
+    assert answer.status == 200
+    assert answer.body["metadata"]["labels"][P + "enforce"] == "restricted"
+    assert answer.body["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert answer.warnings == (
+        warning_header(
+            'existing pods in namespace "team" violate the new PodSecurity enforce level '
+            '"restricted:latest"'
+        ),
+        warning_header(f"web: {RESTRICTED_REASONS}"),
+    )
+    assert server.call("GET", "/api/v1/namespaces/team").body == before
+    created = server.call(
+        "POST", "/api/v1/namespaces/team/pods", pod("dry"), query={"dryRun": "All"}
+    )
+    assert created.status == 201
+    assert "resourceVersion" not in created.body["metadata"]
+    assert server.call("GET", "/api/v1/namespaces/team/pods/dry").status == 404
+    deleted = server.call("DELETE", "/api/v1/namespaces/team/pods/web", query={"dryRun": "All"})
+    assert deleted.status == 200
+    assert server.call("GET", "/api/v1/namespaces/team/pods/web").status == 200
+
+
+@pytest.mark.kubectl
+def test_kubectl_label_dry_run_server_previews_the_level(tmp_path: Path) -> None:
+    require_kubectl()
+    with serve(tmp_path) as served:
+        assert kubectl(served, "create", "namespace", "team").returncode == 0
+        assert kubectl(served, "run", "web", "--image=nginx", "-n", "team").returncode == 0
+        previewed = kubectl(
+            served,
+            "label",
+            "--dry-run=server",
+            "--overwrite",
+            "ns",
+            "team",
+            "pod-security.kubernetes.io/enforce=restricted",
+        )
+        assert previewed.returncode == 0, previewed.stderr
+        assert previewed.stdout.strip() == "namespace/team labeled (server dry run)"
+        assert previewed.stderr.splitlines() == [
+            'Warning: existing pods in namespace "team" violate the new PodSecurity enforce '
+            'level "restricted:latest"',
+            f"Warning: web: {RESTRICTED_REASONS}",
+        ]
+        labels = kubectl(served, "get", "ns", "team", "-o", "jsonpath={.metadata.labels}")
+        assert "pod-security" not in labels.stdout
+
+
+def test_invalid_labels_are_refused_on_namespace_writes(server: LocalApiServer) -> None:
+    bad = ns({P + "enforce": "tight", P + "warn-version": "1.30"}, "bad")
+    answer = server.call("POST", "/api/v1/namespaces", bad)
+    assert (answer.status, answer.body["message"]) == (
+        422,
+        'Namespace "bad" is invalid: [metadata.labels[pod-security.kubernetes.io/enforce]: '
+        'Invalid value: "tight": must be one of privileged, baseline, restricted, '
+        'metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: "1.30": '
+        'must be "latest" or "v1.x"]',
+    )
+    assert server.call("POST", "/api/v1/namespaces", ns({}, "ok")).status == 201
+    patch = {"metadata": {"labels": {P + "audit": "all"}}}
+    refused = server.call(
+        "PATCH", "/api/v1/namespaces/ok", patch, content_type="application/merge-patch+json"
+    )
+    assert (refused.status, refused.body["message"]) == (
+        422,
+        'Namespace "ok" is invalid: metadata.labels[pod-security.kubernetes.io/audit]: '
+        'Invalid value: "all": must be one of privileged, baseline, restricted',
+    )
+
+
+def test_relaxing_the_enforce_level_checks_no_pods(server: LocalApiServer) -> None:
+    assert server.call("POST", "/api/v1/namespaces", ns({})).status == 201
+    privileged = pod("x", securityContext={"privileged": True})
+    assert server.call("POST", "/api/v1/namespaces/team/pods", privileged).status == 201
+    merge = "application/merge-patch+json"
+
+    def relabel(labels: dict[str, str]) -> tuple[str, ...]:
+        patch = {"metadata": {"labels": labels}}
+        answer = server.call("PATCH", "/api/v1/namespaces/team", patch, content_type=merge)
+        assert answer.status == 200
+        return answer.warnings
+
+    header = 'existing pods in namespace "team" violate the new PodSecurity enforce level '
+    strict = relabel({P + "enforce": "restricted", P + "enforce-version": "v1.30"})
+    assert strict[0] == warning_header(header + '"restricted:v1.30"')
+    # x violates baseline too, but baseline at the same version is a relaxation: not checked
+    assert relabel({P + "enforce": "baseline"}) == ()
+    # a new version is checked even at the same level
+    assert relabel({P + "enforce-version": "v1.31"}) == (
+        warning_header(header + '"baseline:v1.31"'),
+        warning_header("x: privileged"),
+    )

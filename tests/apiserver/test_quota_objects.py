@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from impl.apiserver.context import Config
 from impl.apiserver.quota import counted_resource, usage
 from runner.apiserver.local import LocalApiServer
 from runner.apiserver.local_store import LocalStore
@@ -226,3 +228,104 @@ def test_a_service_update_is_charged_for_what_it_adds(server: LocalApiServer) ->
     labelled = server.call("GET", f"{NS}/services/web").body
     labelled["metadata"]["labels"] = {"tier": "front"}
     assert server.call("PUT", f"{NS}/services/web", labelled).status == 200
+
+
+def scoped_pod(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}], **spec},
+    }
+
+
+def test_a_critical_pods_quota_counts_only_its_priority_classes(config: Config) -> None:
+    """The documentation's "limit priority class consumption" quota: a scopeSelector on the
+    PriorityClass scope counts (and limits) only pods of those classes."""
+    server = LocalApiServer(config=msgspec.structs.replace(config, admission_plugins=("Priority",)))
+    critical = ["system-node-critical", "system-cluster-critical"]
+    body = {
+        "metadata": {"name": "pods-critical"},
+        "spec": {
+            "hard": {"pods": "1", "count/configmaps": "0"},
+            "scopeSelector": {
+                "matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": "In", "values": critical}
+                ]
+            },
+        },
+    }
+    assert server.call("POST", f"{NS}/resourcequotas", body).status == 201
+    node = scoped_pod("c1", priorityClassName="system-node-critical")
+    assert server.call("POST", f"{NS}/pods", node).status == 201
+    cluster = scoped_pod("c2", priorityClassName="system-cluster-critical")
+    assert refusal(server, f"{NS}/pods", cluster) == (
+        403,
+        'pods "c2" is forbidden: exceeded quota: pods-critical, requested: pods=1, used: '
+        "pods=1, limited: pods=1",
+    )
+    # pods of other classes, and other kinds, are outside a scoped quota
+    assert server.call("POST", f"{NS}/pods", scoped_pod("plain")).status == 201
+    assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": "cm"}}).status == 201
+    used = server.call("GET", f"{NS}/resourcequotas/pods-critical").body["status"]["used"]
+    assert used == {"pods": "1", "count/configmaps": "0"}
+
+
+def test_best_effort_and_terminating_scopes(server: LocalApiServer) -> None:
+    quota_body = {
+        "metadata": {"name": "be"},
+        "spec": {"hard": {"pods": "1"}, "scopes": ["BestEffort"]},
+    }
+    assert server.call("POST", f"{NS}/resourcequotas", quota_body).status == 201
+    term = {
+        "metadata": {"name": "term"},
+        "spec": {"hard": {"pods": "1"}, "scopes": ["Terminating"]},
+    }
+    assert server.call("POST", f"{NS}/resourcequotas", term).status == 201
+    assert server.call("POST", f"{NS}/pods", scoped_pod("free")).status == 201
+    assert refusal(server, f"{NS}/pods", scoped_pod("free2"))[1].startswith(
+        'pods "free2" is forbidden: exceeded quota: be,'
+    )
+    sized = {"resources": {"requests": {"cpu": "100m"}}}
+    burstable = {
+        "metadata": {"name": "sized"},
+        "spec": {"containers": [{"name": "c", "image": "nginx", **sized}]},
+    }
+    assert server.call("POST", f"{NS}/pods", burstable).status == 201
+    deadline = {
+        "metadata": {"name": "job1"},
+        "spec": {
+            "activeDeadlineSeconds": 60,
+            "containers": [{"name": "c", "image": "nginx", **sized}],
+        },
+    }
+    assert server.call("POST", f"{NS}/pods", deadline).status == 201
+    deadline["metadata"] = {"name": "job2"}
+    assert refusal(server, f"{NS}/pods", deadline)[1] == (
+        'pods "job2" is forbidden: exceeded quota: term, requested: pods=1, used: pods=1, '
+        "limited: pods=1"
+    )
+
+
+def test_removing_an_object_lowers_the_usage(server: LocalApiServer) -> None:
+    quota(server, "q", {"configmaps": "2", "pods": "2"})
+    for name in ("a", "b"):
+        assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": name}}).status == 201
+    assert refusal(server, f"{NS}/configmaps", {"metadata": {"name": "c"}})[0] == 403
+    assert server.call("DELETE", f"{NS}/configmaps/a").status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"configmaps": "1", "pods": "0"}
+    assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": "c"}}).status == 201
+    # a pod is released when it is removed, not when it is marked for graceful deletion
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    assert server.call("POST", f"{NS}/pods", pod).status == 201
+    assert server.call("DELETE", f"{NS}/pods/p", {"gracePeriodSeconds": 0}).status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"configmaps": "2", "pods": "0"}
+
+
+def test_a_collection_delete_lowers_the_usage(server: LocalApiServer) -> None:
+    quota(server, "q", {"count/configmaps": "5"})
+    for name in ("a", "b", "c"):
+        assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": name}}).status == 201
+    assert server.call("DELETE", f"{NS}/configmaps").status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"count/configmaps": "0"}

@@ -110,6 +110,26 @@ def test_a_read_waits_for_its_read_index_before_answering(cluster: MemberCluster
     assert value_of(cluster.replies[request_id]) == b"1"
 
 
+def test_a_member_asks_again_for_more_waiting_reads_than_one_step_bound(
+    cluster: MemberCluster,
+) -> None:
+    """A member cut off from the leader asks Raft again for every waiting read on its ticks:
+    more reads than ``MAX_RAFT_EVENTS_PER_STEP`` (a 100-node cluster's API server has that
+    many in flight) are all asked again in one step, and all answered once it is healed."""
+    lonely = cluster.followers()[0]
+    assert isinstance(cluster.call(lonely, PutRequest(key=b"x", value=b"1")), PutResponse)
+    cluster.tick()
+    cluster.isolate(lonely)
+    waiting = [cluster.request(lonely, RangeRequest(key=b"x")) for _ in range(100)]
+    cluster.tick(20)  # every read is asked again at least once, all in the same tick
+    assert not any(request_id in cluster.replies for request_id in waiting)
+    cluster.heal()
+    cluster.tick_until(lambda: all(r in cluster.replies for r in waiting), "every answer")
+    for request_id in waiting:
+        answer = cluster.replies[request_id]
+        assert answer == ERROR_LEADER_CHANGED or value_of(answer) == b"1"
+
+
 def test_an_isolated_member_never_serves_a_stale_linearizable_read(
     cluster: MemberCluster,
 ) -> None:
