@@ -427,10 +427,11 @@ def workload_warnings(namespace: Json | None, kind: str, obj: Json) -> tuple[str
 
 
 def namespace_warnings(
-    old: Json | None, new: Json, pods: Iterable[tuple[str, Json]]
+    old: Json | None, new: Json, pods: Callable[[], Iterable[tuple[str, Json]]]
 ) -> tuple[str, ...]:
     """``ValidateNamespace`` on an update: when the enforce level:version changes to baseline
-    or restricted, the existing pods (name, pod) that would violate it."""
+    or restricted, the existing pods (``pods()``: name, pod; listed only then) that would
+    violate it."""
     before, after = policy(old).enforce, policy(new).enforce
     if before == after or _level(after) == "privileged":
         return ()
@@ -439,7 +440,7 @@ def namespace_warnings(
         return ()  # relaxed (or the same) at the same version
     first: dict[str, str] = {}
     count: dict[str, int] = {}
-    for pod_name, pod in pods:
+    for pod_name, pod in pods():
         problems = violations(after, pod)
         if not problems:
             continue

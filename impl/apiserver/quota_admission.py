@@ -2,10 +2,10 @@
 (``quota.admit``) against the objects of the created resource the namespace holds, and the
 quotas' new ``status`` (``hard`` and ``used`` after the create) written in the same etcd
 transaction as the object, guarded by each quota's revision, as kube's admission writes a
-quota's usage before admitting. A ResourceQuota being created (or its spec changed) gets its
-status at once, counted from the namespace's objects (kube's quota controller fills it shortly
-after). Deleting an object does not lower ``status.used`` (no quota controller runs): the next
-charged create recounts it.
+quota's usage before admitting. Removing an object recounts them the same way (``release``,
+what kube's quota controller does on a delete). A ResourceQuota being created (or its spec
+changed) gets its status at once, counted from the namespace's objects (kube's quota controller
+fills it shortly after).
 """
 
 from __future__ import annotations
@@ -122,4 +122,26 @@ def admit_create(
         writes.append(
             KeyWrite(key=quota_key, expected=value.mod_revision, value=stored_bytes(quota))
         )
+    return tuple(writes)
+
+
+def release(ctx: Context, key: str) -> tuple[KeyWrite, ...]:
+    """The quota status writes that go with removing the object at ``key``: each quota of the
+    namespace recounted without it (what kube's quota controller does on a delete event)."""
+    namespace = ctx.info.namespace
+    if not ctx.resource.namespaced or namespace not in ctx.policy_namespaces:
+        return ()
+    cached = objects_under(ctx.cache, f"{QUOTA_PREFIX}{namespace}/")
+    quotas = [decode(value.value) for _, value in cached]
+    objects_by = _objects_by(ctx, namespace, quotas, key, None)
+    writes = []
+    for (quota_key, value), quota in zip(cached, quotas, strict=True):
+        if quota_key == key:
+            continue
+        status = status_of(quota, objects_by)
+        if quota.get("status") != status:
+            quota["status"] = status
+            writes.append(
+                KeyWrite(key=quota_key, expected=value.mod_revision, value=stored_bytes(quota))
+            )
     return tuple(writes)

@@ -35,6 +35,7 @@ from impl.apiserver.node_restriction import admit as admit_node_write
 from impl.apiserver.node_restriction import token_refusal
 from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
+from impl.apiserver.quota_admission import release as release_quota
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
@@ -121,6 +122,15 @@ def decide(ctx: Context, current: Current | None) -> Decision:
         decision = _admission_policies(ctx, current, decision)
         if not isinstance(decision, Write):
             return decision
+    if (
+        isinstance(decision, Write)
+        and ctx.info.verb == "delete"
+        and decision.writes
+        and decision.writes[0].value is None
+    ):
+        released = release_quota(ctx, decision.writes[0].key)
+        if released:
+            decision = msgspec.structs.replace(decision, writes=(*decision.writes, *released))
     if (
         isinstance(decision, Write)
         and user is not None
@@ -446,7 +456,10 @@ def on_commit(
     first_write = write.writes[0]
     if write.then_delete and first_write.value is not None:
         removal = Write(
-            writes=(KeyWrite(key=first_write.key, expected=revision, value=None),),
+            writes=(
+                KeyWrite(key=first_write.key, expected=revision, value=None),
+                *release_quota(ctx, first_write.key),
+            ),
             code=write.code,
             answer="body",
             body=write.body

@@ -279,11 +279,13 @@ def _pod_security_warnings(ctx: Context, old: Json | None, new: Json) -> tuple[s
     if kind == "Namespace":
         if old is None:
             return ()
-        name = meta_str(new, "name")
-        pods = objects_under(ctx.cache, f"/registry/pods/{name}/")
-        return namespace_warnings(
-            old, new, ((meta_str(pod, "name"), pod) for pod in (decode(v.value) for _, v in pods))
-        )
+        prefix = f"/registry/pods/{meta_str(new, 'name')}/"
+
+        def pods() -> list[tuple[str, Json]]:
+            found = (decode(v.value) for _, v in objects_under(ctx.cache, prefix))
+            return [(meta_str(pod, "name"), pod) for pod in found]
+
+        return namespace_warnings(old, new, pods)
     cached = ctx.cache.objects.get(f"/registry/namespaces/{ctx.info.namespace}")
     namespace = decode(cached.value) if cached is not None else None
     if kind == "Pod":

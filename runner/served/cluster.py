@@ -148,7 +148,11 @@ class ClusterConfig:
     kubelet_port: int
     wait_seconds: float
     node_name_prefix: str = "kubeoracle-node-"
-    admission_plugins: tuple[str, ...] = ("Priority", "DefaultTolerationSeconds")
+    admission_plugins: tuple[str, ...] = (
+        "Priority",
+        "DefaultTolerationSeconds",
+        "TaintNodesByCondition",
+    )
 
 
 class ClusterError(Exception):

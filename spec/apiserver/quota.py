@@ -8,7 +8,8 @@ more than its object counts allow: ``count/<resource>[.<group>]``, the core name
 Services) and ``services.nodeports`` (the ports of NodePort and LoadBalancer Services). Source:
 "Resource Quotas" (kubernetes.io/docs/concepts/policy/resource-quotas/): "the quota system ...
 ensures that creation of a resource does not exceed the hard limits", and its tables of object
-count and service quotas. Only quotas created before the objects bind them: a quota created
+count, service and scope quotas (a scoped quota counts only the pods in all its scopes, and no
+other kind). Only quotas created before the objects bind them: a quota created
 under the current usage is over at once (the companion test shows this check then fails)."""
 
 from __future__ import annotations
@@ -96,6 +97,50 @@ def _object_usage(name: str, objects: Mapping[str, Sequence[Json]]) -> Fraction 
     return None
 
 
+def _scoped(quota: Json) -> bool:
+    spec = quota.get("spec") or {}
+    return bool(spec.get("scopes") or (spec.get("scopeSelector") or {}).get("matchExpressions"))
+
+
+def in_scope(quota: Json, pod: Json) -> bool:
+    """Whether a pod is in every scope of the quota, per the documentation's scope table:
+    Terminating (``activeDeadlineSeconds >= 0``), NotTerminating (none), BestEffort (no
+    cpu/memory requests or limits in any container), NotBestEffort, and PriorityClass (the
+    pod's ``priorityClassName`` In / NotIn the values, or set for Exists)."""
+    spec = quota.get("spec") or {}
+    pod_spec = pod.get("spec") or {}
+    deadline = pod_spec.get("activeDeadlineSeconds")
+    containers = [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
+    best_effort = not any(
+        resource in ((c.get("resources") or {}).get(kind) or {})
+        for c in containers
+        for kind in ("requests", "limits")
+        for resource in ("cpu", "memory")
+    )
+    facts = {
+        "Terminating": deadline is not None and deadline >= 0,
+        "NotTerminating": deadline is None,
+        "BestEffort": best_effort,
+        "NotBestEffort": not best_effort,
+    }
+    for scope in spec.get("scopes") or []:
+        if not facts.get(scope, False):
+            return False
+    for requirement in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
+        scope, operator = requirement.get("scopeName"), requirement.get("operator")
+        values = requirement.get("values") or []
+        if scope in facts:
+            holds = facts[scope] if operator == "Exists" else False
+        else:  # PriorityClass
+            name = pod_spec.get("priorityClassName") or ""
+            holds = {"In": name in values, "NotIn": name not in values, "Exists": name != ""}.get(
+                str(operator), False
+            )
+        if not holds:
+            return False
+    return True
+
+
 def violations(
     quotas: Sequence[Json],
     pods: Sequence[Json],
@@ -107,10 +152,15 @@ def violations(
     found = []
     for quota in quotas:
         namespace = (quota.get("metadata") or {}).get("namespace")
-        in_namespace = [p for p in live if (p.get("metadata") or {}).get("namespace") == namespace]
+        in_namespace = [
+            p
+            for p in live
+            if (p.get("metadata") or {}).get("namespace") == namespace and in_scope(quota, p)
+        ]
         others = {
             resource: [o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
             for resource, items in (objects or {}).items()
+            if not _scoped(quota)  # a scoped quota tracks pods only
         }
         for name, hard in ((quota.get("spec") or {}).get("hard") or {}).items():
             limit = _amount(hard)

@@ -303,3 +303,29 @@ def test_best_effort_and_terminating_scopes(server: LocalApiServer) -> None:
         'pods "job2" is forbidden: exceeded quota: term, requested: pods=1, used: pods=1, '
         "limited: pods=1"
     )
+
+
+def test_removing_an_object_lowers_the_usage(server: LocalApiServer) -> None:
+    quota(server, "q", {"configmaps": "2", "pods": "2"})
+    for name in ("a", "b"):
+        assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": name}}).status == 201
+    assert refusal(server, f"{NS}/configmaps", {"metadata": {"name": "c"}})[0] == 403
+    assert server.call("DELETE", f"{NS}/configmaps/a").status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"configmaps": "1", "pods": "0"}
+    assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": "c"}}).status == 201
+    # a pod is released when it is removed, not when it is marked for graceful deletion
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    assert server.call("POST", f"{NS}/pods", pod).status == 201
+    assert server.call("DELETE", f"{NS}/pods/p", {"gracePeriodSeconds": 0}).status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"configmaps": "2", "pods": "0"}
+
+
+def test_a_collection_delete_lowers_the_usage(server: LocalApiServer) -> None:
+    quota(server, "q", {"count/configmaps": "5"})
+    for name in ("a", "b", "c"):
+        assert server.call("POST", f"{NS}/configmaps", {"metadata": {"name": name}}).status == 201
+    assert server.call("DELETE", f"{NS}/configmaps").status == 200
+    used = server.call("GET", f"{NS}/resourcequotas/q").body["status"]["used"]
+    assert used == {"count/configmaps": "0"}

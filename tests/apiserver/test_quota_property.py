@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -263,3 +264,101 @@ def test_the_object_count_check_sees_a_quota_created_under_usage() -> None:
         "late/configmaps",
         "late/services.nodeports",
     ]
+
+
+# Scopes ----------------------------------------------------------------------------------------
+
+SCOPE_CONFIG: Config = msgspec.structs.replace(CONFIG, admission_plugins=("Priority",))
+CLASSES = ("system-node-critical", "system-cluster-critical", "")
+scoped_pods = st.builds(
+    lambda sized, deadline, priority_class: {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "p-"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "nginx",
+                    **({"resources": resources("100m", "64Mi")} if sized else {}),
+                }
+            ],
+            **({"activeDeadlineSeconds": 30} if deadline else {}),
+            **({"priorityClassName": priority_class} if priority_class else {}),
+        },
+    },
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(CLASSES),
+)
+scopes = st.one_of(
+    st.builds(
+        lambda names: {"scopes": names},
+        st.lists(
+            st.sampled_from(("Terminating", "NotTerminating", "BestEffort", "NotBestEffort")),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        ),
+    ),
+    st.builds(
+        lambda operator, values: {
+            "scopeSelector": {
+                "matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": operator, "values": values}
+                ]
+            }
+        },
+        st.sampled_from(("In", "NotIn")),
+        st.lists(st.sampled_from(CLASSES[:2]), min_size=1, max_size=2, unique=True),
+    ),
+    st.just(
+        {
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "Exists"}]
+            }
+        }
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    quota_scopes=st.lists(scopes, min_size=1, max_size=2),
+    limit=st.sampled_from(("0", "1", "2")),
+    creates=st.lists(scoped_pods, min_size=1, max_size=6),
+)
+def test_scoped_quotas_are_never_exceeded(
+    quota_scopes: list[dict[str, Any]], limit: str, creates: list[dict[str, Any]]
+) -> None:
+    server = LocalApiServer(config=SCOPE_CONFIG)
+    for index, scope in enumerate(quota_scopes):
+        body = {"metadata": {"name": f"q{index}"}, "spec": {"hard": {"pods": limit}, **scope}}
+        assert server.call("POST", "/api/v1/namespaces/default/resourcequotas", body).status == 201
+    admitted = 0
+    for body in creates:
+        answer = server.call("POST", "/api/v1/namespaces/default/pods", body)
+        assert answer.status in (201, 403), answer.body
+        admitted += answer.status == 201
+        held_quotas = server.call("GET", "/api/v1/namespaces/default/resourcequotas").body["items"]
+        held_pods = server.call("GET", "/api/v1/namespaces/default/pods").body["items"]
+        assert len(held_pods) == admitted
+        assert reference.violations(held_quotas, held_pods) == []
+
+
+def test_the_scope_check_sees_pods_in_scope_created_before_the_quota() -> None:
+    """Companion: pods in scope created before a scoped quota put it over; pods out of its
+    scope do not."""
+    server = LocalApiServer(config=SCOPE_CONFIG)
+    for name, deadline in (("a", 30), ("b", 30), ("c", None)):
+        spec: dict[str, Any] = {"containers": [{"name": "c", "image": "nginx"}]}
+        if deadline is not None:
+            spec["activeDeadlineSeconds"] = deadline
+        body = {"metadata": {"name": name}, "spec": spec}
+        assert server.call("POST", "/api/v1/namespaces/default/pods", body).status == 201
+    for name, scope in (("term", "Terminating"), ("long", "NotTerminating")):
+        body = {"metadata": {"name": name}, "spec": {"hard": {"pods": "1"}, "scopes": [scope]}}
+        assert server.call("POST", "/api/v1/namespaces/default/resourcequotas", body).status == 201
+    held_quotas = server.call("GET", "/api/v1/namespaces/default/resourcequotas").body["items"]
+    held_pods = server.call("GET", "/api/v1/namespaces/default/pods").body["items"]
+    assert reference.violations(held_quotas, held_pods) == ["term/pods"]
