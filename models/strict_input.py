@@ -42,8 +42,9 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     """A file read whole (manifests, scheduler configs, cluster files): 64 MiB."""
     stream_bytes: int = 4 * 2**30
     """A file read line by line (traces, event logs, histories), after gzip: 4 GiB."""
-    line_bytes: int = 16 * 2**20
-    """One line of a line-based file: 16 MiB."""
+    line_bytes: int = 64 * 2**20
+    """One line of a line-based file: 64 MiB (a cluster trace's snapshot of etcd's whole
+    history)."""
     lines: int = 10_000_000
     """Lines of a line-based file."""
     documents: int = 100_000

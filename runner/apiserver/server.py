@@ -67,12 +67,12 @@ class CompactingStore(Store, Protocol):
 
 
 class ApiHttpServer:
-    """One API server over HTTP on one socket, on the in-process reference etcd or, given
-    ``etcd_servers``, on a real etcd cluster."""
+    """One API server on its insecure (HTTP) socket, its secure (HTTPS) one, or both, on the
+    in-process reference etcd or, given ``etcd_servers``, on a real etcd cluster."""
 
     def __init__(
         self,
-        address: tuple[str, int],
+        address: tuple[str, int] | None,
         config: Config,
         etcd_servers: list[str] | None = None,
         entropy: EntropySource | None = None,
@@ -100,11 +100,14 @@ class ApiHttpServer:
         self.mutant = mutant
         self.store: CompactingStore = StaleListStore() if mutant == "stale-list" else LocalStore()
         self.entropy = entropy if entropy is not None else SystemEntropy()
-        self.socket = bind(address)
-        # Accepted connections inherit it: an answer's head and body, written separately,
-        # must not wait for the client's delayed ACK (40 ms per request otherwise).
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.socket = bind(address) if address is not None else None
+        if self.socket is not None:
+            # Accepted connections inherit it: an answer's head and body, written separately,
+            # must not wait for the client's delayed ACK (40 ms per request otherwise).
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server_address: tuple[str, int] | None = (
+            self.socket.getsockname()[:2] if self.socket is not None else None
+        )
         self.sink = StreamSink()
         self.driver: Driver | None = None
         self.metrics = ApiServerMetrics(lambda: self.driver.state if self.driver else None)
@@ -117,6 +120,8 @@ class ApiHttpServer:
 
     @property
     def url(self) -> str:
+        """The insecure port's URL (there must be one)."""
+        assert self.server_address is not None
         host, port = self.server_address
         return f"http://{host}:{port}"
 
@@ -172,8 +177,10 @@ class ApiHttpServer:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             backlog=LISTEN_BACKLOG,
         )
-        self.uvicorn = uvicorn.Server(config)
-        serving = [self.uvicorn.serve(sockets=[self.socket])]
+        serving = []
+        if self.socket is not None:
+            self.uvicorn = uvicorn.Server(config)
+            serving.append(self.uvicorn.serve(sockets=[self.socket]))
         if self.secure_socket is not None and self.secure_context is not None:
             secure_config = uvicorn.Config(
                 self.app,
@@ -226,9 +233,9 @@ class ApiHttpServer:
             loop.call_soon_threadsafe(self._shut_down)
             self.stopped.wait(GRACEFUL_SHUTDOWN_SECONDS + 3)
         self.store.close()
-        self.socket.close()
-        if self.secure_socket is not None:
-            self.secure_socket.close()
+        for bound in (self.socket, self.secure_socket):
+            if bound is not None:
+                bound.close()
 
 
 def start_in_thread(server: ApiHttpServer) -> threading.Thread:

@@ -33,6 +33,9 @@ from runner.exit_codes import ExitCode
 if TYPE_CHECKING:
     from runner.cli.output import VerbParsers
 
+DEFAULT_SECURE_PORT = 6443
+"""kube-apiserver's ``--secure-port`` default, served when no port is asked for."""
+
 
 def register(verbs: VerbParsers) -> None:
     """Add ``serve`` with its ``etcd``, ``apiserver``, ``controller-manager`` and ``scheduler``
@@ -92,15 +95,17 @@ def _register_apiserver(targets: argparse._SubParsersAction[argparse.ArgumentPar
         help="the reference kube-apiserver, for kubectl and client libraries",
         description=(
             "Serve the Kubernetes API on the in-process reference etcd. Flags keep "
-            "kube-apiserver's names. --insecure-port serves plain HTTP with no authentication; "
-            "--secure-port serves HTTPS with authentication and authorization."
+            "kube-apiserver's names. --secure-port serves HTTPS with authentication and "
+            "authorization (RBAC by default); --insecure-port serves plain HTTP with no "
+            "authentication. With neither, HTTPS on 6443 only, as kube-apiserver."
         ),
     )
     apiserver.add_argument(
         "--insecure-port",
         type=int,
-        default=8080,
-        help="plain HTTP port without authentication (default 8080; 0 picks a free port)",
+        default=None,
+        help="plain HTTP port without authentication (0 picks a free port; default: off, "
+        "and without --secure-port too: HTTPS on 6443)",
     )
     apiserver.add_argument(
         "--bind-address",
@@ -247,7 +252,9 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
     from runner.input_files import check_output_path, write_output
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    if not 0 <= args.insecure_port <= 65535:
+    if args.insecure_port is None and args.secure_port is None:
+        args.secure_port = DEFAULT_SECURE_PORT  # kube-apiserver's default; it has no HTTP port
+    if args.insecure_port is not None and not 0 <= args.insecure_port <= 65535:
         raise InputError("must be a port number (0-65535)", field="--insecure-port")
     if not 1 <= args.watch_cache_size <= 1_000_000:
         raise InputError("must be between 1 and 1000000", field="--watch-cache-size")
@@ -267,7 +274,7 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         auth=apiserver_security.auth_config(args, files),
         admission_plugins=apiserver_security.admission_plugins(args),
     )
-    address = (args.bind_address, args.insecure_port)
+    address = (args.bind_address, args.insecure_port) if args.insecure_port is not None else None
     secure = ((args.bind_address, args.secure_port), files) if files is not None else None
     etcd_servers = _etcd_servers(args.etcd_servers) if args.etcd_servers else None
     try:
@@ -294,7 +301,8 @@ def serve_apiserver(args: argparse.Namespace) -> ExitCode:
         )
         write_output(args.write_kubeconfig, text, "kubeconfig")
         args.write_kubeconfig.chmod(0o600)
-    print(f"kubeoracle serve apiserver: listening on {server.url}", flush=True)
+    if address is not None:
+        print(f"kubeoracle serve apiserver: listening on {server.url}", flush=True)
     if files is not None:
         print(f"kubeoracle serve apiserver: listening on {server.secure_url}", flush=True)
         if files.admin_cert is not None:

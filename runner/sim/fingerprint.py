@@ -13,7 +13,10 @@ salted ``hash()`` or on the order states were seen in (:func:`digest_of` is the 
 
 Because states are immutable and share structure, :class:`Fingerprinter` keeps a tree of the
 objects it saw last and reuses a subtree's digest when the object is the same (``is``): a step
-that touches one node re-hashes only what changed. What changed is the step's delta: one
+that touches one node re-hashes only what changed. A long tuple leaf (a Raft log) that grows
+by appending to the same element objects is hashed on from where its previous digest stopped:
+only the new elements are encoded (the digest is the same; a log of a few MB is not encoded
+again on every append). What changed is the step's delta: one
 :class:`~models.trace.FieldChange` per changed leaf, per new or removed subtree (reported whole,
 not field by field), with the value when its JSON is short.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from itertools import compress
-from operator import is_not
+from operator import is_, is_not
 from typing import Any, Final, final
 
 import immutables
@@ -36,6 +39,9 @@ DELTA_VALUE_BYTES_MAX: Final = 240
 """A changed value goes into the delta when its JSON is at most this long."""
 REMOVED_DIGEST: Final = ""
 """The digest a delta gives a path that no longer exists."""
+APPEND_TUPLE_MIN: Final = 32
+"""A tuple leaf at least this long keeps the hash state of its JSON up to its last element, so
+that a longer tuple starting with the same element objects hashes only what was appended."""
 
 
 def _encode_hook(value: object) -> object:
@@ -123,7 +129,10 @@ class _Entry:
     sorted order with their values, entries and digest parts; inside a map, the bytes naming
     it in its parent's digest."""
 
-    __slots__ = ("digest", "fields", "key_set", "keys", "kids", "label", "parts", "value", "values")
+    __slots__ = (
+        "digest", "fields", "key_set", "keys", "kids", "label", "opened", "parts", "size",
+        "value", "values",
+    )  # fmt: skip
 
     # Set only where they apply (a leaf has none): an entry is made for every changed value.
     fields: tuple[Any, ...]
@@ -137,6 +146,10 @@ class _Entry:
         self.value = value
         self.digest = digest
         self.label = b""
+        self.opened: Any = None
+        """For a long tuple leaf: blake2b fed its JSON without the closing ``]``."""
+        self.size = 0
+        """For a long tuple leaf: the length of its JSON."""
 
 
 def _label(name: str) -> bytes:
@@ -194,6 +207,8 @@ class Fingerprinter:
         elif isinstance(value, immutables.Map):
             same = entry is not None and isinstance(entry.value, immutables.Map)
             built = self._map(entry if same else None, path, value, report=report and same)
+        elif isinstance(value, tuple) and len(value) >= APPEND_TUPLE_MIN:
+            return self._tuple(entry, path, value, report=report)
         else:
             encoded = encode(value)
             digest = _leaf_digest(encoded)
@@ -202,6 +217,44 @@ class Fingerprinter:
             return _Entry(value, digest)
         if report and not same:
             self._record(path, built.digest, encode(value))
+        return built
+
+    def _tuple(
+        self, entry: _Entry | None, path: str, value: tuple[Any, ...], *, report: bool
+    ) -> _Entry:
+        """A long tuple leaf. Its JSON is ``[`` and its elements' JSON joined by ``,`` and ``]``
+        (msgspec writes no spaces), so when the previous value at ``path`` is a prefix of it
+        (the same element objects), the hash goes on from the previous state with the new
+        elements only; otherwise the whole tuple is encoded once, as for any leaf."""
+        old = None if entry is None else entry.value
+        encoded: bytes | None = None
+        if (
+            entry is not None
+            and entry.opened is not None
+            and isinstance(old, tuple)
+            and len(old) <= len(value)
+            and all(map(is_, value, old))
+        ):
+            opened = entry.opened.copy()
+            size = entry.size - 1  # without the closing bracket
+            for element in value[len(old) :]:
+                piece = b"," + encode(element)
+                opened.update(piece)
+                size += len(piece)
+            size += 1
+        else:
+            encoded = encode(value)
+            opened = hashlib.blake2b(memoryview(encoded)[:-1], digest_size=DIGEST_BYTES)
+            size = len(encoded)
+        closed = opened.copy()
+        closed.update(b"]")
+        digest = closed.digest()
+        if report and (entry is None or entry.digest != digest):
+            if encoded is None and size <= DELTA_VALUE_BYTES_MAX:
+                encoded = encode(value)
+            self._record(path, digest, encoded)
+        built = _Entry(value, digest)
+        built.opened, built.size = opened, size
         return built
 
     def _struct(

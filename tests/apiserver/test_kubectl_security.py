@@ -18,12 +18,17 @@ import pytest
 
 from runner import pki
 from runner.apiserver.kubeconfig import kubeconfig_text
-from tests.apiserver.kubectl import Served, have_kubectl, kubectl, serve
+from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
 
 TOKENS = 'alice-token,alice,1001,"devs"\nbob-token,bob,1002\n'
 

@@ -17,12 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.apiserver.kubectl import KUBECTL, Served, have_kubectl, kubectl, serve
+from tests.apiserver.kubectl import KUBECTL, Served, kubectl, require_kubectl, serve
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
+
 POD_LABELS = 'component="apiserver",dry_run="",group="",resource="pods"'
 
 

@@ -22,13 +22,19 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.apiserver.kubectl import Served, have_kubectl, kubectl, serve
+from tests.apiserver.kubectl import Served, kubectl, require_kubectl, serve
 from tests.controllers.manager_process import Manager, served_component
 
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(not have_kubectl(), reason="kubectl is not installed at /usr/bin"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_installed() -> None:
+    require_kubectl()
+
+
 TIMEOUT_SECONDS = 30.0
 CONFIG = """\
 apiVersion: kubescheduler.config.k8s.io/v1

@@ -109,3 +109,42 @@ def test_incremental_fingerprints_equal_fingerprints_from_scratch(states: list[O
     for state in states:
         fingerprint, _ = fingerprinter.update(state)
         assert fingerprint == fingerprint_of(state)
+
+
+class Log(msgspec.Struct, frozen=True, kw_only=True):
+    entries: tuple[Inner, ...]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["append", "truncate", "copy"]), st.integers(0, 40)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_long_tuple_hashed_on_from_its_prefix_equals_the_definition(
+    operations: list[tuple[str, int]],
+) -> None:
+    """A log (tuple leaf) that grows by appends, loses its head or tail, or is rebuilt from
+    equal but new objects keeps the fingerprint and the delta of the definition."""
+    fingerprinter = Fingerprinter()
+    entries = tuple(Inner(term=i, log=(i,)) for i in range(30))
+    previous = Log(entries=entries)
+    fingerprinter.update(previous)
+    for operation, count in operations:
+        if operation == "append":
+            entries = (*entries, *(Inner(term=count + i) for i in range(count % 7 + 1)))
+        elif operation == "truncate":
+            entries = entries[count:] if count % 2 else entries[: len(entries) - count]
+        else:
+            entries = tuple(msgspec.structs.replace(entry) for entry in entries)
+        state = Log(entries=entries)
+        fingerprint, delta = fingerprinter.update(state)
+        assert fingerprint == fingerprint_of(state)
+        changed = encode(state.entries) != encode(previous.entries)
+        assert [change.path for change in delta] == (["entries"] if changed else [])
+        if changed:
+            assert delta[0].digest == blake(encode(entries)).hex()
+            short = len(encode(entries)) <= 240
+            assert isinstance(delta[0].value, msgspec.Raw) == short
+        previous = state
