@@ -256,21 +256,24 @@ class ClusterChecker:
     def _deleted(
         self, state: ClusterState, name: str, slot: Any, uids: frozenset[str]
     ) -> list[Violation]:
+        """Judged on the node's clock (the world's plus its skew), as the kubelet measures a
+        grace period: a node whose clock was set back waits that much longer."""
         found: list[Violation] = []
+        now = state.now_ms + slot.skew_ms
         for uid in sorted(uids):
             deleted = slot.deleted_ms.get(uid)
             marked = slot.terminating.get(uid)
-            if deleted is not None and p.deleted_too_long(deleted, state.now_ms):
+            if deleted is not None and p.deleted_too_long(deleted, now):
                 what, since = "that the pod is gone", deleted
-            elif marked is not None and p.deleted_too_long(marked[0], state.now_ms, marked[1]):
+            elif marked is not None and p.deleted_too_long(marked[0], now, marked[1]):
                 what, since = f"the pod's deletion (grace {marked[1]} s)", marked[0]
             else:
                 continue
             found.append(Violation(
                 property_name="deleted-pod-stops", nodes=(),
-                reason=f"node {name} still runs pod uid {uid} "
-                f"{(state.now_ms - since) / 1000:g} s after its informer delivered {what} "
-                f"(the kubelet's minimum grace {p.DELETED_POD_STOP_BOUND_MS / 1000:g} s)",
+                reason=f"node {name} still runs pod uid {uid} {(now - since) / 1000:g} s (on "
+                f"its clock) after its informer delivered {what} (the kubelet's minimum grace "
+                f"{p.DELETED_POD_STOP_BOUND_MS / 1000:g} s)",
             ))  # fmt: skip
         return found
 

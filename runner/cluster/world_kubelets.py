@@ -271,7 +271,7 @@ class KubeletPart:
             slot = msgspec.structs.replace(
                 slot,
                 known=slot.known.delete(uid),
-                deleted_ms=slot.deleted_ms.set(uid, work.state.now_ms),
+                deleted_ms=slot.deleted_ms.set(uid, work.state.now_ms + slot.skew_ms),
             )
             self._set(work, index, slot)
             if self.mutant != DELETED_MUTANT:
@@ -281,7 +281,7 @@ class KubeletPart:
         terminating = slot.terminating
         if meta.get("deletionTimestamp") and uid not in terminating:
             grace = int(meta.get("deletionGracePeriodSeconds") or 0)
-            terminating = terminating.set(uid, (work.state.now_ms, grace))
+            terminating = terminating.set(uid, (work.state.now_ms + slot.skew_ms, grace))
         self._set(work, index, msgspec.structs.replace(
             slot, known=slot.known.set(uid, msgspec.json.encode(obj)), terminating=terminating
         ))  # fmt: skip

@@ -122,8 +122,8 @@ class ManagerSlot(msgspec.Struct, frozen=True, kw_only=True):
 
 class KubeletSlot(msgspec.Struct, frozen=True, kw_only=True):
     """A node: its kubelet and simulated runtime (a :class:`Box` of the pair; None while the
-    node is down), its informers, the pods its informer knows (uid -> raw) and when (world
-    ms) it learned of each deletion, its clock offset and its boots."""
+    node is down), its informers, the pods its informer knows (uid -> raw) and when (on the
+    node's clock) it learned of each removal, its clock offset and its boots."""
 
     machine: Box | None
     informers: immutables.Map[str, Informer] = msgspec.field(default_factory=immutables.Map)
@@ -132,8 +132,8 @@ class KubeletSlot(msgspec.Struct, frozen=True, kw_only=True):
     terminating: immutables.Map[str, tuple[int, int]] = msgspec.field(
         default_factory=immutables.Map
     )
-    """Pods whose ``deletionTimestamp`` the informer delivered: when (world ms) and the grace
-    period (s) the object gave."""
+    """Pods whose ``deletionTimestamp`` the informer delivered: when (the node's clock, ms:
+    the world's plus its skew then) and the grace period (s) the object gave."""
     skew_ms: int = 0
     boots: int = 0
     lease_version: str = ""

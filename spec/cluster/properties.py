@@ -23,7 +23,8 @@ uids), never a component's implementation, so it can judge any cluster's compone
 - **deleted pods stop** (``deleted-pod-stops``): once a kubelet's informer delivered a pod's
   deletion (``deletionTimestamp`` with its grace period), no container of that pod runs there
   after the grace period; once it delivered that the pod is gone from the API server, none
-  runs after the kubelet's minimum grace period (pod termination, "Termination of Pods").
+  runs after the kubelet's minimum grace period (pod termination, "Termination of Pods"); the
+  times are the node's clock, as the kubelet measures a grace period.
 
 - **proxy routes** (``proxy-routes-to-ready-endpoints``): every backend a kube-proxy forwards a
   Service to is the address of a pod that matched the Service's selector while Ready (the
