@@ -135,7 +135,7 @@ class ClusterChecker:
             return []
         found: list[Violation] = []
         for revision in range(self.checked_revision + 1, store.revision + 1):
-            for event in store.events.get(revision, ()):
+            for event in self._events_at(state, store, revision):
                 key = event.kv.key.decode()
                 if key.startswith("/registry/nodes/") and event.kv.value:
                     node = msgspec.json.decode(event.kv.value, type=Node, dec_hook=decode_hook)
@@ -201,6 +201,17 @@ class ClusterChecker:
                     "Ready",
                 ))  # fmt: skip
         return found
+
+    def _events_at(self, state: ClusterState, store: Any, revision: int) -> tuple[Any, ...]:
+        """What revision ``revision`` changed, from the most advanced member or, when it
+        restarted from a snapshot taken after that revision, from another that has it."""
+        events = store.events.get(revision)
+        if events is not None:
+            return tuple(events)
+        for _, slot in sorted(state.members.nodes.items()):
+            if slot.state is not None and revision in slot.state.etcd.events:
+                return tuple(slot.state.etcd.events[revision])
+        return ()
 
     # Runtimes -----------------------------------------------------------------------------
 
@@ -283,6 +294,8 @@ class ClusterChecker:
             if previous is not None and previous.get(key) is cached:
                 continue
             self._saw("cache-holds-objects-arises")
+            if key.startswith("/registry/pods/"):
+                self._ready(cached.value)  # a second witness of ready pods beside etcd's events
             changed = self._changed_keys(state, cached.mod_revision)
             if not p.cached_at_committed(key, cached.mod_revision, applied, changed):
                 found.append(Violation(
