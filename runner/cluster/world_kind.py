@@ -56,6 +56,7 @@ USER_VERBS: Final[tuple[UserVerb, ...]] = (
     "scale", "scale", "rollout", "delete-pod", "force-delete-pod", "force-delete-pod",
     "force-delete-pod", "force-delete-pod", "taint", "untaint", "drain",
 )  # fmt: skip
+UNTAINT_EVERY: Final = 8
 FAIR_KINDS: Final = (
     "etcd-deliver",
     "etcd-tick",
@@ -77,6 +78,21 @@ def pods_in_cache(state: ClusterState) -> list[tuple[str, dict[str, Any]]]:
         if key.startswith("/registry/pods/"):
             found.append((key.removeprefix("/registry/pods/"), msgspec.json.decode(cached.value)))
     return sorted(found, key=lambda item: item[0])
+
+
+def nodes_marked(state: ClusterState) -> frozenset[str]:
+    """The nodes the API server's cache holds tainted or cordoned."""
+    api = state.api.state
+    if api is None:
+        return frozenset()
+    found = set()
+    for key, cached in api.cache.objects.items():
+        if key.startswith(("/registry/minions/", "/registry/nodes/")):
+            node: Any = msgspec.json.decode(cached.value)
+            spec = node.get("spec") or {}
+            if spec.get("taints") or spec.get("unschedulable"):
+                found.add(str((node.get("metadata") or {}).get("name") or ""))
+    return frozenset(found)
 
 
 def _leader(state: ClusterState) -> int | None:
@@ -413,6 +429,7 @@ class FairDriver:
     def __init__(self, world: ClusterWorld, prng: random.Random) -> None:
         self.world, self.prng = world, prng
         self.turn = 0
+        self.untaints = 0
 
     def next_action(self, state: ClusterState, index: int) -> ClusterAction:
         del index
@@ -447,8 +464,11 @@ class FairDriver:
         stopped = [r for r, m in enumerate(state.managers) if not m.up]
         if stopped:
             return StartManager(replica=stopped[0])
-        marked = sorted(state.tainted | state.cordoned)
-        if marked:
+        marked = sorted(state.tainted | state.cordoned | nodes_marked(state))
+        self.untaints += 1
+        if marked and self.untaints % UNTAINT_EVERY == 1:
+            # Every few turns only: an untaint the API server refused is sent again, while the
+            # rest of the cluster goes on.
             return User(verb="untaint", target=marked[0])
         return None
 
