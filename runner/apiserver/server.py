@@ -105,7 +105,7 @@ class ApiHttpServer:
             # Accepted connections inherit it: an answer's head and body, written separately,
             # must not wait for the client's delayed ACK (40 ms per request otherwise).
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server_address: tuple[str, int] | None = (
+        self.insecure_address: tuple[str, int] | None = (
             self.socket.getsockname()[:2] if self.socket is not None else None
         )
         self.sink = StreamSink()
@@ -119,9 +119,14 @@ class ApiHttpServer:
         self.stopped = threading.Event()
 
     @property
+    def server_address(self) -> tuple[str, int]:
+        """The insecure port's address (there must be one)."""
+        assert self.insecure_address is not None, "this server has no insecure port"
+        return self.insecure_address
+
+    @property
     def url(self) -> str:
         """The insecure port's URL (there must be one)."""
-        assert self.server_address is not None
         host, port = self.server_address
         return f"http://{host}:{port}"
 
