@@ -89,13 +89,22 @@ def _admit(config: KubeletConfig, state: KubeletState, pod: Pod) -> KubeletState
 def _observed(config: KubeletConfig, state: KubeletState, pod: Pod) -> KubeletState:
     record = state.pod(pod.meta.uid or "")
     if record is None:
-        return _admit(config, state, pod)
+        state = _admit(config, state, pod)
+        record = state.pod(pod.meta.uid or "")
+        if record is None:
+            return state
+        # Falls through: a pod first seen while being deleted (a relist after a broken watch
+        # or a restart) gets its deletion deadline now, so it is never started, only finished.
     record = msgspec.structs.replace(record, pod=pod)
     if record.status_sent is not None and _gist(pod.pod_status) != _gist(record.status_sent):
         # The status manager's reconcile: the API holds another status than the one last
         # sent (a write was lost): send it again.
         record = msgspec.structs.replace(record, status_sent=None)
     deleting = pod.meta.deletion_timestamp is not None
+    if deleting and record.delete_sent:
+        # The status manager deletes until the pod is gone: the API still shows it, so the
+        # last delete was lost (or not yet applied); send it again on the next sync.
+        record = msgspec.structs.replace(record, delete_sent=False)
     if deleting and record.deletion_deadline_ms is None:
         seconds = pod.meta.deletion_grace_period_seconds
         if seconds is None:

@@ -10,6 +10,7 @@ from models.k8s.core.node import Node, NodeSpec, Taint
 from models.k8s.core.pod import Pod
 from models.kubelet.config import EVICTION_IGNORES_PRIORITY, MIB, KubeletConfig, NodeResources
 from models.kubelet.events import (
+    CreateSandbox,
     DeletePod,
     NodeObserved,
     PodObserved,
@@ -81,6 +82,42 @@ def test_deleted_pod_ends_failed_when_killed() -> None:
     assert harness.status("uid-p").phase == "Failed"
     delete = harness.of_type(DeletePod)
     assert [(d.namespace, d.name, d.uid) for d in delete] == [("default", "p", "uid-p")]
+
+
+def test_a_pod_first_seen_while_deleted_is_never_started() -> None:
+    # A kubelet that relists (a broken watch, a restart) and first hears of a pod that is
+    # already being deleted runs its termination, not its containers: no sandbox, no start,
+    # and the API pod is deleted.
+    harness = Harness()
+    harness.feed(PodObserved(pod=_deleting(make_pod("p", ONE), 30)))
+    harness.run(40)
+    assert harness.of_type(CreateSandbox) == []
+    assert harness.of_type(StartContainer) == []
+    delete = harness.of_type(DeletePod)
+    assert [(d.namespace, d.name, d.uid) for d in delete] == [("default", "p", "uid-p")]
+
+
+def test_a_delete_is_sent_again_while_the_api_still_shows_the_pod() -> None:
+    # kube's status manager deletes a finished pod until it is gone: a delete that was lost
+    # (the API answered nothing) is sent again once the informer shows the pod still there.
+    harness = Harness()
+    deleting = _deleting(make_pod("p", ONE), 30)
+    harness.feed(PodObserved(pod=deleting))
+    harness.run(2)
+    assert len(harness.of_type(DeletePod)) == 1
+    harness.run(5)
+    assert len(harness.of_type(DeletePod)) == 1  # not repeated while nothing is heard
+    harness.feed(PodObserved(pod=deleting))
+    harness.run(1)
+    assert len(harness.of_type(DeletePod)) == 2
+
+
+def test_the_same_pod_not_being_deleted_is_started() -> None:  # the companion
+    harness = Harness()
+    harness.feed(PodObserved(pod=make_pod("p", ONE)))
+    harness.run(5)
+    assert [start.container.name for start in harness.of_type(StartContainer)] == ["app"]
+    assert harness.of_type(DeletePod) == []
 
 
 def _requests(cpu: str, memory: str = "1Mi") -> dict[str, Any]:
