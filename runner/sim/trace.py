@@ -184,6 +184,7 @@ def parse_trace_lines(
     assert isinstance(header, TraceHeader)
     records: list[tuple[int, TraceStep[Any] | TraceSnapshot | TracePhase]] = []
     steps = last = 0
+    phase_line = 0
     for number, text in numbered:
         last = number
         if not text.strip():
@@ -191,6 +192,11 @@ def parse_trace_lines(
         record = _decode_line(decoder, text, source, number)
         if isinstance(record, TraceHeader):
             raise InputError("a second header", source=source, line=number, field="record")
+        if isinstance(record, TracePhase):
+            if phase_line:
+                reason = f"a second liveness phase record (the first is on line {phase_line})"
+                raise InputError(reason, source=source, line=number, field="record")
+            phase_line = number
         if isinstance(record, TraceResult):
             if next(numbered, None) is not None:
                 reason = "the result line is followed by more lines"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.environment import Tick
-from models.trace import TraceResult, TraceStep
+from models.trace import TracePhase, TraceResult, TraceStep
 from runner.cli.main import main
 from runner.cli.worlds import WORLDS
 from runner.errors import InputError
@@ -90,6 +90,18 @@ def test_lines_after_the_result_are_refused() -> None:
     lines = well_formed_lines()
     error = parse([*lines, lines[1]])
     assert error.line == 5
+
+
+def test_a_second_liveness_phase_record_is_refused() -> None:
+    # The liveness phase starts once; a duplicated phase line (a fuzzer found one) is a
+    # corrupt trace, not a crash of the replay.
+    lines = well_formed_lines()
+    phase = encode_record(TracePhase(index=1, phase="liveness"))
+    error = parse([lines[0], lines[1], phase, phase, *lines[2:]])
+    assert (error.line, error.field) == (4, "record")
+    assert error.reason == "a second liveness phase record (the first is on line 3)"
+    parsed = parse_trace(b"\n".join([lines[0], lines[1], phase, *lines[2:]]) + b"\n", "t", WORLDS)
+    assert [line for line, _ in parsed.records] == [2, 3, 4]  # one phase record is fine
 
 
 def test_replay_exits_2_naming_file_and_line(
