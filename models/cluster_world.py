@@ -79,15 +79,24 @@ class Advance(msgspec.Struct, frozen=True, kw_only=True, tag="advance"):
 
 
 UserVerb: TypeAlias = Literal[
-    "create", "scale", "rollout", "delete-pod", "force-delete-pod", "taint", "untaint", "drain"
+    "create",
+    "scale",
+    "rollout",
+    "delete-pod",
+    "force-delete-pod",
+    "taint",
+    "untaint",
+    "drain",
+    "budget",
 ]
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True, tag="user"):
     """A user's change through the API: ``create``/``scale``/``rollout`` Deployment
     ``target`` (``value``: its replicas, or the image generation), delete a pod (gracefully or
-    forced), taint or untaint node ``target`` with a NoSchedule taint, or drain it (cordon,
-    then evict each of its pods)."""
+    forced), taint or untaint node ``target`` with a NoSchedule taint, drain it (cordon,
+    then evict each of its pods), or give Deployment ``target`` a PodDisruptionBudget
+    (``budget``: ``minAvailable`` ``value``)."""
 
     verb: UserVerb
     target: str

@@ -32,7 +32,7 @@ from models.environment import Deliver as DeliverMessage
 from models.environment import Tick as TickMember
 from models.etcd_world import EtcdSetup
 from runner.apiserver.bootstrap import bootstrap_requests
-from runner.cluster import world_kubelets
+from runner.cluster import world_kubelets, world_user
 from runner.cluster.world_api import Answer, ApiEngine, Work, member_state, now_seconds
 from runner.cluster.world_kubelets import KubeletPart
 from runner.cluster.world_managers import REPLICAS, ManagerPart
@@ -122,6 +122,7 @@ class Engine:
             self.proxy.answer(work, caller, answer.status, answer.body)
         elif name == "user":
             work.outputs.append(("user", (caller.text, answer.status, answer.body[:300])))
+            self._evicted(work, caller, answer.status)
 
     def finish(self, work: Work) -> ClusterApplied:
         self.drain(work)
@@ -246,6 +247,7 @@ class Engine:
         for index in range(self.setup.nodes):
             self.kubelets.tick(work, index)
         self.proxy.tick(work)
+        self.retry_evictions(work)
 
     def restart_api(self, work: Work) -> None:
         """The API server process restarts: requests in flight and watches are lost (their
@@ -266,8 +268,34 @@ class Engine:
         for command in first.commands:
             self.api._carry_out(work, command)
 
-    def user(self, work: Work, request: ApiRequest, text: str) -> None:
-        self.api.send(work, request, Caller(component="user", purpose="user", text=text))
+    def user(self, work: Work, request: ApiRequest, text: str, token: int = 0) -> None:
+        self.api.send(
+            work, request, Caller(component="user", purpose="user", text=text, token=token)
+        )
+
+    def evict(self, work: Work, key: str, give_up_ms: int) -> None:
+        """A drain's eviction of pod ``key``; refused by a budget, it is sent again later."""
+        self.user(work, world_user.eviction(key), f"evict {key}", give_up_ms)
+
+    def _evicted(self, work: Work, caller: Caller, status: int) -> None:
+        key = caller.text.removeprefix("evict ")
+        now = work.state.now_ms
+        if key == caller.text or status != 429 or now >= caller.token:
+            return
+        retry = (key, now + world_user.EVICTION_RETRY_MS, caller.token)
+        work.state = msgspec.structs.replace(work.state, evictions=(*work.state.evictions, retry))
+
+    def retry_evictions(self, work: Work) -> None:
+        """Send again each refused eviction whose retry time came."""
+        now = work.state.now_ms
+        due = [e for e in work.state.evictions if e[1] <= now]
+        if not due:
+            return
+        work.state = msgspec.structs.replace(
+            work.state, evictions=tuple(e for e in work.state.evictions if e[1] > now)
+        )
+        for key, _, give_up in due:
+            self.evict(work, key, give_up)
 
     def components(self) -> tuple[str, ...]:
         names = ["proxy", "scheduler", *(f"manager-{r}" for r in range(REPLICAS))]

@@ -12,6 +12,8 @@ and hands plain observations to ``spec.cluster.properties`` after every step.
   (``binding-respects-seen-taints``), and each controller write, with the leader's Lease
   revision and its informers' list revisions (``leader-acts-on-synced-cache``).
 
+- budgets: each PodDisruptionBudget change etcd applied against the budget's previous version
+  (``eviction-within-budget``); drains' evictions refused with 429 (``eviction-refused-arises``);
 - kube-proxy's routes: each backend against the pods etcd applied as Ready with labels the
   Service's selector matches (``proxy-routes-to-ready-endpoints``).
 
@@ -48,6 +50,8 @@ COMPANIONS: Final = (
     "leader-write-after-failover-arises",
     "deleted-pod-running-arises",
     "proxy-routes-arise",
+    "eviction-spends-budget-arises",
+    "eviction-refused-arises",
 )
 
 
@@ -69,6 +73,7 @@ class ClusterChecker:
         self.ready_labels: dict[str, list[dict[str, str]]] = {}
         self.selectors: dict[str, dict[str, str]] = {}
         self.routes_seen: Any = None
+        self.budgets: dict[str, Any] = {}
         self.seen: dict[str, int | None] = dict.fromkeys(COMPANIONS)
         self.index = 0
 
@@ -116,6 +121,13 @@ class ClusterChecker:
                 found += self._taints(output)
             elif isinstance(output, ControllerWrote):
                 found += self._leader(output)
+            elif (
+                isinstance(output, tuple)
+                and len(output) == 3
+                and str(output[0]).startswith("evict ")
+                and output[1] == 429
+            ):
+                self._saw("eviction-refused-arises")
         return tuple(found)
 
     # etcd: bindings -----------------------------------------------------------------------
@@ -144,6 +156,8 @@ class ClusterChecker:
                     service: Any = msgspec.json.decode(event.kv.value)
                     name = key.removeprefix("/registry/services/specs/")
                     self.selectors[name] = dict((service.get("spec") or {}).get("selector") or {})
+                if key.startswith("/registry/poddisruptionbudgets/"):
+                    found += self._budget(key, event.kv.value, revision)
                 if not key.startswith("/registry/pods/") or not event.kv.value:
                     continue
                 self._ready(event.kv.value)
@@ -162,6 +176,32 @@ class ClusterChecker:
                     ))  # fmt: skip
         self.checked_revision = store.revision
         return found
+
+    def _budget(self, key: str, raw: bytes, revision: int) -> list[Violation]:
+        before = self.budgets.pop(key, None)
+        if not raw:
+            return []
+        after: Any = msgspec.json.decode(raw)
+        self.budgets[key] = after
+        if before is None:
+            return []
+        old, new = before.get("status") or {}, after.get("status") or {}
+        change = (
+            int(old.get("disruptionsAllowed") or 0),
+            tuple(sorted(old.get("disruptedPods") or {})),
+            tuple(sorted(new.get("disruptedPods") or {})),
+        )
+        if set(change[2]) - set(change[1]):
+            self._saw("eviction-spends-budget-arises")
+        if p.EVICTION_WITHIN_BUDGET.holds(change):
+            return []
+        added = sorted(set(change[2]) - set(change[1]))
+        return [Violation(
+            property_name=p.EVICTION_WITHIN_BUDGET.name, nodes=(),
+            reason=f"budget {key.removeprefix('/registry/poddisruptionbudgets/')} recorded the "
+            f"eviction of {', '.join(added)} at etcd revision {revision} while its previous "
+            f"version allowed {change[0]} disruptions",
+        )]  # fmt: skip
 
     def _ready(self, raw: bytes) -> None:
         pod: Any = msgspec.json.decode(raw)

@@ -6,8 +6,10 @@ later), ``partition`` (a component cut off the API server; etcd members cut from
 ``etcd-leader-loss`` (the etcd leader crashes, restarts later), ``apiserver-restart``,
 ``watch-disconnect`` (an informer's watch breaks: it lists again), ``controller-failover``
 (a controller-manager replica stops, starts later) and ``clock-skew`` (a node's clock runs
-ahead or behind). The liveness phase heals every fault, undoes taints and cordons, and runs a
-fair schedule of everything else until every Deployment has its replicas ready.
+ahead or behind). The first Deployment starts with a PodDisruptionBudget keeping one pod. The
+liveness phase heals every fault, undoes taints and cordons, drains the node running most
+pods once one runs any (maintenance: its evictions wait on the budgets), and runs a fair
+schedule of everything else until every Deployment has its replicas ready.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from runner.sim.world import ActionKind, Applied, Choice, NotEnabled, check_worl
 ADVANCE_CHOICES_MS: Final = (100, 500, 1000, 2000, 5000)
 USER_VERBS: Final[tuple[UserVerb, ...]] = (
     "scale", "scale", "rollout", "delete-pod", "force-delete-pod", "force-delete-pod",
-    "force-delete-pod", "force-delete-pod", "taint", "untaint", "drain",
+    "force-delete-pod", "force-delete-pod", "taint", "untaint", "drain", "drain", "budget",
 )  # fmt: skip
 UNTAINT_EVERY: Final = 8
 FAIR_KINDS: Final = (
@@ -95,6 +97,16 @@ def nodes_marked(state: ClusterState) -> frozenset[str]:
     return frozenset(found)
 
 
+def _busiest(state: ClusterState) -> str:
+    """The node the API server's cache shows running most pods ("": none runs any)."""
+    counts: dict[str, int] = {}
+    for _, pod in pods_in_cache(state):
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if node and (pod.get("status") or {}).get("phase") == "Running":
+            counts[node] = counts.get(node, 0) + 1
+    return min(counts, key=lambda n: (-counts[n], n)) if counts else ""
+
+
 def _leader(state: ClusterState) -> int | None:
     for node, slot in sorted(state.members.nodes.items()):
         if slot.state is not None and slot.state.raft.role == "leader":
@@ -125,6 +137,10 @@ class ClusterWorld:
                 self.engine.user(work, request, "create")
             service = world_user.service_request(create.target)
             self.engine.user(work, service, "create-service")
+        if self.setup.deployments:
+            # The first Deployment starts with a budget keeping one pod (drains wait for it).
+            first = world_user.deployment_name(0)
+            self.engine.user(work, world_user.budget_request(first, 1), "budget")
         self.engine.settle(work)
         return self.engine.finish(work)
 
@@ -260,8 +276,14 @@ class ClusterWorld:
                 if (pod.get("spec") or {}).get("nodeName") == action.target
             )  # fmt: skip
         work.state = msgspec.structs.replace(state, tainted=tainted, cordoned=cordoned)
-        for request in world_user.requests(action, node_pods):
+        requests = world_user.requests(action, node_pods)
+        if action.verb == "drain":
+            requests = requests[:1]
+        for request in requests:
             self.engine.user(work, request, action.verb)
+        give_up = work.state.now_ms + world_user.DRAIN_TIMEOUT_MS
+        for key in node_pods:
+            self.engine.evict(work, key, give_up)
         return None
 
     # Choices --------------------------------------------------------------------------------
@@ -334,6 +356,12 @@ class ClusterWorld:
         verb: UserVerb = prng.choice(USER_VERBS)
         if verb in ("delete-pod", "force-delete-pod") and pods:
             return User(verb=verb, target=prng.choice(running or pods))
+        if verb == "budget":
+            return User(
+                verb="budget",
+                target=prng.choice(names),
+                value=prng.randint(1, self.setup.max_replicas),
+            )
         if verb in ("taint", "untaint", "drain"):
             return User(verb=verb, target=prng.choice(nodes))
         if verb == "rollout":
@@ -430,12 +458,19 @@ class FairDriver:
         self.world, self.prng = world, prng
         self.turn = 0
         self.untaints = 0
+        self.drained = False
 
     def next_action(self, state: ClusterState, index: int) -> ClusterAction:
         del index
         heal = self._heal(state)
         if heal is not None:
             return heal
+        node = "" if self.drained else _busiest(state)
+        if node:
+            # Maintenance once the faults healed and a node runs pods: drain it, its evictions
+            # waiting on the budgets (the untaint above uncordons it later).
+            self.drained = True
+            return User(verb="drain", target=node)
         ready = machines.ready_messages(self.world.engine.network, state.members)
         if ready:
             return Etcd(action=Deliver(message=ready[0]))

@@ -22,7 +22,14 @@ from typing import Any, Final
 import immutables
 import msgspec
 
-from impl.controllers import deployment, endpointslice, leaderelection, machine, replicaset
+from impl.controllers import (
+    deployment,
+    disruption,
+    endpointslice,
+    leaderelection,
+    machine,
+    replicaset,
+)
 from impl.controllers.leaderelection import ElectionConfig, LeaseRecord
 from impl.controllers.plan import ControllerDef
 from models.apiserver.clock import rfc3339
@@ -46,6 +53,7 @@ DEFINITIONS: Final[tuple[ControllerDef[Any], ...]] = (
     deployment.DEFINITION,
     replicaset.DEFINITION,
     endpointslice.DEFINITION,
+    disruption.DEFINITION,
 )
 WATCHED: Final = tuple(sorted({w.resource for d in DEFINITIONS for w in d.watches}))
 STALE_MUTANT: Final = "controller-stale-cache-after-failover"

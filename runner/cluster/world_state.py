@@ -170,3 +170,6 @@ class ClusterState(msgspec.Struct, frozen=True, kw_only=True):
     proxy: ProxySlot
     tainted: frozenset[str] = frozenset()
     cordoned: frozenset[str] = frozenset()
+    evictions: tuple[tuple[str, int, int], ...] = ()
+    """A drain's evictions the API server refused (429) to be sent again: (pod
+    ``namespace/name``, when to send, when the drain gives up; world ms)."""

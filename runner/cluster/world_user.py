@@ -2,7 +2,10 @@
 in front of its pods) created, scaled and
 rolled out, pods deleted (gracefully or forced, as ``kubectl delete --force --grace-period=0``),
 nodes tainted NoSchedule and untainted, and drained (``kubectl drain``: cordon, then evict each
-pod of the node through ``pods/eviction``; uncordoned by ``untaint``).
+pod of the node through ``pods/eviction``; an eviction a PodDisruptionBudget refuses with 429
+is sent again every ``EVICTION_RETRY_MS`` until the drain's ``DRAIN_TIMEOUT_MS``, as ``kubectl
+drain --timeout`` does; uncordoned by ``untaint``), and Deployments given a
+PodDisruptionBudget (``budget``: ``minAvailable`` over the Deployment's pods).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ DEPLOYMENTS: Final = "/apis/apps/v1/namespaces/default/deployments"
 MERGE: Final = "application/merge-patch+json"
 CPU_REQUEST: Final = "100m"
 TAINT: Final = {"key": "dedicated", "value": "infra", "effect": "NoSchedule"}
+BUDGETS: Final = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+EVICTION_RETRY_MS: Final = 5_000
+DRAIN_TIMEOUT_MS: Final = 60_000
 
 
 def deployment_name(index: int) -> str:
@@ -94,7 +100,9 @@ def requests(action: User, node_pods: tuple[str, ...]) -> tuple[ApiRequest, ...]
             return (_node_patch(target, _body({"spec": {"taints": None, "unschedulable": None}})),)
         case "drain":
             cordon = _node_patch(target, _body({"spec": {"unschedulable": True}}))
-            return (cordon, *(_eviction(key) for key in node_pods))
+            return (cordon, *(eviction(key) for key in node_pods))
+        case "budget":
+            return (budget_request(target, action.value),)
     raise AssertionError(action)
 
 
@@ -117,7 +125,21 @@ def _node_patch(name: str, patch: bytes) -> ApiRequest:
     return ApiRequest(method="PATCH", path=f"/api/v1/nodes/{name}", content_type=MERGE, body=patch)
 
 
-def _eviction(key: str) -> ApiRequest:
+def budget_request(name: str, min_available: int) -> ApiRequest:
+    """A PodDisruptionBudget ``name`` keeping ``min_available`` of Deployment ``name``'s pods."""
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": name}}},
+    }
+    return ApiRequest(
+        method="POST", path=BUDGETS, content_type="application/json", body=_body(body)
+    )
+
+
+def eviction(key: str) -> ApiRequest:
+    """The eviction of pod ``key`` (``namespace/name``) through ``pods/eviction``."""
     namespace, name = key.split("/", 1)
     body = {
         "apiVersion": "policy/v1",

@@ -30,6 +30,12 @@ uids), never a component's implementation, so it can judge any cluster's compone
   Service to is the address of a pod that matched the Service's selector while Ready (the
   EndpointSlice controller publishes only such pods; the proxy's rules may lag behind a pod that
   stopped being ready, which is the documented propagation, but never invent a backend).
+- **budgets** (``eviction-within-budget``): an eviction spends a PodDisruptionBudget only
+  where the budget's stored status allowed a disruption: each change of a budget in etcd that
+  records newly evicted pods in ``status.disruptedPods`` follows a version whose
+  ``disruptionsAllowed`` (as the disruption controller computed it, less the evictions since)
+  covers them (the eviction subresource's ``checkAndDecrement``: a budget allowing no
+  disruption refuses with 429; API-initiated eviction, "How API eviction works").
 
 Each safety property has a ``sometimes`` companion (``*-arises``) showing its situation
 occurs in runs.
@@ -142,3 +148,20 @@ def routes_to_ready(
     """``backend_address`` belonged to a pod that was Ready with labels the selector matches
     (``ready_labels``: for each pod address, the label sets it had while Ready)."""
     return any(selected(selector, labels) for labels in ready_labels.get(backend_address, ()))
+
+
+def evicted_within_budget(
+    allowed_before: int, evicted_before: Iterable[str], evicted_after: Iterable[str]
+) -> bool:
+    """A budget's change that adds pods to ``disruptedPods`` (evictions) came from a version
+    whose ``disruptionsAllowed`` (``allowed_before``) covered each of them."""
+    added = set(evicted_after) - set(evicted_before)
+    return not added or allowed_before >= len(added)
+
+
+EVICTION_WITHIN_BUDGET: Final = Property[tuple[int, tuple[str, ...], tuple[str, ...]]](
+    "eviction-within-budget",
+    "always",
+    lambda change: evicted_within_budget(*change),
+    "(disruptionsAllowed before, disruptedPods before, disruptedPods after) of a budget",
+)

@@ -79,3 +79,11 @@ def test_a_proxy_backend_must_have_been_a_ready_selected_pod() -> None:
     assert not p.routes_to_ready("10.64.0.2", {"app": "web-1"}, ready)
     assert not p.routes_to_ready("10.64.0.9", {"app": "web-0"}, ready)
     assert not p.routes_to_ready("10.64.0.2", {}, ready)
+
+
+def test_an_eviction_must_be_covered_by_the_budget_it_spends() -> None:
+    assert p.evicted_within_budget(1, ("a",), ("a", "b"))
+    assert p.evicted_within_budget(0, ("a",), ("a",))
+    assert p.evicted_within_budget(0, ("a", "b"), ("b",))
+    assert not p.evicted_within_budget(0, ("a",), ("a", "b"))
+    assert not p.evicted_within_budget(1, (), ("a", "b"))
