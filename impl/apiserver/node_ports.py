@@ -9,22 +9,20 @@ leaves a port's ``nodePort`` out keeps the one the old object held for the same 
 protocol (kube's ``patchAllocatedValues``), so ``kubectl apply`` of a manifest without node
 ports does not move them. A LoadBalancer with ``externalTrafficPolicy: Local`` gets a
 ``healthCheckNodePort`` the same way. A ClusterIP Service that still names node ports is
-refused (``may not be used when `type` is 'ClusterIP'``), as kube's validation does.
+refused (``may not be used when `type` is 'ClusterIP'``), as kube's validation does. A port is
+taken when the allocation record or another cached Service holds it
+(``impl/apiserver/service_ranges.py``, whose guarded record write makes the choice atomic).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
-from impl.apiserver.cache import objects_under
 from impl.apiserver.context import Context
-from impl.apiserver.objects import decode
+from impl.apiserver.service_ranges import NODE_PORT_RANGE, ports_in_use
 from models.field_errors import FieldError, FieldErrorType, forbidden, invalid
 
 Json = dict[str, Any]
-SERVICES_PREFIX: Final = "/registry/services/specs/"
-NODE_PORT_RANGE: Final = (30000, 32767)
-"""kube-apiserver's default ``--service-node-port-range``."""
 
 
 def _ports(spec: Json) -> list[Json]:
@@ -36,21 +34,6 @@ def _needs_node_ports(spec: Json) -> bool:
     return kind == "NodePort" or (
         kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is not False
     )
-
-
-def _held(spec: Json) -> set[int]:
-    held = {port["nodePort"] for port in _ports(spec) if isinstance(port.get("nodePort"), int)}
-    if isinstance(spec.get("healthCheckNodePort"), int):
-        held.add(spec["healthCheckNodePort"])
-    return held
-
-
-def _used_by_others(ctx: Context, own_key: str | None) -> set[int]:
-    used: set[int] = set()
-    for key, cached in objects_under(ctx.cache, SERVICES_PREFIX):
-        if key != own_key:
-            used |= _held(decode(cached.value).get("spec") or {})
-    return used
 
 
 def _check_requested(field: str, port: object, used: set[int]) -> FieldError | None:
@@ -105,7 +88,7 @@ def allocate_node_ports(
             )
             if kept is not None:
                 port["nodePort"] = kept
-    used = _used_by_others(ctx, own_key)
+    used = ports_in_use(ctx.cache, own_key, old)
     errors: list[FieldError] = []
     # One node port may serve the same port number over two protocols of this Service.
     own: dict[int, set[str]] = {}

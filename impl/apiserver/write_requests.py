@@ -36,6 +36,7 @@ from impl.apiserver.node_restriction import token_refusal
 from impl.apiserver.objects import decode, encode, metadata, with_resource_version
 from impl.apiserver.patching import decide_patch
 from impl.apiserver.quota_admission import release as release_quota
+from impl.apiserver.service_ranges import range_writes
 from impl.apiserver.service_tokens import decide_token
 from impl.apiserver.state import (
     ApiServerState,
@@ -131,6 +132,16 @@ def decide(ctx: Context, current: Current | None) -> Decision:
         released = release_quota(ctx, decision.writes[0].key)
         if released:
             decision = msgspec.structs.replace(decision, writes=(*decision.writes, *released))
+    if (
+        isinstance(decision, Write)
+        and ctx.resource.kind == "Service"
+        and current is not None
+        and decision.writes
+        and decision.writes[0].value is None
+    ):
+        # the Service leaves the store: its address and node ports go back to the ranges
+        freed = range_writes(ctx.cache, ctx.config.service_cluster_ip_range, current.obj, None)
+        decision = msgspec.structs.replace(decision, writes=(*decision.writes, *freed))
     if (
         isinstance(decision, Write)
         and user is not None

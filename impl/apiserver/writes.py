@@ -32,6 +32,7 @@ from impl.apiserver.priority_classes import admit as admit_priority_class
 from impl.apiserver.quota import LIMITS_PREFIX
 from impl.apiserver.quota_admission import admit_create as admit_quota
 from impl.apiserver.quota_admission import quota_status
+from impl.apiserver.service_ranges import cidr_bounds, ip_text, ips_in_use, range_writes
 from impl.apiserver.structural import validate_values
 from impl.apiserver.validation import validate_create, validate_update
 from models.apiserver.resources import object_key
@@ -48,6 +49,7 @@ from models.apiserver.status import (
     resource_version_required,
 )
 from models.field_errors import FieldError, required
+from models.field_errors import invalid as invalid_field
 from models.k8s.meta_ops import Status, StatusCause
 
 Json = dict[str, Any]
@@ -355,26 +357,30 @@ def _crd_status(crd: Json) -> None:
     }
 
 
-def _allocate_cluster_ip(ctx: Context, obj: Json) -> Status | None:
+def _allocate_cluster_ip(ctx: Context, obj: Json) -> Status | list[FieldError] | None:
     """A Service of type ClusterIP/NodePort/LoadBalancer gets the lowest free address of the
-    range after the first (kube draws a random free one: any free address is allowed)."""
+    range after the first (kube draws a random free one: any free address is allowed); free:
+    neither recorded as taken nor held by a cached Service (``service_ranges``)."""
     spec = obj.setdefault("spec", {})
     if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
         return None
+    cidr = ctx.config.service_cluster_ip_range
+    used = ips_in_use(ctx.cache, cidr, None, None)
     if spec.get("clusterIP"):
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        requested = spec["clusterIP"]
+        if requested in used:
+            return [
+                invalid_field(
+                    "spec.clusterIPs",
+                    (str(requested),),
+                    f"failed to allocate IP {requested}: provided IP is already allocated",
+                )
+            ]
     else:
-        base, _, bits = ctx.config.service_cluster_ip_range.partition("/")
-        octets = [int(part) for part in base.split(".")]
-        start = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
-        size = 1 << (32 - int(bits or "24"))
-        used = set()
-        for key, cached in ctx.cache.objects.items():
-            if key.startswith("/registry/services/specs/"):
-                used.add((decode(cached.value).get("spec") or {}).get("clusterIP"))
+        start, size = cidr_bounds(cidr)
         for offset in range(2, size - 1):
-            address = start + offset
-            text = ".".join(str((address >> shift) & 255) for shift in (24, 16, 8, 0))
+            text = ip_text(start + offset)
             if text not in used:
                 spec["clusterIP"] = text
                 spec["clusterIPs"] = [text]
@@ -391,6 +397,11 @@ def _allocate_cluster_ip(ctx: Context, obj: Json) -> Status | None:
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")
     return None
+
+
+def _ranges(ctx: Context, old: Json | None, new: Json | None) -> tuple[KeyWrite, ...]:
+    """The allocation record writes of a Service going from ``old`` to ``new``."""
+    return range_writes(ctx.cache, ctx.config.service_cluster_ip_range, old, new)
 
 
 def _generated_name(ctx: Context, prefix: str) -> str | Status:
@@ -487,8 +498,10 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     admission_warnings = _pod_security_warnings(ctx, None, obj)
     if ctx.resource.kind == "Service":
         allocation = _allocate_cluster_ip(ctx, obj)
-        if allocation is not None:
+        if isinstance(allocation, Status):
             return reply(allocation)
+        if allocation:
+            return _errors_status(ctx, str(name), allocation)
         node_ports = allocate_node_ports(ctx, obj, None, None)
         if isinstance(node_ports, str):
             return reply(internal_error(node_ports))
@@ -513,6 +526,8 @@ def create_object(ctx: Context, obj: Json, decoded: Decoded, current: Current | 
     if isinstance(charged, Status):
         return reply(charged)
     record_update(ctx, None, obj)
+    if ctx.resource.kind == "Service":
+        charged = (*charged, *_ranges(ctx, None, obj))
     return Write(
         writes=(KeyWrite(key=key, expected=0, value=stored_bytes(obj)), *charged),
         code=201,
@@ -646,6 +661,8 @@ def finish_update(
             body=_with_rv_bytes(new, current.mod_revision),
             warnings=warnings,
         )
+    if ctx.resource.kind == "Service":
+        charged = (*charged, *_ranges(ctx, old, new))
     return Write(
         writes=(KeyWrite(key=key, expected=current.mod_revision, value=new_stored), *charged),
         code=200,

@@ -16,6 +16,9 @@ and hands plain observations to ``spec.cluster.properties`` after every step.
   (``eviction-within-budget``); drains' evictions refused with 429 (``eviction-refused-arises``);
 - kube-proxy's routes: each backend against the pods etcd applied as Ready with labels the
   Service's selector matches (``proxy-routes-to-ready-endpoints``).
+- Services: the Services the most advanced etcd member holds, whenever one changed, against
+  ``spec.apiserver.service_allocations`` (``service-allocations-distinct``: no two share a
+  cluster IP or a node port).
 
 Progress (liveness): every Deployment in the API server's cache has observed its generation
 and has as many updated, ready replicas as it asks for, and no more; kube-proxy forwards each
@@ -38,6 +41,7 @@ from runner.cluster.world_kubelets import node_name, running_uids
 from runner.cluster.world_managers import ControllerWrote
 from runner.cluster.world_scheduler import BindIssued
 from runner.cluster.world_state import ClusterState
+from spec.apiserver import service_allocations
 from spec.cluster import properties as p
 from spec.property import Violation
 
@@ -52,6 +56,7 @@ COMPANIONS: Final = (
     "proxy-routes-arise",
     "eviction-spends-budget-arises",
     "eviction-refused-arises",
+    "services-hold-addresses-arise",
 )
 
 
@@ -74,6 +79,7 @@ class ClusterChecker:
         self.selectors: dict[str, dict[str, str]] = {}
         self.routes_seen: Any = None
         self.budgets: dict[str, Any] = {}
+        self.services: dict[str, Any] = {}
         self.seen: dict[str, int | None] = dict.fromkeys(COMPANIONS)
         self.index = 0
 
@@ -146,18 +152,25 @@ class ClusterChecker:
         if store is None or store.revision <= self.checked_revision:
             return []
         found: list[Violation] = []
+        services_changed = False
         for revision in range(self.checked_revision + 1, store.revision + 1):
             for event in self._events_at(state, store, revision):
                 key = event.kv.key.decode()
                 if key.startswith("/registry/nodes/") and event.kv.value:
                     node = msgspec.json.decode(event.kv.value, type=Node, dec_hook=decode_hook)
                     self.allocatable[node.meta.name or ""] = p.allocatable_cpu_millis(node)
-                if key.startswith("/registry/services/specs/") and event.kv.value:
-                    service: Any = msgspec.json.decode(event.kv.value)
-                    name = key.removeprefix("/registry/services/specs/")
-                    self.selectors[name] = dict((service.get("spec") or {}).get("selector") or {})
                 if key.startswith("/registry/poddisruptionbudgets/"):
                     found += self._budget(key, event.kv.value, revision)
+                if key.startswith("/registry/services/specs/"):
+                    name = key.removeprefix("/registry/services/specs/")
+                    services_changed = True
+                    if event.kv.value:
+                        service: Any = msgspec.json.decode(event.kv.value)
+                        spec = service.get("spec") or {}
+                        self.selectors[name] = dict(spec.get("selector") or {})
+                        self.services[name] = service
+                    else:
+                        self.services.pop(name, None)
                 if not key.startswith("/registry/pods/") or not event.kv.value:
                     continue
                 self._ready(event.kv.value)
@@ -175,6 +188,8 @@ class ClusterChecker:
                         f"to {before} and is now bound to {node_now} (etcd revision {revision})",
                     ))  # fmt: skip
         self.checked_revision = store.revision
+        if services_changed:
+            found += self._allocations(store.revision)
         return found
 
     def _budget(self, key: str, raw: bytes, revision: int) -> list[Violation]:
@@ -202,6 +217,22 @@ class ClusterChecker:
             f"eviction of {', '.join(added)} at etcd revision {revision} while its previous "
             f"version allowed {change[0]} disruptions",
         )]  # fmt: skip
+
+    def _allocations(self, revision: int) -> list[Violation]:
+        services = [self.services[name] for name in sorted(self.services)]
+        addressed = [
+            s for s in services if (s.get("spec") or {}).get("clusterIP") not in (None, "", "None")
+        ]
+        if len(addressed) >= 2:
+            self._saw("services-hold-addresses-arise")
+        return [
+            Violation(
+                property_name="service-allocations-distinct",
+                nodes=(),
+                reason=f"{reason} (etcd revision {revision})",
+            )
+            for reason in service_allocations.violations(services)
+        ]
 
     def _ready(self, raw: bytes) -> None:
         pod: Any = msgspec.json.decode(raw)
