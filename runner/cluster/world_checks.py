@@ -14,6 +14,8 @@ and hands plain observations to ``spec.cluster.properties`` after every step.
 
 - budgets: each PodDisruptionBudget change etcd applied against the budget's previous version
   (``eviction-within-budget``); drains' evictions refused with 429 (``eviction-refused-arises``);
+- Jobs: each Job version etcd applied against the distinct pods it controls that etcd ever
+  held Succeeded (``job-counts-succeeded-pods``);
 - kube-proxy's routes: each backend against the pods etcd applied as Ready with labels the
   Service's selector matches (``proxy-routes-to-ready-endpoints``).
 - Services: the Services the most advanced etcd member holds, whenever one changed, against
@@ -21,7 +23,8 @@ and hands plain observations to ``spec.cluster.properties`` after every step.
   cluster IP or a node port).
 
 Progress (liveness): every Deployment in the API server's cache has observed its generation
-and has as many updated, ready replicas as it asks for, and no more; kube-proxy forwards each
+and has as many updated, ready replicas as it asks for, and no more; every Job in it has
+finished (Complete or Failed); kube-proxy forwards each
 Service with a selector to exactly the addresses of its ready pods; no pod bound to a node is
 still terminating; and no node runs a pod the API server does not bind to it.
 """
@@ -56,6 +59,7 @@ COMPANIONS: Final = (
     "proxy-routes-arise",
     "eviction-spends-budget-arises",
     "eviction-refused-arises",
+    "job-counts-successes-arises",
     "services-hold-addresses-arise",
 )
 
@@ -79,6 +83,7 @@ class ClusterChecker:
         self.selectors: dict[str, dict[str, str]] = {}
         self.routes_seen: Any = None
         self.budgets: dict[str, Any] = {}
+        self.job_successes: dict[str, set[str]] = {}
         self.services: dict[str, Any] = {}
         self.seen: dict[str, int | None] = dict.fromkeys(COMPANIONS)
         self.index = 0
@@ -161,6 +166,8 @@ class ClusterChecker:
                     self.allocatable[node.meta.name or ""] = p.allocatable_cpu_millis(node)
                 if key.startswith("/registry/poddisruptionbudgets/"):
                     found += self._budget(key, event.kv.value, revision)
+                if key.startswith("/registry/jobs/") and event.kv.value:
+                    found += self._job(key, event.kv.value, revision)
                 if key.startswith("/registry/services/specs/"):
                     name = key.removeprefix("/registry/services/specs/")
                     services_changed = True
@@ -174,6 +181,7 @@ class ClusterChecker:
                 if not key.startswith("/registry/pods/") or not event.kv.value:
                     continue
                 self._ready(event.kv.value)
+                self._job_pod(event.kv.value)
                 pod = _pod(event.kv.value)
                 uid, node_now = pod.meta.uid or "", pod.pod_spec.node_name or ""
                 self.cpu.setdefault(uid, p.cpu_millis(pod))
@@ -191,6 +199,32 @@ class ClusterChecker:
         if services_changed:
             found += self._allocations(store.revision)
         return found
+
+    def _job_pod(self, raw: bytes) -> None:
+        pod: Any = msgspec.json.decode(raw)
+        if (pod.get("status") or {}).get("phase") != "Succeeded":
+            return
+        meta = pod.get("metadata") or {}
+        for owner in meta.get("ownerReferences") or ():
+            if owner.get("kind") == "Job" and owner.get("controller"):
+                self.job_successes.setdefault(str(owner.get("uid")), set()).add(
+                    str(meta.get("uid"))
+                )
+
+    def _job(self, key: str, raw: bytes, revision: int) -> list[Violation]:
+        job: Any = msgspec.json.decode(raw)
+        counted = int((job.get("status") or {}).get("succeeded") or 0)
+        uid = str((job.get("metadata") or {}).get("uid"))
+        succeeded = len(self.job_successes.get(uid, ()))
+        if counted:
+            self._saw("job-counts-successes-arises")
+        if p.JOB_COUNTS_SUCCEEDED_PODS.holds((counted, succeeded)):
+            return []
+        return [Violation(
+            property_name=p.JOB_COUNTS_SUCCEEDED_PODS.name, nodes=(),
+            reason=f"job {key.removeprefix('/registry/jobs/')} counts {counted} succeeded pods "
+            f"at etcd revision {revision}, but only {succeeded} of its pods ever succeeded",
+        )]  # fmt: skip
 
     def _budget(self, key: str, raw: bytes, revision: int) -> list[Violation]:
         before = self.budgets.pop(key, None)
@@ -449,11 +483,29 @@ class DeploymentsReady:
                 self.lagging = _deployment_lag(key, msgspec.json.decode(cached.value))
                 if self.lagging:
                     return False
+            if key.startswith("/registry/jobs/"):
+                self.lagging = _job_lag(key, msgspec.json.decode(cached.value))
+                if self.lagging:
+                    return False
         self.lagging = _endpoints_lag(state, objects) or _runtime_lag(state, objects)
         return not self.lagging
 
     def failure(self, bound: int) -> str:
         return f"the cluster did not converge within {bound} steps: {self.lagging}"
+
+
+def _job_lag(key: str, job: Any) -> str:
+    status = job.get("status") or {}
+    done = any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+    if done:
+        return ""
+    return (
+        f"job {key.removeprefix('/registry/jobs/')} has not finished "
+        f"({status.get('succeeded') or 0} succeeded, {status.get('active') or 0} active)"
+    )
 
 
 def _deployment_lag(key: str, deployment: Any) -> str:

@@ -6,10 +6,11 @@ later), ``partition`` (a component cut off the API server; etcd members cut from
 ``etcd-leader-loss`` (the etcd leader crashes, restarts later), ``apiserver-restart``,
 ``watch-disconnect`` (an informer's watch breaks: it lists again), ``controller-failover``
 (a controller-manager replica stops, starts later) and ``clock-skew`` (a node's clock runs
-ahead or behind). The first Deployment starts with a PodDisruptionBudget keeping one pod. The
-liveness phase heals every fault, undoes taints and cordons, drains the node running most
-pods once one runs any (maintenance: its evictions wait on the budgets), and runs a fair
-schedule of everything else until every Deployment has its replicas ready.
+ahead or behind). The first Deployment starts with a PodDisruptionBudget keeping one pod, and
+a Job ``batch-0`` runs three pods to success. The liveness phase heals every fault, undoes
+taints and cordons, drains the node running most pods once one runs any (maintenance: its
+evictions wait on the budgets), and runs a fair schedule of everything else until every
+Deployment has its replicas ready and every Job finished.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class ClusterWorld:
             # The first Deployment starts with a budget keeping one pod (drains wait for it).
             first = world_user.deployment_name(0)
             self.engine.user(work, world_user.budget_request(first, 1), "budget")
+        self.engine.user(work, world_user.job_request("batch-0", 3), "create-job")
         self.engine.settle(work)
         return self.engine.finish(work)
 

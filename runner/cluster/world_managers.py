@@ -26,6 +26,7 @@ from impl.controllers import (
     deployment,
     disruption,
     endpointslice,
+    job,
     leaderelection,
     machine,
     replicaset,
@@ -54,6 +55,7 @@ DEFINITIONS: Final[tuple[ControllerDef[Any], ...]] = (
     replicaset.DEFINITION,
     endpointslice.DEFINITION,
     disruption.DEFINITION,
+    job.DEFINITION,
 )
 WATCHED: Final = tuple(sorted({w.resource for d in DEFINITIONS for w in d.watches}))
 STALE_MUTANT: Final = "controller-stale-cache-after-failover"

@@ -5,7 +5,8 @@ nodes tainted NoSchedule and untainted, and drained (``kubectl drain``: cordon, 
 pod of the node through ``pods/eviction``; an eviction a PodDisruptionBudget refuses with 429
 is sent again every ``EVICTION_RETRY_MS`` until the drain's ``DRAIN_TIMEOUT_MS``, as ``kubectl
 drain --timeout`` does; uncordoned by ``untaint``), and Deployments given a
-PodDisruptionBudget (``budget``: ``minAvailable`` over the Deployment's pods).
+PodDisruptionBudget (``budget``: ``minAvailable`` over the Deployment's pods); the Job the
+world starts with (``job_request``).
 """
 
 from __future__ import annotations
@@ -123,6 +124,36 @@ def service_request(name: str) -> ApiRequest:
 
 def _node_patch(name: str, patch: bytes) -> ApiRequest:
     return ApiRequest(method="PATCH", path=f"/api/v1/nodes/{name}", content_type=MERGE, body=patch)
+
+
+JOBS: Final = "/apis/batch/v1/namespaces/default/jobs"
+JOB_RUN_SECONDS: Final = 5
+
+
+def job_request(name: str, completions: int) -> ApiRequest:
+    """A Job ``name`` running ``completions`` pods to success, two at a time; each pod's
+    container exits 0 after ``JOB_RUN_SECONDS`` (the simulated runtime's script)."""
+    container = {"name": "work", "image": "registry.example/batch:v1",
+                 "resources": {"requests": {"cpu": CPU_REQUEST}}}  # fmt: skip
+    script = {
+        "sim.kubeoracle.io/work.exit-code": "0",
+        "sim.kubeoracle.io/work.run-seconds": str(JOB_RUN_SECONDS),
+    }
+    body = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "completions": completions,
+            "parallelism": 2,
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"annotations": script},
+                "spec": {"restartPolicy": "Never", "containers": [container]},
+            },
+        },
+    }
+    return ApiRequest(method="POST", path=JOBS, content_type="application/json", body=_body(body))
 
 
 def budget_request(name: str, min_available: int) -> ApiRequest:

@@ -36,6 +36,10 @@ uids), never a component's implementation, so it can judge any cluster's compone
   ``disruptionsAllowed`` (as the disruption controller computed it, less the evictions since)
   covers them (the eviction subresource's ``checkAndDecrement``: a budget allowing no
   disruption refuses with 429; API-initiated eviction, "How API eviction works").
+- **jobs** (``job-counts-succeeded-pods``): a Job's ``status.succeeded`` never exceeds the
+  number of distinct pods it controls that ever succeeded (the Job controller counts each
+  finished pod once, through the ``batch.kubernetes.io/job-tracking`` finalizer; Jobs,
+  "Job tracking with finalizers").
 
 Each safety property has a ``sometimes`` companion (``*-arises``) showing its situation
 occurs in runs.
@@ -164,4 +168,12 @@ EVICTION_WITHIN_BUDGET: Final = Property[tuple[int, tuple[str, ...], tuple[str, 
     "always",
     lambda change: evicted_within_budget(*change),
     "(disruptionsAllowed before, disruptedPods before, disruptedPods after) of a budget",
+)
+
+
+JOB_COUNTS_SUCCEEDED_PODS: Final = Property[tuple[int, int]](
+    "job-counts-succeeded-pods",
+    "always",
+    lambda counts: counts[0] <= counts[1],
+    "(a Job's status.succeeded, the distinct pods it controls that ever succeeded)",
 )

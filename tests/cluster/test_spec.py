@@ -87,3 +87,10 @@ def test_an_eviction_must_be_covered_by_the_budget_it_spends() -> None:
     assert p.evicted_within_budget(0, ("a", "b"), ("b",))
     assert not p.evicted_within_budget(0, ("a",), ("a", "b"))
     assert not p.evicted_within_budget(1, (), ("a", "b"))
+
+
+def test_a_job_counts_no_more_successes_than_pods_succeeded() -> None:
+    assert p.JOB_COUNTS_SUCCEEDED_PODS.holds((0, 0))
+    assert p.JOB_COUNTS_SUCCEEDED_PODS.holds((2, 3))
+    assert p.JOB_COUNTS_SUCCEEDED_PODS.holds((3, 3))
+    assert not p.JOB_COUNTS_SUCCEEDED_PODS.holds((4, 3))
