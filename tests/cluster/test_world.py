@@ -65,7 +65,8 @@ def test_a_changed_scheduling_draw_diverges_in_the_scheduler() -> None:
 
 def test_every_companion_arises_in_the_first_seeds() -> None:
     shown: set[str] = set()
-    for seed in (1, 2, 3):
+    # A binding beside a delivered taint first happens in seed 5 (with the Job's pods).
+    for seed in (1, 2, 3, 4, 5):
         result = run(seed)
         assert result.result.status == "pass", result.result
         shown |= {name for name, step in result.coverage.items() if step is not None}
@@ -77,7 +78,7 @@ def test_every_companion_arises_in_the_first_seeds() -> None:
     [
         (
             "scheduler-ignores-taint-update",
-            3,
+            5,
             "binding-respects-seen-taints",
             "dedicated=infra:NoSchedule its node informer had delivered",
         ),
@@ -115,7 +116,7 @@ def test_the_cli_runs_a_seed_writes_a_trace_and_replays_it(tmp_path: Path) -> No
 
 
 def test_the_cli_reports_a_caught_mutant(capsys: pytest.CaptureFixture[str]) -> None:
-    arguments = ["simulate", "cluster", "--seed", "3"]
+    arguments = ["simulate", "cluster", "--seed", "5"]
     assert main([*arguments, "--mutant", "scheduler-ignores-taint-update"]) == ExitCode.VIOLATION
     out = capsys.readouterr().out
     assert "violation of binding-respects-seen-taints at step" in out
