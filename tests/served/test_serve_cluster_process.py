@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.apiserver.kubectl import require_kubectl
+from tests.kubelet.served import free_ports
 from tests.served.cluster import kubectl, serve_cluster, table
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
@@ -26,7 +27,12 @@ def _free_port() -> int:
 
 def test_a_service_reaches_a_process_pod_through_kube_proxy(tmp_path: Path) -> None:
     require_kubectl()
-    port, kubelet_port = _free_port(), _free_port()
+    # The two kubelets listen on kubelet_port and kubelet_port + 1; the pod's server must not
+    # take either (two independent free ports could be consecutive).
+    kubelet_port = free_ports(2)
+    port = _free_port()
+    while kubelet_port <= port <= kubelet_port + 1:
+        port = _free_port()
     extra = ("--nodes", "2", "--runtime", "process", "--kubelet-port", str(kubelet_port))
     with serve_cluster(tmp_path, *extra) as running:
         server = ("--", "python3", "-m", "http.server", str(port))
